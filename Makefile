@@ -1,0 +1,54 @@
+# Rayfish top-level entry points. Meson + Ninja do the building; this file only
+# names the jobs. `make demo` and `make test` install their own dependencies.
+BUILD      ?= build
+FUZZ_BUILD ?= build-fuzz
+REL_BUILD  ?= build-release
+FUZZ_SECONDS ?= 10
+SAN := -Db_sanitize=address,undefined -Db_lundef=false
+
+.PHONY: all deps build release unit fuzz lab test demo bench clean
+
+all: build
+
+deps:
+	bash scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(SAN)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(REL_BUILD)/build.ninja:
+	meson setup $(REL_BUILD) --buildtype=release
+
+release: deps $(REL_BUILD)/build.ninja
+	ninja -C $(REL_BUILD)
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true $(SAN) -Dc_args=-fsanitize=fuzzer-no-link
+
+unit: build
+	bash scripts/test.sh unit $(BUILD)
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	bash scripts/test.sh fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+lab: build
+	bash scripts/test.sh lab $(BUILD)
+
+# The whole suite: unit tests, a short fuzz run of every network-facing
+# parser, and every lab scenario; prints one "N passed, N failed" line.
+test: build deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	bash scripts/test.sh all $(BUILD) $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+demo: build
+	bash tests/lab/demo.sh $(BUILD)
+
+bench: release
+	bash bench/throughput $(REL_BUILD)
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(REL_BUILD)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs the test stages and prints one closing line "N passed, N failed".
+#   test.sh unit BUILD
+#   test.sh fuzz FUZZ_BUILD SECONDS
+#   test.sh lab  BUILD
+#   test.sh all  BUILD FUZZ_BUILD SECONDS
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failures=()
+
+count() { # name status
+	if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+stage_unit() {
+	local build=$1 log
+	meson test -C "$build" --suite unit --print-errorlogs --num-processes 2
+	log="$build/meson-logs/testlog.json"
+	[ -f "$log" ] || { count "unit: no test log" 1; return; }
+	while IFS= read -r line; do
+		name=$(sed -n 's/.*"name": "\([^"]*\)".*/\1/p' <<<"$line")
+		if grep -q '"result": "OK"' <<<"$line"; then count "unit $name" 0; else count "unit $name" 1; fi
+	done <"$log"
+}
+
+stage_fuzz() {
+	local build=$1 secs=$2 f name work
+	for f in "$build"/tests/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=$(basename "$f")
+		work=$(mktemp -d)
+		[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
+		echo "fuzz: $name for ${secs}s"
+		if "$f" -max_total_time="$secs" -rss_limit_mb=2048 -artifact_prefix="$work/" \
+			-print_final_stats=0 "$work" >"$work.log" 2>&1; then
+			count "fuzz $name" 0
+		else
+			tail -30 "$work.log"
+			count "fuzz $name" 1
+		fi
+		rm -rf "$work" "$work.log"
+	done
+}
+
+stage_lab() {
+	local build=$1 res
+	res=$(mktemp)
+	bash tests/lab/run.sh "$build" "$res"
+	while read -r status name; do
+		[ "$status" = PASS ] && count "lab $name" 0 || count "lab $name" 1
+	done <"$res"
+	rm -f "$res"
+}
+
+case "${1:-}" in
+unit) stage_unit "$2" ;;
+fuzz) stage_fuzz "$2" "$3" ;;
+lab) stage_lab "$2" ;;
+all) stage_unit "$2"; stage_fuzz "$3" "$4"; stage_lab "$2" ;;
+*) echo "usage: $0 unit|fuzz|lab|all ..." >&2; exit 2 ;;
+esac
+
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
