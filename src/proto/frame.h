@@ -1,0 +1,39 @@
+/*
+ * frame: 4-byte big-endian length + body framing over a byte stream.
+ *
+ * Used by IPC (and any other stream channel that carries msgpack bodies).
+ * A reader buffers partial input and hands out whole bodies; a header that
+ * claims more than the reader's cap is an error for the whole channel, and
+ * the claimed size is never allocated.
+ */
+#ifndef RAYFISH_PROTO_FRAME_H
+#define RAYFISH_PROTO_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_HEADER 4
+
+struct frame_reader {
+	uint8_t *buf;   /* owned; grows up to max + FRAME_HEADER */
+	size_t len;
+	size_t cap;
+	size_t max;     /* largest body accepted */
+};
+
+typedef int (*frame_cb)(void *ud, const uint8_t *body, size_t len);
+
+void frame_reader_init(struct frame_reader *fr, size_t max);
+void frame_reader_close(struct frame_reader *fr);
+
+/*
+ * Appends data and calls cb once per complete frame, in order. Returns 0,
+ * -EMSGSIZE when a frame exceeds the cap, -ENOMEM, or the first negative
+ * value cb returned (which stops the feed).
+ */
+int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len,
+		      frame_cb cb, void *ud);
+
+void frame_put_header(uint8_t out[FRAME_HEADER], uint32_t len);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * ipc: the CLI ⇄ daemon message format.
+ *
+ * A request is the JSON object {"cmd": NAME, "args": {...}}; a reply is
+ * {"ok": true, "result": VALUE} or {"ok": false, "error": SENTENCE}. Both
+ * travel as one frame (frame.h) whose body is the msgpack form (jsonpack.h).
+ * ipc_call is the blocking client used by the CLI.
+ */
+#ifndef RAYFISH_PROTO_IPC_H
+#define RAYFISH_PROTO_IPC_H
+
+#include <jansson.h>
+#include <msgpack.h>
+
+#define IPC_MAX_FRAME (1u << 20)
+
+/* Appends header + msgpack body of v to sb. Returns 0, -EINVAL or -EMSGSIZE. */
+int ipc_frame_encode(const json_t *v, msgpack_sbuffer *sb);
+
+/*
+ * Sends req to the daemon at sock_path and waits up to timeout_ms for the
+ * reply. Returns 0 with *reply set (a new reference), -ENOENT/-ECONNREFUSED
+ * when no daemon answers, -ETIMEDOUT, or -EPROTO for a malformed reply.
+ */
+int ipc_call(const char *sock_path, const json_t *req, json_t **reply,
+	     int timeout_ms);
+
+#endif
