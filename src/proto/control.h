@@ -1,0 +1,64 @@
+/*
+ * control: the messages peers exchange on a mesh connection's control stream
+ * and on a blobs connection.
+ *
+ * Each message is one msgpack map {"t": type, ...} framed by the transport.
+ * Messages are triggers and requests; they never carry state that is taken on
+ * trust: a roster travels as a network record signed by the network key
+ * ("rec", verified by the receiver) plus a blob fetched by its hash. Unknown
+ * keys are ignored so newer peers can add fields; known keys must have the
+ * right type and size or the whole message is refused.
+ */
+#ifndef RAYFISH_PROTO_CONTROL_H
+#define RAYFISH_PROTO_CONTROL_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_MAX_MSG (1u << 20)
+#define CTL_MAX_BLOB (4u << 20)
+
+enum ctl_type {
+	CTL_HELLO = 1,     /* I am a member of net (reconnect, rename) */
+	CTL_JOIN_REQ,      /* admit me to net: hostname, optional invite secret */
+	CTL_WELCOME,       /* you are in: rec = the signed record holding you */
+	CTL_PENDING,       /* queued for approval */
+	CTL_DENIED,        /* refused: why */
+	CTL_SYNC,          /* the roster changed: rec = newest signed record */
+	CTL_LEAVE,         /* I leave net */
+	CTL_BLOB_GET,      /* blobs ALPN: send me the blob with this hash */
+	CTL_BLOB,          /* blobs ALPN: data = the blob */
+	CTL_TYPE_MAX
+};
+
+struct ctl_msg {
+	enum ctl_type type;
+	bool has_net;
+	uint8_t net[32];          /* network public key (room id) */
+	char hostname[64];        /* "" when absent */
+	char why[160];            /* CTL_DENIED reason, "" when absent */
+	bool has_invite;
+	uint8_t invite[16];
+	bool has_hash;
+	uint8_t hash[32];         /* blob hash */
+	const uint8_t *rec;       /* signed network record; borrowed from the input */
+	size_t rec_len;
+	const uint8_t *data;      /* blob bytes; borrowed from the input */
+	size_t data_len;
+};
+
+/* Appends the msgpack form of m (no frame header) to sb. */
+int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb);
+
+/*
+ * Decodes one message. rec and data point into buf, which must outlive m.
+ * Returns 0, or -EINVAL for anything malformed (bad type, wrong field type
+ * or size, missing required field).
+ */
+int ctl_decode(const uint8_t *buf, size_t len, struct ctl_msg *m);
+
+const char *ctl_type_name(enum ctl_type t);
+
+#endif

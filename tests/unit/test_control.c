@@ -1,0 +1,122 @@
+/* Unit tests for src/proto/control: round trips and hostile messages. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "proto/control.h"
+
+static void roundtrip(const struct ctl_msg *in, struct ctl_msg *out, msgpack_sbuffer *sb)
+{
+	msgpack_sbuffer_init(sb);
+	assert_int_equal(ctl_encode(in, sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb->data, sb->size, out), 0);
+}
+
+static void test_roundtrip_all(void **state)
+{
+	static const uint8_t rec[] = { 1, 2, 3, 4, 5 };
+	struct ctl_msg in = { 0 }, out;
+	msgpack_sbuffer sb;
+
+	(void)state;
+	in.type = CTL_WELCOME;
+	in.has_net = true;
+	memset(in.net, 0xab, sizeof(in.net));
+	strcpy(in.hostname, "alice");
+	in.rec = rec;
+	in.rec_len = sizeof(rec);
+	roundtrip(&in, &out, &sb);
+	assert_int_equal(out.type, CTL_WELCOME);
+	assert_memory_equal(out.net, in.net, 32);
+	assert_string_equal(out.hostname, "alice");
+	assert_int_equal(out.rec_len, sizeof(rec));
+	assert_memory_equal(out.rec, rec, sizeof(rec));
+	assert_true(out.rec >= (const uint8_t *)sb.data &&
+		    out.rec < (const uint8_t *)sb.data + sb.size);
+	msgpack_sbuffer_destroy(&sb);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_JOIN_REQ;
+	in.has_net = true;
+	in.has_invite = true;
+	memset(in.invite, 7, sizeof(in.invite));
+	strcpy(in.hostname, "bob");
+	roundtrip(&in, &out, &sb);
+	assert_true(out.has_invite);
+	assert_memory_equal(out.invite, in.invite, 16);
+	assert_null(out.rec);
+	msgpack_sbuffer_destroy(&sb);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_BLOB;
+	in.has_hash = true;
+	in.data = rec;
+	in.data_len = 0;
+	roundtrip(&in, &out, &sb);
+	assert_non_null(out.data);
+	assert_int_equal(out.data_len, 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_required_fields(void **state)
+{
+	struct ctl_msg in = { 0 }, out;
+	msgpack_sbuffer sb;
+
+	(void)state;
+	in.type = CTL_SYNC; /* needs net + rec */
+	in.has_net = true;
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+	in.type = 0;
+	assert_int_equal(ctl_encode(&in, &sb), -EINVAL);
+}
+
+static void test_hostile(void **state)
+{
+	/* {"t": 1, "net": bin of 31 bytes} */
+	uint8_t short_net[40] = { 0x82, 0xa1, 't', 0x01, 0xa3, 'n', 'e', 't', 0xc4, 31 };
+	/* {"t": 99} */
+	const uint8_t bad_type[] = { 0x81, 0xa1, 't', 99 };
+	/* {"t": "1"} */
+	const uint8_t str_type[] = { 0x81, 0xa1, 't', 0xa1, '1' };
+	/* [1] */
+	const uint8_t not_map[] = { 0x91, 0x01 };
+	/* {"t": 1, "host": "a\0b", "net": ...} */
+	uint8_t nul_host[64] = { 0x83, 0xa1, 't', 0x01, 0xa4, 'h', 'o', 's', 't',
+				 0xa3, 'a', 0, 'b', 0xa3, 'n', 'e', 't', 0xc4, 32 };
+	/* {"t": 1, "net": ...32, "zz": [1,2]}: unknown key is fine */
+	uint8_t unknown[64] = { 0x83, 0xa1, 't', 0x01, 0xa3, 'n', 'e', 't', 0xc4, 32 };
+	struct ctl_msg out;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(ctl_decode(short_net, 10 + 31, &out), -EINVAL);
+	assert_int_equal(ctl_decode(bad_type, sizeof(bad_type), &out), -EINVAL);
+	assert_int_equal(ctl_decode(str_type, sizeof(str_type), &out), -EINVAL);
+	assert_int_equal(ctl_decode(not_map, sizeof(not_map), &out), -EINVAL);
+	assert_int_equal(ctl_decode(nul_host, 19 + 32, &out), -EINVAL);
+	n = 10 + 32;
+	memcpy(unknown + n, "\xa2zz\x92\x01\x02", 6);
+	assert_int_equal(ctl_decode(unknown, n + 6, &out), 0);
+	assert_int_equal(out.type, CTL_HELLO);
+	for (size_t cut = 0; cut < n + 6; cut++)
+		assert_int_equal(ctl_decode(unknown, cut, &out), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_all),
+		cmocka_unit_test(test_required_fields),
+		cmocka_unit_test(test_hostile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
