@@ -1,17 +1,92 @@
 /*
- * ray: the command-line entry point. Dispatches to the command families in
- * src/cli/; every command except `ray daemon` is a thin IPC client.
+ * ray: the command-line entry point. Parses the global flags (--json,
+ * --verbose, --help, which may stand anywhere on the line), then hands the
+ * rest to one command. Every command except `ray daemon` and `ray config`
+ * is a thin IPC client of the daemon.
  */
+#include "cli/cli.h"
+#include "daemon/paths.h"
+#include "util/log.h"
+
 #include <stdio.h>
 #include <string.h>
 
+static const struct command *commands[] = {
+	&cmd_up, &cmd_down, &cmd_status, &cmd_create, &cmd_join, &cmd_leave,
+	&cmd_config, &cmd_daemon, &cmd_version,
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_help(void)
+{
+	printf("ray: peer-to-peer mesh VPN. Machines reach each other by name and by\n"
+	       "stable addresses derived from their identity, with no control server.\n\n"
+	       "usage: ray [--json] [--verbose] <command> [args]\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		printf("  %-9s %s\n", commands[i]->name, commands[i]->summary);
+	printf("\nglobal flags:\n"
+	       "  --json     print exactly one JSON document on stdout\n"
+	       "  --verbose  log what the command does on stderr\n"
+	       "  --help     explain a command: ray <command> --help\n\n"
+	       "environment: RAYFISH_HOME (state, default %s),\n"
+	       "             RAYFISH_SOCKET (daemon socket, default %s)\n",
+	       RAYFISH_DEFAULT_HOME, RAYFISH_DEFAULT_SOCKET);
+}
+
+static void print_command_help(const struct command *cmd)
+{
+	printf("ray %s: %s\n\n%s", cmd->name, cmd->summary, cmd->usage);
+}
+
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i]->name, name) == 0)
+			return commands[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && (strcmp(argv[1], "version") == 0 ||
-			  strcmp(argv[1], "--version") == 0)) {
-		printf("ray %s\n", RAYFISH_VERSION);
+	struct cli c = { .prog = "ray" };
+	const struct command *cmd = NULL;
+	char *rest[256];
+	int nrest = 0, help = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			c.json = true;
+		else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+			c.verbose = true;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = 1;
+		else if ((strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) && nrest == 0)
+			rest[nrest++] = "version";
+		else if (nrest < (int)(sizeof(rest) / sizeof(rest[0])) - 1)
+			rest[nrest++] = argv[i];
+		else
+			return cli_error("too many arguments");
+	}
+	rest[nrest] = NULL;
+	log_init(c.verbose ? LL_DEBUG : LL_WARN);
+	c.home = paths_home();
+	c.sock = paths_socket();
+	if (nrest == 0 || strcmp(rest[0], "help") == 0) {
+		if (nrest > 1 && (cmd = find(rest[1]))) {
+			print_command_help(cmd);
+			return 0;
+		}
+		print_help();
+		return nrest == 0 && !help ? 2 : 0;
+	}
+	cmd = find(rest[0]);
+	if (!cmd) {
+		fprintf(stderr, "ray: unknown command '%s' (see 'ray --help')\n", rest[0]);
+		return 2;
+	}
+	if (help) {
+		print_command_help(cmd);
 		return 0;
 	}
-	fprintf(stderr, "usage: ray <command> [args]\n");
-	return 2;
+	return cmd->run(&c, nrest, rest);
 }

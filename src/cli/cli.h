@@ -1,0 +1,57 @@
+/*
+ * cli: what every command family shares: the parsed global flags, the IPC
+ * call to the daemon with its error reporting, and output helpers.
+ *
+ * A command returns the process exit code: 0 on success, 1 on a failure it
+ * has already explained in one line on stderr, 2 on a usage error.
+ */
+#ifndef RAYFISH_CLI_CLI_H
+#define RAYFISH_CLI_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct cli {
+	bool json;          /* --json: exactly one JSON document on stdout */
+	bool verbose;
+	const char *home;   /* RAYFISH_HOME */
+	const char *sock;   /* RAYFISH_SOCKET */
+	const char *prog;   /* "ray" */
+};
+
+struct command {
+	const char *name;
+	const char *summary;
+	const char *usage;    /* full --help text after the "usage:" line */
+	int (*run)(struct cli *c, int argc, char **argv);
+};
+
+/* Prints "ray: <message>" on stderr; returns 1. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the usage error and a hint to --help; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Sends {"cmd": cmd, "args": args} (args stolen, NULL = {}) to the daemon
+ * and waits up to timeout_ms. On success returns 0 with *result (a new
+ * reference). On failure prints one sentence and returns 1.
+ */
+int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result,
+	     int timeout_ms);
+/* As cli_call but quiet: returns -errno, or -EREMOTEIO with the daemon's
+ * error sentence in err. */
+int cli_call_quiet(struct cli *c, const char *cmd, json_t *args,
+		   json_t **result, int timeout_ms, char *err, size_t errlen);
+
+/* Prints v as indented JSON and a newline on stdout. */
+void cli_print_json(const json_t *v);
+
+/* Human byte count: "1.2 KB". */
+void cli_format_bytes(double bytes, char *out, size_t outlen);
+
+/* Command families (one file each). */
+extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status,
+	cmd_create, cmd_join, cmd_leave, cmd_config, cmd_version;
+
+#endif

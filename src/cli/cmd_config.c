@@ -1,0 +1,125 @@
+/*
+ * ray config: show, set and unset the node's settings. Works on the settings
+ * file directly (no daemon needed), so a lab or an installer can configure a
+ * node before its first start; the daemon applies them when it starts.
+ */
+#include "cli/cli.h"
+#include "daemon/settings.h"
+#include "util/fileio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int show(struct cli *c, struct settings *s)
+{
+	json_t *all = settings_to_json(s);
+
+	if (c->json) {
+		json_t *flat = json_object();
+		const char *key;
+		json_t *v;
+
+		json_object_foreach(all, key, v)
+			json_object_set(flat, key, json_object_get(v, "value"));
+		cli_print_json(flat);
+		json_decref(flat);
+	} else {
+		for (int k = 0; k < SET_COUNT; k++) {
+			json_t *v = json_object_get(all, settings_name(k));
+
+			printf("%-14s %-40s %s\n", settings_name(k),
+			       json_string_value(json_object_get(v, "value")),
+			       strcmp(json_string_value(json_object_get(v, "source")), "default") == 0
+				       ? "" : json_string_value(json_object_get(v, "source")));
+		}
+	}
+	json_decref(all);
+	return 0;
+}
+
+static int run(struct cli *c, int argc, char **argv)
+{
+	struct settings s;
+	char err[256];
+	int k, ret;
+
+	if (settings_load(&s, c->home, err, sizeof(err)) < 0 &&
+	    !(argc >= 2 && strcmp(argv[1], "unset") == 0))
+		return cli_error("%s", err);
+	if (argc == 1 || (argc == 2 && strcmp(argv[1], "show") == 0)) {
+		ret = show(c, &s);
+		goto out;
+	}
+	if (argc < 3 || (strcmp(argv[1], "set") != 0 && strcmp(argv[1], "unset") != 0)) {
+		ret = cli_usage_error("config", "expected 'set KEY VALUE' or 'unset KEY'");
+		goto out;
+	}
+	k = settings_key(argv[2]);
+	if (k < 0) {
+		ret = cli_usage_error("config", "unknown setting '%s'", argv[2]);
+		goto out;
+	}
+	if (strcmp(argv[1], "set") == 0 && argc != 4) {
+		ret = cli_usage_error("config", "'set' takes a key and one value");
+		goto out;
+	}
+	if (strcmp(argv[1], "unset") == 0 && argc != 3) {
+		ret = cli_usage_error("config", "'unset' takes one key");
+		goto out;
+	}
+	if (settings_set(&s, k, argc == 4 ? argv[3] : NULL, err, sizeof(err)) < 0) {
+		ret = cli_error("%s", err);
+		goto out;
+	}
+	if (fileio_mkdir_p(c->home, 0755) < 0 || settings_save(&s, c->home) < 0) {
+		ret = cli_error("cannot write %s/settings.json: %s", c->home, strerror(errno));
+		goto out;
+	}
+	if (c->json)
+		puts("{}");
+	else
+		printf("%s %s (applied when the daemon starts)\n", settings_name(k),
+		       argc == 4 ? "set" : "reset to its default");
+	ret = 0;
+out:
+	settings_free(&s);
+	return ret;
+}
+
+const struct command cmd_config = {
+	"config", "show or change settings",
+	"usage: ray config [show]\n"
+	"       ray config set KEY VALUE\n"
+	"       ray config unset KEY\n\n"
+	"Settings live in $RAYFISH_HOME/settings.json and apply when the daemon\n"
+	"starts; RAYFISH_<KEY> in the environment overrides one for a process.\n\n"
+	"keys:\n"
+	"  dht-bootstrap  comma list of host:port DHT bootstrap nodes\n"
+	"  stun           comma list of host:port STUN servers\n"
+	"  relay          comma list of turn:USER:PASS@host:port (default none)\n"
+	"  listen-port    UDP port (default 41383; ephemeral if taken)\n"
+	"  tun-name       TUN interface name (default ray0)\n"
+	"  dns-listen     Magic DNS address (default 127.0.0.1:53)\n"
+	"  dns-upstreams  comma list of resolver IPs for non-.ray names\n"
+	"  mdns           on|off (default on)\n"
+	"  operator       uid that may change the node besides root\n",
+	run,
+};
+
+static int run_version(struct cli *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (c->json)
+		printf("{\"version\": \"%s\"}\n", RAYFISH_VERSION);
+	else
+		printf("ray %s\n", RAYFISH_VERSION);
+	return 0;
+}
+
+const struct command cmd_version = {
+	"version", "print the version",
+	"usage: ray version   (also ray --version, ray -V)\n", run_version,
+};

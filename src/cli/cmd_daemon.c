@@ -1,0 +1,73 @@
+/*
+ * ray daemon / up / down: run the daemon in the foreground, and switch the
+ * VPN between active and standby.
+ */
+#include "cli/cli.h"
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int run_daemon(struct cli *c, int argc, char **argv)
+{
+	(void)c;
+	if (argc > 1)
+		return cli_usage_error("daemon", "unexpected argument '%s'", argv[1]);
+	return daemon_main();
+}
+
+const struct command cmd_daemon = {
+	"daemon", "run the daemon in the foreground (needs root)",
+	"usage: ray daemon\n\n"
+	"Runs the daemon in the foreground: it owns the TUN device, the UDP port,\n"
+	"the QUIC endpoint and the DHT node, and serves the other commands on the\n"
+	"socket. SIGTERM or SIGINT stop it cleanly and revert TUN and DNS changes.\n",
+	run_daemon,
+};
+
+static int toggle(struct cli *c, const char *cmd, int argc, char **argv)
+{
+	json_t *res = NULL;
+	int ret;
+
+	if (argc > 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+	ret = cli_call(c, cmd, NULL, &res, 30000);
+	if (ret)
+		return ret;
+	if (c->json)
+		cli_print_json(res);
+	else
+		printf("%s\n", strcmp(cmd, "up") == 0 ? "rayfish is up" :
+		       "rayfish is in standby (connections kept; 'ray up' to resume)");
+	json_decref(res);
+	return 0;
+}
+
+static int run_up(struct cli *c, int argc, char **argv)
+{
+	return toggle(c, "up", argc, argv);
+}
+
+static int run_down(struct cli *c, int argc, char **argv)
+{
+	return toggle(c, "down", argc, argv);
+}
+
+const struct command cmd_up = {
+	"up", "activate the VPN (TUN and DNS on)",
+	"usage: ray up\n\n"
+	"Activates the data plane: the TUN device carries traffic and Magic DNS\n"
+	"answers. The daemon must be running ('ray daemon').\n",
+	run_up,
+};
+
+const struct command cmd_down = {
+	"down", "standby: data plane off, peer connections kept",
+	"usage: ray down\n\n"
+	"Takes the data plane offline (TUN and DNS) while keeping peer\n"
+	"connections, so 'ray up' is near-instant.\n",
+	run_down,
+};

@@ -1,0 +1,96 @@
+/*
+ * ray status: the node, its networks and every peer in each roster. Asks the
+ * daemon; with no daemon running it reads the saved state and says so.
+ */
+#include "cli/cli.h"
+#include "daemon/status.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void print_peer(json_t *p)
+{
+	char tx[32], rx[32], rtt[32] = "";
+	bool online = json_is_true(json_object_get(p, "online"));
+
+	cli_format_bytes(json_number_value(json_object_get(p, "tx_bytes")), tx, sizeof(tx));
+	cli_format_bytes(json_number_value(json_object_get(p, "rx_bytes")), rx, sizeof(rx));
+	if (json_is_number(json_object_get(p, "rtt_ms")))
+		snprintf(rtt, sizeof(rtt), "%.1f ms", json_number_value(json_object_get(p, "rtt_ms")));
+	printf("    %-16s %-15s %-8s %-7s %-9s tx %-9s rx %-9s%s\n", str(p, "hostname"),
+	       str(p, "ipv4"), online ? "online" : "offline", str(p, "path"), rtt,
+	       tx, rx, json_is_true(json_object_get(p, "coordinator")) ? " coordinator" : "");
+}
+
+static void print_human(json_t *st)
+{
+	json_t *nets = json_object_get(st, "networks"), *n, *p;
+	size_t i, j;
+
+	printf("rayfish %s  %s  endpoint %s\n", str(st, "version"),
+	       json_is_true(json_object_get(st, "active")) ? "active" : "inactive",
+	       str(st, "endpoint_id"));
+	if (json_array_size(nets) == 0) {
+		printf("no networks: create one with 'ray create' or join with 'ray join CODE'\n");
+		return;
+	}
+	json_array_foreach(nets, i, n) {
+		json_t *peers = json_object_get(n, "peers");
+
+		printf("\n%s  [%s, %s]  room %s\n", str(n, "name"), str(n, "role"),
+		       str(n, "mode"), str(n, "room_id"));
+		printf("  you  %-16s %-15s %s\n", str(n, "hostname"), str(n, "ipv4"),
+		       str(n, "ipv6"));
+		printf("  %zu peer%s\n", json_array_size(peers),
+		       json_array_size(peers) == 1 ? "" : "s");
+		json_array_foreach(peers, j, p)
+			print_peer(p);
+	}
+	json_t *pend = json_object_get(st, "pending");
+	if (json_integer_value(json_object_get(pend, "join_requests")) > 0)
+		printf("\n%lld join request(s) waiting: see 'ray requests NET'\n",
+		       (long long)json_integer_value(json_object_get(pend, "join_requests")));
+}
+
+static int run(struct cli *c, int argc, char **argv)
+{
+	json_t *st = NULL;
+	char err[256];
+	int ret;
+
+	(void)argv;
+	if (argc > 1)
+		return cli_usage_error("status", "unexpected argument '%s'", argv[1]);
+	ret = cli_call_quiet(c, "status", NULL, &st, 10000, err, sizeof(err));
+	if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		st = status_build_offline(c->home);
+		if (!c->json)
+			printf("(no daemon running: saved state)\n");
+	} else if (ret < 0) {
+		return cli_error("status: %s", err);
+	}
+	if (c->json)
+		cli_print_json(st);
+	else
+		print_human(st);
+	json_decref(st);
+	return 0;
+}
+
+const struct command cmd_status = {
+	"status", "show this node, its networks and their peers",
+	"usage: ray status [--json]\n\n"
+	"Shows the node's endpoint id, whether the VPN is active, and for each\n"
+	"network its role, mode, your hostname and addresses, and every other\n"
+	"member of the roster: online or not, path (direct/relay), RTT and\n"
+	"traffic. Works without a daemon, from the saved state.\n",
+	run,
+};

@@ -1,0 +1,78 @@
+/*
+ * commands: the daemon's IPC command table. Each row names a command, says
+ * whether it changes the node (then only root or the operator may call it),
+ * and points at its handler. Handlers answer through ipc_reply*.
+ */
+#include "daemon/daemon.h"
+#include "daemon/datapath.h"
+#include "daemon/network.h"
+#include "daemon/status.h"
+#include "util/log.h"
+
+#include <string.h>
+
+typedef void (*handler_fn)(struct daemon *d, struct ipc_request *req);
+
+static void h_version(struct daemon *d, struct ipc_request *req)
+{
+	(void)d;
+	ipc_reply(req, json_pack("{s:s}", "version", RAYFISH_VERSION));
+}
+
+static void h_status(struct daemon *d, struct ipc_request *req)
+{
+	ipc_reply(req, status_build(d));
+}
+
+static void h_up(struct daemon *d, struct ipc_request *req)
+{
+	int ret = datapath_up(d);
+
+	if (ret < 0) {
+		ipc_reply_error(req, "cannot bring the TUN device up: %s", strerror(-ret));
+		return;
+	}
+	d->active = true;
+	ipc_reply(req, json_pack("{s:b}", "active", 1));
+}
+
+static void h_down(struct daemon *d, struct ipc_request *req)
+{
+	datapath_down(d);
+	d->active = false;
+	ipc_reply(req, json_pack("{s:b}", "active", 0));
+}
+
+static const struct {
+	const char *cmd;
+	bool mutates;
+	handler_fn fn;
+} table[] = {
+	{ "version", false, h_version },
+	{ "status", false, h_status },
+	{ "up", true, h_up },
+	{ "down", true, h_down },
+	{ "create", true, network_cmd_create },
+	{ "join", true, network_cmd_join },
+	{ "leave", true, network_cmd_leave },
+};
+
+void daemon_dispatch(struct ipc_request *req, void *ud)
+{
+	struct daemon *d = ud;
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (strcmp(table[i].cmd, req->cmd) != 0)
+			continue;
+		if (table[i].mutates && !daemon_authorized(d, req->uid)) {
+			log_warn("ipc: uid %u refused for '%s'", (unsigned)req->uid, req->cmd);
+			ipc_reply_error(req, "'%s' needs root or the operator (see 'ray config set operator')",
+					req->cmd);
+			return;
+		}
+		table[i].fn(d, req);
+		return;
+	}
+	ipc_reply_error(req, "unknown command '%s' (is the daemon older than this ray?)",
+			req->cmd);
+}

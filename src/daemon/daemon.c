@@ -1,0 +1,274 @@
+/*
+ * daemon: see daemon.h. Start-up order matters: settings and identity first
+ * (a bad file stops the start with one clear line), then transport, DHT,
+ * data plane and saved networks, and the IPC socket last so a client never
+ * talks to a half-started daemon. Shutdown runs the other way round.
+ */
+#include "daemon/daemon.h"
+#include "daemon/blobs.h"
+#include "daemon/datapath.h"
+#include "daemon/network.h"
+#include "daemon/paths.h"
+#include "daemon/peers.h"
+#include "daemon/records.h"
+#include "discovery/dht.h"
+#include "transport/magicsock.h"
+#include "transport/quic.h"
+#include "util/fileio.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t daemon_unix_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+uint64_t daemon_now_ms(const struct daemon *d)
+{
+	return uv_now(d->loop);
+}
+
+bool daemon_authorized(const struct daemon *d, uid_t uid)
+{
+	const char *op = settings_get(&d->settings, SET_OPERATOR);
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	return *op && (uid_t)strtoul(op, NULL, 10) == uid;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	records_endpoint_tick(d);
+	peers_tick(d);
+	joins_tick(d);
+	networks_tick(d);
+}
+
+/* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */
+static bool is_mesh(const struct quic_conn *c)
+{
+	return strcmp(quic_conn_alpn(c), QUIC_ALPN_MESH) == 0;
+}
+
+static void ev_confirmed(void *ud, struct quic_conn *c)
+{
+	if (is_mesh(c))
+		peers_on_confirmed(ud, c);
+	else
+		blobs_on_confirmed(ud, c);
+}
+
+static void ev_datagram(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct peer *p = quic_conn_get_data(c);
+
+	if (p && is_mesh(c))
+		datapath_deliver(ud, p, buf, len);
+}
+
+static void ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct peer *p = quic_conn_get_data(c);
+
+	if (!is_mesh(c))
+		blobs_on_message(ud, c, buf, len);
+	else if (p)
+		network_on_message(ud, p, buf, len);
+}
+
+static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reason,
+		      uint64_t code)
+{
+	if (is_mesh(c))
+		peers_on_closed(ud, c, (int)reason, code);
+	else
+		blobs_on_closed(ud, c);
+}
+
+static const struct quic_events quic_events = {
+	.confirmed = ev_confirmed,
+	.datagram = ev_datagram,
+	.message = ev_message,
+	.closed = ev_closed,
+};
+
+static int start_transport(struct daemon *d)
+{
+	struct magicsock_config mc = { 0 };
+	int ret;
+
+	mc.port = (uint16_t)atoi(settings_get(&d->settings, SET_LISTEN_PORT));
+	ret = magicsock_new(&d->ms, d->loop, &mc);
+	if (ret < 0) {
+		log_error("udp: cannot open the socket: %s", strerror(-ret));
+		return ret;
+	}
+	if (!magicsock_fixed_port(d->ms))
+		log_warn("udp: port %u is taken; using %u (manual port forwards will not reach this node)",
+			 mc.port, magicsock_port(d->ms));
+	ret = quic_endpoint_new(&d->quic, d->loop, d->ms, d->id.seed, NULL,
+				&quic_events, d);
+	if (ret < 0)
+		log_error("quic: cannot start the endpoint: %s", strerror(-ret));
+	return ret;
+}
+
+static int start_dht(struct daemon *d)
+{
+	const char *boot = settings_get(&d->settings, SET_DHT_BOOTSTRAP);
+	int ret = dht_node_init(&d->dht, d->loop, 0, boot, 0);
+
+	if (ret < 0) {
+		log_error("dht: cannot start the node: %s", strerror(-ret));
+		d->dht = NULL;
+		return ret;
+	}
+	log_info("dht: node started, bootstrap %s", *boot ? boot : "(none)");
+	return 0;
+}
+
+static void on_closed_handle(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("daemon: stopping");
+	ipc_server_close(&d->ipc);
+	blobs_cancel_all(d);
+	joins_cancel_all(d);
+	datapath_down(d);
+	if (d->quic)
+		quic_endpoint_free(d->quic);
+	d->quic = NULL;
+	peers_close_all(d);
+	networks_close_all(d);
+	peer_table_close(&d->table);
+	if (d->dht)
+		dht_node_close(d->dht);
+	d->dht = NULL;
+	if (d->ms)
+		magicsock_free(d->ms);
+	d->ms = NULL;
+	uv_timer_stop(&d->tick);
+	uv_close((uv_handle_t *)&d->tick, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	log_info("daemon: signal %d", signum);
+	daemon_stop(s->data);
+}
+
+static int prepare_dirs(struct daemon *d)
+{
+	char sockdir[4096];
+	int ret;
+
+	ret = fileio_mkdir_p(d->home, 0755);
+	if (ret < 0) {
+		log_error("cannot create %s: %s", d->home, strerror(-ret));
+		return ret;
+	}
+	snprintf(sockdir, sizeof(sockdir), "%s", d->sock_path);
+	ret = fileio_mkdir_p(dirname(sockdir), 0755);
+	if (ret < 0)
+		log_error("cannot create the socket directory for %s: %s",
+			  d->sock_path, strerror(-ret));
+	return ret;
+}
+
+static int daemon_start(struct daemon *d)
+{
+	char err[512];
+	int ret;
+
+	ret = prepare_dirs(d);
+	if (ret < 0)
+		return ret;
+	ret = settings_load(&d->settings, d->home, err, sizeof(err));
+	if (ret < 0) {
+		log_error("settings: %s", err);
+		return ret;
+	}
+	ret = identity_load_or_create(d->home, &d->id);
+	if (ret < 0) {
+		log_error("identity: cannot load %s/secret_key: %s (it must hold exactly 32 bytes; move it away to create a new identity)",
+			  d->home, strerror(-ret));
+		return ret;
+	}
+	log_info("daemon: endpoint %s, home %s", d->id.id, d->home);
+	ret = start_transport(d);
+	if (ret < 0)
+		return ret;
+	ret = start_dht(d);
+	if (ret < 0)
+		return ret;
+	ret = networks_load(d);
+	if (ret < 0)
+		return ret;
+	ret = datapath_up(d);
+	if (ret < 0)
+		return ret;
+	d->active = true;
+	ret = ipc_server_init(&d->ipc, d->loop, d->sock_path, daemon_dispatch, d);
+	if (ret < 0) {
+		log_error("ipc: cannot listen on %s: %s", d->sock_path, uv_strerror(ret));
+		return ret;
+	}
+	records_endpoint_tick(d);
+	log_info("daemon: ready, listening on %s", d->sock_path);
+	return 0;
+}
+
+int daemon_main(void)
+{
+	struct daemon d;
+	uv_loop_t loop;
+	int ret;
+
+	log_init(LL_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&loop);
+	memset(&d, 0, sizeof(d));
+	d.loop = &loop;
+	d.home = paths_home();
+	d.sock_path = paths_socket();
+	peer_table_init(&d.table);
+	uv_timer_init(&loop, &d.tick);
+	d.tick.data = &d;
+	uv_signal_init(&loop, &d.sig_term);
+	uv_signal_init(&loop, &d.sig_int);
+	d.sig_term.data = d.sig_int.data = &d;
+	uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d.sig_int, on_signal, SIGINT);
+	uv_timer_start(&d.tick, on_tick, 1000, 1000);
+	ret = daemon_start(&d);
+	if (ret < 0)
+		daemon_stop(&d);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	identity_clear(&d.id);
+	settings_free(&d.settings);
+	if (uv_loop_close(&loop) != 0)
+		log_warn("daemon: handles still open at exit");
+	log_info("daemon: stopped");
+	return ret == 0 ? 0 : 1;
+}

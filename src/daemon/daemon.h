@@ -1,0 +1,71 @@
+/*
+ * daemon: the one context of `ray daemon`. It owns the libuv loop and every
+ * subsystem: IPC server, identity, settings, magicsock + QUIC endpoint, the
+ * DHT node, the TUN data plane, the peers and the networks. Every handler
+ * receives this context explicitly; nothing else is global.
+ */
+#ifndef RAYFISH_DAEMON_DAEMON_H
+#define RAYFISH_DAEMON_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "daemon/ipc_server.h"
+#include "daemon/settings.h"
+#include "dataplane/peer_table.h"
+#include "dataplane/tun.h"
+#include "mesh/identity.h"
+
+struct magicsock;
+struct quic_endpoint;
+struct dht_node;
+struct forward;
+struct peer;
+struct network;
+struct join_op;
+struct blob_fetch;
+
+struct daemon {
+	uv_loop_t *loop;
+	const char *home;
+	const char *sock_path;
+	struct settings settings;
+	struct identity id;
+	struct ipc_server ipc;
+	struct magicsock *ms;
+	struct quic_endpoint *quic;
+	struct dht_node *dht;
+	struct tun tun;
+	bool tun_open;
+	struct forward *fwd;
+	struct peer_table table;
+	struct peer *peers;          /* every remote identity we care about */
+	struct network *nets;        /* joined networks, in join order */
+	struct join_op *joins;       /* joins in progress */
+	struct blob_fetch *fetches;  /* blob fetches in progress */
+	uint32_t next_net_index;
+	bool active;                 /* `ray up` state: TUN carries traffic */
+	bool stopping;
+	uv_signal_t sig_term;
+	uv_signal_t sig_int;
+	uv_timer_t tick;             /* 1 s housekeeping */
+	uint64_t endpoint_seq;       /* last endpoint record sequence */
+	uint64_t next_endpoint_publish_ms;
+	char endpoint_addrs_sig[512];/* addresses last published, to spot changes */
+};
+
+/* Runs the daemon in the foreground until SIGTERM/SIGINT. Returns an exit code. */
+int daemon_main(void);
+
+/* True when uid may change the node (root or the configured operator). */
+bool daemon_authorized(const struct daemon *d, uid_t uid);
+
+/* IPC dispatch (daemon/commands.c). */
+void daemon_dispatch(struct ipc_request *req, void *ud);
+
+/* Unix seconds and loop milliseconds. */
+uint64_t daemon_unix_now(void);
+uint64_t daemon_now_ms(const struct daemon *d);
+
+#endif

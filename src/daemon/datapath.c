@@ -1,0 +1,179 @@
+/*
+ * datapath: see datapath.h. The peer table is rebuilt whole on every roster
+ * change (rare) rather than patched, so it can never drift from the rosters;
+ * counters of the old entries are folded into their peers first.
+ */
+#include "daemon/datapath.h"
+#include "daemon/daemon.h"
+#include "daemon/network.h"
+#include "daemon/peers.h"
+#include "dataplane/forward.h"
+#include "mesh/address.h"
+#include "transport/quic.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int send_to_peer(void *peer, const uint8_t *pkt, size_t len, void *ud)
+{
+	struct peer *p = peer;
+
+	(void)ud;
+	if (!p->conn)
+		return -ENOTCONN;
+	return quic_conn_send_datagram(p->conn, pkt, len);
+}
+
+static int fold_counters(const struct peer_table_item *it, void *ud)
+{
+	struct peer *p = it->entry->peer;
+
+	(void)ud;
+	p->tx_bytes += it->entry->tx_bytes;
+	p->rx_bytes += it->entry->rx_bytes;
+	return 0;
+}
+
+static void sync_addresses(struct daemon *d)
+{
+	uint8_t v6[16];
+
+	address_ipv6(d->id.id, v6);
+	for (struct network *n = d->nets; n; n = n->next) {
+		if (d->tun_open) {
+			int ret = tun_addr4_add(&d->tun, n->my_ipv4);
+
+			if (ret < 0 && ret != -EEXIST)
+				log_warn("tun: cannot add an address for %s: %s",
+					 n->saved.name, strerror(-ret));
+		}
+		if (d->fwd)
+			forward_local_add4(d->fwd, n->my_ipv4);
+	}
+	if (d->tun_open) {
+		/* drop addresses of networks we left */
+		for (unsigned i = 0; i < d->tun.n_v4;) {
+			uint32_t a = d->tun.v4[i];
+			bool used = false;
+
+			for (struct network *n = d->nets; n; n = n->next)
+				used |= n->my_ipv4 == a;
+			if (!used) {
+				tun_addr4_del(&d->tun, a);
+				if (d->fwd)
+					forward_local_del4(d->fwd, a);
+				continue;
+			}
+			i++;
+		}
+		if (!d->tun.has_v6)
+			tun_addr6_set(&d->tun, v6);
+	}
+	if (d->fwd)
+		forward_local_set6(d->fwd, v6);
+}
+
+void datapath_sync(struct daemon *d)
+{
+	peer_table_foreach(&d->table, fold_counters, NULL);
+	peer_table_close(&d->table);
+	peer_table_init(&d->table);
+	for (struct network *n = d->nets; n; n = n->next) {
+		for (size_t i = 0; i < n->blob.n_members; i++) {
+			const struct gb_member *m = &n->blob.members[i];
+			uint8_t pk[32], v6[16];
+			struct peer *p;
+			int ret;
+
+			if (strcmp(m->id, d->id.id) == 0 || identity_id_parse(m->id, pk) < 0)
+				continue;
+			p = peers_find(d, pk);
+			if (!p)
+				continue;
+			ret = peer_table_insert4(&d->table, m->ipv4, p, n->index);
+			if (ret < 0 && ret != -EEXIST)
+				log_warn("datapath: route for %s.%s: %s", m->hostname,
+					 n->saved.name, strerror(-ret));
+			address_ipv6(m->id, v6);
+			peer_table_insert6(&d->table, v6, p, n->index);
+		}
+	}
+	sync_addresses(d);
+}
+
+int datapath_up(struct daemon *d)
+{
+	struct forward_config cfg = { 0 };
+	int ret;
+
+	if (d->tun_open)
+		return 0;
+	ret = tun_open(&d->tun, settings_get(&d->settings, SET_TUN_NAME), 0);
+	if (ret < 0) {
+		log_error("tun: cannot open %s: %s", settings_get(&d->settings, SET_TUN_NAME),
+			  strerror(-ret));
+		return ret;
+	}
+	d->tun_open = true;
+	cfg.tun_fd = d->tun.fd;
+	cfg.peers = &d->table;
+	cfg.send = send_to_peer;
+	cfg.send_ud = d;
+	ret = forward_open(&d->fwd, d->loop, &cfg);
+	if (ret == 0)
+		ret = forward_start(d->fwd);
+	if (ret < 0) {
+		log_error("forward: cannot start: %s", strerror(-ret));
+		datapath_down(d);
+		return ret;
+	}
+	datapath_sync(d);
+	log_info("datapath: %s up", d->tun.name);
+	return 0;
+}
+
+void datapath_down(struct daemon *d)
+{
+	if (d->fwd) {
+		forward_close(d->fwd);
+		d->fwd = NULL;
+	}
+	if (d->tun_open) {
+		tun_close(&d->tun);
+		d->tun_open = false;
+		log_info("datapath: down");
+	}
+}
+
+void datapath_deliver(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len)
+{
+	if (!d->fwd || len == 0)
+		return;
+	forward_deliver(d->fwd, p, pkt, len);
+}
+
+struct bytes_sum {
+	struct peer *p;
+	uint64_t tx, rx;
+};
+
+static int sum_peer(const struct peer_table_item *it, void *ud)
+{
+	struct bytes_sum *s = ud;
+
+	if (it->entry->peer == s->p) {
+		s->tx += it->entry->tx_bytes;
+		s->rx += it->entry->rx_bytes;
+	}
+	return 0;
+}
+
+void datapath_peer_bytes(struct daemon *d, struct peer *p, uint64_t *tx, uint64_t *rx)
+{
+	struct bytes_sum s = { p, p->tx_bytes, p->rx_bytes };
+
+	peer_table_foreach(&d->table, sum_peer, &s);
+	*tx = s.tx;
+	*rx = s.rx;
+}

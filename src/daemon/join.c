@@ -1,0 +1,345 @@
+/*
+ * join: `ray join ROOM_ID`, the joiner's side of admission.
+ *
+ * Looks the network record up in the DHT, then asks its seed peers (the
+ * coordinators first) one after another: connect, send JOIN_REQ, wait for
+ * WELCOME / PENDING / DENIED. A WELCOME carries the network record signed by
+ * the network key; the joiner verifies it, fetches the roster blob it names
+ * from the same peer, checks its hash and that it lists this node, and only
+ * then adopts the network. Each step has a deadline, and the whole join
+ * answers the CLI within JOIN_TOTAL_MS.
+ */
+#include "daemon/blobs.h"
+#include "daemon/daemon.h"
+#include "daemon/network.h"
+#include "daemon/peers.h"
+#include "daemon/records.h"
+#include "discovery/payload.h"
+#include "discovery/record.h"
+#include "mesh/address.h"
+#include "proto/control.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOIN_STEP_MS 20000
+#define JOIN_TOTAL_MS 100000
+
+enum join_state { J_LOOKUP, J_ASKING, J_FETCHING };
+
+struct join_op {
+	struct join_op *next;
+	struct ipc_request *req;
+	enum join_state state;
+	uint8_t net[32];
+	char alias[HOSTNAME_BUF];
+	char hostname[HOSTNAME_BUF];
+	bool auto_accept;
+	uint8_t seeds[NETWORK_SEEDS_MAX][32];
+	size_t n_seeds, cur;
+	struct peer *peer;         /* the seed being asked; we hold a want */
+	uint64_t step_deadline, deadline;
+	uint8_t rec[RECORD_MAX];
+	size_t rec_len;
+	char last_error[200];
+};
+
+static void join_free(struct daemon *d, struct join_op *j)
+{
+	struct join_op **pp;
+
+	for (pp = &d->joins; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+	if (j->peer)
+		peer_unwant(d, j->peer, 0);
+	free(j);
+}
+
+static void join_fail(struct daemon *d, struct join_op *j, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void join_fail(struct daemon *d, struct join_op *j, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("join: %s", msg);
+	if (j->req)
+		ipc_reply_error(j->req, "%s", msg);
+	j->req = NULL;
+	join_free(d, j);
+}
+
+static void ask_next_seed(struct daemon *d, struct join_op *j);
+
+static void send_join_req(struct daemon *d, struct join_op *j)
+{
+	struct ctl_msg m = { .type = CTL_JOIN_REQ, .has_net = true };
+
+	memcpy(m.net, j->net, 32);
+	snprintf(m.hostname, sizeof(m.hostname), "%s", j->hostname);
+	if (peer_send_ctl(d, j->peer, &m) < 0)
+		snprintf(j->last_error, sizeof(j->last_error), "sending the join request failed");
+	else
+		log_info("join: asked %.8s for admission", j->peer->id);
+}
+
+static void ask_next_seed(struct daemon *d, struct join_op *j)
+{
+	if (j->peer) {
+		peer_unwant(d, j->peer, 0);
+		j->peer = NULL;
+	}
+	while (j->cur < j->n_seeds) {
+		struct peer *p = peers_ensure(d, j->seeds[j->cur++]);
+
+		if (!p)
+			continue; /* our own key */
+		j->peer = p;
+		j->state = J_ASKING;
+		j->step_deadline = daemon_now_ms(d) + JOIN_STEP_MS;
+		peer_want(d, p);
+		if (p->conn)
+			send_join_req(d, j);
+		return;
+	}
+	join_fail(d, j, "could not reach a coordinator of the network (%zu tried)%s%s",
+		  j->n_seeds, j->last_error[0] ? ": " : "", j->last_error);
+}
+
+static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
+		      size_t len, void *ud)
+{
+	struct network_payload p;
+	struct join_op *j;
+	struct record r;
+
+	(void)ud;
+	for (j = d->joins; j; j = j->next)
+		if (j->state == J_LOOKUP && memcmp(j->net, pk, 32) == 0)
+			break;
+	if (!j)
+		return;
+	if (!rec) {
+		join_fail(d, j, "no network with that room id was found in the DHT (check the id, and that the DHT is reachable: 'ray config' dht-bootstrap)");
+		return;
+	}
+	if (record_decode(rec, len, RECORD_NETWORK, pk, daemon_unix_now(), &r) < 0 ||
+	    network_payload_decode(r.payload, r.payload_len, &p) < 0) {
+		join_fail(d, j, "the network's DHT record is malformed");
+		return;
+	}
+	if (p.n_seeds == 0) {
+		join_fail(d, j, "the network's record names no members: it was deleted");
+		return;
+	}
+	memcpy(j->seeds, p.seeds, sizeof(p.seeds));
+	j->n_seeds = p.n_seeds;
+	ask_next_seed(d, j);
+}
+
+static void reply_joined(struct daemon *d, struct join_op *j, struct network *n)
+{
+	char v4[ADDRESS_V4_STRLEN], v6[ADDRESS_V6_STRLEN];
+	uint8_t ip6[16];
+
+	address_ipv4_format(n->my_ipv4, v4);
+	address_ipv6(d->id.id, ip6);
+	address_ipv6_format(ip6, v6);
+	ipc_reply(j->req, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n->saved.name,
+				    "room_id", n->saved.room_id, "hostname",
+				    n->saved.hostname, "ipv4", v4, "ipv6", v6));
+	j->req = NULL;
+}
+
+static bool alias_taken(const char *name, void *arg)
+{
+	return network_find(arg, name) != NULL;
+}
+
+static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
+{
+	struct join_op *j = ud;
+	struct network *n;
+	int ret;
+
+	if (!data && d->stopping) {
+		join_fail(d, j, "the daemon is shutting down");
+		return;
+	}
+	if (!data) {
+		snprintf(j->last_error, sizeof(j->last_error), "fetching the roster failed");
+		ask_next_seed(d, j);
+		return;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		join_fail(d, j, "out of memory");
+		return;
+	}
+	memcpy(n->pk, j->net, 32);
+	identity_id_format(j->net, n->saved.room_id);
+	n->saved.auto_accept_firewall = j->auto_accept;
+	group_blob_init(&n->blob, "pending", GROUP_MODE_CLOSED);
+	network_add(d, n);
+	ret = network_apply(d, n, j->rec, j->rec_len, data, len);
+	if (ret < 0 || network_find_pk(d, j->net) != n) {
+		if (network_find_pk(d, j->net) == n) {
+			/* never adopted: unlink without touching peers */
+			struct network **pp;
+
+			for (pp = &d->nets; *pp != n; pp = &(*pp)->next)
+				;
+			*pp = n->next;
+			group_blob_free(&n->blob);
+			free(n);
+			networks_save(d);
+		}
+		join_fail(d, j, "the roster sent by the coordinator does not verify or does not list this node");
+		return;
+	}
+	hostname_resolve_clash(j->alias[0] ? j->alias : n->blob.name, alias_taken, d,
+			       n->saved.name);
+	networks_save(d);
+	log_info("join: joined %s as %s", n->saved.name, n->saved.hostname);
+	reply_joined(d, j, n);
+	join_free(d, j);
+}
+
+/* Returns 1 when the message belonged to a join in progress. */
+int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
+{
+	struct network_payload np;
+	struct join_op *j;
+	struct record r;
+
+	if (m->type != CTL_WELCOME && m->type != CTL_PENDING && m->type != CTL_DENIED)
+		return 0;
+	for (j = d->joins; j; j = j->next)
+		if (j->state == J_ASKING && j->peer == p && memcmp(j->net, m->net, 32) == 0)
+			break;
+	if (!j)
+		return m->type != CTL_WELCOME ? 1 : 0;
+	if (m->type == CTL_DENIED) {
+		join_fail(d, j, "admission refused by %.8s: %s", p->id,
+			  m->why[0] ? m->why : "no reason given");
+		return 1;
+	}
+	if (m->type == CTL_PENDING) {
+		ipc_reply(j->req, json_pack("{s:b}", "pending", 1));
+		j->req = NULL;
+		join_free(d, j);
+		return 1;
+	}
+	if (m->rec_len > sizeof(j->rec) ||
+	    record_decode(m->rec, m->rec_len, RECORD_NETWORK, j->net, daemon_unix_now(), &r) < 0 ||
+	    network_payload_decode(r.payload, r.payload_len, &np) < 0) {
+		snprintf(j->last_error, sizeof(j->last_error), "%.8s sent a record that does not verify", p->id);
+		ask_next_seed(d, j);
+		return 1;
+	}
+	memcpy(j->rec, m->rec, m->rec_len);
+	j->rec_len = m->rec_len;
+	j->state = J_FETCHING;
+	j->step_deadline = daemon_now_ms(d) + JOIN_STEP_MS;
+	if (blob_fetch(d, p->pk, np.blob_hash, on_blob, j) < 0) {
+		snprintf(j->last_error, sizeof(j->last_error), "cannot fetch the roster");
+		ask_next_seed(d, j);
+	}
+	return 1;
+}
+
+void join_on_peer_up(struct daemon *d, struct peer *p)
+{
+	for (struct join_op *j = d->joins; j; j = j->next)
+		if (j->state == J_ASKING && j->peer == p)
+			send_join_req(d, j);
+}
+
+void joins_tick(struct daemon *d)
+{
+	uint64_t now = daemon_now_ms(d);
+	struct join_op *j, *next;
+
+	for (j = d->joins; j; j = next) {
+		next = j->next;
+		if (now >= j->deadline && j->state != J_FETCHING) {
+			join_fail(d, j, "joining timed out%s%s",
+				  j->last_error[0] ? ": " : "", j->last_error);
+			continue;
+		}
+		if (j->state == J_ASKING && now >= j->step_deadline) {
+			snprintf(j->last_error, sizeof(j->last_error),
+				 "%.8s did not answer", j->peer ? j->peer->id : "?");
+			ask_next_seed(d, j);
+		}
+	}
+}
+
+void joins_cancel_all(struct daemon *d)
+{
+	/* Call after blobs_cancel_all: no fetch may still point at a join. */
+	while (d->joins)
+		join_fail(d, d->joins, "the daemon is shutting down");
+}
+
+void network_cmd_join(struct daemon *d, struct ipc_request *req)
+{
+	const char *code = json_string_value(json_object_get(req->args, "code"));
+	const char *alias = json_string_value(json_object_get(req->args, "name"));
+	const char *host = json_string_value(json_object_get(req->args, "hostname"));
+	struct join_op *j;
+	uint8_t pk[32];
+	int ret;
+
+	if (!code || identity_id_parse(code, pk) < 0) {
+		ipc_reply_error(req, "'%s' is not a room id (64 hexadecimal characters)",
+				code ? code : "");
+		return;
+	}
+	if (network_find_pk(d, pk)) {
+		ipc_reply_error(req, "already a member of %s", network_find_pk(d, pk)->saved.name);
+		return;
+	}
+	if ((alias && !hostname_valid(alias)) || (host && !hostname_valid(host))) {
+		ipc_reply_error(req, "invalid name: use 1-63 of a-z, 0-9 and '-'");
+		return;
+	}
+	for (j = d->joins; j; j = j->next) {
+		if (memcmp(j->net, pk, 32) == 0) {
+			ipc_reply_error(req, "a join of this network is already in progress");
+			return;
+		}
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		ipc_reply_error(req, "out of memory");
+		return;
+	}
+	j->req = req;
+	memcpy(j->net, pk, 32);
+	if (alias)
+		snprintf(j->alias, sizeof(j->alias), "%s", alias);
+	if (host)
+		snprintf(j->hostname, sizeof(j->hostname), "%s", host);
+	else
+		network_default_hostname(j->hostname);
+	j->auto_accept = json_is_true(json_object_get(req->args, "auto_accept_firewall"));
+	j->deadline = daemon_now_ms(d) + JOIN_TOTAL_MS;
+	j->next = d->joins;
+	d->joins = j;
+	ret = records_lookup(d, RECORD_NETWORK, pk, on_record, NULL);
+	if (ret < 0)
+		join_fail(d, j, "the DHT node is not running: %s", strerror(-ret));
+}

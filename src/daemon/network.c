@@ -1,0 +1,715 @@
+/*
+ * network: see network.h. The roster is only ever replaced through
+ * network_apply, which verifies the signed record and the blob's hash, so
+ * nothing a peer says is taken on trust.
+ */
+#include "daemon/network.h"
+#include "daemon/blobs.h"
+#include "daemon/daemon.h"
+#include "daemon/datapath.h"
+#include "daemon/peers.h"
+#include "daemon/records.h"
+#include "discovery/payload.h"
+#include "discovery/record.h"
+#include "mesh/address.h"
+#include "proto/control.h"
+#include "transport/quic.h"
+#include "util/blake3.h"
+#include "util/hex.h"
+#include "util/log.h"
+#include "util/words.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MESH_VERSION 1
+#define NETWORK_RECORD_TTL_S (30ull * 24 * 3600)
+#define NETWORK_RECORD_RESIGN_S (15ull * 24 * 3600)
+#define NETWORK_POLL_MS 60000
+
+struct network *network_find(struct daemon *d, const char *name_or_room)
+{
+	for (struct network *n = d->nets; n; n = n->next)
+		if (strcmp(n->saved.name, name_or_room) == 0 ||
+		    strcmp(n->saved.room_id, name_or_room) == 0)
+			return n;
+	return NULL;
+}
+
+struct network *network_find_pk(struct daemon *d, const uint8_t pk[32])
+{
+	for (struct network *n = d->nets; n; n = n->next)
+		if (memcmp(n->pk, pk, 32) == 0)
+			return n;
+	return NULL;
+}
+
+const struct gb_member *network_me(struct daemon *d, const struct network *n)
+{
+	return group_blob_find_member(&n->blob, d->id.id);
+}
+
+int networks_save(struct daemon *d)
+{
+	const struct net_saved *list[1024];
+	size_t count = 0;
+	int ret;
+
+	for (struct network *n = d->nets; n && count < 1024; n = n->next)
+		list[count++] = &n->saved;
+	ret = store_save_networks(d->home, list, count);
+	if (ret < 0)
+		log_error("store: cannot save networks.json: %s", strerror(-ret));
+	return ret;
+}
+
+/* Peers of members in `blob` other than us get (want=true) or lose a want. */
+static void want_members(struct daemon *d, const struct group_blob *blob,
+			 const struct group_blob *except, bool want, uint64_t code)
+{
+	for (size_t i = 0; i < blob->n_members; i++) {
+		const struct gb_member *m = &blob->members[i];
+		uint8_t pk[32];
+		struct peer *p;
+
+		if (strcmp(m->id, d->id.id) == 0 || identity_id_parse(m->id, pk) < 0)
+			continue;
+		if (except && group_blob_find_member(except, m->id))
+			continue;
+		if (want) {
+			p = peers_ensure(d, pk);
+			if (p)
+				peer_want(d, p);
+		} else if ((p = peers_find(d, pk))) {
+			peer_unwant(d, p, code);
+		}
+	}
+}
+
+static void network_free(struct network *n)
+{
+	group_blob_free(&n->blob);
+	identity_clear(&n->key);
+	free(n);
+}
+
+static void network_unlink(struct daemon *d, struct network *n)
+{
+	struct network **pp;
+
+	for (pp = &d->nets; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			return;
+		}
+	}
+}
+
+/* Forgets n locally: connections (with code), routes, announcements. */
+static void network_remove(struct daemon *d, struct network *n, uint64_t code)
+{
+	network_unlink(d, n);
+	want_members(d, &n->blob, NULL, false, code);
+	records_unpublish_network(d, n->pk);
+	if (n->has_key)
+		store_delete_key(d->home, n->saved.room_id);
+	network_free(n);
+	networks_save(d);
+	datapath_sync(d);
+}
+
+/* Verifies rec for n and extracts its payload. */
+static int check_record(const struct network *n, const uint8_t *rec, size_t len,
+			struct record *r, struct network_payload *p)
+{
+	if (record_decode(rec, len, RECORD_NETWORK, n->pk, daemon_unix_now(), r) < 0 ||
+	    network_payload_decode(r->payload, r->payload_len, p) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
+		  size_t rec_len, const uint8_t *blob_bytes, size_t blob_len)
+{
+	struct network_payload p;
+	struct group_blob blob, old;
+	const struct gb_member *me;
+	uint8_t hash[32];
+	struct record r;
+
+	if (rec_len > STORE_MAX_RECORD || check_record(n, rec, rec_len, &r, &p) < 0)
+		return -EBADMSG;
+	if (r.seq < n->seq)
+		return -ESTALE;
+	blake3_hash(blob_bytes, blob_len, hash);
+	if (memcmp(hash, p.blob_hash, 32) != 0 ||
+	    group_blob_decode(blob_bytes, blob_len, &blob) < 0)
+		return -EBADMSG;
+	me = group_blob_find_member(&blob, d->id.id);
+	if (!me) {
+		log_warn("network %s: the new roster no longer lists this node; leaving it",
+			 n->saved.name);
+		group_blob_free(&blob);
+		network_remove(d, n, QUIC_CODE_NONE);
+		return 0;
+	}
+	store_save_blob(d->home, hash, blob_bytes, blob_len);
+	old = n->blob;
+	n->blob = blob;
+	/* Want the new members before dropping the old, so nobody we keep
+	 * sees a connection close in between. */
+	want_members(d, &n->blob, &old, true, 0);
+	want_members(d, &old, &n->blob, false, QUIC_CODE_NONE);
+	group_blob_free(&old);
+	me = network_me(d, n);
+	n->my_ipv4 = me->ipv4;
+	snprintf(n->saved.hostname, sizeof(n->saved.hostname), "%s", me->hostname);
+	memcpy(n->saved.blob_hash, hash, 32);
+	memcpy(n->saved.record, rec, rec_len);
+	n->saved.record_len = rec_len;
+	n->seq = r.seq;
+	networks_save(d);
+	records_publish_network(d, n->pk, rec, rec_len);
+	datapath_sync(d);
+	log_info("network %s: roster v%llu, %zu members", n->saved.name,
+		 (unsigned long long)n->blob.version, n->blob.n_members);
+	return 0;
+}
+
+/* Seeds: coordinators first, then other members; at most NETWORK_SEEDS_MAX. */
+static void pick_seeds(const struct group_blob *b, struct network_payload *p)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < b->n_members && p->n_seeds < NETWORK_SEEDS_MAX; i++) {
+			const struct gb_member *m = &b->members[i];
+
+			if (m->coordinator != (pass == 0))
+				continue;
+			if (identity_id_parse(m->id, p->seeds[p->n_seeds]) == 0)
+				p->n_seeds++;
+		}
+	}
+}
+
+/* Signs the roster n->blob (a working copy) into a record + bytes. */
+static int sign_roster(struct network *n, const struct group_blob *blob,
+		       uint8_t *rec, size_t reccap, size_t *rec_len,
+		       uint8_t **bytes, size_t *blen)
+{
+	struct network_payload p = { .mesh_version = MESH_VERSION };
+	uint8_t payload[RECORD_PAYLOAD_MAX];
+	int plen, rlen;
+
+	if (group_blob_encode(blob, bytes, blen) < 0)
+		return -EINVAL;
+	blake3_hash(*bytes, *blen, p.blob_hash);
+	pick_seeds(blob, &p);
+	plen = network_payload_encode(&p, payload, sizeof(payload));
+	rlen = plen < 0 ? plen :
+		record_encode(RECORD_NETWORK, n->key.seed, blob->version,
+			      daemon_unix_now() + NETWORK_RECORD_TTL_S, payload,
+			      (size_t)plen, rec, reccap);
+	if (rlen < 0) {
+		free(*bytes);
+		*bytes = NULL;
+		return rlen;
+	}
+	*rec_len = (size_t)rlen;
+	return 0;
+}
+
+void network_broadcast_sync(struct daemon *d, struct network *n,
+			    const struct peer *except)
+{
+	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
+
+	memcpy(m.net, n->pk, 32);
+	m.rec = n->saved.record;
+	m.rec_len = n->saved.record_len;
+	for (size_t i = 0; i < n->blob.n_members; i++) {
+		uint8_t pk[32];
+		struct peer *p;
+
+		if (identity_id_parse(n->blob.members[i].id, pk) < 0)
+			continue;
+		p = peers_find(d, pk);
+		if (p && p != except && p->conn)
+			peer_send_ctl(d, p, &m);
+	}
+}
+
+/*
+ * Coordinator: signs `blob` (a changed copy of the roster, version bumped
+ * here), adopts it and tells the members. Takes ownership of blob.
+ */
+static int network_publish(struct daemon *d, struct network *n,
+			   struct group_blob *blob, const struct peer *except)
+{
+	uint8_t rec[RECORD_MAX], *bytes = NULL;
+	size_t rec_len, blen;
+	int ret;
+
+	blob->version = (n->blob.version > blob->version ? n->blob.version
+							  : blob->version) + 1;
+	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
+	group_blob_free(blob);
+	if (ret < 0)
+		return ret;
+	ret = network_apply(d, n, rec, rec_len, bytes, blen);
+	free(bytes);
+	if (ret == 0 && network_find_pk(d, n->pk) == n)
+		network_broadcast_sync(d, n, except);
+	return ret;
+}
+
+static uint32_t rand_uniform(uint32_t upper, void *arg)
+{
+	(void)arg;
+	return randombytes_uniform(upper);
+}
+
+void network_default_hostname(char out[HOSTNAME_BUF])
+{
+	char raw[256] = "";
+
+	gethostname(raw, sizeof(raw) - 1);
+	if (hostname_sanitize(raw, out) < 0 || !hostname_valid(out))
+		words_name(out, HOSTNAME_BUF, rand_uniform, NULL);
+}
+
+int network_add(struct daemon *d, struct network *n)
+{
+	struct network **pp = &d->nets;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	n->next = NULL;
+	n->index = d->next_net_index++;
+	*pp = n;
+	return networks_save(d);
+}
+
+void network_cmd_create(struct daemon *d, struct ipc_request *req)
+{
+	const char *name = json_string_value(json_object_get(req->args, "name"));
+	const char *host = json_string_value(json_object_get(req->args, "hostname"));
+	bool open = json_is_true(json_object_get(req->args, "open"));
+	char netname[HOSTNAME_BUF], hostname[HOSTNAME_BUF];
+	char v4[ADDRESS_V4_STRLEN], v6[ADDRESS_V6_STRLEN];
+	uint8_t ip6[16];
+	struct group_blob blob;
+	struct network *n;
+	int ret;
+
+	if ((name && !hostname_valid(name)) || (host && !hostname_valid(host))) {
+		ipc_reply_error(req, "invalid name: use 1-63 of a-z, 0-9 and '-'");
+		return;
+	}
+	if (name)
+		snprintf(netname, sizeof(netname), "%s", name);
+	else
+		words_name(netname, sizeof(netname), rand_uniform, NULL);
+	if (network_find(d, netname)) {
+		ipc_reply_error(req, "a network named %s already exists here", netname);
+		return;
+	}
+	if (host)
+		snprintf(hostname, sizeof(hostname), "%s", host);
+	else
+		network_default_hostname(hostname);
+	n = calloc(1, sizeof(*n));
+	if (!n || identity_generate(&n->key) < 0) {
+		free(n);
+		ipc_reply_error(req, "out of memory");
+		return;
+	}
+	n->has_key = true;
+	memcpy(n->pk, n->key.pk, 32);
+	snprintf(n->saved.name, sizeof(n->saved.name), "%s", netname);
+	snprintf(n->saved.room_id, sizeof(n->saved.room_id), "%s", n->key.id);
+	n->saved.coordinator = true;
+	group_blob_init(&n->blob, netname, open ? GROUP_MODE_OPEN : GROUP_MODE_CLOSED);
+	ret = store_save_key(d->home, n->saved.room_id, n->key.seed);
+	if (ret == 0)
+		ret = group_blob_init(&blob, netname, n->blob.mode);
+	if (ret == 0 && (ret = group_blob_admit(&blob, d->id.id, hostname, true)) < 0)
+		group_blob_free(&blob);
+	if (ret < 0) {
+		ipc_reply_error(req, "cannot create the network: %s", strerror(-ret));
+		network_free(n);
+		return;
+	}
+	network_add(d, n);
+	ret = network_publish(d, n, &blob, NULL);
+	if (ret < 0) {
+		ipc_reply_error(req, "cannot sign the network record: %s", strerror(-ret));
+		network_remove(d, n, QUIC_CODE_NONE);
+		return;
+	}
+	address_ipv4_format(n->my_ipv4, v4);
+	address_ipv6(d->id.id, ip6);
+	address_ipv6_format(ip6, v6);
+	log_info("network %s: created (%s), room %s", netname, open ? "open" : "closed",
+		 n->saved.room_id);
+	ipc_reply(req, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", netname,
+				 "room_id", n->saved.room_id, "ipv4", v4, "ipv6", v6,
+				 "hostname", n->saved.hostname,
+				 "mode", open ? "open" : "closed"));
+}
+
+void network_cmd_leave(struct daemon *d, struct ipc_request *req)
+{
+	const char *name = json_string_value(json_object_get(req->args, "network"));
+	struct ctl_msg m = { .type = CTL_LEAVE, .has_net = true };
+	struct network *n = name ? network_find(d, name) : NULL;
+
+	if (!n) {
+		ipc_reply_error(req, "no network named '%s' here (see 'ray status')",
+				name ? name : "");
+		return;
+	}
+	memcpy(m.net, n->pk, 32);
+	for (size_t i = 0; i < n->blob.n_members; i++) {
+		uint8_t pk[32];
+		struct peer *p;
+
+		if (identity_id_parse(n->blob.members[i].id, pk) == 0 &&
+		    (p = peers_find(d, pk)) && p->conn)
+			peer_send_ctl(d, p, &m);
+	}
+	log_info("network %s: leaving", n->saved.name);
+	network_remove(d, n, QUIC_CODE_LEAVE);
+	ipc_reply(req, NULL);
+}
+
+/* Coordinator: drop member p from every network we coordinate (or just n). */
+static void prune_member(struct daemon *d, struct network *only, struct peer *p)
+{
+	struct network *n, *next;
+
+	for (n = d->nets; n; n = next) {
+		struct group_blob blob;
+
+		next = n->next;
+		if ((only && n != only) || !n->has_key ||
+		    !group_blob_find_member(&n->blob, p->id))
+			continue;
+		if (group_blob_copy(&blob, &n->blob) < 0)
+			continue;
+		group_blob_remove_member(&blob, p->id);
+		log_info("network %s: %.8s left; pruning it from the roster",
+			 n->saved.name, p->id);
+		network_publish(d, n, &blob, p);
+	}
+}
+
+static void send_denied(struct daemon *d, struct peer *p, const uint8_t net[32],
+			const char *why)
+{
+	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
+
+	memcpy(m.net, net, 32);
+	snprintf(m.why, sizeof(m.why), "%s", why);
+	peer_send_ctl(d, p, &m);
+}
+
+static void send_welcome(struct daemon *d, struct peer *p, struct network *n)
+{
+	struct ctl_msg m = { .type = CTL_WELCOME, .has_net = true };
+
+	memcpy(m.net, n->pk, 32);
+	m.rec = n->saved.record;
+	m.rec_len = n->saved.record_len;
+	peer_send_ctl(d, p, &m);
+}
+
+static void admit(struct daemon *d, struct peer *p, const struct ctl_msg *req)
+{
+	struct network *n = network_find_pk(d, req->net);
+	char hostname[HOSTNAME_BUF], why[160];
+	struct group_blob blob;
+	int ret;
+
+	if (!n) {
+		send_denied(d, p, req->net, "this node is not in that network");
+		return;
+	}
+	if (group_blob_find_member(&n->blob, p->id)) {
+		send_welcome(d, p, n);
+		return;
+	}
+	if (!n->has_key) {
+		send_denied(d, p, req->net, "this node is not a coordinator of that network");
+		return;
+	}
+	if (n->blob.mode != GROUP_MODE_OPEN) {
+		snprintf(why, sizeof(why), "%s is a closed network: ask a coordinator for an invite code",
+			 n->blob.name);
+		send_denied(d, p, req->net, why);
+		return;
+	}
+	if (req->hostname[0] && hostname_valid(req->hostname))
+		snprintf(hostname, sizeof(hostname), "%s", req->hostname);
+	else
+		words_name(hostname, sizeof(hostname), rand_uniform, NULL);
+	if (group_blob_copy(&blob, &n->blob) < 0)
+		return;
+	ret = hostname_resolve_clash(hostname, group_blob_hostname_taken, &blob, hostname);
+	if (ret == 0)
+		ret = group_blob_admit(&blob, p->id, hostname, false);
+	if (ret < 0) {
+		group_blob_free(&blob);
+		snprintf(why, sizeof(why), "admission failed: %s", strerror(-ret));
+		send_denied(d, p, req->net, why);
+		return;
+	}
+	log_info("network %s: admitting %.8s as %s", n->saved.name, p->id, hostname);
+	if (network_publish(d, n, &blob, p) == 0)
+		send_welcome(d, p, n);
+}
+
+struct sync_ctx {
+	uint8_t net[32];
+	uint8_t rec[STORE_MAX_RECORD];
+	size_t rec_len;
+};
+
+static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
+{
+	struct sync_ctx *s = ud;
+	struct network *n = network_find_pk(d, s->net);
+	int ret;
+
+	if (n)
+		n->fetching = false;
+	if (n && data) {
+		ret = network_apply(d, n, s->rec, s->rec_len, data, len);
+		if (ret < 0 && ret != -ESTALE)
+			log_warn("network %s: a fetched roster did not verify", n->saved.name);
+	}
+	free(s);
+}
+
+/* A signed record newer than ours: fetch its blob from `from`. */
+static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
+			 const uint8_t *rec, size_t len)
+{
+	struct network_payload p;
+	struct sync_ctx *s;
+	struct record r;
+
+	if (len > STORE_MAX_RECORD || check_record(n, rec, len, &r, &p) < 0) {
+		log_warn("network %s: a record that does not verify was ignored",
+			 n->saved.name);
+		return;
+	}
+	if (r.seq <= n->seq || n->fetching)
+		return;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return;
+	memcpy(s->net, n->pk, 32);
+	memcpy(s->rec, rec, len);
+	s->rec_len = len;
+	if (blob_fetch(d, from, p.blob_hash, on_sync_blob, s) < 0) {
+		free(s);
+		return;
+	}
+	n->fetching = true;
+}
+
+void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
+			size_t len)
+{
+	struct network *n;
+	struct ctl_msg m;
+
+	if (ctl_decode(buf, len, &m) < 0) {
+		log_warn("peer %.8s: malformed control message dropped", p->id);
+		return;
+	}
+	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
+	if (join_on_message(d, p, &m))
+		return;
+	n = m.has_net ? network_find_pk(d, m.net) : NULL;
+	switch (m.type) {
+	case CTL_JOIN_REQ:
+		admit(d, p, &m);
+		break;
+	case CTL_SYNC:
+		if (n && group_blob_find_member(&n->blob, p->id))
+			learn_record(d, n, p->pk, m.rec, m.rec_len);
+		break;
+	case CTL_LEAVE:
+		if (n && n->has_key)
+			prune_member(d, n, p);
+		break;
+	default:
+		break;
+	}
+}
+
+void network_on_peer_up(struct daemon *d, struct peer *p)
+{
+	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
+
+	/* Tell the peer which roster we hold for every network we share, so
+	 * whichever side is behind catches up. */
+	for (struct network *n = d->nets; n; n = n->next) {
+		if (!group_blob_find_member(&n->blob, p->id) || !n->saved.record_len)
+			continue;
+		memcpy(m.net, n->pk, 32);
+		m.rec = n->saved.record;
+		m.rec_len = n->saved.record_len;
+		peer_send_ctl(d, p, &m);
+	}
+	join_on_peer_up(d, p);
+}
+
+void network_on_peer_down(struct daemon *d, struct peer *p, bool left)
+{
+	if (left)
+		prune_member(d, NULL, p);
+}
+
+static void on_poll_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
+			   size_t len, void *ud)
+{
+	struct network *n = network_find_pk(d, pk);
+	struct network_payload p;
+	struct record r;
+
+	(void)ud;
+	if (!n)
+		return;
+	n->polling = false;
+	if (!rec || check_record(n, rec, len, &r, &p) < 0 || r.seq <= n->seq)
+		return;
+	/* Fetch from the first seed we are connected to. */
+	for (size_t i = 0; i < p.n_seeds; i++) {
+		struct peer *s = peers_find(d, p.seeds[i]);
+
+		if (s && s->conn) {
+			learn_record(d, n, s->pk, rec, len);
+			return;
+		}
+	}
+}
+
+/* Coordinators re-sign a record nearing expiry (same roster, same seq). */
+static void refresh_record(struct daemon *d, struct network *n)
+{
+	struct network_payload p;
+	struct record r;
+	struct group_blob blob;
+
+	if (!n->has_key || check_record(n, n->saved.record, n->saved.record_len, &r, &p) < 0 ||
+	    r.expires > daemon_unix_now() + NETWORK_RECORD_RESIGN_S)
+		return;
+	if (group_blob_copy(&blob, &n->blob) == 0)
+		network_publish(d, n, &blob, NULL);
+}
+
+void networks_tick(struct daemon *d)
+{
+	uint64_t now = daemon_now_ms(d);
+
+	for (struct network *n = d->nets; n; n = n->next) {
+		if (now < n->next_poll_ms || n->polling)
+			continue;
+		n->next_poll_ms = now + NETWORK_POLL_MS;
+		refresh_record(d, n);
+		if (records_lookup(d, RECORD_NETWORK, n->pk, on_poll_record, NULL) == 0)
+			n->polling = true;
+	}
+}
+
+static int network_load_one(struct daemon *d, const struct net_saved *s)
+{
+	struct network *n = calloc(1, sizeof(*n));
+	struct network_payload p;
+	uint8_t *bytes = NULL, seed[32];
+	struct record r;
+	size_t len;
+	int ret = -EINVAL;
+
+	if (!n)
+		return -ENOMEM;
+	n->saved = *s;
+	if (identity_id_parse(s->room_id, n->pk) < 0)
+		goto fail;
+	if (s->coordinator && store_load_key(d->home, s->room_id, seed) == 0 &&
+	    identity_from_seed(seed, &n->key) == 0 && memcmp(n->key.pk, n->pk, 32) == 0)
+		n->has_key = true;
+	sodium_memzero(seed, sizeof(seed));
+	/* The stored record may have expired while we were down; verify the
+	 * signature and hash without the clock. */
+	if (record_decode(s->record, s->record_len, RECORD_NETWORK, n->pk, 0, &r) < 0 ||
+	    network_payload_decode(r.payload, r.payload_len, &p) < 0 ||
+	    memcmp(p.blob_hash, s->blob_hash, 32) != 0)
+		goto fail;
+	ret = store_load_blob(d->home, s->blob_hash, &bytes, &len);
+	if (ret < 0 || (ret = group_blob_decode(bytes, len, &n->blob)) < 0)
+		goto fail;
+	free(bytes);
+	if (!network_me(d, n)) {
+		group_blob_free(&n->blob);
+		ret = -ENOENT;
+		goto fail;
+	}
+	n->seq = r.seq;
+	n->my_ipv4 = network_me(d, n)->ipv4;
+	n->index = d->next_net_index++;
+	n->next = d->nets;
+	d->nets = n;
+	want_members(d, &n->blob, NULL, true, 0);
+	records_publish_network(d, n->pk, s->record, s->record_len);
+	log_info("network %s: restored (%zu members, roster v%llu)", s->name,
+		 n->blob.n_members, (unsigned long long)n->blob.version);
+	return 0;
+fail:
+	free(bytes);
+	identity_clear(&n->key);
+	free(n);
+	log_error("network %s: saved state cannot be used (%s); skipped", s->name,
+		  strerror(-ret));
+	return ret;
+}
+
+int networks_load(struct daemon *d)
+{
+	struct net_saved *saved = NULL;
+	char err[512];
+	size_t count = 0, failed = 0;
+	int ret;
+
+	ret = store_load_networks(d->home, &saved, &count, err, sizeof(err));
+	if (ret < 0) {
+		log_error("store: %s", err);
+		return ret;
+	}
+	/* Restore in file order: network_load_one prepends, so go backwards. */
+	for (size_t i = count; i > 0; i--)
+		if (network_load_one(d, &saved[i - 1]) < 0)
+			failed++;
+	/* The next save would drop what failed to load: keep a copy first. */
+	if (failed)
+		store_backup_networks(d->home);
+	free(saved);
+	datapath_sync(d);
+	return 0;
+}
+
+void networks_close_all(struct daemon *d)
+{
+	while (d->nets) {
+		struct network *n = d->nets;
+
+		d->nets = n->next;
+		network_free(n);
+	}
+}

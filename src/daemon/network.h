@@ -1,0 +1,88 @@
+/*
+ * network: the networks this node belongs to, as the daemon runs them.
+ *
+ * A network is its roster (group blob) plus the network record signed by
+ * the network key that names the roster's hash; both are persisted through
+ * store.h. Every roster change, local or learned, goes through
+ * network_apply, which checks the record, re-seats peers, routes and
+ * addresses, and saves. Coordinators (holders of the network key) admit
+ * joiners of open networks, prune members that leave, and sign and publish
+ * each new roster; every member re-announces the newest record it holds so
+ * the network stays discoverable while its creator is offline.
+ */
+#ifndef RAYFISH_DAEMON_NETWORK_H
+#define RAYFISH_DAEMON_NETWORK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/ipc_server.h"
+#include "daemon/store.h"
+#include "mesh/group_blob.h"
+
+struct daemon;
+struct peer;
+struct ctl_msg;
+
+struct network {
+	struct network *next;
+	struct net_saved saved;      /* what store.h persists */
+	uint8_t pk[32];              /* network public key = room id */
+	bool has_key;
+	struct identity key;         /* network key, coordinators only */
+	struct group_blob blob;      /* current roster */
+	uint64_t seq;                /* sequence of saved.record */
+	uint32_t index;              /* network index in the peer table */
+	uint32_t my_ipv4;
+	uint64_t next_poll_ms;
+	bool polling;
+	bool fetching;
+};
+
+/* By local name or room id; NULL if unknown. */
+struct network *network_find(struct daemon *d, const char *name_or_room);
+struct network *network_find_pk(struct daemon *d, const uint8_t pk[32]);
+/* The member entry for this node, or NULL. */
+const struct gb_member *network_me(struct daemon *d, const struct network *n);
+
+/* Loads saved networks at start; logs and skips entries that fail. */
+int networks_load(struct daemon *d);
+int networks_save(struct daemon *d);
+void networks_close_all(struct daemon *d);
+
+/*
+ * Adopts a roster: rec is a network record signed by n's key naming
+ * blob_bytes' hash (checked here). Returns 0, -EBADMSG for a record or blob
+ * that does not verify, -ESTALE for one older than what n holds.
+ */
+int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
+		  size_t rec_len, const uint8_t *blob_bytes, size_t blob_len);
+
+/* IPC handlers. */
+void network_cmd_create(struct daemon *d, struct ipc_request *req);
+void network_cmd_leave(struct daemon *d, struct ipc_request *req);
+void network_cmd_join(struct daemon *d, struct ipc_request *req);
+
+/* Events from peers.c / daemon.c. */
+void network_on_peer_up(struct daemon *d, struct peer *p);
+void network_on_peer_down(struct daemon *d, struct peer *p, bool left);
+void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
+			size_t len);
+/* Every tick: DHT polls for newer rosters and record refreshes. */
+void networks_tick(struct daemon *d);
+/* Joins in progress (join.c). */
+void join_on_peer_up(struct daemon *d, struct peer *p);
+int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m);
+void joins_tick(struct daemon *d);
+void joins_cancel_all(struct daemon *d);
+
+/* This machine's hostname made valid, or three random words. */
+void network_default_hostname(char out[HOSTNAME_BUF]);
+
+/* Adds a network built by create or join (takes ownership) and persists. */
+int network_add(struct daemon *d, struct network *n);
+/* Sends SYNC with n's record to every connected member except `except`. */
+void network_broadcast_sync(struct daemon *d, struct network *n,
+			    const struct peer *except);
+
+#endif

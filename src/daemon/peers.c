@@ -1,0 +1,223 @@
+/*
+ * peers: see peers.h.
+ */
+#include "daemon/peers.h"
+#include "daemon/daemon.h"
+#include "daemon/network.h"
+#include "daemon/records.h"
+#include "proto/control.h"
+#include "transport/quic.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define ADDRS_STALE_MS 20000
+
+struct peer *peers_find(struct daemon *d, const uint8_t pk[32])
+{
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (memcmp(p->pk, pk, 32) == 0)
+			return p;
+	return NULL;
+}
+
+struct peer *peers_ensure(struct daemon *d, const uint8_t pk[32])
+{
+	struct peer *p = peers_find(d, pk);
+
+	if (p || memcmp(pk, d->id.pk, 32) == 0)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->pk, pk, 32);
+	identity_id_format(pk, p->id);
+	p->backoff_ms = BACKOFF_MIN_MS;
+	p->next = d->peers;
+	d->peers = p;
+	return p;
+}
+
+static void peer_free_if_unused(struct daemon *d, struct peer *p)
+{
+	struct peer **pp;
+
+	if (p->wants || p->conn || p->dialing || p->lookup_busy)
+		return;
+	for (pp = &d->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	peer_table_remove_peer(&d->table, p);
+	magicsock_remove_peer(d->ms, p->pk);
+	free(p);
+}
+
+void peer_want(struct daemon *d, struct peer *p)
+{
+	p->wants++;
+	if (p->wants == 1)
+		peer_dial_soon(d, p);
+}
+
+void peer_unwant(struct daemon *d, struct peer *p, uint64_t code)
+{
+	struct quic_conn *conn = p->conn, *dialing = p->dialing;
+
+	if (p->wants == 0 || --p->wants > 0)
+		return;
+	/* Detach first: closing reports synchronously and must not find p. */
+	p->conn = p->dialing = NULL;
+	if (conn) {
+		quic_conn_set_data(conn, NULL);
+		quic_conn_close(conn, code);
+	}
+	if (dialing) {
+		quic_conn_set_data(dialing, NULL);
+		quic_conn_close(dialing, code);
+	}
+	peer_free_if_unused(d, p);
+}
+
+void peer_dial_soon(struct daemon *d, struct peer *p)
+{
+	p->next_dial_ms = daemon_now_ms(d);
+}
+
+int peer_send_ctl(struct daemon *d, struct peer *p, const struct ctl_msg *m)
+{
+	msgpack_sbuffer sb;
+	int ret;
+
+	(void)d;
+	if (!p->conn)
+		return -ENOTCONN;
+	msgpack_sbuffer_init(&sb);
+	ret = ctl_encode(m, &sb);
+	if (ret == 0)
+		ret = quic_conn_send_msg(p->conn, (const uint8_t *)sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	if (ret < 0)
+		log_warn("peer %.8s: cannot send %s: %s", p->id, ctl_type_name(m->type),
+			 strerror(-ret));
+	return ret;
+}
+
+static void dial(struct daemon *d, struct peer *p)
+{
+	int ret = quic_connect(d->quic, p->pk, QUIC_ALPN_MESH, &p->dialing);
+
+	if (ret < 0) {
+		p->dialing = NULL;
+		log_debug("peer %.8s: dial failed: %s", p->id, strerror(-ret));
+		return;
+	}
+	quic_conn_set_data(p->dialing, p);
+	log_debug("peer %.8s: dialling", p->id);
+}
+
+static void on_endpoint(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
+			size_t len, void *ud)
+{
+	struct peer *p = peers_find(d, pk);
+
+	(void)ud;
+	if (!p)
+		return;
+	p->lookup_busy = false;
+	if (rec && records_apply_endpoint(d, pk, rec, len) == 0) {
+		p->addrs_ms = daemon_now_ms(d);
+		if (p->wants && !p->conn && !p->dialing)
+			dial(d, p);
+	} else {
+		log_debug("peer %.8s: no endpoint record found", p->id);
+	}
+	peer_free_if_unused(d, p);
+}
+
+static void backoff(struct daemon *d, struct peer *p)
+{
+	p->next_dial_ms = daemon_now_ms(d) + p->backoff_ms;
+	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+							   : p->backoff_ms * 2;
+}
+
+void peers_tick(struct daemon *d)
+{
+	uint64_t now = daemon_now_ms(d);
+
+	for (struct peer *p = d->peers; p; p = p->next) {
+		if (!p->wants || p->conn || p->dialing || now < p->next_dial_ms)
+			continue;
+		backoff(d, p);
+		if (!p->addrs_ms || now - p->addrs_ms > ADDRS_STALE_MS) {
+			/* Dial what we know now; refresh the addresses meanwhile. */
+			if (p->addrs_ms)
+				dial(d, p);
+			if (!p->lookup_busy &&
+			    records_lookup(d, RECORD_ENDPOINT, p->pk, on_endpoint, NULL) == 0)
+				p->lookup_busy = true;
+			continue;
+		}
+		dial(d, p);
+	}
+}
+
+void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
+{
+	struct peer *p = peers_ensure(d, quic_conn_peer(c));
+
+	if (!p) {
+		quic_conn_close(c, QUIC_CODE_NONE);
+		return;
+	}
+	if (p->dialing == c)
+		p->dialing = NULL;
+	quic_conn_set_data(c, p);
+	p->conn = c;
+	p->backoff_ms = BACKOFF_MIN_MS;
+	log_info("peer %.8s: connected (%s)", p->id,
+		 quic_conn_is_client(c) ? "we dialled" : "they dialled");
+	network_on_peer_up(d, p);
+}
+
+void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t code)
+{
+	struct peer *p = quic_conn_get_data(c);
+
+	if (!p)
+		return;
+	if (p->dialing == c)
+		p->dialing = NULL;
+	if (p->conn == c) {
+		p->conn = NULL;
+		log_info("peer %.8s: disconnected (%s)", p->id,
+			 quic_close_reason_name(reason));
+		if (reason != QUIC_CLOSE_SUPERSEDED)
+			network_on_peer_down(d, p, reason == QUIC_CLOSE_PEER &&
+						   code == QUIC_CODE_LEAVE);
+		if (p->wants)
+			backoff(d, p);
+	}
+	peer_free_if_unused(d, p);
+}
+
+void peers_close_all(struct daemon *d)
+{
+	while (d->peers) {
+		struct peer *p = d->peers;
+
+		d->peers = p->next;
+		if (p->conn)
+			quic_conn_set_data(p->conn, NULL);
+		if (p->dialing)
+			quic_conn_set_data(p->dialing, NULL);
+		free(p);
+	}
+}

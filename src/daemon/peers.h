@@ -1,0 +1,60 @@
+/*
+ * peers: every remote identity the daemon cares about and its one mesh
+ * connection.
+ *
+ * A peer is wanted while it is a member of a network we share or while a
+ * join talks to it; a wanted peer without a connection is dialled, after
+ * looking up its endpoint record in the DHT, with exponential backoff from
+ * 1 s to 30 s. Peers that connect to us unasked (joiners) live as long as
+ * their connection. Both sides dial; the transport keeps one connection.
+ */
+#ifndef RAYFISH_DAEMON_PEERS_H
+#define RAYFISH_DAEMON_PEERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mesh/identity.h"
+
+struct daemon;
+struct quic_conn;
+struct ctl_msg;
+
+struct peer {
+	struct peer *next;
+	uint8_t pk[32];
+	char id[IDENTITY_ID_LEN + 1];
+	struct quic_conn *conn;      /* confirmed mesh connection, or NULL */
+	struct quic_conn *dialing;   /* our dial in progress, or NULL */
+	unsigned wants;              /* networks + joins that need this peer */
+	uint32_t backoff_ms;
+	uint64_t next_dial_ms;
+	uint64_t addrs_ms;           /* when we last had its endpoint record */
+	bool lookup_busy;
+	uint64_t tx_bytes, rx_bytes; /* data-plane bytes, all networks */
+};
+
+struct peer *peers_find(struct daemon *d, const uint8_t pk[32]);
+/* Finds or creates; NULL only on allocation failure or our own key. */
+struct peer *peers_ensure(struct daemon *d, const uint8_t pk[32]);
+/* Adds / drops one reason to stay connected; the last drop closes the
+ * connection with code (0 = plain close, QUIC_CODE_LEAVE on leave). */
+void peer_want(struct daemon *d, struct peer *p);
+void peer_unwant(struct daemon *d, struct peer *p, uint64_t code);
+/* Dials now if there is no connection (skips the backoff wait). */
+void peer_dial_soon(struct daemon *d, struct peer *p);
+
+/* Encodes and sends one control message; -ENOTCONN without a connection. */
+int peer_send_ctl(struct daemon *d, struct peer *p, const struct ctl_msg *m);
+
+/* Every tick: dial wanted peers whose backoff expired. */
+void peers_tick(struct daemon *d);
+/* Closes every connection and frees every peer (daemon shutdown). */
+void peers_close_all(struct daemon *d);
+
+/* QUIC events, wired by the daemon. */
+void peers_on_confirmed(struct daemon *d, struct quic_conn *c);
+void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason,
+		     uint64_t code);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * records: the daemon's side of discovery. Publishes this node's endpoint
+ * record (its reachable addresses, signed by its identity) and each
+ * network's signed record, and looks records up, verifying them and keeping
+ * the one with the highest sequence.
+ */
+#ifndef RAYFISH_DAEMON_RECORDS_H
+#define RAYFISH_DAEMON_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "discovery/record.h"
+
+struct daemon;
+
+/*
+ * Called once per lookup on the loop thread: rec/len is the best valid record
+ * (verified: kind and signer) or NULL when none was found.
+ */
+typedef void (*records_found_fn)(struct daemon *d, const uint8_t pk[32],
+				 const uint8_t *rec, size_t len, void *ud);
+
+int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32],
+		   records_found_fn cb, void *ud);
+
+/* Signs and publishes the endpoint record when the addresses changed or it is
+ * due; cheap to call every tick. */
+void records_endpoint_tick(struct daemon *d);
+
+/* Keeps rec (a signed network record) published under the network's key. */
+int records_publish_network(struct daemon *d, const uint8_t net_pk[32],
+			    const uint8_t *rec, size_t len);
+void records_unpublish_network(struct daemon *d, const uint8_t net_pk[32]);
+
+/* Decodes a peer's endpoint record payload into magicsock's candidates. */
+int records_apply_endpoint(struct daemon *d, const uint8_t pk[32],
+			   const uint8_t *rec, size_t len);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * status: see status.h. The daemon and the offline path share one builder
+ * per network; only the live fields (online, path, rtt, bytes) differ.
+ */
+#include "daemon/status.h"
+#include "daemon/daemon.h"
+#include "daemon/datapath.h"
+#include "daemon/network.h"
+#include "daemon/peers.h"
+#include "daemon/store.h"
+#include "mesh/address.h"
+#include "mesh/group_blob.h"
+#include "mesh/identity.h"
+#include "transport/magicsock.h"
+#include "transport/quic.h"
+#include "util/fileio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *skeleton(bool active, const char *endpoint_id)
+{
+	return json_pack("{s:s, s:b, s:s, s:s, s:[], s:{s:i, s:i, s:i, s:i}}",
+			 "version", RAYFISH_VERSION, "active", active,
+			 "endpoint_id", endpoint_id, "contact_id", "",
+			 "networks", "pending", "join_requests", 0,
+			 "file_offers", 0, "connect_requests", 0,
+			 "firewall_suggestions", 0);
+}
+
+static void add_live(struct daemon *d, json_t *o, const char *id)
+{
+	uint8_t pk[32];
+	uint64_t tx = 0, rx = 0;
+	struct peer *p;
+
+	if (!d || identity_id_parse(id, pk) < 0 || !(p = peers_find(d, pk)))
+		return;
+	datapath_peer_bytes(d, p, &tx, &rx);
+	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tx));
+	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)rx));
+	if (!p->conn)
+		return;
+	struct quic_stats st;
+
+	quic_conn_get_stats(p->conn, &st);
+	json_object_set_new(o, "online", json_true());
+	json_object_set_new(o, "path", json_string("direct"));
+	json_object_set_new(o, "rtt_ms", json_real(st.rtt_ms));
+}
+
+static json_t *network_json(struct daemon *d, const struct net_saved *s,
+			    const struct group_blob *b, const char *self_id)
+{
+	char v4[ADDRESS_V4_STRLEN], v6[ADDRESS_V6_STRLEN];
+	const struct gb_member *me = group_blob_find_member(b, self_id);
+	json_t *peers = json_array(), *o;
+	uint8_t ip6[16];
+
+	for (size_t i = 0; i < b->n_members; i++) {
+		const struct gb_member *m = &b->members[i];
+
+		if (strcmp(m->id, self_id) == 0)
+			continue;
+		address_ipv4_format(m->ipv4, v4);
+		address_ipv6(m->id, ip6);
+		address_ipv6_format(ip6, v6);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:n, s:i, s:i}",
+			      "hostname", m->hostname, "endpoint_id", m->id,
+			      "ipv4", v4, "ipv6", v6, "coordinator", m->coordinator,
+			      "online", 0, "path", "none", "rtt_ms", "tx_bytes", 0,
+			      "rx_bytes", 0);
+		add_live(d, o, m->id);
+		json_array_append_new(peers, o);
+	}
+	address_ipv4_format(me ? me->ipv4 : 0, v4);
+	address_ipv6(self_id, ip6);
+	address_ipv6_format(ip6, v6);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
+			 "name", s->name, "room_id", s->room_id,
+			 "role", s->coordinator ? "coordinator" : "member",
+			 "mode", b->mode == GROUP_MODE_OPEN ? "open" : "closed",
+			 "hostname", s->hostname, "ipv4", v4, "ipv6", v6,
+			 "members", (json_int_t)b->n_members, "peers", peers);
+}
+
+json_t *status_build(struct daemon *d)
+{
+	json_t *st = skeleton(d->active, d->id.id);
+	json_t *nets = json_object_get(st, "networks");
+
+	for (struct network *n = d->nets; n; n = n->next)
+		json_array_append_new(nets, network_json(d, &n->saved, &n->blob, d->id.id));
+	return st;
+}
+
+json_t *status_build_offline(const char *home)
+{
+	char path[4096], err[256];
+	char *buf = NULL;
+	size_t len = 0, count = 0;
+	char id[IDENTITY_ID_LEN + 1] = "";
+	struct net_saved *saved = NULL;
+	struct identity ident;
+	json_t *st, *nets;
+
+	snprintf(path, sizeof(path), "%s/secret_key", home);
+	if (fileio_read_all(path, 64, &buf, &len) == 0 && len == IDENTITY_SEED_LEN &&
+	    identity_from_seed((const uint8_t *)buf, &ident) == 0) {
+		snprintf(id, sizeof(id), "%s", ident.id);
+		identity_clear(&ident);
+	}
+	free(buf);
+	st = skeleton(false, id);
+	nets = json_object_get(st, "networks");
+	if (!id[0] || store_load_networks(home, &saved, &count, err, sizeof(err)) < 0)
+		return st;
+	for (size_t i = 0; i < count; i++) {
+		struct group_blob b;
+		uint8_t *bytes = NULL;
+
+		if (store_load_blob(home, saved[i].blob_hash, &bytes, &len) < 0)
+			continue;
+		if (group_blob_decode(bytes, len, &b) == 0) {
+			json_array_append_new(nets, network_json(NULL, &saved[i], &b, id));
+			group_blob_free(&b);
+		}
+		free(bytes);
+	}
+	free(saved);
+	return st;
+}

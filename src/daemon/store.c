@@ -1,0 +1,274 @@
+/*
+ * store: see store.h.
+ */
+#include "daemon/store.h"
+#include "util/blake3.h"
+#include "util/fileio.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORE_MAX_FILE (16u << 20)
+#define STORE_MAX_BLOB (4u << 20)
+
+static int copy_str(json_t *o, const char *key, char *out, size_t cap, bool required)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v && !required) {
+		out[0] = 0;
+		return 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) >= cap)
+		return -EINVAL;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+static int parse_entry(json_t *o, struct net_saved *s)
+{
+	char hash[65], rec[2 * STORE_MAX_RECORD + 1];
+	json_t *v;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(o) ||
+	    copy_str(o, "name", s->name, sizeof(s->name), true) < 0 ||
+	    copy_str(o, "room_id", s->room_id, sizeof(s->room_id), true) < 0 ||
+	    copy_str(o, "hostname", s->hostname, sizeof(s->hostname), true) < 0 ||
+	    copy_str(o, "blob_hash", hash, sizeof(hash), true) < 0 ||
+	    copy_str(o, "record", rec, sizeof(rec), true) < 0)
+		return -EINVAL;
+	if (hex_decode_str(hash, s->blob_hash, sizeof(s->blob_hash)) < 0)
+		return -EINVAL;
+	if (strlen(rec) % 2 || strlen(rec) / 2 > STORE_MAX_RECORD ||
+	    hex_decode(rec, strlen(rec), s->record, strlen(rec) / 2) < 0)
+		return -EINVAL;
+	s->record_len = strlen(rec) / 2;
+	v = json_object_get(o, "coordinator");
+	s->coordinator = json_is_true(v);
+	s->auto_accept_firewall = json_is_true(json_object_get(o, "auto_accept_firewall"));
+	return 0;
+}
+
+int store_load_networks(const char *home, struct net_saved **out, size_t *n,
+			char *err, size_t errlen)
+{
+	char path[4096];
+	json_error_t jerr;
+	json_t *root, *list, *item;
+	size_t i;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/networks.json", home);
+	if (access(path, F_OK) != 0)
+		return 0;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "%s is not valid JSON: %s (line %d)", path,
+			 jerr.text, jerr.line);
+		return -EINVAL;
+	}
+	list = json_object_get(root, "networks");
+	if (!json_is_array(list) || json_array_size(list) > 1024) {
+		snprintf(err, errlen, "%s: expected {\"networks\": [...]}", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	*out = calloc(json_array_size(list) + 1, sizeof(**out));
+	if (!*out) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(list, i, item) {
+		if (parse_entry(item, &(*out)[i]) < 0) {
+			snprintf(err, errlen, "%s: network entry %zu is malformed", path, i);
+			free(*out);
+			*out = NULL;
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	*n = json_array_size(list);
+out:
+	json_decref(root);
+	return ret;
+}
+
+static json_t *entry_json(const struct net_saved *s)
+{
+	char hash[65], *rec;
+	json_t *o;
+
+	rec = malloc(2 * s->record_len + 1);
+	if (!rec)
+		return NULL;
+	hex_encode(s->blob_hash, sizeof(s->blob_hash), hash);
+	hex_encode(s->record, s->record_len, rec);
+	o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:b}", "name", s->name,
+		      "room_id", s->room_id, "coordinator", s->coordinator,
+		      "hostname", s->hostname, "blob_hash", hash, "record", rec,
+		      "auto_accept_firewall", s->auto_accept_firewall);
+	free(rec);
+	return o;
+}
+
+int store_save_networks(const char *home, const struct net_saved *const *nets,
+			size_t n)
+{
+	char path[4096];
+	json_t *root = json_object(), *list = json_array();
+	char *text;
+	int ret;
+
+	json_object_set_new(root, "networks", list);
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = entry_json(nets[i]);
+
+		if (!e) {
+			json_decref(root);
+			return -ENOMEM;
+		}
+		json_array_append_new(list, e);
+	}
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/networks.json", home);
+	ret = fileio_write_atomic(path, text, strlen(text), 0644);
+	free(text);
+	return ret;
+}
+
+void store_backup_networks(const char *home)
+{
+	char path[4096], bak[4200];
+	char *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/networks.json", home);
+	if (fileio_read_all(path, STORE_MAX_FILE, &buf, &len) < 0)
+		return;
+	snprintf(bak, sizeof(bak), "%s.bak-%ld", path, (long)time(NULL));
+	if (fileio_write_atomic(bak, buf, len, 0600) == 0)
+		log_warn("store: kept a copy of networks.json as %s", bak);
+	free(buf);
+}
+
+static int subpath(char *out, size_t cap, const char *home, const char *dir,
+		   const char *name, const char *ext)
+{
+	int n = snprintf(out, cap, "%s/%s/%s%s", home, dir, name, ext);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static int valid_hex_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int store_save_key(const char *home, const char *room_id, const uint8_t seed[32])
+{
+	char path[4096], dir[4096];
+	int ret;
+
+	if (!valid_hex_name(room_id))
+		return -EINVAL;
+	snprintf(dir, sizeof(dir), "%s/keys", home);
+	ret = fileio_mkdir_p(dir, 0700);
+	if (ret < 0)
+		return ret;
+	ret = subpath(path, sizeof(path), home, "keys", room_id, ".key");
+	return ret < 0 ? ret : fileio_write_atomic(path, seed, 32, 0600);
+}
+
+int store_load_key(const char *home, const char *room_id, uint8_t seed[32])
+{
+	char path[4096];
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!valid_hex_name(room_id))
+		return -EINVAL;
+	ret = subpath(path, sizeof(path), home, "keys", room_id, ".key");
+	if (ret < 0)
+		return ret;
+	ret = fileio_read_all(path, 64, &buf, &len);
+	if (ret < 0)
+		return ret;
+	if (len != 32)
+		ret = -EBADMSG;
+	else
+		memcpy(seed, buf, 32);
+	free(buf);
+	return ret;
+}
+
+int store_delete_key(const char *home, const char *room_id)
+{
+	char path[4096];
+
+	if (!valid_hex_name(room_id) ||
+	    subpath(path, sizeof(path), home, "keys", room_id, ".key") < 0)
+		return -EINVAL;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int store_save_blob(const char *home, const uint8_t hash[32], const void *data,
+		    size_t len)
+{
+	char path[4096], dir[4096], name[65];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/blobs", home);
+	ret = fileio_mkdir_p(dir, 0755);
+	if (ret < 0)
+		return ret;
+	hex_encode(hash, 32, name);
+	ret = subpath(path, sizeof(path), home, "blobs", name, ".blob");
+	return ret < 0 ? ret : fileio_write_atomic(path, data, len, 0644);
+}
+
+int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
+		    size_t *len)
+{
+	char path[4096], name[65];
+	uint8_t got[32];
+	char *buf = NULL;
+	int ret;
+
+	*data = NULL;
+	hex_encode(hash, 32, name);
+	ret = subpath(path, sizeof(path), home, "blobs", name, ".blob");
+	if (ret < 0)
+		return ret;
+	ret = fileio_read_all(path, STORE_MAX_BLOB, &buf, len);
+	if (ret < 0)
+		return ret;
+	blake3_hash(buf, *len, got);
+	if (memcmp(got, hash, 32) != 0) {
+		log_warn("store: %s does not match its hash; ignored", path);
+		free(buf);
+		return -EBADMSG;
+	}
+	*data = (uint8_t *)buf;
+	return 0;
+}

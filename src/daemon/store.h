@@ -1,0 +1,53 @@
+/*
+ * store: the daemon's persisted network state under $RAYFISH_HOME.
+ *
+ *   networks.json          one entry per network (struct net_saved)
+ *   keys/<room_id>.key     32-byte network key seed, 0600 (coordinators only)
+ *   blobs/<hash>.blob      group blobs by BLAKE3 hash (canonical msgpack)
+ *
+ * Every write is atomic (temp file + rename). A corrupt networks.json is
+ * reported and left in place, never overwritten with an empty list; a blob
+ * whose bytes do not hash to its name is refused.
+ */
+#ifndef RAYFISH_DAEMON_STORE_H
+#define RAYFISH_DAEMON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_MAX_RECORD 8192
+
+struct net_saved {
+	char name[64];            /* local alias */
+	char room_id[65];         /* hex of the network public key */
+	bool coordinator;         /* holds the network key */
+	char hostname[64];        /* our name in this network */
+	uint8_t blob_hash[32];    /* current roster */
+	uint8_t record[STORE_MAX_RECORD]; /* the signed network record holding it */
+	size_t record_len;
+	bool auto_accept_firewall;
+};
+
+/* Loads networks.json; *out is malloc'd (free it). Absent file = 0 networks. */
+int store_load_networks(const char *home, struct net_saved **out, size_t *n,
+			char *err, size_t errlen);
+/* nets is an array of pointers so callers can save from their own structs. */
+int store_save_networks(const char *home, const struct net_saved *const *nets,
+			size_t n);
+
+/* Copies networks.json to networks.json.bak-<unix time> (best effort). */
+void store_backup_networks(const char *home);
+
+int store_save_key(const char *home, const char *room_id, const uint8_t seed[32]);
+/* Returns -ENOENT when this node holds no key for the network. */
+int store_load_key(const char *home, const char *room_id, uint8_t seed[32]);
+int store_delete_key(const char *home, const char *room_id);
+
+int store_save_blob(const char *home, const uint8_t hash[32], const void *data,
+		    size_t len);
+/* Loads and checks the hash; *data is malloc'd. -EBADMSG on a hash mismatch. */
+int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
+		    size_t *len);
+
+#endif

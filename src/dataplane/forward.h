@@ -1,0 +1,99 @@
+/*
+ * forward: the data path between the TUN device and the peers.
+ *
+ * TUN → peer: a uv_poll on the TUN fd reads up to `batch` packets per
+ * wakeup (so one busy direction cannot starve the loop), parses each, looks
+ * its destination up in the peer table and hands it to the send callback
+ * (in practice: a QUIC DATAGRAM on that peer's connection).
+ * Peer → TUN: forward_deliver checks that the packet parses, that its source
+ * address belongs to the peer it arrived from (anything else is spoofed) and
+ * that its destination is one of our own addresses, then writes it to the
+ * TUN. A write that meets EAGAIN is parked in a small preallocated ring and
+ * retried when the fd turns writable; when the ring is full the packet is
+ * dropped. The loop never blocks.
+ *
+ * Every drop is counted under one label; counters are read as a snapshot.
+ * Per packet there is no allocation and no lock: buffers are allocated in
+ * forward_open, the peer table lookup does not allocate.
+ *
+ * Ownership: struct forward is allocated by forward_open and freed by the
+ * loop after forward_close (the uv_poll handle closes asynchronously; run
+ * the loop once more before uv_loop_close). The TUN fd and the peer table
+ * stay owned by the caller and must outlive the forward. Packets passed to
+ * `send` are valid only during the call. Loop thread only.
+ */
+#ifndef RAYFISH_DATAPLANE_FORWARD_H
+#define RAYFISH_DATAPLANE_FORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "dataplane/peer_table.h"
+
+#define FORWARD_DEFAULT_BATCH 64
+#define FORWARD_MAX_BATCH     1024
+#define FORWARD_MAX_LOCAL_V4  64	/* our own IPv4 addresses, one per network */
+#define FORWARD_RING_SLOTS    32	/* TUN writes parked on EAGAIN */
+#define FORWARD_MAX_PACKET    65535
+
+/* Returns 0 when the packet was taken, -EMSGSIZE when it can never fit the
+ * peer's path (counted too_big), any other -errno otherwise (send_failed). */
+typedef int (*forward_send_fn)(void *peer, const uint8_t *pkt, size_t len, void *ud);
+
+struct forward_config {
+	int tun_fd;			/* non-blocking, one packet per read/write */
+	struct peer_table *peers;
+	forward_send_fn send;
+	void *send_ud;
+	unsigned batch;			/* packets per wakeup; 0: FORWARD_DEFAULT_BATCH */
+};
+
+struct forward_counters {
+	uint64_t tx_packets;		/* TUN → peer, taken by send */
+	uint64_t tx_bytes;
+	uint64_t rx_packets;		/* peer → TUN, written (or parked) */
+	uint64_t rx_bytes;
+	uint64_t parse_error;
+	uint64_t no_route;
+	uint64_t spoofed_source;
+	uint64_t not_for_us;
+	uint64_t too_big;
+	uint64_t send_failed;
+	uint64_t tun_write_failed;
+	uint64_t tun_read_failed;
+};
+
+struct forward;
+
+int forward_open(struct forward **out, uv_loop_t *loop, const struct forward_config *cfg);
+/* Stops polling and frees the forward once the loop has closed the handle. */
+void forward_close(struct forward *fwd);
+
+/* Start/stop reading the TUN (ray up / ray down). Writes already parked
+ * still drain while stopped. */
+int forward_start(struct forward *fwd);
+int forward_stop(struct forward *fwd);
+
+/* Our own addresses, the only destinations forward_deliver accepts. IPv4 is
+ * host order; there is at most one IPv6 (set replaces, NULL clears). */
+int forward_local_add4(struct forward *fwd, uint32_t addr);
+int forward_local_del4(struct forward *fwd, uint32_t addr);
+void forward_local_set6(struct forward *fwd, const uint8_t addr[16]);
+
+/*
+ * Hands a packet received from `peer` to the TUN. Returns 0 when written or
+ * parked, else the drop reason as -errno: -EINVAL (parse_error), -EPERM
+ * (spoofed_source), -EHOSTUNREACH (not_for_us), -ENOBUFS or the write error
+ * (tun_write_failed).
+ */
+int forward_deliver(struct forward *fwd, void *peer, const uint8_t *pkt, size_t len);
+
+/* Runs one TUN → peer batch now, as the poll callback does; returns the
+ * number of packets read. Exposed for tests and for a caller that wants to
+ * drain the TUN before stopping. */
+int forward_tun_drain(struct forward *fwd);
+
+void forward_counters_get(const struct forward *fwd, struct forward_counters *out);
+
+#endif

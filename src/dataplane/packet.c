@@ -1,0 +1,248 @@
+/*
+ * packet: see packet.h. Each helper receives the exact number of bytes it may
+ * look at; every read is preceded by a check against that count.
+ */
+#include "dataplane/packet.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define IPPROTO_HOPOPTS_ 0
+#define IPPROTO_ICMP_	 1
+#define IPPROTO_TCP_	 6
+#define IPPROTO_UDP_	 17
+#define IPPROTO_ROUTING_ 43
+#define IPPROTO_FRAG_	 44
+#define IPPROTO_AH_	 51
+#define IPPROTO_ICMPV6_	 58
+#define IPPROTO_DSTOPTS_ 60
+
+#define IPV4_MIN_HDR 20
+#define IPV6_HDR     40
+#define TCP_MIN_HDR  20
+#define UDP_HDR      8
+#define ICMP_MIN_HDR 4
+#define ICMP_ECHO_HDR 8
+#define MAX_IP_LEN   65535
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | p[3];
+}
+
+static int is_echo(uint8_t version, uint8_t type)
+{
+	if (version == 4)
+		return type == 8 || type == 0;
+	return type == 128 || type == 129;
+}
+
+/*
+ * Reads the upper-layer header of an unfragmented packet or a first
+ * fragment. A first fragment too short to hold the whole header is refused:
+ * such tiny fragments exist only to slip ports past a firewall (RFC 1858,
+ * RFC 7112).
+ */
+static int parse_l4(const uint8_t *l4, size_t len, struct packet_info *out)
+{
+	int fragmented = out->flags & PACKET_F_FRAGMENT;
+	uint8_t icmp = out->version == 4 ? IPPROTO_ICMP_ : IPPROTO_ICMPV6_;
+
+	if (out->proto == IPPROTO_TCP_) {
+		size_t doff;
+
+		if (len < TCP_MIN_HDR)
+			return -EINVAL;
+		doff = (size_t)(l4[12] >> 4) * 4;
+		if (doff < TCP_MIN_HDR || (!fragmented && doff > len))
+			return -EINVAL;
+		out->src_port = rd16(l4);
+		out->dst_port = rd16(l4 + 2);
+		out->tcp_flags = l4[13];
+		out->flags |= PACKET_F_PORTS;
+	} else if (out->proto == IPPROTO_UDP_) {
+		size_t ulen;
+
+		if (len < UDP_HDR)
+			return -EINVAL;
+		ulen = rd16(l4 + 4);
+		if (!fragmented && (ulen < UDP_HDR || ulen > len))
+			return -EINVAL;
+		out->src_port = rd16(l4);
+		out->dst_port = rd16(l4 + 2);
+		out->flags |= PACKET_F_PORTS;
+	} else if (out->proto == icmp) {
+		if (len < ICMP_MIN_HDR)
+			return -EINVAL;
+		out->icmp_type = l4[0];
+		out->icmp_code = l4[1];
+		out->flags |= PACKET_F_ICMP;
+		if (is_echo(out->version, l4[0])) {
+			if (len < ICMP_ECHO_HDR)
+				return -EINVAL;
+			out->icmp_id = rd16(l4 + 4);
+			out->flags |= PACKET_F_ICMP_ECHO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Common fragment rules for both versions: the datagram must not reassemble
+ * past 64 KiB, and a TCP fragment at offset 8 would overwrite the TCP flags
+ * of the first one (RFC 1858 overlapping fragment attack).
+ */
+static int check_fragment(const struct packet_info *out, size_t payload)
+{
+	if ((size_t)out->frag_offset + payload > MAX_IP_LEN)
+		return -EINVAL;
+	if (out->frag_offset == 8 && out->proto == IPPROTO_TCP_)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_v4(const uint8_t *b, size_t len, struct packet_info *out)
+{
+	size_t ihl, total;
+	uint16_t frag;
+	int rc;
+
+	if (len < IPV4_MIN_HDR)
+		return -EINVAL;
+	ihl = (size_t)(b[0] & 0x0f) * 4;
+	total = rd16(b + 2);
+	if (ihl < IPV4_MIN_HDR || total < ihl || total > len)
+		return -EINVAL;
+
+	out->version = 4;
+	out->ttl = b[8];
+	out->proto = b[9];
+	out->hdr_len = (uint16_t)ihl;
+	out->total_len = (uint16_t)total;
+	out->src.v4 = rd32(b + 12);
+	out->dst.v4 = rd32(b + 16);
+
+	frag = rd16(b + 6);
+	out->frag_offset = (uint16_t)((frag & 0x1fff) * 8);
+	if (frag & 0x4000)
+		out->flags |= PACKET_F_DONT_FRAG;
+	if (frag & 0x2000)
+		out->flags |= PACKET_F_MORE_FRAGS | PACKET_F_FRAGMENT;
+	if (out->frag_offset)
+		out->flags |= PACKET_F_FRAGMENT;
+
+	if ((rc = check_fragment(out, total - ihl)) < 0)
+		return rc;
+	if (out->frag_offset)
+		return 0;
+	return parse_l4(b + ihl, total - ihl, out);
+}
+
+/*
+ * Walks the IPv6 extension headers Linux itself skips (hop-by-hop, routing,
+ * fragment, AH, destination options). Anything else, ESP and "no next header"
+ * included, is taken as the upper-layer protocol. On return *offp is the
+ * offset of the upper-layer header (or of the fragment payload).
+ */
+static int walk_v6_ext(const uint8_t *b, size_t total, uint8_t *nhp,
+    size_t *offp, struct packet_info *out)
+{
+	size_t off = IPV6_HDR, hl;
+	uint8_t nh = *nhp;
+	int seen_frag = 0;
+
+	for (int n = 0;; n++) {
+		if (nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_ROUTING_ &&
+		    nh != IPPROTO_FRAG_ && nh != IPPROTO_AH_ &&
+		    nh != IPPROTO_DSTOPTS_)
+			break;
+		if (n >= PACKET_MAX_EXT_HEADERS)
+			return -EINVAL;
+		/* RFC 8200 4.3: hop-by-hop options only right after the IPv6 header */
+		if (nh == IPPROTO_HOPOPTS_ && off != IPV6_HDR)
+			return -EINVAL;
+		if (total - off < 8)
+			return -EINVAL;
+		if (nh == IPPROTO_FRAG_) {
+			uint16_t fo = rd16(b + off + 2);
+
+			if (seen_frag++)
+				return -EINVAL;
+			out->frag_offset = fo & 0xfff8;
+			if (fo & 1)
+				out->flags |= PACKET_F_MORE_FRAGS | PACKET_F_FRAGMENT;
+			if (out->frag_offset)
+				out->flags |= PACKET_F_FRAGMENT;
+			nh = b[off];
+			off += 8;
+			/* the rest of a later fragment is payload, not headers */
+			if (out->frag_offset)
+				break;
+			continue;
+		}
+		if (nh == IPPROTO_AH_)
+			hl = ((size_t)b[off + 1] + 2) * 4;
+		else
+			hl = ((size_t)b[off + 1] + 1) * 8;
+		if (hl > total - off)
+			return -EINVAL;
+		nh = b[off];
+		off += hl;
+	}
+	*nhp = nh;
+	*offp = off;
+	return 0;
+}
+
+static int parse_v6(const uint8_t *b, size_t len, struct packet_info *out)
+{
+	size_t total, off;
+	uint8_t nh;
+	int rc;
+
+	if (len < IPV6_HDR)
+		return -EINVAL;
+	/* payload length 0 would mean a jumbogram, which a 1280 MTU never carries */
+	total = IPV6_HDR + (size_t)rd16(b + 4);
+	if (total > len || total > MAX_IP_LEN)
+		return -EINVAL;
+
+	out->version = 6;
+	out->ttl = b[7];
+	out->total_len = (uint16_t)total;
+	memcpy(out->src.v6, b + 8, 16);
+	memcpy(out->dst.v6, b + 24, 16);
+
+	nh = b[6];
+	if ((rc = walk_v6_ext(b, total, &nh, &off, out)) < 0)
+		return rc;
+	out->proto = nh;
+	out->hdr_len = (uint16_t)off;
+
+	if ((rc = check_fragment(out, total - off)) < 0)
+		return rc;
+	if (out->frag_offset)
+		return 0;
+	return parse_l4(b + off, total - off, out);
+}
+
+int packet_parse(const uint8_t *buf, size_t len, struct packet_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!buf || len < 1)
+		return -EINVAL;
+	switch (buf[0] >> 4) {
+	case 4:
+		return parse_v4(buf, len, out);
+	case 6:
+		return parse_v6(buf, len, out);
+	default:
+		return -EINVAL;
+	}
+}

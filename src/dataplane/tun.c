@@ -1,0 +1,269 @@
+/*
+ * tun: see tun.h. The device is created through the TUNSETIFF ioctl; every
+ * other change goes through rtnetlink so that errors come back as precise
+ * -errno values. Only what this struct added is removed on close, so a
+ * device that already existed (persistent) is handed back as it was found,
+ * less our addresses and route.
+ */
+#include "dataplane/tun.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define TUN_DEV "/dev/net/tun"
+
+/* 200::/7: every peer's IPv6 lives here */
+static const uint8_t peer_range6[16] = { 0x02 };
+#define PEER_RANGE6_PREFIX 7
+
+static int name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= IF_NAMESIZE)
+		return 0;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		/* '%' would make the kernel pick a name; '/' and ':' are
+		 * refused by it; spaces break every tool that prints names */
+		if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '%')
+			return 0;
+	}
+	return 1;
+}
+
+static int tun_create(struct tun *t, const char *name)
+{
+	struct ifreq ifr;
+	int err;
+
+	t->fd = open(TUN_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		err = -errno;
+		log_error("tun: cannot open %s: %s", TUN_DEV, strerror(-err));
+		return err;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+		err = -errno;
+		if (err == -EBUSY) {
+			log_error("tun: interface %s is already in use by another process "
+			    "(another daemon running?); set tun-name to another name", name);
+		} else if (err == -EINVAL && if_nametoindex(name) != 0) {
+			log_error("tun: the name %s is taken by an interface of another kind "
+			    "(not a layer-3 TUN); set tun-name to another name", name);
+			err = -EEXIST;
+		} else {
+			log_error("tun: cannot create %s: %s", name, strerror(-err));
+		}
+		return err;
+	}
+	memcpy(t->name, ifr.ifr_name, IF_NAMESIZE);
+	t->name[IF_NAMESIZE - 1] = '\0';
+	t->ifindex = if_nametoindex(t->name);
+	if (t->ifindex == 0) {
+		err = -errno;
+		log_error("tun: %s vanished after creation: %s", t->name, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int tun_configure(struct tun *t)
+{
+	int rc;
+
+	if ((rc = netlink_link_set_mtu(&t->nl, t->ifindex, t->mtu)) < 0) {
+		log_error("tun: cannot set MTU %u on %s: %s", t->mtu, t->name, strerror(-rc));
+		return rc;
+	}
+	/* every network adds its own 100.64/10 address; leaving the first one
+	 * must not take the others with it */
+	if ((rc = netlink_link_set_promote_secondaries(&t->nl, t->ifindex)) < 0) {
+		log_error("tun: cannot set promote_secondaries on %s: %s", t->name,
+		    strerror(-rc));
+		return rc;
+	}
+	if ((rc = netlink_link_set_up(&t->nl, t->ifindex, 1)) < 0) {
+		log_error("tun: cannot bring %s up: %s", t->name, strerror(-rc));
+		return rc;
+	}
+	/* after link-up: the kernel refuses an IPv6 route on a down link, and
+	 * without it peer traffic would leak to the default IPv6 route */
+	rc = netlink_route_add(&t->nl, t->ifindex, AF_INET6, peer_range6, PEER_RANGE6_PREFIX);
+	if (rc < 0 && rc != -EEXIST) {
+		log_error("tun: cannot route 200::/7 into %s: %s", t->name, strerror(-rc));
+		return rc;
+	}
+	t->has_route6 = 1;
+	return 0;
+}
+
+int tun_open(struct tun *t, const char *name, unsigned mtu)
+{
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	if (!name)
+		name = TUN_DEFAULT_NAME;
+	t->mtu = mtu ? mtu : TUN_DEFAULT_MTU;
+	if (!name_valid(name)) {
+		log_error("tun: invalid interface name \"%s\"", name);
+		return -EINVAL;
+	}
+	if ((rc = netlink_open(&t->nl)) < 0) {
+		log_error("tun: cannot open rtnetlink: %s", strerror(-rc));
+		goto fail;
+	}
+	if ((rc = tun_create(t, name)) < 0)
+		goto fail;
+	if ((rc = tun_configure(t)) < 0)
+		goto fail;
+	log_info("tun: %s up (ifindex %u, mtu %u)", t->name, t->ifindex, t->mtu);
+	return 0;
+fail:
+	tun_close(t);
+	return rc;
+}
+
+static void addr4_bytes(uint32_t addr, struct in_addr *out)
+{
+	out->s_addr = htonl(addr);
+}
+
+void tun_close(struct tun *t)
+{
+	struct in_addr a;
+
+	if (t->nl.sock && t->ifindex) {
+		if (t->has_route6)
+			netlink_route_del(&t->nl, t->ifindex, AF_INET6, peer_range6,
+			    PEER_RANGE6_PREFIX);
+		if (t->has_v6)
+			netlink_addr_del(&t->nl, t->ifindex, AF_INET6, t->v6, 128);
+		for (unsigned i = 0; i < t->n_v4; i++) {
+			addr4_bytes(t->v4[i], &a);
+			netlink_addr_del(&t->nl, t->ifindex, AF_INET, &a, TUN_V4_PREFIX);
+		}
+		netlink_link_set_up(&t->nl, t->ifindex, 0);
+	}
+	t->has_route6 = 0;
+	t->has_v6 = 0;
+	t->n_v4 = 0;
+	if (t->nl.sock)
+		netlink_close(&t->nl);
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	t->ifindex = 0;
+}
+
+static int addr4_find(const struct tun *t, uint32_t addr)
+{
+	for (unsigned i = 0; i < t->n_v4; i++)
+		if (t->v4[i] == addr)
+			return (int)i;
+	return -1;
+}
+
+int tun_addr4_add(struct tun *t, uint32_t addr)
+{
+	struct in_addr a;
+	int rc;
+
+	if (t->fd < 0)
+		return -EBADF;
+	if (addr4_find(t, addr) >= 0)
+		return -EEXIST;
+	if (t->n_v4 >= TUN_MAX_V4)
+		return -ENOSPC;
+	addr4_bytes(addr, &a);
+	rc = netlink_addr_add(&t->nl, t->ifindex, AF_INET, &a, TUN_V4_PREFIX);
+	/* already on our device (a persistent one we attached to): adopt it */
+	if (rc < 0 && rc != -EEXIST) {
+		log_error("tun: cannot add %s/%d to %s: %s", inet_ntoa(a), TUN_V4_PREFIX,
+		    t->name, strerror(-rc));
+		return rc;
+	}
+	t->v4[t->n_v4++] = addr;
+	return 0;
+}
+
+int tun_addr4_del(struct tun *t, uint32_t addr)
+{
+	struct in_addr a;
+	int i = addr4_find(t, addr), rc;
+
+	if (i < 0)
+		return -ENOENT;
+	addr4_bytes(addr, &a);
+	rc = netlink_addr_del(&t->nl, t->ifindex, AF_INET, &a, TUN_V4_PREFIX);
+	if (rc < 0 && rc != -EADDRNOTAVAIL)
+		return rc;
+	t->v4[i] = t->v4[--t->n_v4];
+	return 0;
+}
+
+int tun_addr6_set(struct tun *t, const uint8_t addr[16])
+{
+	uint8_t old[16];
+	int rc, had = t->has_v6;
+
+	if (t->fd < 0)
+		return -EBADF;
+	if (had && memcmp(t->v6, addr, 16) == 0)
+		return 0;
+	/* add the new one before dropping the old: no moment without one */
+	rc = netlink_addr_add(&t->nl, t->ifindex, AF_INET6, addr, 128);
+	if (rc < 0 && rc != -EEXIST) {
+		log_error("tun: cannot add IPv6 address to %s: %s", t->name, strerror(-rc));
+		return rc;
+	}
+	memcpy(old, t->v6, 16);
+	memcpy(t->v6, addr, 16);
+	t->has_v6 = 1;
+	if (had)
+		netlink_addr_del(&t->nl, t->ifindex, AF_INET6, old, 128);
+	return 0;
+}
+
+int tun_addr6_clear(struct tun *t)
+{
+	int rc;
+
+	if (!t->has_v6)
+		return -ENOENT;
+	rc = netlink_addr_del(&t->nl, t->ifindex, AF_INET6, t->v6, 128);
+	if (rc < 0 && rc != -EADDRNOTAVAIL)
+		return rc;
+	t->has_v6 = 0;
+	return 0;
+}
+
+ssize_t tun_read(struct tun *t, uint8_t *buf, size_t cap)
+{
+	ssize_t n = read(t->fd, buf, cap);
+
+	return n < 0 ? -errno : n;
+}
+
+ssize_t tun_write(struct tun *t, const uint8_t *pkt, size_t len)
+{
+	ssize_t n = write(t->fd, pkt, len);
+
+	return n < 0 ? -errno : n;
+}

@@ -1,0 +1,602 @@
+/*
+ * dht: see dht.h. The one rule here: code running on OpenDHT's thread
+ * (the *_cb functions) touches nothing but its own operation's immutable
+ * fields and the event queue. Every state change happens in the loop thread
+ * when it drains that queue.
+ *
+ * Completion events of gets and puts are embedded in their operation, so a
+ * completion can never be lost to a failed allocation on OpenDHT's thread;
+ * only value copies are allocated there (and dropped if that fails).
+ */
+#include "discovery/dht.h"
+#include "discovery/record.h"
+#include "util/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <opendht/opendht_c.h>
+
+_Static_assert(DHT_KEY_LEN == HASH_LEN, "OpenDHT infohash size changed");
+_Static_assert(DHT_VALUE_MAX >= RECORD_MAX, "DHT values must hold a record");
+
+#define HOUSEKEEPING_MS	1000
+#define HOST_MAX	255
+
+enum ev_type { EV_VALUE, EV_GET_DONE, EV_PUT_DONE };
+
+struct dht_ev {
+	struct dht_ev *next;
+	enum ev_type type;
+	void *op;		/* struct dht_get or struct dht_put */
+	bool ok;
+	size_t len;
+	uint8_t data[];		/* EV_VALUE only */
+};
+
+struct dht_get {
+	struct dht_get *next;
+	struct dht_node *node;
+	dht_node_value_fn on_value;
+	dht_node_done_fn on_done;
+	void *ud;
+	unsigned n_values;	/* OpenDHT thread only */
+	struct dht_ev done_ev;
+};
+
+struct dht_put {
+	struct dht_put *next;
+	struct dht_node *node;
+	dht_infohash key;
+	dht_value *value;	/* our reference */
+	dht_node_done_fn done;	/* cleared once called */
+	void *ud;
+	bool inflight;		/* a dht_runner_put awaits its callback */
+	bool announced;
+	bool cancelled;		/* unlinked from puts; cancel once id known */
+	uint64_t retry_at;	/* uv_now ms; 0 = no retry due */
+	struct dht_ev done_ev;
+};
+
+struct dht_node {
+	uv_loop_t *loop;
+	uv_async_t async;
+	uv_timer_t timer;
+	int handles_open;
+	bool closed;
+	dht_runner *runner;
+	pthread_mutex_t lock;	/* guards head/tail only */
+	struct dht_ev *head, *tail;
+	struct dht_get *gets;
+	struct dht_put *puts;	/* published keys */
+	struct dht_put *dying;	/* cancelled, waiting for their callback */
+};
+
+/* ---- OpenDHT thread side ---- */
+
+static void queue_push(struct dht_node *node, struct dht_ev *ev)
+{
+	ev->next = NULL;
+	pthread_mutex_lock(&node->lock);
+	if (node->tail)
+		node->tail->next = ev;
+	else
+		node->head = ev;
+	node->tail = ev;
+	pthread_mutex_unlock(&node->lock);
+	uv_async_send(&node->async);
+}
+
+static bool get_value_cb(const dht_value *value, void *ud)
+{
+	struct dht_get *g = ud;
+	dht_data_view v = dht_value_get_data(value);
+	struct dht_ev *ev;
+
+	if (g->n_values >= DHT_GET_VALUES_MAX)
+		return false;	/* enough: a flooded key must not flood us */
+	if (v.size == 0 || v.size > DHT_VALUE_MAX)
+		return true;
+	ev = malloc(sizeof(*ev) + v.size);
+	if (!ev)
+		return true;
+	ev->type = EV_VALUE;
+	ev->op = g;
+	ev->ok = true;
+	ev->len = v.size;
+	memcpy(ev->data, v.data, v.size);
+	g->n_values++;
+	queue_push(g->node, ev);
+	return true;
+}
+
+static void get_done_cb(bool ok, void *ud)
+{
+	struct dht_get *g = ud;
+
+	g->done_ev.ok = ok;
+	queue_push(g->node, &g->done_ev);
+}
+
+static void put_done_cb(bool ok, void *ud)
+{
+	struct dht_put *p = ud;
+
+	p->done_ev.ok = ok;
+	queue_push(p->node, &p->done_ev);
+}
+
+/* ---- loop thread side ---- */
+
+static void list_remove_put(struct dht_put **head, struct dht_put *p)
+{
+	for (struct dht_put **pp = head; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			p->next = NULL;
+			return;
+		}
+	}
+}
+
+static void list_remove_get(struct dht_get **head, struct dht_get *g)
+{
+	for (struct dht_get **pp = head; *pp; pp = &(*pp)->next) {
+		if (*pp == g) {
+			*pp = g->next;
+			g->next = NULL;
+			return;
+		}
+	}
+}
+
+static void put_free(struct dht_put *p)
+{
+	if (p->value)
+		dht_value_unref(p->value);
+	free(p);
+}
+
+static void put_start(struct dht_put *p)
+{
+	p->inflight = true;
+	p->retry_at = 0;
+	p->done_ev.type = EV_PUT_DONE;
+	p->done_ev.op = p;
+	dht_runner_put(p->node->runner, &p->key, p->value, put_done_cb, p, true);
+}
+
+/* OpenDHT picks the value id inside put, on its thread; our done event is
+ * the first moment the loop may read it. Only then can a cancel name it. */
+static void put_withdraw(struct dht_put *p)
+{
+	dht_value_id id = dht_value_get_id(p->value);
+
+	if (id != 0)
+		dht_runner_cancel_put(p->node->runner, &p->key, id);
+}
+
+static void on_put_done(struct dht_node *node, struct dht_put *p, bool ok)
+{
+	dht_node_done_fn done = p->done;
+
+	p->inflight = false;
+	if (p->cancelled) {
+		list_remove_put(&node->dying, p);
+		put_withdraw(p);
+		put_free(p);
+		return;
+	}
+	if (ok)
+		p->announced = true;
+	else
+		p->retry_at = uv_now(node->loop) + DHT_PUT_RETRY_MS;
+	log_debug("dht: put %s %s", dht_infohash_print(&p->key),
+	    ok ? "announced" : "failed, will retry");
+	p->done = NULL;
+	if (done)
+		done(p->ud, ok);
+}
+
+static void on_get_done(struct dht_node *node, struct dht_get *g, bool ok)
+{
+	list_remove_get(&node->gets, g);
+	if (g->on_done)
+		g->on_done(g->ud, ok);
+	free(g);
+}
+
+static void ev_dispatch(struct dht_node *node, struct dht_ev *ev)
+{
+	struct dht_get *g;
+
+	switch (ev->type) {
+	case EV_VALUE:
+		g = ev->op;
+		if (g->on_value)
+			g->on_value(g->ud, ev->data, ev->len);
+		free(ev);
+		break;
+	case EV_GET_DONE:
+		on_get_done(node, ev->op, ev->ok);
+		break;
+	case EV_PUT_DONE:
+		on_put_done(node, ev->op, ev->ok);
+		break;
+	}
+}
+
+static struct dht_ev *queue_take(struct dht_node *node)
+{
+	struct dht_ev *batch;
+
+	pthread_mutex_lock(&node->lock);
+	batch = node->head;
+	node->head = node->tail = NULL;
+	pthread_mutex_unlock(&node->lock);
+	return batch;
+}
+
+/* Puts undelivered events back in front so the final cleanup frees them. */
+static void queue_requeue(struct dht_node *node, struct dht_ev *batch)
+{
+	struct dht_ev *last = batch;
+
+	if (!batch)
+		return;
+	while (last->next)
+		last = last->next;
+	pthread_mutex_lock(&node->lock);
+	last->next = node->head;
+	node->head = batch;
+	if (!node->tail)
+		node->tail = last;
+	pthread_mutex_unlock(&node->lock);
+}
+
+static void on_async(uv_async_t *h)
+{
+	struct dht_node *node = h->data;
+	struct dht_ev *batch = queue_take(node), *ev;
+
+	while (batch) {
+		if (node->closed) {
+			queue_requeue(node, batch);
+			return;
+		}
+		ev = batch;
+		batch = ev->next;
+		ev_dispatch(node, ev);
+	}
+}
+
+static void on_timer(uv_timer_t *h)
+{
+	struct dht_node *node = h->data;
+	uint64_t now = uv_now(node->loop);
+
+	for (struct dht_put *p = node->puts; p; p = p->next)
+		if (!p->inflight && p->retry_at && p->retry_at <= now)
+			put_start(p);
+}
+
+static void put_list_free(struct dht_put **head)
+{
+	while (*head) {
+		struct dht_put *p = *head;
+
+		*head = p->next;
+		put_free(p);
+	}
+}
+
+static void node_free(struct dht_node *node)
+{
+	struct dht_ev *ev;
+
+	while ((ev = queue_take(node)) != NULL) {
+		while (ev) {
+			struct dht_ev *next = ev->next;
+
+			if (ev->type == EV_VALUE)
+				free(ev);
+			ev = next;
+		}
+	}
+	while (node->gets) {
+		struct dht_get *g = node->gets;
+
+		node->gets = g->next;
+		free(g);
+	}
+	put_list_free(&node->puts);
+	put_list_free(&node->dying);
+	pthread_mutex_destroy(&node->lock);
+	free(node);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct dht_node *node = h->data;
+
+	if (--node->handles_open == 0)
+		node_free(node);
+}
+
+/* Splits one bootstrap entry into host and port. Accepts "host:port",
+ * "[v6]:port", "host" and a bare IPv6 address. */
+static int bootstrap_split(const char *s, size_t n, char *host, char *port)
+{
+	const char *colon = NULL, *h = s;
+	size_t hlen = n, plen = 0;
+
+	if (n > 0 && s[0] == '[') {
+		const char *end = memchr(s, ']', n);
+
+		if (!end)
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(end - h);
+		if ((size_t)(end + 1 - s) < n) {
+			if (end[1] != ':')
+				return -EINVAL;
+			colon = end + 1;
+		}
+	} else {
+		colon = memchr(s, ':', n);
+		/* Two colons without brackets: a bare IPv6 address. */
+		if (colon && memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)))
+			colon = NULL;
+		else if (colon)
+			hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen > HOST_MAX)
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (!colon) {
+		strcpy(port, DHT_BOOTSTRAP_PORT);
+		return 0;
+	}
+	plen = n - (size_t)(colon + 1 - s);
+	if (plen == 0 || plen > 5)
+		return -EINVAL;
+	for (size_t i = 0; i < plen; i++)
+		if (!isdigit((unsigned char)colon[1 + i]))
+			return -EINVAL;
+	memcpy(port, colon + 1, plen);
+	port[plen] = '\0';
+	if (atoi(port) < 1 || atoi(port) > 65535)
+		return -EINVAL;
+	return 0;
+}
+
+/* Walks the comma list; with runner NULL it only validates. */
+static int bootstrap_each(const char *list, dht_runner *runner)
+{
+	char host[HOST_MAX + 1], port[6];
+	const char *s = list;
+
+	while (s && *s) {
+		const char *end = strchr(s, ',');
+		size_t n = end ? (size_t)(end - s) : strlen(s);
+
+		while (n > 0 && isspace((unsigned char)*s)) {
+			s++;
+			n--;
+		}
+		while (n > 0 && isspace((unsigned char)s[n - 1]))
+			n--;
+		if (n > 0) {
+			if (bootstrap_split(s, n, host, port) < 0)
+				return -EINVAL;
+			if (runner) {
+				log_info("dht: bootstrap %s port %s", host, port);
+				dht_runner_bootstrap(runner, host, port);
+			}
+		}
+		s = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int runner_start(struct dht_node *node, uint16_t port, uint32_t network)
+{
+	dht_runner_config cfg;
+	int ret;
+
+	dht_runner_config_default(&cfg);
+	cfg.dht_config.node_config.network = network;
+	cfg.threaded = true;
+	cfg.peer_discovery = false;	/* no multicast chatter on the LAN */
+	cfg.peer_publish = false;
+	node->runner = dht_runner_new();
+	if (!node->runner)
+		return -ENOMEM;
+	ret = dht_runner_run_config(node->runner, port, &cfg);
+	if (ret != 0) {
+		dht_runner_delete(node->runner);
+		node->runner = NULL;
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port,
+    const char *bootstrap, uint32_t network)
+{
+	struct dht_node *node;
+	dht_infohash id;
+	int ret;
+
+	*out = NULL;
+	if (bootstrap_each(bootstrap, NULL) < 0)
+		return -EINVAL;
+	node = calloc(1, sizeof(*node));
+	if (!node)
+		return -ENOMEM;
+	node->loop = loop;
+	pthread_mutex_init(&node->lock, NULL);
+	ret = uv_async_init(loop, &node->async, on_async);
+	if (ret < 0)
+		goto fail_free;
+	node->async.data = node;
+	node->handles_open = 1;
+	uv_timer_init(loop, &node->timer);
+	node->timer.data = node;
+	node->handles_open++;
+	ret = runner_start(node, port, network);
+	if (ret < 0)
+		goto fail_close;
+	id = dht_runner_get_node_id(node->runner);
+	log_info("dht: node %s on UDP port %u", dht_infohash_print(&id),
+	    (unsigned)dht_runner_get_bound_port(node->runner, AF_INET));
+	bootstrap_each(bootstrap, node->runner);
+	uv_timer_start(&node->timer, on_timer, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+	*out = node;
+	return 0;
+
+fail_close:
+	/* The handles exist: free the node from their close callbacks. */
+	node->closed = true;
+	uv_close((uv_handle_t *)&node->async, on_handle_closed);
+	uv_close((uv_handle_t *)&node->timer, on_handle_closed);
+	return ret;
+fail_free:
+	pthread_mutex_destroy(&node->lock);
+	free(node);
+	return ret;
+}
+
+void dht_node_close(struct dht_node *node)
+{
+	if (!node || node->closed)
+		return;
+	node->closed = true;
+	uv_timer_stop(&node->timer);
+	/* Joins OpenDHT's threads: after this no callback can arrive, and
+	 * the ones never called were destroyed with their operations. */
+	dht_runner_delete(node->runner);
+	node->runner = NULL;
+	uv_close((uv_handle_t *)&node->async, on_handle_closed);
+	uv_close((uv_handle_t *)&node->timer, on_handle_closed);
+}
+
+static struct dht_put *put_find(struct dht_node *node, const dht_infohash *key)
+{
+	for (struct dht_put *p = node->puts; p; p = p->next)
+		if (memcmp(p->key.d, key->d, DHT_KEY_LEN) == 0)
+			return p;
+	return NULL;
+}
+
+/* Unlinks p from the published list; frees it now or when its in-flight
+ * announce reports back (only then is its value id known). */
+static void put_drop(struct dht_node *node, struct dht_put *p)
+{
+	list_remove_put(&node->puts, p);
+	p->done = NULL;
+	if (p->inflight) {
+		p->cancelled = true;
+		p->next = node->dying;
+		node->dying = p;
+		return;
+	}
+	put_withdraw(p);
+	put_free(p);
+}
+
+int dht_node_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
+    const uint8_t *value, size_t len, dht_node_done_fn done, void *ud)
+{
+	struct dht_put *p, *old;
+
+	if (node->closed)
+		return -ESHUTDOWN;
+	if (!value || len == 0 || len > DHT_VALUE_MAX)
+		return -EMSGSIZE;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->value = dht_value_new(value, len);
+	if (!p->value) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->node = node;
+	memcpy(p->key.d, key, DHT_KEY_LEN);
+	p->done = done;
+	p->ud = ud;
+	old = put_find(node, &p->key);
+	if (old)
+		put_drop(node, old);
+	p->next = node->puts;
+	node->puts = p;
+	put_start(p);
+	return 0;
+}
+
+int dht_node_cancel_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN])
+{
+	dht_infohash h;
+	struct dht_put *p;
+
+	if (node->closed)
+		return -ESHUTDOWN;
+	memcpy(h.d, key, DHT_KEY_LEN);
+	p = put_find(node, &h);
+	if (!p)
+		return -ENOENT;
+	put_drop(node, p);
+	return 0;
+}
+
+int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
+    dht_node_value_fn on_value, dht_node_done_fn on_done, void *ud)
+{
+	struct dht_get *g;
+	dht_infohash h;
+
+	if (node->closed)
+		return -ESHUTDOWN;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->node = node;
+	g->on_value = on_value;
+	g->on_done = on_done;
+	g->ud = ud;
+	g->done_ev.type = EV_GET_DONE;
+	g->done_ev.op = g;
+	g->next = node->gets;
+	node->gets = g;
+	memcpy(h.d, key, DHT_KEY_LEN);
+	dht_runner_get(node->runner, &h, get_value_cb, get_done_cb, g);
+	return 0;
+}
+
+void dht_node_status(struct dht_node *node, struct dht_node_status *st)
+{
+	struct sockaddr **addrs;
+
+	memset(st, 0, sizeof(*st));
+	if (!node || node->closed)
+		return;
+	st->running = dht_runner_is_running(node->runner);
+	st->port = dht_runner_get_bound_port(node->runner, AF_INET);
+	addrs = dht_runner_get_public_address(node->runner);
+	for (size_t i = 0; addrs && addrs[i]; i++) {
+		st->public_addrs++;
+		free(addrs[i]);
+	}
+	free(addrs);
+	st->connected = st->public_addrs > 0;
+	for (struct dht_put *p = node->puts; p; p = p->next) {
+		st->puts++;
+		if (p->announced)
+			st->puts_announced++;
+	}
+}

@@ -1,0 +1,158 @@
+/*
+ * group_blob: a network's roster (the reference product's GroupBlob) and its
+ * canonical msgpack encoding.
+ *
+ * The roster lists the members (endpoint id, IPv4 + collision index,
+ * hostname, coordinator flag), identities approved ahead of joining, the
+ * reusable join keys, the network name and access mode, and the firewall
+ * rules coordinators suggest (kept as one opaque msgpack object, re-emitted
+ * byte for byte). `version` is bumped by every change so a newer roster is
+ * recognisable. The same roster always encodes to the same bytes (fixed
+ * field order, entries sorted by id, minimal msgpack forms), so
+ * group_blob_hash (BLAKE3 of the encoding) names it in the signed DHT record
+ * and blob fetches.
+ *
+ * group_blob_decode is the gate for rosters fetched from peers: it accepts
+ * only what group_blob_encode would produce for a valid roster (right types,
+ * known format, bounded counts, valid ids and hostnames, addresses that match
+ * their derivation, no duplicate ids, addresses or hostnames, canonical
+ * order and encoding) and rejects everything else with -EINVAL (-EMSGSIZE
+ * for oversized input, -EPROTONOSUPPORT for an unknown format version).
+ *
+ * Ownership: struct group_blob owns its arrays and firewall bytes; release
+ * them with group_blob_free. Entry arrays are kept sorted by id; pointers
+ * returned by the find functions stay valid until the next change. Every
+ * mutator returns 0 or -errno and leaves the roster unchanged on failure.
+ */
+#ifndef RAYFISH_MESH_GROUP_BLOB_H
+#define RAYFISH_MESH_GROUP_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/hostname.h"
+#include "mesh/identity.h"
+
+#define GB_FORMAT_VERSION 1
+#define GB_MAX_MEMBERS 1024
+#define GB_MAX_APPROVED 1024
+#define GB_MAX_KEYS 1024
+#define GB_KEY_ID_MAX 32
+#define GB_HASH_LEN 32
+#define GB_FIREWALL_MAX (1024 * 1024)
+#define GB_FIREWALL_MAX_DEPTH 32
+#define GB_MAX_ENCODED (4 * 1024 * 1024)
+/* Collision indexes tried by group_blob_assign_ip before -EADDRNOTAVAIL. */
+#define GB_ASSIGN_TRIES 65536
+
+enum group_mode {
+	GROUP_MODE_CLOSED = 0,
+	GROUP_MODE_OPEN = 1,
+};
+
+struct gb_member {
+	char id[IDENTITY_ID_LEN + 1];
+	uint32_t ipv4;			/* host order, = address_ipv4(id, idx) */
+	uint32_t collision_index;
+	char hostname[HOSTNAME_BUF];
+	bool coordinator;
+};
+
+struct gb_approved {
+	char id[IDENTITY_ID_LEN + 1];
+	char hostname[HOSTNAME_BUF];	/* "" when the joiner picks its name */
+};
+
+struct gb_key {
+	char id[GB_KEY_ID_MAX + 1];	/* 1-32 of a-z 0-9 */
+	uint8_t secret_hash[GB_HASH_LEN];	/* BLAKE3 of the secret */
+	uint64_t created;		/* unix seconds */
+	uint64_t expires;		/* unix seconds, 0 = never */
+	bool revoked;
+};
+
+struct group_blob {
+	uint64_t version;
+	char name[HOSTNAME_BUF];
+	enum group_mode mode;
+	struct gb_member *members;
+	size_t n_members;
+	struct gb_approved *approved;
+	size_t n_approved;
+	struct gb_key *keys;
+	size_t n_keys;
+	uint8_t *firewall;		/* one msgpack object */
+	size_t firewall_len;
+};
+
+/* An empty roster (version 0, firewall = empty map). name must be a valid
+ * hostname. */
+int group_blob_init(struct group_blob *b, const char *name,
+    enum group_mode mode);
+void group_blob_free(struct group_blob *b);
+/* dst must not be initialised; on success it is an independent copy. */
+int group_blob_copy(struct group_blob *dst, const struct group_blob *src);
+
+int group_blob_set_name(struct group_blob *b, const char *name);
+int group_blob_set_mode(struct group_blob *b, enum group_mode mode);
+/* Replaces the suggested firewall; data must be exactly one well-formed
+ * msgpack object of at most GB_FIREWALL_MAX bytes. */
+int group_blob_set_firewall(struct group_blob *b, const uint8_t *data,
+    size_t len);
+
+/* Members. add checks everything decode checks: -EINVAL for a bad id,
+ * hostname or address, -EEXIST for a duplicate id, address or hostname,
+ * -ENOSPC beyond GB_MAX_MEMBERS. */
+int group_blob_add_member(struct group_blob *b, const struct gb_member *m);
+/* assign_ip + add_member in one step. */
+int group_blob_admit(struct group_blob *b, const char *id,
+    const char *hostname, bool coordinator);
+int group_blob_remove_member(struct group_blob *b, const char *id);
+const struct gb_member *group_blob_find_member(const struct group_blob *b,
+    const char *id);
+const struct gb_member *group_blob_find_member_by_hostname(
+    const struct group_blob *b, const char *hostname);
+const struct gb_member *group_blob_find_member_by_ipv4(
+    const struct group_blob *b, uint32_t ip);
+/* Lowest collision index whose address is neither reserved nor held by
+ * another member (the member `id` itself does not count). */
+int group_blob_assign_ip(const struct group_blob *b, const char *id,
+    uint32_t *ip, uint32_t *index);
+int group_blob_set_hostname(struct group_blob *b, const char *id,
+    const char *hostname);
+int group_blob_set_coordinator(struct group_blob *b, const char *id,
+    bool coordinator);
+/* hostname_taken_fn for hostname_resolve_clash; arg is the group_blob. */
+bool group_blob_hostname_taken(const char *name, void *arg);
+
+/* Approved identities; hostname may be NULL or "". */
+int group_blob_add_approved(struct group_blob *b, const char *id,
+    const char *hostname);
+int group_blob_remove_approved(struct group_blob *b, const char *id);
+const struct gb_approved *group_blob_find_approved(const struct group_blob *b,
+    const char *id);
+
+/* Reusable keys. */
+int group_blob_add_key(struct group_blob *b, const struct gb_key *k);
+int group_blob_revoke_key(struct group_blob *b, const char *id);
+const struct gb_key *group_blob_find_key_by_hash(const struct group_blob *b,
+    const uint8_t hash[GB_HASH_LEN]);
+/* The admission decision: 0 when a key with this hash exists, is not revoked
+ * and not expired at `now`; -ENOENT, -EKEYREVOKED or -EKEYEXPIRED else. */
+int group_blob_key_check(const struct group_blob *b,
+    const uint8_t hash[GB_HASH_LEN], uint64_t now);
+
+/* Canonical bytes; *out (caller frees) holds *len bytes. */
+int group_blob_encode(const struct group_blob *b, uint8_t **out,
+    size_t *len);
+/* Strict decoder; b must not be initialised and is only filled on success. */
+int group_blob_decode(const uint8_t *data, size_t len, struct group_blob *b);
+/* BLAKE3 of the canonical encoding. */
+int group_blob_hash(const struct group_blob *b, uint8_t out[GB_HASH_LEN]);
+
+/* Checks that data is exactly one well-formed msgpack object (nesting at
+ * most GB_FIREWALL_MAX_DEPTH). 0 or -EINVAL. */
+int group_blob_check_msgpack(const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,650 @@
+/*
+ * group_blob_codec: canonical msgpack for the roster.
+ *
+ * Layout (all arrays, fixed order):
+ *   [format=1, version, name, "open"|"closed",
+ *    [[id, ipv4, collision_index, hostname, coordinator], ...],
+ *    [[id, hostname|nil], ...],
+ *    [[key_id, secret_hash(bin 32), created, expires, revoked], ...],
+ *    suggested_firewall (any one msgpack object, verbatim)]
+ *
+ * Encoding uses msgpack-c, which always picks the smallest form. Decoding
+ * uses a small cursor reader of our own instead of msgpack_unpack: the
+ * unpacker allocates arrays of the size a header claims before the bytes
+ * exist, and it cannot tell us the exact byte span of the firewall object,
+ * which must be kept verbatim. Every count is checked against its cap and
+ * against the bytes remaining before it is used. After a successful parse
+ * the roster is re-encoded and must equal the input byte for byte, which
+ * rejects every non-minimal or otherwise non-canonical spelling.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "mesh/group_blob_priv.h"
+#include "util/blake3.h"
+
+#define MEMBER_FIELDS 5
+#define APPROVED_FIELDS 2
+#define KEY_FIELDS 5
+#define TOP_FIELDS 8
+
+/* ---- encoding ---- */
+
+static int
+pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (msgpack_pack_str(pk, n) != 0 || msgpack_pack_str_body(pk, s, n) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+pack_bool(msgpack_packer *pk, bool v)
+{
+	return (v ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) != 0 ?
+	    -ENOMEM : 0;
+}
+
+static int
+pack_member(msgpack_packer *pk, const struct gb_member *m)
+{
+	if (msgpack_pack_array(pk, MEMBER_FIELDS) != 0 ||
+	    pack_str(pk, m->id) < 0 ||
+	    msgpack_pack_uint32(pk, m->ipv4) != 0 ||
+	    msgpack_pack_uint32(pk, m->collision_index) != 0 ||
+	    pack_str(pk, m->hostname) < 0 ||
+	    pack_bool(pk, m->coordinator) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+pack_approved(msgpack_packer *pk, const struct gb_approved *a)
+{
+	if (msgpack_pack_array(pk, APPROVED_FIELDS) != 0 ||
+	    pack_str(pk, a->id) < 0)
+		return -ENOMEM;
+	if (a->hostname[0] == '\0')
+		return msgpack_pack_nil(pk) != 0 ? -ENOMEM : 0;
+	return pack_str(pk, a->hostname);
+}
+
+static int
+pack_key(msgpack_packer *pk, const struct gb_key *k)
+{
+	if (msgpack_pack_array(pk, KEY_FIELDS) != 0 ||
+	    pack_str(pk, k->id) < 0 ||
+	    msgpack_pack_bin(pk, GB_HASH_LEN) != 0 ||
+	    msgpack_pack_bin_body(pk, k->secret_hash, GB_HASH_LEN) != 0 ||
+	    msgpack_pack_uint64(pk, k->created) != 0 ||
+	    msgpack_pack_uint64(pk, k->expires) != 0 ||
+	    pack_bool(pk, k->revoked) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
+{
+	size_t i;
+
+	if (msgpack_pack_array(pk, TOP_FIELDS) != 0 ||
+	    msgpack_pack_uint32(pk, GB_FORMAT_VERSION) != 0 ||
+	    msgpack_pack_uint64(pk, b->version) != 0 ||
+	    pack_str(pk, b->name) < 0 ||
+	    pack_str(pk, b->mode == GROUP_MODE_OPEN ? "open" : "closed") < 0)
+		return -ENOMEM;
+	if (msgpack_pack_array(pk, b->n_members) != 0)
+		return -ENOMEM;
+	for (i = 0; i < b->n_members; i++) {
+		if (pack_member(pk, &b->members[i]) < 0)
+			return -ENOMEM;
+	}
+	if (msgpack_pack_array(pk, b->n_approved) != 0)
+		return -ENOMEM;
+	for (i = 0; i < b->n_approved; i++) {
+		if (pack_approved(pk, &b->approved[i]) < 0)
+			return -ENOMEM;
+	}
+	if (msgpack_pack_array(pk, b->n_keys) != 0)
+		return -ENOMEM;
+	for (i = 0; i < b->n_keys; i++) {
+		if (pack_key(pk, &b->keys[i]) < 0)
+			return -ENOMEM;
+	}
+	/* The firewall object was validated when it was set or decoded. */
+	if (msgpack_sbuffer_write(sb, (const char *)b->firewall,
+	    b->firewall_len) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int
+group_blob_encode(const struct group_blob *b, uint8_t **out, size_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	if (b->firewall == NULL || b->firewall_len == 0)
+		return -EINVAL;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	rc = pack_blob(&pk, &sb, b);
+	if (rc == 0 && sb.size > GB_MAX_ENCODED)
+		rc = -EMSGSIZE;
+	if (rc < 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return rc;
+	}
+	*len = sb.size;
+	*out = (uint8_t *)msgpack_sbuffer_release(&sb);
+	return 0;
+}
+
+int
+group_blob_hash(const struct group_blob *b, uint8_t out[GB_HASH_LEN])
+{
+	uint8_t *bytes;
+	size_t len;
+	int rc;
+
+	rc = group_blob_encode(b, &bytes, &len);
+	if (rc < 0)
+		return rc;
+	blake3_hash(bytes, len, out);
+	free(bytes);
+	return 0;
+}
+
+/* ---- decoding ---- */
+
+struct rd {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+};
+
+static size_t
+rd_left(const struct rd *r)
+{
+	return r->len - r->off;
+}
+
+static int
+rd_take(struct rd *r, size_t n, const uint8_t **out)
+{
+	if (n > rd_left(r))
+		return -EINVAL;
+	if (out != NULL)
+		*out = r->p + r->off;
+	r->off += n;
+	return 0;
+}
+
+static int
+rd_be(struct rd *r, size_t n, uint64_t *v)
+{
+	const uint8_t *p;
+	size_t i;
+
+	if (rd_take(r, n, &p) < 0)
+		return -EINVAL;
+	*v = 0;
+	for (i = 0; i < n; i++)
+		*v = *v << 8 | p[i];
+	return 0;
+}
+
+static int
+rd_byte(struct rd *r, uint8_t *t)
+{
+	const uint8_t *p;
+
+	if (rd_take(r, 1, &p) < 0)
+		return -EINVAL;
+	*t = *p;
+	return 0;
+}
+
+static int
+rd_array(struct rd *r, uint64_t *n)
+{
+	uint8_t t;
+
+	if (rd_byte(r, &t) < 0)
+		return -EINVAL;
+	if (t >= 0x90 && t <= 0x9f) {
+		*n = t & 0x0f;
+		return 0;
+	}
+	if (t == 0xdc)
+		return rd_be(r, 2, n);
+	if (t == 0xdd)
+		return rd_be(r, 4, n);
+	return -EINVAL;
+}
+
+static int
+rd_uint(struct rd *r, uint64_t *v)
+{
+	uint8_t t;
+
+	if (rd_byte(r, &t) < 0)
+		return -EINVAL;
+	if (t <= 0x7f) {
+		*v = t;
+		return 0;
+	}
+	if (t >= 0xcc && t <= 0xcf)
+		return rd_be(r, (size_t)1 << (t - 0xcc), v);
+	return -EINVAL;
+}
+
+static int
+rd_u32(struct rd *r, uint32_t *v)
+{
+	uint64_t x;
+
+	if (rd_uint(r, &x) < 0 || x > UINT32_MAX)
+		return -EINVAL;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static int
+rd_bool(struct rd *r, bool *v)
+{
+	uint8_t t;
+
+	if (rd_byte(r, &t) < 0 || (t != 0xc2 && t != 0xc3))
+		return -EINVAL;
+	*v = t == 0xc3;
+	return 0;
+}
+
+/* Reads a str (want_bin = 0) or bin (1) header and body. */
+static int
+rd_bytes(struct rd *r, int want_bin, const uint8_t **s, size_t *n)
+{
+	uint64_t len;
+	uint8_t t;
+	int rc;
+
+	if (rd_byte(r, &t) < 0)
+		return -EINVAL;
+	if (!want_bin && t >= 0xa0 && t <= 0xbf) {
+		len = t & 0x1f;
+		rc = 0;
+	} else if (!want_bin && t >= 0xd9 && t <= 0xdb) {
+		rc = rd_be(r, (size_t)1 << (t - 0xd9), &len);
+	} else if (want_bin && t >= 0xc4 && t <= 0xc6) {
+		rc = rd_be(r, (size_t)1 << (t - 0xc4), &len);
+	} else {
+		return -EINVAL;
+	}
+	if (rc < 0 || len > rd_left(r))
+		return -EINVAL;
+	*n = (size_t)len;
+	return rd_take(r, *n, s);
+}
+
+/* A str of 1..max bytes without NUL into dst (max + 1 bytes). */
+static int
+rd_cstr(struct rd *r, char *dst, size_t max)
+{
+	const uint8_t *s;
+	size_t n;
+
+	if (rd_bytes(r, 0, &s, &n) < 0 || n == 0 || n > max ||
+	    memchr(s, '\0', n) != NULL)
+		return -EINVAL;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* Payload length of the types whose size the type byte alone fixes;
+ * -1 for the others (and for invalid bytes). */
+static int
+fixed_payload(uint8_t t)
+{
+	switch (t) {
+	case 0xc0: case 0xc2: case 0xc3:
+		return 0;
+	case 0xca:
+		return 4;
+	case 0xcb:
+		return 8;
+	case 0xcc: case 0xd0:
+		return 1;
+	case 0xcd: case 0xd1:
+		return 2;
+	case 0xce: case 0xd2:
+		return 4;
+	case 0xcf: case 0xd3:
+		return 8;
+	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+		return 1 + (1 << (t - 0xd4));	/* ext type + data */
+	default:
+		return -1;
+	}
+}
+
+static int rd_skip(struct rd *r, int depth);
+
+static int
+rd_skip_items(struct rd *r, uint64_t items, int depth)
+{
+	uint64_t i;
+
+	/* Each item takes at least one byte: a huge claimed count fails
+	 * here instead of looping. */
+	if (items > rd_left(r))
+		return -EINVAL;
+	for (i = 0; i < items; i++) {
+		if (rd_skip(r, depth + 1) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+rd_skip(struct rd *r, int depth)
+{
+	uint64_t n;
+	uint8_t t;
+	int fixed;
+
+	if (depth > GB_FIREWALL_MAX_DEPTH || rd_byte(r, &t) < 0)
+		return -EINVAL;
+	if (t <= 0x7f || t >= 0xe0)
+		return 0;
+	if (t <= 0x8f)
+		return rd_skip_items(r, (uint64_t)(t & 0x0f) * 2, depth);
+	if (t <= 0x9f)
+		return rd_skip_items(r, t & 0x0f, depth);
+	if (t <= 0xbf)
+		return rd_take(r, t & 0x1f, NULL);
+	fixed = fixed_payload(t);
+	if (fixed >= 0)
+		return rd_take(r, (size_t)fixed, NULL);
+	switch (t) {
+	case 0xc4: case 0xc5: case 0xc6:	/* bin */
+		if (rd_be(r, (size_t)1 << (t - 0xc4), &n) < 0)
+			return -EINVAL;
+		return n > rd_left(r) ? -EINVAL : rd_take(r, (size_t)n, NULL);
+	case 0xc7: case 0xc8: case 0xc9:	/* ext: length, type, data */
+		if (rd_be(r, (size_t)1 << (t - 0xc7), &n) < 0 ||
+		    n >= rd_left(r))
+			return -EINVAL;
+		return rd_take(r, (size_t)n + 1, NULL);
+	case 0xd9: case 0xda: case 0xdb:	/* str */
+		if (rd_be(r, (size_t)1 << (t - 0xd9), &n) < 0)
+			return -EINVAL;
+		return n > rd_left(r) ? -EINVAL : rd_take(r, (size_t)n, NULL);
+	case 0xdc: case 0xdd:
+		if (rd_be(r, t == 0xdc ? 2 : 4, &n) < 0)
+			return -EINVAL;
+		return rd_skip_items(r, n, depth);
+	case 0xde: case 0xdf:
+		if (rd_be(r, t == 0xde ? 2 : 4, &n) < 0)
+			return -EINVAL;
+		return rd_skip_items(r, n * 2, depth);
+	default:			/* 0xc1 is never used */
+		return -EINVAL;
+	}
+}
+
+int
+group_blob_check_msgpack(const uint8_t *data, size_t len)
+{
+	struct rd r = { data, len, 0 };
+
+	if (data == NULL || len == 0)
+		return -EINVAL;
+	if (rd_skip(&r, 0) < 0 || r.off != len)
+		return -EINVAL;
+	return 0;
+}
+
+/* Reads an array header of exactly `want` entries. */
+static int
+rd_tuple(struct rd *r, uint64_t want)
+{
+	uint64_t n;
+
+	if (rd_array(r, &n) < 0 || n != want)
+		return -EINVAL;
+	return 0;
+}
+
+/* Reads the header of a list of at most cap entries and allocates them. */
+static int
+rd_list(struct rd *r, size_t cap, size_t size, void **arr, size_t *count)
+{
+	uint64_t n;
+
+	if (rd_array(r, &n) < 0 || n > cap || n > rd_left(r))
+		return -EINVAL;
+	*count = (size_t)n;
+	if (n == 0)
+		return 0;
+	*arr = calloc((size_t)n, size);
+	return *arr == NULL ? -ENOMEM : 0;
+}
+
+static int
+rd_member(struct rd *r, struct gb_member *m)
+{
+	if (rd_tuple(r, MEMBER_FIELDS) < 0 ||
+	    rd_cstr(r, m->id, IDENTITY_ID_LEN) < 0 ||
+	    rd_u32(r, &m->ipv4) < 0 ||
+	    rd_u32(r, &m->collision_index) < 0 ||
+	    rd_cstr(r, m->hostname, HOSTNAME_MAX) < 0 ||
+	    rd_bool(r, &m->coordinator) < 0)
+		return -EINVAL;
+	return gb_member_check(m);
+}
+
+static int
+rd_approved(struct rd *r, struct gb_approved *a)
+{
+	if (rd_tuple(r, APPROVED_FIELDS) < 0 ||
+	    rd_cstr(r, a->id, IDENTITY_ID_LEN) < 0)
+		return -EINVAL;
+	if (rd_left(r) > 0 && r->p[r->off] == 0xc0)
+		r->off++;
+	else if (rd_cstr(r, a->hostname, HOSTNAME_MAX) < 0)
+		return -EINVAL;
+	return gb_approved_check(a);
+}
+
+static int
+rd_key(struct rd *r, struct gb_key *k)
+{
+	const uint8_t *h;
+	size_t n;
+
+	if (rd_tuple(r, KEY_FIELDS) < 0 ||
+	    rd_cstr(r, k->id, GB_KEY_ID_MAX) < 0 ||
+	    rd_bytes(r, 1, &h, &n) < 0 || n != GB_HASH_LEN)
+		return -EINVAL;
+	memcpy(k->secret_hash, h, GB_HASH_LEN);
+	if (rd_uint(r, &k->created) < 0 || rd_uint(r, &k->expires) < 0 ||
+	    rd_bool(r, &k->revoked) < 0)
+		return -EINVAL;
+	return gb_key_check(k);
+}
+
+/* Entries must be in strictly increasing id order (canonical and unique);
+ * every entry type starts with its id. */
+static int
+in_order(const void *arr, size_t size, size_t i)
+{
+	const char *prev, *cur;
+
+	if (i == 0)
+		return 0;
+	prev = (const char *)arr + (i - 1) * size;
+	cur = (const char *)arr + i * size;
+	return strcmp(prev, cur) < 0 ? 0 : -EINVAL;
+}
+
+static int
+rd_members(struct rd *r, struct group_blob *b)
+{
+	size_t i;
+	int rc;
+
+	rc = rd_list(r, GB_MAX_MEMBERS, sizeof(*b->members),
+	    (void **)&b->members, &b->n_members);
+	for (i = 0; rc == 0 && i < b->n_members; i++) {
+		rc = rd_member(r, &b->members[i]);
+		if (rc == 0)
+			rc = in_order(b->members, sizeof(*b->members), i);
+	}
+	return rc;
+}
+
+static int
+rd_approved_list(struct rd *r, struct group_blob *b)
+{
+	size_t i;
+	int rc;
+
+	rc = rd_list(r, GB_MAX_APPROVED, sizeof(*b->approved),
+	    (void **)&b->approved, &b->n_approved);
+	for (i = 0; rc == 0 && i < b->n_approved; i++) {
+		rc = rd_approved(r, &b->approved[i]);
+		if (rc == 0)
+			rc = in_order(b->approved, sizeof(*b->approved), i);
+	}
+	return rc;
+}
+
+static int
+rd_keys(struct rd *r, struct group_blob *b)
+{
+	size_t i;
+	int rc;
+
+	rc = rd_list(r, GB_MAX_KEYS, sizeof(*b->keys), (void **)&b->keys,
+	    &b->n_keys);
+	for (i = 0; rc == 0 && i < b->n_keys; i++) {
+		rc = rd_key(r, &b->keys[i]);
+		if (rc == 0)
+			rc = in_order(b->keys, sizeof(*b->keys), i);
+	}
+	return rc;
+}
+
+static int
+rd_mode(struct rd *r, enum group_mode *mode)
+{
+	char s[8];
+
+	if (rd_cstr(r, s, sizeof(s) - 1) < 0)
+		return -EINVAL;
+	if (strcmp(s, "open") == 0)
+		*mode = GROUP_MODE_OPEN;
+	else if (strcmp(s, "closed") == 0)
+		*mode = GROUP_MODE_CLOSED;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int
+rd_firewall(struct rd *r, struct group_blob *b)
+{
+	size_t start = r->off, n;
+
+	if (rd_skip(r, 0) < 0)
+		return -EINVAL;
+	n = r->off - start;
+	if (n > GB_FIREWALL_MAX)
+		return -EINVAL;
+	b->firewall = malloc(n);
+	if (b->firewall == NULL)
+		return -ENOMEM;
+	memcpy(b->firewall, r->p + start, n);
+	b->firewall_len = n;
+	return 0;
+}
+
+static int
+rd_blob(struct rd *r, struct group_blob *b)
+{
+	uint64_t n, format;
+	int rc;
+
+	if (rd_array(r, &n) < 0 || n == 0 || rd_uint(r, &format) < 0)
+		return -EINVAL;
+	if (format != GB_FORMAT_VERSION)
+		return -EPROTONOSUPPORT;
+	if (n != TOP_FIELDS || rd_uint(r, &b->version) < 0 ||
+	    rd_cstr(r, b->name, HOSTNAME_MAX) < 0 || !hostname_valid(b->name) ||
+	    rd_mode(r, &b->mode) < 0)
+		return -EINVAL;
+	rc = rd_members(r, b);
+	if (rc == 0)
+		rc = rd_approved_list(r, b);
+	if (rc == 0)
+		rc = rd_keys(r, b);
+	if (rc == 0)
+		rc = rd_firewall(r, b);
+	return rc;
+}
+
+/* Re-encodes b and compares: only the canonical spelling is accepted. */
+static int
+check_canonical(const struct group_blob *b, const uint8_t *data, size_t len)
+{
+	uint8_t *again;
+	size_t n;
+	int rc;
+
+	rc = group_blob_encode(b, &again, &n);
+	if (rc < 0)
+		return rc;
+	if (n != len || memcmp(again, data, len) != 0)
+		rc = -EINVAL;
+	free(again);
+	return rc;
+}
+
+int
+group_blob_decode(const uint8_t *data, size_t len, struct group_blob *out)
+{
+	struct group_blob b;
+	struct rd r = { data, len, 0 };
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	if (data == NULL)
+		return -EINVAL;
+	if (len > GB_MAX_ENCODED)
+		return -EMSGSIZE;
+	rc = rd_blob(&r, &b);
+	if (rc == 0 && r.off != len)
+		rc = -EINVAL;
+	if (rc == 0 && (gb_members_unique(b.members, b.n_members) < 0 ||
+	    gb_keys_unique(b.keys, b.n_keys) < 0))
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = check_canonical(&b, data, len);
+	if (rc < 0) {
+		group_blob_free(&b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}

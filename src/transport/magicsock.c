@@ -1,0 +1,647 @@
+/*
+ * magicsock: one UDP socket, packet classification and the peer path table.
+ * See magicsock.h for the contract.
+ */
+#include "transport/magicsock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define MS_BATCH 32		/* datagrams per recvmmsg */
+#define MS_MAX_BATCHES 16	/* per poll callback, so timers still run */
+#define MS_BUCKETS 256
+
+struct ms_peer {
+	struct ms_peer *next;
+	uint8_t pk[MAGICSOCK_KEY_LEN];
+	union ms_addr addrs[MAGICSOCK_MAX_ADDRS];
+	size_t naddrs;
+	union ms_addr heard;
+	uint64_t heard_ms;	/* loop time; 0: never */
+};
+
+struct ms_handler {
+	ms_rx_fn fn;
+	void *ud;
+};
+
+struct magicsock {
+	uv_loop_t *loop;
+	uv_poll_t poll;
+	int fd;
+	int family;		/* AF_INET6 (dual-stack) or AF_INET */
+	uint16_t port;
+	int fixed;
+	uint32_t fresh_ms;
+	struct ms_handler handlers[MS_PKT_MAX];
+	union ms_addr relays[MAGICSOCK_MAX_RELAYS];
+	size_t nrelays;
+	struct ms_peer *buckets[MS_BUCKETS];
+	size_t npeers;
+	struct magicsock_stats st;
+	int blackhole;
+	uint8_t (*bufs)[MAGICSOCK_BUF_SIZE];
+};
+
+/* ---- addresses ---- */
+
+socklen_t
+ms_addr_len(const union ms_addr *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return sizeof(struct sockaddr_in);
+	if (a->sa.sa_family == AF_INET6)
+		return sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+int
+ms_addr_eq(const union ms_addr *a, const union ms_addr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return 0;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_port == b->in.sin_port &&
+		    a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	if (a->sa.sa_family == AF_INET6)
+		return a->in6.sin6_port == b->in6.sin6_port &&
+		    memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0 &&
+		    a->in6.sin6_scope_id == b->in6.sin6_scope_id;
+	return 0;
+}
+
+int
+ms_addr_parse(union ms_addr *a, const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *hs = s;
+	size_t hl;
+	char *end;
+	long port;
+
+	memset(a, 0, sizeof(*a));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		hl = (size_t)(rb - hs);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end != '\0' || colon[1] == '\0' || port < 0 || port > 65535)
+		return -EINVAL;
+	if (inet_pton(AF_INET, host, &a->in.sin_addr) == 1) {
+		a->in.sin_family = AF_INET;
+		a->in.sin_port = htons((uint16_t)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		a->in6.sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *
+ms_addr_fmt(const union ms_addr *a, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (a->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->in.sin_addr, host, sizeof(host));
+		snprintf(buf, size, "%s:%u", host, ntohs(a->in.sin_port));
+	} else if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "[%s]:%u", host, ntohs(a->in6.sin6_port));
+	} else {
+		snprintf(buf, size, "(none)");
+	}
+	return buf;
+}
+
+/* The dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d. */
+static void
+addr_normalize(union ms_addr *a)
+{
+	struct sockaddr_in in;
+
+	if (a->sa.sa_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return;
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_port = a->in6.sin6_port;
+	memcpy(&in.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+	memset(a, 0, sizeof(*a));
+	a->in = in;
+}
+
+/* Returns the address to hand to sendmsg on our socket, or NULL. */
+static const union ms_addr *
+addr_for_socket(const struct magicsock *ms, const union ms_addr *to,
+    union ms_addr *tmp)
+{
+	if (to->sa.sa_family == ms->family)
+		return to;
+	if (ms->family == AF_INET6 && to->sa.sa_family == AF_INET) {
+		memset(tmp, 0, sizeof(*tmp));
+		tmp->in6.sin6_family = AF_INET6;
+		tmp->in6.sin6_port = to->in.sin_port;
+		tmp->in6.sin6_addr.s6_addr[10] = 0xff;
+		tmp->in6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&tmp->in6.sin6_addr.s6_addr[12], &to->in.sin_addr, 4);
+		return tmp;
+	}
+	return NULL;
+}
+
+/* ---- classification ---- */
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+enum ms_pkt
+magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
+{
+	if (len == 0)
+		return MS_PKT_JUNK;
+	if ((buf[0] & 0xc0) == 0 && len >= 20 &&
+	    be32(buf + 4) == MAGICSOCK_STUN_COOKIE &&
+	    (size_t)((buf[2] << 8) | buf[3]) + 20 == len)
+		return MS_PKT_STUN;
+	if (len >= MAGICSOCK_DISCO_MAGIC_LEN &&
+	    memcmp(buf, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN) == 0)
+		return MS_PKT_DISCO;
+	/* ChannelData may be padded to 4 bytes over UDP: length <= rest. */
+	if (from_relay && buf[0] >= 0x40 && buf[0] <= 0x4f && len >= 4 &&
+	    (size_t)((buf[2] << 8) | buf[3]) <= len - 4)
+		return MS_PKT_TURN;
+	if (buf[0] & 0x40)
+		return MS_PKT_QUIC;
+	return MS_PKT_JUNK;
+}
+
+static int
+from_relay(const struct magicsock *ms, const union ms_addr *from)
+{
+	size_t i;
+
+	for (i = 0; i < ms->nrelays; i++)
+		if (ms_addr_eq(&ms->relays[i], from))
+			return 1;
+	return 0;
+}
+
+void
+magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
+    const union ms_addr *from)
+{
+	enum ms_pkt cls;
+
+	if (ms->blackhole)
+		return;
+	cls = magicsock_classify(buf, len, ms->nrelays ? from_relay(ms, from) : 0);
+	ms->st.rx_packets[cls]++;
+	ms->st.rx_bytes += len;
+	if (cls == MS_PKT_JUNK || ms->handlers[cls].fn == NULL) {
+		ms->st.rx_dropped++;
+		return;
+	}
+	ms->handlers[cls].fn(ms->handlers[cls].ud, buf, len, from);
+}
+
+/* ---- socket ---- */
+
+static void
+set_bufsize(int fd, int bytes)
+{
+	/* The FORCE variants ignore rmem_max but need CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+static int
+bind_port(int fd, int family, uint16_t port)
+{
+	union ms_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (family == AF_INET6) {
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_addr = in6addr_any;
+		a.in6.sin6_port = htons(port);
+	} else {
+		a.in.sin_family = AF_INET;
+		a.in.sin_addr.s_addr = htonl(INADDR_ANY);
+		a.in.sin_port = htons(port);
+	}
+	if (bind(fd, &a.sa, ms_addr_len(&a)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
+{
+	union ms_addr a;
+	socklen_t alen = sizeof(a);
+	int off = 0, fd, err;
+
+	ms->family = AF_INET6;
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+	    sizeof(off)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		ms->family = AF_INET;
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+	}
+	set_bufsize(fd, sockbuf);
+	ms->fixed = port != 0;
+	err = bind_port(fd, ms->family, port);
+	if (err == -EADDRINUSE && port != 0) {
+		log_warn("magicsock: UDP port %u is taken, using an ephemeral "
+		    "port (a manual port forward will not reach this node)", port);
+		ms->fixed = 0;
+		err = bind_port(fd, ms->family, 0);
+	}
+	if (err < 0 || getsockname(fd, &a.sa, &alen) < 0) {
+		err = err < 0 ? err : -errno;
+		close(fd);
+		return err;
+	}
+	ms->port = ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port :
+	    a.in.sin_port);
+	ms->fd = fd;
+	return 0;
+}
+
+static int
+read_batch(struct magicsock *ms)
+{
+	struct mmsghdr msgs[MS_BATCH];
+	struct iovec iov[MS_BATCH];
+	union ms_addr from[MS_BATCH];
+	int i, n;
+
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < MS_BATCH; i++) {
+		iov[i].iov_base = ms->bufs[i];
+		iov[i].iov_len = MAGICSOCK_BUF_SIZE;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &from[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	}
+	n = recvmmsg(ms->fd, msgs, MS_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			ms->st.rx_packets[MS_PKT_JUNK]++;
+			ms->st.rx_dropped++;
+			continue;
+		}
+		addr_normalize(&from[i]);
+		magicsock_input(ms, ms->bufs[i], msgs[i].msg_len, &from[i]);
+	}
+	return n;
+}
+
+static void
+on_readable(uv_poll_t *h, int status, int events)
+{
+	struct magicsock *ms = h->data;
+	int i, n;
+
+	if (status < 0) {
+		log_warn("magicsock: poll: %s", uv_strerror(status));
+		return;
+	}
+	for (i = 0; i < MS_MAX_BATCHES; i++) {
+		n = read_batch(ms);
+		if (n == -EINTR)
+			continue;
+		if (n < 0 && n != -EAGAIN)
+			log_debug("magicsock: recvmmsg: %s", strerror(-n));
+		if (n < MS_BATCH)
+			break;
+	}
+}
+
+int
+magicsock_new(struct magicsock **out, uv_loop_t *loop,
+    const struct magicsock_config *cfg)
+{
+	struct magicsock *ms;
+	int err;
+
+	*out = NULL;
+	ms = calloc(1, sizeof(*ms));
+	if (ms == NULL)
+		return -ENOMEM;
+	ms->bufs = malloc(MS_BATCH * sizeof(*ms->bufs));
+	if (ms->bufs == NULL) {
+		free(ms);
+		return -ENOMEM;
+	}
+	ms->loop = loop;
+	ms->fd = -1;
+	ms->fresh_ms = cfg && cfg->fresh_ms ? cfg->fresh_ms : MAGICSOCK_FRESH_MS;
+	err = open_socket(ms, cfg ? cfg->port : MAGICSOCK_DEFAULT_PORT,
+	    cfg && cfg->sockbuf ? cfg->sockbuf : 4 << 20);
+	if (err < 0)
+		goto fail;
+	if ((err = uv_poll_init(loop, &ms->poll, ms->fd)) < 0) {
+		close(ms->fd);
+		goto fail;
+	}
+	ms->poll.data = ms;
+	if ((err = uv_poll_start(&ms->poll, UV_READABLE, on_readable)) < 0) {
+		magicsock_free(ms);
+		return err;
+	}
+	*out = ms;
+	return 0;
+fail:
+	free(ms->bufs);
+	free(ms);
+	return err;
+}
+
+static void
+on_poll_closed(uv_handle_t *h)
+{
+	struct magicsock *ms = h->data;
+
+	close(ms->fd);
+	free(ms->bufs);
+	free(ms);
+}
+
+void
+magicsock_free(struct magicsock *ms)
+{
+	struct ms_peer *p, *next;
+	size_t i;
+
+	if (ms == NULL)
+		return;
+	for (i = 0; i < MS_BUCKETS; i++) {
+		for (p = ms->buckets[i]; p; p = next) {
+			next = p->next;
+			free(p);
+		}
+		ms->buckets[i] = NULL;
+	}
+	uv_close((uv_handle_t *)&ms->poll, on_poll_closed);
+}
+
+void
+magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn,
+    void *ud)
+{
+	if ((unsigned)cls >= MS_PKT_MAX || cls == MS_PKT_JUNK)
+		return;
+	ms->handlers[cls].fn = fn;
+	ms->handlers[cls].ud = ud;
+}
+
+uint16_t
+magicsock_port(const struct magicsock *ms)
+{
+	return ms->port;
+}
+
+int
+magicsock_fixed_port(const struct magicsock *ms)
+{
+	return ms->fixed;
+}
+
+void
+magicsock_get_stats(const struct magicsock *ms, struct magicsock_stats *st)
+{
+	*st = ms->st;
+}
+
+void
+magicsock_set_blackhole(struct magicsock *ms, int on)
+{
+	ms->blackhole = on;
+}
+
+int
+magicsock_add_relay(struct magicsock *ms, const union ms_addr *a)
+{
+	if (ms_addr_len(a) == 0)
+		return -EINVAL;
+	if (ms->nrelays == MAGICSOCK_MAX_RELAYS)
+		return -ENOSPC;
+	ms->relays[ms->nrelays++] = *a;
+	return 0;
+}
+
+/* ---- peer table ---- */
+
+/* Keys are Ed25519 public keys of admitted peers: the first byte is uniform. */
+static struct ms_peer **
+peer_slot(struct magicsock *ms, const uint8_t *pk)
+{
+	struct ms_peer **pp = &ms->buckets[pk[0]];
+
+	while (*pp && memcmp((*pp)->pk, pk, MAGICSOCK_KEY_LEN) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct ms_peer *
+peer_get(struct magicsock *ms, const uint8_t *pk, int create)
+{
+	struct ms_peer **pp = peer_slot(ms, pk), *p;
+
+	if (*pp || !create)
+		return *pp;
+	if (ms->npeers >= MAGICSOCK_MAX_PEERS)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	memcpy(p->pk, pk, MAGICSOCK_KEY_LEN);
+	*pp = p;
+	ms->npeers++;
+	return p;
+}
+
+int
+magicsock_set_peer_addrs(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addrs, size_t n)
+{
+	struct ms_peer *p;
+	size_t i;
+
+	if (n > MAGICSOCK_MAX_ADDRS)
+		return -E2BIG;
+	for (i = 0; i < n; i++)
+		if (ms_addr_len(&addrs[i]) == 0)
+			return -EINVAL;
+	p = peer_get(ms, pk, 1);
+	if (p == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		p->addrs[i] = addrs[i];
+		addr_normalize(&p->addrs[i]);
+	}
+	p->naddrs = n;
+	return 0;
+}
+
+void
+magicsock_remove_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN])
+{
+	struct ms_peer **pp = peer_slot(ms, pk), *p = *pp;
+
+	if (p == NULL)
+		return;
+	*pp = p->next;
+	free(p);
+	ms->npeers--;
+}
+
+void
+magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+    const union ms_addr *addr)
+{
+	struct ms_peer *p = peer_get(ms, pk, 1);
+
+	if (p == NULL || ms_addr_len(addr) == 0)
+		return;
+	if (p->heard_ms && !ms_addr_eq(&p->heard, addr) && log_enabled(LL_DEBUG)) {
+		char a[MS_ADDR_STRLEN], b[MS_ADDR_STRLEN];
+
+		log_debug("magicsock: peer %02x%02x.. moved %s -> %s", pk[0], pk[1],
+		    ms_addr_fmt(&p->heard, a, sizeof(a)),
+		    ms_addr_fmt(addr, b, sizeof(b)));
+	}
+	p->heard = *addr;
+	/* +1 keeps a heard-at-loop-time-0 distinguishable from never. */
+	p->heard_ms = uv_now(ms->loop) + 1;
+}
+
+static int
+heard_fresh(const struct magicsock *ms, const struct ms_peer *p)
+{
+	return p->heard_ms && uv_now(ms->loop) + 1 - p->heard_ms < ms->fresh_ms;
+}
+
+enum ms_path
+magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+    union ms_addr *addr)
+{
+	struct ms_peer *p = peer_get(ms, pk, 0);
+
+	if (p == NULL)
+		return MS_PATH_NONE;
+	if (heard_fresh(ms, p)) {
+		if (addr)
+			*addr = p->heard;
+		return MS_PATH_DIRECT;
+	}
+	if (p->naddrs == 0 && p->heard_ms == 0)
+		return MS_PATH_NONE;
+	if (addr)
+		*addr = p->naddrs ? p->addrs[0] : p->heard;
+	return MS_PATH_PROBING;
+}
+
+const char *
+magicsock_path_name(enum ms_path p)
+{
+	switch (p) {
+	case MS_PATH_DIRECT:
+		return "direct";
+	case MS_PATH_PROBING:
+		return "probing";
+	default:
+		return "none";
+	}
+}
+
+int
+magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
+    const uint8_t *buf, size_t len)
+{
+	const union ms_addr *dst;
+	union ms_addr tmp;
+	ssize_t n;
+
+	if (ms->blackhole)
+		return 0;
+	dst = addr_for_socket(ms, to, &tmp);
+	if (dst == NULL) {
+		ms->st.tx_errors++;
+		return -EAFNOSUPPORT;
+	}
+	do {
+		n = sendto(ms->fd, buf, len, 0, &dst->sa, ms_addr_len(dst));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		ms->st.tx_errors++;
+		return -errno;
+	}
+	ms->st.tx_packets++;
+	ms->st.tx_bytes += len;
+	return 0;
+}
+
+int
+magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+    const uint8_t *buf, size_t len)
+{
+	struct ms_peer *p = peer_get(ms, pk, 0);
+	int err = -EHOSTUNREACH, rv;
+	size_t i;
+
+	if (p && heard_fresh(ms, p))
+		return magicsock_send_to(ms, &p->heard, buf, len);
+	/* Unknown or stale: try every candidate; any success is success. */
+	for (i = 0; p && i < p->naddrs; i++) {
+		rv = magicsock_send_to(ms, &p->addrs[i], buf, len);
+		if (rv == 0 || err == -EHOSTUNREACH)
+			err = rv;
+	}
+	if (p && p->naddrs == 0 && p->heard_ms)
+		return magicsock_send_to(ms, &p->heard, buf, len);
+	if (err == -EHOSTUNREACH)
+		ms->st.tx_no_path++;
+	return err;
+}

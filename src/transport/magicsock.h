@@ -1,0 +1,149 @@
+/*
+ * magicsock: the one UDP socket of the daemon and the real-address side of
+ * every peer path.
+ *
+ * QUIC, STUN, TURN ChannelData and disco packets all share one socket; the
+ * first bytes tell them apart (magicsock_classify) and each class goes to the
+ * handler registered for it. Packets of a class without a handler are counted
+ * and dropped. QUIC never sees real addresses: it asks magicsock to send to a
+ * peer (by its 32-byte Ed25519 key) and magicsock picks the address: the one
+ * last heard from with a valid packet of that peer's connection while it is
+ * fresh, else every candidate address the owner gave for the peer (so the
+ * first Initial reaches whichever works).
+ *
+ * Classification (first byte b0):
+ *   STUN        b0 top two bits 00, magic cookie 0x2112A442 at offset 4,
+ *               length >= 20 and the header length field matches.
+ *   disco       starts with MAGICSOCK_DISCO_MAGIC (first byte 0x0f, so it is
+ *               neither STUN nor QUIC).
+ *   TURN        ChannelData (b0 0x40-0x4f, RFC 8656 channels 0x4000-0x4fff)
+ *               and only from a registered relay server address: a QUIC
+ *               short header also starts with 0x40-0x7f, so the source
+ *               address is what separates them.
+ *   QUIC        b0 has the fixed bit 0x40 set (we never advertise
+ *               grease_quic_bit, so a peer never clears it).
+ *   junk        anything else: counted and dropped.
+ *
+ * Ownership: magicsock_new() allocates; magicsock_free() closes the socket
+ * (the memory is released once libuv has closed the poll handle, so the loop
+ * must run afterwards). Buffers passed to handlers are valid only during the
+ * call. Single-threaded: call everything from the loop thread.
+ */
+#ifndef RAYFISH_TRANSPORT_MAGICSOCK_H
+#define RAYFISH_TRANSPORT_MAGICSOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#define MAGICSOCK_DEFAULT_PORT 41383
+#define MAGICSOCK_KEY_LEN 32
+#define MAGICSOCK_MAX_ADDRS 8		/* candidates kept per peer */
+#define MAGICSOCK_MAX_RELAYS 4
+#define MAGICSOCK_MAX_PEERS 65536
+#define MAGICSOCK_FRESH_MS 10000	/* last-heard address is trusted this long */
+#define MAGICSOCK_DISCO_MAGIC "\x0fRAYDS"
+#define MAGICSOCK_DISCO_MAGIC_LEN 6
+#define MAGICSOCK_STUN_COOKIE 0x2112A442u
+#define MAGICSOCK_BUF_SIZE 2048		/* larger datagrams are dropped */
+
+union ms_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+enum ms_pkt {
+	MS_PKT_QUIC = 0,
+	MS_PKT_STUN,
+	MS_PKT_TURN,
+	MS_PKT_DISCO,
+	MS_PKT_JUNK,
+	MS_PKT_MAX
+};
+
+enum ms_path {
+	MS_PATH_NONE = 0,	/* no address known */
+	MS_PATH_DIRECT,		/* fresh last-heard address */
+	MS_PATH_PROBING,	/* sending to every candidate */
+};
+
+/* from is normalized: v4-mapped IPv6 addresses arrive as AF_INET. */
+typedef void (*ms_rx_fn)(void *ud, const uint8_t *pkt, size_t len,
+    const union ms_addr *from);
+
+struct magicsock_config {
+	uint16_t port;		/* 0: ephemeral; else tried first, ephemeral if taken */
+	uint32_t fresh_ms;	/* 0: MAGICSOCK_FRESH_MS */
+	int sockbuf;		/* socket buffer bytes, 0: 4 MiB */
+};
+
+struct magicsock_stats {
+	uint64_t rx_packets[MS_PKT_MAX];
+	uint64_t rx_bytes;
+	uint64_t rx_dropped;	/* no handler for the class, or truncated */
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t tx_errors;	/* sendmsg failed (incl. EAGAIN: UDP may drop) */
+	uint64_t tx_no_path;	/* send to a peer with no address at all */
+};
+
+struct magicsock;
+
+int magicsock_new(struct magicsock **out, uv_loop_t *loop,
+    const struct magicsock_config *cfg);
+void magicsock_free(struct magicsock *ms);
+
+void magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn,
+    void *ud);
+uint16_t magicsock_port(const struct magicsock *ms);
+/* 1 when the requested fixed port was bound, 0 on the ephemeral fallback. */
+int magicsock_fixed_port(const struct magicsock *ms);
+void magicsock_get_stats(const struct magicsock *ms, struct magicsock_stats *st);
+
+/*
+ * Diagnostics and tests: while on, every received datagram is discarded
+ * unread and every send silently "succeeds" without leaving the host, as if
+ * the node had vanished from the network.
+ */
+void magicsock_set_blackhole(struct magicsock *ms, int on);
+
+/* Pure function of the bytes and whether they came from a relay server. */
+enum ms_pkt magicsock_classify(const uint8_t *buf, size_t len, int from_relay);
+/* Classifies and dispatches one received datagram (the socket reader's path). */
+void magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
+    const union ms_addr *from);
+
+/* TURN servers whose ChannelData we accept (at most MAGICSOCK_MAX_RELAYS). */
+int magicsock_add_relay(struct magicsock *ms, const union ms_addr *a);
+
+/* Replaces the peer's candidate list (n <= MAGICSOCK_MAX_ADDRS, copied). */
+int magicsock_set_peer_addrs(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addrs, size_t n);
+void magicsock_remove_peer(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN]);
+/* A valid packet of the peer's connection arrived from addr. */
+void magicsock_peer_heard(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addr);
+/* Current path; the chosen address is copied to addr when it is not NULL. */
+enum ms_path magicsock_peer_path(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], union ms_addr *addr);
+const char *magicsock_path_name(enum ms_path p);
+
+/* Returns 0 or -errno (-EHOSTUNREACH: no address for the peer). */
+int magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
+    const uint8_t *buf, size_t len);
+int magicsock_send_peer(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf, size_t len);
+
+/* Address helpers. */
+socklen_t ms_addr_len(const union ms_addr *a);
+int ms_addr_eq(const union ms_addr *a, const union ms_addr *b);
+/* "1.2.3.4:5" or "[::1]:5"; returns 0 or -EINVAL. */
+int ms_addr_parse(union ms_addr *a, const char *s);
+const char *ms_addr_fmt(const union ms_addr *a, char *buf, size_t size);
+#define MS_ADDR_STRLEN 64
+
+#endif

@@ -1,0 +1,1551 @@
+/*
+ * quic: QUIC endpoint on ngtcp2 0.12 + GnuTLS. See quic.h for the contract.
+ * Everything ngtcp2-specific stays in this file.
+ */
+#include "transport/quic.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <sodium.h>
+
+#include "transport/tls.h"
+#include "util/log.h"
+
+#define SCID_LEN 18		/* every CID we issue; short headers use it */
+#define CID_BUCKETS 1024
+#define FLUSH_MAX_PKTS 64	/* per flush; the rest after a zero timer */
+#define DGRAM_DEFER_MAX 64	/* datagrams queued while inside ngtcp2 */
+#define CLOSE_RESENDS 16
+#define STREAM_WINDOW (1u << 20)
+#define CONN_WINDOW (4u << 20)
+#define MS_NS 1000000ull
+
+enum conn_state {
+	CS_HANDSHAKE = 0,
+	CS_OPEN,
+	CS_CLOSING,	/* CONNECTION_CLOSE sent; answer stray packets */
+	CS_DEAD,	/* destroy at the next safe point */
+};
+
+struct cid_ent {
+	struct cid_ent *hnext;	/* hash chain */
+	struct cid_ent *cnext;	/* all CIDs of one connection */
+	struct quic_conn *conn;
+	size_t len;
+	uint8_t data[NGTCP2_MAX_CIDLEN];
+};
+
+struct txbuf {
+	struct txbuf *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct dgram {
+	struct dgram *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct quic_conn {
+	struct quic_endpoint *ep;
+	struct quic_conn *prev, *next;
+	ngtcp2_conn *nc;
+	gnutls_session_t tls;
+	ngtcp2_crypto_conn_ref ref;
+	uv_timer_t timer;
+	struct cid_ent *cids;
+	enum conn_state state;
+	int server;
+	int confirmed;		/* handshake confirmed and survivor checks done */
+	int owner_knows;	/* closed event is due */
+	int peer_known;
+	int in_ngtcp2;		/* inside read_pkt: defer sends and closes */
+	int confirm_pending;
+	int close_pending;
+	uint64_t close_pending_code;
+	enum quic_close_reason close_pending_reason;
+	uint8_t peer[QUIC_KEY_LEN];
+	char alpn[QUIC_ALPN_MAX + 1];
+	union ms_addr last_from;
+	int have_from;
+	/* control stream, send side */
+	int64_t sid;
+	struct txbuf *tx_head, *tx_tail;
+	uint64_t tx_base;	/* stream offset of tx_head->data[0] */
+	uint64_t tx_sent;	/* stream offset handed to ngtcp2 */
+	uint64_t tx_end;	/* stream offset after the last queued byte */
+	/* control stream, receive side */
+	uint8_t rx_hdr[4];
+	size_t rx_hdrlen;
+	uint8_t *rx_buf;
+	size_t rx_need, rx_have, rx_cap;
+	/* datagrams sent from inside an event */
+	struct dgram *dq_head, *dq_tail;
+	size_t dq_len;
+	uint8_t *close_pkt;
+	size_t close_len;
+	int close_resends;
+	struct quic_stats st;
+	void *data;
+};
+
+struct quic_endpoint {
+	uv_loop_t *loop;
+	struct magicsock *ms;
+	struct tls_creds tls;
+	struct quic_config cfg;
+	struct quic_events ev;
+	void *ud;
+	struct quic_conn *conns;
+	size_t nconns, nhandshakes;
+	struct cid_ent *cid_map[CID_BUCKETS];
+	uint8_t cid_key[crypto_shorthash_KEYBYTES];
+	uint8_t reset_secret[32];
+	uint64_t last_ts;
+	struct quic_endpoint_stats st;
+	/* The virtual path every connection is created with and fed. */
+	struct sockaddr_in6 vlocal, vremote;
+	ngtcp2_path vpath;
+	uint8_t pktbuf[QUIC_MAX_UDP_PAYLOAD];
+};
+
+static void conn_flush(struct quic_conn *c);
+static void conn_after(struct quic_conn *c);
+static void conn_close_local(struct quic_conn *c, uint64_t code,
+    enum quic_close_reason reason, int notify);
+static void on_conn_timer(uv_timer_t *t);
+
+static const char *const server_alpns[] = { QUIC_ALPN_MESH, QUIC_ALPN_BLOBS };
+
+/* ---- time ---- */
+
+/* ngtcp2 asserts on timestamps going backwards: clamp to the last one. */
+static uint64_t
+ep_now(struct quic_endpoint *ep)
+{
+	uint64_t t = uv_hrtime();
+
+	if (t < ep->last_ts)
+		t = ep->last_ts;
+	ep->last_ts = t;
+	return t;
+}
+
+/* ---- CID map ---- */
+
+static size_t
+cid_bucket(const struct quic_endpoint *ep, const uint8_t *cid, size_t len)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	/* Keyed: a client picks its first DCID and must not pick our chains. */
+	crypto_shorthash(h, cid, len, ep->cid_key);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)(v % CID_BUCKETS);
+}
+
+static struct quic_conn *
+cid_find(struct quic_endpoint *ep, const uint8_t *cid, size_t len)
+{
+	struct cid_ent *e;
+
+	if (len == 0 || len > NGTCP2_MAX_CIDLEN)
+		return NULL;
+	for (e = ep->cid_map[cid_bucket(ep, cid, len)]; e; e = e->hnext)
+		if (e->len == len && memcmp(e->data, cid, len) == 0)
+			return e->conn;
+	return NULL;
+}
+
+static int
+cid_add(struct quic_conn *c, const uint8_t *cid, size_t len)
+{
+	struct quic_endpoint *ep = c->ep;
+	struct cid_ent *e;
+	size_t b;
+
+	if (len == 0 || len > NGTCP2_MAX_CIDLEN)
+		return -EINVAL;
+	if (cid_find(ep, cid, len))
+		return -EEXIST;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	memcpy(e->data, cid, len);
+	e->len = len;
+	e->conn = c;
+	b = cid_bucket(ep, cid, len);
+	e->hnext = ep->cid_map[b];
+	ep->cid_map[b] = e;
+	e->cnext = c->cids;
+	c->cids = e;
+	return 0;
+}
+
+static void
+cid_unlink(struct quic_endpoint *ep, struct cid_ent *e)
+{
+	struct cid_ent **pp = &ep->cid_map[cid_bucket(ep, e->data, e->len)];
+
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+}
+
+static void
+cid_remove(struct quic_conn *c, const uint8_t *cid, size_t len)
+{
+	struct cid_ent **pp = &c->cids, *e;
+
+	while ((e = *pp) != NULL) {
+		if (e->len == len && memcmp(e->data, cid, len) == 0) {
+			*pp = e->cnext;
+			cid_unlink(c->ep, e);
+			free(e);
+			return;
+		}
+		pp = &e->cnext;
+	}
+}
+
+static void
+cid_remove_all(struct quic_conn *c)
+{
+	struct cid_ent *e;
+
+	while ((e = c->cids) != NULL) {
+		c->cids = e->cnext;
+		cid_unlink(c->ep, e);
+		free(e);
+	}
+}
+
+/* ---- connection lifetime ---- */
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+txq_free(struct quic_conn *c)
+{
+	struct txbuf *t;
+	struct dgram *d;
+
+	while ((t = c->tx_head) != NULL) {
+		c->tx_head = t->next;
+		free(t);
+	}
+	c->tx_tail = NULL;
+	while ((d = c->dq_head) != NULL) {
+		c->dq_head = d->next;
+		free(d);
+	}
+	c->dq_tail = NULL;
+	c->dq_len = 0;
+}
+
+/* Frees everything; never call from inside an ngtcp2 callback. */
+static void
+conn_destroy(struct quic_conn *c)
+{
+	struct quic_endpoint *ep = c->ep;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ep->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ep->nconns--;
+	if (c->server && !c->confirmed && c->state == CS_HANDSHAKE)
+		ep->nhandshakes--;
+	cid_remove_all(c);
+	if (c->nc)
+		ngtcp2_conn_del(c->nc);
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	txq_free(c);
+	free(c->rx_buf);
+	free(c->close_pkt);
+	uv_timer_stop(&c->timer);
+	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+/* Tells the owner once, then forgets the connection for lookups. */
+static void
+conn_notify_closed(struct quic_conn *c, enum quic_close_reason reason,
+    uint64_t code)
+{
+	struct quic_endpoint *ep = c->ep;
+	int knows = c->owner_knows;
+
+	c->owner_knows = 0;
+	c->confirmed = 0;
+	if (knows && ep->ev.closed)
+		ep->ev.closed(ep->ud, c, reason, code);
+}
+
+static void
+conn_mark_dead(struct quic_conn *c)
+{
+	if (c->server && c->state == CS_HANDSHAKE)
+		c->ep->nhandshakes--;
+	c->state = CS_DEAD;
+}
+
+static ngtcp2_conn *
+get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+	struct quic_conn *c = ref->user_data;
+
+	return c->nc;
+}
+
+/* ---- sending ---- */
+
+static void
+conn_send(struct quic_conn *c, const uint8_t *pkt, size_t len)
+{
+	struct magicsock *ms = c->ep->ms;
+	int rv;
+
+	if (c->peer_known && (!c->server || c->confirmed))
+		rv = magicsock_send_peer(ms, c->peer, pkt, len);
+	else if (c->have_from)
+		rv = magicsock_send_to(ms, &c->last_from, pkt, len);
+	else
+		rv = -EHOSTUNREACH;
+	if (rv < 0 && rv != -EAGAIN)
+		log_debug("quic: send: %s", strerror(-rv));
+	log_debug("quic: tx %zu bytes rv=%d server=%d", len, rv, c->server);
+	c->st.tx_packets++;
+	c->st.tx_bytes += len;
+}
+
+static void
+timer_update(struct quic_conn *c)
+{
+	uint64_t expiry, now, delay;
+
+	if (c->state == CS_DEAD || c->state == CS_CLOSING)
+		return;
+	expiry = ngtcp2_conn_get_expiry(c->nc);
+	if (expiry == UINT64_MAX) {
+		uv_timer_stop(&c->timer);
+		return;
+	}
+	now = ep_now(c->ep);
+	delay = expiry > now ? (expiry - now + MS_NS - 1) / MS_NS : 0;
+	uv_timer_start(&c->timer, on_conn_timer, delay, 0);
+}
+
+/* Builds the vector of queued control bytes from tx_sent onwards. */
+static size_t
+txq_vec(struct quic_conn *c, ngtcp2_vec *v, size_t max)
+{
+	uint64_t off = c->tx_base;
+	struct txbuf *t;
+	size_t n = 0;
+
+	for (t = c->tx_head; t && n < max; off += t->len, t = t->next) {
+		if (off + t->len <= c->tx_sent)
+			continue;
+		if (off < c->tx_sent) {
+			v[n].base = t->data + (c->tx_sent - off);
+			v[n].len = t->len - (size_t)(c->tx_sent - off);
+		} else {
+			v[n].base = t->data;
+			v[n].len = t->len;
+		}
+		n++;
+	}
+	return n;
+}
+
+static int
+conn_fatal_liberr(struct quic_conn *c, int liberr)
+{
+	log_debug("quic: connection error: %s", ngtcp2_strerror(liberr));
+	conn_close_local(c, QUIC_CODE_PROTOCOL, c->confirmed ?
+	    QUIC_CLOSE_PROTOCOL : QUIC_CLOSE_HANDSHAKE, 1);
+	return -EPROTO;
+}
+
+static void
+conn_flush(struct quic_conn *c)
+{
+	struct quic_endpoint *ep = c->ep;
+	ngtcp2_vec vec[16];
+	ngtcp2_ssize n, datalen;
+	uint64_t ts;
+	int i, stream_ok = 1;
+	size_t nv;
+
+	if (c->state != CS_HANDSHAKE && c->state != CS_OPEN)
+		return;
+	if (c->in_ngtcp2)
+		return;
+	ts = ep_now(ep);
+	for (i = 0; i < FLUSH_MAX_PKTS; i++) {
+		datalen = -1;
+		nv = 0;
+		if (stream_ok && c->sid >= 0 && c->tx_sent < c->tx_end)
+			nv = txq_vec(c, vec, 16);
+		if (nv > 0)
+			n = ngtcp2_conn_writev_stream(c->nc, NULL, NULL, ep->pktbuf,
+			    sizeof(ep->pktbuf), &datalen,
+			    NGTCP2_WRITE_STREAM_FLAG_NONE, c->sid, vec, nv, ts);
+		else
+			n = ngtcp2_conn_write_pkt(c->nc, NULL, NULL, ep->pktbuf,
+			    sizeof(ep->pktbuf), ts);
+		if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
+		    n == NGTCP2_ERR_STREAM_SHUT_WR ||
+		    n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+			stream_ok = 0;
+			continue;
+		}
+		if (n < 0) {
+			conn_fatal_liberr(c, (int)n);
+			return;
+		}
+		if (datalen > 0)
+			c->tx_sent += (uint64_t)datalen;
+		if (n == 0)
+			break;
+		conn_send(c, ep->pktbuf, (size_t)n);
+	}
+	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
+	if (i == FLUSH_MAX_PKTS)
+		uv_timer_start(&c->timer, on_conn_timer, 0, 0);
+	else
+		timer_update(c);
+}
+
+/* ---- closing ---- */
+
+static void
+on_closing_done(uv_timer_t *t)
+{
+	struct quic_conn *c = t->data;
+
+	conn_destroy(c);
+}
+
+/* Enters the closing period: keep the close packet for stray packets. */
+static void
+conn_enter_closing(struct quic_conn *c, const ngtcp2_connection_close_error *cc)
+{
+	struct quic_endpoint *ep = c->ep;
+	ngtcp2_ssize n;
+	uint64_t pto;
+
+	n = ngtcp2_conn_write_connection_close(c->nc, NULL, NULL, ep->pktbuf,
+	    sizeof(ep->pktbuf), cc, ep_now(ep));
+	if (n <= 0) {
+		conn_mark_dead(c);
+		return;
+	}
+	c->close_pkt = malloc((size_t)n);
+	if (c->close_pkt) {
+		memcpy(c->close_pkt, ep->pktbuf, (size_t)n);
+		c->close_len = (size_t)n;
+	}
+	conn_send(c, ep->pktbuf, (size_t)n);
+	if (c->server && c->state == CS_HANDSHAKE)
+		ep->nhandshakes--;
+	c->state = CS_CLOSING;
+	pto = ngtcp2_conn_get_pto(c->nc) / MS_NS;
+	uv_timer_start(&c->timer, on_closing_done, 3 * (pto ? pto : 1), 0);
+}
+
+static void
+conn_close_local(struct quic_conn *c, uint64_t code,
+    enum quic_close_reason reason, int notify)
+{
+	ngtcp2_connection_close_error cc;
+
+	if (c->state == CS_CLOSING || c->state == CS_DEAD)
+		return;
+	if (c->in_ngtcp2) {
+		if (!c->close_pending) {
+			c->close_pending = 1;
+			c->close_pending_code = code;
+			c->close_pending_reason = reason;
+		}
+		return;
+	}
+	ngtcp2_connection_close_error_default(&cc);
+	ngtcp2_connection_close_error_set_application_error(&cc, code, NULL, 0);
+	conn_enter_closing(c, &cc);
+	if (notify)
+		conn_notify_closed(c, reason, code);
+	else
+		c->owner_knows = 0, c->confirmed = 0;
+}
+
+/* ngtcp2 reported an error while reading: decide what the owner hears. */
+static void
+conn_read_error(struct quic_conn *c, int rv)
+{
+	ngtcp2_connection_close_error cc;
+	enum quic_close_reason reason;
+	uint64_t code = 0;
+
+	if (rv == NGTCP2_ERR_DRAINING) {
+		ngtcp2_conn_get_connection_close_error(c->nc, &cc);
+		if (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION) {
+			code = cc.error_code;
+			reason = code == QUIC_CODE_DUPLICATE ?
+			    QUIC_CLOSE_SUPERSEDED : QUIC_CLOSE_PEER;
+		} else {
+			reason = c->confirmed ? QUIC_CLOSE_PROTOCOL :
+			    QUIC_CLOSE_HANDSHAKE;
+		}
+		conn_mark_dead(c);
+		conn_notify_closed(c, reason, code);
+		return;
+	}
+	if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_RETRY) {
+		conn_mark_dead(c);
+		conn_notify_closed(c, QUIC_CLOSE_HANDSHAKE, 0);
+		return;
+	}
+	reason = c->confirmed ? QUIC_CLOSE_PROTOCOL : QUIC_CLOSE_HANDSHAKE;
+	ngtcp2_connection_close_error_default(&cc);
+	if (rv == NGTCP2_ERR_CRYPTO)
+		ngtcp2_connection_close_error_set_transport_error_tls_alert(&cc,
+		    ngtcp2_conn_get_tls_alert(c->nc), NULL, 0);
+	else
+		ngtcp2_connection_close_error_set_transport_error_liberr(&cc, rv,
+		    NULL, 0);
+	log_debug("quic: read: %s", ngtcp2_strerror(rv));
+	conn_enter_closing(c, &cc);
+	conn_notify_closed(c, reason, 0);
+}
+
+/* ---- ngtcp2 callbacks ---- */
+
+static void
+cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+	randombytes_buf(dest, len);
+}
+
+static int
+cb_new_cid(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+    void *ud)
+{
+	struct quic_conn *c = ud;
+	uint8_t buf[NGTCP2_MAX_CIDLEN];
+
+	if (cidlen > sizeof(buf))
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	do {
+		randombytes_buf(buf, cidlen);
+	} while (cid_find(c->ep, buf, cidlen));
+	ngtcp2_cid_init(cid, buf, cidlen);
+	if (ngtcp2_crypto_generate_stateless_reset_token(token,
+	    c->ep->reset_secret, sizeof(c->ep->reset_secret), cid) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (cid_add(c, buf, cidlen) < 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+static int
+cb_remove_cid(ngtcp2_conn *nc, const ngtcp2_cid *cid, void *ud)
+{
+	cid_remove(ud, cid->data, cid->datalen);
+	return 0;
+}
+
+static int
+cb_handshake_completed(ngtcp2_conn *nc, void *ud)
+{
+	struct quic_conn *c = ud;
+
+	/* A client waits for confirmation: the server may still refuse us. */
+	if (c->server)
+		c->confirm_pending = 1;
+	return 0;
+}
+
+static int
+cb_handshake_confirmed(ngtcp2_conn *nc, void *ud)
+{
+	struct quic_conn *c = ud;
+
+	if (!c->server)
+		c->confirm_pending = 1;
+	return 0;
+}
+
+static void
+rx_reset(struct quic_conn *c)
+{
+	c->rx_hdrlen = 0;
+	c->rx_need = 0;
+	c->rx_have = 0;
+	/* Do not keep a large buffer around for the next small message. */
+	if (c->rx_cap > 65536) {
+		free(c->rx_buf);
+		c->rx_buf = NULL;
+		c->rx_cap = 0;
+	}
+}
+
+static int
+rx_grow(struct quic_conn *c, size_t want)
+{
+	size_t cap = c->rx_cap ? c->rx_cap : 4096;
+	uint8_t *nb;
+
+	while (cap < want)
+		cap *= 2;
+	if (cap > c->rx_need)
+		cap = c->rx_need;
+	nb = realloc(c->rx_buf, cap);
+	if (nb == NULL)
+		return -ENOMEM;
+	c->rx_buf = nb;
+	c->rx_cap = cap;
+	return 0;
+}
+
+static void
+rx_deliver(struct quic_conn *c)
+{
+	struct quic_endpoint *ep = c->ep;
+
+	if (c->owner_knows && c->confirmed && ep->ev.message)
+		ep->ev.message(ep->ud, c, c->rx_buf, c->rx_need);
+	rx_reset(c);
+}
+
+/* Consumes control stream bytes; returns -EPROTO on a framing violation. */
+static int
+rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
+{
+	size_t take;
+	uint32_t len;
+
+	while (n > 0) {
+		if (c->rx_hdrlen < 4) {
+			take = 4 - c->rx_hdrlen;
+			take = take < n ? take : n;
+			memcpy(c->rx_hdr + c->rx_hdrlen, p, take);
+			c->rx_hdrlen += take;
+			p += take;
+			n -= take;
+			if (c->rx_hdrlen < 4)
+				break;
+			len = (uint32_t)c->rx_hdr[0] << 24 |
+			    (uint32_t)c->rx_hdr[1] << 16 |
+			    (uint32_t)c->rx_hdr[2] << 8 | c->rx_hdr[3];
+			if (len > c->ep->cfg.max_msg_len) {
+				log_warn("quic: control frame of %u bytes over "
+				    "the cap, closing", len);
+				return -EPROTO;
+			}
+			if (len == 0) {	/* stream-opening marker */
+				rx_reset(c);
+				continue;
+			}
+			c->rx_need = len;
+			c->rx_have = 0;
+		}
+		take = c->rx_need - c->rx_have;
+		take = take < n ? take : n;
+		if (c->rx_have + take > c->rx_cap &&
+		    rx_grow(c, c->rx_have + take) < 0)
+			return -ENOMEM;
+		memcpy(c->rx_buf + c->rx_have, p, take);
+		c->rx_have += take;
+		p += take;
+		n -= take;
+		if (c->rx_have == c->rx_need)
+			rx_deliver(c);
+	}
+	return 0;
+}
+
+static int
+cb_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t sid,
+    uint64_t offset, const uint8_t *data, size_t len, void *ud, void *sud)
+{
+	struct quic_conn *c = ud;
+
+	if (sid != c->sid || c->close_pending)
+		return 0;
+	if (rx_feed(c, data, len) < 0) {
+		conn_close_local(c, QUIC_CODE_PROTOCOL, QUIC_CLOSE_PROTOCOL, 1);
+		return 0;
+	}
+	/* Consumed at once, so the peer's window reopens at once. */
+	ngtcp2_conn_extend_max_stream_offset(nc, sid, len);
+	ngtcp2_conn_extend_max_offset(nc, len);
+	return 0;
+}
+
+static int
+cb_stream_open(ngtcp2_conn *nc, int64_t sid, void *ud)
+{
+	struct quic_conn *c = ud;
+
+	/* Only the server sees remote streams; the limit allows one bidi. */
+	if (c->server && c->sid < 0 && ngtcp2_is_bidi_stream(sid))
+		c->sid = sid;
+	return 0;
+}
+
+static int
+cb_acked_stream_data(ngtcp2_conn *nc, int64_t sid, uint64_t offset,
+    uint64_t len, void *ud, void *sud)
+{
+	struct quic_conn *c = ud;
+	uint64_t acked = offset + len;
+	struct txbuf *t;
+
+	if (sid != c->sid)
+		return 0;
+	while ((t = c->tx_head) != NULL && c->tx_base + t->len <= acked) {
+		c->tx_base += t->len;
+		c->tx_head = t->next;
+		free(t);
+	}
+	if (c->tx_head == NULL)
+		c->tx_tail = NULL;
+	return 0;
+}
+
+static int
+cb_recv_datagram(ngtcp2_conn *nc, uint32_t flags, const uint8_t *data,
+    size_t len, void *ud)
+{
+	struct quic_conn *c = ud;
+	struct quic_endpoint *ep = c->ep;
+
+	c->st.dgrams_rx++;
+	if (c->owner_knows && c->confirmed && !c->close_pending &&
+	    ep->ev.datagram)
+		ep->ev.datagram(ep->ud, c, data, len);
+	return 0;
+}
+
+static int
+cb_lost_datagram(ngtcp2_conn *nc, uint64_t id, void *ud)
+{
+	struct quic_conn *c = ud;
+
+	c->st.dgrams_lost++;
+	return 0;
+}
+
+static int
+cb_ack_datagram(ngtcp2_conn *nc, uint64_t id, void *ud)
+{
+	return 0;
+}
+
+static void
+set_callbacks(ngtcp2_callbacks *cb, int server)
+{
+	memset(cb, 0, sizeof(*cb));
+	if (server)
+		cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+	else {
+		cb->client_initial = ngtcp2_crypto_client_initial_cb;
+		cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+	}
+	cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+	cb->encrypt = ngtcp2_crypto_encrypt_cb;
+	cb->decrypt = ngtcp2_crypto_decrypt_cb;
+	cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+	cb->update_key = ngtcp2_crypto_update_key_cb;
+	cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+	cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+	cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+	cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+	cb->rand = cb_rand;
+	cb->get_new_connection_id = cb_new_cid;
+	cb->remove_connection_id = cb_remove_cid;
+	cb->handshake_completed = cb_handshake_completed;
+	cb->handshake_confirmed = cb_handshake_confirmed;
+	cb->recv_stream_data = cb_recv_stream_data;
+	cb->stream_open = cb_stream_open;
+	cb->acked_stream_data_offset = cb_acked_stream_data;
+	cb->recv_datagram = cb_recv_datagram;
+	cb->ack_datagram = cb_ack_datagram;
+	cb->lost_datagram = cb_lost_datagram;
+}
+
+/* ---- TLS peer check (runs inside the handshake) ---- */
+
+static int
+tls_verify(gnutls_session_t s)
+{
+	ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(s);
+	struct quic_conn *c;
+	struct quic_endpoint *ep;
+	uint8_t pk[QUIC_KEY_LEN];
+	char alpn[QUIC_ALPN_MAX + 1];
+
+	if (ref == NULL)
+		return -1;
+	c = ref->user_data;
+	ep = c->ep;
+	if (tls_session_peer_key(s, pk) < 0)
+		return -1;
+	if (!c->server) {
+		if (sodium_memcmp(pk, c->peer, QUIC_KEY_LEN) != 0) {
+			log_warn("quic: server presented another key than the "
+			    "one dialled, refusing");
+			return -1;
+		}
+		return 0;
+	}
+	if (tls_session_alpn(s, alpn, sizeof(alpn)) < 0)
+		return -1;
+	if (memcmp(pk, ep->tls.pk, QUIC_KEY_LEN) == 0)
+		return -1;
+	if (ep->ev.accept && ep->ev.accept(ep->ud, pk, alpn) != 0) {
+		log_info("quic: refused client %02x%02x%02x%02x.. (%s)",
+		    pk[0], pk[1], pk[2], pk[3], alpn);
+		return -1;
+	}
+	memcpy(c->peer, pk, QUIC_KEY_LEN);
+	snprintf(c->alpn, sizeof(c->alpn), "%s", alpn);
+	c->peer_known = 1;
+	return 0;
+}
+
+/* ---- connection setup ---- */
+
+static void
+on_conn_timer(uv_timer_t *t)
+{
+	struct quic_conn *c = t->data;
+	int rv;
+
+	if (c->state != CS_HANDSHAKE && c->state != CS_OPEN)
+		return;
+	rv = ngtcp2_conn_handle_expiry(c->nc, ep_now(c->ep));
+	if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+		conn_mark_dead(c);
+		conn_notify_closed(c, QUIC_CLOSE_IDLE, 0);
+	} else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+		conn_mark_dead(c);
+		conn_notify_closed(c, QUIC_CLOSE_HANDSHAKE, 0);
+	} else if (rv != 0) {
+		conn_fatal_liberr(c, rv);
+	} else {
+		conn_flush(c);
+	}
+	if (c->state == CS_DEAD)
+		conn_destroy(c);
+}
+
+static void
+conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
+    ngtcp2_transport_params *p, int server)
+{
+	ngtcp2_settings_default(s);
+	s->initial_ts = ep_now(ep);
+	s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+	s->max_tx_udp_payload_size = QUIC_MAX_UDP_PAYLOAD;
+	s->no_tx_udp_payload_size_shaping = 1;
+	s->handshake_timeout = (uint64_t)ep->cfg.handshake_timeout_ms * MS_NS;
+	s->max_window = 6 * CONN_WINDOW;
+	s->max_stream_window = 6 * STREAM_WINDOW;
+
+	ngtcp2_transport_params_default(p);
+	p->initial_max_stream_data_bidi_local = STREAM_WINDOW;
+	p->initial_max_stream_data_bidi_remote = STREAM_WINDOW;
+	p->initial_max_stream_data_uni = 0;
+	p->initial_max_data = CONN_WINDOW;
+	/* The client opens the one control stream; nothing else is allowed. */
+	p->initial_max_streams_bidi = server ? 1 : 0;
+	p->initial_max_streams_uni = 0;
+	p->max_idle_timeout = (uint64_t)ep->cfg.idle_timeout_ms * MS_NS;
+	p->max_udp_payload_size = MAGICSOCK_BUF_SIZE;
+	p->active_connection_id_limit = 4;
+	p->max_datagram_frame_size = QUIC_MAX_DATAGRAM_FRAME;
+	p->disable_active_migration = 1;
+	/* magicsock tells QUIC from STUN/disco by the fixed bit: keep it set. */
+	p->grease_quic_bit = 0;
+}
+
+static struct quic_conn *
+conn_alloc(struct quic_endpoint *ep, int server)
+{
+	struct quic_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->ep = ep;
+	c->server = server;
+	c->sid = -1;
+	c->ref.get_conn = get_conn;
+	c->ref.user_data = c;
+	uv_timer_init(ep->loop, &c->timer);
+	c->timer.data = c;
+	c->next = ep->conns;
+	if (ep->conns)
+		ep->conns->prev = c;
+	ep->conns = c;
+	ep->nconns++;
+	return c;
+}
+
+static int
+conn_tls_init(struct quic_conn *c, const char *alpn)
+{
+	const char *const *alpns = c->server ? server_alpns : &alpn;
+	size_t n = c->server ? 2 : 1;
+	int err;
+
+	err = tls_session_new(&c->tls, &c->ep->tls, c->server, alpns, n);
+	if (err < 0)
+		return err;
+	if ((c->server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls) :
+	    ngtcp2_crypto_gnutls_configure_client_session(c->tls)) != 0)
+		return -EINVAL;
+	gnutls_session_set_ptr(c->tls, &c->ref);
+	ngtcp2_conn_set_tls_native_handle(c->nc, c->tls);
+	return 0;
+}
+
+int
+quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
+    const char *alpn, struct quic_conn **out)
+{
+	ngtcp2_settings s;
+	ngtcp2_transport_params p;
+	ngtcp2_callbacks cb;
+	ngtcp2_cid dcid, scid;
+	uint8_t buf[SCID_LEN];
+	struct quic_conn *c;
+	int err;
+
+	*out = NULL;
+	if (strcmp(alpn, QUIC_ALPN_MESH) != 0 && strcmp(alpn, QUIC_ALPN_BLOBS) != 0)
+		return -EINVAL;
+	if (memcmp(pk, ep->tls.pk, QUIC_KEY_LEN) == 0)
+		return -EINVAL;
+	if (ep->nconns >= ep->cfg.max_conns)
+		return -EMFILE;
+	if (magicsock_peer_path(ep->ms, pk, NULL) == MS_PATH_NONE)
+		return -EHOSTUNREACH;
+	c = conn_alloc(ep, 0);
+	if (c == NULL)
+		return -ENOMEM;
+	memcpy(c->peer, pk, QUIC_KEY_LEN);
+	c->peer_known = 1;
+	c->owner_knows = 1;
+	snprintf(c->alpn, sizeof(c->alpn), "%s", alpn);
+
+	randombytes_buf(buf, sizeof(buf));
+	ngtcp2_cid_init(&dcid, buf, sizeof(buf));
+	do {
+		randombytes_buf(buf, sizeof(buf));
+	} while (cid_find(ep, buf, sizeof(buf)));
+	ngtcp2_cid_init(&scid, buf, sizeof(buf));
+	conn_settings(ep, &s, &p, 0);
+	set_callbacks(&cb, 0);
+	err = -ENOMEM;
+	if (ngtcp2_conn_client_new(&c->nc, &dcid, &scid, &ep->vpath,
+	    NGTCP2_PROTO_VER_V1, &cb, &s, &p, NULL, c) != 0)
+		goto fail;
+	if ((err = cid_add(c, scid.data, scid.datalen)) < 0 ||
+	    (err = conn_tls_init(c, alpn)) < 0)
+		goto fail;
+	conn_flush(c);
+	if (c->state == CS_DEAD || c->state == CS_CLOSING) {
+		err = -ECONNABORTED;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	c->owner_knows = 0;
+	if (c->state == CS_CLOSING)
+		return err;	/* freed by its closing timer */
+	conn_destroy(c);
+	return err;
+}
+
+static struct quic_conn *
+conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
+    const union ms_addr *from)
+{
+	ngtcp2_settings s;
+	ngtcp2_transport_params p;
+	ngtcp2_callbacks cb;
+	ngtcp2_pkt_hd hd;
+	ngtcp2_cid scid;
+	uint8_t buf[SCID_LEN];
+	struct quic_conn *c;
+
+	if (ngtcp2_accept(&hd, pkt, len) != 0)
+		return NULL;
+	if (ep->nconns >= ep->cfg.max_conns ||
+	    ep->nhandshakes >= ep->cfg.max_handshakes) {
+		ep->st.rx_refused++;
+		return NULL;
+	}
+	c = conn_alloc(ep, 1);
+	if (c == NULL)
+		return NULL;
+	ep->nhandshakes++;
+	c->last_from = *from;
+	c->have_from = 1;
+	do {
+		randombytes_buf(buf, sizeof(buf));
+	} while (cid_find(ep, buf, sizeof(buf)));
+	ngtcp2_cid_init(&scid, buf, sizeof(buf));
+	conn_settings(ep, &s, &p, 1);
+	p.original_dcid = hd.dcid;
+	set_callbacks(&cb, 1);
+	if (ngtcp2_conn_server_new(&c->nc, &hd.scid, &scid, &ep->vpath,
+	    hd.version, &cb, &s, &p, NULL, c) != 0)
+		goto fail;
+	/* The client keeps using its chosen DCID until it hears from us. */
+	if (cid_add(c, scid.data, scid.datalen) < 0 ||
+	    cid_add(c, hd.dcid.data, hd.dcid.datalen) < 0 ||
+	    conn_tls_init(c, NULL) < 0)
+		goto fail;
+	return c;
+fail:
+	conn_destroy(c);
+	return NULL;
+}
+
+/* ---- confirmation and duplicate resolution ---- */
+
+static const uint8_t *
+conn_client_key(const struct quic_conn *c)
+{
+	return c->server ? c->peer : c->ep->tls.pk;
+}
+
+/* Returns the connection both ends keep of a and b. */
+static struct quic_conn *
+conn_survivor(struct quic_conn *a, struct quic_conn *b)
+{
+	const ngtcp2_cid *da, *db;
+	size_t n;
+	int cmp;
+
+	cmp = memcmp(conn_client_key(a), conn_client_key(b), QUIC_KEY_LEN);
+	if (cmp != 0)
+		return cmp < 0 ? a : b;
+	/* Same client dialled twice: both ends know each initial DCID. */
+	da = ngtcp2_conn_get_client_initial_dcid(a->nc);
+	db = ngtcp2_conn_get_client_initial_dcid(b->nc);
+	n = da->datalen < db->datalen ? da->datalen : db->datalen;
+	cmp = memcmp(da->data, db->data, n);
+	if (cmp == 0)
+		cmp = (int)da->datalen - (int)db->datalen;
+	return cmp <= 0 ? a : b;
+}
+
+struct quic_conn *
+quic_endpoint_find(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
+    const char *alpn)
+{
+	struct quic_conn *c;
+
+	for (c = ep->conns; c; c = c->next)
+		if (c->confirmed && c->state == CS_OPEN &&
+		    memcmp(c->peer, pk, QUIC_KEY_LEN) == 0 &&
+		    strcmp(c->alpn, alpn) == 0)
+			return c;
+	return NULL;
+}
+
+static int
+conn_open_stream(struct quic_conn *c)
+{
+	static const uint8_t marker[4];
+	struct txbuf *t;
+	int rv;
+
+	if ((rv = ngtcp2_conn_open_bidi_stream(c->nc, &c->sid, NULL)) != 0) {
+		log_warn("quic: opening the control stream: %s",
+		    ngtcp2_strerror(rv));
+		return -EPROTO;
+	}
+	/* Empty frame: makes the stream exist for the server at once. */
+	t = malloc(sizeof(*t) + sizeof(marker));
+	if (t == NULL)
+		return -ENOMEM;
+	t->next = c->tx_head;
+	t->len = sizeof(marker);
+	memcpy(t->data, marker, sizeof(marker));
+	c->tx_head = t;
+	if (c->tx_tail == NULL)
+		c->tx_tail = t;
+	c->tx_end += sizeof(marker);
+	return 0;
+}
+
+static void
+conn_confirm(struct quic_conn *c)
+{
+	struct quic_endpoint *ep = c->ep;
+	struct quic_conn *other = NULL;
+	uint8_t pk[QUIC_KEY_LEN];
+
+	if (c->server)
+		ep->nhandshakes--;
+	c->state = CS_OPEN;
+	/* Belt and braces: the verify hook already ran for this session. */
+	if (!c->peer_known || tls_session_peer_key(c->tls, pk) < 0 ||
+	    sodium_memcmp(pk, c->peer, QUIC_KEY_LEN) != 0) {
+		conn_close_local(c, QUIC_CODE_PROTOCOL, QUIC_CLOSE_HANDSHAKE, 1);
+		return;
+	}
+	if (!c->server && conn_open_stream(c) < 0) {
+		conn_close_local(c, QUIC_CODE_PROTOCOL, QUIC_CLOSE_PROTOCOL, 1);
+		return;
+	}
+	ngtcp2_conn_set_keep_alive_timeout(c->nc,
+	    (uint64_t)ep->cfg.keepalive_ms * MS_NS);
+	if (c->have_from)
+		magicsock_peer_heard(ep->ms, c->peer, &c->last_from);
+	if (strcmp(c->alpn, QUIC_ALPN_MESH) == 0)
+		other = quic_endpoint_find(ep, c->peer, c->alpn);
+	if (other && conn_survivor(c, other) == other) {
+		log_debug("quic: duplicate mesh connection, keeping the older");
+		conn_close_local(c, QUIC_CODE_DUPLICATE, QUIC_CLOSE_SUPERSEDED, 1);
+		return;
+	}
+	c->confirmed = 1;
+	c->owner_knows = 1;
+	if (ep->ev.confirmed)
+		ep->ev.confirmed(ep->ud, c);
+	if (other) {
+		log_debug("quic: duplicate mesh connection, replacing");
+		conn_close_local(other, QUIC_CODE_DUPLICATE,
+		    QUIC_CLOSE_SUPERSEDED, 1);
+		if (other->state == CS_DEAD)
+			conn_destroy(other);
+	}
+}
+
+/* Work deferred while ngtcp2 was running: confirmations, closes, sends. */
+static void
+conn_after(struct quic_conn *c)
+{
+	struct quic_endpoint *ep = c->ep;
+	struct dgram *d;
+	int accepted;
+	ngtcp2_vec v;
+	ngtcp2_ssize n;
+
+	if (c->confirm_pending && c->state == CS_HANDSHAKE) {
+		c->confirm_pending = 0;
+		conn_confirm(c);
+	}
+	if (c->close_pending) {
+		c->close_pending = 0;
+		conn_close_local(c, c->close_pending_code,
+		    c->close_pending_reason, 1);
+	}
+	while ((d = c->dq_head) != NULL) {
+		c->dq_head = d->next;
+		c->dq_len--;
+		if (c->state == CS_OPEN) {
+			v.base = d->data;
+			v.len = d->len;
+			n = ngtcp2_conn_writev_datagram(c->nc, NULL, NULL,
+			    ep->pktbuf, sizeof(ep->pktbuf), &accepted,
+			    NGTCP2_WRITE_DATAGRAM_FLAG_NONE, 0, &v, 1, ep_now(ep));
+			if (n > 0)
+				conn_send(c, ep->pktbuf, (size_t)n);
+			if (n > 0 && accepted)
+				c->st.dgrams_tx++;
+			else
+				c->st.dgrams_dropped++;
+		}
+		free(d);
+	}
+	c->dq_tail = NULL;
+	conn_flush(c);
+}
+
+/* ---- input ---- */
+
+static void
+conn_input(struct quic_conn *c, const uint8_t *pkt, size_t len,
+    const union ms_addr *from)
+{
+	struct quic_endpoint *ep = c->ep;
+	ngtcp2_pkt_info pi;
+	int rv;
+
+	if (c->state == CS_CLOSING) {
+		if (c->close_pkt && c->close_resends++ < CLOSE_RESENDS) {
+			c->last_from = *from;
+			conn_send(c, c->close_pkt, c->close_len);
+		}
+		return;
+	}
+	if (c->state == CS_DEAD)
+		return;
+	memset(&pi, 0, sizeof(pi));
+	c->in_ngtcp2 = 1;
+	rv = ngtcp2_conn_read_pkt(c->nc, &ep->vpath, &pi, pkt, len, ep_now(ep));
+	log_debug("quic: rx %zu rv=%d server=%d", len, rv, c->server);
+	c->in_ngtcp2 = 0;
+	if (rv != 0) {
+		if (rv == NGTCP2_ERR_DISCARD_PKT)
+			return;
+		conn_read_error(c, rv);
+		return;
+	}
+	c->st.rx_packets++;
+	c->st.rx_bytes += len;
+	c->last_from = *from;
+	c->have_from = 1;
+	if (c->peer_known && (!c->server || c->confirmed))
+		magicsock_peer_heard(ep->ms, c->peer, from);
+	conn_after(c);
+}
+
+void
+quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
+    const union ms_addr *from)
+{
+	ngtcp2_version_cid vc;
+	struct quic_conn *c;
+	int rv;
+
+	rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN);
+	if (rv != 0) {
+		/* Version negotiation is not offered: peers all speak v1. */
+		ep->st.rx_bad++;
+		return;
+	}
+	c = cid_find(ep, vc.dcid, vc.dcidlen);
+	if (c == NULL) {
+		if (vc.version == 0 || (c = conn_accept(ep, pkt, len, from)) == NULL) {
+			ep->st.rx_unknown++;
+			return;
+		}
+	}
+	conn_input(c, pkt, len, from);
+	if (c->state == CS_DEAD)
+		conn_destroy(c);
+}
+
+static void
+on_quic_packet(void *ud, const uint8_t *pkt, size_t len,
+    const union ms_addr *from)
+{
+	quic_endpoint_input(ud, pkt, len, from);
+}
+
+/* ---- public connection API ---- */
+
+size_t
+quic_conn_max_datagram(struct quic_conn *c)
+{
+	const ngtcp2_transport_params *rp;
+	uint64_t frame, udp, overhead, n, m;
+
+	if (c->state != CS_OPEN || !c->confirmed)
+		return 0;
+	rp = ngtcp2_conn_get_remote_transport_params(c->nc);
+	if (rp == NULL || rp->max_datagram_frame_size == 0)
+		return 0;
+	/* DATAGRAM frame: type (1) + varint length + payload. */
+	frame = rp->max_datagram_frame_size;
+	n = frame > 3 ? frame - 3 : 0;		/* 2-byte varint: < 16384 */
+	if (frame - 1 <= 64)
+		n = frame > 2 ? frame - 2 : 0;	/* 1-byte varint */
+	if (n >= 16384)
+		n = 16383;
+	/*
+	 * And it must fit one packet: short header (1 + DCID + up to 4 bytes
+	 * of packet number) and the AEAD tag.
+	 */
+	udp = rp->max_udp_payload_size < QUIC_MAX_UDP_PAYLOAD ?
+	    rp->max_udp_payload_size : QUIC_MAX_UDP_PAYLOAD;
+	overhead = 1 + ngtcp2_conn_get_dcid(c->nc)->datalen + 4 + 16 + 3;
+	m = udp > overhead ? udp - overhead : 0;
+	return (size_t)(n < m ? n : m);
+}
+
+int
+quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct quic_endpoint *ep = c->ep;
+	struct dgram *d;
+	ngtcp2_ssize n;
+	ngtcp2_vec v;
+	uint64_t ts;
+	int accepted, i;
+
+	if (c->state != CS_OPEN || !c->confirmed)
+		return -ENOTCONN;
+	if (len == 0 || len > quic_conn_max_datagram(c)) {
+		c->st.dgrams_dropped++;
+		return -EMSGSIZE;
+	}
+	if (c->in_ngtcp2) {
+		if (c->dq_len >= DGRAM_DEFER_MAX ||
+		    (d = malloc(sizeof(*d) + len)) == NULL) {
+			c->st.dgrams_dropped++;
+			return -EAGAIN;
+		}
+		d->next = NULL;
+		d->len = len;
+		memcpy(d->data, buf, len);
+		if (c->dq_tail)
+			c->dq_tail->next = d;
+		else
+			c->dq_head = d;
+		c->dq_tail = d;
+		c->dq_len++;
+		return 0;
+	}
+	v.base = (uint8_t *)buf;
+	v.len = len;
+	ts = ep_now(ep);
+	/* A packet may fill up with ACKs first: send it and try again. */
+	for (i = 0; i < 4; i++) {
+		n = ngtcp2_conn_writev_datagram(c->nc, NULL, NULL, ep->pktbuf,
+		    sizeof(ep->pktbuf), &accepted, NGTCP2_WRITE_DATAGRAM_FLAG_NONE,
+		    c->st.dgrams_tx, &v, 1, ts);
+		if (n < 0) {
+			conn_fatal_liberr(c, (int)n);
+			if (c->state == CS_DEAD)
+				conn_destroy(c);
+			return -ENOTCONN;
+		}
+		if (n == 0)
+			break;
+		conn_send(c, ep->pktbuf, (size_t)n);
+		if (accepted) {
+			c->st.dgrams_tx++;
+			ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
+			timer_update(c);
+			return 0;
+		}
+	}
+	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
+	timer_update(c);
+	c->st.dgrams_dropped++;
+	return -EAGAIN;
+}
+
+int
+quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct txbuf *t;
+
+	if (c->state != CS_OPEN || !c->confirmed)
+		return -ENOTCONN;
+	if (len == 0 || len > QUIC_MSG_CAP)
+		return -EMSGSIZE;
+	if (c->tx_end - c->tx_base + len + 4 > QUIC_TXQ_CAP)
+		return -ENOBUFS;
+	t = malloc(sizeof(*t) + 4 + len);
+	if (t == NULL)
+		return -ENOMEM;
+	t->next = NULL;
+	t->len = 4 + len;
+	t->data[0] = (uint8_t)(len >> 24);
+	t->data[1] = (uint8_t)(len >> 16);
+	t->data[2] = (uint8_t)(len >> 8);
+	t->data[3] = (uint8_t)len;
+	memcpy(t->data + 4, buf, len);
+	if (c->tx_tail)
+		c->tx_tail->next = t;
+	else
+		c->tx_head = t;
+	c->tx_tail = t;
+	c->tx_end += t->len;
+	conn_flush(c);
+	if (c->state == CS_DEAD)
+		conn_destroy(c);
+	return 0;
+}
+
+void
+quic_conn_close(struct quic_conn *c, uint64_t code)
+{
+	conn_close_local(c, code, QUIC_CLOSE_LOCAL, 1);
+	if (c->state == CS_DEAD && !c->in_ngtcp2)
+		conn_destroy(c);
+}
+
+const uint8_t *
+quic_conn_peer(const struct quic_conn *c)
+{
+	return c->peer;
+}
+
+const char *
+quic_conn_alpn(const struct quic_conn *c)
+{
+	return c->alpn;
+}
+
+int
+quic_conn_is_client(const struct quic_conn *c)
+{
+	return !c->server;
+}
+
+int
+quic_conn_is_confirmed(const struct quic_conn *c)
+{
+	return c->confirmed;
+}
+
+void
+quic_conn_get_stats(struct quic_conn *c, struct quic_stats *st)
+{
+	ngtcp2_conn_stat cs;
+
+	*st = c->st;
+	ngtcp2_conn_get_conn_stat(c->nc, &cs);
+	st->rtt_ms = (double)cs.smoothed_rtt / 1e6;
+}
+
+void
+quic_conn_set_data(struct quic_conn *c, void *data)
+{
+	c->data = data;
+}
+
+void *
+quic_conn_get_data(const struct quic_conn *c)
+{
+	return c->data;
+}
+
+const char *
+quic_close_reason_name(enum quic_close_reason r)
+{
+	switch (r) {
+	case QUIC_CLOSE_LOCAL:
+		return "local";
+	case QUIC_CLOSE_PEER:
+		return "peer";
+	case QUIC_CLOSE_IDLE:
+		return "idle timeout";
+	case QUIC_CLOSE_HANDSHAKE:
+		return "handshake failed";
+	case QUIC_CLOSE_PROTOCOL:
+		return "protocol error";
+	case QUIC_CLOSE_SUPERSEDED:
+		return "superseded";
+	}
+	return "unknown";
+}
+
+/* ---- endpoint ---- */
+
+int
+quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
+    struct magicsock *ms, const uint8_t seed[QUIC_KEY_LEN],
+    const struct quic_config *cfg, const struct quic_events *ev, void *ud)
+{
+	struct quic_endpoint *ep;
+	int err;
+
+	*out = NULL;
+	ep = calloc(1, sizeof(*ep));
+	if (ep == NULL)
+		return -ENOMEM;
+	if ((err = tls_creds_init(&ep->tls, seed, tls_verify)) < 0) {
+		free(ep);
+		return err;
+	}
+	ep->loop = loop;
+	ep->ms = ms;
+	if (cfg)
+		ep->cfg = *cfg;
+	if (ep->cfg.idle_timeout_ms == 0)
+		ep->cfg.idle_timeout_ms = 30000;
+	if (ep->cfg.keepalive_ms == 0)
+		ep->cfg.keepalive_ms = 5000;
+	if (ep->cfg.handshake_timeout_ms == 0)
+		ep->cfg.handshake_timeout_ms = 10000;
+	if (ep->cfg.max_msg_len == 0 || ep->cfg.max_msg_len > QUIC_MSG_CAP)
+		ep->cfg.max_msg_len = QUIC_MSG_CAP;
+	if (ep->cfg.max_conns == 0)
+		ep->cfg.max_conns = 1024;
+	if (ep->cfg.max_handshakes == 0)
+		ep->cfg.max_handshakes = 128;
+	if (ev)
+		ep->ev = *ev;
+	ep->ud = ud;
+	randombytes_buf(ep->cid_key, sizeof(ep->cid_key));
+	randombytes_buf(ep->reset_secret, sizeof(ep->reset_secret));
+	/* 100::/64 is the IPv6 discard prefix: a path that is never real. */
+	ep->vlocal.sin6_family = AF_INET6;
+	ep->vlocal.sin6_addr.s6_addr[0] = 0x01;
+	ep->vlocal.sin6_addr.s6_addr[15] = 1;
+	ep->vlocal.sin6_port = htons(1);
+	ep->vremote = ep->vlocal;
+	ep->vremote.sin6_addr.s6_addr[15] = 2;
+	ep->vpath.local.addr = (ngtcp2_sockaddr *)&ep->vlocal;
+	ep->vpath.local.addrlen = sizeof(ep->vlocal);
+	ep->vpath.remote.addr = (ngtcp2_sockaddr *)&ep->vremote;
+	ep->vpath.remote.addrlen = sizeof(ep->vremote);
+	magicsock_set_handler(ms, MS_PKT_QUIC, on_quic_packet, ep);
+	*out = ep;
+	return 0;
+}
+
+void
+quic_endpoint_free(struct quic_endpoint *ep)
+{
+	struct quic_conn *c;
+	ngtcp2_connection_close_error cc;
+
+	if (ep == NULL)
+		return;
+	magicsock_set_handler(ep->ms, MS_PKT_QUIC, NULL, NULL);
+	while ((c = ep->conns) != NULL) {
+		if (c->state == CS_HANDSHAKE || c->state == CS_OPEN) {
+			c->owner_knows = 0;
+			ngtcp2_connection_close_error_default(&cc);
+			ngtcp2_connection_close_error_set_application_error(&cc,
+			    QUIC_CODE_SHUTDOWN, NULL, 0);
+			conn_enter_closing(c, &cc);
+		}
+		conn_destroy(c);
+	}
+	tls_creds_close(&ep->tls);
+	sodium_memzero(ep->reset_secret, sizeof(ep->reset_secret));
+	free(ep);
+}
+
+const uint8_t *
+quic_endpoint_key(const struct quic_endpoint *ep)
+{
+	return ep->tls.pk;
+}
+
+void
+quic_endpoint_get_stats(const struct quic_endpoint *ep,
+    struct quic_endpoint_stats *st)
+{
+	*st = ep->st;
+	st->conns = ep->nconns;
+}

@@ -1,0 +1,444 @@
+/*
+ * test_forward: the data path with a fake send callback that collects what
+ * forward hands to peers (the unit seam standing for the QUIC connection),
+ * and a SOCK_DGRAM socketpair standing for the TUN fd (same one-packet-per-
+ * read/write semantics, and a small receive queue that makes EAGAIN easy to
+ * reach). Covers routing, every drop label, batch bounds, the EAGAIN ring
+ * (order kept, overflow dropped, drained when writable), a send callback
+ * that unmaps its own peer, and the libuv poll path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "dataplane/forward.h"
+
+#define LOCAL4  0x64400102u	/* 100.64.1.2, ours */
+#define PEERA4  0x64400909u	/* 100.64.9.9, peer A */
+#define PEERA4B 0x64500001u	/* 100.80.0.1, peer A in a second network */
+#define PEERB4  0x64400a0au	/* 100.64.10.10, peer B */
+
+static const uint8_t local6[16] = { 0x02, [15] = 0x01 };
+static const uint8_t peera6[16] = { 0x02, [15] = 0x09 };
+
+static int peer_a, peer_b;
+
+struct sent {
+	void *peer;
+	size_t len;
+	uint8_t data[2048];
+};
+
+struct fixture {
+	uv_loop_t loop;
+	int fds[2];		/* fds[0]: forward's "TUN"; fds[1]: the kernel side */
+	struct peer_table peers;
+	struct forward *fwd;
+	struct sent sent[64];
+	int n_sent;
+	int send_rc;		/* what the fake send returns */
+	int unmap_in_send;	/* the fake send removes the peer first */
+};
+
+static int fake_send(void *peer, const uint8_t *pkt, size_t len, void *ud)
+{
+	struct fixture *f = ud;
+
+	if (f->unmap_in_send)
+		peer_table_remove_peer(&f->peers, peer);
+	if (f->send_rc)
+		return f->send_rc;
+	assert_true(f->n_sent < 64);
+	assert_true(len <= sizeof(f->sent[0].data));
+	f->sent[f->n_sent].peer = peer;
+	f->sent[f->n_sent].len = len;
+	memcpy(f->sent[f->n_sent].data, pkt, len);
+	f->n_sent++;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct forward_config cfg = { 0 };
+
+	assert_non_null(f);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, f->fds), 0);
+	assert_int_equal(fcntl(f->fds[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(fcntl(f->fds[1], F_SETFL, O_NONBLOCK), 0);
+	peer_table_init(&f->peers);
+	assert_int_equal(peer_table_insert4(&f->peers, PEERA4, &peer_a, 0), 0);
+	assert_int_equal(peer_table_insert4(&f->peers, PEERA4B, &peer_a, 1), 0);
+	assert_int_equal(peer_table_insert6(&f->peers, peera6, &peer_a, 0), 0);
+	assert_int_equal(peer_table_insert4(&f->peers, PEERB4, &peer_b, 0), 0);
+	cfg.tun_fd = f->fds[0];
+	cfg.peers = &f->peers;
+	cfg.send = fake_send;
+	cfg.send_ud = f;
+	cfg.batch = 4;
+	assert_int_equal(forward_open(&f->fwd, &f->loop, &cfg), 0);
+	assert_int_equal(forward_local_add4(f->fwd, LOCAL4), 0);
+	assert_int_equal(forward_local_add4(f->fwd, LOCAL4), -EEXIST);
+	forward_local_set6(f->fwd, local6);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	forward_close(f->fwd);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	close(f->fds[0]);
+	close(f->fds[1]);
+	peer_table_close(&f->peers);
+	free(f);
+	return 0;
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+/* IPv4 UDP src → dst carrying `payload` bytes of value `tag`. */
+static size_t udp4(uint8_t *b, uint32_t src, uint32_t dst, size_t payload, uint8_t tag)
+{
+	size_t total = 28 + payload;
+
+	memset(b, 0, 28);
+	b[0] = 0x45;
+	wr16(b + 2, (uint16_t)total);
+	b[8] = 64;
+	b[9] = 17;
+	wr32(b + 12, src);
+	wr32(b + 16, dst);
+	wr16(b + 20, 4000);
+	wr16(b + 22, 5000);
+	wr16(b + 24, (uint16_t)(8 + payload));
+	memset(b + 28, tag, payload);
+	return total;
+}
+
+static size_t udp6(uint8_t *b, const uint8_t src[16], const uint8_t dst[16], size_t payload)
+{
+	memset(b, 0, 48);
+	b[0] = 0x60;
+	wr16(b + 4, (uint16_t)(8 + payload));
+	b[6] = 17;
+	b[7] = 64;
+	memcpy(b + 8, src, 16);
+	memcpy(b + 24, dst, 16);
+	wr16(b + 40, 4000);
+	wr16(b + 42, 5000);
+	wr16(b + 44, (uint16_t)(8 + payload));
+	memset(b + 48, 0x66, payload);
+	return 48 + payload;
+}
+
+/* The "kernel" writes a packet into the TUN. */
+static void tun_inject(struct fixture *f, const uint8_t *b, size_t len)
+{
+	assert_int_equal(write(f->fds[1], b, len), len);
+}
+
+static void test_outbound_routes(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t b[256];
+	size_t len;
+	struct peer_entry *e;
+
+	len = udp4(b, LOCAL4, PEERA4, 10, 1);
+	tun_inject(f, b, len);
+	len = udp4(b, LOCAL4, PEERA4B, 11, 2);
+	tun_inject(f, b, len);
+	len = udp4(b, LOCAL4, PEERB4, 12, 3);
+	tun_inject(f, b, len);
+	len = udp6(b, local6, peera6, 13);
+	tun_inject(f, b, len);
+	assert_int_equal(forward_tun_drain(f->fwd), 4);
+	assert_int_equal(forward_tun_drain(f->fwd), 0);
+
+	assert_int_equal(f->n_sent, 4);
+	assert_ptr_equal(f->sent[0].peer, &peer_a);
+	assert_int_equal(f->sent[0].len, 38);
+	assert_int_equal(f->sent[0].data[28], 1);
+	assert_ptr_equal(f->sent[1].peer, &peer_a);
+	assert_ptr_equal(f->sent[2].peer, &peer_b);
+	assert_ptr_equal(f->sent[3].peer, &peer_a);
+	assert_memory_equal(f->sent[3].data, b, len);
+
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.tx_packets, 4);
+	assert_int_equal(c.tx_bytes, 38 + 39 + 40 + 61);
+	assert_int_equal(c.no_route + c.parse_error + c.send_failed + c.too_big, 0);
+	e = peer_table_lookup4(&f->peers, PEERA4);
+	assert_int_equal(e->tx_packets, 1);
+	assert_int_equal(e->tx_bytes, 38);
+	e = peer_table_lookup6(&f->peers, peera6);
+	assert_int_equal(e->tx_bytes, 61);
+}
+
+static void test_outbound_drops(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t b[256];
+	size_t len;
+
+	/* unknown destination, and our own address looped back */
+	tun_inject(f, b, udp4(b, LOCAL4, 0x64401111, 4, 0));
+	tun_inject(f, b, udp4(b, PEERA4, LOCAL4, 4, 0));
+	/* garbage */
+	memset(b, 0xff, 40);
+	tun_inject(f, b, 40);
+	/* truncated: total length beyond what was read */
+	len = udp4(b, LOCAL4, PEERA4, 20, 0);
+	tun_inject(f, b, len - 1);
+	assert_int_equal(forward_tun_drain(f->fwd), 4);
+
+	/* send refuses: too big, then another failure */
+	f->send_rc = -EMSGSIZE;
+	tun_inject(f, b, len);
+	forward_tun_drain(f->fwd);
+	f->send_rc = -ECONNRESET;
+	tun_inject(f, b, len);
+	forward_tun_drain(f->fwd);
+
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.no_route, 2);
+	assert_int_equal(c.parse_error, 2);
+	assert_int_equal(c.too_big, 1);
+	assert_int_equal(c.send_failed, 1);
+	assert_int_equal(c.tx_packets, 0);
+	assert_int_equal(f->n_sent, 0);
+	assert_int_equal(peer_table_lookup4(&f->peers, PEERA4)->tx_packets, 0);
+}
+
+/* One wakeup reads at most `batch` packets. */
+static void test_batch_bound(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[256];
+
+	for (int i = 0; i < 10; i++)
+		tun_inject(f, b, udp4(b, LOCAL4, PEERB4, 4, (uint8_t)i));
+	assert_int_equal(forward_tun_drain(f->fwd), 4);
+	assert_int_equal(f->n_sent, 4);
+	assert_int_equal(forward_tun_drain(f->fwd), 4);
+	assert_int_equal(forward_tun_drain(f->fwd), 2);
+	assert_int_equal(f->n_sent, 10);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(f->sent[i].data[28], i);
+}
+
+/* The send callback unmaps the peer: forward must not touch the stale entry. */
+static void test_send_unmaps_peer(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t b[256];
+
+	f->unmap_in_send = 1;
+	tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, 0));
+	assert_int_equal(forward_tun_drain(f->fwd), 1);
+	assert_int_equal(f->n_sent, 1);
+	assert_null(peer_table_lookup4(&f->peers, PEERA4));
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.tx_packets, 1);
+	/* the next one finds no route */
+	tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, 0));
+	forward_tun_drain(f->fwd);
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.no_route, 1);
+}
+
+static void test_deliver(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t b[256], got[256];
+	size_t len;
+
+	/* from peer A's first and second-network addresses, and its IPv6 */
+	len = udp4(b, PEERA4, LOCAL4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), 0);
+	assert_int_equal(read(f->fds[1], got, sizeof(got)), len);
+	assert_memory_equal(got, b, len);
+	len = udp4(b, PEERA4B, LOCAL4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), 0);
+	assert_int_equal(read(f->fds[1], got, sizeof(got)), len);
+	len = udp6(b, peera6, local6, 5);
+	/* trailing junk after the IP packet is not written */
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len + 3), 0);
+	assert_int_equal(read(f->fds[1], got, sizeof(got)), len);
+	assert_memory_equal(got, b, len);
+
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.rx_packets, 3);
+	assert_int_equal(c.rx_bytes, 38 + 38 + 53);
+	assert_int_equal(peer_table_lookup4(&f->peers, PEERA4)->rx_packets, 1);
+	assert_int_equal(peer_table_lookup6(&f->peers, peera6)->rx_bytes, 53);
+
+	/* B's source address arriving from A; an unknown source */
+	len = udp4(b, PEERB4, LOCAL4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EPERM);
+	len = udp4(b, 0x64402222, LOCAL4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EPERM);
+	len = udp6(b, local6, local6, 5);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EPERM);
+	/* not addressed to us */
+	len = udp4(b, PEERA4, PEERB4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EHOSTUNREACH);
+	len = udp6(b, peera6, peera6, 5);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EHOSTUNREACH);
+	/* malformed */
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, 0), -EINVAL);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, 30), -EINVAL);
+	b[0] = 0x00;
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EINVAL);
+
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.spoofed_source, 3);
+	assert_int_equal(c.not_for_us, 2);
+	assert_int_equal(c.parse_error, 3);
+	assert_int_equal(c.rx_packets, 3);
+	assert_int_equal(read(f->fds[1], got, sizeof(got)), -1);
+	assert_int_equal(errno, EAGAIN);
+
+	/* after leaving the network our old address is no longer accepted */
+	assert_int_equal(forward_local_del4(f->fwd, LOCAL4), 0);
+	assert_int_equal(forward_local_del4(f->fwd, LOCAL4), -ENOENT);
+	len = udp4(b, PEERA4, LOCAL4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EHOSTUNREACH);
+}
+
+/* A full TUN queue parks writes in the ring, in order; the overflow is
+ * dropped; the loop drains the ring once the fd is writable again. */
+static void test_write_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t b[256], got[256];
+	size_t len;
+	int delivered = 0, rc, seen = 0;
+
+	/* fill the socket queue, then the ring, until a drop */
+	for (int i = 0; i < 1000; i++) {
+		len = udp4(b, PEERA4, LOCAL4, 100, (uint8_t)i);
+		rc = forward_deliver(f->fwd, &peer_a, b, len);
+		if (rc == -ENOBUFS)
+			break;
+		assert_int_equal(rc, 0);
+		delivered++;
+	}
+	assert_true(delivered > FORWARD_RING_SLOTS && delivered < 1000);
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.tun_write_failed, 1);
+	assert_int_equal(c.rx_packets, delivered);
+
+	/* the reader drains while the loop flushes the ring */
+	for (int spins = 0; spins < 10000 && seen < delivered; spins++) {
+		ssize_t n;
+
+		while ((n = read(f->fds[1], got, sizeof(got))) > 0) {
+			assert_int_equal(n, len);
+			assert_int_equal(got[28], (uint8_t)seen);
+			seen++;
+		}
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	}
+	assert_int_equal(seen, delivered);
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.tun_write_failed, 1);
+	/* the ring is empty again: a new packet goes straight through */
+	len = udp4(b, PEERA4, LOCAL4, 100, 0xaa);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), 0);
+	assert_int_equal(read(f->fds[1], got, sizeof(got)), len);
+	assert_int_equal(got[28], 0xaa);
+}
+
+/* The real wakeup path: uv_poll on the fd, stop and start. */
+static void test_loop_polling(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[256];
+
+	assert_int_equal(forward_start(f->fwd), 0);
+	for (int i = 0; i < 6; i++)
+		tun_inject(f, b, udp4(b, LOCAL4, PEERB4, 4, (uint8_t)i));
+	for (int spins = 0; spins < 100 && f->n_sent < 6; spins++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->n_sent, 6);
+
+	assert_int_equal(forward_stop(f->fwd), 0);
+	tun_inject(f, b, udp4(b, LOCAL4, PEERB4, 4, 9));
+	for (int spins = 0; spins < 10; spins++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->n_sent, 6);
+	assert_int_equal(forward_start(f->fwd), 0);
+	for (int spins = 0; spins < 100 && f->n_sent < 7; spins++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->n_sent, 7);
+	assert_int_equal(f->sent[6].data[28], 9);
+}
+
+static void test_open_refuses(void **state)
+{
+	uv_loop_t loop;
+	struct peer_table t;
+	struct forward *fwd = (struct forward *)&loop;
+	struct forward_config cfg = { .tun_fd = -1 };
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	peer_table_init(&t);
+	cfg.peers = &t;
+	cfg.send = fake_send;
+	assert_int_equal(forward_open(&fwd, &loop, &cfg), -EINVAL);
+	assert_null(fwd);
+	cfg.tun_fd = 0;
+	cfg.send = NULL;
+	assert_int_equal(forward_open(&fwd, &loop, &cfg), -EINVAL);
+	cfg.send = fake_send;
+	cfg.batch = FORWARD_MAX_BATCH + 1;
+	assert_int_equal(forward_open(&fwd, &loop, &cfg), -EINVAL);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_outbound_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbound_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_unmaps_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_polling, setup, teardown),
+		cmocka_unit_test(test_open_refuses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

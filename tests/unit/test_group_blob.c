@@ -1,0 +1,675 @@
+/*
+ * test_group_blob: roster operations, address assignment with collisions
+ * and reserved addresses, reusable keys, the canonical encoding (pinned
+ * bytes, insertion-order independence, round trips) and the strict decoder
+ * against truncation, bit flips and hand-built hostile rosters (wrong
+ * types, unknown format, huge counts, bad ids, hostnames and addresses,
+ * duplicates, wrong order, non-minimal encodings, deep firewall nesting).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "mesh/address.h"
+#include "mesh/group_blob.h"
+#include "util/blake3.h"
+#include "util/hex.h"
+
+/* Two ids whose index-0 addresses collide, and one whose index-0 address
+ * is the reserved 100.64.0.0 (found by brute force, see test_address). */
+#define ID_COLL_A \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0000000000001fcd"
+#define ID_COLL_B \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00000000000044d0"
+#define ID_RESERVED \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000000000014c579"
+
+/* A deterministic id for member number i. */
+static void
+test_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
+{
+	uint8_t pk[32];
+
+	blake3_hash(&i, sizeof(i), pk);
+	hex_encode(pk, 32, out);
+}
+
+static void
+member_for(const char *id, uint32_t idx, const char *host,
+    struct gb_member *m)
+{
+	memset(m, 0, sizeof(*m));
+	strcpy(m->id, id);
+	m->collision_index = idx;
+	m->ipv4 = address_ipv4(id, idx);
+	strcpy(m->hostname, host);
+}
+
+/* A roster with every kind of entry, built in the given member order. */
+static void
+build_sample(struct group_blob *b, int reverse)
+{
+	static const uint8_t fw[] = { 0x81, 0xa1, '*', 0x91, 0xa6, 't', 'c',
+	    'p', ':', '2', '2' };	/* {"*": ["tcp:22"]} */
+	char id[IDENTITY_ID_LEN + 1], host[16];
+	struct gb_key k;
+	unsigned i, j;
+
+	assert_int_equal(group_blob_init(b, "gentle-amber-fox",
+	    GROUP_MODE_CLOSED), 0);
+	for (j = 0; j < 5; j++) {
+		i = reverse ? 4 - j : j;
+		test_id(i, id);
+		snprintf(host, sizeof(host), "host%u", i);
+		assert_int_equal(group_blob_admit(b, id, host, i == 0), 0);
+	}
+	test_id(100, id);
+	assert_int_equal(group_blob_add_approved(b, id, "printer"), 0);
+	test_id(101, id);
+	assert_int_equal(group_blob_add_approved(b, id, NULL), 0);
+	memset(&k, 0, sizeof(k));
+	strcpy(k.id, "k1");
+	memset(k.secret_hash, 0x11, 32);
+	k.created = 1700000000;
+	k.expires = 1800000000;
+	assert_int_equal(group_blob_add_key(b, &k), 0);
+	assert_int_equal(group_blob_set_firewall(b, fw, sizeof(fw)), 0);
+}
+
+static void
+test_members(void **state)
+{
+	struct group_blob b;
+	const struct gb_member *m;
+	struct gb_member e;
+	char id[IDENTITY_ID_LEN + 1], other[IDENTITY_ID_LEN + 1];
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(group_blob_init(&b, "Bad Name", GROUP_MODE_OPEN),
+	    -EINVAL);
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	assert_int_equal(b.version, 0);
+	assert_int_equal(b.firewall_len, 1);
+	assert_int_equal(b.firewall[0], 0x80);
+	test_id(1, id);
+	test_id(2, other);
+	assert_int_equal(group_blob_admit(&b, id, "alice", true), 0);
+	assert_int_equal(b.version, 1);
+	m = group_blob_find_member(&b, id);
+	assert_non_null(m);
+	assert_true(m->coordinator);
+	assert_int_equal(m->ipv4, address_ipv4(id, 0));
+	assert_ptr_equal(group_blob_find_member_by_hostname(&b, "alice"), m);
+	assert_ptr_equal(group_blob_find_member_by_ipv4(&b, m->ipv4), m);
+	assert_null(group_blob_find_member(&b, other));
+	assert_null(group_blob_find_member_by_hostname(&b, "bob"));
+	/* Duplicates of id, hostname or address. */
+	assert_int_equal(group_blob_admit(&b, id, "alice2", false), -EEXIST);
+	assert_int_equal(group_blob_admit(&b, other, "alice", false), -EEXIST);
+	member_for(other, 0, "bob", &e);
+	e.ipv4 = m->ipv4;
+	assert_int_equal(group_blob_add_member(&b, &e), -EINVAL);
+	/* Bad entries. */
+	member_for(other, 0, "Bob", &e);
+	assert_int_equal(group_blob_add_member(&b, &e), -EINVAL);
+	member_for(other, 0, "bob", &e);
+	e.collision_index = 1;
+	assert_int_equal(group_blob_add_member(&b, &e), -EINVAL);
+	member_for(other, 0, "bob", &e);
+	e.id[0] = 'X';
+	assert_int_equal(group_blob_add_member(&b, &e), -EINVAL);
+	member_for(ID_RESERVED, 0, "res", &e);
+	assert_int_equal(group_blob_add_member(&b, &e), -EINVAL);
+	/* Unterminated strings in the caller's struct are not trusted. */
+	member_for(other, 0, "bob", &e);
+	memset(e.hostname, 'a', sizeof(e.hostname));
+	assert_int_equal(group_blob_add_member(&b, &e), 0);
+	assert_int_equal(strlen(group_blob_find_member(&b, other)->hostname),
+	    63);
+	/* Renames. */
+	v = b.version;
+	assert_int_equal(group_blob_set_hostname(&b, other, "alice"), -EEXIST);
+	assert_int_equal(group_blob_set_hostname(&b, other, "-x"), -EINVAL);
+	assert_int_equal(group_blob_set_hostname(&b, other, "bob"), 0);
+	assert_int_equal(group_blob_set_hostname(&b, other, "bob"), 0);
+	assert_int_equal(group_blob_set_hostname(&b, ID_RESERVED, "z"),
+	    -ENOENT);
+	assert_int_equal(group_blob_set_coordinator(&b, other, true), 0);
+	assert_true(group_blob_find_member(&b, other)->coordinator);
+	assert_int_equal(b.version, v + 2);
+	assert_true(group_blob_hostname_taken("bob", &b));
+	assert_false(group_blob_hostname_taken("carol", &b));
+	/* Removal. */
+	assert_int_equal(group_blob_remove_member(&b, id), 0);
+	assert_int_equal(group_blob_remove_member(&b, id), -ENOENT);
+	assert_int_equal(b.n_members, 1);
+	assert_null(group_blob_find_member_by_hostname(&b, "alice"));
+	group_blob_free(&b);
+}
+
+static void
+test_assign_ip(void **state)
+{
+	struct group_blob b;
+	uint32_t ip, idx;
+
+	(void)state;
+	assert_int_equal(address_ipv4(ID_COLL_A, 0), address_ipv4(ID_COLL_B, 0));
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	/* Reserved address at index 0: skipped. */
+	assert_int_equal(group_blob_assign_ip(&b, ID_RESERVED, &ip, &idx), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(ip, address_ipv4(ID_RESERVED, 1));
+	assert_int_equal(group_blob_admit(&b, ID_COLL_A, "a", false), 0);
+	assert_int_equal(group_blob_find_member(&b, ID_COLL_A)->collision_index,
+	    0);
+	/* Its own address does not count as taken. */
+	assert_int_equal(group_blob_assign_ip(&b, ID_COLL_A, &ip, &idx), 0);
+	assert_int_equal(idx, 0);
+	/* The second identity collides and moves on to index 1. */
+	assert_int_equal(group_blob_assign_ip(&b, ID_COLL_B, &ip, &idx), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(group_blob_admit(&b, ID_COLL_B, "b", false), 0);
+	assert_int_equal(group_blob_find_member(&b, ID_COLL_B)->ipv4,
+	    address_ipv4(ID_COLL_B, 1));
+	assert_int_equal(group_blob_assign_ip(&b, "nothex", &ip, &idx),
+	    -EINVAL);
+	group_blob_free(&b);
+}
+
+static void
+test_approved_and_keys(void **state)
+{
+	struct group_blob b;
+	char id[IDENTITY_ID_LEN + 1];
+	uint8_t h[32];
+	struct gb_key k;
+
+	(void)state;
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_CLOSED), 0);
+	test_id(7, id);
+	assert_int_equal(group_blob_add_approved(&b, id, "nas"), 0);
+	assert_int_equal(group_blob_add_approved(&b, id, NULL), -EEXIST);
+	assert_string_equal(group_blob_find_approved(&b, id)->hostname, "nas");
+	assert_int_equal(group_blob_add_approved(&b, "zz", NULL), -EINVAL);
+	test_id(8, id);
+	assert_int_equal(group_blob_add_approved(&b, id, "NAS"), -EINVAL);
+	assert_int_equal(group_blob_remove_approved(&b, id), -ENOENT);
+	test_id(7, id);
+	assert_int_equal(group_blob_remove_approved(&b, id), 0);
+	assert_null(group_blob_find_approved(&b, id));
+
+	memset(&k, 0, sizeof(k));
+	strcpy(k.id, "abc123");
+	memset(k.secret_hash, 0xaa, 32);
+	k.expires = 1000;
+	assert_int_equal(group_blob_add_key(&b, &k), 0);
+	assert_int_equal(group_blob_add_key(&b, &k), -EEXIST);
+	strcpy(k.id, "other");
+	assert_int_equal(group_blob_add_key(&b, &k), -EEXIST); /* same hash */
+	strcpy(k.id, "Bad");
+	assert_int_equal(group_blob_add_key(&b, &k), -EINVAL);
+	memset(k.id, 'a', sizeof(k.id));
+	assert_int_equal(group_blob_add_key(&b, &k), -EEXIST); /* cut, hash */
+	memset(h, 0xaa, 32);
+	assert_int_equal(group_blob_key_check(&b, h, 999), 0);
+	assert_int_equal(group_blob_key_check(&b, h, 1000), -EKEYEXPIRED);
+	assert_int_equal(group_blob_revoke_key(&b, "abc123"), 0);
+	assert_int_equal(group_blob_key_check(&b, h, 1), -EKEYREVOKED);
+	assert_int_equal(group_blob_revoke_key(&b, "nope"), -ENOENT);
+	memset(h, 0xbb, 32);
+	assert_int_equal(group_blob_key_check(&b, h, 1), -ENOENT);
+	/* expires = 0 never expires. */
+	strcpy(k.id, "forever");
+	memset(k.secret_hash, 0xbb, 32);
+	k.expires = 0;
+	assert_int_equal(group_blob_add_key(&b, &k), 0);
+	assert_int_equal(group_blob_key_check(&b, h, UINT64_MAX), 0);
+	group_blob_free(&b);
+}
+
+static void
+test_firewall(void **state)
+{
+	struct group_blob b;
+	static const uint8_t nested[] = { 0x82, 0xa1, 'a', 0x93, 0x01, 0xcb,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0xa1, 'b', 0xd4, 0x05, 0x07 };
+	static const uint8_t bad_trailing[] = { 0x80, 0x80 };
+	static const uint8_t bad_short[] = { 0x92, 0x01 };
+	static const uint8_t bad_c1[] = { 0xc1 };
+	static const uint8_t bad_str[] = { 0xd9, 0x05, 'a' };
+	static const uint8_t bad_huge_map[] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
+	uint8_t deep[GB_FIREWALL_MAX_DEPTH + 2];
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	v = b.version;
+	assert_int_equal(group_blob_set_firewall(&b, nested, sizeof(nested)),
+	    0);
+	assert_int_equal(b.version, v + 1);
+	assert_memory_equal(b.firewall, nested, sizeof(nested));
+	assert_int_equal(group_blob_set_firewall(&b, bad_trailing, 2), -EINVAL);
+	assert_int_equal(group_blob_set_firewall(&b, bad_short, 2), -EINVAL);
+	assert_int_equal(group_blob_set_firewall(&b, bad_c1, 1), -EINVAL);
+	assert_int_equal(group_blob_set_firewall(&b, bad_str, 3), -EINVAL);
+	assert_int_equal(group_blob_set_firewall(&b, bad_huge_map, 5),
+	    -EINVAL);
+	assert_int_equal(group_blob_set_firewall(&b, bad_c1, 0), -EINVAL);
+	/* Nesting: depth limit exactly, then one more. */
+	memset(deep, 0x91, sizeof(deep));
+	deep[GB_FIREWALL_MAX_DEPTH + 1] = 0x00;
+	assert_int_equal(group_blob_check_msgpack(deep + 1,
+	    sizeof(deep) - 1), 0);
+	assert_int_equal(group_blob_check_msgpack(deep, sizeof(deep)),
+	    -EINVAL);
+	assert_memory_equal(b.firewall, nested, sizeof(nested));
+	group_blob_free(&b);
+}
+
+/* The canonical bytes of a tiny roster, written out by hand from the
+ * layout in group_blob_codec.c. */
+static void
+test_pinned_encoding(void **state)
+{
+	static const uint8_t want_head[] = {
+		0x98, 0x01, 0x03, 0xa3, 'n', 'e', 't', 0xa4, 'o', 'p', 'e',
+		'n', 0x91, 0x95, 0xd9, 0x40,
+	};
+	struct group_blob b;
+	uint8_t *enc;
+	size_t len, off;
+	uint32_t ip;
+
+	(void)state;
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	assert_int_equal(group_blob_admit(&b, ID_COLL_A, "a", true), 0);
+	assert_int_equal(group_blob_set_mode(&b, GROUP_MODE_OPEN), 0);
+	assert_int_equal(group_blob_set_name(&b, "net"), 0);
+	assert_int_equal(group_blob_encode(&b, &enc, &len), 0);
+	assert_int_equal(len, sizeof(want_head) + 64 + 5 + 1 + 2 + 1 + 2 + 1);
+	assert_memory_equal(enc, want_head, sizeof(want_head));
+	off = sizeof(want_head);
+	assert_memory_equal(enc + off, ID_COLL_A, 64);
+	off += 64;
+	ip = address_ipv4(ID_COLL_A, 0);
+	assert_int_equal(enc[off], 0xce);
+	assert_int_equal(enc[off + 1], ip >> 24);
+	assert_int_equal(enc[off + 4], ip & 0xff);
+	off += 5;
+	assert_int_equal(enc[off++], 0x00);	/* collision index */
+	assert_int_equal(enc[off++], 0xa1);
+	assert_int_equal(enc[off++], 'a');
+	assert_int_equal(enc[off++], 0xc3);	/* coordinator */
+	assert_int_equal(enc[off++], 0x90);	/* approved */
+	assert_int_equal(enc[off++], 0x90);	/* keys */
+	assert_int_equal(enc[off++], 0x80);	/* firewall */
+	assert_int_equal(off, len);
+	free(enc);
+	group_blob_free(&b);
+}
+
+static void
+test_canonical_roundtrip(void **state)
+{
+	struct group_blob a, b, c;
+	uint8_t *ea, *eb, *ec, ha[32], hb[32];
+	size_t la, lb, lc;
+
+	(void)state;
+	build_sample(&a, 0);
+	build_sample(&b, 1);
+	assert_int_equal(group_blob_encode(&a, &ea, &la), 0);
+	assert_int_equal(group_blob_encode(&b, &eb, &lb), 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ea, eb, la);
+	assert_int_equal(group_blob_hash(&a, ha), 0);
+	assert_int_equal(group_blob_hash(&b, hb), 0);
+	assert_memory_equal(ha, hb, 32);
+	blake3_hash(ea, la, hb);
+	assert_memory_equal(ha, hb, 32);
+	/* Decode and re-encode gives the same bytes and the same content. */
+	assert_int_equal(group_blob_decode(ea, la, &c), 0);
+	assert_int_equal(c.version, a.version);
+	assert_int_equal(c.n_members, 5);
+	assert_int_equal(c.n_approved, 2);
+	assert_int_equal(c.n_keys, 1);
+	assert_string_equal(c.name, "gentle-amber-fox");
+	assert_int_equal(c.mode, GROUP_MODE_CLOSED);
+	assert_memory_equal(c.members, a.members, 5 * sizeof(*a.members));
+	assert_string_equal(c.approved[0].hostname,
+	    a.approved[0].hostname);
+	assert_int_equal(c.firewall_len, a.firewall_len);
+	assert_memory_equal(c.firewall, a.firewall, a.firewall_len);
+	assert_int_equal(group_blob_encode(&c, &ec, &lc), 0);
+	assert_int_equal(lc, la);
+	assert_memory_equal(ec, ea, la);
+	free(ec);
+	/* A copy is independent and equal. */
+	group_blob_free(&c);
+	assert_int_equal(group_blob_copy(&c, &a), 0);
+	assert_int_equal(group_blob_remove_member(&a, a.members[0].id), 0);
+	assert_int_equal(c.n_members, 5);
+	assert_int_equal(group_blob_encode(&c, &ec, &lc), 0);
+	assert_memory_equal(ec, ea, la);
+	/* Any change gives a different hash and a higher version. */
+	assert_int_equal(group_blob_hash(&a, hb), 0);
+	assert_memory_not_equal(ha, hb, 32);
+	assert_true(a.version > c.version);
+	free(ea);
+	free(eb);
+	free(ec);
+	group_blob_free(&a);
+	group_blob_free(&b);
+	group_blob_free(&c);
+}
+
+static void
+test_truncation_and_flips(void **state)
+{
+	struct group_blob a, c;
+	uint8_t *enc, *re;
+	size_t len, rlen, i;
+	int bit, rc;
+
+	(void)state;
+	build_sample(&a, 0);
+	assert_int_equal(group_blob_encode(&a, &enc, &len), 0);
+	for (i = 0; i < len; i++) {
+		rc = group_blob_decode(enc, i, &c);
+		assert_true(rc < 0);
+	}
+	/* Every single-bit flip is rejected or still canonical. */
+	for (i = 0; i < len; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			enc[i] ^= (uint8_t)(1 << bit);
+			if (group_blob_decode(enc, len, &c) == 0) {
+				assert_int_equal(group_blob_encode(&c, &re,
+				    &rlen), 0);
+				assert_int_equal(rlen, len);
+				assert_memory_equal(re, enc, len);
+				free(re);
+				group_blob_free(&c);
+			}
+			enc[i] ^= (uint8_t)(1 << bit);
+		}
+	}
+	/* Trailing garbage. */
+	re = malloc(len + 1);
+	assert_non_null(re);
+	memcpy(re, enc, len);
+	re[len] = 0xc0;
+	assert_int_equal(group_blob_decode(re, len + 1, &c), -EINVAL);
+	free(re);
+	free(enc);
+	group_blob_free(&a);
+}
+
+/*
+ * Hand-built rosters. struct raw describes one blob; fault selects a single
+ * deviation from the canonical form.
+ */
+enum fault {
+	F_NONE, F_FORMAT2, F_TOP7, F_VERSION_STR, F_NAME_BAD, F_MODE_BAD,
+	F_ID_UPPER, F_ID_SHORT, F_IP_WRONG, F_HOST_BAD, F_HOST_EMPTY,
+	F_UNSORTED, F_DUP_ID, F_DUP_IP, F_DUP_HOST, F_COORD_INT,
+	F_IDX_NONMIN, F_MEMBER_6, F_APPROVED_BAD, F_KEY_HASH31,
+	F_KEY_ID_BAD, F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE,
+	F_IP_NEG, F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
+	F_APPROVED_UNSORTED,
+};
+
+static void
+pk_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static void
+pk_member(msgpack_packer *pk, const char *id, uint32_t idx, const char *host,
+    enum fault f)
+{
+	uint32_t ip = address_ipv4(id, idx);
+
+	msgpack_pack_array(pk, f == F_MEMBER_6 ? 6 : 5);
+	pk_str(pk, id);
+	if (f == F_IP_WRONG)
+		ip ^= 1;
+	if (f == F_IP_NEG)
+		msgpack_pack_fix_int32(pk, (int32_t)ip);
+	else
+		msgpack_pack_uint32(pk, ip);
+	if (f == F_IDX_NONMIN)
+		msgpack_pack_fix_uint32(pk, idx);
+	else
+		msgpack_pack_uint32(pk, idx);
+	pk_str(pk, host);
+	if (f == F_COORD_INT)
+		msgpack_pack_uint8(pk, 1);
+	else
+		msgpack_pack_false(pk);
+	if (f == F_MEMBER_6)
+		msgpack_pack_nil(pk);
+}
+
+static int
+decode_fault(enum fault f)
+{
+	char ids[3][IDENTITY_ID_LEN + 1];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct group_blob b;
+	unsigned i, n;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	/* Three ids in ascending order. */
+	for (i = 0; i < 3; i++)
+		test_id(i, ids[i]);
+	qsort(ids, 3, sizeof(ids[0]), (int (*)(const void *,
+	    const void *))strcmp);
+	msgpack_pack_array(&pk, f == F_TOP7 ? 7 : 8);
+	msgpack_pack_uint8(&pk, f == F_FORMAT2 ? 2 : 1);
+	if (f == F_VERSION_STR)
+		pk_str(&pk, "5");
+	else
+		msgpack_pack_uint64(&pk, 5);
+	pk_str(&pk, f == F_NAME_BAD ? "my net" : "net");
+	pk_str(&pk, f == F_MODE_BAD ? "public" : "open");
+
+	if (f == F_HUGE_COUNT) {
+		/* array32 claiming 4 billion members, then nothing. */
+		msgpack_pack_array(&pk, 0xffffffffu);
+		goto done;
+	}
+	if (f == F_TOO_MANY) {
+		n = GB_MAX_MEMBERS + 1;
+		msgpack_pack_array(&pk, n);
+		for (i = 0; i < n; i++) {
+			char id[IDENTITY_ID_LEN + 1], host[16];
+
+			test_id(1000 + i, id);
+			snprintf(host, sizeof(host), "h%u", i);
+			pk_member(&pk, id, 0, host, F_NONE);
+		}
+		goto done;
+	}
+	if (f == F_ARRAY16_SMALL) {
+		/* A 2-element list spelled as array16: not minimal. */
+		const char hdr[] = { (char)0xdc, 0x00, 0x02 };
+
+		msgpack_sbuffer_write(&sb, hdr, sizeof(hdr));
+	} else {
+		msgpack_pack_array(&pk, f == F_DUP_ID || f == F_DUP_IP ||
+		    f == F_DUP_HOST || f == F_RESERVED_IP ? 3 : 2);
+	}
+	if (f == F_ID_UPPER) {
+		ids[0][5] = 'A';
+	} else if (f == F_ID_SHORT) {
+		ids[0][63] = '\0';
+	}
+	if (f == F_UNSORTED) {
+		pk_member(&pk, ids[1], 0, "b", F_NONE);
+		pk_member(&pk, ids[0], 0, "a", F_NONE);
+	} else {
+		pk_member(&pk, ids[0], 0, f == F_HOST_BAD ? "a_" :
+		    f == F_HOST_EMPTY ? "" : "a", f);
+		pk_member(&pk, ids[1], 0, "b", F_NONE);
+	}
+	if (f == F_DUP_ID)
+		pk_member(&pk, ids[1], 0, "c", F_NONE);
+	if (f == F_DUP_HOST)
+		pk_member(&pk, ids[2], 0, "b", F_NONE);
+	if (f == F_RESERVED_IP)
+		pk_member(&pk, ID_RESERVED, 0, "r", F_NONE);
+	if (f == F_DUP_IP) {
+		/* Sorted: COLL_A/B sort before test ids only by luck, so
+		 * replace the list: two colliding ids at index 0. */
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_array(&pk, 8);
+		msgpack_pack_uint8(&pk, 1);
+		msgpack_pack_uint64(&pk, 5);
+		pk_str(&pk, "net");
+		pk_str(&pk, "open");
+		msgpack_pack_array(&pk, 2);
+		pk_member(&pk, ID_COLL_A, 0, "a", F_NONE);
+		pk_member(&pk, ID_COLL_B, 0, "b", F_NONE);
+	}
+
+	if (f == F_APPROVED_UNSORTED) {
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_array(&pk, 2);
+		pk_str(&pk, ids[2]);
+		msgpack_pack_nil(&pk);
+		msgpack_pack_array(&pk, 2);
+		pk_str(&pk, ids[1]);
+		msgpack_pack_nil(&pk);
+	} else {
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_array(&pk, 2);
+		pk_str(&pk, ids[2]);
+		if (f == F_APPROVED_BAD)
+			msgpack_pack_uint8(&pk, 3);
+		else
+			pk_str(&pk, "nas");
+	}
+
+	msgpack_pack_array(&pk, f == F_DUP_KEY_HASH ? 2 : 1);
+	for (i = 0; i < (f == F_DUP_KEY_HASH ? 2u : 1u); i++) {
+		uint8_t hash[32];
+
+		memset(hash, 0x42, sizeof(hash));
+		msgpack_pack_array(&pk, 5);
+		pk_str(&pk, f == F_KEY_ID_BAD ? "k-1" : i ? "k2" : "k1");
+		msgpack_pack_bin(&pk, f == F_KEY_HASH31 ? 31 : 32);
+		msgpack_pack_bin_body(&pk, hash, f == F_KEY_HASH31 ? 31 : 32);
+		msgpack_pack_uint64(&pk, 1);
+		msgpack_pack_uint64(&pk, 0);
+		msgpack_pack_true(&pk);
+	}
+
+	if (f == F_FW_DEEP) {
+		for (i = 0; i < GB_FIREWALL_MAX_DEPTH + 1; i++)
+			msgpack_pack_array(&pk, 1);
+		msgpack_pack_nil(&pk);
+	} else if (f != F_FW_NONE) {
+		msgpack_pack_map(&pk, 0);
+	}
+done:
+	rc = group_blob_decode((const uint8_t *)sb.data, sb.size, &b);
+	if (rc == 0)
+		group_blob_free(&b);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void
+test_hostile_rosters(void **state)
+{
+	static const enum fault bad[] = {
+		F_TOP7, F_VERSION_STR, F_NAME_BAD, F_MODE_BAD, F_ID_UPPER,
+		F_ID_SHORT, F_IP_WRONG, F_HOST_BAD, F_HOST_EMPTY, F_UNSORTED,
+		F_DUP_ID, F_DUP_IP, F_DUP_HOST, F_COORD_INT, F_IDX_NONMIN,
+		F_MEMBER_6, F_APPROVED_BAD, F_KEY_HASH31, F_KEY_ID_BAD,
+		F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE, F_IP_NEG,
+		F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
+		F_APPROVED_UNSORTED,
+	};
+	size_t i;
+	int rc;
+
+	(void)state;
+	/* The unmodified builder produces an acceptable roster, so each
+	 * rejection below is caused by its fault alone. */
+	assert_int_equal(decode_fault(F_NONE), 0);
+	assert_int_equal(decode_fault(F_FORMAT2), -EPROTONOSUPPORT);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rc = decode_fault(bad[i]);
+		if (rc != -EINVAL)
+			fail_msg("fault %d: got %d, want -EINVAL", bad[i], rc);
+	}
+}
+
+static void
+test_size_limits(void **state)
+{
+	struct group_blob a, c;
+	char id[IDENTITY_ID_LEN + 1], host[16];
+	uint8_t *enc, *big;
+	size_t len;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(group_blob_decode(NULL, 0, &c), -EINVAL);
+	big = calloc(1, GB_MAX_ENCODED + 1);
+	assert_non_null(big);
+	assert_int_equal(group_blob_decode(big, GB_MAX_ENCODED + 1, &c),
+	    -EMSGSIZE);
+	free(big);
+	/* A full roster encodes, decodes and refuses one more member. */
+	assert_int_equal(group_blob_init(&a, "big", GROUP_MODE_OPEN), 0);
+	for (i = 0; i < GB_MAX_MEMBERS; i++) {
+		test_id(5000 + i, id);
+		snprintf(host, sizeof(host), "m%u", i);
+		assert_int_equal(group_blob_admit(&a, id, host, false), 0);
+	}
+	test_id(1, id);
+	assert_int_equal(group_blob_admit(&a, id, "one-more", false), -ENOSPC);
+	assert_int_equal(group_blob_encode(&a, &enc, &len), 0);
+	assert_true(len < GB_MAX_ENCODED);
+	assert_int_equal(group_blob_decode(enc, len, &c), 0);
+	assert_int_equal(c.n_members, GB_MAX_MEMBERS);
+	free(enc);
+	group_blob_free(&c);
+	group_blob_free(&a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_assign_ip),
+		cmocka_unit_test(test_approved_and_keys),
+		cmocka_unit_test(test_firewall),
+		cmocka_unit_test(test_pinned_encoding),
+		cmocka_unit_test(test_canonical_roundtrip),
+		cmocka_unit_test(test_truncation_and_flips),
+		cmocka_unit_test(test_hostile_rosters),
+		cmocka_unit_test(test_size_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,689 @@
+/*
+ * test_transport_quic: QUIC endpoints end to end over real UDP sockets on
+ * 127.0.0.1, all in one libuv loop: mutual key checks, refusal, datagrams
+ * (exact cap, cap + 1, bursts), control messages (600 KB, oversized), close
+ * codes, idle timeout, simultaneous-dial de-duplication and garbage input.
+ * Every wait is bounded by a deadline timer.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "transport/quic.h"
+#include "transport/magicsock.h"
+#include "util/log.h"
+
+struct node {
+	uv_loop_t *loop;
+	struct magicsock *ms;
+	struct quic_endpoint *ep;
+	uint8_t seed[32];
+	uint8_t pk[32];
+	union ms_addr addr;
+	int refuse;
+	int accepts;
+	int confirmed, closed;
+	struct quic_conn *conn;		/* last confirmed */
+	enum quic_close_reason reason;
+	uint64_t code;
+	size_t dgrams, last_dgram;
+	size_t msgs, last_msg;
+	uint32_t last_msg_sum;
+	int echo;			/* echo datagrams back */
+};
+
+static uv_loop_t loop;
+
+static void
+ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason r,
+    uint64_t code)
+{
+	struct node *n = ud;
+
+	n->closed++;
+	n->reason = r;
+	n->code = code;
+	if (n->conn == c)
+		n->conn = NULL;
+}
+
+static int
+ev_accept(void *ud, const uint8_t pk[32], const char *alpn)
+{
+	struct node *n = ud;
+
+	n->accepts++;
+	return n->refuse ? -1 : 0;
+}
+
+static void
+ev_confirmed(void *ud, struct quic_conn *c)
+{
+	struct node *n = ud;
+
+	n->confirmed++;
+	n->conn = c;
+}
+
+static void
+ev_datagram(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct node *n = ud;
+
+	n->dgrams++;
+	n->last_dgram = len;
+	if (n->echo)
+		quic_conn_send_datagram(c, buf, len);
+}
+
+static uint32_t
+checksum(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static void
+ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct node *n = ud;
+
+	n->msgs++;
+	n->last_msg = len;
+	n->last_msg_sum = checksum(buf, len);
+}
+
+static const struct quic_events events = {
+	.accept = ev_accept,
+	.confirmed = ev_confirmed,
+	.datagram = ev_datagram,
+	.message = ev_message,
+	.closed = ev_closed,
+};
+
+static void
+node_init(struct node *n, uint8_t tag, const struct quic_config *cfg)
+{
+	struct magicsock_config mc = { 0 };
+	uint8_t sk[64];
+
+	memset(n, 0, sizeof(*n));
+	n->loop = &loop;
+	memset(n->seed, tag, sizeof(n->seed));
+	crypto_sign_seed_keypair(n->pk, sk, n->seed);
+	assert_int_equal(magicsock_new(&n->ms, &loop, &mc), 0);
+	assert_int_equal(quic_endpoint_new(&n->ep, &loop, n->ms, n->seed, cfg,
+	    &events, n), 0);
+	assert_memory_equal(quic_endpoint_key(n->ep), n->pk, 32);
+	assert_int_equal(ms_addr_parse(&n->addr, "127.0.0.1:0"), 0);
+	n->addr.in.sin_port = htons(magicsock_port(n->ms));
+}
+
+static void
+node_close(struct node *n)
+{
+	quic_endpoint_free(n->ep);
+	magicsock_free(n->ms);
+}
+
+/* a learns b's address */
+static void
+introduce(struct node *a, struct node *b)
+{
+	assert_int_equal(magicsock_set_peer_addrs(a->ms, b->pk, &b->addr, 1), 0);
+}
+
+static int deadline_hit;
+
+static void
+on_deadline(uv_timer_t *t)
+{
+	deadline_hit = 1;
+}
+
+typedef int (*cond_fn)(void *);
+
+static int
+run_until(cond_fn cond, void *arg, uint64_t ms)
+{
+	uv_timer_t t;
+
+	deadline_hit = 0;
+	uv_timer_init(&loop, &t);
+	uv_timer_start(&t, on_deadline, ms, 0);
+	while (!cond(arg) && !deadline_hit)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	return cond(arg);
+}
+
+static int never(void *arg) { return 0; }
+
+static void
+settle(uint64_t ms)
+{
+	run_until(never, NULL, ms);
+}
+
+struct pair { struct node *a, *b; };
+
+static int
+both_confirmed(void *arg)
+{
+	struct pair *p = arg;
+
+	return p->a->confirmed > 0 && p->b->confirmed > 0;
+}
+
+static int
+a_closed(void *arg)
+{
+	return ((struct pair *)arg)->a->closed > 0;
+}
+
+static int
+both_closed(void *arg)
+{
+	struct pair *p = arg;
+
+	return p->a->closed > 0 && p->b->closed > 0;
+}
+
+static void
+finish(struct node *a, struct node *b)
+{
+	node_close(a);
+	node_close(b);
+	settle(20);
+}
+
+static struct quic_conn *
+connect_pair(struct node *a, struct node *b, const char *alpn)
+{
+	struct pair p = { a, b };
+	struct quic_conn *c;
+
+	introduce(a, b);
+	assert_int_equal(quic_connect(a->ep, b->pk, alpn, &c), 0);
+	assert_true(run_until(both_confirmed, &p, 5000));
+	assert_ptr_equal(a->conn, c);
+	return c;
+}
+
+static void
+test_handshake(void **state)
+{
+	struct node a, b;
+	struct quic_conn *c;
+	union ms_addr got;
+	struct quic_stats st;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	assert_memory_equal(quic_conn_peer(c), b.pk, 32);
+	assert_memory_equal(quic_conn_peer(b.conn), a.pk, 32);
+	assert_string_equal(quic_conn_alpn(b.conn), QUIC_ALPN_MESH);
+	assert_true(quic_conn_is_client(c));
+	assert_false(quic_conn_is_client(b.conn));
+	assert_int_equal(b.accepts, 1);
+	assert_ptr_equal(quic_endpoint_find(a.ep, b.pk, QUIC_ALPN_MESH), c);
+	assert_null(quic_endpoint_find(a.ep, b.pk, QUIC_ALPN_BLOBS));
+	/* Both sides learned the other's real address from valid packets. */
+	assert_int_equal(magicsock_peer_path(a.ms, b.pk, &got), MS_PATH_DIRECT);
+	assert_true(ms_addr_eq(&got, &b.addr));
+	assert_int_equal(magicsock_peer_path(b.ms, a.pk, &got), MS_PATH_DIRECT);
+	assert_int_equal(ntohs(got.in.sin_port), magicsock_port(a.ms));
+	quic_conn_get_stats(c, &st);
+	assert_true(st.tx_packets > 0 && st.rx_packets > 0);
+	assert_true(st.rtt_ms > 0 && st.rtt_ms < 1000);
+	/* The blobs ALPN is accepted too and reported to the server. */
+	a.confirmed = b.confirmed = 0;
+	assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_BLOBS, &c), 0);
+	{
+		struct pair p = { &a, &b };
+		assert_true(run_until(both_confirmed, &p, 5000));
+	}
+	assert_string_equal(quic_conn_alpn(b.conn), QUIC_ALPN_BLOBS);
+	/* Bad arguments. */
+	assert_int_equal(quic_connect(a.ep, b.pk, "h3", &c), -EINVAL);
+	assert_int_equal(quic_connect(a.ep, a.pk, QUIC_ALPN_MESH, &c), -EINVAL);
+	{
+		uint8_t nobody[32] = { 9 };
+		assert_int_equal(quic_connect(a.ep, nobody, QUIC_ALPN_MESH, &c),
+		    -EHOSTUNREACH);
+	}
+	finish(&a, &b);
+}
+
+static void
+test_wrong_key(void **state)
+{
+	struct node a, b, c;
+	struct quic_conn *qc;
+	struct pair p = { &a, &b };
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	node_init(&c, 3, NULL);
+	/* a believes c lives at b's address: b answers with its own key. */
+	assert_int_equal(magicsock_set_peer_addrs(a.ms, c.pk, &b.addr, 1), 0);
+	assert_int_equal(quic_connect(a.ep, c.pk, QUIC_ALPN_MESH, &qc), 0);
+	assert_true(run_until(a_closed, &p, 5000));
+	assert_int_equal(a.reason, QUIC_CLOSE_HANDSHAKE);
+	assert_int_equal(a.confirmed, 0);
+	settle(100);
+	assert_int_equal(b.confirmed, 0);
+	assert_int_equal(b.closed, 0);	/* never announced: never closed */
+	node_close(&c);
+	finish(&a, &b);
+}
+
+static void
+test_refused(void **state)
+{
+	struct node a, b;
+	struct quic_conn *qc;
+	struct pair p = { &a, &b };
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	b.refuse = 1;
+	introduce(&a, &b);
+	assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_MESH, &qc), 0);
+	assert_true(run_until(a_closed, &p, 5000));
+	assert_int_equal(a.reason, QUIC_CLOSE_HANDSHAKE);
+	assert_int_equal(a.confirmed, 0);
+	assert_int_equal(b.accepts, 1);
+	assert_int_equal(b.confirmed, 0);
+	finish(&a, &b);
+}
+
+static int
+got_dgrams(void *arg)
+{
+	struct pair *p = arg;
+
+	return p->b->dgrams >= 1 && p->a->dgrams >= 1;
+}
+
+static void
+test_datagrams(void **state)
+{
+	struct node a, b;
+	struct quic_conn *c;
+	struct pair p = { &a, &b };
+	uint8_t buf[2000];
+	size_t max;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	max = quic_conn_max_datagram(c);
+	/* 1350-byte frame cap minus type byte and 2-byte length. */
+	assert_int_equal(max, 1347);
+	assert_int_equal(quic_conn_max_datagram(b.conn), 1347);
+	memset(buf, 0x45, sizeof(buf));
+	assert_int_equal(quic_conn_send_datagram(c, buf, max + 1), -EMSGSIZE);
+	assert_int_equal(quic_conn_send_datagram(c, buf, 0), -EMSGSIZE);
+	assert_int_equal(quic_conn_send_datagram(c, buf, max), 0);
+	assert_int_equal(quic_conn_send_datagram(b.conn, buf, max), 0);
+	assert_int_equal(quic_conn_send_datagram(b.conn, buf, max + 1),
+	    -EMSGSIZE);
+	assert_true(run_until(got_dgrams, &p, 3000));
+	assert_int_equal(b.last_dgram, max);
+	assert_int_equal(a.last_dgram, max);
+	finish(&a, &b);
+}
+
+struct burst { struct node *b; size_t want; };
+
+static int
+burst_done(void *arg)
+{
+	struct burst *x = arg;
+
+	return x->b->dgrams >= x->want;
+}
+
+static void
+test_burst(void **state)
+{
+	struct node a, b;
+	struct quic_conn *c;
+	struct quic_stats st;
+	struct burst x = { &b, 1000 };
+	uint8_t buf[1280];
+	size_t sent = 0, blocked = 0;
+	int rv;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	memset(buf, 0x45, sizeof(buf));
+	deadline_hit = 0;
+	while (sent < 1000) {
+		rv = quic_conn_send_datagram(c, buf, sizeof(buf));
+		if (rv == 0) {
+			sent++;
+			continue;
+		}
+		assert_int_equal(rv, -EAGAIN);
+		blocked++;
+		/* Congestion window full: let ACKs arrive. */
+		uv_run(&loop, UV_RUN_ONCE);
+		assert_true(blocked < 100000);
+	}
+	quic_conn_get_stats(c, &st);
+	assert_int_equal(st.dgrams_tx, 1000);
+	assert_int_equal(st.dgrams_dropped, blocked);
+	run_until(burst_done, &x, 3000);
+	/* Loopback with 4 MB buffers: nothing may go missing. */
+	assert_int_equal(b.dgrams, 1000);
+	finish(&a, &b);
+}
+
+static int
+msg_count(void *arg)
+{
+	struct pair *p = arg;
+
+	return p->b->msgs >= 2 && p->a->msgs >= 1;
+}
+
+static void
+test_messages(void **state)
+{
+	struct node a, b;
+	struct quic_conn *c;
+	struct pair p = { &a, &b };
+	size_t big = 600 * 1024, i;
+	uint8_t *buf;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	buf = malloc(QUIC_MSG_CAP + 1);
+	assert_non_null(buf);
+	for (i = 0; i < big; i++)
+		buf[i] = (uint8_t)(i * 7 + (i >> 9));
+	assert_int_equal(quic_conn_send_msg(c, (const uint8_t *)"hello", 5), 0);
+	assert_int_equal(quic_conn_send_msg(c, buf, big), 0);
+	/* The server can answer on the stream the client opened. */
+	assert_int_equal(quic_conn_send_msg(b.conn, (const uint8_t *)"hi", 2), 0);
+	assert_int_equal(quic_conn_send_msg(c, buf, QUIC_MSG_CAP + 1), -EMSGSIZE);
+	assert_int_equal(quic_conn_send_msg(c, buf, 0), -EMSGSIZE);
+	assert_true(run_until(msg_count, &p, 10000));
+	assert_int_equal(b.msgs, 2);
+	assert_int_equal(b.last_msg, big);
+	assert_int_equal(b.last_msg_sum, checksum(buf, big));
+	assert_int_equal(a.last_msg, 2);
+	/* Exactly the cap still passes. */
+	assert_int_equal(quic_conn_send_msg(c, buf, QUIC_MSG_CAP), 0);
+	b.msgs = 0;
+	{
+		struct pair q = { &b, &b };
+		(void)q;
+	}
+	free(buf);
+	finish(&a, &b);
+}
+
+static int
+b_has_msg(void *arg)
+{
+	return ((struct pair *)arg)->b->msgs > 0;
+}
+
+static void
+test_oversized_frame(void **state)
+{
+	struct node a, b;
+	struct quic_conn *c;
+	struct pair p = { &a, &b };
+	struct quic_config small = { .max_msg_len = 1000 };
+	uint8_t buf[2000];
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, &small);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(quic_conn_send_msg(c, buf, 1000), 0);
+	assert_true(run_until(b_has_msg, &p, 3000));
+	assert_int_equal(b.last_msg, 1000);
+	/* Over b's receive cap: b closes the connection with an error. */
+	assert_int_equal(quic_conn_send_msg(c, buf, 1001), 0);
+	assert_true(run_until(both_closed, &p, 3000));
+	assert_int_equal(b.reason, QUIC_CLOSE_PROTOCOL);
+	assert_int_equal(b.code, QUIC_CODE_PROTOCOL);
+	assert_int_equal(a.reason, QUIC_CLOSE_PEER);
+	assert_int_equal(a.code, QUIC_CODE_PROTOCOL);
+	assert_int_equal(b.msgs, 1);
+	finish(&a, &b);
+}
+
+static void
+test_close_code(void **state)
+{
+	struct node a, b;
+	struct quic_conn *c;
+	struct pair p = { &a, &b };
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	quic_conn_close(c, QUIC_CODE_LEAVE);
+	/* Synchronous for the caller. */
+	assert_int_equal(a.closed, 1);
+	assert_int_equal(a.reason, QUIC_CLOSE_LOCAL);
+	assert_int_equal(a.code, QUIC_CODE_LEAVE);
+	assert_true(run_until(both_closed, &p, 3000));
+	assert_int_equal(b.reason, QUIC_CLOSE_PEER);
+	assert_int_equal(b.code, QUIC_CODE_LEAVE);
+	assert_null(quic_endpoint_find(b.ep, a.pk, QUIC_ALPN_MESH));
+	finish(&a, &b);
+}
+
+static void
+test_idle_timeout(void **state)
+{
+	struct node a, b;
+	struct pair p = { &a, &b };
+	struct quic_config fast = { .idle_timeout_ms = 600, .keepalive_ms = 150 };
+	uint64_t t0;
+
+	node_init(&a, 1, &fast);
+	node_init(&b, 2, &fast);
+	connect_pair(&a, &b, QUIC_ALPN_MESH);
+	/* Keepalives hold an otherwise silent connection open. */
+	settle(1500);
+	assert_int_equal(a.closed, 0);
+	assert_int_equal(b.closed, 0);
+	/* b vanishes without a word. */
+	magicsock_set_blackhole(b.ms, 1);
+	t0 = uv_now(&loop);
+	assert_true(run_until(a_closed, &p, 5000));
+	assert_int_equal(a.reason, QUIC_CLOSE_IDLE);
+	assert_true(uv_now(&loop) - t0 < 3000);
+	finish(&a, &b);
+}
+
+static int
+dedup_settled(void *arg)
+{
+	struct pair *p = arg;
+	struct quic_endpoint_stats sa, sb;
+
+	quic_endpoint_get_stats(p->a->ep, &sa);
+	quic_endpoint_get_stats(p->b->ep, &sb);
+	return p->a->confirmed - p->a->closed == 1 &&
+	    p->b->confirmed - p->b->closed == 1 && p->a->conn && p->b->conn &&
+	    quic_endpoint_find(p->a->ep, p->b->pk, QUIC_ALPN_MESH) == p->a->conn &&
+	    quic_endpoint_find(p->b->ep, p->a->pk, QUIC_ALPN_MESH) == p->b->conn;
+}
+
+static void
+test_simultaneous_dial(void **state)
+{
+	struct node a, b;
+	struct quic_conn *ca, *cb, *sa, *sb;
+	struct pair p = { &a, &b };
+	const uint8_t *smaller;
+	uint8_t buf[100] = { 0x45 };
+	int round;
+
+	for (round = 0; round < 3; round++) {
+		node_init(&a, 1, NULL);
+		node_init(&b, 2, NULL);
+		introduce(&a, &b);
+		introduce(&b, &a);
+		assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_MESH, &ca), 0);
+		assert_int_equal(quic_connect(b.ep, a.pk, QUIC_ALPN_MESH, &cb), 0);
+		assert_true(run_until(dedup_settled, &p, 5000));
+		settle(300);	/* let any late close arrive */
+		assert_true(dedup_settled(&p));
+		sa = a.conn;
+		sb = b.conn;
+		smaller = memcmp(a.pk, b.pk, 32) < 0 ? a.pk : b.pk;
+		/* The survivor's client is the smaller key, on both sides. */
+		if (smaller == a.pk) {
+			assert_true(quic_conn_is_client(sa));
+			assert_false(quic_conn_is_client(sb));
+		} else {
+			assert_false(quic_conn_is_client(sa));
+			assert_true(quic_conn_is_client(sb));
+		}
+		/* The loser was the other side's dial, closed as superseded. */
+		if (a.closed)
+			assert_int_equal(a.reason, QUIC_CLOSE_SUPERSEDED);
+		if (b.closed)
+			assert_int_equal(b.reason, QUIC_CLOSE_SUPERSEDED);
+		assert_int_equal(quic_conn_send_datagram(sa, buf, sizeof(buf)), 0);
+		b.dgrams = 0;
+		{
+			struct burst x = { &b, 1 };
+			assert_true(run_until(burst_done, &x, 2000));
+		}
+		finish(&a, &b);
+	}
+}
+
+static int
+confirmed_a(void *arg)
+{
+	return ((struct pair *)arg)->a->confirmed > 0 &&
+	    ((struct pair *)arg)->b->confirmed > 0;
+}
+
+static void
+test_garbage(void **state)
+{
+	struct node a, b;
+	struct pair p = { &a, &b };
+	struct quic_endpoint_stats st;
+	struct magicsock_stats ms;
+	struct quic_conn *c;
+	uint8_t pkt[3000];
+	int fd, i;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+#define SEND(buf, len) sendto(fd, buf, len, 0, &b.addr.sa, sizeof(b.addr.in))
+	/* Random junk of every length, including long-header lookalikes. */
+	for (i = 0; i < 300; i++) {
+		size_t len = (size_t)i * 7 % 1500;
+
+		randombytes_buf(pkt, len);
+		if (i % 3 == 0 && len > 0)
+			pkt[0] |= 0xc0;		/* long header */
+		if (i % 5 == 0 && len > 5) {	/* version 1 */
+			pkt[1] = 0; pkt[2] = 0; pkt[3] = 0; pkt[4] = 1;
+		}
+		SEND(pkt, len);
+	}
+	/* A truncated Initial: valid prefix, cut short. */
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0xc3;
+	pkt[4] = 1;
+	pkt[5] = 8;
+	SEND(pkt, 14);
+	/* A full-size Initial with garbage payload (fails to decrypt). */
+	pkt[5] = 8;
+	randombytes_buf(pkt + 6, 8);
+	pkt[14] = 0;	/* scid len */
+	pkt[15] = 0;	/* token len */
+	pkt[16] = 0x44; pkt[17] = 0xd0;
+	SEND(pkt, 1200);
+	/* Oversized datagram: truncated by the socket and dropped. */
+	SEND(pkt, 3000);
+	/* STUN and disco lookalikes go to their (empty) slots. */
+	memset(pkt, 0, 20);
+	pkt[4] = 0x21; pkt[5] = 0x12; pkt[6] = 0xa4; pkt[7] = 0x42;
+	SEND(pkt, 20);
+	memcpy(pkt, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN);
+	SEND(pkt, 40);
+	settle(200);
+	close(fd);
+#undef SEND
+	quic_endpoint_get_stats(b.ep, &st);
+	magicsock_get_stats(b.ms, &ms);
+	assert_true(st.rx_bad + st.rx_unknown > 0);
+	assert_true(ms.rx_packets[MS_PKT_STUN] >= 1);
+	assert_true(ms.rx_packets[MS_PKT_DISCO] >= 1);
+	assert_true(ms.rx_packets[MS_PKT_JUNK] >= 1);
+	assert_true(ms.rx_dropped >= 3);
+	/* Half-open junk connections do not linger. */
+	settle(100);
+	quic_endpoint_get_stats(b.ep, &st);
+	assert_int_equal(st.conns, 0);
+	/* And the endpoint still works. */
+	introduce(&a, &b);
+	assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_MESH, &c), 0);
+	assert_true(run_until(confirmed_a, &p, 5000));
+	finish(&a, &b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_datagrams),
+		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_oversized_frame),
+		cmocka_unit_test(test_close_code),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_simultaneous_dial),
+		cmocka_unit_test(test_garbage),
+	};
+	int rv;
+
+	if (sodium_init() < 0)
+		return 1;
+	log_init(LL_WARN);
+	uv_loop_init(&loop);
+	rv = cmocka_run_group_tests(tests, NULL, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	if (uv_loop_close(&loop) != 0) {
+		fprintf(stderr, "loop still has handles\n");
+		return 1;
+	}
+	return rv;
+}
