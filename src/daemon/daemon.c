@@ -163,6 +163,7 @@ static void daemon_stop(struct daemon *d)
 	if (d->dht)
 		dht_node_close(d->dht);
 	d->dht = NULL;
+	records_close_all(d);
 	if (d->ms)
 		magicsock_free(d->ms);
 	d->ms = NULL;

@@ -25,6 +25,7 @@ struct peer;
 struct network;
 struct join_op;
 struct blob_fetch;
+struct lookup;
 
 struct daemon {
 	uv_loop_t *loop;
@@ -44,6 +45,7 @@ struct daemon {
 	struct network *nets;        /* joined networks, in join order */
 	struct join_op *joins;       /* joins in progress */
 	struct blob_fetch *fetches;  /* blob fetches in progress */
+	struct lookup *lookups;      /* DHT lookups in progress (records.c) */
 	uint32_t next_net_index;
 	bool active;                 /* `ray up` state: TUN carries traffic */
 	bool stopping;

@@ -191,6 +191,7 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 	memcpy(n->pk, j->net, 32);
 	identity_id_format(j->net, n->saved.room_id);
 	n->saved.auto_accept_firewall = j->auto_accept;
+	snprintf(n->saved.name, sizeof(n->saved.name), "%s", j->alias[0] ? j->alias : "joining");
 	group_blob_init(&n->blob, "pending", GROUP_MODE_CLOSED);
 	network_add(d, n);
 	ret = network_apply(d, n, j->rec, j->rec_len, data, len);
@@ -209,8 +210,14 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 		join_fail(d, j, "the roster sent by the coordinator does not verify or does not list this node");
 		return;
 	}
-	hostname_resolve_clash(j->alias[0] ? j->alias : n->blob.name, alias_taken, d,
-			       n->saved.name);
+	{
+		char alias[HOSTNAME_BUF];
+
+		n->saved.name[0] = 0; /* so n does not count as taking its own name */
+		hostname_resolve_clash(j->alias[0] ? j->alias : n->blob.name, alias_taken,
+				       d, alias);
+		snprintf(n->saved.name, sizeof(n->saved.name), "%s", alias);
+	}
 	networks_save(d);
 	log_info("join: joined %s as %s", n->saved.name, n->saved.hostname);
 	reply_joined(d, j, n);

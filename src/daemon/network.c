@@ -430,7 +430,7 @@ static void send_welcome(struct daemon *d, struct peer *p, struct network *n)
 static void admit(struct daemon *d, struct peer *p, const struct ctl_msg *req)
 {
 	struct network *n = network_find_pk(d, req->net);
-	char hostname[HOSTNAME_BUF], why[160];
+	char wanted[HOSTNAME_BUF], hostname[HOSTNAME_BUF], why[160];
 	struct group_blob blob;
 	int ret;
 
@@ -453,12 +453,12 @@ static void admit(struct daemon *d, struct peer *p, const struct ctl_msg *req)
 		return;
 	}
 	if (req->hostname[0] && hostname_valid(req->hostname))
-		snprintf(hostname, sizeof(hostname), "%s", req->hostname);
+		snprintf(wanted, sizeof(wanted), "%s", req->hostname);
 	else
-		words_name(hostname, sizeof(hostname), rand_uniform, NULL);
+		words_name(wanted, sizeof(wanted), rand_uniform, NULL);
 	if (group_blob_copy(&blob, &n->blob) < 0)
 		return;
-	ret = hostname_resolve_clash(hostname, group_blob_hostname_taken, &blob, hostname);
+	ret = hostname_resolve_clash(wanted, group_blob_hostname_taken, &blob, hostname);
 	if (ret == 0)
 		ret = group_blob_admit(&blob, p->id, hostname, false);
 	if (ret < 0) {

@@ -21,6 +21,7 @@
 #define ENDPOINT_REFRESH_MS (30 * 60 * 1000)
 
 struct lookup {
+	struct lookup *next;        /* in d->lookups until done */
 	struct daemon *d;
 	enum record_kind kind;
 	uint8_t pk[32];
@@ -50,13 +51,36 @@ static void on_value(void *ud, const uint8_t *value, size_t len)
 	l->best_len = len;
 }
 
+static void unlink_lookup(struct lookup *l)
+{
+	struct lookup **pp;
+
+	for (pp = &l->d->lookups; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			return;
+		}
+	}
+}
+
 static void on_done(void *ud, bool ok)
 {
 	struct lookup *l = ud;
 
 	(void)ok;
+	unlink_lookup(l);
 	l->cb(l->d, l->pk, l->best_len ? l->best : NULL, l->best_len, l->ud);
 	free(l);
+}
+
+void records_close_all(struct daemon *d)
+{
+	while (d->lookups) {
+		struct lookup *l = d->lookups;
+
+		d->lookups = l->next;
+		free(l);
+	}
 }
 
 int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32],
@@ -78,9 +102,13 @@ int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32]
 	l->ud = ud;
 	record_dht_key(kind, pk, key);
 	ret = dht_node_get(d->dht, key, on_value, on_done, l);
-	if (ret < 0)
+	if (ret < 0) {
 		free(l);
-	return ret;
+		return ret;
+	}
+	l->next = d->lookups;
+	d->lookups = l;
+	return 0;
 }
 
 static bool usable_addr(const struct ifaddrs *ifa, const char *tun_name)

@@ -24,6 +24,10 @@ typedef void (*records_found_fn)(struct daemon *d, const uint8_t pk[32],
 int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32],
 		   records_found_fn cb, void *ud);
 
+/* Frees lookups still pending; call after the DHT node is closed (it then
+ * calls back no more). Their callbacks never run. */
+void records_close_all(struct daemon *d);
+
 /* Signs and publishes the endpoint record when the addresses changed or it is
  * due; cheap to call every tick. */
 void records_endpoint_tick(struct daemon *d);

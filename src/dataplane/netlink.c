@@ -290,8 +290,13 @@ struct dump_ctx {
 	void *ud;
 	unsigned ifindex;
 	int family;
-	int stopped;
+	int stopped;		/* the callback's non-zero answer */
 };
+
+static int dump_finish(int rc, const struct dump_ctx *ctx)
+{
+	return rc < 0 ? rc : ctx->stopped;
+}
 
 static int addr_attr_cb(const struct nlattr *attr, void *data)
 {
@@ -334,8 +339,7 @@ static int addr_msg_cb(const struct nlmsghdr *nlh, void *data)
 	out.prefix = ifa->ifa_prefixlen;
 	out.flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
 	memcpy(out.addr, mnl_attr_get_payload(a), (size_t)alen);
-	if (ctx->addr_cb(&out, ctx->ud) != 0)
-		ctx->stopped = 1;
+	ctx->stopped = ctx->addr_cb(&out, ctx->ud);
 	return MNL_CB_OK;
 }
 
@@ -352,7 +356,7 @@ int netlink_addr_dump(struct netlink *nl, int family, unsigned ifindex,
 	nlh = req_start(&req, RTM_GETADDR, NLM_F_DUMP);
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = (uint8_t)family;
-	return nl_request(nl, nlh, addr_msg_cb, &ctx);
+	return dump_finish(nl_request(nl, nlh, addr_msg_cb, &ctx), &ctx);
 }
 
 static int route_attr_cb(const struct nlattr *attr, void *data)
@@ -395,8 +399,7 @@ static int route_msg_cb(const struct nlmsghdr *nlh, void *data)
 			return MNL_CB_OK;
 		memcpy(out.dst, mnl_attr_get_payload(tb[RTA_DST]), (size_t)alen);
 	}
-	if (ctx->route_cb(&out, ctx->ud) != 0)
-		ctx->stopped = 1;
+	ctx->stopped = ctx->route_cb(&out, ctx->ud);
 	return MNL_CB_OK;
 }
 
@@ -413,5 +416,5 @@ int netlink_route_dump(struct netlink *nl, int family,
 	nlh = req_start(&req, RTM_GETROUTE, NLM_F_DUMP);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
-	return nl_request(nl, nlh, route_msg_cb, &ctx);
+	return dump_finish(nl_request(nl, nlh, route_msg_cb, &ctx), &ctx);
 }

@@ -74,10 +74,11 @@ int netlink_route_del(struct netlink *nl, unsigned ifindex, int family,
     const void *dst, unsigned prefix);
 
 /* Calls cb for each address of `family` on ifindex (0: every interface).
- * A non-zero return from cb stops the walk; the dump is still drained. */
+ * A non-zero return from cb stops the walk (the dump is still drained) and
+ * is returned; else 0 or -errno. */
 int netlink_addr_dump(struct netlink *nl, int family, unsigned ifindex,
     int (*cb)(const struct netlink_addr *a, void *ud), void *ud);
-/* Calls cb for each route of `family` in every table. */
+/* Calls cb for each route of `family` in every table; returns as above. */
 int netlink_route_dump(struct netlink *nl, int family,
     int (*cb)(const struct netlink_route *r, void *ud), void *ud);
 

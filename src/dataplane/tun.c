@@ -11,14 +11,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 
 #define TUN_DEV "/dev/net/tun"
+#define LOCAL6_WAIT_MS 500
 
 /* 200::/7: every peer's IPv6 lives here */
 static const uint8_t peer_range6[16] = { 0x02 };
@@ -218,6 +221,34 @@ int tun_addr4_del(struct tun *t, uint32_t addr)
 	return 0;
 }
 
+static int local6_route_cb(const struct netlink_route *r, void *ud)
+{
+	const uint8_t *addr = ud;
+
+	return r->table == RT_TABLE_LOCAL && r->dst_len == 128 &&
+	    memcmp(r->dst, addr, 16) == 0;
+}
+
+/*
+ * Even without DAD the kernel finishes adding an IPv6 address on a work
+ * queue: the local route that makes it accept packets comes a moment after
+ * the ACK. Waits for that route (bounded) so the address really is usable
+ * when tun_addr6_set returns.
+ */
+static int wait_local6(struct tun *t, const uint8_t addr[16])
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < LOCAL6_WAIT_MS; i++) {
+		int rc = netlink_route_dump(&t->nl, AF_INET6, local6_route_cb, (void *)addr);
+
+		if (rc != 0)
+			return rc > 0 ? 0 : rc;
+		nanosleep(&ms, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
 int tun_addr6_set(struct tun *t, const uint8_t addr[16])
 {
 	uint8_t old[16];
@@ -238,6 +269,8 @@ int tun_addr6_set(struct tun *t, const uint8_t addr[16])
 	t->has_v6 = 1;
 	if (had)
 		netlink_addr_del(&t->nl, t->ifindex, AF_INET6, old, 128);
+	if ((rc = wait_local6(t, addr)) < 0)
+		log_warn("tun: IPv6 address on %s not active yet: %s", t->name, strerror(-rc));
 	return 0;
 }
 

@@ -34,7 +34,7 @@ struct dht_ev {
 	void *op;		/* struct dht_get or struct dht_put */
 	bool ok;
 	size_t len;
-	uint8_t data[];		/* EV_VALUE only */
+	uint8_t *data;		/* EV_VALUE: the copy, in the same allocation */
 };
 
 struct dht_get {
@@ -107,6 +107,7 @@ static bool get_value_cb(const dht_value *value, void *ud)
 	ev->op = g;
 	ev->ok = true;
 	ev->len = v.size;
+	ev->data = (uint8_t *)(ev + 1);
 	memcpy(ev->data, v.data, v.size);
 	g->n_values++;
 	queue_push(g->node, ev);

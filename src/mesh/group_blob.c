@@ -261,12 +261,13 @@ group_blob_copy(struct group_blob *dst, const struct group_blob *src)
 int
 group_blob_set_name(struct group_blob *b, const char *name)
 {
-	int rc;
-
-	rc = copy_name(b->name, name);
-	if (rc == 0)
-		b->version++;
-	return rc;
+	if (!hostname_valid(name))
+		return -EINVAL;
+	if (strcmp(b->name, name) == 0)
+		return 0;
+	strcpy(b->name, name);
+	b->version++;
+	return 0;
 }
 
 int
@@ -274,6 +275,8 @@ group_blob_set_mode(struct group_blob *b, enum group_mode mode)
 {
 	if (mode != GROUP_MODE_OPEN && mode != GROUP_MODE_CLOSED)
 		return -EINVAL;
+	if (b->mode == mode)
+		return 0;
 	b->mode = mode;
 	b->version++;
 	return 0;
@@ -452,6 +455,8 @@ group_blob_set_coordinator(struct group_blob *b, const char *id,
 	m = group_blob_find_member(b, id);
 	if (m == NULL)
 		return -ENOENT;
+	if (m->coordinator == coordinator)
+		return 0;
 	b->members[m - b->members].coordinator = coordinator;
 	b->version++;
 	return 0;

@@ -19,6 +19,9 @@
  * order and encoding) and rejects everything else with -EINVAL (-EMSGSIZE
  * for oversized input, -EPROTONOSUPPORT for an unknown format version).
  *
+ * A setter that leaves the roster as it was (same name, mode, hostname or
+ * flag) succeeds without bumping the version, so it causes no republish.
+ *
  * Ownership: struct group_blob owns its arrays and firewall bytes; release
  * them with group_blob_free. Entry arrays are kept sorted by id; pointers
  * returned by the find functions stay valid until the next change. Every
@@ -119,6 +122,7 @@ const struct gb_member *group_blob_find_member_by_ipv4(
  * another member (the member `id` itself does not count). */
 int group_blob_assign_ip(const struct group_blob *b, const char *id,
     uint32_t *ip, uint32_t *index);
+/* -ENOENT for an unknown member, -EEXIST when another member has the name. */
 int group_blob_set_hostname(struct group_blob *b, const char *id,
     const char *hostname);
 int group_blob_set_coordinator(struct group_blob *b, const char *id,

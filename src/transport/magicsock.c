@@ -99,6 +99,8 @@ ms_addr_parse(union ms_addr *a, const char *s)
 		if (colon == NULL)
 			return -EINVAL;
 		hl = (size_t)(colon - s);
+		if (memchr(s, ':', hl))	/* IPv6 needs brackets */
+			return -EINVAL;
 	}
 	if (hl == 0 || hl >= sizeof(host))
 		return -EINVAL;
@@ -199,9 +201,12 @@ magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
 	if (from_relay && buf[0] >= 0x40 && buf[0] <= 0x4f && len >= 4 &&
 	    (size_t)((buf[2] << 8) | buf[3]) <= len - 4)
 		return MS_PKT_TURN;
-	if (buf[0] & 0x40)
-		return MS_PKT_QUIC;
-	return MS_PKT_JUNK;
+	/*
+	 * ngtcp2 always greases the fixed bit, so any other first byte may be
+	 * a QUIC short header; the checks above make a collision with STUN or
+	 * disco improbable (32- and 48-bit magics), and it only costs a packet.
+	 */
+	return MS_PKT_QUIC;
 }
 
 static int

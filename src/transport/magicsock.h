@@ -14,15 +14,18 @@
  * Classification (first byte b0):
  *   STUN        b0 top two bits 00, magic cookie 0x2112A442 at offset 4,
  *               length >= 20 and the header length field matches.
- *   disco       starts with MAGICSOCK_DISCO_MAGIC (first byte 0x0f, so it is
- *               neither STUN nor QUIC).
+ *   disco       starts with MAGICSOCK_DISCO_MAGIC (first byte 0x0f, never
+ *               STUN; never a QUIC long header).
  *   TURN        ChannelData (b0 0x40-0x4f, RFC 8656 channels 0x4000-0x4fff)
  *               and only from a registered relay server address: a QUIC
  *               short header also starts with 0x40-0x7f, so the source
  *               address is what separates them.
- *   QUIC        b0 has the fixed bit 0x40 set (we never advertise
- *               grease_quic_bit, so a peer never clears it).
- *   junk        anything else: counted and dropped.
+ *   QUIC        anything else (ngtcp2 greases the QUIC fixed bit, so a
+ *               short header may start with any byte 0x00-0x7f; a QUIC
+ *               packet that happens to look like STUN or disco is lost
+ *               like any other packet, odds 2^-32 or less).
+ *   junk        empty or truncated (larger than MAGICSOCK_BUF_SIZE)
+ *               datagrams: counted and dropped.
  *
  * Ownership: magicsock_new() allocates; magicsock_free() closes the socket
  * (the memory is released once libuv has closed the poll handle, so the loop

@@ -327,7 +327,6 @@ conn_send(struct quic_conn *c, const uint8_t *pkt, size_t len)
 		rv = -EHOSTUNREACH;
 	if (rv < 0 && rv != -EAGAIN)
 		log_debug("quic: send: %s", strerror(-rv));
-	log_debug("quic: tx %zu bytes rv=%d server=%d", len, rv, c->server);
 	c->st.tx_packets++;
 	c->st.tx_bytes += len;
 }
@@ -881,7 +880,7 @@ conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
 	p->active_connection_id_limit = 4;
 	p->max_datagram_frame_size = QUIC_MAX_DATAGRAM_FRAME;
 	p->disable_active_migration = 1;
-	/* magicsock tells QUIC from STUN/disco by the fixed bit: keep it set. */
+	/* ngtcp2 0.12 advertises greasing regardless; magicsock copes. */
 	p->grease_quic_bit = 0;
 }
 
@@ -1206,7 +1205,6 @@ conn_input(struct quic_conn *c, const uint8_t *pkt, size_t len,
 	memset(&pi, 0, sizeof(pi));
 	c->in_ngtcp2 = 1;
 	rv = ngtcp2_conn_read_pkt(c->nc, &ep->vpath, &pi, pkt, len, ep_now(ep));
-	log_debug("quic: rx %zu rv=%d server=%d", len, rv, c->server);
 	c->in_ngtcp2 = 0;
 	if (rv != 0) {
 		if (rv == NGTCP2_ERR_DISCARD_PKT)
@@ -1231,6 +1229,11 @@ quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	struct quic_conn *c;
 	int rv;
 
+	/* ngtcp2 asserts on an empty packet instead of failing. */
+	if (len == 0) {
+		ep->st.rx_bad++;
+		return;
+	}
 	rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN);
 	if (rv != 0) {
 		/* Version negotiation is not offered: peers all speak v1. */
@@ -1243,8 +1246,19 @@ quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 			ep->st.rx_unknown++;
 			return;
 		}
+		conn_input(c, pkt, len, from);
+		/*
+		 * A real client Initial (our ClientHello fits one packet) is
+		 * answered at once; silence means it did not decrypt, and the
+		 * half-open slot is not kept for the handshake timeout.
+		 */
+		if (c->state == CS_HANDSHAKE && c->st.tx_packets == 0) {
+			ep->st.rx_bad++;
+			conn_mark_dead(c);
+		}
+	} else {
+		conn_input(c, pkt, len, from);
 	}
-	conn_input(c, pkt, len, from);
 	if (c->state == CS_DEAD)
 		conn_destroy(c);
 }

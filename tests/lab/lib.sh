@@ -687,6 +687,17 @@ lab_spawn() {
 	_lab_record_pid "$LAB_PID" "$name:$(basename "$1")"
 }
 
+# lab_port_bound NAME udp|tcp PORT: something listens on PORT in the node.
+lab_port_bound() {
+	local ns
+	ns=$(lab_ns "$1") || return 1
+	case $2 in
+	udp) _lab_udp_bound "$ns" "$3" ;;
+	tcp) _lab_tcp_bound "$ns" "$3" ;;
+	*) _lab_die "lab_port_bound: udp or tcp, not '$2'" ;;
+	esac
+}
+
 _lab_udp_bound() { # NS PORT
 	[[ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2")" ]]
 }
@@ -866,7 +877,12 @@ _lab_dump_node() { # NAME
 	ip -n "$ns" -br addr 2>&1 | sed 's/^/  /'
 	ip -n "$ns" route 2>&1 | sed 's/^/  route /'
 	ip -n "$ns" -6 route 2>&1 | grep -v '^fe80' | sed 's/^/  route6 /'
-	[[ "$kind" == router ]] && ip netns exec "$ns" nft list ruleset 2>&1 | sed 's/^/  /'
+	if [[ "$kind" == router ]]; then
+		ip netns exec "$ns" nft list ruleset 2>&1 | sed 's/^/  /'
+		# The NAT's current mappings, when the kernel exposes them.
+		ip netns exec "$ns" cat /proc/net/nf_conntrack 2>/dev/null |
+			head -n 20 | sed 's/^/  ct /'
+	fi
 	return 0
 }
 

@@ -9,7 +9,9 @@
 # scenario's output goes to its own log, printed in full when it fails; one
 # "PASS name (Ns)" / "FAIL name (Ns)" line is printed per scenario and
 # "PASS name" / "FAIL name" appended to RESULT_FILE. LAB_FILTER=REGEX runs the
-# scenarios whose name matches. Exit status is non-zero when any failed.
+# scenarios whose name matches; LAB_SCENARIO_DIR runs another directory's
+# scenarios; LAB_VERBOSE=1 prints passing logs too. Exit status is non-zero
+# when any failed.
 #
 # Every lab registers its prefix and work directory in a file run.sh hands it
 # (LAB_REGISTRY). A scenario that leaves a namespace, an /etc/netns entry or a
@@ -139,7 +141,7 @@ final_check() {
 }
 
 scenarios=()
-for f in "$LAB_DIR"/scenarios/*.sh; do
+for f in "${LAB_SCENARIO_DIR:-$LAB_DIR/scenarios}"/*.sh; do
 	[[ -f "$f" ]] || continue
 	name=$(basename "$f" .sh)
 	if [[ -n "$FILTER" ]] && ! [[ "$name" =~ $FILTER ]]; then
