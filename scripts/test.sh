@@ -29,7 +29,7 @@ stage_unit() {
 stage_fuzz() {
 	local build=$1 secs=$2 f name work
 	for f in "$build"/tests/fuzz/fuzz_*; do
-		[ -x "$f" ] || continue
+		[ -f "$f" ] && [ -x "$f" ] || continue
 		name=$(basename "$f")
 		work=$(mktemp -d)
 		[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"

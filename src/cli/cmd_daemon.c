@@ -46,8 +46,53 @@ static int toggle(struct cli *c, const char *cmd, int argc, char **argv)
 	return 0;
 }
 
+#define UNIT_PATH "/etc/systemd/system/rayfish.service"
+
+/* Writes the unit for this binary, enables and starts it, and waits for
+ * the socket. Only when systemd runs and we are root. */
+static int install_service(struct cli *c)
+{
+	char exe[4096], unit[8192];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	FILE *f;
+
+	if (access("/run/systemd/system", F_OK) != 0)
+		return cli_error("no daemon is running and systemd is not available: start one with 'ray daemon'");
+	if (geteuid() != 0)
+		return cli_error("no daemon is running: 'sudo ray up' installs and starts the service");
+	if (n <= 0)
+		return cli_error("cannot find the ray binary to install as a service");
+	exe[n] = 0;
+	snprintf(unit, sizeof(unit),
+		 "[Unit]\nDescription=Rayfish mesh VPN daemon\n"
+		 "After=network-online.target\nWants=network-online.target\n\n"
+		 "[Service]\nExecStart=%s daemon\nRestart=on-failure\n"
+		 "Environment=RAYFISH_HOME=%s\nEnvironment=RAYFISH_SOCKET=%s\n\n"
+		 "[Install]\nWantedBy=multi-user.target\n", exe, c->home, c->sock);
+	f = fopen(UNIT_PATH, "w");
+	if (!f)
+		return cli_error("cannot write %s: %s", UNIT_PATH, strerror(errno));
+	fputs(unit, f);
+	fclose(f);
+	if (system("systemctl daemon-reload && systemctl enable --now rayfish.service") != 0)
+		return cli_error("systemctl could not start rayfish.service (see 'journalctl -u rayfish')");
+	fprintf(stderr, "installed and started rayfish.service\n");
+	for (int i = 0; i < 150; i++) {
+		if (access(c->sock, F_OK) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return cli_error("rayfish.service started but its socket %s did not appear", c->sock);
+}
+
 static int run_up(struct cli *c, int argc, char **argv)
 {
+	if (argc == 1 && access(c->sock, F_OK) != 0) {
+		int ret = install_service(c);
+
+		if (ret)
+			return ret;
+	}
 	return toggle(c, "up", argc, argv);
 }
 
@@ -60,7 +105,8 @@ const struct command cmd_up = {
 	"up", "activate the VPN (TUN and DNS on)",
 	"usage: ray up\n\n"
 	"Activates the data plane: the TUN device carries traffic and Magic DNS\n"
-	"answers. The daemon must be running ('ray daemon').\n",
+	"answers. When no daemon runs and systemd is present, 'sudo ray up'\n"
+	"first installs and starts rayfish.service.\n",
 	run_up,
 };
 

@@ -54,6 +54,7 @@ struct daemon {
 	uv_timer_t tick;             /* 1 s housekeeping */
 	uint64_t endpoint_seq;       /* last endpoint record sequence */
 	uint64_t next_endpoint_publish_ms;
+	uint64_t next_addrs_check_ms;
 	char endpoint_addrs_sig[512];/* addresses last published, to spot changes */
 };
 

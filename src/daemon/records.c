@@ -19,6 +19,7 @@
 
 #define ENDPOINT_TTL_S (2 * 3600)
 #define ENDPOINT_REFRESH_MS (30 * 60 * 1000)
+#define ADDRS_CHECK_MS 10000
 
 struct lookup {
 	struct lookup *next;        /* in d->lookups until done */
@@ -186,6 +187,10 @@ void records_endpoint_tick(struct daemon *d)
 
 	if (!d->dht || !d->ms)
 		return;
+	/* Interfaces rarely change: look every ADDRS_CHECK_MS, not every tick. */
+	if (daemon_now_ms(d) < d->next_addrs_check_ms)
+		return;
+	d->next_addrs_check_ms = daemon_now_ms(d) + ADDRS_CHECK_MS;
 	gather_addrs(d, &p);
 	addrs_signature(&p, sig, sizeof(sig));
 	if (strcmp(sig, d->endpoint_addrs_sig) == 0 &&

@@ -15,6 +15,7 @@
 #include "transport/quic.h"
 #include "util/fileio.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ static void add_live(struct daemon *d, json_t *o, const char *id)
 	quic_conn_get_stats(p->conn, &st);
 	json_object_set_new(o, "online", json_true());
 	json_object_set_new(o, "path", json_string("direct"));
-	json_object_set_new(o, "rtt_ms", json_real(st.rtt_ms));
+	json_object_set_new(o, "rtt_ms", json_real(round(st.rtt_ms * 100) / 100));
 }
 
 static json_t *network_json(struct daemon *d, const struct net_saved *s,

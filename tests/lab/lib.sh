@@ -97,12 +97,13 @@ _lab_ms_of() {
 # wait_for DEADLINE_S DESCRIPTION cmd...: run cmd every 0.2 s until it
 # succeeds (its output is then printed on stdout) or DEADLINE_S passes (the
 # description and the last output are printed, the lab dumped, 1 returned).
-# External commands are killed when they outlive the deadline; shell
-# functions are trusted to return quickly. A command returning 99 means
+# External commands are killed when they outlive the deadline; so are the
+# commands lab_exec and lab_ray run inside a polled shell function (wait_for
+# hands them the time left in LAB_CMD_TIMEOUT). A command returning 99 means
 # "this will never succeed" (say, the process being waited on died): the
 # wait fails at once.
 wait_for() {
-	local deadline=$1 desc=$2 ms end now left out rc
+	local deadline=$1 desc=$2 ms end now left out rc tmo
 	shift 2
 	ms=$(_lab_ms_of "$deadline") || return 1
 	end=$(($(_lab_now_ms) + ms))
@@ -111,17 +112,22 @@ wait_for() {
 		now=$(_lab_now_ms)
 		left=$((end - now))
 		((left < 200)) && left=200
+		tmo=$((left / 1000)).$(printf '%03d' $((left % 1000)))
 		rc=0
 		if declare -F "$1" >/dev/null; then
-			"$@" >"$out" 2>&1 || rc=$?
+			LAB_CMD_TIMEOUT=$tmo "$@" >"$out" 2>&1 || rc=$?
 		else
-			timeout -k 1 "$((left / 1000)).$(printf '%03d' $((left % 1000)))" \
-				"$@" >"$out" 2>&1 || rc=$?
+			timeout -k 1 "$tmo" "$@" >"$out" 2>&1 || rc=$?
 		fi
 		((rc == 0)) && break
 		if ((rc == 99)) || (($(_lab_now_ms) >= end)); then
-			printf '[%s] gave up after %ss waiting for: %s\n' \
-				"$(date +%H:%M:%S.%3N)" "$deadline" "$desc" >&2
+			if ((rc == 99)); then
+				printf '[%s] gave up (it can no longer succeed) waiting for: %s\n' \
+					"$(date +%H:%M:%S.%3N)" "$desc" >&2
+			else
+				printf '[%s] timeout after %ss waiting for: %s\n' \
+					"$(date +%H:%M:%S.%3N)" "$deadline" "$desc" >&2
+			fi
 			printf '  command: %s\n  last output:\n' "$*" >&2
 			sed 's/^/    | /' "$out" | tail -n 40 >&2
 			rm -f "$out"
@@ -645,16 +651,19 @@ lab_resolv_conf() { echo "/etc/netns/$(lab_ns "$1")/resolv.conf"; }
 
 # ---------------------------------------------------------------- running
 
-# lab_exec NAME cmd...: run cmd inside the node with its RAYFISH_* variables.
+# lab_exec NAME cmd...: run cmd inside the node with its RAYFISH_* variables
+# (hosts). When LAB_CMD_TIMEOUT is set (wait_for sets it) cmd is killed after
+# that many seconds.
 lab_exec() {
-	local name=${1:?lab_exec NAME cmd...} ns
+	local name=${1:?lab_exec NAME cmd...} ns pre=()
 	shift
 	ns=$(lab_ns "$name") || return 1
+	[[ -n "${LAB_CMD_TIMEOUT:-}" ]] && pre=(timeout -k 1 "$LAB_CMD_TIMEOUT")
 	if [[ "$(_lab_node_get "$name" kind)" == host ]]; then
 		ip netns exec "$ns" env RAYFISH_HOME="$LAB_WORK/$name/home" \
-			RAYFISH_SOCKET="$LAB_WORK/$name/ray.sock" "$@"
+			RAYFISH_SOCKET="$LAB_WORK/$name/ray.sock" "${pre[@]}" "$@"
 	else
-		ip netns exec "$ns" "$@"
+		ip netns exec "$ns" "${pre[@]}" "$@"
 	fi
 }
 

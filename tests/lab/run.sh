@@ -76,14 +76,17 @@ run_one() { # FILE
 	# trap tears its lab down; -k bounds how long that may take.
 	LAB_REGISTRY=$reg timeout -k 30 "$t" bash "$file" >"$log" 2>&1 </dev/null &
 	echo $! >"$RUN_DIR/$name.timeout-pid"
-	wait $!
+	wait $! 2>/dev/null
 	rc=$?
 	rm -f "$RUN_DIR/$name.timeout-pid"
 	secs=$((SECONDS - start))
-	if ((rc == 124 || rc == 137)); then
+	# 124: timeout sent SIGTERM; 137 after the limit: it had to SIGKILL.
+	if ((rc == 124 || (rc == 137 && secs >= t))); then
 		note="timed out after ${t}s"
-		echo "run.sh: $note" >>"$log"
+	elif ((rc > 128)); then
+		note="killed by signal $((rc - 128))"
 	fi
+	[[ -n "$note" ]] && echo "run.sh: $note" >>"$log"
 	if ! check_leftovers "$reg" >>"$log" 2>&1; then
 		note="${note:+$note; }left namespaces or processes behind"
 		((rc)) || rc=1

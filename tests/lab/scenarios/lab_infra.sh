@@ -112,8 +112,10 @@ echo "  eim: $m1 $m2 $m3   symmetric: $s1 $s2 $s3"
 stun_reflexive() { # HOST: the reflexive address coturn reports over STUN
 	# turnutils_stunclient waits for an RFC 5780 answer coturn (one
 	# address) never sends; the first response is all that is needed.
-	lab_exec "$1" timeout 3 turnutils_stunclient -p "$LAB_TURN_PORT" "$LAB_INET4" |
-		sed -n 's/.*UDP reflexive addr: *//p' | grep .
+	local out
+	out=$(lab_exec "$1" timeout 3 turnutils_stunclient -p "$LAB_TURN_PORT" \
+		"$LAB_INET4" 2>&1 || true)
+	sed -n 's/.*UDP reflexive addr: *//p' <<<"$out" | grep .
 }
 
 step "coturn answers STUN from behind NAT with the router's address"
@@ -220,6 +222,12 @@ if (wait_for 1 "a command that hangs" sleep 60) >/dev/null 2>&1; then
 	fail "wait_for succeeded on a hanging command"
 fi
 (($(_lab_now_ms) - t0 < 5000)) || fail "wait_for overran its deadline"
+hangs_in_host() { lab_exec a sleep 60; }
+t0=$(_lab_now_ms)
+if (wait_for 1 "a command in a host that hangs" hangs_in_host) >/dev/null 2>&1; then
+	fail "wait_for succeeded on a hanging command in a host"
+fi
+(($(_lab_now_ms) - t0 < 5000)) || fail "wait_for let lab_exec overrun its deadline"
 out=$(wait_for 2 "echo" echo hello)
 assert_eq hello "$out" "wait_for prints the successful output"
 if (assert_eq x y) >/dev/null 2>&1; then fail "assert_eq passed on x != y"; fi
@@ -241,6 +249,7 @@ step "teardown removes every process, namespace and /etc/netns entry"
 # A stray process nobody recorded: teardown must find it inside the namespace.
 # shellcheck disable=SC2016 # $$ is the inner shell's
 lab_exec b sh -c 'echo $$ >"$RAYFISH_HOME/stray.pid"; exec sleep 600' &
+stray_job=$!
 stray_pid_file=$(lab_home b)/stray.pid
 wait_for 5 "stray process started" test -s "$stray_pid_file"
 stray=$(<"$stray_pid_file")
@@ -253,6 +262,7 @@ fi
 if _lab_proc_alive "$stray" "$stray_start"; then
 	fail "stray process $stray survived teardown"
 fi
+wait "$stray_job" 2>/dev/null || true
 left=$(ip netns list | awk '{print $1}' | grep "^$prefix-" || true)
 assert_eq "" "$left" "namespaces left"
 [[ ! -e "/etc/netns/$prefix-a" ]] || fail "/etc/netns entry left"
