@@ -72,6 +72,16 @@ st=$(lab_ray a --json status)
 bytes=$(json_get '.networks[0].peers[0].tx_bytes' <<<"$st")
 ((bytes > 0)) || fail "a's tx_bytes to its first peer is $bytes after pings"
 
+step "ray down is standby (no TUN, connections kept); ray up resumes"
+lab_ray b down >/dev/null
+assert_eq false "$(lab_ray b --json status | json_get .active)" "b inactive after down"
+if lab_exec b ip link show ray0 >/dev/null 2>&1; then fail "ray0 still exists after ray down"; fi
+peers_online b gaming 2 || fail "ray down dropped b's peer connections"
+lab_ray b up >/dev/null
+assert_eq true "$(lab_ray b --json status | json_get .active)" "b active after up"
+wait_for 20 "b → a v4 after ray up" ping_ok b "$a4"
+wait_for 20 "a → b v6 after ray up" ping_ok a "$b6"
+
 step "b restarts and rejoins on its own"
 lab_stop_daemon b
 lab_start_daemon b

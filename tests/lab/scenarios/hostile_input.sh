@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# timeout: 300
+# Bad input never crashes the daemon or loses state: random bytes on the UDP
+# port, garbage and oversized frames on the IPC socket, bad names and ids on
+# the command line, and corrupt state files at start.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+lab_init hostile_input
+
+lab_start_dhtnode
+lab_add_host a --direct
+lab_add_host b --direct
+lab_start_daemon a
+lab_start_daemon b
+out=$(lab_ray a --json create --open --name net1 --hostname alice)
+room=$(json_get .room_id <<<"$out")
+wait_for 60 "b joins" lab_ray b join "$room" --hostname bob >/dev/null
+a_ip=$(lab_host_ip a 4)
+
+alive() { lab_ray "$1" --json status >/dev/null; }
+
+step "random datagrams of every size on a's UDP port"
+lab_exec b perl -e '
+	use IO::Socket::INET;
+	my $s = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => 41383, Proto => "udp") or die;
+	srand(7);
+	for my $i (1 .. 3000) {
+		my $n = int(rand(1500));
+		my $buf = join "", map { chr(int(rand(256))) } 1 .. $n;
+		# every few packets, look like a QUIC long header or STUN
+		substr($buf, 0, 1) = chr(0xc0) if $n && $i % 3 == 0;
+		substr($buf, 4, 4) = "\x21\x12\xa4\x42" if $n > 8 && $i % 5 == 0;
+		$s->send($buf);
+	}' "$a_ip"
+alive a || fail "a's daemon died after UDP garbage"
+lab_exec b ping -c 1 -W 2 "$(lab_ray a --json status | json_get '.networks[0].ipv4')" >/dev/null ||
+	fail "the mesh stopped working after UDP garbage"
+
+step "garbage, truncated and oversized frames on a's IPC socket"
+sock=$(lab_socket a)
+perl -e '
+	use IO::Socket::UNIX;
+	my $path = shift;
+	my @frames = (
+		"\x00\x00\x00\x05\xc1\xc1\xc1\xc1\xc1",           # not msgpack
+		"\x7f\xff\xff\xff" . "x" x 100,                    # claims 2 GiB
+		"\x00\x00\x00\x10\x81",                            # truncated body, then close
+		"\x00\x00\x00\x03\x93\x01\x02",                    # truncated array
+		"\x00\x00\x00\x02\x91\x01",                        # not a map
+		"\x00\x00\x00\x08\x81\xa3cmd\xa3zzz",              # unknown command
+		"\x00\x00\x00\x06\x81\xa3cmd\x01",                 # cmd not a string
+	);
+	for my $f (@frames) {
+		my $s = IO::Socket::UNIX->new(Peer => $path) or die "connect: $!";
+		$s->send($f);
+		$s->shutdown(1);
+		my $buf; $s->recv($buf, 4096);
+		close $s;
+	}' "$sock"
+alive a || fail "a's daemon died after IPC garbage"
+
+step "bad command-line input gives one clear line and a non-zero exit"
+check_err() { # EXPECTED_SUBSTRING cmd...
+	local want=$1 err
+	shift
+	if "$@" >/dev/null 2>"$LAB_WORK/err"; then fail "'$*' succeeded"; fi
+	err=$(cat "$LAB_WORK/err")
+	assert_contains "$err" "$want" "error of '$*'"
+}
+check_err "invalid hostname" lab_ray a create --hostname "Bad_Name"
+check_err "room id" lab_ray a join zz
+check_err "no network named" lab_ray a leave nosuchnet
+check_err "unknown command" lab_ray a frobnicate
+check_err "listen-port must be" lab_ray a config set listen-port 99999
+check_err "already a member" lab_ray b join "$room"
+alive a || fail "a's daemon died after bad commands"
+
+step "state survives a restart; a corrupt state file stops the start with one clear line"
+lab_stop_daemon b
+home=$(lab_home b)
+cp "$home/networks.json" "$LAB_WORK/networks.good"
+printf '{"networks": [ {"name": 5' >"$home/networks.json"
+if lab_start_daemon b 2>/dev/null; then fail "b started with a corrupt networks.json"; fi
+grep -q "networks.json is not valid JSON" "$LAB_WORK/b/daemon.log" ||
+	fail "no clear log line for a corrupt networks.json"
+assert_eq '{"networks": [ {"name": 5' "$(cat "$home/networks.json")" "corrupt file left untouched"
+cp "$LAB_WORK/networks.good" "$home/networks.json"
+head -c 7 "$home/secret_key" >"$LAB_WORK/key.short"
+cp "$home/secret_key" "$LAB_WORK/key.good"
+cp "$LAB_WORK/key.short" "$home/secret_key"
+if lab_start_daemon b 2>/dev/null; then fail "b started with a truncated secret_key"; fi
+grep -q "secret_key" "$LAB_WORK/b/daemon.log" || fail "no clear log line for a bad secret_key"
+cp "$LAB_WORK/key.good" "$home/secret_key"
+lab_start_daemon b
+st=$(lab_ray b --json status)
+assert_eq net1 "$(json_get '.networks[0].name' <<<"$st")" "b kept its network"
+
+lab_stop_daemon a
+lab_stop_daemon b
+step "hostile_input passed"
