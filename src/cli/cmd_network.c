@@ -130,7 +130,8 @@ static int run_join(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		cli_print_json(res);
 	} else if (json_is_true(json_object_get(res, "pending"))) {
-		printf("join request sent: waiting for a coordinator to approve it\n");
+		printf("join request queued: a coordinator must approve it ('ray requests');\n"
+		       "this node keeps asking and joins as soon as it is accepted\n");
 	} else {
 		printf("✓ joined %s\n", json_string_value(json_object_get(res, "name")));
 		print_addrs(res);

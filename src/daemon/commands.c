@@ -4,6 +4,7 @@
  * and points at its handler. Handlers answer through ipc_reply*.
  */
 #include "daemon/daemon.h"
+#include "daemon/admission.h"
 #include "daemon/datapath.h"
 #include "daemon/network.h"
 #include "daemon/status.h"
@@ -55,6 +56,12 @@ static const struct {
 	{ "create", true, network_cmd_create },
 	{ "join", true, network_cmd_join },
 	{ "leave", true, network_cmd_leave },
+	{ "invite", true, admission_cmd_invite },
+	{ "invite_list", false, admission_cmd_invite_list },
+	{ "invite_revoke", true, admission_cmd_invite_revoke },
+	{ "requests", false, admission_cmd_requests },
+	{ "accept", true, admission_cmd_accept },
+	{ "deny", true, admission_cmd_deny },
 };
 
 void daemon_dispatch(struct ipc_request *req, void *ud)

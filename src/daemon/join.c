@@ -17,10 +17,12 @@
 #include "discovery/payload.h"
 #include "discovery/record.h"
 #include "mesh/address.h"
+#include "mesh/invite.h"
 #include "proto/control.h"
 #include "util/log.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,11 @@
 #define JOIN_STEP_MS 20000
 #define JOIN_TOTAL_MS 100000
 
-enum join_state { J_LOOKUP, J_ASKING, J_FETCHING };
+enum join_state { J_LOOKUP, J_ASKING, J_PENDING, J_FETCHING };
+
+#define PENDING_RETRY_MIN_MS 2000
+#define PENDING_RETRY_MAX_MS 30000
+#define PENDING_GIVE_UP_MS (24ull * 3600 * 1000)
 
 struct join_op {
 	struct join_op *next;
@@ -46,6 +52,10 @@ struct join_op {
 	uint8_t rec[RECORD_MAX];
 	size_t rec_len;
 	char last_error[200];
+	bool has_invite;
+	uint8_t secret[INVITE_SECRET_LEN];
+	uint32_t retry_ms;           /* J_PENDING: backoff between retries */
+	uint64_t next_retry_ms;
 };
 
 static void join_free(struct daemon *d, struct join_op *j)
@@ -60,6 +70,7 @@ static void join_free(struct daemon *d, struct join_op *j)
 	}
 	if (j->peer)
 		peer_unwant(d, j->peer, 0);
+	sodium_memzero(j->secret, sizeof(j->secret));
 	free(j);
 }
 
@@ -89,6 +100,10 @@ static void send_join_req(struct daemon *d, struct join_op *j)
 
 	memcpy(m.net, j->net, 32);
 	snprintf(m.hostname, sizeof(m.hostname), "%s", j->hostname);
+	if (j->has_invite) {
+		m.has_invite = true;
+		memcpy(m.invite, j->secret, sizeof(m.invite));
+	}
 	if (peer_send_ctl(d, j->peer, &m) < 0)
 		snprintf(j->last_error, sizeof(j->last_error), "sending the join request failed");
 	else
@@ -131,21 +146,29 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 			break;
 	if (!j)
 		return;
-	if (!rec) {
+	if (!rec && j->n_seeds == 0) {
 		join_fail(d, j, "no network with that room id was found in the DHT (check the id, and that the DHT is reachable: 'ray config' dht-bootstrap)");
 		return;
 	}
-	if (record_decode(rec, len, RECORD_NETWORK, pk, daemon_unix_now(), &r) < 0 ||
-	    network_payload_decode(r.payload, r.payload_len, &p) < 0) {
+	if (rec && (record_decode(rec, len, RECORD_NETWORK, pk, daemon_unix_now(), &r) < 0 ||
+		    network_payload_decode(r.payload, r.payload_len, &p) < 0)) {
 		join_fail(d, j, "the network's DHT record is malformed");
 		return;
 	}
-	if (p.n_seeds == 0) {
+	if (rec && p.n_seeds == 0) {
 		join_fail(d, j, "the network's record names no members: it was deleted");
 		return;
 	}
-	memcpy(j->seeds, p.seeds, sizeof(p.seeds));
-	j->n_seeds = p.n_seeds;
+	/* The invite's minter (already first) leads; the record's seeds
+	 * (coordinators first) follow. */
+	for (size_t i = 0; rec && i < p.n_seeds && j->n_seeds < NETWORK_SEEDS_MAX; i++) {
+		bool dup = false;
+
+		for (size_t k = 0; k < j->n_seeds; k++)
+			dup |= memcmp(j->seeds[k], p.seeds[i], 32) == 0;
+		if (!dup)
+			memcpy(j->seeds[j->n_seeds++], p.seeds[i], 32);
+	}
 	ask_next_seed(d, j);
 }
 
@@ -154,6 +177,8 @@ static void reply_joined(struct daemon *d, struct join_op *j, struct network *n)
 	char v4[ADDRESS_V4_STRLEN], v6[ADDRESS_V6_STRLEN];
 	uint8_t ip6[16];
 
+	if (!j->req)
+		return; /* approved after the CLI was told "pending" */
 	address_ipv4_format(n->my_ipv4, v4);
 	address_ipv6(d->id.id, ip6);
 	address_ipv6_format(ip6, v6);
@@ -234,19 +259,26 @@ int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 	if (m->type != CTL_WELCOME && m->type != CTL_PENDING && m->type != CTL_DENIED)
 		return 0;
 	for (j = d->joins; j; j = j->next)
-		if (j->state == J_ASKING && j->peer == p && memcmp(j->net, m->net, 32) == 0)
+		if ((j->state == J_ASKING || j->state == J_PENDING) && j->peer == p &&
+		    memcmp(j->net, m->net, 32) == 0)
 			break;
 	if (!j)
 		return m->type != CTL_WELCOME ? 1 : 0;
 	if (m->type == CTL_DENIED) {
-		join_fail(d, j, "admission refused by %.8s: %s", p->id,
-			  m->why[0] ? m->why : "no reason given");
+		join_fail(d, j, "admission refused: %s", m->why[0] ? m->why : "no reason given");
 		return 1;
 	}
 	if (m->type == CTL_PENDING) {
-		ipc_reply(j->req, json_pack("{s:b}", "pending", 1));
+		if (j->req)
+			ipc_reply(j->req, json_pack("{s:b, s:s}", "pending", 1, "coordinator", p->id));
 		j->req = NULL;
-		join_free(d, j);
+		if (j->state != J_PENDING)
+			log_info("join: %.8s queued the request for approval; retrying until answered",
+				 p->id);
+		j->state = J_PENDING;
+		j->retry_ms = j->retry_ms ? j->retry_ms : PENDING_RETRY_MIN_MS;
+		j->next_retry_ms = daemon_now_ms(d) + j->retry_ms;
+		j->deadline = daemon_now_ms(d) + PENDING_GIVE_UP_MS;
 		return 1;
 	}
 	if (m->rec_len > sizeof(j->rec) ||
@@ -286,6 +318,14 @@ void joins_tick(struct daemon *d)
 				  j->last_error[0] ? ": " : "", j->last_error);
 			continue;
 		}
+		if (j->state == J_PENDING && now >= j->next_retry_ms) {
+			if (j->peer && j->peer->conn)
+				send_join_req(d, j);
+			j->retry_ms = j->retry_ms * 2 > PENDING_RETRY_MAX_MS ?
+				PENDING_RETRY_MAX_MS : j->retry_ms * 2;
+			j->next_retry_ms = now + j->retry_ms;
+			continue;
+		}
 		if (j->state == J_ASKING && now >= j->step_deadline) {
 			snprintf(j->last_error, sizeof(j->last_error),
 				 "%.8s did not answer", j->peer ? j->peer->id : "?");
@@ -310,10 +350,26 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 	uint8_t pk[32];
 	int ret;
 
-	if (!code || identity_id_parse(code, pk) < 0) {
-		ipc_reply_error(req, "'%s' is not a room id (64 hexadecimal characters)",
-				code ? code : "");
+	struct invite_code ic;
+	bool invite = false;
+
+	if (!code) {
+		ipc_reply_error(req, "missing the room id or invite code");
 		return;
+	}
+	if (identity_id_parse(code, pk) < 0) {
+		ret = invite_code_decode(code, &ic);
+		if (ret == -EBADMSG) {
+			ipc_reply_error(req, "the invite code is mistyped or truncated (its checksum does not match)");
+			return;
+		}
+		if (ret < 0) {
+			ipc_reply_error(req, "'%.80s' is neither a room id (64 hex characters) nor an invite code",
+					code);
+			return;
+		}
+		memcpy(pk, ic.net, 32);
+		invite = true;
 	}
 	if (network_find_pk(d, pk)) {
 		ipc_reply_error(req, "already a member of %s", network_find_pk(d, pk)->saved.name);
@@ -343,10 +399,32 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 	else
 		network_default_hostname(j->hostname);
 	j->auto_accept = json_is_true(json_object_get(req->args, "auto_accept_firewall"));
+	if (invite) {
+		j->has_invite = true;
+		memcpy(j->secret, ic.secret, sizeof(j->secret));
+		if (memcmp(ic.coordinator, d->id.pk, 32) != 0)
+			memcpy(j->seeds[j->n_seeds++], ic.coordinator, 32);
+		sodium_memzero(&ic, sizeof(ic));
+	}
 	j->deadline = daemon_now_ms(d) + JOIN_TOTAL_MS;
 	j->next = d->joins;
 	d->joins = j;
 	ret = records_lookup(d, RECORD_NETWORK, pk, on_record, NULL);
 	if (ret < 0)
 		join_fail(d, j, "the DHT node is not running: %s", strerror(-ret));
+}
+
+json_t *join_status(struct daemon *d)
+{
+	static const char *names[] = { "looking-up", "asking", "pending-approval",
+				       "fetching" };
+	char room[IDENTITY_ID_LEN + 1];
+	json_t *list = json_array();
+
+	for (struct join_op *j = d->joins; j; j = j->next) {
+		identity_id_format(j->net, room);
+		json_array_append_new(list, json_pack("{s:s, s:s}", "room_id", room,
+						      "state", names[j->state]));
+	}
+	return list;
 }

@@ -4,6 +4,7 @@
  * nothing a peer says is taken on trust.
  */
 #include "daemon/network.h"
+#include "daemon/admission.h"
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
 #include "daemon/datapath.h"
@@ -246,8 +247,8 @@ void network_broadcast_sync(struct daemon *d, struct network *n,
  * Coordinator: signs `blob` (a changed copy of the roster, version bumped
  * here), adopts it and tells the members. Takes ownership of blob.
  */
-static int network_publish(struct daemon *d, struct network *n,
-			   struct group_blob *blob, const struct peer *except)
+int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
+		    const struct peer *except)
 {
 	uint8_t rec[RECORD_MAX], *bytes = NULL;
 	size_t rec_len, blen;
@@ -387,7 +388,7 @@ void network_cmd_leave(struct daemon *d, struct ipc_request *req)
 }
 
 /* Coordinator: drop member p from every network we coordinate (or just n). */
-static void prune_member(struct daemon *d, struct network *only, struct peer *p)
+void network_prune_member(struct daemon *d, struct network *only, struct peer *p)
 {
 	struct network *n, *next;
 
@@ -405,71 +406,6 @@ static void prune_member(struct daemon *d, struct network *only, struct peer *p)
 			 n->saved.name, p->id);
 		network_publish(d, n, &blob, p);
 	}
-}
-
-static void send_denied(struct daemon *d, struct peer *p, const uint8_t net[32],
-			const char *why)
-{
-	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
-
-	memcpy(m.net, net, 32);
-	snprintf(m.why, sizeof(m.why), "%s", why);
-	peer_send_ctl(d, p, &m);
-}
-
-static void send_welcome(struct daemon *d, struct peer *p, struct network *n)
-{
-	struct ctl_msg m = { .type = CTL_WELCOME, .has_net = true };
-
-	memcpy(m.net, n->pk, 32);
-	m.rec = n->saved.record;
-	m.rec_len = n->saved.record_len;
-	peer_send_ctl(d, p, &m);
-}
-
-static void admit(struct daemon *d, struct peer *p, const struct ctl_msg *req)
-{
-	struct network *n = network_find_pk(d, req->net);
-	char wanted[HOSTNAME_BUF], hostname[HOSTNAME_BUF], why[160];
-	struct group_blob blob;
-	int ret;
-
-	if (!n) {
-		send_denied(d, p, req->net, "this node is not in that network");
-		return;
-	}
-	if (group_blob_find_member(&n->blob, p->id)) {
-		send_welcome(d, p, n);
-		return;
-	}
-	if (!n->has_key) {
-		send_denied(d, p, req->net, "this node is not a coordinator of that network");
-		return;
-	}
-	if (n->blob.mode != GROUP_MODE_OPEN) {
-		snprintf(why, sizeof(why), "%s is a closed network: ask a coordinator for an invite code",
-			 n->blob.name);
-		send_denied(d, p, req->net, why);
-		return;
-	}
-	if (req->hostname[0] && hostname_valid(req->hostname))
-		snprintf(wanted, sizeof(wanted), "%s", req->hostname);
-	else
-		words_name(wanted, sizeof(wanted), rand_uniform, NULL);
-	if (group_blob_copy(&blob, &n->blob) < 0)
-		return;
-	ret = hostname_resolve_clash(wanted, group_blob_hostname_taken, &blob, hostname);
-	if (ret == 0)
-		ret = group_blob_admit(&blob, p->id, hostname, false);
-	if (ret < 0) {
-		group_blob_free(&blob);
-		snprintf(why, sizeof(why), "admission failed: %s", strerror(-ret));
-		send_denied(d, p, req->net, why);
-		return;
-	}
-	log_info("network %s: admitting %.8s as %s", n->saved.name, p->id, hostname);
-	if (network_publish(d, n, &blob, p) == 0)
-		send_welcome(d, p, n);
 }
 
 struct sync_ctx {
@@ -538,7 +474,7 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 	n = m.has_net ? network_find_pk(d, m.net) : NULL;
 	switch (m.type) {
 	case CTL_JOIN_REQ:
-		admit(d, p, &m);
+		admission_on_join_req(d, p, &m);
 		break;
 	case CTL_SYNC:
 		if (n && group_blob_find_member(&n->blob, p->id))
@@ -546,7 +482,7 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 		break;
 	case CTL_LEAVE:
 		if (n && n->has_key)
-			prune_member(d, n, p);
+			network_prune_member(d, n, p);
 		break;
 	default:
 		break;
@@ -573,7 +509,7 @@ void network_on_peer_up(struct daemon *d, struct peer *p)
 void network_on_peer_down(struct daemon *d, struct peer *p, bool left)
 {
 	if (left)
-		prune_member(d, NULL, p);
+		network_prune_member(d, NULL, p);
 }
 
 static void on_poll_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/admission.h"
 #include "daemon/ipc_server.h"
 #include "daemon/store.h"
 #include "mesh/group_blob.h"
@@ -37,6 +38,7 @@ struct network {
 	uint64_t next_poll_ms;
 	bool polling;
 	bool fetching;
+	struct admission admission;  /* coordinator: join requests, denials */
 };
 
 /* By local name or room id; NULL if unknown. */
@@ -75,12 +77,25 @@ void join_on_peer_up(struct daemon *d, struct peer *p);
 int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m);
 void joins_tick(struct daemon *d);
 void joins_cancel_all(struct daemon *d);
+/* [{"room_id", "state": "looking-up|asking|pending-approval|fetching"}] */
+json_t *join_status(struct daemon *d);
 
 /* This machine's hostname made valid, or three random words. */
 void network_default_hostname(char out[HOSTNAME_BUF]);
 
 /* Adds a network built by create or join (takes ownership) and persists. */
 int network_add(struct daemon *d, struct network *n);
+/*
+ * Coordinator: signs `blob` (a changed copy of n's roster; its version is
+ * bumped here), adopts it and sends SYNC to every connected member but
+ * `except`. Takes ownership of blob. Returns 0 or -errno.
+ */
+int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
+		    const struct peer *except);
+/* Coordinator: drops member p from network `only` (NULL: from every network
+ * we coordinate) and publishes. */
+void network_prune_member(struct daemon *d, struct network *only, struct peer *p);
+
 /* Sends SYNC with n's record to every connected member except `except`. */
 void network_broadcast_sync(struct daemon *d, struct network *n,
 			    const struct peer *except);

@@ -4,6 +4,7 @@
  */
 #include "daemon/status.h"
 #include "daemon/daemon.h"
+#include "daemon/admission.h"
 #include "daemon/datapath.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -93,6 +94,9 @@ json_t *status_build(struct daemon *d)
 
 	for (struct network *n = d->nets; n; n = n->next)
 		json_array_append_new(nets, network_json(d, &n->saved, &n->blob, d->id.id));
+	json_object_set_new(json_object_get(st, "pending"), "join_requests",
+			    json_integer((json_int_t)admission_pending_count(d)));
+	json_object_set_new(st, "joining", join_status(d));
 	return st;
 }
 

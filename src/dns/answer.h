@@ -48,7 +48,18 @@ struct dns_result {
 int dns_answer_query(const struct dns_table *t, const uint8_t *q, size_t len,
     int tcp, struct dns_result *res);
 
-/* Header-only reply (id and opcode from q, which has >= 12 bytes). */
-int dns_answer_error(const uint8_t *q, int rcode, struct dns_result *res);
+/*
+ * Bytes of the first question (from offset 12) when its name is written
+ * without compression; 0 when it cannot be walked.
+ */
+size_t dns_question_span(const uint8_t *q, size_t len);
+
+/*
+ * An error reply to q (len >= 12): id, opcode and RD from q, the question
+ * echoed when it can be walked (resolvers match replies by it), no records.
+ * Returns 0 or -ENOMEM.
+ */
+int dns_answer_error(const uint8_t *q, size_t len, int rcode,
+    struct dns_result *res);
 
 #endif

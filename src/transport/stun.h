@@ -20,10 +20,13 @@
  * The Binding client (struct stun_client) sends a Binding request to each
  * configured server (numeric "ip:port" / "[ip6]:port" only) over the shared
  * magicsock socket and records, per server, the reflexive address and RTT.
- * magicsock has one handler per packet class, so the owner registers its own
- * STUN handler and offers each packet to stun_client_input (and to each
- * turn_client); a packet that is not an answer to an outstanding
- * transaction is refused (return 0) and counted.
+ * magicsock has one handler per packet class, while a daemon has a Binding
+ * client and one TURN client per relay reading STUN from the same socket:
+ * struct stun_demux is that handler. It offers each packet to its sinks in
+ * turn (stun_client_input, turn_client_input, ...); a sink returns 1 when
+ * the packet was its business (answered, or dropped as spoofed and counted
+ * there) and 0 when it is not; a packet no sink takes is counted as
+ * unmatched and dropped.
  *
  * Ownership: stun_client_new allocates; stun_client_free releases it once
  * libuv has closed its timer (the loop must run afterwards). Buffers given
@@ -192,8 +195,7 @@ struct stun_result {
 struct stun_client_stats {
 	uint64_t tx_requests;		/* incl. retransmissions */
 	uint64_t rx_responses;		/* matched and accepted */
-	uint64_t rx_unmatched;		/* no outstanding transaction */
-	uint64_t rx_malformed;
+	uint64_t rx_unmatched;		/* Binding answers matching no request */
 	uint64_t timeouts;
 };
 
@@ -215,12 +217,36 @@ int stun_client_set_servers(struct stun_client *sc, const char *list);
 /* Starts a round: one Binding transaction per server (restarts a running one). */
 int stun_client_probe(struct stun_client *sc);
 /* 1: the packet answered one of our transactions (consumed), 0: not ours. */
-int stun_client_input(struct stun_client *sc, const uint8_t *pkt,
-    size_t len, const union ms_addr *from);
+int stun_client_input(void *sc, const uint8_t *pkt, size_t len,
+    const union ms_addr *from);
 /* Copies up to max results of the current/last round; returns the count. */
 size_t stun_client_results(const struct stun_client *sc,
     struct stun_result *out, size_t max);
 void stun_client_get_stats(const struct stun_client *sc,
     struct stun_client_stats *st);
+
+/* ---- demultiplexer (the owner's magicsock handler) ---- */
+
+#define STUN_DEMUX_MAX 8
+
+typedef int (*stun_sink_fn)(void *client, const uint8_t *pkt, size_t len,
+    const union ms_addr *from);
+
+struct stun_demux {
+	struct {
+		stun_sink_fn fn;
+		void *client;
+	} sinks[STUN_DEMUX_MAX];
+	size_t n;
+	uint64_t unmatched;
+};
+
+void stun_demux_init(struct stun_demux *d);
+/* Returns 0 or -ENOSPC. */
+int stun_demux_add(struct stun_demux *d, stun_sink_fn fn, void *client);
+void stun_demux_remove(struct stun_demux *d, void *client);
+/* An ms_rx_fn: magicsock_set_handler(ms, MS_PKT_STUN, stun_demux_input, d). */
+void stun_demux_input(void *d, const uint8_t *pkt, size_t len,
+    const union ms_addr *from);
 
 #endif

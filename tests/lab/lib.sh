@@ -22,11 +22,36 @@
 # Sourcing this file has no side effects: run.sh sources it too, to check for
 # and clean up leftovers of a scenario that was killed outright.
 #
+# API (details above each function):
+#   lab_init NAME                     work dir, trap, prefix, internet namespace
+#   lab_start_dhtnode / lab_start_coturn   bootstrap / STUN+TURN in "inet"
+#   lab_add_host NAME [--direct | --nat eim|symmetric] [--lan LAN]
+#   lab_exec NAME cmd... / lab_ray NAME args... / lab_spawn NAME LOG cmd...
+#   lab_start_daemon NAME [VAR=VALUE...] / lab_stop_daemon NAME
+#   lab_host_ip NAME [4|6] / lab_router_wan_ip NAME / lab_ns NAME
+#   lab_home NAME / lab_socket NAME / lab_resolv_conf NAME
+#   lab_port_bound NAME udp|tcp PORT
+#   lab_udp_reflector NAME PORT / lab_udp_probe NAME IP PORT [SRC_PORT]
+#   wait_for SECONDS DESCRIPTION cmd...
+#   step MSG / fail MSG / assert_eq / assert_ne / assert_contains
+#   json_get PATH / json_len PATH (JSON on stdin)
+#   lab_dump / lab_teardown / lab_cleanup WORK PREFIX / lab_leftovers WORK PREFIX
+# Nodes: hosts by their name, routers as "gw-LAN", the internet as "inet".
+# Variables set for scenarios: RAY, LAB_WORK, LAB_PREFIX, LAB_INET4/6,
+# LAB_DHT_BOOTSTRAP, LAB_STUN, LAB_RELAY, LAB_TURN_USER/PASS/REALM.
+# Knobs: LAB_BUILD (default ../../build), RAY, LAB_KEEP=1 (keep the work dir),
+# LAB_KILL_GRACE (5 s), LAB_DAEMON_TIMEOUT (30 s), LAB_START_TIMEOUT (20 s),
+# LAB_DUMP_LINES (40).
+#
 # Scenario contract: `set -euo pipefail`, source this file, `lab_init NAME`,
 # then build hosts and assert. Every helper returns non-zero on failure (after
 # printing why), so errexit ends the scenario and the trap cleans up. Note that
 # errexit is ignored inside `if`, `||`, `&&` and `local x=$(...)`: write
-# `x=$(...)` on its own line. Never sleep to assert: use wait_for.
+# `x=$(...)` on its own line. Never sleep to assert: use wait_for. Do not set
+# another EXIT/INT/TERM trap. bash runs the trap once the foreground command
+# ends: a signal sent to the whole process group (Ctrl-C, timeout(1) as run.sh
+# uses it) ends that command at once, a signal sent to the shell's PID alone
+# waits for it (wait_for bounds that wait).
 
 LAB_INET4=198.51.100.1
 LAB_INET6=2001:db8:100::1
@@ -219,25 +244,46 @@ _lab_record_pid() { # PID LABEL
 	printf '%s %s %s\n' "$1" "$start" "$2" >>"$LAB_WORK/state/pids"
 }
 
+# The lab's namespaces in deletion order: those recorded in WORK newest
+# first, then any other carrying PREFIX, and last PREFIX-inet, whose existence
+# is the claim on the prefix (so no other lab can take the prefix while this
+# one still has namespaces).
+_lab_namespaces() { # WORK PREFIX
+	local work=$1 prefix=$2 ns list=() seen=" " i
+	if [[ -f "$work/state/netns" ]]; then
+		mapfile -t list <"$work/state/netns"
+	fi
+	for ((i = ${#list[@]} - 1; i >= 0; i--)); do
+		ns=${list[i]}
+		[[ -z "$ns" || "$seen" == *" $ns "* || "$ns" == "$prefix-inet" ]] && continue
+		seen+="$ns "
+		echo "$ns"
+	done
+	[[ -n "$prefix" ]] || return 0
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		[[ "$ns" == "$prefix"-* && "$seen" != *" $ns "* && "$ns" != "$prefix-inet" ]] &&
+			echo "$ns"
+	done
+	echo "$prefix-inet"
+}
+
 # Signal every recorded process still alive, then everything still running
-# inside the namespaces listed in WORK; SIGKILL whatever ignores SIGTERM
-# within the grace period.
-_lab_kill_all() { # WORK
-	local work=$1 pid start label ns pids=() grace i alive waited
+# inside the lab's namespaces; SIGKILL whatever ignores SIGTERM within the
+# grace period (LAB_KILL_GRACE seconds, default 5).
+_lab_kill_all() { # WORK PREFIX
+	local work=$1 prefix=$2 pid start label ns pids=() grace i alive waited
 	if [[ -f "$work/state/pids" ]]; then
 		while read -r pid start label; do
 			_lab_proc_alive "$pid" "$start" && pids+=("$pid:$start")
 		done <"$work/state/pids"
 	fi
-	if [[ -f "$work/state/netns" ]]; then
-		while read -r ns; do
-			[[ -e "/run/netns/$ns" ]] || continue
-			for pid in $(ip netns pids "$ns" 2>/dev/null); do
-				start=$(_lab_proc_start "$pid") || continue
-				pids+=("$pid:$start")
-			done
-		done <"$work/state/netns"
-	fi
+	for ns in $(_lab_namespaces "$work" "$prefix"); do
+		[[ -e "/run/netns/$ns" ]] || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			start=$(_lab_proc_start "$pid") || continue
+			pids+=("$pid:$start")
+		done
+	done
 	((${#pids[@]})) || return 0
 	for i in "${pids[@]}"; do
 		kill -TERM "${i%%:*}" 2>/dev/null || true
@@ -273,20 +319,15 @@ _lab_kill_all() { # WORK
 # entry recorded in WORK (plus any namespace or root-namespace interface still
 # carrying PREFIX). Safe to run any number of times, from any process.
 lab_cleanup() {
-	local work=$1 prefix=$2 ns list=() i
-	_lab_kill_all "$work"
-	if [[ -f "$work/state/netns" ]]; then
-		mapfile -t list <"$work/state/netns"
-	fi
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-		[[ -n "$prefix" && "$ns" == "$prefix"-* ]] && list+=("$ns")
-	done
-	# Newest first: the internet namespace, which holds the claim on the
-	# prefix, goes last.
-	for ((i = ${#list[@]} - 1; i >= 0; i--)); do
-		ns=${list[i]}
-		[[ -e "/run/netns/$ns" ]] && ip netns del "$ns" 2>/dev/null
+	local work=$1 prefix=$2 ns i
+	[[ "$prefix" =~ ^r[0-9a-f]{4}$ ]] || { _lab_die "lab_cleanup: bad prefix '$prefix'"; return 1; }
+	_lab_kill_all "$work" "$prefix"
+	for ns in $(_lab_namespaces "$work" "$prefix"); do
 		[[ -d "/etc/netns/$ns" ]] && rm -rf "/etc/netns/${ns:?}"
+		[[ -e "/run/netns/$ns" ]] && ip netns del "$ns" 2>/dev/null
+	done
+	for ns in /etc/netns/"$prefix"-*; do
+		[[ -d "$ns" ]] && rm -rf "${ns:?}"
 	done
 	if [[ -n "$prefix" ]]; then
 		for i in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//'); do
@@ -299,6 +340,7 @@ lab_cleanup() {
 # lab_leftovers WORK PREFIX: print what of the lab still exists; 1 if any.
 lab_leftovers() {
 	local work=$1 prefix=$2 found=0 pid start label ns
+	[[ "$prefix" =~ ^r[0-9a-f]{4}$ ]] || { _lab_die "lab_leftovers: bad prefix '$prefix'"; return 1; }
 	if [[ -f "$work/state/pids" ]]; then
 		while read -r pid start label; do
 			if _lab_proc_alive "$pid" "$start"; then
@@ -330,6 +372,8 @@ lab_leftovers() {
 lab_teardown() {
 	[[ -n "${LAB_WORK:-}" && -d "$LAB_WORK" ]] || return 0
 	[[ "${LAB_TORN_DOWN:-0}" == 1 ]] && return 0
+	# lab_init stopped before claiming a prefix: nothing was created.
+	[[ -n "${LAB_PREFIX:-}" ]] || { LAB_TORN_DOWN=1; return 0; }
 	lab_cleanup "$LAB_WORK" "$LAB_PREFIX"
 	LAB_TORN_DOWN=1
 	if ! lab_leftovers "$LAB_WORK" "$LAB_PREFIX" >&2; then
@@ -385,12 +429,13 @@ _lab_sysctl() { # NS KEY=VALUE
 # lab_init NAME: create the work directory, the teardown trap, the prefix and
 # the internet namespace with its bridge.
 lab_init() {
-	local name=${1:?lab_init NAME} i ns
+	local name=${1:?lab_init NAME} i ns candidate
 	[[ -z "${LAB_WORK:-}" ]] || { _lab_die "lab_init called twice"; return 1; }
 	((EUID == 0)) || { _lab_die "the lab needs root (network namespaces)"; return 1; }
 	_lab_require ip nft sysctl timeout perl ss || return 1
 	LAB_NAME=$name
 	LAB_MAIN_PID=$BASHPID
+	name=${name//[^A-Za-z0-9_-]/_}
 	LAB_WORK=$(mktemp -d "/tmp/rayfish-lab-${name:0:20}.XXXXXX")
 	mkdir -p "$LAB_WORK/state" "$LAB_WORK/nodes" "$LAB_WORK/inet"
 	: >"$LAB_WORK/state/pids"
@@ -406,14 +451,16 @@ lab_init() {
 
 	# Claim a prefix: `ip netns add` fails when the name exists, so the
 	# internet namespace doubles as an atomic lock on the prefix.
+	# LAB_PREFIX is only set once the claim succeeded: teardown must never
+	# touch a prefix some other lab holds.
 	for ((i = 0; i < 20; i++)); do
-		LAB_PREFIX=r$(printf '%04x' $((RANDOM % 65536)))
-		ns=$LAB_PREFIX-inet
+		candidate=r$(printf '%04x' $((RANDOM % 65536)))
+		ns=$candidate-inet
 		if ip netns add "$ns" 2>/dev/null; then
+			LAB_PREFIX=$candidate
 			echo "$ns" >>"$LAB_WORK/state/netns"
 			break
 		fi
-		LAB_PREFIX=
 	done
 	[[ -n "$LAB_PREFIX" ]] || { _lab_die "could not claim a lab prefix"; return 1; }
 	echo "$LAB_PREFIX" >"$LAB_WORK/state/prefix"
@@ -483,6 +530,7 @@ _lab_veth() { # NS_A NAME_A NS_B NAME_B
 # nothing, leaves the link named LINK up in NS with its addresses.
 _lab_attach_inet() { # NS K LINK [v6]
 	local ns=$1 k=$2 link=$3 v6=${4:-} outer
+	((k <= 240)) || { _lab_die "the internet bridge is full (240 attachments)"; return 1; }
 	outer=${LAB_PREFIX}i$k
 	_lab_veth "$LAB_INET_NS" "$outer" "$ns" "$link"
 	ip -n "$LAB_INET_NS" link set "$outer" master "$LAB_BRIDGE"

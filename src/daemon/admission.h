@@ -1,0 +1,53 @@
+/*
+ * admission: the coordinator's gate. Decides every JOIN_REQ of a network
+ * this node holds the key of: members are welcomed back; a single-use invite
+ * (ledger, burned on use, restored if admission then fails) or a reusable key
+ * (hash in the signed roster) admits; a pre-approved identity is admitted;
+ * an open network admits anyone; otherwise the request waits in the queue
+ * for `ray accept` / `ray deny`. Also serves the invite and request commands.
+ */
+#ifndef RAYFISH_DAEMON_ADMISSION_H
+#define RAYFISH_DAEMON_ADMISSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/ipc_server.h"
+#include "mesh/hostname.h"
+
+#define ADMISSION_MAX_REQUESTS 64
+#define ADMISSION_MAX_DENIED 64
+
+struct daemon;
+struct peer;
+struct ctl_msg;
+
+struct join_request {
+	char id[9];                  /* short handle for accept/deny */
+	uint8_t pk[32];
+	char hostname[HOSTNAME_BUF];
+	uint64_t since;              /* unix seconds */
+};
+
+/* Per network, in memory: a restart forgets the queue (joiners retry). */
+struct admission {
+	struct join_request req[ADMISSION_MAX_REQUESTS];
+	size_t n_req;
+	uint8_t denied[ADMISSION_MAX_DENIED][32];
+	size_t n_denied;
+	size_t denied_next;
+};
+
+void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_msg *m);
+
+/* Join requests waiting in every network. */
+size_t admission_pending_count(struct daemon *d);
+
+void admission_cmd_invite(struct daemon *d, struct ipc_request *req);
+void admission_cmd_invite_list(struct daemon *d, struct ipc_request *req);
+void admission_cmd_invite_revoke(struct daemon *d, struct ipc_request *req);
+void admission_cmd_requests(struct daemon *d, struct ipc_request *req);
+void admission_cmd_accept(struct daemon *d, struct ipc_request *req);
+void admission_cmd_deny(struct daemon *d, struct ipc_request *req);
+
+#endif

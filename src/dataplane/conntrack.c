@@ -1,0 +1,430 @@
+/*
+ * conntrack: see conntrack.h. A bucket is CT_WAYS consecutive slots; all
+ * work per packet is one SipHash of the 40-byte key and a scan of 8 slots.
+ */
+#include "dataplane/conntrack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define PROTO_ICMP   1
+#define PROTO_TCP    6
+#define PROTO_UDP    17
+#define PROTO_ICMPV6 58
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+static void addr_bytes(uint8_t version, const union packet_addr *a, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (version == 6) {
+		memcpy(out, a->v6, 16);
+		return;
+	}
+	out[0] = (uint8_t)(a->v4 >> 24);
+	out[1] = (uint8_t)(a->v4 >> 16);
+	out[2] = (uint8_t)(a->v4 >> 8);
+	out[3] = (uint8_t)a->v4;
+}
+
+static void addr_from_bytes(uint8_t version, const uint8_t in[16], union packet_addr *a)
+{
+	if (version == 6) {
+		memcpy(a->v6, in, 16);
+		return;
+	}
+	a->v4 = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) |
+	    ((uint32_t)in[2] << 8) | in[3];
+}
+
+static int is_echo_request(const struct packet_info *pi)
+{
+	return pi->icmp_type == (pi->version == 4 ? 8 : 128);
+}
+
+static int is_echo_reply(const struct packet_info *pi)
+{
+	return pi->icmp_type == (pi->version == 4 ? 0 : 129);
+}
+
+/*
+ * Builds the canonical flow key of pi. Returns 0 and sets *src_is_a, or -1
+ * when pi cannot belong to a flow.
+ */
+static int key_from_packet(const struct packet_info *pi, struct ct_key *k, int *src_is_a)
+{
+	uint8_t s[16], d[16];
+	uint16_t sp, dp;
+	int c;
+
+	if (pi->frag_offset)
+		return -1;
+	if ((pi->proto == PROTO_TCP || pi->proto == PROTO_UDP) &&
+	    (pi->flags & PACKET_F_PORTS)) {
+		sp = pi->src_port;
+		dp = pi->dst_port;
+	} else if (pi->flags & PACKET_F_ICMP_ECHO) {
+		/* the echo id sits on the requester's side only */
+		if (is_echo_request(pi)) {
+			sp = pi->icmp_id;
+			dp = 0;
+		} else if (is_echo_reply(pi)) {
+			sp = 0;
+			dp = pi->icmp_id;
+		} else {
+			return -1;
+		}
+	} else {
+		return -1;
+	}
+	addr_bytes(pi->version, &pi->src, s);
+	addr_bytes(pi->version, &pi->dst, d);
+	memset(k, 0, sizeof(*k));
+	c = memcmp(s, d, 16);
+	*src_is_a = c < 0 || (c == 0 && sp <= dp);
+	memcpy(k->a, *src_is_a ? s : d, 16);
+	memcpy(k->b, *src_is_a ? d : s, 16);
+	k->port_a = *src_is_a ? sp : dp;
+	k->port_b = *src_is_a ? dp : sp;
+	k->version = pi->version;
+	k->proto = pi->proto;
+	k->kind = CT_KIND_FLOW;
+	return 0;
+}
+
+/* Fragment allowances are directional: a = source, b = destination. */
+static void key_frag(const struct packet_info *pi, struct ct_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	addr_bytes(pi->version, &pi->src, k->a);
+	addr_bytes(pi->version, &pi->dst, k->b);
+	k->version = pi->version;
+	k->proto = pi->proto;
+	k->kind = CT_KIND_FRAG;
+}
+
+static struct ct_entry *bucket_of(const struct conntrack *ct, const struct ct_key *k)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v = 0;
+
+	crypto_shorthash(h, (const unsigned char *)k, sizeof(*k), ct->hkey);
+	for (size_t i = 0; i < sizeof(h); i++)
+		v = (v << 8) | h[i];
+	return ct->slots + (size_t)(v & ct->mask) * CT_WAYS;
+}
+
+static void entry_free(struct conntrack *ct, struct ct_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	ct->used--;
+}
+
+/* The live entry for k in its bucket; expired matches are freed. */
+static struct ct_entry *find(struct conntrack *ct, const struct ct_key *k, uint64_t now)
+{
+	struct ct_entry *b = bucket_of(ct, k);
+
+	for (int i = 0; i < CT_WAYS; i++) {
+		struct ct_entry *e = b + i;
+
+		if (e->state == CT_FREE || memcmp(&e->key, k, sizeof(*k)) != 0)
+			continue;
+		if (e->expires <= now) {
+			entry_free(ct, e);
+			ct->stats.expired++;
+			return NULL;
+		}
+		return e;
+	}
+	return NULL;
+}
+
+/* A slot for a new key: a free one, else an expired one, else the least
+ * recently seen. */
+static struct ct_entry *slot_for(struct conntrack *ct, const struct ct_key *k, uint64_t now)
+{
+	struct ct_entry *b = bucket_of(ct, k), *lru = NULL;
+
+	for (int i = 0; i < CT_WAYS; i++)
+		if (b[i].state == CT_FREE)
+			return b + i;
+	for (int i = 0; i < CT_WAYS; i++) {
+		if (b[i].expires <= now) {
+			entry_free(ct, b + i);
+			ct->stats.expired++;
+			return b + i;
+		}
+		if (!lru || b[i].last_seen < lru->last_seen)
+			lru = b + i;
+	}
+	entry_free(ct, lru);
+	ct->stats.evicted++;
+	return lru;
+}
+
+int conntrack_init(struct conntrack *ct, size_t capacity)
+{
+	memset(ct, 0, sizeof(*ct));
+	if (capacity == 0)
+		capacity = CT_DEFAULT_CAPACITY;
+	if (capacity < CT_WAYS || capacity > CT_MAX_CAPACITY ||
+	    (capacity & (capacity - 1)) != 0)
+		return -EINVAL;
+	ct->slots = calloc(capacity, sizeof(*ct->slots));
+	if (!ct->slots)
+		return -ENOMEM;
+	ct->cap = capacity;
+	ct->mask = capacity / CT_WAYS - 1;
+	randombytes_buf(ct->hkey, sizeof(ct->hkey));
+	return 0;
+}
+
+void conntrack_close(struct conntrack *ct)
+{
+	free(ct->slots);
+	memset(ct, 0, sizeof(*ct));
+}
+
+void conntrack_flush(struct conntrack *ct)
+{
+	if (ct->slots)
+		memset(ct->slots, 0, ct->cap * sizeof(*ct->slots));
+	ct->used = 0;
+}
+
+/* A fresh SYN on a closed or denied connection's ports starts a new
+ * connection: it must face the rules again, not ride the old one. */
+static int restarts(const struct ct_entry *e, const struct packet_info *pi)
+{
+	return pi->proto == PROTO_TCP &&
+	    (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+	    (e->state == CT_TCP_CLOSING || e->state == CT_TCP_RESET ||
+	    (e->flags & CT_F_DENIED));
+}
+
+struct ct_entry *conntrack_lookup(struct conntrack *ct,
+    const struct packet_info *pi, uint64_t now)
+{
+	struct ct_key k;
+	struct ct_entry *e;
+	int src_is_a;
+
+	if (key_from_packet(pi, &k, &src_is_a) < 0)
+		return NULL;
+	if (!(e = find(ct, &k, now)))
+		return NULL;
+	if (restarts(e, pi)) {
+		entry_free(ct, e);
+		return NULL;
+	}
+	return e;
+}
+
+static int from_originator(const struct ct_entry *e, const struct packet_info *pi)
+{
+	struct ct_key k;
+	int src_is_a;
+
+	if (key_from_packet(pi, &k, &src_is_a) < 0)
+		return 1;
+	return src_is_a == e->orig_is_a;
+}
+
+static void tcp_update(struct ct_entry *e, const struct packet_info *pi, uint64_t now)
+{
+	uint8_t f = pi->tcp_flags;
+	int orig = from_originator(e, pi);
+
+	if (f & TCP_RST) {
+		/* no refresh once reset: stray packets must not keep it alive */
+		if (e->state != CT_TCP_RESET) {
+			e->state = CT_TCP_RESET;
+			e->expires = now + CT_TIMEOUT_TCP_RESET;
+		}
+		return;
+	}
+	if (e->state == CT_TCP_RESET)
+		return;
+	if (f & TCP_FIN) {
+		e->flags |= orig ? CT_F_FIN_ORIG : CT_F_FIN_REPLY;
+		e->state = CT_TCP_CLOSING;
+	} else if (e->state == CT_TCP_SYN_SENT && !orig && (f & TCP_ACK)) {
+		e->state = CT_TCP_ESTABLISHED;
+	}
+	switch (e->state) {
+	case CT_TCP_SYN_SENT:
+		e->expires = now + CT_TIMEOUT_TCP_SYN;
+		break;
+	case CT_TCP_ESTABLISHED:
+		e->expires = now + CT_TIMEOUT_TCP_EST;
+		break;
+	default:
+		e->expires = now + CT_TIMEOUT_TCP_CLOSING;
+		break;
+	}
+}
+
+void conntrack_update(struct conntrack *ct, struct ct_entry *e,
+    const struct packet_info *pi, uint64_t now)
+{
+	e->last_seen = now;
+	switch (e->state) {
+	case CT_TCP_SYN_SENT:
+	case CT_TCP_ESTABLISHED:
+	case CT_TCP_CLOSING:
+	case CT_TCP_RESET:
+		tcp_update(e, pi, now);
+		break;
+	case CT_UDP:
+		e->expires = now + CT_TIMEOUT_UDP;
+		break;
+	case CT_ICMP_ECHO:
+		e->expires = now + CT_TIMEOUT_ICMP;
+		break;
+	default:
+		break;
+	}
+}
+
+void conntrack_remove(struct conntrack *ct, struct ct_entry *e)
+{
+	if (e->state != CT_FREE)
+		entry_free(ct, e);
+}
+
+static int tcp_initial_state(uint8_t f, uint64_t now, uint64_t *expires)
+{
+	if ((f & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		*expires = now + CT_TIMEOUT_TCP_SYN;
+		return CT_TCP_SYN_SENT;
+	}
+	if (f & TCP_FIN) {
+		*expires = now + CT_TIMEOUT_TCP_CLOSING;
+		return CT_TCP_CLOSING;
+	}
+	/* picked up mid-stream: after a restart or an eviction */
+	*expires = now + CT_TIMEOUT_TCP_EST;
+	return CT_TCP_ESTABLISHED;
+}
+
+struct ct_entry *conntrack_track(struct conntrack *ct,
+    const struct packet_info *pi, uint8_t dir, uint32_t gen, uint64_t now)
+{
+	struct ct_key k;
+	struct ct_entry *e;
+	int src_is_a;
+
+	conntrack_note_fragment(ct, pi, now);
+	if (key_from_packet(pi, &k, &src_is_a) < 0)
+		return NULL;
+	if (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_RST))
+		return NULL;
+	if ((pi->flags & PACKET_F_ICMP_ECHO) && !is_echo_request(pi))
+		return NULL;
+	if ((e = find(ct, &k, now)) && restarts(e, pi)) {
+		entry_free(ct, e);
+		e = NULL;
+	}
+	if (e) {
+		conntrack_update(ct, e, pi, now);
+		e->gen = gen;
+		e->flags &= (uint8_t)~CT_F_DENIED;
+		return e;
+	}
+	e = slot_for(ct, &k, now);
+	e->key = k;
+	if (pi->proto == PROTO_TCP)
+		e->state = (uint8_t)tcp_initial_state(pi->tcp_flags, now, &e->expires);
+	else if (pi->proto == PROTO_UDP) {
+		e->state = CT_UDP;
+		e->expires = now + CT_TIMEOUT_UDP;
+	} else {
+		e->state = CT_ICMP_ECHO;
+		e->expires = now + CT_TIMEOUT_ICMP;
+	}
+	e->last_seen = now;
+	e->gen = gen;
+	e->orig_dir = dir;
+	e->orig_is_a = (uint8_t)src_is_a;
+	e->flags = (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_FIN)) ?
+	    CT_F_FIN_ORIG : 0;
+	ct->used++;
+	ct->stats.inserted++;
+	return e;
+}
+
+int conntrack_lookup_fragment(struct conntrack *ct,
+    const struct packet_info *pi, uint64_t now)
+{
+	struct ct_key k;
+
+	if (!(pi->flags & PACKET_F_FRAGMENT) || pi->frag_offset == 0)
+		return 0;
+	key_frag(pi, &k);
+	return find(ct, &k, now) != NULL;
+}
+
+void conntrack_note_fragment(struct conntrack *ct,
+    const struct packet_info *pi, uint64_t now)
+{
+	struct ct_key k;
+	struct ct_entry *e;
+
+	if (!(pi->flags & PACKET_F_MORE_FRAGS) || pi->frag_offset != 0)
+		return;
+	key_frag(pi, &k);
+	if (!(e = find(ct, &k, now))) {
+		e = slot_for(ct, &k, now);
+		e->key = k;
+		e->state = CT_FRAG;
+		ct->used++;
+		ct->stats.inserted++;
+	}
+	e->last_seen = now;
+	e->expires = now + CT_TIMEOUT_FRAG;
+}
+
+void conntrack_entry_orig(const struct ct_entry *e, struct packet_info *out)
+{
+	const uint8_t *s = e->orig_is_a ? e->key.a : e->key.b;
+	const uint8_t *d = e->orig_is_a ? e->key.b : e->key.a;
+	uint16_t sp = e->orig_is_a ? e->key.port_a : e->key.port_b;
+	uint16_t dp = e->orig_is_a ? e->key.port_b : e->key.port_a;
+
+	memset(out, 0, sizeof(*out));
+	out->version = e->key.version;
+	out->proto = e->key.proto;
+	out->hdr_len = e->key.version == 4 ? 20 : 40;
+	out->total_len = out->hdr_len;
+	out->ttl = 64;
+	addr_from_bytes(e->key.version, s, &out->src);
+	addr_from_bytes(e->key.version, d, &out->dst);
+	if (e->key.proto == PROTO_TCP || e->key.proto == PROTO_UDP) {
+		out->flags = PACKET_F_PORTS;
+		out->src_port = sp;
+		out->dst_port = dp;
+		if (e->key.proto == PROTO_TCP)
+			out->tcp_flags = TCP_SYN;
+		return;
+	}
+	out->flags = PACKET_F_ICMP | PACKET_F_ICMP_ECHO;
+	out->icmp_type = e->key.version == 4 ? 8 : 128;
+	out->icmp_id = sp;
+}
+
+size_t conntrack_count(const struct conntrack *ct, uint64_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ct->cap; i++)
+		if (ct->slots[i].state != CT_FREE && ct->slots[i].expires > now)
+			n++;
+	return n;
+}
