@@ -1,6 +1,8 @@
 /*
- * conntrack: see conntrack.h. A bucket is CT_WAYS consecutive slots; all
- * work per packet is one SipHash of the 40-byte key and a scan of 8 slots.
+ * conntrack: see conntrack.h. A bucket is CT_WAYS consecutive slots with a
+ * parallel array of 32-bit tags (hash bits, 0 = free): a lookup is one
+ * SipHash of the 40-byte key, one cache line of tags, and a full key
+ * compare only where a tag matches.
  */
 #include "dataplane/conntrack.h"
 
@@ -109,32 +111,43 @@ static void key_frag(const struct packet_info *pi, struct ct_key *k)
 	k->kind = CT_KIND_FRAG;
 }
 
-static struct ct_entry *bucket_of(const struct conntrack *ct, const struct ct_key *k)
+/* Where a key lives: its bucket's first slot and its tag. */
+struct ct_pos {
+	size_t base;
+	uint32_t tag;		/* never 0: 0 marks a free slot */
+};
+
+static struct ct_pos locate(const struct conntrack *ct, const struct ct_key *k)
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	uint64_t v = 0;
+	struct ct_pos pos;
 
 	crypto_shorthash(h, (const unsigned char *)k, sizeof(*k), ct->hkey);
 	for (size_t i = 0; i < sizeof(h); i++)
 		v = (v << 8) | h[i];
-	return ct->slots + (size_t)(v & ct->mask) * CT_WAYS;
+	pos.base = (size_t)(v & ct->mask) * CT_WAYS;
+	pos.tag = (uint32_t)(v >> 32) | 1;
+	return pos;
 }
 
 static void entry_free(struct conntrack *ct, struct ct_entry *e)
 {
+	ct->tags[e - ct->slots] = 0;
 	memset(e, 0, sizeof(*e));
 	ct->used--;
 }
 
-/* The live entry for k in its bucket; expired matches are freed. */
-static struct ct_entry *find(struct conntrack *ct, const struct ct_key *k, uint64_t now)
+/* The live entry for k; an expired match is freed. Only slots whose tag
+ * matches are touched, so a miss reads one cache line of tags. */
+static struct ct_entry *find(struct conntrack *ct, const struct ct_key *k,
+    struct ct_pos pos, uint64_t now)
 {
-	struct ct_entry *b = bucket_of(ct, k);
-
 	for (int i = 0; i < CT_WAYS; i++) {
-		struct ct_entry *e = b + i;
+		struct ct_entry *e = ct->slots + pos.base + i;
 
-		if (e->state == CT_FREE || memcmp(&e->key, k, sizeof(*k)) != 0)
+		if (ct->tags[pos.base + i] != pos.tag ||
+		    memcmp(&e->key, k, sizeof(*k)) != 0)
 			continue;
 		if (e->expires <= now) {
 			entry_free(ct, e);
@@ -146,27 +159,34 @@ static struct ct_entry *find(struct conntrack *ct, const struct ct_key *k, uint6
 	return NULL;
 }
 
-/* A slot for a new key: a free one, else an expired one, else the least
- * recently seen. */
-static struct ct_entry *slot_for(struct conntrack *ct, const struct ct_key *k, uint64_t now)
+/* A slot for a new key, tagged and counted: a free one, else an expired
+ * one, else the least recently seen. */
+static struct ct_entry *slot_for(struct conntrack *ct, struct ct_pos pos, uint64_t now)
 {
-	struct ct_entry *b = bucket_of(ct, k), *lru = NULL;
+	struct ct_entry *b = ct->slots + pos.base, *e = NULL;
 
-	for (int i = 0; i < CT_WAYS; i++)
-		if (b[i].state == CT_FREE)
-			return b + i;
-	for (int i = 0; i < CT_WAYS; i++) {
+	for (int i = 0; i < CT_WAYS && !e; i++)
+		if (ct->tags[pos.base + i] == 0)
+			e = b + i;
+	for (int i = 0; i < CT_WAYS && !e; i++) {
 		if (b[i].expires <= now) {
-			entry_free(ct, b + i);
+			e = b + i;
+			entry_free(ct, e);
 			ct->stats.expired++;
-			return b + i;
 		}
-		if (!lru || b[i].last_seen < lru->last_seen)
-			lru = b + i;
 	}
-	entry_free(ct, lru);
-	ct->stats.evicted++;
-	return lru;
+	if (!e) {
+		e = b;
+		for (int i = 1; i < CT_WAYS; i++)
+			if (b[i].last_seen < e->last_seen)
+				e = b + i;
+		entry_free(ct, e);
+		ct->stats.evicted++;
+	}
+	ct->tags[e - ct->slots] = pos.tag;
+	ct->used++;
+	ct->stats.inserted++;
+	return e;
 }
 
 int conntrack_init(struct conntrack *ct, size_t capacity)
@@ -178,8 +198,11 @@ int conntrack_init(struct conntrack *ct, size_t capacity)
 	    (capacity & (capacity - 1)) != 0)
 		return -EINVAL;
 	ct->slots = calloc(capacity, sizeof(*ct->slots));
-	if (!ct->slots)
+	ct->tags = calloc(capacity, sizeof(*ct->tags));
+	if (!ct->slots || !ct->tags) {
+		conntrack_close(ct);
 		return -ENOMEM;
+	}
 	ct->cap = capacity;
 	ct->mask = capacity / CT_WAYS - 1;
 	randombytes_buf(ct->hkey, sizeof(ct->hkey));
@@ -189,6 +212,7 @@ int conntrack_init(struct conntrack *ct, size_t capacity)
 void conntrack_close(struct conntrack *ct)
 {
 	free(ct->slots);
+	free(ct->tags);
 	memset(ct, 0, sizeof(*ct));
 }
 
@@ -196,6 +220,8 @@ void conntrack_flush(struct conntrack *ct)
 {
 	if (ct->slots)
 		memset(ct->slots, 0, ct->cap * sizeof(*ct->slots));
+	if (ct->tags)
+		memset(ct->tags, 0, ct->cap * sizeof(*ct->tags));
 	ct->used = 0;
 }
 
@@ -218,7 +244,7 @@ struct ct_entry *conntrack_lookup(struct conntrack *ct,
 
 	if (key_from_packet(pi, &k, &src_is_a) < 0)
 		return NULL;
-	if (!(e = find(ct, &k, now)))
+	if (!(e = find(ct, &k, locate(ct, &k), now)))
 		return NULL;
 	if (restarts(e, pi)) {
 		entry_free(ct, e);
@@ -295,7 +321,7 @@ void conntrack_update(struct conntrack *ct, struct ct_entry *e,
 
 void conntrack_remove(struct conntrack *ct, struct ct_entry *e)
 {
-	if (e->state != CT_FREE)
+	if (ct->tags[e - ct->slots])
 		entry_free(ct, e);
 }
 
@@ -319,6 +345,7 @@ struct ct_entry *conntrack_track(struct conntrack *ct,
 {
 	struct ct_key k;
 	struct ct_entry *e;
+	struct ct_pos pos;
 	int src_is_a;
 
 	conntrack_note_fragment(ct, pi, now);
@@ -328,7 +355,8 @@ struct ct_entry *conntrack_track(struct conntrack *ct,
 		return NULL;
 	if ((pi->flags & PACKET_F_ICMP_ECHO) && !is_echo_request(pi))
 		return NULL;
-	if ((e = find(ct, &k, now)) && restarts(e, pi)) {
+	pos = locate(ct, &k);
+	if ((e = find(ct, &k, pos, now)) && restarts(e, pi)) {
 		entry_free(ct, e);
 		e = NULL;
 	}
@@ -338,7 +366,7 @@ struct ct_entry *conntrack_track(struct conntrack *ct,
 		e->flags &= (uint8_t)~CT_F_DENIED;
 		return e;
 	}
-	e = slot_for(ct, &k, now);
+	e = slot_for(ct, pos, now);
 	e->key = k;
 	if (pi->proto == PROTO_TCP)
 		e->state = (uint8_t)tcp_initial_state(pi->tcp_flags, now, &e->expires);
@@ -355,8 +383,6 @@ struct ct_entry *conntrack_track(struct conntrack *ct,
 	e->orig_is_a = (uint8_t)src_is_a;
 	e->flags = (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_FIN)) ?
 	    CT_F_FIN_ORIG : 0;
-	ct->used++;
-	ct->stats.inserted++;
 	return e;
 }
 
@@ -368,7 +394,7 @@ int conntrack_lookup_fragment(struct conntrack *ct,
 	if (!(pi->flags & PACKET_F_FRAGMENT) || pi->frag_offset == 0)
 		return 0;
 	key_frag(pi, &k);
-	return find(ct, &k, now) != NULL;
+	return find(ct, &k, locate(ct, &k), now) != NULL;
 }
 
 void conntrack_note_fragment(struct conntrack *ct,
@@ -376,16 +402,16 @@ void conntrack_note_fragment(struct conntrack *ct,
 {
 	struct ct_key k;
 	struct ct_entry *e;
+	struct ct_pos pos;
 
 	if (!(pi->flags & PACKET_F_MORE_FRAGS) || pi->frag_offset != 0)
 		return;
 	key_frag(pi, &k);
-	if (!(e = find(ct, &k, now))) {
-		e = slot_for(ct, &k, now);
+	pos = locate(ct, &k);
+	if (!(e = find(ct, &k, pos, now))) {
+		e = slot_for(ct, pos, now);
 		e->key = k;
 		e->state = CT_FRAG;
-		ct->used++;
-		ct->stats.inserted++;
 	}
 	e->last_seen = now;
 	e->expires = now + CT_TIMEOUT_FRAG;
@@ -424,7 +450,7 @@ size_t conntrack_count(const struct conntrack *ct, uint64_t now)
 	size_t n = 0;
 
 	for (size_t i = 0; i < ct->cap; i++)
-		if (ct->slots[i].state != CT_FREE && ct->slots[i].expires > now)
+		if (ct->tags[i] && ct->slots[i].expires > now)
 			n++;
 	return n;
 }

@@ -30,8 +30,9 @@
  * allowance 60 s (the IPv6 reassembly timeout, longer than IPv4's).
  *
  * Ownership: the caller owns struct conntrack; conntrack_close frees the
- * entry array. Entry pointers returned by lookups stay valid until the next
- * conntrack_track, conntrack_flush or conntrack_close on the same table.
+ * entry and tag arrays. Entry pointers returned by lookups stay valid until
+ * the next conntrack_track, conntrack_note_fragment, conntrack_flush or
+ * conntrack_close on the same table.
  * Single-threaded: one owner (the daemon loop) serialises all calls.
  */
 #ifndef RAYFISH_DATAPLANE_CONNTRACK_H
@@ -106,6 +107,7 @@ struct ct_stats {
 
 struct conntrack {
 	struct ct_entry *slots;
+	uint32_t *tags;		/* per slot: hash tag, 0 = free */
 	size_t cap;		/* power of two, >= CT_WAYS */
 	size_t mask;		/* bucket index mask */
 	size_t used;		/* entries not CT_FREE (expired ones included until reused) */

@@ -48,7 +48,9 @@ int invite_code_decode(const char *s, struct invite_code *c)
 	uint8_t raw[CODE_BYTES + 8], sum[4];
 	int n;
 
-	if (!s || !*s || strlen(s) > INVITE_CODE_MAX)
+	/* A code is ~115 characters; anything far shorter is not a code at
+	 * all, rather than a mistyped one. */
+	if (!s || strlen(s) < INVITE_CODE_MIN || strlen(s) > INVITE_CODE_MAX)
 		return -EINVAL;
 	n = base58_decode(s, raw, sizeof(raw));
 	if (n < 0)

@@ -23,6 +23,7 @@
 
 #define INVITE_SECRET_LEN 16
 #define INVITE_ID_LEN 8              /* hex chars */
+#define INVITE_CODE_MIN 80
 #define INVITE_CODE_MAX 160
 #define INVITE_MAX 4096              /* ledger entries kept */
 

@@ -361,6 +361,17 @@ trusted(struct turn_client *tc, const struct turn_txn *x,
 	    code == 438;
 }
 
+/* A minute of slack on long lifetimes, half of a short one. */
+static uint64_t
+refresh_period(const struct turn_client *tc)
+{
+	if (tc->cfg.refresh_ms)
+		return tc->cfg.refresh_ms;
+	if (tc->lifetime > 120)
+		return (uint64_t)(tc->lifetime - 60) * 1000;
+	return (uint64_t)tc->lifetime * 500;
+}
+
 static void
 on_allocated(struct turn_client *tc, const struct stun_msg *m)
 {
@@ -374,8 +385,7 @@ on_allocated(struct turn_client *tc, const struct stun_msg *m)
 	if (m->has_xor_mapped)
 		tc->reflexive = m->xor_mapped;
 	tc->lifetime = m->has_lifetime ? m->lifetime : tc->cfg.lifetime_s;
-	tc->refresh_at = now_ms(tc) + (tc->lifetime > 120 ?
-	    (uint64_t)(tc->lifetime - 60) * 1000 : (uint64_t)tc->lifetime * 500);
+	tc->refresh_at = now_ms(tc) + refresh_period(tc);
 	set_state(tc, TURN_ALLOCATED, "relayed %s, mapped %s, lifetime %u s",
 	    ms_addr_fmt(&tc->relayed, r, sizeof(r)),
 	    ms_addr_fmt(&tc->reflexive, s, sizeof(s)), tc->lifetime);
@@ -396,9 +406,7 @@ on_success(struct turn_client *tc, struct turn_txn *x,
 		tc->st.refreshes++;
 		if (m->has_lifetime)
 			tc->lifetime = m->lifetime;
-		tc->refresh_at = now + (tc->lifetime > 120 ?
-		    (uint64_t)(tc->lifetime - 60) * 1000 :
-		    (uint64_t)tc->lifetime * 500);
+		tc->refresh_at = now + refresh_period(tc);
 		log_debug("turn: allocation refreshed for %u s", tc->lifetime);
 		break;
 	case TK_PERMISSION:

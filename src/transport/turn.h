@@ -70,6 +70,9 @@ struct turn_config {
 	uint32_t lifetime_s;		/* requested lifetime, 0: 600 */
 	uint32_t perm_refresh_ms;	/* 0: 240000 (permissions last 300 s) */
 	uint32_t chan_refresh_ms;	/* 0: 540000 (channels last 600 s) */
+	uint32_t refresh_ms;		/* allocation refresh period, 0: from
+					 * the granted lifetime (tests: coturn
+					 * never grants under 600 s) */
 	struct stun_timing timing;	/* retransmissions, 0s: RFC 8489 */
 };
 

@@ -113,11 +113,11 @@ if lab_exec b ping -c 1 -W 1 "$c4" >/dev/null 2>&1; then
 fi
 
 step "bad input: unknown room id and a malformed one fail cleanly"
-if lab_ray c join 0000000000000000000000000000000000000000000000000000000000000000 2>err.txt; then
+if lab_ray c join 0000000000000000000000000000000000000000000000000000000000000000 2>"$LAB_WORK/err.txt"; then
 	fail "joining a room with no record succeeded"
 fi
-if lab_ray c join not-a-room 2>err2.txt; then fail "a malformed room id was accepted"; fi
-assert_contains "$(cat err2.txt)" "room id"
+if lab_ray c join not-a-room 2>"$LAB_WORK/err2.txt"; then fail "a malformed room id was accepted"; fi
+assert_contains "$(cat "$LAB_WORK/err2.txt")" "room id"
 
 for h in a b c; do lab_stop_daemon "$h"; done
 step "mesh_open passed"
