@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
+#include "daemon/magicdns.h"
 #include "daemon/network.h"
 #include "daemon/status.h"
 #include "util/log.h"
@@ -33,12 +34,14 @@ static void h_up(struct daemon *d, struct ipc_request *req)
 		ipc_reply_error(req, "cannot bring the TUN device up: %s", strerror(-ret));
 		return;
 	}
+	magicdns_up(d);
 	d->active = true;
 	ipc_reply(req, json_pack("{s:b}", "active", 1));
 }
 
 static void h_down(struct daemon *d, struct ipc_request *req)
 {
+	magicdns_down(d);
 	datapath_down(d);
 	d->active = false;
 	ipc_reply(req, json_pack("{s:b}", "active", 0));

@@ -7,6 +7,7 @@
 #include "daemon/daemon.h"
 #include "daemon/blobs.h"
 #include "daemon/datapath.h"
+#include "daemon/magicdns.h"
 #include "daemon/network.h"
 #include "daemon/paths.h"
 #include "daemon/peers.h"
@@ -151,6 +152,7 @@ static void daemon_stop(struct daemon *d)
 	d->stopping = true;
 	log_info("daemon: stopping");
 	ipc_server_close(&d->ipc);
+	magicdns_close(d);
 	blobs_cancel_all(d);
 	joins_cancel_all(d);
 	datapath_down(d);
@@ -217,6 +219,7 @@ static int daemon_start(struct daemon *d)
 		return ret;
 	}
 	log_info("daemon: endpoint %s, home %s", d->id.id, d->home);
+	magicdns_recover(d);
 	ret = start_transport(d);
 	if (ret < 0)
 		return ret;
@@ -229,6 +232,7 @@ static int daemon_start(struct daemon *d)
 	ret = datapath_up(d);
 	if (ret < 0)
 		return ret;
+	magicdns_up(d); /* names are a convenience: the mesh runs without them */
 	d->active = true;
 	ret = ipc_server_init(&d->ipc, d->loop, d->sock_path, daemon_dispatch, d);
 	if (ret < 0) {

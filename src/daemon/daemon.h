@@ -13,6 +13,8 @@
 
 #include "daemon/ipc_server.h"
 #include "daemon/settings.h"
+#include "dns/name_table.h"
+#include "dns/resolv.h"
 #include "dataplane/peer_table.h"
 #include "dataplane/tun.h"
 #include "mesh/identity.h"
@@ -26,6 +28,7 @@ struct network;
 struct join_op;
 struct blob_fetch;
 struct lookup;
+struct dns_server;
 
 struct daemon {
 	uv_loop_t *loop;
@@ -47,6 +50,9 @@ struct daemon {
 	struct blob_fetch *fetches;  /* blob fetches in progress */
 	struct lookup *lookups;      /* DHT lookups in progress (records.c) */
 	uint32_t next_net_index;
+	struct dns_table dns_table;  /* names from every roster */
+	struct dns_server *dns;      /* Magic DNS while active */
+	struct dns_resolv resolv;    /* what we changed in the system resolver */
 	bool active;                 /* `ray up` state: TUN carries traffic */
 	bool stopping;
 	uv_signal_t sig_term;

@@ -10,6 +10,7 @@
  * answers the CLI within JOIN_TOTAL_MS.
  */
 #include "daemon/blobs.h"
+#include "daemon/magicdns.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -244,6 +245,7 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 		snprintf(n->saved.name, sizeof(n->saved.name), "%s", alias);
 	}
 	networks_save(d);
+	magicdns_sync(d); /* the names now live under the final alias */
 	log_info("join: joined %s as %s", n->saved.name, n->saved.hostname);
 	reply_joined(d, j, n);
 	join_free(d, j);

@@ -8,6 +8,7 @@
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
 #include "daemon/datapath.h"
+#include "daemon/magicdns.h"
 #include "daemon/peers.h"
 #include "daemon/records.h"
 #include "discovery/payload.h"
@@ -52,6 +53,13 @@ struct network *network_find_pk(struct daemon *d, const uint8_t pk[32])
 const struct gb_member *network_me(struct daemon *d, const struct network *n)
 {
 	return group_blob_find_member(&n->blob, d->id.id);
+}
+
+/* Routes, addresses and names follow every roster change. */
+static void network_changed(struct daemon *d)
+{
+	datapath_sync(d);
+	magicdns_sync(d);
 }
 
 int networks_save(struct daemon *d)
@@ -120,7 +128,7 @@ static void network_remove(struct daemon *d, struct network *n, uint64_t code)
 		store_delete_key(d->home, n->saved.room_id);
 	network_free(n);
 	networks_save(d);
-	datapath_sync(d);
+	network_changed(d);
 }
 
 /* Verifies rec for n and extracts its payload. */
@@ -175,7 +183,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	n->seq = r.seq;
 	networks_save(d);
 	records_publish_network(d, n->pk, rec, rec_len);
-	datapath_sync(d);
+	network_changed(d);
 	log_info("network %s: roster v%llu, %zu members", n->saved.name,
 		 (unsigned long long)n->blob.version, n->blob.n_members);
 	return 0;
@@ -636,7 +644,7 @@ int networks_load(struct daemon *d)
 	if (failed)
 		store_backup_networks(d->home);
 	free(saved);
-	datapath_sync(d);
+	network_changed(d);
 	return 0;
 }
 

@@ -449,8 +449,13 @@ on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 	char why[TURN_REASON_LEN];
 	int code = m->has_error ? m->error_code : 0;
 
-	snprintf(why, sizeof(why), "%d %s", code, m->reason);
-	if (code == 401 && !x->authed && x->kind == TK_ALLOCATE) {
+	if (m->has_error)
+		snprintf(why, sizeof(why), "%d %s", code, m->reason);
+	else
+		snprintf(why, sizeof(why), "unusable %s response",
+		    m->cls == STUN_ERROR ? "error" : "success");
+	/* The first request of each kind may go out before we know a realm. */
+	if (code == 401 && !x->authed) {
 		if (take_nonce(tc, m) < 0) {
 			fail(tc, "401 without a usable REALM and NONCE");
 			return;

@@ -576,6 +576,38 @@ test_allocate(void **state)
 	node_close(&a);
 }
 
+/*
+ * A daemon restarted on its fixed port finds the old allocation of its
+ * 5-tuple still there: 437, Refresh 0 to clear it, Allocate again.
+ */
+static void
+test_mismatch(void **state)
+{
+	static struct node a;
+	struct turn_client *old;
+	struct turn_stats st;
+
+	node_init(&a);
+	node_turn(&a, &srv.addr, PASS, NULL);
+	assert_true(run_until(settled, &a, 5000));
+	assert_int_equal(a.state, TURN_ALLOCATED);
+	/* Forget it without deallocating, as a crash would. */
+	old = a.tc;
+	stun_demux_remove(&a.stun, old);
+	stun_demux_remove(&a.turn, old);
+	a.state = -1;
+	node_turn(&a, &srv.addr, PASS, NULL);
+	assert_true(run_until(settled, &a, 5000));
+	assert_int_equal(a.state, TURN_ALLOCATED);
+	turn_client_get_stats(a.tc, &st);
+	assert_int_equal(st.rx_spoofed, 0);
+	/* The old client would deallocate the shared 5-tuple: make it quiet. */
+	turn_client_free(a.tc);
+	a.tc = NULL;
+	turn_client_free(old);
+	node_close(&a);
+}
+
 static void
 test_wrong_password(void **state)
 {
@@ -880,6 +912,7 @@ main(void)
 		cmocka_unit_test(test_fake_server),
 		cmocka_unit_test(test_binding),
 		cmocka_unit_test(test_allocate),
+		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_relay_data),
 		cmocka_unit_test(test_refresh),
