@@ -2,9 +2,10 @@
 # make demo: a readable walk through Rayfish on a lab of three hosts.
 #   demo.sh BUILD
 # Builds a small internet of network namespaces with a real DHT bootstrap,
-# starts a daemon per host, creates a network on alice, has bob and carol
-# join it, and shows them reaching each other over IPv4 and IPv6 through
-# their TUN devices. Everything is torn down at the end, also on failure.
+# starts a daemon per host, creates a closed network on alice, hands bob an
+# invite code and lets carol in by live approval, and shows them reaching
+# each other by name (Magic DNS) over IPv4 and IPv6 through their TUN
+# devices. Everything is torn down at the end, also on failure.
 set -euo pipefail
 BUILD=${1:-build}
 LAB_BUILD=$(cd "$BUILD" && pwd)
@@ -31,14 +32,26 @@ for h in alice bob carol; do lab_add_host "$h" --direct >/dev/null; done
 for h in alice bob carol; do lab_start_daemon "$h" >/dev/null; done
 echo "each host runs its own 'ray daemon' (own identity, own TUN device ray0)"
 
-say "alice creates an open network"
-run alice ray create --open --name gaming --hostname alice
+say "alice creates a network (closed by default: the room id alone does not admit)"
+run alice ray create --name gaming --hostname alice
 room=$(lab_ray alice --json status | json_get '.networks[0].room_id')
 
-say "bob and carol join it with the room id"
-run bob ray join "$room" --hostname bob
-run carol ray join "$room" --hostname carol
+say "alice mints a single-use invite code for bob"
+code=$(lab_ray alice --json invite gaming | json_get .code)
+printf '\033[36malice$\033[0m ray invite gaming\n'
+echo "  invite code: $code"
 
+say "bob joins with the code"
+run bob ray join "$code" --hostname bob
+
+say "carol only has the room id: her request waits for alice's approval"
+run carol ray join "$room" --hostname carol
+run alice ray requests gaming
+req=$(lab_ray alice --json requests gaming | json_get '[0].id')
+run alice ray accept gaming "$req"
+
+member() { [[ "$(lab_ray carol --json status | json_len .networks)" == 1 ]]; }
+wait_for 30 "carol is admitted" member >/dev/null
 online() { [[ "$(lab_ray "$1" --json status | perl -MJSON::PP -e '
 	my $d = decode_json(join "", <STDIN>);
 	print scalar grep { $_->{online} } @{$d->{networks}[0]{peers}}')" == 2 ]]; }
@@ -47,19 +60,14 @@ for h in alice bob carol; do wait_for 60 "$h sees both peers" online "$h" >/dev/
 say "every host sees the other two online"
 run bob ray status
 
-st=$(lab_ray alice --json status)
-b4=$(lab_ray bob --json status | json_get '.networks[0].ipv4')
-c6=$(lab_ray carol --json status | json_get '.networks[0].ipv6')
-a4=$(json_get '.networks[0].ipv4' <<<"$st")
-
-say "alice pings bob over IPv4 and carol over IPv6, through the mesh"
-run alice ping -c 3 -i 0.2 "$b4"
-run alice ping -c 3 -i 0.2 "$c6"
-say "carol pings alice"
-run carol ping -c 3 -i 0.2 "$a4"
+say "reaching each other by name: host.network.ray, or just host.ray"
+run alice ping -4 -c 3 -i 0.2 bob.gaming.ray
+run alice ping -6 -c 3 -i 0.2 carol.gaming.ray
+run carol ping -4 -c 3 -i 0.2 alice.ray
+run bob dig +short @127.0.0.1 carol.gaming.ray A carol.gaming.ray AAAA
 
 say "the status as JSON, for scripts"
 run carol ray --json status
 
 for h in alice bob carol; do lab_stop_daemon "$h" >/dev/null; done
-say "demo done: three hosts formed a network and reached each other."
+say "demo done: three hosts formed a private network and reached each other by name."
