@@ -53,6 +53,7 @@ void cli_format_bytes(double bytes, char *out, size_t outlen);
 /* Command families (one file each). */
 extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status,
 	cmd_create, cmd_join, cmd_leave, cmd_config, cmd_version, cmd_invite,
-	cmd_requests, cmd_accept, cmd_deny;
+	cmd_requests, cmd_accept, cmd_deny, cmd_hostname, cmd_kick, cmd_nuke,
+	cmd_admin, cmd_ephemeral;
 
 #endif

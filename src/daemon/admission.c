@@ -7,6 +7,7 @@
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
+#include "daemon/roster.h"
 #include "mesh/invite.h"
 #include "proto/control.h"
 #include "util/blake3.h"
@@ -153,6 +154,7 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 	ret = invite_redeem(&led, m->invite, daemon_unix_now(), &inv);
 	if (ret == 0) {
 		invite_ledger_save(&led, d->home, n->saved.room_id);
+		roster_invite_used(d, n, inv.hash);
 		if (admit_member(d, n, p, inv.hostname[0] ? inv.hostname : m->hostname,
 				 inv.hostname[0] != 0, why, sizeof(why)) < 0) {
 			invite_restore(&led, inv.hash); /* the holder may retry */
@@ -337,6 +339,8 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 		if (ret == 0)
 			ret = invite_ledger_save(&led, d->home, n->saved.room_id);
 		invite_ledger_free(&led);
+		if (ret == 0)
+			roster_share_invite(d, n, &inv);
 		snprintf(id, sizeof(id), "%s", inv.id);
 		expires = inv.expires;
 	}

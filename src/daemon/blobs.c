@@ -5,6 +5,7 @@
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
+#include "daemon/store.h"
 #include "proto/control.h"
 #include "transport/quic.h"
 #include "util/blake3.h"
@@ -125,23 +126,18 @@ void blobs_on_confirmed(struct daemon *d, struct quic_conn *c)
 		fetch_finish(f, NULL, 0);
 }
 
-/* Serves a blob only to members of the network it belongs to, or to anyone
- * for an open network. */
+/*
+ * Serves any roster blob this node stores. Knowing a blob's hash already
+ * takes the room id (it is named in the network's signed record), and a
+ * kicked or nuked member must be able to fetch the roster that removes it.
+ */
 static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32])
 {
 	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
-	char id[IDENTITY_ID_LEN + 1];
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 
-	identity_id_format(quic_conn_peer(c), id);
-	for (struct network *n = d->nets; n; n = n->next) {
-		if (memcmp(n->saved.blob_hash, hash, 32) != 0)
-			continue;
-		if (n->blob.mode != GROUP_MODE_OPEN && !group_blob_find_member(&n->blob, id))
-			break;
-		if (group_blob_encode(&n->blob, &bytes, &len) < 0)
-			break;
+	if (store_load_blob(d->home, hash, &bytes, &len) == 0) {
 		memcpy(m.hash, hash, 32);
 		m.data = bytes;
 		m.data_len = len;

@@ -8,6 +8,7 @@
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
 #include "daemon/network.h"
+#include "daemon/roster.h"
 #include "daemon/status.h"
 #include "util/log.h"
 
@@ -65,6 +66,12 @@ static const struct {
 	{ "requests", false, admission_cmd_requests },
 	{ "accept", true, admission_cmd_accept },
 	{ "deny", true, admission_cmd_deny },
+	{ "hostname", true, roster_cmd_hostname },
+	{ "kick", true, roster_cmd_kick },
+	{ "nuke", true, roster_cmd_nuke },
+	{ "admin_add", true, roster_cmd_admin_add },
+	{ "admin_list", false, roster_cmd_admin_list },
+	{ "ephemeral", true, roster_cmd_ephemeral },
 };
 
 void daemon_dispatch(struct ipc_request *req, void *ud)

@@ -5,6 +5,7 @@
  * talks to a half-started daemon. Shutdown runs the other way round.
  */
 #include "daemon/daemon.h"
+#include "daemon/audit.h"
 #include "daemon/blobs.h"
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
@@ -12,6 +13,7 @@
 #include "daemon/paths.h"
 #include "daemon/peers.h"
 #include "daemon/records.h"
+#include "daemon/roster.h"
 #include "discovery/dht.h"
 #include "transport/magicsock.h"
 #include "transport/quic.h"
@@ -55,6 +57,7 @@ static void on_tick(uv_timer_t *t)
 	peers_tick(d);
 	joins_tick(d);
 	networks_tick(d);
+	roster_tick(d);
 }
 
 /* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */
@@ -162,6 +165,7 @@ static void daemon_stop(struct daemon *d)
 	peers_close_all(d);
 	networks_close_all(d);
 	peer_table_close(&d->table);
+	audit_close(d);
 	if (d->dht)
 		dht_node_close(d->dht);
 	d->dht = NULL;
@@ -219,6 +223,7 @@ static int daemon_start(struct daemon *d)
 		return ret;
 	}
 	log_info("daemon: endpoint %s, home %s", d->id.id, d->home);
+	audit_open(d);
 	magicdns_recover(d);
 	ret = start_transport(d);
 	if (ret < 0)
@@ -257,6 +262,7 @@ int daemon_main(void)
 	d.loop = &loop;
 	d.home = paths_home();
 	d.sock_path = paths_socket();
+	d.started_unix = daemon_unix_now();
 	peer_table_init(&d.table);
 	uv_timer_init(&loop, &d.tick);
 	d.tick.data = &d;

@@ -53,6 +53,7 @@ struct daemon {
 	struct dns_table dns_table;  /* names from every roster */
 	struct dns_server *dns;      /* Magic DNS while active */
 	struct dns_resolv resolv;    /* what we changed in the system resolver */
+	int audit_fd;                /* audit.log, append-only */
 	bool active;                 /* `ray up` state: TUN carries traffic */
 	bool stopping;
 	uv_signal_t sig_term;
@@ -61,6 +62,8 @@ struct daemon {
 	uint64_t endpoint_seq;       /* last endpoint record sequence */
 	uint64_t next_endpoint_publish_ms;
 	uint64_t next_addrs_check_ms;
+	uint64_t next_roster_check_ms;
+	uint64_t started_unix;       /* baseline for members never seen */
 	char endpoint_addrs_sig[512];/* addresses last published, to spot changes */
 };
 

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOIN_STEP_MS 20000
+#define JOIN_STEP_MS 10000
 #define JOIN_TOTAL_MS 100000
 
 enum join_state { J_LOOKUP, J_ASKING, J_PENDING, J_FETCHING };

@@ -11,6 +11,7 @@
 #include "daemon/magicdns.h"
 #include "daemon/peers.h"
 #include "daemon/records.h"
+#include "daemon/roster.h"
 #include "discovery/payload.h"
 #include "discovery/record.h"
 #include "mesh/address.h"
@@ -118,17 +119,25 @@ static void network_unlink(struct daemon *d, struct network *n)
 	}
 }
 
-/* Forgets n locally: connections (with code), routes, announcements. */
-static void network_remove(struct daemon *d, struct network *n, uint64_t code)
+/* Forgets n locally: connections (with code), routes, announcements
+ * (unless keep_published: a nuke leaves its empty record in the DHT). */
+static void network_forget(struct daemon *d, struct network *n, uint64_t code,
+			   bool keep_published)
 {
 	network_unlink(d, n);
 	want_members(d, &n->blob, NULL, false, code);
-	records_unpublish_network(d, n->pk);
+	if (!keep_published)
+		records_unpublish_network(d, n->pk);
 	if (n->has_key)
 		store_delete_key(d->home, n->saved.room_id);
 	network_free(n);
 	networks_save(d);
 	network_changed(d);
+}
+
+static void network_remove(struct daemon *d, struct network *n, uint64_t code)
+{
+	network_forget(d, n, code, false);
 }
 
 /* Verifies rec for n and extracts its payload. */
@@ -273,6 +282,29 @@ int network_publish(struct daemon *d, struct network *n, struct group_blob *blob
 	if (ret == 0 && network_find_pk(d, n->pk) == n)
 		network_broadcast_sync(d, n, except);
 	return ret;
+}
+
+int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob)
+{
+	uint8_t rec[RECORD_MAX], *bytes = NULL, hash[32];
+	size_t rec_len, blen;
+	int ret;
+
+	blob->version = n->blob.version + 1;
+	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
+	group_blob_free(blob);
+	if (ret < 0)
+		return ret;
+	blake3_hash(bytes, blen, hash);
+	store_save_blob(d->home, hash, bytes, blen);
+	free(bytes);
+	memcpy(n->saved.record, rec, rec_len);
+	n->saved.record_len = rec_len;
+	records_publish_network(d, n->pk, rec, rec_len);
+	/* Tell the members of the roster being replaced, then go. */
+	network_broadcast_sync(d, n, NULL);
+	network_forget(d, n, QUIC_CODE_NONE, true);
+	return 0;
 }
 
 static uint32_t rand_uniform(uint32_t upper, void *arg)
@@ -466,6 +498,27 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	n->fetching = true;
 }
 
+/*
+ * A peer holding an older record than ours gets ours back, member or not:
+ * that is how a kicked member, reconnecting with its stale roster, learns
+ * from the signed record that it was removed.
+ */
+static void answer_stale(struct daemon *d, struct network *n, struct peer *p,
+			 const uint8_t *rec, size_t len)
+{
+	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
+	struct network_payload np;
+	struct record r;
+
+	if (len > STORE_MAX_RECORD || check_record(n, rec, len, &r, &np) < 0 ||
+	    r.seq >= n->seq || !n->saved.record_len)
+		return;
+	memcpy(m.net, n->pk, 32);
+	m.rec = n->saved.record;
+	m.rec_len = n->saved.record_len;
+	peer_send_ctl(d, p, &m);
+}
+
 void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 			size_t len)
 {
@@ -477,7 +530,7 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 		return;
 	}
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
-	if (join_on_message(d, p, &m))
+	if (join_on_message(d, p, &m) || roster_on_message(d, p, &m))
 		return;
 	n = m.has_net ? network_find_pk(d, m.net) : NULL;
 	switch (m.type) {
@@ -485,8 +538,11 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 		admission_on_join_req(d, p, &m);
 		break;
 	case CTL_SYNC:
-		if (n && group_blob_find_member(&n->blob, p->id))
+		if (!n)
+			break;
+		if (group_blob_find_member(&n->blob, p->id))
 			learn_record(d, n, p->pk, m.rec, m.rec_len);
+		answer_stale(d, n, p, m.rec, m.rec_len);
 		break;
 	case CTL_LEAVE:
 		if (n && n->has_key)

@@ -92,6 +92,9 @@ int network_add(struct daemon *d, struct network *n);
  */
 int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		    const struct peer *except);
+/* Coordinator: publishes blob (an empty roster: nuke) as the network's last
+ * record, tells the members, and forgets the network. Takes blob. */
+int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob);
 /* Coordinator: drops member p from network `only` (NULL: from every network
  * we coordinate) and publishes. */
 void network_prune_member(struct daemon *d, struct network *only, struct peer *p);

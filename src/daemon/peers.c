@@ -2,6 +2,7 @@
  * peers: see peers.h.
  */
 #include "daemon/peers.h"
+#include "daemon/audit.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/records.h"
@@ -182,6 +183,8 @@ void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
 	quic_conn_set_data(c, p);
 	p->conn = c;
 	p->backoff_ms = BACKOFF_MIN_MS;
+	p->last_seen = daemon_unix_now();
+	audit_peer(d, p, "connect");
 	log_info("peer %.8s: connected (%s)", p->id,
 		 quic_conn_is_client(c) ? "we dialled" : "they dialled");
 	network_on_peer_up(d, p);
@@ -197,6 +200,8 @@ void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t
 		p->dialing = NULL;
 	if (p->conn == c) {
 		p->conn = NULL;
+		p->last_seen = daemon_unix_now();
+		audit_peer(d, p, "disconnect");
 		log_info("peer %.8s: disconnected (%s)", p->id,
 			 quic_close_reason_name(reason));
 		if (reason != QUIC_CLOSE_SUPERSEDED)

@@ -32,6 +32,7 @@ struct peer {
 	uint64_t addrs_ms;           /* when we last had its endpoint record */
 	bool lookup_busy;
 	uint64_t tx_bytes, rx_bytes; /* data-plane bytes, all networks */
+	uint64_t last_seen;          /* unix seconds the connection was last up */
 };
 
 struct peer *peers_find(struct daemon *d, const uint8_t pk[32]);

@@ -54,6 +54,10 @@ static int parse_entry(json_t *o, struct net_saved *s)
 	v = json_object_get(o, "coordinator");
 	s->coordinator = json_is_true(v);
 	s->auto_accept_firewall = json_is_true(json_object_get(o, "auto_accept_firewall"));
+	v = json_object_get(o, "ephemeral_s");
+	if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+		return -EINVAL;
+	s->ephemeral_s = v ? (uint64_t)json_integer_value(v) : 0;
 	return 0;
 }
 
@@ -113,10 +117,11 @@ static json_t *entry_json(const struct net_saved *s)
 		return NULL;
 	hex_encode(s->blob_hash, sizeof(s->blob_hash), hash);
 	hex_encode(s->record, s->record_len, rec);
-	o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:b}", "name", s->name,
+	o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:b, s:I}", "name", s->name,
 		      "room_id", s->room_id, "coordinator", s->coordinator,
 		      "hostname", s->hostname, "blob_hash", hash, "record", rec,
-		      "auto_accept_firewall", s->auto_accept_firewall);
+		      "auto_accept_firewall", s->auto_accept_firewall,
+		      "ephemeral_s", (json_int_t)s->ephemeral_s);
 	free(rec);
 	return o;
 }

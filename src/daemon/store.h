@@ -27,6 +27,7 @@ struct net_saved {
 	uint8_t record[STORE_MAX_RECORD]; /* the signed network record holding it */
 	size_t record_len;
 	bool auto_accept_firewall;
+	uint64_t ephemeral_s;     /* coordinator: prune members offline longer; 0 = off */
 };
 
 /* Loads networks.json; *out is malloc'd (free it). Absent file = 0 networks. */

@@ -29,6 +29,8 @@ struct ring_slot {
 
 struct forward {
 	uv_poll_t poll;
+	uv_timer_t hold_timer;
+	int closing;			/* handles still to close */
 	int fd;
 	struct peer_table *peers;
 	forward_send_fn send;
@@ -42,6 +44,11 @@ struct forward {
 	int has_local6;
 	struct forward_counters c;
 	uint8_t *rbuf;			/* FORWARD_MAX_PACKET bytes */
+	uint8_t *hbuf;			/* the held packet; swapped with rbuf */
+	size_t held_len;
+	int holding;
+	void *stalled_peer;		/* its -EAGAIN drops until stalled_until */
+	uint64_t stalled_until;		/* loop time, ms */
 	struct ring_slot *ring;		/* FORWARD_RING_SLOTS */
 	unsigned ring_head;
 	unsigned ring_len;
@@ -51,7 +58,8 @@ static void on_poll(uv_poll_t *h, int status, int events);
 
 static int poll_update(struct forward *fwd)
 {
-	int want = (fwd->reading ? UV_READABLE : 0) | (fwd->ring_len ? UV_WRITABLE : 0);
+	int want = (fwd->reading && !fwd->holding ? UV_READABLE : 0) |
+	    (fwd->ring_len ? UV_WRITABLE : 0);
 	int rc;
 
 	if (want == fwd->events)
@@ -86,48 +94,114 @@ static int is_local(const struct forward *fwd, const struct packet_info *pi)
 	return 0;
 }
 
-/* TUN → peer, one packet. */
-static void forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
+/* TUN → peer, one packet. Returns -EAGAIN when the peer refused it for
+ * congestion and it should be held, else 0 (sent or dropped and counted). */
+static int forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
 {
 	struct packet_info pi;
 	struct peer_entry *e;
 	uint64_t gen;
+	void *peer;
 	int rc;
 
 	if (packet_parse(pkt, len, &pi) < 0) {
 		fwd->c.parse_error++;
-		return;
+		return 0;
 	}
 	/* also catches our own address looped back into the TUN: it is never
 	 * in the peer table */
 	e = lookup(fwd->peers, pi.version, &pi.dst);
 	if (!e) {
 		fwd->c.no_route++;
-		return;
+		return 0;
 	}
 	gen = fwd->peers->gen;
-	rc = fwd->send(e->peer, pkt, pi.total_len, fwd->send_ud);
+	peer = e->peer;
+	rc = fwd->send(peer, pkt, pi.total_len, fwd->send_ud);
 	if (rc == -EMSGSIZE) {
 		fwd->c.too_big++;
-		return;
+		return 0;
+	}
+	if (rc == -EAGAIN) {
+		if (peer != fwd->stalled_peer ||
+		    uv_now(fwd->poll.loop) >= fwd->stalled_until)
+			return -EAGAIN;
+		fwd->c.congestion_dropped++;
+		return 0;
 	}
 	if (rc < 0) {
 		fwd->c.send_failed++;
-		return;
+		return 0;
 	}
 	fwd->c.tx_packets++;
 	fwd->c.tx_bytes += pi.total_len;
 	if (gen != fwd->peers->gen && !(e = lookup(fwd->peers, pi.version, &pi.dst)))
-		return;
+		return 0;
 	e->tx_packets++;
 	e->tx_bytes += pi.total_len;
+	return 0;
+}
+
+static void on_hold_timeout(uv_timer_t *t);
+
+/* The packet in rbuf was refused for congestion: keep it, stop reading. */
+static void hold_start(struct forward *fwd, size_t len)
+{
+	uint8_t *tmp = fwd->hbuf;
+
+	fwd->hbuf = fwd->rbuf;
+	fwd->rbuf = tmp;
+	fwd->held_len = len;
+	fwd->holding = 1;
+	fwd->c.held++;
+	uv_timer_start(&fwd->hold_timer, on_hold_timeout, FORWARD_HOLD_MS, 0);
+	poll_update(fwd);
+}
+
+static void hold_end(struct forward *fwd)
+{
+	fwd->holding = 0;
+	fwd->held_len = 0;
+	uv_timer_stop(&fwd->hold_timer);
+	poll_update(fwd);
+}
+
+static void on_hold_timeout(uv_timer_t *t)
+{
+	struct forward *fwd = t->data;
+	struct packet_info pi;
+	struct peer_entry *e;
+
+	if (!fwd->holding)
+		return;
+	/* One last try; the peer may have drained without telling us. */
+	if (forward_outbound(fwd, fwd->hbuf, fwd->held_len) == -EAGAIN) {
+		fwd->c.congestion_dropped++;
+		if (packet_parse(fwd->hbuf, fwd->held_len, &pi) == 0 &&
+		    (e = lookup(fwd->peers, pi.version, &pi.dst)) != NULL) {
+			fwd->stalled_peer = e->peer;
+			fwd->stalled_until = uv_now(fwd->poll.loop) + FORWARD_STALL_MS;
+		}
+	}
+	hold_end(fwd);
+}
+
+void forward_resume(struct forward *fwd)
+{
+	if (!fwd->holding)
+		return;
+	if (forward_outbound(fwd, fwd->hbuf, fwd->held_len) == -EAGAIN)
+		return;
+	hold_end(fwd);
+	if (fwd->reading)
+		forward_tun_drain(fwd);
 }
 
 int forward_tun_drain(struct forward *fwd)
 {
 	int n = 0;
 
-	while ((unsigned)n < fwd->batch) {
+	while ((unsigned)n < fwd->batch && !fwd->holding) {
 		ssize_t r = read(fwd->fd, fwd->rbuf, FORWARD_MAX_PACKET);
 
 		if (r < 0) {
@@ -142,7 +216,8 @@ int forward_tun_drain(struct forward *fwd)
 		if (r == 0)
 			break;
 		n++;
-		forward_outbound(fwd, fwd->rbuf, (size_t)r);
+		if (forward_outbound(fwd, fwd->rbuf, (size_t)r) == -EAGAIN)
+			hold_start(fwd, (size_t)r);
 	}
 	return n;
 }
@@ -246,7 +321,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	}
 	if (events & UV_WRITABLE)
 		ring_flush(fwd);
-	if ((events & UV_READABLE) && fwd->reading)
+	if ((events & UV_READABLE) && fwd->reading && !fwd->holding)
 		forward_tun_drain(fwd);
 }
 
@@ -262,8 +337,9 @@ int forward_open(struct forward **out, uv_loop_t *loop, const struct forward_con
 	if (!fwd)
 		return -ENOMEM;
 	fwd->rbuf = malloc(FORWARD_MAX_PACKET);
+	fwd->hbuf = malloc(FORWARD_MAX_PACKET);
 	fwd->ring = calloc(FORWARD_RING_SLOTS, sizeof(*fwd->ring));
-	if (!fwd->rbuf || !fwd->ring) {
+	if (!fwd->rbuf || !fwd->hbuf || !fwd->ring) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -277,10 +353,13 @@ int forward_open(struct forward **out, uv_loop_t *loop, const struct forward_con
 		goto fail;
 	}
 	fwd->poll.data = fwd;
+	uv_timer_init(loop, &fwd->hold_timer);
+	fwd->hold_timer.data = fwd;
 	*out = fwd;
 	return 0;
 fail:
 	free(fwd->rbuf);
+	free(fwd->hbuf);
 	free(fwd->ring);
 	free(fwd);
 	return rc;
@@ -290,7 +369,10 @@ static void on_close(uv_handle_t *h)
 {
 	struct forward *fwd = h->data;
 
+	if (--fwd->closing > 0)
+		return;
 	free(fwd->rbuf);
+	free(fwd->hbuf);
 	free(fwd->ring);
 	free(fwd);
 }
@@ -301,7 +383,9 @@ void forward_close(struct forward *fwd)
 		return;
 	if (fwd->ring_len)
 		log_debug("forward: dropping %u parked TUN writes", fwd->ring_len);
+	fwd->closing = 2;
 	uv_close((uv_handle_t *)&fwd->poll, on_close);
+	uv_close((uv_handle_t *)&fwd->hold_timer, on_close);
 }
 
 int forward_start(struct forward *fwd)

@@ -5,6 +5,14 @@
  * wakeup (so one busy direction cannot starve the loop), parses each, looks
  * its destination up in the peer table and hands it to the send callback
  * (in practice: a QUIC DATAGRAM on that peer's connection).
+ * Backpressure: when the send callback answers -EAGAIN (the peer's queue is
+ * full) the packet is not dropped: forward holds it, stops reading the TUN
+ * (the kernel queues behind it, and the inner TCP sees delay, not loss) and
+ * retries on forward_resume(), which the owner calls when the peer can take
+ * packets again. A hold lasts at most FORWARD_HOLD_MS; then the packet is
+ * dropped (congestion_dropped), reading resumes and, for FORWARD_STALL_MS,
+ * that peer's -EAGAIN drops at once, so one stuck peer cannot stall the
+ * TUN for the others.
  * Peer → TUN: forward_deliver checks that the packet parses, that its source
  * address belongs to the peer it arrived from (anything else is spoofed) and
  * that its destination is one of our own addresses, then writes it to the
@@ -36,9 +44,13 @@
 #define FORWARD_MAX_LOCAL_V4  64	/* our own IPv4 addresses, one per network */
 #define FORWARD_RING_SLOTS    32	/* TUN writes parked on EAGAIN */
 #define FORWARD_MAX_PACKET    65535
+#define FORWARD_HOLD_MS       100	/* longest wait for a congested peer */
+#define FORWARD_STALL_MS      1000	/* then its congestion drops, not holds */
 
 /* Returns 0 when the packet was taken, -EMSGSIZE when it can never fit the
- * peer's path (counted too_big), any other -errno otherwise (send_failed). */
+ * peer's path (counted too_big), -EAGAIN when the peer is congested and the
+ * packet was not taken (held, see above), any other -errno otherwise
+ * (send_failed). */
 typedef int (*forward_send_fn)(void *peer, const uint8_t *pkt, size_t len, void *ud);
 
 struct forward_config {
@@ -62,6 +74,8 @@ struct forward_counters {
 	uint64_t send_failed;
 	uint64_t tun_write_failed;
 	uint64_t tun_read_failed;
+	uint64_t held;			/* -EAGAIN: packet held, TUN paused */
+	uint64_t congestion_dropped;	/* held too long, or peer stalled */
 };
 
 struct forward;
@@ -88,6 +102,10 @@ void forward_local_set6(struct forward *fwd, const uint8_t addr[16]);
  * (tun_write_failed).
  */
 int forward_deliver(struct forward *fwd, void *peer, const uint8_t *pkt, size_t len);
+
+/* A peer can take packets again: retries the held packet and, once it is
+ * taken, resumes reading the TUN (draining one batch at once). */
+void forward_resume(struct forward *fwd);
 
 /* Runs one TUN → peer batch now, as the poll callback does; returns the
  * number of packets read. Exposed for tests and for a caller that wants to

@@ -277,6 +277,38 @@ int invite_restore(struct invite_ledger *l, const uint8_t hash[32])
 	return 0;
 }
 
+int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32],
+			 const char *id, uint64_t expires, const char *hostname,
+			 uint64_t now)
+{
+	struct invite inv = { 0 };
+
+	if (find_hash(l, hash))
+		return 0;
+	if (!id || strlen(id) != INVITE_ID_LEN || strspn(id, "0123456789abcdef") != INVITE_ID_LEN ||
+	    (hostname && *hostname && !hostname_valid(hostname)))
+		return -EINVAL;
+	memcpy(inv.hash, hash, 32);
+	memcpy(inv.id, id, INVITE_ID_LEN + 1);
+	inv.created = now;
+	inv.expires = expires;
+	inv.status = INVITE_ACTIVE;
+	inv.shared = true;
+	snprintf(inv.hostname, sizeof(inv.hostname), "%s", hostname ? hostname : "");
+	return append(l, &inv);
+}
+
+int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[32])
+{
+	struct invite *inv = find_hash(l, hash);
+
+	if (!inv)
+		return -ENOENT;
+	if (inv->status == INVITE_ACTIVE)
+		inv->status = INVITE_USED;
+	return 0;
+}
+
 int invite_revoke(struct invite_ledger *l, const char *id, struct invite *out)
 {
 	struct invite *hit = NULL;

@@ -79,6 +79,14 @@ int invite_restore(struct invite_ledger *l, const uint8_t hash[32]);
 /* Revokes by exact id or unique id prefix: -ENOENT, -EEXIST (ambiguous). */
 int invite_revoke(struct invite_ledger *l, const char *id, struct invite *out);
 
+/* Records an invite minted by another coordinator (gossip). Known hashes
+ * are left as they are. */
+int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32],
+			 const char *id, uint64_t expires, const char *hostname,
+			 uint64_t now);
+/* Marks the invite with this hash used (another coordinator redeemed it). */
+int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[32]);
+
 /* "7d", "12h", "30m", "45s" or plain seconds → seconds; -EINVAL otherwise. */
 int invite_parse_duration(const char *s, uint64_t *out);
 

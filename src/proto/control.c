@@ -38,7 +38,8 @@ int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb)
 	    m->rec_len > CTL_MAX_MSG || m->data_len > CTL_MAX_BLOB)
 		return -EINVAL;
 	n += m->has_net + (m->hostname[0] != 0) + (m->why[0] != 0) +
-	     m->has_invite + m->has_hash + (m->rec != NULL) + (m->data != NULL);
+	     m->has_invite + m->has_hash + (m->rec != NULL) + (m->data != NULL) +
+	     m->has_key + (m->iid[0] != 0) + (m->exp != 0);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
 	pack_key(&pk, "t");
@@ -57,6 +58,14 @@ int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb)
 		pack_bin(&pk, "rec", m->rec, m->rec_len);
 	if (m->data)
 		pack_bin(&pk, "data", m->data, m->data_len);
+	if (m->has_key)
+		pack_bin(&pk, "key", m->key, sizeof(m->key));
+	if (m->iid[0])
+		pack_str(&pk, "iid", m->iid);
+	if (m->exp) {
+		pack_key(&pk, "exp");
+		msgpack_pack_uint64(&pk, m->exp);
+	}
 	return 0;
 }
 
@@ -130,6 +139,18 @@ static int decode_field(const msgpack_object *k, const msgpack_object *v,
 		return get_span(v, buf, len, CTL_MAX_MSG, &m->rec, &m->rec_len);
 	if (key_is(k, "data"))
 		return get_span(v, buf, len, CTL_MAX_BLOB, &m->data, &m->data_len);
+	if (key_is(k, "key")) {
+		m->has_key = true;
+		return get_bin(v, m->key, sizeof(m->key));
+	}
+	if (key_is(k, "iid"))
+		return get_str(v, m->iid, sizeof(m->iid));
+	if (key_is(k, "exp")) {
+		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return -EINVAL;
+		m->exp = v->via.u64;
+		return 0;
+	}
 	return 0; /* unknown keys are for newer peers */
 }
 
@@ -150,6 +171,12 @@ static int check_required(const struct ctl_msg *m)
 		return m->has_hash ? 0 : -EINVAL;
 	case CTL_BLOB:
 		return m->has_hash && m->data ? 0 : -EINVAL;
+	case CTL_ADMIN_GRANT:
+		return m->has_net && m->has_key ? 0 : -EINVAL;
+	case CTL_INVITE_SHARE:
+		return m->has_net && m->has_hash && m->iid[0] ? 0 : -EINVAL;
+	case CTL_INVITE_USED:
+		return m->has_net && m->has_hash ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -183,7 +210,8 @@ out:
 const char *ctl_type_name(enum ctl_type t)
 {
 	static const char *names[] = { "?", "hello", "join_req", "welcome",
-		"pending", "denied", "sync", "leave", "blob_get", "blob" };
+		"pending", "denied", "sync", "leave", "blob_get", "blob",
+		"admin_grant", "invite_share", "invite_used" };
 
 	return t > 0 && t < CTL_TYPE_MAX ? names[t] : "?";
 }

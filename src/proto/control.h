@@ -30,6 +30,9 @@ enum ctl_type {
 	CTL_LEAVE,         /* I leave net */
 	CTL_BLOB_GET,      /* blobs ALPN: send me the blob with this hash */
 	CTL_BLOB,          /* blobs ALPN: data = the blob */
+	CTL_ADMIN_GRANT,   /* coordinator → member: key = the network key seed */
+	CTL_INVITE_SHARE,  /* coordinator → coordinators: hash, iid, exp, host */
+	CTL_INVITE_USED,   /* coordinator → coordinators: hash was redeemed */
 	CTL_TYPE_MAX
 };
 
@@ -47,6 +50,10 @@ struct ctl_msg {
 	size_t rec_len;
 	const uint8_t *data;      /* blob bytes; borrowed from the input */
 	size_t data_len;
+	bool has_key;
+	uint8_t key[32];          /* CTL_ADMIN_GRANT: network key seed */
+	char iid[33];             /* invite id, "" when absent */
+	uint64_t exp;             /* invite expiry (unix s), 0 when absent */
 };
 
 /* Appends the msgpack form of m (no frame header) to sb. */

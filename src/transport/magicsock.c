@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,17 @@
 #define MS_BATCH 32		/* datagrams per recvmmsg */
 #define MS_MAX_BATCHES 16	/* per poll callback, so timers still run */
 #define MS_BUCKETS 256
+/*
+ * One GSO send carries at most this many segments and bytes: the kernel
+ * limit is 64 segments (UDP_MAX_SEGMENTS on older kernels) and a 64 KiB
+ * IP datagram.
+ */
+#define MS_GSO_MAX_SEGS 64
+#define MS_GSO_MAX_BYTES 65000
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 struct ms_peer {
 	struct ms_peer *next;
@@ -46,6 +58,7 @@ struct magicsock {
 	size_t npeers;
 	struct magicsock_stats st;
 	int blackhole;
+	int gso;		/* UDP_SEGMENT usable on this socket */
 	uint8_t (*bufs)[MAGICSOCK_BUF_SIZE];
 };
 
@@ -381,6 +394,7 @@ magicsock_new(struct magicsock **out, uv_loop_t *loop,
 	}
 	ms->loop = loop;
 	ms->fd = -1;
+	ms->gso = 1;
 	ms->fresh_ms = cfg && cfg->fresh_ms ? cfg->fresh_ms : MAGICSOCK_FRESH_MS;
 	err = open_socket(ms, cfg ? cfg->port : MAGICSOCK_DEFAULT_PORT,
 	    cfg && cfg->sockbuf ? cfg->sockbuf : 4 << 20);
@@ -617,6 +631,7 @@ magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
 		return -EAFNOSUPPORT;
 	}
 	do {
+		ms->st.tx_syscalls++;
 		n = sendto(ms->fd, buf, len, 0, &dst->sa, ms_addr_len(dst));
 	} while (n < 0 && errno == EINTR);
 	if (n < 0) {
@@ -626,6 +641,160 @@ magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
 	ms->st.tx_packets++;
 	ms->st.tx_bytes += len;
 	return 0;
+}
+
+/* How many datagrams from lens[0] form one GSO run (>= 1). */
+static size_t
+gso_run(const size_t *lens, size_t n)
+{
+	size_t i, total = lens[0];
+
+	for (i = 1; i < n && i < MS_GSO_MAX_SEGS; i++) {
+		if (lens[i] > lens[0] || total + lens[i] > MS_GSO_MAX_BYTES)
+			break;
+		total += lens[i];
+		if (lens[i] < lens[0])
+			return i + 1;	/* a shorter one ends the run */
+	}
+	return i;
+}
+
+struct tx_msgs {
+	struct mmsghdr m[MAGICSOCK_TX_BATCH];
+	struct iovec iov[MAGICSOCK_TX_BATCH];
+	size_t segs[MAGICSOCK_TX_BATCH];	/* datagrams per message */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[MAGICSOCK_TX_BATCH];
+};
+
+/* Lays out n datagrams as sendmmsg messages; returns the message count. */
+static unsigned
+tx_build(struct tx_msgs *t, int gso, const union ms_addr *dst,
+    const uint8_t *buf, const size_t *lens, size_t n)
+{
+	unsigned k = 0;
+	size_t i = 0, j, run, bytes;
+
+	memset(t->m, 0, sizeof(t->m));
+	while (i < n) {
+		run = gso ? gso_run(lens + i, n - i) : 1;
+		for (bytes = 0, j = 0; j < run; j++)
+			bytes += lens[i + j];
+		t->iov[k].iov_base = (void *)buf;
+		t->iov[k].iov_len = bytes;
+		t->m[k].msg_hdr.msg_iov = &t->iov[k];
+		t->m[k].msg_hdr.msg_iovlen = 1;
+		t->m[k].msg_hdr.msg_name = (void *)&dst->sa;
+		t->m[k].msg_hdr.msg_namelen = ms_addr_len(dst);
+		if (run > 1) {
+			struct cmsghdr *cm;
+			uint16_t seg = (uint16_t)lens[i];
+
+			t->m[k].msg_hdr.msg_control = t->ctl[k].buf;
+			t->m[k].msg_hdr.msg_controllen = sizeof(t->ctl[k].buf);
+			cm = CMSG_FIRSTHDR(&t->m[k].msg_hdr);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
+		t->segs[k] = run;
+		buf += bytes;
+		i += run;
+		k++;
+	}
+	return k;
+}
+
+/* The errors a kernel or device without UDP GSO answers UDP_SEGMENT with. */
+static int
+gso_refused(int err)
+{
+	return err == EIO || err == EINVAL || err == ENOPROTOOPT ||
+	    err == EOPNOTSUPP;
+}
+
+int
+magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
+    const uint8_t *buf, const size_t *lens, size_t n)
+{
+	struct tx_msgs t;
+	const union ms_addr *dst;
+	union ms_addr tmp;
+	unsigned nmsg, done = 0, k;
+	size_t sent = 0;
+	int r, gso = ms->gso;
+
+	if (n == 0 || n > MAGICSOCK_TX_BATCH)
+		return n == 0 ? 0 : -EINVAL;
+	if (ms->blackhole)
+		return (int)n;
+	dst = addr_for_socket(ms, to, &tmp);
+	if (dst == NULL) {
+		ms->st.tx_errors += n;
+		return -EAFNOSUPPORT;
+	}
+	nmsg = tx_build(&t, gso, dst, buf, lens, n);
+	while (done < nmsg) {
+		ms->st.tx_syscalls++;
+		r = sendmmsg(ms->fd, t.m + done, nmsg - done, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && gso && t.segs[done] > 1 && gso_refused(errno)) {
+			log_info("magicsock: UDP GSO refused (%s), sending "
+			    "datagrams one by one", strerror(errno));
+			ms->gso = 0;
+			/* sent counts the datagrams of messages before done */
+			r = magicsock_send_batch(ms, to, t.iov[done].iov_base,
+			    lens + sent, n - sent);
+			if (r < 0)
+				return sent ? (int)sent : r;
+			return (int)(sent + (size_t)r);
+		}
+		if (r < 0) {
+			r = -errno;
+			ms->st.tx_errors += n - sent;
+			return sent ? (int)sent : r;
+		}
+		for (k = done; k < done + (unsigned)r; k++) {
+			sent += t.segs[k];
+			ms->st.tx_packets += t.segs[k];
+			ms->st.tx_bytes += t.iov[k].iov_len;
+		}
+		done += (unsigned)r;
+	}
+	return (int)sent;
+}
+
+int
+magicsock_send_peer_batch(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf,
+    const size_t *lens, size_t n)
+{
+	struct ms_peer *p = peer_get(ms, pk, 0);
+	size_t i, sent = 0;
+	int rv, err = -EHOSTUNREACH;
+
+	if (p && heard_fresh(ms, p))
+		return magicsock_send_batch(ms, &p->heard, buf, lens, n);
+	/* Probing (rare, and never a bulk path): one at a time. */
+	for (i = 0; i < n; i++) {
+		rv = magicsock_send_peer(ms, pk, buf, lens[i]);
+		if (rv == 0)
+			sent++;
+		else
+			err = rv;
+		buf += lens[i];
+	}
+	return sent ? (int)sent : err;
+}
+
+void
+magicsock_set_gso(struct magicsock *ms, int on)
+{
+	ms->gso = on;
 }
 
 int

@@ -90,6 +90,7 @@ struct magicsock_stats {
 	uint64_t tx_packets;
 	uint64_t tx_bytes;
 	uint64_t tx_errors;	/* sendmsg failed (incl. EAGAIN: UDP may drop) */
+	uint64_t tx_syscalls;	/* sendto/sendmmsg calls */
 	uint64_t tx_no_path;	/* send to a peer with no address at all */
 };
 
@@ -140,6 +141,25 @@ int magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
     const uint8_t *buf, size_t len);
 int magicsock_send_peer(struct magicsock *ms,
     const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf, size_t len);
+
+/*
+ * Batch sends: n datagrams stored back to back in buf, lens[i] bytes each
+ * (n <= MAGICSOCK_TX_BATCH). Runs of equal-size datagrams (the last of a run
+ * may be shorter) leave as one UDP GSO send (UDP_SEGMENT) and all runs go in
+ * one sendmmsg; without kernel GSO support each datagram is its own message
+ * in that sendmmsg. Returns how many datagrams the kernel took (a short
+ * count means the rest were dropped and counted in tx_errors, like any UDP
+ * loss) or -errno when none was taken. The peer variant picks the address
+ * as magicsock_send_peer does.
+ */
+#define MAGICSOCK_TX_BATCH 64
+int magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
+    const uint8_t *buf, const size_t *lens, size_t n);
+int magicsock_send_peer_batch(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf,
+    const size_t *lens, size_t n);
+/* Turns UDP GSO off (tests, and kernels that refuse it). */
+void magicsock_set_gso(struct magicsock *ms, int on);
 
 /* Address helpers. */
 socklen_t ms_addr_len(const union ms_addr *a);

@@ -17,8 +17,8 @@
 
 #define SCID_LEN 18		/* every CID we issue; short headers use it */
 #define CID_BUCKETS 1024
-#define FLUSH_MAX_PKTS 64	/* per flush; the rest after a zero timer */
-#define DGRAM_DEFER_MAX 64	/* datagrams queued while inside ngtcp2 */
+#define FLUSH_MAX_PKTS MAGICSOCK_TX_BATCH /* per flush; the rest after a zero timer */
+#define DIRTY_MAX 256		/* connection flushes per check callback */
 #define CLOSE_RESENDS 16
 #define STREAM_WINDOW (1u << 20)
 #define CONN_WINDOW (4u << 20)
@@ -45,10 +45,10 @@ struct txbuf {
 	uint8_t data[];
 };
 
-struct dgram {
-	struct dgram *next;
+/* One queued DATAGRAM payload; the queue is a ring of QUIC_DGRAM_QUEUE. */
+struct dslot {
 	size_t len;
-	uint8_t data[];
+	uint8_t data[QUIC_MAX_DATAGRAM_FRAME];
 };
 
 struct quic_conn {
@@ -84,9 +84,14 @@ struct quic_conn {
 	size_t rx_hdrlen;
 	uint8_t *rx_buf;
 	size_t rx_need, rx_have, rx_cap;
-	/* datagrams sent from inside an event */
-	struct dgram *dq_head, *dq_tail;
-	size_t dq_len;
+	/* DATAGRAMs waiting for the next flush or for congestion window */
+	struct dslot *dq;	/* allocated on first use */
+	unsigned dq_head, dq_len;
+	int dq_blocked;		/* refused one: tell the owner when it drains */
+	/* on the endpoint's list of connections to flush */
+	struct quic_conn *dnext, *dprev;
+	int dirty;
+	int in_event;		/* inside a writable event: do not destroy */
 	uint8_t *close_pkt;
 	size_t close_len;
 	int close_resends;
@@ -108,6 +113,19 @@ struct quic_endpoint {
 	uint8_t reset_secret[32];
 	uint64_t last_ts;
 	struct quic_endpoint_stats st;
+	/*
+	 * Connections with something to send are flushed once per loop
+	 * iteration, after all I/O callbacks: a whole TUN batch or recvmmsg
+	 * batch then leaves as one burst (GSO) and ACKs are coalesced.
+	 */
+	uv_check_t check;
+	uv_idle_t idle;		/* keeps the poll from blocking while dirty */
+	struct quic_conn *dirty;
+	quic_writable_fn writable;
+	void *writable_ud;
+	int handles_closed;
+	uint8_t *txbuf;		/* FLUSH_MAX_PKTS packets back to back */
+	size_t txlens[FLUSH_MAX_PKTS];
 	/* The virtual path every connection is created with and fed. */
 	struct sockaddr_in6 vlocal, vremote;
 	ngtcp2_path vpath;
@@ -119,6 +137,7 @@ static void conn_after(struct quic_conn *c);
 static void conn_close_local(struct quic_conn *c, uint64_t code,
     enum quic_close_reason reason, int notify);
 static void on_conn_timer(uv_timer_t *t);
+static void on_idle(uv_idle_t *h);
 
 static const char *const server_alpns[] = { QUIC_ALPN_MESH, QUIC_ALPN_BLOBS };
 
@@ -227,6 +246,42 @@ cid_remove_all(struct quic_conn *c)
 	}
 }
 
+/* ---- flush scheduling ---- */
+
+static void
+dirty_unlink(struct quic_conn *c)
+{
+	if (!c->dirty)
+		return;
+	if (c->dprev)
+		c->dprev->dnext = c->dnext;
+	else
+		c->ep->dirty = c->dnext;
+	if (c->dnext)
+		c->dnext->dprev = c->dprev;
+	c->dnext = c->dprev = NULL;
+	c->dirty = 0;
+}
+
+/* Flush c in this loop iteration's check phase. */
+static void
+conn_mark_dirty(struct quic_conn *c)
+{
+	struct quic_endpoint *ep = c->ep;
+
+	if (c->dirty)
+		return;
+	c->dirty = 1;
+	c->dprev = NULL;
+	c->dnext = ep->dirty;
+	if (ep->dirty)
+		ep->dirty->dprev = c;
+	ep->dirty = c;
+	/* Marked outside uv_run or during the check itself: do not let the
+	 * next poll sleep before the check phase comes round. */
+	uv_idle_start(&ep->idle, on_idle);
+}
+
 /* ---- connection lifetime ---- */
 
 static void
@@ -239,18 +294,15 @@ static void
 txq_free(struct quic_conn *c)
 {
 	struct txbuf *t;
-	struct dgram *d;
 
 	while ((t = c->tx_head) != NULL) {
 		c->tx_head = t->next;
 		free(t);
 	}
 	c->tx_tail = NULL;
-	while ((d = c->dq_head) != NULL) {
-		c->dq_head = d->next;
-		free(d);
-	}
-	c->dq_tail = NULL;
+	free(c->dq);
+	c->dq = NULL;
+	c->dq_head = 0;
 	c->dq_len = 0;
 }
 
@@ -269,6 +321,7 @@ conn_destroy(struct quic_conn *c)
 	ep->nconns--;
 	if (c->server && !c->confirmed && c->state == CS_HANDSHAKE)
 		ep->nhandshakes--;
+	dirty_unlink(c);
 	cid_remove_all(c);
 	if (c->nc)
 		ngtcp2_conn_del(c->nc);
@@ -279,6 +332,14 @@ conn_destroy(struct quic_conn *c)
 	free(c->close_pkt);
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+/* Frees a dead connection unless a caller up the stack still holds it. */
+static void
+conn_reap(struct quic_conn *c)
+{
+	if (c->state == CS_DEAD && !c->in_ngtcp2 && !c->in_event)
+		conn_destroy(c);
 }
 
 /* Tells the owner once, then forgets the connection for lookups. */
@@ -313,22 +374,34 @@ get_conn(ngtcp2_crypto_conn_ref *ref)
 
 /* ---- sending ---- */
 
+/* Sends n packets stored back to back in pkts (lens[i] bytes each). */
 static void
-conn_send(struct quic_conn *c, const uint8_t *pkt, size_t len)
+conn_send_batch(struct quic_conn *c, const uint8_t *pkts, const size_t *lens,
+    size_t n)
 {
 	struct magicsock *ms = c->ep->ms;
+	size_t i;
 	int rv;
 
 	if (c->peer_known && (!c->server || c->confirmed))
-		rv = magicsock_send_peer(ms, c->peer, pkt, len);
+		rv = magicsock_send_peer_batch(ms, c->peer, pkts, lens, n);
 	else if (c->have_from)
-		rv = magicsock_send_to(ms, &c->last_from, pkt, len);
+		rv = magicsock_send_batch(ms, &c->last_from, pkts, lens, n);
 	else
 		rv = -EHOSTUNREACH;
 	if (rv < 0 && rv != -EAGAIN)
 		log_debug("quic: send: %s", strerror(-rv));
-	c->st.tx_packets++;
-	c->st.tx_bytes += len;
+	/* What the kernel refused is lost like on the wire: recovery copes. */
+	for (i = 0; i < n; i++) {
+		c->st.tx_packets++;
+		c->st.tx_bytes += lens[i];
+	}
+}
+
+static void
+conn_send(struct quic_conn *c, const uint8_t *pkt, size_t len)
+{
+	conn_send_batch(c, pkt, &len, 1);
 }
 
 static void
@@ -380,54 +453,117 @@ conn_fatal_liberr(struct quic_conn *c, int liberr)
 	return -EPROTO;
 }
 
+/* Packets per flush: what ngtcp2 lets go in one go without pacing gaps. */
+static size_t
+burst_limit(struct quic_conn *c)
+{
+	size_t q = ngtcp2_conn_get_send_quantum(c->nc) / QUIC_MAX_UDP_PAYLOAD;
+
+	if (q < 2)
+		q = 2;
+	return q < FLUSH_MAX_PKTS ? q : FLUSH_MAX_PKTS;
+}
+
+/*
+ * Writes one packet at dst: control stream bytes first (rare, and the
+ * handshake depends on them), then the oldest queued DATAGRAM, else
+ * whatever ngtcp2 has (ACKs, handshake, probes). Returns the packet size,
+ * 0 when nothing more may go (congestion window, pacing, nothing to send)
+ * or a fatal ngtcp2 error.
+ */
+static ngtcp2_ssize
+conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
+{
+	ngtcp2_vec vec[16];
+	ngtcp2_ssize n, datalen;
+	struct dslot *d;
+	size_t nv;
+	int accepted;
+
+	for (;;) {
+		datalen = -1;
+		nv = 0;
+		if (*stream_ok && c->sid >= 0 && c->tx_sent < c->tx_end)
+			nv = txq_vec(c, vec, 16);
+		if (nv > 0) {
+			n = ngtcp2_conn_writev_stream(c->nc, NULL, NULL, dst,
+			    QUIC_MAX_UDP_PAYLOAD, &datalen,
+			    NGTCP2_WRITE_STREAM_FLAG_NONE, c->sid, vec, nv, ts);
+			if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
+			    n == NGTCP2_ERR_STREAM_SHUT_WR ||
+			    n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+				*stream_ok = 0;
+				continue;
+			}
+			if (datalen > 0)
+				c->tx_sent += (uint64_t)datalen;
+			return n;
+		}
+		if (c->dq_len == 0 || c->state != CS_OPEN)
+			return ngtcp2_conn_write_pkt(c->nc, NULL, NULL, dst,
+			    QUIC_MAX_UDP_PAYLOAD, ts);
+		d = &c->dq[c->dq_head];
+		vec[0].base = d->data;
+		vec[0].len = d->len;
+		n = ngtcp2_conn_writev_datagram(c->nc, NULL, NULL, dst,
+		    QUIC_MAX_UDP_PAYLOAD, &accepted,
+		    NGTCP2_WRITE_DATAGRAM_FLAG_NONE, c->st.dgrams_tx, vec, 1, ts);
+		if (n == NGTCP2_ERR_INVALID_ARGUMENT ||
+		    n == NGTCP2_ERR_INVALID_STATE)
+			accepted = 0;	/* cannot ever go: drop it below */
+		else if (n < 0 || (n > 0 && !accepted))
+			return n;	/* error, or a packet of other frames */
+		else if (n == 0)
+			return 0;	/* congestion window or pacing */
+		c->dq_head = (c->dq_head + 1) % QUIC_DGRAM_QUEUE;
+		c->dq_len--;
+		if (accepted) {
+			c->st.dgrams_tx++;
+			return n;
+		}
+		c->st.dgrams_dropped++;
+	}
+}
+
 static void
 conn_flush(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
-	ngtcp2_vec vec[16];
-	ngtcp2_ssize n, datalen;
+	ngtcp2_ssize n;
 	uint64_t ts;
-	int i, stream_ok = 1;
-	size_t nv;
+	size_t npkts = 0, off = 0, max;
+	int stream_ok = 1;
 
 	if (c->state != CS_HANDSHAKE && c->state != CS_OPEN)
 		return;
 	if (c->in_ngtcp2)
 		return;
 	ts = ep_now(ep);
-	for (i = 0; i < FLUSH_MAX_PKTS; i++) {
-		datalen = -1;
-		nv = 0;
-		if (stream_ok && c->sid >= 0 && c->tx_sent < c->tx_end)
-			nv = txq_vec(c, vec, 16);
-		if (nv > 0)
-			n = ngtcp2_conn_writev_stream(c->nc, NULL, NULL, ep->pktbuf,
-			    sizeof(ep->pktbuf), &datalen,
-			    NGTCP2_WRITE_STREAM_FLAG_NONE, c->sid, vec, nv, ts);
-		else
-			n = ngtcp2_conn_write_pkt(c->nc, NULL, NULL, ep->pktbuf,
-			    sizeof(ep->pktbuf), ts);
-		if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
-		    n == NGTCP2_ERR_STREAM_SHUT_WR ||
-		    n == NGTCP2_ERR_STREAM_NOT_FOUND) {
-			stream_ok = 0;
-			continue;
-		}
+	max = burst_limit(c);
+	while (npkts < max) {
+		n = conn_write_one(c, ep->txbuf + off, ts, &stream_ok);
 		if (n < 0) {
+			if (npkts)
+				conn_send_batch(c, ep->txbuf, ep->txlens, npkts);
 			conn_fatal_liberr(c, (int)n);
 			return;
 		}
-		if (datalen > 0)
-			c->tx_sent += (uint64_t)datalen;
 		if (n == 0)
 			break;
-		conn_send(c, ep->pktbuf, (size_t)n);
+		ep->txlens[npkts++] = (size_t)n;
+		off += (size_t)n;
 	}
+	if (npkts)
+		conn_send_batch(c, ep->txbuf, ep->txlens, npkts);
+	/* Once per burst: ngtcp2 paces from here. */
 	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
-	if (i == FLUSH_MAX_PKTS)
+	if (npkts == max)
 		uv_timer_start(&c->timer, on_conn_timer, 0, 0);
 	else
 		timer_update(c);
+	/* A refused sender is told in the check phase, never from in here. */
+	if (c->dq_blocked && c->dq_len <= QUIC_DGRAM_QUEUE / 2)
+		conn_mark_dirty(c);
 }
 
 /* ---- closing ---- */
@@ -860,7 +996,13 @@ conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
 {
 	ngtcp2_settings_default(s);
 	s->initial_ts = ep_now(ep);
-	s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+	/*
+	 * BBR2: CUBIC and Reno in ngtcp2 0.12 cap the window near 2.89 times
+	 * max(initial window, rate x min RTT), and min RTT between neighbours
+	 * is microseconds, so the window stuck at ~42 KB; BBR2 paces by the
+	 * measured rate instead.
+	 */
+	s->cc_algo = NGTCP2_CC_ALGO_BBR2;
 	s->max_tx_udp_payload_size = QUIC_MAX_UDP_PAYLOAD;
 	s->no_tx_udp_payload_size_shaping = 1;
 	s->handshake_timeout = (uint64_t)ep->cfg.handshake_timeout_ms * MS_NS;
@@ -1142,16 +1284,15 @@ conn_confirm(struct quic_conn *c)
 	}
 }
 
-/* Work deferred while ngtcp2 was running: confirmations, closes, sends. */
+/*
+ * Work deferred while ngtcp2 was running: confirmations and closes now;
+ * the packets it owes (ACKs, queued DATAGRAMs the ACKs made room for) in
+ * the check phase, so one recvmmsg batch costs one flush. Handshakes flush
+ * at once: quic_endpoint_input judges a new connection by its answer.
+ */
 static void
 conn_after(struct quic_conn *c)
 {
-	struct quic_endpoint *ep = c->ep;
-	struct dgram *d;
-	int accepted;
-	ngtcp2_vec v;
-	ngtcp2_ssize n;
-
 	if (c->confirm_pending && c->state == CS_HANDSHAKE) {
 		c->confirm_pending = 0;
 		conn_confirm(c);
@@ -1161,26 +1302,10 @@ conn_after(struct quic_conn *c)
 		conn_close_local(c, c->close_pending_code,
 		    c->close_pending_reason, 1);
 	}
-	while ((d = c->dq_head) != NULL) {
-		c->dq_head = d->next;
-		c->dq_len--;
-		if (c->state == CS_OPEN) {
-			v.base = d->data;
-			v.len = d->len;
-			n = ngtcp2_conn_writev_datagram(c->nc, NULL, NULL,
-			    ep->pktbuf, sizeof(ep->pktbuf), &accepted,
-			    NGTCP2_WRITE_DATAGRAM_FLAG_NONE, 0, &v, 1, ep_now(ep));
-			if (n > 0)
-				conn_send(c, ep->pktbuf, (size_t)n);
-			if (n > 0 && accepted)
-				c->st.dgrams_tx++;
-			else
-				c->st.dgrams_dropped++;
-		}
-		free(d);
-	}
-	c->dq_tail = NULL;
-	conn_flush(c);
+	if (c->state == CS_OPEN)
+		conn_mark_dirty(c);
+	else
+		conn_flush(c);
 }
 
 /* ---- input ---- */
@@ -1270,6 +1395,54 @@ on_quic_packet(void *ud, const uint8_t *pkt, size_t len,
 	quic_endpoint_input(ud, pkt, len, from);
 }
 
+/* ---- flush phase ---- */
+
+static void
+on_idle(uv_idle_t *h)
+{
+	/* Only here to keep the poll phase from blocking; see on_check. */
+	uv_idle_stop(h);
+}
+
+/*
+ * Flushes every dirty connection, then tells the owner about connections
+ * that refused a DATAGRAM and have room again (it may send at once: those
+ * connections turn dirty again and are flushed in the same pass).
+ */
+static void
+on_check(uv_check_t *h)
+{
+	struct quic_endpoint *ep = h->data;
+	struct quic_conn *c;
+	int i;
+
+	for (i = 0; i < DIRTY_MAX && (c = ep->dirty) != NULL; i++) {
+		dirty_unlink(c);
+		conn_flush(c);
+		if (c->dq_blocked && c->dq_len <= QUIC_DGRAM_QUEUE / 2 &&
+		    c->state == CS_OPEN) {
+			c->dq_blocked = 0;
+			if (ep->writable) {
+				c->in_event = 1;
+				ep->writable(ep->writable_ud, c);
+				c->in_event = 0;
+			}
+		}
+		if (c->state == CS_DEAD)
+			conn_destroy(c);
+	}
+	if (ep->dirty)
+		uv_idle_start(&ep->idle, on_idle);
+}
+
+void
+quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn,
+    void *ud)
+{
+	ep->writable = fn;
+	ep->writable_ud = ud;
+}
+
 /* ---- public connection API ---- */
 
 size_t
@@ -1304,12 +1477,7 @@ quic_conn_max_datagram(struct quic_conn *c)
 int
 quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
 {
-	struct quic_endpoint *ep = c->ep;
-	struct dgram *d;
-	ngtcp2_ssize n;
-	ngtcp2_vec v;
-	uint64_t ts;
-	int accepted, i;
+	struct dslot *d;
 
 	if (c->state != CS_OPEN || !c->confirmed)
 		return -ENOTCONN;
@@ -1317,51 +1485,20 @@ quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
 		c->st.dgrams_dropped++;
 		return -EMSGSIZE;
 	}
-	if (c->in_ngtcp2) {
-		if (c->dq_len >= DGRAM_DEFER_MAX ||
-		    (d = malloc(sizeof(*d) + len)) == NULL) {
-			c->st.dgrams_dropped++;
-			return -EAGAIN;
-		}
-		d->next = NULL;
-		d->len = len;
-		memcpy(d->data, buf, len);
-		if (c->dq_tail)
-			c->dq_tail->next = d;
-		else
-			c->dq_head = d;
-		c->dq_tail = d;
-		c->dq_len++;
-		return 0;
+	if (c->dq_len == QUIC_DGRAM_QUEUE) {
+		c->dq_blocked = 1;
+		c->st.dgrams_dropped++;
+		return -EAGAIN;
 	}
-	v.base = (uint8_t *)buf;
-	v.len = len;
-	ts = ep_now(ep);
-	/* A packet may fill up with ACKs first: send it and try again. */
-	for (i = 0; i < 4; i++) {
-		n = ngtcp2_conn_writev_datagram(c->nc, NULL, NULL, ep->pktbuf,
-		    sizeof(ep->pktbuf), &accepted, NGTCP2_WRITE_DATAGRAM_FLAG_NONE,
-		    c->st.dgrams_tx, &v, 1, ts);
-		if (n < 0) {
-			conn_fatal_liberr(c, (int)n);
-			if (c->state == CS_DEAD)
-				conn_destroy(c);
-			return -ENOTCONN;
-		}
-		if (n == 0)
-			break;
-		conn_send(c, ep->pktbuf, (size_t)n);
-		if (accepted) {
-			c->st.dgrams_tx++;
-			ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
-			timer_update(c);
-			return 0;
-		}
-	}
-	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
-	timer_update(c);
-	c->st.dgrams_dropped++;
-	return -EAGAIN;
+	if (c->dq == NULL &&
+	    (c->dq = malloc(QUIC_DGRAM_QUEUE * sizeof(*c->dq))) == NULL)
+		return -ENOMEM;
+	d = &c->dq[(c->dq_head + c->dq_len) % QUIC_DGRAM_QUEUE];
+	memcpy(d->data, buf, len);
+	d->len = len;
+	c->dq_len++;
+	conn_mark_dirty(c);
+	return 0;
 }
 
 int
@@ -1392,8 +1529,7 @@ quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 	c->tx_tail = t;
 	c->tx_end += t->len;
 	conn_flush(c);
-	if (c->state == CS_DEAD)
-		conn_destroy(c);
+	conn_reap(c);
 	return 0;
 }
 
@@ -1401,8 +1537,7 @@ void
 quic_conn_close(struct quic_conn *c, uint64_t code)
 {
 	conn_close_local(c, code, QUIC_CLOSE_LOCAL, 1);
-	if (c->state == CS_DEAD && !c->in_ngtcp2)
-		conn_destroy(c);
+	conn_reap(c);
 }
 
 const uint8_t *
@@ -1485,7 +1620,13 @@ quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
 	ep = calloc(1, sizeof(*ep));
 	if (ep == NULL)
 		return -ENOMEM;
+	ep->txbuf = malloc(FLUSH_MAX_PKTS * QUIC_MAX_UDP_PAYLOAD);
+	if (ep->txbuf == NULL) {
+		free(ep);
+		return -ENOMEM;
+	}
 	if ((err = tls_creds_init(&ep->tls, seed, tls_verify)) < 0) {
+		free(ep->txbuf);
 		free(ep);
 		return err;
 	}
@@ -1521,9 +1662,28 @@ quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
 	ep->vpath.local.addrlen = sizeof(ep->vlocal);
 	ep->vpath.remote.addr = (ngtcp2_sockaddr *)&ep->vremote;
 	ep->vpath.remote.addrlen = sizeof(ep->vremote);
+	uv_check_init(loop, &ep->check);
+	ep->check.data = ep;
+	uv_check_start(&ep->check, on_check);
+	/* The check handle alone must not keep the loop alive. */
+	uv_unref((uv_handle_t *)&ep->check);
+	uv_idle_init(loop, &ep->idle);
+	ep->idle.data = ep;
 	magicsock_set_handler(ms, MS_PKT_QUIC, on_quic_packet, ep);
 	*out = ep;
 	return 0;
+}
+
+/* The endpoint is freed when the second of its two handles has closed. */
+static void
+on_ep_handle_closed(uv_handle_t *h)
+{
+	struct quic_endpoint *ep = h->data;
+
+	if (++ep->handles_closed < 2)
+		return;
+	free(ep->txbuf);
+	free(ep);
 }
 
 void
@@ -1547,7 +1707,8 @@ quic_endpoint_free(struct quic_endpoint *ep)
 	}
 	tls_creds_close(&ep->tls);
 	sodium_memzero(ep->reset_secret, sizeof(ep->reset_secret));
-	free(ep);
+	uv_close((uv_handle_t *)&ep->check, on_ep_handle_closed);
+	uv_close((uv_handle_t *)&ep->idle, on_ep_handle_closed);
 }
 
 const uint8_t *

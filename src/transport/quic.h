@@ -60,6 +60,7 @@
 #define QUIC_MAX_UDP_PAYLOAD 1452	/* 1500 - IPv6 - UDP headers */
 #define QUIC_MSG_CAP (1u << 20)		/* control frame body cap */
 #define QUIC_TXQ_CAP (16u << 20)	/* unacknowledged control bytes */
+#define QUIC_DGRAM_QUEUE 128		/* DATAGRAMs queued per connection */
 
 /* Application close codes (CONNECTION_CLOSE type 0x1d). */
 #define QUIC_CODE_NONE 0x0
@@ -145,12 +146,26 @@ int quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
     const char *alpn, struct quic_conn **out);
 
 /*
- * Sends one DATAGRAM. 0 on success; -EMSGSIZE when len exceeds
- * quic_conn_max_datagram(); -EAGAIN when congestion-blocked (dropped);
- * -ENOTCONN before confirmation or while closing.
+ * Queues one DATAGRAM (copied). Queued DATAGRAMs leave in the loop's check
+ * phase, after this iteration's I/O callbacks, as one burst per connection,
+ * and stay queued while the congestion window is full. 0 when queued;
+ * -EMSGSIZE when len exceeds quic_conn_max_datagram(); -EAGAIN when the
+ * queue (QUIC_DGRAM_QUEUE) is full: the DATAGRAM was not taken, and the
+ * writable handler is called once the queue has drained to half, so the
+ * caller can hold it and retry instead of dropping it; -ENOTCONN before
+ * confirmation or while closing; -ENOMEM.
  */
 int quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf,
     size_t len);
+/*
+ * The writable handler (one per endpoint, NULL clears): c refused a DATAGRAM
+ * with -EAGAIN and has room again. Called from the loop's check phase; it
+ * may send and close (the connection is freed only after it returns).
+ */
+typedef void (*quic_writable_fn)(void *ud, struct quic_conn *c);
+void quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn,
+    void *ud);
+
 /* Largest DATAGRAM payload that fits this connection now; 0 if none. */
 size_t quic_conn_max_datagram(struct quic_conn *c);
 /*

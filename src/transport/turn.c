@@ -19,6 +19,8 @@
 #define TURN_CHAN_REFRESH_MS 540000
 #define TURN_MAX_TXNS 32
 #define TURN_MAX_STALE 3	/* 438 retries per request */
+#define TURN_MAX_MISMATCH 4	/* Allocate retries after clearing a 437 */
+#define TURN_DONE_TIDS 16	/* answered transactions remembered */
 #define TURN_TRANSPORT_UDP (17u << 24)
 
 enum txn_kind {
@@ -69,10 +71,14 @@ struct turn_client {
 	uint8_t key[STUN_LT_KEY_LEN];
 	int have_key;
 	int cleared;		/* a 437 on Allocate was answered once */
+	int mismatches;		/* 437s since: the server frees lazily */
+	uint64_t retry_at;	/* next Allocate after a 437, 0: none */
 	int closing;		/* deallocation asked: no refreshes, no sends */
 	uint32_t lifetime;
 	uint64_t refresh_at;
 	struct turn_txn txns[TURN_MAX_TXNS];
+	uint8_t done_tids[TURN_DONE_TIDS][STUN_TID_LEN];	/* ring */
+	size_t done_next;
 	struct turn_perm perms[TURN_MAX_PERMS];
 	struct turn_chan chans[TURN_MAX_CHANNELS];
 	struct turn_stats st;
@@ -156,6 +162,8 @@ schedule(struct turn_client *tc)
 	for (i = 0; i < TURN_MAX_TXNS; i++)
 		if (tc->txns[i].t.active && tc->txns[i].t.next_ms < next)
 			next = tc->txns[i].t.next_ms;
+	if (tc->retry_at && tc->state == TURN_ALLOCATING && tc->retry_at < next)
+		next = tc->retry_at;
 	if (tc->state == TURN_ALLOCATED && !tc->closing) {
 		if (tc->refresh_at < next)
 			next = tc->refresh_at;
@@ -200,6 +208,16 @@ kind_method(enum txn_kind k)
 	default:
 		return STUN_REFRESH;
 	}
+}
+
+static const char *
+kind_name(enum txn_kind k)
+{
+	static const char *const names[] = { "Allocate", "Refresh",
+	    "CreatePermission", "ChannelBind", "Refresh (deallocate)",
+	    "Refresh (clear old allocation)" };
+
+	return names[k];
 }
 
 static int
@@ -344,7 +362,8 @@ take_nonce(struct turn_client *tc, const struct stun_msg *m)
 /*
  * A response we can believe: with a key, success needs integrity; errors
  * the server cannot sign (bad request, bad or stale credentials) may come
- * without it. Without a key only errors are believable.
+ * without it, and coturn sends 437 unsigned. Without a key only errors are believable (a spoofer would
+ * need the transaction id, and an error only makes us ask again or fail).
  */
 static int
 trusted(struct turn_client *tc, const struct turn_txn *x,
@@ -352,13 +371,16 @@ trusted(struct turn_client *tc, const struct turn_txn *x,
 {
 	int code = m->has_error ? m->error_code : 0;
 
+	/* Unverifiable (coturn signs a 437 with the old session's key). */
+	if (!tc->have_key)
+		return m->cls == STUN_ERROR;
 	if (m->mi_off || m->mi256_off)
-		return tc->have_key && stun_check_integrity(pkt, len, m,
-		    tc->key, sizeof(tc->key));
+		return stun_check_integrity(pkt, len, m, tc->key,
+		    sizeof(tc->key));
 	if (m->cls != STUN_ERROR)
 		return 0;
 	return !x->authed || code == 400 || code == 401 || code == 420 ||
-	    code == 438;
+	    code == 437 || code == 438;
 }
 
 /* A minute of slack on long lifetimes, half of a short one. */
@@ -481,6 +503,11 @@ on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 			if (start_request(tc, TK_CLEAR, 0) == 0)
 				return;
 		}
+		if (code == 437 && tc->mismatches < TURN_MAX_MISMATCH) {
+			/* coturn frees the old one a moment after the Refresh. */
+			tc->retry_at = now_ms(tc) + (500u << tc->mismatches++);
+			return;
+		}
 		fail(tc, why);
 		break;
 	case TK_REFRESH:
@@ -502,6 +529,17 @@ on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 }
 
 static int
+answered_before(const struct turn_client *tc, const uint8_t *tid)
+{
+	size_t i;
+
+	for (i = 0; i < TURN_DONE_TIDS; i++)
+		if (memcmp(tc->done_tids[i], tid, STUN_TID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 handle_response(struct turn_client *tc, const struct stun_msg *m,
     const uint8_t *pkt, size_t len)
 {
@@ -512,16 +550,30 @@ handle_response(struct turn_client *tc, const struct stun_msg *m,
 		if (tc->txns[i].t.active && memcmp(tc->txns[i].t.tid, m->tid,
 		    STUN_TID_LEN) == 0)
 			x = &tc->txns[i];
+	if (x == NULL && answered_before(tc, m->tid)) {
+		/* The answer to a retransmission of a finished request. */
+		tc->st.rx_late++;
+		return 1;
+	}
 	if (x == NULL || m->method != kind_method(x->kind) ||
 	    !trusted(tc, x, m, pkt, len)) {
 		tc->st.rx_spoofed++;
+		log_debug("turn: dropped a %s answer (method %#x, error %d): %s",
+		    m->cls == STUN_SUCCESS ? "success" : "error", m->method,
+		    m->error_code, x == NULL ? "no such transaction" :
+		    "not authentic");
 		return 1;
 	}
 	x->t.active = 0;
+	memcpy(tc->done_tids[tc->done_next], x->t.tid, STUN_TID_LEN);
+	tc->done_next = (tc->done_next + 1) % TURN_DONE_TIDS;
 	if (x->kind == TK_PERMISSION)
 		tc->perms[x->idx].pending = 0;
 	else if (x->kind == TK_CHANNEL)
 		tc->chans[x->idx].pending = 0;
+	log_debug("turn: %s%s answered %d", kind_name(x->kind),
+	    x->authed ? "" : " (unauthenticated)",
+	    m->cls == STUN_SUCCESS ? 200 : m->error_code);
 	if (m->cls == STUN_SUCCESS && m->unknown_required == 0) {
 		on_success(tc, x, m);
 	} else {
@@ -689,6 +741,10 @@ turn_on_timer(uv_timer_t *t)
 	struct turn_client *tc = t->data;
 	uint64_t now = now_ms(tc);
 
+	if (tc->retry_at && tc->retry_at <= now && tc->state == TURN_ALLOCATING) {
+		tc->retry_at = 0;
+		start_allocate(tc);
+	}
 	run_txns(tc, now);
 	run_refreshes(tc, now);
 	schedule(tc);

@@ -19,8 +19,8 @@
  * feed QUIC or disco as if the packet came from that address.
  *
  * Every response must answer an outstanding transaction and, once we have a
- * key, carry a valid MESSAGE-INTEGRITY (only 400/401/420/438 errors may come
- * without); anything else is dropped and counted as spoofed. Packets count
+ * key, carry a valid MESSAGE-INTEGRITY (only 400/401/420/437/438 errors may
+ * come without); anything else is dropped and counted as spoofed. Packets count
  * only when they come from the server's address.
  *
  * Wiring: turn_client_new registers the server with magicsock_add_relay (so
@@ -82,6 +82,7 @@ struct turn_stats {
 	uint64_t rx_data;		/* Data indications delivered */
 	uint64_t rx_channel;		/* ChannelData delivered */
 	uint64_t rx_spoofed;		/* bad integrity, unknown transaction */
+	uint64_t rx_late;		/* second answer to a retransmission */
 	uint64_t rx_bad;		/* from the server but malformed */
 	uint64_t rx_unknown_channel;
 	uint64_t refreshes;		/* successful allocation refreshes */

@@ -111,12 +111,49 @@ static void test_hostile(void **state)
 		assert_int_equal(ctl_decode(unknown, cut, &out), -EINVAL);
 }
 
+static void test_admin_and_gossip_fields(void **state)
+{
+	struct ctl_msg in = { 0 }, out;
+	msgpack_sbuffer sb;
+
+	(void)state;
+	in.type = CTL_ADMIN_GRANT;
+	in.has_net = true;
+	in.has_key = true;
+	memset(in.key, 0x42, sizeof(in.key));
+	roundtrip(&in, &out, &sb);
+	assert_true(out.has_key);
+	assert_memory_equal(out.key, in.key, 32);
+	msgpack_sbuffer_destroy(&sb);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_INVITE_SHARE;
+	in.has_net = true;
+	in.has_hash = true;
+	strcpy(in.iid, "ab12cd34");
+	in.exp = 1900000000ull;
+	strcpy(in.hostname, "web");
+	roundtrip(&in, &out, &sb);
+	assert_string_equal(out.iid, "ab12cd34");
+	assert_int_equal(out.exp, 1900000000ull);
+	assert_string_equal(out.hostname, "web");
+	msgpack_sbuffer_destroy(&sb);
+
+	/* an invite share without its id is refused */
+	in.iid[0] = 0;
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_all),
 		cmocka_unit_test(test_required_fields),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_admin_and_gossip_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -390,12 +390,83 @@ test_burst(void **state)
 		uv_run(&loop, UV_RUN_ONCE);
 		assert_true(blocked < 100000);
 	}
-	quic_conn_get_stats(c, &st);
-	assert_int_equal(st.dgrams_tx, 1000);
-	assert_int_equal(st.dgrams_dropped, blocked);
 	run_until(burst_done, &x, 3000);
 	/* Loopback with 4 MB buffers: nothing may go missing. */
 	assert_int_equal(b.dgrams, 1000);
+	quic_conn_get_stats(c, &st);
+	assert_int_equal(st.dgrams_tx, 1000);
+	assert_int_equal(st.dgrams_dropped, blocked);
+	finish(&a, &b);
+}
+
+struct wr {
+	struct quic_conn *c;
+	size_t calls;
+	size_t sent_in_cb;
+};
+
+static void
+on_writable(void *ud, struct quic_conn *c)
+{
+	struct wr *w = ud;
+	uint8_t buf[1000];
+
+	assert_ptr_equal(c, w->c);
+	w->calls++;
+	/* Sending from inside the event is allowed. */
+	memset(buf, 0x45, sizeof(buf));
+	if (quic_conn_send_datagram(c, buf, sizeof(buf)) == 0)
+		w->sent_in_cb++;
+}
+
+static int
+writable_called(void *arg)
+{
+	return ((struct wr *)arg)->calls > 0;
+}
+
+/*
+ * Backpressure: without running the loop the queue takes exactly
+ * QUIC_DGRAM_QUEUE datagrams, then refuses with -EAGAIN (nothing dropped
+ * silently); the writable event comes once it drained, and every datagram
+ * the queue took arrives.
+ */
+static void
+test_backpressure(void **state)
+{
+	struct node a, b;
+	struct quic_conn *c;
+	struct quic_stats st;
+	struct wr w = { 0 };
+	struct burst x = { &b, QUIC_DGRAM_QUEUE + 1 };
+	uint8_t buf[1000];
+	size_t i;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	w.c = c;
+	quic_endpoint_set_writable(a.ep, on_writable, &w);
+	memset(buf, 0x45, sizeof(buf));
+	b.dgrams = 0;
+	for (i = 0; i < QUIC_DGRAM_QUEUE; i++)
+		assert_int_equal(quic_conn_send_datagram(c, buf, sizeof(buf)), 0);
+	assert_int_equal(quic_conn_send_datagram(c, buf, sizeof(buf)), -EAGAIN);
+	assert_int_equal(quic_conn_send_datagram(c, buf, sizeof(buf)), -EAGAIN);
+	/* Too big stays too big, queue full or not. */
+	assert_int_equal(quic_conn_send_datagram(c, buf, 5000), -EMSGSIZE);
+	assert_true(run_until(writable_called, &w, 3000));
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.sent_in_cb, 1);
+	assert_true(run_until(burst_done, &x, 3000));
+	settle(50);
+	assert_int_equal(b.dgrams, QUIC_DGRAM_QUEUE + 1);
+	quic_conn_get_stats(c, &st);
+	assert_int_equal(st.dgrams_tx, QUIC_DGRAM_QUEUE + 1);
+	assert_int_equal(st.dgrams_dropped, 3);
+	/* No refusal since: no further event. */
+	assert_int_equal(w.calls, 1);
+	quic_endpoint_set_writable(a.ep, NULL, NULL);
 	finish(&a, &b);
 }
 
@@ -673,6 +744,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_datagrams),
 		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_oversized_frame),
 		cmocka_unit_test(test_close_code),
