@@ -5,7 +5,9 @@
  * read/write semantics, and a small receive queue that makes EAGAIN easy to
  * reach). Covers routing, every drop label, batch bounds, the EAGAIN ring
  * (order kept, overflow dropped, drained when writable), a send callback
- * that unmaps its own peer, and the libuv poll path.
+ * that unmaps its own peer, the libuv poll path, and backpressure (a packet
+ * refused with -EAGAIN is held in order, the TUN paused, released by
+ * forward_resume or dropped after FORWARD_HOLD_MS, then that peer stalled).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +50,8 @@ struct fixture {
 	int n_sent;
 	int send_rc;		/* what the fake send returns */
 	int unmap_in_send;	/* the fake send removes the peer first */
+	void *congested;	/* this peer answers -EAGAIN */
+	int refusals;
 };
 
 static int fake_send(void *peer, const uint8_t *pkt, size_t len, void *ud)
@@ -56,6 +60,10 @@ static int fake_send(void *peer, const uint8_t *pkt, size_t len, void *ud)
 
 	if (f->unmap_in_send)
 		peer_table_remove_peer(&f->peers, peer);
+	if (peer == f->congested) {
+		f->refusals++;
+		return -EAGAIN;
+	}
 	if (f->send_rc)
 		return f->send_rc;
 	assert_true(f->n_sent < 64);
@@ -405,6 +413,88 @@ static void test_loop_polling(void **state)
 	assert_int_equal(f->sent[6].data[28], 9);
 }
 
+/* -EAGAIN holds the packet and pauses the TUN; resume keeps the order. */
+static void test_hold_resume(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t b[256];
+
+	f->congested = &peer_a;
+	for (int i = 0; i < 3; i++)
+		tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, (uint8_t)i));
+	/* the first is refused and held; the reading stops behind it */
+	assert_int_equal(forward_tun_drain(f->fwd), 1);
+	assert_int_equal(forward_tun_drain(f->fwd), 0);
+	assert_int_equal(f->n_sent, 0);
+	assert_int_equal(f->refusals, 1);
+	/* still congested: still held, nothing read */
+	forward_resume(f->fwd);
+	assert_int_equal(f->refusals, 2);
+	assert_int_equal(f->n_sent, 0);
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.held, 1);
+	assert_int_equal(c.send_failed + c.congestion_dropped + c.tx_packets, 0);
+	/* room again: the held packet goes first, the rest follow in order
+	 * once reading is on */
+	f->congested = NULL;
+	forward_resume(f->fwd);
+	assert_int_equal(f->n_sent, 1);
+	assert_int_equal(f->sent[0].data[28], 0);
+	assert_int_equal(forward_tun_drain(f->fwd), 2);
+	assert_int_equal(f->n_sent, 3);
+	assert_int_equal(f->sent[1].data[28], 1);
+	assert_int_equal(f->sent[2].data[28], 2);
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.tx_packets, 3);
+	assert_int_equal(c.congestion_dropped, 0);
+	/* resume without a held packet does nothing */
+	forward_resume(f->fwd);
+	assert_int_equal(f->n_sent, 3);
+}
+
+/* A peer that never drains: the hold times out, the packet is dropped, and
+ * from then on that peer's refusals drop at once while others flow. */
+static void test_hold_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t b[256];
+	uint64_t start;
+
+	f->congested = &peer_a;
+	assert_int_equal(forward_start(f->fwd), 0);
+	tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, 1));
+	tun_inject(f, b, udp4(b, LOCAL4, PEERB4, 4, 2));
+	uv_update_time(&f->loop);
+	start = uv_now(&f->loop);
+	for (int spins = 0; spins < 100 && f->refusals == 0; spins++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->refusals, 1);
+	/* B's packet waits behind the held one */
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->n_sent, 0);
+	/* the hold timer releases it (UV_RUN_ONCE sleeps until then) */
+	while (f->n_sent == 0 && uv_now(&f->loop) - start < 2000)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_true(uv_now(&f->loop) - start >= FORWARD_HOLD_MS);
+	assert_int_equal(f->n_sent, 1);
+	assert_ptr_equal(f->sent[0].peer, &peer_b);
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.congestion_dropped, 1);
+	/* stalled: A's next packet drops at once, B's behind it flows */
+	tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, 3));
+	tun_inject(f, b, udp4(b, LOCAL4, PEERB4, 4, 4));
+	for (int spins = 0; spins < 100 && f->n_sent < 2; spins++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->n_sent, 2);
+	assert_int_equal(f->sent[1].data[28], 4);
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.congestion_dropped, 2);
+	assert_int_equal(c.held, 1);
+	assert_int_equal(forward_stop(f->fwd), 0);
+}
+
 static void test_open_refuses(void **state)
 {
 	uv_loop_t loop;
@@ -437,6 +527,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_polling, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_timeout, setup, teardown),
 		cmocka_unit_test(test_open_refuses),
 	};
 

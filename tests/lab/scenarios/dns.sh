@@ -54,6 +54,16 @@ lab_ray a up >/dev/null
 assert_contains "$(lab_exec a cat /etc/resolv.conf)" "127.0.0.1" "resolv.conf after up"
 wait_for 10 "names after up" names_synced
 
+step "after a crash (SIGKILL) the next start restores what was there first"
+read -r apid _ <"$LAB_WORK/a/daemon.pid"
+kill -KILL "$apid"
+gone() { ! kill -0 "$apid" 2>/dev/null; }
+wait_for 10 "a's daemon is gone" gone
+rm -f "$LAB_WORK/a/daemon.pid"
+assert_contains "$(lab_exec a cat /etc/resolv.conf)" "127.0.0.1" "crash left our resolver in place"
+lab_start_daemon a
+wait_for 10 "names after restart" names_synced
+
 step "the daemon's exit restores it too"
 lab_stop_daemon a
 assert_eq "$resolv_before" "$(lab_exec a cat /etc/resolv.conf)" "resolv.conf after exit"
