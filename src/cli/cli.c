@@ -85,6 +85,19 @@ int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result,
 	return cli_error("talking to the daemon failed: %s", err);
 }
 
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	if (strncmp(argv[*i], flag, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != 0 || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
 void cli_print_json(const json_t *v)
 {
 	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);

@@ -44,6 +44,10 @@ int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result,
 int cli_call_quiet(struct cli *c, const char *cmd, json_t *args,
 		   json_t **result, int timeout_ms, char *err, size_t errlen);
 
+/* For "--flag VALUE" or "--flag=VALUE" at argv[*i]: returns VALUE (and
+ * advances *i past it), else NULL. */
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);
+
 /* Prints v as indented JSON and a newline on stdout. */
 void cli_print_json(const json_t *v);
 

@@ -11,19 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *flag_value(int argc, char **argv, int *i, const char *flag)
-{
-	size_t n = strlen(flag);
-
-	if (strncmp(argv[*i], flag, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != 0 || *i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 /* Two QR rows per text line with half-block characters, quiet zone of 2. */
 static void print_qr(const char *text)
 {
@@ -73,9 +60,9 @@ static int mint(struct cli *c, const char *net, int argc, char **argv)
 
 		if (strcmp(argv[i], "--reusable") == 0) {
 			json_object_set_new(args, "reusable", json_true());
-		} else if ((v = flag_value(argc, argv, &i, "--expires"))) {
+		} else if ((v = cli_flag_value(argc, argv, &i, "--expires"))) {
 			json_object_set_new(args, "expires", json_string(v));
-		} else if ((v = flag_value(argc, argv, &i, "--hostname"))) {
+		} else if ((v = cli_flag_value(argc, argv, &i, "--hostname"))) {
 			json_object_set_new(args, "hostname", json_string(v));
 		} else {
 			json_decref(args);

@@ -8,20 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Takes "--flag VALUE" or "--flag=VALUE"; returns the value or NULL. */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag)
-{
-	size_t n = strlen(flag);
-
-	if (strncmp(argv[*i], flag, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != 0 || *i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 static int check_name(const char *cmd, const char *what, const char *v)
 {
 	if (!hostname_valid(v))
@@ -47,11 +33,11 @@ static int run_create(struct cli *c, int argc, char **argv)
 
 		if (strcmp(argv[i], "--open") == 0) {
 			json_object_set_new(args, "open", json_true());
-		} else if ((v = flag_value(argc, argv, &i, "--name"))) {
+		} else if ((v = cli_flag_value(argc, argv, &i, "--name"))) {
 			if ((ret = check_name("create", "network name", v)))
 				goto fail;
 			json_object_set_new(args, "name", json_string(v));
-		} else if ((v = flag_value(argc, argv, &i, "--hostname"))) {
+		} else if ((v = cli_flag_value(argc, argv, &i, "--hostname"))) {
 			if ((ret = check_name("create", "hostname", v)))
 				goto fail;
 			json_object_set_new(args, "hostname", json_string(v));
@@ -102,11 +88,11 @@ static int run_join(struct cli *c, int argc, char **argv)
 
 		if (strcmp(argv[i], "--auto-accept-firewall") == 0) {
 			json_object_set_new(args, "auto_accept_firewall", json_true());
-		} else if ((v = flag_value(argc, argv, &i, "--name"))) {
+		} else if ((v = cli_flag_value(argc, argv, &i, "--name"))) {
 			if ((ret = check_name("join", "network name", v)))
 				goto fail;
 			json_object_set_new(args, "name", json_string(v));
-		} else if ((v = flag_value(argc, argv, &i, "--hostname"))) {
+		} else if ((v = cli_flag_value(argc, argv, &i, "--hostname"))) {
 			if ((ret = check_name("join", "hostname", v)))
 				goto fail;
 			json_object_set_new(args, "hostname", json_string(v));

@@ -212,7 +212,10 @@ int stun_client_new(struct stun_client **out, uv_loop_t *loop,
     struct magicsock *ms, const struct stun_timing *tm,
     const struct stun_client_events *ev);
 void stun_client_free(struct stun_client *sc);
-/* Comma list of numeric "ip:port" / "[ip6]:port"; -EINVAL names the bad one. */
+/*
+ * Comma list of numeric "ip:port" / "[ip6]:port" (at most STUN_MAX_SERVERS);
+ * -EINVAL (logged) on anything else. Abandons a running round (no on_done).
+ */
 int stun_client_set_servers(struct stun_client *sc, const char *list);
 /* Starts a round: one Binding transaction per server (restarts a running one). */
 int stun_client_probe(struct stun_client *sc);
