@@ -8,6 +8,7 @@
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
 #include "daemon/network.h"
+#include "daemon/policy.h"
 #include "daemon/roster.h"
 #include "daemon/status.h"
 #include "util/log.h"
@@ -72,6 +73,15 @@ static const struct {
 	{ "admin_add", true, roster_cmd_admin_add },
 	{ "admin_list", false, roster_cmd_admin_list },
 	{ "ephemeral", true, roster_cmd_ephemeral },
+	{ "fw_show", false, policy_cmd_show },
+	{ "fw_add", true, policy_cmd_add },
+	{ "fw_remove", true, policy_cmd_remove },
+	{ "fw_set", true, policy_cmd_set },
+	{ "fw_suggest", true, policy_cmd_suggest },
+	{ "fw_pending", false, policy_cmd_pending },
+	{ "fw_accept", true, policy_cmd_accept },
+	{ "fw_deny", true, policy_cmd_deny },
+	{ "fw_auto_accept", true, policy_cmd_auto_accept },
 };
 
 void daemon_dispatch(struct ipc_request *req, void *ud)

@@ -12,6 +12,7 @@
 #include "daemon/network.h"
 #include "daemon/paths.h"
 #include "daemon/peers.h"
+#include "daemon/policy.h"
 #include "daemon/records.h"
 #include "daemon/roster.h"
 #include "discovery/dht.h"
@@ -159,6 +160,7 @@ static void daemon_stop(struct daemon *d)
 	blobs_cancel_all(d);
 	joins_cancel_all(d);
 	datapath_down(d);
+	policy_close(d);
 	if (d->quic)
 		quic_endpoint_free(d->quic);
 	d->quic = NULL;
@@ -229,6 +231,9 @@ static int daemon_start(struct daemon *d)
 	if (ret < 0)
 		return ret;
 	ret = start_dht(d);
+	if (ret < 0)
+		return ret;
+	ret = policy_open(d);
 	if (ret < 0)
 		return ret;
 	ret = networks_load(d);

@@ -29,6 +29,8 @@ struct join_op;
 struct blob_fetch;
 struct lookup;
 struct dns_server;
+struct firewall;
+struct conntrack;
 
 struct daemon {
 	uv_loop_t *loop;
@@ -54,6 +56,8 @@ struct daemon {
 	struct dns_server *dns;      /* Magic DNS while active */
 	struct dns_resolv resolv;    /* what we changed in the system resolver */
 	int audit_fd;                /* audit.log, append-only */
+	struct firewall *fw;         /* the node's firewall (policy.c) */
+	struct conntrack *ct;
 	bool active;                 /* `ray up` state: TUN carries traffic */
 	bool stopping;
 	uv_signal_t sig_term;

@@ -10,6 +10,7 @@
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
 #include "daemon/peers.h"
+#include "daemon/policy.h"
 #include "daemon/records.h"
 #include "daemon/roster.h"
 #include "discovery/payload.h"
@@ -61,6 +62,7 @@ static void network_changed(struct daemon *d)
 {
 	datapath_sync(d);
 	magicdns_sync(d);
+	policy_recompile(d);
 }
 
 int networks_save(struct daemon *d)
@@ -102,6 +104,7 @@ static void want_members(struct daemon *d, const struct group_blob *blob,
 
 static void network_free(struct network *n)
 {
+	free(n->fw_pending);
 	group_blob_free(&n->blob);
 	identity_clear(&n->key);
 	free(n);
@@ -193,6 +196,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	networks_save(d);
 	records_publish_network(d, n->pk, rec, rec_len);
 	network_changed(d);
+	policy_on_roster(d, n);
 	log_info("network %s: roster v%llu, %zu members", n->saved.name,
 		 (unsigned long long)n->blob.version, n->blob.n_members);
 	return 0;
@@ -699,6 +703,8 @@ int networks_load(struct daemon *d)
 	/* The next save would drop what failed to load: keep a copy first. */
 	if (failed)
 		store_backup_networks(d->home);
+	for (struct network *n = d->nets; n; n = n->next)
+		policy_on_roster(d, n);
 	free(saved);
 	network_changed(d);
 	return 0;

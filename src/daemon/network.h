@@ -19,6 +19,7 @@
 #include "daemon/admission.h"
 #include "daemon/ipc_server.h"
 #include "daemon/store.h"
+#include "dataplane/firewall.h"
 #include "mesh/group_blob.h"
 
 struct daemon;
@@ -39,6 +40,9 @@ struct network {
 	bool polling;
 	bool fetching;
 	struct admission admission;  /* coordinator: join requests, denials */
+	struct fw_rule *fw_pending;  /* suggested rules awaiting consent */
+	size_t n_fw_pending;
+	bool fw_pending_set;         /* a (possibly empty) new set is waiting */
 };
 
 /* By local name or room id; NULL if unknown. */

@@ -5,6 +5,7 @@
 #include "daemon/audit.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
+#include "daemon/policy.h"
 #include "daemon/records.h"
 #include "proto/control.h"
 #include "transport/quic.h"
@@ -58,6 +59,7 @@ static void peer_free_if_unused(struct daemon *d, struct peer *p)
 	peer_table_remove_peer(&d->table, p);
 	magicsock_remove_peer(d->ms, p->pk);
 	free(p);
+	policy_recompile(d); /* compiled rules may have pointed at p */
 }
 
 void peer_want(struct daemon *d, struct peer *p)

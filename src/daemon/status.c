@@ -8,6 +8,7 @@
 #include "daemon/datapath.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
+#include "daemon/policy.h"
 #include "daemon/store.h"
 #include "mesh/address.h"
 #include "mesh/group_blob.h"
@@ -96,6 +97,8 @@ json_t *status_build(struct daemon *d)
 		json_array_append_new(nets, network_json(d, &n->saved, &n->blob, d->id.id));
 	json_object_set_new(json_object_get(st, "pending"), "join_requests",
 			    json_integer((json_int_t)admission_pending_count(d)));
+	json_object_set_new(json_object_get(st, "pending"), "firewall_suggestions",
+			    json_integer((json_int_t)policy_pending_count(d)));
 	json_object_set_new(st, "joining", join_status(d));
 	return st;
 }
