@@ -78,6 +78,7 @@ static const struct {
 	{ "fw_remove", true, policy_cmd_remove },
 	{ "fw_set", true, policy_cmd_set },
 	{ "fw_suggest", true, policy_cmd_suggest },
+	{ "fw_suggest_all", true, policy_cmd_suggest_all },
 	{ "fw_pending", false, policy_cmd_pending },
 	{ "fw_accept", true, policy_cmd_accept },
 	{ "fw_deny", true, policy_cmd_deny },

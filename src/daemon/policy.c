@@ -126,7 +126,9 @@ static int token_rule(struct daemon *d, struct network *n, const char *token,
 		proto = parts[0];
 		ports = count == 2 ? parts[1] : NULL;
 	}
-	if (peer && strcmp(peer, "*") != 0) {
+	if (peer && identity_id_valid(peer)) {
+		/* an identity (ray apply aliases): taken as it is */
+	} else if (peer && strcmp(peer, "*") != 0) {
 		m = group_blob_find_member_by_hostname(&n->blob, peer);
 		if (!m) {
 			snprintf(err, errlen, "token '%s': no member named %s in %s", token, peer,
@@ -513,6 +515,88 @@ static json_t *sorted_copy(json_t *o)
 	return out;
 }
 
+static json_t *current_suggestions(struct network *n)
+{
+	json_t *sugg = NULL;
+
+	if (jsonpack_decode(n->blob.firewall, n->blob.firewall_len, &sugg) < 0 ||
+	    !json_is_object(sugg)) {
+		json_decref(sugg);
+		sugg = json_object();
+	}
+	return sugg;
+}
+
+/* Puts sugg (canonical: sorted keys) into a copy of n's roster and publishes
+ * it; nothing is published when it did not change. */
+static int publish_suggestions(struct daemon *d, struct network *n, json_t *sugg)
+{
+	json_t *sorted = sorted_copy(sugg);
+	struct group_blob blob;
+	msgpack_sbuffer sb;
+	int ret;
+
+	msgpack_sbuffer_init(&sb);
+	ret = jsonpack_encode(sorted, &sb);
+	json_decref(sorted);
+	if (ret == 0 && sb.size == n->blob.firewall_len &&
+	    memcmp(sb.data, n->blob.firewall, sb.size) == 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return 0;
+	}
+	if (ret == 0)
+		ret = group_blob_copy(&blob, &n->blob);
+	if (ret == 0 && (ret = group_blob_set_firewall(&blob, (uint8_t *)sb.data, sb.size)) < 0)
+		group_blob_free(&blob);
+	msgpack_sbuffer_destroy(&sb);
+	if (ret == 0)
+		ret = network_publish(d, n, &blob, NULL);
+	return ret;
+}
+
+/* `ray apply`: {network, subjects: {SUBJECT: {allow, deny}}, prune}. Without
+ * prune, the spec's subjects replace those subjects only. */
+void policy_cmd_suggest_all(struct daemon *d, struct ipc_request *req)
+{
+	const char *name = json_string_value(json_object_get(req->args, "network"));
+	json_t *subjects = json_object_get(req->args, "subjects"), *rules, *sugg;
+	bool prune = json_is_true(json_object_get(req->args, "prune"));
+	struct network *n = name ? network_find(d, name) : NULL;
+	const char *subj;
+	char err[FW_ERR_BUF];
+	int ret;
+
+	if (!n || !n->has_key) {
+		ipc_reply_error(req, n ? "this node is not a coordinator of %s" :
+				"no network named '%s' here", n ? n->saved.name : name ? name : "");
+		return;
+	}
+	if (!json_is_object(subjects)) {
+		ipc_reply_error(req, "subjects must be an object");
+		return;
+	}
+	json_object_foreach(subjects, subj, rules) {
+		if ((strcmp(subj, "*") != 0 && !hostname_valid(subj)) || !json_is_object(rules) ||
+		    check_tokens(d, n, json_object_get(rules, "allow"), "allow", err, sizeof(err)) < 0 ||
+		    check_tokens(d, n, json_object_get(rules, "deny"), "deny", err, sizeof(err)) < 0) {
+			ipc_reply_error(req, "subject '%s': %s", subj, err);
+			return;
+		}
+	}
+	sugg = prune ? json_object() : current_suggestions(n);
+	json_object_foreach(subjects, subj, rules)
+		json_object_set_new(sugg, subj, json_pack("{s:O, s:O}",
+			"allow", json_object_get(rules, "allow") ?: json_array(),
+			"deny", json_object_get(rules, "deny") ?: json_array()));
+	ret = publish_suggestions(d, n, sugg);
+	json_decref(sugg);
+	if (ret < 0) {
+		ipc_reply_error(req, "cannot publish the suggestions: %s", strerror(-ret));
+		return;
+	}
+	ipc_reply(req, NULL);
+}
+
 void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 {
 	const char *name = json_string_value(json_object_get(req->args, "network"));
@@ -520,9 +604,7 @@ void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 	json_t *allow = json_object_get(req->args, "allow");
 	json_t *deny = json_object_get(req->args, "deny");
 	struct network *n = name ? network_find(d, name) : NULL;
-	json_t *sugg = NULL, *sorted;
-	struct group_blob blob;
-	msgpack_sbuffer sb;
+	json_t *sugg;
 	char err[FW_ERR_BUF];
 	int ret;
 
@@ -540,28 +622,14 @@ void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 		ipc_reply_error(req, "%s", err);
 		return;
 	}
-	if (jsonpack_decode(n->blob.firewall, n->blob.firewall_len, &sugg) < 0 ||
-	    !json_is_object(sugg)) {
-		json_decref(sugg);
-		sugg = json_object();
-	}
+	sugg = current_suggestions(n);
 	if (json_array_size(allow) + json_array_size(deny) == 0)
 		json_object_del(sugg, subject);
 	else
 		json_object_set_new(sugg, subject, json_pack("{s:O, s:O}",
 			"allow", allow ? allow : json_array(), "deny", deny ? deny : json_array()));
-	sorted = sorted_copy(sugg);
+	ret = publish_suggestions(d, n, sugg);
 	json_decref(sugg);
-	msgpack_sbuffer_init(&sb);
-	ret = jsonpack_encode(sorted, &sb);
-	json_decref(sorted);
-	if (ret == 0)
-		ret = group_blob_copy(&blob, &n->blob);
-	if (ret == 0 && (ret = group_blob_set_firewall(&blob, (uint8_t *)sb.data, sb.size)) < 0)
-		group_blob_free(&blob);
-	msgpack_sbuffer_destroy(&sb);
-	if (ret == 0)
-		ret = network_publish(d, n, &blob, NULL);
 	if (ret < 0) {
 		ipc_reply_error(req, "cannot publish the suggestion: %s", strerror(-ret));
 		return;

@@ -35,6 +35,7 @@ void policy_cmd_add(struct daemon *d, struct ipc_request *req);
 void policy_cmd_remove(struct daemon *d, struct ipc_request *req);
 void policy_cmd_set(struct daemon *d, struct ipc_request *req);
 void policy_cmd_suggest(struct daemon *d, struct ipc_request *req);
+void policy_cmd_suggest_all(struct daemon *d, struct ipc_request *req);
 void policy_cmd_pending(struct daemon *d, struct ipc_request *req);
 void policy_cmd_accept(struct daemon *d, struct ipc_request *req);
 void policy_cmd_deny(struct daemon *d, struct ipc_request *req);

@@ -453,17 +453,6 @@ conn_fatal_liberr(struct quic_conn *c, int liberr)
 	return -EPROTO;
 }
 
-/* Packets per flush: what ngtcp2 lets go in one go without pacing gaps. */
-static size_t
-burst_limit(struct quic_conn *c)
-{
-	size_t q = ngtcp2_conn_get_send_quantum(c->nc) / QUIC_MAX_UDP_PAYLOAD;
-
-	if (q < 2)
-		q = 2;
-	return q < FLUSH_MAX_PKTS ? q : FLUSH_MAX_PKTS;
-}
-
 /*
  * Writes one packet at dst: control stream bytes first (rare, and the
  * handshake depends on them), then the oldest queued DATAGRAM, else
@@ -531,7 +520,7 @@ conn_flush(struct quic_conn *c)
 	struct quic_endpoint *ep = c->ep;
 	ngtcp2_ssize n;
 	uint64_t ts;
-	size_t npkts = 0, off = 0, max;
+	size_t npkts = 0, off = 0, max = FLUSH_MAX_PKTS;
 	int stream_ok = 1;
 
 	if (c->state != CS_HANDSHAKE && c->state != CS_OPEN)
@@ -539,7 +528,6 @@ conn_flush(struct quic_conn *c)
 	if (c->in_ngtcp2)
 		return;
 	ts = ep_now(ep);
-	max = burst_limit(c);
 	while (npkts < max) {
 		n = conn_write_one(c, ep->txbuf + off, ts, &stream_ok);
 		if (n < 0) {
