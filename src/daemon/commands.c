@@ -7,7 +7,9 @@
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
+#include "daemon/nat.h"
 #include "daemon/network.h"
+#include "daemon/ping.h"
 #include "daemon/policy.h"
 #include "daemon/roster.h"
 #include "daemon/status.h"
@@ -73,6 +75,8 @@ static const struct {
 	{ "admin_add", true, roster_cmd_admin_add },
 	{ "admin_list", false, roster_cmd_admin_list },
 	{ "ephemeral", true, roster_cmd_ephemeral },
+	{ "netcheck", false, nat_cmd_netcheck },
+	{ "ping", false, ping_cmd },
 	{ "fw_show", false, policy_cmd_show },
 	{ "fw_add", true, policy_cmd_add },
 	{ "fw_remove", true, policy_cmd_remove },

@@ -9,9 +9,11 @@
 #include "daemon/blobs.h"
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
+#include "daemon/nat.h"
 #include "daemon/network.h"
 #include "daemon/paths.h"
 #include "daemon/peers.h"
+#include "daemon/ping.h"
 #include "daemon/policy.h"
 #include "daemon/records.h"
 #include "daemon/roster.h"
@@ -59,6 +61,7 @@ static void on_tick(uv_timer_t *t)
 	joins_tick(d);
 	networks_tick(d);
 	roster_tick(d);
+	nat_tick(d);
 }
 
 /* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */
@@ -159,6 +162,7 @@ static void daemon_stop(struct daemon *d)
 	magicdns_close(d);
 	blobs_cancel_all(d);
 	joins_cancel_all(d);
+	ping_cancel_all(d);
 	datapath_down(d);
 	policy_close(d);
 	if (d->quic)
@@ -172,6 +176,7 @@ static void daemon_stop(struct daemon *d)
 		dht_node_close(d->dht);
 	d->dht = NULL;
 	records_close_all(d);
+	nat_close(d);
 	if (d->ms)
 		magicsock_free(d->ms);
 	d->ms = NULL;
@@ -230,6 +235,7 @@ static int daemon_start(struct daemon *d)
 	ret = start_transport(d);
 	if (ret < 0)
 		return ret;
+	nat_open(d);
 	ret = start_dht(d);
 	if (ret < 0)
 		return ret;

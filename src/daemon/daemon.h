@@ -30,6 +30,8 @@ struct blob_fetch;
 struct lookup;
 struct dns_server;
 struct firewall;
+struct nat;
+struct ping_op;
 struct conntrack;
 
 struct daemon {
@@ -57,6 +59,8 @@ struct daemon {
 	struct dns_resolv resolv;    /* what we changed in the system resolver */
 	int audit_fd;                /* audit.log, append-only */
 	struct firewall *fw;         /* the node's firewall (policy.c) */
+	struct nat *nat;             /* STUN / TURN state (nat.c) */
+	struct ping_op *pings;       /* `ray ping` in progress */
 	struct conntrack *ct;
 	bool active;                 /* `ray up` state: TUN carries traffic */
 	bool stopping;

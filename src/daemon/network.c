@@ -10,6 +10,7 @@
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
 #include "daemon/peers.h"
+#include "daemon/ping.h"
 #include "daemon/policy.h"
 #include "daemon/records.h"
 #include "daemon/roster.h"
@@ -534,7 +535,8 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 		return;
 	}
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
-	if (join_on_message(d, p, &m) || roster_on_message(d, p, &m))
+	if (join_on_message(d, p, &m) || roster_on_message(d, p, &m) ||
+	    ping_on_message(d, p, &m))
 		return;
 	n = m.has_net ? network_find_pk(d, m.net) : NULL;
 	switch (m.type) {
@@ -718,4 +720,47 @@ void networks_close_all(struct daemon *d)
 		d->nets = n->next;
 		network_free(n);
 	}
+}
+
+/* Hostname, host.net, mesh address or endpoint id → endpoint id. */
+int network_resolve_peer(struct daemon *d, const char *peer, const char *scope,
+			    char out[IDENTITY_ID_LEN + 1], char *err, size_t errlen)
+{
+	const char *found = NULL;
+	uint32_t v4;
+	bool is_v4 = address_ipv4_parse(peer, &v4) == 0;
+
+	if (identity_id_valid(peer)) {
+		snprintf(out, IDENTITY_ID_LEN + 1, "%s", peer);
+		return 0;
+	}
+	for (struct network *n = d->nets; n; n = n->next) {
+		const struct gb_member *m;
+		char host[HOSTNAME_BUF];
+		const char *dot = strchr(peer, '.');
+
+		if (scope && *scope && strcmp(scope, n->saved.name) != 0)
+			continue;
+		m = is_v4 ? group_blob_find_member_by_ipv4(&n->blob, v4)
+			  : group_blob_find_member_by_hostname(&n->blob, peer);
+		if (!m && dot && strcmp(dot + 1, n->saved.name) == 0 &&
+		    (size_t)(dot - peer) < sizeof(host)) {
+			snprintf(host, sizeof(host), "%.*s", (int)(dot - peer), peer);
+			m = group_blob_find_member_by_hostname(&n->blob, host);
+		}
+		if (!m)
+			continue;
+		if (found && strcmp(found, m->id) != 0) {
+			snprintf(err, errlen, "'%s' names different peers in different networks: add --network",
+				 peer);
+			return -EEXIST;
+		}
+		found = m->id;
+		snprintf(out, IDENTITY_ID_LEN + 1, "%s", m->id);
+	}
+	if (!found) {
+		snprintf(err, errlen, "no peer named '%s'", peer);
+		return -ENOENT;
+	}
+	return 0;
 }

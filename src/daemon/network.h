@@ -84,6 +84,15 @@ void joins_cancel_all(struct daemon *d);
 /* [{"room_id", "state": "looking-up|asking|pending-approval|fetching"}] */
 json_t *join_status(struct daemon *d);
 
+/*
+ * A peer named by hostname, host.net, mesh IPv4 or endpoint id, in network
+ * `scope` (NULL or "": any network) → its endpoint id in out. -ENOENT, or
+ * -EEXIST when the name means different peers in different networks; err
+ * gets a sentence.
+ */
+int network_resolve_peer(struct daemon *d, const char *peer, const char *scope,
+			 char out[IDENTITY_ID_LEN + 1], char *err, size_t errlen);
+
 /* This machine's hostname made valid, or three random words. */
 void network_default_hostname(char out[HOSTNAME_BUF]);
 

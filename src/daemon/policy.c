@@ -325,49 +325,6 @@ void policy_cmd_show(struct daemon *d, struct ipc_request *req)
 		"rejected", (json_int_t)c.rejected));
 }
 
-/* Hostname, host.net, mesh address or endpoint id → endpoint id. */
-static int resolve_peer_arg(struct daemon *d, const char *peer, const char *scope,
-			    char out[IDENTITY_ID_LEN + 1], char *err, size_t errlen)
-{
-	const char *found = NULL;
-	uint32_t v4;
-	bool is_v4 = address_ipv4_parse(peer, &v4) == 0;
-
-	if (identity_id_valid(peer)) {
-		snprintf(out, IDENTITY_ID_LEN + 1, "%s", peer);
-		return 0;
-	}
-	for (struct network *n = d->nets; n; n = n->next) {
-		const struct gb_member *m;
-		char host[HOSTNAME_BUF];
-		const char *dot = strchr(peer, '.');
-
-		if (scope && *scope && strcmp(scope, n->saved.name) != 0)
-			continue;
-		m = is_v4 ? group_blob_find_member_by_ipv4(&n->blob, v4)
-			  : group_blob_find_member_by_hostname(&n->blob, peer);
-		if (!m && dot && strcmp(dot + 1, n->saved.name) == 0 &&
-		    (size_t)(dot - peer) < sizeof(host)) {
-			snprintf(host, sizeof(host), "%.*s", (int)(dot - peer), peer);
-			m = group_blob_find_member_by_hostname(&n->blob, host);
-		}
-		if (!m)
-			continue;
-		if (found && strcmp(found, m->id) != 0) {
-			snprintf(err, errlen, "'%s' names different peers in different networks: add --network",
-				 peer);
-			return -EEXIST;
-		}
-		found = m->id;
-		snprintf(out, IDENTITY_ID_LEN + 1, "%s", m->id);
-	}
-	if (!found) {
-		snprintf(err, errlen, "no peer named '%s'", peer);
-		return -ENOENT;
-	}
-	return 0;
-}
-
 static int rule_from_args(struct daemon *d, json_t *a, struct fw_rule *r, char *err,
 			  size_t errlen)
 {
@@ -381,7 +338,7 @@ static int rule_from_args(struct daemon *d, json_t *a, struct fw_rule *r, char *
 		return -ENOENT;
 	}
 	if (peer && *peer && strcmp(peer, "any") != 0) {
-		ret = resolve_peer_arg(d, peer, net, id, err, errlen);
+		ret = network_resolve_peer(d, peer, net, id, err, errlen);
 		if (ret < 0)
 			return ret;
 	}

@@ -5,6 +5,7 @@
  */
 #include "daemon/records.h"
 #include "daemon/daemon.h"
+#include "daemon/nat.h"
 #include "discovery/dht.h"
 #include "discovery/payload.h"
 #include "transport/magicsock.h"
@@ -132,6 +133,29 @@ static bool usable_addr(const struct ifaddrs *ifa, const char *tun_name)
 	return false;
 }
 
+/* Public (STUN-reflexive) addresses and the TURN relayed address. */
+static void add_nat_addrs(struct daemon *d, struct endpoint_payload *p)
+{
+	union ms_addr pub[8], relay;
+	size_t n = nat_public_addrs(d, pub, 8);
+
+	for (size_t i = 0; i < n && p->n_addrs < ENDPOINT_ADDRS_MAX; i++) {
+		bool dup = false;
+
+		for (size_t k = 0; k < p->n_addrs; k++)
+			dup |= ms_addr_eq((const union ms_addr *)&p->addrs[k], &pub[i]);
+		if (!dup) {
+			memset(&p->addrs[p->n_addrs], 0, sizeof(p->addrs[0]));
+			memcpy(&p->addrs[p->n_addrs++], &pub[i], ms_addr_len(&pub[i]));
+		}
+	}
+	if (nat_relayed_addr(d, &relay) == 0) {
+		p->has_relay = true;
+		memset(&p->relay, 0, sizeof(p->relay));
+		memcpy(&p->relay, &relay, ms_addr_len(&relay));
+	}
+}
+
 static void gather_addrs(struct daemon *d, struct endpoint_payload *p)
 {
 	const char *tun = settings_get(&d->settings, SET_TUN_NAME);
@@ -162,6 +186,7 @@ static void gather_addrs(struct daemon *d, struct endpoint_payload *p)
 		p->n_addrs++;
 	}
 	freeifaddrs(list);
+	add_nat_addrs(d, p);
 }
 
 static void addrs_signature(const struct endpoint_payload *p, char *out, size_t cap)
@@ -169,6 +194,12 @@ static void addrs_signature(const struct endpoint_payload *p, char *out, size_t 
 	size_t off = 0;
 
 	out[0] = 0;
+	if (p->has_relay) {
+		char buf[MS_ADDR_STRLEN];
+
+		off += (size_t)snprintf(out, cap, "relay %s,",
+			ms_addr_fmt((const union ms_addr *)&p->relay, buf, sizeof(buf)));
+	}
 	for (size_t i = 0; i < p->n_addrs && off + MS_ADDR_STRLEN + 2 < cap; i++) {
 		char buf[MS_ADDR_STRLEN];
 

@@ -177,6 +177,9 @@ static int check_required(const struct ctl_msg *m)
 		return m->has_net && m->has_hash && m->iid[0] ? 0 : -EINVAL;
 	case CTL_INVITE_USED:
 		return m->has_net && m->has_hash ? 0 : -EINVAL;
+	case CTL_PING:
+	case CTL_PONG:
+		return m->exp ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -211,7 +214,7 @@ const char *ctl_type_name(enum ctl_type t)
 {
 	static const char *names[] = { "?", "hello", "join_req", "welcome",
 		"pending", "denied", "sync", "leave", "blob_get", "blob",
-		"admin_grant", "invite_share", "invite_used" };
+		"admin_grant", "invite_share", "invite_used", "ping", "pong" };
 
 	return t > 0 && t < CTL_TYPE_MAX ? names[t] : "?";
 }

@@ -33,6 +33,8 @@ enum ctl_type {
 	CTL_ADMIN_GRANT,   /* coordinator → member: key = the network key seed */
 	CTL_INVITE_SHARE,  /* coordinator → coordinators: hash, iid, exp, host */
 	CTL_INVITE_USED,   /* coordinator → coordinators: hash was redeemed */
+	CTL_PING,          /* echo request: exp = the prober's nonce */
+	CTL_PONG,          /* echo reply: exp = the nonce it answers */
 	CTL_TYPE_MAX
 };
 

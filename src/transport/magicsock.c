@@ -14,7 +14,10 @@
 
 #include "util/log.h"
 
-#define MS_BATCH 32		/* datagrams per recvmmsg */
+#define MS_BATCH 16		/* messages per recvmmsg */
+/* One message: a datagram, or with UDP GRO up to 64 KiB of equal-size
+ * datagrams from one sender, split again before classification. */
+#define MS_RX_BUF 65536
 #define MS_MAX_BATCHES 16	/* per poll callback, so timers still run */
 #define MS_BUCKETS 256
 /*
@@ -27,6 +30,9 @@
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
 #endif
 
 struct ms_peer {
@@ -59,7 +65,7 @@ struct magicsock {
 	struct magicsock_stats st;
 	int blackhole;
 	int gso;		/* UDP_SEGMENT usable on this socket */
-	uint8_t (*bufs)[MAGICSOCK_BUF_SIZE];
+	uint8_t (*bufs)[MS_RX_BUF];
 };
 
 /* ---- addresses ---- */
@@ -304,6 +310,9 @@ open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
 			return -errno;
 	}
 	set_bufsize(fd, sockbuf);
+	/* Coalesced receive; without it (old kernel) datagrams come singly. */
+	if (setsockopt(fd, SOL_UDP, UDP_GRO, &(int){ 1 }, sizeof(int)) < 0)
+		log_debug("magicsock: no UDP GRO: %s", strerror(errno));
 	ms->fixed = port != 0;
 	err = bind_port(fd, ms->family, port);
 	if (err == -EADDRINUSE && port != 0) {
@@ -323,34 +332,87 @@ open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
 	return 0;
 }
 
+/* The segment size of a GRO-coalesced message, or 0 for one datagram. */
+static size_t
+gro_size(struct msghdr *h)
+{
+	struct cmsghdr *cm;
+	int seg;
+
+	for (cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(seg))) {
+			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
+static void
+junk(struct magicsock *ms)
+{
+	ms->st.rx_packets[MS_PKT_JUNK]++;
+	ms->st.rx_dropped++;
+}
+
+/* Splits one received message into its datagrams and dispatches them. */
+static void
+rx_message(struct magicsock *ms, const uint8_t *buf, size_t len, size_t seg,
+    const union ms_addr *from)
+{
+	size_t off, n;
+
+	if (seg == 0 || seg > len)
+		seg = len;
+	if (len == 0) {		/* an empty datagram: classified as junk */
+		magicsock_input(ms, buf, 0, from);
+		return;
+	}
+	if (seg > MAGICSOCK_BUF_SIZE) {
+		junk(ms);
+		return;
+	}
+	for (off = 0; off < len; off += n) {
+		n = len - off < seg ? len - off : seg;
+		magicsock_input(ms, buf + off, n, from);
+	}
+}
+
 static int
 read_batch(struct magicsock *ms)
 {
 	struct mmsghdr msgs[MS_BATCH];
 	struct iovec iov[MS_BATCH];
 	union ms_addr from[MS_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[MS_BATCH];
 	int i, n;
 
 	memset(msgs, 0, sizeof(msgs));
 	for (i = 0; i < MS_BATCH; i++) {
 		iov[i].iov_base = ms->bufs[i];
-		iov[i].iov_len = MAGICSOCK_BUF_SIZE;
+		iov[i].iov_len = MS_RX_BUF;
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 		msgs[i].msg_hdr.msg_name = &from[i];
 		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		msgs[i].msg_hdr.msg_control = ctl[i].buf;
+		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 	}
 	n = recvmmsg(ms->fd, msgs, MS_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		return -errno;
 	for (i = 0; i < n; i++) {
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-			ms->st.rx_packets[MS_PKT_JUNK]++;
-			ms->st.rx_dropped++;
+			junk(ms);
 			continue;
 		}
 		addr_normalize(&from[i]);
-		magicsock_input(ms, ms->bufs[i], msgs[i].msg_len, &from[i]);
+		rx_message(ms, ms->bufs[i], msgs[i].msg_len,
+		    gro_size(&msgs[i].msg_hdr), &from[i]);
 	}
 	return n;
 }

@@ -27,6 +27,11 @@
  *   junk        empty or truncated (larger than MAGICSOCK_BUF_SIZE)
  *               datagrams: counted and dropped.
  *
+ * Batching: the socket reads with recvmmsg and UDP GRO (a coalesced message
+ * is split back into its datagrams before classification, so handlers
+ * always see single datagrams) and sends bursts with sendmmsg and UDP GSO
+ * (magicsock_send_batch).
+ *
  * Ownership: magicsock_new() allocates; magicsock_free() closes the socket
  * (the memory is released once libuv has closed the poll handle, so the loop
  * must run afterwards). Buffers passed to handlers are valid only during the

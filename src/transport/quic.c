@@ -543,18 +543,6 @@ conn_flush(struct quic_conn *c)
 	}
 	if (npkts)
 		conn_send_batch(c, ep->txbuf, ep->txlens, npkts);
-	{ /* PERFTRACE */
-		static uint64_t last, nfl, ncong, npk, nmax;
-		ngtcp2_conn_stat cs;
-		nfl++; npk += npkts; if (npkts < max && c->dq_len) ncong++; if (npkts == max) nmax++;
-		if (ts - last > 1000000000ull && c->state == CS_OPEN) {
-			ngtcp2_conn_get_conn_stat(c->nc, &cs);
-			log_info("TRACE cwnd %lu bif %lu pace %.0f MB/s minrtt %lu us srtt %lu us quantum %zu dq %u flushes %lu cong %lu atmax %lu pkts/flush %.1f dr %lu",
-			    (unsigned long)cs.cwnd, (unsigned long)cs.bytes_in_flight, cs.pacing_rate * 1e9 / 1e6, (unsigned long)cs.min_rtt / 1000,
-			    (unsigned long)cs.smoothed_rtt / 1000, cs.send_quantum, c->dq_len, (unsigned long)nfl, (unsigned long)ncong, (unsigned long)nmax, nfl ? (double)npk / nfl : 0.0, (unsigned long)cs.delivery_rate_sec);
-			last = ts; nfl = ncong = npk = nmax = 0;
-		}
-	}
 	/* Once per burst: ngtcp2 paces from here. */
 	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
 	if (npkts == max)

@@ -1,0 +1,320 @@
+/*
+ * nat: see nat.h. netcheck requests wait for the end of a probe round (at
+ * most NETCHECK_WAIT_MS); several may share one round.
+ */
+#include "daemon/nat.h"
+#include "daemon/daemon.h"
+#include "transport/stun.h"
+#include "transport/turn.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROBE_EVERY_MS (60 * 1000)
+#define NETCHECK_WAIT_MS 6000
+#define NETCHECK_MAX 8
+#define TURN_RETRY_MS 30000
+
+struct nat {
+	struct stun_demux stun_in;       /* STUN class: TURN client, then Binding */
+	struct stun_demux turn_in;       /* TURN ChannelData class */
+	struct stun_client *stun;
+	struct turn_client *turn;
+	char turn_server[128];
+	uint64_t next_probe_ms;
+	uint64_t next_turn_ms;
+	bool probing;
+	bool udp_ok;                     /* some STUN server answered, ever */
+	struct ipc_request *waiting[NETCHECK_MAX];
+	size_t n_waiting;
+	uint64_t wait_deadline_ms;
+};
+
+static void reply_netcheck(struct daemon *d, struct ipc_request *req);
+
+static void answer_waiting(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+
+	while (nat->n_waiting)
+		reply_netcheck(d, nat->waiting[--nat->n_waiting]);
+}
+
+static void on_result(void *ud, const struct stun_result *r)
+{
+	struct daemon *d = ud;
+	char s[MS_ADDR_STRLEN], a[MS_ADDR_STRLEN];
+
+	if (r->status == 0) {
+		d->nat->udp_ok = true;
+		log_debug("nat: %s sees us as %s (%u ms)", ms_addr_fmt(&r->server, s, sizeof(s)),
+			  ms_addr_fmt(&r->reflexive, a, sizeof(a)), r->rtt_ms);
+	}
+}
+
+static void on_done(void *ud)
+{
+	struct daemon *d = ud;
+
+	d->nat->probing = false;
+	answer_waiting(d);
+}
+
+static void on_turn_state(void *ud, enum turn_state st, const char *reason)
+{
+	struct daemon *d = ud;
+	union ms_addr a;
+	char s[MS_ADDR_STRLEN];
+
+	if (st == TURN_ALLOCATED && turn_relayed_addr(d->nat->turn, &a) == 0) {
+		log_info("nat: relay %s allocated %s", d->nat->turn_server,
+			 ms_addr_fmt(&a, s, sizeof(s)));
+		d->next_endpoint_publish_ms = 0; /* publish the relayed address now */
+		d->next_addrs_check_ms = 0;
+	} else if (st == TURN_FAILED) {
+		log_warn("nat: relay %s: %s", d->nat->turn_server, reason ? reason : "failed");
+	}
+}
+
+static void on_turn_data(void *ud, const union ms_addr *peer, const uint8_t *buf, size_t len)
+{
+	/* Relayed packets enter like any datagram from that peer address. */
+	magicsock_input(((struct daemon *)ud)->ms, buf, len, peer);
+}
+
+static void turn_channel_in(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
+{
+	stun_demux_input(ud, pkt, len, from);
+}
+
+/* turn:USER:PASS@host:port → parts. */
+static int parse_relay(const char *spec, char *user, char *pass, char *hostport, size_t cap)
+{
+	const char *at = strrchr(spec, '@'), *colon;
+
+	if (strncmp(spec, "turn:", 5) != 0 || !at)
+		return -EINVAL;
+	colon = memchr(spec + 5, ':', (size_t)(at - spec - 5));
+	if (!colon || (size_t)(colon - spec - 5) >= cap || (size_t)(at - colon - 1) >= cap ||
+	    strlen(at + 1) >= cap)
+		return -EINVAL;
+	snprintf(user, cap, "%.*s", (int)(colon - spec - 5), spec + 5);
+	snprintf(pass, cap, "%.*s", (int)(at - colon - 1), colon + 1);
+	snprintf(hostport, cap, "%s", at + 1);
+	return 0;
+}
+
+static void start_turn(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+	const char *relay = settings_get(&d->settings, SET_RELAY);
+	struct turn_events ev = { on_turn_state, on_turn_data, d };
+	char first[256], user[128], pass[128], hp[128];
+	union ms_addr server;
+	const char *comma;
+
+	if (!*relay || nat->turn)
+		return;
+	comma = strchr(relay, ',');
+	snprintf(first, sizeof(first), "%.*s", comma ? (int)(comma - relay) : (int)strlen(relay),
+		 relay);
+	if (parse_relay(first, user, pass, hp, sizeof(user)) < 0 || ms_addr_parse(&server, hp) < 0) {
+		log_warn("nat: relay '%s' is not turn:USER:PASS@ip:port (numeric)", hp);
+		nat->next_turn_ms = UINT64_MAX;
+		return;
+	}
+	snprintf(nat->turn_server, sizeof(nat->turn_server), "%s", hp);
+	if (turn_client_new(&nat->turn, d->loop, d->ms, &server, user, pass, &ev, NULL) < 0) {
+		nat->turn = NULL;
+		return;
+	}
+	stun_demux_add(&nat->stun_in, turn_client_input, nat->turn);
+	stun_demux_add(&nat->turn_in, turn_client_channel_input, nat->turn);
+}
+
+static void stop_turn(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+
+	if (!nat->turn)
+		return;
+	stun_demux_remove(&nat->stun_in, nat->turn);
+	stun_demux_remove(&nat->turn_in, nat->turn);
+	turn_client_free(nat->turn);
+	nat->turn = NULL;
+}
+
+int nat_open(struct daemon *d)
+{
+	struct stun_client_events ev = { on_result, on_done, d };
+	struct nat *nat = calloc(1, sizeof(*nat));
+	const char *servers = settings_get(&d->settings, SET_STUN);
+
+	if (!nat)
+		return -ENOMEM;
+	d->nat = nat;
+	stun_demux_init(&nat->stun_in);
+	stun_demux_init(&nat->turn_in);
+	magicsock_set_handler(d->ms, MS_PKT_STUN, stun_demux_input, &nat->stun_in);
+	magicsock_set_handler(d->ms, MS_PKT_TURN, turn_channel_in, &nat->turn_in);
+	start_turn(d);
+	if (stun_client_new(&nat->stun, d->loop, d->ms, NULL, &ev) < 0) {
+		nat->stun = NULL;
+		return 0;
+	}
+	stun_demux_add(&nat->stun_in, stun_client_input, nat->stun);
+	if (*servers && stun_client_set_servers(nat->stun, servers) < 0)
+		log_warn("nat: stun servers must be numeric ip:port; public address discovery is off");
+	return 0;
+}
+
+void nat_close(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+
+	if (!nat)
+		return;
+	answer_waiting(d);
+	stop_turn(d);
+	if (nat->stun) {
+		stun_demux_remove(&nat->stun_in, nat->stun);
+		stun_client_free(nat->stun);
+	}
+	if (d->ms) {
+		magicsock_set_handler(d->ms, MS_PKT_STUN, NULL, NULL);
+		magicsock_set_handler(d->ms, MS_PKT_TURN, NULL, NULL);
+	}
+	free(nat);
+	d->nat = NULL;
+}
+
+static void probe(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+
+	if (!nat->stun || nat->probing)
+		return;
+	if (stun_client_probe(nat->stun) == 0)
+		nat->probing = true;
+}
+
+void nat_tick(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+	uint64_t now = daemon_now_ms(d);
+	enum turn_state st;
+
+	if (!nat)
+		return;
+	if (now >= nat->next_probe_ms) {
+		nat->next_probe_ms = now + PROBE_EVERY_MS;
+		probe(d);
+	}
+	if (nat->n_waiting && now >= nat->wait_deadline_ms)
+		answer_waiting(d);
+	if (nat->turn) {
+		st = turn_client_state(nat->turn, NULL);
+		if (st == TURN_FAILED || st == TURN_CLOSED) {
+			if (!nat->next_turn_ms)
+				nat->next_turn_ms = now + TURN_RETRY_MS;
+			else if (now >= nat->next_turn_ms) {
+				stop_turn(d);
+				nat->next_turn_ms = 0;
+				start_turn(d);
+			}
+		}
+	}
+}
+
+size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max)
+{
+	struct stun_result r[STUN_MAX_SERVERS];
+	size_t n = 0, got;
+
+	if (!d->nat || !d->nat->stun)
+		return 0;
+	got = stun_client_results(d->nat->stun, r, STUN_MAX_SERVERS);
+	for (size_t i = 0; i < got && n < max; i++) {
+		bool dup = false;
+
+		if (r[i].status != 0)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			dup |= ms_addr_eq(&out[k], &r[i].reflexive);
+		if (!dup)
+			out[n++] = r[i].reflexive;
+	}
+	return n;
+}
+
+int nat_relayed_addr(struct daemon *d, union ms_addr *out)
+{
+	if (!d->nat || !d->nat->turn)
+		return -ENOTCONN;
+	return turn_relayed_addr(d->nat->turn, out);
+}
+
+static void reply_netcheck(struct daemon *d, struct ipc_request *req)
+{
+	struct nat *nat = d->nat;
+	struct stun_result r[STUN_MAX_SERVERS];
+	union ms_addr pub[8], a;
+	json_t *servers = json_array(), *pubs = json_array(), *relay;
+	char s[MS_ADDR_STRLEN], t[MS_ADDR_STRLEN];
+	size_t n = 0;
+
+	if (nat && nat->stun)
+		n = stun_client_results(nat->stun, r, STUN_MAX_SERVERS);
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s, s:s}", "server", ms_addr_fmt(&r[i].server, s, sizeof(s)),
+				      "status", r[i].status == 0 ? "ok" : r[i].status == -ETIMEDOUT ?
+				      "timeout" : r[i].status == -EINPROGRESS ? "probing" : "error");
+
+		if (r[i].status == 0) {
+			json_object_set_new(o, "public_addr",
+					    json_string(ms_addr_fmt(&r[i].reflexive, t, sizeof(t))));
+			json_object_set_new(o, "rtt_ms", json_integer(r[i].rtt_ms));
+		}
+		json_array_append_new(servers, o);
+	}
+	n = nat_public_addrs(d, pub, 8);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(pubs, json_string(ms_addr_fmt(&pub[i], s, sizeof(s))));
+	if (nat && nat->turn) {
+		const char *reason = NULL;
+		enum turn_state st = turn_client_state(nat->turn, &reason);
+
+		relay = json_pack("{s:s, s:s}", "server", nat->turn_server, "state",
+				  turn_state_name(st));
+		if (reason && st == TURN_FAILED)
+			json_object_set_new(relay, "error", json_string(reason));
+		if (turn_relayed_addr(nat->turn, &a) == 0)
+			json_object_set_new(relay, "relayed_addr",
+					    json_string(ms_addr_fmt(&a, s, sizeof(s))));
+	} else {
+		relay = json_null();
+	}
+	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o}", "port", magicsock_port(d->ms),
+				 "fixed_port", magicsock_fixed_port(d->ms), "public_addrs", pubs,
+				 "relay", relay, "udp", nat && nat->udp_ok, "stun", servers));
+}
+
+void nat_cmd_netcheck(struct daemon *d, struct ipc_request *req)
+{
+	struct nat *nat = d->nat;
+
+	if (!nat || !nat->stun || nat->n_waiting == NETCHECK_MAX) {
+		reply_netcheck(d, req);
+		return;
+	}
+	probe(d);
+	if (!nat->probing) {
+		reply_netcheck(d, req);
+		return;
+	}
+	nat->waiting[nat->n_waiting++] = req;
+	nat->wait_deadline_ms = daemon_now_ms(d) + NETCHECK_WAIT_MS;
+}

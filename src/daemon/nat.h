@@ -1,0 +1,27 @@
+/*
+ * nat: what the node knows about its own reachability. Probes the `stun`
+ * servers from the shared UDP socket for the public (reflexive) address,
+ * keeps a TURN allocation on the first `relay` server, publishes both in the
+ * endpoint record (through records.c), and answers `ray netcheck`.
+ */
+#ifndef RAYFISH_DAEMON_NAT_H
+#define RAYFISH_DAEMON_NAT_H
+
+#include <stddef.h>
+
+#include "daemon/ipc_server.h"
+#include "transport/magicsock.h"
+
+struct daemon;
+
+int nat_open(struct daemon *d);
+void nat_close(struct daemon *d);
+void nat_tick(struct daemon *d);
+/* Reflexive addresses from the last probe round (for the endpoint record). */
+size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max);
+/* The relayed address of our TURN allocation, or -ENOTCONN. */
+int nat_relayed_addr(struct daemon *d, union ms_addr *out);
+
+void nat_cmd_netcheck(struct daemon *d, struct ipc_request *req);
+
+#endif
