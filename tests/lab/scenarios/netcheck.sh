@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# timeout: 240
+# ray netcheck and ray ping: a host behind an endpoint-independent NAT learns
+# its public address from STUN (the real coturn) and holds a TURN
+# allocation; wrong relay credentials give a clear line; ray ping reports
+# per-probe RTTs over the encrypted connection, by name and by address.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+lab_init netcheck
+
+lab_start_dhtnode
+lab_start_coturn
+lab_add_host a --nat eim
+lab_add_host b --direct
+lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY"
+lab_start_daemon b "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@$LAB_INET4:$LAB_TURN_PORT"
+
+step "netcheck behind NAT: fixed port, public address = the router's, relay allocated"
+allocated() { [[ "$(lab_ray a --json netcheck | json_get .relay.state)" == allocated ]]; }
+wait_for 30 "a's relay allocation" allocated
+nc=$(lab_ray a --json netcheck)
+assert_eq 41383 "$(json_get .port <<<"$nc")" "bound port"
+assert_eq true "$(json_get .fixed_port <<<"$nc")" "fixed port"
+assert_eq true "$(json_get .udp <<<"$nc")" "UDP gets out"
+assert_contains "$(json_get .public_addrs <<<"$nc")" "$(lab_router_wan_ip a)" "public address"
+assert_contains "$(json_get .relay.relayed_addr <<<"$nc")" "$LAB_INET4:" "relayed address"
+
+step "wrong relay credentials: a clear line in netcheck and in the log"
+failed() { [[ "$(lab_ray b --json netcheck | json_get .relay.state)" == failed ]]; }
+wait_for 30 "b's relay refuses" failed
+assert_contains "$(lab_ray b netcheck)" "wrong credentials" "netcheck says why"
+grep -q "wrong credentials" "$LAB_WORK/b/daemon.log" || fail "the log does not say why"
+
+step "ray ping over the mesh"
+room=$(lab_ray b --json create --open --name lab --hostname bob | json_get .room_id)
+wait_for 60 "a joins" lab_ray a join "$room" --hostname alice >/dev/null
+connected() { lab_ray a --json ping bob -c 1 >/dev/null; }
+wait_for 30 "a reaches bob" connected
+out=$(lab_ray a --json ping bob.lab -c 3)
+assert_eq 3 "$(json_get .received <<<"$out")" "3 answers"
+assert_eq 3 "$(json_len .rtt_ms <<<"$out")" "3 RTTs"
+assert_eq direct "$(json_get .path <<<"$out")" "path"
+b4=$(lab_ray b --json status | json_get '.networks[0].ipv4')
+assert_eq 2 "$(lab_ray a --json ping "$b4" -c 2 | json_get .received)" "ping by address"
+if lab_ray a ping nosuch 2>"$LAB_WORK/err"; then fail "ping of an unknown peer succeeded"; fi
+assert_contains "$(cat "$LAB_WORK/err")" "no peer named" "unknown peer"
+
+lab_stop_daemon a
+lab_stop_daemon b
+step "netcheck passed"
