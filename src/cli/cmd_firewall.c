@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 static int print_done(struct cli *c, json_t *res, const char *msg)
 {
@@ -170,6 +172,67 @@ static int suggest(struct cli *c, int argc, char **argv)
 	return call_done(c, "fw_suggest", args, "suggestion published in the signed roster");
 }
 
+/*
+ * The TTY picker: ↑/↓ (or k/j) move, enter accepts, d denies, a accepts
+ * all, q finishes: the accepted rules are installed, the rest discarded.
+ */
+static int pick(struct cli *c, const char *net, json_t *rules)
+{
+	size_t n = json_array_size(rules), cur = 0;
+	char *mark = calloc(n + 1, 1);
+	struct termios old, raw;
+	json_t *picks;
+	int done = 0, ret;
+
+	if (!mark || tcgetattr(STDIN_FILENO, &old) < 0) {
+		free(mark);
+		return -1;
+	}
+	memset(mark, '?', n);
+	raw = old;
+	raw.c_lflag &= ~(ICANON | ECHO);
+	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	while (!done) {
+		printf("\r%s suggests %zu rule%s   ↑↓ move · enter accept · d deny · a all · q done\n",
+		       net, n, n == 1 ? "" : "s");
+		for (size_t i = 0; i < n; i++) {
+			json_t *r = json_array_get(rules, i);
+
+			printf("%s [%s] %s\n", i == cur ? ">" : " ",
+			       mark[i] == 'y' ? "accept" : mark[i] == 'n' ? " deny " : "  ?   ",
+			       json_string_value(json_object_get(r, "text")));
+		}
+		int ch = getchar();
+
+		if (ch == EOF || ch == 'q')
+			done = 1;
+		else if (ch == 'a')
+			memset(mark, 'y', n);
+		else if ((ch == '\n' || ch == '\r' || ch == 'd') && n) {
+			mark[cur] = ch == 'd' ? 'n' : 'y';
+			cur = cur + 1 < n ? cur + 1 : cur;
+		} else if (ch == 'j' || ch == 'B')
+			cur = cur + 1 < n ? cur + 1 : cur;
+		else if ((ch == 'k' || ch == 'A') && cur)
+			cur--;
+		printf("\033[%zuA\033[J", n + 1); /* redraw in place */
+	}
+	tcsetattr(STDIN_FILENO, TCSANOW, &old);
+	picks = json_array();
+	for (size_t i = 0; i < n; i++)
+		if (mark[i] == 'y')
+			json_array_append_new(picks, json_integer((json_int_t)i + 1));
+	free(mark);
+	if (json_array_size(picks) == 0) {
+		json_decref(picks);
+		return call_done(c, "fw_deny", json_pack("{s:s}", "network", net),
+				 "nothing accepted: the suggestions were discarded");
+	}
+	ret = call_done(c, "fw_accept", json_pack("{s:s, s:o}", "network", net, "indices", picks),
+			"the accepted rules are installed; the others were discarded");
+	return ret;
+}
+
 static int pending(struct cli *c, const char *net)
 {
 	json_t *res = NULL;
@@ -177,6 +240,13 @@ static int pending(struct cli *c, const char *net)
 
 	if (ret)
 		return ret;
+	if (!c->json && json_is_true(json_object_get(res, "pending")) &&
+	    json_array_size(json_object_get(res, "rules")) > 0 &&
+	    isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		ret = pick(c, net, json_object_get(res, "rules"));
+		json_decref(res);
+		return ret < 0 ? cli_error("cannot use the terminal") : ret;
+	}
 	if (c->json) {
 		cli_print_json(res);
 	} else if (!json_is_true(json_object_get(res, "pending"))) {

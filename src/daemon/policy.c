@@ -619,15 +619,39 @@ void policy_cmd_pending(struct daemon *d, struct ipc_request *req)
 				 "pending", n->fw_pending_set, "rules", list));
 }
 
+/* Optional "indices" (1-based) pick which pending rules to install; the
+ * others are discarded with the rest of the queue. */
 void policy_cmd_accept(struct daemon *d, struct ipc_request *req)
 {
+	json_t *picks = json_object_get(req->args, "indices"), *v;
 	struct network *n = net_arg(d, req);
+	size_t i, count = 0;
 
 	if (!n)
 		return;
 	if (!n->fw_pending_set) {
 		ipc_reply_error(req, "%s has no suggested rules waiting", n->saved.name);
 		return;
+	}
+	if (json_is_array(picks)) {
+		json_array_foreach(picks, i, v) {
+			json_int_t k = json_integer_value(v);
+
+			if (k < 1 || (size_t)k > n->n_fw_pending) {
+				ipc_reply_error(req, "no pending rule %lld", (long long)k);
+				return;
+			}
+		}
+		/* Compact the picked rules to the front, in their order. */
+		for (size_t k = 0; k < n->n_fw_pending; k++) {
+			bool keep = false;
+
+			json_array_foreach(picks, i, v)
+				keep |= (size_t)json_integer_value(v) == k + 1;
+			if (keep)
+				n->fw_pending[count++] = n->fw_pending[k];
+		}
+		n->n_fw_pending = count;
 	}
 	install(d, n, n->fw_pending, n->n_fw_pending);
 	free(n->fw_pending);
