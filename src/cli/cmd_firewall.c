@@ -193,14 +193,19 @@ static int pick(struct cli *c, const char *net, json_t *rules)
 	raw.c_lflag &= ~(ICANON | ECHO);
 	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 	while (!done) {
-		printf("\r%s suggests %zu rule%s   ↑↓ move · enter accept · d deny · a all · q done\n",
+		printf("%.20s suggests %zu rule%s: ↑↓ move, enter accept, d deny, a all, q done\n",
 		       net, n, n == 1 ? "" : "s");
 		for (size_t i = 0; i < n; i++) {
 			json_t *r = json_array_get(rules, i);
 
-			printf("%s [%s] %s\n", i == cur ? ">" : " ",
+			/* one short line per rule, so the redraw stays in place */
+			printf("%s [%s] %-5s %-3s %-4s %-12.12s from %-16.16s\n", i == cur ? ">" : " ",
 			       mark[i] == 'y' ? "accept" : mark[i] == 'n' ? " deny " : "  ?   ",
-			       json_string_value(json_object_get(r, "text")));
+			       json_string_value(json_object_get(r, "action")),
+			       json_string_value(json_object_get(r, "direction")),
+			       json_string_value(json_object_get(r, "proto")),
+			       json_string_value(json_object_get(r, "ports")),
+			       json_string_value(json_object_get(r, "peer_name")));
 		}
 		int ch = getchar();
 
