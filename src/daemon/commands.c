@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
+#include "daemon/lan.h"
 #include "daemon/magicdns.h"
 #include "daemon/nat.h"
 #include "daemon/network.h"
@@ -77,6 +78,7 @@ static const struct {
 	{ "ephemeral", true, roster_cmd_ephemeral },
 	{ "netcheck", false, nat_cmd_netcheck },
 	{ "ping", false, ping_cmd },
+	{ "mdns", true, lan_cmd_mdns },
 	{ "fw_show", false, policy_cmd_show },
 	{ "fw_add", true, policy_cmd_add },
 	{ "fw_remove", true, policy_cmd_remove },

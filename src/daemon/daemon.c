@@ -8,6 +8,7 @@
 #include "daemon/audit.h"
 #include "daemon/blobs.h"
 #include "daemon/datapath.h"
+#include "daemon/lan.h"
 #include "daemon/magicdns.h"
 #include "daemon/nat.h"
 #include "daemon/network.h"
@@ -177,6 +178,7 @@ static void daemon_stop(struct daemon *d)
 	d->dht = NULL;
 	records_close_all(d);
 	nat_close(d);
+	lan_stop(d);
 	if (d->ms)
 		magicsock_free(d->ms);
 	d->ms = NULL;
@@ -236,6 +238,7 @@ static int daemon_start(struct daemon *d)
 	if (ret < 0)
 		return ret;
 	nat_open(d);
+	lan_start(d);
 	ret = start_dht(d);
 	if (ret < 0)
 		return ret;

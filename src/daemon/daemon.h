@@ -32,6 +32,7 @@ struct dns_server;
 struct firewall;
 struct nat;
 struct ping_op;
+struct mdns;
 struct conntrack;
 
 struct daemon {
@@ -61,6 +62,7 @@ struct daemon {
 	struct firewall *fw;         /* the node's firewall (policy.c) */
 	struct nat *nat;             /* STUN / TURN state (nat.c) */
 	struct ping_op *pings;       /* `ray ping` in progress */
+	struct mdns *mdns;           /* LAN discovery (lan.c) */
 	struct conntrack *ct;
 	bool active;                 /* `ray up` state: TUN carries traffic */
 	bool stopping;

@@ -128,20 +128,53 @@ static void dial(struct daemon *d, struct peer *p)
 static void on_endpoint(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
 			size_t len, void *ud)
 {
+	union ms_addr addrs[MAGICSOCK_MAX_ADDRS];
 	struct peer *p = peers_find(d, pk);
+	int n;
 
 	(void)ud;
 	if (!p)
 		return;
 	p->lookup_busy = false;
-	if (rec && records_apply_endpoint(d, pk, rec, len) == 0) {
-		p->addrs_ms = daemon_now_ms(d);
-		if (p->wants && !p->conn && !p->dialing)
-			dial(d, p);
+	if (rec && (n = records_endpoint_addrs(pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS)) > 0) {
+		peer_set_addrs(d, p, false, addrs, (size_t)n);
 	} else {
 		log_debug("peer %.8s: no endpoint record found", p->id);
 	}
 	peer_free_if_unused(d, p);
+}
+
+void peer_set_addrs(struct daemon *d, struct peer *p, bool lan,
+		    const union ms_addr *addrs, size_t n)
+{
+	union ms_addr all[MAGICSOCK_MAX_ADDRS];
+	size_t count = 0;
+
+	if (lan) {
+		p->n_lan = n < 4 ? n : 4;
+		memcpy(p->lan_addrs, addrs, p->n_lan * sizeof(*addrs));
+	} else {
+		p->n_dht = n < MAGICSOCK_MAX_ADDRS ? n : MAGICSOCK_MAX_ADDRS;
+		memcpy(p->dht_addrs, addrs, p->n_dht * sizeof(*addrs));
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const union ms_addr *src = pass == 0 ? p->lan_addrs : p->dht_addrs;
+		size_t m = pass == 0 ? p->n_lan : p->n_dht;
+
+		for (size_t i = 0; i < m && count < MAGICSOCK_MAX_ADDRS; i++) {
+			bool dup = false;
+
+			for (size_t k = 0; k < count; k++)
+				dup |= ms_addr_eq(&all[k], &src[i]);
+			if (!dup)
+				all[count++] = src[i];
+		}
+	}
+	if (count == 0 || magicsock_set_peer_addrs(d->ms, p->pk, all, count) < 0)
+		return;
+	p->addrs_ms = daemon_now_ms(d);
+	if (p->wants && !p->conn && !p->dialing)
+		dial(d, p);
 }
 
 static void backoff(struct daemon *d, struct peer *p)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "mesh/identity.h"
+#include "transport/magicsock.h"
 
 struct daemon;
 struct quic_conn;
@@ -33,6 +34,10 @@ struct peer {
 	bool lookup_busy;
 	uint64_t tx_bytes, rx_bytes; /* data-plane bytes, all networks */
 	uint64_t last_seen;          /* unix seconds the connection was last up */
+	union ms_addr dht_addrs[MAGICSOCK_MAX_ADDRS]; /* from its endpoint record */
+	size_t n_dht;
+	union ms_addr lan_addrs[4];  /* from mDNS on our LAN */
+	size_t n_lan;
 };
 
 struct peer *peers_find(struct daemon *d, const uint8_t pk[32]);
@@ -44,6 +49,11 @@ void peer_want(struct daemon *d, struct peer *p);
 void peer_unwant(struct daemon *d, struct peer *p, uint64_t code);
 /* Dials now if there is no connection (skips the backoff wait). */
 void peer_dial_soon(struct daemon *d, struct peer *p);
+
+/* Records where p can be reached (lan: from mDNS, else from its endpoint
+ * record) and hands magicsock the merged candidates, LAN first. */
+void peer_set_addrs(struct daemon *d, struct peer *p, bool lan,
+		    const union ms_addr *addrs, size_t n);
 
 /* Encodes and sends one control message; -ENOTCONN without a connection. */
 int peer_send_ctl(struct daemon *d, struct peer *p, const struct ctl_msg *m);

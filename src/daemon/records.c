@@ -267,10 +267,9 @@ void records_unpublish_network(struct daemon *d, const uint8_t net_pk[32])
 	dht_node_cancel_put(d->dht, key);
 }
 
-int records_apply_endpoint(struct daemon *d, const uint8_t pk[32],
-			   const uint8_t *rec, size_t len)
+int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len,
+			   union ms_addr *out, size_t max)
 {
-	union ms_addr addrs[MAGICSOCK_MAX_ADDRS];
 	struct endpoint_payload p;
 	struct record r;
 	size_t n = 0;
@@ -278,15 +277,13 @@ int records_apply_endpoint(struct daemon *d, const uint8_t pk[32],
 	if (record_decode(rec, len, RECORD_ENDPOINT, pk, daemon_unix_now(), &r) < 0 ||
 	    endpoint_payload_decode(r.payload, r.payload_len, &p) < 0)
 		return -EBADMSG;
-	for (size_t i = 0; i < p.n_addrs && n < MAGICSOCK_MAX_ADDRS; i++) {
-		memset(&addrs[n], 0, sizeof(addrs[n]));
+	for (size_t i = 0; i < p.n_addrs && n < max; i++) {
+		memset(&out[n], 0, sizeof(out[n]));
 		if (p.addrs[i].ss_family == AF_INET)
-			addrs[n].in = *(struct sockaddr_in *)&p.addrs[i];
+			out[n].in = *(struct sockaddr_in *)&p.addrs[i];
 		else
-			addrs[n].in6 = *(struct sockaddr_in6 *)&p.addrs[i];
+			out[n].in6 = *(struct sockaddr_in6 *)&p.addrs[i];
 		n++;
 	}
-	if (n == 0)
-		return -ENOENT;
-	return magicsock_set_peer_addrs(d->ms, pk, addrs, n);
+	return (int)n;
 }

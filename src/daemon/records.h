@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "discovery/record.h"
+#include "transport/magicsock.h"
 
 struct daemon;
 
@@ -37,8 +38,9 @@ int records_publish_network(struct daemon *d, const uint8_t net_pk[32],
 			    const uint8_t *rec, size_t len);
 void records_unpublish_network(struct daemon *d, const uint8_t net_pk[32]);
 
-/* Decodes a peer's endpoint record payload into magicsock's candidates. */
-int records_apply_endpoint(struct daemon *d, const uint8_t pk[32],
-			   const uint8_t *rec, size_t len);
+/* The candidate addresses in pk's endpoint record (verified); returns how
+ * many were written to out, or -EBADMSG. */
+int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len,
+			   union ms_addr *out, size_t max);
 
 #endif
