@@ -277,6 +277,7 @@ int daemon_main(void)
 	d.home = paths_home();
 	d.sock_path = paths_socket();
 	d.started_unix = daemon_unix_now();
+	d.started_ms = uv_now(&loop);
 	peer_table_init(&d.table);
 	uv_timer_init(&loop, &d.tick);
 	d.tick.data = &d;

@@ -74,6 +74,7 @@ struct daemon {
 	uint64_t next_addrs_check_ms;
 	uint64_t next_roster_check_ms;
 	uint64_t started_unix;       /* baseline for members never seen */
+	uint64_t started_ms;         /* loop time at start */
 	char endpoint_addrs_sig[512];/* addresses last published, to spot changes */
 };
 

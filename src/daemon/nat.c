@@ -4,11 +4,15 @@
  */
 #include "daemon/nat.h"
 #include "daemon/daemon.h"
+#include "transport/portmap.h"
 #include "transport/stun.h"
 #include "transport/turn.h"
 #include "util/log.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +21,15 @@
 #define NETCHECK_WAIT_MS 6000
 #define NETCHECK_MAX 8
 #define TURN_RETRY_MS 30000
+#define PORTMAP_DELAY_MS 10000
 
 struct nat {
 	struct stun_demux stun_in;       /* STUN class: TURN client, then Binding */
 	struct stun_demux turn_in;       /* TURN ChannelData class */
 	struct stun_client *stun;
 	struct turn_client *turn;
+	struct portmap *pm;              /* UPnP IGD / NAT-PMP mapping of our port */
+	bool pm_started;
 	char turn_server[128];
 	uint64_t next_probe_ms;
 	uint64_t next_turn_ms;
@@ -147,6 +154,69 @@ static void stop_turn(struct daemon *d)
 	nat->turn = NULL;
 }
 
+static void on_mapped(void *ud, const struct portmap_state *st)
+{
+	struct daemon *d = ud;
+	char s[MS_ADDR_STRLEN];
+
+	log_info("nat: %s mapped our port to %s (lease %us)", portmap_method_name(st->method),
+		 ms_addr_fmt(&st->external, s, sizeof(s)), st->lease_s);
+	d->next_addrs_check_ms = 0; /* publish the mapped address now */
+}
+
+static void on_map_failed(void *ud, const struct portmap_state *st)
+{
+	(void)ud;
+	log_info("nat: no port mapping: %s", st->reason);
+}
+
+/*
+ * A node with a public address of its own needs no mapping (and asking a
+ * router that is not there only costs time): map only from behind NAT.
+ */
+static bool has_public_addr(struct daemon *d)
+{
+	const char *tun = settings_get(&d->settings, SET_TUN_NAME);
+	struct ifaddrs *list, *ifa;
+	bool found = false;
+
+	if (getifaddrs(&list) < 0)
+		return false;
+	for (ifa = list; ifa && !found; ifa = ifa->ifa_next) {
+		uint32_t a;
+
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET ||
+		    (ifa->ifa_flags & IFF_LOOPBACK) || !strcmp(ifa->ifa_name, tun))
+			continue;
+		a = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
+		found = !((a >> 24) == 10 || (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 ||
+			  (a >> 22) == (0x64400000u >> 22) || (a >> 16) == 0xa9fe);
+	}
+	freeifaddrs(list);
+	return found;
+}
+
+/*
+ * Port mapping starts PORTMAP_DELAY_MS after the daemon: its library calls
+ * block a worker for seconds against a silent gateway, and shutdown waits
+ * for them, so a daemon that starts and stops at once never begins one.
+ */
+static void start_portmap(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+
+	if (!has_public_addr(d)) {
+		struct portmap_events pev = { on_mapped, on_map_failed, d };
+		/* Short waits: a router answers on the LAN in milliseconds, and
+		 * a daemon stopping must not wait long on a silent gateway. */
+		struct portmap_opts po = { .lifetime_s = 7200, .natpmp_timeout_ms = 500,
+					   .discover_ms = 500, .retry_s = 300 };
+
+		if (portmap_open(&nat->pm, d->loop, magicsock_port(d->ms), &pev, &po) < 0)
+			nat->pm = NULL;
+	}
+}
+
 int nat_open(struct daemon *d)
 {
 	struct stun_client_events ev = { on_result, on_done, d };
@@ -179,6 +249,8 @@ void nat_close(struct daemon *d)
 		return;
 	answer_waiting(d);
 	stop_turn(d);
+	if (nat->pm)
+		portmap_close(nat->pm, NULL, NULL); /* frees itself on a later turn */
 	if (nat->stun) {
 		stun_demux_remove(&nat->stun_in, nat->stun);
 		stun_client_free(nat->stun);
@@ -209,6 +281,10 @@ void nat_tick(struct daemon *d)
 
 	if (!nat)
 		return;
+	if (!nat->pm_started && now >= d->started_ms + PORTMAP_DELAY_MS) {
+		nat->pm_started = true;
+		start_portmap(d);
+	}
 	if (now >= nat->next_probe_ms) {
 		nat->next_probe_ms = now + PROBE_EVERY_MS;
 		probe(d);
@@ -232,10 +308,20 @@ void nat_tick(struct daemon *d)
 size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max)
 {
 	struct stun_result r[STUN_MAX_SERVERS];
+	struct portmap_state pst;
 	size_t n = 0, got;
 
-	if (!d->nat || !d->nat->stun)
+	if (!d->nat)
 		return 0;
+	/* A port mapped on the router is the best public address we have. */
+	if (d->nat->pm && max > 0) {
+		portmap_get_state(d->nat->pm, &pst);
+		if (pst.method != PORTMAP_NONE && !pst.ext_private &&
+		    pst.external.sa.sa_family != AF_UNSPEC)
+			out[n++] = pst.external;
+	}
+	if (!d->nat->stun)
+		return n;
 	got = stun_client_results(d->nat->stun, r, STUN_MAX_SERVERS);
 	for (size_t i = 0; i < got && n < max; i++) {
 		bool dup = false;
@@ -262,7 +348,7 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 	struct nat *nat = d->nat;
 	struct stun_result r[STUN_MAX_SERVERS];
 	union ms_addr pub[8], a;
-	json_t *servers = json_array(), *pubs = json_array(), *relay;
+	json_t *servers = json_array(), *pubs = json_array(), *relay, *portmap;
 	char s[MS_ADDR_STRLEN], t[MS_ADDR_STRLEN];
 	size_t n = 0;
 
@@ -297,9 +383,23 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 	} else {
 		relay = json_null();
 	}
-	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o}", "port", magicsock_port(d->ms),
+	if (nat && nat->pm) {
+		struct portmap_state pst;
+
+		portmap_get_state(nat->pm, &pst);
+		portmap = json_pack("{s:s, s:s, s:I}", "method", portmap_method_name(pst.method),
+				    "external", pst.method == PORTMAP_NONE ? "" :
+				    ms_addr_fmt(&pst.external, s, sizeof(s)),
+				    "lease_s", (json_int_t)pst.lease_s);
+		if (pst.reason[0])
+			json_object_set_new(portmap, "reason", json_string(pst.reason));
+	} else {
+		portmap = json_null();
+	}
+	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o, s:o}", "port", magicsock_port(d->ms),
 				 "fixed_port", magicsock_fixed_port(d->ms), "public_addrs", pubs,
-				 "relay", relay, "udp", nat && nat->udp_ok, "stun", servers));
+				 "relay", relay, "udp", nat && nat->udp_ok, "stun", servers,
+				 "portmap", portmap));
 }
 
 void nat_cmd_netcheck(struct daemon *d, struct ipc_request *req)

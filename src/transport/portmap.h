@@ -79,7 +79,9 @@ struct portmap_state {
 	uint32_t renewals;		/* successful renewals of this mapping */
 	int busy;			/* a request is running on the worker */
 	int last_error;			/* -errno of the last failure; 0: none */
-	char reason[PORTMAP_REASON_LEN];	/* last failure; "": none */
+	/* last failure, or (with last_error 0) why the methods tried before
+	   the working one failed; "": none */
+	char reason[PORTMAP_REASON_LEN];
 	char gateway[PORTMAP_GATEWAY_LEN];	/* NAT-PMP gateway or IGD URL */
 };
 

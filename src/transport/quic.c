@@ -19,6 +19,12 @@
 #define CID_BUCKETS 1024
 #define FLUSH_MAX_PKTS MAGICSOCK_TX_BATCH /* per flush; the rest after a zero timer */
 #define DIRTY_MAX 256		/* connection flushes per check callback */
+/*
+ * Received packets after which a connection flushes (ACKs) at once instead
+ * of in the check phase: one poll callback may read hundreds of packets,
+ * and an ACK held that long inflates the RTT the sender's BBR sees.
+ */
+#define ACK_EVERY_PKTS 16
 #define CLOSE_RESENDS 16
 #define STREAM_WINDOW (1u << 20)
 #define CONN_WINDOW (4u << 20)
@@ -92,6 +98,7 @@ struct quic_conn {
 	struct quic_conn *dnext, *dprev;
 	int dirty;
 	int in_event;		/* inside a writable event: do not destroy */
+	unsigned rx_unflushed;	/* packets read since the last flush */
 	uint8_t *close_pkt;
 	size_t close_len;
 	int close_resends;
@@ -528,6 +535,7 @@ conn_flush(struct quic_conn *c)
 	if (c->in_ngtcp2)
 		return;
 	ts = ep_now(ep);
+	c->rx_unflushed = 0;
 	while (npkts < max) {
 		n = conn_write_one(c, ep->txbuf + off, ts, &stream_ok);
 		if (n < 0) {
@@ -1290,7 +1298,7 @@ conn_after(struct quic_conn *c)
 		conn_close_local(c, c->close_pending_code,
 		    c->close_pending_reason, 1);
 	}
-	if (c->state == CS_OPEN)
+	if (c->state == CS_OPEN && ++c->rx_unflushed < ACK_EVERY_PKTS)
 		conn_mark_dirty(c);
 	else
 		conn_flush(c);
@@ -1419,8 +1427,11 @@ on_check(uv_check_t *h)
 		if (c->state == CS_DEAD)
 			conn_destroy(c);
 	}
+	/* Leftovers (DIRTY_MAX reached) go in the next iteration, at once. */
 	if (ep->dirty)
 		uv_idle_start(&ep->idle, on_idle);
+	else
+		uv_idle_stop(&ep->idle);
 }
 
 void

@@ -730,10 +730,11 @@ check_mapping_lifecycle(uint16_t port, enum portmap_method want)
 
 	uv_update_time(&loop);
 	t0 = uv_now(&loop);
-	c->want_renewals = 3;
+	/* ~10 s: miniupnpd drops an unrenewed 4 s lease within ~9 s. */
+	c->want_renewals = 5;
 	assert_true(run_until(renewed_enough, c, 15000));
 	assert_int_equal(c->failed, 0);
-	assert_true(uv_now(&loop) - t0 > 4000);	/* past the first lease */
+	assert_true(uv_now(&loop) - t0 > 8000);	/* two leases later */
 	assert_int_equal(router_has_mapping(port, port), 1);
 	assert_int_equal(c->mapped, 1);	/* renewals with the same address */
 
