@@ -44,7 +44,11 @@
 #define FORWARD_MAX_LOCAL_V4  64	/* our own IPv4 addresses, one per network */
 #define FORWARD_RING_SLOTS    32	/* TUN writes parked on EAGAIN */
 #define FORWARD_MAX_PACKET    65535
-#define FORWARD_HOLD_MS       100	/* longest wait for a congested peer */
+/* Longest wait for a congested peer. Every other peer's traffic waits
+ * behind the held packet, so this bounds head-of-line blocking: a peer that
+ * cannot drain half its queue (QUIC_DGRAM_QUEUE / 2 packets) in this time
+ * (below ~25 Mbit/s) falls back to dropping, which its TCP copes with. */
+#define FORWARD_HOLD_MS       25
 #define FORWARD_STALL_MS      1000	/* then its congestion drops, not holds */
 
 /* Returns 0 when the packet was taken, -EMSGSIZE when it can never fit the

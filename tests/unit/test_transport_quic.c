@@ -1,7 +1,8 @@
 /*
  * test_transport_quic: QUIC endpoints end to end over real UDP sockets on
  * 127.0.0.1, all in one libuv loop: mutual key checks, refusal, datagrams
- * (exact cap, cap + 1, bursts), control messages (600 KB, oversized), close
+ * (exact cap, cap + 1, bursts, the bounded send queue's -EAGAIN and the
+ * writable event), control messages (600 KB, oversized), close
  * codes, idle timeout, simultaneous-dial de-duplication and garbage input.
  * Every wait is bounded by a deadline timer.
  */
