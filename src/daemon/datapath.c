@@ -113,6 +113,15 @@ void datapath_sync(struct daemon *d)
 	sync_addresses(d);
 }
 
+/* The largest IP packet the peer's connection carries now. */
+static size_t peer_mtu(void *peer, void *ud)
+{
+	struct peer *p = peer;
+
+	(void)ud;
+	return p->conn ? quic_conn_max_datagram(p->conn) : 0;
+}
+
 int datapath_up(struct daemon *d)
 {
 	struct forward_config cfg = { 0 };
@@ -131,6 +140,8 @@ int datapath_up(struct daemon *d)
 	cfg.peers = &d->table;
 	cfg.send = send_to_peer;
 	cfg.send_ud = d;
+	cfg.fw = d->fw;
+	cfg.mtu = peer_mtu;
 	ret = forward_open(&d->fwd, d->loop, &cfg);
 	if (ret == 0)
 		ret = forward_start(d->fwd);

@@ -398,6 +398,8 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 		snprintf(j->alias, sizeof(j->alias), "%s", alias);
 	if (host)
 		snprintf(j->hostname, sizeof(j->hostname), "%s", host);
+	else if (d->nets)
+		snprintf(j->hostname, sizeof(j->hostname), "%s", d->nets->saved.hostname);
 	else
 		network_default_hostname(j->hostname);
 	j->auto_accept = json_is_true(json_object_get(req->args, "auto_accept_firewall"));

@@ -365,6 +365,9 @@ void network_cmd_create(struct daemon *d, struct ipc_request *req)
 	}
 	if (host)
 		snprintf(hostname, sizeof(hostname), "%s", host);
+	else if (d->nets)
+		/* the name this node already goes by */
+		snprintf(hostname, sizeof(hostname), "%s", d->nets->saved.hostname);
 	else
 		network_default_hostname(hostname);
 	n = calloc(1, sizeof(*n));

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dataplane/firewall.h"
+#include "dataplane/icmp.h"
 #include "dataplane/packet.h"
 #include "util/log.h"
 
@@ -35,6 +37,8 @@ struct forward {
 	struct peer_table *peers;
 	forward_send_fn send;
 	void *send_ud;
+	struct firewall *fw;
+	forward_mtu_fn mtu;
 	unsigned batch;
 	int reading;
 	int events;			/* events the poll currently watches */
@@ -94,6 +98,53 @@ static int is_local(const struct forward *fwd, const struct packet_info *pi)
 	return 0;
 }
 
+static int tun_write_packet(struct forward *fwd, const uint8_t *pkt, size_t len);
+
+/* Firewall verdict for pkt; on REJECT the reply goes into the TUN (our own
+ * outbound packet) or back to the peer (its inbound one). 0: pass. */
+static int filter(struct forward *fwd, enum fw_dir dir, const uint8_t *pkt,
+		  const struct packet_info *pi, struct peer_entry *e)
+{
+	uint8_t reply[ICMP_REPLY_BUF];
+	enum fw_verdict v;
+	int n;
+
+	if (!fwd->fw)
+		return 0;
+	v = firewall_eval(fwd->fw, dir, pi, e->peer, e->net, uv_now(fwd->poll.loop));
+	if (v == FW_ALLOW)
+		return 0;
+	fwd->c.fw_dropped++;
+	if (v != FW_REJECT)
+		return -EACCES;
+	n = icmp_build_reject(reply, sizeof(reply), pkt, pi->total_len, pi);
+	if (n <= 0)
+		return -EACCES;
+	fwd->c.fw_rejected++;
+	if (dir == FW_DIR_OUT)
+		tun_write_packet(fwd, reply, (size_t)n);
+	else
+		fwd->send(e->peer, reply, (size_t)n, fwd->send_ud);
+	return -EACCES;
+}
+
+/* Path-MTU feedback for a packet the peer's path cannot carry. */
+static void packet_too_big(struct forward *fwd, const uint8_t *pkt,
+			   const struct packet_info *pi, void *peer)
+{
+	uint8_t reply[ICMP_REPLY_BUF];
+	size_t mtu = fwd->mtu ? fwd->mtu(peer, fwd->send_ud) : 0;
+	int n;
+
+	if (!mtu || mtu >= pi->total_len)
+		return;
+	if (pi->version == 6 && mtu < 1280)
+		mtu = 1280; /* IPv6 never goes below its minimum link MTU */
+	n = icmp_build_too_big(reply, sizeof(reply), pkt, pi->total_len, pi, (uint32_t)mtu);
+	if (n > 0 && tun_write_packet(fwd, reply, (size_t)n) == 0)
+		fwd->c.ptb_sent++;
+}
+
 /* TUN → peer, one packet. Returns -EAGAIN when the peer refused it for
  * congestion and it should be held, else 0 (sent or dropped and counted). */
 static int forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
@@ -115,11 +166,14 @@ static int forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
 		fwd->c.no_route++;
 		return 0;
 	}
+	if (filter(fwd, FW_DIR_OUT, pkt, &pi, e) < 0)
+		return 0;
 	gen = fwd->peers->gen;
 	peer = e->peer;
 	rc = fwd->send(peer, pkt, pi.total_len, fwd->send_ud);
 	if (rc == -EMSGSIZE) {
 		fwd->c.too_big++;
+		packet_too_big(fwd, pkt, &pi, peer);
 		return 0;
 	}
 	if (rc == -EAGAIN) {
@@ -301,6 +355,8 @@ int forward_deliver(struct forward *fwd, void *peer, const uint8_t *pkt, size_t 
 		fwd->c.not_for_us++;
 		return -EHOSTUNREACH;
 	}
+	if (filter(fwd, FW_DIR_IN, pkt, &pi, e) < 0)
+		return -EACCES;
 	if ((rc = tun_write_packet(fwd, pkt, pi.total_len)) < 0)
 		return rc;
 	fwd->c.rx_packets++;
@@ -347,6 +403,8 @@ int forward_open(struct forward **out, uv_loop_t *loop, const struct forward_con
 	fwd->peers = cfg->peers;
 	fwd->send = cfg->send;
 	fwd->send_ud = cfg->send_ud;
+	fwd->fw = cfg->fw;
+	fwd->mtu = cfg->mtu;
 	fwd->batch = cfg->batch ? cfg->batch : FORWARD_DEFAULT_BATCH;
 	if ((rc = uv_poll_init(loop, &fwd->poll, fwd->fd)) < 0) {
 		log_error("forward: cannot poll the TUN fd: %s", uv_strerror(rc));

@@ -39,6 +39,8 @@
 
 #include "dataplane/peer_table.h"
 
+struct firewall;
+
 #define FORWARD_DEFAULT_BATCH 64
 #define FORWARD_MAX_BATCH     1024
 #define FORWARD_MAX_LOCAL_V4  64	/* our own IPv4 addresses, one per network */
@@ -57,12 +59,24 @@
  * (send_failed). */
 typedef int (*forward_send_fn)(void *peer, const uint8_t *pkt, size_t len, void *ud);
 
+/* The largest IP packet the peer's path takes now, 0 when unknown. */
+typedef size_t (*forward_mtu_fn)(void *peer, void *ud);
+
 struct forward_config {
 	int tun_fd;			/* non-blocking, one packet per read/write */
 	struct peer_table *peers;
 	forward_send_fn send;
 	void *send_ud;
 	unsigned batch;			/* packets per wakeup; 0: FORWARD_DEFAULT_BATCH */
+	/* Optional. Every packet both ways is judged by the firewall (peer
+	 * handle and network index from the peer table); a REJECT answers with
+	 * a TCP RST or ICMP unreachable: into the TUN for our own outbound
+	 * packet, back to the peer for its inbound one. */
+	struct firewall *fw;
+	/* Optional. A packet too big for its peer's path is answered with
+	 * ICMP "fragmentation needed" / "packet too big" carrying mtu(peer), so
+	 * the sender's stack adapts (path-MTU discovery). */
+	forward_mtu_fn mtu;
 };
 
 struct forward_counters {
@@ -80,6 +94,9 @@ struct forward_counters {
 	uint64_t tun_read_failed;
 	uint64_t held;			/* -EAGAIN: packet held, TUN paused */
 	uint64_t congestion_dropped;	/* held too long, or peer stalled */
+	uint64_t fw_dropped;		/* denied by the firewall (both ways) */
+	uint64_t fw_rejected;		/* of those, answered with RST / unreachable */
+	uint64_t ptb_sent;		/* "packet too big" written into the TUN */
 };
 
 struct forward;

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "dataplane/firewall.h"
 #include "dataplane/forward.h"
 
 #define LOCAL4  0x64400102u	/* 100.64.1.2, ours */
@@ -51,6 +52,7 @@ struct fixture {
 	int send_rc;		/* what the fake send returns */
 	int unmap_in_send;	/* the fake send removes the peer first */
 	void *congested;	/* this peer answers -EAGAIN */
+	struct firewall *fw;	/* setup_policy only */
 	int refusals;
 };
 
@@ -495,6 +497,101 @@ static void test_hold_timeout(void **state)
 	assert_int_equal(forward_stop(f->fwd), 0);
 }
 
+static size_t fake_mtu(void *peer, void *ud)
+{
+	(void)peer;
+	(void)ud;
+	return 600;
+}
+
+/* A fixture whose forwarder has a path-MTU source and a real firewall that
+ * rejects (inbound default deny, reject on). */
+static int setup_policy(void **state)
+{
+	struct forward_config cfg = { 0 };
+	struct firewall *fw;
+	struct fixture *f;
+
+	setup(state);
+	f = *state;
+	forward_close(f->fwd);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(firewall_open(&fw, NULL), 0);
+	firewall_set_reject(fw, true);
+	f->fw = fw;
+	cfg.tun_fd = f->fds[0];
+	cfg.peers = &f->peers;
+	cfg.send = fake_send;
+	cfg.send_ud = f;
+	cfg.fw = fw;
+	cfg.mtu = fake_mtu;
+	assert_int_equal(forward_open(&f->fwd, &f->loop, &cfg), 0);
+	assert_int_equal(forward_local_add4(f->fwd, LOCAL4), 0);
+	forward_local_set6(f->fwd, local6);
+	return 0;
+}
+
+static int teardown_policy(void **state)
+{
+	struct fixture *f = *state;
+	struct firewall *fw = f->fw;
+
+	teardown(state);
+	firewall_close(fw);
+	return 0;
+}
+
+static void test_packet_too_big(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t pkt[1100], got[2048];
+	size_t len = udp4(pkt, LOCAL4, PEERA4, 1000, 0x11);
+	ssize_t n;
+
+	f->send_rc = -EMSGSIZE;
+	assert_int_equal(write(f->fds[1], pkt, len), (ssize_t)len);
+	forward_tun_drain(f->fwd);
+	n = read(f->fds[1], got, sizeof(got));
+	assert_true(n >= 20 + 8 + 28);
+	assert_int_equal(got[9], 1);           /* ICMP */
+	assert_int_equal(got[20], 3);          /* destination unreachable */
+	assert_int_equal(got[21], 4);          /* fragmentation needed */
+	assert_int_equal(got[26] << 8 | got[27], 600); /* next-hop MTU */
+	assert_memory_equal(got + 16, pkt + 12, 4); /* back to the sender */
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.too_big, 1);
+	assert_int_equal(c.ptb_sent, 1);
+}
+
+static void test_firewall_reject_inbound(void **state)
+{
+	struct fixture *f = *state;
+	struct forward_counters c;
+	uint8_t syn[40];
+
+	memset(syn, 0, sizeof(syn));
+	syn[0] = 0x45;
+	wr16(syn + 2, 40);
+	syn[8] = 64;
+	syn[9] = 6;
+	wr32(syn + 12, PEERA4);
+	wr32(syn + 16, LOCAL4);
+	wr16(syn + 20, 40000);
+	wr16(syn + 22, 22);
+	syn[32] = 0x50;                        /* data offset 5 */
+	syn[33] = 0x02;                        /* SYN */
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, syn, sizeof(syn)), -EACCES);
+	assert_int_equal(f->n_sent, 1);        /* the RST went back to the peer */
+	assert_ptr_equal(f->sent[0].peer, &peer_a);
+	assert_int_equal(f->sent[0].data[9], 6);
+	assert_true(f->sent[0].data[33] & 0x04); /* RST */
+	forward_counters_get(f->fwd, &c);
+	assert_int_equal(c.fw_dropped, 1);
+	assert_int_equal(c.fw_rejected, 1);
+	assert_int_equal(c.rx_packets, 0);
+}
+
 static void test_open_refuses(void **state)
 {
 	uv_loop_t loop;
@@ -521,6 +618,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_outbound_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packet_too_big, setup_policy, teardown_policy),
+		cmocka_unit_test_setup_teardown(test_firewall_reject_inbound, setup_policy,
+						teardown_policy),
 		cmocka_unit_test_setup_teardown(test_outbound_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_unmaps_peer, setup, teardown),

@@ -19,7 +19,7 @@ room=$(lab_ray a --json create --open --name lan --hostname alice | json_get .ro
 wait_for 60 "b joins lan" lab_ray b join "$room" --hostname bob >/dev/null
 lab_ray c join "$room" --hostname carol >/dev/null
 ops=$(lab_ray b --json create --open --name ops --hostname bob | json_get .room_id)
-wait_for 60 "a joins ops" lab_ray a join "$ops" --hostname alice >/dev/null
+wait_for 60 "d joins ops" lab_ray d join "$ops" --hostname dave >/dev/null
 
 ip_of() { # HOST NET
 	lab_ray "$1" --json status | perl -MJSON::PP -e '
@@ -33,7 +33,7 @@ lab_spawn a tcp.log $TCP listen 5000
 for h in a b c; do wait_for 10 "listeners on $h" lab_port_bound "$h" tcp 22 >/dev/null 2>&1 ||
 	wait_for 10 "listeners on $h" lab_port_bound "$h" tcp 5000 >/dev/null; done
 reach() { wait_for 20 "mesh up" lab_exec "$1" ping -c 1 -W 1 "$2" >/dev/null; }
-reach a "$b_lan"; reach a "$b_ops"; reach a "$c_lan"; reach b "$c_lan"
+reach a "$b_lan"; reach d "$b_ops"; reach a "$c_lan"; reach b "$c_lan"
 
 ok() { # FROM IP PORT
 	lab_exec "$1" $TCP connect "$2" "$3" 2 >/dev/null || fail "$1 → $2:$3 should connect"
@@ -58,13 +58,13 @@ lab_ray b firewall add in allow -p tcp --port 80,443 >/dev/null
 ok a "$b_lan" 443
 ok a "$b_lan" 80
 
-step "--peer and --network"
+step "--peer, and --network on b, a host in two networks"
 lab_ray b firewall add in allow -p tcp --port 9000 --peer alice >/dev/null
 ok a "$b_lan" 9000
 blocked c "$b_lan" 9000
 lab_ray b firewall add in allow -p tcp --port 7000 --network ops >/dev/null
-ok a "$b_ops" 7000
-blocked a "$b_lan" 7000
+ok d "$b_ops" 7000
+blocked c "$b_lan" 7000
 
 step "conntrack: replies to b's own connections pass b's inbound deny"
 lab_ray a firewall add in allow -p tcp --port 5000 >/dev/null
@@ -119,7 +119,8 @@ assert_contains "$out" "created prod" "apply creates"
 assert_contains "$out" "missing: ray invite prod --hostname dave" "membership gap"
 code=$(lab_ray a --json apply "$LAB_WORK/deploy.yaml" --invite-missing | json_get '[0].invites[0].code')
 lab_ray d join "$code" --auto-accept-firewall >/dev/null
-assert_eq dave "$(lab_ray d --json status | json_get '.networks[0].hostname')" "bound name"
+assert_eq dave "$(ip_of d prod >/dev/null; lab_ray d --json status | perl -MJSON::PP -e '
+	print map { $_->{hostname} } grep { $_->{name} eq "prod" } @{decode_json(join "", <STDIN>)->{networks}}')" "bound name"
 lab_spawn d tcp.log $TCP listen 22 2222
 d_prod=$(ip_of d prod)
 wait_for 20 "a reaches dave" lab_exec a ping -c 1 -W 1 "$d_prod" >/dev/null
