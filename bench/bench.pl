@@ -130,6 +130,11 @@ for my $v (4, 6) {
 	$ratio{"rtt_avg$v"} = ratio($t->{rtt_avg}, $w->{rtt_avg});
 	$ratio{"rtt_min$v"} = ratio($t->{rtt_min}, $w->{rtt_min});
 }
+if ($r{fwoff} && $r{fw100}) {
+	$ratio{firewall100_vs_off} = ratio($r{fw100}{mbps}, $r{fwoff}{mbps});
+	printf "\nfirewall: tunnel IPv4 %.1f Mbit/s off, %.1f Mbit/s with 100 rules (x%.2f)\n",
+	    $r{fwoff}{mbps}, $r{fw100}{mbps}, $ratio{firewall100_vs_off} // 0;
+}
 $r{ratio} = \%ratio;
 print "\nratios tunnel/raw:\n";
 for my $v (4, 6) {
