@@ -48,6 +48,8 @@ demo: build
 	bash tests/lab/demo.sh $(BUILD)
 
 bench: release
+	ninja -C $(REL_BUILD) src/dataplane/firewall_micro
+	./$(REL_BUILD)/src/dataplane/firewall_micro
 	bash bench/throughput $(REL_BUILD)
 
 clean:

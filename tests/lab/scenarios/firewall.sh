@@ -58,6 +58,14 @@ lab_ray b firewall add in allow -p tcp --port 80,443 >/dev/null
 ok a "$b_lan" 443
 ok a "$b_lan" 80
 
+step "UDP ports"
+lab_udp_reflector b 6001
+lab_udp_reflector b 6002
+if lab_udp_probe a "$b_lan" 6001 >/dev/null 2>&1; then fail "UDP got through the default deny"; fi
+lab_ray b firewall add in allow -p udp --port 6001 >/dev/null
+lab_udp_probe a "$b_lan" 6001 >/dev/null || fail "allowed UDP port did not answer"
+if lab_udp_probe a "$b_lan" 6002 >/dev/null 2>&1; then fail "UDP 6002 should stay denied"; fi
+
 step "--peer, and --network on b, a host in two networks"
 lab_ray b firewall add in allow -p tcp --port 9000 --peer alice >/dev/null
 ok a "$b_lan" 9000
