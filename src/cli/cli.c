@@ -100,7 +100,7 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)
 
 void cli_print_json(const json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
 
 	if (s) {
 		puts(s);
