@@ -255,24 +255,6 @@ size_t admission_pending_count(struct daemon *d)
 	return n;
 }
 
-/* The network named in args, which this node must coordinate. */
-static struct network *coordinated(struct daemon *d, struct ipc_request *req)
-{
-	const char *name = json_string_value(json_object_get(req->args, "network"));
-	struct network *n = name ? network_find(d, name) : NULL;
-
-	if (!n) {
-		ipc_reply_error(req, "no network named '%s' here (see 'ray status')",
-				name ? name : "");
-		return NULL;
-	}
-	if (!n->has_key) {
-		ipc_reply_error(req, "this node is not a coordinator of %s", n->saved.name);
-		return NULL;
-	}
-	return n;
-}
-
 static int mint_reusable(struct daemon *d, struct network *n, uint64_t ttl,
 			 uint8_t secret[INVITE_SECRET_LEN], struct gb_key *k)
 {
@@ -301,7 +283,7 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 	const char *exp = json_string_value(json_object_get(req->args, "expires"));
 	const char *host = json_string_value(json_object_get(req->args, "hostname"));
 	bool reusable = json_is_true(json_object_get(req->args, "reusable"));
-	struct network *n = coordinated(d, req);
+	struct network *n = network_from_args(d, req, true);
 	struct invite_code code;
 	struct invite_ledger led;
 	char text[INVITE_CODE_MAX + 1], id[GB_KEY_ID_MAX + 1];
@@ -368,7 +350,7 @@ static const char *entry_status(enum invite_status s, uint64_t expires)
 
 void admission_cmd_invite_list(struct daemon *d, struct ipc_request *req)
 {
-	struct network *n = coordinated(d, req);
+	struct network *n = network_from_args(d, req, true);
 	struct invite_ledger led;
 	json_t *list;
 
@@ -401,7 +383,7 @@ void admission_cmd_invite_list(struct daemon *d, struct ipc_request *req)
 void admission_cmd_invite_revoke(struct daemon *d, struct ipc_request *req)
 {
 	const char *id = json_string_value(json_object_get(req->args, "id"));
-	struct network *n = coordinated(d, req);
+	struct network *n = network_from_args(d, req, true);
 	struct invite_ledger led;
 	struct group_blob blob;
 	int ret;
@@ -445,7 +427,7 @@ void admission_cmd_invite_revoke(struct daemon *d, struct ipc_request *req)
 
 void admission_cmd_requests(struct daemon *d, struct ipc_request *req)
 {
-	struct network *n = coordinated(d, req);
+	struct network *n = network_from_args(d, req, true);
 	json_t *list;
 	char id[IDENTITY_ID_LEN + 1];
 
@@ -478,7 +460,7 @@ static struct join_request *request_by_id(struct network *n, const char *id)
 void admission_cmd_accept(struct daemon *d, struct ipc_request *req)
 {
 	const char *id = json_string_value(json_object_get(req->args, "id"));
-	struct network *n = coordinated(d, req);
+	struct network *n = network_from_args(d, req, true);
 	struct join_request *r;
 	struct group_blob blob;
 	struct peer *p;
@@ -521,7 +503,7 @@ void admission_cmd_accept(struct daemon *d, struct ipc_request *req)
 void admission_cmd_deny(struct daemon *d, struct ipc_request *req)
 {
 	const char *id = json_string_value(json_object_get(req->args, "id"));
-	struct network *n = coordinated(d, req);
+	struct network *n = network_from_args(d, req, true);
 	struct admission *a;
 	struct join_request *r;
 	struct peer *p;

@@ -767,3 +767,20 @@ int network_resolve_peer(struct daemon *d, const char *peer, const char *scope,
 	}
 	return 0;
 }
+
+struct network *network_from_args(struct daemon *d, struct ipc_request *req, bool need_key)
+{
+	const char *name = json_string_value(json_object_get(req->args, "network"));
+	struct network *n = name ? network_find(d, name) : NULL;
+
+	if (!n) {
+		ipc_reply_error(req, "no network named '%s' here (see 'ray status')",
+				name ? name : "");
+		return NULL;
+	}
+	if (need_key && !n->has_key) {
+		ipc_reply_error(req, "this node is not a coordinator of %s", n->saved.name);
+		return NULL;
+	}
+	return n;
+}

@@ -93,6 +93,11 @@ json_t *join_status(struct daemon *d);
 int network_resolve_peer(struct daemon *d, const char *peer, const char *scope,
 			 char out[IDENTITY_ID_LEN + 1], char *err, size_t errlen);
 
+/* The network named by the request's "network" argument (need_key: this
+ * node must coordinate it); on failure the request is answered and NULL
+ * returned. */
+struct network *network_from_args(struct daemon *d, struct ipc_request *req, bool need_key);
+
 /* This machine's hostname made valid, or three random words. */
 void network_default_hostname(char out[HOSTNAME_BUF]);
 

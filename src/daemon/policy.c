@@ -238,6 +238,14 @@ static void install(struct daemon *d, struct network *n, const struct fw_rule *r
 		 count == 1 ? "" : "s", n->saved.name);
 }
 
+static void clear_pending(struct network *n)
+{
+	free(n->fw_pending);
+	n->fw_pending = NULL;
+	n->n_fw_pending = 0;
+	n->fw_pending_set = false;
+}
+
 void policy_on_roster(struct daemon *d, struct network *n)
 {
 	struct fw_rule *rules = NULL, *cur;
@@ -248,9 +256,7 @@ void policy_on_roster(struct daemon *d, struct network *n)
 	count = materialize(d, n, &rules);
 	cur = calloc(FW_MAX_RULES, sizeof(*cur));
 	ncur = cur ? installed(d, n->saved.name, cur, FW_MAX_RULES) : 0;
-	free(n->fw_pending);
-	n->fw_pending = NULL;
-	n->n_fw_pending = 0;
+	clear_pending(n);
 	if (cur && !same_rules(rules, count, cur, ncur)) {
 		if (n->saved.auto_accept_firewall) {
 			install(d, n, rules, count);
@@ -595,19 +601,9 @@ void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 	ipc_reply(req, NULL);
 }
 
-static struct network *net_arg(struct daemon *d, struct ipc_request *req)
-{
-	const char *name = json_string_value(json_object_get(req->args, "network"));
-	struct network *n = name ? network_find(d, name) : NULL;
-
-	if (!n)
-		ipc_reply_error(req, "no network named '%s' here", name ? name : "");
-	return n;
-}
-
 void policy_cmd_pending(struct daemon *d, struct ipc_request *req)
 {
-	struct network *n = net_arg(d, req);
+	struct network *n = network_from_args(d, req, false);
 	json_t *list;
 
 	if (!n)
@@ -624,7 +620,7 @@ void policy_cmd_pending(struct daemon *d, struct ipc_request *req)
 void policy_cmd_accept(struct daemon *d, struct ipc_request *req)
 {
 	json_t *picks = json_object_get(req->args, "indices"), *v;
-	struct network *n = net_arg(d, req);
+	struct network *n = network_from_args(d, req, false);
 	size_t i, count = 0;
 
 	if (!n)
@@ -654,29 +650,23 @@ void policy_cmd_accept(struct daemon *d, struct ipc_request *req)
 		n->n_fw_pending = count;
 	}
 	install(d, n, n->fw_pending, n->n_fw_pending);
-	free(n->fw_pending);
-	n->fw_pending = NULL;
-	n->n_fw_pending = 0;
-	n->fw_pending_set = false;
+	clear_pending(n);
 	ipc_reply(req, NULL);
 }
 
 void policy_cmd_deny(struct daemon *d, struct ipc_request *req)
 {
-	struct network *n = net_arg(d, req);
+	struct network *n = network_from_args(d, req, false);
 
 	if (!n)
 		return;
-	free(n->fw_pending);
-	n->fw_pending = NULL;
-	n->n_fw_pending = 0;
-	n->fw_pending_set = false;
+	clear_pending(n);
 	ipc_reply(req, NULL);
 }
 
 void policy_cmd_auto_accept(struct daemon *d, struct ipc_request *req)
 {
-	struct network *n = net_arg(d, req);
+	struct network *n = network_from_args(d, req, false);
 	json_t *on = json_object_get(req->args, "on");
 
 	if (!n)

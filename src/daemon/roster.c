@@ -21,23 +21,6 @@
 
 #define ROSTER_CHECK_MS 10000
 
-static struct network *named(struct daemon *d, struct ipc_request *req, bool need_key)
-{
-	const char *name = json_string_value(json_object_get(req->args, "network"));
-	struct network *n = name ? network_find(d, name) : NULL;
-
-	if (!n) {
-		ipc_reply_error(req, "no network named '%s' here (see 'ray status')",
-				name ? name : "");
-		return NULL;
-	}
-	if (need_key && !n->has_key) {
-		ipc_reply_error(req, "this node is not a coordinator of %s", n->saved.name);
-		return NULL;
-	}
-	return n;
-}
-
 /* A member by endpoint id, hostname, host.net, or mesh IPv4/IPv6 address. */
 static const struct gb_member *resolve_member(const struct network *n, const char *s)
 {
@@ -128,7 +111,7 @@ void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
 {
 	const char *want = json_string_value(json_object_get(req->args, "hostname"));
 	struct ctl_msg m = { .type = CTL_HELLO, .has_net = true };
-	struct network *n = named(d, req, false);
+	struct network *n = network_from_args(d, req, false);
 	size_t sent = 0;
 	int ret;
 
@@ -173,7 +156,7 @@ void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
 void roster_cmd_kick(struct daemon *d, struct ipc_request *req)
 {
 	const char *who = json_string_value(json_object_get(req->args, "member"));
-	struct network *n = named(d, req, true);
+	struct network *n = network_from_args(d, req, true);
 	const struct gb_member *m;
 	struct group_blob blob;
 	char id[IDENTITY_ID_LEN + 1];
@@ -215,7 +198,7 @@ void roster_cmd_kick(struct daemon *d, struct ipc_request *req)
 
 void roster_cmd_nuke(struct daemon *d, struct ipc_request *req)
 {
-	struct network *n = named(d, req, true);
+	struct network *n = network_from_args(d, req, true);
 	struct group_blob blob;
 	char name[HOSTNAME_BUF];
 	int ret;
@@ -241,7 +224,7 @@ void roster_cmd_nuke(struct daemon *d, struct ipc_request *req)
 void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 {
 	const char *who = json_string_value(json_object_get(req->args, "member"));
-	struct network *n = named(d, req, true);
+	struct network *n = network_from_args(d, req, true);
 	struct ctl_msg grant = { .type = CTL_ADMIN_GRANT, .has_net = true, .has_key = true };
 	const struct gb_member *m;
 	struct group_blob blob;
@@ -285,7 +268,7 @@ void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 
 void roster_cmd_admin_list(struct daemon *d, struct ipc_request *req)
 {
-	struct network *n = named(d, req, false);
+	struct network *n = network_from_args(d, req, false);
 	json_t *list;
 
 	if (!n)
@@ -301,7 +284,7 @@ void roster_cmd_admin_list(struct daemon *d, struct ipc_request *req)
 void roster_cmd_ephemeral(struct daemon *d, struct ipc_request *req)
 {
 	const char *v = json_string_value(json_object_get(req->args, "value"));
-	struct network *n = named(d, req, v && strcmp(v, "show") != 0);
+	struct network *n = network_from_args(d, req, v && strcmp(v, "show") != 0);
 	uint64_t secs = 0;
 
 	if (!n)
