@@ -125,18 +125,35 @@ static void dial(struct daemon *d, struct peer *p)
 	log_debug("peer %.8s: dialling", p->id);
 }
 
+/* Hands magicsock the peer's TURN relayed address (family 0: none). */
+static void set_relay(struct daemon *d, struct peer *p, const union ms_addr *relay)
+{
+	char s[MS_ADDR_STRLEN];
+	int ret;
+
+	ret = magicsock_set_peer_relay(d->ms, p->pk, ms_addr_len(relay) ? relay : NULL);
+	if (ret < 0)
+		log_debug("peer %.8s: relay %s refused: %s", p->id,
+			  ms_addr_fmt(relay, s, sizeof(s)), strerror(-ret));
+}
+
 static void on_endpoint(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
 			size_t len, void *ud)
 {
-	union ms_addr addrs[MAGICSOCK_MAX_ADDRS];
+	union ms_addr addrs[MAGICSOCK_MAX_ADDRS], relay;
 	struct peer *p = peers_find(d, pk);
-	int n;
+	int n = -ENOENT;
 
 	(void)ud;
 	if (!p)
 		return;
 	p->lookup_busy = false;
-	if (rec && (n = records_endpoint_addrs(pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS)) > 0) {
+	if (rec)
+		n = records_endpoint_addrs(pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS, &relay);
+	/* The relay candidate first: setting the addresses may dial at once. */
+	if (n >= 0)
+		set_relay(d, p, &relay);
+	if (n > 0) {
 		peer_set_addrs(d, p, false, addrs, (size_t)n);
 	} else {
 		log_debug("peer %.8s: no endpoint record found", p->id);

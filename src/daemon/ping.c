@@ -54,7 +54,7 @@ static void finish(struct ping_op *op)
 		if (op->rtt[i] >= 0)
 			json_array_append_new(rtts, json_real(round(op->rtt[i] * 1000) / 1000));
 	if (p && p->conn)
-		path = "direct"; /* the relay path (a later step) will report "relay" */
+		path = magicsock_peer_path(d->ms, p->pk, NULL) == MS_PATH_RELAY ? "relay" : "direct";
 	if (op->req)
 		ipc_reply(op->req, json_pack("{s:s, s:s, s:i, s:i, s:o, s:s}", "peer", op->name,
 					     "endpoint_id", op->name, "sent", op->sent,

@@ -267,23 +267,32 @@ void records_unpublish_network(struct daemon *d, const uint8_t net_pk[32])
 	dht_node_cancel_put(d->dht, key);
 }
 
+/* The payload decoder admits only AF_INET and AF_INET6 addresses. */
+static void addr_from_storage(union ms_addr *out, const struct sockaddr_storage *ss)
+{
+	memset(out, 0, sizeof(*out));
+	if (ss->ss_family == AF_INET)
+		out->in = *(const struct sockaddr_in *)ss;
+	else if (ss->ss_family == AF_INET6)
+		out->in6 = *(const struct sockaddr_in6 *)ss;
+}
+
 int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len,
-			   union ms_addr *out, size_t max)
+			   union ms_addr *out, size_t max, union ms_addr *relay)
 {
 	struct endpoint_payload p;
 	struct record r;
 	size_t n = 0;
 
+	if (relay)
+		memset(relay, 0, sizeof(*relay));
 	if (record_decode(rec, len, RECORD_ENDPOINT, pk, daemon_unix_now(), &r) < 0 ||
 	    endpoint_payload_decode(r.payload, r.payload_len, &p) < 0)
 		return -EBADMSG;
-	for (size_t i = 0; i < p.n_addrs && n < max; i++) {
-		memset(&out[n], 0, sizeof(out[n]));
-		if (p.addrs[i].ss_family == AF_INET)
-			out[n].in = *(struct sockaddr_in *)&p.addrs[i];
-		else
-			out[n].in6 = *(struct sockaddr_in6 *)&p.addrs[i];
-		n++;
-	}
+	for (size_t i = 0; i < p.n_addrs && n < max; i++)
+		if (p.addrs[i].ss_family == AF_INET || p.addrs[i].ss_family == AF_INET6)
+			addr_from_storage(&out[n++], &p.addrs[i]);
+	if (relay && p.has_relay)
+		addr_from_storage(relay, &p.relay);
 	return (int)n;
 }

@@ -49,7 +49,8 @@ static void add_live(struct daemon *d, json_t *o, const char *id)
 
 	quic_conn_get_stats(p->conn, &st);
 	json_object_set_new(o, "online", json_true());
-	json_object_set_new(o, "path", json_string("direct"));
+	json_object_set_new(o, "path", json_string(magicsock_peer_path(d->ms, p->pk, NULL) ==
+						    MS_PATH_RELAY ? "relay" : "direct"));
 	json_object_set_new(o, "rtt_ms", json_real(round(st.rtt_ms * 100) / 100));
 }
 

@@ -42,6 +42,10 @@ struct ms_peer {
 	size_t naddrs;
 	union ms_addr heard;
 	uint64_t heard_ms;	/* loop time; 0: never */
+	int heard_relay;	/* heard is a relayed address */
+	union ms_addr relay;	/* the peer's relayed address */
+	int has_relay;
+	uint64_t probe_ms;	/* last direct try while relaying */
 };
 
 struct ms_handler {
@@ -60,6 +64,12 @@ struct magicsock {
 	struct ms_handler handlers[MS_PKT_MAX];
 	union ms_addr relays[MAGICSOCK_MAX_RELAYS];
 	size_t nrelays;
+	ms_relay_send_fn relay_fn;
+	void *relay_ud;
+	int relay_busy;		/* inside relay_fn: no re-entry */
+	union ms_addr relayed[MAGICSOCK_RELAYED_MAX];
+	size_t nrelayed;
+	size_t relayed_next;	/* slot replaced next once full */
 	struct ms_peer *buckets[MS_BUCKETS];
 	size_t npeers;
 	struct magicsock_stats st;
@@ -552,6 +562,83 @@ magicsock_add_relay(struct magicsock *ms, const union ms_addr *a)
 	return 0;
 }
 
+/* ---- relay route ---- */
+
+void
+magicsock_set_relay_sender(struct magicsock *ms, ms_relay_send_fn fn, void *ud)
+{
+	ms->relay_fn = fn;
+	ms->relay_ud = ud;
+}
+
+/*
+ * A relay server's own address is never a relayed one: the relay client
+ * sends to it through magicsock_send_to, and routing that back into the
+ * relay would loop.
+ */
+int
+magicsock_is_relayed(const struct magicsock *ms, const union ms_addr *a)
+{
+	size_t i;
+
+	if (ms->nrelayed == 0 || from_relay(ms, a))
+		return 0;
+	for (i = 0; i < ms->nrelayed; i++)
+		if (ms_addr_eq(&ms->relayed[i], a))
+			return 1;
+	return 0;
+}
+
+static void
+remember_relayed(struct magicsock *ms, const union ms_addr *a)
+{
+	if (magicsock_is_relayed(ms, a) || from_relay(ms, a))
+		return;
+	if (ms->nrelayed < MAGICSOCK_RELAYED_MAX) {
+		ms->relayed[ms->nrelayed++] = *a;
+		return;
+	}
+	ms->relayed[ms->relayed_next] = *a;
+	ms->relayed_next = (ms->relayed_next + 1) % MAGICSOCK_RELAYED_MAX;
+}
+
+void
+magicsock_input_relayed(struct magicsock *ms, const uint8_t *buf, size_t len,
+    const union ms_addr *from)
+{
+	union ms_addr a;
+
+	if (ms->blackhole || ms_addr_len(from) == 0)
+		return;
+	a = *from;
+	addr_normalize(&a);
+	remember_relayed(ms, &a);
+	magicsock_input(ms, buf, len, &a);
+}
+
+static int
+relay_send(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
+    size_t len)
+{
+	int rv;
+
+	if (ms->blackhole)
+		return 0;
+	if (ms->relay_fn == NULL || ms->relay_busy) {
+		ms->st.tx_relay_errors++;
+		return ms->relay_fn ? -ELOOP : -ENOTCONN;
+	}
+	ms->relay_busy = 1;
+	rv = ms->relay_fn(ms->relay_ud, to, buf, len);
+	ms->relay_busy = 0;
+	if (rv < 0) {
+		ms->st.tx_relay_errors++;
+		return rv;
+	}
+	ms->st.tx_relayed++;
+	return 0;
+}
+
 /* ---- peer table ---- */
 
 /* Keys are Ed25519 public keys of admitted peers: the first byte is uniform. */
@@ -606,6 +693,37 @@ magicsock_set_peer_addrs(struct magicsock *ms,
 	return 0;
 }
 
+int
+magicsock_set_peer_relay(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addr)
+{
+	struct ms_peer *p;
+	union ms_addr a;
+
+	if (addr == NULL) {
+		if ((p = peer_get(ms, pk, 0)) != NULL)
+			p->has_relay = 0;
+		return 0;
+	}
+	if (ms_addr_len(addr) == 0)
+		return -EINVAL;
+	a = *addr;
+	addr_normalize(&a);
+	if (from_relay(ms, &a))		/* a server is not an allocation */
+		return -EINVAL;
+	p = peer_get(ms, pk, 1);
+	if (p == NULL)
+		return -ENOMEM;
+	/*
+	 * Not added to the relayed table: a record may name any address as
+	 * its relay, and only what really came through our relay client may
+	 * divert sends by address.
+	 */
+	p->relay = a;
+	p->has_relay = 1;
+	return 0;
+}
+
 void
 magicsock_remove_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN])
 {
@@ -634,6 +752,8 @@ magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 		    ms_addr_fmt(addr, b, sizeof(b)));
 	}
 	p->heard = *addr;
+	p->heard_relay = (p->has_relay && ms_addr_eq(&p->relay, addr)) ||
+	    magicsock_is_relayed(ms, addr);
 	/* +1 keeps a heard-at-loop-time-0 distinguishable from never. */
 	p->heard_ms = uv_now(ms->loop) + 1;
 }
@@ -655,12 +775,13 @@ magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 	if (heard_fresh(ms, p)) {
 		if (addr)
 			*addr = p->heard;
-		return MS_PATH_DIRECT;
+		return p->heard_relay ? MS_PATH_RELAY : MS_PATH_DIRECT;
 	}
-	if (p->naddrs == 0 && p->heard_ms == 0)
+	if (p->naddrs == 0 && p->heard_ms == 0 && !p->has_relay)
 		return MS_PATH_NONE;
 	if (addr)
-		*addr = p->naddrs ? p->addrs[0] : p->heard;
+		*addr = p->naddrs ? p->addrs[0] : p->has_relay ? p->relay :
+		    p->heard;
 	return MS_PATH_PROBING;
 }
 
@@ -672,6 +793,8 @@ magicsock_path_name(enum ms_path p)
 		return "direct";
 	case MS_PATH_PROBING:
 		return "probing";
+	case MS_PATH_RELAY:
+		return "relay";
 	default:
 		return "none";
 	}
@@ -687,6 +810,8 @@ magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
 
 	if (ms->blackhole)
 		return 0;
+	if (magicsock_is_relayed(ms, to))
+		return relay_send(ms, to, buf, len);
 	dst = addr_for_socket(ms, to, &tmp);
 	if (dst == NULL) {
 		ms->st.tx_errors++;
@@ -778,6 +903,25 @@ gso_refused(int err)
 	    err == EOPNOTSUPP;
 }
 
+/* The relay takes datagrams one at a time (TURN frames each one). */
+static int
+relay_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
+    const size_t *lens, size_t n)
+{
+	size_t i, sent = 0;
+	int rv, err = 0;
+
+	for (i = 0; i < n; i++) {
+		rv = relay_send(ms, to, buf, lens[i]);
+		if (rv == 0)
+			sent++;
+		else
+			err = rv;
+		buf += lens[i];
+	}
+	return sent ? (int)sent : err;
+}
+
 int
 magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
     const uint8_t *buf, const size_t *lens, size_t n)
@@ -793,6 +937,8 @@ magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
 		return n == 0 ? 0 : -EINVAL;
 	if (ms->blackhole)
 		return (int)n;
+	if (magicsock_is_relayed(ms, to))
+		return relay_batch(ms, to, buf, lens, n);
 	dst = addr_for_socket(ms, to, &tmp);
 	if (dst == NULL) {
 		ms->st.tx_errors += n;
@@ -839,9 +985,9 @@ magicsock_send_peer_batch(struct magicsock *ms,
 	size_t i, sent = 0;
 	int rv, err = -EHOSTUNREACH;
 
-	if (p && heard_fresh(ms, p))
+	if (p && heard_fresh(ms, p) && !p->heard_relay)
 		return magicsock_send_batch(ms, &p->heard, buf, lens, n);
-	/* Probing (rare, and never a bulk path): one at a time. */
+	/* Probing or relaying: one at a time. */
 	for (i = 0; i < n; i++) {
 		rv = magicsock_send_peer(ms, pk, buf, lens[i]);
 		if (rv == 0)
@@ -859,24 +1005,66 @@ magicsock_set_gso(struct magicsock *ms, int on)
 	ms->gso = on;
 }
 
+/*
+ * The direct candidates get every packet while nothing is heard at all, but
+ * only one per MAGICSOCK_DIRECT_PROBE_MS while the relay carries the peer.
+ */
+static int
+direct_due(struct magicsock *ms, struct ms_peer *p, int relaying)
+{
+	uint64_t now = uv_now(ms->loop) + 1;
+
+	if (!relaying)
+		return 1;
+	if (p->probe_ms && now - p->probe_ms < MAGICSOCK_DIRECT_PROBE_MS)
+		return 0;
+	p->probe_ms = now;
+	return 1;
+}
+
+/* Unknown, stale or relayed: relay plus direct candidates; any success is
+ * success. */
+static int
+send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
+    size_t len)
+{
+	const union ms_addr *relay = NULL;
+	int err = -EHOSTUNREACH, rv, fresh_relay;
+	size_t i;
+
+	fresh_relay = heard_fresh(ms, p) && p->heard_relay;
+	if (fresh_relay)
+		relay = &p->heard;
+	else if (p->has_relay && ms->relay_fn)
+		relay = &p->relay;
+	if (relay)
+		err = relay_send(ms, relay, buf, len);
+	if (direct_due(ms, p, fresh_relay)) {
+		for (i = 0; i < p->naddrs; i++) {
+			rv = magicsock_send_to(ms, &p->addrs[i], buf, len);
+			if (rv == 0 || err == -EHOSTUNREACH)
+				err = rv;
+		}
+	}
+	if (p->naddrs == 0 && p->heard_ms && relay == NULL) {
+		rv = magicsock_send_to(ms, &p->heard, buf, len);
+		if (rv == 0 || err == -EHOSTUNREACH)
+			err = rv;
+	}
+	return err;
+}
+
 int
 magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
     const uint8_t *buf, size_t len)
 {
 	struct ms_peer *p = peer_get(ms, pk, 0);
-	int err = -EHOSTUNREACH, rv;
-	size_t i;
+	int err = -EHOSTUNREACH;
 
-	if (p && heard_fresh(ms, p))
+	if (p && heard_fresh(ms, p) && !p->heard_relay)
 		return magicsock_send_to(ms, &p->heard, buf, len);
-	/* Unknown or stale: try every candidate; any success is success. */
-	for (i = 0; p && i < p->naddrs; i++) {
-		rv = magicsock_send_to(ms, &p->addrs[i], buf, len);
-		if (rv == 0 || err == -EHOSTUNREACH)
-			err = rv;
-	}
-	if (p && p->naddrs == 0 && p->heard_ms)
-		return magicsock_send_to(ms, &p->heard, buf, len);
+	if (p)
+		err = send_peer_slow(ms, p, buf, len);
 	if (err == -EHOSTUNREACH)
 		ms->st.tx_no_path++;
 	return err;

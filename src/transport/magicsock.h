@@ -11,6 +11,20 @@
  * fresh, else every candidate address the owner gave for the peer (so the
  * first Initial reaches whichever works).
  *
+ * Relay route: the owner may register a relay sender (its TURN client) and
+ * give each peer a relay candidate, the peer's relayed address on its own
+ * TURN server. Packets relayed to us enter through magicsock_input_relayed
+ * with from = the sender's relayed address; such addresses are remembered
+ * (a bounded table, oldest replaced) so that any send to them by address
+ * (answers to a peer not yet known) goes through the relay sender (TURN to
+ * TURN: our allocation relays to theirs), never straight from our socket,
+ * which their allocation would not accept. Sending to a peer: a fresh last-heard direct address
+ * gets everything; otherwise (last heard through the relay, or nothing
+ * heard recently) the packet goes through the relay to the peer's relay
+ * candidate, and the direct candidates still get one packet per
+ * MAGICSOCK_DIRECT_PROBE_MS (every packet while nothing was heard through
+ * the relay either), so a direct path can still come up and take over.
+ *
  * Classification (first byte b0):
  *   STUN        b0 top two bits 00, magic cookie 0x2112A442 at offset 4,
  *               length >= 20 and the header length field matches.
@@ -56,6 +70,8 @@
 #define MAGICSOCK_DISCO_MAGIC_LEN 6
 #define MAGICSOCK_STUN_COOKIE 0x2112A442u
 #define MAGICSOCK_BUF_SIZE 2048		/* larger datagrams are dropped */
+#define MAGICSOCK_RELAYED_MAX 64	/* relayed source addresses remembered */
+#define MAGICSOCK_DIRECT_PROBE_MS 1000	/* direct tries while relaying */
 
 union ms_addr {
 	struct sockaddr sa;
@@ -76,11 +92,16 @@ enum ms_path {
 	MS_PATH_NONE = 0,	/* no address known */
 	MS_PATH_DIRECT,		/* fresh last-heard address */
 	MS_PATH_PROBING,	/* sending to every candidate */
+	MS_PATH_RELAY,		/* fresh last-heard address is a relayed one */
 };
 
 /* from is normalized: v4-mapped IPv6 addresses arrive as AF_INET. */
 typedef void (*ms_rx_fn)(void *ud, const uint8_t *pkt, size_t len,
     const union ms_addr *from);
+/* Sends one datagram to a relayed address through the owner's relay
+ * (TURN) client; returns 0 or -errno. */
+typedef int (*ms_relay_send_fn)(void *ud, const union ms_addr *to,
+    const uint8_t *buf, size_t len);
 
 struct magicsock_config {
 	uint16_t port;		/* 0: ephemeral; else tried first, ephemeral if taken */
@@ -97,6 +118,8 @@ struct magicsock_stats {
 	uint64_t tx_errors;	/* sendmsg failed (incl. EAGAIN: UDP may drop) */
 	uint64_t tx_syscalls;	/* sendto/sendmmsg calls */
 	uint64_t tx_no_path;	/* send to a peer with no address at all */
+	uint64_t tx_relayed;	/* datagrams the relay sender took */
+	uint64_t tx_relay_errors;	/* relay sender failed or is missing */
 };
 
 struct magicsock;
@@ -128,6 +151,23 @@ void magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
 /* TURN servers whose ChannelData we accept (at most MAGICSOCK_MAX_RELAYS). */
 int magicsock_add_relay(struct magicsock *ms, const union ms_addr *a);
 
+/*
+ * The relay route. fn NULL unregisters it (no allocation): sends to relayed
+ * addresses then fail with -ENOTCONN. magicsock_input_relayed is
+ * magicsock_input for a datagram our relay client received from the relayed
+ * address from (remembered as relayed). magicsock_is_relayed says whether an
+ * address is one of those (a peer's relay candidate counts only once
+ * something came from it: records may name any address).
+ */
+void magicsock_set_relay_sender(struct magicsock *ms, ms_relay_send_fn fn,
+    void *ud);
+void magicsock_input_relayed(struct magicsock *ms, const uint8_t *buf,
+    size_t len, const union ms_addr *from);
+int magicsock_is_relayed(const struct magicsock *ms, const union ms_addr *a);
+/* Sets (addr) or clears (NULL) the peer's relay candidate; 0 or -errno. */
+int magicsock_set_peer_relay(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addr);
+
 /* Replaces the peer's candidate list (n <= MAGICSOCK_MAX_ADDRS, copied). */
 int magicsock_set_peer_addrs(struct magicsock *ms,
     const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addrs, size_t n);
@@ -141,7 +181,10 @@ enum ms_path magicsock_peer_path(struct magicsock *ms,
     const uint8_t pk[MAGICSOCK_KEY_LEN], union ms_addr *addr);
 const char *magicsock_path_name(enum ms_path p);
 
-/* Returns 0 or -errno (-EHOSTUNREACH: no address for the peer). */
+/*
+ * Returns 0 or -errno (-EHOSTUNREACH: no address for the peer). A send to a
+ * relayed address goes through the relay sender.
+ */
 int magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
     const uint8_t *buf, size_t len);
 int magicsock_send_peer(struct magicsock *ms,

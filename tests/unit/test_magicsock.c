@@ -1,8 +1,9 @@
 /*
  * test_magicsock: packet classification (incl. truncated and hostile
  * lookalikes), address helpers, the peer path table and its freshness rule,
- * real socket round trips on 127.0.0.1, the fixed-port fallback and the
- * counters for dropped input.
+ * real socket round trips on 127.0.0.1, the fixed-port fallback, the
+ * counters for dropped input, and the relay route (relayed input, relay
+ * path, direct tries while relaying, hostile relay candidates).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,6 +226,181 @@ test_paths(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
+/* A fake TURN client: records what magicsock hands the relay. */
+struct relay_log {
+	int n;
+	int fail;
+	union ms_addr to;
+	size_t len;
+	struct magicsock *reenter;	/* sends again from inside, if set */
+	int reenter_rv;
+};
+
+static int
+relay_fn(void *ud, const union ms_addr *to, const uint8_t *buf, size_t len)
+{
+	struct relay_log *r = ud;
+
+	(void)buf;
+	r->n++;
+	r->to = *to;
+	r->len = len;
+	if (r->reenter)
+		r->reenter_rv = magicsock_send_to(r->reenter, to, buf, len);
+	return r->fail ? -EIO : 0;
+}
+
+static void
+test_relay(void **state)
+{
+	struct magicsock_config cfg = { .port = 0, .fresh_ms = 100 };
+	struct magicsock *a, *b;
+	union ms_addr ba, server, prelay, other_relay, joiner, got, zero;
+	struct magicsock_stats st;
+	struct relay_log rl = { 0 };
+	struct rx rb = { 0 }, ra = { 0 };
+	uint8_t pk[32], pkt[100];
+	size_t lens[3] = { 10, 10, 5 };
+	uint8_t batch[25];
+	int i;
+
+	memset(pk, 9, sizeof(pk));
+	memset(pkt, 0xc0, sizeof(pkt));
+	memset(batch, 0xc0, sizeof(batch));
+	memset(&zero, 0, sizeof(zero));
+	assert_int_equal(magicsock_new(&a, &loop, &cfg), 0);
+	assert_int_equal(magicsock_new(&b, &loop, &cfg), 0);
+	addr_of(b, &ba);
+	magicsock_set_handler(b, MS_PKT_QUIC, on_rx, &rb);
+	magicsock_set_handler(a, MS_PKT_QUIC, on_rx, &ra);
+	assert_int_equal(ms_addr_parse(&server, "127.0.0.1:3478"), 0);
+	assert_int_equal(ms_addr_parse(&prelay, "127.0.0.1:50001"), 0);
+	assert_int_equal(ms_addr_parse(&other_relay, "[::ffff:127.0.0.1]:50002"), 0);
+	assert_int_equal(magicsock_add_relay(a, &server), 0);
+
+	/* Hostile relay candidates: no family, or the TURN server itself. */
+	assert_int_equal(magicsock_set_peer_relay(a, pk, &zero), -EINVAL);
+	assert_int_equal(magicsock_set_peer_relay(a, pk, &server), -EINVAL);
+	assert_false(magicsock_is_relayed(a, &server));
+	assert_int_equal(magicsock_peer_path(a, pk, NULL), MS_PATH_NONE);
+	/* Clearing an unknown peer's relay is harmless. */
+	assert_int_equal(magicsock_set_peer_relay(a, pk, NULL), 0);
+
+	/* Only a relay candidate: probing (dialable), and without a relay
+	 * sender a send has no way out. A record's word alone does not make
+	 * an address relayed: sends by address still go straight out. */
+	assert_int_equal(magicsock_set_peer_relay(a, pk, &prelay), 0);
+	assert_false(magicsock_is_relayed(a, &prelay));
+	assert_int_equal(magicsock_peer_path(a, pk, &got), MS_PATH_PROBING);
+	assert_true(ms_addr_eq(&got, &prelay));
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)),
+	    -EHOSTUNREACH);
+	magicsock_get_stats(a, &st);
+	assert_int_equal(st.tx_relay_errors, 0);
+	assert_int_equal(st.tx_packets, 0);
+
+	/* With the sender: relay and every direct candidate get it. */
+	magicsock_set_relay_sender(a, relay_fn, &rl);
+	assert_int_equal(magicsock_set_peer_addrs(a, pk, &ba, 1), 0);
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), 0);
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, 50), 0);
+	assert_int_equal(rl.n, 2);
+	assert_true(ms_addr_eq(&rl.to, &prelay));
+	assert_int_equal(rl.len, 50);
+	spin(30);
+	assert_int_equal(rb.n, 2);
+
+	/* Heard through the relay: path relay, direct only once a second. */
+	magicsock_input_relayed(a, pkt, sizeof(pkt), &prelay);
+	assert_true(magicsock_is_relayed(a, &prelay));
+	assert_int_equal(ra.n, 1);
+	assert_true(ms_addr_eq(&ra.from, &prelay));
+	magicsock_peer_heard(a, pk, &prelay);
+	assert_int_equal(magicsock_peer_path(a, pk, &got), MS_PATH_RELAY);
+	assert_true(ms_addr_eq(&got, &prelay));
+	assert_string_equal(magicsock_path_name(MS_PATH_RELAY), "relay");
+	for (i = 0; i < 5; i++)
+		assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), 0);
+	assert_int_equal(rl.n, 7);
+	spin(30);
+	assert_int_equal(rb.n, 3);
+
+	/* A failing relay is reported unless a direct try got out. */
+	rl.fail = 1;
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), -EIO);
+	rl.fail = 0;
+	magicsock_get_stats(a, &st);
+	assert_int_equal(st.tx_relayed, 7);
+	assert_int_equal(st.tx_relay_errors, 1);
+
+	/* Batches to the relayed peer go datagram by datagram. */
+	assert_int_equal(magicsock_send_peer_batch(a, pk, batch, lens, 3), 3);
+	assert_int_equal(rl.n, 11);
+	assert_int_equal(rl.len, 5);
+
+	/* A direct packet takes over: the relay gets nothing more. */
+	magicsock_peer_heard(a, pk, &ba);
+	assert_int_equal(magicsock_peer_path(a, pk, NULL), MS_PATH_DIRECT);
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), 0);
+	assert_int_equal(rl.n, 11);
+
+	/* An unknown sender relayed to us (a joiner): answers by address
+	 * (v4-mapped or not) go back through the relay, also in batches. */
+	magicsock_input_relayed(a, pkt, 20, &other_relay);
+	assert_int_equal(ra.from.sa.sa_family, AF_INET);
+	joiner = ra.from;
+	assert_true(magicsock_is_relayed(a, &joiner));
+	assert_int_equal(magicsock_send_to(a, &ra.from, pkt, 30), 0);
+	assert_int_equal(rl.n, 12);
+	assert_int_equal(magicsock_send_batch(a, &ra.from, batch, lens, 3), 3);
+	assert_int_equal(rl.n, 15);
+	/* Malformed relayed input: no address, empty datagram. */
+	magicsock_input_relayed(a, pkt, 10, &zero);
+	magicsock_input_relayed(a, pkt, 0, &prelay);
+	assert_int_equal(ra.n, 2);
+	magicsock_get_stats(a, &st);
+	assert_int_equal(st.rx_packets[MS_PKT_JUNK], 1);
+
+	/* The relay sending through magicsock again is refused, not looped. */
+	rl.reenter = a;
+	assert_int_equal(magicsock_send_to(a, &prelay, pkt, 10), 0);
+	assert_int_equal(rl.reenter_rv, -ELOOP);
+	rl.reenter = NULL;
+
+	/* The relayed table is bounded: the oldest entries make room. */
+	for (i = 0; i < MAGICSOCK_RELAYED_MAX + 4; i++) {
+		union ms_addr x = prelay;
+
+		x.in.sin_port = htons((uint16_t)(20000 + i));
+		magicsock_input_relayed(a, pkt, 10, &x);
+	}
+	assert_false(magicsock_is_relayed(a, &joiner));
+	assert_true(magicsock_is_relayed(a, &ra.from));
+
+	/* Blackhole: the relay sees nothing either. */
+	magicsock_set_blackhole(a, 1);
+	magicsock_peer_heard(a, pk, &prelay);
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), 0);
+	assert_int_equal(rl.n, 16);
+	magicsock_set_blackhole(a, 0);
+
+	/* Unregistered (allocation gone): relayed sends fail, the peer's
+	 * relay can be cleared, and then only direct candidates remain. */
+	magicsock_set_relay_sender(a, NULL, NULL);
+	assert_int_equal(magicsock_set_peer_relay(a, pk, NULL), 0);
+	spin(150);
+	assert_int_equal(magicsock_peer_path(a, pk, NULL), MS_PATH_PROBING);
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), 0);
+	assert_int_equal(rl.n, 16);
+	assert_int_equal(magicsock_send_to(a, &ra.from, pkt, 10), -ENOTCONN);
+	magicsock_get_stats(a, &st);
+	assert_int_equal(st.tx_relay_errors, 3);
+
+	magicsock_free(a);
+	magicsock_free(b);
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
 static void
 test_port_fallback(void **state)
 {
@@ -362,6 +538,7 @@ main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_relay),
 		cmocka_unit_test(test_port_fallback),
 		cmocka_unit_test(test_oversized_rx),
 		cmocka_unit_test(test_batch_gso),
