@@ -9,6 +9,7 @@
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "daemon/policy.h"
+#include "dataplane/forward.h"
 #include "daemon/store.h"
 #include "mesh/address.h"
 #include "mesh/group_blob.h"
@@ -89,6 +90,25 @@ static json_t *network_json(struct daemon *d, const struct net_saved *s,
 			 "members", (json_int_t)b->n_members, "peers", peers);
 }
 
+/* Forwarding totals and drops by reason (the labelled drop counters). */
+static json_t *dataplane_json(struct daemon *d)
+{
+	struct forward_counters c;
+
+	if (!d->fwd)
+		return json_null();
+	forward_counters_get(d->fwd, &c);
+	return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"tx_packets", (json_int_t)c.tx_packets, "tx_bytes", (json_int_t)c.tx_bytes,
+		"rx_packets", (json_int_t)c.rx_packets, "rx_bytes", (json_int_t)c.rx_bytes,
+		"drops", "parse_error", (json_int_t)c.parse_error, "no_route", (json_int_t)c.no_route,
+		"spoofed_source", (json_int_t)c.spoofed_source, "not_for_us", (json_int_t)c.not_for_us,
+		"too_big", (json_int_t)c.too_big, "send_failed", (json_int_t)c.send_failed,
+		"tun_write_failed", (json_int_t)c.tun_write_failed,
+		"congestion", (json_int_t)c.congestion_dropped,
+		"firewall", (json_int_t)c.fw_dropped, "firewall_rejected", (json_int_t)c.fw_rejected);
+}
+
 json_t *status_build(struct daemon *d)
 {
 	json_t *st = skeleton(d->active, d->id.id);
@@ -101,6 +121,7 @@ json_t *status_build(struct daemon *d)
 	json_object_set_new(json_object_get(st, "pending"), "firewall_suggestions",
 			    json_integer((json_int_t)policy_pending_count(d)));
 	json_object_set_new(st, "joining", join_status(d));
+	json_object_set_new(st, "dataplane", dataplane_json(d));
 	return st;
 }
 

@@ -57,6 +57,9 @@ assert_eq member "$(json_get '.networks[0].role' <<<"$st")" "b's role"
 assert_eq open "$(json_get '.networks[0].mode' <<<"$st")" "mode"
 assert_eq bob "$(json_get '.networks[0].hostname' <<<"$st")" "b's hostname"
 assert_eq "$room" "$(json_get '.networks[0].room_id' <<<"$st")" "room id"
+for key in no_route spoofed_source parse_error firewall; do
+	json_get ".dataplane.drops.$key" <<<"$st" >/dev/null || fail "drop counter $key missing"
+done
 for key in hostname endpoint_id ipv4 ipv6 coordinator online path rtt_ms tx_bytes rx_bytes; do
 	json_get ".networks[0].peers[0].$key" <<<"$st" >/dev/null || fail "peer field $key missing"
 done
