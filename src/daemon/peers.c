@@ -18,6 +18,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define ADDRS_STALE_MS 20000
+#define RELAY_REFRESH_MS 15000
 
 struct peer *peers_find(struct daemon *d, const uint8_t pk[32])
 {
@@ -206,6 +207,15 @@ void peers_tick(struct daemon *d)
 	uint64_t now = daemon_now_ms(d);
 
 	for (struct peer *p = d->peers; p; p = p->next) {
+		/* A peer we only reach through the relay: keep its candidate
+		 * addresses fresh (its public address may appear after we first
+		 * looked) so the direct probes can open a path. */
+		if (p->conn && !p->lookup_busy && now - p->addrs_ms > RELAY_REFRESH_MS &&
+		    magicsock_peer_path(d->ms, p->pk, NULL) == MS_PATH_RELAY) {
+			p->addrs_ms = now;
+			if (records_lookup(d, RECORD_ENDPOINT, p->pk, on_endpoint, NULL) == 0)
+				p->lookup_busy = true;
+		}
 		if (!p->wants || p->conn || p->dialing || now < p->next_dial_ms)
 			continue;
 		backoff(d, p);
