@@ -40,9 +40,10 @@ struct ms_peer {
 	uint8_t pk[MAGICSOCK_KEY_LEN];
 	union ms_addr addrs[MAGICSOCK_MAX_ADDRS];
 	size_t naddrs;
-	union ms_addr heard;
+	union ms_addr heard;	/* last direct address a packet came from */
 	uint64_t heard_ms;	/* loop time; 0: never */
-	int heard_relay;	/* heard is a relayed address */
+	union ms_addr rheard;	/* last relayed address a packet came from */
+	uint64_t rheard_ms;	/* loop time; 0: never */
 	union ms_addr relay;	/* the peer's relayed address */
 	int has_relay;
 	uint64_t probe_ms;	/* last direct try while relaying */
@@ -751,11 +752,23 @@ magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 		    ms_addr_fmt(&p->heard, a, sizeof(a)),
 		    ms_addr_fmt(addr, b, sizeof(b)));
 	}
+	/* Direct and relayed arrivals are kept apart so the relay, which keeps
+	 * carrying most packets while a direct path is being opened, never
+	 * hides a direct path that works. +1 keeps a heard-at-loop-time-0
+	 * distinguishable from never. */
+	if ((p->has_relay && ms_addr_eq(&p->relay, addr)) || magicsock_is_relayed(ms, addr)) {
+		p->rheard = *addr;
+		p->rheard_ms = uv_now(ms->loop) + 1;
+		return;
+	}
 	p->heard = *addr;
-	p->heard_relay = (p->has_relay && ms_addr_eq(&p->relay, addr)) ||
-	    magicsock_is_relayed(ms, addr);
-	/* +1 keeps a heard-at-loop-time-0 distinguishable from never. */
 	p->heard_ms = uv_now(ms->loop) + 1;
+}
+
+static int
+rheard_fresh(const struct magicsock *ms, const struct ms_peer *p)
+{
+	return p->rheard_ms && uv_now(ms->loop) + 1 - p->rheard_ms < ms->fresh_ms;
 }
 
 static int
@@ -775,9 +788,14 @@ magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 	if (heard_fresh(ms, p)) {
 		if (addr)
 			*addr = p->heard;
-		return p->heard_relay ? MS_PATH_RELAY : MS_PATH_DIRECT;
+		return MS_PATH_DIRECT;
 	}
-	if (p->naddrs == 0 && p->heard_ms == 0 && !p->has_relay)
+	if (rheard_fresh(ms, p)) {
+		if (addr)
+			*addr = p->rheard;
+		return MS_PATH_RELAY;
+	}
+	if (p->naddrs == 0 && p->heard_ms == 0 && p->rheard_ms == 0 && !p->has_relay)
 		return MS_PATH_NONE;
 	if (addr)
 		*addr = p->naddrs ? p->addrs[0] : p->has_relay ? p->relay :
@@ -985,7 +1003,7 @@ magicsock_send_peer_batch(struct magicsock *ms,
 	size_t i, sent = 0;
 	int rv, err = -EHOSTUNREACH;
 
-	if (p && heard_fresh(ms, p) && !p->heard_relay)
+	if (p && heard_fresh(ms, p))
 		return magicsock_send_batch(ms, &p->heard, buf, lens, n);
 	/* Probing or relaying: one at a time. */
 	for (i = 0; i < n; i++) {
@@ -1032,9 +1050,9 @@ send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
 	int err = -EHOSTUNREACH, rv, fresh_relay;
 	size_t i;
 
-	fresh_relay = heard_fresh(ms, p) && p->heard_relay;
+	fresh_relay = rheard_fresh(ms, p);
 	if (fresh_relay)
-		relay = &p->heard;
+		relay = &p->rheard;
 	else if (p->has_relay && ms->relay_fn)
 		relay = &p->relay;
 	if (relay)
@@ -1046,7 +1064,11 @@ send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
 				err = rv;
 		}
 	}
-	if (p->naddrs == 0 && p->heard_ms && relay == NULL) {
+	if (p->naddrs == 0 && p->rheard_ms && relay == NULL) {
+		rv = relay_send(ms, &p->rheard, buf, len);
+		if (rv == 0 || err == -EHOSTUNREACH)
+			err = rv;
+	} else if (p->naddrs == 0 && p->heard_ms && relay == NULL) {
 		rv = magicsock_send_to(ms, &p->heard, buf, len);
 		if (rv == 0 || err == -EHOSTUNREACH)
 			err = rv;
@@ -1061,7 +1083,7 @@ magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 	struct ms_peer *p = peer_get(ms, pk, 0);
 	int err = -EHOSTUNREACH;
 
-	if (p && heard_fresh(ms, p) && !p->heard_relay)
+	if (p && heard_fresh(ms, p))
 		return magicsock_send_to(ms, &p->heard, buf, len);
 	if (p)
 		err = send_peer_slow(ms, p, buf, len);
