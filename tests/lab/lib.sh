@@ -641,7 +641,10 @@ _lab_add_natted() {
 # internal socket whatever the destination (endpoint-independent, hole
 # punching works); "random,fully-random" draws a new port per destination
 # (symmetric, only a relay gets through). Unsolicited inbound traffic from the
-# WAN is dropped, as a home router does.
+# WAN is dropped, as a home router does, also on the router's own input: a
+# packet the router itself accepted (even to answer port-unreachable) would
+# leave a conntrack entry that takes the port its masquerade wants for the
+# LAN host's own outbound flow to that sender, breaking hole punching.
 _lab_add_router() { # GW NAT
 	local gw=$1 nat=$2 ns=$LAB_PREFIX-$1 k n v wan br flags=
 	n=$(_lab_next lan)
@@ -667,6 +670,12 @@ _lab_add_router() { # GW NAT
 			chain forward {
 				type filter hook forward priority filter; policy accept;
 				iifname "$wan" ct state established,related accept
+				iifname "$wan" drop
+			}
+			chain input {
+				type filter hook input priority filter; policy accept;
+				iifname "$wan" ct state established,related accept
+				iifname "$wan" icmp type echo-request accept
 				iifname "$wan" drop
 			}
 		}
