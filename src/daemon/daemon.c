@@ -127,6 +127,11 @@ static int start_transport(struct daemon *d)
 	if (!magicsock_fixed_port(d->ms))
 		log_warn("udp: port %u is taken; using %u (manual port forwards will not reach this node)",
 			 mc.port, magicsock_port(d->ms));
+	ret = magicsock_set_disco_key(d->ms, d->id.pk, d->id.sk);
+	if (ret < 0) {
+		log_error("udp: cannot derive the disco key: %s", strerror(-ret));
+		return ret;
+	}
 	ret = quic_endpoint_new(&d->quic, d->loop, d->ms, d->id.seed, NULL,
 				&quic_events, d);
 	if (ret < 0)

@@ -53,6 +53,13 @@ static void add_live(struct daemon *d, json_t *o, const char *id)
 	json_object_set_new(o, "path", json_string(magicsock_peer_path(d->ms, p->pk, NULL) ==
 						    MS_PATH_RELAY ? "relay" : "direct"));
 	json_object_set_new(o, "rtt_ms", json_real(round(st.rtt_ms * 100) / 100));
+	json_object_set_new(o, "quic", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"nudges", (json_int_t)st.nudges, "cwnd", (json_int_t)st.cwnd, "bytes_in_flight", (json_int_t)st.bytes_in_flight,
+		"pto_count", (json_int_t)st.pto_count,
+		"packets_tx", (json_int_t)st.tx_packets, "packets_rx", (json_int_t)st.rx_packets,
+		"datagrams_tx", (json_int_t)st.dgrams_tx, "datagrams_rx", (json_int_t)st.dgrams_rx,
+		"datagrams_lost", (json_int_t)st.dgrams_lost,
+		"datagrams_dropped", (json_int_t)st.dgrams_dropped));
 }
 
 static json_t *network_json(struct daemon *d, const struct net_saved *s,
@@ -109,6 +116,19 @@ static json_t *dataplane_json(struct daemon *d)
 		"firewall", (json_int_t)c.fw_dropped, "firewall_rejected", (json_int_t)c.fw_rejected);
 }
 
+/* Disco ping/pong counters: forged or stray disco packets show in rx_bad. */
+static json_t *disco_json(struct daemon *d)
+{
+	struct magicsock_stats ms;
+
+	if (!d->ms)
+		return json_null();
+	magicsock_get_stats(d->ms, &ms);
+	return json_pack("{s:I, s:I, s:I, s:I}", "tx", (json_int_t)ms.disco_tx,
+			 "rx_ping", (json_int_t)ms.disco_rx_ping, "rx_pong",
+			 (json_int_t)ms.disco_rx_pong, "rx_bad", (json_int_t)ms.disco_rx_bad);
+}
+
 json_t *status_build(struct daemon *d)
 {
 	json_t *st = skeleton(d->active, d->id.id);
@@ -122,6 +142,7 @@ json_t *status_build(struct daemon *d)
 			    json_integer((json_int_t)policy_pending_count(d)));
 	json_object_set_new(st, "joining", join_status(d));
 	json_object_set_new(st, "dataplane", dataplane_json(d));
+	json_object_set_new(st, "disco", disco_json(d));
 	return st;
 }
 

@@ -11,15 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sodium.h>
 
+#include "transport/magicsock_priv.h"
 #include "util/log.h"
 
 #define MS_BATCH 16		/* messages per recvmmsg */
-/* One message: a datagram, or with UDP GRO up to 64 KiB of equal-size
- * datagrams from one sender, split again before classification. */
-#define MS_RX_BUF 65536
 #define MS_MAX_BATCHES 16	/* per poll callback, so timers still run */
-#define MS_BUCKETS 256
 /*
  * One GSO send carries at most this many segments and bytes: the kernel
  * limit is 64 segments (UDP_MAX_SEGMENTS on older kernels) and a 64 KiB
@@ -34,50 +32,6 @@
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
-
-struct ms_peer {
-	struct ms_peer *next;
-	uint8_t pk[MAGICSOCK_KEY_LEN];
-	union ms_addr addrs[MAGICSOCK_MAX_ADDRS];
-	size_t naddrs;
-	union ms_addr heard;	/* last direct address a packet came from */
-	uint64_t heard_ms;	/* loop time; 0: never */
-	union ms_addr rheard;	/* last relayed address a packet came from */
-	uint64_t rheard_ms;	/* loop time; 0: never */
-	union ms_addr relay;	/* the peer's relayed address */
-	int has_relay;
-	uint64_t probe_ms;	/* last direct try while relaying */
-};
-
-struct ms_handler {
-	ms_rx_fn fn;
-	void *ud;
-};
-
-struct magicsock {
-	uv_loop_t *loop;
-	uv_poll_t poll;
-	int fd;
-	int family;		/* AF_INET6 (dual-stack) or AF_INET */
-	uint16_t port;
-	int fixed;
-	uint32_t fresh_ms;
-	struct ms_handler handlers[MS_PKT_MAX];
-	union ms_addr relays[MAGICSOCK_MAX_RELAYS];
-	size_t nrelays;
-	ms_relay_send_fn relay_fn;
-	void *relay_ud;
-	int relay_busy;		/* inside relay_fn: no re-entry */
-	union ms_addr relayed[MAGICSOCK_RELAYED_MAX];
-	size_t nrelayed;
-	size_t relayed_next;	/* slot replaced next once full */
-	struct ms_peer *buckets[MS_BUCKETS];
-	size_t npeers;
-	struct magicsock_stats st;
-	int blackhole;
-	int gso;		/* UDP_SEGMENT usable on this socket */
-	uint8_t (*bufs)[MS_RX_BUF];
-};
 
 /* ---- addresses ---- */
 
@@ -478,6 +432,10 @@ magicsock_new(struct magicsock **out, uv_loop_t *loop,
 		goto fail;
 	}
 	ms->poll.data = ms;
+	ms->open_handles = 1;
+	uv_timer_init(loop, &ms->disco_timer);
+	ms->disco_timer.data = ms;
+	ms->open_handles = 2;
 	if ((err = uv_poll_start(&ms->poll, UV_READABLE, on_readable)) < 0) {
 		magicsock_free(ms);
 		return err;
@@ -491,12 +449,15 @@ fail:
 }
 
 static void
-on_poll_closed(uv_handle_t *h)
+on_handle_closed(uv_handle_t *h)
 {
 	struct magicsock *ms = h->data;
 
+	if (--ms->open_handles > 0)
+		return;
 	close(ms->fd);
 	free(ms->bufs);
+	sodium_memzero(ms->disco_sk, sizeof(ms->disco_sk));
 	free(ms);
 }
 
@@ -515,7 +476,8 @@ magicsock_free(struct magicsock *ms)
 		}
 		ms->buckets[i] = NULL;
 	}
-	uv_close((uv_handle_t *)&ms->poll, on_poll_closed);
+	uv_close((uv_handle_t *)&ms->poll, on_handle_closed);
+	uv_close((uv_handle_t *)&ms->disco_timer, on_handle_closed);
 }
 
 void
@@ -653,8 +615,8 @@ peer_slot(struct magicsock *ms, const uint8_t *pk)
 	return pp;
 }
 
-static struct ms_peer *
-peer_get(struct magicsock *ms, const uint8_t *pk, int create)
+struct ms_peer *
+ms_peer_get(struct magicsock *ms, const uint8_t *pk, int create)
 {
 	struct ms_peer **pp = peer_slot(ms, pk), *p;
 
@@ -683,7 +645,7 @@ magicsock_set_peer_addrs(struct magicsock *ms,
 	for (i = 0; i < n; i++)
 		if (ms_addr_len(&addrs[i]) == 0)
 			return -EINVAL;
-	p = peer_get(ms, pk, 1);
+	p = ms_peer_get(ms, pk, 1);
 	if (p == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -691,6 +653,8 @@ magicsock_set_peer_addrs(struct magicsock *ms,
 		addr_normalize(&p->addrs[i]);
 	}
 	p->naddrs = n;
+	if (ms->disco && ms_disco_direct(ms, p) == NULL)
+		p->disco.next_ms = 0;	/* new candidates: ping them now */
 	return 0;
 }
 
@@ -702,7 +666,7 @@ magicsock_set_peer_relay(struct magicsock *ms,
 	union ms_addr a;
 
 	if (addr == NULL) {
-		if ((p = peer_get(ms, pk, 0)) != NULL)
+		if ((p = ms_peer_get(ms, pk, 0)) != NULL)
 			p->has_relay = 0;
 		return 0;
 	}
@@ -712,7 +676,7 @@ magicsock_set_peer_relay(struct magicsock *ms,
 	addr_normalize(&a);
 	if (from_relay(ms, &a))		/* a server is not an allocation */
 		return -EINVAL;
-	p = peer_get(ms, pk, 1);
+	p = ms_peer_get(ms, pk, 1);
 	if (p == NULL)
 		return -ENOMEM;
 	/*
@@ -741,7 +705,7 @@ void
 magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
     const union ms_addr *addr)
 {
-	struct ms_peer *p = peer_get(ms, pk, 1);
+	struct ms_peer *p = ms_peer_get(ms, pk, 1);
 
 	if (p == NULL || ms_addr_len(addr) == 0)
 		return;
@@ -763,34 +727,50 @@ magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 	}
 	p->heard = *addr;
 	p->heard_ms = uv_now(ms->loop) + 1;
+	if (ms->disco)
+		ms_disco_heard(ms, p, addr);
 }
 
-static int
-rheard_fresh(const struct magicsock *ms, const struct ms_peer *p)
+int
+ms_rheard_fresh(const struct magicsock *ms, const struct ms_peer *p)
 {
 	return p->rheard_ms && uv_now(ms->loop) + 1 - p->rheard_ms < ms->fresh_ms;
 }
 
-static int
-heard_fresh(const struct magicsock *ms, const struct ms_peer *p)
+int
+ms_heard_fresh(const struct magicsock *ms, const struct ms_peer *p)
 {
 	return p->heard_ms && uv_now(ms->loop) + 1 - p->heard_ms < ms->fresh_ms;
+}
+
+/*
+ * Where the peer's packets go straight: with disco, only an address a pong
+ * confirmed (a QUIC packet from an address proves nothing about the way
+ * back); without it (tests, tools), the last address heard.
+ */
+static const union ms_addr *
+direct_addr(struct magicsock *ms, struct ms_peer *p)
+{
+	if (ms->disco)
+		return ms_disco_direct(ms, p);
+	return ms_heard_fresh(ms, p) ? &p->heard : NULL;
 }
 
 enum ms_path
 magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
     union ms_addr *addr)
 {
-	struct ms_peer *p = peer_get(ms, pk, 0);
+	struct ms_peer *p = ms_peer_get(ms, pk, 0);
+	const union ms_addr *d;
 
 	if (p == NULL)
 		return MS_PATH_NONE;
-	if (heard_fresh(ms, p)) {
+	if ((d = direct_addr(ms, p)) != NULL) {
 		if (addr)
-			*addr = p->heard;
+			*addr = *d;
 		return MS_PATH_DIRECT;
 	}
-	if (rheard_fresh(ms, p)) {
+	if (ms_rheard_fresh(ms, p)) {
 		if (addr)
 			*addr = p->rheard;
 		return MS_PATH_RELAY;
@@ -999,12 +979,15 @@ magicsock_send_peer_batch(struct magicsock *ms,
     const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf,
     const size_t *lens, size_t n)
 {
-	struct ms_peer *p = peer_get(ms, pk, 0);
+	struct ms_peer *p = ms_peer_get(ms, pk, 0);
+	const union ms_addr *d;
 	size_t i, sent = 0;
 	int rv, err = -EHOSTUNREACH;
 
-	if (p && heard_fresh(ms, p))
-		return magicsock_send_batch(ms, &p->heard, buf, lens, n);
+	if (p && (d = direct_addr(ms, p)) != NULL) {
+		p->tx_ms = uv_now(ms->loop) + 1;
+		return magicsock_send_batch(ms, d, buf, lens, n);
+	}
 	/* Probing or relaying: one at a time. */
 	for (i = 0; i < n; i++) {
 		rv = magicsock_send_peer(ms, pk, buf, lens[i]);
@@ -1025,7 +1008,8 @@ magicsock_set_gso(struct magicsock *ms, int on)
 
 /*
  * The direct candidates get every packet while nothing is heard at all, but
- * only one per MAGICSOCK_DIRECT_PROBE_MS while the relay carries the peer.
+ * only one per MAGICSOCK_DIRECT_PROBE_MS while the relay carries the peer;
+ * none then with disco, whose pings do that probing.
  */
 static int
 direct_due(struct magicsock *ms, struct ms_peer *p, int relaying)
@@ -1034,6 +1018,8 @@ direct_due(struct magicsock *ms, struct ms_peer *p, int relaying)
 
 	if (!relaying)
 		return 1;
+	if (ms->disco)
+		return 0;
 	if (p->probe_ms && now - p->probe_ms < MAGICSOCK_DIRECT_PROBE_MS)
 		return 0;
 	p->probe_ms = now;
@@ -1050,7 +1036,7 @@ send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
 	int err = -EHOSTUNREACH, rv, fresh_relay;
 	size_t i;
 
-	fresh_relay = rheard_fresh(ms, p);
+	fresh_relay = ms_rheard_fresh(ms, p);
 	if (fresh_relay)
 		relay = &p->rheard;
 	else if (p->has_relay && ms->relay_fn)
@@ -1080,14 +1066,32 @@ int
 magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
     const uint8_t *buf, size_t len)
 {
-	struct ms_peer *p = peer_get(ms, pk, 0);
+	struct ms_peer *p = ms_peer_get(ms, pk, 0);
+	const union ms_addr *d;
 	int err = -EHOSTUNREACH;
 
-	if (p && heard_fresh(ms, p))
-		return magicsock_send_to(ms, &p->heard, buf, len);
+	if (p)
+		p->tx_ms = uv_now(ms->loop) + 1;
+	if (p && (d = direct_addr(ms, p)) != NULL)
+		return magicsock_send_to(ms, d, buf, len);
 	if (p)
 		err = send_peer_slow(ms, p, buf, len);
 	if (err == -EHOSTUNREACH)
 		ms->st.tx_no_path++;
 	return err;
+}
+
+int
+magicsock_set_disco_key(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+    const uint8_t sk[64])
+{
+	int err;
+
+	if ((err = disco_secret_from_ed25519(ms->disco_sk, sk)) < 0)
+		return err;
+	memcpy(ms->disco_pk, pk, MAGICSOCK_KEY_LEN);
+	ms->disco = 1;
+	magicsock_set_handler(ms, MS_PKT_DISCO, ms_disco_input, ms);
+	return uv_timer_start(&ms->disco_timer, ms_disco_tick, MAGICSOCK_DISCO_TICK_MS,
+	    MAGICSOCK_DISCO_TICK_MS);
 }

@@ -25,6 +25,22 @@
  * MAGICSOCK_DIRECT_PROBE_MS (every packet while nothing was heard through
  * the relay either), so a direct path can still come up and take over.
  *
+ * Disco (once magicsock_set_disco_key gave it our identity): a direct path
+ * counts only once a sealed disco pong (transport/disco.h) came back from
+ * that address. Every peer we sent to in the last MAGICSOCK_DISCO_ACTIVE_MS
+ * gets pings: to its confirmed address every MAGICSOCK_DISCO_HEARTBEAT_MS,
+ * to every candidate (record addresses, addresses its own pings came from,
+ * the last address heard) every MAGICSOCK_DISCO_PROBE_MS while it has no
+ * confirmed path (backing off to MAGICSOCK_DISCO_SLOW_MS after a minute)
+ * and every MAGICSOCK_DISCO_UPGRADE_MS while it has one, to find a faster
+ * one. A ping is answered at once with a pong and, when it came straight
+ * from the peer, with a ping of our own to its source: both ends punching
+ * at the same time is what opens two NATs. A confirmed address without a
+ * pong for MAGICSOCK_DISCO_TRUST_MS is dropped and the peer's packets go
+ * through the relay until pongs come back; QUIC sees none of this. Disco
+ * packets from unknown keys, with a bad box or over the per-peer rate are
+ * counted and dropped.
+ *
  * Classification (first byte b0):
  *   STUN        b0 top two bits 00, magic cookie 0x2112A442 at offset 4,
  *               length >= 20 and the header length field matches.
@@ -72,6 +88,14 @@
 #define MAGICSOCK_BUF_SIZE 2048		/* larger datagrams are dropped */
 #define MAGICSOCK_RELAYED_MAX 64	/* relayed source addresses remembered */
 #define MAGICSOCK_DIRECT_PROBE_MS 1000	/* direct tries while relaying */
+#define MAGICSOCK_DISCO_TICK_MS 250
+#define MAGICSOCK_DISCO_ACTIVE_MS 30000
+#define MAGICSOCK_DISCO_HEARTBEAT_MS 1000
+#define MAGICSOCK_DISCO_TRUST_MS 3500
+#define MAGICSOCK_DISCO_PROBE_MS 1000
+#define MAGICSOCK_DISCO_SLOW_MS 5000
+#define MAGICSOCK_DISCO_UPGRADE_MS 15000
+#define MAGICSOCK_DISCO_RATE 32		/* their pings answered per second */
 
 union ms_addr {
 	struct sockaddr sa;
@@ -120,6 +144,10 @@ struct magicsock_stats {
 	uint64_t tx_no_path;	/* send to a peer with no address at all */
 	uint64_t tx_relayed;	/* datagrams the relay sender took */
 	uint64_t tx_relay_errors;	/* relay sender failed or is missing */
+	uint64_t disco_tx;		/* pings and pongs sent */
+	uint64_t disco_rx_ping;
+	uint64_t disco_rx_pong;
+	uint64_t disco_rx_bad;	/* unknown sender, bad box, stale pong, over rate */
 };
 
 struct magicsock;
@@ -147,6 +175,13 @@ enum ms_pkt magicsock_classify(const uint8_t *buf, size_t len, int from_relay);
 /* Classifies and dispatches one received datagram (the socket reader's path). */
 void magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
     const union ms_addr *from);
+
+/*
+ * Turns disco on with our identity (Ed25519 public and 64-byte secret key);
+ * 0 or -errno.
+ */
+int magicsock_set_disco_key(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t sk[64]);
 
 /* TURN servers whose ChannelData we accept (at most MAGICSOCK_MAX_RELAYS). */
 int magicsock_add_relay(struct magicsock *ms, const union ms_addr *a);

@@ -29,6 +29,20 @@
 #define STREAM_WINDOW (1u << 20)
 #define CONN_WINDOW (4u << 20)
 #define MS_NS 1000000ull
+/*
+ * ngtcp2 0.12 counts DATAGRAM-only packets in flight but arms no probe
+ * timeout (PTO) for them: when a path dies with the window full of them,
+ * nothing newer may be sent, so nothing is ever acknowledged or declared
+ * lost, and the connection stalls for good (keep-alive PINGs wait for the
+ * window too; upstream fixed the PTO side in 1.6). So whenever a flush
+ * sends DATAGRAMs while no control-stream data is unacknowledged, an empty
+ * control frame follows them: stream data arms the PTO, its probes go out
+ * whatever the window, and the first one acknowledged (over whichever path
+ * works again) lets loss detection free the window. DATAGRAMs also leave
+ * the last DGRAM_CWND_RESERVE bytes of the window to that frame. Cost: one
+ * small packet per round trip while DATAGRAMs flow.
+ */
+#define DGRAM_CWND_RESERVE (2 * QUIC_MAX_UDP_PAYLOAD)
 
 enum conn_state {
 	CS_HANDSHAKE = 0,
@@ -495,7 +509,8 @@ conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 				c->tx_sent += (uint64_t)datalen;
 			return n;
 		}
-		if (c->dq_len == 0 || c->state != CS_OPEN)
+		if (c->dq_len == 0 || c->state != CS_OPEN ||
+		    ngtcp2_conn_get_cwnd_left(c->nc) < DGRAM_CWND_RESERVE)
 			return ngtcp2_conn_write_pkt(c->nc, NULL, NULL, dst,
 			    QUIC_MAX_UDP_PAYLOAD, ts);
 		d = &c->dq[c->dq_head];
@@ -521,6 +536,47 @@ conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 	}
 }
 
+/* Appends one framed control message (len 0: the empty frame receivers
+ * skip) to the control stream's send queue. */
+static int
+txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct txbuf *t;
+
+	if (c->tx_end - c->tx_base + len + 4 > QUIC_TXQ_CAP)
+		return -ENOBUFS;
+	t = malloc(sizeof(*t) + 4 + len);
+	if (t == NULL)
+		return -ENOMEM;
+	t->next = NULL;
+	t->len = 4 + len;
+	t->data[0] = (uint8_t)(len >> 24);
+	t->data[1] = (uint8_t)(len >> 16);
+	t->data[2] = (uint8_t)(len >> 8);
+	t->data[3] = (uint8_t)len;
+	if (len)
+		memcpy(t->data + 4, buf, len);
+	if (c->tx_tail)
+		c->tx_tail->next = t;
+	else
+		c->tx_head = t;
+	c->tx_tail = t;
+	c->tx_end += t->len;
+	return 0;
+}
+
+/* DATAGRAMs just went out and no control data is in flight: see
+ * DGRAM_CWND_RESERVE. 1 when an empty frame was queued. */
+static int
+conn_nudge(struct quic_conn *c)
+{
+	if (c->sid < 0 || c->state != CS_OPEN || c->tx_base != c->tx_end ||
+	    txq_push(c, NULL, 0) < 0)
+		return 0;
+	c->st.nudges++;
+	return 1;
+}
+
 static void
 conn_flush(struct quic_conn *c)
 {
@@ -528,7 +584,8 @@ conn_flush(struct quic_conn *c)
 	ngtcp2_ssize n;
 	uint64_t ts;
 	size_t npkts = 0, off = 0, max = FLUSH_MAX_PKTS;
-	int stream_ok = 1;
+	uint64_t dgrams = c->st.dgrams_tx;
+	int stream_ok = 1, nudged = 0;
 
 	if (c->state != CS_HANDSHAKE && c->state != CS_OPEN)
 		return;
@@ -537,6 +594,8 @@ conn_flush(struct quic_conn *c)
 	ts = ep_now(ep);
 	c->rx_unflushed = 0;
 	while (npkts < max) {
+		if (!nudged && c->st.dgrams_tx != dgrams)
+			nudged = conn_nudge(c);
 		n = conn_write_one(c, ep->txbuf + off, ts, &stream_ok);
 		if (n < 0) {
 			if (npkts)
@@ -1503,30 +1562,14 @@ quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
 int
 quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 {
-	struct txbuf *t;
+	int rv;
 
 	if (c->state != CS_OPEN || !c->confirmed)
 		return -ENOTCONN;
 	if (len == 0 || len > QUIC_MSG_CAP)
 		return -EMSGSIZE;
-	if (c->tx_end - c->tx_base + len + 4 > QUIC_TXQ_CAP)
-		return -ENOBUFS;
-	t = malloc(sizeof(*t) + 4 + len);
-	if (t == NULL)
-		return -ENOMEM;
-	t->next = NULL;
-	t->len = 4 + len;
-	t->data[0] = (uint8_t)(len >> 24);
-	t->data[1] = (uint8_t)(len >> 16);
-	t->data[2] = (uint8_t)(len >> 8);
-	t->data[3] = (uint8_t)len;
-	memcpy(t->data + 4, buf, len);
-	if (c->tx_tail)
-		c->tx_tail->next = t;
-	else
-		c->tx_head = t;
-	c->tx_tail = t;
-	c->tx_end += t->len;
+	if ((rv = txq_push(c, buf, len)) < 0)
+		return rv;
 	conn_flush(c);
 	conn_reap(c);
 	return 0;
@@ -1571,6 +1614,9 @@ quic_conn_get_stats(struct quic_conn *c, struct quic_stats *st)
 	*st = c->st;
 	ngtcp2_conn_get_conn_stat(c->nc, &cs);
 	st->rtt_ms = (double)cs.smoothed_rtt / 1e6;
+	st->cwnd = cs.cwnd;
+	st->bytes_in_flight = cs.bytes_in_flight;
+	st->pto_count = cs.pto_count;
 }
 
 void

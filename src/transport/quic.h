@@ -110,6 +110,9 @@ struct quic_stats {
 	uint64_t dgrams_tx, dgrams_rx;
 	uint64_t dgrams_lost;		/* declared lost by recovery */
 	uint64_t dgrams_dropped;	/* refused: too big or congestion */
+	uint64_t cwnd, bytes_in_flight;	/* congestion state, bytes */
+	uint64_t pto_count;		/* probe timeouts in a row */
+	uint64_t nudges;		/* empty frames sent to unstick DATAGRAMs */
 };
 
 struct quic_endpoint_stats {

@@ -36,6 +36,30 @@ alive a || fail "a's daemon died after UDP garbage"
 lab_exec b ping -c 1 -W 2 "$(lab_ray a --json status | json_get '.networks[0].ipv4')" >/dev/null ||
 	fail "the mesh stopped working after UDP garbage"
 
+step "forged disco packets (b's key in clear, a box b did not seal) are dropped and counted"
+bad0=$(lab_ray a --json status | json_get .disco.rx_bad)
+b_id=$(lab_ray b --json status | json_get .endpoint_id)
+lab_exec b perl -e '
+	use IO::Socket::INET;
+	my ($ip, $id) = @ARGV;
+	my $s = IO::Socket::INET->new(PeerAddr => $ip, PeerPort => 41383, Proto => "udp") or die;
+	srand(11);
+	my $pk = pack("H*", $id);
+	for my $i (1 .. 200) {
+		# magic, version, a known sender, then a random nonce and "box" of
+		# a ping or pong size, or a bad version / unknown sender / runt
+		my $body = join "", map { chr(int(rand(256))) } 1 .. (24 + 16 + ($i % 2 ? 13 : 32));
+		my $ver = $i % 10 == 0 ? "\x02" : "\x01";
+		my $who = $i % 7 == 0 ? "\x00" x 32 : $pk;
+		my $pkt = "\x0fRAYDS" . $ver . $who . $body;
+		$pkt = substr($pkt, 0, 6 + int(rand(60))) if $i % 13 == 0;
+		$s->send($pkt);
+	}' "$a_ip" "$b_id"
+alive a || fail "a's daemon died after forged disco packets"
+bad_more() { (($(lab_ray a --json status | json_get .disco.rx_bad) >= bad0 + 150)); }
+wait_for 10 "a counts the forged disco packets" bad_more
+assert_eq direct "$(lab_ray a --json ping bob -c 1 | json_get .path)" "a's path to bob after the forgeries"
+
 step "garbage, truncated and oversized frames on a's IPC socket"
 sock=$(lab_socket a)
 perl -e '
