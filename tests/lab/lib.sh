@@ -670,6 +670,8 @@ _lab_add_router() { # GW NAT
 			chain forward {
 				type filter hook forward priority filter; policy accept;
 				iifname "$wan" ct state established,related accept
+				# a port forward (DNAT, say by miniupnpd) is solicited
+				iifname "$wan" ct status dnat counter accept
 				iifname "$wan" drop
 			}
 			chain input {
@@ -834,6 +836,149 @@ lab_start_coturn() {
 	# shellcheck disable=SC2034 # for scenarios: `ray config set relay`
 	LAB_RELAY=turn:$LAB_TURN_USER:$LAB_TURN_PASS@$LAB_INET4:$LAB_TURN_PORT
 	step "coturn STUN/TURN on $LAB_STUN (pid $LAB_PID)"
+}
+
+# ---------------------------------------------------------------- miniupnpd
+
+LAB_STUN_REFLECT_PORT=3480
+
+# lab_start_miniupnpd GW [--no-natpmp]: miniupnpd (UPnP IGD and NAT-PMP, the
+# nftables build Debian ships) on router GW, serving its LAN: NAT-PMP on
+# 10.N.0.1:5351 (not with --no-natpmp: clients must fall back to UPnP), SSDP
+# and the IGD's HTTP port on the LAN bridge; hosts of 10.N.0.0/24 may map
+# ports 1024-65535 to themselves. miniupnpd puts its DNAT rules in chain
+# prerouting_miniupnpd of table inet filter and its accepts in chain
+# miniupnpd; it does not create them, so this does first (as Debian's
+# nft_init.sh would). The router's own forward chain accepts DNAT'd inbound.
+#
+# miniupnpd forwards nothing while its WAN address is private or reserved
+# (all lab addresses are TEST-NET) unless a STUN check finds no filtering NAT
+# above it. That check runs against stun_reflector.pl in "inet" (started on
+# first use, LAB_INET4:LAB_STUN_REFLECT_PORT): coturn's answers fail it (see
+# the reflector's header). The check also wants each of its sockets to come
+# back with its own port, which a symmetric router's fully random masquerade
+# would change for the router's own traffic too: an identity SNAT ahead of
+# the masquerade claims traffic sent from the WAN address, so the router's
+# own sockets keep their ports, as on a real router. LAN traffic is untouched.
+#
+# Returns once miniupnpd has enabled port forwarding and listens (NAT-PMP,
+# else the IGD's HTTP port); fails at once when it says it will not forward.
+# Log: $WORK/GW/miniupnpd.log; the process is recorded for teardown like
+# every lab_spawn.
+lab_start_miniupnpd() {
+	local gw=${1:?lab_start_miniupnpd GW [--no-natpmp]} natpmp=yes ns wan br n wip dir conf log http
+	case ${2:-} in
+	'') ;;
+	--no-natpmp) natpmp=no ;;
+	*) _lab_die "lab_start_miniupnpd: unknown option $2"; return 1 ;;
+	esac
+	[[ "$(_lab_node_get "$gw" kind)" == router ]] || { _lab_die "$gw is not a router"; return 1; }
+	_lab_require miniupnpd || return 1
+	ns=$(lab_ns "$gw")
+	wan=$(_lab_node_get "$gw" wan)
+	br=$(_lab_node_get "$gw" lan_bridge)
+	n=$(_lab_node_get "$gw" lan_index)
+	wip=$(_lab_node_get "$gw" ip4)
+	dir=$LAB_WORK/$gw
+	conf=$dir/miniupnpd.conf
+	log=$dir/miniupnpd.log
+	mkdir -p "$dir"
+	[[ -e "$log" ]] && { _lab_die "miniupnpd already started on $gw"; return 1; }
+	_lab_start_stun_reflector || return 1
+	ip netns exec "$ns" nft -f - <<-EOF || return 1
+		table inet filter {
+			chain forward {
+				type filter hook forward priority filter; policy accept;
+				jump miniupnpd
+			}
+			chain miniupnpd {
+			}
+			chain prerouting {
+				type nat hook prerouting priority dstnat; policy accept;
+				jump prerouting_miniupnpd
+			}
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				jump postrouting_miniupnpd
+			}
+			chain prerouting_miniupnpd {
+			}
+			chain postrouting_miniupnpd {
+			}
+		}
+		table ip lab_router_self {
+			chain postrouting {
+				type nat hook postrouting priority srcnat - 1; policy accept;
+				oifname "$wan" ip saddr $wip snat ip to $wip
+			}
+		}
+	EOF
+	cat >"$conf" <<-EOF
+		ext_ifname=$wan
+		listening_ip=$br
+		ext_perform_stun=yes
+		ext_stun_host=$LAB_INET4
+		ext_stun_port=$LAB_STUN_REFLECT_PORT
+		upnp_table_name=filter
+		upnp_nat_table_name=filter
+		upnp_forward_chain=miniupnpd
+		upnp_nat_chain=prerouting_miniupnpd
+		upnp_nat_postrouting_chain=postrouting_miniupnpd
+		enable_upnp=yes
+		enable_natpmp=$natpmp
+		secure_mode=yes
+		ipv6_disable=yes
+		http_port=0
+		system_uptime=no
+		lease_file=$dir/miniupnpd.leases
+		uuid=$(printf '3f1e2d4c-5b6a-4798-8a9b-%012x' "$n")
+		allow 1024-65535 10.$n.0.0/24 1024-65535
+		deny 0-65535 0.0.0.0/0 0-65535
+	EOF
+	lab_spawn "$gw" "$log" miniupnpd -f "$conf" -d -P "$dir/miniupnpd.pid"
+	wait_for "${LAB_START_TIMEOUT:-20}" "miniupnpd on $gw forwarding ports" \
+		_lab_miniupnpd_ready "$ns" "$LAB_PID" "$log" "10.$n.0.1" "$natpmp" >/dev/null ||
+		return 1
+	http=$(_lab_miniupnpd_http_port "$log")
+	if [[ "$natpmp" == yes ]]; then natpmp="NAT-PMP 10.$n.0.1:5351"; else natpmp="no NAT-PMP"; fi
+	step "miniupnpd on $gw: $natpmp, UPnP http://10.$n.0.1:$http (pid $LAB_PID)"
+}
+
+_lab_miniupnpd_http_port() { # LOG
+	sed -n 's/.*HTTP listening on port \([0-9][0-9]*\).*/\1/p' "$1" | head -n 1
+}
+
+# Succeeds once miniupnpd forwards ports and listens (NAT-PMP when enabled,
+# else the IGD's HTTP port); 99 when it died or said it will not forward
+# (its STUN check failed).
+_lab_miniupnpd_ready() { # NS PID LOG LAN_IP NATPMP(yes|no)
+	local port
+	_lab_check_running "$2" miniupnpd "$3" || return $?
+	if grep -q 'Port forwarding is now disabled' "$3"; then
+		echo "miniupnpd will not forward ports; last lines of $3:"
+		tail -n 30 "$3"
+		return 99
+	fi
+	grep -q 'Port forwarding is now enabled' "$3" || return 1
+	if [[ "$5" == yes ]]; then
+		[[ -n "$(ip netns exec "$1" ss -Hlun "src $4:5351")" ]]
+	else
+		port=$(_lab_miniupnpd_http_port "$3")
+		[[ -n "$port" && -n "$(ip netns exec "$1" ss -Hltn "sport = :$port")" ]]
+	fi
+}
+
+# The STUN responder miniupnpd's check talks to; one per lab.
+_lab_start_stun_reflector() {
+	local log=$LAB_WORK/inet/stun-reflector.log pid start
+	if [[ -f "$LAB_WORK/inet/stun-reflector.pid" ]]; then
+		read -r pid start <"$LAB_WORK/inet/stun-reflector.pid"
+		_lab_proc_alive "$pid" "$start" && return 0
+	fi
+	lab_spawn inet "$log" perl "$LAB_DIR/stun_reflector.pl" "$LAB_INET4" "$LAB_STUN_REFLECT_PORT"
+	echo "$LAB_PID $(_lab_proc_start "$LAB_PID" || echo 0)" >"$LAB_WORK/inet/stun-reflector.pid"
+	_lab_wait_bound inet "$LAB_PID" "stun reflector" "$log" \
+		"$LAB_STUN_REFLECT_PORT" udp >/dev/null
 }
 
 # lab_start_daemon NAME [VAR=VALUE...]: `ray daemon` in the host, output to
