@@ -51,6 +51,7 @@ bench: release
 	ninja -C $(REL_BUILD) src/dataplane/firewall_micro
 	./$(REL_BUILD)/src/dataplane/firewall_micro
 	bash bench/throughput $(REL_BUILD)
+	bash bench/paths $(REL_BUILD)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(REL_BUILD)
