@@ -17,6 +17,7 @@
 #include "dns/resolv.h"
 #include "dataplane/peer_table.h"
 #include "dataplane/tun.h"
+#include "discovery/record.h"
 #include "mesh/identity.h"
 
 struct magicsock;
@@ -76,6 +77,8 @@ struct daemon {
 	uint64_t started_unix;       /* baseline for members never seen */
 	uint64_t started_ms;         /* loop time at start */
 	char endpoint_addrs_sig[512];/* addresses last published, to spot changes */
+	uint8_t endpoint_rec[RECORD_MAX]; /* that signed record, for CTL_ENDPOINT */
+	size_t endpoint_rec_len;
 };
 
 /* Runs the daemon in the foreground until SIGTERM/SIGINT. Returns an exit code. */

@@ -539,7 +539,7 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 	}
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
 	if (join_on_message(d, p, &m) || roster_on_message(d, p, &m) ||
-	    ping_on_message(d, p, &m))
+	    ping_on_message(d, p, &m) || peers_on_message(d, p, &m))
 		return;
 	n = m.has_net ? network_find_pk(d, m.net) : NULL;
 	switch (m.type) {

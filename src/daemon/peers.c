@@ -138,28 +138,63 @@ static void set_relay(struct daemon *d, struct peer *p, const union ms_addr *rel
 			  ms_addr_fmt(relay, s, sizeof(s)), strerror(-ret));
 }
 
+/* Takes the addresses of p's signed endpoint record (DHT or CTL_ENDPOINT);
+ * -EBADMSG when it does not verify. */
+static int apply_endpoint(struct daemon *d, struct peer *p, const uint8_t *rec,
+			  size_t len)
+{
+	union ms_addr addrs[MAGICSOCK_MAX_ADDRS], relay;
+	int n;
+
+	n = records_endpoint_addrs(p->pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS, &relay);
+	if (n < 0)
+		return n;
+	/* The relay candidate first: setting the addresses may dial at once. */
+	set_relay(d, p, &relay);
+	if (n > 0)
+		peer_set_addrs(d, p, false, addrs, (size_t)n);
+	return 0;
+}
+
 static void on_endpoint(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
 			size_t len, void *ud)
 {
-	union ms_addr addrs[MAGICSOCK_MAX_ADDRS], relay;
 	struct peer *p = peers_find(d, pk);
-	int n = -ENOENT;
 
 	(void)ud;
 	if (!p)
 		return;
 	p->lookup_busy = false;
-	if (rec)
-		n = records_endpoint_addrs(pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS, &relay);
-	/* The relay candidate first: setting the addresses may dial at once. */
-	if (n >= 0)
-		set_relay(d, p, &relay);
-	if (n > 0) {
-		peer_set_addrs(d, p, false, addrs, (size_t)n);
-	} else {
+	if (!rec || apply_endpoint(d, p, rec, len) < 0)
 		log_debug("peer %.8s: no endpoint record found", p->id);
-	}
 	peer_free_if_unused(d, p);
+}
+
+static void send_endpoint(struct daemon *d, struct peer *p)
+{
+	struct ctl_msg m = { .type = CTL_ENDPOINT };
+
+	if (!p->conn || !d->endpoint_rec_len)
+		return;
+	m.rec = d->endpoint_rec;
+	m.rec_len = d->endpoint_rec_len;
+	peer_send_ctl(d, p, &m);
+}
+
+void peers_broadcast_endpoint(struct daemon *d)
+{
+	for (struct peer *p = d->peers; p; p = p->next)
+		send_endpoint(d, p);
+}
+
+bool peers_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
+{
+	if (m->type != CTL_ENDPOINT)
+		return false;
+	if (apply_endpoint(d, p, m->rec, m->rec_len) < 0)
+		log_warn("peer %.8s: endpoint record over the connection does not verify",
+			 p->id);
+	return true;
 }
 
 void peer_set_addrs(struct daemon *d, struct peer *p, bool lan,
@@ -249,6 +284,7 @@ void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
 	audit_peer(d, p, "connect");
 	log_info("peer %.8s: connected (%s)", p->id,
 		 quic_conn_is_client(c) ? "we dialled" : "they dialled");
+	send_endpoint(d, p);
 	network_on_peer_up(d, p);
 }
 

@@ -7,6 +7,12 @@
  * looking up its endpoint record in the DHT, with exponential backoff from
  * 1 s to 30 s. Peers that connect to us unasked (joiners) live as long as
  * their connection. Both sides dial; the transport keeps one connection.
+ *
+ * Each side also sends its newest signed endpoint record (CTL_ENDPOINT)
+ * over the connection when it comes up and whenever the record changes:
+ * the side that was dialled never looked the dialler up, and a relayed
+ * connection is how candidates for a direct path arrive when the DHT is
+ * slow, stale or down. The record is verified like one from the DHT.
  */
 #ifndef RAYFISH_DAEMON_PEERS_H
 #define RAYFISH_DAEMON_PEERS_H
@@ -57,6 +63,11 @@ void peer_set_addrs(struct daemon *d, struct peer *p, bool lan,
 
 /* Encodes and sends one control message; -ENOTCONN without a connection. */
 int peer_send_ctl(struct daemon *d, struct peer *p, const struct ctl_msg *m);
+
+/* Our endpoint record changed: tell every connected peer. */
+void peers_broadcast_endpoint(struct daemon *d);
+/* Handles CTL_ENDPOINT; false for any other message. */
+bool peers_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m);
 
 /* Every tick: dial wanted peers whose backoff expired. */
 void peers_tick(struct daemon *d);

@@ -6,6 +6,7 @@
 #include "daemon/records.h"
 #include "daemon/daemon.h"
 #include "daemon/nat.h"
+#include "daemon/peers.h"
 #include "discovery/dht.h"
 #include "discovery/payload.h"
 #include "transport/magicsock.h"
@@ -242,6 +243,10 @@ void records_endpoint_tick(struct daemon *d)
 		return;
 	log_info("discovery: endpoint record published (seq %llu, addresses %s)",
 		 (unsigned long long)d->endpoint_seq, sig[0] ? sig : "none");
+	memcpy(d->endpoint_rec, rec, (size_t)rlen);
+	d->endpoint_rec_len = (size_t)rlen;
+	if (strcmp(sig, d->endpoint_addrs_sig) != 0)
+		peers_broadcast_endpoint(d);
 	snprintf(d->endpoint_addrs_sig, sizeof(d->endpoint_addrs_sig), "%s", sig);
 	d->next_endpoint_publish_ms = daemon_now_ms(d) + ENDPOINT_REFRESH_MS;
 }

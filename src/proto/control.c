@@ -180,6 +180,8 @@ static int check_required(const struct ctl_msg *m)
 	case CTL_PING:
 	case CTL_PONG:
 		return m->exp ? 0 : -EINVAL;
+	case CTL_ENDPOINT:
+		return m->rec ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -214,7 +216,8 @@ const char *ctl_type_name(enum ctl_type t)
 {
 	static const char *names[] = { "?", "hello", "join_req", "welcome",
 		"pending", "denied", "sync", "leave", "blob_get", "blob",
-		"admin_grant", "invite_share", "invite_used", "ping", "pong" };
+		"admin_grant", "invite_share", "invite_used", "ping", "pong",
+		"endpoint" };
 
 	return t > 0 && t < CTL_TYPE_MAX ? names[t] : "?";
 }

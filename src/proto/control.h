@@ -35,6 +35,7 @@ enum ctl_type {
 	CTL_INVITE_USED,   /* coordinator → coordinators: hash was redeemed */
 	CTL_PING,          /* echo request: exp = the prober's nonce */
 	CTL_PONG,          /* echo reply: exp = the nonce it answers */
+	CTL_ENDPOINT,      /* rec = my newest signed endpoint record (addresses) */
 	CTL_TYPE_MAX
 };
 

@@ -75,6 +75,23 @@ static void test_required_fields(void **state)
 	assert_int_equal(ctl_encode(&in, &sb), 0);
 	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
 	msgpack_sbuffer_destroy(&sb);
+	/* CTL_ENDPOINT carries a record and nothing else is required */
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_ENDPOINT;
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+	in.rec = (const uint8_t *)"signed-record";
+	in.rec_len = 13;
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), 0);
+	assert_int_equal(out.type, CTL_ENDPOINT);
+	assert_int_equal(out.rec_len, 13);
+	assert_memory_equal(out.rec, "signed-record", 13);
+	assert_string_equal(ctl_type_name(CTL_ENDPOINT), "endpoint");
+	msgpack_sbuffer_destroy(&sb);
 	in.type = 0;
 	assert_int_equal(ctl_encode(&in, &sb), -EINVAL);
 }
