@@ -128,8 +128,7 @@ for my $k (qw(direct relay)) {
 	    $r{$k}{rtt_avg} - $r{raw}{rtt_avg}, $x->{rtt_min} // 0;
 }
 
-printf "\npath switches (mesh ping a → b every 50 ms during each)%s:\n",
-    $r{cold} ? ', network formed before the relayed addresses were published' : '';
+printf "\npath switches (mesh ping a → b every 50 ms during each):\n";
 for my $pp ([failover => 'direct -> relay (a-b mesh UDP cut)'],
     [recovery => 'relay -> direct (cut undone)']) {
 	my ($k, $label) = @$pp;
