@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # make demo: a readable walk through Rayfish on a lab of three hosts.
 #   demo.sh BUILD
-# Builds a small internet of network namespaces with a real DHT bootstrap,
-# starts a daemon per host, creates a closed network on alice, hands bob an
+# Builds a small internet of network namespaces with a real DHT bootstrap and
+# a real TURN relay (coturn): alice sits on the internet, bob behind a home
+# router (endpoint-independent NAT), carol behind a strict symmetric NAT.
+# Starts a daemon per host, creates a closed network on alice, hands bob an
 # invite code and lets carol in by live approval, and shows them reaching
 # each other by name (Magic DNS) over IPv4 and IPv6 through their TUN
-# devices. Everything is torn down at the end, also on failure.
+# devices: alice and bob directly through bob's NAT (hole punched), bob and
+# carol through the relay. Everything is torn down at the end, also on failure.
 set -euo pipefail
 BUILD=${1:-build}
 LAB_BUILD=$(cd "$BUILD" && pwd)
@@ -26,11 +29,22 @@ run() { # HOST cmd...: show the command as typed on that host, then run it
 }
 
 lab_init demo
-say "A lab internet: a DHT bootstrap node and three hosts, alice, bob and carol."
+say "A lab internet: a DHT bootstrap node, a TURN relay and three hosts."
 lab_start_dhtnode >/dev/null
-for h in alice bob carol; do lab_add_host "$h" --direct >/dev/null; done
-for h in alice bob carol; do lab_start_daemon "$h" >/dev/null; done
+lab_start_coturn >/dev/null
+lab_add_host alice --direct >/dev/null
+lab_add_host bob --nat eim >/dev/null
+lab_add_host carol --nat symmetric >/dev/null
+echo "alice: on the internet ($(lab_host_ip alice))"
+echo "bob:   $(lab_host_ip bob) behind a home router (NAT, public $(lab_router_wan_ip bob))"
+echo "carol: $(lab_host_ip carol) behind a strict symmetric NAT (public $(lab_router_wan_ip carol))"
+for h in alice bob carol; do lab_start_daemon "$h" "RAYFISH_RELAY=$LAB_RELAY" >/dev/null; done
 echo "each host runs its own 'ray daemon' (own identity, own TUN device ray0)"
+allocated() { [[ "$(lab_ray "$1" --json netcheck | json_get .relay.state)" == allocated ]]; }
+for h in alice bob carol; do wait_for 30 "$h's relay allocation" allocated "$h" >/dev/null; done
+
+say "bob checks what his NAT lets through"
+run bob ray netcheck
 
 say "alice creates a network (closed by default: the room id alone does not admit)"
 run alice ray create --name gaming --hostname alice
@@ -60,6 +74,15 @@ for h in alice bob carol; do wait_for 60 "$h sees both peers" online "$h" >/dev/
 say "every host sees the other two online"
 run bob ray status
 
+path_is() { [[ "$(lab_ray "$1" --json ping "$2" -c 1 2>/dev/null | json_get .path)" == "$3" ]]; }
+wait_for 60 "alice reaches bob directly" path_is alice bob direct >/dev/null
+wait_for 60 "bob reaches carol" path_is bob carol relay >/dev/null
+
+say "alice reaches bob directly: both ends punched through bob's NAT at once"
+run alice ray ping bob -c 3
+say "bob and carol are both behind NAT, carol's symmetric: they go through the relay"
+run bob ray ping carol -c 3
+
 say "reaching each other by name: host.network.ray, or just host.ray"
 run alice ping -4 -c 3 -i 0.2 bob.gaming.ray
 run alice ping -6 -c 3 -i 0.2 carol.gaming.ray
@@ -70,4 +93,4 @@ say "the status as JSON, for scripts"
 run carol ray --json status
 
 for h in alice bob carol; do lab_stop_daemon "$h" >/dev/null; done
-say "demo done: three hosts formed a private network and reached each other by name."
+say "demo done: three hosts, two of them behind NAT, formed a private network and reached each other by name."
