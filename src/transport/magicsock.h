@@ -18,12 +18,14 @@
  * (a bounded table, oldest replaced) so that any send to them by address
  * (answers to a peer not yet known) goes through the relay sender (TURN to
  * TURN: our allocation relays to theirs), never straight from our socket,
- * which their allocation would not accept. Sending to a peer: a fresh last-heard direct address
- * gets everything; otherwise (last heard through the relay, or nothing
- * heard recently) the packet goes through the relay to the peer's relay
- * candidate, and the direct candidates still get one packet per
- * MAGICSOCK_DIRECT_PROBE_MS (every packet while nothing was heard through
- * the relay either), so a direct path can still come up and take over.
+ * which their allocation would not accept. Sending to a peer: its direct
+ * address gets everything (with disco: the address a pong confirmed; without
+ * it: the last address heard while fresh); otherwise the packet goes through
+ * the relay to the peer's relay candidate, and the direct candidates get
+ * every packet while nothing was heard through the relay either (so the
+ * first Initial reaches whichever works); without disco they also get one
+ * packet per MAGICSOCK_DIRECT_PROBE_MS while relaying, so a direct path can
+ * still come up and take over (with disco, its pings do that).
  *
  * Disco (once magicsock_set_disco_key gave it our identity): a direct path
  * counts only once a sealed disco pong (transport/disco.h) came back from

@@ -25,6 +25,7 @@
 # API (details above each function):
 #   lab_init NAME                     work dir, trap, prefix, internet namespace
 #   lab_start_dhtnode / lab_start_coturn   bootstrap / STUN+TURN in "inet"
+#   lab_start_miniupnpd GW [--no-natpmp]   UPnP IGD + NAT-PMP on router GW
 #   lab_add_host NAME [--direct | --nat eim|symmetric] [--lan LAN]
 #   lab_exec NAME cmd... / lab_ray NAME args... / lab_spawn NAME LOG cmd...
 #   lab_start_daemon NAME [VAR=VALUE...] / lab_stop_daemon NAME
