@@ -115,7 +115,12 @@ decode_observed(const uint8_t *p, union ms_addr *a)
 		memcpy(&a->in6.sin6_addr, p + 3, 16);
 		return 0;
 	}
-	return p[0] == 0 ? 0 : -EBADMSG;	/* 0: sender did not know */
+	if (p[0] != 0)
+		return -EBADMSG;
+	for (i = 1; i < 19; i++)	/* 0: the sender did not know; all zero */
+		if (p[i] != 0)
+			return -EBADMSG;
+	return 0;
 }
 
 int

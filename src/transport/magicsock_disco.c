@@ -155,6 +155,24 @@ over_rate(struct magicsock *ms, struct ms_disco *d)
 	return ++d->win_count > MAGICSOCK_DISCO_RATE;
 }
 
+/*
+ * A ping is answered once: a captured one replayed (from anywhere) would
+ * otherwise spend the peer's answer budget and starve its real pings.
+ * Returns 1 for a txid seen recently, else remembers it.
+ */
+static int
+replayed(struct ms_disco *d, const uint8_t *txid)
+{
+	size_t i;
+
+	for (i = 0; i < MS_DISCO_SEEN; i++)
+		if (memcmp(d->seen[i], txid, DISCO_TXID_LEN) == 0)
+			return 1;
+	memcpy(d->seen[d->seen_next], txid, DISCO_TXID_LEN);
+	d->seen_next = (d->seen_next + 1) % MS_DISCO_SEEN;
+	return 0;
+}
+
 static void
 on_ping(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
     const union ms_addr *from)
@@ -163,6 +181,10 @@ on_ping(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
 	struct ms_disco *d = &p->disco;
 	uint64_t now = now_ms(ms);
 
+	if (replayed(d, m->txid) || over_rate(ms, d)) {
+		ms->st.disco_rx_bad++;
+		return;
+	}
 	ms->st.disco_rx_ping++;
 	memcpy(pong.txid, m->txid, DISCO_TXID_LEN);
 	send_msg(ms, p, from, &pong);
@@ -232,8 +254,7 @@ ms_disco_input(void *ud, const uint8_t *pkt, size_t len,
 
 	if (disco_sender(pkt, len, pk) < 0 ||
 	    (p = ms_peer_get(ms, pk, 0)) == NULL || !key_ready(ms, p) ||
-	    disco_open(pkt, len, p->disco.shared, &m) < 0 ||
-	    over_rate(ms, &p->disco)) {
+	    disco_open(pkt, len, p->disco.shared, &m) < 0) {
 		ms->st.disco_rx_bad++;
 		return;
 	}

@@ -20,6 +20,7 @@
 #define MS_BUCKETS 256
 #define MS_DISCO_PENDING 8	/* pings in flight per peer */
 #define MS_DISCO_LEARNED 4	/* addresses a peer's pings came from */
+#define MS_DISCO_SEEN 16	/* their recent ping ids: a replay is not answered */
 
 struct ms_disco_ping {
 	uint8_t txid[DISCO_TXID_LEN];
@@ -43,6 +44,8 @@ struct ms_disco {
 	uint64_t punch_ms;	/* last ping sent in answer to theirs */
 	uint64_t win_ms;	/* start of the rate window for their pings */
 	uint32_t win_count;
+	uint8_t seen[MS_DISCO_SEEN][DISCO_TXID_LEN];
+	size_t seen_next;
 	enum ms_path shown;	/* last path logged */
 };
 

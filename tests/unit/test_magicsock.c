@@ -4,6 +4,14 @@
  * real socket round trips on 127.0.0.1, the fixed-port fallback, the
  * counters for dropped input, and the relay route (relayed input, relay
  * path, direct tries while relaying, hostile relay candidates).
+ *
+ * Disco (two magicsocks with identities on 127.0.0.1): pings from the
+ * sending end and the punch back make both paths direct; forged, unknown
+ * and misdirected disco packets are counted as bad and change nothing; a
+ * replayed ping from another address is answered there but never becomes
+ * the path (only a pong does); pings over the per-peer rate go unanswered;
+ * a vanished peer loses its direct path after MAGICSOCK_DISCO_TRUST_MS and
+ * gets it back once it answers again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +21,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <sodium.h>
 
+#include "mesh/identity.h"
+#include "transport/disco.h"
 #include "transport/magicsock.h"
 #include "util/log.h"
 
@@ -531,6 +542,427 @@ test_batch_plain(void **state)
 	batch_round(0);
 }
 
+/* ---- disco ---- */
+
+/* Two magicsocks with identities, each the other's peer by address. */
+struct dpair {
+	struct magicsock *a, *b;
+	struct identity ia, ib;
+	union ms_addr aa, ba;
+	uint8_t ab[DISCO_KEY_LEN];	/* the a-b box key, to forge with */
+};
+
+static void
+dpair_open(struct dpair *p)
+{
+	struct magicsock_config cfg = { 0 };
+	uint8_t seed[IDENTITY_SEED_LEN], curve[DISCO_KEY_LEN];
+
+	memset(p, 0, sizeof(*p));
+	memset(seed, 0x5a, sizeof(seed));
+	assert_int_equal(identity_from_seed(seed, &p->ia), 0);
+	memset(seed, 0x5b, sizeof(seed));
+	assert_int_equal(identity_from_seed(seed, &p->ib), 0);
+	assert_int_equal(disco_secret_from_ed25519(curve, p->ia.sk), 0);
+	assert_int_equal(disco_shared_key(p->ab, curve, p->ib.pk), 0);
+	assert_int_equal(magicsock_new(&p->a, &loop, &cfg), 0);
+	assert_int_equal(magicsock_new(&p->b, &loop, &cfg), 0);
+	addr_of(p->a, &p->aa);
+	addr_of(p->b, &p->ba);
+	assert_int_equal(magicsock_set_disco_key(p->a, p->ia.pk, p->ia.sk), 0);
+	assert_int_equal(magicsock_set_disco_key(p->b, p->ib.pk, p->ib.sk), 0);
+	assert_int_equal(magicsock_set_peer_addrs(p->a, p->ib.pk, &p->ba, 1), 0);
+	assert_int_equal(magicsock_set_peer_addrs(p->b, p->ia.pk, &p->aa, 1), 0);
+}
+
+static void
+dpair_close(struct dpair *p)
+{
+	magicsock_free(p->a);
+	magicsock_free(p->b);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	identity_clear(&p->ia);
+	identity_clear(&p->ib);
+}
+
+/* The peer's path is direct through exactly want. */
+static int
+direct_via(struct magicsock *ms, const uint8_t *pk, const union ms_addr *want)
+{
+	union ms_addr got;
+
+	return magicsock_peer_path(ms, pk, &got) == MS_PATH_DIRECT &&
+	    ms_addr_eq(&got, want);
+}
+
+static int
+both_direct(struct dpair *p)
+{
+	return direct_via(p->a, p->ib.pk, &p->ba) &&
+	    direct_via(p->b, p->ia.pk, &p->aa);
+}
+
+static int
+a_direct(struct dpair *p)
+{
+	return direct_via(p->a, p->ib.pk, &p->ba);
+}
+
+static int
+a_not_direct(struct dpair *p)
+{
+	return !a_direct(p);
+}
+
+/* Runs the loop until cond holds or max_ms pass: the ms it took, or -1. */
+static int
+run_until(int (*cond)(struct dpair *), struct dpair *p, int max_ms)
+{
+	uint64_t start;
+
+	uv_update_time(&loop);
+	start = uv_now(&loop);
+	for (;;) {
+		if (cond(p))
+			return (int)(uv_now(&loop) - start);
+		if (uv_now(&loop) - start >= (uint64_t)max_ms)
+			return -1;
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+		uv_update_time(&loop);
+	}
+}
+
+/* A QUIC-looking packet to the peer: marks it active for disco. */
+static void
+dpair_send(struct magicsock *ms, const uint8_t *pk)
+{
+	uint8_t pkt[60];
+
+	memset(pkt, 0xc0, sizeof(pkt));
+	assert_int_equal(magicsock_send_peer(ms, pk, pkt, sizeof(pkt)), 0);
+}
+
+/* Both ends active and confirmed. */
+static void
+dpair_connect(struct dpair *p)
+{
+	dpair_send(p->a, p->ib.pk);
+	dpair_send(p->b, p->ia.pk);
+	assert_true(run_until(both_direct, p, 2000) >= 0);
+}
+
+/* A plain UDP socket on 127.0.0.1: the attacker, or a wiretap. */
+static int
+udp_open(union ms_addr *a)
+{
+	socklen_t len = sizeof(a->in);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(ms_addr_parse(a, "127.0.0.1:0"), 0);
+	assert_int_equal(bind(fd, &a->sa, sizeof(a->in)), 0);
+	assert_int_equal(getsockname(fd, &a->sa, &len), 0);
+	return fd;
+}
+
+static void
+udp_send(int fd, const union ms_addr *to, const uint8_t *buf, size_t len)
+{
+	assert_int_equal(sendto(fd, buf, len, 0, &to->sa, sizeof(to->in)),
+	    (ssize_t)len);
+}
+
+/*
+ * Runs the loop until a disco packet of the given type (and txid, unless
+ * NULL) that opens under key arrives on fd; gives up after ~2 s. The raw
+ * bytes are copied to raw (DISCO_MAX_LEN) when it is not NULL.
+ */
+static int
+udp_wait_disco(int fd, const uint8_t *key, int type, const uint8_t *txid,
+    struct disco_msg *m, uint8_t *raw, size_t *rawlen)
+{
+	uint8_t buf[MAGICSOCK_BUF_SIZE];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			usleep(1000);
+			uv_update_time(&loop);
+			continue;
+		}
+		if (disco_open(buf, (size_t)n, key, m) != 0 || m->type != type)
+			continue;
+		if (txid && memcmp(m->txid, txid, DISCO_TXID_LEN) != 0)
+			continue;
+		if (raw) {
+			memcpy(raw, buf, (size_t)n);
+			*rawlen = (size_t)n;
+		}
+		return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* Disco datagrams waiting on fd that open under key, of the given type. */
+static int
+udp_count_disco(int fd, const uint8_t *key, int type)
+{
+	uint8_t buf[MAGICSOCK_BUF_SIZE];
+	struct disco_msg m;
+	ssize_t n;
+	int count = 0;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0)
+		if (disco_open(buf, (size_t)n, key, &m) == 0 && m.type == type)
+			count++;
+	return count;
+}
+
+/*
+ * Only a sends: its pings reach b, b answers and punches back, so both
+ * ends confirm the other's address with a pong.
+ */
+static void
+test_disco_direct(void **state)
+{
+	struct magicsock_stats sa, sb;
+	struct dpair p;
+
+	dpair_open(&p);
+	/* Before any send nothing is pinged: no peer is active. */
+	assert_int_equal(run_until(both_direct, &p, 600), -1);
+	magicsock_get_stats(p.a, &sa);
+	assert_int_equal(sa.disco_tx, 0);
+	assert_int_equal(magicsock_peer_path(p.a, p.ib.pk, NULL),
+	    MS_PATH_PROBING);
+
+	dpair_send(p.a, p.ib.pk);
+	assert_true(run_until(both_direct, &p, 2000) >= 0);
+	magicsock_get_stats(p.a, &sa);
+	magicsock_get_stats(p.b, &sb);
+	assert_true(sa.disco_tx >= 2);		/* ping, pong to b's punch */
+	assert_true(sb.disco_tx >= 2);		/* pong, punch */
+	assert_true(sa.disco_rx_ping >= 1);
+	assert_true(sa.disco_rx_pong >= 1);
+	assert_true(sb.disco_rx_ping >= 1);
+	assert_true(sb.disco_rx_pong >= 1);
+	assert_int_equal(sa.disco_rx_bad, 0);
+	assert_int_equal(sb.disco_rx_bad, 0);
+	/* Every disco datagram went to the disco handler, none dropped. */
+	assert_int_equal(sb.rx_packets[MS_PKT_DISCO],
+	    sb.disco_rx_ping + sb.disco_rx_pong);
+	dpair_close(&p);
+}
+
+/* Seals m as from_pk under key and sends it from fd to to. */
+static void
+forge_send(int fd, const union ms_addr *to, const uint8_t *from_pk,
+    const uint8_t *key, int type, const uint8_t *txid)
+{
+	struct disco_msg m;
+	uint8_t pkt[DISCO_MAX_LEN];
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	m.type = (uint8_t)type;
+	if (txid)
+		memcpy(m.txid, txid, DISCO_TXID_LEN);
+	else
+		disco_txid(m.txid);
+	n = disco_seal(pkt, sizeof(pkt), from_pk, key, &m);
+	assert_true(n > 0);
+	udp_send(fd, to, pkt, (size_t)n);
+}
+
+/*
+ * Hostile disco input to b while its path to a is direct: random boxes
+ * under a's key (ping and pong size), a stranger's properly sealed ping, a
+ * stranger's box claiming a's key, a pong nobody asked for. Each counts
+ * once as bad and nothing else moves except with a's own traffic.
+ */
+static void
+test_disco_forged(void **state)
+{
+	struct magicsock_stats sa0, sb0, sa1, sb1;
+	struct identity ic;
+	struct dpair p;
+	union ms_addr xa;
+	uint8_t seed[IDENTITY_SEED_LEN], curve[DISCO_KEY_LEN];
+	uint8_t cb[DISCO_KEY_LEN], pkt[DISCO_MAX_LEN];
+	size_t len;
+	int fd;
+
+	dpair_open(&p);
+	dpair_connect(&p);
+	fd = udp_open(&xa);
+	memset(seed, 0x5c, sizeof(seed));
+	assert_int_equal(identity_from_seed(seed, &ic), 0);
+	assert_int_equal(disco_secret_from_ed25519(curve, ic.sk), 0);
+	assert_int_equal(disco_shared_key(cb, curve, p.ib.pk), 0);
+	magicsock_get_stats(p.a, &sa0);
+	magicsock_get_stats(p.b, &sb0);
+
+	/* Right magic, version and a's key in clear, random box. */
+	for (len = DISCO_HDR_LEN + 16 + 13; len <= DISCO_HDR_LEN + 16 + 32;
+	    len += 19) {
+		memcpy(pkt, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN);
+		pkt[MAGICSOCK_DISCO_MAGIC_LEN] = DISCO_VERSION;
+		memcpy(pkt + MAGICSOCK_DISCO_MAGIC_LEN + 1, p.ia.pk,
+		    DISCO_KEY_LEN);
+		randombytes_buf(pkt + DISCO_HDR_LEN - 24,
+		    len - (DISCO_HDR_LEN - 24));
+		udp_send(fd, &p.ba, pkt, len);
+	}
+	/* A stranger b never heard of, sealing correctly for b. */
+	forge_send(fd, &p.ba, ic.pk, cb, DISCO_PING, NULL);
+	/* The stranger claiming to be a: b opens with the a-b key. */
+	forge_send(fd, &p.ba, p.ia.pk, cb, DISCO_PING, NULL);
+	/* A real-key pong whose txid b never sent. */
+	forge_send(fd, &p.ba, p.ia.pk, p.ab, DISCO_PONG, NULL);
+	spin(60);
+
+	magicsock_get_stats(p.a, &sa1);
+	magicsock_get_stats(p.b, &sb1);
+	assert_int_equal(sb1.disco_rx_bad - sb0.disco_rx_bad, 5);
+	assert_int_equal(sa1.disco_rx_bad, sa0.disco_rx_bad);
+	/* Whatever b accepted meanwhile came from a. */
+	assert_true((sb1.disco_rx_ping - sb0.disco_rx_ping) +
+	    (sb1.disco_rx_pong - sb0.disco_rx_pong) <=
+	    sa1.disco_tx - sa0.disco_tx);
+	assert_int_equal(sb1.rx_packets[MS_PKT_DISCO] -
+	    sb0.rx_packets[MS_PKT_DISCO], 5 +
+	    (sb1.disco_rx_ping - sb0.disco_rx_ping) +
+	    (sb1.disco_rx_pong - sb0.disco_rx_pong));
+	assert_int_equal(sb1.rx_packets[MS_PKT_QUIC],
+	    sb0.rx_packets[MS_PKT_QUIC]);
+	/* Nothing answered the attacker, no peer entry was made for the
+	 * stranger, and both paths are as they were. */
+	assert_int_equal(udp_count_disco(fd, p.ab, DISCO_PONG), 0);
+	assert_int_equal(udp_count_disco(fd, cb, DISCO_PONG), 0);
+	assert_int_equal(magicsock_peer_path(p.b, ic.pk, NULL), MS_PATH_NONE);
+	assert_true(both_direct(&p));
+
+	close(fd);
+	identity_clear(&ic);
+	dpair_close(&p);
+}
+
+/*
+ * A wiretap x is one of a's candidates for b, so it catches a real ping of
+ * a's. A pong for that ping from an address a did not ping is refused. The
+ * ping replayed to b from x is answered there (pongs are harmless) but x
+ * never becomes b's path: only a pong from x could do that. Neither does
+ * a packet merely heard from x.
+ */
+static void
+test_disco_replay(void **state)
+{
+	struct magicsock_stats sa0, sa1;
+	struct disco_msg ping, pong;
+	struct dpair p;
+	union ms_addr xa, ya, cand[2];
+	uint8_t raw[DISCO_MAX_LEN];
+	size_t rawlen;
+	int fx, fy;
+
+	dpair_open(&p);
+	fx = udp_open(&xa);
+	fy = udp_open(&ya);
+	cand[0] = p.ba;
+	cand[1] = xa;
+	assert_int_equal(magicsock_set_peer_addrs(p.a, p.ib.pk, cand, 2), 0);
+	dpair_send(p.a, p.ib.pk);
+	dpair_send(p.b, p.ia.pk);
+	assert_int_equal(udp_wait_disco(fx, p.ab, DISCO_PING, NULL, &ping,
+	    raw, &rawlen), 0);
+
+	/* Its pong from y (b's key, right txid, wrong address): bad. */
+	magicsock_get_stats(p.a, &sa0);
+	forge_send(fy, &p.aa, p.ib.pk, p.ab, DISCO_PONG, ping.txid);
+	spin(30);
+	magicsock_get_stats(p.a, &sa1);
+	assert_int_equal(sa1.disco_rx_bad - sa0.disco_rx_bad, 1);
+	assert_false(direct_via(p.a, p.ib.pk, &ya));
+
+	assert_true(run_until(both_direct, &p, 2000) >= 0);
+	/* The replay: b answers x with x's own address... */
+	udp_send(fx, &p.ba, raw, rawlen);
+	assert_int_equal(udp_wait_disco(fx, p.ab, DISCO_PONG, ping.txid, &pong,
+	    NULL, NULL), 0);
+	assert_true(ms_addr_eq(&pong.observed, &xa));
+	/* ...but keeps its path to a, also after its ping to x goes
+	 * unanswered, and after a packet "heard" from x. */
+	assert_true(direct_via(p.b, p.ia.pk, &p.aa));
+	magicsock_peer_heard(p.b, p.ia.pk, &xa);
+	spin(300);
+	assert_true(both_direct(&p));
+
+	close(fx);
+	close(fy);
+	dpair_close(&p);
+}
+
+/*
+ * Pings over the per-peer rate are dropped and counted: a burst of three
+ * times the rate (well under a second, so at most two rate windows) gets
+ * at most two windows' worth of pongs.
+ */
+static void
+test_disco_rate(void **state)
+{
+	struct magicsock_stats sb0, sb1;
+	struct dpair p;
+	union ms_addr xa;
+	int fd, i, pongs;
+
+	dpair_open(&p);
+	fd = udp_open(&xa);
+	magicsock_get_stats(p.b, &sb0);
+	for (i = 0; i < 3 * MAGICSOCK_DISCO_RATE; i++)
+		forge_send(fd, &p.ba, p.ia.pk, p.ab, DISCO_PING, NULL);
+	spin(100);
+	magicsock_get_stats(p.b, &sb1);
+	pongs = udp_count_disco(fd, p.ab, DISCO_PONG);
+	assert_true(pongs >= MAGICSOCK_DISCO_RATE);
+	assert_true(pongs <= 2 * MAGICSOCK_DISCO_RATE);
+	assert_int_equal(sb1.disco_rx_ping - sb0.disco_rx_ping, (uint64_t)pongs);
+	assert_int_equal(sb1.disco_rx_bad - sb0.disco_rx_bad,
+	    (uint64_t)(3 * MAGICSOCK_DISCO_RATE - pongs));
+	close(fd);
+	dpair_close(&p);
+}
+
+/*
+ * b vanishes: a keeps its direct path until MAGICSOCK_DISCO_TRUST_MS after
+ * the last pong (one lost heartbeat is not enough), then probes; once b
+ * answers again both paths come back.
+ */
+static void
+test_disco_blackhole(void **state)
+{
+	struct dpair p;
+	int t;
+
+	dpair_open(&p);
+	dpair_connect(&p);
+	magicsock_set_blackhole(p.b, 1);
+	t = run_until(a_not_direct, &p, MAGICSOCK_DISCO_TRUST_MS + 1000);
+	assert_true(t >= MAGICSOCK_DISCO_TRUST_MS - MAGICSOCK_DISCO_HEARTBEAT_MS -
+	    2 * MAGICSOCK_DISCO_TICK_MS);
+	assert_int_equal(magicsock_peer_path(p.a, p.ib.pk, NULL),
+	    MS_PATH_PROBING);
+	magicsock_set_blackhole(p.b, 0);
+	assert_true(run_until(a_direct, &p, 2 * MAGICSOCK_DISCO_PROBE_MS +
+	    500) >= 0);
+	assert_true(run_until(both_direct, &p, 2000) >= 0);
+	dpair_close(&p);
+}
+
 int
 main(void)
 {
@@ -543,6 +975,11 @@ main(void)
 		cmocka_unit_test(test_oversized_rx),
 		cmocka_unit_test(test_batch_gso),
 		cmocka_unit_test(test_batch_plain),
+		cmocka_unit_test(test_disco_direct),
+		cmocka_unit_test(test_disco_forged),
+		cmocka_unit_test(test_disco_replay),
+		cmocka_unit_test(test_disco_rate),
+		cmocka_unit_test(test_disco_blackhole),
 	};
 	int rv;
 
