@@ -437,6 +437,50 @@ static void parse_answers(const ldns_pkt *pkt, struct mdns_parsed *out)
 	}
 }
 
+/* Offset just past the name at off, or 0 when it runs off the end. */
+static size_t skip_name(const uint8_t *pkt, size_t len, size_t off)
+{
+	while (off < len) {
+		uint8_t l = pkt[off];
+
+		if ((l & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if (l & 0xc0)
+			return 0;
+		off += 1 + (size_t)l;
+		if (l == 0)
+			return off;
+	}
+	return 0;
+}
+
+/*
+ * 1 when a record of the packet is a TSIG. mDNS never signs with TSIG, and
+ * ldns_wire2pkt keeps only the last one it meets and leaks the others, so
+ * such packets never reach it. Malformed walks count as found (refused).
+ */
+static int has_tsig(const uint8_t *pkt, size_t len, unsigned qd, unsigned rrs)
+{
+	size_t off = HDR_LEN;
+	unsigned i;
+
+	for (i = 0; i < qd; i++) {
+		if ((off = skip_name(pkt, len, off)) == 0 || off + 4 > len)
+			return 1;
+		off += 4;
+	}
+	for (i = 0; i < rrs; i++) {
+		if ((off = skip_name(pkt, len, off)) == 0 || off + 10 > len)
+			return 1;
+		if (rd16(pkt + off) == LDNS_RR_TYPE_TSIG)
+			return 1;
+		off += 10 + (size_t)rd16(pkt + off + 8);
+		if (off > len)
+			return 1;
+	}
+	return 0;
+}
+
 int mdns_parse(const uint8_t *pkt, size_t len, struct mdns_parsed *out)
 {
 	ldns_pkt *p = NULL;
@@ -457,7 +501,8 @@ int mdns_parse(const uint8_t *pkt, size_t len, struct mdns_parsed *out)
 	/* Every question takes at least 5 bytes and every record 11. */
 	if (HDR_LEN + 5 * (size_t)qd + 11 * (size_t)rrs > len)
 		return -EINVAL;
-	if (ldns_wire2pkt(&p, pkt, len) != LDNS_STATUS_OK || !p)
+	if (has_tsig(pkt, len, qd, rrs) ||
+	    ldns_wire2pkt(&p, pkt, len) != LDNS_STATUS_OK || !p)
 		return -EINVAL;
 	out->id = rd16(pkt);
 	out->is_response = (flags & FLAG_QR) != 0;
