@@ -28,6 +28,7 @@
 #define PROBE_EVERY_MS (60 * 1000)
 #define NETCHECK_WAIT_MS 6000
 #define NETCHECK_MAX 8
+#define TURN_RETRY_MIN_MS 1000
 #define TURN_RETRY_MS 30000
 #define PORTMAP_DELAY_MS 10000
 
@@ -41,6 +42,7 @@ struct nat {
 	char turn_server[128];
 	uint64_t next_probe_ms;
 	uint64_t next_turn_ms;
+	uint32_t turn_backoff_ms;        /* wait before the next new client */
 	bool probing;
 	bool udp_ok;                     /* some STUN server answered, ever */
 	struct ipc_request *waiting[NETCHECK_MAX];
@@ -75,6 +77,7 @@ static void on_done(void *ud)
 	struct daemon *d = ud;
 
 	d->nat->probing = false;
+	d->next_addrs_check_ms = 0; /* a new public address is published now */
 	answer_waiting(d);
 }
 
@@ -104,13 +107,20 @@ static void on_turn_state(void *ud, enum turn_state st, const char *reason)
 		if (turn_permit(d->nat->turn, &a) < 0)
 			log_warn("nat: relay %s: cannot permit its own peers", d->nat->turn_server);
 		magicsock_set_relay_sender(d->ms, relay_send, d);
+		d->nat->turn_backoff_ms = TURN_RETRY_MIN_MS;
 		d->next_endpoint_publish_ms = 0; /* publish the relayed address now */
 		d->next_addrs_check_ms = 0;
 	} else if (st == TURN_FAILED || st == TURN_CLOSED) {
 		magicsock_set_relay_sender(d->ms, NULL, NULL);
 		if (st == TURN_FAILED)
-			log_warn("nat: relay %s: %s", d->nat->turn_server,
-				 reason ? reason : "failed");
+			log_warn("nat: relay %s: %s; new allocation in %u ms", d->nat->turn_server,
+				 reason ? reason : "failed", d->nat->turn_backoff_ms);
+		/* Peers must stop using the relayed address we no longer hold;
+		 * and a lost allocation may mean our NAT gave us a new public
+		 * port: probe for it now, not in up to a minute. */
+		d->next_endpoint_publish_ms = 0;
+		d->next_addrs_check_ms = 0;
+		d->nat->next_probe_ms = 0;
 	}
 }
 
@@ -257,6 +267,7 @@ int nat_open(struct daemon *d)
 	if (!nat)
 		return -ENOMEM;
 	d->nat = nat;
+	nat->turn_backoff_ms = TURN_RETRY_MIN_MS;
 	stun_demux_init(&nat->stun_in);
 	stun_demux_init(&nat->turn_in);
 	magicsock_set_handler(d->ms, MS_PKT_STUN, stun_demux_input, &nat->stun_in);
@@ -325,9 +336,11 @@ void nat_tick(struct daemon *d)
 	if (nat->turn) {
 		st = turn_client_state(nat->turn, NULL);
 		if (st == TURN_FAILED || st == TURN_CLOSED) {
-			if (!nat->next_turn_ms)
-				nat->next_turn_ms = now + TURN_RETRY_MS;
-			else if (now >= nat->next_turn_ms) {
+			if (!nat->next_turn_ms) {
+				nat->next_turn_ms = now + nat->turn_backoff_ms;
+				nat->turn_backoff_ms = nat->turn_backoff_ms * 2 > TURN_RETRY_MS ?
+					TURN_RETRY_MS : nat->turn_backoff_ms * 2;
+			} else if (now >= nat->next_turn_ms) {
 				stop_turn(d);
 				nat->next_turn_ms = 0;
 				start_turn(d);

@@ -242,11 +242,15 @@ void peers_tick(struct daemon *d)
 	uint64_t now = daemon_now_ms(d);
 
 	for (struct peer *p = d->peers; p; p = p->next) {
-		/* A peer we only reach through the relay: keep its candidate
-		 * addresses fresh (its public address may appear after we first
-		 * looked) so the direct probes can open a path. */
+		/* A peer we reach only through the relay, or not at all right
+		 * now: keep its candidate addresses fresh (its public address
+		 * may appear after we first looked, its relay or NAT may have
+		 * restarted and given it new addresses) so the direct probes
+		 * can open a path and the relay sends to its current
+		 * allocation. The connection may still be up meanwhile, but
+		 * nothing of ours reaches it, CTL_ENDPOINT included. */
 		if (p->conn && !p->lookup_busy && now - p->addrs_ms > RELAY_REFRESH_MS &&
-		    magicsock_peer_path(d->ms, p->pk, NULL) == MS_PATH_RELAY) {
+		    magicsock_peer_path(d->ms, p->pk, NULL) != MS_PATH_DIRECT) {
 			p->addrs_ms = now;
 			if (records_lookup(d, RECORD_ENDPOINT, p->pk, on_endpoint, NULL) == 0)
 				p->lookup_busy = true;

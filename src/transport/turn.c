@@ -17,6 +17,9 @@
 #define TURN_LIFETIME_S 600
 #define TURN_PERM_REFRESH_MS 240000
 #define TURN_CHAN_REFRESH_MS 540000
+#define TURN_CHECK_MS 15000
+#define TURN_REFRESH_TRIES 5	/* a Refresh gives up after 15.5 s (RTO 500) */
+#define TURN_RECHECK_MS 2000	/* refusals trigger a check at most this often */
 #define TURN_MAX_TXNS 32
 #define TURN_MAX_STALE 3	/* 438 retries per request */
 #define TURN_MAX_MISMATCH 4	/* Allocate retries after clearing a 437 */
@@ -76,6 +79,7 @@ struct turn_client {
 	int closing;		/* deallocation asked: no refreshes, no sends */
 	uint32_t lifetime;
 	uint64_t refresh_at;
+	uint64_t confirmed_at;	/* last Allocate or Refresh success */
 	struct turn_txn txns[TURN_MAX_TXNS];
 	uint8_t done_tids[TURN_DONE_TIDS][STUN_TID_LEN];	/* ring */
 	size_t done_next;
@@ -223,6 +227,7 @@ kind_name(enum txn_kind k)
 static int
 build_request(struct turn_client *tc, struct turn_txn *x)
 {
+	struct stun_timing timing;
 	struct stun_builder b;
 	uint8_t tid[STUN_TID_LEN];
 	int r;
@@ -262,7 +267,12 @@ build_request(struct turn_client *tc, struct turn_txn *x)
 	if (r < 0)
 		return r;
 	x->len = (size_t)r;
-	stun_txn_start(&x->t, &tc->cfg.timing, tid, now_ms(tc));
+	/* A lost allocation should be noticed within the check period or so,
+	 * not after the 39.5 s of a full RFC 8489 retransmission schedule. */
+	timing = tc->cfg.timing;
+	if (x->kind == TK_REFRESH && timing.tries == 0)
+		timing.tries = TURN_REFRESH_TRIES;
+	stun_txn_start(&x->t, &timing, tid, now_ms(tc));
 	return 0;
 }
 
@@ -383,15 +393,22 @@ trusted(struct turn_client *tc, const struct turn_txn *x,
 	    code == 437 || code == 438;
 }
 
-/* A minute of slack on long lifetimes, half of a short one. */
+/*
+ * A minute of slack on long lifetimes, half of a short one; never longer
+ * than the liveness check period (see turn.h).
+ */
 static uint64_t
 refresh_period(const struct turn_client *tc)
 {
+	uint64_t period;
+
 	if (tc->cfg.refresh_ms)
-		return tc->cfg.refresh_ms;
-	if (tc->lifetime > 120)
-		return (uint64_t)(tc->lifetime - 60) * 1000;
-	return (uint64_t)tc->lifetime * 500;
+		period = tc->cfg.refresh_ms;
+	else if (tc->lifetime > 120)
+		period = (uint64_t)(tc->lifetime - 60) * 1000;
+	else
+		period = (uint64_t)tc->lifetime * 500;
+	return period < tc->cfg.check_ms ? period : tc->cfg.check_ms;
 }
 
 static void
@@ -407,7 +424,8 @@ on_allocated(struct turn_client *tc, const struct stun_msg *m)
 	if (m->has_xor_mapped)
 		tc->reflexive = m->xor_mapped;
 	tc->lifetime = m->has_lifetime ? m->lifetime : tc->cfg.lifetime_s;
-	tc->refresh_at = now_ms(tc) + refresh_period(tc);
+	tc->confirmed_at = now_ms(tc);
+	tc->refresh_at = tc->confirmed_at + refresh_period(tc);
 	set_state(tc, TURN_ALLOCATED, "relayed %s, mapped %s, lifetime %u s",
 	    ms_addr_fmt(&tc->relayed, r, sizeof(r)),
 	    ms_addr_fmt(&tc->reflexive, s, sizeof(s)), tc->lifetime);
@@ -428,6 +446,7 @@ on_success(struct turn_client *tc, struct turn_txn *x,
 		tc->st.refreshes++;
 		if (m->has_lifetime)
 			tc->lifetime = m->lifetime;
+		tc->confirmed_at = now;
 		tc->refresh_at = now + refresh_period(tc);
 		log_debug("turn: allocation refreshed for %u s", tc->lifetime);
 		break;
@@ -452,8 +471,15 @@ static void
 on_path_error(struct turn_client *tc, struct turn_txn *x, const char *what)
 {
 	char a[MS_ADDR_STRLEN];
+	uint64_t check = tc->confirmed_at + TURN_RECHECK_MS;
 
 	tc->st.perm_errors++;
+	/* A server that lost our allocation refuses these first (coturn: 400
+	 * or 437): check the allocation soon rather than at the next period,
+	 * but not once per refusal (the owner may ask again at every send). */
+	if (tc->state == TURN_ALLOCATED && !tc->closing &&
+	    tc->refresh_at != UINT64_MAX && check < tc->refresh_at)
+		tc->refresh_at = check;
 	if (x->kind == TK_PERMISSION) {
 		log_warn("turn: CreatePermission for %s refused: %s",
 		    ms_addr_fmt(&tc->perms[x->idx].ip, a, sizeof(a)), what);
@@ -666,8 +692,10 @@ on_timeout(struct turn_client *tc, struct turn_txn *x)
 {
 	switch (x->kind) {
 	case TK_ALLOCATE:
-	case TK_REFRESH:
 		fail(tc, "no response from the TURN server");
+		break;
+	case TK_REFRESH:
+		fail(tc, "allocation lost: no response from the TURN server");
 		break;
 	case TK_PERMISSION:
 	case TK_CHANNEL:
@@ -787,6 +815,8 @@ turn_client_new(struct turn_client **out, uv_loop_t *loop,
 		tc->cfg.perm_refresh_ms = TURN_PERM_REFRESH_MS;
 	if (tc->cfg.chan_refresh_ms == 0)
 		tc->cfg.chan_refresh_ms = TURN_CHAN_REFRESH_MS;
+	if (tc->cfg.check_ms == 0)
+		tc->cfg.check_ms = TURN_CHECK_MS;
 	tc->state = TURN_ALLOCATING;
 	uv_timer_init(loop, &tc->timer);
 	tc->timer.data = tc;

@@ -8,9 +8,21 @@
  * and MESSAGE-INTEGRITY keyed with MD5(user:realm:pass). A 438 (stale nonce)
  * takes the new nonce and repeats the request; a second 401 means the
  * credentials are wrong and the client fails with that reason. Once
- * allocated it refreshes the allocation before its lifetime ends, keeps the
- * permissions it was asked for (CreatePermission, every ~4 min) and the
- * channels it bound (ChannelBind, channels 0x4000-0x4fff, every ~9 min).
+ * allocated it keeps the permissions it was asked for (CreatePermission,
+ * every ~4 min) and the channels it bound (ChannelBind, channels
+ * 0x4000-0x4fff, every ~9 min).
+ *
+ * Liveness: the allocation is refreshed every check_ms (15 s), far more
+ * often than its lifetime needs, because a Refresh is the only way to learn
+ * that the allocation is gone: a restarted server answers 437 (it has no
+ * allocation for our 5-tuple), a NAT that rebooted under us gives us a new
+ * 5-tuple with the same result, and a dead server does not answer (the
+ * Refresh gives up after ~15 s). A refused or unanswered CreatePermission
+ * or ChannelBind triggers the check at once. The frequent Refresh also
+ * keeps our NAT's mapping to the server open while no data flows. Either
+ * way the client fails with a reason starting "allocation lost"; the owner
+ * makes a new client (which allocates anew, possibly at another relayed
+ * address) and republishes the address.
  *
  * turn_send sends to a peer through the relay: as ChannelData when a channel
  * to that exact address is bound, else as a Send indication (creating the
@@ -72,7 +84,9 @@ struct turn_config {
 	uint32_t chan_refresh_ms;	/* 0: 540000 (channels last 600 s) */
 	uint32_t refresh_ms;		/* allocation refresh period, 0: from
 					 * the granted lifetime (tests: coturn
-					 * never grants under 600 s) */
+					 * never grants under 600 s), capped by
+					 * check_ms */
+	uint32_t check_ms;		/* liveness Refresh period, 0: 15000 */
 	struct stun_timing timing;	/* retransmissions, 0s: RFC 8489 */
 };
 

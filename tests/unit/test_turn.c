@@ -2,7 +2,8 @@
  * test_turn: the TURN client against a real coturn on 127.0.0.1 (Binding,
  * Allocate with good and wrong credentials, channel and Send-indication data
  * both ways with two peer sockets, refreshes of allocation, permission and
- * channel under short lifetimes and stale nonces, deallocation), and against
+ * channel under short lifetimes and stale nonces, deallocation, a server
+ * that restarts with fresh state or dies under an allocation), and against
  * a scripted fake server for what coturn never does: 438 on Allocate and
  * spoofed answers (wrong transaction id, bad or missing integrity), hostile
  * ChannelData and Data indications.
@@ -220,10 +221,12 @@ coturn_exec(const struct coturn *c, const char *const *extra)
 	_exit(127);
 }
 
+static int coturn_spawn(struct coturn *c, const char *const *extra);
+
 static int
 coturn_start(struct coturn *c, const char *const *extra)
 {
-	int i, status;
+	int i;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->dir, sizeof(c->dir), "/tmp/rayfish-turn-XXXXXX");
@@ -244,6 +247,29 @@ coturn_start(struct coturn *c, const char *const *extra)
 			running[i] = c;
 			break;
 		}
+	return coturn_spawn(c, extra);
+}
+
+/* Kills the server and starts a new one on the same port: fresh state. */
+static int
+coturn_restart(struct coturn *c, const char *const *extra)
+{
+	int i, status;
+
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, &status, 0);
+	c->pid = 0;
+	/* The old process's socket may linger a moment. */
+	for (i = 0; i < 40 && !port_free(c->port); i++)
+		usleep(50000);
+	return coturn_spawn(c, extra);
+}
+
+static int
+coturn_spawn(struct coturn *c, const char *const *extra)
+{
+	int i, status;
+
 	c->pid = fork();
 	if (c->pid < 0)
 		return -errno;
@@ -757,6 +783,94 @@ test_refresh(void **state)
 	coturn_stop(&short_srv);
 }
 
+static int
+failed(void *arg)
+{
+	return ((struct node *)arg)->state == TURN_FAILED;
+}
+
+/*
+ * The server restarts with fresh state (every allocation gone): within a
+ * few liveness checks the Refresh gets 437 and the client fails with
+ * "allocation lost", and a new client on the same socket allocates again.
+ * Then the server dies for good: the Refresh goes unanswered and the client
+ * fails too, after the short retransmission schedule it was given.
+ */
+static void
+test_server_restart(void **state)
+{
+	struct turn_config cfg = { .check_ms = 300 };
+	static struct coturn rs;
+	static struct node a;
+	union ms_addr relayed;
+	struct turn_stats st;
+
+	assert_int_equal(coturn_start(&rs, NULL), 0);
+	node_init(&a);
+	node_turn(&a, &rs.addr, PASS, &cfg);
+	assert_true(run_until(settled, &a, 5000));
+	assert_int_equal(a.state, TURN_ALLOCATED);
+	/* Nothing else asked for: the allocation is still checked. */
+	run_until(never, NULL, 1000);
+	turn_client_get_stats(a.tc, &st);
+	assert_true(st.refreshes >= 2);
+	assert_int_equal(a.state, TURN_ALLOCATED);
+
+	assert_int_equal(coturn_restart(&rs, NULL), 0);
+	assert_true(run_until(failed, &a, 5000));
+	assert_memory_equal(a.reason, "allocation lost: 437", 20);
+	assert_int_equal(turn_relayed_addr(a.tc, &relayed), -ENOTCONN);
+
+	stun_demux_remove(&a.stun, a.tc);
+	stun_demux_remove(&a.turn, a.tc);
+	turn_client_free(a.tc);
+	a.state = -1;
+	cfg.timing.rto_ms = 100;
+	cfg.timing.tries = 3;
+	node_turn(&a, &rs.addr, PASS, &cfg);
+	assert_true(run_until(settled, &a, 5000));
+	assert_int_equal(a.state, TURN_ALLOCATED);
+	assert_int_equal(turn_relayed_addr(a.tc, &relayed), 0);
+
+	coturn_stop(&rs);
+	assert_true(run_until(failed, &a, 5000));
+	assert_string_equal(a.reason,
+	    "allocation lost: no response from the TURN server");
+	node_close(&a);
+}
+
+/*
+ * With the default (long) check period, a refused ChannelBind is what shows
+ * first that a restarted server lost the allocation: it triggers the
+ * Refresh at once, which finds the allocation gone.
+ */
+static void
+test_refused_bind_checks(void **state)
+{
+	static struct coturn rs;
+	static struct node a, b;
+	union ms_addr baddr;
+	struct turn_stats st;
+
+	assert_int_equal(coturn_start(&rs, NULL), 0);
+	node_init(&a);
+	node_init(&b);
+	node_addr(&b, &baddr);
+	node_turn(&a, &rs.addr, PASS, NULL);
+	assert_true(run_until(settled, &a, 5000));
+	assert_int_equal(a.state, TURN_ALLOCATED);
+	assert_int_equal(coturn_restart(&rs, NULL), 0);
+	assert_int_equal(turn_bind_channel(a.tc, &baddr), 0);
+	assert_true(run_until(failed, &a, 5000));
+	assert_memory_equal(a.reason, "allocation lost: 4", 18);
+	turn_client_get_stats(a.tc, &st);
+	assert_int_equal(st.perm_errors, 1);
+	assert_int_equal(st.rx_spoofed, 0);
+	node_close(&a);
+	node_close(&b);
+	coturn_stop(&rs);
+}
+
 /* ---- a scripted server for what coturn does not do ---- */
 
 struct fake {
@@ -916,6 +1030,8 @@ main(void)
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_relay_data),
 		cmocka_unit_test(test_refresh),
+		cmocka_unit_test(test_server_restart),
+		cmocka_unit_test(test_refused_bind_checks),
 	};
 	int rv;
 
