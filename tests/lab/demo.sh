@@ -40,8 +40,7 @@ echo "bob:   $(lab_host_ip bob) behind a home router (NAT, public $(lab_router_w
 echo "carol: $(lab_host_ip carol) behind a strict symmetric NAT (public $(lab_router_wan_ip carol))"
 for h in alice bob carol; do lab_start_daemon "$h" "RAYFISH_RELAY=$LAB_RELAY" >/dev/null; done
 echo "each host runs its own 'ray daemon' (own identity, own TUN device ray0)"
-allocated() { [[ "$(lab_ray "$1" --json netcheck | json_get .relay.state)" == allocated ]]; }
-for h in alice bob carol; do wait_for 30 "$h's relay allocation" allocated "$h" >/dev/null; done
+for h in alice bob carol; do wait_for 30 "$h's relay allocation" lab_relay_allocated "$h" >/dev/null; done
 
 say "bob checks what his NAT lets through"
 run bob ray netcheck
@@ -74,9 +73,8 @@ for h in alice bob carol; do wait_for 60 "$h sees both peers" online "$h" >/dev/
 say "every host sees the other two online"
 run bob ray status
 
-path_is() { [[ "$(lab_ray "$1" --json ping "$2" -c 1 2>/dev/null | json_get .path)" == "$3" ]]; }
-wait_for 60 "alice reaches bob directly" path_is alice bob direct >/dev/null
-wait_for 60 "bob reaches carol" path_is bob carol relay >/dev/null
+wait_for 60 "alice reaches bob directly" lab_path_is alice bob direct >/dev/null
+wait_for 60 "bob reaches carol" lab_path_is bob carol relay >/dev/null
 
 say "alice reaches bob directly: both ends punched through bob's NAT at once"
 run alice ray ping bob -c 3

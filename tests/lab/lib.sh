@@ -26,6 +26,7 @@
 #   lab_init NAME                     work dir, trap, prefix, internet namespace
 #   lab_start_dhtnode / lab_start_coturn   bootstrap / STUN+TURN in "inet"
 #   lab_start_miniupnpd GW [--no-natpmp]   UPnP IGD + NAT-PMP on router GW
+#   lab_relay_allocated HOST / lab_path_is FROM PEER direct|relay
 #   lab_add_host NAME [--direct | --nat eim|symmetric] [--lan LAN]
 #   lab_exec NAME cmd... / lab_ray NAME args... / lab_spawn NAME LOG cmd...
 #   lab_start_daemon NAME [VAR=VALUE...] / lab_stop_daemon NAME
@@ -1062,6 +1063,19 @@ _lab_reap() {
 }
 
 # ---------------------------------------------------------------- UDP tools
+
+# lab_relay_allocated HOST: the host's daemon holds a TURN allocation.
+lab_relay_allocated() {
+	[[ "$(lab_ray "$1" --json netcheck 2>/dev/null | json_get .relay.state)" == allocated ]]
+}
+
+# lab_path_is FROM PEER direct|relay: `ray ping` from FROM to PEER (a
+# hostname) gets an answer over that path.
+lab_path_is() {
+	local out
+	out=$(lab_ray "$1" --json ping "$2" -c 1 2>/dev/null) || return 1
+	[[ "$(json_get .received <<<"$out")" == 1 && "$(json_get .path <<<"$out")" == "$3" ]]
+}
 
 # lab_udp_reflector NAME PORT: answer UDP datagrams on PORT (all addresses of
 # the node) with the sender's address as seen there.

@@ -24,24 +24,20 @@ lab_add_host b --nat eim
 lab_add_host c --nat symmetric
 for h in a b c; do lab_start_daemon "$h" "RAYFISH_RELAY=$LAB_RELAY"; done
 
-allocated() { [[ "$(lab_ray "$1" --json netcheck | json_get .relay.state)" == allocated ]]; }
-for h in a b c; do wait_for 30 "$h's relay allocation" allocated "$h"; done
+for h in a b c; do wait_for 30 "$h's relay allocation" lab_relay_allocated "$h"; done
 
 step "b creates an open network, a and c join"
 room=$(lab_ray b --json create --open --name natnet --hostname bob | json_get .room_id)
 wait_for 90 "a joins" lab_ray a join "$room" --hostname alice >/dev/null
 wait_for 90 "c joins" lab_ray c join "$room" --hostname carol >/dev/null
 
-path_is() { # FROM PEER WANT
-	[[ "$(lab_ray "$1" --json ping "$2" -c 1 2>/dev/null | json_get .path)" == "$3" ]]
-}
 step "a and b punch through their NATs"
-wait_for 60 "a's path to bob is direct" path_is a bob direct
-wait_for 20 "b's path to alice is direct" path_is b alice direct
+wait_for 60 "a's path to bob is direct" lab_path_is a bob direct
+wait_for 20 "b's path to alice is direct" lab_path_is b alice direct
 
 step "c, behind the symmetric NAT, gets through the relay"
-wait_for 60 "c reaches alice through the relay" path_is c alice relay
-wait_for 60 "c reaches bob through the relay" path_is c bob relay
+wait_for 60 "c reaches alice through the relay" lab_path_is c alice relay
+wait_for 60 "c reaches bob through the relay" lab_path_is c bob relay
 a4=$(lab_ray a --json status | json_get '.networks[0].ipv4')
 b4=$(lab_ray b --json status | json_get '.networks[0].ipv4')
 c4=$(lab_ray c --json status | json_get '.networks[0].ipv4')
@@ -94,7 +90,7 @@ echo "iperf3 a → b direct: $((bps / 1000000)) Mbit/s"
 after=$(relayed)
 echo "coturn relayed $((after - before)) packets between a and b during it"
 ((after - before <= 2)) || fail "coturn relayed $((after - before)) packets of a and b's traffic"
-path_is a bob direct || fail "the path left direct during the run"
+lab_path_is a bob direct || fail "the path left direct during the run"
 
 step "drop the direct path mid-iperf3: relay within seconds, TCP lives, direct again after"
 gwa=$(lab_ns gw-a)
@@ -113,7 +109,7 @@ table ip labcut {
 }
 EOF
 t0=$(date +%s%N)
-wait_for 15 "a falls back to the relay" path_is a bob relay
+wait_for 15 "a falls back to the relay" lab_path_is a bob relay
 echo "fell back to the relay after $((($(date +%s%N) - t0) / 1000000)) ms"
 # TCP backs its retransmissions off during the gap: wait for it to resume.
 relay_carries() { (($(relayed) > before + 2000)); }
@@ -121,7 +117,7 @@ wait_for 20 "the iperf3 stream flows through coturn" relay_carries
 echo "TCP resumed through the relay $((($(date +%s%N) - t0) / 1000000)) ms after the fallback"
 ip netns exec "$gwa" nft delete table ip labcut
 t0=$(date +%s%N)
-wait_for 20 "a's path returns to direct" path_is a bob direct
+wait_for 20 "a's path returns to direct" lab_path_is a bob direct
 echo "back on the direct path after $((($(date +%s%N) - t0) / 1000000)) ms"
 mid=$(relayed)
 sleep 2

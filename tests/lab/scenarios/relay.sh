@@ -19,9 +19,8 @@ lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY"
 lab_start_daemon b "RAYFISH_RELAY=$LAB_RELAY"
 
 step "both hosts hold a relay allocation"
-allocated() { [[ "$(lab_ray "$1" --json netcheck | json_get .relay.state)" == allocated ]]; }
-wait_for 30 "a's relay allocation" allocated a
-wait_for 30 "b's relay allocation" allocated b
+wait_for 30 "a's relay allocation" lab_relay_allocated a
+wait_for 30 "b's relay allocation" lab_relay_allocated b
 assert_contains "$(lab_ray a --json netcheck | json_get .relay.relayed_addr)" "$LAB_INET4:" \
 	"a's relayed address"
 

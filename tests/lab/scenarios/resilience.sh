@@ -37,12 +37,8 @@ lab_add_host b --nat eim
 lab_add_host c --nat symmetric
 for h in a b c; do lab_start_daemon "$h" "RAYFISH_RELAY=$LAB_RELAY"; done
 
-allocated() { [[ "$(lab_ray "$1" --json netcheck | json_get .relay.state)" == allocated ]]; }
-for h in a b c; do wait_for 30 "$h's relay allocation" allocated "$h"; done
+for h in a b c; do wait_for 30 "$h's relay allocation" lab_relay_allocated "$h"; done
 
-path_is() { # FROM PEER WANT
-	[[ "$(lab_ray "$1" --json ping "$2" -c 1 2>/dev/null | json_get .path)" == "$3" ]]
-}
 tun_ping() { # FROM IP: one ICMP echo over the mesh
 	lab_exec "$1" ping -c 1 -W 1 "$2" >/dev/null
 }
@@ -54,8 +50,8 @@ step "b creates an open network, a and c join"
 room=$(lab_ray b --json create --open --name resnet --hostname bob | json_get .room_id)
 wait_for 90 "a joins" lab_ray a join "$room" --hostname alice >/dev/null
 wait_for 90 "c joins" lab_ray c join "$room" --hostname carol >/dev/null
-wait_for 60 "a's path to bob is direct" path_is a bob direct
-wait_for 60 "c reaches alice through the relay" path_is c alice relay
+wait_for 60 "a's path to bob is direct" lab_path_is a bob direct
+wait_for 60 "c reaches alice through the relay" lab_path_is c alice relay
 a4=$(lab_ray a --json status | json_get '.networks[0].ipv4')
 b4=$(lab_ray b --json status | json_get '.networks[0].ipv4')
 c4=$(lab_ray c --json status | json_get '.networks[0].ipv4')
@@ -111,7 +107,7 @@ wait_for 20 "c pings a with the bootstrap down" tun_ping c "$a4"
 step "1. a new host d cannot join while the bootstrap is down"
 lab_add_host d --nat eim
 lab_start_daemon d "RAYFISH_RELAY=$LAB_RELAY"
-wait_for 30 "d's relay allocation" allocated d
+wait_for 30 "d's relay allocation" lab_relay_allocated d
 if out=$(lab_exec d timeout 10 "$RAY" join "$room" --hostname dave 2>&1); then
 	fail "d joined without a bootstrap: $out"
 fi
@@ -143,8 +139,8 @@ t0=$(date +%s%N)
 wait_for "$RELAY_BOUND" "c pings a over the TUN through the new allocations" tun_ping c "$a4"
 echo "c reached a again $(since_ms "$t0") ms after coturn came back"
 wait_for 20 "a pings c over the TUN" tun_ping a "$c4"
-wait_for 20 "c's path to alice is the relay" path_is c alice relay
-for h in a c; do wait_for 20 "$h's new relay allocation" allocated "$h"; done
+wait_for 20 "c's path to alice is the relay" lab_path_is c alice relay
+for h in a c; do wait_for 20 "$h's new relay allocation" lab_relay_allocated "$h"; done
 new_ra=$(relayed_addr a)
 new_rc=$(relayed_addr c)
 assert_contains "$new_ra" "$LAB_INET4:" "a's relayed address"
@@ -167,7 +163,7 @@ t0=$(date +%s%N)
 wait_for "$REBOOT_BOUND" "a pings b over the TUN after the reboot" tun_ping a "$b4"
 echo "a reached b again $(since_ms "$t0") ms after the reboot"
 wait_for 20 "b pings a over the TUN" tun_ping b "$a4"
-wait_for "$DIRECT_BOUND" "a's path to bob is direct again" path_is a bob direct
+wait_for "$DIRECT_BOUND" "a's path to bob is direct again" lab_path_is a bob direct
 echo "direct again $(since_ms "$t0") ms after the reboot"
 # The reboot really changed the mapping: a's STUN probe sees a port of the
 # new range (a probes again when it loses its allocation, else every minute).
