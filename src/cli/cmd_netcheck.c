@@ -102,12 +102,16 @@ static int run_netcheck(struct cli *c, int argc, char **argv)
 		putchar('\n');
 	}
 	relay = json_object_get(res, "relay");
-	if (json_is_object(relay))
-		printf("relay         %s %s %s\n", json_string_value(json_object_get(relay, "server")),
+	if (json_is_object(relay)) {
+		printf("relay         %s %s %s", json_string_value(json_object_get(relay, "server")),
 		       json_string_value(json_object_get(relay, "state")),
 		       json_object_get(relay, "relayed_addr") ?
 			       json_string_value(json_object_get(relay, "relayed_addr")) : "");
-	else
+		if (json_object_get(relay, "rtt_ms"))
+			printf(" %lld ms",
+			       (long long)json_integer_value(json_object_get(relay, "rtt_ms")));
+		putchar('\n');
+	} else
 		printf("relay         none configured (ray config set relay turn:USER:PASS@ip:port)\n");
 	if (json_is_object(relay) && json_object_get(relay, "error"))
 		printf("  relay error: %s\n", json_string_value(json_object_get(relay, "error")));

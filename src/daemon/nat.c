@@ -394,6 +394,7 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 	union ms_addr pub[8], a;
 	json_t *servers = json_array(), *pubs = json_array(), *relay, *portmap;
 	char s[MS_ADDR_STRLEN], t[MS_ADDR_STRLEN];
+	struct turn_stats ts;
 	size_t n = 0;
 
 	if (nat && nat->stun)
@@ -424,6 +425,9 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 		if (turn_relayed_addr(nat->turn, &a) == 0)
 			json_object_set_new(relay, "relayed_addr",
 					    json_string(ms_addr_fmt(&a, s, sizeof(s))));
+		turn_client_get_stats(nat->turn, &ts);
+		if (ts.has_rtt)
+			json_object_set_new(relay, "rtt_ms", json_integer(ts.rtt_ms));
 	} else {
 		relay = json_null();
 	}

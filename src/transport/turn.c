@@ -438,6 +438,11 @@ on_success(struct turn_client *tc, struct turn_txn *x,
 {
 	uint64_t now = now_ms(tc);
 
+	/* Karn: a retransmitted request's answer says nothing about the RTT. */
+	if (x->t.sent == 1 && now >= x->t.start_ms) {
+		tc->st.rtt_ms = (uint32_t)(now - x->t.start_ms);
+		tc->st.has_rtt = 1;
+	}
 	switch (x->kind) {
 	case TK_ALLOCATE:
 		on_allocated(tc, m);

@@ -103,6 +103,8 @@ struct turn_stats {
 	uint64_t stale_nonces;		/* 438 answers followed */
 	uint64_t perm_errors;		/* CreatePermission / ChannelBind refused */
 	uint64_t tx_errors;
+	int has_rtt;
+	uint32_t rtt_ms;	/* last request answered at its first try */
 };
 
 struct turn_client;

@@ -16,14 +16,15 @@ lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY"
 lab_start_daemon b "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@$LAB_INET4:$LAB_TURN_PORT"
 
 step "netcheck behind NAT: fixed port, public address = the router's, relay allocated"
-allocated() { [[ "$(lab_ray a --json netcheck | json_get .relay.state)" == allocated ]]; }
-wait_for 30 "a's relay allocation" allocated
+wait_for 30 "a's relay allocation" lab_relay_allocated a
 nc=$(lab_ray a --json netcheck)
 assert_eq 41383 "$(json_get .port <<<"$nc")" "bound port"
 assert_eq true "$(json_get .fixed_port <<<"$nc")" "fixed port"
 assert_eq true "$(json_get .udp <<<"$nc")" "UDP gets out"
 assert_contains "$(json_get .public_addrs <<<"$nc")" "$(lab_router_wan_ip a)" "public address"
 assert_contains "$(json_get .relay.relayed_addr <<<"$nc")" "$LAB_INET4:" "relayed address"
+rtt=$(json_get .relay.rtt_ms <<<"$nc") || fail "netcheck gives no relay RTT"
+((rtt >= 0 && rtt < 1000)) || fail "relay RTT $rtt ms"
 
 step "wrong relay credentials: a clear line in netcheck and in the log"
 failed() { [[ "$(lab_ray b --json netcheck | json_get .relay.state)" == failed ]]; }
