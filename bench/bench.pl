@@ -15,6 +15,9 @@
 use strict;
 use warnings;
 use JSON::PP;
+use FindBin;
+use lib $FindBin::Bin;
+use BenchResults qw(results_parse ratio);
 
 my $mode = shift // die "usage: bench.pl iperf|ping PREFIX | report\n";
 
@@ -62,23 +65,7 @@ if ($mode eq 'snap') {
 
 die "bench.pl: unknown mode $mode\n" unless $mode eq 'report';
 
-# Flat "a.b.c value" lines into a nested hash; numbers stay numbers in JSON.
-my %r;
-while (my $line = <STDIN>) {
-	chomp $line;
-	next unless $line =~ /^(\S+) (.*)$/;
-	my ($key, $val) = ($1, $2);
-	my @k = split /\./, $key;
-	my $h = \%r;
-	$h = $h->{shift @k} //= {} while @k > 1;
-	$h->{$k[0]} = $val =~ /^-?\d+(\.\d+)?$/ ? $val + 0 : $val;
-}
-
-sub ratio {
-	my ($a, $b) = @_;
-	return undef unless defined $a && defined $b && $b > 0;
-	return 0 + sprintf '%.3f', $a / $b;
-}
+my %r = %{results_parse(do { local $/; <STDIN> // '' })};
 
 my @paths = (
 	[raw4 => 'raw IPv4'], [raw6 => 'raw IPv6'],

@@ -15,6 +15,9 @@
 use strict;
 use warnings;
 use JSON::PP;
+use FindBin;
+use lib $FindBin::Bin;
+use BenchResults qw(results_parse ratio);
 
 my $mode = shift // die "usage: paths.pl first-reply | replied-since MS | gap PREFIX MS | report\n";
 
@@ -71,22 +74,7 @@ if ($mode eq 'gap') {
 
 die "paths.pl: unknown mode $mode\n" unless $mode eq 'report';
 
-# Flat "a.b.c value" lines into a nested hash; numbers stay numbers in JSON.
-my %r;
-for my $line (split /\n/, $in) {
-	next unless $line =~ /^(\S+) (.*)$/;
-	my ($key, $val) = ($1, $2);
-	my @k = split /\./, $key;
-	my $h = \%r;
-	$h = $h->{shift @k} //= {} while @k > 1;
-	$h->{$k[0]} = $val =~ /^-?\d+(\.\d+)?$/ ? $val + 0 : $val;
-}
-
-sub ratio {
-	my ($a, $b) = @_;
-	return undef unless defined $a && defined $b && $b > 0;
-	return 0 + sprintf '%.3f', $a / $b;
-}
+my %r = %{results_parse($in)};
 
 printf "\n%-8s %-16s %10s %6s %5s %24s %6s %16s %s\n", 'path', 'address', 'Mbit/s',
     'retr', 'mss', 'rtt min/avg/max (ms)', 'loss', 'cpu% a/b/coturn', 'path after';
