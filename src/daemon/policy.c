@@ -131,7 +131,7 @@ static int token_rule(struct daemon *d, struct network *n, const char *token,
 	} else if (peer && strcmp(peer, "*") != 0) {
 		m = group_blob_find_member_by_hostname(&n->blob, peer);
 		if (!m) {
-			snprintf(err, errlen, "token '%.60s': no member named %.63s in %.32s", token, peer,
+			snprintf(err, errlen, "token '%.40s': no member named %.40s in %.32s", token, peer,
 				 n->saved.name);
 			return -ENOENT;
 		}
