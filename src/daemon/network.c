@@ -107,6 +107,8 @@ static void network_free(struct network *n)
 {
 	free(n->fw_pending);
 	group_blob_free(&n->blob);
+	if (n->has_base)
+		group_blob_free(&n->base);
 	identity_clear(&n->key);
 	free(n);
 }
@@ -186,7 +188,10 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	 * sees a connection close in between. */
 	want_members(d, &n->blob, &old, true, 0);
 	want_members(d, &old, &n->blob, false, QUIC_CODE_NONE);
-	group_blob_free(&old);
+	if (n->has_base)
+		group_blob_free(&n->base);
+	n->base = old;
+	n->has_base = true;
 	me = network_me(d, n);
 	n->my_ipv4 = me->ipv4;
 	snprintf(n->saved.hostname, sizeof(n->saved.hostname), "%s", me->hostname);
@@ -462,6 +467,51 @@ struct sync_ctx {
 	size_t rec_len;
 };
 
+/*
+ * A roster with our sequence but other contents: two coordinators changed
+ * the same version at once (say each admitted someone). A coordinator
+ * merges theirs into ours (three-way, against the version both started
+ * from: the roster before our current one) and signs the result as the
+ * next version, so no admission is lost; when there is nothing to merge,
+ * or we cannot, the roster with the lower blob hash wins the tie, so all
+ * nodes still end on one roster.
+ */
+static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec,
+			 size_t rec_len, const uint8_t *data, size_t len)
+{
+	struct group_blob theirs, merged;
+	struct network_payload p;
+	uint8_t hash[32];
+	struct record r;
+	int changes;
+	bool mine;
+
+	if (check_record(n, rec, rec_len, &r, &p) < 0)
+		return -EBADMSG;
+	if (r.seq != n->seq)
+		return -ESTALE;
+	blake3_hash(data, len, hash);
+	if (memcmp(hash, p.blob_hash, 32) != 0 || group_blob_decode(data, len, &theirs) < 0)
+		return -EBADMSG;
+	if (n->has_key && n->has_base && group_blob_copy(&merged, &n->blob) == 0) {
+		changes = group_blob_merge_members(&merged, &n->base, &theirs);
+		if (changes > 0) {
+			group_blob_free(&theirs);
+			log_info("network %s: merged a concurrent roster v%llu (%d changes)",
+				 n->saved.name, (unsigned long long)r.seq, changes);
+			return network_publish(d, n, &merged, NULL);
+		}
+		group_blob_free(&merged);
+	}
+	/* A tie never makes a node leave: a roster that lacks us lost the
+	 * admission race, not a kick; a coordinator will merge it. */
+	mine = group_blob_find_member(&theirs, d->id.id) != NULL;
+	group_blob_free(&theirs);
+	if (mine && memcmp(p.blob_hash, n->saved.blob_hash, 32) < 0)
+		return network_apply(d, n, rec, rec_len, data, len);
+	return 0;
+}
+
 static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 {
 	struct sync_ctx *s = ud;
@@ -471,11 +521,22 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 	if (n)
 		n->fetching = false;
 	if (n && data) {
-		ret = network_apply(d, n, s->rec, s->rec_len, data, len);
+		ret = network_merge(d, n, s->rec, s->rec_len, data, len);
+		if (ret == -ESTALE)
+			ret = network_apply(d, n, s->rec, s->rec_len, data, len);
 		if (ret < 0 && ret != -ESTALE)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
 	free(s);
+}
+
+/* Same sequence, other roster: worth fetching when we would merge it or it
+ * wins the tie (see network_merge). */
+static bool tie_wanted(const struct network *n, const struct network_payload *p)
+{
+	int cmp = memcmp(p->blob_hash, n->saved.blob_hash, 32);
+
+	return cmp != 0 && (n->has_key || cmp < 0);
 }
 
 /* A signed record newer than ours: fetch its blob from `from`. */
@@ -491,7 +552,7 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 			 n->saved.name);
 		return;
 	}
-	if (r.seq <= n->seq || n->fetching)
+	if (n->fetching || r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
 		return;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -519,7 +580,10 @@ static void answer_stale(struct daemon *d, struct network *n, struct peer *p,
 	struct record r;
 
 	if (len > STORE_MAX_RECORD || check_record(n, rec, len, &r, &np) < 0 ||
-	    r.seq >= n->seq || !n->saved.record_len)
+	    r.seq > n->seq || !n->saved.record_len)
+		return;
+	/* Same sequence: ours goes back when it wins the tie (network_merge). */
+	if (r.seq == n->seq && memcmp(n->saved.blob_hash, np.blob_hash, 32) >= 0)
 		return;
 	memcpy(m.net, n->pk, 32);
 	m.rec = n->saved.record;
@@ -549,8 +613,11 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 	case CTL_SYNC:
 		if (!n)
 			break;
-		if (group_blob_find_member(&n->blob, p->id))
-			learn_record(d, n, p->pk, m.rec, m.rec_len);
+		/* From anyone: the record is signed by the network key and the
+		 * blob checked against it. A member our roster does not list
+		 * yet may hold the roster a co-coordinator signed at the same
+		 * time as ours (see network_merge). */
+		learn_record(d, n, p->pk, m.rec, m.rec_len);
 		answer_stale(d, n, p, m.rec, m.rec_len);
 		break;
 	case CTL_LEAVE:
@@ -596,7 +663,7 @@ static void on_poll_record(struct daemon *d, const uint8_t pk[32], const uint8_t
 	if (!n)
 		return;
 	n->polling = false;
-	if (!rec || check_record(n, rec, len, &r, &p) < 0 || r.seq <= n->seq)
+	if (!rec || check_record(n, rec, len, &r, &p) < 0 || r.seq < n->seq)
 		return;
 	/* Fetch from the first seed we are connected to. */
 	for (size_t i = 0; i < p.n_seeds; i++) {

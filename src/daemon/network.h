@@ -33,6 +33,8 @@ struct network {
 	bool has_key;
 	struct identity key;         /* network key, coordinators only */
 	struct group_blob blob;      /* current roster */
+	struct group_blob base;      /* the roster before it (concurrent merges) */
+	bool has_base;
 	uint64_t seq;                /* sequence of saved.record */
 	uint32_t index;              /* network index in the peer table */
 	uint32_t my_ipv4;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mesh/address.h"
+#include "mesh/hostname.h"
 #include "mesh/group_blob_priv.h"
 
 /* An empty msgpack map: the default "no suggestions". */
@@ -590,4 +591,50 @@ group_blob_key_check(const struct group_blob *b,
 	if (k->expires != 0 && now >= k->expires)
 		return -EKEYEXPIRED;
 	return 0;
+}
+
+/* Adds m to b as it is, picking a new hostname or address only on a clash. */
+static int
+merge_add(struct group_blob *b, const struct gb_member *m)
+{
+	struct gb_member c = *m;
+	int rc;
+
+	if (group_blob_find_member_by_hostname(b, c.hostname) != NULL &&
+	    (rc = hostname_resolve_clash(m->hostname, group_blob_hostname_taken,
+	    b, c.hostname)) < 0)
+		return rc;
+	if (group_blob_find_member_by_ipv4(b, c.ipv4) != NULL &&
+	    (rc = group_blob_assign_ip(b, c.id, &c.ipv4, &c.collision_index)) < 0)
+		return rc;
+	return group_blob_add_member(b, &c);
+}
+
+int
+group_blob_merge_members(struct group_blob *ours, const struct group_blob *base,
+    const struct group_blob *theirs)
+{
+	const struct gb_member *m;
+	int changes = 0, rc;
+	size_t i;
+
+	for (i = 0; i < base->n_members; i++) {
+		m = &base->members[i];
+		if (group_blob_find_member(theirs, m->id) != NULL ||
+		    group_blob_find_member(ours, m->id) == NULL)
+			continue;
+		if ((rc = group_blob_remove_member(ours, m->id)) < 0)
+			return rc;
+		changes++;
+	}
+	for (i = 0; i < theirs->n_members; i++) {
+		m = &theirs->members[i];
+		if (group_blob_find_member(base, m->id) != NULL ||
+		    group_blob_find_member(ours, m->id) != NULL)
+			continue;
+		if ((rc = merge_add(ours, m)) < 0)
+			return rc;
+		changes++;
+	}
+	return changes;
 }

@@ -112,6 +112,17 @@ int group_blob_add_member(struct group_blob *b, const struct gb_member *m);
 int group_blob_admit(struct group_blob *b, const char *id,
     const char *hostname, bool coordinator);
 int group_blob_remove_member(struct group_blob *b, const char *id);
+/*
+ * Three-way merge of the member lists after two coordinators changed the
+ * same roster (base) at once: ours, changed in place, takes the members
+ * theirs added since base (as they are; a hostname or address already held
+ * in ours is picked anew) and loses the members theirs removed since base.
+ * Run on both sides it gives the same members. Returns the number of
+ * changes (0: theirs has nothing ours lacks) or -errno; on error ours may
+ * be partly merged.
+ */
+int group_blob_merge_members(struct group_blob *ours,
+    const struct group_blob *base, const struct group_blob *theirs);
 const struct gb_member *group_blob_find_member(const struct group_blob *b,
     const char *id);
 const struct gb_member *group_blob_find_member_by_hostname(

@@ -661,6 +661,99 @@ test_size_limits(void **state)
 	group_blob_free(&a);
 }
 
+static void
+admit_named(struct group_blob *b, unsigned i, const char *host)
+{
+	char id[IDENTITY_ID_LEN + 1];
+
+	test_id(i, id);
+	assert_int_equal(group_blob_admit(b, id, host, false), 0);
+}
+
+static void
+assert_same_encoding(const struct group_blob *a, const struct group_blob *b)
+{
+	uint8_t *ea = NULL, *eb = NULL;
+	size_t la, lb;
+
+	assert_int_equal(group_blob_encode(a, &ea, &la), 0);
+	assert_int_equal(group_blob_encode(b, &eb, &lb), 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ea, eb, la);
+	free(ea);
+	free(eb);
+}
+
+/* Two coordinators change roster v1 at once: one removes mallory and admits
+ * xena, the other admits yuri. Merging each into the other gives the same
+ * roster; merging what is already in gives nothing to do. */
+static void
+test_merge_members(void **state)
+{
+	struct group_blob base, ours, theirs, o2, t2;
+	char id[IDENTITY_ID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(group_blob_init(&base, "team", GROUP_MODE_CLOSED), 0);
+	admit_named(&base, 1, "alice");
+	admit_named(&base, 2, "bob");
+	admit_named(&base, 3, "mallory");
+	assert_int_equal(group_blob_copy(&ours, &base), 0);
+	assert_int_equal(group_blob_copy(&theirs, &base), 0);
+	test_id(3, id);
+	assert_int_equal(group_blob_remove_member(&ours, id), 0);
+	admit_named(&ours, 4, "xena");
+	admit_named(&theirs, 5, "yuri");
+	assert_int_equal(group_blob_copy(&o2, &ours), 0);
+	assert_int_equal(group_blob_copy(&t2, &theirs), 0);
+
+	assert_int_equal(group_blob_merge_members(&o2, &base, &theirs), 1);
+	assert_int_equal(group_blob_merge_members(&t2, &base, &ours), 2);
+	assert_int_equal(o2.n_members, 4);
+	assert_null(group_blob_find_member(&o2, id));
+	test_id(5, id);
+	assert_non_null(group_blob_find_member(&o2, id));
+	assert_same_encoding(&o2, &t2);
+	/* Nothing new either way once merged. */
+	assert_int_equal(group_blob_merge_members(&o2, &base, &t2), 0);
+	assert_int_equal(group_blob_merge_members(&o2, &ours, &o2), 0);
+	group_blob_free(&o2);
+	group_blob_free(&t2);
+	group_blob_free(&ours);
+	group_blob_free(&theirs);
+	group_blob_free(&base);
+}
+
+/* Both admitted someone as "srv", and two ids whose addresses collide: the
+ * merged-in member gets a free name and the next collision index. */
+static void
+test_merge_clashes(void **state)
+{
+	struct group_blob base, ours, theirs;
+	const struct gb_member *m;
+	struct gb_member a, b;
+
+	(void)state;
+	assert_int_equal(group_blob_init(&base, "team", GROUP_MODE_CLOSED), 0);
+	admit_named(&base, 1, "alice");
+	assert_int_equal(group_blob_copy(&ours, &base), 0);
+	assert_int_equal(group_blob_copy(&theirs, &base), 0);
+	member_for(ID_COLL_A, 0, "srv", &a);
+	member_for(ID_COLL_B, 0, "srv", &b);
+	assert_int_equal(group_blob_add_member(&ours, &a), 0);
+	assert_int_equal(group_blob_add_member(&theirs, &b), 0);
+	assert_int_equal(group_blob_merge_members(&ours, &base, &theirs), 1);
+	m = group_blob_find_member(&ours, ID_COLL_B);
+	assert_non_null(m);
+	assert_string_equal(m->hostname, "srv-1");
+	assert_int_equal(m->collision_index, 1);
+	assert_int_equal(m->ipv4, address_ipv4(ID_COLL_B, 1));
+	assert_string_equal(group_blob_find_member(&ours, ID_COLL_A)->hostname, "srv");
+	group_blob_free(&ours);
+	group_blob_free(&theirs);
+	group_blob_free(&base);
+}
+
 int
 main(void)
 {
@@ -674,6 +767,8 @@ main(void)
 		cmocka_unit_test(test_truncation_and_flips),
 		cmocka_unit_test(test_hostile_rosters),
 		cmocka_unit_test(test_size_limits),
+		cmocka_unit_test(test_merge_members),
+		cmocka_unit_test(test_merge_clashes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
