@@ -809,12 +809,17 @@ test_nothing_listens(void **state)
 	assert_true(close_client(c));
 }
 
-/* Closing before the first answer: no event, nothing left on the router. */
+/*
+ * Closing at once, while the worker may run the request, and after it may
+ * have finished: no event after the close, nothing left on the router. (A
+ * worker quicker than the one loop pass may still report before the
+ * close: that is allowed, an event after it is not.)
+ */
 static void
 test_close_in_flight(void **state)
 {
 	struct ctx *c;
-	int i;
+	int i, before;
 
 	for (i = 0; i < 3; i++) {
 		c = open_client((uint16_t)(40010 + i), &fast);
@@ -822,8 +827,11 @@ test_close_in_flight(void **state)
 			uv_run(&loop, UV_RUN_NOWAIT);
 		if (i > 1)
 			usleep(100 * 1000);
+		before = c->mapped + c->failed;
+		if (i == 0)
+			assert_int_equal(before, 0);
 		assert_true(close_client(c));
-		assert_int_equal(c->mapped + c->failed, 0);
+		assert_int_equal(c->mapped + c->failed, before);
 		assert_int_equal(router_has_mapping(40010 + i, 40010 + i), 0);
 	}
 }
