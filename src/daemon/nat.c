@@ -43,6 +43,7 @@ struct nat {
 	uint64_t next_probe_ms;
 	uint64_t next_turn_ms;
 	uint32_t turn_backoff_ms;        /* wait before the next new client */
+	unsigned relay_idx;              /* entry of the relay list in use */
 	bool probing;
 	bool udp_ok;                     /* some STUN server answered, ever */
 	struct ipc_request *waiting[NETCHECK_MAX];
@@ -153,6 +154,31 @@ static int parse_relay(const char *spec, char *user, char *pass, char *hostport,
 	return 0;
 }
 
+/*
+ * Entry idx (modulo the count) of the comma list into out; the count, 0
+ * for an empty list.
+ */
+static unsigned relay_entry(const char *list, unsigned idx, char *out, size_t cap)
+{
+	unsigned count = 0;
+	const char *p, *comma;
+
+	for (p = list; *p; p = comma ? comma + 1 : p + strlen(p)) {
+		comma = strchr(p, ',');
+		count++;
+		if (!comma)
+			break;
+	}
+	if (count == 0)
+		return 0;
+	idx %= count;
+	for (p = list; idx > 0; idx--)
+		p = strchr(p, ',') + 1;
+	comma = strchr(p, ',');
+	snprintf(out, cap, "%.*s", comma ? (int)(comma - p) : (int)strlen(p), p);
+	return count;
+}
+
 static void start_turn(struct daemon *d)
 {
 	struct nat *nat = d->nat;
@@ -160,15 +186,21 @@ static void start_turn(struct daemon *d)
 	struct turn_events ev = { on_turn_state, on_turn_data, d };
 	char first[256], user[128], pass[128], hp[128];
 	union ms_addr server;
-	const char *comma;
+	unsigned count, tries;
 
 	if (!*relay || nat->turn)
 		return;
-	comma = strchr(relay, ',');
-	snprintf(first, sizeof(first), "%.*s", comma ? (int)(comma - relay) : (int)strlen(relay),
-		 relay);
-	if (parse_relay(first, user, pass, hp, sizeof(user)) < 0 || ms_addr_parse(&server, hp) < 0) {
-		log_warn("nat: relay '%s' is not turn:USER:PASS@ip:port (numeric)", hp);
+	count = relay_entry(relay, 0, first, sizeof(first));
+	for (tries = 0; tries < count; tries++, nat->relay_idx++) {
+		relay_entry(relay, nat->relay_idx, first, sizeof(first));
+		if (parse_relay(first, user, pass, hp, sizeof(user)) == 0 &&
+		    ms_addr_parse(&server, hp) == 0)
+			break;
+		/* Not the entry itself: it holds a password. */
+		log_warn("nat: relay %u of %u is not turn:USER:PASS@ip:port (numeric); skipped",
+			 nat->relay_idx % count + 1, count);
+	}
+	if (tries == count) {
 		nat->next_turn_ms = UINT64_MAX;
 		return;
 	}
@@ -341,7 +373,9 @@ void nat_tick(struct daemon *d)
 				nat->turn_backoff_ms = nat->turn_backoff_ms * 2 > TURN_RETRY_MS ?
 					TURN_RETRY_MS : nat->turn_backoff_ms * 2;
 			} else if (now >= nat->next_turn_ms) {
+				/* The next relay of the list, if there is one. */
 				stop_turn(d);
+				nat->relay_idx++;
 				nat->next_turn_ms = 0;
 				start_turn(d);
 			}

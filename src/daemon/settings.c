@@ -169,7 +169,7 @@ static const struct {
 	[SET_STUN] = { "stun", "stun.l.google.com:19302,stun.cloudflare.com:3478",
 		"STUN servers for public address discovery", valid_hostport_list,
 		"a comma list of host:port" },
-	[SET_RELAY] = { "relay", "", "TURN relays (none: direct paths only)",
+	[SET_RELAY] = { "relay", "", "TURN relays, tried in order (none: direct paths only)",
 		valid_relay, "a comma list of turn:USER:PASS@host:port" },
 	[SET_LISTEN_PORT] = { "listen-port", "41383", "UDP port (ephemeral if taken)",
 		valid_port, "a port number from 1 to 65535" },

@@ -2,7 +2,8 @@
 # timeout: 240
 # ray netcheck and ray ping: a host behind an endpoint-independent NAT learns
 # its public address from STUN (the real coturn) and holds a TURN
-# allocation; wrong relay credentials give a clear line; ray ping reports
+# allocation; wrong relay credentials give a clear line, and in a relay list
+# the next entry takes over; ray ping reports
 # per-probe RTTs over the encrypted connection, by name and by address.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -12,8 +13,10 @@ lab_start_dhtnode
 lab_start_coturn
 lab_add_host a --nat eim
 lab_add_host b --direct
+lab_add_host c --direct
 lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY"
 lab_start_daemon b "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@$LAB_INET4:$LAB_TURN_PORT"
+lab_start_daemon c "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@$LAB_INET4:$LAB_TURN_PORT,$LAB_RELAY"
 
 step "netcheck behind NAT: fixed port, public address = the router's, relay allocated"
 wait_for 30 "a's relay allocation" lab_relay_allocated a
@@ -32,6 +35,10 @@ wait_for 30 "b's relay refuses" failed
 assert_contains "$(lab_ray b netcheck)" "wrong credentials" "netcheck says why"
 grep -q "wrong credentials" "$LAB_WORK/b/daemon.log" || fail "the log does not say why"
 
+step "a relay list: the next entry takes over when one refuses"
+wait_for 30 "c's relay allocation on its second entry" lab_relay_allocated c
+grep -q "wrong credentials" "$LAB_WORK/c/daemon.log" || fail "c never tried its first relay"
+
 step "ray ping over the mesh"
 room=$(lab_ray b --json create --open --name lab --hostname bob | json_get .room_id)
 wait_for 60 "a joins" lab_ray a join "$room" --hostname alice >/dev/null
@@ -48,4 +55,5 @@ assert_contains "$(cat "$LAB_WORK/err")" "no peer named" "unknown peer"
 
 lab_stop_daemon a
 lab_stop_daemon b
+lab_stop_daemon c
 step "netcheck passed"
