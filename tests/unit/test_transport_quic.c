@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+
+#include "loop_wait.h"
 #include <sodium.h>
 
 #include "transport/quic.h"
@@ -149,37 +151,12 @@ introduce(struct node *a, struct node *b)
 	assert_int_equal(magicsock_set_peer_addrs(a->ms, b->pk, &b->addr, 1), 0);
 }
 
-static int deadline_hit;
-
-static void
-on_deadline(uv_timer_t *t)
-{
-	deadline_hit = 1;
-}
-
-typedef int (*cond_fn)(void *);
-
-static int
-run_until(cond_fn cond, void *arg, uint64_t ms)
-{
-	uv_timer_t t;
-
-	deadline_hit = 0;
-	uv_timer_init(&loop, &t);
-	uv_timer_start(&t, on_deadline, ms, 0);
-	while (!cond(arg) && !deadline_hit)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	return cond(arg);
-}
-
 static int never(void *arg) { return 0; }
 
 static void
 settle(uint64_t ms)
 {
-	run_until(never, NULL, ms);
+	loop_wait(&loop, never, NULL, ms);
 }
 
 struct pair { struct node *a, *b; };
@@ -222,7 +199,7 @@ connect_pair(struct node *a, struct node *b, const char *alpn)
 
 	introduce(a, b);
 	assert_int_equal(quic_connect(a->ep, b->pk, alpn, &c), 0);
-	assert_true(run_until(both_confirmed, &p, 5000));
+	assert_true(loop_wait(&loop, both_confirmed, &p, 5000));
 	assert_ptr_equal(a->conn, c);
 	return c;
 }
@@ -259,7 +236,7 @@ test_handshake(void **state)
 	assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_BLOBS, &c), 0);
 	{
 		struct pair p = { &a, &b };
-		assert_true(run_until(both_confirmed, &p, 5000));
+		assert_true(loop_wait(&loop, both_confirmed, &p, 5000));
 	}
 	assert_string_equal(quic_conn_alpn(b.conn), QUIC_ALPN_BLOBS);
 	/* Bad arguments. */
@@ -286,7 +263,7 @@ test_wrong_key(void **state)
 	/* a believes c lives at b's address: b answers with its own key. */
 	assert_int_equal(magicsock_set_peer_addrs(a.ms, c.pk, &b.addr, 1), 0);
 	assert_int_equal(quic_connect(a.ep, c.pk, QUIC_ALPN_MESH, &qc), 0);
-	assert_true(run_until(a_closed, &p, 5000));
+	assert_true(loop_wait(&loop, a_closed, &p, 5000));
 	assert_int_equal(a.reason, QUIC_CLOSE_HANDSHAKE);
 	assert_int_equal(a.confirmed, 0);
 	settle(100);
@@ -308,7 +285,7 @@ test_refused(void **state)
 	b.refuse = 1;
 	introduce(&a, &b);
 	assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_MESH, &qc), 0);
-	assert_true(run_until(a_closed, &p, 5000));
+	assert_true(loop_wait(&loop, a_closed, &p, 5000));
 	assert_int_equal(a.reason, QUIC_CLOSE_HANDSHAKE);
 	assert_int_equal(a.confirmed, 0);
 	assert_int_equal(b.accepts, 1);
@@ -347,7 +324,7 @@ test_datagrams(void **state)
 	assert_int_equal(quic_conn_send_datagram(b.conn, buf, max), 0);
 	assert_int_equal(quic_conn_send_datagram(b.conn, buf, max + 1),
 	    -EMSGSIZE);
-	assert_true(run_until(got_dgrams, &p, 3000));
+	assert_true(loop_wait(&loop, got_dgrams, &p, 3000));
 	assert_int_equal(b.last_dgram, max);
 	assert_int_equal(a.last_dgram, max);
 	finish(&a, &b);
@@ -378,7 +355,6 @@ test_burst(void **state)
 	node_init(&b, 2, NULL);
 	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
 	memset(buf, 0x45, sizeof(buf));
-	deadline_hit = 0;
 	while (sent < 1000) {
 		rv = quic_conn_send_datagram(c, buf, sizeof(buf));
 		if (rv == 0) {
@@ -391,7 +367,7 @@ test_burst(void **state)
 		uv_run(&loop, UV_RUN_ONCE);
 		assert_true(blocked < 100000);
 	}
-	run_until(burst_done, &x, 3000);
+	loop_wait(&loop, burst_done, &x, 3000);
 	/* Loopback with 4 MB buffers: nothing may go missing. */
 	assert_int_equal(b.dgrams, 1000);
 	quic_conn_get_stats(c, &st);
@@ -456,10 +432,10 @@ test_backpressure(void **state)
 	assert_int_equal(quic_conn_send_datagram(c, buf, sizeof(buf)), -EAGAIN);
 	/* Too big stays too big, queue full or not. */
 	assert_int_equal(quic_conn_send_datagram(c, buf, 5000), -EMSGSIZE);
-	assert_true(run_until(writable_called, &w, 3000));
+	assert_true(loop_wait(&loop, writable_called, &w, 3000));
 	assert_int_equal(w.calls, 1);
 	assert_int_equal(w.sent_in_cb, 1);
-	assert_true(run_until(burst_done, &x, 3000));
+	assert_true(loop_wait(&loop, burst_done, &x, 3000));
 	settle(50);
 	assert_int_equal(b.dgrams, QUIC_DGRAM_QUEUE + 1);
 	quic_conn_get_stats(c, &st);
@@ -507,7 +483,7 @@ test_messages(void **state)
 	assert_int_equal(quic_conn_send_msg(b.conn, (const uint8_t *)"hi", 2), 0);
 	assert_int_equal(quic_conn_send_msg(c, buf, QUIC_MSG_CAP + 1), -EMSGSIZE);
 	assert_int_equal(quic_conn_send_msg(c, buf, 0), -EMSGSIZE);
-	assert_true(run_until(msg_count, &p, 10000));
+	assert_true(loop_wait(&loop, msg_count, &p, 10000));
 	assert_int_equal(b.msgs, 2);
 	assert_int_equal(b.last_msg, big);
 	assert_int_equal(b.last_msg_sum, checksum(buf, big));
@@ -515,7 +491,7 @@ test_messages(void **state)
 	/* Exactly the cap still passes. */
 	assert_int_equal(quic_conn_send_msg(c, buf, QUIC_MSG_CAP), 0);
 	b.msgs = 0;
-	assert_true(run_until(b_has_msg, &p, 5000));
+	assert_true(loop_wait(&loop, b_has_msg, &p, 5000));
 	assert_int_equal(b.last_msg, QUIC_MSG_CAP);
 	assert_int_equal(b.last_msg_sum, checksum(buf, QUIC_MSG_CAP));
 	free(buf);
@@ -536,11 +512,11 @@ test_oversized_frame(void **state)
 	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
 	memset(buf, 1, sizeof(buf));
 	assert_int_equal(quic_conn_send_msg(c, buf, 1000), 0);
-	assert_true(run_until(b_has_msg, &p, 3000));
+	assert_true(loop_wait(&loop, b_has_msg, &p, 3000));
 	assert_int_equal(b.last_msg, 1000);
 	/* Over b's receive cap: b closes the connection with an error. */
 	assert_int_equal(quic_conn_send_msg(c, buf, 1001), 0);
-	assert_true(run_until(both_closed, &p, 3000));
+	assert_true(loop_wait(&loop, both_closed, &p, 3000));
 	assert_int_equal(b.reason, QUIC_CLOSE_PROTOCOL);
 	assert_int_equal(b.code, QUIC_CODE_PROTOCOL);
 	assert_int_equal(a.reason, QUIC_CLOSE_PEER);
@@ -564,7 +540,7 @@ test_close_code(void **state)
 	assert_int_equal(a.closed, 1);
 	assert_int_equal(a.reason, QUIC_CLOSE_LOCAL);
 	assert_int_equal(a.code, QUIC_CODE_LEAVE);
-	assert_true(run_until(both_closed, &p, 3000));
+	assert_true(loop_wait(&loop, both_closed, &p, 3000));
 	assert_int_equal(b.reason, QUIC_CLOSE_PEER);
 	assert_int_equal(b.code, QUIC_CODE_LEAVE);
 	assert_null(quic_endpoint_find(b.ep, a.pk, QUIC_ALPN_MESH));
@@ -589,7 +565,7 @@ test_idle_timeout(void **state)
 	/* b vanishes without a word. */
 	magicsock_set_blackhole(b.ms, 1);
 	t0 = uv_now(&loop);
-	assert_true(run_until(a_closed, &p, 5000));
+	assert_true(loop_wait(&loop, a_closed, &p, 5000));
 	assert_int_equal(a.reason, QUIC_CLOSE_IDLE);
 	assert_true(uv_now(&loop) - t0 < 3000);
 	finish(&a, &b);
@@ -627,7 +603,7 @@ test_simultaneous_dial(void **state)
 		assert_int_equal(quic_connect(b.ep, a.pk, QUIC_ALPN_MESH, &cb), 0);
 		a.known++;
 		b.known++;
-		assert_true(run_until(dedup_settled, &p, 5000));
+		assert_true(loop_wait(&loop, dedup_settled, &p, 5000));
 		settle(300);	/* let any late close arrive */
 		assert_true(dedup_settled(&p));
 		sa = a.conn;
@@ -653,7 +629,7 @@ test_simultaneous_dial(void **state)
 		b.dgrams = 0;
 		{
 			struct burst x = { &b, 1 };
-			assert_true(run_until(burst_done, &x, 2000));
+			assert_true(loop_wait(&loop, burst_done, &x, 2000));
 		}
 		finish(&a, &b);
 	}
@@ -732,7 +708,7 @@ test_garbage(void **state)
 	/* And the endpoint still works. */
 	introduce(&a, &b);
 	assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_MESH, &c), 0);
-	assert_true(run_until(confirmed_a, &p, 5000));
+	assert_true(loop_wait(&loop, confirmed_a, &p, 5000));
 	finish(&a, &b);
 }
 

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "loop_wait.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -409,31 +411,6 @@ node_addr(const struct node *n, union ms_addr *a)
 
 /* ---- loop helpers ---- */
 
-static int deadline_hit;
-
-static void
-on_deadline(uv_timer_t *t)
-{
-	deadline_hit = 1;
-}
-
-typedef int (*cond_fn)(void *);
-
-static int
-run_until(cond_fn cond, void *arg, uint64_t ms)
-{
-	uv_timer_t t;
-
-	deadline_hit = 0;
-	uv_timer_init(&loop, &t);
-	uv_timer_start(&t, on_deadline, ms, 0);
-	while (!cond(arg) && !deadline_hit)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	return cond(arg);
-}
-
 static int never(void *arg) { return 0; }
 
 static int
@@ -466,7 +443,7 @@ deliver(struct node *rx, int (*send)(void *), void *ctx)
 	rx->got = 0;
 	for (i = 0; i < 20; i++) {
 		assert_int_equal(send(ctx), 0);
-		if (run_until(got_one, rx, 150))
+		if (loop_wait(&loop, got_one, rx, 150))
 			return 1;
 	}
 	return 0;
@@ -554,13 +531,13 @@ test_binding(void **state)
 	assert_int_equal(stun_client_set_servers(sc,
 	    ms_addr_fmt(&srv.addr, list, sizeof(list))), 0);
 	assert_int_equal(stun_client_probe(sc), 0);
-	assert_true(run_until(bw_is_done, &bw, 5000));
+	assert_true(loop_wait(&loop, bw_is_done, &bw, 5000));
 	assert_int_equal(bw.r.status, 0);
 	node_addr(&a, &me);
 	assert_string_equal(ms_addr_fmt(&bw.r.reflexive, s, sizeof(s)),
 	    ms_addr_fmt(&me, list, sizeof(list)));
 	assert_true(bw.r.rtt_ms < 1000);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	stun_demux_remove(&a.stun, sc);
 	stun_client_free(sc);
@@ -579,7 +556,7 @@ test_allocate(void **state)
 	node_init(&a);
 	node_turn(&a, &srv.addr, PASS, NULL);
 	assert_int_equal(turn_relayed_addr(a.tc, &relayed), -ENOTCONN);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	assert_int_equal(turn_client_state(a.tc, &reason), TURN_ALLOCATED);
 	assert_int_equal(turn_relayed_addr(a.tc, &relayed), 0);
@@ -597,7 +574,7 @@ test_allocate(void **state)
 	assert_int_equal(turn_client_deallocate(a.tc), 0);
 	assert_int_equal(turn_send(a.tc, &me, (const uint8_t *)"x", 1),
 	    -ENOTCONN);
-	assert_true(run_until(closed, &a, 5000));
+	assert_true(loop_wait(&loop, closed, &a, 5000));
 	assert_string_equal(a.reason, "deallocated");
 	node_close(&a);
 }
@@ -615,7 +592,7 @@ test_mismatch(void **state)
 
 	node_init(&a);
 	node_turn(&a, &srv.addr, PASS, NULL);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	/* Forget it without deallocating, as a crash would. */
 	old = a.tc;
@@ -623,7 +600,7 @@ test_mismatch(void **state)
 	stun_demux_remove(&a.turn, old);
 	a.state = -1;
 	node_turn(&a, &srv.addr, PASS, NULL);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	turn_client_get_stats(a.tc, &st);
 	assert_int_equal(st.rx_spoofed, 0);
@@ -642,13 +619,13 @@ test_wrong_password(void **state)
 
 	node_init(&a);
 	node_turn(&a, &srv.addr, "not-the-password", NULL);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_FAILED);
 	assert_string_equal(a.reason, "401 Unauthorized: wrong credentials");
 	assert_int_equal(turn_relayed_addr(a.tc, &relayed), -ENOTCONN);
 	/* Failed for good: no retries behind the owner's back. */
 	a.state_changes = 0;
-	run_until(never, NULL, 300);
+	loop_wait(&loop, never, NULL, 300);
 	assert_int_equal(a.state_changes, 0);
 	node_close(&a);
 }
@@ -677,7 +654,7 @@ exchange(struct node *a, struct node *b, struct node *c)
 	/* Channel path. */
 	ts.from = a;
 	ts.peer = baddr;
-	assert_true(run_until(channel_bound, &ts, 5000));
+	assert_true(loop_wait(&loop, channel_bound, &ts, 5000));
 	turn_client_get_stats(a->tc, &st0);
 	rs.from = b;
 	rs.to = relayed;
@@ -729,7 +706,7 @@ test_relay_data(void **state)
 	/* Asked before the allocation exists: installed right after. */
 	assert_int_equal(turn_bind_channel(a.tc, &baddr), 0);
 	assert_int_equal(turn_permit(a.tc, &caddr), 0);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	exchange(&a, &b, &c);
 	memset(big, 'x', sizeof(big));
@@ -766,11 +743,11 @@ test_refresh(void **state)
 	node_addr(&b, &baddr);
 	node_addr(&c, &caddr);
 	node_turn(&a, &short_srv.addr, PASS, &cfg);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	assert_int_equal(turn_bind_channel(a.tc, &baddr), 0);
 	assert_int_equal(turn_permit(a.tc, &caddr), 0);
-	run_until(never, NULL, 8000);
+	loop_wait(&loop, never, NULL, 8000);
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	turn_client_get_stats(a.tc, &st);
 	assert_true(st.refreshes >= 3);
@@ -808,16 +785,16 @@ test_server_restart(void **state)
 	assert_int_equal(coturn_start(&rs, NULL), 0);
 	node_init(&a);
 	node_turn(&a, &rs.addr, PASS, &cfg);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	/* Nothing else asked for: the allocation is still checked. */
-	run_until(never, NULL, 1000);
+	loop_wait(&loop, never, NULL, 1000);
 	turn_client_get_stats(a.tc, &st);
 	assert_true(st.refreshes >= 2);
 	assert_int_equal(a.state, TURN_ALLOCATED);
 
 	assert_int_equal(coturn_restart(&rs, NULL), 0);
-	assert_true(run_until(failed, &a, 5000));
+	assert_true(loop_wait(&loop, failed, &a, 5000));
 	assert_memory_equal(a.reason, "allocation lost: 437", 20);
 	assert_int_equal(turn_relayed_addr(a.tc, &relayed), -ENOTCONN);
 
@@ -828,12 +805,12 @@ test_server_restart(void **state)
 	cfg.timing.rto_ms = 100;
 	cfg.timing.tries = 3;
 	node_turn(&a, &rs.addr, PASS, &cfg);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	assert_int_equal(turn_relayed_addr(a.tc, &relayed), 0);
 
 	coturn_stop(&rs);
-	assert_true(run_until(failed, &a, 5000));
+	assert_true(loop_wait(&loop, failed, &a, 5000));
 	assert_string_equal(a.reason,
 	    "allocation lost: no response from the TURN server");
 	node_close(&a);
@@ -857,11 +834,11 @@ test_refused_bind_checks(void **state)
 	node_init(&b);
 	node_addr(&b, &baddr);
 	node_turn(&a, &rs.addr, PASS, NULL);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	assert_int_equal(coturn_restart(&rs, NULL), 0);
 	assert_int_equal(turn_bind_channel(a.tc, &baddr), 0);
-	assert_true(run_until(failed, &a, 5000));
+	assert_true(loop_wait(&loop, failed, &a, 5000));
 	assert_memory_equal(a.reason, "allocation lost: 4", 18);
 	turn_client_get_stats(a.tc, &st);
 	assert_int_equal(st.perm_errors, 1);
@@ -971,7 +948,7 @@ test_fake_server(void **state)
 	ms_addr_parse(&f.relayed, "192.0.2.77:50000");
 	node_init(&a);
 	node_turn(&a, &faddr, PASS, NULL);
-	assert_true(run_until(settled, &a, 5000));
+	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
 	assert_int_equal(f.requests, 3);
 	assert_int_equal(turn_relayed_addr(a.tc, &relayed), 0);
@@ -1002,7 +979,7 @@ test_fake_server(void **state)
 	n = stun_build_finish(&b);
 	a.got = 0;
 	magicsock_send_to(f.ms, &f.client, out, (size_t)n);
-	assert_true(run_until(got_one, &a, 2000));
+	assert_true(loop_wait(&loop, got_one, &a, 2000));
 	assert_string_equal(a.got_buf, "ok");
 	assert_addr_eq(&a.got_from, &peer);
 	turn_client_get_stats(a.tc, &st);
