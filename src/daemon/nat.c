@@ -13,6 +13,7 @@
 #include "daemon/nat.h"
 #include "daemon/daemon.h"
 #include "transport/portmap.h"
+#include "transport/resolve.h"
 #include "transport/stun.h"
 #include "transport/turn.h"
 #include "util/log.h"
@@ -31,6 +32,17 @@
 #define TURN_RETRY_MIN_MS 1000
 #define TURN_RETRY_MS 30000
 #define PORTMAP_DELAY_MS 10000
+#define RESOLVE_EVERY_MS (10 * 60 * 1000)
+#define RESOLVE_RETRY_MS 5000
+
+/* One STUN entry of the setting, as written and as last resolved. */
+struct stun_slot {
+	struct daemon *d;
+	struct resolve_req *req;
+	char entry[MS_ADDR_STRLEN + 192];
+	union ms_addr addr;
+	bool ok;
+};
 
 struct nat {
 	struct stun_demux stun_in;       /* STUN class: TURN client, then Binding */
@@ -39,7 +51,16 @@ struct nat {
 	struct turn_client *turn;
 	struct portmap *pm;              /* UPnP IGD / NAT-PMP mapping of our port */
 	bool pm_started;
-	char turn_server[128];
+	char turn_server[200];           /* as written, and "(address)" for a name */
+	struct stun_slot slots[STUN_MAX_SERVERS];
+	size_t n_slots;
+	size_t stun_pending;             /* resolutions under way */
+	bool stun_named;                 /* some entry is a name: re-resolve */
+	uint64_t next_resolve_ms;
+	struct resolve_req *relay_req;
+	union ms_addr relay_addr;        /* entry relay_addr_idx, resolved */
+	unsigned relay_addr_idx;
+	bool relay_addr_ok;
 	uint64_t next_probe_ms;
 	uint64_t next_turn_ms;
 	uint32_t turn_backoff_ms;        /* wait before the next new client */
@@ -179,32 +200,91 @@ static unsigned relay_entry(const char *list, unsigned idx, char *out, size_t ca
 	return count;
 }
 
+static void start_turn(struct daemon *d);
+
+static void on_relay_resolved(void *arg, int status, const union ms_addr *addrs, size_t n)
+{
+	struct daemon *d = arg;
+	struct nat *nat = d->nat;
+
+	(void)n;
+	nat->relay_req = NULL;
+	if (status < 0) {
+		/* The entry holds a password: name its position only. */
+		log_warn("nat: relay %u: its server name did not resolve; trying the next",
+			 nat->relay_idx + 1);
+		nat->relay_idx++;
+		nat->next_turn_ms = daemon_now_ms(d) + RESOLVE_RETRY_MS;
+		return;
+	}
+	nat->relay_addr = addrs[0];
+	nat->relay_addr_idx = nat->relay_idx;
+	nat->relay_addr_ok = true;
+	start_turn(d);
+}
+
+/*
+ * The server of relay entry nat->relay_idx: numeric at once, a name from
+ * the last resolution of that entry, or a resolution started (1: wait for
+ * on_relay_resolved). 0 with *server filled, 1, or negative errno.
+ */
+static int relay_server(struct daemon *d, const char *hp, union ms_addr *server)
+{
+	struct nat *nat = d->nat;
+	int rc;
+
+	if (ms_addr_parse(server, hp) == 0)
+		return 0;
+	if (nat->relay_addr_ok && nat->relay_addr_idx == nat->relay_idx) {
+		*server = nat->relay_addr;
+		return 0;
+	}
+	if (nat->relay_req)
+		return 1;
+	nat->relay_addr_ok = false;
+	rc = resolve_start(d->loop, hp, on_relay_resolved, d, &nat->relay_req);
+	return rc < 0 ? rc : 1;
+}
+
 static void start_turn(struct daemon *d)
 {
 	struct nat *nat = d->nat;
 	const char *relay = settings_get(&d->settings, SET_RELAY);
 	struct turn_events ev = { on_turn_state, on_turn_data, d };
 	char first[256], user[128], pass[128], hp[128];
-	union ms_addr server;
+	union ms_addr server, numeric;
 	unsigned count, tries;
+	int rc = -EINVAL;
 
-	if (!*relay || nat->turn)
+	if (!*relay || nat->turn || nat->relay_req)
 		return;
 	count = relay_entry(relay, 0, first, sizeof(first));
 	for (tries = 0; tries < count; tries++, nat->relay_idx++) {
+		nat->relay_idx %= count;
 		relay_entry(relay, nat->relay_idx, first, sizeof(first));
-		if (parse_relay(first, user, pass, hp, sizeof(user)) == 0 &&
-		    ms_addr_parse(&server, hp) == 0)
+		rc = parse_relay(first, user, pass, hp, sizeof(user));
+		if (rc == 0)
+			rc = relay_server(d, hp, &server);
+		if (rc >= 0)
 			break;
 		/* Not the entry itself: it holds a password. */
-		log_warn("nat: relay %u of %u is not turn:USER:PASS@ip:port (numeric); skipped",
-			 nat->relay_idx % count + 1, count);
+		log_warn("nat: relay %u of %u is not turn:USER:PASS@host:port; skipped",
+			 nat->relay_idx + 1, count);
 	}
 	if (tries == count) {
 		nat->next_turn_ms = UINT64_MAX;
 		return;
 	}
-	snprintf(nat->turn_server, sizeof(nat->turn_server), "%s", hp);
+	if (rc == 1)
+		return; /* on_relay_resolved starts it */
+	if (ms_addr_parse(&numeric, hp) == 0) {
+		snprintf(nat->turn_server, sizeof(nat->turn_server), "%s", hp);
+	} else {
+		char a[MS_ADDR_STRLEN];
+
+		snprintf(nat->turn_server, sizeof(nat->turn_server), "%s (%s)", hp,
+			 ms_addr_fmt(&server, a, sizeof(a)));
+	}
 	if (turn_client_new(&nat->turn, d->loop, d->ms, &server, user, pass, &ev, NULL) < 0) {
 		nat->turn = NULL;
 		return;
@@ -290,6 +370,99 @@ static void start_portmap(struct daemon *d)
 	}
 }
 
+/* All STUN entries resolved (or failed): hand the client what resolved. */
+static void stun_servers_apply(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+	char list[STUN_MAX_SERVERS * (MS_ADDR_STRLEN + 1)] = "", a[MS_ADDR_STRLEN];
+	size_t i, len = 0;
+
+	for (i = 0; i < nat->n_slots; i++) {
+		if (!nat->slots[i].ok)
+			continue;
+		ms_addr_fmt(&nat->slots[i].addr, a, sizeof(a));
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? "," : "", a);
+	}
+	if (!len) {
+		log_warn("nat: no stun server resolved; public address discovery waits");
+		nat->next_resolve_ms = daemon_now_ms(d) + RESOLVE_RETRY_MS;
+		return;
+	}
+	if (stun_client_set_servers(nat->stun, list) < 0)
+		log_warn("nat: stun servers refused: %s", list);
+}
+
+static void on_stun_resolved(void *arg, int status, const union ms_addr *addrs, size_t n)
+{
+	struct stun_slot *slot = arg;
+	struct daemon *d = slot->d;
+	struct nat *nat = d->nat;
+	char a[MS_ADDR_STRLEN];
+
+	(void)n;
+	slot->req = NULL;
+	slot->ok = status == 0;
+	if (slot->ok) {
+		slot->addr = addrs[0];
+		if (ms_addr_parse(&(union ms_addr){ 0 }, slot->entry) < 0)
+			log_info("nat: stun %s is %s", slot->entry,
+				 ms_addr_fmt(&slot->addr, a, sizeof(a)));
+	} else {
+		log_warn("nat: stun server %s: %s", slot->entry,
+			 status == -EINVAL ? "not host:port" : "the name did not resolve");
+	}
+	if (nat->stun_pending && --nat->stun_pending == 0)
+		stun_servers_apply(d);
+}
+
+/* Splits the setting into slots and resolves each; names again later. */
+static void stun_servers_resolve(struct daemon *d)
+{
+	struct nat *nat = d->nat;
+	const char *p = settings_get(&d->settings, SET_STUN), *end;
+	size_t len, i;
+
+	if (!nat->stun || nat->stun_pending)
+		return;
+	nat->n_slots = 0;
+	nat->stun_named = false;
+	for (; *p && nat->n_slots < STUN_MAX_SERVERS; p = end ? end + 1 : p + len) {
+		struct stun_slot *slot = &nat->slots[nat->n_slots];
+
+		end = strchr(p, ',');
+		len = end ? (size_t)(end - p) : strlen(p);
+		while (len && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (!len || len >= sizeof(slot->entry)) {
+			if (len)
+				log_warn("nat: a stun entry is too long; skipped");
+			if (!end)
+				break;
+			continue;
+		}
+		memset(slot, 0, sizeof(*slot));
+		slot->d = d;
+		memcpy(slot->entry, p, len);
+		nat->n_slots++;
+		if (!end)
+			break;
+	}
+	nat->stun_pending = nat->n_slots + 1; /* +1: numeric ones answer inside */
+	for (i = 0; i < nat->n_slots; i++) {
+		struct stun_slot *slot = &nat->slots[i];
+
+		if (ms_addr_parse(&(union ms_addr){ 0 }, slot->entry) < 0)
+			nat->stun_named = true;
+		if (resolve_start(d->loop, slot->entry, on_stun_resolved, slot, &slot->req) < 0)
+			on_stun_resolved(slot, -EINVAL, NULL, 0);
+	}
+	nat->next_resolve_ms = nat->stun_named ? daemon_now_ms(d) + RESOLVE_EVERY_MS : UINT64_MAX;
+	if (--nat->stun_pending == 0)
+		stun_servers_apply(d);
+}
+
 int nat_open(struct daemon *d)
 {
 	struct stun_client_events ev = { on_result, on_done, d };
@@ -310,8 +483,8 @@ int nat_open(struct daemon *d)
 		return 0;
 	}
 	stun_demux_add(&nat->stun_in, stun_client_input, nat->stun);
-	if (*servers && stun_client_set_servers(nat->stun, servers) < 0)
-		log_warn("nat: stun servers must be numeric ip:port; public address discovery is off");
+	if (*servers)
+		stun_servers_resolve(d);
 	return 0;
 }
 
@@ -323,6 +496,9 @@ void nat_close(struct daemon *d)
 		return;
 	answer_waiting(d);
 	stop_turn(d);
+	resolve_cancel(nat->relay_req);
+	for (size_t i = 0; i < nat->n_slots; i++)
+		resolve_cancel(nat->slots[i].req);
 	if (nat->pm)
 		portmap_close(nat->pm, NULL, NULL); /* frees itself on a later turn */
 	if (nat->stun) {
@@ -365,6 +541,8 @@ void nat_tick(struct daemon *d)
 	}
 	if (nat->n_waiting && now >= nat->wait_deadline_ms)
 		answer_waiting(d);
+	if (now >= nat->next_resolve_ms)
+		stun_servers_resolve(d);
 	if (nat->turn) {
 		st = turn_client_state(nat->turn, NULL);
 		if (st == TURN_FAILED || st == TURN_CLOSED) {
@@ -376,6 +554,7 @@ void nat_tick(struct daemon *d)
 				/* The next relay of the list, if there is one. */
 				stop_turn(d);
 				nat->relay_idx++;
+				nat->relay_addr_ok = false; /* names: ask again */
 				nat->next_turn_ms = 0;
 				start_turn(d);
 			}

@@ -25,6 +25,7 @@
 # API (details above each function):
 #   lab_init NAME                     work dir, trap, prefix, internet namespace
 #   lab_start_dhtnode / lab_start_coturn   bootstrap / STUN+TURN in "inet"
+#   lab_start_names [NAME=IP...]      the lab's DNS server, names for servers
 #   lab_start_miniupnpd GW [--no-natpmp]   UPnP IGD + NAT-PMP on router GW
 #   lab_relay_allocated HOST / lab_path_is FROM PEER direct|relay
 #   lab_add_host NAME [--direct | --nat eim|symmetric] [--lan LAN]
@@ -40,7 +41,8 @@
 #   lab_dump / lab_teardown / lab_cleanup WORK PREFIX / lab_leftovers WORK PREFIX
 # Nodes: hosts by their name, routers as "gw-LAN", the internet as "inet".
 # Variables set for scenarios: RAY, LAB_WORK, LAB_PREFIX, LAB_INET4/6,
-# LAB_DHT_BOOTSTRAP, LAB_STUN, LAB_RELAY, LAB_TURN_USER/PASS/REALM.
+# LAB_DHT_BOOTSTRAP, LAB_STUN, LAB_RELAY, LAB_TURN_USER/PASS/REALM,
+# LAB_DHT_NAMED, LAB_STUN_NAMED, LAB_RELAY_NAMED (after lab_start_names).
 # Knobs: LAB_BUILD (default ../../build), RAY, LAB_KEEP=1 (keep the work dir),
 # LAB_KILL_GRACE (5 s), LAB_DAEMON_TIMEOUT (30 s), LAB_START_TIMEOUT (20 s),
 # LAB_DUMP_LINES (40).
@@ -838,6 +840,28 @@ lab_start_coturn() {
 	# shellcheck disable=SC2034 # for scenarios: `ray config set relay`
 	LAB_RELAY=turn:$LAB_TURN_USER:$LAB_TURN_PASS@$LAB_INET4:$LAB_TURN_PORT
 	step "coturn STUN/TURN on $LAB_STUN (pid $LAB_PID)"
+}
+
+# lab_start_names [NAME=IP...]: the lab's upstream resolver, a DNS server on
+# udp/53 of the internet namespace (every host's resolv.conf names it), so
+# daemons are given server names as users write them. It answers
+# dht.lab.example, stun.lab.example and relay.lab.example with the internet
+# namespace's address, the extra NAME=IP pairs, and NXDOMAIN for the rest.
+# Sets LAB_DHT_NAMED, LAB_STUN_NAMED and LAB_RELAY_NAMED (the named forms of
+# LAB_DHT_BOOTSTRAP, LAB_STUN and LAB_RELAY).
+lab_start_names() {
+	local log=$LAB_WORK/inet/names.log
+	lab_spawn inet "$log" perl "$LAB_DIR/dns_upstream.pl" 53 \
+		"dht.lab.example=$LAB_INET4" "stun.lab.example=$LAB_INET4" \
+		"relay.lab.example=$LAB_INET4" "$@"
+	_lab_wait_bound inet "$LAB_PID" dns_upstream "$log" 53 udp >/dev/null || return 1
+	# shellcheck disable=SC2034 # for scenarios
+	LAB_DHT_NAMED=dht.lab.example:$LAB_DHT_PORT
+	# shellcheck disable=SC2034
+	LAB_STUN_NAMED=stun.lab.example:$LAB_TURN_PORT
+	# shellcheck disable=SC2034
+	LAB_RELAY_NAMED=turn:$LAB_TURN_USER:$LAB_TURN_PASS@relay.lab.example:$LAB_TURN_PORT
+	step "lab resolver on $LAB_INET4:53 (dht, stun, relay .lab.example)"
 }
 
 # ---------------------------------------------------------------- miniupnpd

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # timeout: 240
-# ray netcheck and ray ping: a host behind an endpoint-independent NAT learns
-# its public address from STUN (the real coturn) and holds a TURN
-# allocation; wrong relay credentials give a clear line, and in a relay list
+# ray netcheck and ray ping: a host behind an endpoint-independent NAT, given
+# every server by name (the lab's resolver), learns its public address from
+# STUN (the real coturn) and holds a TURN allocation; a name that does not
+# resolve is logged and the rest of the list still works (b keeps numeric
+# servers); wrong relay credentials give a clear line, and in a relay list
 # the next entry takes over; ray ping reports
 # per-probe RTTs over the encrypted connection, by name and by address.
 set -euo pipefail
@@ -11,12 +13,15 @@ lab_init netcheck
 
 lab_start_dhtnode
 lab_start_coturn
+lab_start_names
 lab_add_host a --nat eim
 lab_add_host b --direct
 lab_add_host c --direct
-lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY"
+lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY_NAMED" "RAYFISH_STUN=$LAB_STUN_NAMED" \
+	"RAYFISH_DHT_BOOTSTRAP=$LAB_DHT_NAMED"
 lab_start_daemon b "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@$LAB_INET4:$LAB_TURN_PORT"
-lab_start_daemon c "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@$LAB_INET4:$LAB_TURN_PORT,$LAB_RELAY"
+lab_start_daemon c "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@relay.lab.example:$LAB_TURN_PORT,$LAB_RELAY_NAMED" \
+	"RAYFISH_STUN=nosuch.lab.example:$LAB_TURN_PORT,$LAB_STUN_NAMED"
 
 step "netcheck behind NAT: fixed port, public address = the router's, relay allocated"
 wait_for 30 "a's relay allocation" lab_relay_allocated a
@@ -28,6 +33,16 @@ assert_contains "$(json_get .public_addrs <<<"$nc")" "$(lab_router_wan_ip a)" "p
 assert_contains "$(json_get .relay.relayed_addr <<<"$nc")" "$LAB_INET4:" "relayed address"
 rtt=$(json_get .relay.rtt_ms <<<"$nc") || fail "netcheck gives no relay RTT"
 ((rtt >= 0 && rtt < 1000)) || fail "relay RTT $rtt ms"
+
+step "names: the relay by name and address, a name that does not resolve skipped"
+assert_eq "relay.lab.example:$LAB_TURN_PORT ($LAB_INET4:$LAB_TURN_PORT)" \
+	"$(json_get .relay.server <<<"$nc")" "a's relay, name and address"
+c_public() { lab_ray c --json netcheck | json_get .public_addrs | grep -q "$(lab_host_ip c)"; }
+wait_for 30 "c's public address from its second (named) stun server" c_public
+grep -q "nosuch.lab.example:$LAB_TURN_PORT: the name did not resolve" "$LAB_WORK/c/daemon.log" ||
+	fail "c does not log the name that did not resolve"
+grep -q "stun stun.lab.example:$LAB_TURN_PORT is $LAB_INET4:$LAB_TURN_PORT" "$LAB_WORK/a/daemon.log" ||
+	fail "a does not log what its stun name resolved to"
 
 step "wrong relay credentials: a clear line in netcheck and in the log"
 failed() { [[ "$(lab_ray b --json netcheck | json_get .relay.state)" == failed ]]; }
