@@ -89,14 +89,21 @@ static int run_netcheck(struct cli *c, int argc, char **argv)
 	       json_is_true(json_object_get(res, "fixed_port")) ? " (the fixed port: forwardable)"
 								: " (ephemeral: 41383 was taken)");
 	printf("UDP out       %s\n", json_is_true(json_object_get(res, "udp")) ? "works"
-	       : "no STUN answer (blocked, or no numeric stun servers configured)");
+	       : "no STUN answer (UDP blocked, the stun servers down or their names unresolved)");
 	printf("public addrs ");
 	json_array_foreach(json_object_get(res, "public_addrs"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("%s\n", json_array_size(json_object_get(res, "public_addrs")) ? "" : " unknown");
 	json_array_foreach(json_object_get(res, "stun"), i, v) {
-		printf("  stun %-22s %s", json_string_value(json_object_get(v, "server")),
-		       json_string_value(json_object_get(v, "status")));
+		const char *name = json_string_value(json_object_get(v, "name"));
+
+		if (name)
+			printf("  stun %s → %s %s", name,
+			       json_string_value(json_object_get(v, "server")),
+			       json_string_value(json_object_get(v, "status")));
+		else
+			printf("  stun %-22s %s", json_string_value(json_object_get(v, "server")),
+			       json_string_value(json_object_get(v, "status")));
 		if (json_object_get(v, "rtt_ms"))
 			printf(" %lld ms", (long long)json_integer_value(json_object_get(v, "rtt_ms")));
 		putchar('\n');

@@ -600,6 +600,18 @@ int nat_relayed_addr(struct daemon *d, union ms_addr *out)
 	return turn_relayed_addr(d->nat->turn, out);
 }
 
+/* The name the user wrote for a STUN server's address; NULL if numeric. */
+static const char *stun_server_name(const struct nat *nat, const union ms_addr *a)
+{
+	union ms_addr tmp;
+
+	for (size_t i = 0; i < nat->n_slots; i++)
+		if (nat->slots[i].ok && ms_addr_eq(&nat->slots[i].addr, a) &&
+		    ms_addr_parse(&tmp, nat->slots[i].entry) < 0)
+			return nat->slots[i].entry;
+	return NULL;
+}
+
 static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 {
 	struct nat *nat = d->nat;
@@ -617,6 +629,10 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 				      "status", r[i].status == 0 ? "ok" : r[i].status == -ETIMEDOUT ?
 				      "timeout" : r[i].status == -EINPROGRESS ? "probing" : "error");
 
+		const char *name = stun_server_name(nat, &r[i].server);
+
+		if (name)
+			json_object_set_new(o, "name", json_string(name));
 		if (r[i].status == 0) {
 			json_object_set_new(o, "public_addr",
 					    json_string(ms_addr_fmt(&r[i].reflexive, t, sizeof(t))));

@@ -37,6 +37,9 @@ rtt=$(json_get .relay.rtt_ms <<<"$nc") || fail "netcheck gives no relay RTT"
 step "names: the relay by name and address, a name that does not resolve skipped"
 assert_eq "relay.lab.example:$LAB_TURN_PORT ($LAB_INET4:$LAB_TURN_PORT)" \
 	"$(json_get .relay.server <<<"$nc")" "a's relay, name and address"
+assert_eq "stun.lab.example:$LAB_TURN_PORT" "$(json_get .stun[0].name <<<"$nc")" "a's stun server by name"
+assert_contains "$(lab_ray a netcheck)" "stun stun.lab.example:$LAB_TURN_PORT → $LAB_INET4:$LAB_TURN_PORT ok" \
+	"netcheck shows name → address"
 c_public() { lab_ray c --json netcheck | json_get .public_addrs | grep -q "$(lab_host_ip c)"; }
 wait_for 30 "c's public address from its second (named) stun server" c_public
 grep -q "nosuch.lab.example:$LAB_TURN_PORT: the name did not resolve" "$LAB_WORK/c/daemon.log" ||
