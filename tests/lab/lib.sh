@@ -45,7 +45,7 @@
 # LAB_DHT_NAMED, LAB_STUN_NAMED, LAB_RELAY_NAMED (after lab_start_names).
 # Knobs: LAB_BUILD (default ../../build), RAY, LAB_KEEP=1 (keep the work dir),
 # LAB_KILL_GRACE (5 s), LAB_DAEMON_TIMEOUT (30 s), LAB_START_TIMEOUT (20 s),
-# LAB_DUMP_LINES (40).
+# LAB_DUMP_LINES (40), LAB_NUMERIC=1 (daemons get numeric server addresses).
 #
 # Scenario contract: `set -euo pipefail`, source this file, `lab_init NAME`,
 # then build hosts and assert. Every helper returns non-zero on failure (after
@@ -800,8 +800,10 @@ _lab_started_and_bound() { # NS PID LABEL LOG PORT PROTO
 }
 
 # lab_start_dhtnode: an OpenDHT bootstrap node in the internet namespace on
-# udp/4222. Sets LAB_DHT_BOOTSTRAP; daemons started afterwards get it as
-# RAYFISH_DHT_BOOTSTRAP unless told otherwise.
+# udp/4222, and the lab resolver (lab_start_names) unless it runs already.
+# Sets LAB_DHT_BOOTSTRAP; daemons started afterwards get its name
+# (LAB_DHT_NAMED; the number with LAB_NUMERIC=1) as RAYFISH_DHT_BOOTSTRAP
+# unless told otherwise.
 lab_start_dhtnode() {
 	local log=$LAB_WORK/inet/dhtnode.log
 	_lab_require dhtnode || return 1
@@ -810,6 +812,9 @@ lab_start_dhtnode() {
 	_lab_wait_bound inet "$LAB_PID" dhtnode "$log" "$LAB_DHT_PORT" udp >/dev/null || return 1
 	LAB_DHT_BOOTSTRAP=$LAB_INET4:$LAB_DHT_PORT
 	step "dhtnode bootstrap on $LAB_DHT_BOOTSTRAP (pid $LAB_PID)"
+	# Every lab with servers names them (a scenario may start the resolver
+	# first, with names of its own).
+	[[ -n "${LAB_DHT_NAMED:-}" ]] || lab_start_names
 }
 
 # lab_start_coturn: coturn as STUN and TURN server on 198.51.100.1:3478 (and
@@ -817,7 +822,8 @@ lab_start_dhtnode() {
 # in realm LAB_TURN_REALM, its own user database, and relaying allowed to the
 # lab's private and public ranges (coturn refuses those by default). Sets
 # LAB_STUN ("host:port") and LAB_RELAY ("turn:USER:PASS@host:port", the
-# `relay` setting's syntax); daemons started afterwards get RAYFISH_STUN.
+# `relay` setting's syntax); daemons started afterwards get RAYFISH_STUN
+# (by name, LAB_STUN_NAMED, unless LAB_NUMERIC=1).
 lab_start_coturn() {
 	local dir=$LAB_WORK/inet
 	_lab_require turnserver || return 1
@@ -1024,8 +1030,15 @@ lab_start_daemon() {
 			{ _lab_die "daemon of $name already running"; return 1; }
 	fi
 	rm -f "$sock"
-	[[ -n "${LAB_DHT_BOOTSTRAP:-}" ]] && env+=("RAYFISH_DHT_BOOTSTRAP=$LAB_DHT_BOOTSTRAP")
-	[[ -n "${LAB_STUN:-}" ]] && env+=("RAYFISH_STUN=$LAB_STUN")
+	# Servers by name, as users write them, once the lab resolver runs;
+	# LAB_NUMERIC=1 keeps the numeric forms (scenarios that test those).
+	if [[ -n "${LAB_DHT_NAMED:-}" && "${LAB_NUMERIC:-0}" != 1 ]]; then
+		[[ -n "${LAB_DHT_BOOTSTRAP:-}" ]] && env+=("RAYFISH_DHT_BOOTSTRAP=$LAB_DHT_NAMED")
+		[[ -n "${LAB_STUN:-}" ]] && env+=("RAYFISH_STUN=$LAB_STUN_NAMED")
+	else
+		[[ -n "${LAB_DHT_BOOTSTRAP:-}" ]] && env+=("RAYFISH_DHT_BOOTSTRAP=$LAB_DHT_BOOTSTRAP")
+		[[ -n "${LAB_STUN:-}" ]] && env+=("RAYFISH_STUN=$LAB_STUN")
+	fi
 	env+=("$@")
 	# Keep the previous run's log: a restarted daemon appends to it.
 	[[ -f "$log" ]] && printf -- '----- restart -----\n' >>"$log"

@@ -185,8 +185,8 @@ step "lab_start_daemon waits for the socket and passes the lab's settings"
 lab_start_daemon a RAYFISH_LISTEN_PORT=41999
 [[ -S "$(lab_socket a)" ]] || fail "no IPC socket after lab_start_daemon"
 log=$(cat "$LAB_WORK/a/daemon.log")
-assert_contains "$log" "RAYFISH_DHT_BOOTSTRAP=$LAB_DHT_BOOTSTRAP" "bootstrap passed"
-assert_contains "$log" "RAYFISH_STUN=$LAB_STUN" "STUN server passed"
+assert_contains "$log" "RAYFISH_DHT_BOOTSTRAP=$LAB_DHT_NAMED" "bootstrap passed by name"
+assert_contains "$log" "RAYFISH_STUN=$LAB_STUN_NAMED" "STUN server passed by name"
 assert_contains "$log" "RAYFISH_LISTEN_PORT=41999" "extra environment passed"
 assert_contains "$log" "RAYFISH_SOCKET=$(lab_socket a)" "socket passed"
 lab_start_daemon e

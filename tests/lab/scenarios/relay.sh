@@ -6,10 +6,12 @@
 # They form an open network and carry traffic TURN to TURN (a's allocation
 # relays to b's): the mesh ping and ICMP over the TUN get through, `ray ping`
 # and `ray status` report the path as relay, and a 5 s iperf3 TCP run moves
-# data through the relay.
+# data through the relay. The one scenario whose daemons get every server
+# by number (LAB_NUMERIC): the numeric form must keep working.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init relay
+LAB_NUMERIC=1
 
 lab_start_dhtnode
 lab_start_coturn
