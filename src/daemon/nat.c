@@ -562,8 +562,19 @@ void nat_tick(struct daemon *d)
 	}
 }
 
+static size_t addr_add_unique(union ms_addr *out, size_t n, size_t max, const union ms_addr *a)
+{
+	for (size_t k = 0; k < n; k++)
+		if (ms_addr_eq(&out[k], a))
+			return n;
+	if (n < max)
+		out[n++] = *a;
+	return n;
+}
+
 size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max)
 {
+	union ms_addr seen[MAGICSOCK_OBSERVED_MAX];
 	struct stun_result r[STUN_MAX_SERVERS];
 	struct portmap_state pst;
 	size_t n = 0, got;
@@ -577,19 +588,14 @@ size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max)
 		    pst.external.sa.sa_family != AF_UNSPEC)
 			out[n++] = pst.external;
 	}
-	if (!d->nat->stun)
-		return n;
-	got = stun_client_results(d->nat->stun, r, STUN_MAX_SERVERS);
-	for (size_t i = 0; i < got && n < max; i++) {
-		bool dup = false;
-
-		if (r[i].status != 0)
-			continue;
-		for (size_t k = 0; k < n; k++)
-			dup |= ms_addr_eq(&out[k], &r[i].reflexive);
-		if (!dup)
-			out[n++] = r[i].reflexive;
-	}
+	got = d->nat->stun ? stun_client_results(d->nat->stun, r, STUN_MAX_SERVERS) : 0;
+	for (size_t i = 0; i < got; i++)
+		if (r[i].status == 0)
+			n = addr_add_unique(out, n, max, &r[i].reflexive);
+	/* What peers saw in their pongs: public even when STUN is silent. */
+	got = d->ms ? magicsock_observed_addrs(d->ms, seen, MAGICSOCK_OBSERVED_MAX) : 0;
+	for (size_t i = 0; i < got; i++)
+		n = addr_add_unique(out, n, max, &seen[i]);
 	return n;
 }
 

@@ -17,7 +17,8 @@ struct daemon;
 int nat_open(struct daemon *d);
 void nat_close(struct daemon *d);
 void nat_tick(struct daemon *d);
-/* Reflexive addresses from the last probe round (for the endpoint record). */
+/* Our public addresses: a port mapping, the last STUN round, and what peers
+ * reported in disco pongs (for the endpoint record and netcheck). */
 size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max);
 /* The relayed address of our TURN allocation, or -ENOTCONN. */
 int nat_relayed_addr(struct daemon *d, union ms_addr *out);

@@ -246,6 +246,15 @@ int magicsock_send_peer_batch(struct magicsock *ms,
 /* Turns UDP GSO off (tests, and kernels that refuse it). */
 void magicsock_set_gso(struct magicsock *ms, int on);
 
+/*
+ * Our public addresses as peers reported them in authenticated pongs over a
+ * direct path (private and link-local ones left out), newest first, each
+ * seen within the last 5 minutes: a reflexive address even when no STUN
+ * server answers. Returns how many were written to out.
+ */
+#define MAGICSOCK_OBSERVED_MAX 4
+size_t magicsock_observed_addrs(struct magicsock *ms, union ms_addr *out, size_t max);
+
 /* Address helpers. */
 socklen_t ms_addr_len(const union ms_addr *a);
 int ms_addr_eq(const union ms_addr *a, const union ms_addr *b);

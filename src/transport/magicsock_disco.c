@@ -8,6 +8,7 @@
  * the ping rounds that are due and logs path changes. The state is the
  * struct ms_disco inside each peer entry.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sodium.h>
@@ -219,6 +220,47 @@ better(const struct ms_disco *d, uint64_t rtt_us)
 	return rtt_us + 1000 < d->best_rtt_us && rtt_us * 10 < d->best_rtt_us * 7;
 }
 
+/* RFC 1918, CGNAT, link-local, ULA, loopback: a LAN peer's view, not ours. */
+static int
+addr_private(const union ms_addr *a)
+{
+	const uint8_t *b;
+	uint32_t v4;
+
+	if (a->sa.sa_family == AF_INET) {
+		v4 = ntohl(a->in.sin_addr.s_addr);
+	} else if (a->sa.sa_family == AF_INET6) {
+		b = a->in6.sin6_addr.s6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+			return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
+			    IN6_IS_ADDR_LOOPBACK(&a->in6.sin6_addr) ||
+			    IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+		v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+	} else {
+		return 1;
+	}
+	return (v4 >> 24) == 10 || (v4 >> 24) == 127 || (v4 >> 24) == 0 ||
+	    (v4 >> 20) == 0xac1 || (v4 >> 16) == 0xc0a8 || (v4 >> 16) == 0xa9fe ||
+	    (v4 >> 22) == (0x64400000u >> 22);
+}
+
+static void
+observed_add(struct magicsock *ms, const union ms_addr *a)
+{
+	size_t i, last = MAGICSOCK_OBSERVED_MAX - 1;
+
+	if (addr_private(a))
+		return;
+	for (i = 0; i < last; i++)
+		if (ms_addr_eq(&ms->observed[i], a))
+			break;
+	/* Move it (or the oldest, to be replaced) to the front. */
+	memmove(&ms->observed[1], &ms->observed[0], i * sizeof(ms->observed[0]));
+	memmove(&ms->observed_ms[1], &ms->observed_ms[0], i * sizeof(ms->observed_ms[0]));
+	ms->observed[0] = *a;
+	ms->observed_ms[0] = now_ms(ms);
+}
+
 static void
 on_pong(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
     const union ms_addr *from)
@@ -233,6 +275,8 @@ on_pong(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
 		return;
 	}
 	ms->st.disco_rx_pong++;
+	if (is_direct(ms, p, from))
+		observed_add(ms, &m->observed);
 	rtt_us = (uv_hrtime() - pp->sent_ns) / 1000;
 	pp->sent_ns = 0;
 	if (trusted(ms, d) && !ms_addr_eq(&d->best, from) && !better(d, rtt_us))
@@ -241,6 +285,18 @@ on_pong(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
 	d->best_ms = now_ms(ms);
 	d->best_rtt_us = rtt_us;
 	d->lost_ms = 0;
+}
+
+size_t
+magicsock_observed_addrs(struct magicsock *ms, union ms_addr *out, size_t max)
+{
+	uint64_t now = now_ms(ms);
+	size_t i, n = 0;
+
+	for (i = 0; i < MAGICSOCK_OBSERVED_MAX && n < max; i++)
+		if (ms->observed_ms[i] && now - ms->observed_ms[i] < 5 * 60 * 1000)
+			out[n++] = ms->observed[i];
+	return n;
 }
 
 void

@@ -98,6 +98,9 @@ struct magicsock {
 	uint8_t disco_pk[DISCO_KEY_LEN];
 	uint8_t disco_sk[DISCO_KEY_LEN];	/* X25519 */
 	uint8_t (*bufs)[MS_RX_BUF];
+	/* Our public addresses as peers saw them (disco pongs), newest first. */
+	union ms_addr observed[MAGICSOCK_OBSERVED_MAX];
+	uint64_t observed_ms[MAGICSOCK_OBSERVED_MAX];
 };
 
 /* magicsock.c */

@@ -17,11 +17,14 @@ lab_start_names
 lab_add_host a --nat eim
 lab_add_host b --direct
 lab_add_host c --direct
+lab_add_host d --nat eim
 lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY_NAMED" "RAYFISH_STUN=$LAB_STUN_NAMED" \
 	"RAYFISH_DHT_BOOTSTRAP=$LAB_DHT_NAMED"
 lab_start_daemon b "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@$LAB_INET4:$LAB_TURN_PORT"
 lab_start_daemon c "RAYFISH_RELAY=turn:$LAB_TURN_USER:wrong@relay.lab.example:$LAB_TURN_PORT,$LAB_RELAY_NAMED" \
 	"RAYFISH_STUN=nosuch.lab.example:$LAB_TURN_PORT,$LAB_STUN_NAMED"
+# d's only STUN server does not resolve: its public address comes from peers.
+lab_start_daemon d "RAYFISH_STUN=nosuch.lab.example:$LAB_TURN_PORT"
 
 step "netcheck behind NAT: fixed port, public address = the router's, relay allocated"
 wait_for 30 "a's relay allocation" lab_relay_allocated a
@@ -71,7 +74,14 @@ assert_eq 2 "$(lab_ray a --json ping "$b4" -c 2 | json_get .received)" "ping by 
 if lab_ray a ping nosuch 2>"$LAB_WORK/err"; then fail "ping of an unknown peer succeeded"; fi
 assert_contains "$(cat "$LAB_WORK/err")" "no peer named" "unknown peer"
 
+step "no STUN answer: the public address as a peer's disco pong reports it"
+assert_eq "[]" "$(lab_ray d --json netcheck | json_get .public_addrs)" "d knows no public address yet"
+wait_for 60 "d joins" lab_ray d join "$room" --hostname dave >/dev/null
+d_public() { lab_ray d --json netcheck | json_get .public_addrs | grep -q "$(lab_router_wan_ip d):"; }
+wait_for 30 "d's public address from pongs" d_public
+
 lab_stop_daemon a
 lab_stop_daemon b
 lab_stop_daemon c
+lab_stop_daemon d
 step "netcheck passed"
