@@ -34,6 +34,7 @@
 #define PORTMAP_DELAY_MS 10000
 #define RESOLVE_EVERY_MS (10 * 60 * 1000)
 #define RESOLVE_RETRY_MS 5000
+#define RESOLVE_FAILED_MS 30000
 
 /* One STUN entry of the setting, as written and as last resolved. */
 struct stun_slot {
@@ -98,8 +99,17 @@ static void on_done(void *ud)
 {
 	struct daemon *d = ud;
 
+	struct stun_result r[STUN_MAX_SERVERS];
+	size_t n = stun_client_results(d->nat->stun, r, STUN_MAX_SERVERS), ok = 0;
+	uint64_t soon = daemon_now_ms(d) + RESOLVE_FAILED_MS;
+
 	d->nat->probing = false;
 	d->next_addrs_check_ms = 0; /* a new public address is published now */
+	for (size_t i = 0; i < n; i++)
+		ok += r[i].status == 0;
+	/* Silent named servers may have moved: ask the resolver again soon. */
+	if (!ok && d->nat->stun_named && d->nat->next_resolve_ms > soon)
+		d->nat->next_resolve_ms = soon;
 	answer_waiting(d);
 }
 
