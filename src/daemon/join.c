@@ -34,9 +34,10 @@
 
 enum join_state { J_LOOKUP, J_ASKING, J_PENDING, J_FETCHING };
 
+/* Must match MESH_VERSION in network.c (what we publish). */
+#define JOIN_MESH_VERSION 1
 #define PENDING_RETRY_MIN_MS 2000
 #define PENDING_RETRY_MAX_MS 30000
-#define PENDING_GIVE_UP_MS (24ull * 3600 * 1000)
 
 struct join_op {
 	struct join_op *next;
@@ -154,6 +155,11 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 	if (rec && (record_decode(rec, len, RECORD_NETWORK, pk, daemon_unix_now(), &r) < 0 ||
 		    network_payload_decode(r.payload, r.payload_len, &p) < 0)) {
 		join_fail(d, j, "the network's DHT record is malformed");
+		return;
+	}
+	if (rec && p.mesh_version > JOIN_MESH_VERSION) {
+		join_fail(d, j, "incompatible mesh protocol version %u (this build speaks %u); update rayfish",
+			  (unsigned)p.mesh_version, (unsigned)JOIN_MESH_VERSION);
 		return;
 	}
 	if (rec && p.n_seeds == 0) {
@@ -280,7 +286,6 @@ int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 		j->state = J_PENDING;
 		j->retry_ms = j->retry_ms ? j->retry_ms : PENDING_RETRY_MIN_MS;
 		j->next_retry_ms = daemon_now_ms(d) + j->retry_ms;
-		j->deadline = daemon_now_ms(d) + PENDING_GIVE_UP_MS;
 		return 1;
 	}
 	if (m->rec_len > sizeof(j->rec) ||
@@ -315,7 +320,9 @@ void joins_tick(struct daemon *d)
 
 	for (j = d->joins; j; j = next) {
 		next = j->next;
-		if (now >= j->deadline && j->state != J_FETCHING) {
+		/* A queued request waits for a human: it keeps asking until
+		 * answered or cancelled, however long that takes. */
+		if (now >= j->deadline && j->state != J_FETCHING && j->state != J_PENDING) {
 			join_fail(d, j, "joining timed out%s%s",
 				  j->last_error[0] ? ": " : "", j->last_error);
 			continue;
