@@ -73,7 +73,7 @@ static int run(struct cli *c, int argc, char **argv)
 		ret = cli_error("%s", err);
 		goto out;
 	}
-	if (fileio_mkdir_p(c->home, 0755) < 0 || settings_save(&s, c->home) < 0) {
+	if (fileio_mkdir_p(c->home, 0700) < 0 || settings_save(&s, c->home) < 0) {
 		ret = cli_error("cannot write %s/settings.json: %s", c->home, strerror(errno));
 		goto out;
 	}

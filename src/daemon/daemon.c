@@ -204,7 +204,7 @@ static int prepare_dirs(struct daemon *d)
 	char sockdir[4096];
 	int ret;
 
-	ret = fileio_mkdir_p(d->home, 0755);
+	ret = fileio_mkdir_p(d->home, 0700);
 	if (ret < 0) {
 		log_error("cannot create %s: %s", d->home, strerror(-ret));
 		return ret;

@@ -336,7 +336,7 @@ int settings_save(const struct settings *s, const char *home)
 	if (!text)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/settings.json", home);
-	ret = fileio_write_atomic(path, text, strlen(text), 0644);
+	ret = fileio_write_atomic(path, text, strlen(text), 0600);
 	free(text);
 	return ret;
 }

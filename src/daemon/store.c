@@ -149,7 +149,7 @@ int store_save_networks(const char *home, const struct net_saved *const *nets,
 	if (!text)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/networks.json", home);
-	ret = fileio_write_atomic(path, text, strlen(text), 0644);
+	ret = fileio_write_atomic(path, text, strlen(text), 0600);
 	free(text);
 	return ret;
 }

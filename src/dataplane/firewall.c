@@ -909,7 +909,7 @@ int firewall_save(const struct firewall *fw, const char *path)
 
 	if (!s)
 		return -ENOMEM;
-	rc = fileio_write_atomic(path, s, strlen(s), 0644);
+	rc = fileio_write_atomic(path, s, strlen(s), 0600);
 	free(s);
 	return rc;
 }
