@@ -867,7 +867,7 @@ static void test_file_save_load(void **state)
 	firewall_add(a, &r);
 	assert_int_equal(firewall_save(a, path), 0);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(firewall_load(b, path, err, sizeof(err)), 0);
 	rs = firewall_rules(b, &n);
 	assert_int_equal(n, 2);
