@@ -31,11 +31,13 @@
 
 #define JOIN_STEP_MS 10000
 #define JOIN_TOTAL_MS 100000
+/* A network created a moment ago may not be findable yet: look again. */
+#define LOOKUP_FOR_MS 30000
+#define LOOKUP_RETRY_MIN_MS 500
+#define LOOKUP_RETRY_MAX_MS 4000
 
 enum join_state { J_LOOKUP, J_ASKING, J_PENDING, J_FETCHING };
 
-/* Must match MESH_VERSION in network.c (what we publish). */
-#define JOIN_MESH_VERSION 1
 #define PENDING_RETRY_MIN_MS 2000
 #define PENDING_RETRY_MAX_MS 30000
 
@@ -57,6 +59,9 @@ struct join_op {
 	bool has_invite;
 	uint8_t secret[INVITE_SECRET_LEN];
 	uint32_t retry_ms;           /* J_PENDING: backoff between retries */
+	uint32_t lookup_retry_ms;    /* J_LOOKUP: likewise */
+	unsigned lookups;            /* J_LOOKUP: DHT lookups done */
+	uint64_t lookup_until, next_lookup_ms;
 	uint64_t next_retry_ms;
 };
 
@@ -149,7 +154,19 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 	if (!j)
 		return;
 	if (!rec && j->n_seeds == 0) {
-		join_fail(d, j, "no network with that room id was found in the DHT (check the id, and that the DHT is reachable: 'ray config' dht-bootstrap)");
+		uint64_t now = daemon_now_ms(d);
+
+		j->lookups++;
+		if (now < j->lookup_until) {
+			log_info("join: network not in the DHT yet (lookup %u); looking again in %u ms",
+				 j->lookups, j->lookup_retry_ms);
+			j->next_lookup_ms = now + j->lookup_retry_ms;
+			j->lookup_retry_ms = j->lookup_retry_ms * 2 > LOOKUP_RETRY_MAX_MS ?
+				LOOKUP_RETRY_MAX_MS : j->lookup_retry_ms * 2;
+			return;
+		}
+		join_fail(d, j, "no network with that room id was found in the DHT after %u lookups in %u s (check the id, and that the DHT is reachable: 'ray config' dht-bootstrap)",
+			  j->lookups, LOOKUP_FOR_MS / 1000);
 		return;
 	}
 	if (rec && (record_decode(rec, len, RECORD_NETWORK, pk, daemon_unix_now(), &r) < 0 ||
@@ -157,9 +174,9 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 		join_fail(d, j, "the network's DHT record is malformed");
 		return;
 	}
-	if (rec && p.mesh_version > JOIN_MESH_VERSION) {
+	if (rec && p.mesh_version > NETWORK_MESH_VERSION) {
 		join_fail(d, j, "incompatible mesh protocol version %u (this build speaks %u); update rayfish",
-			  (unsigned)p.mesh_version, (unsigned)JOIN_MESH_VERSION);
+			  (unsigned)p.mesh_version, (unsigned)NETWORK_MESH_VERSION);
 		return;
 	}
 	if (rec && p.n_seeds == 0) {
@@ -335,6 +352,12 @@ void joins_tick(struct daemon *d)
 			j->next_retry_ms = now + j->retry_ms;
 			continue;
 		}
+		if (j->state == J_LOOKUP && j->next_lookup_ms && now >= j->next_lookup_ms) {
+			j->next_lookup_ms = 0;
+			if (records_lookup(d, RECORD_NETWORK, j->net, on_record, NULL) < 0)
+				join_fail(d, j, "the DHT node is not running");
+			continue;
+		}
 		if (j->state == J_ASKING && now >= j->step_deadline) {
 			snprintf(j->last_error, sizeof(j->last_error),
 				 "%.8s did not answer", j->peer ? j->peer->id : "?");
@@ -418,6 +441,8 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 		sodium_memzero(&ic, sizeof(ic));
 	}
 	j->deadline = daemon_now_ms(d) + JOIN_TOTAL_MS;
+	j->lookup_until = daemon_now_ms(d) + LOOKUP_FOR_MS;
+	j->lookup_retry_ms = LOOKUP_RETRY_MIN_MS;
 	j->next = d->joins;
 	d->joins = j;
 	ret = records_lookup(d, RECORD_NETWORK, pk, on_record, NULL);

@@ -31,7 +31,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MESH_VERSION 1
 #define NETWORK_RECORD_TTL_S (30ull * 24 * 3600)
 #define NETWORK_RECORD_RESIGN_S (15ull * 24 * 3600)
 #define NETWORK_POLL_MS 60000
@@ -228,7 +227,7 @@ static int sign_roster(struct network *n, const struct group_blob *blob,
 		       uint8_t *rec, size_t reccap, size_t *rec_len,
 		       uint8_t **bytes, size_t *blen)
 {
-	struct network_payload p = { .mesh_version = MESH_VERSION };
+	struct network_payload p = { .mesh_version = NETWORK_MESH_VERSION };
 	uint8_t payload[RECORD_PAYLOAD_MAX];
 	int plen, rlen;
 

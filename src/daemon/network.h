@@ -13,6 +13,10 @@
 #ifndef RAYFISH_DAEMON_NETWORK_H
 #define RAYFISH_DAEMON_NETWORK_H
 
+/* The mesh protocol this build speaks (published in the network record;
+ * a joiner refuses a network that needs a newer one). */
+#define NETWORK_MESH_VERSION 1
+
 #include <stdbool.h>
 #include <stdint.h>
 
