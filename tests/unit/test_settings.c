@@ -104,6 +104,15 @@ static void test_defaults_and_save(void **state)
 	assert_int_equal(settings_set(&s, SET_LISTEN_PORT, "5000", err, sizeof(err)), 0);
 	assert_int_equal(settings_set(&s, SET_TUN_NAME, "bad name", err, sizeof(err)), -EINVAL);
 	assert_int_equal(settings_save(&s, home), 0);
+	{
+		/* It may hold TURN passwords: owner only. */
+		char path[512];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/settings.json", home);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
 	settings_free(&s);
 	assert_int_equal(settings_load(&t, home, err, sizeof(err)), 0);
 	assert_string_equal(settings_get(&t, SET_LISTEN_PORT), "5000");

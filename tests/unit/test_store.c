@@ -67,6 +67,14 @@ static void test_networks_roundtrip(void **state)
 	strcpy(b.hostname, "bob");
 	b.record_len = 0;
 	assert_int_equal(store_save_networks(home, list, 2), 0);
+	{
+		char path[512];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/networks.json", home);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
 	assert_int_equal(store_load_networks(home, &out, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(out[0].name, "gaming");
