@@ -212,6 +212,14 @@ static unsigned relay_entry(const char *list, unsigned idx, char *out, size_t ca
 
 static void start_turn(struct daemon *d);
 
+/* "host:port" with a host name, not an address: shown as name (address). */
+static bool entry_is_name(const char *entry)
+{
+	union ms_addr a;
+
+	return ms_addr_parse(&a, entry) < 0;
+}
+
 static void on_relay_resolved(void *arg, int status, const union ms_addr *addrs, size_t n)
 {
 	struct daemon *d = arg;
@@ -262,7 +270,7 @@ static void start_turn(struct daemon *d)
 	const char *relay = settings_get(&d->settings, SET_RELAY);
 	struct turn_events ev = { on_turn_state, on_turn_data, d };
 	char first[256], user[128], pass[128], hp[128];
-	union ms_addr server, numeric;
+	union ms_addr server;
 	unsigned count, tries;
 	int rc = -EINVAL;
 
@@ -287,7 +295,7 @@ static void start_turn(struct daemon *d)
 	}
 	if (rc == 1)
 		return; /* on_relay_resolved starts it */
-	if (ms_addr_parse(&numeric, hp) == 0) {
+	if (!entry_is_name(hp)) {
 		snprintf(nat->turn_server, sizeof(nat->turn_server), "%s", hp);
 	} else {
 		char a[MS_ADDR_STRLEN];
@@ -414,7 +422,7 @@ static void on_stun_resolved(void *arg, int status, const union ms_addr *addrs, 
 	slot->ok = status == 0;
 	if (slot->ok) {
 		slot->addr = addrs[0];
-		if (ms_addr_parse(&(union ms_addr){ 0 }, slot->entry) < 0)
+		if (entry_is_name(slot->entry))
 			log_info("nat: stun %s is %s", slot->entry,
 				 ms_addr_fmt(&slot->addr, a, sizeof(a)));
 	} else {
@@ -463,7 +471,7 @@ static void stun_servers_resolve(struct daemon *d)
 	for (i = 0; i < nat->n_slots; i++) {
 		struct stun_slot *slot = &nat->slots[i];
 
-		if (ms_addr_parse(&(union ms_addr){ 0 }, slot->entry) < 0)
+		if (entry_is_name(slot->entry))
 			nat->stun_named = true;
 		if (resolve_start(d->loop, slot->entry, on_stun_resolved, slot, &slot->req) < 0)
 			on_stun_resolved(slot, -EINVAL, NULL, 0);
@@ -619,11 +627,9 @@ int nat_relayed_addr(struct daemon *d, union ms_addr *out)
 /* The name the user wrote for a STUN server's address; NULL if numeric. */
 static const char *stun_server_name(const struct nat *nat, const union ms_addr *a)
 {
-	union ms_addr tmp;
-
 	for (size_t i = 0; i < nat->n_slots; i++)
 		if (nat->slots[i].ok && ms_addr_eq(&nat->slots[i].addr, a) &&
-		    ms_addr_parse(&tmp, nat->slots[i].entry) < 0)
+		    entry_is_name(nat->slots[i].entry))
 			return nat->slots[i].entry;
 	return NULL;
 }
