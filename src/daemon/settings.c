@@ -181,6 +181,9 @@ static const struct {
 		"resolvers for non-.ray names (empty: the system's previous ones)",
 		valid_ip_list, "a comma list of IP addresses" },
 	[SET_MDNS] = { "mdns", "on", "LAN peer discovery", valid_onoff, "on or off" },
+	[SET_RELAY_MEMBERS] = { "relay-members", "on",
+		"relay for members of shared networks when directly reachable",
+		valid_onoff, "on or off" },
 	[SET_OPERATOR] = { "operator", "", "uid allowed to change settings besides root",
 		valid_uid, "a numeric uid" },
 };
