@@ -1,7 +1,7 @@
 /*
- * portmap: NAT-PMP and UPnP IGD mapping of our UDP port, renewed at
- * half-life and deleted at close. The library calls run on the libuv worker
- * pool, one job at a time; see portmap.h for the contract.
+ * portmap: PCP, NAT-PMP and UPnP IGD mapping of our UDP port, renewed at
+ * half-life and deleted at close. The blocking calls run on the libuv
+ * worker pool, one job at a time; see portmap.h for the contract.
  */
 #include <errno.h>
 #include <poll.h>
@@ -11,12 +11,15 @@
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <natpmp.h>
+#include <sodium.h>
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 #include <miniupnpc/upnperrors.h>
 
+#include "transport/pcp.h"
 #include "transport/portmap.h"
 #include "util/log.h"
 
@@ -27,6 +30,13 @@
 #define UPNP_CONFLICT		718
 #define UPNP_ONLY_PERMANENT	725
 #define UPNP_OTHER_MECHANISM	729
+/*
+ * RFC 6887 retransmits from 3 s on; a gateway on the LAN answers within
+ * milliseconds and the whole exchange has natpmp_ms, so PCP resends on
+ * NAT-PMP's schedule (250 ms, doubling) instead.
+ */
+#define PCP_RESEND_MS		250
+#define REASON_PART		80
 
 enum pm_op { PM_MAP, PM_RENEW, PM_UNMAP };
 
@@ -51,6 +61,8 @@ struct pm_job {
 	uint32_t lifetime_s, natpmp_ms, discover_ms;
 	char desc[PORTMAP_DESC_LEN];
 	struct pm_igd *igd;
+	uint8_t nonce[PCP_NONCE_LEN];
+	struct in_addr ext_hint;	/* RENEW/UNMAP: the mapped address */
 
 	int err;
 	enum portmap_method got;
@@ -69,6 +81,7 @@ struct portmap {
 	char desc[PORTMAP_DESC_LEN];
 	struct portmap_state st;
 	uint16_t eport;
+	uint8_t nonce[PCP_NONCE_LEN];	/* of the PCP mapping being made/held */
 	struct pm_igd *igd;	/* NULL while a job holds it */
 	struct pm_job *job;	/* in flight */
 	int closing, finished;
@@ -82,6 +95,8 @@ const char *
 portmap_method_name(enum portmap_method m)
 {
 	switch (m) {
+	case PORTMAP_PCP:
+		return "pcp";
 	case PORTMAP_NATPMP:
 		return "natpmp";
 	case PORTMAP_UPNP:
@@ -376,6 +391,157 @@ out:
 	return rc;
 }
 
+/* ---- PCP (RFC 6887) ---- */
+
+static int
+pcp_fail(struct pm_job *j, int err, const struct pcp_reply *rep)
+{
+	switch (err) {
+	case -ETIMEDOUT:
+		return job_fail(j, err, "pcp: no answer from the gateway in %u ms",
+		    j->natpmp_ms);
+	case -ECONNREFUSED:
+		return job_fail(j, err,
+		    "pcp: gateway unreachable (nothing listens on port 5351)");
+	case -EPROTONOSUPPORT:
+		return job_fail(j, err,
+		    "pcp: gateway does not speak PCP (UNSUPP_VERSION)");
+	case -EBADMSG:
+		if (rep->result != PCP_MALFORMED_OPTION)
+			return job_fail(j, err,
+			    "pcp: malformed answer from the gateway");
+		break;
+	case -EPROTO:
+		if (rep->result == PCP_SUCCESS)
+			return job_fail(j, err, "pcp: the gateway's answer is "
+			    "not a usable MAP response");
+		break;
+	}
+	if (rep->result != PCP_SUCCESS)
+		return job_fail(j, err, "pcp: gateway answered %s (%u)",
+		    pcp_result_name(rep->result), rep->result);
+	return job_fail(j, err, "pcp: %s", strerror(-err));
+}
+
+/* Our address as the gateway sees it: PCP carries it in the header. */
+static int
+pcp_local_addr(int fd, struct in_addr *self)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		return -errno;
+	if (sin.sin_family != AF_INET || sin.sin_addr.s_addr == 0)
+		return -EADDRNOTAVAIL;
+	*self = sin.sin_addr;
+	return 0;
+}
+
+static void
+pcp_request(const struct pm_job *j, struct pcp_map *req)
+{
+	memset(req, 0, sizeof(*req));
+	memcpy(req->nonce, j->nonce, sizeof(req->nonce));
+	req->protocol = PCP_PROTO_UDP;
+	req->internal_port = j->iport;
+	if (j->op == PM_UNMAP) {
+		req->external_port = j->eport;
+		req->external = j->ext_hint;
+		return;
+	}
+	/* Section 11.2: a renewal suggests what it was given. */
+	req->external_port = j->eport ? j->eport : j->iport;
+	req->external = j->ext_hint;
+	req->lifetime_s = j->lifetime_s < PCP_LIFETIME_MAX ? j->lifetime_s :
+	    PCP_LIFETIME_MAX;
+}
+
+/*
+ * Sends q until an answer to it arrives or natpmp_ms pass. The socket is
+ * connected to the gateway, so only its datagrams (and its ICMP errors)
+ * come back; answers to another request (-ENOMSG) are skipped.
+ */
+static int
+pcp_exchange(struct pm_job *j, int fd, const uint8_t *q, size_t qlen,
+    const struct pcp_map *req, struct pcp_reply *rep)
+{
+	uint64_t deadline = mono_ms() + j->natpmp_ms, next = 0, now, until;
+	uint8_t buf[PCP_MAX_LEN + 4];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t gap = PCP_RESEND_MS;
+	ssize_t n;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	for (;;) {
+		now = mono_ms();
+		if (now >= deadline)
+			return pcp_fail(j, -ETIMEDOUT, rep);
+		if (now >= next) {
+			if (send(fd, q, qlen, 0) < 0 && errno != EAGAIN &&
+			    errno != EINTR)
+				return pcp_fail(j, -errno, rep);
+			next = now + gap;
+			gap *= 2;
+		}
+		until = next < deadline ? next : deadline;
+		if (poll(&pfd, 1, (int)(until - now)) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return pcp_fail(j, -errno, rep);
+		}
+		rc = pcp_map_parse(buf, (size_t)n, req, rep);
+		if (rc != -ENOMSG)
+			return rc < 0 ? pcp_fail(j, rc, rep) : 0;
+	}
+}
+
+static int
+pcp_run(struct pm_job *j)
+{
+	uint8_t q[PCP_MAP_LEN];
+	struct pcp_reply rep;
+	struct pcp_map req;
+	struct in_addr gw, self;
+	natpmp_t n;
+	int rc;
+
+	/* libnatpmp finds the gateway and connects a socket to its 5351. */
+	rc = initnatpmp(&n, 0, 0);
+	if (rc < 0)
+		return job_fail(j, natpmp_errno(rc, errno), "pcp: %s",
+		    natpmp_text(rc));
+	gw.s_addr = n.gateway;
+	inet_ntop(AF_INET, &gw, j->gateway, sizeof(j->gateway));
+	rc = pcp_local_addr(n.s, &self);
+	if (rc < 0) {
+		job_fail(j, rc, "pcp: no local address towards the gateway");
+		goto out;
+	}
+	pcp_request(j, &req);
+	rc = pcp_map_encode(q, sizeof(q), self, &req);
+	if (rc < 0) {
+		job_fail(j, rc, "pcp: cannot encode the request");
+		goto out;
+	}
+	rc = pcp_exchange(j, n.s, q, (size_t)rc, &req, &rep);
+	if (rc < 0)
+		goto out;
+	j->got = PORTMAP_PCP;
+	if (j->op != PM_UNMAP) {
+		j->ext_ip = rep.map.external;
+		j->ext_port = rep.map.external_port;
+		j->lease_s = rep.map.lifetime_s;
+	}
+out:
+	closenatpmp(&n);
+	return rc;
+}
+
 static int
 upnp_errno(int rc)
 {
@@ -554,33 +720,45 @@ upnp_run(struct pm_job *j)
 	return upnp_map(j);
 }
 
-/* NAT-PMP, then UPnP; the reason keeps why each tried method failed. */
+static const struct {
+	unsigned bit;
+	int (*run)(struct pm_job *);
+} map_order[] = {
+	{ PORTMAP_TRY_PCP, pcp_run },
+	{ PORTMAP_TRY_NATPMP, natpmp_run },
+	{ PORTMAP_TRY_UPNP, upnp_run },
+};
+
+static void
+reason_append(char *dst, size_t size, const char *part)
+{
+	size_t len = strlen(dst);
+
+	snprintf(dst + len, size - len, "%s%.*s", len ? "; " : "",
+	    REASON_PART, part);
+}
+
+/*
+ * PCP, then NAT-PMP, then UPnP; the reason keeps why each method tried
+ * before the one that worked (or all of them) failed, err the last one's.
+ */
 static void
 job_map(struct pm_job *j)
 {
-	char first[PORTMAP_REASON_LEN] = "";
+	char tried[PORTMAP_REASON_LEN] = "";
+	size_t i;
 
-	if (j->methods & PORTMAP_TRY_NATPMP) {
-		if (natpmp_run(j) == 0)
-			return;
-		memcpy(first, j->reason, sizeof(first));
+	for (i = 0; i < sizeof(map_order) / sizeof(map_order[0]); i++) {
+		if (!(j->methods & map_order[i].bit))
+			continue;
+		j->err = 0;
+		j->reason[0] = '\0';
+		j->gateway[0] = '\0';
+		if (map_order[i].run(j) == 0)
+			break;
+		reason_append(tried, sizeof(tried), j->reason);
 	}
-	if (!(j->methods & PORTMAP_TRY_UPNP))
-		return;
-	j->err = 0;
-	j->reason[0] = '\0';
-	j->gateway[0] = '\0';
-	if (upnp_run(j) == 0) {
-		memcpy(j->reason, first, sizeof(j->reason));
-		return;
-	}
-	if (first[0] != '\0') {
-		char second[PORTMAP_REASON_LEN];
-
-		memcpy(second, j->reason, sizeof(second));
-		snprintf(j->reason, sizeof(j->reason), "%.90s; %.90s", first,
-		    second);
-	}
+	memcpy(j->reason, tried, sizeof(j->reason));
 }
 
 static void
@@ -590,6 +768,8 @@ job_work(uv_work_t *req)
 
 	if (j->op == PM_MAP)
 		job_map(j);
+	else if (j->method == PORTMAP_PCP)
+		pcp_run(j);
 	else if (j->method == PORTMAP_NATPMP)
 		natpmp_run(j);
 	else
@@ -807,6 +987,12 @@ pm_queue(struct portmap *pm, enum pm_op op)
 	j->discover_ms = pm->opts.discover_ms;
 	memcpy(j->desc, pm->desc, sizeof(j->desc));
 	j->igd = pm->igd;
+	/* A new mapping gets a new nonce; renewal and deletion prove it. */
+	if (op == PM_MAP)
+		randombytes_buf(pm->nonce, sizeof(pm->nonce));
+	memcpy(j->nonce, pm->nonce, sizeof(j->nonce));
+	if (op != PM_MAP && pm->st.external.sa.sa_family == AF_INET)
+		j->ext_hint = pm->st.external.in.sin_addr;
 	rc = uv_queue_work(pm->loop, &j->req, job_work, job_after);
 	if (rc < 0) {
 		free(j);
@@ -838,9 +1024,9 @@ opts_fill(struct portmap *pm, const struct portmap_opts *o)
 	if (o == NULL)
 		o = &none;
 	pm->opts = *o;
-	pm->opts.methods &= PORTMAP_TRY_NATPMP | PORTMAP_TRY_UPNP;
+	pm->opts.methods &= PORTMAP_TRY_ALL;
 	if (pm->opts.methods == 0)
-		pm->opts.methods = PORTMAP_TRY_NATPMP | PORTMAP_TRY_UPNP;
+		pm->opts.methods = PORTMAP_TRY_ALL;
 	if (pm->opts.lifetime_s == 0)
 		pm->opts.lifetime_s = PORTMAP_DEFAULT_LIFETIME_S;
 	if (pm->opts.natpmp_timeout_ms == 0)
@@ -863,6 +1049,8 @@ portmap_open(struct portmap **out, uv_loop_t *loop, uint16_t port,
 
 	if (out == NULL || loop == NULL || port == 0)
 		return -EINVAL;
+	if (sodium_init() < 0)
+		return -EIO;
 	pm = calloc(1, sizeof(*pm));
 	if (pm == NULL)
 		return -ENOMEM;

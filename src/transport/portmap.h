@@ -2,19 +2,24 @@
  * portmap: asks the home router to forward our UDP port, so peers behind
  * other NATs can reach us directly.
  *
- * NAT-PMP (RFC 6886, libnatpmp) is tried first because it is one UDP
- * exchange with the default gateway; when the gateway does not speak it,
- * UPnP IGD (libminiupnpc) is tried: SSDP discovery with a short wait, the
+ * PCP (RFC 6887, the MAP opcode, codec in pcp.c) is tried first: one UDP
+ * exchange with the default gateway on port 5351, and the protocol that
+ * replaced NAT-PMP. The request carries a 12-byte random nonce, kept for
+ * the renewals and the deletion of that mapping. A gateway that speaks
+ * only NAT-PMP answers it with UNSUPP_VERSION, and NAT-PMP (RFC 6886,
+ * libnatpmp) is tried next on the same port; when the gateway speaks
+ * neither, UPnP IGD (libminiupnpc): SSDP discovery with a short wait, the
  * first valid connected IGD, GetExternalIPAddress and AddPortMapping (UDP,
  * leased; on a conflict AddAnyPortMapping lets the router pick the port).
  * The mapping is renewed at half its granted lifetime; a failed renewal
- * starts over with discovery, and after a failure of both methods the whole
- * attempt is repeated every retry_s. portmap_close deletes the mapping.
+ * starts over with discovery, and after a failure of every method the
+ * whole attempt is repeated every retry_s. portmap_close deletes the
+ * mapping (PCP and NAT-PMP: lifetime 0).
  *
- * Both libraries block (sockets, select, HTTP), so every library call runs
- * on the libuv thread pool (uv_queue_work) in one job at a time; the job
- * owns what it touches while it runs and its result is applied on the loop
- * thread. Events are delivered on the loop thread.
+ * The libraries and the PCP exchange block (sockets, poll, HTTP), so every
+ * such call runs on the libuv thread pool (uv_queue_work) in one job at a
+ * time; the job owns what it touches while it runs and its result is
+ * applied on the loop thread. Events are delivered on the loop thread.
  *
  * The external address is reported as the router gives it; ext_private
  * flags a private one (another NAT above the router), where the mapping
@@ -23,10 +28,12 @@
  * Nothing the router says is trusted: the external address must be a
  * non-zero IPv4 address, ports must be decimal 1..65535 with nothing after
  * them, a NAT-PMP answer must be for our request type and our internal port
- * and grant a non-zero lifetime.
+ * and grant a non-zero lifetime, a PCP answer must pass pcp_map_parse
+ * (version, opcode, our nonce and internal port, a lifetime of at most
+ * 24 h).
  *
  * Ownership: portmap_open allocates; portmap_close removes the mapping
- * (best effort, bounded by the NAT-PMP timeout or miniupnpc's socket
+ * (best effort, bounded by the PCP/NAT-PMP timeout or miniupnpc's socket
  * timeouts) and frees the object once that and the timer's close are done,
  * so the loop must run after portmap_close (uv_run returns once it is all
  * finished). No event is delivered after portmap_close. Loop thread only.
@@ -44,11 +51,15 @@ enum portmap_method {
 	PORTMAP_NONE = 0,
 	PORTMAP_NATPMP,
 	PORTMAP_UPNP,
+	PORTMAP_PCP,
 };
 
 #define PORTMAP_TRY_NATPMP	0x1u
 #define PORTMAP_TRY_UPNP	0x2u
-#define PORTMAP_REASON_LEN	192
+#define PORTMAP_TRY_PCP		0x4u
+#define PORTMAP_TRY_ALL		(PORTMAP_TRY_PCP | PORTMAP_TRY_NATPMP | \
+				 PORTMAP_TRY_UPNP)
+#define PORTMAP_REASON_LEN	256
 #define PORTMAP_GATEWAY_LEN	128
 #define PORTMAP_DESC_LEN	48
 
@@ -59,11 +70,11 @@ enum portmap_method {
 
 /* Zero fields take the defaults above; a NULL opts is all defaults. */
 struct portmap_opts {
-	unsigned methods;		/* PORTMAP_TRY_* mask, 0: both */
+	unsigned methods;		/* PORTMAP_TRY_* mask, 0: all */
 	uint32_t lifetime_s;		/* requested lease */
-	uint32_t natpmp_timeout_ms;	/* per NAT-PMP exchange */
+	uint32_t natpmp_timeout_ms;	/* per PCP or NAT-PMP exchange */
 	uint32_t discover_ms;		/* SSDP wait */
-	uint32_t retry_s;		/* after both methods failed */
+	uint32_t retry_s;		/* after every method failed */
 	const char *description;	/* UPnP mapping name, NULL: "rayfish" */
 };
 
@@ -82,12 +93,12 @@ struct portmap_state {
 	/* last failure, or (with last_error 0) why the methods tried before
 	   the working one failed; "": none */
 	char reason[PORTMAP_REASON_LEN];
-	char gateway[PORTMAP_GATEWAY_LEN];	/* NAT-PMP gateway or IGD URL */
+	char gateway[PORTMAP_GATEWAY_LEN];	/* PCP/NAT-PMP gateway or IGD URL */
 };
 
 /*
  * on_mapped: a mapping was made, or its method or external address:port
- * changed on renewal. on_failed: no mapping (both methods failed, or a
+ * changed on renewal. on_failed: no mapping (every method failed, or a
  * renewal failed and the mapping is gone); st->reason says why.
  */
 struct portmap_events {
@@ -107,7 +118,7 @@ int portmap_open(struct portmap **out, uv_loop_t *loop, uint16_t port,
  */
 void portmap_close(struct portmap *pm, void (*done)(void *arg), void *arg);
 void portmap_get_state(const struct portmap *pm, struct portmap_state *st);
-/* "natpmp", "upnp", "none". */
+/* "pcp", "natpmp", "upnp", "none". */
 const char *portmap_method_name(enum portmap_method m);
 
 /* ---- strict parsers for what routers send (exposed for tests) ---- */
