@@ -14,12 +14,16 @@
  * namespace tells it that 198.51.100.1 is reachable as is. The test process
  * itself joins the host namespace (before libuv starts its thread pool, so
  * the workers live there too) and checks the router's nftables chain for
- * the DNAT rule: made by NAT-PMP, kept past its lifetime by renewals,
- * removed at close; the same for UPnP with miniupnpd's NAT-PMP switched
- * off (the fallback path); a bounded failure with nothing listening; a
- * close while the first request runs; and a fake NAT-PMP gateway sending
- * hostile answers (zero address, wrong port, zero lifetime, wrong opcode,
- * silence). Needs root, ip, nft and miniupnpd; the lab part is skipped
+ * the DNAT rule: made by PCP (tried first; miniupnpd serves it with
+ * NAT-PMP), kept past its lifetime by renewals, removed at close; the same
+ * for a NAT-PMP-only client, and for UPnP with miniupnpd's NAT-PMP/PCP
+ * switched off (the fallback path); a bounded failure with nothing
+ * listening; a close while the first request runs; a fake NAT-PMP-only
+ * gateway (its UNSUPP_VERSION to PCP sends the client to NAT-PMP at once);
+ * and fake gateways sending hostile answers (NAT-PMP: zero address, wrong
+ * port, zero lifetime, wrong opcode, silence; PCP: another nonce, refusal,
+ * a lease of days, a native IPv6 address, a truncated answer). Needs root,
+ * ip, nft and miniupnpd; the lab part is skipped
  * without them. Everything it starts is killed by PID and the namespaces
  * are deleted, also on failure.
  */
@@ -156,6 +160,7 @@ test_open_invalid(void **state)
 	assert_null(pm);
 	assert_string_equal(portmap_method_name(PORTMAP_NATPMP), "natpmp");
 	assert_string_equal(portmap_method_name(PORTMAP_UPNP), "upnp");
+	assert_string_equal(portmap_method_name(PORTMAP_PCP), "pcp");
 	assert_string_equal(portmap_method_name(PORTMAP_NONE), "none");
 }
 
@@ -278,7 +283,55 @@ enum fake_mode {
 	FAKE_WRONG_OP,		/* a public-address answer to a mapping request */
 	FAKE_REFUSED,		/* result code 2: not authorized */
 	FAKE_SILENT,		/* never answers */
+	FAKE_NATPMP_ONLY,	/* PCP: NAT-PMP's UNSUPP_VERSION; NAT-PMP: maps */
+	FAKE_PCP_NONCE,		/* PCP: answers for another nonce */
+	FAKE_PCP_REFUSED,	/* PCP: NOT_AUTHORIZED */
+	FAKE_PCP_LONG_LIFE,	/* PCP: a lease of ten days */
+	FAKE_PCP_V6,		/* PCP: a native IPv6 external address */
+	FAKE_PCP_SHORT,		/* PCP: the answer without its MAP body */
 };
+
+/* A PCP answer to request q: q's MAP body, ROUTER_WAN:(its port + 1). */
+static void
+fake_pcp(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
+    const struct sockaddr_in *to)
+{
+	uint32_t life = mode == FAKE_PCP_LONG_LIFE ? 864000 : 60;
+	uint8_t r[60];
+	uint16_t port;
+	size_t len = sizeof(r);
+
+	if (n != 60)
+		return;
+	if (mode == FAKE_NATPMP_ONLY) {
+		static const uint8_t unsupp[8] = { 0, 0x81, 0, 1, 0, 0, 0, 1 };
+
+		sendto(fd, unsupp, sizeof(unsupp), 0,
+		    (const struct sockaddr *)to, sizeof(*to));
+		return;
+	}
+	memcpy(r, q, sizeof(r));
+	r[1] |= 0x80;
+	r[2] = 0;
+	r[3] = mode == FAKE_PCP_REFUSED ? 2 : 0;
+	memset(r + 4, 0, 20);
+	r[4] = (uint8_t)(life >> 24);
+	r[5] = (uint8_t)(life >> 16);
+	r[6] = (uint8_t)(life >> 8);
+	r[7] = (uint8_t)life;
+	r[11] = 1;				/* epoch */
+	if (mode == FAKE_PCP_NONCE)
+		r[24] ^= 0x55;
+	memcpy(&port, q + 40, 2);
+	port = htons(ntohs(port) + 1);
+	memcpy(r + 42, &port, 2);
+	inet_pton(AF_INET, ROUTER_WAN, r + 56);
+	if (mode == FAKE_PCP_V6)
+		inet_pton(AF_INET6, "2001:db8::1", r + 44);
+	if (mode == FAKE_PCP_SHORT)
+		len = 48;
+	sendto(fd, r, len, 0, (const struct sockaddr *)to, sizeof(*to));
+}
 
 static void
 fake_answer(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
@@ -288,6 +341,11 @@ fake_answer(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 	size_t len = 12;
 	uint16_t ip;
 
+	if (n >= 2 && q[0] == 2) {
+		if (mode >= FAKE_NATPMP_ONLY)
+			fake_pcp(fd, mode, q, n, to);
+		return;
+	}
 	if (n < 2 || q[0] != 0 || mode == FAKE_SILENT)
 		return;
 	r[1] = 128 + q[1];
@@ -503,6 +561,7 @@ upnpd_start(int natpmp)
 	    "ext_stun_port=3478\n"
 	    "enable_upnp=yes\n"
 	    "enable_natpmp=%s\n"
+	    "min_lifetime=2\n"
 	    "secure_mode=yes\n"
 	    "ipv6_disable=yes\n"
 	    "http_port=0\n"
@@ -708,13 +767,14 @@ assert_external(const struct portmap_state *st, uint16_t port)
 
 /* Mapped, still there after more than one lifetime thanks to renewals. */
 static void
-check_mapping_lifecycle(uint16_t port, enum portmap_method want)
+check_mapping_lifecycle(uint16_t port, enum portmap_method want,
+    const struct portmap_opts *o)
 {
 	struct portmap_state st;
 	uint64_t t0;
 	struct ctx *c;
 
-	c = open_client(port, &fast);
+	c = open_client(port, o);
 	assert_true(run_until(is_mapped, c, 15000));
 	if (c->failed)
 		fail_msg("no mapping: %s", c->last.reason);
@@ -742,10 +802,22 @@ check_mapping_lifecycle(uint16_t port, enum portmap_method want)
 	assert_int_equal(router_has_mapping(port, port), 0);
 }
 
+/* PCP first: miniupnpd answers it, so nothing else is tried. */
+static void
+test_pcp(void **state)
+{
+	check_mapping_lifecycle(40006, PORTMAP_PCP, &fast);
+	assert_string_equal(cx.last.reason, "");
+	assert_string_equal(cx.last.gateway, ROUTER_LAN);
+}
+
 static void
 test_natpmp(void **state)
 {
-	check_mapping_lifecycle(40001, PORTMAP_NATPMP);
+	struct portmap_opts natpmp_only = fast;
+
+	natpmp_only.methods = PORTMAP_TRY_NATPMP;
+	check_mapping_lifecycle(40001, PORTMAP_NATPMP, &natpmp_only);
 }
 
 static void
@@ -754,7 +826,7 @@ test_upnp_fallback(void **state)
 	struct portmap_opts natpmp_only = fast;
 	struct ctx *c;
 
-	check_mapping_lifecycle(40002, PORTMAP_UPNP);
+	check_mapping_lifecycle(40002, PORTMAP_UPNP, &fast);
 
 	/* The same router without NAT-PMP fails fast for a NAT-PMP-only client. */
 	natpmp_only.methods = PORTMAP_TRY_NATPMP;
@@ -778,6 +850,7 @@ test_upnp_reason(void **state)
 	assert_true(run_until(is_mapped, c, 15000));
 	assert_int_equal(c->failed, 0);
 	assert_int_equal(c->last.method, PORTMAP_UPNP);
+	assert_non_null(strstr(c->last.reason, "pcp:"));
 	assert_non_null(strstr(c->last.reason, "nat-pmp:"));
 	assert_non_null(strstr(c->last.gateway, "http://" ROUTER_LAN ":"));
 	assert_int_equal(router_has_mapping(40004, 40004), 1);
@@ -796,7 +869,7 @@ test_nothing_listens(void **state)
 	t0 = uv_now(&loop);
 	c = open_client(40005, &fast);
 	assert_true(run_until(is_failed, c, 10000));
-	/* NAT-PMP is refused at once, SSDP waits discover_ms. */
+	/* PCP and NAT-PMP are refused at once, SSDP waits discover_ms. */
 	assert_true(uv_now(&loop) - t0 < 5000);
 	assert_int_equal(c->mapped, 0);
 	portmap_get_state(c->pm, &st);
@@ -804,6 +877,7 @@ test_nothing_listens(void **state)
 	assert_int_equal(st.external.sa.sa_family, AF_UNSPEC);
 	assert_true(st.last_error < 0);
 	assert_int_equal(st.renew_at_ms, 0);
+	assert_non_null(strstr(st.reason, "pcp: gateway unreachable"));
 	assert_non_null(strstr(st.reason, "nat-pmp:"));
 	assert_non_null(strstr(st.reason, "upnp:"));
 	assert_true(close_client(c));
@@ -849,18 +923,20 @@ test_router_gone(void **state)
 	assert_true(run_until(is_failed, c, 10000));
 	assert_int_equal(c->last.method, PORTMAP_NONE);
 	assert_true(c->last.last_error < 0);
-	assert_non_null(strstr(c->last.reason, "nat-pmp:"));
+	/* The renewal of the PCP mapping is what failed. */
+	assert_non_null(strstr(c->last.reason, "pcp:"));
 	assert_true(close_client(c));
 }
 
 static void
-fake_case(enum fake_mode mode, int want_err, const char *want_text)
+fake_case_with(enum fake_mode mode, unsigned methods, int want_err,
+    const char *want_text)
 {
 	struct portmap_opts o = fast;
 	struct ctx *c;
 	uint64_t t0;
 
-	o.methods = PORTMAP_TRY_NATPMP;
+	o.methods = methods;
 	o.natpmp_timeout_ms = 800;
 	lab.fake = fork_server(fake_serve, lab.rns, mode);
 	assert_true(lab.fake > 0);
@@ -879,6 +955,12 @@ fake_case(enum fake_mode mode, int want_err, const char *want_text)
 }
 
 static void
+fake_case(enum fake_mode mode, int want_err, const char *want_text)
+{
+	fake_case_with(mode, PORTMAP_TRY_NATPMP, want_err, want_text);
+}
+
+static void
 test_hostile_gateway(void **state)
 {
 	fake_case(FAKE_ZERO_ADDR, -EPROTO, "unusable public address");
@@ -887,6 +969,58 @@ test_hostile_gateway(void **state)
 	fake_case(FAKE_WRONG_OP, -EPROTO, "answer of type 0");
 	fake_case(FAKE_REFUSED, -EACCES, "refused");
 	fake_case(FAKE_SILENT, -ETIMEDOUT, "no answer");
+}
+
+static void
+test_hostile_pcp(void **state)
+{
+	/* Answers for another nonce are not answers: it times out. */
+	fake_case_with(FAKE_PCP_NONCE, PORTMAP_TRY_PCP, -ETIMEDOUT,
+	    "pcp: no answer");
+	fake_case_with(FAKE_PCP_REFUSED, PORTMAP_TRY_PCP, -EACCES,
+	    "NOT_AUTHORIZED (2)");
+	fake_case_with(FAKE_PCP_LONG_LIFE, PORTMAP_TRY_PCP, -EPROTO,
+	    "not a usable MAP response");
+	fake_case_with(FAKE_PCP_V6, PORTMAP_TRY_PCP, -EPROTO,
+	    "not a usable MAP response");
+	fake_case_with(FAKE_PCP_SHORT, PORTMAP_TRY_PCP, -EBADMSG,
+	    "malformed answer");
+	fake_case_with(FAKE_SILENT, PORTMAP_TRY_PCP, -ETIMEDOUT,
+	    "pcp: no answer");
+	fake_case_with(FAKE_NATPMP_ONLY, PORTMAP_TRY_PCP, -EPROTONOSUPPORT,
+	    "UNSUPP_VERSION");
+}
+
+/*
+ * A NAT-PMP-only gateway answers PCP with UNSUPP_VERSION: the client
+ * moves to NAT-PMP at once instead of waiting out the PCP timeout.
+ */
+static void
+test_natpmp_only_gateway(void **state)
+{
+	struct portmap_opts o = fast;
+	struct portmap_state st;
+	struct ctx *c;
+	uint64_t t0;
+
+	o.natpmp_timeout_ms = 1500;
+	lab.fake = fork_server(fake_serve, lab.rns, FAKE_NATPMP_ONLY);
+	assert_true(lab.fake > 0);
+	usleep(200 * 1000);
+	uv_update_time(&loop);
+	t0 = uv_now(&loop);
+	c = open_client(40040, &o);
+	assert_true(run_until(is_mapped, c, 5000));
+	if (c->failed)
+		fail_msg("no mapping: %s", c->last.reason);
+	assert_true(uv_now(&loop) - t0 < 1000);
+	portmap_get_state(c->pm, &st);
+	assert_int_equal(st.method, PORTMAP_NATPMP);
+	assert_external(&st, 40040);
+	assert_non_null(strstr(st.reason, "pcp:"));
+	assert_non_null(strstr(st.reason, "UNSUPP_VERSION"));
+	assert_true(close_client(c));
+	stop_pid(&lab.fake);
 }
 
 static int
@@ -925,6 +1059,8 @@ main(void)
 		cmocka_unit_test(test_open_invalid),
 	};
 	const struct CMUnitTest labtests[] = {
+		cmocka_unit_test_setup_teardown(test_pcp,
+		    upnpd_with_natpmp, upnpd_stop),
 		cmocka_unit_test_setup_teardown(test_natpmp,
 		    upnpd_with_natpmp, upnpd_stop),
 		cmocka_unit_test_setup_teardown(test_close_in_flight,
@@ -938,6 +1074,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nothing_listens,
 		    NULL, upnpd_stop),
 		cmocka_unit_test_setup_teardown(test_hostile_gateway,
+		    NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_hostile_pcp,
+		    NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_natpmp_only_gateway,
 		    NULL, upnpd_stop),
 	};
 	int rc;
