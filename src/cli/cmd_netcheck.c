@@ -122,6 +122,14 @@ static int run_netcheck(struct cli *c, int argc, char **argv)
 		printf("relay         none configured (ray config set relay turn:USER:PASS@ip:port)\n");
 	if (json_is_object(relay) && json_object_get(relay, "error"))
 		printf("  relay error: %s\n", json_string_value(json_object_get(relay, "error")));
+	/* Which protocol (pcp, natpmp, upnp) holds the mapping, or why none does. */
+	if (json_is_string(json_object_get(v = json_object_get(res, "portmap"), "method")))
+		printf("port mapping  %s %s\n", json_string_value(json_object_get(v, "method")),
+		       json_is_string(json_object_get(v, "reason")) &&
+		       !strcmp(json_string_value(json_object_get(v, "method")), "none") ?
+		       json_string_value(json_object_get(v, "reason")) :
+		       json_is_string(json_object_get(v, "external")) ?
+		       json_string_value(json_object_get(v, "external")) : "");
 	json_decref(res);
 	return 0;
 }
