@@ -874,9 +874,10 @@ lab_start_names() {
 
 LAB_STUN_REFLECT_PORT=3480
 
-# lab_start_miniupnpd GW [--no-natpmp]: miniupnpd (UPnP IGD and NAT-PMP, the
-# nftables build Debian ships) on router GW, serving its LAN: NAT-PMP on
-# 10.N.0.1:5351 (not with --no-natpmp: clients must fall back to UPnP), SSDP
+# lab_start_miniupnpd GW [--no-natpmp]: miniupnpd (UPnP IGD, NAT-PMP and PCP,
+# the nftables build Debian ships) on router GW, serving its LAN: NAT-PMP and
+# PCP on 10.N.0.1:5351 (Debian's 2.3.1 has the one switch for both,
+# enable_natpmp; not with --no-natpmp: clients must fall back to UPnP), SSDP
 # and the IGD's HTTP port on the LAN bridge; hosts of 10.N.0.0/24 may map
 # ports 1024-65535 to themselves. miniupnpd puts its DNAT rules in chain
 # prerouting_miniupnpd of table inet filter and its accepts in chain

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # timeout: 300
 # Port mapping: host a sits behind a symmetric NAT whose router runs a real
-# miniupnpd (NAT-PMP + UPnP IGD); host b sits behind another symmetric NAT
-# without one, so neither can hole-punch and b's mapping attempt fails. a's
-# daemon maps its UDP port on the router (netcheck reports the router's WAN
-# address, the router's nftables holds the DNAT to a:41383) and publishes the
-# mapped address. After b creates an open network and a joins, b reaches a's
+# miniupnpd (PCP + NAT-PMP + UPnP IGD); host b sits behind another symmetric
+# NAT without one, so neither can hole-punch and b's mapping attempt fails.
+# a's daemon maps its UDP port on the router with PCP, which it tries first
+# (netcheck names pcp and reports the router's WAN address, miniupnpd logs a
+# PCP MAP for a, the router's nftables holds the DNAT to a:41383) and
+# publishes the mapped address. After b creates an open network and a joins, b reaches a's
 # mapped address directly although both NATs are symmetric: `ray ping` ends
 # on the direct path both ways and a's router shows the DNAT'd, two-way flow
-# from b's router. Stopping a's daemon deletes the mapping on the router.
-# Host c's router runs miniupnpd without NAT-PMP: c's daemon falls back to
-# UPnP IGD (SSDP on the LAN, then SOAP), and its mapping goes at exit too.
+# from b's router. Stopping a's daemon deletes the mapping on the router
+# (a PCP MAP with lifetime 0). Host c's router runs miniupnpd without
+# NAT-PMP and PCP: c's daemon falls back past both to UPnP IGD (SSDP on the
+# LAN, then SOAP), and its mapping goes at exit too.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init portmap
@@ -61,15 +63,21 @@ unmapped() { # HOST EPORT
 	! dnat_rule "$1" "$2" >/dev/null
 }
 
-step "a maps its port on its router with NAT-PMP (starts 10 s after the daemon)"
-check_mapping a natpmp
+step "a maps its port on its router with PCP (starts 10 s after the daemon)"
+check_mapping a pcp
 a_eport=$eport
+# The router's side of it: a PCP MAP, not a NAT-PMP or UPnP request.
+grep -E "PCP MAP: .*->$a_ip:41383 " "$LAB_WORK/gw-a/miniupnpd.log" >/dev/null ||
+	fail "gw-a's miniupnpd logged no PCP MAP for $a_ip:41383"
+assert_contains "$(lab_ray a netcheck)" "port mapping  pcp $a_wan:$a_eport" \
+	"a's netcheck names the protocol"
 
 step "c's router has no NAT-PMP: c falls back to UPnP IGD"
 check_mapping c upnp
 c_eport=$eport
-assert_contains "$(lab_ray c --json netcheck | json_get .portmap.reason)" "nat-pmp:" \
-	"c's reason names the NAT-PMP failure"
+c_reason=$(lab_ray c --json netcheck | json_get .portmap.reason)
+assert_contains "$c_reason" "pcp:" "c's reason names the PCP failure"
+assert_contains "$c_reason" "nat-pmp:" "c's reason names the NAT-PMP failure"
 lab_stop_daemon c
 wait_for 10 "gw-c's DNAT for port $c_eport removed" unmapped c "$c_eport"
 
