@@ -81,7 +81,7 @@ struct portmap {
 	char desc[PORTMAP_DESC_LEN];
 	struct portmap_state st;
 	uint16_t eport;
-	uint8_t nonce[PCP_NONCE_LEN];	/* of the PCP mapping being made/held */
+	uint8_t nonce[PCP_NONCE_LEN];	/* PCP: proves the mapping is ours */
 	struct pm_igd *igd;	/* NULL while a job holds it */
 	struct pm_job *job;	/* in flight */
 	int closing, finished;
@@ -987,9 +987,6 @@ pm_queue(struct portmap *pm, enum pm_op op)
 	j->discover_ms = pm->opts.discover_ms;
 	memcpy(j->desc, pm->desc, sizeof(j->desc));
 	j->igd = pm->igd;
-	/* A new mapping gets a new nonce; renewal and deletion prove it. */
-	if (op == PM_MAP)
-		randombytes_buf(pm->nonce, sizeof(pm->nonce));
 	memcpy(j->nonce, pm->nonce, sizeof(j->nonce));
 	if (op != PM_MAP && pm->st.external.sa.sa_family == AF_INET)
 		j->ext_hint = pm->st.external.in.sin_addr;
@@ -1055,6 +1052,12 @@ portmap_open(struct portmap **out, uv_loop_t *loop, uint16_t port,
 	if (pm == NULL)
 		return -ENOMEM;
 	pm->loop = loop;
+	/*
+	 * One nonce for the object's life, not one per attempt: after a
+	 * renewal that timed out the router may still hold our mapping, and
+	 * only the same nonce may take it over (RFC 6887 section 11.3).
+	 */
+	randombytes_buf(pm->nonce, sizeof(pm->nonce));
 	if (ev)
 		pm->ev = *ev;
 	opts_fill(pm, opts);

@@ -4,13 +4,14 @@
  *
  * PCP (RFC 6887, the MAP opcode, codec in pcp.c) is tried first: one UDP
  * exchange with the default gateway on port 5351, and the protocol that
- * replaced NAT-PMP. The request carries a 12-byte random nonce, kept for
- * the renewals and the deletion of that mapping. A gateway that speaks
- * only NAT-PMP answers it with UNSUPP_VERSION, and NAT-PMP (RFC 6886,
- * libnatpmp) is tried next on the same port; when the gateway speaks
- * neither, UPnP IGD (libminiupnpc): SSDP discovery with a short wait, the
- * first valid connected IGD, GetExternalIPAddress and AddPortMapping (UDP,
- * leased; on a conflict AddAnyPortMapping lets the router pick the port).
+ * replaced NAT-PMP. The request carries a 12-byte random nonce, one per
+ * portmap for every request it makes: renewals and the deletion must prove
+ * the mapping is ours. A gateway that speaks only NAT-PMP answers it with
+ * UNSUPP_VERSION, and NAT-PMP (RFC 6886, libnatpmp) is tried next on the
+ * same port; when the gateway speaks neither, UPnP IGD (libminiupnpc):
+ * SSDP discovery with a short wait, the first valid connected IGD,
+ * GetExternalIPAddress and AddPortMapping (UDP, leased; on a conflict
+ * AddAnyPortMapping lets the router pick the port).
  * The mapping is renewed at half its granted lifetime; a failed renewal
  * starts over with discovery, and after a failure of every method the
  * whole attempt is repeated every retry_s. portmap_close deletes the

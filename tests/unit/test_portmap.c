@@ -22,10 +22,11 @@
  * gateway (its UNSUPP_VERSION to PCP sends the client to NAT-PMP at once);
  * and fake gateways sending hostile answers (NAT-PMP: zero address, wrong
  * port, zero lifetime, wrong opcode, silence; PCP: another nonce, refusal,
- * a lease of days, a native IPv6 address, a truncated answer). Needs root,
- * ip, nft and miniupnpd; the lab part is skipped
- * without them. Everything it starts is killed by PID and the namespaces
- * are deleted, also on failure.
+ * a lease of days, a native IPv6 address, a truncated answer; and one
+ * that ties the mapping to its first nonce, which renewals and the delete
+ * must repeat). Needs root, ip, nft and miniupnpd; the lab part is
+ * skipped without them. Everything it starts is killed by PID and the
+ * namespaces are deleted, also on failure.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -289,7 +290,36 @@ enum fake_mode {
 	FAKE_PCP_LONG_LIFE,	/* PCP: a lease of ten days */
 	FAKE_PCP_V6,		/* PCP: a native IPv6 external address */
 	FAKE_PCP_SHORT,		/* PCP: the answer without its MAP body */
+	FAKE_PCP_STRICT,	/* PCP: the first nonce owns the mapping */
 };
+
+/*
+ * RFC 6887 section 11.3: a request for a mapping held under another nonce
+ * is NOT_AUTHORIZED. Each request is noted in pcp.log as "LIFETIME ok|bad".
+ */
+static int
+fake_pcp_owner(const uint8_t *q)
+{
+	static uint8_t owner[12];
+	static int owned;
+	char path[128];
+	int ok;
+	FILE *f;
+
+	if (!owned) {
+		memcpy(owner, q + 24, sizeof(owner));
+		owned = 1;
+	}
+	ok = memcmp(owner, q + 24, sizeof(owner)) == 0;
+	snprintf(path, sizeof(path), "%s/pcp.log", lab.dir);
+	f = fopen(path, "a");
+	if (f != NULL) {
+		fprintf(f, "%u %s\n", (unsigned)q[4] << 24 | q[5] << 16 |
+		    q[6] << 8 | q[7], ok ? "ok" : "bad");
+		fclose(f);
+	}
+	return ok;
+}
 
 /* A PCP answer to request q: q's MAP body, ROUTER_WAN:(its port + 1). */
 static void
@@ -314,6 +344,10 @@ fake_pcp(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 	r[1] |= 0x80;
 	r[2] = 0;
 	r[3] = mode == FAKE_PCP_REFUSED ? 2 : 0;
+	if (mode == FAKE_PCP_STRICT) {
+		r[3] = fake_pcp_owner(q) ? 0 : 2;
+		life = q[7] < 2 && !q[4] && !q[5] && !q[6] ? q[7] : 2;
+	}
 	memset(r + 4, 0, 20);
 	r[4] = (uint8_t)(life >> 24);
 	r[5] = (uint8_t)(life >> 16);
@@ -991,6 +1025,59 @@ test_hostile_pcp(void **state)
 	    "UNSUPP_VERSION");
 }
 
+static int
+count_lines(const char *path, const char *needle, char *last, size_t size)
+{
+	char line[64];
+	int n = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, needle) != NULL)
+			n++;
+		snprintf(last, size, "%s", line);
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Renewals and the delete carry the first request's nonce, so a server
+ * that ties the mapping to it accepts every one of them.
+ */
+static void
+test_pcp_nonce_kept(void **state)
+{
+	struct portmap_opts o = fast;
+	char path[128], last[64] = "";
+	struct ctx *c;
+
+	o.methods = PORTMAP_TRY_PCP;
+	snprintf(path, sizeof(path), "%s/pcp.log", lab.dir);
+	unlink(path);
+	lab.fake = fork_server(fake_serve, lab.rns, FAKE_PCP_STRICT);
+	assert_true(lab.fake > 0);
+	usleep(200 * 1000);
+	c = open_client(40050, &o);
+	assert_true(run_until(is_mapped, c, 5000));
+	if (c->failed)
+		fail_msg("no mapping: %s", c->last.reason);
+	assert_int_equal(c->last.method, PORTMAP_PCP);
+	assert_int_equal(c->last.lease_s, 2);
+	assert_external(&c->last, 40051);
+	c->want_renewals = 3;
+	assert_true(run_until(renewed_enough, c, 10000));
+	assert_int_equal(c->failed, 0);
+	assert_true(close_client(c));
+	stop_pid(&lab.fake);
+	assert_true(count_lines(path, " ok", last, sizeof(last)) >= 5);
+	assert_int_equal(count_lines(path, " bad", last, sizeof(last)), 0);
+	assert_string_equal(last, "0 ok\n");	/* the delete, last */
+}
+
 /*
  * A NAT-PMP-only gateway answers PCP with UNSUPP_VERSION: the client
  * moves to NAT-PMP at once instead of waiting out the PCP timeout.
@@ -1078,6 +1165,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_pcp,
 		    NULL, upnpd_stop),
 		cmocka_unit_test_setup_teardown(test_natpmp_only_gateway,
+		    NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_pcp_nonce_kept,
 		    NULL, upnpd_stop),
 	};
 	int rc;
