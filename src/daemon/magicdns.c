@@ -1,7 +1,7 @@
 /*
- * magicdns: see magicdns.h. The server struct is heap-allocated because
- * dns_server_close finishes only after the loop runs again, possibly after
- * the next `ray up` made a new one.
+ * magicdns: see magicdns.h. The server's handles free themselves once
+ * closed, so its struct goes as soon as dns_server_close (or a failed
+ * dns_server_init) returns.
  */
 #include "daemon/magicdns.h"
 #include "daemon/daemon.h"
@@ -94,7 +94,8 @@ int magicdns_up(struct daemon *d)
 	magicdns_sync(d);
 	ret = dns_server_init(d->dns, d->loop, &d->dns_table, &cfg);
 	if (ret < 0) {
-		log_error("dns: cannot serve on %s: %s", listen, strerror(-ret));
+		log_error("dns: cannot serve on %s: %s; running without Magic DNS",
+			  listen, strerror(-ret));
 		free(d->dns);
 		d->dns = NULL;
 		return ret;
@@ -116,28 +117,14 @@ int magicdns_up(struct daemon *d)
 	return 0;
 }
 
-static void free_later(uv_timer_t *t)
-{
-	free(t->data);
-	uv_close((uv_handle_t *)t, (uv_close_cb)free);
-}
-
 void magicdns_down(struct daemon *d)
 {
-	uv_timer_t *t;
-
 	if (!d->dns)
 		return;
 	if (dns_resolv_restore(d->home, &d->resolv) < 0)
 		log_warn("dns: the system resolver could not be restored");
 	dns_server_close(d->dns);
-	/* The server's handles finish closing on a later loop turn. */
-	t = malloc(sizeof(*t));
-	if (t) {
-		uv_timer_init(d->loop, t);
-		t->data = d->dns;
-		uv_timer_start(t, free_later, 0, 0);
-	}
+	free(d->dns);
 	d->dns = NULL;
 	log_info("dns: Magic DNS off, resolver restored");
 }

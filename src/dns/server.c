@@ -1,6 +1,6 @@
 /*
  * server: see server.h. Three kinds of state live here: the two listening
- * handles embedded in struct dns_server, one heap dns_conn per TCP client
+ * handles (heap, owned by struct dns_server), one heap dns_conn per TCP client
  * and one heap dns_fwd per query sent upstream. A forward points at its TCP
  * client; when the client goes first the pointer is cleared and the answer
  * is dropped. Callbacks never touch the server after dns_server_close,
@@ -196,7 +196,7 @@ static void deliver(struct dns_server *s, struct dns_conn *c,
 		conn_write(c, data, len);
 		return;
 	}
-	if (!to || !s->udp_open || uv_udp_try_send(&s->udp, &b, 1, to) < 0)
+	if (!to || !s->udp || uv_udp_try_send(s->udp, &b, 1, to) < 0)
 		s->stats.dropped++;
 }
 
@@ -755,19 +755,57 @@ static int bind_both(struct dns_server *s)
 	int len = sizeof(s->addr);
 	int ret;
 
-	ret = uv_udp_bind(&s->udp, (const struct sockaddr *)&s->addr, 0);
+	ret = uv_udp_bind(s->udp, (const struct sockaddr *)&s->addr, 0);
 	if (ret < 0)
 		return ret;
 	/* Learn the real port so TCP can take the same one (port 0 in tests). */
-	ret = uv_udp_getsockname(&s->udp, (struct sockaddr *)&s->addr, &len);
+	ret = uv_udp_getsockname(s->udp, (struct sockaddr *)&s->addr, &len);
 	if (ret < 0)
 		return ret;
-	ret = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&s->addr, 0);
+	ret = uv_tcp_bind(s->tcp, (const struct sockaddr *)&s->addr, 0);
 	if (ret == 0)
-		ret = uv_listen((uv_stream_t *)&s->tcp, 64, on_connection);
+		ret = uv_listen((uv_stream_t *)s->tcp, 64, on_connection);
 	if (ret == 0)
-		ret = uv_udp_recv_start(&s->udp, on_udp_alloc, on_udp_recv);
+		ret = uv_udp_recv_start(s->udp, on_udp_alloc, on_udp_recv);
 	return ret;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/*
+ * The listeners live on the heap rather than in the struct: a failed bind
+ * (a port someone else holds) must leave the caller free to drop the
+ * struct at once, and a handle being closed stays queued in the loop until
+ * it next runs.
+ */
+static int listeners_open(struct dns_server *s)
+{
+	int ret;
+
+	s->udp = calloc(1, sizeof(*s->udp));
+	if (!s->udp)
+		return -ENOMEM;
+	ret = uv_udp_init(s->loop, s->udp);
+	if (ret < 0) {
+		free(s->udp);
+		s->udp = NULL;
+		return ret;
+	}
+	s->udp->data = s;
+	s->tcp = calloc(1, sizeof(*s->tcp));
+	if (!s->tcp)
+		return -ENOMEM; /* dns_server_close closes udp */
+	ret = uv_tcp_init(s->loop, s->tcp);
+	if (ret < 0) {
+		free(s->tcp);
+		s->tcp = NULL;
+		return ret;
+	}
+	s->tcp->data = s;
+	return 0;
 }
 
 int dns_server_init(struct dns_server *s, uv_loop_t *loop,
@@ -787,16 +825,9 @@ int dns_server_init(struct dns_server *s, uv_loop_t *loop,
 	    DNS_DEFAULT_TCP_IDLE_MS;
 	if (dns_addr_parse(cfg->listen, 53, &s->addr) < 0)
 		return -EINVAL;
-	ret = uv_udp_init(loop, &s->udp);
-	if (ret < 0)
-		return ret;
-	s->udp_open = 1;
-	s->udp.data = s;
-	ret = uv_tcp_init(loop, &s->tcp);
+	ret = listeners_open(s);
 	if (ret < 0)
 		goto out;
-	s->tcp_open = 1;
-	s->tcp.data = s;
 	ret = bind_both(s);
 	if (ret < 0)
 		goto out;
@@ -811,6 +842,14 @@ out:
 	return ret;
 }
 
+static void listener_close(uv_handle_t *h)
+{
+	if (!h)
+		return;
+	h->data = NULL;
+	uv_close(h, on_listener_closed);
+}
+
 void dns_server_close(struct dns_server *s)
 {
 	while (s->conns)
@@ -819,9 +858,8 @@ void dns_server_close(struct dns_server *s)
 		s->fwds->conn = NULL;
 		fwd_end(s->fwds);
 	}
-	if (s->udp_open)
-		uv_close((uv_handle_t *)&s->udp, NULL);
-	if (s->tcp_open)
-		uv_close((uv_handle_t *)&s->tcp, NULL);
-	s->udp_open = s->tcp_open = 0;
+	listener_close((uv_handle_t *)s->udp);
+	listener_close((uv_handle_t *)s->tcp);
+	s->udp = NULL;
+	s->tcp = NULL;
 }

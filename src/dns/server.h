@@ -16,9 +16,10 @@
  * never queued without bound.
  *
  * Lifetime: dns_server_init binds and listens; dns_server_close starts
- * closing every handle, and the struct must stay valid until the loop has
- * run once more (uv_run with UV_RUN_DEFAULT or NOWAIT), as with any uv
- * handle. Heap state (connections, forwards) frees itself.
+ * closing every handle. Every handle lives on the heap and frees itself in
+ * its close callback, and none points back at the struct once closed, so
+ * the caller may free the struct right after dns_server_close or a failed
+ * dns_server_init; the memory comes back when the loop next runs.
  */
 #ifndef RAYFISH_DNS_SERVER_H
 #define RAYFISH_DNS_SERVER_H
@@ -65,8 +66,8 @@ struct dns_conn;
 struct dns_server {
 	uv_loop_t *loop;
 	const struct dns_table *table;	/* borrowed */
-	uv_udp_t udp;
-	uv_tcp_t tcp;
+	uv_udp_t *udp;			/* owned; NULL once closed */
+	uv_tcp_t *tcp;			/* owned; NULL once closed */
 	struct sockaddr_storage addr;	/* bound address (real port) */
 	struct sockaddr_storage up[DNS_MAX_UPSTREAMS];
 	size_t n_up;
@@ -75,7 +76,6 @@ struct dns_server {
 	unsigned n_fwds;
 	struct dns_conn *conns;		/* list of open TCP connections */
 	unsigned n_conns;
-	int udp_open, tcp_open;
 	struct dns_counters stats;
 	uint8_t rbuf[65536];		/* UDP receive buffer */
 };
@@ -90,8 +90,9 @@ int dns_addr_parse(const char *text, uint16_t default_port,
 /*
  * Binds UDP and TCP on cfg->listen (TCP on the port UDP got, so port 0
  * works) and starts serving. Returns 0 or -errno (-EADDRINUSE, -EACCES for
- * port 53 without privilege, -EINVAL for a bad address). Nothing is left
- * open on failure, but the loop must still run once before s is freed.
+ * port 53 without privilege, -EINVAL for a bad address). On failure
+ * nothing is left that refers to s: free it at once, or call
+ * dns_server_close (a no-op then). dns_server_close may be called twice.
  */
 int dns_server_init(struct dns_server *s, uv_loop_t *loop,
     const struct dns_table *table, const struct dns_server_config *cfg);

@@ -618,6 +618,60 @@ static void test_dig(void **state)
 	assert_string_equal(out, "200::1\n");
 }
 
+/*
+ * A port someone else holds: init fails with -EADDRINUSE and leaves nothing
+ * in the loop that points at the server, so the caller may free it at once
+ * (the daemon does; it then runs on without Magic DNS). The struct is
+ * wiped before the free so a handle still queued for closing trips libuv's
+ * assertion even in a build without ASan.
+ */
+static void test_port_taken(void **state)
+{
+	struct fixture *f = *state;
+	struct dns_server_config cfg = { 0 };
+	struct dns_server *s = malloc(sizeof(*s));
+	char listen[32];
+	uint16_t port;
+	int fd = udp_socket(&port);
+
+	assert_non_null(s);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	cfg.listen = listen;
+	assert_int_equal(dns_server_init(s, &f->loop, &f->table, &cfg),
+	    -EADDRINUSE);
+	dns_server_close(s); /* harmless after a failed init */
+	explicit_bzero(s, sizeof(*s)); /* a plain memset before free is elided */
+	free(s);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_NOWAIT), 0);
+	assert_int_equal(uv_loop_alive(&f->loop), 0);
+	close(fd);
+}
+
+/* After dns_server_close the struct may go at once, a second close is a
+ * no-op, and the next server can take the same memory and port. */
+static void test_close_then_free(void **state)
+{
+	struct fixture *f = *state;
+	struct dns_server_config cfg = { .listen = "127.0.0.1:0" };
+	struct dns_server *s = malloc(sizeof(*s));
+	char listen[32];
+	ldns_pkt *r;
+
+	assert_non_null(s);
+	assert_int_equal(dns_server_init(s, &f->loop, &f->table, &cfg), 0);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", dns_server_port(s));
+	dns_server_close(s);
+	dns_server_close(s);
+	explicit_bzero(s, sizeof(*s)); /* a plain memset before free is elided */
+	free(s);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	cfg.listen = listen;
+	assert_int_equal(dns_server_init(&f->srv, &f->loop, &f->table, &cfg), 0);
+	f->srv_up = 1;
+	r = udp_ask(f, "alice.gaming.ray.", LDNS_RR_TYPE_A, 7);
+	expect_rdata(r, "100.64.0.1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +687,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dig, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_then_free, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
