@@ -5,6 +5,7 @@
 #include "discovery/mdns.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Only peers we already care about: a hostile LAN host announcing many
@@ -55,19 +56,48 @@ void lan_stop(struct daemon *d)
 	d->mdns = NULL;
 }
 
+/*
+ * Writes mdns into settings.json as the file is now: `ray config set` edits
+ * it behind the daemon's back, and saving the copy read at start would
+ * undo every such edit. A file that does not load is reported, never
+ * replaced.
+ */
+static int mdns_persist(struct daemon *d, const char *v, char *err, size_t errlen)
+{
+	struct settings cur;
+	int ret;
+
+	ret = settings_load(&cur, d->home, err, errlen);
+	if (ret < 0)
+		goto out;
+	ret = settings_set(&cur, SET_MDNS, v, err, errlen);
+	if (ret < 0)
+		goto out;
+	ret = settings_save(&cur, d->home);
+	if (ret < 0)
+		snprintf(err, errlen, "cannot save %s/settings.json: %s", d->home,
+			 strerror(-ret));
+out:
+	settings_free(&cur);
+	return ret;
+}
+
 void lan_cmd_mdns(struct daemon *d, struct ipc_request *req)
 {
 	const char *v = json_string_value(json_object_get(req->args, "value"));
-	char err[200];
+	char err[512];
 
-	if (v && settings_set(&d->settings, SET_MDNS, v, err, sizeof(err)) < 0) {
+	if (v && settings_validate(SET_MDNS, v, err, sizeof(err)) < 0) {
 		ipc_reply_error(req, "%s", err);
 		return;
 	}
-	if (v && settings_save(&d->settings, d->home) < 0) {
-		ipc_reply_error(req, "cannot save the setting");
+	if (v && mdns_persist(d, v, err, sizeof(err)) < 0) {
+		ipc_reply_error(req, "%s", err);
 		return;
 	}
+	/* Only mdns: the other settings still apply when the daemon starts. */
+	if (v)
+		settings_set(&d->settings, SET_MDNS, v, err, sizeof(err));
 	if (strcmp(settings_get(&d->settings, SET_MDNS), "on") == 0)
 		lan_start(d);
 	else
