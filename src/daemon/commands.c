@@ -1,7 +1,8 @@
 /*
  * commands: the daemon's IPC command table. Each row names a command, says
- * whether it changes the node (then only root or the operator may call it),
- * and points at its handler. Handlers answer through ipc_reply*.
+ * who may call it (everyone for a read; only root or the operator for what
+ * changes the node) and points at its handler. Handlers answer through
+ * ipc_reply*.
  */
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
@@ -52,44 +53,59 @@ static void h_down(struct daemon *d, struct ipc_request *req)
 	ipc_reply(req, json_pack("{s:b}", "active", 0));
 }
 
+enum access {
+	OPEN,		/* a read: every local user */
+	OPER,		/* changes the node: root or the operator */
+	OPER_SET,	/* a read without "value", a change with it */
+};
+
 static const struct {
 	const char *cmd;
-	bool mutates;
+	enum access access;
 	handler_fn fn;
 } table[] = {
-	{ "version", false, h_version },
-	{ "status", false, h_status },
-	{ "up", true, h_up },
-	{ "down", true, h_down },
-	{ "create", true, network_cmd_create },
-	{ "join", true, network_cmd_join },
-	{ "leave", true, network_cmd_leave },
-	{ "invite", true, admission_cmd_invite },
-	{ "invite_list", false, admission_cmd_invite_list },
-	{ "invite_revoke", true, admission_cmd_invite_revoke },
-	{ "requests", false, admission_cmd_requests },
-	{ "accept", true, admission_cmd_accept },
-	{ "deny", true, admission_cmd_deny },
-	{ "hostname", true, roster_cmd_hostname },
-	{ "kick", true, roster_cmd_kick },
-	{ "nuke", true, roster_cmd_nuke },
-	{ "admin_add", true, roster_cmd_admin_add },
-	{ "admin_list", false, roster_cmd_admin_list },
-	{ "ephemeral", true, roster_cmd_ephemeral },
-	{ "netcheck", false, nat_cmd_netcheck },
-	{ "ping", false, ping_cmd },
-	{ "mdns", true, lan_cmd_mdns },
-	{ "fw_show", false, policy_cmd_show },
-	{ "fw_add", true, policy_cmd_add },
-	{ "fw_remove", true, policy_cmd_remove },
-	{ "fw_set", true, policy_cmd_set },
-	{ "fw_suggest", true, policy_cmd_suggest },
-	{ "fw_suggest_all", true, policy_cmd_suggest_all },
-	{ "fw_pending", false, policy_cmd_pending },
-	{ "fw_accept", true, policy_cmd_accept },
-	{ "fw_deny", true, policy_cmd_deny },
-	{ "fw_auto_accept", true, policy_cmd_auto_accept },
+	{ "version", OPEN, h_version },
+	{ "status", OPEN, h_status },
+	{ "up", OPER, h_up },
+	{ "down", OPER, h_down },
+	{ "create", OPER, network_cmd_create },
+	{ "join", OPER, network_cmd_join },
+	{ "leave", OPER, network_cmd_leave },
+	{ "invite", OPER, admission_cmd_invite },
+	{ "invite_list", OPEN, admission_cmd_invite_list },
+	{ "invite_revoke", OPER, admission_cmd_invite_revoke },
+	{ "requests", OPEN, admission_cmd_requests },
+	{ "accept", OPER, admission_cmd_accept },
+	{ "deny", OPER, admission_cmd_deny },
+	{ "hostname", OPER, roster_cmd_hostname },
+	{ "kick", OPER, roster_cmd_kick },
+	{ "nuke", OPER, roster_cmd_nuke },
+	{ "admin_add", OPER, roster_cmd_admin_add },
+	{ "admin_list", OPEN, roster_cmd_admin_list },
+	{ "ephemeral", OPER, roster_cmd_ephemeral },
+	{ "netcheck", OPEN, nat_cmd_netcheck },
+	{ "ping", OPEN, ping_cmd },
+	{ "mdns", OPER_SET, lan_cmd_mdns },
+	{ "fw_show", OPEN, policy_cmd_show },
+	{ "fw_add", OPER, policy_cmd_add },
+	{ "fw_remove", OPER, policy_cmd_remove },
+	{ "fw_set", OPER, policy_cmd_set },
+	{ "fw_suggest", OPER, policy_cmd_suggest },
+	{ "fw_suggest_all", OPER, policy_cmd_suggest_all },
+	{ "fw_pending", OPEN, policy_cmd_pending },
+	{ "fw_accept", OPER, policy_cmd_accept },
+	{ "fw_deny", OPER, policy_cmd_deny },
+	{ "fw_auto_accept", OPER, policy_cmd_auto_accept },
 };
+
+/* By key presence, whatever its type: the handler decides read or write by
+ * the same key, so no request is a write that passed as a read. */
+static bool needs_operator(enum access access, const struct ipc_request *req)
+{
+	if (access == OPER_SET)
+		return json_object_get(req->args, "value") != NULL;
+	return access == OPER;
+}
 
 void daemon_dispatch(struct ipc_request *req, void *ud)
 {
@@ -98,7 +114,8 @@ void daemon_dispatch(struct ipc_request *req, void *ud)
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (strcmp(table[i].cmd, req->cmd) != 0)
 			continue;
-		if (table[i].mutates && !daemon_authorized(d, req->uid)) {
+		if (needs_operator(table[i].access, req) &&
+		    !daemon_authorized(d, req->uid)) {
 			log_warn("ipc: uid %u refused for '%s'", (unsigned)req->uid, req->cmd);
 			ipc_reply_error(req, "'%s' needs root or the operator (see 'ray config set operator')",
 					req->cmd);
