@@ -77,6 +77,7 @@ static const struct {
 	{ "admin_list", false, roster_cmd_admin_list },
 	{ "ephemeral", true, roster_cmd_ephemeral },
 	{ "netcheck", false, nat_cmd_netcheck },
+	{ "reload", true, daemon_cmd_reload },
 	{ "ping", false, ping_cmd },
 	{ "mdns", true, lan_cmd_mdns },
 	{ "fw_show", false, policy_cmd_show },
