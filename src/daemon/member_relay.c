@@ -52,6 +52,18 @@ void member_relay_open(struct daemon *d)
 	magicsock_set_fwd_policy(d->ms, allow_pair, d);
 }
 
+json_t *member_relay_json(struct daemon *d)
+{
+	struct magicsock_stats st;
+
+	magicsock_get_stats(d->ms, &st);
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I}", "enabled", relaying_on(d),
+			 "offered", member_relay_offered(d), "forwarded", (json_int_t)st.fwd_tx,
+			 "denied", (json_int_t)st.fwd_denied, "over_rate",
+			 (json_int_t)st.fwd_over_rate, "sent", (json_int_t)st.fwd_sent,
+			 "received", (json_int_t)st.fwd_rx);
+}
+
 bool member_relay_offered(struct daemon *d)
 {
 	return d->ms && relaying_on(d) && nat_directly_reachable(d);

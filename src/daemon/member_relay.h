@@ -16,6 +16,7 @@
 #ifndef RAYFISH_DAEMON_MEMBER_RELAY_H
 #define RAYFISH_DAEMON_MEMBER_RELAY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,6 +27,9 @@ struct peer;
 void member_relay_open(struct daemon *d);
 /* Every daemon tick: recomputes the via candidates when due. */
 void member_relay_tick(struct daemon *d);
+/* For netcheck: {"enabled","offered","forwarded","denied","over_rate",
+ * "sent","received"} (packet counts). */
+json_t *member_relay_json(struct daemon *d);
 /* Whether our endpoint record offers relaying now. */
 bool member_relay_offered(struct daemon *d);
 /*

@@ -11,6 +11,7 @@
  * other way in), while strangers on the open Internet still cannot.
  */
 #include "daemon/nat.h"
+#include "daemon/member_relay.h"
 #include "daemon/daemon.h"
 #include "transport/portmap.h"
 #include "transport/resolve.h"
@@ -747,10 +748,11 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 	} else {
 		portmap = json_null();
 	}
-	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o, s:o}", "port", magicsock_port(d->ms),
-				 "fixed_port", magicsock_fixed_port(d->ms), "public_addrs", pubs,
-				 "relay", relay, "udp", nat && nat->udp_ok, "stun", servers,
-				 "portmap", portmap));
+	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o, s:o, s:o}", "port",
+				 magicsock_port(d->ms), "fixed_port", magicsock_fixed_port(d->ms),
+				 "public_addrs", pubs, "relay", relay, "udp", nat && nat->udp_ok,
+				 "stun", servers, "portmap", portmap, "member_relay",
+				 member_relay_json(d)));
 }
 
 void nat_cmd_netcheck(struct daemon *d, struct ipc_request *req)

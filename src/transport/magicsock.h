@@ -124,8 +124,8 @@
 #define MAGICSOCK_FWD_OVERHEAD (MAGICSOCK_FWD_MAGIC_LEN + 1 + MAGICSOCK_FWD_KEY_LEN)
 #define MAGICSOCK_MAX_VIAS 4		/* member relay candidates per peer */
 #define MAGICSOCK_FWD_PAIRS 128		/* peer pairs a relay serves at once */
-#define MAGICSOCK_FWD_PAIR_RATE (64u << 20)	/* bytes/s per pair */
-#define MAGICSOCK_FWD_RATE (128u << 20)	/* bytes/s for all pairs */
+#define MAGICSOCK_FWD_PAIR_RATE (128u << 20)	/* bytes/s per pair (~1 Gbit/s) */
+#define MAGICSOCK_FWD_RATE (256u << 20)	/* bytes/s for all pairs */
 
 union ms_addr {
 	struct sockaddr sa;

@@ -206,16 +206,22 @@ peer_by_prefix(struct magicsock *ms, const uint8_t *prefix)
 
 /* ---- relaying for others ---- */
 
+/*
+ * Byte buckets run on the real clock in microseconds, not the loop's cached
+ * time: one poll callback may forward many megabytes, and a bucket that
+ * refills only between callbacks would drop the tail of every busy one.
+ */
 static int
-bucket_take(uint64_t *tokens, uint64_t *fill_ms, uint64_t rate, size_t len,
-    uint64_t now)
+bucket_take(uint64_t *tokens, uint64_t *fill_us, uint64_t rate, size_t len,
+    uint64_t now_us)
 {
-	uint64_t burst = rate / 8;	/* 125 ms worth */
+	uint64_t burst = rate / 4;	/* 250 ms worth */
 
-	*tokens += (now - *fill_ms) * rate / 1000;
+	if (now_us > *fill_us)
+		*tokens += (now_us - *fill_us) * rate / 1000000;
 	if (*tokens > burst)
 		*tokens = burst;
-	*fill_ms = now;
+	*fill_us = now_us;
 	if (*tokens < len)
 		return 0;
 	*tokens -= len;
@@ -244,8 +250,8 @@ pair_get(struct magicsock *ms, const uint8_t *from, const uint8_t *to,
 		memcpy(p->from, from, MAGICSOCK_KEY_LEN);
 		memcpy(p->to, to, MAGICSOCK_KEY_LEN);
 		p->checked_ms = 0;
-		p->tokens = MAGICSOCK_FWD_PAIR_RATE / 8;
-		p->fill_ms = now;
+		p->tokens = MAGICSOCK_FWD_PAIR_RATE / 4;
+		p->fill_us = uv_hrtime() / 1000;
 	}
 	if (p->checked_ms == 0 || now - p->checked_ms >= PAIR_RECHECK_MS) {
 		p->allowed = ms->fwd.allow(ms->fwd.allow_ud, from, to) == 1;
@@ -264,7 +270,7 @@ forward(struct magicsock *ms, struct ms_peer *src, const uint8_t *buf,
 	const union ms_addr *to;
 	struct ms_fwd_pair *pair;
 	struct ms_peer *dst;
-	uint64_t now = now_ms(ms);
+	uint64_t now = now_ms(ms), us;
 	size_t plen = len - MAGICSOCK_FWD_OVERHEAD;
 
 	if (f->allow == NULL) {
@@ -285,9 +291,10 @@ forward(struct magicsock *ms, struct ms_peer *src, const uint8_t *buf,
 		ms->st.fwd_denied++;
 		return;
 	}
-	if (!bucket_take(&pair->tokens, &pair->fill_ms, MAGICSOCK_FWD_PAIR_RATE,
-	    plen, now) || !bucket_take(&f->tokens, &f->fill_ms,
-	    MAGICSOCK_FWD_RATE, plen, now)) {
+	us = uv_hrtime() / 1000;
+	if (!bucket_take(&pair->tokens, &pair->fill_us, MAGICSOCK_FWD_PAIR_RATE,
+	    plen, us) || !bucket_take(&f->tokens, &f->fill_us,
+	    MAGICSOCK_FWD_RATE, plen, us)) {
 		ms->st.fwd_over_rate++;
 		return;
 	}

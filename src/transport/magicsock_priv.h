@@ -80,7 +80,7 @@ struct ms_fwd_pair {
 	int allowed;
 	uint64_t checked_ms;	/* policy asked; 0: free slot */
 	uint64_t used_ms;
-	uint64_t tokens, fill_ms;
+	uint64_t tokens, fill_us;
 };
 
 /* One "origin through relay" pair behind a virtual address: slot index and
@@ -104,7 +104,7 @@ struct ms_fwd {
 	ms_fwd_allow_fn allow;
 	void *allow_ud;
 	struct ms_fwd_pair pairs[MAGICSOCK_FWD_PAIRS];
-	uint64_t tokens, fill_ms;	/* the total bucket */
+	uint64_t tokens, fill_us;	/* the total bucket */
 	struct ms_via_slot slots[MS_VIA_SLOTS];
 	size_t nslots, slot_hint;
 	struct ms_src_entry src[MS_SRC_CACHE];
