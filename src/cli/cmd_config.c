@@ -1,7 +1,9 @@
 /*
  * ray config: show, set and unset the node's settings. Works on the settings
  * file directly (no daemon needed), so a lab or an installer can configure a
- * node before its first start; the daemon applies them when it starts.
+ * node before its first start. A running daemon is then asked to reload:
+ * stun, relay, relay-members and operator change at once, the rest at the
+ * daemon's next start (the message says which).
  */
 #include "cli/cli.h"
 #include "daemon/settings.h"
@@ -37,6 +39,33 @@ static int show(struct cli *c, struct settings *s)
 	}
 	json_decref(all);
 	return 0;
+}
+
+/* Tells a running daemon; returns the sentence that ends the message. */
+static const char *reload(struct cli *c, const char *key)
+{
+	static char why[400];
+	char err[256];
+	json_t *res = NULL, *v;
+	size_t i;
+	int ret;
+
+	ret = cli_call_quiet(c, "reload", NULL, &res, 5000, err, sizeof(err));
+	if (ret == -ENOENT || ret == -ECONNREFUSED)
+		return "applied when the daemon starts";
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "saved; the daemon did not reload (%s), "
+			 "so it applies at its next start", ret == -EREMOTEIO ? err : strerror(-ret));
+		return why;
+	}
+	json_array_foreach(json_object_get(res, "restart"), i, v) {
+		if (strcmp(json_string_value(v), key) == 0) {
+			json_decref(res);
+			return "restart the daemon to apply it";
+		}
+	}
+	json_decref(res);
+	return "applied to the running daemon";
 }
 
 static int run(struct cli *c, int argc, char **argv)
@@ -77,11 +106,13 @@ static int run(struct cli *c, int argc, char **argv)
 		ret = cli_error("cannot write %s/settings.json: %s", c->home, strerror(errno));
 		goto out;
 	}
+	const char *how = reload(c, settings_name(k));
+
 	if (c->json)
 		puts("{}");
 	else
-		printf("%s %s (applied when the daemon starts)\n", settings_name(k),
-		       argc == 4 ? "set" : "reset to its default");
+		printf("%s %s (%s)\n", settings_name(k), argc == 4 ? "set" : "reset to its default",
+		       how);
 	ret = 0;
 out:
 	settings_free(&s);
@@ -93,8 +124,9 @@ const struct command cmd_config = {
 	"usage: ray config [show]\n"
 	"       ray config set KEY VALUE\n"
 	"       ray config unset KEY\n\n"
-	"Settings live in $RAYFISH_HOME/settings.json and apply when the daemon\n"
-	"starts; RAYFISH_<KEY> in the environment overrides one for a process.\n\n"
+	"Settings live in $RAYFISH_HOME/settings.json. A running daemon applies\n"
+	"stun, relay, relay-members and operator at once; the others when it\n"
+	"starts. RAYFISH_<KEY> in the environment overrides one for a process.\n\n"
 	"keys:\n"
 	"  dht-bootstrap  comma list of host:port DHT bootstrap nodes\n"
 	"  stun           comma list of host:port STUN servers\n"
@@ -104,6 +136,8 @@ const struct command cmd_config = {
 	"  dns-listen     Magic DNS address (default 127.0.0.1:53)\n"
 	"  dns-upstreams  comma list of resolver IPs for non-.ray names\n"
 	"  mdns           on|off (default on)\n"
+	"  relay-members  on|off: relay for members of shared networks when this\n"
+	"                 node is directly reachable (default on)\n"
 	"  operator       uid that may change the node besides root\n",
 	run,
 };

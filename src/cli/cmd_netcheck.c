@@ -49,10 +49,13 @@ static int run_ping(struct cli *c, int argc, char **argv)
 	} else {
 		json_array_foreach(json_object_get(res, "rtt_ms"), i, v)
 			printf("reply from %s: time=%.2f ms\n", peer, json_number_value(v));
-		printf("%lld sent, %lld received, path %s\n",
+		const char *relay = json_string_value(json_object_get(res, "relay"));
+
+		printf("%lld sent, %lld received, path %s%s%s\n",
 		       (long long)json_integer_value(json_object_get(res, "sent")),
 		       (long long)json_integer_value(json_object_get(res, "received")),
-		       json_string_value(json_object_get(res, "path")));
+		       json_string_value(json_object_get(res, "path")), relay ? " via " : "",
+		       relay ? relay : "");
 	}
 	ret = json_integer_value(json_object_get(res, "received")) > 0 ? 0 : 1;
 	json_decref(res);
@@ -68,6 +71,22 @@ const struct command cmd_ping = {
 	"probe was answered.\n",
 	run_ping,
 };
+
+/* Whether we relay for members, and how much we did. */
+static void print_member_relay(json_t *m)
+{
+	if (!json_is_object(m))
+		return;
+	if (!json_is_true(json_object_get(m, "enabled"))) {
+		printf("member relay  off (ray config set relay-members on)\n");
+		return;
+	}
+	printf("member relay  on, %s; forwarded %lld packets, %lld refused\n",
+	       json_is_true(json_object_get(m, "offered")) ? "offered to members"
+							    : "not offered (not directly reachable)",
+	       (long long)json_integer_value(json_object_get(m, "forwarded")),
+	       (long long)json_integer_value(json_object_get(m, "denied")));
+}
 
 static int run_netcheck(struct cli *c, int argc, char **argv)
 {
@@ -130,6 +149,7 @@ static int run_netcheck(struct cli *c, int argc, char **argv)
 		       json_string_value(json_object_get(v, "reason")) :
 		       json_is_string(json_object_get(v, "external")) ?
 		       json_string_value(json_object_get(v, "external")) : "");
+	print_member_relay(json_object_get(res, "member_relay"));
 	json_decref(res);
 	return 0;
 }

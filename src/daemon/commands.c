@@ -84,6 +84,7 @@ static const struct {
 	{ "admin_list", OPEN, roster_cmd_admin_list },
 	{ "ephemeral", OPER, roster_cmd_ephemeral },
 	{ "netcheck", OPEN, nat_cmd_netcheck },
+	{ "reload", OPER, daemon_cmd_reload },
 	{ "ping", OPEN, ping_cmd },
 	{ "mdns", OPER_SET, lan_cmd_mdns },
 	{ "fw_show", OPEN, policy_cmd_show },

@@ -10,6 +10,7 @@
 #include "daemon/datapath.h"
 #include "daemon/lan.h"
 #include "daemon/magicdns.h"
+#include "daemon/member_relay.h"
 #include "daemon/nat.h"
 #include "daemon/network.h"
 #include "daemon/paths.h"
@@ -53,6 +54,52 @@ bool daemon_authorized(const struct daemon *d, uid_t uid)
 	return *op && (uid_t)strtoul(op, NULL, 10) == uid;
 }
 
+static bool settings_live(enum setting_key k)
+{
+	return k == SET_STUN || k == SET_RELAY || k == SET_RELAY_MEMBERS || k == SET_OPERATOR;
+}
+
+/*
+ * Only the live keys' values are swapped in: modules may keep pointers into
+ * the others (settings_get) for the daemon's lifetime.
+ */
+void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
+{
+	struct settings next;
+	bool changed[SET_COUNT];
+	json_t *applied, *restart;
+	char err[256];
+
+	if (settings_load(&next, d->home, err, sizeof(err)) < 0) {
+		ipc_reply_error(req, "%s", err);
+		return;
+	}
+	applied = json_array();
+	restart = json_array();
+	for (int k = 0; k < SET_COUNT; k++) {
+		changed[k] = strcmp(settings_get(&d->settings, k), settings_get(&next, k)) != 0;
+		if (!changed[k])
+			continue;
+		json_array_append_new(settings_live(k) ? applied : restart,
+				      json_string(settings_name(k)));
+		if (!settings_live(k))
+			continue;
+		char *v = d->settings.value[k];
+
+		d->settings.value[k] = next.value[k];
+		d->settings.from_env[k] = next.from_env[k];
+		next.value[k] = v;
+		log_info("settings: %s changed (applied now)", settings_name(k));
+	}
+	settings_free(&next);
+	nat_settings_changed(d, changed[SET_STUN], changed[SET_RELAY]);
+	if (changed[SET_RELAY_MEMBERS]) {
+		member_relay_open(d);
+		d->next_addrs_check_ms = 0;
+	}
+	ipc_reply(req, json_pack("{s:o, s:o}", "applied", applied, "restart", restart));
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -63,6 +110,7 @@ static void on_tick(uv_timer_t *t)
 	networks_tick(d);
 	roster_tick(d);
 	nat_tick(d);
+	member_relay_tick(d);
 }
 
 /* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */
@@ -243,6 +291,7 @@ static int daemon_start(struct daemon *d)
 	if (ret < 0)
 		return ret;
 	nat_open(d);
+	member_relay_open(d);
 	lan_start(d);
 	ret = start_dht(d);
 	if (ret < 0)

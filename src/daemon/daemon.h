@@ -73,6 +73,7 @@ struct daemon {
 	uint64_t endpoint_seq;       /* last endpoint record sequence */
 	uint64_t next_endpoint_publish_ms;
 	uint64_t next_addrs_check_ms;
+	uint64_t next_vias_ms;       /* member relay candidates due (member_relay.c) */
 	uint64_t next_roster_check_ms;
 	uint64_t started_unix;       /* baseline for members never seen */
 	uint64_t started_ms;         /* loop time at start */
@@ -86,6 +87,11 @@ int daemon_main(void);
 
 /* True when uid may change the node (root or the configured operator). */
 bool daemon_authorized(const struct daemon *d, uid_t uid);
+
+/* `reload`: re-reads settings.json; the keys that can change live (stun,
+ * relay, relay-members, operator) take effect now, the reply lists them
+ * as "applied" and the rest as "restart" (they wait for a restart). */
+void daemon_cmd_reload(struct daemon *d, struct ipc_request *req);
 
 /* IPC dispatch (daemon/commands.c). */
 void daemon_dispatch(struct ipc_request *req, void *ud);

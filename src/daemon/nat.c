@@ -11,6 +11,7 @@
  * other way in), while strangers on the open Internet still cannot.
  */
 #include "daemon/nat.h"
+#include "daemon/member_relay.h"
 #include "daemon/daemon.h"
 #include "transport/portmap.h"
 #include "transport/resolve.h"
@@ -617,6 +618,58 @@ size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max)
 	return n;
 }
 
+void nat_settings_changed(struct daemon *d, bool stun, bool relay)
+{
+	struct nat *nat = d->nat;
+
+	if (!nat)
+		return;
+	if (stun) {
+		/* Resolved on the next tick (once no resolution is under way),
+		 * probed soon after with the new list. */
+		nat->next_resolve_ms = 0;
+		nat->next_probe_ms = daemon_now_ms(d) + 2000;
+	}
+	if (!relay)
+		return;
+	if (nat->relay_req) {
+		resolve_cancel(nat->relay_req);
+		nat->relay_req = NULL;
+	}
+	stop_turn(d);
+	nat->turn_server[0] = '\0';
+	nat->relay_idx = 0;
+	nat->relay_addr_ok = false;
+	nat->next_turn_ms = 0;
+	nat->turn_backoff_ms = TURN_RETRY_MIN_MS;
+	start_turn(d);
+	d->next_addrs_check_ms = 0; /* the record loses or gains a relay */
+}
+
+bool nat_directly_reachable(struct daemon *d)
+{
+	struct portmap_state pst;
+
+	if (!d->nat)
+		return false;
+	if (d->nat->pm) {
+		portmap_get_state(d->nat->pm, &pst);
+		if (pst.method != PORTMAP_NONE && !pst.ext_private &&
+		    pst.external.sa.sa_family != AF_UNSPEC)
+			return true;
+	}
+	return has_public_addr(d);
+}
+
+void nat_relay_name(struct daemon *d, char *out, size_t cap)
+{
+	const char *s = d->nat && d->nat->turn ? d->nat->turn_server : "";
+	const char *paren = strstr(s, " (");
+	size_t n = paren ? (size_t)(paren - s) : strlen(s);
+
+	snprintf(out, cap, "%.*s", (int)n, s);
+}
+
 int nat_relayed_addr(struct daemon *d, union ms_addr *out)
 {
 	if (!d->nat || !d->nat->turn)
@@ -695,10 +748,11 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 	} else {
 		portmap = json_null();
 	}
-	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o, s:o}", "port", magicsock_port(d->ms),
-				 "fixed_port", magicsock_fixed_port(d->ms), "public_addrs", pubs,
-				 "relay", relay, "udp", nat && nat->udp_ok, "stun", servers,
-				 "portmap", portmap));
+	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o, s:o, s:o}", "port",
+				 magicsock_port(d->ms), "fixed_port", magicsock_fixed_port(d->ms),
+				 "public_addrs", pubs, "relay", relay, "udp", nat && nat->udp_ok,
+				 "stun", servers, "portmap", portmap, "member_relay",
+				 member_relay_json(d)));
 }
 
 void nat_cmd_netcheck(struct daemon *d, struct ipc_request *req)

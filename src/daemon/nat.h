@@ -7,6 +7,7 @@
 #ifndef RAYFISH_DAEMON_NAT_H
 #define RAYFISH_DAEMON_NAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "daemon/ipc_server.h"
@@ -20,6 +21,14 @@ void nat_tick(struct daemon *d);
 /* Our public addresses: a port mapping, the last STUN round, and what peers
  * reported in disco pongs (for the endpoint record and netcheck). */
 size_t nat_public_addrs(struct daemon *d, union ms_addr *out, size_t max);
+/* The stun or relay setting changed (settings reloaded): probe the new
+ * STUN servers, replace the TURN allocation. */
+void nat_settings_changed(struct daemon *d, bool stun, bool relay);
+/* A public interface address, or a port mapped on the router: peers can
+ * reach us without punching. */
+bool nat_directly_reachable(struct daemon *d);
+/* The TURN server in use as the user wrote it ("" when none). */
+void nat_relay_name(struct daemon *d, char *out, size_t cap);
 /* The relayed address of our TURN allocation, or -ENOTCONN. */
 int nat_relayed_addr(struct daemon *d, union ms_addr *out);
 

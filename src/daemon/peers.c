@@ -5,6 +5,7 @@
 #include "daemon/audit.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
+#include "discovery/payload.h"
 #include "daemon/policy.h"
 #include "daemon/records.h"
 #include "proto/control.h"
@@ -144,11 +145,14 @@ static int apply_endpoint(struct daemon *d, struct peer *p, const uint8_t *rec,
 			  size_t len)
 {
 	union ms_addr addrs[MAGICSOCK_MAX_ADDRS], relay;
+	uint64_t flags = 0;
 	int n;
 
-	n = records_endpoint_addrs(p->pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS, &relay);
+	n = records_endpoint_addrs(p->pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS, &relay,
+				   &flags);
 	if (n < 0)
 		return n;
+	p->relay_offer = flags & ENDPOINT_FLAG_RELAY;
 	/* The relay candidate first: setting the addresses may dial at once. */
 	set_relay(d, p, &relay);
 	if (n > 0)

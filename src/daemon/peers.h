@@ -44,6 +44,8 @@ struct peer {
 	size_t n_dht;
 	union ms_addr lan_addrs[4];  /* from mDNS on our LAN */
 	size_t n_lan;
+	bool relay_offer;            /* its record offers member relaying */
+	size_t n_vias;               /* member relays last handed to magicsock */
 };
 
 struct peer *peers_find(struct daemon *d, const uint8_t pk[32]);

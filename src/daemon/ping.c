@@ -4,6 +4,7 @@
  */
 #include "daemon/ping.h"
 #include "daemon/daemon.h"
+#include "daemon/member_relay.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "proto/control.h"
@@ -42,7 +43,8 @@ static void finish(struct ping_op *op)
 	struct ping_op **pp;
 	struct peer *p = peers_find(d, op->pk);
 	json_t *rtts = json_array();
-	const char *path = "none";
+	const char *path;
+	char relay[200];
 
 	for (pp = &d->pings; *pp; pp = &(*pp)->next) {
 		if (*pp == op) {
@@ -53,12 +55,12 @@ static void finish(struct ping_op *op)
 	for (int i = 0; i < op->sent; i++)
 		if (op->rtt[i] >= 0)
 			json_array_append_new(rtts, json_real(round(op->rtt[i] * 1000) / 1000));
-	if (p && p->conn)
-		path = magicsock_peer_path(d->ms, p->pk, NULL) == MS_PATH_RELAY ? "relay" : "direct";
+	path = member_relay_path(d, p, relay, sizeof(relay));
 	if (op->req)
-		ipc_reply(op->req, json_pack("{s:s, s:s, s:i, s:i, s:o, s:s}", "peer", op->name,
-					     "endpoint_id", op->name, "sent", op->sent,
-					     "received", op->received, "rtt_ms", rtts, "path", path));
+		ipc_reply(op->req, json_pack("{s:s, s:s, s:i, s:i, s:o, s:s, s:s*}", "peer",
+					     op->name, "endpoint_id", op->name, "sent", op->sent,
+					     "received", op->received, "rtt_ms", rtts, "path", path,
+					     "relay", relay[0] ? relay : NULL));
 	uv_timer_stop(&op->timer);
 	uv_close((uv_handle_t *)&op->timer, on_closed);
 }

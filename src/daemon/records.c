@@ -5,6 +5,7 @@
  */
 #include "daemon/records.h"
 #include "daemon/daemon.h"
+#include "daemon/member_relay.h"
 #include "daemon/nat.h"
 #include "daemon/peers.h"
 #include "discovery/dht.h"
@@ -188,6 +189,8 @@ static void gather_addrs(struct daemon *d, struct endpoint_payload *p)
 	}
 	freeifaddrs(list);
 	add_nat_addrs(d, p);
+	if (member_relay_offered(d))
+		p->flags |= ENDPOINT_FLAG_RELAY;
 }
 
 static void addrs_signature(const struct endpoint_payload *p, char *out, size_t cap)
@@ -195,10 +198,12 @@ static void addrs_signature(const struct endpoint_payload *p, char *out, size_t 
 	size_t off = 0;
 
 	out[0] = 0;
+	if (p->flags & ENDPOINT_FLAG_RELAY)
+		off += (size_t)snprintf(out, cap, "relays for members,");
 	if (p->has_relay) {
 		char buf[MS_ADDR_STRLEN];
 
-		off += (size_t)snprintf(out, cap, "relay %s,",
+		off += (size_t)snprintf(out + off, cap - off, "relay %s,",
 			ms_addr_fmt((const union ms_addr *)&p->relay, buf, sizeof(buf)));
 	}
 	for (size_t i = 0; i < p->n_addrs && off + MS_ADDR_STRLEN + 2 < cap; i++) {
@@ -283,7 +288,8 @@ static void addr_from_storage(union ms_addr *out, const struct sockaddr_storage 
 }
 
 int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len,
-			   union ms_addr *out, size_t max, union ms_addr *relay)
+			   union ms_addr *out, size_t max, union ms_addr *relay,
+			   uint64_t *flags)
 {
 	struct endpoint_payload p;
 	struct record r;
@@ -299,5 +305,7 @@ int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len,
 			addr_from_storage(&out[n++], &p.addrs[i]);
 	if (relay && p.has_relay)
 		addr_from_storage(relay, &p.relay);
+	if (flags)
+		*flags = p.flags;
 	return (int)n;
 }

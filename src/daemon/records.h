@@ -40,8 +40,10 @@ void records_unpublish_network(struct daemon *d, const uint8_t net_pk[32]);
 
 /* The candidate addresses in pk's endpoint record (verified); returns how
  * many were written to out, or -EBADMSG. relay (may be NULL) gets the
- * record's TURN relayed address, or family AF_UNSPEC when it has none. */
+ * record's TURN relayed address, or family AF_UNSPEC when it has none;
+ * flags (may be NULL) its ENDPOINT_FLAG_* bits. */
 int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len,
-			   union ms_addr *out, size_t max, union ms_addr *relay);
+			   union ms_addr *out, size_t max, union ms_addr *relay,
+			   uint64_t *flags);
 
 #endif

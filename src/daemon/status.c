@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
+#include "daemon/member_relay.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "daemon/policy.h"
@@ -49,9 +50,12 @@ static void add_live(struct daemon *d, json_t *o, const char *id)
 	struct quic_stats st;
 
 	quic_conn_get_stats(p->conn, &st);
+	char relay[200];
+
 	json_object_set_new(o, "online", json_true());
-	json_object_set_new(o, "path", json_string(magicsock_peer_path(d->ms, p->pk, NULL) ==
-						    MS_PATH_RELAY ? "relay" : "direct"));
+	json_object_set_new(o, "path", json_string(member_relay_path(d, p, relay, sizeof(relay))));
+	if (relay[0])
+		json_object_set_new(o, "relay", json_string(relay));
 	json_object_set_new(o, "rtt_ms", json_real(round(st.rtt_ms * 100) / 100));
 	json_object_set_new(o, "quic", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"nudges", (json_int_t)st.nudges, "cwnd", (json_int_t)st.cwnd, "bytes_in_flight", (json_int_t)st.bytes_in_flight,

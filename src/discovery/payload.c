@@ -75,7 +75,7 @@ int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out,
 	if (!p || p->n_addrs > ENDPOINT_ADDRS_MAX)
 		return -EINVAL;
 	wire_writer_init(&w, out, outcap);
-	wire_write_array(&w, 3);
+	wire_write_array(&w, p->flags ? 4 : 3);
 	wire_write_array(&w, p->n_addrs);
 	for (size_t i = 0; i < p->n_addrs; i++)
 		if (addr_write(&w, &p->addrs[i]) < 0)
@@ -88,6 +88,8 @@ int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out,
 		wire_write_uint(&w, p->timestamp);
 	else
 		wire_write_nil(&w);
+	if (p->flags)
+		wire_write_uint(&w, p->flags);
 	return wire_writer_finish(&w);
 }
 
@@ -102,7 +104,7 @@ int endpoint_payload_decode(const uint8_t *buf, size_t len,
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
 	wire_reader_init(&r, buf, len);
-	if (wire_read_array(&r, 3, &n) < 0 || n != 3)
+	if (wire_read_array(&r, 4, &n) < 0 || n < 3)
 		return -EBADMSG;
 	if (wire_read_array(&r, ENDPOINT_ADDRS_MAX, &p->n_addrs) < 0)
 		return -EBADMSG;
@@ -123,6 +125,8 @@ int endpoint_payload_decode(const uint8_t *buf, size_t len,
 			return -EBADMSG;
 		p->has_timestamp = true;
 	}
+	if (n == 4 && wire_read_uint(&r, &p->flags) < 0)
+		return -EBADMSG;
 	if (wire_reader_left(&r) != 0)
 		return -EBADMSG;
 	return 0;

@@ -10,12 +10,19 @@
  *
  * Wire format (msgpack, inside a version-1 record; exact field counts):
  *
- *   endpoint = array(3) [ array(<=16) of addr, addr | nil relay,
- *                         uint | nil timestamp (unix seconds) ]
+ *   endpoint = array(3|4) [ array(<=16) of addr, addr | nil relay,
+ *                         uint | nil timestamp (unix seconds),
+ *                         optional uint flags ]
  *   addr     = bin(6)  IPv4 address (4) || port (2, big-endian)
  *            | bin(18) IPv6 address (16) || port (2, big-endian)
  *   network  = array(3) [ bin(32) blob hash, array(<=16) of bin(32) seed
  *                         peer public keys, uint mesh_version (u32) ]
+ *
+ * Flags: bit 0 (ENDPOINT_FLAG_RELAY) offers member relaying (the device is
+ * directly reachable and relays for members of networks it shares); other
+ * bits are ignored so later versions can add some. The encoder writes the
+ * fourth field only when a flag is set, so records without flags stay
+ * readable by decoders that know only three fields.
  *
  * Port 0 is refused both ways: such an address cannot be dialled. IPv6 scope
  * ids and flow labels are not carried. Decoders take untrusted bytes (the
@@ -35,6 +42,7 @@
 #define NETWORK_SEEDS_MAX	16
 #define NETWORK_HASH_LEN	32
 #define NETWORK_PK_LEN		32
+#define ENDPOINT_FLAG_RELAY	0x1
 
 struct endpoint_payload {
 	size_t n_addrs;
@@ -43,6 +51,7 @@ struct endpoint_payload {
 	struct sockaddr_storage relay;
 	bool has_timestamp;
 	uint64_t timestamp;
+	uint64_t flags;		/* ENDPOINT_FLAG_* */
 };
 
 struct network_payload {

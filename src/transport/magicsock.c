@@ -24,6 +24,7 @@
  * IP datagram.
  */
 #define MS_GSO_MAX_SEGS 64
+#define TURN_PROBE_MS 1000	/* TURN tries while on a member relay */
 #define MS_GSO_MAX_BYTES 65000
 
 #ifndef UDP_SEGMENT
@@ -181,6 +182,9 @@ magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
 	if (len >= MAGICSOCK_DISCO_MAGIC_LEN &&
 	    memcmp(buf, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN) == 0)
 		return MS_PKT_DISCO;
+	if (len >= MAGICSOCK_FWD_MAGIC_LEN &&
+	    memcmp(buf, MAGICSOCK_FWD_MAGIC, MAGICSOCK_FWD_MAGIC_LEN) == 0)
+		return MS_PKT_FWD;
 	/* ChannelData may be padded to 4 bytes over UDP: length <= rest. */
 	if (from_relay && buf[0] >= 0x40 && buf[0] <= 0x4f && len >= 4 &&
 	    (size_t)((buf[2] << 8) | buf[3]) <= len - 4)
@@ -215,7 +219,18 @@ magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
 	cls = magicsock_classify(buf, len, ms->nrelays ? from_relay(ms, from) : 0);
 	ms->st.rx_packets[cls]++;
 	ms->st.rx_bytes += len;
-	if (cls == MS_PKT_JUNK || ms->handlers[cls].fn == NULL) {
+	if (cls == MS_PKT_FWD) {
+		ms_fwd_input(ms, buf, len, from);
+		return;
+	}
+	ms_dispatch(ms, cls, buf, len, from);
+}
+
+void
+ms_dispatch(struct magicsock *ms, enum ms_pkt cls, const uint8_t *buf,
+    size_t len, const union ms_addr *from)
+{
+	if (cls == MS_PKT_JUNK || cls == MS_PKT_FWD || ms->handlers[cls].fn == NULL) {
 		ms->st.rx_dropped++;
 		return;
 	}
@@ -457,6 +472,7 @@ on_handle_closed(uv_handle_t *h)
 		return;
 	close(ms->fd);
 	free(ms->bufs);
+	ms_fwd_free(ms);
 	sodium_memzero(ms->disco_sk, sizeof(ms->disco_sk));
 	free(ms);
 }
@@ -484,7 +500,7 @@ void
 magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn,
     void *ud)
 {
-	if ((unsigned)cls >= MS_PKT_MAX || cls == MS_PKT_JUNK)
+	if ((unsigned)cls >= MS_PKT_MAX || cls == MS_PKT_JUNK || cls == MS_PKT_FWD)
 		return;
 	ms->handlers[cls].fn = fn;
 	ms->handlers[cls].ud = ud;
@@ -643,7 +659,7 @@ magicsock_set_peer_addrs(struct magicsock *ms,
 	if (n > MAGICSOCK_MAX_ADDRS)
 		return -E2BIG;
 	for (i = 0; i < n; i++)
-		if (ms_addr_len(&addrs[i]) == 0)
+		if (ms_addr_len(&addrs[i]) == 0 || magicsock_is_virtual(&addrs[i]))
 			return -EINVAL;
 	p = ms_peer_get(ms, pk, 1);
 	if (p == NULL)
@@ -670,7 +686,7 @@ magicsock_set_peer_relay(struct magicsock *ms,
 			p->has_relay = 0;
 		return 0;
 	}
-	if (ms_addr_len(addr) == 0)
+	if (ms_addr_len(addr) == 0 || magicsock_is_virtual(addr))
 		return -EINVAL;
 	a = *addr;
 	addr_normalize(&a);
@@ -709,6 +725,10 @@ magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 
 	if (p == NULL || ms_addr_len(addr) == 0)
 		return;
+	if (magicsock_is_virtual(addr)) {
+		ms_fwd_heard(ms, p, addr);
+		return;
+	}
 	if (p->heard_ms && !ms_addr_eq(&p->heard, addr) && log_enabled(LL_DEBUG)) {
 		char a[MS_ADDR_STRLEN], b[MS_ADDR_STRLEN];
 
@@ -748,8 +768,8 @@ ms_heard_fresh(const struct magicsock *ms, const struct ms_peer *p)
  * confirmed (a QUIC packet from an address proves nothing about the way
  * back); without it (tests, tools), the last address heard.
  */
-static const union ms_addr *
-direct_addr(struct magicsock *ms, struct ms_peer *p)
+const union ms_addr *
+ms_direct_addr(struct magicsock *ms, struct ms_peer *p)
 {
 	if (ms->disco)
 		return ms_disco_direct(ms, p);
@@ -765,7 +785,7 @@ magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 
 	if (p == NULL)
 		return MS_PATH_NONE;
-	if ((d = direct_addr(ms, p)) != NULL) {
+	if ((d = ms_direct_addr(ms, p)) != NULL) {
 		if (addr)
 			*addr = *d;
 		return MS_PATH_DIRECT;
@@ -774,6 +794,11 @@ magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 		if (addr)
 			*addr = p->rheard;
 		return MS_PATH_RELAY;
+	}
+	if ((d = ms_fwd_path(ms, p)) != NULL) {
+		if (addr)
+			*addr = *d;
+		return MS_PATH_MEMBER;
 	}
 	if (p->naddrs == 0 && p->heard_ms == 0 && p->rheard_ms == 0 && !p->has_relay)
 		return MS_PATH_NONE;
@@ -793,6 +818,8 @@ magicsock_path_name(enum ms_path p)
 		return "probing";
 	case MS_PATH_RELAY:
 		return "relay";
+	case MS_PATH_MEMBER:
+		return "member relay";
 	default:
 		return "none";
 	}
@@ -808,6 +835,8 @@ magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
 
 	if (ms->blackhole)
 		return 0;
+	if (magicsock_is_virtual(to))
+		return ms_fwd_send(ms, to, buf, len);
 	if (magicsock_is_relayed(ms, to))
 		return relay_send(ms, to, buf, len);
 	dst = addr_for_socket(ms, to, &tmp);
@@ -920,6 +949,28 @@ relay_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
 	return sent ? (int)sent : err;
 }
 
+/* A member relay carries the peer only while no TURN path is heard from. */
+static const union ms_addr *
+member_path(struct magicsock *ms, struct ms_peer *p)
+{
+	return ms_rheard_fresh(ms, p) ? NULL : ms_fwd_path(ms, p);
+}
+
+/* One packet a second through the TURN candidate while on a member relay:
+ * the far end hears it there, and a working TURN path takes over. */
+static void
+turn_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
+    size_t len)
+{
+	uint64_t now = uv_now(ms->loop) + 1;
+
+	if (!p->has_relay || !ms->relay_fn ||
+	    (p->turn_probe_ms && now - p->turn_probe_ms < TURN_PROBE_MS))
+		return;
+	p->turn_probe_ms = now;
+	relay_send(ms, &p->relay, buf, len);
+}
+
 int
 magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
     const uint8_t *buf, const size_t *lens, size_t n)
@@ -935,6 +986,8 @@ magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
 		return n == 0 ? 0 : -EINVAL;
 	if (ms->blackhole)
 		return (int)n;
+	if (magicsock_is_virtual(to))
+		return ms_fwd_send_batch(ms, to, buf, lens, n);
 	if (magicsock_is_relayed(ms, to))
 		return relay_batch(ms, to, buf, lens, n);
 	dst = addr_for_socket(ms, to, &tmp);
@@ -984,8 +1037,13 @@ magicsock_send_peer_batch(struct magicsock *ms,
 	size_t i, sent = 0;
 	int rv, err = -EHOSTUNREACH;
 
-	if (p && (d = direct_addr(ms, p)) != NULL) {
+	if (p && (d = ms_direct_addr(ms, p)) != NULL) {
 		p->tx_ms = uv_now(ms->loop) + 1;
+		return magicsock_send_batch(ms, d, buf, lens, n);
+	}
+	if (p && (d = member_path(ms, p)) != NULL) {
+		p->tx_ms = uv_now(ms->loop) + 1;
+		turn_probe(ms, p, buf, lens[0]);
 		return magicsock_send_batch(ms, d, buf, lens, n);
 	}
 	/* Probing or relaying: one at a time. */
@@ -1043,6 +1101,11 @@ send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
 		relay = &p->relay;
 	if (relay)
 		err = relay_send(ms, relay, buf, len);
+	if (!fresh_relay) {
+		rv = ms_fwd_probe(ms, p, buf, len);
+		if (rv == 0 || err == -EHOSTUNREACH)
+			err = rv;
+	}
 	if (direct_due(ms, p, fresh_relay)) {
 		for (i = 0; i < p->naddrs; i++) {
 			rv = magicsock_send_to(ms, &p->addrs[i], buf, len);
@@ -1072,8 +1135,12 @@ magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 
 	if (p)
 		p->tx_ms = uv_now(ms->loop) + 1;
-	if (p && (d = direct_addr(ms, p)) != NULL)
+	if (p && (d = ms_direct_addr(ms, p)) != NULL)
 		return magicsock_send_to(ms, d, buf, len);
+	if (p && (d = member_path(ms, p)) != NULL) {
+		turn_probe(ms, p, buf, len);
+		return magicsock_send_to(ms, d, buf, len);
+	}
 	if (p)
 		err = send_peer_slow(ms, p, buf, len);
 	if (err == -EHOSTUNREACH)

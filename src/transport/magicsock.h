@@ -27,6 +27,26 @@
  * packet per MAGICSOCK_DIRECT_PROBE_MS while relaying, so a direct path can
  * still come up and take over (with disco, its pings do that).
  *
+ * Member relays (magicsock_member_relay.c): a member with a direct path
+ * to two peers may forward opaque QUIC packets between them. A packet for
+ * peer B through member R goes to R as MAGICSOCK_FWD_MAGIC, kind "to", the
+ * first MAGICSOCK_FWD_KEY_LEN bytes of B's key and the QUIC packet; R
+ * rewrites the kind to "from" and the key to the sender's and sends it on
+ * to B. Both ends know the other end of a hop by its confirmed direct
+ * address (with disco: a pong; without it: the last address heard), never
+ * by what the packet says, so a stranger can neither use a relay nor
+ * inject through one. R forwards only QUIC, only to peers it reaches
+ * directly, only when the owner's policy (magicsock_set_fwd_policy) allows
+ * the pair, and within a byte rate per pair. The receiver hands the QUIC
+ * packet on with from = a virtual address in 100::/64 (RFC 6666: never a
+ * real one) that stands for "origin through relay R"; sends to it go back
+ * through R, so QUIC answers over the way it was reached. Sending to a
+ * peer: direct first, then a TURN path heard from, then a member relay
+ * heard through (with one packet a second to its TURN candidate, so a
+ * working TURN path takes over); while probing, the packets also go
+ * through the current via candidate (magicsock_set_peer_vias), which is
+ * rotated when nothing comes back through it.
+ *
  * Disco (once magicsock_set_disco_key gave it our identity): a direct path
  * counts only once a sealed disco pong (transport/disco.h) came back from
  * that address. Every peer we sent to in the last MAGICSOCK_DISCO_ACTIVE_MS
@@ -98,6 +118,14 @@
 #define MAGICSOCK_DISCO_SLOW_MS 5000
 #define MAGICSOCK_DISCO_UPGRADE_MS 15000
 #define MAGICSOCK_DISCO_RATE 32		/* their pings answered per second */
+#define MAGICSOCK_FWD_MAGIC "\x0fRAYFW"
+#define MAGICSOCK_FWD_MAGIC_LEN 6
+#define MAGICSOCK_FWD_KEY_LEN 8		/* key prefix naming the other end */
+#define MAGICSOCK_FWD_OVERHEAD (MAGICSOCK_FWD_MAGIC_LEN + 1 + MAGICSOCK_FWD_KEY_LEN)
+#define MAGICSOCK_MAX_VIAS 4		/* member relay candidates per peer */
+#define MAGICSOCK_FWD_PAIRS 128		/* peer pairs a relay serves at once */
+#define MAGICSOCK_FWD_PAIR_RATE (128u << 20)	/* bytes/s per pair (~1 Gbit/s) */
+#define MAGICSOCK_FWD_RATE (256u << 20)	/* bytes/s for all pairs */
 
 union ms_addr {
 	struct sockaddr sa;
@@ -110,6 +138,7 @@ enum ms_pkt {
 	MS_PKT_STUN,
 	MS_PKT_TURN,
 	MS_PKT_DISCO,
+	MS_PKT_FWD,		/* member relay: handled inside magicsock */
 	MS_PKT_JUNK,
 	MS_PKT_MAX
 };
@@ -119,6 +148,7 @@ enum ms_path {
 	MS_PATH_DIRECT,		/* fresh last-heard address */
 	MS_PATH_PROBING,	/* sending to every candidate */
 	MS_PATH_RELAY,		/* fresh last-heard address is a relayed one */
+	MS_PATH_MEMBER,		/* heard through a member relay */
 };
 
 /* from is normalized: v4-mapped IPv6 addresses arrive as AF_INET. */
@@ -150,6 +180,13 @@ struct magicsock_stats {
 	uint64_t disco_rx_ping;
 	uint64_t disco_rx_pong;
 	uint64_t disco_rx_bad;	/* unknown sender, bad box, stale pong, over rate */
+	uint64_t fwd_tx;	/* packets we relayed for two peers */
+	uint64_t fwd_rx;	/* packets that reached us through a member */
+	uint64_t fwd_sent;	/* packets we sent through a member */
+	uint64_t fwd_denied;	/* pair not allowed, relaying off, table full */
+	uint64_t fwd_no_path;	/* unknown next hop or no direct path to it */
+	uint64_t fwd_over_rate;	/* over the pair's or the total byte rate */
+	uint64_t fwd_bad;	/* unknown sender, malformed, not QUIC, a lie */
 };
 
 struct magicsock;
@@ -205,7 +242,26 @@ int magicsock_is_relayed(const struct magicsock *ms, const union ms_addr *a);
 int magicsock_set_peer_relay(struct magicsock *ms,
     const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addr);
 
-/* Replaces the peer's candidate list (n <= MAGICSOCK_MAX_ADDRS, copied). */
+/*
+ * Member relays. The policy says whether we forward from one peer to
+ * another (1: yes); fn NULL (the default) relays for nobody. Its answer is
+ * kept up to 5 s per pair; setting the policy again forgets every answer.
+ */
+typedef int (*ms_fwd_allow_fn)(void *ud, const uint8_t from[MAGICSOCK_KEY_LEN],
+    const uint8_t to[MAGICSOCK_KEY_LEN]);
+void magicsock_set_fwd_policy(struct magicsock *ms, ms_fwd_allow_fn fn, void *ud);
+/* Replaces the peer's member relay candidates (n <= MAGICSOCK_MAX_VIAS). */
+int magicsock_set_peer_vias(struct magicsock *ms,
+    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t (*vias)[MAGICSOCK_KEY_LEN],
+    size_t n);
+/* While the path is MS_PATH_MEMBER: 0 and the relay's key, else -ENOENT. */
+int magicsock_peer_via(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+    uint8_t out[MAGICSOCK_KEY_LEN]);
+/* 1 for a virtual "through a member relay" address. */
+int magicsock_is_virtual(const union ms_addr *a);
+
+/* Replaces the peer's candidate list (n <= MAGICSOCK_MAX_ADDRS, copied;
+ * virtual addresses are refused with -EINVAL). */
 int magicsock_set_peer_addrs(struct magicsock *ms,
     const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addrs, size_t n);
 void magicsock_remove_peer(struct magicsock *ms,

@@ -63,6 +63,54 @@ struct ms_peer {
 	uint64_t probe_ms;	/* last direct try while relaying */
 	uint64_t tx_ms;		/* last send to the peer (loop time) */
 	struct ms_disco disco;
+	/* Member relays: the virtual address last heard through one, and the
+	 * candidates the owner named (vias[via_cur] is tried while probing). */
+	union ms_addr vheard;
+	uint64_t vheard_ms;	/* loop time; 0: never */
+	uint8_t vias[MAGICSOCK_MAX_VIAS][MAGICSOCK_KEY_LEN];
+	size_t nvias, via_cur;
+	uint64_t via_since_ms;	/* vias[via_cur] tried since; 0: not yet */
+	uint64_t turn_probe_ms;	/* last TURN try while on a member relay */
+};
+
+/* A peer pair a member relay forwards for: the policy's cached answer and
+ * the pair's byte bucket. */
+struct ms_fwd_pair {
+	uint8_t from[MAGICSOCK_KEY_LEN], to[MAGICSOCK_KEY_LEN];
+	int allowed;
+	uint64_t checked_ms;	/* policy asked; 0: free slot */
+	uint64_t used_ms;
+	uint64_t tokens, fill_us;
+};
+
+/* One "origin through relay" pair behind a virtual address: slot index and
+ * generation are in the address, so a reused slot never matches old ones. */
+struct ms_via_slot {
+	uint8_t relay[MAGICSOCK_KEY_LEN], origin[MAGICSOCK_KEY_LEN];
+	uint16_t gen;
+	uint64_t used_ms;	/* 0: free */
+};
+
+#define MS_VIA_SLOTS 256
+#define MS_SRC_CACHE 256	/* direct source address -> peer key */
+
+struct ms_src_entry {
+	union ms_addr a;
+	uint8_t pk[MAGICSOCK_KEY_LEN];
+	int used;
+};
+
+struct ms_fwd {
+	ms_fwd_allow_fn allow;
+	void *allow_ud;
+	struct ms_fwd_pair pairs[MAGICSOCK_FWD_PAIRS];
+	uint64_t tokens, fill_us;	/* the total bucket */
+	struct ms_via_slot slots[MS_VIA_SLOTS];
+	size_t nslots, slot_hint;
+	struct ms_src_entry src[MS_SRC_CACHE];
+	uint64_t scan_win_ms;		/* full peer scans on a cache miss: */
+	uint32_t scan_count;		/* bounded per second */
+	uint8_t *txbuf;			/* wrapped batch, allocated on first use */
 };
 
 struct ms_handler {
@@ -101,12 +149,35 @@ struct magicsock {
 	/* Our public addresses as peers saw them (disco pongs), newest first. */
 	union ms_addr observed[MAGICSOCK_OBSERVED_MAX];
 	uint64_t observed_ms[MAGICSOCK_OBSERVED_MAX];
+	struct ms_fwd fwd;
 };
 
 /* magicsock.c */
 struct ms_peer *ms_peer_get(struct magicsock *ms, const uint8_t *pk, int create);
 int ms_heard_fresh(const struct magicsock *ms, const struct ms_peer *p);
 int ms_rheard_fresh(const struct magicsock *ms, const struct ms_peer *p);
+/* The confirmed direct address (disco) or the fresh last-heard one. */
+const union ms_addr *ms_direct_addr(struct magicsock *ms, struct ms_peer *p);
+void ms_dispatch(struct magicsock *ms, enum ms_pkt cls, const uint8_t *buf,
+    size_t len, const union ms_addr *from);
+
+/* magicsock_member_relay.c */
+void ms_fwd_input(struct magicsock *ms, const uint8_t *buf, size_t len,
+    const union ms_addr *from);
+/* Sends to a virtual address: through its relay; 0 / count or -errno. */
+int ms_fwd_send(struct magicsock *ms, const union ms_addr *to,
+    const uint8_t *buf, size_t len);
+int ms_fwd_send_batch(struct magicsock *ms, const union ms_addr *to,
+    const uint8_t *buf, const size_t *lens, size_t n);
+/* A packet of p's connection came from virtual address a: 1 if a stands
+ * for p through a live relay (remember it), 0 when it does not (a lie). */
+int ms_fwd_heard(struct magicsock *ms, struct ms_peer *p, const union ms_addr *a);
+/* p's member relay path while fresh: the virtual address, else NULL. */
+const union ms_addr *ms_fwd_path(struct magicsock *ms, struct ms_peer *p);
+/* While probing: one packet through the current via candidate. */
+int ms_fwd_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
+    size_t len);
+void ms_fwd_free(struct magicsock *ms);
 
 /* magicsock_disco.c */
 void ms_disco_input(void *ud, const uint8_t *pkt, size_t len,

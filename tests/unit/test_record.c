@@ -478,6 +478,41 @@ static void test_endpoint_payload_hostile(void **state)
 	    -EBADMSG);
 	assert_int_equal(endpoint_payload_decode(ok, sizeof(ok), &p), 0);
 	assert_int_equal(p.n_addrs, 0);
+	assert_int_equal(p.flags, 0);
+}
+
+/* The optional flags field: written only when set, unknown bits kept (and
+ * ignored by the daemon), anything but a uint refused, never a fifth. */
+static void test_endpoint_flags(void **state)
+{
+	static const uint8_t three[] = { 0x93, 0x90, 0xc0, 0xc0 };
+	static const uint8_t four[] = { 0x94, 0x90, 0xc0, 0xc0, 0x01 };
+	static const uint8_t future[] = { 0x94, 0x90, 0xc0, 0xc0, 0xcd, 0x80, 0x01 };
+	static const uint8_t str[] = { 0x94, 0x90, 0xc0, 0xc0, 0xa1, '1' };
+	static const uint8_t nil[] = { 0x94, 0x90, 0xc0, 0xc0, 0xc0 };
+	static const uint8_t five[] = { 0x95, 0x90, 0xc0, 0xc0, 0x01, 0x01 };
+	static const uint8_t short4[] = { 0x94, 0x90, 0xc0, 0xc0 };
+	struct endpoint_payload in, out;
+	uint8_t buf[64];
+	int n;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	n = endpoint_payload_encode(&in, buf, sizeof(buf));
+	assert_int_equal(n, sizeof(three));
+	assert_memory_equal(buf, three, sizeof(three));
+	in.flags = ENDPOINT_FLAG_RELAY;
+	n = endpoint_payload_encode(&in, buf, sizeof(buf));
+	assert_int_equal(n, sizeof(four));
+	assert_memory_equal(buf, four, sizeof(four));
+	assert_int_equal(endpoint_payload_decode(four, sizeof(four), &out), 0);
+	assert_int_equal(out.flags, ENDPOINT_FLAG_RELAY);
+	assert_int_equal(endpoint_payload_decode(future, sizeof(future), &out), 0);
+	assert_int_equal(out.flags, 0x8001);
+	assert_int_equal(endpoint_payload_decode(str, sizeof(str), &out), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(nil, sizeof(nil), &out), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(five, sizeof(five), &out), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(short4, sizeof(short4), &out), -EBADMSG);
 }
 
 static void test_network_payload(void **state)
@@ -606,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_dht_key),
 		cmocka_unit_test(test_endpoint_payload),
 		cmocka_unit_test(test_endpoint_payload_hostile),
+		cmocka_unit_test(test_endpoint_flags),
 		cmocka_unit_test(test_network_payload),
 		cmocka_unit_test(test_network_payload_hostile),
 		cmocka_unit_test(test_wire_widths),
