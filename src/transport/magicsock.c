@@ -438,6 +438,10 @@ magicsock_new(struct magicsock **out, uv_loop_t *loop,
 	ms->fd = -1;
 	ms->gso = 1;
 	ms->fresh_ms = cfg && cfg->fresh_ms ? cfg->fresh_ms : MAGICSOCK_FRESH_MS;
+	ms->fwd.pair_rate = cfg && cfg->fwd_pair_rate ? cfg->fwd_pair_rate :
+	    MAGICSOCK_FWD_PAIR_RATE;
+	ms->fwd.rate = ms->fwd.pair_rate * 2 > MAGICSOCK_FWD_RATE ?
+	    ms->fwd.pair_rate * 2 : MAGICSOCK_FWD_RATE;
 	err = open_socket(ms, cfg ? cfg->port : MAGICSOCK_DEFAULT_PORT,
 	    cfg && cfg->sockbuf ? cfg->sockbuf : 4 << 20);
 	if (err < 0)

@@ -163,6 +163,7 @@ struct magicsock_config {
 	uint16_t port;		/* 0: ephemeral; else tried first, ephemeral if taken */
 	uint32_t fresh_ms;	/* 0: MAGICSOCK_FRESH_MS */
 	int sockbuf;		/* socket buffer bytes, 0: 4 MiB */
+	uint32_t fwd_pair_rate;	/* member relay bytes/s per pair, 0: the default */
 };
 
 struct magicsock_stats {

@@ -250,7 +250,7 @@ pair_get(struct magicsock *ms, const uint8_t *from, const uint8_t *to,
 		memcpy(p->from, from, MAGICSOCK_KEY_LEN);
 		memcpy(p->to, to, MAGICSOCK_KEY_LEN);
 		p->checked_ms = 0;
-		p->tokens = MAGICSOCK_FWD_PAIR_RATE / 4;
+		p->tokens = ms->fwd.pair_rate / 4;
 		p->fill_us = uv_hrtime() / 1000;
 	}
 	if (p->checked_ms == 0 || now - p->checked_ms >= PAIR_RECHECK_MS) {
@@ -292,9 +292,8 @@ forward(struct magicsock *ms, struct ms_peer *src, const uint8_t *buf,
 		return;
 	}
 	us = uv_hrtime() / 1000;
-	if (!bucket_take(&pair->tokens, &pair->fill_us, MAGICSOCK_FWD_PAIR_RATE,
-	    plen, us) || !bucket_take(&f->tokens, &f->fill_us,
-	    MAGICSOCK_FWD_RATE, plen, us)) {
+	if (!bucket_take(&pair->tokens, &pair->fill_us, f->pair_rate, plen, us) ||
+	    !bucket_take(&f->tokens, &f->fill_us, f->rate, plen, us)) {
 		ms->st.fwd_over_rate++;
 		return;
 	}

@@ -111,6 +111,7 @@ struct ms_fwd {
 	uint64_t scan_win_ms;		/* full peer scans on a cache miss: */
 	uint32_t scan_count;		/* bounded per second */
 	uint8_t *txbuf;			/* wrapped batch, allocated on first use */
+	uint64_t pair_rate, rate;	/* bytes/s per pair and in all */
 };
 
 struct ms_handler {

@@ -8,7 +8,8 @@
  * nothing. Hostile frames (from a stranger, truncated, an unknown kind, a
  * payload that is not QUIC, a nested frame, an unknown or self next hop, an
  * origin that is not the connection's peer, virtual addresses handed in as
- * candidates) are counted and change nothing. A dead first via candidate is
+ * candidates) are counted and change nothing; a flood gets the pair's byte
+ * rate and the rest is dropped. A dead first via candidate is
  * skipped; a relay that vanishes stops being the path.
  */
 #include <stdarg.h>
@@ -70,9 +71,9 @@ policy(void *ud, const uint8_t *from, const uint8_t *to)
 }
 
 static void
-end_open(struct end *e, uint8_t seedbyte)
+end_open(struct end *e, uint8_t seedbyte, uint32_t fwd_rate)
 {
-	struct magicsock_config cfg = { 0 };
+	struct magicsock_config cfg = { .fwd_pair_rate = fwd_rate };
 	uint8_t seed[IDENTITY_SEED_LEN];
 	socklen_t len = sizeof(e->addr);
 
@@ -155,12 +156,12 @@ hops_direct(struct trio *t)
 }
 
 static void
-trio_open(struct trio *t)
+trio_open_rate(struct trio *t, uint32_t r_rate)
 {
 	memset(t, 0, sizeof(*t));
-	end_open(&t->a, 0x5a);
-	end_open(&t->r, 0x5c);
-	end_open(&t->b, 0x5b);
+	end_open(&t->a, 0x5a, 0);
+	end_open(&t->r, 0x5c, r_rate);
+	end_open(&t->b, 0x5b, 0);
 	t->a.peer_pk = t->b.id.pk;
 	t->b.peer_pk = t->a.id.pk;
 	assert_int_equal(ms_addr_parse(&t->dead, "127.0.0.1:9"), 0);
@@ -177,6 +178,12 @@ trio_open(struct trio *t)
 	magicsock_set_fwd_policy(t->r.ms, policy, t);
 	assert_int_equal(magicsock_set_peer_vias(t->a.ms, t->b.id.pk,
 	    (const uint8_t (*)[MAGICSOCK_KEY_LEN])t->r.id.pk, 1), 0);
+}
+
+static void
+trio_open(struct trio *t)
+{
+	trio_open_rate(t, 0);
 }
 
 static void
@@ -314,7 +321,7 @@ test_hostile(void **state)
 	magicsock_get_stats(t.b.ms, &b0);
 
 	/* From a stranger (a socket r has no direct path to). */
-	end_open(&stranger, 0x77);
+	end_open(&stranger, 0x77, 0);
 	n = frame(f, 1, t.b.id.pk, q, sizeof(q));
 	magicsock_send_to(stranger.ms, &t.r.addr, f, n);
 	/* From a, malformed in every way but the source. */
@@ -376,6 +383,28 @@ test_hostile(void **state)
 	trio_close(&t);
 }
 
+/* A member flooding through the relay gets the pair's rate, no more. */
+static void
+test_flood(void **state)
+{
+	uint8_t pkt[1200];
+	struct magicsock_stats sr;
+	struct trio t;
+	int i;
+
+	(void)state;
+	trio_open_rate(&t, 40000);	/* bucket: 10 kB */
+	quic_like(pkt, sizeof(pkt), 0x44);
+	for (i = 0; i < 40; i++)
+		magicsock_send_peer(t.a.ms, t.b.id.pk, pkt, sizeof(pkt));
+	run_ms(200);
+	magicsock_get_stats(t.r.ms, &sr);
+	assert_true(sr.fwd_over_rate >= 25);
+	assert_true(sr.fwd_tx >= 1 && sr.fwd_tx <= 15);
+	assert_int_equal(t.b.got, (int)sr.fwd_tx);
+	trio_close(&t);
+}
+
 /* A first candidate without a path is skipped; a relay that vanishes is
  * no longer the path. */
 static void
@@ -410,6 +439,7 @@ main(void)
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_failover),
 	};
 	int rv;
