@@ -93,6 +93,8 @@ struct quic_conn {
 	char alpn[QUIC_ALPN_MAX + 1];
 	union ms_addr last_from;
 	int have_from;
+	union ms_addr source;	/* server: where the first Initial came from */
+	size_t txq_cap;
 	/* control stream, send side */
 	int64_t sid;
 	struct txbuf *tx_head, *tx_tail;
@@ -128,7 +130,7 @@ struct quic_endpoint {
 	struct quic_events ev;
 	void *ud;
 	struct quic_conn *conns;
-	size_t nconns, nhandshakes;
+	size_t nconns, nhandshakes, nserver;
 	struct cid_ent *cid_map[CID_BUCKETS];
 	uint8_t cid_key[crypto_shorthash_KEYBYTES];
 	uint8_t reset_secret[32];
@@ -340,6 +342,8 @@ conn_destroy(struct quic_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	ep->nconns--;
+	if (c->server)
+		ep->nserver--;
 	if (c->server && !c->confirmed && c->state == CS_HANDSHAKE)
 		ep->nhandshakes--;
 	dirty_unlink(c);
@@ -543,7 +547,7 @@ txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	struct txbuf *t;
 
-	if (c->tx_end - c->tx_base + len + 4 > QUIC_TXQ_CAP)
+	if (c->tx_end - c->tx_base + len + 4 > c->txq_cap)
 		return -ENOBUFS;
 	t = malloc(sizeof(*t) + 4 + len);
 	if (t == NULL)
@@ -979,6 +983,52 @@ set_callbacks(ngtcp2_callbacks *cb, int server)
 	cb->lost_datagram = cb_lost_datagram;
 }
 
+/* ---- limits on accepted connections ---- */
+
+/* One source: an IPv4 address, an IPv6 /64 (one site), or exactly one
+ * virtual address (one origin through one member relay). */
+static int
+same_source(const union ms_addr *a, const union ms_addr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return 0;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	if (a->sa.sa_family != AF_INET6)
+		return 0;
+	if (magicsock_is_virtual(a) || magicsock_is_virtual(b))
+		return ms_addr_eq(a, b);
+	return memcmp(a->in6.sin6_addr.s6_addr, b->in6.sin6_addr.s6_addr, 8) == 0;
+}
+
+/* Accepted connections still alive from the source of from. */
+static size_t
+source_count(struct quic_endpoint *ep, const union ms_addr *from)
+{
+	struct quic_conn *c;
+	size_t n = 0;
+
+	for (c = ep->conns; c; c = c->next)
+		if (c->server && c->state != CS_DEAD && same_source(&c->source, from))
+			n++;
+	return n;
+}
+
+/* Accepted connections, other than self, already verified for key pk. */
+static size_t
+key_count(struct quic_endpoint *ep, const struct quic_conn *self,
+    const uint8_t *pk)
+{
+	struct quic_conn *c;
+	size_t n = 0;
+
+	for (c = ep->conns; c; c = c->next)
+		if (c != self && c->server && c->peer_known && c->state != CS_DEAD &&
+		    c->state != CS_CLOSING && memcmp(c->peer, pk, QUIC_KEY_LEN) == 0)
+			n++;
+	return n;
+}
+
 /* ---- TLS peer check (runs inside the handshake) ---- */
 
 static int
@@ -1008,6 +1058,13 @@ tls_verify(gnutls_session_t s)
 		return -1;
 	if (memcmp(pk, ep->tls.pk, QUIC_KEY_LEN) == 0)
 		return -1;
+	if (key_count(ep, c, pk) >= ep->cfg.max_conns_per_key) {
+		ep->st.refused_key++;
+		log_info("quic: client %02x%02x%02x%02x.. already holds %u "
+		    "connections, refusing another", pk[0], pk[1], pk[2], pk[3],
+		    ep->cfg.max_conns_per_key);
+		return -1;
+	}
 	if (ep->ev.accept && ep->ev.accept(ep->ud, pk, alpn) != 0) {
 		log_info("quic: refused client %02x%02x%02x%02x.. (%s)",
 		    pk[0], pk[1], pk[2], pk[3], alpn);
@@ -1091,6 +1148,9 @@ conn_alloc(struct quic_endpoint *ep, int server)
 	c->ep = ep;
 	c->server = server;
 	c->sid = -1;
+	c->txq_cap = ep->cfg.txq_cap;
+	if (server)
+		ep->nserver++;
 	c->ref.get_conn = get_conn;
 	c->ref.user_data = c;
 	uv_timer_init(ep->loop, &c->timer);
@@ -1195,14 +1255,21 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	if (ngtcp2_accept(&hd, pkt, len) != 0)
 		return NULL;
 	if (ep->nconns >= ep->cfg.max_conns ||
+	    ep->nserver >= ep->cfg.max_conns / 4 * 3 ||
 	    ep->nhandshakes >= ep->cfg.max_handshakes) {
 		ep->st.rx_refused++;
+		return NULL;
+	}
+	if (source_count(ep, from) >= ep->cfg.max_conns_per_source) {
+		ep->st.rx_refused++;
+		ep->st.refused_source++;
 		return NULL;
 	}
 	c = conn_alloc(ep, 1);
 	if (c == NULL)
 		return NULL;
 	ep->nhandshakes++;
+	c->source = *from;
 	c->last_from = *from;
 	c->have_from = 1;
 	do {
@@ -1474,6 +1541,13 @@ on_check(uv_check_t *h)
 	for (i = 0; i < DIRTY_MAX && (c = ep->dirty) != NULL; i++) {
 		dirty_unlink(c);
 		conn_flush(c);
+		if (c->close_pending && !c->in_ngtcp2 && c->state != CS_DEAD) {
+			c->close_pending = 0;
+			c->in_event = 1;
+			conn_close_local(c, c->close_pending_code,
+			    c->close_pending_reason, 1);
+			c->in_event = 0;
+		}
 		if (c->dq_blocked && c->dq_len <= QUIC_DGRAM_QUEUE / 2 &&
 		    c->state == CS_OPEN) {
 			c->dq_blocked = 0;
@@ -1568,11 +1642,28 @@ quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 		return -ENOTCONN;
 	if (len == 0 || len > QUIC_MSG_CAP)
 		return -EMSGSIZE;
-	if ((rv = txq_push(c, buf, len)) < 0)
+	rv = txq_push(c, buf, len);
+	if (rv == -ENOBUFS && !c->close_pending) {
+		log_info("quic: peer %02x%02x%02x%02x.. does not take our messages "
+		    "(%zu bytes queued): closing", c->peer[0], c->peer[1],
+		    c->peer[2], c->peer[3], (size_t)(c->tx_end - c->tx_base));
+		c->ep->st.overloads++;
+		c->close_pending = 1;
+		c->close_pending_code = QUIC_CODE_OVERLOAD;
+		c->close_pending_reason = QUIC_CLOSE_LOCAL;
+		conn_mark_dirty(c);
+	}
+	if (rv < 0)
 		return rv;
 	conn_flush(c);
 	conn_reap(c);
 	return 0;
+}
+
+void
+quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes)
+{
+	c->txq_cap = bytes;
 }
 
 void
@@ -1691,6 +1782,12 @@ quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
 		ep->cfg.max_conns = 1024;
 	if (ep->cfg.max_handshakes == 0)
 		ep->cfg.max_handshakes = 128;
+	if (ep->cfg.max_conns_per_key == 0)
+		ep->cfg.max_conns_per_key = 4;
+	if (ep->cfg.max_conns_per_source == 0)
+		ep->cfg.max_conns_per_source = 32;
+	if (ep->cfg.txq_cap == 0)
+		ep->cfg.txq_cap = QUIC_TXQ_CAP;
 	if (ev)
 		ep->ev = *ev;
 	ep->ud = ud;

@@ -68,6 +68,7 @@
 #define QUIC_CODE_DUPLICATE 0x52460002	/* simultaneous dial loser */
 #define QUIC_CODE_PROTOCOL 0x52460003	/* bad control framing */
 #define QUIC_CODE_SHUTDOWN 0x52460004	/* endpoint going away */
+#define QUIC_CODE_OVERLOAD 0x52460005	/* the peer let our send queue overflow */
 
 enum quic_close_reason {
 	QUIC_CLOSE_LOCAL = 0,	/* quic_conn_close() */
@@ -101,6 +102,19 @@ struct quic_config {
 	uint32_t max_msg_len;		/* receive cap, 0: QUIC_MSG_CAP */
 	uint32_t max_conns;		/* 0: 1024 */
 	uint32_t max_handshakes;	/* half-open server conns, 0: 128 */
+	/*
+	 * Limits on what others may open (accepted connections, handshaking
+	 * or open): per verified client key (0: 4), per source (IPv4
+	 * address, IPv6 /64, or one member-relayed origin; 0: 32), and all
+	 * together at most 3/4 of max_conns, so our own dials always have
+	 * room.
+	 */
+	uint32_t max_conns_per_key;
+	uint32_t max_conns_per_source;
+	/* Control bytes queued and unacknowledged per connection, 0:
+	 * QUIC_TXQ_CAP; over it the connection is closed (QUIC_CODE_OVERLOAD):
+	 * a peer that never opens its window must not make us buffer. */
+	uint32_t txq_cap;
 };
 
 struct quic_stats {
@@ -119,6 +133,9 @@ struct quic_endpoint_stats {
 	uint64_t rx_unknown;	/* no connection for the DCID, not an Initial */
 	uint64_t rx_bad;	/* undecodable header */
 	uint64_t rx_refused;	/* new connection refused (limits) */
+	uint64_t refused_source;	/* of those: per-source limit */
+	uint64_t refused_key;	/* client key over its limit (in the handshake) */
+	uint64_t overloads;	/* closed for a send queue over txq_cap */
 	uint64_t conns;		/* live connections */
 };
 
@@ -173,9 +190,13 @@ void quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn,
 size_t quic_conn_max_datagram(struct quic_conn *c);
 /*
  * Queues one control message (copied; kept until acknowledged). 0 or
- * -EMSGSIZE (> QUIC_MSG_CAP), -ENOBUFS (queue cap), -ENOTCONN.
+ * -EMSGSIZE (> QUIC_MSG_CAP), -ENOTCONN, or -ENOBUFS: the queue cap was
+ * reached; the connection is then closed with QUIC_CODE_OVERLOAD from the
+ * loop's check phase (the closed event never comes from inside this call).
  */
 int quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len);
+/* Lowers (or raises) one connection's send queue cap, e.g. for a stranger. */
+void quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes);
 /* Closes with an application code; the peer sees QUIC_CLOSE_PEER + code. */
 void quic_conn_close(struct quic_conn *c, uint64_t code);
 

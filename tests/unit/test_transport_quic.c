@@ -3,7 +3,9 @@
  * 127.0.0.1, all in one libuv loop: mutual key checks, refusal, datagrams
  * (exact cap, cap + 1, bursts, the bounded send queue's -EAGAIN and the
  * writable event), control messages (600 KB, oversized), close
- * codes, idle timeout, simultaneous-dial de-duplication and garbage input.
+ * codes, idle timeout, simultaneous-dial de-duplication and garbage input;
+ * limits on what others may open (per client key, per source address) and
+ * the close of a connection whose peer lets our send queue overflow.
  * Every wait is bounded by a deadline timer.
  */
 #include <stdarg.h>
@@ -290,6 +292,116 @@ test_refused(void **state)
 	assert_int_equal(a.confirmed, 0);
 	assert_int_equal(b.accepts, 1);
 	assert_int_equal(b.confirmed, 0);
+	finish(&a, &b);
+}
+
+static int
+a_settled(void *arg)
+{
+	struct pair *p = arg;
+
+	return p->a->confirmed + p->a->closed >= 3;
+}
+
+/* A client key gets max_conns_per_key accepted connections, no more. */
+static void
+test_limit_key(void **state)
+{
+	struct quic_config cfg = { .max_conns_per_key = 2 };
+	struct quic_endpoint_stats st;
+	struct node a, b;
+	struct quic_conn *qc;
+	struct pair p = { &a, &b };
+	int i;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, &cfg);
+	introduce(&a, &b);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(quic_connect(a.ep, b.pk, QUIC_ALPN_BLOBS, &qc), 0);
+	assert_true(loop_wait(&loop, a_settled, &p, 5000));
+	assert_int_equal(a.confirmed, 2);
+	assert_int_equal(a.closed, 1);
+	assert_int_equal(a.reason, QUIC_CLOSE_HANDSHAKE);
+	quic_endpoint_get_stats(b.ep, &st);
+	assert_int_equal(st.refused_key, 1);
+	finish(&a, &b);
+}
+
+struct trio { struct node *c[3], *b; };
+
+static int
+clients_settled(void *arg)
+{
+	struct trio *t = arg;
+	int i, n = 0;
+
+	for (i = 0; i < 3; i++)
+		n += t->c[i]->confirmed + t->c[i]->closed;
+	return n >= 3;
+}
+
+/* One source address gets max_conns_per_source accepted connections. */
+static void
+test_limit_source(void **state)
+{
+	struct quic_config bcfg = { .max_conns_per_source = 2 };
+	struct quic_config ccfg = { .handshake_timeout_ms = 1500 };
+	struct quic_endpoint_stats st;
+	struct node c[3], b;
+	struct trio t = { { &c[0], &c[1], &c[2] }, &b };
+	struct quic_conn *qc;
+	int i, confirmed = 0, refused = 0;
+
+	node_init(&b, 9, &bcfg);
+	for (i = 0; i < 3; i++) {
+		node_init(&c[i], (uint8_t)(1 + i), &ccfg);
+		introduce(&c[i], &b);
+		assert_int_equal(quic_connect(c[i].ep, b.pk, QUIC_ALPN_MESH, &qc), 0);
+	}
+	assert_true(loop_wait(&loop, clients_settled, &t, 5000));
+	for (i = 0; i < 3; i++) {
+		confirmed += c[i].confirmed;
+		refused += c[i].closed && c[i].reason == QUIC_CLOSE_HANDSHAKE;
+	}
+	assert_int_equal(confirmed, 2);
+	assert_int_equal(refused, 1);
+	quic_endpoint_get_stats(b.ep, &st);
+	assert_true(st.refused_source >= 1);
+	for (i = 0; i < 3; i++)
+		node_close(&c[i]);
+	node_close(&b);
+	settle(20);
+}
+
+/* A peer that stops acknowledging makes us close, not buffer without end. */
+static void
+test_overload(void **state)
+{
+	struct quic_config cfg = { .txq_cap = 32 * 1024 };
+	struct quic_endpoint_stats st;
+	struct node a, b;
+	struct quic_conn *c;
+	struct pair p = { &a, &b };
+	uint8_t msg[8192];
+	int i, rv = 0;
+
+	node_init(&a, 1, &cfg);
+	node_init(&b, 2, NULL);
+	c = connect_pair(&a, &b, QUIC_ALPN_MESH);
+	magicsock_set_blackhole(b.ms, 1);
+	memset(msg, 0x5a, sizeof(msg));
+	for (i = 0; i < 10 && rv == 0; i++)
+		rv = quic_conn_send_msg(c, msg, sizeof(msg));
+	assert_int_equal(rv, -ENOBUFS);
+	assert_true(i >= 3);
+	assert_int_equal(a.closed, 0);	/* never from inside the call */
+	assert_true(loop_wait(&loop, a_closed, &p, 2000));
+	assert_int_equal(a.reason, QUIC_CLOSE_LOCAL);
+	assert_int_equal(a.code, QUIC_CODE_OVERLOAD);
+	quic_endpoint_get_stats(a.ep, &st);
+	assert_int_equal(st.overloads, 1);
+	magicsock_set_blackhole(b.ms, 0);
 	finish(&a, &b);
 }
 
@@ -719,6 +831,9 @@ main(void)
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_limit_key),
+		cmocka_unit_test(test_limit_source),
+		cmocka_unit_test(test_overload),
 		cmocka_unit_test(test_datagrams),
 		cmocka_unit_test(test_burst),
 		cmocka_unit_test(test_backpressure),
