@@ -4,9 +4,17 @@
  */
 #include "cli/cli.h"
 #include "mesh/hostname.h"
+#include "mesh/identity.h"
+#include "mesh/invite.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROGRESS_POLL_US 500000
 
 static int check_name(const char *cmd, const char *what, const char *v)
 {
@@ -49,6 +57,10 @@ static int run_create(struct cli *c, int argc, char **argv)
 	ret = cli_call(c, "create", args, &res, 30000);
 	if (ret)
 		return ret;
+	/* The daemon waited for the DHT to store the record and gave up;
+	 * it keeps publishing, so a join may take a little longer. */
+	if (json_is_false(json_object_get(res, "published")))
+		fprintf(stderr, "ray: still publishing the network record in the DHT; a join right now may take a while\n");
 	if (c->json) {
 		cli_print_json(res);
 	} else {
@@ -77,10 +89,96 @@ const struct command cmd_create = {
 	run_create,
 };
 
+/* The room id a join code names, or "" when it names none (the daemon
+ * then says why). */
+static void code_room(const char *code, char room[IDENTITY_ID_LEN + 1])
+{
+	struct invite_code ic;
+	uint8_t pk[32];
+
+	room[0] = 0;
+	if (identity_id_parse(code, pk) == 0)
+		identity_id_format(pk, room);
+	else if (invite_code_decode(code, &ic) == 0)
+		identity_id_format(ic.net, room);
+}
+
+/* One stderr line per change of the daemon's join of room. */
+static void progress_show(const json_t *st, const char *room, char *last,
+			  size_t lastlen)
+{
+	const json_t *jv;
+	size_t i;
+	char now[64];
+
+	json_array_foreach(json_object_get(st, "joining"), i, jv) {
+		const char *r = json_string_value(json_object_get(jv, "room_id"));
+		const char *state = json_string_value(json_object_get(jv, "state"));
+		json_int_t n = json_integer_value(json_object_get(jv, "lookups"));
+
+		if (!r || !state || strcmp(r, room) != 0)
+			continue;
+		snprintf(now, sizeof(now), "%s %lld", state, (long long)n);
+		if (strcmp(now, last) == 0)
+			return;
+		snprintf(last, lastlen, "%s", now);
+		if (strcmp(state, "looking-up") == 0 && n > 0)
+			fprintf(stderr, "looking up the network in the DHT… (attempt %lld)\n",
+				(long long)n + 1);
+		else if (strcmp(state, "asking") == 0)
+			fprintf(stderr, "found it; asking a coordinator for admission…\n");
+		else if (strcmp(state, "fetching") == 0)
+			fprintf(stderr, "admitted; fetching the roster…\n");
+		return;
+	}
+}
+
+/*
+ * While the join request waits (up to a few minutes), a child polls the
+ * daemon's status and reports progress on stderr; stdout stays the join's
+ * alone. Returns the child's pid, or -1 (then there is no progress, which
+ * changes nothing else).
+ */
+static pid_t progress_start(struct cli *c, const char *code)
+{
+	char room[IDENTITY_ID_LEN + 1], last[64] = "";
+	pid_t parent = getpid(), pid;
+
+	code_room(code, room);
+	if (!room[0])
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	while (getppid() == parent) {
+		char err[256];
+		json_t *st;
+
+		usleep(PROGRESS_POLL_US);
+		if (cli_call_quiet(c, "status", NULL, &st, 2000, err, sizeof(err)) < 0)
+			continue;
+		progress_show(st, room, last, sizeof(last));
+		json_decref(st);
+	}
+	_exit(0);
+}
+
+static void progress_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
 static int run_join(struct cli *c, int argc, char **argv)
 {
 	json_t *args = json_object(), *res = NULL;
 	const char *code = NULL;
+	pid_t progress = -1;
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -108,9 +206,14 @@ static int run_join(struct cli *c, int argc, char **argv)
 		goto fail;
 	}
 	json_object_set_new(args, "code", json_string(code));
-	if (!c->json)
+	/* --json keeps stderr quiet too unless a person watches it: scripts
+	 * often capture both streams. */
+	if (!c->json || isatty(STDERR_FILENO)) {
 		fprintf(stderr, "joining… (looking the network up in the DHT)\n");
+		progress = progress_start(c, code);
+	}
 	ret = cli_call(c, "join", args, &res, 120000);
+	progress_stop(progress);
 	if (ret)
 		return ret;
 	if (c->json) {

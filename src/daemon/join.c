@@ -459,8 +459,11 @@ json_t *join_status(struct daemon *d)
 
 	for (struct join_op *j = d->joins; j; j = j->next) {
 		identity_id_format(j->net, room);
-		json_array_append_new(list, json_pack("{s:s, s:s}", "room_id", room,
-						      "state", names[j->state]));
+		/* lookups: DHT lookups that came back empty, for the CLI's
+		 * progress while it waits. */
+		json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "room_id", room,
+						      "state", names[j->state],
+						      "lookups", (json_int_t)j->lookups));
 	}
 	return list;
 }

@@ -14,6 +14,7 @@
 #include "daemon/policy.h"
 #include "daemon/records.h"
 #include "daemon/roster.h"
+#include "discovery/dht.h"
 #include "discovery/payload.h"
 #include "discovery/record.h"
 #include "mesh/address.h"
@@ -34,6 +35,9 @@
 #define NETWORK_RECORD_TTL_S (30ull * 24 * 3600)
 #define NETWORK_RECORD_RESIGN_S (15ull * 24 * 3600)
 #define NETWORK_POLL_MS 60000
+/* `ray create` answers once the record is stored, or after this long. */
+#define CREATE_PUBLISH_MS 15000
+#define CREATE_POLL_MS 100
 
 struct network *network_find(struct daemon *d, const char *name_or_room)
 {
@@ -343,6 +347,90 @@ int network_add(struct daemon *d, struct network *n)
 	return networks_save(d);
 }
 
+/*
+ * A create waiting for its network record to be stored, so that a join
+ * started the moment `ray create` returns finds it. It polls the DHT node
+ * on its own timer rather than taking a put callback: the wait ends at its
+ * deadline, but a callback could still arrive after it. The timer also
+ * sees the daemon stopping, so nothing else needs to know about the wait.
+ */
+struct create_wait {
+	uv_timer_t timer;		/* first: the close callback frees it */
+	struct daemon *d;
+	struct ipc_request *req;
+	json_t *reply;			/* owned until sent */
+	uint8_t pk[32];
+	uint64_t deadline;
+};
+
+static void create_wait_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void create_answer(struct create_wait *w, bool published)
+{
+	json_object_set_new(w->reply, "published", json_boolean(published));
+	ipc_reply(w->req, w->reply);
+	uv_timer_stop(&w->timer);
+	uv_close((uv_handle_t *)&w->timer, create_wait_closed);
+}
+
+/* 1 stored, 0 not yet, -errno when it never will be (network gone, DHT
+ * node closed). */
+static int create_stored(struct create_wait *w)
+{
+	uint8_t key[RECORD_KEY_LEN];
+
+	if (w->d->stopping || !w->d->dht)
+		return -ESHUTDOWN;
+	if (record_dht_key(RECORD_NETWORK, w->pk, key) < 0)
+		return -EINVAL;
+	return dht_node_put_announced(w->d->dht, key);
+}
+
+static void on_create_poll(uv_timer_t *t)
+{
+	struct create_wait *w = (struct create_wait *)t;
+	int ret = create_stored(w);
+
+	if (ret == 1) {
+		create_answer(w, true);
+		return;
+	}
+	if (ret == 0 && daemon_now_ms(w->d) < w->deadline)
+		return;
+	if (ret == 0)
+		log_info("network %s: record not stored in the DHT after %d s; still publishing it",
+			 json_string_value(json_object_get(w->reply, "name")),
+			 CREATE_PUBLISH_MS / 1000);
+	create_answer(w, false);
+}
+
+/* Answers req with reply (stolen) once the record of pk is stored. */
+static void create_reply_when_stored(struct daemon *d, struct ipc_request *req,
+				     const uint8_t pk[32], json_t *reply)
+{
+	struct create_wait *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		json_object_set_new(reply, "published", json_false());
+		ipc_reply(req, reply);
+		return;
+	}
+	w->d = d;
+	w->req = req;
+	w->reply = reply;
+	memcpy(w->pk, pk, 32);
+	w->deadline = daemon_now_ms(d) + CREATE_PUBLISH_MS;
+	uv_timer_init(d->loop, &w->timer);
+	if (create_stored(w) == 1) {
+		create_answer(w, true);
+		return;
+	}
+	uv_timer_start(&w->timer, on_create_poll, CREATE_POLL_MS, CREATE_POLL_MS);
+}
+
 void network_cmd_create(struct daemon *d, struct ipc_request *req)
 {
 	const char *name = json_string_value(json_object_get(req->args, "name"));
@@ -408,10 +496,11 @@ void network_cmd_create(struct daemon *d, struct ipc_request *req)
 	address_ipv6_format(ip6, v6);
 	log_info("network %s: created (%s), room %s", netname, open ? "open" : "closed",
 		 n->saved.room_id);
-	ipc_reply(req, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", netname,
-				 "room_id", n->saved.room_id, "ipv4", v4, "ipv6", v6,
-				 "hostname", n->saved.hostname,
-				 "mode", open ? "open" : "closed"));
+	create_reply_when_stored(d, req, n->pk,
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", netname,
+			  "room_id", n->saved.room_id, "ipv4", v4, "ipv6", v6,
+			  "hostname", n->saved.hostname,
+			  "mode", open ? "open" : "closed"));
 }
 
 void network_cmd_leave(struct daemon *d, struct ipc_request *req)

@@ -58,6 +58,7 @@ struct dht_put {
 	bool announced;
 	bool cancelled;		/* unlinked from puts; cancel once id known */
 	uint64_t retry_at;	/* uv_now ms; 0 = no retry due */
+	uint32_t retry_ms;	/* the next backoff after a failed announce */
 	struct dht_ev done_ev;
 };
 
@@ -191,10 +192,15 @@ static void on_put_done(struct dht_node *node, struct dht_put *p, bool ok)
 		put_free(p);
 		return;
 	}
-	if (ok)
+	if (ok) {
 		p->announced = true;
-	else
-		p->retry_at = uv_now(node->loop) + DHT_PUT_RETRY_MS;
+	} else {
+		if (p->retry_ms == 0)
+			p->retry_ms = DHT_PUT_RETRY_MIN_MS;
+		p->retry_at = uv_now(node->loop) + p->retry_ms;
+		p->retry_ms = p->retry_ms * 2 > DHT_PUT_RETRY_MS ? DHT_PUT_RETRY_MS :
+		    p->retry_ms * 2;
+	}
 	log_debug("dht: put %s %s", dht_infohash_print(&p->key),
 	    ok ? "announced" : "failed, will retry");
 	p->done = NULL;
@@ -553,6 +559,21 @@ int dht_node_cancel_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN])
 		return -ENOENT;
 	put_drop(node, p);
 	return 0;
+}
+
+int dht_node_put_announced(struct dht_node *node,
+    const uint8_t key[DHT_KEY_LEN])
+{
+	dht_infohash h;
+	struct dht_put *p;
+
+	if (node->closed)
+		return -ESHUTDOWN;
+	memcpy(h.d, key, DHT_KEY_LEN);
+	p = put_find(node, &h);
+	if (!p)
+		return -ENOENT;
+	return p->announced ? 1 : 0;
 }
 
 int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],

@@ -21,8 +21,9 @@
  * publication per key: a second put on the same key cancels the first, which
  * then lingers on storing nodes until it expires (OpenDHT's default value
  * type lives ten minutes) — harmless for sequence-numbered records, where
- * readers keep the highest. A put whose announce fails is retried every
- * DHT_PUT_RETRY_MS until one succeeds.
+ * readers keep the highest. A put whose announce fails is retried after
+ * DHT_PUT_RETRY_MIN_MS, doubling up to every DHT_PUT_RETRY_MS, until one
+ * succeeds: an uplink that was down a moment is used as soon as it is back.
  *
  * Ownership: dht_node_init allocates the node; dht_node_close stops OpenDHT
  * (joining its threads), drops pending operations without calling their
@@ -42,6 +43,7 @@
 #define DHT_VALUE_MAX		8192	/* = RECORD_MAX */
 #define DHT_GET_VALUES_MAX	256
 #define DHT_PUT_RETRY_MS	15000
+#define DHT_PUT_RETRY_MIN_MS	1000
 #define DHT_BOOTSTRAP_PORT	"4222"	/* when a bootstrap entry has no port */
 
 struct dht_node;
@@ -89,6 +91,14 @@ int dht_node_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
     const uint8_t *value, size_t len, dht_node_done_fn done, void *ud);
 /* Stops publishing under key. Returns 0, or -ENOENT when nothing is. */
 int dht_node_cancel_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN]);
+/*
+ * Whether the value published under key has been stored by some node:
+ * 1 yes, 0 not yet, -ENOENT when nothing is published there. For a caller
+ * that waits with its own deadline: a done callback cannot be withdrawn,
+ * so its ud would have to outlive any deadline.
+ */
+int dht_node_put_announced(struct dht_node *node,
+    const uint8_t key[DHT_KEY_LEN]);
 
 /*
  * Looks key up: on_value for every value found, then on_done (ok = the search
