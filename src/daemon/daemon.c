@@ -8,6 +8,7 @@
 #include "daemon/audit.h"
 #include "daemon/blobs.h"
 #include "daemon/datapath.h"
+#include "daemon/gate.h"
 #include "daemon/lan.h"
 #include "daemon/magicdns.h"
 #include "daemon/member_relay.h"
@@ -111,6 +112,7 @@ static void on_tick(uv_timer_t *t)
 	roster_tick(d);
 	nat_tick(d);
 	member_relay_tick(d);
+	gate_tick(d);
 }
 
 /* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */
@@ -119,8 +121,15 @@ static bool is_mesh(const struct quic_conn *c)
 	return strcmp(quic_conn_alpn(c), QUIC_ALPN_MESH) == 0;
 }
 
+static int ev_accept(void *ud, const uint8_t pk[32], const char *alpn)
+{
+	return strcmp(alpn, QUIC_ALPN_MESH) == 0 ? gate_accept(ud, pk) : 0;
+}
+
 static void ev_confirmed(void *ud, struct quic_conn *c)
 {
+	if (is_mesh(c) && !gate_on_confirmed(ud, c, quic_conn_peer(c)))
+		return;
 	if (is_mesh(c))
 		peers_on_confirmed(ud, c);
 	else
@@ -141,7 +150,7 @@ static void ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t
 
 	if (!is_mesh(c))
 		blobs_on_message(ud, c, buf, len);
-	else if (p)
+	else if (p && gate_message_ok(ud, p))
 		network_on_message(ud, p, buf, len);
 }
 
@@ -155,6 +164,7 @@ static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reas
 }
 
 static const struct quic_events quic_events = {
+	.accept = ev_accept,
 	.confirmed = ev_confirmed,
 	.datagram = ev_datagram,
 	.message = ev_message,

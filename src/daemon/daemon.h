@@ -63,6 +63,7 @@ struct daemon {
 	struct firewall *fw;         /* the node's firewall (policy.c) */
 	struct nat *nat;             /* STUN / TURN state (nat.c) */
 	struct ping_op *pings;       /* `ray ping` in progress */
+	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
 	struct mdns *mdns;           /* LAN discovery (lan.c) */
 	struct conntrack *ct;
 	bool active;                 /* `ray up` state: TUN carries traffic */

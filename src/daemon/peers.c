@@ -4,6 +4,7 @@
 #include "daemon/peers.h"
 #include "daemon/audit.h"
 #include "daemon/daemon.h"
+#include "daemon/gate.h"
 #include "daemon/network.h"
 #include "discovery/payload.h"
 #include "daemon/policy.h"
@@ -287,6 +288,7 @@ void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
 		p->dialing = NULL;
 	quic_conn_set_data(c, p);
 	p->conn = c;
+	gate_on_peer_up(d, p);
 	p->backoff_ms = BACKOFF_MIN_MS;
 	p->last_seen = daemon_unix_now();
 	audit_peer(d, p, "connect");

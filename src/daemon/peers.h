@@ -45,6 +45,10 @@ struct peer {
 	union ms_addr lan_addrs[4];  /* from mDNS on our LAN */
 	size_t n_lan;
 	bool relay_offer;            /* its record offers member relaying */
+	bool stranger;               /* gate.c: not known, on a deadline */
+	uint64_t stranger_until_ms;
+	uint32_t msg_tokens;         /* gate.c: control message bucket */
+	uint64_t msg_fill_ms, drop_logged_ms;
 	size_t n_vias;               /* member relays last handed to magicsock */
 };
 

@@ -6,6 +6,7 @@
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
+#include "daemon/gate.h"
 #include "daemon/member_relay.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -133,6 +134,23 @@ static json_t *disco_json(struct daemon *d)
 			 (json_int_t)ms.disco_rx_pong, "rx_bad", (json_int_t)ms.disco_rx_bad);
 }
 
+/* Who was kept out: strangers now, refused, timed out; messages dropped. */
+static json_t *gate_json(struct daemon *d)
+{
+	struct quic_endpoint_stats qs = { 0 };
+	uint64_t g[4];
+
+	gate_counts(d, g);
+	if (d->quic)
+		quic_endpoint_get_stats(d->quic, &qs);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "strangers",
+			 (json_int_t)g[0], "refused", (json_int_t)g[1], "expired",
+			 (json_int_t)g[2], "messages_dropped", (json_int_t)g[3],
+			 "quic_refused", (json_int_t)qs.rx_refused, "quic_refused_source",
+			 (json_int_t)qs.refused_source, "quic_refused_key",
+			 (json_int_t)qs.refused_key, "overloads", (json_int_t)qs.overloads);
+}
+
 json_t *status_build(struct daemon *d)
 {
 	json_t *st = skeleton(d->active, d->id.id);
@@ -147,6 +165,7 @@ json_t *status_build(struct daemon *d)
 	json_object_set_new(st, "joining", join_status(d));
 	json_object_set_new(st, "dataplane", dataplane_json(d));
 	json_object_set_new(st, "disco", disco_json(d));
+	json_object_set_new(st, "gate", gate_json(d));
 	return st;
 }
 

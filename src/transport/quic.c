@@ -1660,6 +1660,12 @@ quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+int
+quic_conn_same_source(const struct quic_conn *a, const struct quic_conn *b)
+{
+	return a->server && b->server && same_source(&a->source, &b->source);
+}
+
 void
 quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes)
 {

@@ -195,6 +195,8 @@ size_t quic_conn_max_datagram(struct quic_conn *c);
  * loop's check phase (the closed event never comes from inside this call).
  */
 int quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len);
+/* 1 when a and b were both accepted from one source (see max_conns_per_source). */
+int quic_conn_same_source(const struct quic_conn *a, const struct quic_conn *b);
 /* Lowers (or raises) one connection's send queue cap, e.g. for a stranger. */
 void quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes);
 /* Closes with an application code; the peer sees QUIC_CLOSE_PEER + code. */

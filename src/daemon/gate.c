@@ -1,0 +1,147 @@
+/*
+ * gate: see gate.h.
+ */
+#include "daemon/gate.h"
+#include "daemon/daemon.h"
+#include "daemon/network.h"
+#include "daemon/peers.h"
+#include "mesh/group_blob.h"
+#include "transport/quic.h"
+#include "util/log.h"
+
+#include <string.h>
+
+#define DROP_LOG_MS 60000
+
+static bool is_member(struct daemon *d, const char *id)
+{
+	for (struct network *n = d->nets; n; n = n->next)
+		if (group_blob_find_member(&n->blob, id))
+			return true;
+	return false;
+}
+
+static bool is_queued(struct daemon *d, const uint8_t pk[32])
+{
+	for (struct network *n = d->nets; n; n = n->next)
+		for (size_t i = 0; i < n->admission.n_req; i++)
+			if (memcmp(n->admission.req[i].pk, pk, 32) == 0)
+				return true;
+	return false;
+}
+
+static bool is_known(struct daemon *d, const struct peer *p, const uint8_t pk[32])
+{
+	char id[IDENTITY_ID_LEN + 1];
+
+	if (p && p->wants)
+		return true;
+	identity_id_format(pk, id);
+	return is_member(d, id) || is_queued(d, pk);
+}
+
+static size_t strangers(struct daemon *d, const struct quic_conn *same_source_as)
+{
+	size_t n = 0;
+
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (p->stranger && p->conn && !is_known(d, p, p->pk) &&
+		    (!same_source_as || quic_conn_same_source(p->conn, same_source_as)))
+			n++;
+	return n;
+}
+
+int gate_accept(struct daemon *d, const uint8_t pk[32])
+{
+	if (is_known(d, peers_find(d, pk), pk) || strangers(d, NULL) < GATE_STRANGERS)
+		return 0;
+	d->gate_refused++;
+	return -1;
+}
+
+bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[32])
+{
+	struct peer *p = peers_find(d, pk);
+
+	if (is_known(d, p, pk) || quic_conn_is_client(c))
+		return true;
+	if (strangers(d, NULL) >= GATE_STRANGERS || strangers(d, c) >= GATE_PER_SOURCE) {
+		d->gate_refused++;
+		log_debug("gate: stranger %02x%02x%02x%02x.. over the budget, closing",
+			  pk[0], pk[1], pk[2], pk[3]);
+		quic_conn_close(c, QUIC_CODE_OVERLOAD);
+		return false;
+	}
+	quic_conn_set_txq_cap(c, GATE_STRANGER_TXQ);
+	return true;
+}
+
+void gate_on_peer_up(struct daemon *d, struct peer *p)
+{
+	if (p->stranger || quic_conn_is_client(p->conn) || is_known(d, p, p->pk))
+		return;
+	p->stranger = true;
+	p->stranger_until_ms = daemon_now_ms(d) + GATE_STRANGER_MS;
+}
+
+void gate_tick(struct daemon *d)
+{
+	uint64_t now = daemon_now_ms(d);
+	struct peer *p, *next;
+
+	for (p = d->peers; p; p = next) {
+		next = p->next;
+		if (!p->stranger || !p->conn)
+			continue;
+		if (is_known(d, p, p->pk)) {
+			p->stranger = false;
+			quic_conn_set_txq_cap(p->conn, QUIC_TXQ_CAP);
+			continue;
+		}
+		if (now < p->stranger_until_ms)
+			continue;
+		d->gate_expired++;
+		log_info("gate: %.8s neither joined nor was queued in %d s, closing", p->id,
+			 GATE_STRANGER_MS / 1000);
+		/* Closing reports synchronously and may free p: next is saved. */
+		quic_conn_close(p->conn, QUIC_CODE_NONE);
+	}
+}
+
+bool gate_message_ok(struct daemon *d, struct peer *p)
+{
+	uint64_t now = daemon_now_ms(d);
+
+	if (p->msg_fill_ms == 0) {
+		p->msg_tokens = GATE_MSG_BURST;
+		p->msg_fill_ms = now;
+	}
+	if (now > p->msg_fill_ms) {
+		uint64_t add = (now - p->msg_fill_ms) * GATE_MSG_RATE / 1000;
+
+		if (add) {
+			p->msg_tokens = p->msg_tokens + add > GATE_MSG_BURST ? GATE_MSG_BURST
+									     : (uint32_t)(p->msg_tokens + add);
+			p->msg_fill_ms = now;
+		}
+	}
+	if (p->msg_tokens > 0) {
+		p->msg_tokens--;
+		return true;
+	}
+	d->gate_msgs_dropped++;
+	if (!p->drop_logged_ms || now - p->drop_logged_ms > DROP_LOG_MS) {
+		p->drop_logged_ms = now;
+		log_warn("gate: peer %.8s sends over %d control messages a second; dropping",
+			 p->id, GATE_MSG_RATE);
+	}
+	return false;
+}
+
+void gate_counts(struct daemon *d, uint64_t out[4])
+{
+	out[0] = strangers(d, NULL);
+	out[1] = d->gate_refused;
+	out[2] = d->gate_expired;
+	out[3] = d->gate_msgs_dropped;
+}

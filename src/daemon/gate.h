@@ -1,0 +1,46 @@
+/*
+ * gate: who may hold a connection to us, and how much a peer may send.
+ *
+ * Members of our networks, peers we want (our dials, joins in progress,
+ * seeds) and joiners waiting in one of our approval queues keep their mesh
+ * connections as long as they like. Anyone else is a stranger (a would-be
+ * joiner, or someone holding connections open to exhaust us): at most
+ * GATE_STRANGERS of them at once, GATE_PER_SOURCE from one source address,
+ * each with GATE_STRANGER_MS to become known (ask to join and be admitted
+ * or queued) and a small send queue, so a connection that never reads
+ * cannot make us buffer. Every peer's control messages pass a token bucket
+ * (GATE_MSG_RATE a second, bursts of GATE_MSG_BURST); the excess is
+ * dropped and counted.
+ */
+#ifndef RAYFISH_DAEMON_GATE_H
+#define RAYFISH_DAEMON_GATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GATE_STRANGERS 32
+#define GATE_PER_SOURCE 4
+#define GATE_STRANGER_MS 15000
+#define GATE_STRANGER_TXQ (256u << 10)
+#define GATE_MSG_RATE 100
+#define GATE_MSG_BURST 200
+
+struct daemon;
+struct peer;
+struct quic_conn;
+
+/* QUIC's accept hook for mesh connections: 0 admits, -1 refuses. */
+int gate_accept(struct daemon *d, const uint8_t pk[32]);
+/* A mesh connection c from pk was confirmed: false when the gate closed it
+ * (over the stranger budget); else the caller goes on. */
+bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[32]);
+/* peers.c: p now holds its mesh connection; a stranger's window starts. */
+void gate_on_peer_up(struct daemon *d, struct peer *p);
+/* Every tick: strangers past their window are closed. */
+void gate_tick(struct daemon *d);
+/* Whether p may send one more control message now. */
+bool gate_message_ok(struct daemon *d, struct peer *p);
+/* Diagnostics: {"strangers","refused","expired","messages_dropped"}. */
+void gate_counts(struct daemon *d, uint64_t out[4]);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * ray-stranger: plays strangers against a daemon, for the lab. Opens N mesh
+ * connections to the node KEY (64 hex) at ADDR (ip:port), each under a fresh
+ * identity, sends nothing (or, with FLOOD > 0, that many CTL_PING messages
+ * on each connection once it is up) and runs for SECONDS, printing once a
+ * second how many of its connections are open. The last line is JSON:
+ *   {"confirmed": C, "closed": K, "refused": R, "open": O, "max_open": M}
+ * closed counts connections closed after they were up, refused those closed
+ * before; max_open is the most connections open at one sample.
+ *
+ *   ray-stranger ADDR KEY N SECONDS [FLOOD]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <msgpack.h>
+
+#include "proto/control.h"
+#include "transport/magicsock.h"
+#include "transport/quic.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#define MAX_N 256
+
+struct tool {
+	uv_loop_t loop;
+	uv_timer_t tick;
+	struct magicsock *ms[MAX_N];
+	struct quic_endpoint *ep[MAX_N];
+	int n, seconds, elapsed, flood;
+	int confirmed, closed, max_open;	/* closed: once confirmed */
+	int refused;			/* closed before confirmation */
+};
+
+static void
+flood(struct tool *t, struct quic_conn *c)
+{
+	struct ctl_msg m = { .type = CTL_PING };
+	msgpack_sbuffer sb;
+	int i;
+
+	msgpack_sbuffer_init(&sb);
+	if (ctl_encode(&m, &sb) == 0)
+		for (i = 0; i < t->flood; i++)
+			if (quic_conn_send_msg(c, (const uint8_t *)sb.data, sb.size) < 0)
+				break;
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+ev_confirmed(void *ud, struct quic_conn *c)
+{
+	struct tool *t = ud;
+
+	t->confirmed++;
+	quic_conn_set_data(c, t);
+	if (t->flood)
+		flood(t, c);
+}
+
+static void
+ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason r, uint64_t code)
+{
+	struct tool *t = ud;
+
+	(void)r;
+	(void)code;
+	if (quic_conn_get_data(c))
+		t->closed++;
+	else
+		t->refused++;
+}
+
+static const struct quic_events events = {
+	.confirmed = ev_confirmed,
+	.closed = ev_closed,
+};
+
+static void
+on_tick(uv_timer_t *h)
+{
+	struct tool *t = h->data;
+	int open = t->confirmed - t->closed, i;
+
+	if (open > t->max_open)
+		t->max_open = open;
+	printf("t=%d open=%d confirmed=%d closed=%d refused=%d\n", t->elapsed,
+	    open, t->confirmed, t->closed, t->refused);
+	fflush(stdout);
+	if (++t->elapsed <= t->seconds)
+		return;
+	printf("{\"confirmed\": %d, \"closed\": %d, \"refused\": %d, \"open\": %d, "
+	    "\"max_open\": %d}\n", t->confirmed, t->closed, t->refused, open,
+	    t->max_open);
+	uv_timer_stop(h);
+	for (i = 0; i < t->n; i++) {
+		quic_endpoint_free(t->ep[i]);
+		magicsock_free(t->ms[i]);
+	}
+	uv_close((uv_handle_t *)h, NULL);
+}
+
+static int
+start_one(struct tool *t, int i, const union ms_addr *to, const uint8_t *pk)
+{
+	struct magicsock_config mc = { .port = 0 };
+	uint8_t seed[32];
+	struct quic_conn *c;
+
+	randombytes_buf(seed, sizeof(seed));
+	if (magicsock_new(&t->ms[i], &t->loop, &mc) < 0 ||
+	    quic_endpoint_new(&t->ep[i], &t->loop, t->ms[i], seed, NULL, &events, t) < 0 ||
+	    magicsock_set_peer_addrs(t->ms[i], pk, to, 1) < 0)
+		return -1;
+	return quic_connect(t->ep[i], pk, QUIC_ALPN_MESH, &c);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct tool t;
+	union ms_addr to;
+	uint8_t pk[32];
+	int i;
+
+	if (argc < 5 || argc > 6 || ms_addr_parse(&to, argv[1]) < 0 ||
+	    hex_decode_str(argv[2], pk, sizeof(pk)) < 0) {
+		fprintf(stderr, "usage: ray-stranger ADDR KEY N SECONDS [FLOOD]\n");
+		return 2;
+	}
+	t.n = atoi(argv[3]);
+	t.seconds = atoi(argv[4]);
+	t.flood = argc == 6 ? atoi(argv[5]) : 0;
+	if (t.n < 1 || t.n > MAX_N || t.seconds < 1 || sodium_init() < 0)
+		return 2;
+	log_init(LL_ERROR);
+	uv_loop_init(&t.loop);
+	for (i = 0; i < t.n; i++)
+		if (start_one(&t, i, &to, pk) < 0) {
+			fprintf(stderr, "ray-stranger: cannot start connection %d\n", i);
+			return 1;
+		}
+	uv_timer_init(&t.loop, &t.tick);
+	t.tick.data = &t;
+	uv_timer_start(&t.tick, on_tick, 1000, 1000);
+	uv_run(&t.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&t.loop);
+	return 0;
+}
