@@ -55,6 +55,16 @@ static void on_value(void *ud, const uint8_t *value, size_t len)
 	l->best_len = len;
 }
 
+/* On OpenDHT's thread: only l->kind and l->pk (fixed) are read. */
+static int keep_value(void *ud, const uint8_t *value, size_t len)
+{
+	const struct lookup *l = ud;
+	struct record rec;
+
+	return len <= RECORD_MAX &&
+	       record_decode(value, len, l->kind, l->pk, daemon_unix_now(), &rec) >= 0;
+}
+
 static void unlink_lookup(struct lookup *l)
 {
 	struct lookup **pp;
@@ -105,7 +115,7 @@ int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32]
 	l->cb = cb;
 	l->ud = ud;
 	record_dht_key(kind, pk, key);
-	ret = dht_node_get(d->dht, key, on_value, on_done, l);
+	ret = dht_node_get_filtered(d->dht, key, keep_value, on_value, on_done, l);
 	if (ret < 0) {
 		free(l);
 		return ret;

@@ -42,6 +42,7 @@ struct dht_get {
 	struct dht_node *node;
 	dht_node_value_fn on_value;
 	dht_node_done_fn on_done;
+	dht_node_filter_fn filter;	/* OpenDHT thread; NULL: keep all */
 	void *ud;
 	unsigned n_values;	/* OpenDHT thread only */
 	struct dht_ev done_ev;
@@ -100,6 +101,10 @@ static bool get_value_cb(const dht_value *value, void *ud)
 	if (g->n_values >= DHT_GET_VALUES_MAX)
 		return false;	/* enough: a flooded key must not flood us */
 	if (v.size == 0 || v.size > DHT_VALUE_MAX)
+		return true;
+	/* Before counting: junk stored under the key by anyone must not use
+	 * up the cap and hide the one real value. */
+	if (g->filter && !g->filter(g->ud, v.data, v.size))
 		return true;
 	ev = malloc(sizeof(*ev) + v.size);
 	if (!ev)
@@ -579,6 +584,13 @@ int dht_node_put_announced(struct dht_node *node,
 int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
     dht_node_value_fn on_value, dht_node_done_fn on_done, void *ud)
 {
+	return dht_node_get_filtered(node, key, NULL, on_value, on_done, ud);
+}
+
+int dht_node_get_filtered(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
+    dht_node_filter_fn filter, dht_node_value_fn on_value,
+    dht_node_done_fn on_done, void *ud)
+{
 	struct dht_get *g;
 	dht_infohash h;
 
@@ -590,6 +602,7 @@ int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
 	g->node = node;
 	g->on_value = on_value;
 	g->on_done = on_done;
+	g->filter = filter;
 	g->ud = ud;
 	g->done_ev.type = EV_GET_DONE;
 	g->done_ev.op = g;

@@ -107,6 +107,17 @@ int dht_node_put_announced(struct dht_node *node,
  */
 int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
     dht_node_value_fn on_value, dht_node_done_fn on_done, void *ud);
+/*
+ * As dht_node_get, but filter (1: keep) runs first on every value, on
+ * OpenDHT's thread: it must be thread-safe and read only what stays fixed
+ * until on_done. Values it drops are not delivered and do not count toward
+ * DHT_GET_VALUES_MAX, so anyone can store junk under a key without hiding
+ * the real value behind the cap.
+ */
+typedef int (*dht_node_filter_fn)(void *ud, const uint8_t *value, size_t len);
+int dht_node_get_filtered(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
+    dht_node_filter_fn filter, dht_node_value_fn on_value,
+    dht_node_done_fn on_done, void *ud);
 
 void dht_node_status(struct dht_node *node, struct dht_node_status *st);
 

@@ -1,8 +1,9 @@
 /* Unit tests for src/discovery/dht against a real OpenDHT network on
  * loopback: a `dhtnode -s` subprocess (the lab's bootstrap) or a third
  * in-process node as bootstrap, two dht_node instances publishing and
- * fetching signed records, replacement by a higher sequence, cancel, and
- * clean shutdown. Every wait is bounded by a deadline; the subprocess is
+ * fetching signed records, replacement by a higher sequence, cancel, a
+ * key flooded with more junk than one get delivers (the filter still finds
+ * the record), and clean shutdown. Every wait is bounded by a deadline; the subprocess is
  * killed by PID in the teardown, also when a test fails. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,8 @@
 
 #include <sodium.h>
 #include <uv.h>
+
+#include <opendht/opendht_c.h>
 
 #include "discovery/dht.h"
 #include "discovery/record.h"
@@ -395,6 +398,86 @@ static void test_dhtnode_exchange(void **state)
 	exchange(fx, bootstrap);
 }
 
+static int keep_valid(void *ud, const uint8_t *value, size_t len)
+{
+	const struct fetch *f = ud;
+	struct record rec;
+
+	return record_decode(value, len, RECORD_ENDPOINT, f->pk, (uint64_t)time(NULL),
+	    &rec) >= 0;
+}
+
+static void junk_done(bool ok, void *ud)
+{
+	(void)ok;
+	__atomic_add_fetch((int *)ud, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Anyone may store raw values under a record's key. With more junk than one
+ * get delivers (DHT_GET_VALUES_MAX), a filtered get still finds the one
+ * signed record: the filter runs before the cap counts.
+ */
+static void test_flooded_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct dht_node_status st;
+	uint8_t pk[32], key[20], rec[RECORD_MAX], junk[64];
+	struct put_wait pw = { 0 };
+	struct fetch f;
+	char port[8];
+	dht_infohash h;
+	dht_runner *flooder;
+	int n, i, stored = 0, found = 0, tries;
+
+	assert_int_equal(dht_node_init(&fx->nodes[2], &fx->loop, 0, NULL, 0), 0);
+	dht_node_status(fx->nodes[2], &st);
+	snprintf(port, sizeof(port), "%u", st.port);
+	{
+		char boot[32];
+
+		snprintf(boot, sizeof(boot), "127.0.0.1:%s", port);
+		assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, boot, 0), 0);
+		assert_int_equal(dht_node_init(&fx->nodes[1], &fx->loop, 0, boot, 0), 0);
+	}
+	record_seed_pk(seed_a, pk);
+	assert_int_equal(record_dht_key(RECORD_ENDPOINT, pk, key), 0);
+	memcpy(h.d, key, 20);
+	flooder = dht_runner_new();
+	assert_int_equal(dht_runner_run(flooder, 0), 0);
+	dht_runner_bootstrap(flooder, "127.0.0.1", port);
+	run_for(&fx->loop, 1000);
+	for (i = 0; i < DHT_GET_VALUES_MAX + 60; i++) {
+		dht_value *v;
+
+		memset(junk, 0, sizeof(junk));
+		snprintf((char *)junk, sizeof(junk), "junk %d", i);
+		v = dht_value_new(junk, sizeof(junk));
+		dht_runner_put(flooder, &h, v, junk_done, &stored, false);
+		dht_value_unref(v);
+	}
+	for (tries = 0; tries < 200 &&
+	    __atomic_load_n(&stored, __ATOMIC_SEQ_CST) < DHT_GET_VALUES_MAX + 60; tries++)
+		run_for(&fx->loop, 100);
+	n = record_encode(RECORD_ENDPOINT, seed_a, 7, (uint64_t)time(NULL) + 600,
+	    (const uint8_t *)"real", 4, rec, sizeof(rec));
+	assert_true(n > 0);
+	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done, &pw), 0);
+	assert_true(run_until(&fx->loop, &pw.done, DEADLINE_MS));
+	for (tries = 0; tries < 10 && !found; tries++) {
+		memset(&f, 0, sizeof(f));
+		memcpy(f.pk, pk, 32);
+		assert_int_equal(dht_node_get_filtered(fx->nodes[1], key, keep_valid,
+		    on_value, on_get_done, &f), 0);
+		assert_true(run_until(&fx->loop, &f.done, DEADLINE_MS));
+		found = f.have_best && f.best_seq == 7;
+		/* Only signed records came through the filter. */
+		assert_int_equal(f.values, f.valid);
+	}
+	assert_true(found);
+	dht_runner_delete(flooder);
+}
+
 static void test_inprocess_exchange(void **state)
 {
 	struct fixture *fx = *state;
@@ -425,6 +508,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_put_get_errors,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_inprocess_exchange,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_flooded_key,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_dhtnode_exchange,
 		    fixture_setup_dhtnode, fixture_teardown),
