@@ -798,6 +798,7 @@ static void
 test_hijack_index(void **state)
 {
 	char victim[IDENTITY_ID_LEN + 1], evil[IDENTITY_ID_LEN + 1];
+	char bob[IDENTITY_ID_LEN + 1];
 	struct gb_member m[2];
 	struct group_blob b;
 
@@ -809,8 +810,8 @@ test_hijack_index(void **state)
 	/* The brute-forced index alone, and next to an unrelated member. */
 	member_for(evil, HIJACK_INDEX, "evil", &m[0]);
 	assert_int_equal(decode_members(m, 1), -EINVAL);
-	test_id(3, m[1].id);
-	member_for(m[1].id, 0, "bob", &m[1]);
+	test_id(3, bob);
+	member_for(bob, 0, "bob", &m[1]);
 	assert_int_equal(decode_members(m, 2), -EINVAL);
 	/* A hand-built roster obeys the same rule. */
 	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
@@ -822,6 +823,13 @@ test_hijack_index(void **state)
 	assert_int_equal(group_blob_add_member(&b, &m[0]), -EINVAL);
 	member_for(evil, UINT32_MAX, "evil", &m[0]);
 	assert_int_equal(decode_members(m, 1), -EINVAL);
+	/* The cap itself is the last index an honest coordinator may
+	 * reach (pick an identity whose address there is not reserved). */
+	member_for(evil, GB_MAX_COLLISION_INDEX, "evil", &m[0]);
+	assert_false(address_ipv4_is_reserved(m[0].ipv4));
+	assert_int_equal(decode_members(m, 2), 0);
+	member_for(evil, GB_MAX_COLLISION_INDEX + 1, "evil", &m[0]);
+	assert_int_equal(decode_members(m, 2), -EINVAL);
 	/* The honest index of the same identity is fine. */
 	member_for(evil, 0, "evil", &m[0]);
 	assert_int_equal(decode_members(m, 2), 0);
