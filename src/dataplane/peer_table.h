@@ -10,9 +10,9 @@
  * one IPv4 per network and one IPv6.
  *
  * An address belongs to one peer. A second peer claiming it (another
- * network's roster gives the same address to a different identity: a
- * hostile coordinator's doing, or an astronomically rare honest FNV
- * collision) is refused with -EADDRINUSE, whoever holds it keeps it, and
+ * network's roster gives the same address to a different identity: an
+ * honest FNV collision between networks that never see each other's
+ * members, or a hostile coordinator aiming at it) is refused with -EADDRINUSE, whoever holds it keeps it, and
  * the refusal is recorded once per (address, claimant) in `clashes`. So
  * packets to that address still go to the holder, and packets from the
  * claimant with that source fail forward's source check: never delivered
