@@ -6,6 +6,10 @@
  * probe always meets an empty slot and lookups stay short. Removal leaves a
  * tombstone unless the next slot is empty (then no probe chain runs through
  * the slot and it can be emptied outright).
+ *
+ * Refused claims live in a plain array searched linearly: they take two
+ * rosters disagreeing about an address, so there are few, and they are only
+ * touched on inserts and removals, never per packet.
  */
 #include "dataplane/peer_table.h"
 
