@@ -105,25 +105,46 @@ static bool is_mine4(const struct daemon *d, uint32_t ip)
 	return false;
 }
 
+/* With `old`, only what `old` already routes to p; without, everything. */
+static bool wanted4(const struct peer_table *old, uint32_t ip, const struct peer *p)
+{
+	const struct peer_entry *e;
+
+	if (!old)
+		return true;
+	e = peer_table_lookup4(old, ip);
+	return e && e->peer == p;
+}
+
+static bool wanted6(const struct peer_table *old, const uint8_t ip[16],
+		    const struct peer *p)
+{
+	const struct peer_entry *e;
+
+	if (!old)
+		return true;
+	e = peer_table_lookup6(old, ip);
+	return e && e->peer == p;
+}
+
 static void add_route(struct daemon *d, const struct network *n,
 		      const struct gb_member *m, struct peer *p,
 		      const struct peer_table *old)
 {
-	struct peer_entry *e;
 	uint8_t v6[16];
 	int ret;
 
-	address_ipv6(m->id, v6);
-	if (!is_mine4(d, m->ipv4) &&
-	    (!old || ((e = peer_table_lookup4(old, m->ipv4)) && e->peer == p))) {
+	if (!is_mine4(d, m->ipv4) && wanted4(old, m->ipv4, p)) {
 		ret = peer_table_insert4(&d->table, m->ipv4, p, n->index);
+		/* -EADDRINUSE: a clash, recorded by the table, logged later */
 		if (ret < 0 && ret != -EEXIST && ret != -EADDRINUSE)
 			log_warn("datapath: route for %s.%s: %s", m->hostname,
 				 n->saved.name, strerror(-ret));
 	}
 	/* IPv6 comes from the id alone: two ids on one IPv6 means a BLAKE3
 	 * collision, but the table would refuse it all the same. */
-	if (!old || ((e = peer_table_lookup6(old, v6)) && e->peer == p))
+	address_ipv6(m->id, v6);
+	if (wanted6(old, v6, p))
 		peer_table_insert6(&d->table, v6, p, n->index);
 }
 
