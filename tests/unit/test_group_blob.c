@@ -4,7 +4,9 @@
  * bytes, insertion-order independence, round trips) and the strict decoder
  * against truncation, bit flips and hand-built hostile rosters (wrong
  * types, unknown format, huge counts, bad ids, hostnames and addresses,
- * duplicates, wrong order, non-minimal encodings, deep firewall nesting).
+ * duplicates, wrong order, non-minimal encodings, deep firewall nesting,
+ * collision indexes above the cap: a brute-forced index that lands on
+ * another network's member), and honest rosters after leaves and rejoins.
  */
 #include <stdarg.h>
 #include <stddef.h>

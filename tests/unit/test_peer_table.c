@@ -3,7 +3,9 @@
  * missing keys, several addresses per peer, growth from empty to many
  * thousands of entries, tombstones under heavy churn (probe chains must stay
  * intact and the table must not grow without bound), removal by peer and
- * iteration. Results are checked against a plain reference array.
+ * iteration, and a second identity claiming a mapped address (refused,
+ * recorded once, the holder keeps routing). Results are checked against a
+ * plain reference array.
  */
 #include <errno.h>
 #include <setjmp.h>
