@@ -2,6 +2,15 @@
  * datapath: see datapath.h. The peer table is rebuilt whole on every roster
  * change (rare) rather than patched, so it can never drift from the rosters;
  * counters of the old entries are folded into their peers first.
+ *
+ * One address, one identity: when two rosters give an address to two
+ * identities (coordinators of different networks never see each other's
+ * members, so honest IPv4 collisions happen; so do forged ones), the one
+ * that already had it keeps it (the old table says who) and, for addresses
+ * new to both, the network joined first wins. A roster change elsewhere
+ * thus cannot take a working address away from its holder. The table
+ * refuses the other claim; each refusal is logged once, when it first shows
+ * up, and counted in `ray status` (address_clashes).
  */
 #include "daemon/datapath.h"
 #include "daemon/daemon.h"
@@ -14,6 +23,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static int send_to_peer(void *peer, const uint8_t *pkt, size_t len, void *ud)
 {
@@ -85,31 +95,135 @@ static void sync_addresses(struct daemon *d)
 		forward_local_set6(d->fwd, v6);
 }
 
-void datapath_sync(struct daemon *d)
+/* Our own addresses are never routed to a peer, whatever its roster says:
+ * its packets would enter the TUN with our own source. */
+static bool is_mine4(const struct daemon *d, uint32_t ip)
 {
-	peer_table_foreach(&d->table, fold_counters, NULL);
-	peer_table_close(&d->table);
-	peer_table_init(&d->table);
+	for (const struct network *n = d->nets; n; n = n->next)
+		if (n->my_ipv4 == ip)
+			return true;
+	return false;
+}
+
+/* With `old`, only what `old` already routes to p; without, everything. */
+static bool wanted4(const struct peer_table *old, uint32_t ip, const struct peer *p)
+{
+	const struct peer_entry *e;
+
+	if (!old)
+		return true;
+	e = peer_table_lookup4(old, ip);
+	return e && e->peer == p;
+}
+
+static bool wanted6(const struct peer_table *old, const uint8_t ip[16],
+		    const struct peer *p)
+{
+	const struct peer_entry *e;
+
+	if (!old)
+		return true;
+	e = peer_table_lookup6(old, ip);
+	return e && e->peer == p;
+}
+
+static void add_route(struct daemon *d, const struct network *n,
+		      const struct gb_member *m, struct peer *p,
+		      const struct peer_table *old)
+{
+	uint8_t v6[16];
+	int ret;
+
+	if (!is_mine4(d, m->ipv4) && wanted4(old, m->ipv4, p)) {
+		ret = peer_table_insert4(&d->table, m->ipv4, p, n->index);
+		/* -EADDRINUSE: a clash, recorded by the table, logged later */
+		if (ret < 0 && ret != -EEXIST && ret != -EADDRINUSE)
+			log_warn("datapath: route for %s.%s: %s", m->hostname,
+				 n->saved.name, strerror(-ret));
+	}
+	/* IPv6 comes from the id alone: two ids on one IPv6 means a BLAKE3
+	 * collision, but the table would refuse it all the same. */
+	address_ipv6(m->id, v6);
+	if (wanted6(old, v6, p))
+		peer_table_insert6(&d->table, v6, p, n->index);
+}
+
+/* Every remote member of every roster, in join order. With `old`, only the
+ * addresses `old` already routes to that member: the holders go first. */
+static void add_routes(struct daemon *d, const struct peer_table *old)
+{
 	for (struct network *n = d->nets; n; n = n->next) {
 		for (size_t i = 0; i < n->blob.n_members; i++) {
 			const struct gb_member *m = &n->blob.members[i];
-			uint8_t pk[32], v6[16];
+			uint8_t pk[32];
 			struct peer *p;
-			int ret;
 
 			if (strcmp(m->id, d->id.id) == 0 || identity_id_parse(m->id, pk) < 0)
 				continue;
 			p = peers_find(d, pk);
-			if (!p)
-				continue;
-			ret = peer_table_insert4(&d->table, m->ipv4, p, n->index);
-			if (ret < 0 && ret != -EEXIST)
-				log_warn("datapath: route for %s.%s: %s", m->hostname,
-					 n->saved.name, strerror(-ret));
-			address_ipv6(m->id, v6);
-			peer_table_insert6(&d->table, v6, p, n->index);
+			if (p)
+				add_route(d, n, m, p, old);
 		}
 	}
+}
+
+static const char *net_name(const struct daemon *d, uint32_t index)
+{
+	for (const struct network *n = d->nets; n; n = n->next)
+		if (n->index == index)
+			return n->saved.name;
+	return "?";
+}
+
+static bool clash_same(const struct peer_clash *a, const struct peer_clash *b)
+{
+	if (a->family != b->family || a->owner != b->owner || a->refused != b->refused)
+		return false;
+	return a->family == AF_INET ? a->v4 == b->v4 : memcmp(a->v6, b->v6, 16) == 0;
+}
+
+static bool clash_known(const struct peer_table *t, const struct peer_clash *c)
+{
+	for (size_t i = 0; i < t->n_clashes; i++)
+		if (clash_same(&t->clashes[i], c))
+			return true;
+	return false;
+}
+
+/* Clashes the previous table did not have; the rest were logged then. */
+static void log_new_clashes(const struct daemon *d, const struct peer_table *old)
+{
+	char a[ADDRESS_V6_STRLEN];
+
+	for (size_t i = 0; i < d->table.n_clashes; i++) {
+		const struct peer_clash *c = &d->table.clashes[i];
+		const struct peer *owner = c->owner, *refused = c->refused;
+
+		if (clash_known(old, c))
+			continue;
+		if (c->family == AF_INET)
+			address_ipv4_format(c->v4, a);
+		else
+			address_ipv6_format(c->v6, a);
+		log_warn("datapath: address clash: %s is %.16s's in %s, %s also gives it "
+			 "to %.16s: kept for the first, packets to or from %.16s on it are "
+			 "dropped", a, owner->id, net_name(d, c->owner_net),
+			 net_name(d, c->refused_net), refused->id, refused->id);
+	}
+}
+
+void datapath_sync(struct daemon *d)
+{
+	struct peer_table old = d->table;
+
+	peer_table_foreach(&old, fold_counters, NULL);
+	peer_table_init(&d->table);
+	/* the forwarder re-looks an entry up when gen moved: it must move */
+	d->table.gen = old.gen + 1;
+	add_routes(d, &old);
+	add_routes(d, NULL);
+	log_new_clashes(d, &old);
+	peer_table_close(&old);
 	sync_addresses(d);
 }
 

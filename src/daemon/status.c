@@ -166,6 +166,8 @@ json_t *status_build(struct daemon *d)
 	json_object_set_new(st, "dataplane", dataplane_json(d));
 	json_object_set_new(st, "disco", disco_json(d));
 	json_object_set_new(st, "gate", gate_json(d));
+	/* addresses two rosters give to two identities (datapath.c) */
+	json_object_set_new(st, "address_clashes", json_integer((json_int_t)d->table.n_clashes));
 	return st;
 }
 

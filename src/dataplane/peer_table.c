@@ -6,6 +6,10 @@
  * probe always meets an empty slot and lookups stay short. Removal leaves a
  * tombstone unless the next slot is empty (then no probe chain runs through
  * the slot and it can be emptied outright).
+ *
+ * Refused claims live in a plain array searched linearly: they take two
+ * rosters disagreeing about an address, so there are few, and they are only
+ * touched on inserts and removals, never per packet.
  */
 #include "dataplane/peer_table.h"
 
@@ -125,8 +129,8 @@ static int map_insert(struct peer_map *m, const uint8_t key[16], void *peer, uin
 
 	if (!peer)
 		return -EINVAL;
-	if (map_find(m, key))
-		return -EEXIST;
+	if ((s = map_find(m, key)) != NULL)
+		return s->e.peer == peer ? -EEXIST : -EADDRINUSE;
 	if (m->used >= PEER_TABLE_MAX_ENTRIES)
 		return -ENOSPC;
 	if ((rc = map_reserve(m)) < 0)
@@ -180,6 +184,99 @@ static size_t map_remove_peer(struct peer_map *m, const void *peer)
 	return n;
 }
 
+static int clash_is(const struct peer_clash *c, int family, const uint8_t key[16])
+{
+	uint8_t k[16];
+
+	if (c->family != family)
+		return 0;
+	if (family == AF_INET6)
+		return memcmp(c->v6, key, 16) == 0;
+	key4(k, c->v4);
+	return memcmp(k, key, 16) == 0;
+}
+
+/* Records a refused claim unless this claimant was already refused this
+ * address. Bounded by the inserts the caller makes (its rosters), so a
+ * hostile roster cannot grow it faster than it grows the table. */
+static int clash_note(struct peer_table *t, int family, const uint8_t key[16],
+    const struct peer_entry *owner, const void *refused, uint32_t net)
+{
+	struct peer_clash *c, *nc;
+
+	for (size_t i = 0; i < t->n_clashes; i++) {
+		c = &t->clashes[i];
+		if (c->refused == refused && clash_is(c, family, key))
+			return -EADDRINUSE;
+	}
+	if (t->n_clashes >= PEER_TABLE_MAX_ENTRIES)
+		return -EADDRINUSE;
+	nc = realloc(t->clashes, (t->n_clashes + 1) * sizeof(*nc));
+	if (!nc)
+		return -EADDRINUSE;	/* still refused, only not recorded */
+	t->clashes = nc;
+	c = &nc[t->n_clashes++];
+	memset(c, 0, sizeof(*c));
+	c->family = family;
+	if (family == AF_INET)
+		c->v4 = ((uint32_t)key[0] << 24) | ((uint32_t)key[1] << 16) |
+		    ((uint32_t)key[2] << 8) | key[3];
+	else
+		memcpy(c->v6, key, 16);
+	c->owner = owner->peer;
+	c->owner_net = owner->net;
+	c->refused = refused;
+	c->refused_net = net;
+	return -EADDRINUSE;
+}
+
+/* Drops the clashes of one address (key != NULL) or of one peer. */
+static void clash_forget(struct peer_table *t, int family, const uint8_t *key,
+    const void *peer)
+{
+	size_t i = 0;
+
+	while (i < t->n_clashes) {
+		struct peer_clash *c = &t->clashes[i];
+		int gone = key ? clash_is(c, family, key) :
+		    c->owner == peer || c->refused == peer;
+
+		if (!gone) {
+			i++;
+			continue;
+		}
+		*c = t->clashes[--t->n_clashes];
+	}
+	if (t->n_clashes == 0) {
+		free(t->clashes);
+		t->clashes = NULL;
+	}
+}
+
+static int table_insert(struct peer_table *t, int family, const uint8_t key[16],
+    void *peer, uint32_t net)
+{
+	struct peer_map *m = family == AF_INET ? &t->v4 : &t->v6;
+	int rc;
+
+	t->gen++;
+	rc = map_insert(m, key, peer, net);
+	if (rc != -EADDRINUSE)
+		return rc;
+	return clash_note(t, family, key, &map_find(m, key)->e, peer, net);
+}
+
+static int table_remove(struct peer_table *t, int family, const uint8_t key[16])
+{
+	int rc;
+
+	t->gen++;
+	rc = map_remove(family == AF_INET ? &t->v4 : &t->v6, key);
+	if (rc == 0)
+		clash_forget(t, family, key, NULL);
+	return rc;
+}
+
 void peer_table_init(struct peer_table *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -189,6 +286,7 @@ void peer_table_close(struct peer_table *t)
 {
 	free(t->v4.slots);
 	free(t->v6.slots);
+	free(t->clashes);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -197,14 +295,12 @@ int peer_table_insert4(struct peer_table *t, uint32_t addr, void *peer, uint32_t
 	uint8_t key[16];
 
 	key4(key, addr);
-	t->gen++;
-	return map_insert(&t->v4, key, peer, net);
+	return table_insert(t, AF_INET, key, peer, net);
 }
 
 int peer_table_insert6(struct peer_table *t, const uint8_t addr[16], void *peer, uint32_t net)
 {
-	t->gen++;
-	return map_insert(&t->v6, addr, peer, net);
+	return table_insert(t, AF_INET6, addr, peer, net);
 }
 
 int peer_table_remove4(struct peer_table *t, uint32_t addr)
@@ -212,20 +308,23 @@ int peer_table_remove4(struct peer_table *t, uint32_t addr)
 	uint8_t key[16];
 
 	key4(key, addr);
-	t->gen++;
-	return map_remove(&t->v4, key);
+	return table_remove(t, AF_INET, key);
 }
 
 int peer_table_remove6(struct peer_table *t, const uint8_t addr[16])
 {
-	t->gen++;
-	return map_remove(&t->v6, addr);
+	return table_remove(t, AF_INET6, addr);
 }
 
 size_t peer_table_remove_peer(struct peer_table *t, const void *peer)
 {
+	size_t n;
+
 	t->gen++;
-	return map_remove_peer(&t->v4, peer) + map_remove_peer(&t->v6, peer);
+	n = map_remove_peer(&t->v4, peer) + map_remove_peer(&t->v6, peer);
+	/* the handle may be freed and reused for another identity next */
+	clash_forget(t, 0, NULL, peer);
+	return n;
 }
 
 struct peer_entry *peer_table_lookup4(const struct peer_table *t, uint32_t addr)

@@ -9,6 +9,15 @@
  * addresses may map to one peer: a peer sharing several networks with us has
  * one IPv4 per network and one IPv6.
  *
+ * An address belongs to one peer. A second peer claiming it (another
+ * network's roster gives the same address to a different identity: an
+ * honest FNV collision between networks that never see each other's
+ * members, or a hostile coordinator aiming at it) is refused with -EADDRINUSE, whoever holds it keeps it, and
+ * the refusal is recorded once per (address, claimant) in `clashes`. So
+ * packets to that address still go to the holder, and packets from the
+ * claimant with that source fail forward's source check: never delivered
+ * as someone else's.
+ *
  * Ownership: the table owns its slot arrays. `peer` is an opaque handle that
  * belongs to the caller; the table never dereferences or frees it. A pointer
  * returned by a lookup stays valid until the next insert or remove on the
@@ -35,6 +44,17 @@ struct peer_entry {
 
 struct peer_slot;
 
+/* One refused claim. */
+struct peer_clash {
+	int family;		/* AF_INET or AF_INET6 */
+	uint32_t v4;		/* host order, AF_INET */
+	uint8_t v6[16];		/* AF_INET6 */
+	const void *owner;	/* holds the address */
+	uint32_t owner_net;
+	const void *refused;	/* was refused it */
+	uint32_t refused_net;	/* network of the first refused claim */
+};
+
 /* One family's table. Keys are 16 bytes; an IPv4 key is its 4 big-endian
  * bytes followed by zeros. */
 struct peer_map {
@@ -50,6 +70,10 @@ struct peer_table {
 	/* bumped by every insert and remove: a caller that held an entry
 	 * pointer across a callback compares it to know the pointer is stale */
 	uint64_t gen;
+	/* refused claims, at most one per (address, claimant); an entry goes
+	 * when either peer or the address is removed */
+	struct peer_clash *clashes;
+	size_t n_clashes;
 };
 
 /* One address during iteration; `entry` may be updated (counters) but the
@@ -65,15 +89,18 @@ void peer_table_init(struct peer_table *t);
 void peer_table_close(struct peer_table *t);
 
 /* Maps addr → (peer, net) with zeroed counters. -EEXIST if the address is
- * already mapped, -EINVAL for a NULL peer, -ENOMEM, -ENOSPC. */
+ * already mapped to this peer, -EADDRINUSE (recorded in clashes) if to
+ * another, -EINVAL for a NULL peer, -ENOMEM, -ENOSPC. */
 int peer_table_insert4(struct peer_table *t, uint32_t addr, void *peer, uint32_t net);
 int peer_table_insert6(struct peer_table *t, const uint8_t addr[16], void *peer, uint32_t net);
 
-/* Unmaps one address; -ENOENT if it was not mapped. */
+/* Unmaps one address and forgets its clashes; -ENOENT if it was not
+ * mapped. */
 int peer_table_remove4(struct peer_table *t, uint32_t addr);
 int peer_table_remove6(struct peer_table *t, const uint8_t addr[16]);
 
-/* Unmaps every address of `peer`; returns how many were removed. */
+/* Unmaps every address of `peer` and forgets the clashes it is part of;
+ * returns how many addresses were removed. */
 size_t peer_table_remove_peer(struct peer_table *t, const void *peer);
 
 /* NULL when the address is not mapped. */

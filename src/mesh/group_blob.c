@@ -20,6 +20,9 @@ gb_member_check(const struct gb_member *m)
 {
 	if (!identity_id_valid(m->id) || !hostname_valid(m->hostname))
 		return -EINVAL;
+	/* A chosen index could land on an address of another network. */
+	if (m->collision_index > GB_MAX_COLLISION_INDEX)
+		return -EINVAL;
 	if (m->ipv4 != address_ipv4(m->id, m->collision_index) ||
 	    address_ipv4_is_reserved(m->ipv4))
 		return -EINVAL;
@@ -410,7 +413,7 @@ group_blob_assign_ip(const struct group_blob *b, const char *id, uint32_t *ip,
 
 	if (!identity_id_valid(id))
 		return -EINVAL;
-	for (n = 0; n < GB_ASSIGN_TRIES; n++) {
+	for (n = 0; n <= GB_MAX_COLLISION_INDEX; n++) {
 		cand = address_ipv4(id, n);
 		if (address_ipv4_is_reserved(cand))
 			continue;

@@ -15,7 +15,8 @@
  * group_blob_decode is the gate for rosters fetched from peers: it accepts
  * only what group_blob_encode would produce for a valid roster (right types,
  * known format, bounded counts, valid ids and hostnames, addresses that match
- * their derivation, no duplicate ids, addresses or hostnames, canonical
+ * their derivation at a collision index of at most GB_MAX_COLLISION_INDEX,
+ * no duplicate ids, addresses or hostnames, canonical
  * order and encoding) and rejects everything else with -EINVAL (-EMSGSIZE
  * for oversized input, -EPROTONOSUPPORT for an unknown format version).
  *
@@ -46,8 +47,28 @@
 #define GB_FIREWALL_MAX (1024 * 1024)
 #define GB_FIREWALL_MAX_DEPTH 32
 #define GB_MAX_ENCODED (4 * 1024 * 1024)
-/* Collision indexes tried by group_blob_assign_ip before -EADDRNOTAVAIL. */
-#define GB_ASSIGN_TRIES 65536
+/*
+ * Highest collision index a roster may hold; group_blob_assign_ip tries
+ * 0..GB_MAX_COLLISION_INDEX before -EADDRNOTAVAIL and every check (add,
+ * decode) rejects a member above it.
+ *
+ * Why a cap and not "must be the lowest free index": a coordinator could
+ * otherwise brute-force an index (about a second of FNV-1a) that lands its
+ * own identity on a member's address in another network we are in. The
+ * exact rule cannot be checked: an index is the lowest free one *when the
+ * member was admitted*, and the member that held a lower address may have
+ * left since, so an honest roster routinely lists index 1 with index 0
+ * free. The roster keeps no history to tell that from a forgery.
+ *
+ * Why 7: index n > 0 needs n addresses in a row taken, each with
+ * probability at most GB_MAX_MEMBERS / 2^22 (~2.4e-4); index 8 is ~1e-29 per
+ * admission, so an honest coordinator never meets the cap. A forger gets
+ * 8 addresses per identity instead of 2^32, so landing on a chosen address
+ * means generating ~500 000 keys instead of a second of hashing. That is
+ * still feasible: the data plane refuses an address another network already
+ * maps to a different identity (peer_table.h), which is the real guard.
+ */
+#define GB_MAX_COLLISION_INDEX 7
 
 enum group_mode {
 	GROUP_MODE_CLOSED = 0,
@@ -130,7 +151,8 @@ const struct gb_member *group_blob_find_member_by_hostname(
 const struct gb_member *group_blob_find_member_by_ipv4(
     const struct group_blob *b, uint32_t ip);
 /* Lowest collision index whose address is neither reserved nor held by
- * another member (the member `id` itself does not count). */
+ * another member (the member `id` itself does not count); -EADDRNOTAVAIL
+ * when none up to GB_MAX_COLLISION_INDEX is. */
 int group_blob_assign_ip(const struct group_blob *b, const char *id,
     uint32_t *ip, uint32_t *index);
 /* -ENOENT for an unknown member, -EEXIST when another member has the name. */

@@ -23,8 +23,10 @@
 
 #include <msgpack.h>
 
+#include "mesh/address.h"
 #include "mesh/group_blob_priv.h"
 #include "util/blake3.h"
+#include "util/log.h"
 
 #define MEMBER_FIELDS 5
 #define APPROVED_FIELDS 2
@@ -441,9 +443,30 @@ rd_list(struct rd *r, size_t cap, size_t size, void **arr, size_t *count)
 	return *arr == NULL ? -ENOMEM : 0;
 }
 
+/*
+ * An index above the cap whose address still derives is no bit rot: its
+ * likely author is a coordinator that brute-forced the index to land on an
+ * address in another network, so the refusal says so.
+ */
+static void
+log_aimed_index(const struct gb_member *m)
+{
+	char a[ADDRESS_V4_STRLEN];
+
+	if (m->collision_index <= GB_MAX_COLLISION_INDEX ||
+	    m->ipv4 != address_ipv4(m->id, m->collision_index))
+		return;
+	address_ipv4_format(m->ipv4, a);
+	log_warn("roster: member %.16s at collision index %u (at most %u) "
+	    "lands on %s: malformed roster refused", m->id,
+	    m->collision_index, GB_MAX_COLLISION_INDEX, a);
+}
+
 static int
 rd_member(struct rd *r, struct gb_member *m)
 {
+	int rc;
+
 	if (rd_tuple(r, MEMBER_FIELDS) < 0 ||
 	    rd_cstr(r, m->id, IDENTITY_ID_LEN) < 0 ||
 	    rd_u32(r, &m->ipv4) < 0 ||
@@ -451,7 +474,10 @@ rd_member(struct rd *r, struct gb_member *m)
 	    rd_cstr(r, m->hostname, HOSTNAME_MAX) < 0 ||
 	    rd_bool(r, &m->coordinator) < 0)
 		return -EINVAL;
-	return gb_member_check(m);
+	rc = gb_member_check(m);
+	if (rc < 0)
+		log_aimed_index(m);
+	return rc;
 }
 
 static int

@@ -4,7 +4,9 @@
  * bytes, insertion-order independence, round trips) and the strict decoder
  * against truncation, bit flips and hand-built hostile rosters (wrong
  * types, unknown format, huge counts, bad ids, hostnames and addresses,
- * duplicates, wrong order, non-minimal encodings, deep firewall nesting).
+ * duplicates, wrong order, non-minimal encodings, deep firewall nesting,
+ * collision indexes above the cap: a brute-forced index that lands on
+ * another network's member), and honest rosters after leaves and rejoins.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,7 +433,7 @@ enum fault {
 	F_IDX_NONMIN, F_MEMBER_6, F_APPROVED_BAD, F_KEY_HASH31,
 	F_KEY_ID_BAD, F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE,
 	F_IP_NEG, F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
-	F_APPROVED_UNSORTED,
+	F_APPROVED_UNSORTED, F_IDX_HIGH,
 };
 
 static void
@@ -529,7 +531,8 @@ decode_fault(enum fault f)
 		pk_member(&pk, ids[1], 0, "b", F_NONE);
 		pk_member(&pk, ids[0], 0, "a", F_NONE);
 	} else {
-		pk_member(&pk, ids[0], 0, f == F_HOST_BAD ? "a_" :
+		pk_member(&pk, ids[0], f == F_IDX_HIGH ? 64 : 0,
+		    f == F_HOST_BAD ? "a_" :
 		    f == F_HOST_EMPTY ? "" : "a", f);
 		pk_member(&pk, ids[1], 0, "b", F_NONE);
 	}
@@ -610,7 +613,7 @@ test_hostile_rosters(void **state)
 		F_MEMBER_6, F_APPROVED_BAD, F_KEY_HASH31, F_KEY_ID_BAD,
 		F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE, F_IP_NEG,
 		F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
-		F_APPROVED_UNSORTED,
+		F_APPROVED_UNSORTED, F_IDX_HIGH,
 	};
 	size_t i;
 	int rc;
@@ -754,6 +757,168 @@ test_merge_clashes(void **state)
 	group_blob_free(&base);
 }
 
+/*
+ * Cross-network hijack: test_id(2) lands on test_id(1)'s index-0 address at
+ * this collision index (brute force, well under a second). A coordinator of
+ * another network could list test_id(2) there, with an address that derives
+ * correctly, and take test_id(1)'s traffic on nodes in both networks.
+ */
+#define HIJACK_INDEX 4906318u
+
+static int
+cmp_member(const void *a, const void *b)
+{
+	return strcmp(((const struct gb_member *)a)->id,
+	    ((const struct gb_member *)b)->id);
+}
+
+/* Encodes members as given (no add_member checks) and decodes the result. */
+static int
+decode_members(const struct gb_member *m, size_t n)
+{
+	struct group_blob b, c;
+	uint8_t *enc;
+	size_t len;
+	int rc;
+
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	b.members = calloc(n, sizeof(*m));
+	assert_non_null(b.members);
+	memcpy(b.members, m, n * sizeof(*m));
+	b.n_members = n;
+	qsort(b.members, n, sizeof(*m), cmp_member);
+	assert_int_equal(group_blob_encode(&b, &enc, &len), 0);
+	rc = group_blob_decode(enc, len, &c);
+	if (rc == 0)
+		group_blob_free(&c);
+	free(enc);
+	group_blob_free(&b);
+	return rc;
+}
+
+static void
+test_hijack_index(void **state)
+{
+	char victim[IDENTITY_ID_LEN + 1], evil[IDENTITY_ID_LEN + 1];
+	char bob[IDENTITY_ID_LEN + 1];
+	struct gb_member m[2];
+	struct group_blob b;
+
+	(void)state;
+	test_id(1, victim);
+	test_id(2, evil);
+	assert_int_equal(address_ipv4(evil, HIJACK_INDEX),
+	    address_ipv4(victim, 0));
+	/* The brute-forced index alone, and next to an unrelated member. */
+	member_for(evil, HIJACK_INDEX, "evil", &m[0]);
+	assert_int_equal(decode_members(m, 1), -EINVAL);
+	test_id(3, bob);
+	member_for(bob, 0, "bob", &m[1]);
+	assert_int_equal(decode_members(m, 2), -EINVAL);
+	/* A hand-built roster obeys the same rule. */
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	assert_int_equal(group_blob_add_member(&b, &m[0]), -EINVAL);
+	/* Far beyond anything an honest coordinator reaches, lower indexes
+	 * free: rejected whatever the index. */
+	member_for(evil, 64, "evil", &m[0]);
+	assert_int_equal(decode_members(m, 2), -EINVAL);
+	assert_int_equal(group_blob_add_member(&b, &m[0]), -EINVAL);
+	member_for(evil, UINT32_MAX, "evil", &m[0]);
+	assert_int_equal(decode_members(m, 1), -EINVAL);
+	/* The cap itself is the last index an honest coordinator may
+	 * reach (pick an identity whose address there is not reserved). */
+	member_for(evil, GB_MAX_COLLISION_INDEX, "evil", &m[0]);
+	assert_false(address_ipv4_is_reserved(m[0].ipv4));
+	assert_int_equal(decode_members(m, 2), 0);
+	member_for(evil, GB_MAX_COLLISION_INDEX + 1, "evil", &m[0]);
+	assert_int_equal(decode_members(m, 2), -EINVAL);
+	/* The honest index of the same identity is fine. */
+	member_for(evil, 0, "evil", &m[0]);
+	assert_int_equal(decode_members(m, 2), 0);
+	assert_int_equal(group_blob_add_member(&b, &m[0]), 0);
+	group_blob_free(&b);
+}
+
+/* Encode + decode must accept the roster and give the same bytes back. */
+static void
+assert_roundtrip(const struct group_blob *b)
+{
+	struct group_blob c;
+	uint8_t *ea, *eb;
+	size_t la, lb;
+
+	assert_int_equal(group_blob_encode(b, &ea, &la), 0);
+	assert_int_equal(group_blob_decode(ea, la, &c), 0);
+	assert_int_equal(group_blob_encode(&c, &eb, &lb), 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ea, eb, la);
+	free(ea);
+	free(eb);
+	group_blob_free(&c);
+}
+
+static uint32_t
+index_of(const struct group_blob *b, const char *id)
+{
+	const struct gb_member *m = group_blob_find_member(b, id);
+
+	assert_non_null(m);
+	return m->collision_index;
+}
+
+/* Members leave and come back in every order: what the coordinator assigns
+ * always validates, even when the member that forced an index > 0 is gone
+ * (so a lower index is free again). */
+static void
+test_honest_leaves_rejoins(void **state)
+{
+	struct group_blob b;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	for (i = 0; i < 20; i++) {
+		char host[16];
+
+		snprintf(host, sizeof(host), "m%u", i);
+		admit_named(&b, 7000 + i, host);
+	}
+	assert_int_equal(group_blob_admit(&b, ID_COLL_A, "a", true), 0);
+	assert_int_equal(group_blob_admit(&b, ID_COLL_B, "b", false), 0);
+	assert_int_equal(group_blob_admit(&b, ID_RESERVED, "r", false), 0);
+	assert_int_equal(index_of(&b, ID_COLL_B), 1);
+	assert_int_equal(index_of(&b, ID_RESERVED), 1);
+	assert_roundtrip(&b);
+	/* The member that pushed b to index 1 leaves: b keeps its address. */
+	assert_int_equal(group_blob_remove_member(&b, ID_COLL_A), 0);
+	assert_int_equal(index_of(&b, ID_COLL_B), 1);
+	assert_roundtrip(&b);
+	/* It rejoins and takes the index-0 address, free again. */
+	assert_int_equal(group_blob_admit(&b, ID_COLL_A, "a", false), 0);
+	assert_int_equal(index_of(&b, ID_COLL_A), 0);
+	assert_roundtrip(&b);
+	/* Both leave, then rejoin the other way round. */
+	assert_int_equal(group_blob_remove_member(&b, ID_COLL_A), 0);
+	assert_int_equal(group_blob_remove_member(&b, ID_COLL_B), 0);
+	assert_roundtrip(&b);
+	assert_int_equal(group_blob_admit(&b, ID_COLL_B, "b", false), 0);
+	assert_int_equal(group_blob_admit(&b, ID_COLL_A, "a", false), 0);
+	assert_int_equal(index_of(&b, ID_COLL_B), 0);
+	assert_int_equal(index_of(&b, ID_COLL_A), 1);
+	assert_roundtrip(&b);
+	/* Churn of the others changes nothing about the rule. */
+	for (i = 0; i < 20; i += 2) {
+		char id[IDENTITY_ID_LEN + 1];
+
+		test_id(7000 + i, id);
+		assert_int_equal(group_blob_remove_member(&b, id), 0);
+		assert_roundtrip(&b);
+	}
+	assert_int_equal(group_blob_remove_member(&b, ID_COLL_B), 0);
+	assert_roundtrip(&b);
+	group_blob_free(&b);
+}
+
 int
 main(void)
 {
@@ -769,6 +934,8 @@ main(void)
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_merge_members),
 		cmocka_unit_test(test_merge_clashes),
+		cmocka_unit_test(test_hijack_index),
+		cmocka_unit_test(test_honest_leaves_rejoins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,9 @@
  * missing keys, several addresses per peer, growth from empty to many
  * thousands of entries, tombstones under heavy churn (probe chains must stay
  * intact and the table must not grow without bound), removal by peer and
- * iteration. Results are checked against a plain reference array.
+ * iteration, and a second identity claiming a mapped address (refused,
+ * recorded once, the holder keeps routing). Results are checked against a
+ * plain reference array.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -41,7 +43,9 @@ static void test_basic(void **state)
 	assert_int_equal(peer_table_remove4(&t, 0x64400102), -ENOENT);
 
 	assert_int_equal(peer_table_insert4(&t, 0x64400102, &peer_a, 0), 0);
-	assert_int_equal(peer_table_insert4(&t, 0x64400102, &peer_b, 1), -EEXIST);
+	/* another identity claiming a mapped address: refused, see
+	 * test_cross_network_clash */
+	assert_int_equal(peer_table_insert4(&t, 0x64400102, &peer_b, 1), -EADDRINUSE);
 	assert_int_equal(peer_table_insert4(&t, 0x64400103, NULL, 1), -EINVAL);
 	/* the same peer in a second network: a second IPv4 */
 	assert_int_equal(peer_table_insert4(&t, 0x64771234, &peer_a, 1), 0);
@@ -265,6 +269,88 @@ static void test_remove_peer_and_iterate(void **state)
 	peer_table_close(&t);
 }
 
+/*
+ * Two networks give one IPv4 (and, for a hostile roster, one IPv6) to two
+ * identities: the first mapping keeps routing, the second claim is refused
+ * and counted once per (address, claimant), so packets to or from that
+ * address for the second identity find the first one and are dropped by
+ * forward's source check instead of being delivered.
+ */
+static void test_cross_network_clash(void **state)
+{
+	struct peer_table t;
+	struct peer_entry *e;
+	uint8_t a6[16];
+
+	(void)state;
+	peer_table_init(&t);
+	assert_int_equal(t.n_clashes, 0);
+	assert_int_equal(peer_table_insert4(&t, 0x64512345, &peer_a, 0), 0);
+	assert_int_equal(peer_table_insert4(&t, 0x64512345, &peer_b, 1), -EADDRINUSE);
+	assert_int_equal(t.n_clashes, 1);
+	e = peer_table_lookup4(&t, 0x64512345);
+	assert_non_null(e);
+	assert_ptr_equal(e->peer, &peer_a);
+	assert_int_equal(e->net, 0);
+	assert_int_equal(t.n_clashes, 1);
+	assert_int_equal(t.clashes[0].family, AF_INET);
+	assert_int_equal(t.clashes[0].v4, 0x64512345);
+	assert_ptr_equal(t.clashes[0].owner, &peer_a);
+	assert_int_equal(t.clashes[0].owner_net, 0);
+	assert_ptr_equal(t.clashes[0].refused, &peer_b);
+	assert_int_equal(t.clashes[0].refused_net, 1);
+	/* the same claimant again (a third network): still one clash */
+	assert_int_equal(peer_table_insert4(&t, 0x64512345, &peer_b, 2), -EADDRINUSE);
+	assert_int_equal(t.n_clashes, 1);
+	/* the owner itself in another network is no clash */
+	assert_int_equal(peer_table_insert4(&t, 0x64512345, &peer_a, 1), -EEXIST);
+	assert_int_equal(t.n_clashes, 1);
+	/* a third identity on the same address is another clash */
+	assert_int_equal(peer_table_insert4(&t, 0x64512345, &peer_c, 1), -EADDRINUSE);
+	assert_int_equal(t.n_clashes, 2);
+	assert_ptr_equal(peer_table_lookup4(&t, 0x64512345)->peer, &peer_a);
+	/* IPv6 follows the same rule */
+	v6addr(a6, 9);
+	assert_int_equal(peer_table_insert6(&t, a6, &peer_b, 1), 0);
+	assert_int_equal(peer_table_insert6(&t, a6, &peer_a, 0), -EADDRINUSE);
+	assert_int_equal(t.n_clashes, 3);
+	assert_ptr_equal(peer_table_lookup6(&t, a6)->peer, &peer_b);
+	assert_int_equal(peer_table_count(&t), 2);
+	/* a freed claimant leaves no record behind (its handle may be
+	 * reused); the owner going frees the address outright */
+	assert_int_equal(peer_table_remove_peer(&t, &peer_c), 0);
+	assert_int_equal(t.n_clashes, 2);
+	assert_int_equal(peer_table_remove_peer(&t, &peer_a), 1);
+	assert_int_equal(t.n_clashes, 0);
+	assert_null(peer_table_lookup4(&t, 0x64512345));
+	assert_int_equal(peer_table_insert4(&t, 0x64512345, &peer_b, 1), 0);
+	peer_table_close(&t);
+	assert_int_equal(t.n_clashes, 0);
+}
+
+/* Hostile churn: repeated refused claims are recorded once each, and no
+ * claim displaces the owner. */
+static void test_clash_flood(void **state)
+{
+	struct peer_table t;
+	static int claimants[300];
+	size_t n = sizeof(claimants) / sizeof(claimants[0]);
+
+	(void)state;
+	peer_table_init(&t);
+	assert_int_equal(peer_table_insert4(&t, 0x64400007, &peer_a, 0), 0);
+	for (size_t round = 0; round < 3; round++)
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(peer_table_insert4(&t, 0x64400007, &claimants[i], 1),
+			    -EADDRINUSE);
+	assert_int_equal(t.n_clashes, n);
+	assert_ptr_equal(peer_table_lookup4(&t, 0x64400007)->peer, &peer_a);
+	assert_int_equal(peer_table_count(&t), 1);
+	assert_int_equal(peer_table_remove4(&t, 0x64400007), 0);
+	assert_int_equal(t.n_clashes, 0);
+	peer_table_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +359,8 @@ int main(void)
 		cmocka_unit_test(test_collisions_and_tombstones),
 		cmocka_unit_test(test_random_reference),
 		cmocka_unit_test(test_remove_peer_and_iterate),
+		cmocka_unit_test(test_cross_network_clash),
+		cmocka_unit_test(test_clash_flood),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
