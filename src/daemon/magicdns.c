@@ -6,6 +6,7 @@
 #include "daemon/magicdns.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
+#include "daemon/peers.h"
 #include "dns/resolv.h"
 #include "dns/server.h"
 #include "mesh/address.h"
@@ -21,6 +22,22 @@ void magicdns_recover(struct daemon *d)
 	dns_resolv_init(&d->resolv, NULL);
 	if (dns_resolv_recover(d->home) > 0)
 		log_warn("dns: restored the system resolver left changed by an earlier run");
+}
+
+/*
+ * A member's IPv4 as Magic DNS answers it: not at all when the peer table
+ * gave that address to another identity (a clash between two rosters), or
+ * the name would lead to whoever holds it. Its AAAA, bound to the identity,
+ * is still answered.
+ */
+static uint32_t answered_ipv4(struct daemon *d, const struct gb_member *m)
+{
+	struct peer_entry *e = peer_table_lookup4(&d->table, m->ipv4);
+	uint8_t pk[32];
+
+	if (!e || identity_id_parse(m->id, pk) < 0)
+		return m->ipv4;
+	return e->peer == (void *)peers_find(d, pk) ? m->ipv4 : 0;
 }
 
 void magicdns_sync(struct daemon *d)
@@ -43,7 +60,7 @@ void magicdns_sync(struct daemon *d)
 			const struct gb_member *m = &n->blob.members[i];
 
 			snprintf(e[i].hostname, sizeof(e[i].hostname), "%s", m->hostname);
-			e[i].ipv4 = m->ipv4;
+			e[i].ipv4 = answered_ipv4(d, m);
 			address_ipv6(m->id, e[i].ipv6);
 		}
 		if (dns_table_set_network(&d->dns_table, n->saved.name, e, n->blob.n_members) < 0)

@@ -4,8 +4,11 @@
 # Then mallory, whose key was ground so that its index-0 address is alice's
 # (an evil coordinator could admit such an identity any time), joins evil's
 # network. u must keep routing alice's address to alice, refuse mallory's
-# claim (logged once, counted as address_clashes) and drop mallory's packets
-# sent from that address.
+# claim (logged once, counted as address_clashes), drop mallory's packets
+# sent from that address and give mallory's name no A record. After u
+# restarts, the table is rebuilt in join order and mallory's network comes
+# first: then alice's name loses its A record (AAAA stays), so the name never
+# leads to mallory.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init hijack
@@ -100,4 +103,17 @@ wait_for 20 "u → alice v4 after evilnet changes" ping_ok u "$a4"
 clashes_are u 1
 n=$(grep -c "address clash: $a4" "$LAB_WORK/u/daemon.log")
 assert_eq 1 "$n" "clash warnings in u's log"
+step "Magic DNS gives the loser of the clash no A record"
+q() { lab_exec u dig +short +time=2 +tries=1 @127.0.0.1 "$@"; }
+wait_for 20 "alice.home.ray A" bash -c "[[ \"\$(ip netns exec $(lab_ns u) dig +short +time=2 +tries=1 @127.0.0.1 alice.home.ray A)\" == $a4 ]]"
+assert_eq "" "$(q mallory.evilnet.ray A)" "mallory's A record"
+[[ -n "$(q mallory.evilnet.ray AAAA)" ]] || fail "mallory's AAAA record is gone too"
+
+step "after a restart (evilnet first), alice's name has no A record"
+lab_stop_daemon u
+lab_start_daemon u
+wait_for 60 "u sees mallory again" online u evilnet mallory
+wait_for 60 "u sees alice again" online u home alice
+no_alice_a() { [[ -z "$(q alice.home.ray A)" && -n "$(q alice.home.ray AAAA)" ]]; }
+wait_for 20 "alice.home.ray: no A, AAAA kept" no_alice_a
 step "pass"
