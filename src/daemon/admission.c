@@ -223,6 +223,11 @@ void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_ms
 		return;
 	}
 	if (!n->has_key) {
+		/* A joiner hands invites to coordinators only; one that reached
+		 * a plain member is worth knowing about (the member now holds
+		 * it). */
+		if (m->has_invite)
+			log_warn("admission: %.8s sent us (not a coordinator) an invite", p->id);
 		send_denied(d, p, m->net, "this node is not a coordinator of that network");
 		return;
 	}

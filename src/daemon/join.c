@@ -8,6 +8,12 @@
  * from the same peer, checks its hash and that it lists this node, and only
  * then adopts the network. Each step has a deadline, and the whole join
  * answers the CLI within JOIN_TOTAL_MS.
+ *
+ * An invite's secret goes only to a coordinator: the one that minted it
+ * (named in the code) or one the network's roster lists as coordinator. The
+ * roster is fetched (by the hash in the signed record, so whoever serves it
+ * cannot forge it) before the secret goes to any other seed; a plain member
+ * gets the request without it and can only say it is not a coordinator.
  */
 #include "daemon/blobs.h"
 #include "daemon/magicdns.h"
@@ -58,6 +64,14 @@ struct join_op {
 	char last_error[200];
 	bool has_invite;
 	uint8_t secret[INVITE_SECRET_LEN];
+	uint8_t minter[32];        /* the coordinator named in the invite code */
+	uint8_t blob_hash[32];     /* from the signed network record */
+	bool has_hash;
+	bool roster_checked;       /* coords holds the roster's coordinators */
+	bool verifying;            /* fetching the roster before asking */
+	size_t verified_seed;      /* cur when the last roster fetch began, +1 */
+	uint8_t coords[NETWORK_SEEDS_MAX][32];
+	size_t n_coords;
 	uint32_t retry_ms;           /* J_PENDING: backoff between retries */
 	uint32_t lookup_retry_ms;    /* J_LOOKUP: likewise */
 	unsigned lookups;            /* J_LOOKUP: DHT lookups done */
@@ -100,14 +114,35 @@ static void join_fail(struct daemon *d, struct join_op *j, const char *fmt, ...)
 }
 
 static void ask_next_seed(struct daemon *d, struct join_op *j);
+static void verify_roster(struct daemon *d, struct join_op *j, struct peer *p);
+
+/* Whether the invite's secret may go to pk. */
+static bool is_coordinator(const struct join_op *j, const uint8_t pk[32])
+{
+	if (memcmp(pk, j->minter, 32) == 0)
+		return true;
+	for (size_t i = 0; j->roster_checked && i < j->n_coords; i++)
+		if (memcmp(j->coords[i], pk, 32) == 0)
+			return true;
+	return false;
+}
 
 static void send_join_req(struct daemon *d, struct join_op *j)
 {
 	struct ctl_msg m = { .type = CTL_JOIN_REQ, .has_net = true };
 
+	if (j->verifying)
+		return; /* on_roster sends it */
+	if (j->has_invite && !j->roster_checked && !is_coordinator(j, j->peer->pk) &&
+	    j->verified_seed != j->cur + 1) {
+		j->verified_seed = j->cur + 1; /* once per seed: a failure sends without */
+		verify_roster(d, j, j->peer);
+		if (j->verifying)
+			return;
+	}
 	memcpy(m.net, j->net, 32);
 	snprintf(m.hostname, sizeof(m.hostname), "%s", j->hostname);
-	if (j->has_invite) {
+	if (j->has_invite && is_coordinator(j, j->peer->pk)) {
 		m.has_invite = true;
 		memcpy(m.invite, j->secret, sizeof(m.invite));
 	}
@@ -138,6 +173,55 @@ static void ask_next_seed(struct daemon *d, struct join_op *j)
 	}
 	join_fail(d, j, "could not reach a coordinator of the network (%zu tried)%s%s",
 		  j->n_seeds, j->last_error[0] ? ": " : "", j->last_error);
+}
+
+struct roster_check {
+	uint8_t net[32];
+};
+
+/* The roster (checked against the record's hash by blob_fetch): who its
+ * coordinators are. */
+static void on_roster(struct daemon *d, const uint8_t *data, size_t len, void *ud)
+{
+	struct roster_check *rc = ud;
+	struct group_blob b;
+	struct join_op *j;
+
+	for (j = d->joins; j; j = j->next)
+		if (j->verifying && memcmp(j->net, rc->net, 32) == 0)
+			break;
+	free(rc);
+	if (!j)
+		return;
+	j->verifying = false;
+	/* Unverified (fetch failed): this seed gets no secret, the next seed
+	 * is asked for the roster again. */
+	if (data && group_blob_decode(data, len, &b) == 0) {
+		j->roster_checked = true;
+		for (size_t i = 0; i < b.n_members && j->n_coords < NETWORK_SEEDS_MAX; i++)
+			if (b.members[i].coordinator &&
+			    identity_id_parse(b.members[i].id, j->coords[j->n_coords]) == 0)
+				j->n_coords++;
+		group_blob_free(&b);
+		log_info("join: the roster names %zu coordinator(s); the invite goes only to them",
+			 j->n_coords);
+	}
+	if (j->peer && j->peer->conn && j->state == J_ASKING)
+		send_join_req(d, j);
+}
+
+static void verify_roster(struct daemon *d, struct join_op *j, struct peer *p)
+{
+	struct roster_check *rc;
+
+	if (!j->has_hash || !(rc = malloc(sizeof(*rc))))
+		return;
+	memcpy(rc->net, j->net, 32);
+	j->verifying = true;
+	if (blob_fetch(d, p->pk, j->blob_hash, on_roster, rc) < 0) {
+		free(rc);
+		j->verifying = false;
+	}
 }
 
 static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
@@ -182,6 +266,10 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 	if (rec && p.n_seeds == 0) {
 		join_fail(d, j, "the network's record names no members: it was deleted");
 		return;
+	}
+	if (rec) {
+		memcpy(j->blob_hash, p.blob_hash, 32);
+		j->has_hash = true;
 	}
 	/* The invite's minter (already first) leads; the record's seeds
 	 * (coordinators first) follow. */
@@ -436,6 +524,7 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 	if (invite) {
 		j->has_invite = true;
 		memcpy(j->secret, ic.secret, sizeof(j->secret));
+		memcpy(j->minter, ic.coordinator, 32);
 		if (memcmp(ic.coordinator, d->id.pk, 32) != 0)
 			memcpy(j->seeds[j->n_seeds++], ic.coordinator, 32);
 		sodium_memzero(&ic, sizeof(ic));
