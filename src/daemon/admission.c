@@ -10,6 +10,7 @@
 #include "daemon/roster.h"
 #include "mesh/invite.h"
 #include "proto/control.h"
+#include "transport/quic.h"
 #include "util/blake3.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -182,6 +183,34 @@ out:
 	invite_ledger_free(&led);
 }
 
+/* Requests from the source p's connection came from. */
+static size_t from_source(struct daemon *d, const struct admission *a, const struct peer *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; p->conn && i < a->n_req; i++) {
+		struct peer *q = peers_find(d, a->req[i].pk);
+
+		if (q && q->conn && quic_conn_same_source(q->conn, p->conn))
+			n++;
+	}
+	return n;
+}
+
+/* Makes room by dropping the oldest request whose joiner is gone. */
+static bool evict_gone(struct admission *a)
+{
+	struct join_request *old = NULL;
+
+	for (size_t i = 0; i < a->n_req; i++)
+		if (a->req[i].gone_ms && (!old || a->req[i].since < old->since))
+			old = &a->req[i];
+	if (!old)
+		return false;
+	drop_request(a, old);
+	return true;
+}
+
 static void queue_request(struct daemon *d, struct network *n, struct peer *p,
 			  const char *hostname)
 {
@@ -190,8 +219,13 @@ static void queue_request(struct daemon *d, struct network *n, struct peer *p,
 	uint8_t rnd[4];
 
 	if (!r) {
-		if (a->n_req == ADMISSION_MAX_REQUESTS) {
-			send_denied(d, p, n->pk, "too many join requests are waiting; try later");
+		/* No place: PENDING all the same, so the joiner asks again
+		 * later instead of giving up on a refusal it did not earn. */
+		if (from_source(d, a, p) >= ADMISSION_PER_SOURCE ||
+		    (a->n_req == ADMISSION_MAX_REQUESTS && !evict_gone(a))) {
+			log_debug("network %s: no place in the queue for %.8s yet",
+				  n->saved.name, p->id);
+			send_simple(d, p, n, CTL_PENDING);
 			return;
 		}
 		r = &a->req[a->n_req++];
@@ -205,7 +239,40 @@ static void queue_request(struct daemon *d, struct network *n, struct peer *p,
 	}
 	snprintf(r->hostname, sizeof(r->hostname), "%s",
 		 hostname_valid(hostname) ? hostname : "");
+	r->seen_ms = daemon_now_ms(d);
+	r->gone_ms = 0;
 	send_simple(d, p, n, CTL_PENDING);
+}
+
+static bool expired(struct daemon *d, struct join_request *r, uint64_t now)
+{
+	struct peer *p = peers_find(d, r->pk);
+
+	if (p && p->conn)
+		r->gone_ms = 0;
+	else if (!r->gone_ms)
+		r->gone_ms = now;
+	return (r->gone_ms && now - r->gone_ms >= ADMISSION_GONE_MS) ||
+	       now - r->seen_ms >= ADMISSION_IDLE_MS;
+}
+
+void admission_tick(struct daemon *d)
+{
+	uint64_t now = daemon_now_ms(d);
+
+	for (struct network *n = d->nets; n; n = n->next) {
+		struct admission *a = &n->admission;
+
+		for (size_t i = 0; i < a->n_req;) {
+			if (!expired(d, &a->req[i], now)) {
+				i++;
+				continue;
+			}
+			log_info("network %s: join request %s expired (the joiner stopped asking)",
+				 n->saved.name, a->req[i].id);
+			drop_request(a, &a->req[i]);
+		}
+	}
 }
 
 void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_msg *m)

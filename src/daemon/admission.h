@@ -27,6 +27,8 @@ struct join_request {
 	uint8_t pk[32];
 	char hostname[HOSTNAME_BUF];
 	uint64_t since;              /* unix seconds */
+	uint64_t seen_ms;            /* loop time the joiner last asked */
+	uint64_t gone_ms;            /* loop time its connection went; 0: up */
 };
 
 /* Per network, in memory: a restart forgets the queue (joiners retry). */
@@ -39,6 +41,20 @@ struct admission {
 };
 
 void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_msg *m);
+
+/*
+ * Requests expire: ADMISSION_GONE_MS after the joiner's connection went,
+ * or ADMISSION_IDLE_MS without its periodic re-ask (a live joiner asks at
+ * least every 30 s). One source address holds at most ADMISSION_PER_SOURCE
+ * of a queue. When a queue is full, the oldest request whose joiner is gone
+ * makes room; if every joiner is still there, the newcomer hears PENDING
+ * without a place and keeps asking, so throwaway keys can neither lock the
+ * queue nor push live requests out.
+ */
+#define ADMISSION_GONE_MS 20000
+#define ADMISSION_IDLE_MS 120000
+#define ADMISSION_PER_SOURCE 4
+void admission_tick(struct daemon *d);
 
 /* Join requests waiting in every network. */
 size_t admission_pending_count(struct daemon *d);

@@ -5,6 +5,7 @@
  * talks to a half-started daemon. Shutdown runs the other way round.
  */
 #include "daemon/daemon.h"
+#include "daemon/admission.h"
 #include "daemon/audit.h"
 #include "daemon/blobs.h"
 #include "daemon/datapath.h"
@@ -113,6 +114,7 @@ static void on_tick(uv_timer_t *t)
 	nat_tick(d);
 	member_relay_tick(d);
 	gate_tick(d);
+	admission_tick(d);
 }
 
 /* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */

@@ -2,13 +2,15 @@
  * ray-stranger: plays strangers against a daemon, for the lab. Opens N mesh
  * connections to the node KEY (64 hex) at ADDR (ip:port), each under a fresh
  * identity, sends nothing (or, with FLOOD > 0, that many CTL_PING messages
- * on each connection once it is up) and runs for SECONDS, printing once a
+ * on each connection once it is up; with join=ROOM (64 hex), one JOIN_REQ
+ * for that network per connection, as a throwaway joiner would) and runs
+ * for SECONDS, printing once a
  * second how many of its connections are open. The last line is JSON:
  *   {"confirmed": C, "closed": K, "refused": R, "open": O, "max_open": M}
  * closed counts connections closed after they were up, refused those closed
  * before; max_open is the most connections open at one sample.
  *
- *   ray-stranger ADDR KEY N SECONDS [FLOOD]
+ *   ray-stranger ADDR KEY N SECONDS [FLOOD | join=ROOM]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,8 @@ struct tool {
 	struct magicsock *ms[MAX_N];
 	struct quic_endpoint *ep[MAX_N];
 	int n, seconds, elapsed, flood;
+	int join;
+	uint8_t room[32];
 	int confirmed, closed, max_open;	/* closed: once confirmed */
 	int refused;			/* closed before confirmation */
 };
@@ -50,6 +54,20 @@ flood(struct tool *t, struct quic_conn *c)
 }
 
 static void
+join_req(struct tool *t, struct quic_conn *c)
+{
+	struct ctl_msg m = { .type = CTL_JOIN_REQ, .has_net = true };
+	msgpack_sbuffer sb;
+
+	memcpy(m.net, t->room, 32);
+	snprintf(m.hostname, sizeof(m.hostname), "stranger%d", t->confirmed);
+	msgpack_sbuffer_init(&sb);
+	if (ctl_encode(&m, &sb) == 0)
+		quic_conn_send_msg(c, (const uint8_t *)sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
 ev_confirmed(void *ud, struct quic_conn *c)
 {
 	struct tool *t = ud;
@@ -58,6 +76,8 @@ ev_confirmed(void *ud, struct quic_conn *c)
 	quic_conn_set_data(c, t);
 	if (t->flood)
 		flood(t, c);
+	if (t->join)
+		join_req(t, c);
 }
 
 static void
@@ -132,7 +152,13 @@ main(int argc, char **argv)
 	}
 	t.n = atoi(argv[3]);
 	t.seconds = atoi(argv[4]);
-	t.flood = argc == 6 ? atoi(argv[5]) : 0;
+	if (argc == 6 && strncmp(argv[5], "join=", 5) == 0) {
+		if (hex_decode_str(argv[5] + 5, t.room, sizeof(t.room)) < 0)
+			return 2;
+		t.join = 1;
+	} else if (argc == 6) {
+		t.flood = atoi(argv[5]);
+	}
 	if (t.n < 1 || t.n > MAX_N || t.seconds < 1 || sodium_init() < 0)
 		return 2;
 	log_init(LL_ERROR);
