@@ -83,6 +83,24 @@ static int get_bin(const msgpack_object *v, void *out, size_t n)
 	return 0;
 }
 
+/*
+ * Peers' strings end up in logs and on terminals (a DENIED reason is the
+ * CLI's error line): control characters, C0, DEL and UTF-8 C1, become '?'
+ * so no peer can move a cursor, recolour or retitle a terminal.
+ */
+static void defang(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			s[i] = '?';
+		else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+			 (unsigned char)s[i + 1] <= 0x9f)
+			s[i] = s[i + 1] = '?';
+	}
+}
+
 static int get_str(const msgpack_object *v, char *out, size_t cap)
 {
 	if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap ||
@@ -90,6 +108,7 @@ static int get_str(const msgpack_object *v, char *out, size_t cap)
 		return -EINVAL;
 	memcpy(out, v->via.str.ptr, v->via.str.size);
 	out[v->via.str.size] = 0;
+	defang(out, v->via.str.size);
 	return 0;
 }
 

@@ -128,6 +128,21 @@ static void test_hostile(void **state)
 		assert_int_equal(ctl_decode(unknown, cut, &out), -EINVAL);
 }
 
+/* A peer's reason reaches the terminal: escapes, bells, C1 and DEL do not. */
+static void test_control_chars(void **state)
+{
+	struct ctl_msg in = { .type = CTL_DENIED, .has_net = true }, out;
+	msgpack_sbuffer sb;
+
+	(void)state;
+	snprintf(in.why, sizeof(in.why), "no\x1b[2J\x1b]0;pwned\x07 \xc2\x9b" "31m\x7f ok \xc3\xa9");
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), 0);
+	assert_string_equal(out.why, "no?[2J?]0;pwned? ??31m? ok \xc3\xa9");
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_admin_and_gossip_fields(void **state)
 {
 	struct ctl_msg in = { 0 }, out;
@@ -170,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_all),
 		cmocka_unit_test(test_required_fields),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_admin_and_gossip_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
