@@ -174,10 +174,28 @@ static void progress_stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* "-": the code is the first line of standard input, so it never shows in
+ * ps or the shell's history. Returns 0 or a usage error. */
+static int code_from_stdin(char *buf, size_t cap)
+{
+	size_t n;
+
+	if (!fgets(buf, (int)cap, stdin))
+		return cli_usage_error("join", "'-' reads the code from standard input, which is empty");
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (!n)
+		return cli_usage_error("join", "the first line of standard input holds no code");
+	return 0;
+}
+
 static int run_join(struct cli *c, int argc, char **argv)
 {
 	json_t *args = json_object(), *res = NULL;
 	const char *code = NULL;
+	char line[512];
 	pid_t progress = -1;
 	int ret;
 
@@ -194,6 +212,10 @@ static int run_join(struct cli *c, int argc, char **argv)
 			if ((ret = check_name("join", "hostname", v)))
 				goto fail;
 			json_object_set_new(args, "hostname", json_string(v));
+		} else if (strcmp(argv[i], "-") == 0 && !code) {
+			if ((ret = code_from_stdin(line, sizeof(line))))
+				goto fail;
+			code = line;
 		} else if (argv[i][0] != '-' && !code) {
 			code = argv[i];
 		} else {
@@ -234,10 +256,12 @@ fail:
 
 const struct command cmd_join = {
 	"join", "join a network by room id or invite code",
-	"usage: ray join ROOM_ID|CODE [--name ALIAS] [--hostname HOST]\n"
+	"usage: ray join ROOM_ID|CODE|- [--name ALIAS] [--hostname HOST]\n"
 	"                [--auto-accept-firewall]\n\n"
 	"Finds the network through the DHT, asks a coordinator for admission and\n"
-	"connects to every member. Open networks admit anyone with the room id.\n\n"
+	"connects to every member. Open networks admit anyone with the room id.\n"
+	"With '-' the room id or code is read from the first line of standard\n"
+	"input, so an invite never shows in ps or the shell history.\n\n"
 	"  --name ALIAS      local name for the network (default: its own name)\n"
 	"  --hostname HOST   your name in this network (a clash becomes HOST-1)\n"
 	"  --auto-accept-firewall  install the coordinator's suggested rules\n",

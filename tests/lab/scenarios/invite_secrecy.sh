@@ -6,7 +6,8 @@
 # roster (verified against the signed record), sees m is no coordinator and
 # asks m without the secret: m can only refuse, and never holds the invite
 # (m would log it). The join ends with a clear error; once c is back, the
-# same invite admits j.
+# same invite admits j, given on standard input (`ray join -`, so it never
+# shows in ps).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init invite_secrecy
@@ -36,9 +37,12 @@ assert_contains "$err" "coordinator" "j's join error"
 grep -q "the invite goes only to them" "$LAB_WORK/j/daemon.log" ||
 	fail "j never checked the roster before asking m"
 
-step "c is back: the same invite admits j"
+step "c is back: the same invite, read from standard input, admits j"
 lab_start_daemon c
-wait_for 90 "j joins with the invite" lab_ray j join "$code" --hostname jay >/dev/null
+if err=$(lab_ray j join - </dev/null 2>&1); then fail "ray join - with empty input succeeded"; fi
+assert_contains "$err" "standard input" "empty stdin error"
+join_stdin() { lab_ray j join - --hostname jay <<<"$code" >/dev/null; }
+wait_for 90 "j joins with the invite from stdin" join_stdin
 assert_eq vault "$(lab_ray j --json status | json_get '.networks[0].name')" "j's network"
 
 for h in c m j; do lab_stop_daemon "$h"; done
