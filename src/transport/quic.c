@@ -134,6 +134,7 @@ struct quic_endpoint {
 	struct cid_ent *cid_map[CID_BUCKETS];
 	uint8_t cid_key[crypto_shorthash_KEYBYTES];
 	uint8_t reset_secret[32];
+	uint8_t retry_secret[32];	/* keys our Retry tokens */
 	uint64_t last_ts;
 	struct quic_endpoint_stats st;
 	/*
@@ -1240,6 +1241,68 @@ fail:
 	return err;
 }
 
+/* ---- Retry (address validation under load) ---- */
+
+#define RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
+
+/* Under load every new client first proves it receives at its address. */
+static int
+retry_due(const struct quic_endpoint *ep)
+{
+	return ep->cfg.retry_always ||
+	    ep->nhandshakes >= ep->cfg.max_handshakes / 4;
+}
+
+static void
+send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
+    const union ms_addr *from)
+{
+	uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN], buf[QUIC_MAX_UDP_PAYLOAD];
+	uint8_t cid[SCID_LEN];
+	ngtcp2_cid scid;
+	ngtcp2_ssize tlen, n;
+
+	randombytes_buf(cid, sizeof(cid));
+	ngtcp2_cid_init(&scid, cid, sizeof(cid));
+	tlen = ngtcp2_crypto_generate_retry_token(token, ep->retry_secret,
+	    sizeof(ep->retry_secret), hd->version, &from->sa, ms_addr_len(from),
+	    &scid, &hd->dcid, ep_now(ep));
+	if (tlen < 0)
+		return;
+	n = ngtcp2_crypto_write_retry(buf, sizeof(buf), hd->version, &hd->scid,
+	    &scid, &hd->dcid, token, (size_t)tlen);
+	if (n < 0)
+		return;
+	if (magicsock_send_to(ep->ms, from, buf, (size_t)n) == 0)
+		ep->st.retries++;
+}
+
+/*
+ * 0: go on (odcid set when the Initial carried our valid Retry token); 1:
+ * answered with a Retry, or the token is forged or stale: no state.
+ */
+static int
+retry_check(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
+    const union ms_addr *from, ngtcp2_cid *odcid, int *validated)
+{
+	*validated = 0;
+	if (hd->token.len == 0) {
+		if (!retry_due(ep))
+			return 0;
+		send_retry(ep, hd, from);
+		return 1;
+	}
+	if (hd->token.base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY ||
+	    ngtcp2_crypto_verify_retry_token(odcid, hd->token.base, hd->token.len,
+	    ep->retry_secret, sizeof(ep->retry_secret), hd->version, &from->sa,
+	    ms_addr_len(from), &hd->dcid, RETRY_TOKEN_TIMEOUT, ep_now(ep)) != 0) {
+		ep->st.rx_refused++;
+		return 1;
+	}
+	*validated = 1;
+	return 0;
+}
+
 static struct quic_conn *
 conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
     const union ms_addr *from)
@@ -1248,11 +1311,16 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	ngtcp2_transport_params p;
 	ngtcp2_callbacks cb;
 	ngtcp2_pkt_hd hd;
-	ngtcp2_cid scid;
+	ngtcp2_cid scid, odcid;
 	uint8_t buf[SCID_LEN];
 	struct quic_conn *c;
+	int validated;
 
 	if (ngtcp2_accept(&hd, pkt, len) != 0)
+		return NULL;
+	/* Only an Initial makes state; 0-RTT is never used here. */
+	if (hd.type != NGTCP2_PKT_INITIAL ||
+	    retry_check(ep, &hd, from, &odcid, &validated))
 		return NULL;
 	if (ep->nconns >= ep->cfg.max_conns ||
 	    ep->nserver >= ep->cfg.max_conns / 4 * 3 ||
@@ -1278,6 +1346,12 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	ngtcp2_cid_init(&scid, buf, sizeof(buf));
 	conn_settings(ep, &s, &p, 1);
 	p.original_dcid = hd.dcid;
+	if (validated) {
+		p.original_dcid = odcid;
+		p.retry_scid = hd.dcid;
+		p.retry_scid_present = 1;
+		s.token = hd.token;
+	}
 	set_callbacks(&cb, 1);
 	if (ngtcp2_conn_server_new(&c->nc, &hd.scid, &scid, &ep->vpath,
 	    hd.version, &cb, &s, &p, NULL, c) != 0)
@@ -1799,6 +1873,7 @@ quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
 	ep->ud = ud;
 	randombytes_buf(ep->cid_key, sizeof(ep->cid_key));
 	randombytes_buf(ep->reset_secret, sizeof(ep->reset_secret));
+	randombytes_buf(ep->retry_secret, sizeof(ep->retry_secret));
 	/* 100::/64 is the IPv6 discard prefix: a path that is never real. */
 	ep->vlocal.sin6_family = AF_INET6;
 	ep->vlocal.sin6_addr.s6_addr[0] = 0x01;

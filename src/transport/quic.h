@@ -115,6 +115,10 @@ struct quic_config {
 	 * QUIC_TXQ_CAP; over it the connection is closed (QUIC_CODE_OVERLOAD):
 	 * a peer that never opens its window must not make us buffer. */
 	uint32_t txq_cap;
+	/* Retry (RFC 9000 8.1.2): clients prove their address before we keep
+	 * any state, once a quarter of max_handshakes is in use (spoofed
+	 * Initials then fill nothing), or always with retry_always (tests). */
+	int retry_always;
 };
 
 struct quic_stats {
@@ -136,6 +140,7 @@ struct quic_endpoint_stats {
 	uint64_t refused_source;	/* of those: per-source limit */
 	uint64_t refused_key;	/* client key over its limit (in the handshake) */
 	uint64_t overloads;	/* closed for a send queue over txq_cap */
+	uint64_t retries;	/* Retry packets sent */
 	uint64_t conns;		/* live connections */
 };
 

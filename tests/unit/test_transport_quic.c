@@ -5,7 +5,8 @@
  * writable event), control messages (600 KB, oversized), close
  * codes, idle timeout, simultaneous-dial de-duplication and garbage input;
  * limits on what others may open (per client key, per source address) and
- * the close of a connection whose peer lets our send queue overflow.
+ * the close of a connection whose peer lets our send queue overflow; Retry
+ * (a handshake through it, a replayed Initial that leaves nothing open).
  * Every wait is bounded by a deadline timer.
  */
 #include <stdarg.h>
@@ -403,6 +404,92 @@ test_overload(void **state)
 	assert_int_equal(st.overloads, 1);
 	magicsock_set_blackhole(b.ms, 0);
 	finish(&a, &b);
+}
+
+/* A plain UDP socket on 127.0.0.1 (the wiretap, or the spoofer). */
+static int
+raw_socket(union ms_addr *a)
+{
+	socklen_t len = sizeof(a->in);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ms_addr_parse(a, "127.0.0.1:0"), 0);
+	assert_int_equal(bind(fd, &a->sa, sizeof(a->in)), 0);
+	assert_int_equal(getsockname(fd, &a->sa, &len), 0);
+	return fd;
+}
+
+struct capture { int fd; uint8_t buf[2048]; ssize_t len; };
+
+static int
+captured(void *arg)
+{
+	struct capture *c = arg;
+
+	if (c->len <= 0)	/* loop_wait asks once more at the end */
+		c->len = recv(c->fd, c->buf, sizeof(c->buf), 0);
+	return c->len > 0;
+}
+
+static int
+never_true(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/*
+ * With Retry on, a client proves its address before the server keeps any
+ * state: a real handshake still completes, and a client Initial replayed
+ * from another address (a spoofer's) gets a Retry and leaves nothing open.
+ * Without Retry the same replay holds a half-open slot.
+ */
+static void
+test_retry(void **state)
+{
+	struct quic_config rcfg = { .retry_always = 1 };
+	struct quic_endpoint_stats st;
+	struct node a, b, x, plain;
+	struct quic_conn *qc;
+	struct capture cap = { .len = 0 };
+	union ms_addr wiretap, spoofer;
+	int spoof;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, &rcfg);
+	connect_pair(&a, &b, QUIC_ALPN_MESH);
+	quic_endpoint_get_stats(b.ep, &st);
+	assert_true(st.retries >= 1);
+	finish(&a, &b);
+
+	/* x's first Initial, caught on a wiretap posing as b. */
+	node_init(&x, 3, NULL);
+	node_init(&b, 2, &rcfg);
+	node_init(&plain, 4, NULL);
+	cap.fd = raw_socket(&wiretap);
+	assert_int_equal(magicsock_set_peer_addrs(x.ms, b.pk, &wiretap, 1), 0);
+	assert_int_equal(quic_connect(x.ep, b.pk, QUIC_ALPN_MESH, &qc), 0);
+	assert_true(loop_wait(&loop, captured, &cap, 2000));
+	spoof = raw_socket(&spoofer);
+	assert_int_equal(sendto(spoof, cap.buf, (size_t)cap.len, 0, &b.addr.sa,
+	    sizeof(b.addr.in)), cap.len);
+	loop_wait(&loop, never_true, NULL, 200);
+	quic_endpoint_get_stats(b.ep, &st);
+	assert_true(st.retries >= 1);
+	assert_int_equal(st.conns, 0);
+	/* The same replay to a server without Retry takes a slot. */
+	assert_int_equal(sendto(spoof, cap.buf, (size_t)cap.len, 0, &plain.addr.sa,
+	    sizeof(plain.addr.in)), cap.len);
+	loop_wait(&loop, never_true, NULL, 200);
+	quic_endpoint_get_stats(plain.ep, &st);
+	assert_int_equal(st.conns, 1);
+	close(spoof);
+	close(cap.fd);
+	node_close(&x);
+	node_close(&plain);
+	node_close(&b);
+	settle(20);
 }
 
 static int
@@ -834,6 +921,7 @@ main(void)
 		cmocka_unit_test(test_limit_key),
 		cmocka_unit_test(test_limit_source),
 		cmocka_unit_test(test_overload),
+		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_datagrams),
 		cmocka_unit_test(test_burst),
 		cmocka_unit_test(test_backpressure),
