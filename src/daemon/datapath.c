@@ -150,6 +150,24 @@ static void add_route(struct daemon *d, const struct network *n,
 
 /* Every remote member of every roster, in join order. With `old`, only the
  * addresses `old` already routes to that member: the holders go first. */
+/* Every peer's list of networks shared with us, for scoped firewall rules. */
+static void note_networks(struct daemon *d)
+{
+	for (struct peer *p = d->peers; p; p = p->next)
+		p->n_nets = 0;
+	for (struct network *n = d->nets; n; n = n->next) {
+		for (size_t i = 0; i < n->blob.n_members; i++) {
+			uint8_t pk[32];
+			struct peer *p;
+
+			if (identity_id_parse(n->blob.members[i].id, pk) < 0 ||
+			    !(p = peers_find(d, pk)) || p->n_nets == 16)
+				continue;
+			p->nets[p->n_nets++] = n->index;
+		}
+	}
+}
+
 static void add_routes(struct daemon *d, const struct peer_table *old)
 {
 	for (struct network *n = d->nets; n; n = n->next) {
@@ -220,6 +238,7 @@ void datapath_sync(struct daemon *d)
 	peer_table_init(&d->table);
 	/* the forwarder re-looks an entry up when gen moved: it must move */
 	d->table.gen = old.gen + 1;
+	note_networks(d);
 	add_routes(d, &old);
 	add_routes(d, NULL);
 	log_new_clashes(d, &old);

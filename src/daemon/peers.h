@@ -45,6 +45,8 @@ struct peer {
 	union ms_addr lan_addrs[4];  /* from mDNS on our LAN */
 	size_t n_lan;
 	bool relay_offer;            /* its record offers member relaying */
+	uint32_t nets[16];           /* indexes of the networks it shares with us */
+	size_t n_nets;               /* (datapath_sync; the firewall's union rule) */
 	bool stranger;               /* gate.c: not known, on a deadline */
 	uint64_t stranger_until_ms;
 	uint32_t msg_tokens;         /* gate.c: control message bucket */

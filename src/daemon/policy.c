@@ -49,9 +49,20 @@ static int64_t resolve_net(const char *name, void *ud)
 	return n ? (int64_t)n->index : -1;
 }
 
+static bool peer_shares(const void *peer, uint32_t net, void *ud)
+{
+	const struct peer *p = peer;
+
+	(void)ud;
+	for (size_t i = 0; p && i < p->n_nets; i++)
+		if (p->nets[i] == net)
+			return true;
+	return false;
+}
+
 int policy_open(struct daemon *d)
 {
-	struct fw_resolver r = { resolve_peer, resolve_net, d };
+	struct fw_resolver r = { resolve_peer, resolve_net, peer_shares, d };
 	char path[4096], err[FW_ERR_BUF];
 	int ret;
 

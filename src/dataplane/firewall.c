@@ -955,7 +955,8 @@ static uint8_t rules_decide(const struct firewall *fw, enum fw_dir dir,
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].peer && c[i].peer != peer)
 			continue;
-		if (c[i].has_net && c[i].net != net)
+		if (c[i].has_net && c[i].net != net &&
+		    !(fw->res.shares && fw->res.shares(peer, c[i].net, fw->res.ud)))
 			continue;
 		if (!proto_match(c[i].proto, pi) || !ports_match(&c[i], pi))
 			continue;

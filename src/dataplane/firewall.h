@@ -106,6 +106,15 @@ struct fw_resolver {
 	const void *(*peer)(const char *id, void *ud);
 	/* network name → the network index forward passes, or -1 */
 	int64_t (*network)(const char *name, void *ud);
+	/*
+	 * Whether peer is a member of network net with us (NULL: only the
+	 * network the packet is attributed to counts). A network-scoped rule
+	 * applies to a peer in every network it shares with us, whichever one
+	 * its address is routed through: union semantics, so a rule means the
+	 * same whatever order the networks were joined in. Called only for
+	 * scoped rules on a flow's first packet.
+	 */
+	bool (*shares)(const void *peer, uint32_t net, void *ud);
 	void *ud;
 };
 

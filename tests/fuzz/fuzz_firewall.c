@@ -47,7 +47,7 @@ static void add(struct firewall *f, const char *dir, const char *action,
 
 static void setup(void)
 {
-	static const struct fw_resolver res = { resolve_peer, resolve_net, NULL };
+	static const struct fw_resolver res = { .peer = resolve_peer, .network = resolve_net };
 	static const char a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 	/* small table so eviction happens */

@@ -62,7 +62,21 @@ static int64_t resolve_net(const char *name, void *ud)
 	return -1;
 }
 
-static const struct fw_resolver resolver = { resolve_peer, resolve_net, NULL };
+static const struct fw_resolver resolver = { .peer = resolve_peer, .network = resolve_net };
+
+/* a shares db (1) and web (2) with us, b only web. */
+static bool shares(const void *peer, uint32_t net, void *ud)
+{
+	(void)ud;
+	if (peer == &peer_a)
+		return net == 1 || net == 2;
+	if (peer == &peer_b)
+		return net == 2;
+	return false;
+}
+
+static const struct fw_resolver union_resolver = {
+	.peer = resolve_peer, .network = resolve_net, .shares = shares };
 
 /* ---- packets ---- */
 
@@ -459,6 +473,31 @@ static void test_peer_and_network_scope(void **state)
 	/* without a resolver, scoped rules cannot match */
 	assert_int_equal(firewall_set_resolver(fw, NULL), 0);
 	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 1, ME, 8080, SYN), &peer_a, 1, 0), FW_DROP);
+	firewall_close(fw);
+}
+
+/* A scoped rule holds for a peer in every network it shares with us,
+ * whichever one its packets are attributed to (join order). */
+static void test_union_scope(void **state)
+{
+	struct firewall *fw = open_fw(NULL);
+	struct fw_rule r;
+
+	(void)state;
+	assert_int_equal(firewall_set_resolver(fw, &union_resolver), 0);
+	r = rule("in", "allow", "tcp", "8080", NULL, "db");
+	assert_int_equal(firewall_add(fw, &r), 0);
+	/* a's address is routed through web, but a is in db too */
+	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 1, ME, 8080, SYN), &peer_a, 2, 0), FW_ALLOW);
+	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P2, 1, ME, 8080, SYN), &peer_b, 2, 0), FW_DROP);
+	/* a deny scoped to web binds a on db as well: no fail-open by order */
+	r = rule("in", "allow", "tcp", "22", NULL, NULL);
+	assert_int_equal(firewall_add(fw, &r), 0);
+	r = rule("in", "deny", "tcp", "22", NULL, "web");
+	assert_int_equal(firewall_add(fw, &r), 0);
+	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 2, ME, 22, SYN), &peer_a, 1, 0), FW_DROP);
+	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P2, 2, ME, 22, SYN), &peer_b, 2, 0), FW_DROP);
+	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P2, 3, ME, 22, SYN), &peer_c, 1, 0), FW_ALLOW);
 	firewall_close(fw);
 }
 
@@ -939,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_first_match_and_selector),
 		cmocka_unit_test(test_rule_limit),
 		cmocka_unit_test(test_peer_and_network_scope),
+		cmocka_unit_test(test_union_scope),
 		cmocka_unit_test(test_suggested_rules),
 		cmocka_unit_test(test_reject_and_rate_limit),
 		cmocka_unit_test(test_conntrack_replies),
