@@ -24,6 +24,7 @@
 #include "discovery/dht.h"
 #include "transport/magicsock.h"
 #include "transport/quic.h"
+#include "transport/resolve.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -329,10 +330,65 @@ static int daemon_start(struct daemon *d)
 	return 0;
 }
 
+/*
+ * How long a stopped daemon's loop may run before name lookups stuck on a
+ * silent resolver are abandoned: ample for a lookup that is merely slow,
+ * well inside the few seconds systemd (and the lab) give a stop.
+ */
+#define STOP_GRACE_MS	1500
+#define STOP_WAKE_MS	100
+
+static void on_stop_wake(uv_timer_t *t)
+{
+	(void)t;
+}
+
+static void count_live(uv_handle_t *h, void *arg)
+{
+	if (uv_is_closing(h) || (uv_is_active(h) && uv_has_ref(h)))
+		(*(unsigned *)arg)++;
+}
+
+/* All that keeps the loop alive is lookups running on libuv's pool (a
+ * cancel cannot stop one; it returns when the resolver gives up). The
+ * request count is uv_loop_t's public active_reqs field. */
+static bool only_lookups_left(uv_loop_t *loop)
+{
+	unsigned handles = 0;
+
+	uv_walk(loop, count_live, &handles);
+	return handles == 0 && resolve_inflight() > 0 &&
+	    loop->active_reqs.count == resolve_inflight();
+}
+
+/*
+ * Runs the stopped daemon's loop until everything has closed, or until
+ * STOP_GRACE_MS have passed and only name lookups remain. Returns how many
+ * lookups were left running (0: the loop is done and may be closed).
+ */
+static size_t drain_loop(uv_loop_t *loop)
+{
+	uint64_t end = uv_now(loop) + STOP_GRACE_MS;
+	uv_timer_t wake;
+
+	/* Unreferenced, it keeps nothing alive; it only ends a poll that
+	 * would otherwise sleep until a stuck lookup returns. */
+	uv_timer_init(loop, &wake);
+	uv_timer_start(&wake, on_stop_wake, STOP_WAKE_MS, STOP_WAKE_MS);
+	uv_unref((uv_handle_t *)&wake);
+	while (uv_run(loop, UV_RUN_ONCE))
+		if (uv_now(loop) >= end && only_lookups_left(loop))
+			break;
+	uv_close((uv_handle_t *)&wake, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return uv_loop_alive(loop) ? resolve_inflight() : 0;
+}
+
 int daemon_main(void)
 {
 	struct daemon d;
 	uv_loop_t loop;
+	size_t lookups;
 	int ret;
 
 	log_init(LL_INFO);
@@ -356,9 +412,25 @@ int daemon_main(void)
 	ret = daemon_start(&d);
 	if (ret < 0)
 		daemon_stop(&d);
-	uv_run(&loop, UV_RUN_DEFAULT);
+	while (!d.stopping && uv_run(&loop, UV_RUN_ONCE))
+		;
+	lookups = drain_loop(&loop);
 	identity_clear(&d.id);
 	settings_free(&d.settings);
+	if (lookups > 0) {
+		log_info("daemon: exiting with %zu name lookups unfinished", lookups);
+		log_info("daemon: stopped");
+		fflush(NULL);
+		/*
+		 * Leave without the loop: a lookup blocked in getaddrinfo holds
+		 * a pool thread and its request (allocated by resolve.c, owned
+		 * by libuv until it returns). exit() would wait for it anyway
+		 * (libuv's destructor joins the pool threads), and under ASan
+		 * LeakSanitizer, run at exit, would report those requests.
+		 * Everything else has been closed and freed by now.
+		 */
+		_exit(ret == 0 ? 0 : 1);
+	}
 	if (uv_loop_close(&loop) != 0)
 		log_warn("daemon: handles still open at exit");
 	log_info("daemon: stopped");

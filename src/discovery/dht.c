@@ -10,8 +10,10 @@
  */
 #include "discovery/dht.h"
 #include "discovery/record.h"
+#include "transport/resolve.h"
 #include "util/log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -63,6 +65,22 @@ struct dht_put {
 	struct dht_ev done_ev;
 };
 
+/*
+ * A bootstrap entry given by name. OpenDHT would resolve it on a thread of
+ * its own that dht_runner_delete joins, so a node closed while the resolver
+ * is silent would wait out the resolver's timeout; resolved here instead
+ * (resolve.c, libuv's pool, cancellable), OpenDHT only ever sees numbers.
+ */
+struct dht_boot {
+	struct dht_boot *next;
+	struct dht_node *node;
+	struct resolve_req *req;
+	char entry[HOST_MAX + 9];	/* "name:port" / "[name]:port" */
+	bool resolved;
+	uint64_t retry_at;	/* uv_now ms; 0 = no retry due */
+	uint32_t retry_ms;	/* the next backoff after a failure */
+};
+
 struct dht_node {
 	uv_loop_t *loop;
 	uv_async_t async;
@@ -75,6 +93,7 @@ struct dht_node {
 	struct dht_get *gets;
 	struct dht_put *puts;	/* published keys */
 	struct dht_put *dying;	/* cancelled, waiting for their callback */
+	struct dht_boot *boots;	/* bootstrap entries given by name */
 };
 
 /* ---- OpenDHT thread side ---- */
@@ -285,6 +304,101 @@ static void on_async(uv_async_t *h)
 	}
 }
 
+/* Some node has answered us (see dht_node_status). */
+static bool node_connected(struct dht_node *node)
+{
+	struct sockaddr **addrs = dht_runner_get_public_address(node->runner);
+	bool any = addrs && addrs[0];
+
+	for (size_t i = 0; addrs && addrs[i]; i++)
+		free(addrs[i]);
+	free(addrs);
+	return any;
+}
+
+static void boot_retry_later(struct dht_boot *b, const char *why)
+{
+	if (b->retry_ms == 0)
+		b->retry_ms = DHT_BOOT_RETRY_MIN_MS;
+	b->retry_at = uv_now(b->node->loop) + b->retry_ms;
+	log_warn("dht: bootstrap %s: %s; trying again in %u s", b->entry, why,
+	    (unsigned)(b->retry_ms / 1000));
+	b->retry_ms = b->retry_ms * 2 > DHT_BOOT_RETRY_MAX_MS ? DHT_BOOT_RETRY_MAX_MS :
+	    b->retry_ms * 2;
+}
+
+static void on_boot_resolved(void *arg, int status, const union ms_addr *addrs,
+    size_t n)
+{
+	struct dht_boot *b = arg;
+	char list[RESOLVE_MAX_ADDRS * (MS_ADDR_STRLEN + 2)] = "";
+	char a[MS_ADDR_STRLEN];
+	size_t len = 0;
+
+	b->req = NULL;
+	if (status < 0) {
+		boot_retry_later(b, "the name did not resolve");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (dht_node_bootstrap_addr(b->node, &addrs[i].sa) < 0)
+			continue;
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    len ? ", " : "", ms_addr_fmt(&addrs[i], a, sizeof(a)));
+	}
+	b->resolved = true;
+	b->retry_at = 0;
+	log_info("dht: bootstrap %s is %s", b->entry, len ? list : "(nothing usable)");
+}
+
+static void boot_resolve(struct dht_boot *b)
+{
+	int ret;
+
+	b->retry_at = 0;
+	ret = resolve_start(b->node->loop, b->entry, on_boot_resolved, b, &b->req);
+	if (ret == -EINVAL)
+		log_warn("dht: bootstrap %s is not a name this node can look up; skipped",
+		    b->entry);
+	else if (ret < 0)
+		boot_retry_later(b, strerror(-ret));
+}
+
+/* A name that did not resolve is asked for again until the node has
+ * found peers some other way; after that it would add nothing. */
+static void boots_tick(struct dht_node *node, uint64_t now)
+{
+	int connected = -1;
+
+	for (struct dht_boot *b = node->boots; b; b = b->next) {
+		if (!b->retry_at || b->retry_at > now || b->req)
+			continue;
+		if (connected < 0)
+			connected = node_connected(node);
+		if (connected) {
+			b->retry_at = 0;
+			log_info("dht: bootstrap %s no longer needed (peers found)", b->entry);
+			continue;
+		}
+		boot_resolve(b);
+	}
+}
+
+static int boot_add(struct dht_node *node, const char *host, const char *port)
+{
+	struct dht_boot *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->node = node;
+	snprintf(b->entry, sizeof(b->entry), strchr(host, ':') ? "[%s]:%s" : "%s:%s",
+	    host, port);
+	b->next = node->boots;
+	node->boots = b;
+	boot_resolve(b);
+	return 0;
+}
+
 static void on_timer(uv_timer_t *h)
 {
 	struct dht_node *node = h->data;
@@ -293,6 +407,7 @@ static void on_timer(uv_timer_t *h)
 	for (struct dht_put *p = node->puts; p; p = p->next)
 		if (!p->inflight && p->retry_at && p->retry_at <= now)
 			put_start(p);
+	boots_tick(node, now);
 }
 
 static void put_list_free(struct dht_put **head)
@@ -326,6 +441,12 @@ static void node_free(struct dht_node *node)
 	}
 	put_list_free(&node->puts);
 	put_list_free(&node->dying);
+	while (node->boots) {
+		struct dht_boot *b = node->boots;
+
+		node->boots = b->next;
+		free(b);
+	}
 	pthread_mutex_destroy(&node->lock);
 	free(node);
 }
@@ -386,8 +507,27 @@ static int bootstrap_split(const char *s, size_t n, char *host, char *port)
 	return 0;
 }
 
-/* Walks the comma list; with runner NULL it only validates. */
-static int bootstrap_each(const char *list, dht_runner *runner)
+static bool host_numeric(const char *host)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
+}
+
+/* Numbers go to OpenDHT as they are; names are resolved first (boot_add). */
+static void bootstrap_one(struct dht_node *node, const char *host, const char *port)
+{
+	if (!host_numeric(host)) {
+		if (boot_add(node, host, port) < 0)
+			log_warn("dht: bootstrap %s:%s skipped: out of memory", host, port);
+		return;
+	}
+	log_info("dht: bootstrap %s port %s", host, port);
+	dht_runner_bootstrap(node->runner, host, port);
+}
+
+/* Walks the comma list; with node NULL it only validates. */
+static int bootstrap_each(const char *list, struct dht_node *node)
 {
 	char host[HOST_MAX + 1], port[6];
 	const char *s = list;
@@ -405,10 +545,8 @@ static int bootstrap_each(const char *list, dht_runner *runner)
 		if (n > 0) {
 			if (bootstrap_split(s, n, host, port) < 0)
 				return -EINVAL;
-			if (runner) {
-				log_info("dht: bootstrap %s port %s", host, port);
-				dht_runner_bootstrap(runner, host, port);
-			}
+			if (node)
+				bootstrap_one(node, host, port);
 		}
 		s = end ? end + 1 : NULL;
 	}
@@ -466,7 +604,7 @@ int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port,
 	id = dht_runner_get_node_id(node->runner);
 	log_info("dht: node %s on UDP port %u", dht_infohash_print(&id),
 	    (unsigned)dht_runner_get_bound_port(node->runner, AF_INET));
-	bootstrap_each(bootstrap, node->runner);
+	bootstrap_each(bootstrap, node);
 	uv_timer_start(&node->timer, on_timer, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
 	*out = node;
 	return 0;
@@ -489,6 +627,11 @@ void dht_node_close(struct dht_node *node)
 		return;
 	node->closed = true;
 	uv_timer_stop(&node->timer);
+	/* A lookup still running finishes on the pool without us. */
+	for (struct dht_boot *b = node->boots; b; b = b->next) {
+		resolve_cancel(b->req);
+		b->req = NULL;
+	}
 	/* Joins OpenDHT's threads: after this no callback can arrive, and
 	 * the ones never called were destroyed with their operations. */
 	dht_runner_delete(node->runner);
@@ -613,6 +756,31 @@ int dht_node_get_filtered(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
 	return 0;
 }
 
+int dht_node_bootstrap_addr(struct dht_node *node, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN], port[6];
+	const void *ip;
+	uint16_t p;
+
+	if (node->closed)
+		return -ESHUTDOWN;
+	if (sa->sa_family == AF_INET) {
+		ip = &((const struct sockaddr_in *)sa)->sin_addr;
+		p = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		ip = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		p = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	if (p == 0 || !inet_ntop(sa->sa_family, ip, host, sizeof(host)))
+		return -EINVAL;
+	snprintf(port, sizeof(port), "%u", (unsigned)p);
+	/* Numeric host and service: OpenDHT's getaddrinfo never asks DNS. */
+	dht_runner_bootstrap(node->runner, host, port);
+	return 0;
+}
+
 void dht_node_status(struct dht_node *node, struct dht_node_status *st)
 {
 	struct sockaddr **addrs;
@@ -634,4 +802,7 @@ void dht_node_status(struct dht_node *node, struct dht_node_status *st)
 		if (p->announced)
 			st->puts_announced++;
 	}
+	for (struct dht_boot *b = node->boots; b; b = b->next)
+		if (!b->resolved)
+			st->bootstrap_unresolved++;
 }

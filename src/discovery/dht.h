@@ -25,6 +25,13 @@
  * DHT_PUT_RETRY_MIN_MS, doubling up to every DHT_PUT_RETRY_MS, until one
  * succeeds: an uplink that was down a moment is used as soon as it is back.
  *
+ * Bootstrap names: OpenDHT resolves names on a thread of its own, which
+ * dht_node_close would have to join however long the resolver takes, so
+ * names are resolved here (transport/resolve.c, off the loop, abandoned on
+ * close) and OpenDHT is given the numbers. A name that does not resolve is
+ * asked for again after DHT_BOOT_RETRY_MIN_MS, doubling up to every
+ * DHT_BOOT_RETRY_MAX_MS, until it does or the node has found peers.
+ *
  * Ownership: dht_node_init allocates the node; dht_node_close stops OpenDHT
  * (joining its threads), drops pending operations without calling their
  * callbacks and closes the libuv handles. The memory is released by the
@@ -37,6 +44,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #define DHT_KEY_LEN		20	/* OpenDHT infohash */
@@ -45,6 +53,8 @@
 #define DHT_PUT_RETRY_MS	15000
 #define DHT_PUT_RETRY_MIN_MS	1000
 #define DHT_BOOTSTRAP_PORT	"4222"	/* when a bootstrap entry has no port */
+#define DHT_BOOT_RETRY_MIN_MS	5000
+#define DHT_BOOT_RETRY_MAX_MS	60000
 
 struct dht_node;
 
@@ -59,6 +69,7 @@ struct dht_node_status {
 	size_t public_addrs;	/* distinct addresses nodes saw us at */
 	size_t puts;		/* keys being kept published */
 	size_t puts_announced;	/* of them, announced successfully */
+	size_t bootstrap_unresolved; /* bootstrap names without addresses yet */
 };
 
 /* Called for each value of a get, on the loop thread; value is only valid
@@ -71,7 +82,7 @@ typedef void (*dht_node_done_fn)(void *ud, bool ok);
  * Starts a node on UDP port (0 = ephemeral) of every interface, in OpenDHT
  * network `network` (0 = the public OpenDHT network), and bootstraps from
  * bootstrap ("host:port,[v6addr]:port,host", NULL or "" for none; names
- * are resolved on OpenDHT's thread, and a bootstrap that does not answer is
+ * are resolved as described above, and a bootstrap that does not answer is
  * retried by OpenDHT). Returns 0, -EINVAL for a malformed bootstrap list,
  * -ENOTCONN when OpenDHT cannot start (typically: the port is taken), or
  * -ENOMEM. On failure *out is NULL; a half-built node may still be releasing
@@ -80,6 +91,11 @@ typedef void (*dht_node_done_fn)(void *ud, bool ok);
 int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port,
     const char *bootstrap, uint32_t network);
 void dht_node_close(struct dht_node *node);
+/*
+ * Bootstraps from one more node, given by number (AF_INET or AF_INET6 with
+ * a port). Returns 0, -EAFNOSUPPORT, -EINVAL (port 0) or -ESHUTDOWN.
+ */
+int dht_node_bootstrap_addr(struct dht_node *node, const struct sockaddr *sa);
 
 /*
  * Publishes value under key until cancelled, replaced or the node closes.

@@ -1,6 +1,10 @@
 /*
  * resolve: see resolve.h. A name resolving to no IPv4 or IPv6 UDP address
  * (only other families, or nothing) is -ENOENT, never an empty success.
+ *
+ * The in-flight count is process-wide rather than per loop: the question it
+ * answers ("may this process leave without waiting for the thread pool?")
+ * is about libuv's pool, which is process-wide too.
  */
 #include "transport/resolve.h"
 
@@ -18,6 +22,8 @@ struct resolve_req {
 	uint16_t port;
 	int cancelled;
 };
+
+static size_t inflight;
 
 static int host_ok(const char *h)
 {
@@ -91,6 +97,7 @@ static void on_gai(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
 	union ms_addr addrs[RESOLVE_MAX_ADDRS];
 	size_t n = status == 0 ? collect(res, r->port, addrs) : 0;
 
+	inflight--;
 	if (!r->cancelled)
 		r->cb(r->arg, n ? 0 : -ENOENT, addrs, n);
 	uv_freeaddrinfo(res);
@@ -126,12 +133,23 @@ int resolve_start(uv_loop_t *loop, const char *entry, resolve_cb cb, void *arg,
 		free(r);
 		return rc;
 	}
+	inflight++;
 	*out = r;
 	return 0;
 }
 
 void resolve_cancel(struct resolve_req *r)
 {
-	if (r)
-		r->cancelled = 1;
+	if (!r)
+		return;
+	r->cancelled = 1;
+	/* A lookup still queued for the pool is taken off it (on_gai then
+	 * runs with UV_ECANCELED and frees r); one already running cannot be
+	 * stopped (UV_EBUSY) and frees r when getaddrinfo returns. */
+	uv_cancel((uv_req_t *)&r->gai);
+}
+
+size_t resolve_inflight(void)
+{
+	return inflight;
 }

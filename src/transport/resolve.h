@@ -7,7 +7,11 @@
  *
  * Ownership: resolve_start allocates a request the caller never frees; it
  * frees itself after the callback ran. resolve_cancel (any time before the
- * callback) makes the callback never run; the request still frees itself.
+ * callback) makes the callback never run; the request still frees itself:
+ * at once (on the next loop turn) when its lookup had not started on the
+ * thread pool, else when getaddrinfo returns, which against a resolver that
+ * never answers takes the resolver's full timeout. A loop being drained for
+ * exit can ask resolve_inflight how many such lookups it would wait for.
  */
 #ifndef RAYFISH_RESOLVE_H
 #define RAYFISH_RESOLVE_H
@@ -30,5 +34,8 @@ int resolve_split(const char *entry, char *host, size_t host_cap, uint16_t *port
 int resolve_start(uv_loop_t *loop, const char *entry, resolve_cb cb, void *arg,
     struct resolve_req **out);
 void resolve_cancel(struct resolve_req *r);
+/* Name lookups started and not yet finished (cancelled ones included) in
+ * this process; loop thread only. */
+size_t resolve_inflight(void);
 
 #endif

@@ -3,7 +3,9 @@
  * in-process node as bootstrap, two dht_node instances publishing and
  * fetching signed records, replacement by a higher sequence, cancel, a
  * key flooded with more junk than one get delivers (the filter still finds
- * the record), and clean shutdown. Every wait is bounded by a deadline; the subprocess is
+ * the record), a bootstrap given by name (resolved by us, handed to OpenDHT
+ * as numbers), one that does not resolve, one added by address, and clean
+ * shutdown. Every wait is bounded by a deadline; the subprocess is
  * killed by PID in the teardown, also when a test fails. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -491,6 +493,61 @@ static void test_inprocess_exchange(void **state)
 	exchange(fx, bootstrap);
 }
 
+/* The bootstrap given by name: "localhost" comes from /etc/hosts. */
+static void test_named_exchange(void **state)
+{
+	struct fixture *fx = *state;
+	struct dht_node_status st;
+	char bootstrap[64];
+
+	assert_int_equal(dht_node_init(&fx->nodes[2], &fx->loop, 0, NULL, 0), 0);
+	dht_node_status(fx->nodes[2], &st);
+	snprintf(bootstrap, sizeof(bootstrap), "localhost:%u", st.port);
+	exchange(fx, bootstrap);
+	dht_node_status(fx->nodes[0], &st);
+	assert_int_equal(st.bootstrap_unresolved, 0);
+}
+
+/* A name that does not resolve is kept for a retry; an address added
+ * later connects the node all the same. */
+static void test_unresolved_then_addr(void **state)
+{
+	struct fixture *fx = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_storage bad = { .ss_family = AF_UNIX };
+	struct dht_node_status st;
+
+	assert_int_equal(dht_node_init(&fx->nodes[2], &fx->loop, 0, NULL, 0), 0);
+	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0,
+	    "no-such-host.invalid:4222", 0), 0);
+	dht_node_status(fx->nodes[0], &st);
+	assert_int_equal(st.bootstrap_unresolved, 1);
+	run_for(&fx->loop, 1500);	/* the lookup fails; a retry is due in 5 s */
+	dht_node_status(fx->nodes[0], &st);
+	assert_int_equal(st.bootstrap_unresolved, 1);
+	assert_false(st.connected);
+
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
+	    (struct sockaddr *)&bad), -EAFNOSUPPORT);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
+	    (struct sockaddr *)&a), -EINVAL);	/* no port */
+	dht_node_status(fx->nodes[2], &st);
+	a.sin_port = htons(st.port);
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
+	    (struct sockaddr *)&a), 0);
+	for (int i = 0; i < DEADLINE_MS / 100; i++) {
+		dht_node_status(fx->nodes[0], &st);
+		if (st.connected)
+			break;
+		run_for(&fx->loop, 100);
+	}
+	assert_true(st.connected);
+	dht_node_close(fx->nodes[0]);
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
+	    (struct sockaddr *)&a), -ESHUTDOWN);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -510,6 +567,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inprocess_exchange,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_flooded_key,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_named_exchange,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_unresolved_then_addr,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_dhtnode_exchange,
 		    fixture_setup_dhtnode, fixture_teardown),
