@@ -277,3 +277,29 @@ int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
 	*data = (uint8_t *)buf;
 	return 0;
 }
+
+int store_delete_blob(const char *home, const uint8_t hash[32])
+{
+	(void)home; (void)hash;
+	return -ENOSYS;
+}
+
+int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_drop,
+			const uint8_t (*keep)[32], size_t n_keep)
+{
+	(void)home; (void)drop; (void)n_drop; (void)keep; (void)n_keep;
+	return -ENOSYS;
+}
+
+size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32],
+			     size_t cap)
+{
+	(void)s; (void)n; (void)out; (void)cap;
+	return 0;
+}
+
+int store_gc_blobs(const char *home, const uint8_t (*keep)[32], size_t n_keep)
+{
+	(void)home; (void)keep; (void)n_keep;
+	return -ENOSYS;
+}
