@@ -310,7 +310,7 @@ static void test_blob_gc_saved(void **state)
 	assert_non_null(f);
 	fclose(f);
 	n = store_saved_blob_refs(s, 2, refs, 8);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 3);
 	assert_int_equal(store_gc_blobs(home, (const uint8_t (*)[32])refs, n), 3);
 	assert_true(blob_exists(cur1));
 	assert_true(blob_exists(base1));
