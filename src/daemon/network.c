@@ -39,6 +39,14 @@
 #define CREATE_PUBLISH_MS 15000
 #define CREATE_POLL_MS 100
 
+/* Fires the batched SYNC of a network (see NETWORK_BATCH_MS). Apart from
+ * the network so a closing handle can outlive it. */
+struct net_timer {
+	uv_timer_t t;
+	struct daemon *d;
+	uint8_t pk[32];
+};
+
 struct network *network_find(struct daemon *d, const char *name_or_room)
 {
 	for (struct network *n = d->nets; n; n = n->next)
@@ -83,6 +91,39 @@ int networks_save(struct daemon *d)
 	return ret;
 }
 
+/* Every blob a network still needs (current rosters, merge bases); *out is
+ * malloc'd. */
+static int blob_refs(struct daemon *d, uint8_t (**out)[32], size_t *count)
+{
+	size_t cap = 1;
+
+	for (struct network *n = d->nets; n; n = n->next)
+		cap += 2;
+	*out = calloc(cap, 32);
+	if (!*out)
+		return -ENOMEM;
+	*count = 0;
+	for (struct network *n = d->nets; n; n = n->next)
+		*count += store_saved_blob_refs(&n->saved, 1, *out + *count, cap - *count);
+	return 0;
+}
+
+/*
+ * Deletes the blobs in drop that no network references any more. Call it
+ * only once networks.json no longer names them: a crash in between then
+ * leaves a stray file for the start-up sweep, never a missing roster.
+ */
+static void release_blobs(struct daemon *d, const uint8_t (*drop)[32], size_t n_drop)
+{
+	uint8_t (*keep)[32];
+	size_t n_keep;
+
+	if (!n_drop || blob_refs(d, &keep, &n_keep) < 0)
+		return; /* keeping a file is always safe */
+	store_release_blobs(d->home, drop, n_drop, (const uint8_t (*)[32])keep, n_keep);
+	free(keep);
+}
+
 /* Peers of members in `blob` other than us get (want=true) or lose a want. */
 static void want_members(struct daemon *d, const struct group_blob *blob,
 			 const struct group_blob *except, bool want, uint64_t code)
@@ -106,8 +147,19 @@ static void want_members(struct daemon *d, const struct group_blob *blob,
 	}
 }
 
+static void on_net_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void network_free(struct network *n)
 {
+	if (n->sync_timer)
+		uv_close((uv_handle_t *)&n->sync_timer->t, on_net_timer_closed);
+	if (n->rename_req)
+		ipc_reply_error(n->rename_req, "the network was left before the coordinator recorded the name");
+	free(n->renames);
+	free(n->next_rec);
 	free(n->fw_pending);
 	group_blob_free(&n->blob);
 	if (n->has_base)
@@ -133,6 +185,16 @@ static void network_unlink(struct daemon *d, struct network *n)
 static void network_forget(struct daemon *d, struct network *n, uint64_t code,
 			   bool keep_published)
 {
+	uint8_t drop[2][32];
+	size_t n_drop = 0;
+
+	/* Our copies of its rosters go with it; a nuke's final roster stays
+	 * (not named here) for the members still fetching it, until the next
+	 * start-up sweep. */
+	if (n->saved.record_len)
+		memcpy(drop[n_drop++], n->saved.blob_hash, 32);
+	if (n->saved.has_base)
+		memcpy(drop[n_drop++], n->saved.base_hash, 32);
 	network_unlink(d, n);
 	want_members(d, &n->blob, NULL, false, code);
 	if (!keep_published)
@@ -140,7 +202,8 @@ static void network_forget(struct daemon *d, struct network *n, uint64_t code,
 	if (n->has_key)
 		store_delete_key(d->home, n->saved.room_id);
 	network_free(n);
-	networks_save(d);
+	if (networks_save(d) == 0)
+		release_blobs(d, (const uint8_t (*)[32])drop, n_drop);
 	network_changed(d);
 }
 
@@ -165,8 +228,10 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	struct network_payload p;
 	struct group_blob blob, old;
 	const struct gb_member *me;
-	uint8_t hash[32];
+	uint8_t hash[32], dropped[32];
+	bool drop;
 	struct record r;
+	int ret;
 
 	if (rec_len > STORE_MAX_RECORD || check_record(n, rec, rec_len, &r, &p) < 0)
 		return -EBADMSG;
@@ -184,7 +249,16 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 		network_remove(d, n, QUIC_CODE_NONE);
 		return 0;
 	}
-	store_save_blob(d->home, hash, blob_bytes, blob_len);
+	/* On disk before anything names it, so networks.json never points
+	 * at a roster we do not hold. */
+	ret = store_save_blob(d->home, hash, blob_bytes, blob_len);
+	if (ret < 0) {
+		log_error("network %s: cannot store roster v%llu (%s); keeping v%llu",
+			  n->saved.name, (unsigned long long)blob.version, strerror(-ret),
+			  (unsigned long long)n->blob.version);
+		group_blob_free(&blob);
+		return ret;
+	}
 	old = n->blob;
 	n->blob = blob;
 	/* Want the new members before dropping the old, so nobody we keep
@@ -198,14 +272,22 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	me = network_me(d, n);
 	n->my_ipv4 = me->ipv4;
 	snprintf(n->saved.hostname, sizeof(n->saved.hostname), "%s", me->hostname);
+	/* Keep the current roster and the merge base; the base before goes. */
+	drop = n->saved.has_base;
+	memcpy(dropped, n->saved.base_hash, 32);
+	n->saved.has_base = n->saved.record_len > 0;
+	if (n->saved.has_base)
+		memcpy(n->saved.base_hash, n->saved.blob_hash, 32);
 	memcpy(n->saved.blob_hash, hash, 32);
 	memcpy(n->saved.record, rec, rec_len);
 	n->saved.record_len = rec_len;
 	n->seq = r.seq;
-	networks_save(d);
+	if (networks_save(d) == 0 && drop)
+		release_blobs(d, (const uint8_t (*)[32])dropped, 1);
 	records_publish_network(d, n->pk, rec, rec_len);
 	network_changed(d);
 	policy_on_roster(d, n);
+	roster_on_applied(d, n);
 	log_info("network %s: roster v%llu, %zu members", n->saved.name,
 		 (unsigned long long)n->blob.version, n->blob.n_members);
 	return 0;
@@ -273,6 +355,55 @@ void network_broadcast_sync(struct daemon *d, struct network *n,
 	}
 }
 
+static void on_sync_timer(uv_timer_t *t)
+{
+	struct net_timer *nt = t->data;
+	struct network *n = network_find_pk(nt->d, nt->pk);
+
+	if (!n || !n->sync_due)
+		return;
+	n->sync_due = false;
+	n->last_sync_ms = daemon_now_ms(nt->d);
+	network_broadcast_sync(nt->d, n, NULL);
+}
+
+static int sync_timer_open(struct daemon *d, struct network *n)
+{
+	struct net_timer *nt;
+
+	if (n->sync_timer)
+		return 0;
+	nt = calloc(1, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	nt->d = d;
+	memcpy(nt->pk, n->pk, 32);
+	uv_timer_init(d->loop, &nt->t);
+	nt->t.data = nt;
+	n->sync_timer = nt;
+	return 0;
+}
+
+/*
+ * Tells the members about n's new roster now, or, within NETWORK_BATCH_MS
+ * of the last time, when the window ends: a burst of changes (renames,
+ * joins and leaves) then costs every member one fetch, not one each.
+ */
+static void sync_soon(struct daemon *d, struct network *n, const struct peer *except)
+{
+	uint64_t now = daemon_now_ms(d), due = n->last_sync_ms + NETWORK_BATCH_MS;
+
+	if (n->sync_due)
+		return; /* the timer sends the newest record */
+	if (!n->last_sync_ms || now >= due || sync_timer_open(d, n) < 0) {
+		n->last_sync_ms = now;
+		network_broadcast_sync(d, n, except);
+		return;
+	}
+	n->sync_due = true;
+	uv_timer_start(&n->sync_timer->t, on_sync_timer, due - now, 0);
+}
+
 /*
  * Coordinator: signs `blob` (a changed copy of the roster, version bumped
  * here), adopts it and tells the members. Takes ownership of blob.
@@ -293,7 +424,7 @@ int network_publish(struct daemon *d, struct network *n, struct group_blob *blob
 	ret = network_apply(d, n, rec, rec_len, bytes, blen);
 	free(bytes);
 	if (ret == 0 && network_find_pk(d, n->pk) == n)
-		network_broadcast_sync(d, n, except);
+		sync_soon(d, n, except);
 	return ret;
 }
 
@@ -600,6 +731,36 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 	return 0;
 }
 
+static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
+			 const uint8_t *rec, size_t len);
+
+/* A record heard while a fetch was under way: tried when it ends, since
+ * the roster being fetched may be gone from its holder by then. */
+static void stash_record(struct network *n, const uint8_t from[32], const uint8_t *rec,
+			 size_t len, uint64_t seq)
+{
+	if (n->next_rec && seq < n->next_seq)
+		return;
+	if (!n->next_rec && !(n->next_rec = malloc(STORE_MAX_RECORD)))
+		return;
+	memcpy(n->next_rec, rec, len);
+	n->next_rec_len = len;
+	memcpy(n->next_from, from, 32);
+	n->next_seq = seq;
+}
+
+static void learn_stashed(struct daemon *d, struct network *n)
+{
+	uint8_t *rec = n->next_rec, from[32];
+
+	if (!rec)
+		return;
+	n->next_rec = NULL;
+	memcpy(from, n->next_from, 32);
+	learn_record(d, n, from, rec, n->next_rec_len);
+	free(rec);
+}
+
 static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 {
 	struct sync_ctx *s = ud;
@@ -615,6 +776,10 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 		if (ret < 0 && ret != -ESTALE)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
+	/* Applying may have left the network. */
+	n = network_find_pk(d, s->net);
+	if (n && !n->fetching)
+		learn_stashed(d, n);
 	free(s);
 }
 
@@ -640,8 +805,12 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 			 n->saved.name);
 		return;
 	}
-	if (n->fetching || r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
+	if (r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
 		return;
+	if (n->fetching) {
+		stash_record(n, from, rec, len, r.seq);
+		return;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return;
@@ -690,7 +859,9 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 		return;
 	}
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
-	if (join_on_message(d, p, &m) || roster_on_message(d, p, &m) ||
+	/* roster first: a coordinator refusing our rename answers DENIED,
+	 * which join.c would otherwise take for a join it does not know. */
+	if (roster_on_message(d, p, &m) || join_on_message(d, p, &m) ||
 	    ping_on_message(d, p, &m) || peers_on_message(d, p, &m))
 		return;
 	n = m.has_net ? network_find_pk(d, m.net) : NULL;
@@ -792,6 +963,41 @@ void networks_tick(struct daemon *d)
 	}
 }
 
+/* The merge base, when it was saved and is still here; without it a
+ * concurrent roster is settled by the tie rule rather than merged. */
+static void network_load_base(struct daemon *d, struct network *n)
+{
+	uint8_t *bytes = NULL;
+	size_t len;
+
+	if (n->saved.has_base &&
+	    store_load_blob(d->home, n->saved.base_hash, &bytes, &len) == 0 &&
+	    group_blob_decode(bytes, len, &n->base) == 0)
+		n->has_base = true;
+	else
+		n->saved.has_base = false;
+	free(bytes);
+}
+
+/* Start-up sweep: blobs no saved network names are leftovers (older
+ * versions kept every roster forever, a crash between save and delete). */
+static void gc_blobs(struct daemon *d, const struct net_saved *saved, size_t count)
+{
+	uint8_t (*keep)[32] = calloc(2 * count + 1, 32);
+	size_t n_keep;
+	int ret;
+
+	if (!keep)
+		return;
+	n_keep = store_saved_blob_refs(saved, count, keep, 2 * count + 1);
+	ret = store_gc_blobs(d->home, (const uint8_t (*)[32])keep, n_keep);
+	if (ret > 0)
+		log_info("store: deleted %d roster blobs no network uses", ret);
+	else if (ret < 0)
+		log_warn("store: cannot sweep the blobs directory: %s", strerror(-ret));
+	free(keep);
+}
+
 static int network_load_one(struct daemon *d, const struct net_saved *s)
 {
 	struct network *n = calloc(1, sizeof(*n));
@@ -820,11 +1026,13 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	if (ret < 0 || (ret = group_blob_decode(bytes, len, &n->blob)) < 0)
 		goto fail;
 	free(bytes);
+	bytes = NULL;
 	if (!network_me(d, n)) {
 		group_blob_free(&n->blob);
 		ret = -ENOENT;
 		goto fail;
 	}
+	network_load_base(d, n);
 	n->seq = r.seq;
 	n->my_ipv4 = network_me(d, n)->ipv4;
 	n->index = d->next_net_index++;
@@ -856,6 +1064,7 @@ int networks_load(struct daemon *d)
 		log_error("store: %s", err);
 		return ret;
 	}
+	gc_blobs(d, saved, count);
 	/* Restore in file order: network_load_one prepends, so go backwards. */
 	for (size_t i = count; i > 0; i--)
 		if (network_load_one(d, &saved[i - 1]) < 0)

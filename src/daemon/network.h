@@ -29,6 +29,15 @@
 struct daemon;
 struct peer;
 struct ctl_msg;
+struct net_timer;
+
+/* Coordinator: renames one member may ask for (roster.c). */
+struct rename_bucket {
+	char id[IDENTITY_ID_LEN + 1];
+	uint32_t tokens_milli;       /* thousandths of a rename */
+	uint64_t last_ms;
+	bool warned;                 /* refusals logged once per streak */
+};
 
 struct network {
 	struct network *next;
@@ -38,13 +47,25 @@ struct network {
 	struct identity key;         /* network key, coordinators only */
 	struct group_blob blob;      /* current roster */
 	struct group_blob base;      /* the roster before it (concurrent merges) */
-	bool has_base;
+	bool has_base;               /* saved.base_hash names it when it was stored */
 	uint64_t seq;                /* sequence of saved.record */
 	uint32_t index;              /* network index in the peer table */
 	uint32_t my_ipv4;
 	uint64_t next_poll_ms;
 	bool polling;
 	bool fetching;
+	uint8_t *next_rec;           /* newest record heard while fetching */
+	size_t next_rec_len;
+	uint8_t next_from[32];
+	uint64_t next_seq;
+	uint64_t last_sync_ms;       /* coordinator: last SYNC broadcast */
+	bool sync_due;               /* changes wait for the batch window */
+	struct net_timer *sync_timer;
+	struct rename_bucket *renames; /* coordinator: per-member rename rate */
+	size_t n_renames;
+	struct ipc_request *rename_req; /* member: `ray hostname` awaiting the roster */
+	char rename_from[HOSTNAME_BUF];
+	uint64_t rename_deadline_ms;
 	struct admission admission;  /* coordinator: join requests, denials */
 	struct fw_rule *fw_pending;  /* suggested rules awaiting consent */
 	size_t n_fw_pending;
@@ -113,7 +134,13 @@ int network_add(struct daemon *d, struct network *n);
  * Coordinator: signs `blob` (a changed copy of n's roster; its version is
  * bumped here), adopts it and sends SYNC to every connected member but
  * `except`. Takes ownership of blob. Returns 0 or -errno.
+ *
+ * Changes within NETWORK_BATCH_MS of the last SYNC are announced together
+ * when the window ends, so members fetch one roster per window however
+ * fast it changes; the first change after a quiet spell goes out at once.
+ * A joiner is unaffected: its WELCOME carries the record directly.
  */
+#define NETWORK_BATCH_MS 500
 int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		    const struct peer *except);
 /* Coordinator: publishes blob (an empty roster: nuke) as the network's last
