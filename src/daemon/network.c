@@ -384,6 +384,18 @@ static int sync_timer_open(struct daemon *d, struct network *n)
 	return 0;
 }
 
+/* Tells the members now; a batch waiting for its window goes with it. */
+static void sync_now(struct daemon *d, struct network *n, const struct peer *except)
+{
+	if (n->sync_due) {
+		n->sync_due = false;
+		uv_timer_stop(&n->sync_timer->t);
+		except = NULL; /* the batch may hold changes for it */
+	}
+	n->last_sync_ms = daemon_now_ms(d);
+	network_broadcast_sync(d, n, except);
+}
+
 /*
  * Tells the members about n's new roster now, or, within NETWORK_BATCH_MS
  * of the last time, when the window ends: a burst of changes (renames,
@@ -396,8 +408,7 @@ static void sync_soon(struct daemon *d, struct network *n, const struct peer *ex
 	if (n->sync_due)
 		return; /* the timer sends the newest record */
 	if (!n->last_sync_ms || now >= due || sync_timer_open(d, n) < 0) {
-		n->last_sync_ms = now;
-		network_broadcast_sync(d, n, except);
+		sync_now(d, n, except);
 		return;
 	}
 	n->sync_due = true;
@@ -406,10 +417,10 @@ static void sync_soon(struct daemon *d, struct network *n, const struct peer *ex
 
 /*
  * Coordinator: signs `blob` (a changed copy of the roster, version bumped
- * here), adopts it and tells the members. Takes ownership of blob.
+ * here), adopts it and tells the members, now or batched. Takes blob.
  */
-int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
-		    const struct peer *except)
+static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
+		   const struct peer *except, bool batch)
 {
 	uint8_t rec[RECORD_MAX], *bytes = NULL;
 	size_t rec_len, blen;
@@ -423,9 +434,25 @@ int network_publish(struct daemon *d, struct network *n, struct group_blob *blob
 		return ret;
 	ret = network_apply(d, n, rec, rec_len, bytes, blen);
 	free(bytes);
-	if (ret == 0 && network_find_pk(d, n->pk) == n)
+	if (ret < 0 || network_find_pk(d, n->pk) != n)
+		return ret;
+	if (batch)
 		sync_soon(d, n, except);
-	return ret;
+	else
+		sync_now(d, n, except);
+	return 0;
+}
+
+int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
+		    const struct peer *except)
+{
+	return publish(d, n, blob, except, false);
+}
+
+int network_publish_batched(struct daemon *d, struct network *n, struct group_blob *blob,
+			    const struct peer *except)
+{
+	return publish(d, n, blob, except, true);
 }
 
 int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob)
@@ -676,7 +703,7 @@ void network_prune_member(struct daemon *d, struct network *only, struct peer *p
 		group_blob_remove_member(&blob, p->id);
 		log_info("network %s: %.8s left; pruning it from the roster",
 			 n->saved.name, p->id);
-		network_publish(d, n, &blob, p);
+		network_publish_batched(d, n, &blob, p);
 	}
 }
 

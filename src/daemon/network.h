@@ -134,15 +134,20 @@ int network_add(struct daemon *d, struct network *n);
  * Coordinator: signs `blob` (a changed copy of n's roster; its version is
  * bumped here), adopts it and sends SYNC to every connected member but
  * `except`. Takes ownership of blob. Returns 0 or -errno.
- *
- * Changes within NETWORK_BATCH_MS of the last SYNC are announced together
- * when the window ends, so members fetch one roster per window however
- * fast it changes; the first change after a quiet spell goes out at once.
- * A joiner is unaffected: its WELCOME carries the record directly.
  */
-#define NETWORK_BATCH_MS 500
 int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		    const struct peer *except);
+/*
+ * The same for changes others cause at their own pace (joins, leaves,
+ * members' renames): within NETWORK_BATCH_MS of the last SYNC they are
+ * announced together when the window ends, so members fetch one roster
+ * per window however fast it changes; the first change after a quiet spell
+ * goes out at once. A joiner is unaffected: its WELCOME carries the record.
+ * network_publish (an operator's change) also sends what is waiting.
+ */
+#define NETWORK_BATCH_MS 500
+int network_publish_batched(struct daemon *d, struct network *n, struct group_blob *blob,
+			    const struct peer *except);
 /* Coordinator: publishes blob (an empty roster: nuke) as the network's last
  * record, tells the members, and forgets the network. Takes blob. */
 int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob);

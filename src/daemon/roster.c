@@ -81,9 +81,10 @@ static bool taken_by_other(const char *name, void *arg)
 	return m && strcmp(m->id, c->id) != 0;
 }
 
-/* Coordinator: renames member id to (a clash-free variant of) wanted. */
+/* Coordinator: renames member id to (a clash-free variant of) wanted.
+ * Batched (network.h): renames come in bursts, from members or a script. */
 static int rename_member(struct daemon *d, struct network *n, const char *id,
-			 const char *wanted, const struct peer *except)
+			 const char *wanted)
 {
 	char name[HOSTNAME_BUF];
 	struct group_blob blob;
@@ -112,7 +113,7 @@ static int rename_member(struct daemon *d, struct network *n, const char *id,
 		return ret;
 	}
 	log_info("network %s: %.8s is now %s", n->saved.name, id, name);
-	return network_publish(d, n, &blob, except);
+	return network_publish_batched(d, n, &blob, NULL);
 }
 
 bool roster_rename_take(struct rename_bucket *b, uint64_t now_ms, uint64_t *wait_ms)
@@ -192,7 +193,7 @@ static void on_rename_request(struct daemon *d, struct network *n, struct peer *
 	b = rename_bucket(n, p->id);
 	if (b && roster_rename_take(b, daemon_now_ms(d), &wait_ms)) {
 		b->warned = false;
-		rename_member(d, n, p->id, wanted, NULL);
+		rename_member(d, n, p->id, wanted);
 		return;
 	}
 	snprintf(why, sizeof(why),
@@ -259,7 +260,7 @@ void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	if (n->has_key) {
-		ret = rename_member(d, n, d->id.id, want, NULL);
+		ret = rename_member(d, n, d->id.id, want);
 		if (ret < 0) {
 			ipc_reply_error(req, "cannot rename: %s", strerror(-ret));
 			return;
