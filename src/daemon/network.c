@@ -47,6 +47,24 @@ struct net_timer {
 	uint8_t pk[32];
 };
 
+/* A roster fetch waiting out its jitter (n->fetch_wait). */
+struct sync_ctx;
+struct fetch_wait {
+	uv_timer_t t;
+	struct daemon *d;
+	struct sync_ctx *s;
+};
+
+static void on_fetch_wait_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void fetch_wait_close(struct fetch_wait *w)
+{
+	uv_close((uv_handle_t *)&w->t, on_fetch_wait_closed);
+}
+
 struct network *network_find(struct daemon *d, const char *name_or_room)
 {
 	for (struct network *n = d->nets; n; n = n->next)
@@ -156,6 +174,10 @@ static void network_free(struct network *n)
 {
 	if (n->sync_timer)
 		uv_close((uv_handle_t *)&n->sync_timer->t, on_net_timer_closed);
+	if (n->fetch_wait) {
+		free(n->fetch_wait->s);
+		fetch_wait_close(n->fetch_wait);
+	}
 	if (n->rename_req)
 		ipc_reply_error(n->rename_req, "the network was left before the coordinator recorded the name");
 	free(n->renames);
@@ -711,6 +733,10 @@ struct sync_ctx {
 	uint8_t net[32];
 	uint8_t rec[STORE_MAX_RECORD];
 	size_t rec_len;
+	uint8_t hash[32];
+	uint8_t from[32];       /* told us about it, so holds it */
+	uint8_t src[32];        /* asked first */
+	uint64_t seq;
 };
 
 /*
@@ -803,11 +829,101 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 		if (ret < 0 && ret != -ESTALE)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
+	/* The seed we picked may not hold it yet: ask the peer that told us. */
+	if (n && !data && !d->stopping && memcmp(s->src, s->from, 32) != 0) {
+		memcpy(s->src, s->from, 32);
+		if (blob_fetch(d, s->from, s->hash, on_sync_blob, s) == 0) {
+			n->fetching = true;
+			return;
+		}
+	}
 	/* Applying may have left the network. */
 	n = network_find_pk(d, s->net);
-	if (n && !n->fetching)
+	if (n && !n->fetching && !d->stopping)
 		learn_stashed(d, n);
 	free(s);
+}
+
+/*
+ * Where to fetch a new roster: the peer that told us or any seed of the
+ * record we are connected to, at random, so that when the coordinator
+ * announces a version its members do not all fetch it from the
+ * coordinator; a seed that does not hold it yet sends us back to `from`.
+ */
+static void pick_source(struct daemon *d, const struct network_payload *p,
+			const uint8_t from[32], uint8_t out[32])
+{
+	const uint8_t *cand[NETWORK_SEEDS_MAX + 1];
+	size_t n = 0;
+
+	cand[n++] = from;
+	for (size_t i = 0; i < p->n_seeds; i++) {
+		struct peer *s = peers_find(d, p->seeds[i]);
+
+		if (s && s->conn && memcmp(p->seeds[i], from, 32) != 0 &&
+		    memcmp(p->seeds[i], d->id.pk, 32) != 0)
+			cand[n++] = p->seeds[i];
+	}
+	memcpy(out, cand[randombytes_uniform((uint32_t)n)], 32);
+}
+
+/* Jitter before a fetch grows with the roster: a few members fetch at
+ * once, hundreds spread over a second instead of all at the same moment. */
+#define FETCH_JITTER_PER_MEMBER_MS 20
+#define FETCH_JITTER_MAX_MS 1000
+
+static void on_fetch_jitter(uv_timer_t *t)
+{
+	struct fetch_wait *w = t->data;
+	struct daemon *d = w->d;
+	struct sync_ctx *s = w->s;
+	struct network *n = network_find_pk(d, s->net);
+
+	fetch_wait_close(w);
+	if (!n) {
+		free(s);
+		return;
+	}
+	n->fetch_wait = NULL;
+	if (blob_fetch(d, s->src, s->hash, on_sync_blob, s) == 0)
+		return;
+	memcpy(s->src, s->from, 32);
+	if (blob_fetch(d, s->from, s->hash, on_sync_blob, s) == 0)
+		return;
+	n->fetching = false;
+	free(s);
+}
+
+/* Fills s with the record to fetch and where from. */
+static void sync_ctx_set(struct daemon *d, struct sync_ctx *s, const uint8_t from[32],
+			 const uint8_t *rec, size_t len, const struct record *r,
+			 const struct network_payload *p)
+{
+	memcpy(s->rec, rec, len);
+	s->rec_len = len;
+	s->seq = r->seq;
+	memcpy(s->hash, p->blob_hash, 32);
+	memcpy(s->from, from, 32);
+	pick_source(d, p, from, s->src);
+}
+
+/* Starts fetching s's roster after the jitter; takes s. */
+static int fetch_after_jitter(struct daemon *d, struct network *n, struct sync_ctx *s)
+{
+	uint32_t span = FETCH_JITTER_PER_MEMBER_MS * (uint32_t)n->blob.n_members;
+	struct fetch_wait *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	if (span > FETCH_JITTER_MAX_MS)
+		span = FETCH_JITTER_MAX_MS;
+	w->d = d;
+	w->s = s;
+	uv_timer_init(d->loop, &w->t);
+	w->t.data = w;
+	uv_timer_start(&w->t, on_fetch_jitter, randombytes_uniform(span + 1), 0);
+	n->fetch_wait = w;
+	return 0;
 }
 
 /* Same sequence, other roster: worth fetching when we would merge it or it
@@ -834,6 +950,11 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	}
 	if (r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
 		return;
+	/* A newer record while the fetch still waits: fetch that instead. */
+	if (n->fetch_wait && r.seq > n->fetch_wait->s->seq) {
+		sync_ctx_set(d, n->fetch_wait->s, from, rec, len, &r, &p);
+		return;
+	}
 	if (n->fetching) {
 		stash_record(n, from, rec, len, r.seq);
 		return;
@@ -842,9 +963,8 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	if (!s)
 		return;
 	memcpy(s->net, n->pk, 32);
-	memcpy(s->rec, rec, len);
-	s->rec_len = len;
-	if (blob_fetch(d, from, p.blob_hash, on_sync_blob, s) < 0) {
+	sync_ctx_set(d, s, from, rec, len, &r, &p);
+	if (fetch_after_jitter(d, n, s) < 0) {
 		free(s);
 		return;
 	}

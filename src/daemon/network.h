@@ -30,6 +30,7 @@ struct daemon;
 struct peer;
 struct ctl_msg;
 struct net_timer;
+struct fetch_wait;
 
 /* Coordinator: renames one member may ask for (roster.c). */
 struct rename_bucket {
@@ -53,7 +54,8 @@ struct network {
 	uint32_t my_ipv4;
 	uint64_t next_poll_ms;
 	bool polling;
-	bool fetching;
+	bool fetching;               /* a roster fetch is waiting or under way */
+	struct fetch_wait *fetch_wait; /* its jitter timer, while it waits */
 	uint8_t *next_rec;           /* newest record heard while fetching */
 	size_t next_rec_len;
 	uint8_t next_from[32];
