@@ -117,7 +117,9 @@ static int admit_member(struct daemon *d, struct network *n, struct peer *p,
 		return ret;
 	}
 	log_info("network %s: admitting %.8s as %s", n->saved.name, p->id, name);
-	ret = network_publish(d, n, &blob, p);
+	/* Batched for the other members (open networks churn by join and
+	 * leave); the joiner's WELCOME below carries the record at once. */
+	ret = network_publish_batched(d, n, &blob, p);
 	if (ret < 0) {
 		snprintf(why, whylen, "the coordinator could not sign the roster");
 		return ret;

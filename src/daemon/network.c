@@ -39,6 +39,32 @@
 #define CREATE_PUBLISH_MS 15000
 #define CREATE_POLL_MS 100
 
+/* Fires the batched SYNC of a network (see NETWORK_BATCH_MS). Apart from
+ * the network so a closing handle can outlive it. */
+struct net_timer {
+	uv_timer_t t;
+	struct daemon *d;
+	uint8_t pk[32];
+};
+
+/* A roster fetch waiting out its jitter (n->fetch_wait). */
+struct sync_ctx;
+struct fetch_wait {
+	uv_timer_t t;
+	struct daemon *d;
+	struct sync_ctx *s;
+};
+
+static void on_fetch_wait_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void fetch_wait_close(struct fetch_wait *w)
+{
+	uv_close((uv_handle_t *)&w->t, on_fetch_wait_closed);
+}
+
 struct network *network_find(struct daemon *d, const char *name_or_room)
 {
 	for (struct network *n = d->nets; n; n = n->next)
@@ -83,6 +109,39 @@ int networks_save(struct daemon *d)
 	return ret;
 }
 
+/* Every blob a network still needs (current rosters, merge bases); *out is
+ * malloc'd. */
+static int blob_refs(struct daemon *d, uint8_t (**out)[32], size_t *count)
+{
+	size_t cap = 1;
+
+	for (struct network *n = d->nets; n; n = n->next)
+		cap += 2;
+	*out = calloc(cap, 32);
+	if (!*out)
+		return -ENOMEM;
+	*count = 0;
+	for (struct network *n = d->nets; n; n = n->next)
+		*count += store_saved_blob_refs(&n->saved, 1, *out + *count, cap - *count);
+	return 0;
+}
+
+/*
+ * Deletes the blobs in drop that no network references any more. Call it
+ * only once networks.json no longer names them: a crash in between then
+ * leaves a stray file for the start-up sweep, never a missing roster.
+ */
+static void release_blobs(struct daemon *d, const uint8_t (*drop)[32], size_t n_drop)
+{
+	uint8_t (*keep)[32];
+	size_t n_keep;
+
+	if (!n_drop || blob_refs(d, &keep, &n_keep) < 0)
+		return; /* keeping a file is always safe */
+	store_release_blobs(d->home, drop, n_drop, (const uint8_t (*)[32])keep, n_keep);
+	free(keep);
+}
+
 /* Peers of members in `blob` other than us get (want=true) or lose a want. */
 static void want_members(struct daemon *d, const struct group_blob *blob,
 			 const struct group_blob *except, bool want, uint64_t code)
@@ -106,8 +165,23 @@ static void want_members(struct daemon *d, const struct group_blob *blob,
 	}
 }
 
+static void on_net_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void network_free(struct network *n)
 {
+	if (n->sync_timer)
+		uv_close((uv_handle_t *)&n->sync_timer->t, on_net_timer_closed);
+	if (n->fetch_wait) {
+		free(n->fetch_wait->s);
+		fetch_wait_close(n->fetch_wait);
+	}
+	if (n->rename_req)
+		ipc_reply_error(n->rename_req, "the network was left before the coordinator recorded the name");
+	free(n->renames);
+	free(n->next_rec);
 	free(n->fw_pending);
 	group_blob_free(&n->blob);
 	if (n->has_base)
@@ -133,6 +207,16 @@ static void network_unlink(struct daemon *d, struct network *n)
 static void network_forget(struct daemon *d, struct network *n, uint64_t code,
 			   bool keep_published)
 {
+	uint8_t drop[2][32];
+	size_t n_drop = 0;
+
+	/* Our copies of its rosters go with it; a nuke's final roster stays
+	 * (not named here) for the members still fetching it, until the next
+	 * start-up sweep. */
+	if (n->saved.record_len)
+		memcpy(drop[n_drop++], n->saved.blob_hash, 32);
+	if (n->saved.has_base)
+		memcpy(drop[n_drop++], n->saved.base_hash, 32);
 	network_unlink(d, n);
 	want_members(d, &n->blob, NULL, false, code);
 	if (!keep_published)
@@ -140,7 +224,8 @@ static void network_forget(struct daemon *d, struct network *n, uint64_t code,
 	if (n->has_key)
 		store_delete_key(d->home, n->saved.room_id);
 	network_free(n);
-	networks_save(d);
+	if (networks_save(d) == 0)
+		release_blobs(d, (const uint8_t (*)[32])drop, n_drop);
 	network_changed(d);
 }
 
@@ -165,8 +250,10 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	struct network_payload p;
 	struct group_blob blob, old;
 	const struct gb_member *me;
-	uint8_t hash[32];
+	uint8_t hash[32], dropped[32];
+	bool drop;
 	struct record r;
+	int ret;
 
 	if (rec_len > STORE_MAX_RECORD || check_record(n, rec, rec_len, &r, &p) < 0)
 		return -EBADMSG;
@@ -184,7 +271,16 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 		network_remove(d, n, QUIC_CODE_NONE);
 		return 0;
 	}
-	store_save_blob(d->home, hash, blob_bytes, blob_len);
+	/* On disk before anything names it, so networks.json never points
+	 * at a roster we do not hold. */
+	ret = store_save_blob(d->home, hash, blob_bytes, blob_len);
+	if (ret < 0) {
+		log_error("network %s: cannot store roster v%llu (%s); keeping v%llu",
+			  n->saved.name, (unsigned long long)blob.version, strerror(-ret),
+			  (unsigned long long)n->blob.version);
+		group_blob_free(&blob);
+		return ret;
+	}
 	old = n->blob;
 	n->blob = blob;
 	/* Want the new members before dropping the old, so nobody we keep
@@ -198,14 +294,22 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	me = network_me(d, n);
 	n->my_ipv4 = me->ipv4;
 	snprintf(n->saved.hostname, sizeof(n->saved.hostname), "%s", me->hostname);
+	/* Keep the current roster and the merge base; the base before goes. */
+	drop = n->saved.has_base;
+	memcpy(dropped, n->saved.base_hash, 32);
+	n->saved.has_base = n->saved.record_len > 0;
+	if (n->saved.has_base)
+		memcpy(n->saved.base_hash, n->saved.blob_hash, 32);
 	memcpy(n->saved.blob_hash, hash, 32);
 	memcpy(n->saved.record, rec, rec_len);
 	n->saved.record_len = rec_len;
 	n->seq = r.seq;
-	networks_save(d);
+	if (networks_save(d) == 0 && drop)
+		release_blobs(d, (const uint8_t (*)[32])dropped, 1);
 	records_publish_network(d, n->pk, rec, rec_len);
 	network_changed(d);
 	policy_on_roster(d, n);
+	roster_on_applied(d, n);
 	log_info("network %s: roster v%llu, %zu members", n->saved.name,
 		 (unsigned long long)n->blob.version, n->blob.n_members);
 	return 0;
@@ -273,12 +377,72 @@ void network_broadcast_sync(struct daemon *d, struct network *n,
 	}
 }
 
+static void on_sync_timer(uv_timer_t *t)
+{
+	struct net_timer *nt = t->data;
+	struct network *n = network_find_pk(nt->d, nt->pk);
+
+	if (!n || !n->sync_due)
+		return;
+	n->sync_due = false;
+	n->last_sync_ms = daemon_now_ms(nt->d);
+	network_broadcast_sync(nt->d, n, NULL);
+}
+
+static int sync_timer_open(struct daemon *d, struct network *n)
+{
+	struct net_timer *nt;
+
+	if (n->sync_timer)
+		return 0;
+	nt = calloc(1, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	nt->d = d;
+	memcpy(nt->pk, n->pk, 32);
+	uv_timer_init(d->loop, &nt->t);
+	nt->t.data = nt;
+	n->sync_timer = nt;
+	return 0;
+}
+
+/* Tells the members now; a batch waiting for its window goes with it. */
+static void sync_now(struct daemon *d, struct network *n, const struct peer *except)
+{
+	if (n->sync_due) {
+		n->sync_due = false;
+		uv_timer_stop(&n->sync_timer->t);
+		except = NULL; /* the batch may hold changes for it */
+	}
+	n->last_sync_ms = daemon_now_ms(d);
+	network_broadcast_sync(d, n, except);
+}
+
+/*
+ * Tells the members about n's new roster now, or, within NETWORK_BATCH_MS
+ * of the last time, when the window ends: a burst of changes (renames,
+ * joins and leaves) then costs every member one fetch, not one each.
+ */
+static void sync_soon(struct daemon *d, struct network *n, const struct peer *except)
+{
+	uint64_t now = daemon_now_ms(d), due = n->last_sync_ms + NETWORK_BATCH_MS;
+
+	if (n->sync_due)
+		return; /* the timer sends the newest record */
+	if (!n->last_sync_ms || now >= due || sync_timer_open(d, n) < 0) {
+		sync_now(d, n, except);
+		return;
+	}
+	n->sync_due = true;
+	uv_timer_start(&n->sync_timer->t, on_sync_timer, due - now, 0);
+}
+
 /*
  * Coordinator: signs `blob` (a changed copy of the roster, version bumped
- * here), adopts it and tells the members. Takes ownership of blob.
+ * here), adopts it and tells the members, now or batched. Takes blob.
  */
-int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
-		    const struct peer *except)
+static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
+		   const struct peer *except, bool batch)
 {
 	uint8_t rec[RECORD_MAX], *bytes = NULL;
 	size_t rec_len, blen;
@@ -292,9 +456,25 @@ int network_publish(struct daemon *d, struct network *n, struct group_blob *blob
 		return ret;
 	ret = network_apply(d, n, rec, rec_len, bytes, blen);
 	free(bytes);
-	if (ret == 0 && network_find_pk(d, n->pk) == n)
-		network_broadcast_sync(d, n, except);
-	return ret;
+	if (ret < 0 || network_find_pk(d, n->pk) != n)
+		return ret;
+	if (batch)
+		sync_soon(d, n, except);
+	else
+		sync_now(d, n, except);
+	return 0;
+}
+
+int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
+		    const struct peer *except)
+{
+	return publish(d, n, blob, except, false);
+}
+
+int network_publish_batched(struct daemon *d, struct network *n, struct group_blob *blob,
+			    const struct peer *except)
+{
+	return publish(d, n, blob, except, true);
 }
 
 int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob)
@@ -545,7 +725,7 @@ void network_prune_member(struct daemon *d, struct network *only, struct peer *p
 		group_blob_remove_member(&blob, p->id);
 		log_info("network %s: %.8s left; pruning it from the roster",
 			 n->saved.name, p->id);
-		network_publish(d, n, &blob, p);
+		network_publish_batched(d, n, &blob, p);
 	}
 }
 
@@ -553,6 +733,10 @@ struct sync_ctx {
 	uint8_t net[32];
 	uint8_t rec[STORE_MAX_RECORD];
 	size_t rec_len;
+	uint8_t hash[32];
+	uint8_t from[32];       /* told us about it, so holds it */
+	uint8_t src[32];        /* asked first */
+	uint64_t seq;
 };
 
 /*
@@ -600,6 +784,36 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 	return 0;
 }
 
+static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
+			 const uint8_t *rec, size_t len);
+
+/* A record heard while a fetch was under way: tried when it ends, since
+ * the roster being fetched may be gone from its holder by then. */
+static void stash_record(struct network *n, const uint8_t from[32], const uint8_t *rec,
+			 size_t len, uint64_t seq)
+{
+	if (n->next_rec && seq < n->next_seq)
+		return;
+	if (!n->next_rec && !(n->next_rec = malloc(STORE_MAX_RECORD)))
+		return;
+	memcpy(n->next_rec, rec, len);
+	n->next_rec_len = len;
+	memcpy(n->next_from, from, 32);
+	n->next_seq = seq;
+}
+
+static void learn_stashed(struct daemon *d, struct network *n)
+{
+	uint8_t *rec = n->next_rec, from[32];
+
+	if (!rec)
+		return;
+	n->next_rec = NULL;
+	memcpy(from, n->next_from, 32);
+	learn_record(d, n, from, rec, n->next_rec_len);
+	free(rec);
+}
+
 static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 {
 	struct sync_ctx *s = ud;
@@ -615,7 +829,101 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 		if (ret < 0 && ret != -ESTALE)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
+	/* The seed we picked may not hold it yet: ask the peer that told us. */
+	if (n && !data && !d->stopping && memcmp(s->src, s->from, 32) != 0) {
+		memcpy(s->src, s->from, 32);
+		if (blob_fetch(d, s->from, s->hash, on_sync_blob, s) == 0) {
+			n->fetching = true;
+			return;
+		}
+	}
+	/* Applying may have left the network. */
+	n = network_find_pk(d, s->net);
+	if (n && !n->fetching && !d->stopping)
+		learn_stashed(d, n);
 	free(s);
+}
+
+/*
+ * Where to fetch a new roster: the peer that told us or any seed of the
+ * record we are connected to, at random, so that when the coordinator
+ * announces a version its members do not all fetch it from the
+ * coordinator; a seed that does not hold it yet sends us back to `from`.
+ */
+static void pick_source(struct daemon *d, const struct network_payload *p,
+			const uint8_t from[32], uint8_t out[32])
+{
+	const uint8_t *cand[NETWORK_SEEDS_MAX + 1];
+	size_t n = 0;
+
+	cand[n++] = from;
+	for (size_t i = 0; i < p->n_seeds; i++) {
+		struct peer *s = peers_find(d, p->seeds[i]);
+
+		if (s && s->conn && memcmp(p->seeds[i], from, 32) != 0 &&
+		    memcmp(p->seeds[i], d->id.pk, 32) != 0)
+			cand[n++] = p->seeds[i];
+	}
+	memcpy(out, cand[randombytes_uniform((uint32_t)n)], 32);
+}
+
+/* Jitter before a fetch grows with the roster: a few members fetch at
+ * once, hundreds spread over a second instead of all at the same moment. */
+#define FETCH_JITTER_PER_MEMBER_MS 20
+#define FETCH_JITTER_MAX_MS 1000
+
+static void on_fetch_jitter(uv_timer_t *t)
+{
+	struct fetch_wait *w = t->data;
+	struct daemon *d = w->d;
+	struct sync_ctx *s = w->s;
+	struct network *n = network_find_pk(d, s->net);
+
+	fetch_wait_close(w);
+	if (!n) {
+		free(s);
+		return;
+	}
+	n->fetch_wait = NULL;
+	if (blob_fetch(d, s->src, s->hash, on_sync_blob, s) == 0)
+		return;
+	memcpy(s->src, s->from, 32);
+	if (blob_fetch(d, s->from, s->hash, on_sync_blob, s) == 0)
+		return;
+	n->fetching = false;
+	free(s);
+}
+
+/* Fills s with the record to fetch and where from. */
+static void sync_ctx_set(struct daemon *d, struct sync_ctx *s, const uint8_t from[32],
+			 const uint8_t *rec, size_t len, const struct record *r,
+			 const struct network_payload *p)
+{
+	memcpy(s->rec, rec, len);
+	s->rec_len = len;
+	s->seq = r->seq;
+	memcpy(s->hash, p->blob_hash, 32);
+	memcpy(s->from, from, 32);
+	pick_source(d, p, from, s->src);
+}
+
+/* Starts fetching s's roster after the jitter; takes s. */
+static int fetch_after_jitter(struct daemon *d, struct network *n, struct sync_ctx *s)
+{
+	uint32_t span = FETCH_JITTER_PER_MEMBER_MS * (uint32_t)n->blob.n_members;
+	struct fetch_wait *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	if (span > FETCH_JITTER_MAX_MS)
+		span = FETCH_JITTER_MAX_MS;
+	w->d = d;
+	w->s = s;
+	uv_timer_init(d->loop, &w->t);
+	w->t.data = w;
+	uv_timer_start(&w->t, on_fetch_jitter, randombytes_uniform(span + 1), 0);
+	n->fetch_wait = w;
+	return 0;
 }
 
 /* Same sequence, other roster: worth fetching when we would merge it or it
@@ -640,15 +948,23 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 			 n->saved.name);
 		return;
 	}
-	if (n->fetching || r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
+	if (r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
 		return;
+	/* A newer record while the fetch still waits: fetch that instead. */
+	if (n->fetch_wait && r.seq > n->fetch_wait->s->seq) {
+		sync_ctx_set(d, n->fetch_wait->s, from, rec, len, &r, &p);
+		return;
+	}
+	if (n->fetching) {
+		stash_record(n, from, rec, len, r.seq);
+		return;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return;
 	memcpy(s->net, n->pk, 32);
-	memcpy(s->rec, rec, len);
-	s->rec_len = len;
-	if (blob_fetch(d, from, p.blob_hash, on_sync_blob, s) < 0) {
+	sync_ctx_set(d, s, from, rec, len, &r, &p);
+	if (fetch_after_jitter(d, n, s) < 0) {
 		free(s);
 		return;
 	}
@@ -690,7 +1006,9 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 		return;
 	}
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
-	if (join_on_message(d, p, &m) || roster_on_message(d, p, &m) ||
+	/* roster first: a coordinator refusing our rename answers DENIED,
+	 * which join.c would otherwise take for a join it does not know. */
+	if (roster_on_message(d, p, &m) || join_on_message(d, p, &m) ||
 	    ping_on_message(d, p, &m) || peers_on_message(d, p, &m))
 		return;
 	n = m.has_net ? network_find_pk(d, m.net) : NULL;
@@ -792,6 +1110,41 @@ void networks_tick(struct daemon *d)
 	}
 }
 
+/* The merge base, when it was saved and is still here; without it a
+ * concurrent roster is settled by the tie rule rather than merged. */
+static void network_load_base(struct daemon *d, struct network *n)
+{
+	uint8_t *bytes = NULL;
+	size_t len;
+
+	if (n->saved.has_base &&
+	    store_load_blob(d->home, n->saved.base_hash, &bytes, &len) == 0 &&
+	    group_blob_decode(bytes, len, &n->base) == 0)
+		n->has_base = true;
+	else
+		n->saved.has_base = false;
+	free(bytes);
+}
+
+/* Start-up sweep: blobs no saved network names are leftovers (older
+ * versions kept every roster forever, a crash between save and delete). */
+static void gc_blobs(struct daemon *d, const struct net_saved *saved, size_t count)
+{
+	uint8_t (*keep)[32] = calloc(2 * count + 1, 32);
+	size_t n_keep;
+	int ret;
+
+	if (!keep)
+		return;
+	n_keep = store_saved_blob_refs(saved, count, keep, 2 * count + 1);
+	ret = store_gc_blobs(d->home, (const uint8_t (*)[32])keep, n_keep);
+	if (ret > 0)
+		log_info("store: deleted %d roster blobs no network uses", ret);
+	else if (ret < 0)
+		log_warn("store: cannot sweep the blobs directory: %s", strerror(-ret));
+	free(keep);
+}
+
 static int network_load_one(struct daemon *d, const struct net_saved *s)
 {
 	struct network *n = calloc(1, sizeof(*n));
@@ -820,11 +1173,13 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	if (ret < 0 || (ret = group_blob_decode(bytes, len, &n->blob)) < 0)
 		goto fail;
 	free(bytes);
+	bytes = NULL;
 	if (!network_me(d, n)) {
 		group_blob_free(&n->blob);
 		ret = -ENOENT;
 		goto fail;
 	}
+	network_load_base(d, n);
 	n->seq = r.seq;
 	n->my_ipv4 = network_me(d, n)->ipv4;
 	n->index = d->next_net_index++;
@@ -856,6 +1211,7 @@ int networks_load(struct daemon *d)
 		log_error("store: %s", err);
 		return ret;
 	}
+	gc_blobs(d, saved, count);
 	/* Restore in file order: network_load_one prepends, so go backwards. */
 	for (size_t i = count; i > 0; i--)
 		if (network_load_one(d, &saved[i - 1]) < 0)

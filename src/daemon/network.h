@@ -29,6 +29,16 @@
 struct daemon;
 struct peer;
 struct ctl_msg;
+struct net_timer;
+struct fetch_wait;
+
+/* Coordinator: renames one member may ask for (roster.c). */
+struct rename_bucket {
+	char id[IDENTITY_ID_LEN + 1];
+	uint32_t tokens_milli;       /* thousandths of a rename */
+	uint64_t last_ms;
+	bool warned;                 /* refusals logged once per streak */
+};
 
 struct network {
 	struct network *next;
@@ -38,13 +48,26 @@ struct network {
 	struct identity key;         /* network key, coordinators only */
 	struct group_blob blob;      /* current roster */
 	struct group_blob base;      /* the roster before it (concurrent merges) */
-	bool has_base;
+	bool has_base;               /* saved.base_hash names it when it was stored */
 	uint64_t seq;                /* sequence of saved.record */
 	uint32_t index;              /* network index in the peer table */
 	uint32_t my_ipv4;
 	uint64_t next_poll_ms;
 	bool polling;
-	bool fetching;
+	bool fetching;               /* a roster fetch is waiting or under way */
+	struct fetch_wait *fetch_wait; /* its jitter timer, while it waits */
+	uint8_t *next_rec;           /* newest record heard while fetching */
+	size_t next_rec_len;
+	uint8_t next_from[32];
+	uint64_t next_seq;
+	uint64_t last_sync_ms;       /* coordinator: last SYNC broadcast */
+	bool sync_due;               /* changes wait for the batch window */
+	struct net_timer *sync_timer;
+	struct rename_bucket *renames; /* coordinator: per-member rename rate */
+	size_t n_renames;
+	struct ipc_request *rename_req; /* member: `ray hostname` awaiting the roster */
+	char rename_from[HOSTNAME_BUF];
+	uint64_t rename_deadline_ms;
 	struct admission admission;  /* coordinator: join requests, denials */
 	struct fw_rule *fw_pending;  /* suggested rules awaiting consent */
 	size_t n_fw_pending;
@@ -116,6 +139,17 @@ int network_add(struct daemon *d, struct network *n);
  */
 int network_publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		    const struct peer *except);
+/*
+ * The same for changes others cause at their own pace (joins, leaves,
+ * members' renames): within NETWORK_BATCH_MS of the last SYNC they are
+ * announced together when the window ends, so members fetch one roster
+ * per window however fast it changes; the first change after a quiet spell
+ * goes out at once. A joiner is unaffected: its WELCOME carries the record.
+ * network_publish (an operator's change) also sends what is waiting.
+ */
+#define NETWORK_BATCH_MS 500
+int network_publish_batched(struct daemon *d, struct network *n, struct group_blob *blob,
+			    const struct peer *except);
 /* Coordinator: publishes blob (an empty roster: nuke) as the network's last
  * record, tells the members, and forgets the network. Takes blob. */
 int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob);

@@ -20,6 +20,9 @@
 #include <string.h>
 
 #define ROSTER_CHECK_MS 10000
+/* A member's `ray hostname` waits this long for the roster naming it. */
+#define RENAME_WAIT_MS 5000
+#define RENAME_MILLI_MS (ROSTER_RENAME_EVERY_MS / 1000) /* ms per 1/1000 rename */
 
 /* A member by endpoint id, hostname, host.net, or mesh IPv4/IPv6 address. */
 static const struct gb_member *resolve_member(const struct network *n, const char *s)
@@ -78,9 +81,10 @@ static bool taken_by_other(const char *name, void *arg)
 	return m && strcmp(m->id, c->id) != 0;
 }
 
-/* Coordinator: renames member id to (a clash-free variant of) wanted. */
+/* Coordinator: renames member id to (a clash-free variant of) wanted.
+ * Batched (network.h): renames come in bursts, from members or a script. */
 static int rename_member(struct daemon *d, struct network *n, const char *id,
-			 const char *wanted, const struct peer *except)
+			 const char *wanted)
 {
 	char name[HOSTNAME_BUF];
 	struct group_blob blob;
@@ -97,6 +101,11 @@ static int rename_member(struct daemon *d, struct network *n, const char *id,
 		return ret;
 	ret = hostname_resolve_clash(wanted, taken_by_other,
 				     &(struct rename_ctx){ &blob, id }, name);
+	/* Asking for carl while already carl-1 changes nothing: no version. */
+	if (ret == 0 && strcmp(name, m->hostname) == 0) {
+		group_blob_free(&blob);
+		return 0;
+	}
 	if (ret == 0)
 		ret = group_blob_set_hostname(&blob, id, name);
 	if (ret < 0) {
@@ -104,7 +113,136 @@ static int rename_member(struct daemon *d, struct network *n, const char *id,
 		return ret;
 	}
 	log_info("network %s: %.8s is now %s", n->saved.name, id, name);
-	return network_publish(d, n, &blob, except);
+	return network_publish_batched(d, n, &blob, NULL);
+}
+
+bool roster_rename_take(struct rename_bucket *b, uint64_t now_ms, uint64_t *wait_ms)
+{
+	uint64_t gained;
+
+	if (!b->last_ms) {
+		b->tokens_milli = ROSTER_RENAME_BURST * 1000;
+		b->last_ms = now_ms;
+	}
+	gained = now_ms > b->last_ms ? (now_ms - b->last_ms) / RENAME_MILLI_MS : 0;
+	/* Advance by what was credited only, so fractions are not lost. */
+	b->last_ms += gained * RENAME_MILLI_MS;
+	if (gained >= ROSTER_RENAME_BURST * 1000 - b->tokens_milli) {
+		b->tokens_milli = ROSTER_RENAME_BURST * 1000;
+		b->last_ms = now_ms;
+	} else {
+		b->tokens_milli += gained;
+	}
+	if (b->tokens_milli >= 1000) {
+		b->tokens_milli -= 1000;
+		return true;
+	}
+	*wait_ms = (1000 - b->tokens_milli) * (uint64_t)RENAME_MILLI_MS;
+	return false;
+}
+
+/* The rate state of member id; members the roster no longer lists make
+ * room, so the table never outgrows the roster. */
+static struct rename_bucket *rename_bucket(struct network *n, const char *id)
+{
+	struct rename_bucket *b;
+	size_t i, kept = 0;
+
+	for (i = 0; i < n->n_renames; i++)
+		if (strcmp(n->renames[i].id, id) == 0)
+			return &n->renames[i];
+	if (n->n_renames >= GB_MAX_MEMBERS) {
+		for (i = 0; i < n->n_renames; i++)
+			if (group_blob_find_member(&n->blob, n->renames[i].id))
+				n->renames[kept++] = n->renames[i];
+		n->n_renames = kept;
+		if (kept >= GB_MAX_MEMBERS)
+			return NULL;
+	}
+	b = realloc(n->renames, (n->n_renames + 1) * sizeof(*b));
+	if (!b)
+		return NULL;
+	n->renames = b;
+	b = &n->renames[n->n_renames++];
+	memset(b, 0, sizeof(*b));
+	snprintf(b->id, sizeof(b->id), "%s", id);
+	return b;
+}
+
+static void send_denied(struct daemon *d, struct peer *p, const struct network *n,
+			const char *why)
+{
+	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
+
+	memcpy(m.net, n->pk, 32);
+	snprintf(m.why, sizeof(m.why), "%s", why);
+	peer_send_ctl(d, p, &m);
+}
+
+/* Coordinator: a member asks for a new name (CTL_HELLO). */
+static void on_rename_request(struct daemon *d, struct network *n, struct peer *p,
+			      const char *wanted)
+{
+	const struct gb_member *m = group_blob_find_member(&n->blob, p->id);
+	struct rename_bucket *b;
+	uint64_t wait_ms = 0;
+	char why[160];
+
+	if (!m || strcmp(m->hostname, wanted) == 0)
+		return; /* nothing to sign, nothing spent */
+	b = rename_bucket(n, p->id);
+	if (b && roster_rename_take(b, daemon_now_ms(d), &wait_ms)) {
+		b->warned = false;
+		rename_member(d, n, p->id, wanted);
+		return;
+	}
+	snprintf(why, sizeof(why),
+		 "renamed too often: at most %d renames at once, then one per %d s; try again in %llu s",
+		 ROSTER_RENAME_BURST, ROSTER_RENAME_EVERY_MS / 1000,
+		 (unsigned long long)(wait_ms + 999) / 1000);
+	if (b && !b->warned)
+		log_warn("network %s: %s (%.8s) renames too often; refusing its renames until it slows down",
+			 n->saved.name, m->hostname, p->id);
+	if (b)
+		b->warned = true;
+	send_denied(d, p, n, why);
+}
+
+/* Member: a coordinator's answer to our rename (DENIED); true when it was one. */
+static bool on_rename_denied(struct daemon *d, struct network *n, struct peer *p,
+			     const struct ctl_msg *m)
+{
+	const struct gb_member *c = group_blob_find_member(&n->blob, p->id);
+
+	(void)d;
+	if (!c || !c->coordinator)
+		return false;
+	if (!n->rename_req) {
+		log_warn("network %s: %s refused a rename: %s", n->saved.name, c->hostname, m->why);
+		return true;
+	}
+	ipc_reply_error(n->rename_req, "%s refused the new name: %s", c->hostname,
+			m->why[0] ? m->why : "no reason given");
+	n->rename_req = NULL;
+	return true;
+}
+
+static void rename_answer_requested(struct network *n)
+{
+	const char *want = json_string_value(json_object_get(n->rename_req->args, "hostname"));
+
+	ipc_reply(n->rename_req, json_pack("{s:s, s:b}", "hostname", want ? want : "",
+					   "requested", 1));
+	n->rename_req = NULL;
+}
+
+void roster_on_applied(struct daemon *d, struct network *n)
+{
+	(void)d;
+	if (!n->rename_req || strcmp(n->rename_from, n->saved.hostname) == 0)
+		return;
+	ipc_reply(n->rename_req, json_pack("{s:s}", "hostname", n->saved.hostname));
+	n->rename_req = NULL;
 }
 
 void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
@@ -122,12 +260,16 @@ void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	if (n->has_key) {
-		ret = rename_member(d, n, d->id.id, want, NULL);
+		ret = rename_member(d, n, d->id.id, want);
 		if (ret < 0) {
 			ipc_reply_error(req, "cannot rename: %s", strerror(-ret));
 			return;
 		}
 		ipc_reply(req, json_pack("{s:s}", "hostname", n->saved.hostname));
+		return;
+	}
+	if (strcmp(n->saved.hostname, want) == 0) {
+		ipc_reply(req, json_pack("{s:s}", "hostname", want));
 		return;
 	}
 	/* Ask every coordinator we are connected to; the roster they sign is
@@ -150,7 +292,13 @@ void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
 				n->saved.name);
 		return;
 	}
-	ipc_reply(req, json_pack("{s:s, s:b}", "hostname", want, "requested", 1));
+	/* The answer is the roster naming us, a refusal, or after
+	 * RENAME_WAIT_MS just "requested"; an earlier question gets that now. */
+	if (n->rename_req)
+		rename_answer_requested(n);
+	n->rename_req = req;
+	snprintf(n->rename_from, sizeof(n->rename_from), "%s", n->saved.hostname);
+	n->rename_deadline_ms = daemon_now_ms(d) + RENAME_WAIT_MS;
 }
 
 void roster_cmd_kick(struct daemon *d, struct ipc_request *req)
@@ -359,10 +507,12 @@ bool roster_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m
 
 	switch (m->type) {
 	case CTL_HELLO:
-		if (n && n->has_key && group_blob_find_member(&n->blob, p->id) &&
-		    hostname_valid(m->hostname))
-			rename_member(d, n, p->id, m->hostname, NULL);
+		if (n && n->has_key && hostname_valid(m->hostname))
+			on_rename_request(d, n, p, m->hostname);
 		return true;
+	case CTL_DENIED:
+		/* Joins in progress (join.c) get the rest. */
+		return n && on_rename_denied(d, n, p, m);
 	case CTL_ADMIN_GRANT:
 		if (n)
 			on_admin_grant(d, n, p, m);
@@ -444,6 +594,9 @@ void roster_tick(struct daemon *d)
 {
 	struct network *n, *next;
 
+	for (n = d->nets; n; n = n->next)
+		if (n->rename_req && daemon_now_ms(d) >= n->rename_deadline_ms)
+			rename_answer_requested(n);
 	if (daemon_now_ms(d) < d->next_roster_check_ms)
 		return;
 	d->next_roster_check_ms = daemon_now_ms(d) + ROSTER_CHECK_MS;

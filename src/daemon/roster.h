@@ -29,8 +29,24 @@ void roster_cmd_ephemeral(struct daemon *d, struct ipc_request *req);
 
 /* Returns true when the message was one of the roster messages. */
 bool roster_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m);
-/* Coordinator duties run every tick: ephemeral pruning. */
+/* Coordinator duties run every tick: ephemeral pruning; members: answers
+ * to `ray hostname` that did not come in time. */
 void roster_tick(struct daemon *d);
+/* After network_apply adopted a roster: answers a waiting `ray hostname`. */
+void roster_on_applied(struct daemon *d, struct network *n);
+
+/*
+ * Renames a member may ask a coordinator for: ROSTER_RENAME_BURST at once,
+ * then one per ROSTER_RENAME_EVERY_MS. Each one is a new roster version
+ * every member fetches and stores, so a member renaming in a loop would
+ * otherwise make the coordinator mint versions without limit.
+ */
+#define ROSTER_RENAME_BURST 3
+#define ROSTER_RENAME_EVERY_MS 10000
+struct rename_bucket;
+/* Takes one rename from b at now_ms (true), or says how long until the
+ * next one is allowed (false, *wait_ms). A zeroed bucket is full. */
+bool roster_rename_take(struct rename_bucket *b, uint64_t now_ms, uint64_t *wait_ms);
 
 /* Invite gossip to the other coordinators connected now. */
 void roster_share_invite(struct daemon *d, struct network *n, const struct invite *inv);

@@ -7,11 +7,13 @@
 #include "util/hex.h"
 #include "util/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +53,12 @@ static int parse_entry(json_t *o, struct net_saved *s)
 	    hex_decode(rec, strlen(rec), s->record, strlen(rec) / 2) < 0)
 		return -EINVAL;
 	s->record_len = strlen(rec) / 2;
+	/* Absent in files written before the merge base was kept. */
+	v = json_object_get(o, "base_hash");
+	if (v && (!json_is_string(v) ||
+		  hex_decode_str(json_string_value(v), s->base_hash, sizeof(s->base_hash)) < 0))
+		return -EINVAL;
+	s->has_base = v != NULL;
 	v = json_object_get(o, "coordinator");
 	s->coordinator = json_is_true(v);
 	s->auto_accept_firewall = json_is_true(json_object_get(o, "auto_accept_firewall"));
@@ -123,6 +131,10 @@ static json_t *entry_json(const struct net_saved *s)
 		      "auto_accept_firewall", s->auto_accept_firewall,
 		      "ephemeral_s", (json_int_t)s->ephemeral_s);
 	free(rec);
+	if (o && s->has_base) {
+		hex_encode(s->base_hash, sizeof(s->base_hash), hash);
+		json_object_set_new(o, "base_hash", json_string(hash));
+	}
 	return o;
 }
 
@@ -244,12 +256,12 @@ int store_save_blob(const char *home, const uint8_t hash[32], const void *data,
 	int ret;
 
 	snprintf(dir, sizeof(dir), "%s/blobs", home);
-	ret = fileio_mkdir_p(dir, 0755);
+	ret = fileio_mkdir_p(dir, 0700);
 	if (ret < 0)
 		return ret;
 	hex_encode(hash, 32, name);
 	ret = subpath(path, sizeof(path), home, "blobs", name, ".blob");
-	return ret < 0 ? ret : fileio_write_atomic(path, data, len, 0644);
+	return ret < 0 ? ret : fileio_write_atomic(path, data, len, 0600);
 }
 
 int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
@@ -276,4 +288,116 @@ int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
 	}
 	*data = (uint8_t *)buf;
 	return 0;
+}
+
+int store_delete_blob(const char *home, const uint8_t hash[32])
+{
+	char path[4096], name[65];
+
+	hex_encode(hash, 32, name);
+	if (subpath(path, sizeof(path), home, "blobs", name, ".blob") < 0)
+		return -ENAMETOOLONG;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static bool hash_listed(const uint8_t hash[32], const uint8_t (*list)[32], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(list[i], hash, 32) == 0)
+			return true;
+	return false;
+}
+
+int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_drop,
+			const uint8_t (*keep)[32], size_t n_keep)
+{
+	char path[4096], name[65];
+	int count = 0;
+
+	for (size_t i = 0; i < n_drop; i++) {
+		if (hash_listed(drop[i], keep, n_keep) || hash_listed(drop[i], drop, i))
+			continue;
+		hex_encode(drop[i], 32, name);
+		if (subpath(path, sizeof(path), home, "blobs", name, ".blob") < 0)
+			continue;
+		if (unlink(path) == 0)
+			count++;
+		else if (errno != ENOENT)
+			log_warn("store: cannot delete %s: %s", path, strerror(errno));
+	}
+	return count;
+}
+
+static size_t add_ref(uint8_t (*out)[32], size_t n, size_t cap, const uint8_t h[32])
+{
+	if (n >= cap || hash_listed(h, (const uint8_t (*)[32])out, n))
+		return n;
+	memcpy(out[n], h, 32);
+	return n + 1;
+}
+
+size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32],
+			     size_t cap)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		count = add_ref(out, count, cap, s[i].blob_hash);
+		if (s[i].has_base)
+			count = add_ref(out, count, cap, s[i].base_hash);
+	}
+	return count;
+}
+
+/*
+ * Ours: "<64 hex>.blob", or "<64 hex>.blob.tmp.XXXXXX" left by a write a
+ * crash interrupted (fileio's temp name). Sets *hash for a blob proper.
+ */
+static bool blob_file_name(const char *name, uint8_t hash[32], bool *is_tmp)
+{
+	char hex[65];
+
+	if (strlen(name) < 69 || strncmp(name + 64, ".blob", 5) != 0)
+		return false;
+	memcpy(hex, name, 64);
+	hex[64] = 0;
+	if (!valid_hex_name(hex) || hex_decode_str(hex, hash, 32) < 0)
+		return false;
+	*is_tmp = name[69] != 0;
+	return !*is_tmp || strncmp(name + 69, ".tmp.", 5) == 0;
+}
+
+int store_gc_blobs(const char *home, const uint8_t (*keep)[32], size_t n_keep)
+{
+	char dir[4096], path[4400];
+	struct dirent *e;
+	uint8_t hash[32];
+	bool is_tmp;
+	int count = 0;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "%s/blobs", home);
+	dp = opendir(dir);
+	if (!dp)
+		return errno == ENOENT ? 0 : -errno;
+	/* Older versions made the directory 0755 and the files 0644. */
+	if (fchmod(dirfd(dp), 0700) < 0)
+		log_warn("store: cannot make %s private: %s", dir, strerror(errno));
+	while ((e = readdir(dp))) {
+		if (!blob_file_name(e->d_name, hash, &is_tmp))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (!is_tmp && hash_listed(hash, keep, n_keep)) {
+			if (chmod(path, 0600) < 0)
+				log_warn("store: cannot make %s private: %s", path,
+					 strerror(errno));
+			continue;
+		}
+		if (unlink(path) == 0)
+			count++;
+		else if (errno != ENOENT)
+			log_warn("store: cannot delete %s: %s", path, strerror(errno));
+	}
+	closedir(dp);
+	return count;
 }

@@ -3,7 +3,12 @@
  *
  *   networks.json          one entry per network (struct net_saved)
  *   keys/<room_id>.key     32-byte network key seed, 0600 (coordinators only)
- *   blobs/<hash>.blob      group blobs by BLAKE3 hash (canonical msgpack)
+ *   blobs/<hash>.blob      group blobs by BLAKE3 hash (canonical msgpack),
+ *                          0600 in a 0700 directory (closed rosters are private)
+ *
+ * Only the blobs networks.json names are kept (each network's current
+ * roster and its merge base): anyone who can make a coordinator sign new
+ * versions could otherwise fill every member's disk.
  *
  * Every write is atomic (temp file + rename). A corrupt networks.json is
  * reported and left in place, never overwritten with an empty list; a blob
@@ -24,6 +29,8 @@ struct net_saved {
 	bool coordinator;         /* holds the network key */
 	char hostname[64];        /* our name in this network */
 	uint8_t blob_hash[32];    /* current roster */
+	uint8_t base_hash[32];    /* the roster before it (merge base) */
+	bool has_base;
 	uint8_t record[STORE_MAX_RECORD]; /* the signed network record holding it */
 	size_t record_len;
 	bool auto_accept_firewall;
@@ -50,5 +57,25 @@ int store_save_blob(const char *home, const uint8_t hash[32], const void *data,
 /* Loads and checks the hash; *data is malloc'd. -EBADMSG on a hash mismatch. */
 int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
 		    size_t *len);
+
+/* Removes one blob file; an absent one is fine. */
+int store_delete_blob(const char *home, const uint8_t hash[32]);
+/*
+ * Deletes each blob in drop that keep does not name (keep: every hash any
+ * network still references). Call it only after the roster replacing them
+ * and networks.json naming it are on disk. Returns the number deleted.
+ */
+int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_drop,
+			const uint8_t (*keep)[32], size_t n_keep);
+/* The hashes saved networks reference (current and base), each once;
+ * returns how many were written to out (at most cap). */
+size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32],
+			     size_t cap);
+/*
+ * Start-up sweep: deletes every blob file (and temp file left by a crash)
+ * keep does not name, and tightens the modes of the directory and what is
+ * kept. Other files are left alone. Returns the number deleted or -errno.
+ */
+int store_gc_blobs(const char *home, const uint8_t (*keep)[32], size_t n_keep);
 
 #endif
