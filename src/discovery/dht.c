@@ -62,6 +62,7 @@ struct dht_put {
 	bool cancelled;		/* unlinked from puts; cancel once id known */
 	uint64_t retry_at;	/* uv_now ms; 0 = no retry due */
 	uint32_t retry_ms;	/* the next backoff after a failed announce */
+	uint32_t boot_gen;	/* node->boot_gen when the attempt started */
 	struct dht_ev done_ev;
 };
 
@@ -94,6 +95,7 @@ struct dht_node {
 	struct dht_put *puts;	/* published keys */
 	struct dht_put *dying;	/* cancelled, waiting for their callback */
 	struct dht_boot *boots;	/* bootstrap entries given by name */
+	uint32_t boot_gen;	/* bumped when a name gives addresses */
 };
 
 /* ---- OpenDHT thread side ---- */
@@ -190,6 +192,7 @@ static void put_start(struct dht_put *p)
 {
 	p->inflight = true;
 	p->retry_at = 0;
+	p->boot_gen = p->node->boot_gen;
 	p->done_ev.type = EV_PUT_DONE;
 	p->done_ev.op = p;
 	dht_runner_put(p->node->runner, &p->key, p->value, put_done_cb, p, true);
@@ -203,6 +206,16 @@ static void put_withdraw(struct dht_put *p)
 
 	if (id != 0)
 		dht_runner_cancel_put(p->node->runner, &p->key, id);
+}
+
+/* Whether a bootstrap name is still being looked up for the first time:
+ * a put failing meanwhile says only that the node has no peers yet. */
+static bool boots_pending(const struct dht_node *node)
+{
+	for (const struct dht_boot *b = node->boots; b; b = b->next)
+		if (b->req && !b->resolved)
+			return true;
+	return false;
 }
 
 static void on_put_done(struct dht_node *node, struct dht_put *p, bool ok)
@@ -227,6 +240,12 @@ static void on_put_done(struct dht_node *node, struct dht_put *p, bool ok)
 	}
 	log_debug("dht: put %s %s", dht_infohash_print(&p->key),
 	    ok ? "announced" : "failed, will retry");
+	if (!ok && (boots_pending(node) || p->boot_gen != node->boot_gen)) {
+		/* No peers yet, or peers that came after it started: the
+		 * answer is the attempt after the lookup. */
+		p->retry_at = uv_now(node->loop);
+		return;
+	}
 	p->done = NULL;
 	if (done)
 		done(p->ud, ok);
@@ -349,6 +368,12 @@ static void on_boot_resolved(void *arg, int status, const union ms_addr *addrs,
 	b->resolved = true;
 	b->retry_at = 0;
 	log_info("dht: bootstrap %s is %s", b->entry, len ? list : "(nothing usable)");
+	/* Puts that failed for want of peers go again now, not after backoff. */
+	if (len)
+		b->node->boot_gen++;
+	for (struct dht_put *p = b->node->puts; p && len; p = p->next)
+		if (!p->inflight && !p->announced && p->retry_at)
+			p->retry_at = uv_now(b->node->loop);
 }
 
 static void boot_resolve(struct dht_boot *b)
