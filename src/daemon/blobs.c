@@ -1,10 +1,14 @@
 /*
- * blobs: see blobs.h. A fetch owns its client connection; the server side
- * keeps no state beyond the request being answered.
+ * blobs: see blobs.h. A fetch asks over the peer's mesh connection when one
+ * is up (no new connection per roster change), else over a blobs
+ * connection it owns. The server side of a blobs connection answers one
+ * request, within BLOBS_SERVE_MS, and at most BLOBS_SERVE_MAX of them are
+ * open at once (BLOBS_SERVE_PER_SOURCE from one address).
  */
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
+#include "daemon/peers.h"
 #include "daemon/store.h"
 #include "proto/control.h"
 #include "transport/quic.h"
@@ -16,6 +20,9 @@
 #include <string.h>
 
 #define FETCH_TIMEOUT_MS 15000
+#define MESH_WAIT_MS 5000	/* then a blobs connection (a peer that does not
+				 * answer over mesh, e.g. an older build) */
+#define SERVE_TXQ (CTL_MAX_BLOB + 4096)
 
 struct blob_fetch {
 	struct blob_fetch *next;
@@ -24,9 +31,18 @@ struct blob_fetch {
 	uint8_t hash[32];
 	blob_fetch_fn cb;
 	void *ud;
-	struct quic_conn *conn;
+	struct quic_conn *conn;	/* our blobs connection, if we made one */
+	struct quic_conn *mesh;	/* the mesh connection we asked over */
 	uv_timer_t timer;
 	bool done;
+};
+
+/* The server side of one blobs connection. */
+struct blob_serve {
+	struct blob_serve *next;
+	struct quic_conn *conn;
+	uint64_t until_ms;
+	bool served;
 };
 
 static void on_timer_closed(uv_handle_t *h)
@@ -59,45 +75,19 @@ static void fetch_finish(struct blob_fetch *f, const uint8_t *data, size_t len)
 	uv_close((uv_handle_t *)&f->timer, on_timer_closed);
 }
 
+static void fetch_fall_back(struct blob_fetch *f);
+
 static void on_timeout(uv_timer_t *t)
 {
 	struct blob_fetch *f = t->data;
 
+	if (f->mesh) {
+		log_debug("blobs: no answer over the mesh connection; asking on a blobs connection");
+		fetch_fall_back(f);
+		return;
+	}
 	log_warn("blobs: fetch timed out");
 	fetch_finish(f, NULL, 0);
-}
-
-int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32],
-	       blob_fetch_fn cb, void *ud)
-{
-	struct blob_fetch *f = calloc(1, sizeof(*f));
-	int ret;
-
-	if (!f)
-		return -ENOMEM;
-	f->d = d;
-	memcpy(f->pk, pk, 32);
-	memcpy(f->hash, hash, 32);
-	f->cb = cb;
-	f->ud = ud;
-	ret = quic_connect(d->quic, pk, QUIC_ALPN_BLOBS, &f->conn);
-	if (ret < 0) {
-		free(f);
-		return ret;
-	}
-	quic_conn_set_data(f->conn, f);
-	uv_timer_init(d->loop, &f->timer);
-	f->timer.data = f;
-	uv_timer_start(&f->timer, on_timeout, FETCH_TIMEOUT_MS, 0);
-	f->next = d->fetches;
-	d->fetches = f;
-	return 0;
-}
-
-void blobs_cancel_all(struct daemon *d)
-{
-	while (d->fetches)
-		fetch_finish(d->fetches, NULL, 0);
 }
 
 static int send_ctl(struct quic_conn *c, const struct ctl_msg *m)
@@ -113,14 +103,140 @@ static int send_ctl(struct quic_conn *c, const struct ctl_msg *m)
 	return ret;
 }
 
+/* Asks over the peer's mesh connection; -ENOTCONN when it has none. */
+static int fetch_over_mesh(struct blob_fetch *f)
+{
+	struct ctl_msg m = { .type = CTL_BLOB_GET, .has_hash = true };
+	struct peer *p = peers_find(f->d, f->pk);
+	int ret;
+
+	if (!p || !p->conn || !quic_conn_is_confirmed(p->conn))
+		return -ENOTCONN;
+	memcpy(m.hash, f->hash, 32);
+	ret = peer_send_ctl(f->d, p, &m);
+	if (ret == 0)
+		f->mesh = p->conn;
+	return ret;
+}
+
+static int fetch_over_blobs(struct blob_fetch *f)
+{
+	int ret = quic_connect(f->d->quic, f->pk, QUIC_ALPN_BLOBS, &f->conn);
+
+	f->mesh = NULL;
+	if (ret < 0)
+		return ret;
+	quic_conn_set_data(f->conn, f);
+	return 0;
+}
+
+/* The mesh did not answer, or said "ask on a blobs connection". */
+static void fetch_fall_back(struct blob_fetch *f)
+{
+	if (fetch_over_blobs(f) < 0) {
+		fetch_finish(f, NULL, 0);
+		return;
+	}
+	uv_timer_start(&f->timer, on_timeout, FETCH_TIMEOUT_MS, 0);
+}
+
+int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32],
+	       blob_fetch_fn cb, void *ud)
+{
+	struct blob_fetch *f = calloc(1, sizeof(*f));
+	uint64_t wait = MESH_WAIT_MS;
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	f->d = d;
+	memcpy(f->pk, pk, 32);
+	memcpy(f->hash, hash, 32);
+	f->cb = cb;
+	f->ud = ud;
+	if (fetch_over_mesh(f) < 0) {
+		ret = fetch_over_blobs(f);
+		if (ret < 0) {
+			free(f);
+			return ret;
+		}
+		wait = FETCH_TIMEOUT_MS;
+	}
+	uv_timer_init(d->loop, &f->timer);
+	f->timer.data = f;
+	uv_timer_start(&f->timer, on_timeout, wait, 0);
+	f->next = d->fetches;
+	d->fetches = f;
+	return 0;
+}
+
+static void blobs_cancel_all(struct daemon *d)
+{
+	while (d->fetches)
+		fetch_finish(d->fetches, NULL, 0);
+}
+
+static size_t serving(struct daemon *d, const struct quic_conn *same_source_as)
+{
+	size_t n = 0;
+
+	for (struct blob_serve *v = d->serves; v; v = v->next)
+		if (!same_source_as || quic_conn_same_source(v->conn, same_source_as))
+			n++;
+	return n;
+}
+
+size_t blobs_serving(struct daemon *d)
+{
+	return serving(d, NULL);
+}
+
+int blobs_accept(struct daemon *d)
+{
+	return serving(d, NULL) < BLOBS_SERVE_MAX ? 0 : -1;
+}
+
+static void serve_open(struct daemon *d, struct quic_conn *c)
+{
+	struct blob_serve *v;
+
+	if (serving(d, NULL) >= BLOBS_SERVE_MAX ||
+	    serving(d, c) >= BLOBS_SERVE_PER_SOURCE || !(v = calloc(1, sizeof(*v)))) {
+		d->blobs_refused++;
+		quic_conn_close(c, QUIC_CODE_OVERLOAD);
+		return;
+	}
+	v->conn = c;
+	v->until_ms = daemon_now_ms(d) + BLOBS_SERVE_MS;
+	v->next = d->serves;
+	d->serves = v;
+	quic_conn_set_txq_cap(c, SERVE_TXQ);
+	quic_conn_set_data(c, v);
+}
+
+static void serve_forget(struct daemon *d, struct blob_serve *v)
+{
+	for (struct blob_serve **pp = &d->serves; *pp; pp = &(*pp)->next) {
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
+	}
+	quic_conn_set_data(v->conn, NULL);
+	free(v);
+}
+
 void blobs_on_confirmed(struct daemon *d, struct quic_conn *c)
 {
 	struct blob_fetch *f = quic_conn_get_data(c);
 	struct ctl_msg m = { .type = CTL_BLOB_GET, .has_hash = true };
 
-	(void)d;
-	if (!quic_conn_is_client(c) || !f)
-		return; /* server side: wait for the request */
+	if (!quic_conn_is_client(c)) {
+		serve_open(d, c); /* then wait for the request */
+		return;
+	}
+	if (!f)
+		return;
 	memcpy(m.hash, f->hash, 32);
 	if (send_ctl(c, &m) < 0)
 		fetch_finish(f, NULL, 0);
@@ -130,19 +246,30 @@ void blobs_on_confirmed(struct daemon *d, struct quic_conn *c)
  * Serves any roster blob this node stores. Knowing a blob's hash already
  * takes the room id (it is named in the network's signed record), and a
  * kicked or nuked member must be able to fetch the roster that removes it.
+ * Over a mesh connection, a blob we do not hold, or one its send queue
+ * has no room for (a stranger's is small), is answered with an empty
+ * CTL_BLOB: "ask on a blobs connection".
  */
-static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32])
+static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32],
+		  bool mesh)
 {
 	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 
-	if (store_load_blob(d->home, hash, &bytes, &len) == 0) {
-		memcpy(m.hash, hash, 32);
+	memcpy(m.hash, hash, 32);
+	if (store_load_blob(d->home, hash, &bytes, &len) == 0 &&
+	    (!mesh || len + 128 <= quic_conn_txq_room(c))) {
 		m.data = bytes;
 		m.data_len = len;
 		send_ctl(c, &m);
 		free(bytes);
+		return;
+	}
+	free(bytes);
+	if (mesh) {
+		m.data = (const uint8_t *)"";
+		send_ctl(c, &m);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
@@ -152,21 +279,51 @@ static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32])
 	send_ctl(c, &m);
 }
 
+/* A CTL_BLOB for f: checked against its hash, then handed over. */
+static void fetch_answer(struct blob_fetch *f, const struct ctl_msg *m)
+{
+	uint8_t got[32];
+
+	blake3_hash(m->data, m->data_len, got);
+	if (memcmp(got, f->hash, 32) != 0) {
+		log_warn("blobs: a peer sent a blob that does not match its hash");
+		fetch_finish(f, NULL, 0);
+		return;
+	}
+	if (f->mesh)
+		f->d->blobs_fetched_mesh++;
+	else
+		f->d->blobs_fetched_conn++;
+	fetch_finish(f, m->data, m->data_len);
+}
+
+static void serve_message(struct daemon *d, struct quic_conn *c, const struct ctl_msg *m)
+{
+	struct blob_serve *v = quic_conn_get_data(c);
+
+	if (!v)
+		return;
+	if (m->type != CTL_BLOB_GET || v->served) {
+		quic_conn_close(c, QUIC_CODE_PROTOCOL); /* one request each */
+		return;
+	}
+	v->served = true;
+	serve(d, c, m->hash, false);
+}
+
 void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf,
 		      size_t len)
 {
 	struct blob_fetch *f = quic_conn_get_data(c);
-	uint8_t got[32];
 	struct ctl_msg m;
 
 	if (ctl_decode(buf, len, &m) < 0) {
-		log_warn("blobs: malformed message dropped");
+		log_debug("blobs: malformed message, closing");
 		quic_conn_close(c, QUIC_CODE_PROTOCOL);
 		return;
 	}
 	if (!quic_conn_is_client(c)) {
-		if (m.type == CTL_BLOB_GET)
-			serve(d, c, m.hash);
+		serve_message(d, c, &m);
 		return;
 	}
 	if (!f)
@@ -175,22 +332,76 @@ void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf,
 		fetch_finish(f, NULL, 0);
 		return;
 	}
-	blake3_hash(m.data, m.data_len, got);
-	if (memcmp(got, f->hash, 32) != 0) {
-		log_warn("blobs: a peer sent a blob that does not match its hash");
-		fetch_finish(f, NULL, 0);
-		return;
+	fetch_answer(f, &m);
+}
+
+bool blobs_on_mesh_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
+{
+	struct blob_fetch *f;
+
+	if (m->type == CTL_BLOB_GET) {
+		if (p->conn)
+			serve(d, p->conn, m->hash, true);
+		return true;
 	}
-	fetch_finish(f, m.data, m.data_len);
+	if (m->type != CTL_BLOB)
+		return false;
+	/* Answers come in the order asked: the oldest fetch of this hash. */
+	for (f = d->fetches; f; f = f->next)
+		if (f->mesh && f->mesh == p->conn && memcmp(f->hash, m->hash, 32) == 0)
+			break;
+	if (!f)
+		return true; /* unasked, or after we gave up */
+	if (m->data_len == 0)
+		fetch_fall_back(f);
+	else
+		fetch_answer(f, m);
+	return true;
+}
+
+void blobs_on_mesh_closed(struct daemon *d, struct quic_conn *c)
+{
+	struct blob_fetch *f, *next;
+
+	for (f = d->fetches; f; f = next) {
+		next = f->next;
+		if (f->mesh == c)
+			fetch_fall_back(f);
+	}
+}
+
+void blobs_tick(struct daemon *d)
+{
+	uint64_t now = daemon_now_ms(d);
+	struct blob_serve *v, *next;
+
+	for (v = d->serves; v; v = next) {
+		next = v->next;
+		if (now < v->until_ms)
+			continue;
+		/* Closing reports synchronously: v is forgotten there. */
+		quic_conn_close(v->conn, QUIC_CODE_NONE);
+	}
 }
 
 void blobs_on_closed(struct daemon *d, struct quic_conn *c)
 {
-	struct blob_fetch *f = quic_conn_get_data(c);
+	void *data = quic_conn_get_data(c);
+	struct blob_fetch *f = data;
 
-	(void)d;
-	if (!f)
+	if (!data)
 		return;
+	if (!quic_conn_is_client(c)) {
+		serve_forget(d, data);
+		return;
+	}
 	f->conn = NULL;
 	fetch_finish(f, NULL, 0);
+}
+
+void blobs_close_all(struct daemon *d)
+{
+	blobs_cancel_all(d);
+	while (d->serves)
+		serve_forget(d, d->serves);
 }

@@ -115,6 +115,7 @@ static void on_tick(uv_timer_t *t)
 	nat_tick(d);
 	member_relay_tick(d);
 	gate_tick(d);
+	blobs_tick(d);
 	admission_tick(d);
 }
 
@@ -126,7 +127,7 @@ static bool is_mesh(const struct quic_conn *c)
 
 static int ev_accept(void *ud, const uint8_t pk[32], const char *alpn)
 {
-	return strcmp(alpn, QUIC_ALPN_MESH) == 0 ? gate_accept(ud, pk) : 0;
+	return strcmp(alpn, QUIC_ALPN_MESH) == 0 ? gate_accept(ud, pk) : blobs_accept(ud);
 }
 
 static void ev_confirmed(void *ud, struct quic_conn *c)
@@ -160,9 +161,10 @@ static void ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t
 static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reason,
 		      uint64_t code)
 {
-	if (is_mesh(c))
+	if (is_mesh(c)) {
+		blobs_on_mesh_closed(ud, c);
 		peers_on_closed(ud, c, (int)reason, code);
-	else
+	} else
 		blobs_on_closed(ud, c);
 }
 
@@ -227,7 +229,7 @@ static void daemon_stop(struct daemon *d)
 	log_info("daemon: stopping");
 	ipc_server_close(&d->ipc);
 	magicdns_close(d);
-	blobs_cancel_all(d);
+	blobs_close_all(d);
 	joins_cancel_all(d);
 	ping_cancel_all(d);
 	datapath_down(d);

@@ -28,6 +28,7 @@ struct peer;
 struct network;
 struct join_op;
 struct blob_fetch;
+struct blob_serve;
 struct lookup;
 struct dns_server;
 struct firewall;
@@ -54,6 +55,9 @@ struct daemon {
 	struct network *nets;        /* joined networks, in join order */
 	struct join_op *joins;       /* joins in progress */
 	struct blob_fetch *fetches;  /* blob fetches in progress */
+	struct blob_serve *serves;   /* blobs connections we answer (blobs.c) */
+	uint64_t blobs_refused;      /* over the serving budget */
+	uint64_t blobs_fetched_mesh, blobs_fetched_conn; /* answered fetches */
 	struct lookup *lookups;      /* DHT lookups in progress (records.c) */
 	uint32_t next_net_index;
 	struct dns_table dns_table;  /* names from every roster */

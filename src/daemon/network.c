@@ -1008,7 +1008,8 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
 	/* roster first: a coordinator refusing our rename answers DENIED,
 	 * which join.c would otherwise take for a join it does not know. */
-	if (roster_on_message(d, p, &m) || join_on_message(d, p, &m) ||
+	if (blobs_on_mesh_message(d, p, &m) || roster_on_message(d, p, &m) ||
+	    join_on_message(d, p, &m) ||
 	    ping_on_message(d, p, &m) || peers_on_message(d, p, &m))
 		return;
 	n = m.has_net ? network_find_pk(d, m.net) : NULL;

@@ -3,6 +3,7 @@
  * per network; only the live fields (online, path, rtt, bytes) differ.
  */
 #include "daemon/status.h"
+#include "daemon/blobs.h"
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
@@ -151,6 +152,15 @@ static json_t *gate_json(struct daemon *d)
 			 (json_int_t)qs.refused_key, "overloads", (json_int_t)qs.overloads);
 }
 
+/* Roster fetches by how they were answered; blobs connections we serve. */
+static json_t *blobs_json(struct daemon *d)
+{
+	return json_pack("{s:I, s:I, s:I, s:I}", "fetched_mesh",
+			 (json_int_t)d->blobs_fetched_mesh, "fetched_conn",
+			 (json_int_t)d->blobs_fetched_conn, "serving",
+			 (json_int_t)blobs_serving(d), "refused", (json_int_t)d->blobs_refused);
+}
+
 json_t *status_build(struct daemon *d)
 {
 	json_t *st = skeleton(d->active, d->id.id);
@@ -166,6 +176,7 @@ json_t *status_build(struct daemon *d)
 	json_object_set_new(st, "dataplane", dataplane_json(d));
 	json_object_set_new(st, "disco", disco_json(d));
 	json_object_set_new(st, "gate", gate_json(d));
+	json_object_set_new(st, "blobs", blobs_json(d));
 	/* addresses two rosters give to two identities (datapath.c) */
 	json_object_set_new(st, "address_clashes", json_integer((json_int_t)d->table.n_clashes));
 	return st;

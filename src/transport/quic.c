@@ -1746,6 +1746,14 @@ quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes)
 	c->txq_cap = bytes;
 }
 
+size_t
+quic_conn_txq_room(const struct quic_conn *c)
+{
+	size_t used = c->tx_end - c->tx_base + 4;
+
+	return used >= c->txq_cap ? 0 : c->txq_cap - used;
+}
+
 void
 quic_conn_close(struct quic_conn *c, uint64_t code)
 {

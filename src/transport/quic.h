@@ -204,6 +204,8 @@ int quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len);
 int quic_conn_same_source(const struct quic_conn *a, const struct quic_conn *b);
 /* Lowers (or raises) one connection's send queue cap, e.g. for a stranger. */
 void quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes);
+/* The largest message quic_conn_send_msg would queue now without overflow. */
+size_t quic_conn_txq_room(const struct quic_conn *c);
 /* Closes with an application code; the peer sees QUIC_CLOSE_PEER + code. */
 void quic_conn_close(struct quic_conn *c, uint64_t code);
 

@@ -3,14 +3,15 @@
  * connections to the node KEY (64 hex) at ADDR (ip:port), each under a fresh
  * identity, sends nothing (or, with FLOOD > 0, that many CTL_PING messages
  * on each connection once it is up; with join=ROOM (64 hex), one JOIN_REQ
- * for that network per connection, as a throwaway joiner would) and runs
- * for SECONDS, printing once a
+ * for that network per connection, as a throwaway joiner would; with
+ * blobs=K, blobs connections instead, each asking K times for a blob no
+ * one holds, K = 0 asking nothing) and runs for SECONDS, printing once a
  * second how many of its connections are open. The last line is JSON:
  *   {"confirmed": C, "closed": K, "refused": R, "open": O, "max_open": M}
  * closed counts connections closed after they were up, refused those closed
  * before; max_open is the most connections open at one sample.
  *
- *   ray-stranger ADDR KEY N SECONDS [FLOOD | join=ROOM]
+ *   ray-stranger ADDR KEY N SECONDS [FLOOD | join=ROOM | blobs=K]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct tool {
 	struct quic_endpoint *ep[MAX_N];
 	int n, seconds, elapsed, flood;
 	int join;
+	int blobs, blob_gets;
 	uint8_t room[32];
 	int confirmed, closed, max_open;	/* closed: once confirmed */
 	int refused;			/* closed before confirmation */
@@ -68,6 +70,21 @@ join_req(struct tool *t, struct quic_conn *c)
 }
 
 static void
+blob_gets(struct tool *t, struct quic_conn *c)
+{
+	struct ctl_msg m = { .type = CTL_BLOB_GET, .has_hash = true };
+	msgpack_sbuffer sb;
+	int i;
+
+	randombytes_buf(m.hash, sizeof(m.hash));
+	msgpack_sbuffer_init(&sb);
+	if (ctl_encode(&m, &sb) == 0)
+		for (i = 0; i < t->blob_gets; i++)
+			quic_conn_send_msg(c, (const uint8_t *)sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
 ev_confirmed(void *ud, struct quic_conn *c)
 {
 	struct tool *t = ud;
@@ -78,6 +95,8 @@ ev_confirmed(void *ud, struct quic_conn *c)
 		flood(t, c);
 	if (t->join)
 		join_req(t, c);
+	if (t->blobs)
+		blob_gets(t, c);
 }
 
 static void
@@ -134,7 +153,7 @@ start_one(struct tool *t, int i, const union ms_addr *to, const uint8_t *pk)
 	    quic_endpoint_new(&t->ep[i], &t->loop, t->ms[i], seed, NULL, &events, t) < 0 ||
 	    magicsock_set_peer_addrs(t->ms[i], pk, to, 1) < 0)
 		return -1;
-	return quic_connect(t->ep[i], pk, QUIC_ALPN_MESH, &c);
+	return quic_connect(t->ep[i], pk, t->blobs ? QUIC_ALPN_BLOBS : QUIC_ALPN_MESH, &c);
 }
 
 int
@@ -147,7 +166,7 @@ main(int argc, char **argv)
 
 	if (argc < 5 || argc > 6 || ms_addr_parse(&to, argv[1]) < 0 ||
 	    hex_decode_str(argv[2], pk, sizeof(pk)) < 0) {
-		fprintf(stderr, "usage: ray-stranger ADDR KEY N SECONDS [FLOOD]\n");
+		fprintf(stderr, "usage: ray-stranger ADDR KEY N SECONDS [FLOOD | join=ROOM | blobs=K]\n");
 		return 2;
 	}
 	t.n = atoi(argv[3]);
@@ -156,6 +175,9 @@ main(int argc, char **argv)
 		if (hex_decode_str(argv[5] + 5, t.room, sizeof(t.room)) < 0)
 			return 2;
 		t.join = 1;
+	} else if (argc == 6 && strncmp(argv[5], "blobs=", 6) == 0) {
+		t.blobs = 1;
+		t.blob_gets = atoi(argv[5] + 6);
 	} else if (argc == 6) {
 		t.flood = atoi(argv[5]);
 	}
