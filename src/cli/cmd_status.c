@@ -30,6 +30,23 @@ static void print_peer(json_t *p)
 	       tx, rx, json_is_true(json_object_get(p, "coordinator")) ? " coordinator" : "");
 }
 
+/* Flat names two networks give to two machines, and mesh addresses two
+ * rosters give to two identities: neither is answered or routed by guess. */
+static void print_clashes(json_t *st)
+{
+	json_t *names = json_object_get(st, "name_clashes"), *v;
+	json_int_t addrs = json_integer_value(json_object_get(st, "address_clashes"));
+	size_t i;
+
+	json_array_foreach(names, i, v)
+		printf("\n%s.ray names different machines in two networks: use %s.NETWORK.ray\n",
+		       json_string_value(v) ? json_string_value(v) : "?",
+		       json_string_value(v) ? json_string_value(v) : "?");
+	if (addrs > 0)
+		printf("\n%lld mesh address(es) claimed by two identities in different networks: "
+		       "the first network's holder keeps each (see the logs)\n", (long long)addrs);
+}
+
 static void print_human(json_t *st)
 {
 	json_t *nets = json_object_get(st, "networks"), *n, *p;
@@ -54,6 +71,7 @@ static void print_human(json_t *st)
 		json_array_foreach(peers, j, p)
 			print_peer(p);
 	}
+	print_clashes(st);
 	json_t *pend = json_object_get(st, "pending");
 	if (json_integer_value(json_object_get(pend, "join_requests")) > 0)
 		printf("\n%lld join request(s) waiting: see 'ray requests NET'\n",

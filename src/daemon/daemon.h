@@ -61,6 +61,7 @@ struct daemon {
 	struct lookup *lookups;      /* DHT lookups in progress (records.c) */
 	uint32_t next_net_index;
 	struct dns_table dns_table;  /* names from every roster */
+	size_t dns_flat_clashes;     /* last count warned of (magicdns.c) */
 	struct dns_server *dns;      /* Magic DNS while active */
 	struct dns_resolv resolv;    /* what we changed in the system resolver */
 	int audit_fd;                /* audit.log, append-only */

@@ -40,6 +40,20 @@ static uint32_t answered_ipv4(struct daemon *d, const struct gb_member *m)
 	return e->peer == (void *)peers_find(d, pk) ? m->ipv4 : 0;
 }
 
+/* Says once per change which flat names stopped answering. */
+static void warn_flat_clashes(struct daemon *d)
+{
+	const char *names[8];
+	size_t n = dns_table_flat_clashes(&d->dns_table, names, 8);
+
+	if (n == d->dns_flat_clashes)
+		return;
+	d->dns_flat_clashes = n;
+	for (size_t i = 0; i < n; i++)
+		log_warn("dns: %s.ray names different machines in two networks; it answers "
+			 "nothing, %s.NETWORK.ray still does", names[i], names[i]);
+}
+
 void magicdns_sync(struct daemon *d)
 {
 	char names[DNS_TABLE_MAX_NETWORKS][HOSTNAME_BUF];
@@ -67,6 +81,7 @@ void magicdns_sync(struct daemon *d)
 			log_warn("dns: cannot publish the names of %s", n->saved.name);
 		free(e);
 	}
+	warn_flat_clashes(d);
 }
 
 /* "127.0.0.1:53" → "127.0.0.1"; "[::1]:53" → "::1". */

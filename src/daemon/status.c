@@ -11,6 +11,7 @@
 #include "daemon/member_relay.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
+#include "dns/name_table.h"
 #include "daemon/policy.h"
 #include "dataplane/forward.h"
 #include "daemon/store.h"
@@ -161,6 +162,18 @@ static json_t *blobs_json(struct daemon *d)
 			 (json_int_t)blobs_serving(d), "refused", (json_int_t)d->blobs_refused);
 }
 
+/* Flat host.ray names that two networks give to two identities. */
+static json_t *name_clashes_json(struct daemon *d)
+{
+	const char *names[64];
+	size_t n = dns_table_flat_clashes(&d->dns_table, names, 64);
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
 json_t *status_build(struct daemon *d)
 {
 	json_t *st = skeleton(d->active, d->id.id);
@@ -179,6 +192,7 @@ json_t *status_build(struct daemon *d)
 	json_object_set_new(st, "blobs", blobs_json(d));
 	/* addresses two rosters give to two identities (datapath.c) */
 	json_object_set_new(st, "address_clashes", json_integer((json_int_t)d->table.n_clashes));
+	json_object_set_new(st, "name_clashes", name_clashes_json(d));
 	return st;
 }
 

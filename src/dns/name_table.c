@@ -157,6 +157,21 @@ static const struct dns_entry *net_lookup(const struct dns_net *net,
 	return NULL;
 }
 
+/* A name two networks give to two identities (their IPv6 addresses, derived
+ * from the identity, differ). */
+static int flat_clash(const struct dns_table *t, size_t first,
+    const struct dns_entry *e)
+{
+	for (size_t i = first + 1; i < t->n; i++) {
+		const struct dns_entry *o = net_lookup(&t->nets[i], e->hostname,
+		    strlen(e->hostname));
+
+		if (o && memcmp(o->ipv6, e->ipv6, 16) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 const struct dns_entry *dns_table_lookup(const struct dns_table *t,
     const char *host, size_t hostlen, const char *net, size_t netlen,
     const struct dns_net **net_out)
@@ -172,13 +187,35 @@ const struct dns_entry *dns_table_lookup(const struct dns_table *t,
 	for (size_t i = 0; i < t->n; i++) {
 		const struct dns_entry *e = net_lookup(&t->nets[i], host, hostlen);
 
-		if (e) {
-			if (net_out)
-				*net_out = &t->nets[i];
-			return e;
-		}
+		if (!e)
+			continue;
+		if (flat_clash(t, i, e))
+			return NULL;
+		if (net_out)
+			*net_out = &t->nets[i];
+		return e;
 	}
 	return NULL;
+}
+
+size_t dns_table_flat_clashes(const struct dns_table *t, const char **names,
+    size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t j = 0; j < t->nets[i].n && n < max; j++) {
+			const struct dns_entry *e = &t->nets[i].entries[j];
+			size_t len = strlen(e->hostname);
+			int seen = 0;
+
+			/* Counted once, in the first network that holds it. */
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = net_lookup(&t->nets[k], e->hostname, len) != NULL;
+			if (!seen && flat_clash(t, i, e))
+				names[n++] = e->hostname;
+		}
+	return n;
 }
 
 int dns_table_has_network(const struct dns_table *t, const char *net,

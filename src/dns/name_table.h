@@ -4,9 +4,13 @@
  * The daemon rebuilds a network's entries from its verified roster on every
  * reconverge (dns_table_set_network replaces them whole, so renamed and
  * departed peers vanish at once) and drops them on leave. Lookups serve
- * `host.net.ray` per network and the flat `host.ray`, where the network
- * added first wins a clash; a network keeps its place in that order when its
- * roster is replaced. Reverse lookups map a mesh address back to the
+ * `host.net.ray` per network and the flat `host.ray`. A flat name answers
+ * only when every network holding it gives it to one identity (the same
+ * IPv6 address; IPv4 may differ by roster), from the network added first; a
+ * name two networks give to two identities is a clash and answers nothing,
+ * so join order cannot decide whose machine `alice.ray` reaches (the
+ * `host.net.ray` names still do). A network keeps its place in the order
+ * when its roster is replaced. Reverse lookups map a mesh address back to the
  * `host.net` of the first network holding it. Names are DNS labels as
  * mesh/hostname.h defines them (lowercase); lookups take raw label bytes and
  * compare them ASCII case-insensitively. The table copies everything it is
@@ -58,13 +62,17 @@ int dns_table_set_network(struct dns_table *t, const char *net_name,
 int dns_table_remove_network(struct dns_table *t, const char *net_name);
 
 /*
- * Finds host in network net (net == NULL: the flat name, first network
- * wins). Both are raw label bytes. Returns the entry or NULL; *net_out (if
+ * Finds host in network net (net == NULL: the flat name, NULL on a clash).
+ * Both are raw label bytes. Returns the entry or NULL; *net_out (if
  * not NULL) gets the network it was found in.
  */
 const struct dns_entry *dns_table_lookup(const struct dns_table *t,
     const char *host, size_t hostlen, const char *net, size_t netlen,
     const struct dns_net **net_out);
+/* Fills names (up to max, pointing into the table until it next changes)
+ * with the flat names that clash; returns how many. */
+size_t dns_table_flat_clashes(const struct dns_table *t, const char **names,
+    size_t max);
 /* True when a network of that name (raw label bytes) exists. */
 int dns_table_has_network(const struct dns_table *t, const char *net,
     size_t netlen);

@@ -53,9 +53,10 @@ static void test_table_lookup(void **state)
 	assert_non_null(e);
 	assert_int_equal(e->ipv4, IP4(100, 70, 1, 3));
 	assert_string_equal(net->name, "work");
-	/* Flat: the network added first wins the clash. */
-	e = dns_table_lookup(&t, "bob", 3, NULL, 0, &net);
-	assert_int_equal(e->ipv4, IP4(100, 64, 0, 2));
+	/* Flat: bob is two identities in two networks, so bob.ray is no one's. */
+	assert_null(dns_table_lookup(&t, "bob", 3, NULL, 0, &net));
+	e = dns_table_lookup(&t, "alice", 5, NULL, 0, &net);
+	assert_int_equal(e->ipv4, IP4(100, 64, 0, 1));
 	assert_string_equal(net->name, "gaming");
 	/* Case-insensitive, length-exact. */
 	assert_non_null(dns_table_lookup(&t, "CaRoL", 5, "WORK", 4, NULL));
@@ -86,12 +87,13 @@ static void test_table_replace_remove(void **state)
 	(void)state;
 	table_fill(&t);
 	serial = t.serial;
-	/* Replacing gaming keeps its place: it still wins flat clashes. */
+	/* Replacing gaming keeps its place; bob no longer clashes. */
 	assert_int_equal(dns_table_set_network(&t, "gaming", g, 1), 1);
 	assert_true(t.serial != serial);
 	assert_null(dns_table_lookup(&t, "alice", 5, NULL, 0, NULL));
 	e = dns_table_lookup(&t, "bob", 3, NULL, 0, &net);
 	assert_string_equal(net->name, "work");
+	assert_string_equal(t.nets[0].name, "gaming");
 	assert_non_null(dns_table_lookup(&t, "bobby", 5, NULL, 0, NULL));
 	assert_string_equal(t.nets[0].name, "gaming");
 	assert_int_equal(dns_table_remove_network(&t, "gaming"), 0);
@@ -102,6 +104,47 @@ static void test_table_replace_remove(void **state)
 	assert_int_equal(dns_table_remove_network(&t, "work"), 0);
 	assert_int_equal(t.n, 0);
 	assert_null(dns_table_lookup(&t, "bob", 3, NULL, 0, NULL));
+	dns_table_close(&t);
+}
+
+/* A flat name clashes only between two identities: one machine in two
+ * networks (same IPv6, IPv4 picked per roster) is not a clash. */
+static void test_table_flat_clash(void **state)
+{
+	struct dns_entry h[3] = { entry("dave", IP4(100, 64, 1, 1), 7),
+	    entry("eve", IP4(100, 64, 1, 2), 8), entry("frank", IP4(100, 64, 1, 3), 9) };
+	struct dns_entry o[3] = { entry("dave", IP4(100, 64, 2, 1), 7),
+	    entry("eve", IP4(100, 64, 1, 2), 66), entry("frank", IP4(100, 64, 9, 9), 99) };
+	struct dns_entry x[1] = { entry("eve", IP4(100, 64, 3, 3), 77) };
+	const struct dns_net *net = NULL;
+	const struct dns_entry *e;
+	const char *names[4];
+	struct dns_table t;
+
+	(void)state;
+	dns_table_init(&t);
+	assert_int_equal(dns_table_flat_clashes(&t, names, 4), 0);
+	assert_int_equal(dns_table_set_network(&t, "home", h, 3), 3);
+	assert_int_equal(dns_table_set_network(&t, "other", o, 3), 3);
+	assert_int_equal(dns_table_set_network(&t, "third", x, 1), 1);
+	e = dns_table_lookup(&t, "dave", 4, NULL, 0, &net);
+	assert_non_null(e);
+	assert_int_equal(e->ipv4, IP4(100, 64, 1, 1));
+	assert_string_equal(net->name, "home");
+	/* Same IPv4, other identity: still a clash. */
+	assert_null(dns_table_lookup(&t, "eve", 3, NULL, 0, NULL));
+	assert_null(dns_table_lookup(&t, "FRANK", 5, NULL, 0, NULL));
+	assert_non_null(dns_table_lookup(&t, "eve", 3, "third", 5, NULL));
+	/* Each clash listed once (eve is in three networks), bounded by max. */
+	assert_int_equal(dns_table_flat_clashes(&t, names, 4), 2);
+	assert_string_equal(names[0], "eve");
+	assert_string_equal(names[1], "frank");
+	assert_int_equal(dns_table_flat_clashes(&t, names, 1), 1);
+	/* Leaving the other networks ends the clashes. */
+	assert_int_equal(dns_table_remove_network(&t, "other"), 0);
+	assert_int_equal(dns_table_remove_network(&t, "third"), 0);
+	assert_int_equal(dns_table_flat_clashes(&t, names, 4), 0);
+	assert_non_null(dns_table_lookup(&t, "eve", 3, NULL, 0, NULL));
 	dns_table_close(&t);
 }
 
@@ -227,7 +270,7 @@ static void test_answer_forward_names(void **state)
 	expect_answer(&t, "alice.gaming.ray.", LDNS_RR_TYPE_A, "100.64.0.1");
 	expect_answer(&t, "ALICE.Gaming.RAY.", LDNS_RR_TYPE_A, "100.64.0.1");
 	expect_answer(&t, "bob.work.ray.", LDNS_RR_TYPE_A, "100.70.1.3");
-	expect_answer(&t, "bob.ray.", LDNS_RR_TYPE_A, "100.64.0.2");
+	expect_negative(&t, "bob.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, "ray.");
 	expect_answer(&t, "carol.ray.", LDNS_RR_TYPE_AAAA, "200::4");
 	expect_answer(&t, "ray.", LDNS_RR_TYPE_SOA, "ray.");
 	expect_negative(&t, "nobody.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN,
@@ -475,6 +518,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_lookup),
 		cmocka_unit_test(test_table_replace_remove),
+		cmocka_unit_test(test_table_flat_clash),
 		cmocka_unit_test(test_table_invalid),
 		cmocka_unit_test(test_answer_forward_names),
 		cmocka_unit_test(test_answer_reverse),

@@ -2,8 +2,9 @@
 # timeout: 300
 # Magic DNS: host.net.ray and flat host.ray (A, AAAA), PTR, SOA, answered
 # by the daemon and through the namespace's system resolver; other names
-# forwarded to the resolver the system had before; `ray down` restores the
-# system resolver exactly.
+# forwarded to the resolver the system had before; a flat name two networks
+# give to two machines answers nothing (and status flags it) until one is
+# renamed; `ray down` restores the system resolver exactly.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init dns
@@ -13,9 +14,11 @@ lab_start_names www.example.test=198.51.100.80
 lab_start_dhtnode
 lab_add_host a --direct
 lab_add_host b --direct
+lab_add_host c --direct
 resolv_before=$(lab_exec a cat /etc/resolv.conf)
 lab_start_daemon a
 lab_start_daemon b
+lab_start_daemon c
 
 out=$(lab_ray a --json create --open --name home --hostname alice)
 room=$(json_get .room_id <<<"$out")
@@ -47,6 +50,22 @@ step "other names go to the previous resolver"
 assert_eq 198.51.100.80 "$(q www.example.test A)" "forwarded name"
 assert_eq 198.51.100.80 "$(lab_exec a getent ahostsv4 www.example.test | awk 'NR==1{print $1}')" "forwarded via system resolver"
 
+step "bob in two networks is two machines: bob.ray answers nothing"
+club=$(lab_ray c --json create --open --name club --hostname bob | json_get .room_id)
+out=$(wait_for 60 "a joins club" lab_ray a --json join "$club" --hostname alice)
+c4=$(lab_ray c --json status | json_get '.networks[0].ipv4')
+club_synced() { [[ "$(q bob.club.ray A)" == "$c4" ]]; }
+wait_for 30 "a's Magic DNS knows bob.club" club_synced
+assert_eq "$b4" "$(q bob.home.ray A)" "A bob.home.ray beside club"
+assert_eq "" "$(q bob.ray A)" "flat bob.ray with two bobs"
+assert_contains "$(lab_exec a dig +time=2 +tries=1 @127.0.0.1 bob.ray A)" "NXDOMAIN" "flat clash rcode"
+assert_eq '["bob"]' "$(lab_ray a --json status | json_get .name_clashes)" "status name_clashes"
+assert_contains "$(lab_ray a status)" "bob.ray names different machines" "status says so"
+lab_ray c hostname club carl >/dev/null
+flat_back() { [[ "$(q bob.ray A)" == "$b4" ]]; }
+wait_for 30 "bob.ray answers once the club's bob is carl" flat_back
+assert_eq '[]' "$(lab_ray a --json status | json_get .name_clashes)" "no clash after the rename"
+
 step "ray down restores the system resolver exactly; ray up applies it again"
 lab_ray a down >/dev/null
 assert_eq "$resolv_before" "$(lab_exec a cat /etc/resolv.conf)" "resolv.conf after down"
@@ -68,4 +87,5 @@ step "the daemon's exit restores it too"
 lab_stop_daemon a
 assert_eq "$resolv_before" "$(lab_exec a cat /etc/resolv.conf)" "resolv.conf after exit"
 lab_stop_daemon b
+lab_stop_daemon c
 step "dns passed"
