@@ -230,7 +230,7 @@ static void on_connection(uv_stream_t *server, int status)
 	if (!c)
 		return;
 	c->srv = s;
-	frame_reader_init(&c->fr, IPC_MAX_FRAME);
+	frame_reader_init(&c->fr, IPC_MAX_REQUEST);
 	uv_pipe_init(s->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	c->next = s->clients;

@@ -25,7 +25,7 @@ int ipc_frame_encode(const json_t *v, msgpack_sbuffer *sb)
 	if (jsonpack_encode(v, sb) < 0)
 		return -EINVAL;
 	body = sb->size - start - FRAME_HEADER;
-	if (body > IPC_MAX_FRAME)
+	if (body > IPC_MAX_REPLY)
 		return -EMSGSIZE;
 	frame_put_header((uint8_t *)sb->data + start, (uint32_t)body);
 	return 0;
@@ -88,7 +88,7 @@ static int recv_reply(int fd, json_t **reply, long deadline)
 	char buf[16384];
 	int ret = 0;
 
-	frame_reader_init(&fr, IPC_MAX_FRAME);
+	frame_reader_init(&fr, IPC_MAX_REPLY);
 	while (!*reply) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
@@ -137,6 +137,8 @@ int ipc_call(const char *sock_path, const json_t *req, json_t **reply,
 		goto out;
 	}
 	ret = ipc_frame_encode(req, &sb);
+	if (ret == 0 && sb.size > IPC_MAX_REQUEST + FRAME_HEADER)
+		ret = -EMSGSIZE;
 	if (ret < 0)
 		goto out;
 	ret = send_all(fd, sb.data, sb.size, deadline);

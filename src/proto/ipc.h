@@ -12,15 +12,24 @@
 #include <jansson.h>
 #include <msgpack.h>
 
-#define IPC_MAX_FRAME (1u << 20)
+/*
+ * What the daemon reads from a local client is small and checked hard; what
+ * the CLI reads from the daemon (a status of thousands of peers) may be
+ * large, and comes from root.
+ */
+#define IPC_MAX_REQUEST (1u << 20)
+#define IPC_MAX_REPLY (64u << 20)
 
-/* Appends header + msgpack body of v to sb. Returns 0, -EINVAL or -EMSGSIZE. */
+/* Appends header + msgpack body of v to sb. Returns 0, -EINVAL or
+ * -EMSGSIZE (body over IPC_MAX_REPLY). */
 int ipc_frame_encode(const json_t *v, msgpack_sbuffer *sb);
 
 /*
  * Sends req to the daemon at sock_path and waits up to timeout_ms for the
  * reply. Returns 0 with *reply set (a new reference), -ENOENT/-ECONNREFUSED
- * when no daemon answers, -ETIMEDOUT, or -EPROTO for a malformed reply.
+ * when no daemon answers, -ETIMEDOUT, -EMSGSIZE for a request over
+ * IPC_MAX_REQUEST, or -EPROTO for a malformed reply (or one over
+ * IPC_MAX_REPLY).
  */
 int ipc_call(const char *sock_path, const json_t *req, json_t **reply,
 	     int timeout_ms);

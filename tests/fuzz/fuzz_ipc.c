@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct frame_reader fr;
 	size_t half = size / 2;
 
-	frame_reader_init(&fr, IPC_MAX_FRAME);
+	frame_reader_init(&fr, IPC_MAX_REQUEST);
 	if (frame_reader_feed(&fr, data, half, on_frame, NULL) == 0)
 		frame_reader_feed(&fr, data + half, size - half, on_frame, NULL);
 	frame_reader_close(&fr);

@@ -267,6 +267,46 @@ static void test_ipc_call_garbage_reply(void **state)
 	json_decref(req);
 }
 
+/* A status of thousands of peers is larger than any request may be: the CLI
+ * takes a 3 MiB reply, and refuses to send a request over 1 MiB. */
+static void test_ipc_call_large(void **state)
+{
+	struct server s = { 0 };
+	msgpack_sbuffer sb;
+	char path[108], *big = malloc(3u << 20);
+	pthread_t th;
+	json_t *req = json_pack("{s:s}", "cmd", "status"), *res, *reply = NULL;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'p', (3u << 20) - 1);
+	big[(3u << 20) - 1] = 0;
+	res = json_pack("{s:b, s:{s:s}}", "ok", 1, "result", "peers", big);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ipc_frame_encode(res, &sb), 0);
+	s.canned = (const uint8_t *)sb.data;
+	s.canned_len = sb.size;
+	assert_int_equal(start_server(&s, path, sizeof(path)), 0);
+	pthread_create(&th, NULL, serve_once, &s);
+	assert_int_equal(ipc_call(path, req, &reply, 5000), 0);
+	assert_true(json_equal(res, reply));
+	pthread_join(th, NULL);
+	json_decref(reply);
+	reply = NULL;
+
+	/* Over IPC_MAX_REQUEST: refused before anything is sent. */
+	big[IPC_MAX_REQUEST] = 0;
+	json_object_set_new(req, "args", json_pack("{s:s}", "x", big));
+	assert_int_equal(ipc_call(path, req, &reply, 2000), -EMSGSIZE);
+	assert_null(reply);
+	close(s.lfd);
+	unlink(path);
+	msgpack_sbuffer_destroy(&sb);
+	json_decref(res);
+	json_decref(req);
+	free(big);
+}
+
 static void test_ipc_call_no_daemon(void **state)
 {
 	json_t *req = json_pack("{s:s}", "cmd", "status");
@@ -290,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_frame_oversize),
 		cmocka_unit_test(test_ipc_call_echo),
 		cmocka_unit_test(test_ipc_call_garbage_reply),
+		cmocka_unit_test(test_ipc_call_large),
 		cmocka_unit_test(test_ipc_call_no_daemon),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
