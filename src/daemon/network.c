@@ -244,6 +244,32 @@ static int check_record(const struct network *n, const uint8_t *rec, size_t len,
 	return 0;
 }
 
+/*
+ * A newer roster that lacks us but was not made from ours (our roster is
+ * not among its ancestors, and it is close enough that it would be): two
+ * coordinators changed the roster at once and ours admitted us, so it is
+ * not a kick; the coordinator holding ours merges the two (network_fork).
+ * Waited out for NETWORK_FORK_GRACE_MS, then taken as a removal after all
+ * (that coordinator may be gone).
+ */
+static bool is_fork(struct daemon *d, struct network *n, const struct group_blob *theirs,
+		    uint64_t seq)
+{
+	uint64_t now = daemon_now_ms(d);
+
+	if (!theirs->n_ancestors || !n->saved.record_len ||
+	    group_blob_has_ancestor(theirs, n->saved.blob_hash) ||
+	    seq > n->seq + GB_MAX_ANCESTORS)
+		return false;
+	if (!n->fork_since_ms) {
+		n->fork_since_ms = now;
+		log_info("network %s: a concurrent roster v%llu without this node (not a kick); "
+			 "waiting for a coordinator to merge it", n->saved.name,
+			 (unsigned long long)seq);
+	}
+	return now - n->fork_since_ms < NETWORK_FORK_GRACE_MS;
+}
+
 int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 		  size_t rec_len, const uint8_t *blob_bytes, size_t blob_len)
 {
@@ -264,6 +290,10 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	    group_blob_decode(blob_bytes, blob_len, &blob) < 0)
 		return -EBADMSG;
 	me = group_blob_find_member(&blob, d->id.id);
+	if (!me && is_fork(d, n, &blob, r.seq)) {
+		group_blob_free(&blob);
+		return 0;
+	}
 	if (!me) {
 		log_warn("network %s: the new roster no longer lists this node; leaving it",
 			 n->saved.name);
@@ -304,6 +334,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	memcpy(n->saved.record, rec, rec_len);
 	n->saved.record_len = rec_len;
 	n->seq = r.seq;
+	n->fork_since_ms = 0;
 	if (networks_save(d) == 0 && drop)
 		release_blobs(d, (const uint8_t (*)[32])dropped, 1);
 	records_publish_network(d, n->pk, rec, rec_len);
@@ -450,6 +481,8 @@ static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 
 	blob->version = (n->blob.version > blob->version ? n->blob.version
 							  : blob->version) + 1;
+	if (n->saved.record_len)
+		group_blob_add_ancestor(blob, n->saved.blob_hash);
 	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
 	group_blob_free(blob);
 	if (ret < 0)
@@ -484,6 +517,8 @@ int network_publish_final(struct daemon *d, struct network *n, struct group_blob
 	int ret;
 
 	blob->version = n->blob.version + 1;
+	if (n->saved.record_len)
+		group_blob_add_ancestor(blob, n->saved.blob_hash);
 	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
 	group_blob_free(blob);
 	if (ret < 0)
@@ -766,8 +801,9 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 	if (memcmp(hash, p.blob_hash, 32) != 0 || group_blob_decode(data, len, &theirs) < 0)
 		return -EBADMSG;
 	if (n->has_key && n->has_base && group_blob_copy(&merged, &n->blob) == 0) {
-		changes = group_blob_merge_members(&merged, &n->base, &theirs);
+		changes = group_blob_merge(&merged, &n->base, &theirs);
 		if (changes > 0) {
+			group_blob_add_ancestor(&merged, p.blob_hash);
 			group_blob_free(&theirs);
 			log_info("network %s: merged a concurrent roster v%llu (%d changes)",
 				 n->saved.name, (unsigned long long)r.seq, changes);
@@ -782,6 +818,54 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 	if (mine && memcmp(p.blob_hash, n->saved.blob_hash, 32) < 0)
 		return network_apply(d, n, rec, rec_len, data, len);
 	return 0;
+}
+
+/*
+ * A newer roster made beside ours rather than from it: its ancestors hold
+ * our merge base but not our roster, so a coordinator changed the roster
+ * while we (or a coordinator whose roster we hold) did too, and it went on
+ * to a higher version. Taking it as it is would drop what ours added (an
+ * admitted member would be left out, its invite burned). A coordinator
+ * adopts theirs, merges ours into it against the base, and signs the
+ * result with both as ancestors. Anything else is applied as it is.
+ */
+static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
+			size_t rec_len, const uint8_t *data, size_t len)
+{
+	struct group_blob theirs, ours, base, merged;
+	uint8_t ours_hash[32];
+	bool fork;
+	int ret, changes;
+
+	if (group_blob_decode(data, len, &theirs) < 0)
+		return -EBADMSG;
+	fork = n->has_key && n->saved.record_len && n->has_base && n->saved.has_base &&
+	       !group_blob_has_ancestor(&theirs, n->saved.blob_hash) &&
+	       group_blob_has_ancestor(&theirs, n->saved.base_hash);
+	group_blob_free(&theirs);
+	if (!fork || group_blob_copy(&ours, &n->blob) < 0)
+		return network_apply(d, n, rec, rec_len, data, len);
+	if (group_blob_copy(&base, &n->base) < 0) {
+		group_blob_free(&ours);
+		return network_apply(d, n, rec, rec_len, data, len);
+	}
+	memcpy(ours_hash, n->saved.blob_hash, 32);
+	ret = network_apply(d, n, rec, rec_len, data, len);
+	if (ret < 0 || network_find_pk(d, n->pk) != n || group_blob_copy(&merged, &n->blob) < 0)
+		goto out;
+	changes = group_blob_merge(&merged, &base, &ours);
+	if (changes <= 0) {
+		group_blob_free(&merged);
+		goto out;
+	}
+	log_info("network %s: roster v%llu was made beside ours; merged ours back in "
+		 "(%d changes)", n->saved.name, (unsigned long long)n->seq, changes);
+	group_blob_add_ancestor(&merged, ours_hash);
+	ret = network_publish(d, n, &merged, NULL);
+out:
+	group_blob_free(&ours);
+	group_blob_free(&base);
+	return ret;
 }
 
 static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
@@ -825,7 +909,7 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 	if (n && data) {
 		ret = network_merge(d, n, s->rec, s->rec_len, data, len);
 		if (ret == -ESTALE)
-			ret = network_apply(d, n, s->rec, s->rec_len, data, len);
+			ret = network_fork(d, n, s->rec, s->rec_len, data, len);
 		if (ret < 0 && ret != -ESTALE)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}

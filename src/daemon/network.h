@@ -26,6 +26,9 @@
 #include "dataplane/firewall.h"
 #include "mesh/group_blob.h"
 
+/* How long a member waits for a fork that lacks it to be merged. */
+#define NETWORK_FORK_GRACE_MS 60000
+
 struct daemon;
 struct peer;
 struct ctl_msg;
@@ -53,6 +56,7 @@ struct network {
 	uint32_t index;              /* network index in the peer table */
 	uint32_t my_ipv4;
 	uint64_t next_poll_ms;
+	uint64_t fork_since_ms;      /* first heard a fork that lacks us; 0 none */
 	bool polling;
 	bool fetching;               /* a roster fetch is waiting or under way */
 	struct fetch_wait *fetch_wait; /* its jitter timer, while it waits */

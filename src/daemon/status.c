@@ -96,12 +96,13 @@ static json_t *network_json(struct daemon *d, const struct net_saved *s,
 	address_ipv4_format(me ? me->ipv4 : 0, v4);
 	address_ipv6(self_id, ip6);
 	address_ipv6_format(ip6, v6);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}",
 			 "name", s->name, "room_id", s->room_id,
 			 "role", s->coordinator ? "coordinator" : "member",
 			 "mode", b->mode == GROUP_MODE_OPEN ? "open" : "closed",
 			 "hostname", s->hostname, "ipv4", v4, "ipv6", v6,
-			 "members", (json_int_t)b->n_members, "peers", peers);
+			 "members", (json_int_t)b->n_members, "roster_version",
+			 (json_int_t)b->version, "peers", peers);
 }
 
 /* Forwarding totals and drops by reason (the labelled drop counters). */

@@ -209,12 +209,40 @@ group_blob_init(struct group_blob *b, const char *name, enum group_mode mode)
 	if (mode != GROUP_MODE_OPEN && mode != GROUP_MODE_CLOSED)
 		return -EINVAL;
 	b->mode = mode;
+	b->format = GB_FORMAT_VERSION;
 	b->firewall = malloc(sizeof(empty_map));
 	if (b->firewall == NULL)
 		return -ENOMEM;
 	memcpy(b->firewall, empty_map, sizeof(empty_map));
 	b->firewall_len = sizeof(empty_map);
 	return 0;
+}
+
+bool
+group_blob_has_ancestor(const struct group_blob *b,
+    const uint8_t hash[GB_HASH_LEN])
+{
+	for (size_t i = 0; i < b->n_ancestors; i++)
+		if (memcmp(b->ancestors[i], hash, GB_HASH_LEN) == 0)
+			return true;
+	return false;
+}
+
+void
+group_blob_add_ancestor(struct group_blob *b, const uint8_t hash[GB_HASH_LEN])
+{
+	size_t i, n = b->n_ancestors;
+
+	b->format = GB_FORMAT_VERSION;
+	for (i = 0; i < n; i++)
+		if (memcmp(b->ancestors[i], hash, GB_HASH_LEN) == 0)
+			break;
+	if (i == n && n == GB_MAX_ANCESTORS)
+		i = n - 1;		/* the oldest drops off */
+	else if (i == n)
+		b->n_ancestors++;
+	memmove(b->ancestors[1], b->ancestors[0], i * GB_HASH_LEN);
+	memcpy(b->ancestors[0], hash, GB_HASH_LEN);
 }
 
 void
@@ -594,50 +622,4 @@ group_blob_key_check(const struct group_blob *b,
 	if (k->expires != 0 && now >= k->expires)
 		return -EKEYEXPIRED;
 	return 0;
-}
-
-/* Adds m to b as it is, picking a new hostname or address only on a clash. */
-static int
-merge_add(struct group_blob *b, const struct gb_member *m)
-{
-	struct gb_member c = *m;
-	int rc;
-
-	if (group_blob_find_member_by_hostname(b, c.hostname) != NULL &&
-	    (rc = hostname_resolve_clash(m->hostname, group_blob_hostname_taken,
-	    b, c.hostname)) < 0)
-		return rc;
-	if (group_blob_find_member_by_ipv4(b, c.ipv4) != NULL &&
-	    (rc = group_blob_assign_ip(b, c.id, &c.ipv4, &c.collision_index)) < 0)
-		return rc;
-	return group_blob_add_member(b, &c);
-}
-
-int
-group_blob_merge_members(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
-{
-	const struct gb_member *m;
-	int changes = 0, rc;
-	size_t i;
-
-	for (i = 0; i < base->n_members; i++) {
-		m = &base->members[i];
-		if (group_blob_find_member(theirs, m->id) != NULL ||
-		    group_blob_find_member(ours, m->id) == NULL)
-			continue;
-		if ((rc = group_blob_remove_member(ours, m->id)) < 0)
-			return rc;
-		changes++;
-	}
-	for (i = 0; i < theirs->n_members; i++) {
-		m = &theirs->members[i];
-		if (group_blob_find_member(base, m->id) != NULL ||
-		    group_blob_find_member(ours, m->id) != NULL)
-			continue;
-		if ((rc = merge_add(ours, m)) < 0)
-			return rc;
-		changes++;
-	}
-	return changes;
 }

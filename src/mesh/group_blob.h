@@ -38,7 +38,8 @@
 #include "mesh/hostname.h"
 #include "mesh/identity.h"
 
-#define GB_FORMAT_VERSION 1
+#define GB_FORMAT_VERSION 2	/* 1: without ancestors (still read) */
+#define GB_MAX_ANCESTORS 8
 #define GB_MAX_MEMBERS 1024
 #define GB_MAX_APPROVED 1024
 #define GB_MAX_KEYS 1024
@@ -108,6 +109,15 @@ struct group_blob {
 	size_t n_keys;
 	uint8_t *firewall;		/* one msgpack object */
 	size_t firewall_len;
+	/*
+	 * Hashes of the rosters this one was made from, newest first: the
+	 * one it replaced, a concurrent one merged in, and theirs before
+	 * them, up to GB_MAX_ANCESTORS. Lets a node tell a newer roster that
+	 * follows its own from a fork made beside it (see network.c).
+	 */
+	uint8_t ancestors[GB_MAX_ANCESTORS][GB_HASH_LEN];
+	size_t n_ancestors;
+	uint32_t format;		/* as read; new rosters: GB_FORMAT_VERSION */
 };
 
 /* An empty roster (version 0, firewall = empty map). name must be a valid
@@ -144,6 +154,19 @@ int group_blob_remove_member(struct group_blob *b, const char *id);
  */
 int group_blob_merge_members(struct group_blob *ours,
     const struct group_blob *base, const struct group_blob *theirs);
+/*
+ * The whole three-way merge (group_blob_merge.c): members as above, then
+ * every other field. A change theirs made since base is taken unless ours
+ * made a different one, in which case a fixed order decides, the same on
+ * both sides (the smaller hostname or network name, the smaller firewall
+ * encoding, the earlier key expiry); a rename onto a name another member of
+ * ours holds is not taken. Approvals and keys take theirs' additions and
+ * removals (an approval is not re-added for an identity that is a member by
+ * now); a key revoked on either side stays revoked. Returns the number of
+ * changes or -errno, as group_blob_merge_members.
+ */
+int group_blob_merge(struct group_blob *ours, const struct group_blob *base,
+    const struct group_blob *theirs);
 const struct gb_member *group_blob_find_member(const struct group_blob *b,
     const char *id);
 const struct gb_member *group_blob_find_member_by_hostname(
@@ -179,6 +202,12 @@ const struct gb_key *group_blob_find_key_by_hash(const struct group_blob *b,
  * and not expired at `now`; -ENOENT, -EKEYREVOKED or -EKEYEXPIRED else. */
 int group_blob_key_check(const struct group_blob *b,
     const uint8_t hash[GB_HASH_LEN], uint64_t now);
+
+/* Puts hash first in the ancestors (once; the oldest drops off a full
+ * list) and makes b a current-format roster. */
+void group_blob_add_ancestor(struct group_blob *b, const uint8_t hash[GB_HASH_LEN]);
+bool group_blob_has_ancestor(const struct group_blob *b,
+    const uint8_t hash[GB_HASH_LEN]);
 
 /* Canonical bytes; *out (caller frees) holds *len bytes. */
 int group_blob_encode(const struct group_blob *b, uint8_t **out,

@@ -6,7 +6,8 @@
  *    [[id, ipv4, collision_index, hostname, coordinator], ...],
  *    [[id, hostname|nil], ...],
  *    [[key_id, secret_hash(bin 32), created, expires, revoked], ...],
- *    suggested_firewall (any one msgpack object, verbatim)]
+ *    suggested_firewall (any one msgpack object, verbatim),
+ *    [ancestor_hash(bin 32), ...]]          (format 2; format 1 stops before)
  *
  * Encoding uses msgpack-c, which always picks the smallest form. Decoding
  * uses a small cursor reader of our own instead of msgpack_unpack: the
@@ -31,7 +32,8 @@
 #define MEMBER_FIELDS 5
 #define APPROVED_FIELDS 2
 #define KEY_FIELDS 5
-#define TOP_FIELDS 8
+#define TOP_FIELDS_V1 8
+#define TOP_FIELDS 9
 
 /* ---- encoding ---- */
 
@@ -95,8 +97,10 @@ pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
 {
 	size_t i;
 
-	if (msgpack_pack_array(pk, TOP_FIELDS) != 0 ||
-	    msgpack_pack_uint32(pk, GB_FORMAT_VERSION) != 0 ||
+	bool v1 = b->format == 1;
+
+	if (msgpack_pack_array(pk, v1 ? TOP_FIELDS_V1 : TOP_FIELDS) != 0 ||
+	    msgpack_pack_uint32(pk, v1 ? 1 : GB_FORMAT_VERSION) != 0 ||
 	    msgpack_pack_uint64(pk, b->version) != 0 ||
 	    pack_str(pk, b->name) < 0 ||
 	    pack_str(pk, b->mode == GROUP_MODE_OPEN ? "open" : "closed") < 0)
@@ -123,6 +127,14 @@ pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
 	if (msgpack_sbuffer_write(sb, (const char *)b->firewall,
 	    b->firewall_len) != 0)
 		return -ENOMEM;
+	if (v1)
+		return b->n_ancestors ? -EINVAL : 0;
+	if (msgpack_pack_array(pk, b->n_ancestors) != 0)
+		return -ENOMEM;
+	for (i = 0; i < b->n_ancestors; i++)
+		if (msgpack_pack_bin(pk, GB_HASH_LEN) != 0 ||
+		    msgpack_pack_bin_body(pk, b->ancestors[i], GB_HASH_LEN) != 0)
+			return -ENOMEM;
 	return 0;
 }
 
@@ -607,6 +619,27 @@ rd_firewall(struct rd *r, struct group_blob *b)
 }
 
 static int
+rd_ancestors(struct rd *r, struct group_blob *b)
+{
+	uint64_t n;
+
+	if (rd_array(r, &n) < 0 || n > GB_MAX_ANCESTORS)
+		return -EINVAL;
+	for (uint64_t i = 0; i < n; i++) {
+		const uint8_t *h;
+		size_t len;
+
+		if (rd_bytes(r, 1, &h, &len) < 0 || len != GB_HASH_LEN)
+			return -EINVAL;
+		if (group_blob_has_ancestor(b, h))
+			return -EINVAL;	/* add_ancestor never repeats one */
+		memcpy(b->ancestors[i], h, GB_HASH_LEN);
+		b->n_ancestors++;
+	}
+	return 0;
+}
+
+static int
 rd_blob(struct rd *r, struct group_blob *b)
 {
 	uint64_t n, format;
@@ -614,9 +647,10 @@ rd_blob(struct rd *r, struct group_blob *b)
 
 	if (rd_array(r, &n) < 0 || n == 0 || rd_uint(r, &format) < 0)
 		return -EINVAL;
-	if (format != GB_FORMAT_VERSION)
+	if (format != 1 && format != GB_FORMAT_VERSION)
 		return -EPROTONOSUPPORT;
-	if (n != TOP_FIELDS || rd_uint(r, &b->version) < 0 ||
+	b->format = (uint32_t)format;
+	if (n != (format == 1 ? TOP_FIELDS_V1 : TOP_FIELDS) || rd_uint(r, &b->version) < 0 ||
 	    rd_cstr(r, b->name, HOSTNAME_MAX) < 0 || !hostname_valid(b->name) ||
 	    rd_mode(r, &b->mode) < 0)
 		return -EINVAL;
@@ -627,6 +661,8 @@ rd_blob(struct rd *r, struct group_blob *b)
 		rc = rd_keys(r, b);
 	if (rc == 0)
 		rc = rd_firewall(r, b);
+	if (rc == 0 && format != 1)
+		rc = rd_ancestors(r, b);
 	return rc;
 }
 

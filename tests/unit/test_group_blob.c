@@ -288,7 +288,7 @@ static void
 test_pinned_encoding(void **state)
 {
 	static const uint8_t want_head[] = {
-		0x98, 0x01, 0x01, 0xa3, 'n', 'e', 't', 0xa4, 'o', 'p', 'e',
+		0x99, 0x02, 0x01, 0xa3, 'n', 'e', 't', 0xa4, 'o', 'p', 'e',
 		'n', 0x91, 0x95, 0xd9, 0x40,
 	};
 	struct group_blob b;
@@ -304,7 +304,7 @@ test_pinned_encoding(void **state)
 	assert_int_equal(group_blob_set_name(&b, "net"), 0);
 	assert_int_equal(b.version, 1);
 	assert_int_equal(group_blob_encode(&b, &enc, &len), 0);
-	assert_int_equal(len, sizeof(want_head) + 64 + 5 + 1 + 2 + 1 + 2 + 1);
+	assert_int_equal(len, sizeof(want_head) + 64 + 5 + 1 + 2 + 1 + 2 + 1 + 1);
 	assert_memory_equal(enc, want_head, sizeof(want_head));
 	off = sizeof(want_head);
 	assert_memory_equal(enc + off, ID_COLL_A, 64);
@@ -321,6 +321,7 @@ test_pinned_encoding(void **state)
 	assert_int_equal(enc[off++], 0x90);	/* approved */
 	assert_int_equal(enc[off++], 0x90);	/* keys */
 	assert_int_equal(enc[off++], 0x80);	/* firewall */
+	assert_int_equal(enc[off++], 0x90);	/* ancestors */
 	assert_int_equal(off, len);
 	free(enc);
 	group_blob_free(&b);
@@ -434,7 +435,16 @@ enum fault {
 	F_KEY_ID_BAD, F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE,
 	F_IP_NEG, F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
 	F_APPROVED_UNSORTED, F_IDX_HIGH,
+	/* Format 2: the same roster with an ancestors list. */
+	F_V2, F_V2_NO_LIST, F_V2_ANC_DUP, F_V2_ANC_31, F_V2_ANC_MANY,
+	F_V1_WITH_LIST,
 };
+
+static bool
+is_v2(enum fault f)
+{
+	return f >= F_V2 && f != F_V1_WITH_LIST;
+}
 
 static void
 pk_str(msgpack_packer *pk, const char *s)
@@ -487,8 +497,8 @@ decode_fault(enum fault f)
 		test_id(i, ids[i]);
 	qsort(ids, 3, sizeof(ids[0]), (int (*)(const void *,
 	    const void *))strcmp);
-	msgpack_pack_array(&pk, f == F_TOP7 ? 7 : 8);
-	msgpack_pack_uint8(&pk, f == F_FORMAT2 ? 2 : 1);
+	msgpack_pack_array(&pk, f == F_TOP7 ? 7 : is_v2(f) ? 9 : 8);
+	msgpack_pack_uint8(&pk, f == F_FORMAT2 ? 3 : is_v2(f) ? 2 : 1);
 	if (f == F_VERSION_STR)
 		pk_str(&pk, "5");
 	else
@@ -595,12 +605,79 @@ decode_fault(enum fault f)
 	} else if (f != F_FW_NONE) {
 		msgpack_pack_map(&pk, 0);
 	}
+	if ((is_v2(f) && f != F_V2_NO_LIST) || f == F_V1_WITH_LIST) {
+		unsigned n_anc = f == F_V2_ANC_MANY ? GB_MAX_ANCESTORS + 1 : 2;
+
+		msgpack_pack_array(&pk, n_anc);
+		for (i = 0; i < n_anc; i++) {
+			uint8_t hash[32];
+
+			memset(hash, f == F_V2_ANC_DUP ? 7 : (int)i + 1, sizeof(hash));
+			msgpack_pack_bin(&pk, f == F_V2_ANC_31 ? 31 : 32);
+			msgpack_pack_bin_body(&pk, hash, f == F_V2_ANC_31 ? 31 : 32);
+		}
+	}
 done:
 	rc = group_blob_decode((const uint8_t *)sb.data, sb.size, &b);
 	if (rc == 0)
 		group_blob_free(&b);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
+}
+
+/* Ancestors: newest first, never twice, the oldest drops off; a roster read
+ * in format 1 keeps its bytes until it gets an ancestor. */
+static void
+test_ancestors(void **state)
+{
+	struct group_blob b, c;
+	uint8_t h[GB_MAX_ANCESTORS + 2][GB_HASH_LEN], *enc, *v1;
+	size_t len, v1_len;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < GB_MAX_ANCESTORS + 2; i++)
+		memset(h[i], (int)i + 1, GB_HASH_LEN);
+	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
+	assert_false(group_blob_has_ancestor(&b, h[0]));
+	group_blob_add_ancestor(&b, h[0]);
+	group_blob_add_ancestor(&b, h[1]);
+	group_blob_add_ancestor(&b, h[0]);	/* moves to the front, once */
+	assert_int_equal(b.n_ancestors, 2);
+	assert_memory_equal(b.ancestors[0], h[0], GB_HASH_LEN);
+	assert_memory_equal(b.ancestors[1], h[1], GB_HASH_LEN);
+	for (i = 2; i < GB_MAX_ANCESTORS + 2; i++)
+		group_blob_add_ancestor(&b, h[i]);
+	assert_int_equal(b.n_ancestors, GB_MAX_ANCESTORS);
+	assert_memory_equal(b.ancestors[0], h[GB_MAX_ANCESTORS + 1], GB_HASH_LEN);
+	assert_true(group_blob_has_ancestor(&b, h[2]));
+	assert_false(group_blob_has_ancestor(&b, h[1]));	/* dropped off */
+	assert_int_equal(group_blob_encode(&b, &enc, &len), 0);
+	assert_int_equal(group_blob_decode(enc, len, &c), 0);
+	assert_int_equal(c.n_ancestors, GB_MAX_ANCESTORS);
+	assert_memory_equal(c.ancestors, b.ancestors, sizeof(b.ancestors));
+	free(enc);
+	group_blob_free(&c);
+
+	/* Format 1 round trip, then upgraded by its first ancestor. */
+	b.n_ancestors = 0;
+	b.format = 1;
+	assert_int_equal(group_blob_encode(&b, &v1, &v1_len), 0);
+	assert_int_equal(v1[0], 0x98);
+	assert_int_equal(group_blob_decode(v1, v1_len, &c), 0);
+	assert_int_equal(c.format, 1);
+	assert_int_equal(group_blob_encode(&c, &enc, &len), 0);
+	assert_int_equal(len, v1_len);
+	assert_memory_equal(enc, v1, len);
+	free(enc);
+	group_blob_add_ancestor(&c, h[0]);
+	assert_int_equal(c.format, GB_FORMAT_VERSION);
+	assert_int_equal(group_blob_encode(&c, &enc, &len), 0);
+	assert_int_equal(enc[0], 0x99);
+	free(enc);
+	free(v1);
+	group_blob_free(&c);
+	group_blob_free(&b);
 }
 
 static void
@@ -613,7 +690,8 @@ test_hostile_rosters(void **state)
 		F_MEMBER_6, F_APPROVED_BAD, F_KEY_HASH31, F_KEY_ID_BAD,
 		F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE, F_IP_NEG,
 		F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
-		F_APPROVED_UNSORTED, F_IDX_HIGH,
+		F_APPROVED_UNSORTED, F_IDX_HIGH, F_V2_NO_LIST, F_V2_ANC_DUP,
+		F_V2_ANC_31, F_V2_ANC_MANY, F_V1_WITH_LIST,
 	};
 	size_t i;
 	int rc;
@@ -622,6 +700,7 @@ test_hostile_rosters(void **state)
 	/* The unmodified builder produces an acceptable roster, so each
 	 * rejection below is caused by its fault alone. */
 	assert_int_equal(decode_fault(F_NONE), 0);
+	assert_int_equal(decode_fault(F_V2), 0);
 	assert_int_equal(decode_fault(F_FORMAT2), -EPROTONOSUPPORT);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rc = decode_fault(bad[i]);
@@ -932,6 +1011,7 @@ main(void)
 		cmocka_unit_test(test_truncation_and_flips),
 		cmocka_unit_test(test_hostile_rosters),
 		cmocka_unit_test(test_size_limits),
+		cmocka_unit_test(test_ancestors),
 		cmocka_unit_test(test_merge_members),
 		cmocka_unit_test(test_merge_clashes),
 		cmocka_unit_test(test_hijack_index),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 300
+# timeout: 420
 # Two coordinators admit at the same moment: no admission is lost. a creates
 # a closed network and makes b a co-coordinator. b is then cut off from a
 # and from x, so neither coordinator sees the other's change: x joins with
@@ -8,12 +8,18 @@
 # sequence but other members, merges the two against the version both
 # started from and signs the next version; every node, b included once the
 # cut is gone, ends on one roster that holds both x and y.
+# Then forks at different versions: b and w are cut off from the rest; z
+# joins through a (a signs v+1) while w joins through b and b renames itself
+# (b signs v+1 and v+2). When the cut goes, a finds b's higher version was
+# made beside its own (a's roster is not among its ancestors), adopts it and
+# merges its own back in: z is kept (it waits rather than leaving while the
+# fork lacks it) and everyone ends on one roster with z and w.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init coordinators
 
 lab_start_dhtnode
-hosts=(a b x y)
+hosts=(a b x y z w)
 for h in "${hosts[@]}"; do lab_add_host "$h" --direct; done
 for h in "${hosts[@]}"; do lab_start_daemon "$h"; done
 
@@ -69,11 +75,59 @@ names() { # HOST: the roster's hostnames as HOST sees them
 		print join ",", sort(map { $_->{hostname} } @{$d->{networks}[0]{peers}}),
 			$d->{networks}[0]{hostname}'
 }
-for h in "${hosts[@]}"; do
+for h in a b x y; do
 	n=$(names "$h")
 	assert_eq "alice,bob,xena,yuri" "$(tr ',' '\n' <<<"$n" | sort | paste -sd, -)" "$h's roster"
 done
 wait_for 30 "x reaches y by name" lab_exec x ping -c 1 -W 2 yuri.team.ray >/dev/null
+
+step "forks at different versions: b and w cut off from the rest"
+cut_to() { # HOST PEER: HOST keeps UDP only with the DHT bootstrap and PEER
+	ip netns exec "$(lab_ns "$1")" nft -f - <<CUT2
+table inet labcut {
+	chain in {
+		type filter hook input priority -10; policy accept;
+		meta l4proto udp ip saddr != { $LAB_INET4, $(lab_host_ip "$2") } drop
+		meta l4proto udp ip6 saddr != { $(lab_host_ip "$2" 6) } drop
+	}
+	chain out {
+		type filter hook output priority -10; policy accept;
+		meta l4proto udp ip daddr != { $LAB_INET4, $(lab_host_ip "$2") } drop
+		meta l4proto udp ip6 daddr != { $(lab_host_ip "$2" 6) } drop
+	}
+}
+CUT2
+}
+code_a=$(lab_ray a --json invite team | json_get .code)
+code_b=$(lab_ray b --json invite team | json_get .code)
+cut_to b w
+cut_to w b
+wait_for 60 "z joins through a" lab_ray z join "$code_a" --hostname zora >/dev/null
+wait_for 30 "a's roster holds z" has_members a 5
+wait_for 60 "w joins through b" lab_ray w join "$code_b" --hostname walt >/dev/null
+wait_for 30 "b's roster holds w" has_members b 5
+lab_ray b hostname team bobby >/dev/null
+b_renamed() { [[ "$(lab_ray b --json status | json_get '.networks[0].hostname')" == bobby ]]; }
+wait_for 30 "b renamed itself" b_renamed
+va=$(lab_ray a --json status | json_get '.networks[0].roster_version')
+vb=$(lab_ray b --json status | json_get '.networks[0].roster_version')
+echo "roster versions before the cut goes: a v$va, b v$vb"
+((vb > va)) || fail "b's fork (v$vb) is not ahead of a's (v$va)"
+
+step "the cut goes: a merges its fork back into b's higher version"
+ip netns exec "$(lab_ns b)" nft delete table inet labcut
+ip netns exec "$(lab_ns w)" nft delete table inet labcut
+forked() { grep -q "was made beside ours; merged ours back in" "$LAB_WORK/a/daemon.log"; }
+wait_for 90 "a merges the fork" forked
+for h in "${hosts[@]}"; do wait_for 60 "$h lists 6 members" has_members "$h" 6; done
+for h in "${hosts[@]}"; do
+	n=$(names "$h")
+	assert_eq "alice,bobby,walt,xena,yuri,zora" "$(tr ',' '\n' <<<"$n" | sort | paste -sd, -)" "$h's roster after the fork"
+done
+if grep -q "no longer lists this node" "$LAB_WORK/z/daemon.log"; then
+	fail "z left the network while b's fork lacked it"
+fi
+wait_for 30 "z reaches walt by name" lab_exec z ping -c 1 -W 2 walt.team.ray >/dev/null
 
 for h in "${hosts[@]}"; do lab_stop_daemon "$h"; done
 step "coordinators passed"
