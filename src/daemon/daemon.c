@@ -1,8 +1,9 @@
 /*
  * daemon: see daemon.h. Start-up order matters: settings and identity first
- * (a bad file stops the start with one clear line), then transport, DHT,
- * data plane and saved networks, and the IPC socket last so a client never
- * talks to a half-started daemon. Shutdown runs the other way round.
+ * (a bad file stops the start with one clear line), resolver recovery, then
+ * root drops the capabilities it will not need, then transport, DHT, data
+ * plane and saved networks, and the IPC socket last so a client never talks
+ * to a half-started daemon. Shutdown runs the other way round.
  */
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
@@ -25,11 +26,13 @@
 #include "transport/magicsock.h"
 #include "transport/quic.h"
 #include "transport/resolve.h"
+#include "util/caps.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
 #include <errno.h>
 #include <libgen.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +283,37 @@ static int prepare_dirs(struct daemon *d)
 	return ret;
 }
 
+/*
+ * What the daemon does with privilege once started: the TUN device, its
+ * addresses and routes over rtnetlink as networks come and go or `ray up`
+ * recreates it, socket buffers beyond rmem_max (CAP_NET_ADMIN); Magic DNS
+ * on port 53 at every `ray up`, a listen-port below 1024
+ * (CAP_NET_BIND_SERVICE). Its files (home, socket, resolv.conf) belong to
+ * root, whose uid it keeps, so it needs no CAP_DAC_OVERRIDE for them.
+ */
+#define DAEMON_CAPS (CAPS_BIT(CAP_NET_ADMIN) | CAPS_BIT(CAP_NET_BIND_SERVICE))
+
+/*
+ * Root gives up every other capability before the first socket or thread
+ * (capabilities are per thread; the DHT's thread and libuv's pool inherit
+ * the reduced set), so no code that parses network input ever holds them.
+ * A daemon run by another user has nothing to give up.
+ */
+static int drop_capabilities(void)
+{
+	int ret;
+
+	if (geteuid() != 0)
+		return 0;
+	ret = caps_restrict(DAEMON_CAPS);
+	if (ret < 0) {
+		log_error("daemon: cannot drop capabilities: %s", strerror(-ret));
+		return ret;
+	}
+	log_info("daemon: capabilities reduced to net_admin and net_bind_service");
+	return 0;
+}
+
 static int daemon_start(struct daemon *d)
 {
 	char err[512];
@@ -302,6 +336,9 @@ static int daemon_start(struct daemon *d)
 	log_info("daemon: endpoint %s, home %s", d->id.id, d->home);
 	audit_open(d);
 	magicdns_recover(d);
+	ret = drop_capabilities();
+	if (ret < 0)
+		return ret;
 	ret = start_transport(d);
 	if (ret < 0)
 		return ret;

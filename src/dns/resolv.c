@@ -54,12 +54,6 @@ static void path_in(char *out, size_t len, const char *home, const char *name)
 	snprintf(out, len, "%s/%s", home, name);
 }
 
-void dns_resolv_init(struct dns_resolv *st, const char *conf_path)
-{
-	memset(st, 0, sizeof(*st));
-	snprintf(st->conf, sizeof(st->conf), "%s",
-	    conf_path ? conf_path : DNS_RESOLV_CONF);
-}
 
 static int ip_valid(const char *s)
 {
@@ -192,12 +186,20 @@ static int in_own_netns(void)
 	return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
 }
 
-static enum dns_resolv_mode detect(void)
+void dns_resolv_init(struct dns_resolv *st, const char *conf_path)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->conf, sizeof(st->conf), "%s",
+	    conf_path ? conf_path : DNS_RESOLV_CONF);
+	st->own_netns = in_own_netns();
+}
+
+static enum dns_resolv_mode detect(const struct dns_resolv *st)
 {
 	char *const active[] = { "systemctl", "is-active", "--quiet",
 	    "systemd-resolved", NULL };
 
-	if (in_own_netns())
+	if (st->own_netns)
 		return DNS_RESOLV_FILE;
 	if (in_path("resolvectl") && in_path("systemctl") && run(active, NULL) == 0)
 		return DNS_RESOLV_RESOLVED;
@@ -494,7 +496,7 @@ int dns_resolv_apply(const char *home, const char *server_ip,
 		log_warn("dns: recovery failed (%s); continuing", strerror(-ret));
 	snprintf(st->ifname, sizeof(st->ifname), "%s", ifname);
 	st->n_prev = 0;
-	st->mode = st->want != DNS_RESOLV_AUTO ? st->want : detect();
+	st->mode = st->want != DNS_RESOLV_AUTO ? st->want : detect(st);
 	if (st->mode == DNS_RESOLV_FILE) {
 		ret = file_apply(home, server_ip, st);
 	} else {

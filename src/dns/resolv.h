@@ -43,6 +43,7 @@ struct dns_resolv {
 	/* Set by dns_resolv_init; the caller may change them before apply. */
 	enum dns_resolv_mode want;
 	char conf[256];			/* resolv.conf path */
+	int own_netns;			/* not PID 1's network namespace */
 	/* Filled by apply. */
 	enum dns_resolv_mode mode;	/* AUTO = nothing applied */
 	char ifname[32];
@@ -50,7 +51,9 @@ struct dns_resolv {
 	size_t n_prev;
 };
 
-/* conf_path NULL = /etc/resolv.conf; want = AUTO. */
+/* conf_path NULL = /etc/resolv.conf; want = AUTO. Looks at PID 1's
+ * network namespace, which takes ptrace access to PID 1 (as a rule
+ * CAP_SYS_PTRACE): call it before the daemon drops its capabilities. */
 void dns_resolv_init(struct dns_resolv *st, const char *conf_path);
 
 /*
