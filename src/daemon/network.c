@@ -18,6 +18,7 @@
 #include "discovery/payload.h"
 #include "discovery/record.h"
 #include "mesh/address.h"
+#include "mesh/roster_sync.h"
 #include "proto/control.h"
 #include "transport/quic.h"
 #include "util/blake3.h"
@@ -186,6 +187,8 @@ static void network_free(struct network *n)
 	group_blob_free(&n->blob);
 	if (n->has_base)
 		group_blob_free(&n->base);
+	while (n->n_older)
+		group_blob_free(&n->older[--n->n_older]);
 	identity_clear(&n->key);
 	free(n);
 }
@@ -245,29 +248,83 @@ static int check_record(const struct network *n, const uint8_t *rec, size_t len,
 }
 
 /*
- * A newer roster that lacks us but was not made from ours (our roster is
- * not among its ancestors, and it is close enough that it would be): two
- * coordinators changed the roster at once and ours admitted us, so it is
+ * ROSTER_WAIT: a newer roster lacks us but was made beside ours, so it is
  * not a kick; the coordinator holding ours merges the two (network_fork).
  * Waited out for NETWORK_FORK_GRACE_MS, then taken as a removal after all
- * (that coordinator may be gone).
+ * (that coordinator may be gone). True once the wait is over.
  */
-static bool is_fork(struct daemon *d, struct network *n, const struct group_blob *theirs,
-		    uint64_t seq)
+static bool fork_wait_over(struct daemon *d, struct network *n, uint64_t seq)
 {
 	uint64_t now = daemon_now_ms(d);
 
-	if (!theirs->n_ancestors || !n->saved.record_len ||
-	    group_blob_has_ancestor(theirs, n->saved.blob_hash) ||
-	    seq > n->seq + GB_MAX_ANCESTORS)
-		return false;
 	if (!n->fork_since_ms) {
 		n->fork_since_ms = now;
 		log_info("network %s: a concurrent roster v%llu without this node (not a kick); "
 			 "waiting for a coordinator to merge it", n->saved.name,
 			 (unsigned long long)seq);
 	}
-	return now - n->fork_since_ms < NETWORK_FORK_GRACE_MS;
+	return now - n->fork_since_ms >= NETWORK_FORK_GRACE_MS;
+}
+
+/* Puts b (taken) first among the older rosters; the oldest drops off. */
+static void older_push(struct network *n, struct group_blob *b, const uint8_t hash[32])
+{
+	size_t cap = GB_MAX_ANCESTORS - 1;
+
+	if (n->n_older == cap)
+		group_blob_free(&n->older[--n->n_older]);
+	memmove(&n->older[1], &n->older[0], n->n_older * sizeof(n->older[0]));
+	memmove(n->older_hash[1], n->older_hash[0], n->n_older * 32);
+	n->older[0] = *b;
+	memcpy(n->older_hash[0], hash, 32);
+	n->n_older++;
+}
+
+/* The base about to be replaced goes first among the older rosters. */
+static void keep_older(struct network *n)
+{
+	if (!n->has_base)
+		return;
+	older_push(n, &n->base, n->base_hash);
+	n->has_base = false;
+}
+
+/* A roster merged into ours is held too, right after the base: a later
+ * fork may have gone apart from it (both coordinators merged each other's
+ * roster). */
+static void hold_after_base(struct network *n, const struct group_blob *b,
+			    const uint8_t hash[32])
+{
+	struct group_blob copy;
+
+	if (group_blob_copy(&copy, b) == 0)
+		older_push(n, &copy, hash);
+}
+
+/* The held roster roster_sync numbers i: the base, then the older ones. */
+static const struct group_blob *held_roster(const struct network *n, size_t i)
+{
+	if (!n->has_base)
+		return i < n->n_older ? &n->older[i] : NULL;
+	return i == 0 ? &n->base : i - 1 < n->n_older ? &n->older[i - 1] : NULL;
+}
+
+/* What this node holds of n, for roster_sync; held is the caller's buffer. */
+static void roster_state_of(const struct network *n, struct roster_state *st,
+			    uint8_t held[GB_MAX_ANCESTORS][32])
+{
+	size_t k = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->seq = n->saved.record_len ? n->seq : 0;
+	memcpy(st->hash, n->saved.blob_hash, 32);
+	if (n->has_base)
+		memcpy(held[k++], n->base_hash, 32);
+	for (size_t i = 0; i < n->n_older; i++)
+		memcpy(held[k++], n->older_hash[i], 32);
+	st->held = (const uint8_t (*)[32])held;
+	st->n_held = k;
+	st->coordinator = n->has_key;
 }
 
 int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
@@ -290,10 +347,6 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	    group_blob_decode(blob_bytes, blob_len, &blob) < 0)
 		return -EBADMSG;
 	me = group_blob_find_member(&blob, d->id.id);
-	if (!me && is_fork(d, n, &blob, r.seq)) {
-		group_blob_free(&blob);
-		return 0;
-	}
 	if (!me) {
 		log_warn("network %s: the new roster no longer lists this node; leaving it",
 			 n->saved.name);
@@ -317,9 +370,9 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	 * sees a connection close in between. */
 	want_members(d, &n->blob, &old, true, 0);
 	want_members(d, &old, &n->blob, false, QUIC_CODE_NONE);
-	if (n->has_base)
-		group_blob_free(&n->base);
+	keep_older(n);
 	n->base = old;
+	memcpy(n->base_hash, n->saved.blob_hash, 32);
 	n->has_base = true;
 	me = network_me(d, n);
 	n->my_ipv4 = me->ipv4;
@@ -777,75 +830,83 @@ struct sync_ctx {
 /*
  * A roster with our sequence but other contents: two coordinators changed
  * the same version at once (say each admitted someone). A coordinator
- * merges theirs into ours (three-way, against the version both started
- * from: the roster before our current one) and signs the result as the
- * next version, so no admission is lost; when there is nothing to merge,
- * or we cannot, the roster with the lower blob hash wins the tie, so all
- * nodes still end on one roster.
+ * merges theirs into ours (three-way, against where the two went apart,
+ * base) and signs the result as the next version, so no admission is lost;
+ * both coordinators doing so sign the same bytes. When the merge is theirs
+ * already, theirs is taken; when the two hold the same roster under two
+ * hashes, or the merge fails, the lower hash wins the tie, so all nodes
+ * still end on one roster.
  */
 static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec,
-			 size_t rec_len, const uint8_t *data, size_t len)
+			 size_t rec_len, const uint8_t *data, size_t len,
+			 const struct group_blob *base)
 {
+	uint8_t held[GB_MAX_ANCESTORS][32], hash[32];
 	struct group_blob theirs, merged;
 	struct network_payload p;
-	uint8_t hash[32];
+	struct roster_state st;
+	enum roster_step step;
 	struct record r;
-	int changes;
-	bool mine;
+	int changes, ret;
+	bool same;
 
 	if (check_record(n, rec, rec_len, &r, &p) < 0)
 		return -EBADMSG;
-	if (r.seq != n->seq)
-		return -ESTALE;
 	blake3_hash(data, len, hash);
 	if (memcmp(hash, p.blob_hash, 32) != 0 || group_blob_decode(data, len, &theirs) < 0)
 		return -EBADMSG;
-	if (n->has_key && n->has_base && group_blob_copy(&merged, &n->blob) == 0) {
-		changes = group_blob_merge(&merged, &n->base, &theirs);
-		if (changes > 0) {
-			group_blob_add_ancestor(&merged, p.blob_hash);
-			group_blob_free(&theirs);
-			log_info("network %s: merged a concurrent roster v%llu (%d changes)",
-				 n->saved.name, (unsigned long long)r.seq, changes);
-			return network_publish(d, n, &merged, NULL);
-		}
-		group_blob_free(&merged);
+	if (group_blob_copy(&merged, &n->blob) < 0) {
+		group_blob_free(&theirs);
+		return -ENOMEM;
 	}
-	/* A tie never makes a node leave: a roster that lacks us lost the
-	 * admission race, not a kick; a coordinator will merge it. */
-	mine = group_blob_find_member(&theirs, d->id.id) != NULL;
+	changes = group_blob_merge(&merged, base, &theirs);
+	same = group_blob_same_members_and_fields(&n->blob, &theirs);
+	if (changes >= 0 && !same && !group_blob_same_members_and_fields(&merged, &theirs)) {
+		log_info("network %s: merged a concurrent roster v%llu (%d changes)",
+			 n->saved.name, (unsigned long long)r.seq, changes);
+		group_blob_set_merge_parents(&merged, p.blob_hash, n->saved.blob_hash,
+					     n->blob.version);
+		ret = network_publish(d, n, &merged, NULL);
+		if (ret == 0 && network_find_pk(d, n->pk) == n)
+			hold_after_base(n, &theirs, p.blob_hash);
+		group_blob_free(&theirs);
+		return ret;
+	}
+	group_blob_free(&merged);
+	/* Theirs holds everything ours does: take it. */
+	if (changes >= 0 && !same) {
+		group_blob_free(&theirs);
+		return network_apply(d, n, rec, rec_len, data, len);
+	}
+	roster_state_of(n, &st, held);
+	step = roster_sync_tie(&st, p.blob_hash, &theirs, d->id.id);
 	group_blob_free(&theirs);
-	if (mine && memcmp(p.blob_hash, n->saved.blob_hash, 32) < 0)
+	if (step == ROSTER_ADOPT)
 		return network_apply(d, n, rec, rec_len, data, len);
 	return 0;
 }
 
 /*
  * A newer roster made beside ours rather than from it: its ancestors hold
- * our merge base but not our roster, so a coordinator changed the roster
+ * an older roster of ours but not ours, so a coordinator changed the roster
  * while we (or a coordinator whose roster we hold) did too, and it went on
  * to a higher version. Taking it as it is would drop what ours added (an
  * admitted member would be left out, its invite burned). A coordinator
- * adopts theirs, merges ours into it against the base, and signs the
- * result with both as ancestors. Anything else is applied as it is.
+ * adopts theirs, merges ours into it against where the two went apart
+ * (held_base, a copy taken before adopting moves the history), and signs the
+ * result with both as ancestors (roster_sync_step said ROSTER_FORK).
  */
 static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
-			size_t rec_len, const uint8_t *data, size_t len)
+			size_t rec_len, const uint8_t *data, size_t len,
+			const struct group_blob *held_base)
 {
-	struct group_blob theirs, ours, base, merged;
+	struct group_blob ours, base, merged;
 	uint8_t ours_hash[32];
-	bool fork;
 	int ret, changes;
 
-	if (group_blob_decode(data, len, &theirs) < 0)
-		return -EBADMSG;
-	fork = n->has_key && n->saved.record_len && n->has_base && n->saved.has_base &&
-	       !group_blob_has_ancestor(&theirs, n->saved.blob_hash) &&
-	       group_blob_has_ancestor(&theirs, n->saved.base_hash);
-	group_blob_free(&theirs);
-	if (!fork || group_blob_copy(&ours, &n->blob) < 0)
+	if (group_blob_copy(&ours, &n->blob) < 0)
 		return network_apply(d, n, rec, rec_len, data, len);
-	if (group_blob_copy(&base, &n->base) < 0) {
+	if (group_blob_copy(&base, held_base) < 0) {
 		group_blob_free(&ours);
 		return network_apply(d, n, rec, rec_len, data, len);
 	}
@@ -866,6 +927,45 @@ out:
 	group_blob_free(&ours);
 	group_blob_free(&base);
 	return ret;
+}
+
+/* A fetched roster: the step roster_sync says, taken. */
+static int network_take(struct daemon *d, struct network *n, const uint8_t *rec,
+			size_t rec_len, const uint8_t *data, size_t len)
+{
+	uint8_t held[GB_MAX_ANCESTORS][32], hash[32];
+	const struct group_blob *base;
+	struct network_payload p;
+	struct group_blob theirs;
+	struct roster_state st;
+	enum roster_step step;
+	struct record r;
+	size_t bi = 0;
+
+	if (rec_len > STORE_MAX_RECORD || check_record(n, rec, rec_len, &r, &p) < 0)
+		return -EBADMSG;
+	blake3_hash(data, len, hash);
+	if (memcmp(hash, p.blob_hash, 32) != 0 || group_blob_decode(data, len, &theirs) < 0)
+		return -EBADMSG;
+	roster_state_of(n, &st, held);
+	step = roster_sync_step(&st, r.seq, hash, &theirs, d->id.id, &bi);
+	group_blob_free(&theirs);
+	base = held_roster(n, bi);
+	switch (step) {
+	case ROSTER_KEEP:
+		return 0;
+	case ROSTER_MERGE:
+		return base ? network_merge(d, n, rec, rec_len, data, len, base) : 0;
+	case ROSTER_FORK:
+		return base ? network_fork(d, n, rec, rec_len, data, len, base) :
+			network_apply(d, n, rec, rec_len, data, len);
+	case ROSTER_WAIT:
+		/* No merge came in time: a removal after all. */
+		return fork_wait_over(d, n, r.seq) ?
+			network_apply(d, n, rec, rec_len, data, len) : 0;
+	default:
+		return network_apply(d, n, rec, rec_len, data, len);
+	}
 }
 
 static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
@@ -907,9 +1007,7 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 	if (n)
 		n->fetching = false;
 	if (n && data) {
-		ret = network_merge(d, n, s->rec, s->rec_len, data, len);
-		if (ret == -ESTALE)
-			ret = network_fork(d, n, s->rec, s->rec_len, data, len);
+		ret = network_take(d, n, s->rec, s->rec_len, data, len);
 		if (ret < 0 && ret != -ESTALE)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
@@ -1010,20 +1108,13 @@ static int fetch_after_jitter(struct daemon *d, struct network *n, struct sync_c
 	return 0;
 }
 
-/* Same sequence, other roster: worth fetching when we would merge it or it
- * wins the tie (see network_merge). */
-static bool tie_wanted(const struct network *n, const struct network_payload *p)
-{
-	int cmp = memcmp(p->blob_hash, n->saved.blob_hash, 32);
-
-	return cmp != 0 && (n->has_key || cmp < 0);
-}
-
 /* A signed record newer than ours: fetch its blob from `from`. */
 static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
 			 const uint8_t *rec, size_t len)
 {
+	uint8_t held[GB_MAX_ANCESTORS][32];
 	struct network_payload p;
+	struct roster_state st;
 	struct sync_ctx *s;
 	struct record r;
 
@@ -1032,7 +1123,8 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 			 n->saved.name);
 		return;
 	}
-	if (r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
+	roster_state_of(n, &st, held);
+	if (!roster_sync_wants(&st, r.seq, p.blob_hash))
 		return;
 	/* A newer record while the fetch still waits: fetch that instead. */
 	if (n->fetch_wait && r.seq > n->fetch_wait->s->seq) {
@@ -1064,14 +1156,14 @@ static void answer_stale(struct daemon *d, struct network *n, struct peer *p,
 			 const uint8_t *rec, size_t len)
 {
 	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
+	uint8_t held[GB_MAX_ANCESTORS][32];
 	struct network_payload np;
+	struct roster_state st;
 	struct record r;
 
+	roster_state_of(n, &st, held);
 	if (len > STORE_MAX_RECORD || check_record(n, rec, len, &r, &np) < 0 ||
-	    r.seq > n->seq || !n->saved.record_len)
-		return;
-	/* Same sequence: ours goes back when it wins the tie (network_merge). */
-	if (r.seq == n->seq && memcmp(n->saved.blob_hash, np.blob_hash, 32) >= 0)
+	    !roster_sync_answer_back(&st, r.seq, np.blob_hash))
 		return;
 	memcpy(m.net, n->pk, 32);
 	m.rec = n->saved.record;
@@ -1204,9 +1296,10 @@ static void network_load_base(struct daemon *d, struct network *n)
 
 	if (n->saved.has_base &&
 	    store_load_blob(d->home, n->saved.base_hash, &bytes, &len) == 0 &&
-	    group_blob_decode(bytes, len, &n->base) == 0)
+	    group_blob_decode(bytes, len, &n->base) == 0) {
 		n->has_base = true;
-	else
+		memcpy(n->base_hash, n->saved.base_hash, 32);
+	} else
 		n->saved.has_base = false;
 	free(bytes);
 }

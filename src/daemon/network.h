@@ -52,6 +52,12 @@ struct network {
 	struct group_blob blob;      /* current roster */
 	struct group_blob base;      /* the roster before it (concurrent merges) */
 	bool has_base;               /* saved.base_hash names it when it was stored */
+	/* Rosters before the base, newest first, in memory only: where a
+	 * fork that went apart further back is merged from (roster_sync). */
+	struct group_blob older[GB_MAX_ANCESTORS - 1];
+	uint8_t older_hash[GB_MAX_ANCESTORS - 1][32];
+	size_t n_older;
+	uint8_t base_hash[32];       /* of base, also when it was not stored */
 	uint64_t seq;                /* sequence of saved.record */
 	uint32_t index;              /* network index in the peer table */
 	uint32_t my_ipv4;

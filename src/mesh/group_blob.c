@@ -231,18 +231,49 @@ group_blob_has_ancestor(const struct group_blob *b,
 void
 group_blob_add_ancestor(struct group_blob *b, const uint8_t hash[GB_HASH_LEN])
 {
-	size_t i, n = b->n_ancestors;
-
 	b->format = GB_FORMAT_VERSION;
-	for (i = 0; i < n; i++)
-		if (memcmp(b->ancestors[i], hash, GB_HASH_LEN) == 0)
-			break;
-	if (i == n && n == GB_MAX_ANCESTORS)
-		i = n - 1;		/* the oldest drops off */
-	else if (i == n)
-		b->n_ancestors++;
-	memmove(b->ancestors[1], b->ancestors[0], i * GB_HASH_LEN);
+	if (group_blob_has_ancestor(b, hash))
+		return;
+	if (b->n_ancestors == GB_MAX_ANCESTORS)
+		b->n_ancestors--;	/* the oldest drops off */
+	memmove(b->ancestors[1], b->ancestors[0], b->n_ancestors * GB_HASH_LEN);
 	memcpy(b->ancestors[0], hash, GB_HASH_LEN);
+	b->n_ancestors++;
+}
+
+bool
+group_blob_same_members_and_fields(const struct group_blob *a,
+    const struct group_blob *b)
+{
+	struct group_blob x = *a, y = *b;
+	uint8_t *ea = NULL, *eb = NULL;
+	size_t la, lb;
+	bool same;
+
+	/* Shallow copies: only the version and ancestors differ, and
+	 * encode reads the arrays without changing them. */
+	x.version = y.version = 0;
+	x.n_ancestors = y.n_ancestors = 0;
+	x.format = y.format = GB_FORMAT_VERSION;
+	if (group_blob_encode(&x, &ea, &la) < 0 || group_blob_encode(&y, &eb, &lb) < 0) {
+		free(ea);
+		return false;
+	}
+	same = la == lb && memcmp(ea, eb, la) == 0;
+	free(ea);
+	free(eb);
+	return same;
+}
+
+void
+group_blob_set_merge_parents(struct group_blob *b, const uint8_t a[GB_HASH_LEN],
+    const uint8_t c[GB_HASH_LEN], uint64_t version)
+{
+	int lo_first = memcmp(a, c, GB_HASH_LEN) < 0;
+
+	group_blob_add_ancestor(b, lo_first ? c : a);
+	group_blob_add_ancestor(b, lo_first ? a : c);
+	b->version = version;
 }
 
 void

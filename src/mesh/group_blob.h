@@ -39,7 +39,7 @@
 #include "mesh/identity.h"
 
 #define GB_FORMAT_VERSION 2	/* 1: without ancestors (still read) */
-#define GB_MAX_ANCESTORS 8
+#define GB_MAX_ANCESTORS 32
 #define GB_MAX_MEMBERS 1024
 #define GB_MAX_APPROVED 1024
 #define GB_MAX_KEYS 1024
@@ -203,9 +203,22 @@ const struct gb_key *group_blob_find_key_by_hash(const struct group_blob *b,
 int group_blob_key_check(const struct group_blob *b,
     const uint8_t hash[GB_HASH_LEN], uint64_t now);
 
-/* Puts hash first in the ancestors (once; the oldest drops off a full
- * list) and makes b a current-format roster. */
+/* Puts hash first in the ancestors (an ancestor already listed stays where
+ * it is; the oldest drops off a full list) and makes b a current-format
+ * roster. */
 void group_blob_add_ancestor(struct group_blob *b, const uint8_t hash[GB_HASH_LEN]);
+/* Whether a and b list the same members, approvals, keys, name, mode and
+ * firewall (version and ancestors aside). */
+bool group_blob_same_members_and_fields(const struct group_blob *a,
+    const struct group_blob *b);
+/*
+ * For a merge of two rosters of one sequence: both as the first ancestors,
+ * the lower hash first, and the version reset to `version` (theirs and
+ * ours share it) so that the two coordinators merging each other's roster
+ * sign the same bytes, and meet on one roster instead of two.
+ */
+void group_blob_set_merge_parents(struct group_blob *b, const uint8_t a[GB_HASH_LEN],
+    const uint8_t c[GB_HASH_LEN], uint64_t version);
 bool group_blob_has_ancestor(const struct group_blob *b,
     const uint8_t hash[GB_HASH_LEN]);
 

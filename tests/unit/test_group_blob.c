@@ -642,16 +642,28 @@ test_ancestors(void **state)
 	assert_false(group_blob_has_ancestor(&b, h[0]));
 	group_blob_add_ancestor(&b, h[0]);
 	group_blob_add_ancestor(&b, h[1]);
-	group_blob_add_ancestor(&b, h[0]);	/* moves to the front, once */
+	group_blob_add_ancestor(&b, h[0]);	/* listed already: stays put */
 	assert_int_equal(b.n_ancestors, 2);
-	assert_memory_equal(b.ancestors[0], h[0], GB_HASH_LEN);
-	assert_memory_equal(b.ancestors[1], h[1], GB_HASH_LEN);
+	assert_memory_equal(b.ancestors[0], h[1], GB_HASH_LEN);
+	assert_memory_equal(b.ancestors[1], h[0], GB_HASH_LEN);
 	for (i = 2; i < GB_MAX_ANCESTORS + 2; i++)
 		group_blob_add_ancestor(&b, h[i]);
 	assert_int_equal(b.n_ancestors, GB_MAX_ANCESTORS);
 	assert_memory_equal(b.ancestors[0], h[GB_MAX_ANCESTORS + 1], GB_HASH_LEN);
 	assert_true(group_blob_has_ancestor(&b, h[2]));
-	assert_false(group_blob_has_ancestor(&b, h[1]));	/* dropped off */
+	assert_false(group_blob_has_ancestor(&b, h[0]));	/* dropped off */
+	/* Merge parents: the lower hash first, whichever side merges. */
+	{
+		uint8_t lo[GB_HASH_LEN], hi[GB_HASH_LEN];
+
+		memset(lo, 0xdd, sizeof(lo));
+		memset(hi, 0xee, sizeof(hi));
+		group_blob_set_merge_parents(&b, hi, lo, 77);
+		assert_memory_equal(b.ancestors[0], lo, GB_HASH_LEN);
+		assert_memory_equal(b.ancestors[1], hi, GB_HASH_LEN);
+		assert_int_equal(b.version, 77);
+		assert_int_equal(b.n_ancestors, GB_MAX_ANCESTORS);
+	}
 	assert_int_equal(group_blob_encode(&b, &enc, &len), 0);
 	assert_int_equal(group_blob_decode(enc, len, &c), 0);
 	assert_int_equal(c.n_ancestors, GB_MAX_ANCESTORS);
