@@ -4,9 +4,10 @@ BUILD      ?= build
 FUZZ_BUILD ?= build-fuzz
 REL_BUILD  ?= build-release
 FUZZ_SECONDS ?= 10
+FUZZ_LONG_SECONDS ?= 1800
 SAN := -Db_sanitize=address,undefined -Db_lundef=false
 
-.PHONY: all deps build release unit fuzz lab test demo bench clean
+.PHONY: all deps build release unit fuzz fuzz-long lab test demo bench clean
 
 all: build
 
@@ -34,6 +35,12 @@ unit: build
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	bash scripts/test.sh fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Every target for FUZZ_LONG_SECONDS (30 min each by default), growing the
+# seed corpora in tests/fuzz/corpus with what raised coverage.
+fuzz-long: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	bash scripts/test.sh fuzz-long $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS)
 
 lab: build
 	bash scripts/test.sh lab $(BUILD)

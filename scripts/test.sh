@@ -2,6 +2,7 @@
 # Runs the test stages and prints one closing line "N passed, N failed".
 #   test.sh unit BUILD
 #   test.sh fuzz FUZZ_BUILD SECONDS
+#   test.sh fuzz-long FUZZ_BUILD SECONDS   (grows tests/fuzz/corpus)
 #   test.sh lab  BUILD
 #   test.sh all  BUILD FUZZ_BUILD SECONDS
 set -uo pipefail
@@ -45,6 +46,34 @@ stage_fuzz() {
 	done
 }
 
+# A long campaign: each target for SECONDS, its corpus grown in place with
+# what raised coverage (libFuzzer -merge=1 keeps the corpus minimal); prints
+# executions per target. Findings are kept under fuzz-findings/.
+stage_fuzz_long() {
+	local build=$1 secs=$2 f name work execs
+	mkdir -p fuzz-findings
+	for f in "$build"/tests/fuzz/fuzz_*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		name=$(basename "$f")
+		work=$(mktemp -d)
+		mkdir -p "tests/fuzz/corpus/$name"
+		cp -r "tests/fuzz/corpus/$name/." "$work/"
+		echo "fuzz-long: $name for ${secs}s"
+		if "$f" -max_total_time="$secs" -rss_limit_mb=2048 \
+			-artifact_prefix="fuzz-findings/$name-" -print_final_stats=1 \
+			"$work" >"$work.log" 2>&1; then
+			count "fuzz-long $name" 0
+		else
+			tail -30 "$work.log"
+			count "fuzz-long $name" 1
+		fi
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work.log")
+		echo "fuzz-long: $name: ${execs:-?} executions"
+		"$f" -merge=1 "tests/fuzz/corpus/$name" "$work" >/dev/null 2>&1 || true
+		rm -rf "$work" "$work.log"
+	done
+}
+
 stage_lab() {
 	local build=$1 res
 	res=$(mktemp)
@@ -58,9 +87,10 @@ stage_lab() {
 case "${1:-}" in
 unit) stage_unit "$2" ;;
 fuzz) stage_fuzz "$2" "$3" ;;
+fuzz-long) stage_fuzz_long "$2" "$3" ;;
 lab) stage_lab "$2" ;;
 all) stage_unit "$2"; stage_fuzz "$3" "$4"; stage_lab "$2" ;;
-*) echo "usage: $0 unit|fuzz|lab|all ..." >&2; exit 2 ;;
+*) echo "usage: $0 unit|fuzz|fuzz-long|lab|all ..." >&2; exit 2 ;;
 esac
 
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
