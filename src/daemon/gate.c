@@ -63,8 +63,12 @@ bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[3
 {
 	struct peer *p = peers_find(d, pk);
 
-	if (is_known(d, p, pk) || quic_conn_is_client(c))
+	if (quic_conn_is_client(c))
 		return true;
+	if (is_known(d, p, pk)) {
+		quic_conn_set_trusted(c, 1);
+		return true;
+	}
 	if (strangers(d, NULL) >= GATE_STRANGERS || strangers(d, c) >= GATE_PER_SOURCE) {
 		d->gate_refused++;
 		log_debug("gate: stranger %02x%02x%02x%02x.. over the budget, closing",
@@ -96,6 +100,7 @@ void gate_tick(struct daemon *d)
 		if (is_known(d, p, p->pk)) {
 			p->stranger = false;
 			quic_conn_set_txq_cap(p->conn, QUIC_TXQ_CAP);
+			quic_conn_set_trusted(p->conn, 1);
 			continue;
 		}
 		if (now < p->stranger_until_ms)
@@ -106,6 +111,21 @@ void gate_tick(struct daemon *d)
 		/* Closing reports synchronously and may free p: next is saved. */
 		quic_conn_close(p->conn, QUIC_CODE_NONE);
 	}
+}
+
+void gate_on_roster(struct daemon *d)
+{
+	size_t members = 0;
+	uint32_t want;
+
+	for (struct network *n = d->nets; n; n = n->next)
+		members += n->blob.n_members;
+	want = members * 2 + 256 > GATE_POOL_MAX ? GATE_POOL_MAX :
+	       (uint32_t)(members * 2 + 256);
+	if (want < GATE_POOL_MIN)
+		want = GATE_POOL_MIN;
+	if (d->quic)
+		quic_endpoint_set_max_conns(d->quic, want);
 }
 
 bool gate_message_ok(struct daemon *d, struct peer *p)

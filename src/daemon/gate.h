@@ -10,7 +10,10 @@
  * or queued) and a small send queue, so a connection that never reads
  * cannot make us buffer. Every peer's control messages pass a token bucket
  * (GATE_MSG_RATE a second, bursts of GATE_MSG_BURST); the excess is
- * dropped and counted.
+ * dropped and counted. Members' accepted connections do not count against
+ * their source address's share (many members behind one NAT), and the
+ * QUIC pool grows with the rosters: room for every member twice over plus
+ * 256, at least GATE_POOL_MIN, at most GATE_POOL_MAX.
  */
 #ifndef RAYFISH_DAEMON_GATE_H
 #define RAYFISH_DAEMON_GATE_H
@@ -24,6 +27,8 @@
 #define GATE_STRANGER_TXQ (256u << 10)
 #define GATE_MSG_RATE 100
 #define GATE_MSG_BURST 200
+#define GATE_POOL_MIN 1024
+#define GATE_POOL_MAX 16384
 
 struct daemon;
 struct peer;
@@ -38,6 +43,8 @@ bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[3
 void gate_on_peer_up(struct daemon *d, struct peer *p);
 /* Every tick: strangers past their window are closed. */
 void gate_tick(struct daemon *d);
+/* Rosters changed: sizes the QUIC pool to them. */
+void gate_on_roster(struct daemon *d);
 /* Whether p may send one more control message now. */
 bool gate_message_ok(struct daemon *d, struct peer *p);
 /* Diagnostics: {"strangers","refused","expired","messages_dropped"}. */

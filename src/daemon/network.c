@@ -6,6 +6,7 @@
 #include "daemon/network.h"
 #include "daemon/admission.h"
 #include "daemon/blobs.h"
+#include "daemon/gate.h"
 #include "daemon/daemon.h"
 #include "daemon/datapath.h"
 #include "daemon/magicdns.h"
@@ -91,6 +92,7 @@ const struct gb_member *network_me(struct daemon *d, const struct network *n)
 /* Routes, addresses and names follow every roster change. */
 static void network_changed(struct daemon *d)
 {
+	gate_on_roster(d);
 	datapath_sync(d);
 	magicdns_sync(d);
 	policy_recompile(d);

@@ -81,6 +81,7 @@ struct quic_conn {
 	struct cid_ent *cids;
 	enum conn_state state;
 	int server;
+	int trusted;		/* the owner knows the peer: not a source's share */
 	int confirmed;		/* handshake confirmed and survivor checks done */
 	int owner_knows;	/* closed event is due */
 	int peer_known;
@@ -1010,7 +1011,8 @@ source_count(struct quic_endpoint *ep, const union ms_addr *from)
 	size_t n = 0;
 
 	for (c = ep->conns; c; c = c->next)
-		if (c->server && c->state != CS_DEAD && same_source(&c->source, from))
+		if (c->server && !c->trusted && c->state != CS_DEAD &&
+		    same_source(&c->source, from))
 			n++;
 	return n;
 }
@@ -1744,6 +1746,21 @@ void
 quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes)
 {
 	c->txq_cap = bytes;
+}
+
+void
+quic_conn_set_trusted(struct quic_conn *c, int trusted)
+{
+	c->trusted = trusted != 0;
+}
+
+int
+quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n)
+{
+	if (n < 16)
+		return -EINVAL;
+	ep->cfg.max_conns = n;
+	return 0;
 }
 
 size_t

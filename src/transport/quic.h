@@ -204,6 +204,13 @@ int quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len);
 int quic_conn_same_source(const struct quic_conn *a, const struct quic_conn *b);
 /* Lowers (or raises) one connection's send queue cap, e.g. for a stranger. */
 void quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes);
+/* A connection whose peer the owner knows (a member): it no longer counts
+ * against its source's max_conns_per_source, so many members behind one
+ * NAT all get in while strangers from there stay capped. */
+void quic_conn_set_trusted(struct quic_conn *c, int trusted);
+/* Resizes the pool (max_conns; the 3/4 share for accepted connections
+ * follows); connections already open stay. -EINVAL below 16. */
+int quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n);
 /* The largest message quic_conn_send_msg would queue now without overflow. */
 size_t quic_conn_txq_room(const struct quic_conn *c);
 /* Closes with an application code; the peer sees QUIC_CLOSE_PEER + code. */

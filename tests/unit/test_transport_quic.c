@@ -34,6 +34,7 @@ struct node {
 	uint8_t pk[32];
 	union ms_addr addr;
 	int refuse;
+	int trust;			/* mark accepted connections trusted */
 	int accepts;
 	int confirmed, closed;
 	struct quic_conn *conn;		/* last confirmed */
@@ -80,6 +81,8 @@ ev_confirmed(void *ud, struct quic_conn *c)
 	n->conn = c;
 	if (!quic_conn_is_client(c))
 		n->known++;
+	if (n->trust && !quic_conn_is_client(c))
+		quic_conn_set_trusted(c, 1);
 }
 
 static void
@@ -369,6 +372,47 @@ test_limit_source(void **state)
 	assert_int_equal(refused, 1);
 	quic_endpoint_get_stats(b.ep, &st);
 	assert_true(st.refused_source >= 1);
+	for (i = 0; i < 3; i++)
+		node_close(&c[i]);
+	node_close(&b);
+	settle(20);
+}
+
+static int
+node_settled(void *arg)
+{
+	struct node *n = arg;
+
+	return n->confirmed + n->closed > 0;
+}
+
+/* Connections the owner trusts (members) leave their source's share free:
+ * three clients from one address all get in with a share of 2. */
+static void
+test_limit_source_trusted(void **state)
+{
+	struct quic_config bcfg = { .max_conns_per_source = 2 };
+	struct quic_config ccfg = { .handshake_timeout_ms = 1500 };
+	struct node c[3], b;
+	struct quic_conn *qc;
+	int i, confirmed = 0;
+
+	node_init(&b, 9, &bcfg);
+	b.trust = 1;
+	for (i = 0; i < 3; i++) {
+		node_init(&c[i], (uint8_t)(1 + i), &ccfg);
+		introduce(&c[i], &b);
+	}
+	/* One at a time: trust is given once a connection is up. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(quic_connect(c[i].ep, b.pk, QUIC_ALPN_MESH, &qc), 0);
+		assert_true(loop_wait(&loop, node_settled, &c[i], 5000));
+	}
+	for (i = 0; i < 3; i++)
+		confirmed += c[i].confirmed;
+	assert_int_equal(confirmed, 3);
+	assert_int_equal(quic_endpoint_set_max_conns(b.ep, 8), -EINVAL);
+	assert_int_equal(quic_endpoint_set_max_conns(b.ep, 4096), 0);
 	for (i = 0; i < 3; i++)
 		node_close(&c[i]);
 	node_close(&b);
@@ -920,6 +964,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_limit_key),
 		cmocka_unit_test(test_limit_source),
+		cmocka_unit_test(test_limit_source_trusted),
 		cmocka_unit_test(test_overload),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_datagrams),
