@@ -576,9 +576,16 @@ int network_publish_final(struct daemon *d, struct network *n, struct group_blob
 	group_blob_free(blob);
 	if (ret < 0)
 		return ret;
+	/* Members fetch the final roster by the record's hash: a record
+	 * naming a blob we never wrote would leave them in the network. */
 	blake3_hash(bytes, blen, hash);
-	store_save_blob(d->home, hash, bytes, blen);
+	ret = store_save_blob(d->home, hash, bytes, blen);
 	free(bytes);
+	if (ret < 0) {
+		log_error("network %s: cannot store the final roster (%s); not deleting it",
+			  n->saved.name, strerror(-ret));
+		return ret;
+	}
 	memcpy(n->saved.record, rec, rec_len);
 	n->saved.record_len = rec_len;
 	records_publish_network(d, n->pk, rec, rec_len);
@@ -1008,7 +1015,8 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 		n->fetching = false;
 	if (n && data) {
 		ret = network_take(d, n, s->rec, s->rec_len, data, len);
-		if (ret < 0 && ret != -ESTALE)
+		/* A roster we could not store was logged by network_apply. */
+		if (ret == -EBADMSG)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
 	/* The seed we picked may not hold it yet: ask the peer that told us. */

@@ -1,7 +1,8 @@
 /*
  * Unit tests for what src/daemon/network.c keeps on disk: a damaged
  * networks.json costs only the entries that are damaged and is copied
- * before it is rewritten.
+ * before it is rewritten; a roster whose blob cannot be stored is never
+ * adopted, published or named in networks.json.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,6 +238,59 @@ static void test_load_refuses_without_copy(void **state)
 	assert_int_equal(rmdir(path), 0);
 }
 
+/* A roster that cannot be stored is not adopted: networks.json keeps
+ * naming the one on disk, and the network survives a restart. */
+static void test_apply_blob_save_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct network *n = fixture_network(f, "net");
+	struct group_blob blob;
+	struct peer *p = fixture_peer(f, NULL);
+	uint8_t before[32];
+	uint64_t version = n->blob.version;
+
+	memcpy(before, n->saved.blob_hash, 32);
+	fixture_block_dir(f, "blobs");
+	assert_int_equal(group_blob_copy(&blob, &n->blob), 0);
+	assert_int_equal(group_blob_admit(&blob, p->id, "joiner", false), 0);
+	assert_int_equal(network_publish(&f->d, n, &blob, NULL), -ENOTDIR);
+	assert_int_equal(n->blob.version, version);
+	assert_null(group_blob_find_member(&n->blob, p->id));
+	assert_memory_equal(n->saved.blob_hash, before, 32);
+	fixture_unblock_dir(f, "blobs");
+	assert_int_equal(fixture_restart(f), 0);
+	n = by_name(f, "net");
+	assert_non_null(n);
+	assert_int_equal(n->blob.version, version);
+}
+
+/* A nuke whose final roster cannot be stored would publish a record
+ * naming a blob nobody holds (members never learn of the nuke) and forget
+ * the network: it is refused instead and nothing changes. */
+static void test_nuke_blob_save_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct network *n = fixture_network(f, "doomed");
+	uint8_t rec[STORE_MAX_RECORD];
+	struct group_blob blob;
+	size_t rec_len = n->saved.record_len;
+
+	memcpy(rec, n->saved.record, rec_len);
+	fixture_block_dir(f, "blobs");
+	assert_int_equal(group_blob_init(&blob, n->blob.name, n->blob.mode), 0);
+	blob.version = n->blob.version;
+	assert_true(network_publish_final(&f->d, n, &blob) < 0);
+	assert_ptr_equal(by_name(f, "doomed"), n);
+	assert_int_equal(n->saved.record_len, rec_len);
+	assert_memory_equal(n->saved.record, rec, rec_len);
+	fixture_unblock_dir(f, "blobs");
+	/* with room for the roster, the nuke goes through */
+	assert_int_equal(group_blob_init(&blob, n->blob.name, n->blob.mode), 0);
+	blob.version = n->blob.version;
+	assert_int_equal(network_publish_final(&f->d, n, &blob), 0);
+	assert_null(by_name(f, "doomed"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +298,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_skips_unverifiable_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_not_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_refuses_without_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_blob_save_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nuke_blob_save_fails, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
