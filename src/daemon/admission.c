@@ -141,6 +141,44 @@ static const char *invite_error(int err)
 	}
 }
 
+/*
+ * The invite inv was just redeemed in led. The burn goes to disk before
+ * anyone is admitted with it: one that lived only in memory would be gone
+ * with led (it is loaded for each request), and the same code would admit
+ * a second identity. led always ends as the disk has it.
+ */
+static void admit_burned(struct daemon *d, struct network *n, struct peer *p,
+			 const struct ctl_msg *m, struct invite_ledger *led,
+			 const struct invite *inv)
+{
+	char why[160];
+	int ret = invite_ledger_save(led, d->home, n->saved.room_id);
+
+	if (ret < 0) {
+		invite_restore(led, inv->hash);
+		log_error("network %s: cannot record invite %s as used (%s); refused %.8s",
+			  n->saved.name, inv->id, strerror(-ret), p->id);
+		send_denied(d, p, n->pk, "the coordinator cannot record the invite as used; try again later");
+		return;
+	}
+	if (admit_member(d, n, p, inv->hostname[0] ? inv->hostname : m->hostname,
+			 inv->hostname[0] != 0, why, sizeof(why)) < 0) {
+		/* Given back, so the holder may retry; if that cannot be saved
+		 * it stays used (locked out beats admitted twice). */
+		invite_restore(led, inv->hash);
+		ret = invite_ledger_save(led, d->home, n->saved.room_id);
+		if (ret < 0) {
+			invite_burn_hash(led, inv->hash);
+			log_warn("network %s: invite %s stays used: cannot save the ledger (%s)",
+				 n->saved.name, inv->id, strerror(-ret));
+		}
+		send_denied(d, p, n->pk, why);
+		return;
+	}
+	/* Only now: a failed admission must not burn it at the others. */
+	roster_invite_used(d, n, inv->hash);
+}
+
 static void admit_with_invite(struct daemon *d, struct network *n, struct peer *p,
 			      const struct ctl_msg *m)
 {
@@ -156,14 +194,7 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 	}
 	ret = invite_redeem(&led, m->invite, daemon_unix_now(), &inv);
 	if (ret == 0) {
-		invite_ledger_save(&led, d->home, n->saved.room_id);
-		roster_invite_used(d, n, inv.hash);
-		if (admit_member(d, n, p, inv.hostname[0] ? inv.hostname : m->hostname,
-				 inv.hostname[0] != 0, why, sizeof(why)) < 0) {
-			invite_restore(&led, inv.hash); /* the holder may retry */
-			invite_ledger_save(&led, d->home, n->saved.room_id);
-			send_denied(d, p, n->pk, why);
-		}
+		admit_burned(d, n, p, m, &led, &inv);
 		goto out;
 	}
 	blake3_hash(m->invite, INVITE_SECRET_LEN, hash);
@@ -352,6 +383,31 @@ static int mint_reusable(struct daemon *d, struct network *n, uint64_t ttl,
 	return network_publish(d, n, &blob, NULL);
 }
 
+/* Records a single-use invite (its hash) in the ledger and tells the other
+ * coordinators; id and expires are set only on success. -EBADMSG when the
+ * ledger does not load. */
+static int mint_single(struct daemon *d, struct network *n, const char *host, uint64_t ttl,
+		       uint8_t secret[INVITE_SECRET_LEN], char id[GB_KEY_ID_MAX + 1],
+		       uint64_t *expires)
+{
+	struct invite_ledger led;
+	struct invite inv;
+	int ret;
+
+	if (invite_ledger_load(&led, d->home, n->saved.room_id) < 0)
+		return -EBADMSG;
+	ret = invite_mint(&led, host, ttl, daemon_unix_now(), secret, &inv);
+	if (ret == 0)
+		ret = invite_ledger_save(&led, d->home, n->saved.room_id);
+	invite_ledger_free(&led);
+	if (ret < 0)
+		return ret;
+	roster_share_invite(d, n, &inv);
+	snprintf(id, GB_KEY_ID_MAX + 1, "%s", inv.id);
+	*expires = inv.expires;
+	return 0;
+}
+
 void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 {
 	const char *exp = json_string_value(json_object_get(req->args, "expires"));
@@ -359,7 +415,6 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 	bool reusable = json_is_true(json_object_get(req->args, "reusable"));
 	struct network *n = network_from_args(d, req, true);
 	struct invite_code code;
-	struct invite_ledger led;
 	char text[INVITE_CODE_MAX + 1], id[GB_KEY_ID_MAX + 1];
 	uint64_t ttl = reusable ? REUSABLE_DEFAULT_TTL : INVITE_DEFAULT_TTL, expires;
 	int ret;
@@ -386,19 +441,10 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 		ret = mint_reusable(d, n, ttl, code.secret, &k);
 		snprintf(id, sizeof(id), "%s", k.id);
 		expires = k.expires;
-	} else {
-		struct invite inv;
-
-		ret = invite_ledger_load(&led, d->home, n->saved.room_id);
-		if (ret == 0)
-			ret = invite_mint(&led, host, ttl, daemon_unix_now(), code.secret, &inv);
-		if (ret == 0)
-			ret = invite_ledger_save(&led, d->home, n->saved.room_id);
-		invite_ledger_free(&led);
-		if (ret == 0)
-			roster_share_invite(d, n, &inv);
-		snprintf(id, sizeof(id), "%s", inv.id);
-		expires = inv.expires;
+	} else if ((ret = mint_single(d, n, host, ttl, code.secret, id, &expires)) == -EBADMSG) {
+		ipc_reply_error(req, "cannot mint the invite: the invite ledger of %s is unreadable",
+				n->saved.name);
+		return;
 	}
 	if (ret < 0) {
 		ipc_reply_error(req, "cannot mint the invite: %s", strerror(-ret));

@@ -344,7 +344,10 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 			free(n);
 			networks_save(d);
 		}
-		join_fail(d, j, "the roster sent by the coordinator does not verify or does not list this node");
+		if (ret < 0 && ret != -EBADMSG && ret != -ESTALE)
+			join_fail(d, j, "cannot store the network's roster: %s", strerror(-ret));
+		else
+			join_fail(d, j, "the roster sent by the coordinator does not verify or does not list this node");
 		return;
 	}
 	{

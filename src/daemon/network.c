@@ -100,11 +100,11 @@ static void network_changed(struct daemon *d)
 
 int networks_save(struct daemon *d)
 {
-	const struct net_saved *list[1024];
+	const struct net_saved *list[STORE_MAX_NETWORKS];
 	size_t count = 0;
 	int ret;
 
-	for (struct network *n = d->nets; n && count < 1024; n = n->next)
+	for (struct network *n = d->nets; n && count < STORE_MAX_NETWORKS; n = n->next)
 		list[count++] = &n->saved;
 	ret = store_save_networks(d->home, list, count);
 	if (ret < 0)
@@ -578,9 +578,16 @@ int network_publish_final(struct daemon *d, struct network *n, struct group_blob
 	group_blob_free(blob);
 	if (ret < 0)
 		return ret;
+	/* Members fetch the final roster by the record's hash: a record
+	 * naming a blob we never wrote would leave them in the network. */
 	blake3_hash(bytes, blen, hash);
-	store_save_blob(d->home, hash, bytes, blen);
+	ret = store_save_blob(d->home, hash, bytes, blen);
 	free(bytes);
+	if (ret < 0) {
+		log_error("network %s: cannot store the final roster (%s); not deleting it",
+			  n->saved.name, strerror(-ret));
+		return ret;
+	}
 	memcpy(n->saved.record, rec, rec_len);
 	n->saved.record_len = rec_len;
 	records_publish_network(d, n->pk, rec, rec_len);
@@ -1010,7 +1017,8 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 		n->fetching = false;
 	if (n && data) {
 		ret = network_take(d, n, s->rec, s->rec_len, data, len);
-		if (ret < 0 && ret != -ESTALE)
+		/* A roster we could not store was logged by network_apply. */
+		if (ret == -EBADMSG)
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
 	/* The seed we picked may not hold it yet: ask the peer that told us. */
@@ -1330,6 +1338,7 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	struct network *n = calloc(1, sizeof(*n));
 	struct network_payload p;
 	uint8_t *bytes = NULL, seed[32];
+	const char *why = "its room_id is not a network key";
 	struct record r;
 	size_t len;
 	int ret = -EINVAL;
@@ -1345,10 +1354,12 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	sodium_memzero(seed, sizeof(seed));
 	/* The stored record may have expired while we were down; verify the
 	 * signature and hash without the clock. */
+	why = "its record is not signed by the network key or does not name its roster";
 	if (record_decode(s->record, s->record_len, RECORD_NETWORK, n->pk, 0, &r) < 0 ||
 	    network_payload_decode(r.payload, r.payload_len, &p) < 0 ||
 	    memcmp(p.blob_hash, s->blob_hash, 32) != 0)
 		goto fail;
+	why = "its roster is missing or damaged";
 	ret = store_load_blob(d->home, s->blob_hash, &bytes, &len);
 	if (ret < 0 || (ret = group_blob_decode(bytes, len, &n->blob)) < 0)
 		goto fail;
@@ -1356,6 +1367,7 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	bytes = NULL;
 	if (!network_me(d, n)) {
 		group_blob_free(&n->blob);
+		why = "its roster does not list this node";
 		ret = -ENOENT;
 		goto fail;
 	}
@@ -1374,16 +1386,35 @@ fail:
 	free(bytes);
 	identity_clear(&n->key);
 	free(n);
-	log_error("network %s: saved state cannot be used (%s); skipped", s->name,
-		  strerror(-ret));
+	log_warn("store: networks.json: network \"%s\" (room %.16s) skipped: %s",
+		 s->name, s->room_id, why);
 	return ret;
+}
+
+/*
+ * The next networks_save would write the file without what could not be
+ * loaded: keep a copy first, or do not start (nothing may overwrite the
+ * only copy).
+ */
+static int keep_damaged(struct daemon *d)
+{
+	char bak[4200];
+	int ret = store_backup_networks(d->home, bak, sizeof(bak));
+
+	if (ret < 0) {
+		log_error("store: cannot keep a copy of networks.json before it is rewritten without the entries skipped (%s); not starting",
+			  strerror(-ret));
+		return ret;
+	}
+	log_warn("store: the networks.json as it was is kept in %s", bak);
+	return 0;
 }
 
 int networks_load(struct daemon *d)
 {
 	struct net_saved *saved = NULL;
 	char err[512];
-	size_t count = 0, failed = 0;
+	size_t count = 0, failed;
 	int ret;
 
 	ret = store_load_networks(d->home, &saved, &count, err, sizeof(err));
@@ -1391,17 +1422,22 @@ int networks_load(struct daemon *d)
 		log_error("store: %s", err);
 		return ret;
 	}
-	gc_blobs(d, saved, count);
+	failed = (size_t)ret;
+	/* The blobs of an entry that did not parse are unknown: sweep only
+	 * when every entry named its own. */
+	if (!failed)
+		gc_blobs(d, saved, count);
 	/* Restore in file order: network_load_one prepends, so go backwards. */
 	for (size_t i = count; i > 0; i--)
 		if (network_load_one(d, &saved[i - 1]) < 0)
 			failed++;
-	/* The next save would drop what failed to load: keep a copy first. */
-	if (failed)
-		store_backup_networks(d->home);
+	free(saved);
+	if (failed && (ret = keep_damaged(d)) < 0) {
+		networks_close_all(d);
+		return ret;
+	}
 	for (struct network *n = d->nets; n; n = n->next)
 		policy_on_roster(d, n);
-	free(saved);
 	network_changed(d);
 	return 0;
 }

@@ -90,7 +90,9 @@ struct network *network_find_pk(struct daemon *d, const uint8_t pk[32]);
 /* The member entry for this node, or NULL. */
 const struct gb_member *network_me(struct daemon *d, const struct network *n);
 
-/* Loads saved networks at start; logs and skips entries that fail. */
+/* Loads saved networks at start; logs and skips entries that do not parse
+ * or verify, after keeping a copy of networks.json (store.h). Fails only
+ * when the file cannot be read or that copy cannot be made. */
 int networks_load(struct daemon *d);
 int networks_save(struct daemon *d);
 void networks_close_all(struct daemon *d);

@@ -227,6 +227,20 @@ static bool on_rename_denied(struct daemon *d, struct network *n, struct peer *p
 	return true;
 }
 
+/* Coordinator: a member we granted the key could not keep it (DENIED from
+ * a member while no rename of ours waits); true when it was that. */
+static bool on_grant_refused(struct network *n, struct peer *p, const struct ctl_msg *m)
+{
+	const struct gb_member *c = group_blob_find_member(&n->blob, p->id);
+
+	if (!n->has_key || n->rename_req || !c)
+		return false;
+	log_error("network %s: %s (%.8s) did not take the network key: %s; it cannot act as a coordinator until granted again ('ray admin %s add %s')",
+		  n->saved.name, c->hostname, p->id, m->why[0] ? m->why : "no reason given",
+		  n->saved.name, c->hostname);
+	return true;
+}
+
 static void rename_answer_requested(struct network *n)
 {
 	const char *want = json_string_value(json_object_get(n->rename_req->args, "hostname"));
@@ -456,6 +470,31 @@ static bool from_coordinator(const struct network *n, const struct peer *p)
 	return m && m->coordinator;
 }
 
+/*
+ * A key held only in memory would be gone at the next start while the
+ * roster still names us coordinator: on disk first, or not taken at all
+ * (the granter is told why).
+ */
+static void take_key(struct daemon *d, struct network *n, struct peer *p,
+		     const struct identity *key)
+{
+	char why[160];
+	int ret = store_save_key(d->home, n->saved.room_id, key->seed);
+
+	if (ret < 0) {
+		log_error("network %s: cannot store the network key %.8s granted (%s); not acting as a coordinator",
+			  n->saved.name, p->id, strerror(-ret));
+		snprintf(why, sizeof(why), "cannot store the network key: %s", strerror(-ret));
+		send_denied(d, p, n, why);
+		return;
+	}
+	n->key = *key;
+	n->has_key = true;
+	n->saved.coordinator = true;
+	networks_save(d);
+	log_info("network %s: %.8s made this node a co-coordinator", n->saved.name, p->id);
+}
+
 static void on_admin_grant(struct daemon *d, struct network *n, struct peer *p,
 			   const struct ctl_msg *m)
 {
@@ -472,14 +511,8 @@ static void on_admin_grant(struct daemon *d, struct network *n, struct peer *p,
 		identity_clear(&key);
 		return;
 	}
-	if (!n->has_key) {
-		n->key = key;
-		n->has_key = true;
-		n->saved.coordinator = true;
-		store_save_key(d->home, n->saved.room_id, key.seed);
-		networks_save(d);
-		log_info("network %s: %.8s made this node a co-coordinator", n->saved.name, p->id);
-	}
+	if (!n->has_key)
+		take_key(d, n, p, &key);
 	identity_clear(&key);
 }
 
@@ -487,6 +520,7 @@ static void on_invite_gossip(struct daemon *d, struct network *n, struct peer *p
 			     const struct ctl_msg *m)
 {
 	struct invite_ledger led;
+	int ret;
 
 	if (!n->has_key || !from_coordinator(n, p))
 		return;
@@ -497,8 +531,12 @@ static void on_invite_gossip(struct daemon *d, struct network *n, struct peer *p
 				     daemon_unix_now());
 	else
 		invite_burn_hash(&led, m->hash);
-	invite_ledger_save(&led, d->home, n->saved.room_id);
+	ret = invite_ledger_save(&led, d->home, n->saved.room_id);
 	invite_ledger_free(&led);
+	if (ret < 0)
+		log_error("network %s: cannot save an invite %s learned from %.8s (%s)",
+			  n->saved.name, m->type == CTL_INVITE_SHARE ? "minted" : "burned",
+			  p->id, strerror(-ret));
 }
 
 bool roster_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
@@ -512,7 +550,7 @@ bool roster_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m
 		return true;
 	case CTL_DENIED:
 		/* Joins in progress (join.c) get the rest. */
-		return n && on_rename_denied(d, n, p, m);
+		return n && (on_grant_refused(n, p, m) || on_rename_denied(d, n, p, m));
 	case CTL_ADMIN_GRANT:
 		if (n)
 			on_admin_grant(d, n, p, m);

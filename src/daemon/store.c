@@ -14,13 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#define STORE_MAX_FILE (16u << 20)
+/* STORE_MAX_NETWORKS entries of up to 8 KiB of record (16 KiB in hex) each. */
+#define STORE_MAX_FILE (32u << 20)
 #define STORE_MAX_BLOB (4u << 20)
 
-static int copy_str(json_t *o, const char *key, char *out, size_t cap, bool required)
+/* Copies string field key of o into out; a sentence in *why when it is
+ * missing (and required), not a string or too long. */
+static int copy_str(json_t *o, const char *key, char *out, size_t cap, bool required,
+		    const char **why)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -28,33 +31,43 @@ static int copy_str(json_t *o, const char *key, char *out, size_t cap, bool requ
 		out[0] = 0;
 		return 0;
 	}
-	if (!json_is_string(v) || json_string_length(v) >= cap)
+	if (!json_is_string(v) || json_string_length(v) >= cap) {
+		*why = !v ? "a field is missing" : !json_is_string(v) ?
+			"a field is not a string" : "a field is too long";
 		return -EINVAL;
+	}
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
 
-static int parse_entry(json_t *o, struct net_saved *s)
+/* Fills s from entry o, or says in *why what is wrong with it. */
+static int parse_entry(json_t *o, struct net_saved *s, const char **why)
 {
 	char hash[65], rec[2 * STORE_MAX_RECORD + 1];
 	json_t *v;
 
 	memset(s, 0, sizeof(*s));
-	if (!json_is_object(o) ||
-	    copy_str(o, "name", s->name, sizeof(s->name), true) < 0 ||
-	    copy_str(o, "room_id", s->room_id, sizeof(s->room_id), true) < 0 ||
-	    copy_str(o, "hostname", s->hostname, sizeof(s->hostname), true) < 0 ||
-	    copy_str(o, "blob_hash", hash, sizeof(hash), true) < 0 ||
-	    copy_str(o, "record", rec, sizeof(rec), true) < 0)
+	if (!json_is_object(o)) {
+		*why = "it is not an object";
 		return -EINVAL;
+	}
+	if (copy_str(o, "name", s->name, sizeof(s->name), true, why) < 0 ||
+	    copy_str(o, "room_id", s->room_id, sizeof(s->room_id), true, why) < 0 ||
+	    copy_str(o, "hostname", s->hostname, sizeof(s->hostname), true, why) < 0 ||
+	    copy_str(o, "blob_hash", hash, sizeof(hash), true, why) < 0 ||
+	    copy_str(o, "record", rec, sizeof(rec), true, why) < 0)
+		return -EINVAL;
+	*why = "blob_hash is not 64 hex digits";
 	if (hex_decode_str(hash, s->blob_hash, sizeof(s->blob_hash)) < 0)
 		return -EINVAL;
+	*why = "record is not hex";
 	if (strlen(rec) % 2 || strlen(rec) / 2 > STORE_MAX_RECORD ||
 	    hex_decode(rec, strlen(rec), s->record, strlen(rec) / 2) < 0)
 		return -EINVAL;
 	s->record_len = strlen(rec) / 2;
 	/* Absent in files written before the merge base was kept. */
 	v = json_object_get(o, "base_hash");
+	*why = "base_hash is not 64 hex digits";
 	if (v && (!json_is_string(v) ||
 		  hex_decode_str(json_string_value(v), s->base_hash, sizeof(s->base_hash)) < 0))
 		return -EINVAL;
@@ -63,53 +76,95 @@ static int parse_entry(json_t *o, struct net_saved *s)
 	s->coordinator = json_is_true(v);
 	s->auto_accept_firewall = json_is_true(json_object_get(o, "auto_accept_firewall"));
 	v = json_object_get(o, "ephemeral_s");
+	*why = "ephemeral_s is not a count of seconds";
 	if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
 		return -EINVAL;
 	s->ephemeral_s = v ? (uint64_t)json_integer_value(v) : 0;
+	*why = NULL;
 	return 0;
+}
+
+/* The entry's name for a log line, when it has a usable one. */
+static const char *entry_label(json_t *o)
+{
+	const char *name = json_string_value(json_object_get(o, "name"));
+
+	return name && strlen(name) < 64 ? name : "?";
+}
+
+/* Parses the entries of list into out (room for all); returns how many
+ * were skipped, each logged with its index and why. */
+static int parse_list(json_t *list, struct net_saved *out, size_t *n)
+{
+	const char *why;
+	json_t *item;
+	size_t i;
+	int skipped = 0;
+
+	json_array_foreach(list, i, item) {
+		if (i >= STORE_MAX_NETWORKS) {
+			log_warn("store: networks.json: networks[%zu] and after skipped: more than %d networks",
+				 i, STORE_MAX_NETWORKS);
+			return skipped + (int)(json_array_size(list) - i);
+		}
+		if (parse_entry(item, &out[*n], &why) == 0) {
+			(*n)++;
+			continue;
+		}
+		log_warn("store: networks.json: networks[%zu] (\"%s\") skipped: %s", i,
+			 entry_label(item), why);
+		skipped++;
+	}
+	return skipped;
 }
 
 int store_load_networks(const char *home, struct net_saved **out, size_t *n,
 			char *err, size_t errlen)
 {
-	char path[4096];
+	char path[4096], *buf = NULL;
 	json_error_t jerr;
-	json_t *root, *list, *item;
-	size_t i;
-	int ret = 0;
+	json_t *root = NULL, *list;
+	size_t len;
+	int ret;
 
 	*out = NULL;
 	*n = 0;
+	err[0] = 0;
 	snprintf(path, sizeof(path), "%s/networks.json", home);
-	if (access(path, F_OK) != 0)
+	ret = fileio_read_all(path, STORE_MAX_FILE, &buf, &len);
+	if (ret == -ENOENT)
 		return 0;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	/* Unusable as a whole: the caller starts without networks and keeps
+	 * the file (it counts as one entry dropped). */
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
 	if (!root) {
 		snprintf(err, errlen, "%s is not valid JSON: %s (line %d)", path,
 			 jerr.text, jerr.line);
-		return -EINVAL;
+		log_warn("store: %s; starting without its networks", err);
+		return 1;
 	}
 	list = json_object_get(root, "networks");
-	if (!json_is_array(list) || json_array_size(list) > 1024) {
+	if (!json_is_array(list)) {
 		snprintf(err, errlen, "%s: expected {\"networks\": [...]}", path);
-		ret = -EINVAL;
+		log_warn("store: %s; starting without its networks", err);
+		ret = 1;
 		goto out;
 	}
 	*out = calloc(json_array_size(list) + 1, sizeof(**out));
 	if (!*out) {
+		snprintf(err, errlen, "out of memory reading %s", path);
 		ret = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(list, i, item) {
-		if (parse_entry(item, &(*out)[i]) < 0) {
-			snprintf(err, errlen, "%s: network entry %zu is malformed", path, i);
-			free(*out);
-			*out = NULL;
-			ret = -EINVAL;
-			goto out;
-		}
-	}
-	*n = json_array_size(list);
+	ret = parse_list(list, *out, n);
+	if (ret > 0)
+		snprintf(err, errlen, "%s: %d network entr%s skipped", path, ret,
+			 ret == 1 ? "y" : "ies");
 out:
 	json_decref(root);
 	return ret;
@@ -166,19 +221,46 @@ int store_save_networks(const char *home, const struct net_saved *const *nets,
 	return ret;
 }
 
-void store_backup_networks(const char *home)
+/* An existing copy of the same content is as good as a new one; anything
+ * else under its name is not ours to replace. */
+static int backup_matches(const char *bak, const char *buf, size_t len)
 {
-	char path[4096], bak[4200];
+	char *old = NULL;
+	size_t old_len = 0;
+	int ret = fileio_read_all(bak, STORE_MAX_FILE, &old, &old_len);
+
+	if (ret == 0 && (old_len != len || memcmp(old, buf, len) != 0))
+		ret = -EEXIST;
+	free(old);
+	return ret == -EINVAL || ret == -EFBIG ? -EEXIST : ret;
+}
+
+int store_backup_networks(const char *home, char *bak, size_t cap)
+{
+	char path[4096], hex[17];
+	uint8_t hash[32];
 	char *buf = NULL;
 	size_t len = 0;
+	int ret;
 
 	snprintf(path, sizeof(path), "%s/networks.json", home);
-	if (fileio_read_all(path, STORE_MAX_FILE, &buf, &len) < 0)
-		return;
-	snprintf(bak, sizeof(bak), "%s.bak-%ld", path, (long)time(NULL));
-	if (fileio_write_atomic(bak, buf, len, 0600) == 0)
-		log_warn("store: kept a copy of networks.json as %s", bak);
+	ret = fileio_read_all(path, STORE_MAX_FILE, &buf, &len);
+	if (ret < 0)
+		return ret;
+	/* Named by content: a daemon restarted on the same damaged file
+	 * keeps one copy, and an older copy is never replaced. */
+	blake3_hash(buf, len, hash);
+	hex_encode(hash, 8, hex);
+	if (snprintf(bak, cap, "%s.bad-%s", path, hex) >= (int)cap) {
+		ret = -ENAMETOOLONG;
+		goto out;
+	}
+	ret = fileio_create_atomic(bak, buf, len, 0600);
+	if (ret == -EEXIST)
+		ret = backup_matches(bak, buf, len);
+out:
 	free(buf);
+	return ret;
 }
 
 static int subpath(char *out, size_t cap, const char *home, const char *dir,

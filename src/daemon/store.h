@@ -10,8 +10,10 @@
  * roster and its merge base): anyone who can make a coordinator sign new
  * versions could otherwise fill every member's disk.
  *
- * Every write is atomic (temp file + rename). A corrupt networks.json is
- * reported and left in place, never overwritten with an empty list; a blob
+ * Every write is atomic (temp file + rename). A networks.json entry that
+ * does not parse is skipped, and a file that is not JSON at all loads as no
+ * networks: the daemon still starts, but it keeps a copy of the file
+ * (store_backup_networks) before it may rewrite it without them. A blob
  * whose bytes do not hash to its name is refused.
  */
 #ifndef RAYFISH_DAEMON_STORE_H
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #define STORE_MAX_RECORD 8192
+#define STORE_MAX_NETWORKS 1024
 
 struct net_saved {
 	char name[64];            /* local alias */
@@ -37,15 +40,27 @@ struct net_saved {
 	uint64_t ephemeral_s;     /* coordinator: prune members offline longer; 0 = off */
 };
 
-/* Loads networks.json; *out is malloc'd (free it). Absent file = 0 networks. */
+/*
+ * Loads networks.json; *out is malloc'd (free it). Absent file = 0 networks.
+ * Entries that do not parse are skipped, each logged with its index and
+ * why; a file that is not {"networks": [...]} JSON loads as 0 networks.
+ * Returns how many entries were skipped (an unusable file counts as one),
+ * err then summing it up, or -errno (err says why) when the file cannot be
+ * read at all. A caller that may rewrite the file must back it up first
+ * when the count is not 0.
+ */
 int store_load_networks(const char *home, struct net_saved **out, size_t *n,
 			char *err, size_t errlen);
 /* nets is an array of pointers so callers can save from their own structs. */
 int store_save_networks(const char *home, const struct net_saved *const *nets,
 			size_t n);
 
-/* Copies networks.json to networks.json.bak-<unix time> (best effort). */
-void store_backup_networks(const char *home);
+/*
+ * Copies networks.json to networks.json.bad-<16 hex of its BLAKE3> (0600,
+ * atomic, never replacing another file; a copy of the same content already
+ * there is fine) and puts that path in bak. Returns 0 or -errno.
+ */
+int store_backup_networks(const char *home, char *bak, size_t cap);
 
 int store_save_key(const char *home, const char *room_id, const uint8_t seed[32]);
 /* Returns -ENOENT when this node holds no key for the network. */

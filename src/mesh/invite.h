@@ -9,8 +9,9 @@
  *
  * The ledger ($RAYFISH_HOME/invites/<room id>.json, mode 0600) keeps only
  * BLAKE3(secret), never the secret. An invite is redeemed (burned) at
- * admission and restored if admission then fails, so its holder is not
- * locked out by a name or address clash.
+ * admission, the burn saved before the joiner is admitted, and restored if
+ * admission then fails, so its holder is not locked out by a name or
+ * address clash.
  */
 #ifndef RAYFISH_MESH_INVITE_H
 #define RAYFISH_MESH_INVITE_H

@@ -87,10 +87,13 @@ static void test_networks_roundtrip(void **state)
 	free(out);
 }
 
+/* A file that is not {"networks": [...]} JSON loads as no networks and
+ * counts as one entry dropped; an entry that does not parse is skipped. */
 static void test_networks_corrupt(void **state)
 {
 	static const char *bad[] = {
-		"{", "[]", "{\"networks\": 5}", "{\"networks\": [5]}",
+		"{", "[]", "{\"networks\": 5}", "{\"networks\": [5]}", "\x01\xff\xfe garbage",
+		"{\"networks\": []} trailing", "{\"networks\": [], \"networks\": []}",
 		"{\"networks\": [{\"name\": \"x\"}]}",
 		"{\"networks\": [{\"name\": \"x\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"zz\", \"record\": \"\"}]}",
 		"{\"networks\": [{\"name\": \"x\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"00\", \"record\": \"abc\"}]}",
@@ -102,11 +105,112 @@ static void test_networks_corrupt(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_file("networks.json", bad[i]);
-		assert_int_equal(store_load_networks(home, &out, &n, err, sizeof(err)), -EINVAL);
-		assert_null(out);
+		assert_int_equal(store_load_networks(home, &out, &n, err, sizeof(err)), 1);
 		assert_int_equal(n, 0);
+		assert_true(err[0] != 0);
+		free(out);
 	}
-	unlink("networks.json");
+	write_file("networks.json", "");
+	assert_int_equal(store_load_networks(home, &out, &n, err, sizeof(err)), 1);
+	assert_int_equal(n, 0);
+	free(out);
+	/* a directory in the file's place cannot be read, backed up or
+	 * replaced: that stays an error */
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/networks.json", home);
+		unlink(path);
+		assert_int_equal(mkdir(path, 0700), 0);
+		assert_true(store_load_networks(home, &out, &n, err, sizeof(err)) < 0);
+		assert_null(out);
+		assert_true(strstr(err, "networks.json") != NULL);
+		rmdir(path);
+	}
+}
+
+#define GOOD_ENTRY(name) "{\"name\": \"" name "\", \"room_id\": \"r\", \"hostname\": \"h\", " \
+	"\"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"abcd\"}"
+
+/* One bad entry costs that entry only, whatever is wrong with it. */
+static void test_networks_skip_bad_entries(void **state)
+{
+	char big[600], text[2048];
+	struct net_saved *out = NULL;
+	char err[256];
+	size_t n = 0;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	snprintf(text, sizeof(text), "{\"networks\": [" GOOD_ENTRY("first") ", 7, null, [], "
+		 "{\"name\": \"%s\"}, "
+		 "{\"name\": \"neg\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\", \"ephemeral_s\": -1}, "
+		 "{\"name\": \"base\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\", \"base_hash\": 3}, "
+		 "{\"name\": 5, \"room_id\": \"r\"}, "
+		 GOOD_ENTRY("last") "]}", big);
+	write_file("networks.json", text);
+	assert_int_equal(store_load_networks(home, &out, &n, err, sizeof(err)), 7);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].name, "first");
+	assert_string_equal(out[1].name, "last");
+	assert_int_equal(out[1].record_len, 2);
+	assert_true(strstr(err, "7") != NULL);
+	free(out);
+}
+
+static void home_path(const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s", home, name);
+}
+
+static char *read_text(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* The copy is private, named by content (one per damaged version), and
+ * never replaces another file. */
+static void test_networks_backup(void **state)
+{
+	char bak[512], bak2[512], path[512];
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(store_backup_networks(home, bak, sizeof(bak)), -ENOENT);
+	write_file("networks.json", "{\"networks\": [ {\"name\": 5");
+	assert_int_equal(store_backup_networks(home, bak, sizeof(bak)), 0);
+	home_path("networks.json.bad-", path, sizeof(path));
+	assert_memory_equal(bak, path, strlen(path));
+	assert_int_equal(strlen(bak), strlen(path) + 16);
+	assert_string_equal(read_text(bak), "{\"networks\": [ {\"name\": 5");
+	assert_int_equal(stat(bak, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* the same damage again: the one copy does */
+	assert_int_equal(store_backup_networks(home, bak2, sizeof(bak2)), 0);
+	assert_string_equal(bak, bak2);
+	/* other damage: another copy, the first one stays */
+	write_file("networks.json", "not json");
+	assert_int_equal(store_backup_networks(home, bak2, sizeof(bak2)), 0);
+	assert_string_not_equal(bak, bak2);
+	assert_string_equal(read_text(bak), "{\"networks\": [ {\"name\": 5");
+	assert_string_equal(read_text(bak2), "not json");
+	/* something else under that name is not taken for the copy */
+	assert_int_equal(unlink(bak2), 0);
+	assert_int_equal(mkdir(bak2, 0700), 0);
+	assert_true(store_backup_networks(home, bak, sizeof(bak)) < 0);
+	assert_int_equal(rmdir(bak2), 0);
+	write_file(strrchr(bak2, '/') + 1, "other bytes");
+	assert_int_equal(store_backup_networks(home, bak, sizeof(bak)), -EEXIST);
+	assert_string_equal(read_text(bak2), "other bytes");
 }
 
 static void test_keys(void **state)
@@ -359,7 +463,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_networks_roundtrip),
-		cmocka_unit_test(test_networks_corrupt),
+		cmocka_unit_test_setup_teardown(test_networks_corrupt, setup_one, teardown_one),
+		cmocka_unit_test_setup_teardown(test_networks_skip_bad_entries, setup_one, teardown_one),
+		cmocka_unit_test_setup_teardown(test_networks_backup, setup_one, teardown_one),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_blobs),
 		cmocka_unit_test_setup_teardown(test_blob_modes, setup_one, teardown_one),

@@ -2,7 +2,8 @@
 # timeout: 300
 # Bad input never crashes the daemon or loses state: random bytes on the UDP
 # port, garbage and oversized frames on the IPC socket, bad names and ids on
-# the command line, and corrupt state files at start.
+# the command line, and corrupt state files at start (a damaged networks.json
+# costs only what is damaged, and is copied aside first).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init hostile_input
@@ -99,15 +100,35 @@ check_err "listen-port must be" lab_ray a config set listen-port 99999
 check_err "already a member" lab_ray b join "$room"
 alive a || fail "a's daemon died after bad commands"
 
-step "state survives a restart; a corrupt state file stops the start with one clear line"
+step "a corrupt networks.json: b starts without it, the file kept as it was and copied aside"
 lab_stop_daemon b
 home=$(lab_home b)
 cp "$home/networks.json" "$LAB_WORK/networks.good"
 printf '{"networks": [ {"name": 5' >"$home/networks.json"
-if lab_start_daemon b 2>/dev/null; then fail "b started with a corrupt networks.json"; fi
+lab_start_daemon b
 grep -q "networks.json is not valid JSON" "$LAB_WORK/b/daemon.log" ||
 	fail "no clear log line for a corrupt networks.json"
+assert_eq '[]' "$(lab_ray b --json status | json_get '.networks')" "networks of b"
 assert_eq '{"networks": [ {"name": 5' "$(cat "$home/networks.json")" "corrupt file left untouched"
+copies=("$home"/networks.json.bad-*)
+assert_eq 1 "${#copies[@]}" "copies of the corrupt file"
+assert_eq '{"networks": [ {"name": 5' "$(cat "${copies[0]}")" "the copy"
+assert_eq 600 "$(stat -c %a "${copies[0]}")" "mode of the copy"
+lab_stop_daemon b
+rm -f "${copies[@]}"
+
+step "one entry that does not parse costs that entry only"
+sed 's/"networks": \[/"networks": [ 7,/' "$LAB_WORK/networks.good" >"$LAB_WORK/networks.bad"
+grep -q '"networks": \[ 7,' "$LAB_WORK/networks.bad" || fail "could not make the bad entry"
+cp "$LAB_WORK/networks.bad" "$home/networks.json"
+lab_start_daemon b
+grep -q 'networks\[0\] ("?") skipped: it is not an object' "$LAB_WORK/b/daemon.log" ||
+	fail "no clear log line naming the bad entry"
+assert_eq net1 "$(lab_ray b --json status | json_get '.networks[0].name')" "b kept its network"
+copies=("$home"/networks.json.bad-*)
+cmp -s "${copies[0]}" "$LAB_WORK/networks.bad" || fail "no copy of networks.json as it was"
+lab_stop_daemon b
+rm -f "${copies[@]}"
 cp "$LAB_WORK/networks.good" "$home/networks.json"
 head -c 7 "$home/secret_key" >"$LAB_WORK/key.short"
 cp "$home/secret_key" "$LAB_WORK/key.good"
