@@ -902,9 +902,10 @@ test_nothing_listens(void **state)
 	uv_update_time(&loop);
 	t0 = uv_now(&loop);
 	c = open_client(40005, &fast);
-	assert_true(run_until(is_failed, c, 10000));
-	/* PCP and NAT-PMP are refused at once, SSDP waits discover_ms. */
-	assert_true(uv_now(&loop) - t0 < 5000);
+	assert_true(run_until(is_failed, c, 20000));
+	/* PCP and NAT-PMP are refused at once, SSDP waits discover_ms: well
+	 * under a retry schedule, with room for a loaded machine. */
+	assert_true(uv_now(&loop) - t0 < 15000);
 	assert_int_equal(c->mapped, 0);
 	portmap_get_state(c->pm, &st);
 	assert_int_equal(st.method, PORTMAP_NONE);
