@@ -143,3 +143,24 @@ void fixture_unblock_dir(const struct fixture *f, const char *rel)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rename(aside, path), 0);
 }
+
+int fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || fixture_init(f) < 0) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+	int ret = fixture_close(f);
+
+	free(f);
+	return ret;
+}

@@ -24,6 +24,9 @@ struct fixture {
 int fixture_init(struct fixture *f);
 /* Frees everything and removes the home. 0 or -1. */
 int fixture_close(struct fixture *f);
+/* cmocka setup/teardown: a heap fixture in *state. */
+int fixture_setup(void **state);
+int fixture_teardown(void **state);
 /* Like a daemon stop and start on the same home: networks and peers go,
  * then networks.json is loaded again. Returns networks_load's result. */
 int fixture_restart(struct fixture *f);

@@ -24,25 +24,6 @@
 #include "mesh/invite.h"
 #include "proto/control.h"
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f || fixture_init(f) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int ret = fixture_close(f);
-
-	free(f);
-	return ret;
-}
-
 /* Mints one invite in n's ledger (and `pad` more, so the ledger is the
  * largest file written); returns its secret. */
 static void mint(struct fixture *f, struct network *n, size_t pad,
@@ -196,9 +177,9 @@ static void test_invite_with_unreadable_ledger(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_burn_saved_before_admission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_admission_restores_invite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invite_with_unreadable_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burn_saved_before_admission, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_admission_restores_invite, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_invite_with_unreadable_ledger, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,25 +23,6 @@
 #include "util/fileio.h"
 #include "util/hex.h"
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f || fixture_init(f) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int ret = fixture_close(f);
-
-	free(f);
-	return ret;
-}
-
 static char *read_file(const struct fixture *f, const char *rel, size_t *len)
 {
 	char path[256], *buf = NULL;
@@ -294,12 +275,12 @@ static void test_nuke_blob_save_fails(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load_skips_bad_entry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_skips_unverifiable_entries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_not_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_refuses_without_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_apply_blob_save_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nuke_blob_save_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_skips_bad_entry, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_skips_unverifiable_entries, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_not_json, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_refuses_without_copy, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_apply_blob_save_fails, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_nuke_blob_save_fails, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

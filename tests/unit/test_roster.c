@@ -19,25 +19,6 @@
 #include "daemon_fixture.h"
 #include "proto/control.h"
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f || fixture_init(f) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int ret = fixture_close(f);
-
-	free(f);
-	return ret;
-}
-
 /* A network where this node is a plain member and p a coordinator: made
  * here (so we can sign), then our key handed over to the test in seed. */
 static struct network *member_of(struct fixture *f, struct peer **p, uint8_t seed[32])
@@ -132,8 +113,8 @@ static void test_grant_wrong_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_grant_key_save_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_grant_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_key_save_fails, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_grant_wrong_key, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
