@@ -37,6 +37,9 @@
 
 #define JOIN_STEP_MS 10000
 #define JOIN_TOTAL_MS 100000
+/* Times a seed whose roster could not be fetched after its WELCOME is
+ * asked again (see on_blob). */
+#define JOIN_REFETCH_MAX 3
 /* A network created a moment ago may not be findable yet: look again. */
 #define LOOKUP_FOR_MS 30000
 #define LOOKUP_RETRY_MIN_MS 500
@@ -77,6 +80,7 @@ struct join_op {
 	unsigned lookups;            /* J_LOOKUP: DHT lookups done */
 	uint64_t lookup_until, next_lookup_ms;
 	uint64_t next_retry_ms;
+	unsigned refetches;          /* JOIN_REQs sent again after a failed fetch */
 };
 
 static void join_free(struct daemon *d, struct join_op *j)
@@ -317,6 +321,20 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 	}
 	if (!data) {
 		snprintf(j->last_error, sizeof(j->last_error), "fetching the roster failed");
+		/* A node keeps only its current roster and the one before
+		 * (the merge base): two more changes between the WELCOME and
+		 * our fetch (others joining at the same moment) and the
+		 * roster it named is gone. We are a member by then, so asking
+		 * the same seed again gets a WELCOME naming its current one. */
+		if (j->peer && j->peer->conn && j->refetches < JOIN_REFETCH_MAX) {
+			j->refetches++;
+			log_info("join: %.8s no longer serves the roster it named; asking again",
+				 j->peer->id);
+			j->state = J_ASKING;
+			j->step_deadline = daemon_now_ms(d) + JOIN_STEP_MS;
+			send_join_req(d, j);
+			return;
+		}
 		ask_next_seed(d, j);
 		return;
 	}
