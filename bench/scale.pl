@@ -4,6 +4,7 @@
 #   scale.pl full N FILE...               -> "HOST ok|why" per status file
 #   scale.pl roster VERSION ID NAME FILE... -> "HOST ok|why" per status file
 #   scale.pl counters FILE...             -> "budget.KEY SUM" lines
+#   scale.pl adopted VERSION MS LOG...    -> "roster.log.HOST MS" lines
 #   scale.pl report                       < results file -> table, BENCH line
 #
 # Each FILE is one host's `ray status --json` (HOST.json; empty when the
@@ -11,12 +12,16 @@
 # and its N-1 peers are all online. `roster`: the host holds roster VERSION
 # or newer, and the member with endpoint id ID is called NAME there (its own
 # hostname when the host is that member). `counters` sums the budget
-# counters over the hosts. Like bench.pl, report dies with a sentence naming
+# counters over the hosts. `adopted` reads each host's daemon log
+# (HOST/daemon.log; info level, "HH:MM:SS.mmm" in UTC) for the first
+# "network NAME: roster vN," line with N >= VERSION and prints when that
+# was, in ms after MS (unix ms): when the daemon took the roster, without
+# the polling's resolution. Like bench.pl, report dies with a sentence naming
 # what was missing rather than reporting zeros.
 use strict;
 use warnings;
 use JSON::PP;
-use File::Basename qw(basename);
+use File::Basename qw(basename dirname);
 use List::Util qw(sum max min);
 use FindBin;
 use lib $FindBin::Bin;
@@ -106,6 +111,26 @@ if ($mode eq 'counters') {
 	exit 0;
 }
 
+if ($mode eq 'adopted') {
+	my ($v, $ref) = splice @ARGV, 0, 2;
+	die "scale.pl adopted VERSION MS LOG...\n" unless defined $ref && $ref =~ /^\d+$/;
+	my $day = $ref - $ref % 86400000;
+	for my $f (@ARGV) {
+		my $host = basename(dirname($f));
+		open my $fh, '<', $f or next;
+		while (my $line = <$fh>) {
+			next unless $line =~ /^(\d\d):(\d\d):(\d\d)\.(\d{3}) I network \S+: roster v(\d+), /;
+			next unless $5 >= $v;
+			my $t = $day + (($1 * 60 + $2) * 60 + $3) * 1000 + $4;
+			$t += 86400000 if $t < $ref - 43200000;	# past midnight UTC
+			$t -= 86400000 if $t > $ref + 43200000;
+			printf "roster.log.%s %d\n", $host, $t - $ref;
+			last;
+		}
+	}
+	exit 0;
+}
+
 die "scale.pl: unknown mode $mode\n" unless $mode eq 'report';
 
 my %r = %{results_parse(do { local $/; <STDIN> // '' })};
@@ -149,6 +174,10 @@ delete @$idle{qw(dhtnode_ticks clk_tck)};
 my $roster = $r{roster} // die "results have no roster figures\n";
 my $seen = delete $roster->{seen} // {};
 $roster->{seen_ms} = stats(%$seen);
+my $logged = delete $roster->{log} // {};
+$roster->{coordinator_log_ms} = $logged->{$r{coordinator}} if defined $r{coordinator};
+$roster->{adopted_ms} = stats(%$logged);
+$roster->{adopted_by} = scalar keys %$logged;
 
 my $b = $r{budget} // {};
 printf "\nscale: %d daemons, one open network, %d joins %d at a time\n",
@@ -168,9 +197,15 @@ my @rows = (
 	['  dhtnode bootstrap', sprintf('%.2f %%', $idle->{dhtnode_cpu_pct})],
 	['VmRSS per daemon, mean / max', sprintf('%.1f / %.1f MiB',
 	    $idle->{rss_kb}{mean} / 1024, $idle->{rss_kb}{max} / 1024)],
-	["rename: coordinator signs v$roster->{version}", sprintf('%.2f s', $roster->{coordinator_ms} / 1000)],
-	['rename: every daemon has it', sprintf('%.2f s', $roster->{all_ms} / 1000)],
+	["rename: coordinator shows v$roster->{version}", sprintf('%.2f s', $roster->{coordinator_ms} / 1000)],
+	['rename: status shows it everywhere', sprintf('%.2f s', $roster->{all_ms} / 1000)],
 	['  median daemon', sprintf('%.2f s', $roster->{seen_ms}{median} / 1000)],
+	['rename: coordinator signs it (its log)', defined $roster->{coordinator_log_ms}
+	    ? sprintf('%.3f s', $roster->{coordinator_log_ms} / 1000) : '?'],
+	["rename: adopted (daemon logs, $roster->{adopted_by} of $n)",
+	    $roster->{adopted_ms} ? sprintf('%.3f s', $roster->{adopted_ms}{max} / 1000) : '?'],
+	['  median daemon', $roster->{adopted_ms}
+	    ? sprintf('%.3f s', $roster->{adopted_ms}{median} / 1000) : '?'],
 	['rosters fetched over mesh connections', $b->{blobs_fetched_mesh} // '?'],
 	['rosters fetched over blobs connections', $b->{blobs_fetched_conn} // '?'],
 	['blobs connections refused', $b->{blobs_refused} // '?'],
