@@ -530,11 +530,41 @@ _lab_veth() { # NS_A NAME_A NS_B NAME_B
 	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
 }
 
+# The kernel's neighbour tables (ARP and NDP) are shared by every network
+# namespace on the machine, and gc_thresh3 (1024 by default, a setting of
+# the root namespace only) caps the entries of all of them together: past
+# it new entries are refused ("neighbor table overflow!" in dmesg) and
+# nodes lose their neighbours at random, their gateway included. On the
+# internet bridge every node may talk to every other: up to one IPv4 and
+# two IPv6 entries (global, link-local) per pair, so a lab of 50 direct
+# hosts needs some 5000 NDP entries. Past 16 attachments, K rounded up to
+# a multiple of 32, gc_thresh3 is raised to 4*K*K and gc_thresh2 (where the
+# kernel starts evicting idle entries) to 2*K*K when they are lower; they
+# are never lowered (nor restored: concurrent labs only gain room), and
+# small labs change nothing.
+_lab_neigh_room() { # K
+	local k=$1 fam key want cur
+	((k > 16)) || return 0
+	k=$(((k + 31) / 32 * 32))
+	for fam in ipv4 ipv6; do
+		for key in gc_thresh3:4 gc_thresh2:2; do
+			want=$((${key#*:} * k * k))
+			cur=$(sysctl -n "net.$fam.neigh.default.${key%:*}" 2>/dev/null) || continue
+			((want > cur)) || continue
+			sysctl -qw "net.$fam.neigh.default.${key%:*}=$want" >/dev/null ||
+				{ _lab_log "cannot raise net.$fam.neigh.default.${key%:*} to $want"; continue; }
+			_lab_log "net.$fam.neigh.default.${key%:*} raised from $cur to $want (room for $k nodes on the internet bridge)"
+		done
+	done
+	return 0
+}
+
 # Attach namespace NS to the internet bridge with public index K; prints
 # nothing, leaves the link named LINK up in NS with its addresses.
 _lab_attach_inet() { # NS K LINK [v6]
 	local ns=$1 k=$2 link=$3 v6=${4:-} outer
 	((k <= 240)) || { _lab_die "the internet bridge is full (240 attachments)"; return 1; }
+	_lab_neigh_room "$k"
 	outer=${LAB_PREFIX}i$k
 	_lab_veth "$LAB_INET_NS" "$outer" "$ns" "$link"
 	ip -n "$LAB_INET_NS" link set "$outer" master "$LAB_BRIDGE"
