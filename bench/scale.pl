@@ -12,7 +12,7 @@
 # and its N-1 peers are all online. `roster`: the host holds roster VERSION
 # or newer, and the member with endpoint id ID is called NAME there (its own
 # hostname when the host is that member). `counters` sums the budget
-# counters over the hosts. `adopted` reads each host's daemon log
+# counters over the hosts and counts the (host, peer) pairs by path. `adopted` reads each host's daemon log
 # (HOST/daemon.log; info level, "HH:MM:SS.mmm" in UTC) for the first
 # "network NAME: roster vN," line with N >= VERSION and prints when that
 # was, in ms after MS (unix ms): when the daemon took the roster, without
@@ -105,7 +105,11 @@ if ($mode eq 'counters') {
 			$sum{"${sec}_$field"} += $st->{$sec}{$field} // 0;
 		}
 		$sum{address_clashes} += $st->{address_clashes} // 0;
+		for my $peer (@{($st->{networks} // [])->[0]{peers} // []}) {
+			$sum{'paths_' . ($peer->{path} // 'none')}++;
+		}
 	}
+	$sum{"paths_$_"} //= 0 for qw(direct relay none);
 	print "budget.hosts_answered $answered\n";
 	print "budget.$_ $sum{$_}\n" for sort keys %sum;
 	exit 0;
@@ -164,10 +168,13 @@ my $d = delete $r{daemon} // die "results have no daemon figures\n";
 my $scale = 100 * 1000 / ($idle->{clk_tck} * $idle->{ms});
 my %cpu = map { $_ => 0 + sprintf('%.2f', $d->{$_}{cpu_ticks} * $scale) } keys %$d;
 my %rss = map { $_ => $d->{$_}{rss_kb} } keys %$d;
+my $loop = sum(map { $d->{$_}{loop_ticks} // 0 } keys %$d);
+my $all = sum(map { $d->{$_}{cpu_ticks} } keys %$d);
 $idle->{seconds} = 0 + sprintf('%.1f', $idle->{ms} / 1000);
 $idle->{cpu_pct} = stats(%cpu);
 $idle->{cpu_pct_total} = 0 + sprintf('%.2f', sum(values %cpu));
 $idle->{rss_kb} = stats(%rss);
+$idle->{loop_thread_share} = $all ? 0 + sprintf('%.2f', $loop / $all) : 0;
 $idle->{dhtnode_cpu_pct} = 0 + sprintf('%.2f', $idle->{dhtnode_ticks} * $scale);
 delete @$idle{qw(dhtnode_ticks clk_tck)};
 
@@ -194,6 +201,7 @@ my @rows = (
 	["idle CPU per daemon, mean / max ($idle->{seconds} s)",
 	    sprintf('%.2f / %.2f %%', $idle->{cpu_pct}{mean}, $idle->{cpu_pct}{max})],
 	['  all daemons together', sprintf('%.1f %% of one core', $idle->{cpu_pct_total})],
+	['  on the loop thread (rest: DHT, pool)', sprintf('%.0f %%', 100 * $idle->{loop_thread_share})],
 	['  dhtnode bootstrap', sprintf('%.2f %%', $idle->{dhtnode_cpu_pct})],
 	['VmRSS per daemon, mean / max', sprintf('%.1f / %.1f MiB',
 	    $idle->{rss_kb}{mean} / 1024, $idle->{rss_kb}{max} / 1024)],
@@ -215,6 +223,8 @@ my @rows = (
 	['QUIC: refused / overload closes', sprintf('%s / %s',
 	    $b->{gate_quic_refused} // '?', $b->{gate_overloads} // '?')],
 	['address clashes', $b->{address_clashes} // '?'],
+	['peer paths direct / relay / none', sprintf('%s / %s / %s',
+	    map { $b->{"paths_$_"} // '?' } qw(direct relay none))],
 	['hosts with a full mesh after the rename', "$r{mesh_full_after_rename} of $n"],
 	['run', "$r{run_s} s"],
 );
