@@ -5,6 +5,7 @@
 #   scale.pl roster VERSION ID NAME FILE... -> "HOST ok|why" per status file
 #   scale.pl counters FILE...             -> "budget.KEY SUM" lines
 #   scale.pl adopted VERSION MS LOG...    -> "roster.log.HOST MS" lines
+#   scale.pl dhtget                       < dhtnode output -> "dht.KEY VALUE" lines
 #   scale.pl report                       < results file -> table, BENCH line
 #
 # Each FILE is one host's `ray status --json` (HOST.json; empty when the
@@ -16,7 +17,10 @@
 # (HOST/daemon.log; info level, "HH:MM:SS.mmm" in UTC) for the first
 # "network NAME: roster vN," line with N >= VERSION and prints when that
 # was, in ms after MS (unix ms): when the daemon took the roster, without
-# the polling's resolution. Like bench.pl, report dies with a sentence naming
+# the polling's resolution. `dhtget` reads the transcript of a `dhtnode`
+# that ran "g KEY": how many values the DHT holds under the network's key,
+# how many of them differ (distinct record versions), their bytes and how
+# long the get took. Like bench.pl, report dies with a sentence naming
 # what was missing rather than reporting zeros.
 use strict;
 use warnings;
@@ -135,6 +139,23 @@ if ($mode eq 'adopted') {
 	exit 0;
 }
 
+if ($mode eq 'dhtget') {
+	my (%ids, %data, $bytes);
+	my %unit = (s => 1, ms => 1e-3, us => 1e-6);
+	my $took;
+	while (my $line = <STDIN>) {
+		$took = $1 * $unit{$2} if $line =~ /^Get: completed, took ([\d.]+) (s|ms|us) /;
+		next unless $line =~ /Value\[id:([0-9a-f]+) data:([0-9a-f]*)/;
+		next if $ids{$1}++;
+		$data{$2}++;
+		$bytes += length($2) / 2;
+	}
+	die "dhtnode's get did not complete\n" unless defined $took;
+	printf "dht.values %d\ndht.distinct %d\ndht.bytes %d\ndht.get_ms %d\n",
+	    scalar keys %ids, scalar keys %data, $bytes // 0, $took * 1000;
+	exit 0;
+}
+
 die "scale.pl: unknown mode $mode\n" unless $mode eq 'report';
 
 my %r = %{results_parse(do { local $/; <STDIN> // '' })};
@@ -174,8 +195,15 @@ $idle->{seconds} = 0 + sprintf('%.1f', $idle->{ms} / 1000);
 $idle->{cpu_pct} = stats(%cpu);
 $idle->{cpu_pct_total} = 0 + sprintf('%.2f', sum(values %cpu));
 $idle->{rss_kb} = stats(%rss);
-$idle->{loop_thread_share} = $all ? 0 + sprintf('%.2f', $loop / $all) : 0;
+# Per-thread and per-process times are rounded apart: a share over 1 is 1.
+$idle->{loop_thread_share} = $all ? 0 + sprintf('%.2f', min(1, $loop / $all)) : 0;
 $idle->{dhtnode_cpu_pct} = 0 + sprintf('%.2f', $idle->{dhtnode_ticks} * $scale);
+my $slices = delete $idle->{slice} // {};
+$idle->{slices_pct} = [map {
+	my $x = $slices->{$_};
+	0 + sprintf('%.1f', $x->{ms} ? $x->{ticks} * 100 * 1000 / ($idle->{clk_tck} * $x->{ms}) : 0)
+} sort { $a <=> $b } keys %$slices];
+$idle->{peak_slice_pct} = @{$idle->{slices_pct}} ? max(@{$idle->{slices_pct}}) : 0;
 delete @$idle{qw(dhtnode_ticks clk_tck)};
 
 my $roster = $r{roster} // die "results have no roster figures\n";
@@ -202,6 +230,7 @@ my @rows = (
 	    sprintf('%.2f / %.2f %%', $idle->{cpu_pct}{mean}, $idle->{cpu_pct}{max})],
 	['  all daemons together', sprintf('%.1f %% of one core', $idle->{cpu_pct_total})],
 	['  on the loop thread (rest: DHT, pool)', sprintf('%.0f %%', 100 * $idle->{loop_thread_share})],
+	['  all daemons, busiest 5 s', sprintf('%.1f %% of one core', $idle->{peak_slice_pct})],
 	['  dhtnode bootstrap', sprintf('%.2f %%', $idle->{dhtnode_cpu_pct})],
 	['VmRSS per daemon, mean / max', sprintf('%.1f / %.1f MiB',
 	    $idle->{rss_kb}{mean} / 1024, $idle->{rss_kb}{max} / 1024)],
@@ -225,6 +254,10 @@ my @rows = (
 	['address clashes', $b->{address_clashes} // '?'],
 	['peer paths direct / relay / none', sprintf('%s / %s / %s',
 	    map { $b->{"paths_$_"} // '?' } qw(direct relay none))],
+	['DHT values under the network key', $r{dht}
+	    ? sprintf('%d (%d distinct, %.0f KiB)', $r{dht}{values}, $r{dht}{distinct},
+	    $r{dht}{bytes} / 1024) : '?'],
+	['  one get of them takes', $r{dht} ? sprintf('%.3f s', $r{dht}{get_ms} / 1000) : '?'],
 	['hosts with a full mesh after the rename', "$r{mesh_full_after_rename} of $n"],
 	['run', "$r{run_s} s"],
 );
