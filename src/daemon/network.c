@@ -250,6 +250,30 @@ static int check_record(const struct network *n, const uint8_t *rec, size_t len,
 }
 
 /*
+ * Keeps the network findable in the DHT: coordinators and the record's
+ * seeds put the newest record (and re-announce it); other members do not,
+ * since every put is a value of its own that lingers after it is replaced,
+ * and a network where every member put every version would hold some N*N/3
+ * values under its key, past the 256 a lookup reads (bench/scale). A member
+ * that stops being a seed withdraws its put.
+ */
+static void network_announce(struct daemon *d, struct network *n, const uint8_t *rec,
+			     size_t len)
+{
+	struct network_payload p;
+	struct record r;
+	bool seed = n->has_key;
+
+	if (!seed && check_record(n, rec, len, &r, &p) == 0)
+		for (size_t i = 0; i < p.n_seeds && !seed; i++)
+			seed = memcmp(p.seeds[i], d->id.pk, 32) == 0;
+	if (seed)
+		records_publish_network(d, n->pk, rec, len);
+	else
+		records_unpublish_network(d, n->pk);
+}
+
+/*
  * ROSTER_WAIT: a newer roster lacks us but was made beside ours, so it is
  * not a kick; the coordinator holding ours merges the two (network_fork).
  * Waited out for NETWORK_FORK_GRACE_MS, then taken as a removal after all
@@ -392,7 +416,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	n->fork_since_ms = 0;
 	if (networks_save(d) == 0 && drop)
 		release_blobs(d, (const uint8_t (*)[32])dropped, 1);
-	records_publish_network(d, n->pk, rec, rec_len);
+	network_announce(d, n, rec, rec_len);
 	network_changed(d);
 	policy_on_roster(d, n);
 	roster_on_applied(d, n);
@@ -1290,7 +1314,10 @@ void networks_tick(struct daemon *d)
 	for (struct network *n = d->nets; n; n = n->next) {
 		if (now < n->next_poll_ms || n->polling)
 			continue;
-		n->next_poll_ms = now + NETWORK_POLL_MS;
+		/* Spread over 45..75 s, so members that joined together do not
+		 * all ask the DHT at the same moment. */
+		n->next_poll_ms = now + NETWORK_POLL_MS * 3 / 4 +
+				  randombytes_uniform(NETWORK_POLL_MS / 2);
 		refresh_record(d, n);
 		if (records_lookup(d, RECORD_NETWORK, n->pk, on_poll_record, NULL) == 0)
 			n->polling = true;
@@ -1378,7 +1405,7 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	n->next = d->nets;
 	d->nets = n;
 	want_members(d, &n->blob, NULL, true, 0);
-	records_publish_network(d, n->pk, s->record, s->record_len);
+	network_announce(d, n, s->record, s->record_len);
 	log_info("network %s: restored (%zu members, roster v%llu)", s->name,
 		 n->blob.n_members, (unsigned long long)n->blob.version);
 	return 0;
