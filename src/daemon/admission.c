@@ -328,7 +328,7 @@ void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_ms
 		 * it). */
 		if (m->has_invite)
 			log_warn("admission: %.8s sent us (not a coordinator) an invite", p->id);
-		send_denied(d, p, m->net, "this node is not a coordinator of that network");
+		send_denied(d, p, m->net, CTL_WHY_NOT_COORDINATOR);
 		return;
 	}
 	if (m->has_invite) {

@@ -398,6 +398,12 @@ int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 			break;
 	if (!j)
 		return m->type != CTL_WELCOME ? 1 : 0;
+	if (m->type == CTL_DENIED && strcmp(m->why, CTL_WHY_NOT_COORDINATOR) == 0) {
+		/* A plain member among the seeds: another seed may coordinate. */
+		snprintf(j->last_error, sizeof(j->last_error), "%.8s is not a coordinator", p->id);
+		ask_next_seed(d, j);
+		return 1;
+	}
 	if (m->type == CTL_DENIED) {
 		join_fail(d, j, "admission refused: %s", m->why[0] ? m->why : "no reason given");
 		return 1;

@@ -19,6 +19,9 @@
 
 #define CTL_MAX_MSG (1u << 20)
 #define CTL_MAX_BLOB (4u << 20)
+/* The DENIED reason of a seed that is a plain member: the joiner asks the
+ * next seed instead of giving up. */
+#define CTL_WHY_NOT_COORDINATOR "this node is not a coordinator of that network"
 
 enum ctl_type {
 	CTL_HELLO = 1,     /* I am a member of net (reconnect, rename) */

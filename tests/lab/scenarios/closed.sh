@@ -97,5 +97,10 @@ count_online() {
 for h in a b d e f g; do wait_for 60 "$h sees 5 peers" count_online "$h" 5; done
 assert_eq 0 "$(nets c)" "c never got in"
 
-for h in "${hosts[@]}"; do lab_stop_daemon "$h"; done
+step "with the coordinator down, members turn a joiner away to the next seed, not for good"
+lab_stop_daemon a
+join_fails c "could not reach a coordinator" "$room"
+assert_contains "$(cat "$LAB_WORK/err")" "is not a coordinator" "the members' answer is in the error"
+
+for h in b c d e f g; do lab_stop_daemon "$h"; done
 step "closed passed"
