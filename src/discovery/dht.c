@@ -11,6 +11,7 @@
 #include "discovery/dht.h"
 #include "discovery/record.h"
 #include "transport/resolve.h"
+#include "util/blake3.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
@@ -47,6 +48,10 @@ struct dht_get {
 	dht_node_filter_fn filter;	/* OpenDHT thread; NULL: keep all */
 	void *ud;
 	unsigned n_values;	/* OpenDHT thread only */
+	/* What was delivered, by BLAKE3 prefix (OpenDHT thread only): the same
+	 * bytes put by many nodes are many values, and must not use up the
+	 * cap either. */
+	uint8_t seen[DHT_GET_VALUES_MAX][16];
 	struct dht_ev done_ev;
 };
 
@@ -113,6 +118,19 @@ static void queue_push(struct dht_node *node, struct dht_ev *ev)
 	uv_async_send(&node->async);
 }
 
+/* True when these bytes were delivered already; else remembers them. */
+static bool get_seen(struct dht_get *g, const uint8_t *data, size_t len)
+{
+	uint8_t h[32];
+
+	blake3_hash(data, len, h);
+	for (unsigned i = 0; i < g->n_values; i++)
+		if (memcmp(g->seen[i], h, sizeof(g->seen[i])) == 0)
+			return true;
+	memcpy(g->seen[g->n_values], h, sizeof(g->seen[0]));
+	return false;
+}
+
 static bool get_value_cb(const dht_value *value, void *ud)
 {
 	struct dht_get *g = ud;
@@ -126,6 +144,8 @@ static bool get_value_cb(const dht_value *value, void *ud)
 	/* Before counting: junk stored under the key by anyone must not use
 	 * up the cap and hide the one real value. */
 	if (g->filter && !g->filter(g->ud, v.data, v.size))
+		return true;
+	if (get_seen(g, v.data, v.size))
 		return true;
 	ev = malloc(sizeof(*ev) + v.size);
 	if (!ev)

@@ -480,6 +480,64 @@ static void test_flooded_key(void **state)
 	dht_runner_delete(flooder);
 }
 
+/* One record put by many nodes is many values: delivered once, so that
+ * copies of an old record cannot use up the cap and hide the newest. */
+static void test_duplicate_values(void **state)
+{
+	struct fixture *fx = *state;
+	struct dht_node_status st;
+	uint8_t pk[32], key[20], rec[RECORD_MAX];
+	struct put_wait pw = { 0 };
+	struct fetch f;
+	char port[8], boot[32];
+	dht_infohash h;
+	dht_runner *copier;
+	int n, i, stored = 0, found = 0, tries;
+
+	assert_int_equal(dht_node_init(&fx->nodes[2], &fx->loop, 0, NULL, 0), 0);
+	dht_node_status(fx->nodes[2], &st);
+	snprintf(port, sizeof(port), "%u", st.port);
+	snprintf(boot, sizeof(boot), "127.0.0.1:%s", port);
+	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, boot, 0), 0);
+	assert_int_equal(dht_node_init(&fx->nodes[1], &fx->loop, 0, boot, 0), 0);
+	record_seed_pk(seed_a, pk);
+	assert_int_equal(record_dht_key(RECORD_ENDPOINT, pk, key), 0);
+	memcpy(h.d, key, 20);
+	n = record_encode(RECORD_ENDPOINT, seed_a, 3, (uint64_t)time(NULL) + 600,
+	    (const uint8_t *)"old", 3, rec, sizeof(rec));
+	assert_true(n > 0);
+	copier = dht_runner_new();
+	assert_int_equal(dht_runner_run(copier, 0), 0);
+	dht_runner_bootstrap(copier, "127.0.0.1", port);
+	run_for(&fx->loop, 1000);
+	for (i = 0; i < DHT_GET_VALUES_MAX + 60; i++) {
+		dht_value *v = dht_value_new(rec, (size_t)n);
+
+		dht_runner_put(copier, &h, v, junk_done, &stored, false);
+		dht_value_unref(v);
+	}
+	for (tries = 0; tries < 200 &&
+	    __atomic_load_n(&stored, __ATOMIC_SEQ_CST) < DHT_GET_VALUES_MAX + 60; tries++)
+		run_for(&fx->loop, 100);
+	n = record_encode(RECORD_ENDPOINT, seed_a, 7, (uint64_t)time(NULL) + 600,
+	    (const uint8_t *)"new", 3, rec, sizeof(rec));
+	assert_true(n > 0);
+	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done, &pw), 0);
+	assert_true(run_until(&fx->loop, &pw.done, DEADLINE_MS));
+	for (tries = 0; tries < 10 && !found; tries++) {
+		memset(&f, 0, sizeof(f));
+		memcpy(f.pk, pk, 32);
+		assert_int_equal(dht_node_get_filtered(fx->nodes[1], key, keep_valid,
+		    on_value, on_get_done, &f), 0);
+		assert_true(run_until(&fx->loop, &f.done, DEADLINE_MS));
+		found = f.have_best && f.best_seq == 7;
+		/* The old record once, the new one once. */
+		assert_true(f.values <= 2);
+	}
+	assert_true(found);
+	dht_runner_delete(copier);
+}
+
 static void test_inprocess_exchange(void **state)
 {
 	struct fixture *fx = *state;
@@ -567,6 +625,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inprocess_exchange,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_flooded_key,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_values,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_named_exchange,
 		    fixture_setup, fixture_teardown),
