@@ -4,6 +4,7 @@
  */
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
+#include "daemon/gate.h"
 #include "daemon/network.h"
 #include "daemon/store.h"
 #include "proto/control.h"
@@ -160,7 +161,8 @@ void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf,
 	struct ctl_msg m;
 
 	if (ctl_decode(buf, len, &m) < 0) {
-		log_warn("blobs: malformed message dropped");
+		if (gate_log_ok(d, NULL))
+			log_warn("blobs: malformed message dropped");
 		quic_conn_close(c, QUIC_CODE_PROTOCOL);
 		return;
 	}

@@ -11,6 +11,14 @@
  * cannot make us buffer. Every peer's control messages pass a token bucket
  * (GATE_MSG_RATE a second, bursts of GATE_MSG_BURST); the excess is
  * dropped and counted.
+ *
+ * Log lines a peer's input causes (a malformed message, a record or invite
+ * that does not check out, a connection coming and going) pass a bucket
+ * too: GATE_LOG_BURST lines, then one every GATE_LOG_EVERY_MS. A known
+ * peer has its own; strangers, and input that arrives with no peer (the
+ * blobs ALPN), share one, so fresh identities buy no fresh lines and a
+ * flood cannot push the lines about members out of the log. What is held
+ * back is counted and summed up in one line a minute.
  */
 #ifndef RAYFISH_DAEMON_GATE_H
 #define RAYFISH_DAEMON_GATE_H
@@ -24,6 +32,8 @@
 #define GATE_STRANGER_TXQ (256u << 10)
 #define GATE_MSG_RATE 100
 #define GATE_MSG_BURST 200
+#define GATE_LOG_BURST 20
+#define GATE_LOG_EVERY_MS 1000
 
 struct daemon;
 struct peer;
@@ -40,7 +50,11 @@ void gate_on_peer_up(struct daemon *d, struct peer *p);
 void gate_tick(struct daemon *d);
 /* Whether p may send one more control message now. */
 bool gate_message_ok(struct daemon *d, struct peer *p);
-/* Diagnostics: {"strangers","refused","expired","messages_dropped"}. */
-void gate_counts(struct daemon *d, uint64_t out[4]);
+/* Whether a log line caused by p's input (p NULL: a connection that is no
+ * peer's) may be written now; false counts it as held back. */
+bool gate_log_ok(struct daemon *d, struct peer *p);
+/* Diagnostics: {"strangers","refused","expired","messages_dropped",
+ * "log_lines_held"}. */
+void gate_counts(struct daemon *d, uint64_t out[5]);
 
 #endif

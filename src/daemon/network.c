@@ -8,6 +8,7 @@
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
 #include "daemon/datapath.h"
+#include "daemon/gate.h"
 #include "daemon/magicdns.h"
 #include "daemon/peers.h"
 #include "daemon/ping.h"
@@ -944,8 +945,9 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	struct record r;
 
 	if (len > STORE_MAX_RECORD || check_record(n, rec, len, &r, &p) < 0) {
-		log_warn("network %s: a record that does not verify was ignored",
-			 n->saved.name);
+		if (gate_log_ok(d, peers_find(d, from)))
+			log_warn("network %s: a record that does not verify was ignored",
+				 n->saved.name);
 		return;
 	}
 	if (r.seq < n->seq || (r.seq == n->seq && !tie_wanted(n, &p)))
@@ -1002,7 +1004,8 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 	struct ctl_msg m;
 
 	if (ctl_decode(buf, len, &m) < 0) {
-		log_warn("peer %.8s: malformed control message dropped", p->id);
+		if (gate_log_ok(d, p))
+			log_warn("peer %.8s: malformed control message dropped", p->id);
 		return;
 	}
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
