@@ -8,8 +8,8 @@
 # floods control messages: d drops what is over the per-peer rate and counts
 # it. Last, four strangers flood messages that do not decode, each worth a
 # warning: d's log gains a bounded number of lines (the strangers share one
-# bucket) and counts the rest as held back. `ray status --json` reports the
-# gate's counters.
+# bucket) and counts the rest as held back; d's audit log names only j.
+# `ray status --json` reports the gate's counters.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init strangers
@@ -89,6 +89,14 @@ echo "junk flood: $held log lines held back"
 ((held >= 500)) || fail "only $held log lines held back"
 lab_path_is j dora direct || fail "j lost dora during the junk flood"
 
+step "d's audit log names only members"
+jid=$(lab_ray j --json status | json_get .endpoint_id)
+audit=$(lab_home d)/audit.log
 lab_stop_daemon j
+j_left() { grep -q "disconnect net=den peer=$jid " "$audit"; }
+wait_for 30 "j's disconnect in d's audit log" j_left
+others=$(grep -vc "peer=$jid " "$audit" || true)
+assert_eq 0 "$others" "audit lines about strangers"
+
 lab_stop_daemon d
 step "strangers passed"
