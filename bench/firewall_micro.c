@@ -11,6 +11,8 @@
  *   unsolicited  inbound SYNs no rule matches: full rule scan, then drop
  * The rules are built so none matches the streams (peer-scoped, port-scoped
  * and network-scoped rules mixed), which makes "unsolicited" the worst case.
+ * The flows go to 256 peer addresses, each its own peer handle, so no peer
+ * reaches conntrack's per-peer quota.
  * See bench/firewall_micro.md for how to build and run it.
  */
 #include <stdio.h>
@@ -30,6 +32,7 @@
 
 static int peers[NPEERS];
 static char ids[NPEERS][FW_PEER_BUF];
+static int dests[256];		/* the peer handle of packet i is dests[i & 255] */
 
 static const void *resolve_peer(const char *id, void *ud)
 {
@@ -125,7 +128,8 @@ static double run(struct firewall *fw, uint8_t (*pk)[PKT], int n, int rounds,
 				*allowed += pi.dst_port & 1;
 				continue;
 			}
-			*allowed += firewall_eval(fw, dir, &pi, &peers[0], 0, *clock) == FW_ALLOW;
+			*allowed += firewall_eval(fw, dir, &pi, &dests[i & 255], 0,
+			    *clock) == FW_ALLOW;
 		}
 		*clock += 1;
 	}

@@ -5,6 +5,7 @@
  */
 #include "daemon/admission.h"
 #include "daemon/daemon.h"
+#include "daemon/gate.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "daemon/roster.h"
@@ -209,8 +210,9 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 				: "the reusable key was revoked");
 		goto out;
 	}
-	log_info("network %s: refused an invite from %.8s: %s", n->saved.name, p->id,
-		 invite_error(ret));
+	if (gate_log_ok(d, p))
+		log_info("network %s: refused an invite from %.8s: %s", n->saved.name, p->id,
+			 invite_error(ret));
 	send_denied(d, p, n->pk, invite_error(ret));
 out:
 	invite_ledger_free(&led);
@@ -267,8 +269,9 @@ static void queue_request(struct daemon *d, struct network *n, struct peer *p,
 		randombytes_buf(rnd, sizeof(rnd));
 		hex_encode(rnd, sizeof(rnd), r->id);
 		r->since = daemon_unix_now();
-		log_info("network %s: join request %s from %.8s (%s) waits for approval",
-			 n->saved.name, r->id, p->id, hostname[0] ? hostname : "no hostname");
+		if (gate_log_ok(d, p))
+			log_info("network %s: join request %s from %.8s (%s) waits for approval",
+				 n->saved.name, r->id, p->id, hostname[0] ? hostname : "no hostname");
 	}
 	snprintf(r->hostname, sizeof(r->hostname), "%s",
 		 hostname_valid(hostname) ? hostname : "");
@@ -326,7 +329,7 @@ void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_ms
 		/* A joiner hands invites to coordinators only; one that reached
 		 * a plain member is worth knowing about (the member now holds
 		 * it). */
-		if (m->has_invite)
+		if (m->has_invite && gate_log_ok(d, p))
 			log_warn("admission: %.8s sent us (not a coordinator) an invite", p->id);
 		send_denied(d, p, m->net, CTL_WHY_NOT_COORDINATOR);
 		return;

@@ -7,6 +7,7 @@
  */
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
+#include "daemon/gate.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "daemon/store.h"

@@ -117,7 +117,9 @@ void daemon_dispatch(struct ipc_request *req, void *ud)
 			continue;
 		if (needs_operator(table[i].access, req) &&
 		    !daemon_authorized(d, req->uid)) {
-			log_warn("ipc: uid %u refused for '%s'", (unsigned)req->uid, req->cmd);
+			if (ipc_server_log_ok(&d->ipc))
+				log_warn("ipc: uid %u refused for '%s'", (unsigned)req->uid,
+					 req->cmd);
 			ipc_reply_error(req, "'%s' needs root or the operator (see 'ray config set operator')",
 					req->cmd);
 			return;

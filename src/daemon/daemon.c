@@ -60,6 +60,12 @@ bool daemon_authorized(const struct daemon *d, uid_t uid)
 	return *op && (uid_t)strtoul(op, NULL, 10) == uid;
 }
 
+/* ipc_server's view of daemon_authorized: whose clients the caps spare. */
+static bool ipc_trusted(uid_t uid, void *ud)
+{
+	return daemon_authorized(ud, uid);
+}
+
 static bool settings_live(enum setting_key k)
 {
 	return k == SET_STUN || k == SET_RELAY || k == SET_RELAY_MEMBERS || k == SET_OPERATOR;
@@ -359,7 +365,7 @@ static int daemon_start(struct daemon *d)
 		return ret;
 	magicdns_up(d); /* names are a convenience: the mesh runs without them */
 	d->active = true;
-	ret = ipc_server_init(&d->ipc, d->loop, d->sock_path, daemon_dispatch, d);
+	ret = ipc_server_init(&d->ipc, d->loop, d->sock_path, daemon_dispatch, ipc_trusted, d);
 	if (ret < 0) {
 		log_error("ipc: cannot listen on %s: %s", d->sock_path, uv_strerror(ret));
 		return ret;

@@ -19,6 +19,7 @@
 #include "dataplane/tun.h"
 #include "discovery/record.h"
 #include "mesh/identity.h"
+#include "util/ratelimit.h"
 
 struct magicsock;
 struct quic_endpoint;
@@ -69,6 +70,8 @@ struct daemon {
 	struct nat *nat;             /* STUN / TURN state (nat.c) */
 	struct ping_op *pings;       /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
+	struct ratelimit gate_log;   /* gate.c: log lines strangers cause, together */
+	uint64_t gate_logs_held, gate_logs_told, gate_logs_told_ms;
 	struct mdns *mdns;           /* LAN discovery (lan.c) */
 	struct conntrack *ct;
 	bool active;                 /* `ray up` state: TUN carries traffic */

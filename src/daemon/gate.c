@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define DROP_LOG_MS 60000
+#define HELD_LOG_MS 60000
 
 static bool is_member(struct daemon *d, const char *id)
 {
@@ -88,11 +89,23 @@ void gate_on_peer_up(struct daemon *d, struct peer *p)
 	p->stranger_until_ms = daemon_now_ms(d) + GATE_STRANGER_MS;
 }
 
+/* Once a minute at most: how many lines were held back since last said. */
+static void tell_held(struct daemon *d, uint64_t now)
+{
+	if (d->gate_logs_held == d->gate_logs_told || now - d->gate_logs_told_ms < HELD_LOG_MS)
+		return;
+	log_info("gate: held back %llu log lines caused by peers' input since the last count",
+		 (unsigned long long)(d->gate_logs_held - d->gate_logs_told));
+	d->gate_logs_told = d->gate_logs_held;
+	d->gate_logs_told_ms = now;
+}
+
 void gate_tick(struct daemon *d)
 {
 	uint64_t now = daemon_now_ms(d);
 	struct peer *p, *next;
 
+	tell_held(d, now);
 	for (p = d->peers; p; p = next) {
 		next = p->next;
 		if (!p->stranger || !p->conn)
@@ -106,8 +119,9 @@ void gate_tick(struct daemon *d)
 		if (now < p->stranger_until_ms)
 			continue;
 		d->gate_expired++;
-		log_info("gate: %.8s neither joined nor was queued in %d s, closing", p->id,
-			 GATE_STRANGER_MS / 1000);
+		if (gate_log_ok(d, p))
+			log_info("gate: %.8s neither joined nor was queued in %d s, closing",
+				 p->id, GATE_STRANGER_MS / 1000);
 		/* Closing reports synchronously and may free p: next is saved. */
 		quic_conn_close(p->conn, QUIC_CODE_NONE);
 	}
@@ -128,40 +142,50 @@ void gate_on_roster(struct daemon *d)
 		quic_endpoint_set_max_conns(d->quic, want);
 }
 
+/* Buckets start full the first time they are asked (peers and the daemon
+ * are zeroed when made). */
+static bool bucket_take(struct ratelimit *rl, uint32_t burst, uint32_t every_ms,
+			uint64_t now)
+{
+	if (!rl->burst)
+		ratelimit_init(rl, burst, every_ms);
+	return ratelimit_take(rl, now);
+}
+
 bool gate_message_ok(struct daemon *d, struct peer *p)
 {
 	uint64_t now = daemon_now_ms(d);
 
-	if (p->msg_fill_ms == 0) {
-		p->msg_tokens = GATE_MSG_BURST;
-		p->msg_fill_ms = now;
-	}
-	if (now > p->msg_fill_ms) {
-		uint64_t add = (now - p->msg_fill_ms) * GATE_MSG_RATE / 1000;
-
-		if (add) {
-			p->msg_tokens = p->msg_tokens + add > GATE_MSG_BURST ? GATE_MSG_BURST
-									     : (uint32_t)(p->msg_tokens + add);
-			p->msg_fill_ms = now;
-		}
-	}
-	if (p->msg_tokens > 0) {
-		p->msg_tokens--;
+	if (bucket_take(&p->msg_rl, GATE_MSG_BURST, 1000 / GATE_MSG_RATE, now))
 		return true;
-	}
 	d->gate_msgs_dropped++;
-	if (!p->drop_logged_ms || now - p->drop_logged_ms > DROP_LOG_MS) {
-		p->drop_logged_ms = now;
+	if (p->drop_logged_ms && now - p->drop_logged_ms <= DROP_LOG_MS)
+		return false;
+	p->drop_logged_ms = now;
+	if (gate_log_ok(d, p))
 		log_warn("gate: peer %.8s sends over %d control messages a second; dropping",
 			 p->id, GATE_MSG_RATE);
-	}
 	return false;
 }
 
-void gate_counts(struct daemon *d, uint64_t out[4])
+bool gate_log_ok(struct daemon *d, struct peer *p)
+{
+	struct ratelimit *rl = &d->gate_log;
+	uint64_t now = daemon_now_ms(d);
+
+	if (p && is_known(d, p, p->pk))
+		rl = &p->log_rl;
+	if (bucket_take(rl, GATE_LOG_BURST, GATE_LOG_EVERY_MS, now))
+		return true;
+	d->gate_logs_held++;
+	return false;
+}
+
+void gate_counts(struct daemon *d, uint64_t out[5])
 {
 	out[0] = strangers(d, NULL);
 	out[1] = d->gate_refused;
 	out[2] = d->gate_expired;
 	out[3] = d->gate_msgs_dropped;
+	out[4] = d->gate_logs_held;
 }

@@ -14,6 +14,14 @@
  * their source address's share (many members behind one NAT), and the
  * QUIC pool grows with the rosters: room for every member twice over plus
  * 256, at least GATE_POOL_MIN, at most GATE_POOL_MAX.
+ *
+ * Log lines a peer's input causes (a malformed message, a record or invite
+ * that does not check out, a connection coming and going) pass a bucket
+ * too: GATE_LOG_BURST lines, then one every GATE_LOG_EVERY_MS. A known
+ * peer has its own; strangers, and input that arrives with no peer (the
+ * blobs ALPN), share one, so fresh identities buy no fresh lines and a
+ * flood cannot push the lines about members out of the log. What is held
+ * back is counted and summed up in one line a minute.
  */
 #ifndef RAYFISH_DAEMON_GATE_H
 #define RAYFISH_DAEMON_GATE_H
@@ -29,6 +37,8 @@
 #define GATE_MSG_BURST 200
 #define GATE_POOL_MIN 1024
 #define GATE_POOL_MAX 16384
+#define GATE_LOG_BURST 20
+#define GATE_LOG_EVERY_MS 1000
 
 struct daemon;
 struct peer;
@@ -47,7 +57,11 @@ void gate_tick(struct daemon *d);
 void gate_on_roster(struct daemon *d);
 /* Whether p may send one more control message now. */
 bool gate_message_ok(struct daemon *d, struct peer *p);
-/* Diagnostics: {"strangers","refused","expired","messages_dropped"}. */
-void gate_counts(struct daemon *d, uint64_t out[4]);
+/* Whether a log line caused by p's input (p NULL: a connection that is no
+ * peer's) may be written now; false counts it as held back. */
+bool gate_log_ok(struct daemon *d, struct peer *p);
+/* Diagnostics: {"strangers","refused","expired","messages_dropped",
+ * "log_lines_held"}. */
+void gate_counts(struct daemon *d, uint64_t out[5]);
 
 #endif

@@ -9,6 +9,7 @@
 #include "daemon/gate.h"
 #include "daemon/daemon.h"
 #include "daemon/datapath.h"
+#include "daemon/gate.h"
 #include "daemon/magicdns.h"
 #include "daemon/peers.h"
 #include "daemon/ping.h"
@@ -1153,8 +1154,9 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	struct record r;
 
 	if (len > STORE_MAX_RECORD || check_record(n, rec, len, &r, &p) < 0) {
-		log_warn("network %s: a record that does not verify was ignored",
-			 n->saved.name);
+		if (gate_log_ok(d, peers_find(d, from)))
+			log_warn("network %s: a record that does not verify was ignored",
+				 n->saved.name);
 		return;
 	}
 	roster_state_of(n, &st, held);
@@ -1212,7 +1214,8 @@ void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
 	struct ctl_msg m;
 
 	if (ctl_decode(buf, len, &m) < 0) {
-		log_warn("peer %.8s: malformed control message dropped", p->id);
+		if (gate_log_ok(d, p))
+			log_warn("peer %.8s: malformed control message dropped", p->id);
 		return;
 	}
 	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));

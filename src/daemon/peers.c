@@ -196,7 +196,7 @@ bool peers_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 {
 	if (m->type != CTL_ENDPOINT)
 		return false;
-	if (apply_endpoint(d, p, m->rec, m->rec_len) < 0)
+	if (apply_endpoint(d, p, m->rec, m->rec_len) < 0 && gate_log_ok(d, p))
 		log_warn("peer %.8s: endpoint record over the connection does not verify",
 			 p->id);
 	return true;
@@ -292,8 +292,9 @@ void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
 	p->backoff_ms = BACKOFF_MIN_MS;
 	p->last_seen = daemon_unix_now();
 	audit_peer(d, p, "connect");
-	log_info("peer %.8s: connected (%s)", p->id,
-		 quic_conn_is_client(c) ? "we dialled" : "they dialled");
+	if (gate_log_ok(d, p))
+		log_info("peer %.8s: connected (%s)", p->id,
+			 quic_conn_is_client(c) ? "we dialled" : "they dialled");
 	send_endpoint(d, p);
 	network_on_peer_up(d, p);
 }
@@ -310,8 +311,9 @@ void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t
 		p->conn = NULL;
 		p->last_seen = daemon_unix_now();
 		audit_peer(d, p, "disconnect");
-		log_info("peer %.8s: disconnected (%s)", p->id,
-			 quic_close_reason_name(reason));
+		if (gate_log_ok(d, p))
+			log_info("peer %.8s: disconnected (%s)", p->id,
+				 quic_close_reason_name(reason));
 		if (reason != QUIC_CLOSE_SUPERSEDED)
 			network_on_peer_down(d, p, reason == QUIC_CLOSE_PEER &&
 						   code == QUIC_CODE_LEAVE);

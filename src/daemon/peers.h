@@ -22,6 +22,7 @@
 
 #include "mesh/identity.h"
 #include "transport/magicsock.h"
+#include "util/ratelimit.h"
 
 struct daemon;
 struct quic_conn;
@@ -49,8 +50,9 @@ struct peer {
 	size_t n_nets;               /* (datapath_sync; the firewall's union rule) */
 	bool stranger;               /* gate.c: not known, on a deadline */
 	uint64_t stranger_until_ms;
-	uint32_t msg_tokens;         /* gate.c: control message bucket */
-	uint64_t msg_fill_ms, drop_logged_ms;
+	struct ratelimit msg_rl;     /* gate.c: control messages */
+	struct ratelimit log_rl;     /* gate.c: log lines its input causes */
+	uint64_t drop_logged_ms;
 	size_t n_vias;               /* member relays last handed to magicsock */
 };
 

@@ -4,6 +4,7 @@
  */
 #include "daemon/roster.h"
 #include "daemon/daemon.h"
+#include "daemon/gate.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "daemon/store.h"
@@ -214,11 +215,12 @@ static bool on_rename_denied(struct daemon *d, struct network *n, struct peer *p
 {
 	const struct gb_member *c = group_blob_find_member(&n->blob, p->id);
 
-	(void)d;
 	if (!c || !c->coordinator)
 		return false;
 	if (!n->rename_req) {
-		log_warn("network %s: %s refused a rename: %s", n->saved.name, c->hostname, m->why);
+		if (gate_log_ok(d, p))
+			log_warn("network %s: %s refused a rename: %s", n->saved.name,
+				 c->hostname, m->why);
 		return true;
 	}
 	ipc_reply_error(n->rename_req, "%s refused the new name: %s", c->hostname,
@@ -501,13 +503,15 @@ static void on_admin_grant(struct daemon *d, struct network *n, struct peer *p,
 	struct identity key;
 
 	if (!from_coordinator(n, p)) {
-		log_warn("network %s: ignored a key grant from %.8s, not a coordinator",
-			 n->saved.name, p->id);
+		if (gate_log_ok(d, p))
+			log_warn("network %s: ignored a key grant from %.8s, not a coordinator",
+				 n->saved.name, p->id);
 		return;
 	}
 	if (identity_from_seed(m->key, &key) < 0 || memcmp(key.pk, n->pk, 32) != 0) {
-		log_warn("network %s: %.8s sent a key that is not this network's",
-			 n->saved.name, p->id);
+		if (gate_log_ok(d, p))
+			log_warn("network %s: %.8s sent a key that is not this network's",
+				 n->saved.name, p->id);
 		identity_clear(&key);
 		return;
 	}

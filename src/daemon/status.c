@@ -137,19 +137,20 @@ static json_t *disco_json(struct daemon *d)
 			 (json_int_t)ms.disco_rx_pong, "rx_bad", (json_int_t)ms.disco_rx_bad);
 }
 
-/* Who was kept out: strangers now, refused, timed out; messages dropped. */
+/* Who was kept out: strangers now, refused, timed out; messages dropped,
+ * log lines held back. */
 static json_t *gate_json(struct daemon *d)
 {
 	struct quic_endpoint_stats qs = { 0 };
-	uint64_t g[4];
+	uint64_t g[5];
 
 	gate_counts(d, g);
 	if (d->quic)
 		quic_endpoint_get_stats(d->quic, &qs);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "strangers",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "strangers",
 			 (json_int_t)g[0], "refused", (json_int_t)g[1], "expired",
 			 (json_int_t)g[2], "messages_dropped", (json_int_t)g[3],
-			 "quic_refused", (json_int_t)qs.rx_refused, "quic_refused_source",
+			 "log_lines_held", (json_int_t)g[4], "quic_refused", (json_int_t)qs.rx_refused, "quic_refused_source",
 			 (json_int_t)qs.refused_source, "quic_refused_key",
 			 (json_int_t)qs.refused_key, "overloads", (json_int_t)qs.overloads);
 }

@@ -2,7 +2,9 @@
  * conntrack: see conntrack.h. A bucket is CT_WAYS consecutive slots with a
  * parallel array of 32-bit tags (hash bits, 0 = free): a lookup is one
  * SipHash of the 40-byte key, one cache line of tags, and a full key
- * compare only where a tag matches.
+ * compare only where a tag matches. Owners live in a parallel array and a
+ * small table of counts, touched only when an entry is made or freed, so
+ * packets of known flows pay nothing for the quota.
  */
 #include "dataplane/conntrack.h"
 
@@ -131,9 +133,94 @@ static struct ct_pos locate(const struct conntrack *ct, const struct ct_key *k)
 	return pos;
 }
 
+/* ---- owners: flows held per owner handle ---- */
+
+/* Handles are the caller's pointers, not a remote party's choice: a
+ * multiplicative hash spreads them well enough. */
+static size_t owner_home(const struct conntrack *ct, const void *id)
+{
+	uint64_t h = (uint64_t)(uintptr_t)id * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (ct->owners_cap - 1);
+}
+
+static struct ct_owner *owner_find(const struct conntrack *ct, const void *id)
+{
+	size_t mask = ct->owners_cap - 1;
+
+	for (size_t i = owner_home(ct, id);; i = (i + 1) & mask) {
+		if (ct->owners[i].id == id)
+			return ct->owners + i;
+		if (!ct->owners[i].id)
+			return NULL;
+	}
+}
+
+static uint32_t owner_flows(const struct conntrack *ct, const void *id)
+{
+	const struct ct_owner *o = id ? owner_find(ct, id) : NULL;
+
+	return o ? o->flows : 0;
+}
+
+/* Counts one more flow for id; -ENOSPC when the table of owners is full. */
+static int owner_add(struct conntrack *ct, const void *id)
+{
+	size_t mask = ct->owners_cap - 1, i;
+
+	for (i = owner_home(ct, id); ct->owners[i].id; i = (i + 1) & mask) {
+		if (ct->owners[i].id == id) {
+			ct->owners[i].flows++;
+			return 0;
+		}
+	}
+	if (ct->n_owners >= ct->owners_cap / 2)
+		return -ENOSPC;
+	ct->owners[i].id = id;
+	ct->owners[i].flows = 1;
+	ct->n_owners++;
+	return 0;
+}
+
+/* Whether home h lies cyclically in (i, j]: then the entry at j may not
+ * move to i without becoming unreachable. */
+static int home_between(size_t h, size_t i, size_t j)
+{
+	return i <= j ? (h > i && h <= j) : (h > i || h <= j);
+}
+
+/* Linear probing without tombstones: later entries of the run shift back. */
+static void owner_delete(struct conntrack *ct, size_t i)
+{
+	size_t mask = ct->owners_cap - 1;
+
+	for (size_t j = (i + 1) & mask; ct->owners[j].id; j = (j + 1) & mask) {
+		if (home_between(owner_home(ct, ct->owners[j].id), i, j))
+			continue;
+		ct->owners[i] = ct->owners[j];
+		i = j;
+	}
+	ct->owners[i].id = NULL;
+	ct->owners[i].flows = 0;
+	ct->n_owners--;
+}
+
+static void owner_drop(struct conntrack *ct, const void *id)
+{
+	struct ct_owner *o = owner_find(ct, id);
+
+	if (o && --o->flows == 0)
+		owner_delete(ct, (size_t)(o - ct->owners));
+}
+
 static void entry_free(struct conntrack *ct, struct ct_entry *e)
 {
-	ct->tags[e - ct->slots] = 0;
+	size_t i = (size_t)(e - ct->slots);
+
+	if (ct->owner_of[i])
+		owner_drop(ct, ct->owner_of[i]);
+	ct->owner_of[i] = NULL;
+	ct->tags[i] = 0;
 	memset(e, 0, sizeof(*e));
 	ct->used--;
 }
@@ -159,31 +246,99 @@ static struct ct_entry *find(struct conntrack *ct, const struct ct_key *k,
 	return NULL;
 }
 
-/* A slot for a new key, tagged and counted: a free one, else an expired
- * one, else the least recently seen. */
-static struct ct_entry *slot_for(struct conntrack *ct, struct ct_pos pos, uint64_t now)
+/* Frees the bucket's expired entries. */
+static void bucket_reclaim(struct conntrack *ct, size_t base, uint64_t now)
 {
-	struct ct_entry *b = ct->slots + pos.base, *e = NULL;
-
-	for (int i = 0; i < CT_WAYS && !e; i++)
-		if (ct->tags[pos.base + i] == 0)
-			e = b + i;
-	for (int i = 0; i < CT_WAYS && !e; i++) {
-		if (b[i].expires <= now) {
-			e = b + i;
-			entry_free(ct, e);
+	for (int i = 0; i < CT_WAYS; i++) {
+		if (ct->tags[base + i] && ct->slots[base + i].expires <= now) {
+			entry_free(ct, ct->slots + base + i);
 			ct->stats.expired++;
 		}
 	}
-	if (!e) {
-		e = b;
-		for (int i = 1; i < CT_WAYS; i++)
-			if (b[i].last_seen < e->last_seen)
-				e = b + i;
+}
+
+/* Expired entries still count against their owners: an owner at its quota
+ * has the whole table swept before it is refused, at most every
+ * CT_SWEEP_MS. */
+static void table_sweep(struct conntrack *ct, uint64_t now)
+{
+	if (ct->swept_ms && now - ct->swept_ms < CT_SWEEP_MS)
+		return;
+	ct->swept_ms = now;
+	for (size_t base = 0; base < ct->cap; base += CT_WAYS)
+		bucket_reclaim(ct, base, now);
+}
+
+/*
+ * The entry a new flow of owner (holding `mine` flows) may take in a full
+ * bucket: the least recently seen of its own, or, under quota, of an owner
+ * holding more. NULL when there is none.
+ */
+static struct ct_entry *victim(struct conntrack *ct, size_t base,
+    const void *owner, uint32_t mine, int at_quota)
+{
+	struct ct_entry *v = NULL;
+
+	for (int i = 0; i < CT_WAYS; i++) {
+		struct ct_entry *e = ct->slots + base + i;
+		const void *o = ct->owner_of[base + i];
+
+		if (o != owner && (at_quota || owner_flows(ct, o) <= mine))
+			continue;
+		if (!v || e->last_seen < v->last_seen)
+			v = e;
+	}
+	return v;
+}
+
+/* A free slot of the bucket, or NULL. */
+static struct ct_entry *bucket_free_slot(struct conntrack *ct, size_t base)
+{
+	for (int i = 0; i < CT_WAYS; i++)
+		if (ct->tags[base + i] == 0)
+			return ct->slots + base + i;
+	return NULL;
+}
+
+/* Where owner's new flow goes, or NULL (see "Owners" in conntrack.h). */
+static struct ct_entry *slot_pick(struct conntrack *ct, size_t base,
+    const void *owner, uint64_t now)
+{
+	uint32_t mine = owner_flows(ct, owner);
+	int at_quota = owner && mine >= ct->quota;
+	struct ct_entry *e = NULL;
+
+	bucket_reclaim(ct, base, now);
+	if (at_quota) {
+		table_sweep(ct, now);
+		mine = owner_flows(ct, owner);
+		at_quota = mine >= ct->quota;
+	}
+	if (!at_quota)
+		e = bucket_free_slot(ct, base);
+	if (e)
+		return e;
+	if ((e = victim(ct, base, owner, mine, at_quota))) {
 		entry_free(ct, e);
 		ct->stats.evicted++;
 	}
-	ct->tags[e - ct->slots] = pos.tag;
+	return e;
+}
+
+/* A slot for a new key of owner's, tagged and counted, or NULL (refused). */
+static struct ct_entry *slot_for(struct conntrack *ct, struct ct_pos pos,
+    const void *owner, uint64_t now)
+{
+	struct ct_entry *e = slot_pick(ct, pos.base, owner, now);
+	size_t i;
+
+	if (!e || (owner && owner_add(ct, owner) < 0)) {
+		ct->stats.refused++;
+		return NULL;
+	}
+	i = (size_t)(e - ct->slots);
+	ct->owner_of[i] = owner;
+	ct->tags[i] = pos.tag;
 	ct->used++;
 	ct->stats.inserted++;
 	return e;
@@ -197,12 +352,16 @@ int conntrack_init(struct conntrack *ct, size_t capacity)
 	if (capacity < CT_WAYS || capacity > CT_MAX_CAPACITY ||
 	    (capacity & (capacity - 1)) != 0)
 		return -EINVAL;
+	ct->owners_cap = capacity / 4 > 16 ? capacity / 4 : 16;
 	ct->slots = calloc(capacity, sizeof(*ct->slots));
 	ct->tags = calloc(capacity, sizeof(*ct->tags));
-	if (!ct->slots || !ct->tags) {
+	ct->owner_of = calloc(capacity, sizeof(*ct->owner_of));
+	ct->owners = calloc(ct->owners_cap, sizeof(*ct->owners));
+	if (!ct->slots || !ct->tags || !ct->owner_of || !ct->owners) {
 		conntrack_close(ct);
 		return -ENOMEM;
 	}
+	ct->quota = capacity / CT_OWNER_SHARE ? capacity / CT_OWNER_SHARE : 1;
 	ct->cap = capacity;
 	ct->mask = capacity / CT_WAYS - 1;
 	randombytes_buf(ct->hkey, sizeof(ct->hkey));
@@ -213,6 +372,8 @@ void conntrack_close(struct conntrack *ct)
 {
 	free(ct->slots);
 	free(ct->tags);
+	free(ct->owner_of);
+	free(ct->owners);
 	memset(ct, 0, sizeof(*ct));
 }
 
@@ -222,6 +383,11 @@ void conntrack_flush(struct conntrack *ct)
 		memset(ct->slots, 0, ct->cap * sizeof(*ct->slots));
 	if (ct->tags)
 		memset(ct->tags, 0, ct->cap * sizeof(*ct->tags));
+	if (ct->owner_of)
+		memset(ct->owner_of, 0, ct->cap * sizeof(*ct->owner_of));
+	if (ct->owners)
+		memset(ct->owners, 0, ct->owners_cap * sizeof(*ct->owners));
+	ct->n_owners = 0;
 	ct->used = 0;
 }
 
@@ -341,14 +507,15 @@ static int tcp_initial_state(uint8_t f, uint64_t now, uint64_t *expires)
 }
 
 struct ct_entry *conntrack_track(struct conntrack *ct,
-    const struct packet_info *pi, uint8_t dir, uint32_t gen, uint64_t now)
+    const struct packet_info *pi, uint8_t dir, uint32_t gen,
+    const void *owner, uint64_t now)
 {
 	struct ct_key k;
 	struct ct_entry *e;
 	struct ct_pos pos;
 	int src_is_a;
 
-	conntrack_note_fragment(ct, pi, now);
+	conntrack_note_fragment(ct, pi, owner, now);
 	if (key_from_packet(pi, &k, &src_is_a) < 0)
 		return NULL;
 	if (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_RST))
@@ -366,7 +533,8 @@ struct ct_entry *conntrack_track(struct conntrack *ct,
 		e->flags &= (uint8_t)~CT_F_DENIED;
 		return e;
 	}
-	e = slot_for(ct, pos, now);
+	if (!(e = slot_for(ct, pos, owner, now)))
+		return NULL;
 	e->key = k;
 	if (pi->proto == PROTO_TCP)
 		e->state = (uint8_t)tcp_initial_state(pi->tcp_flags, now, &e->expires);
@@ -398,7 +566,7 @@ int conntrack_lookup_fragment(struct conntrack *ct,
 }
 
 void conntrack_note_fragment(struct conntrack *ct,
-    const struct packet_info *pi, uint64_t now)
+    const struct packet_info *pi, const void *owner, uint64_t now)
 {
 	struct ct_key k;
 	struct ct_entry *e;
@@ -409,7 +577,8 @@ void conntrack_note_fragment(struct conntrack *ct,
 	key_frag(pi, &k);
 	pos = locate(ct, &k);
 	if (!(e = find(ct, &k, pos, now))) {
-		e = slot_for(ct, pos, now);
+		if (!(e = slot_for(ct, pos, owner, now)))
+			return;
 		e->key = k;
 		e->state = CT_FRAG;
 	}

@@ -21,16 +21,33 @@
  * set-associative buckets addressed by a keyed SipHash (random key per
  * table, so a peer cannot aim its flows at one bucket to push out someone
  * else's). Inserting into a full bucket reuses an expired entry, else the
- * least recently seen one. Nothing is allocated per packet and entries
- * expire lazily against the caller's clock (`now`, milliseconds, any epoch
- * as long as it never goes back).
+ * least recently seen one it may take (below). Nothing is allocated per
+ * packet and entries expire lazily against the caller's clock (`now`,
+ * milliseconds, any epoch as long as it never goes back).
+ *
+ * Owners: every flow belongs to the peer it is with (an opaque handle from
+ * the caller, whoever started the flow), and one owner holds at most
+ * `quota` entries, cap / CT_OWNER_SHARE by default (8192 of the default
+ * 65536), so one peer opening flows as fast as it can fills an eighth of
+ * the table and no more. A new flow takes a free or expired slot while its
+ * owner is under quota; in a full bucket it replaces the least recently
+ * seen entry among its owner's own and those of owners holding more flows
+ * than its owner does, so a flood pushes out only the flooder's flows (or
+ * a bigger flooder's), never those of a peer with fewer. At its quota an
+ * owner can only replace its own entries in the bucket. A flow with no
+ * slot it may take is refused (not tracked; its replies face the rules).
+ * Expired entries count until reclaimed: an owner at its quota first makes
+ * the table sweep them, at most every CT_SWEEP_MS. A NULL owner (the
+ * caller's own flows; tests) has no quota and counts as holding none.
  *
  * Timeouts: TCP half-open (SYN seen, no reply) 2 min, established 1 h idle,
  * closing (FIN seen) 2 min, reset 10 s; UDP 60 s; ICMP echo 30 s; fragment
  * allowance 60 s (the IPv6 reassembly timeout, longer than IPv4's).
  *
  * Ownership: the caller owns struct conntrack; conntrack_close frees the
- * entry and tag arrays. Entry pointers returned by lookups stay valid until
+ * entry, tag and owner arrays. Owner handles are only compared, never
+ * dereferenced; one that is freed and reused names the same owner until
+ * its flows end. Entry pointers returned by lookups stay valid until
  * the next conntrack_track, conntrack_note_fragment, conntrack_flush or
  * conntrack_close on the same table.
  * Single-threaded: one owner (the daemon loop) serialises all calls.
@@ -46,6 +63,8 @@
 #define CT_WAYS			8		/* entries per bucket */
 #define CT_DEFAULT_CAPACITY	65536
 #define CT_MAX_CAPACITY		(1u << 22)
+#define CT_OWNER_SHARE		8		/* an owner holds at most cap / this */
+#define CT_SWEEP_MS		1000		/* quota-driven sweeps, at most this often */
 
 /* Timeouts in milliseconds. */
 #define CT_TIMEOUT_TCP_SYN	(120 * 1000)
@@ -102,12 +121,25 @@ struct ct_entry {
 struct ct_stats {
 	uint64_t inserted;
 	uint64_t evicted;	/* live entries pushed out by a full bucket */
-	uint64_t expired;	/* entries found dead on lookup or reuse */
+	uint64_t expired;	/* entries found dead on lookup, reuse or sweep */
+	uint64_t refused;	/* new flows left untracked: no slot their owner may take */
+};
+
+/* Flows held per owner; open addressing, id NULL = free. */
+struct ct_owner {
+	const void *id;
+	uint32_t flows;
 };
 
 struct conntrack {
 	struct ct_entry *slots;
 	uint32_t *tags;		/* per slot: hash tag, 0 = free */
+	const void **owner_of;	/* per slot: the flow's owner, NULL = none */
+	struct ct_owner *owners;
+	size_t owners_cap;	/* power of two; at most half are used */
+	size_t n_owners;
+	size_t quota;		/* entries one owner may hold (tests may lower it) */
+	uint64_t swept_ms;	/* last quota-driven sweep */
 	size_t cap;		/* power of two, >= CT_WAYS */
 	size_t mask;		/* bucket index mask */
 	size_t used;		/* entries not CT_FREE (expired ones included until reused) */
@@ -139,23 +171,25 @@ void conntrack_update(struct conntrack *ct, struct ct_entry *e,
 void conntrack_remove(struct conntrack *ct, struct ct_entry *e);
 
 /*
- * Enters pi as the first packet of a new flow (or refreshes the existing
- * one) after the firewall allowed it; `dir` and `gen` are stored as given.
- * Also leaves the fragment allowance when pi is a first fragment with more
- * to come. Returns the entry, or NULL when pi cannot start a flow (a TCP
- * RST, an ICMP message other than an echo request, another protocol).
+ * Enters pi as the first packet of a new flow of `owner` (or refreshes the
+ * existing one) after the firewall allowed it; `dir` and `gen` are stored
+ * as given. Also leaves the fragment allowance when pi is a first fragment
+ * with more to come. Returns the entry, or NULL when pi cannot start a
+ * flow (a TCP RST, an ICMP message other than an echo request, another
+ * protocol) or its owner may take no slot for it (counted as refused).
  */
 struct ct_entry *conntrack_track(struct conntrack *ct,
-    const struct packet_info *pi, uint8_t dir, uint32_t gen, uint64_t now);
+    const struct packet_info *pi, uint8_t dir, uint32_t gen,
+    const void *owner, uint64_t now);
 
 /* For a non-first fragment: 1 when a first fragment with the same source,
  * destination and protocol passed within CT_TIMEOUT_FRAG, else 0. */
 int conntrack_lookup_fragment(struct conntrack *ct,
     const struct packet_info *pi, uint64_t now);
-/* Leaves or refreshes the fragment allowance for a first fragment that
- * passed (no-op for anything else). */
+/* Leaves or refreshes the fragment allowance for a first fragment of
+ * owner's that passed (no-op for anything else); it counts as a flow. */
 void conntrack_note_fragment(struct conntrack *ct,
-    const struct packet_info *pi, uint64_t now);
+    const struct packet_info *pi, const void *owner, uint64_t now);
 
 /* Rebuilds the packet that created the flow (addresses, protocol, ports
  * or echo id, SYN for TCP, echo request for ICMP) so the firewall can check

@@ -1045,7 +1045,7 @@ static int tracked(struct firewall *fw, const struct packet_info *pi,
 	conntrack_update(fw->ct, e, pi, now);
 	if (e->flags & CT_F_DENIED)
 		return -1;
-	conntrack_note_fragment(fw->ct, pi, now);
+	conntrack_note_fragment(fw->ct, pi, peer, now);
 	fw->cnt.conntrack_hits++;
 	return 1;
 }
@@ -1068,7 +1068,7 @@ enum fw_verdict firewall_eval(struct firewall *fw, enum fw_dir dir,
 	if (rules_decide(fw, dir, pi, peer, net) != FW_ACTION_ALLOW)
 		return deny(fw, pi, now);
 	if (fw->ct)
-		conntrack_track(fw->ct, pi, (uint8_t)dir, fw->gen, now);
+		conntrack_track(fw->ct, pi, (uint8_t)dir, fw->gen, peer, now);
 	fw->cnt.allowed++;
 	return FW_ALLOW;
 }

@@ -21,7 +21,10 @@
  * more against the new rules (as its first packet) on its next packet; if
  * they now deny it, the flow stays tracked as denied and its packets are
  * dropped both ways until it ends (a later rule change can allow it again;
- * a new SYN on its ports faces the rules afresh).
+ * a new SYN on its ports faces the rules afresh). Flows are tracked as the
+ * peer's that firewall_eval is given, so one peer can fill at most its
+ * share of the table (conntrack.h, "Owners"); a first packet past that is
+ * still judged by the rules, but its flow is not tracked.
  *
  * Fragments: a non-first fragment has no ports. A rule with a port list
  * matches it only if the rule denies: it may be one of the denied ports, and

@@ -142,6 +142,13 @@ int ipc_call(const char *sock_path, const json_t *req, json_t **reply,
 	if (ret < 0)
 		goto out;
 	ret = send_all(fd, sb.data, sb.size, deadline);
+	/* A daemon that turns us away says why and closes, maybe before the
+	 * request is out: its sentence is still there to read. */
+	if (ret == -EPIPE || ret == -ECONNRESET) {
+		if (recv_reply(fd, reply, deadline) == 0)
+			ret = 0;
+		goto out;
+	}
 	if (ret < 0)
 		goto out;
 	ret = recv_reply(fd, reply, deadline);

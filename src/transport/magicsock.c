@@ -437,6 +437,8 @@ magicsock_new(struct magicsock **out, uv_loop_t *loop,
 	ms->loop = loop;
 	ms->fd = -1;
 	ms->gso = 1;
+	ratelimit_init(&ms->unnamed_log, MS_UNNAMED_LOG_BURST,
+	    MS_UNNAMED_LOG_EVERY_MS);
 	ms->fresh_ms = cfg && cfg->fresh_ms ? cfg->fresh_ms : MAGICSOCK_FRESH_MS;
 	ms->fwd.pair_rate = cfg && cfg->fwd_pair_rate ? cfg->fwd_pair_rate :
 	    MAGICSOCK_FWD_PAIR_RATE;

@@ -346,6 +346,9 @@ log_path(struct magicsock *ms, struct ms_peer *p)
 	if (path == d->shown)
 		return;
 	d->shown = path;
+	if (p->naddrs == 0 && !p->has_relay && p->nvias == 0 &&
+	    !ratelimit_take(&ms->unnamed_log, now_ms(ms)))
+		return;
 	if (path == MS_PATH_DIRECT)
 		log_info("magicsock: peer %02x%02x%02x%02x: direct via %s (%.2f ms)",
 		    p->pk[0], p->pk[1], p->pk[2], p->pk[3],

@@ -13,6 +13,7 @@
 
 #include "transport/disco.h"
 #include "transport/magicsock.h"
+#include "util/ratelimit.h"
 
 /* One message: a datagram, or with UDP GRO up to 64 KiB of equal-size
  * datagrams from one sender, split again before classification. */
@@ -151,7 +152,13 @@ struct magicsock {
 	union ms_addr observed[MAGICSOCK_OBSERVED_MAX];
 	uint64_t observed_ms[MAGICSOCK_OBSERVED_MAX];
 	struct ms_fwd fwd;
+	/* Path lines of peers we were given no address for (anyone who
+	 * dials us, under as many keys as it likes) share this bucket. */
+	struct ratelimit unnamed_log;
 };
+
+#define MS_UNNAMED_LOG_BURST	20
+#define MS_UNNAMED_LOG_EVERY_MS	1000
 
 /* magicsock.c */
 struct ms_peer *ms_peer_get(struct magicsock *ms, const uint8_t *pk, int create);

@@ -14,6 +14,7 @@
 
 #include "transport/tls.h"
 #include "util/log.h"
+#include "util/ratelimit.h"
 
 #define SCID_LEN 18		/* every CID we issue; short headers use it */
 #define CID_BUCKETS 1024
@@ -138,6 +139,7 @@ struct quic_endpoint {
 	uint8_t retry_secret[32];	/* keys our Retry tokens */
 	uint64_t last_ts;
 	struct quic_endpoint_stats st;
+	struct ratelimit remote_log;	/* see REMOTE_LOG_BURST */
 	/*
 	 * Connections with something to send are flushed once per loop
 	 * iteration, after all I/O callbacks: a whole TUN batch or recvmmsg
@@ -166,6 +168,14 @@ static void on_idle(uv_idle_t *h);
 
 static const char *const server_alpns[] = { QUIC_ALPN_MESH, QUIC_ALPN_BLOBS };
 
+/*
+ * Lines a remote party can make us write again and again (refused clients,
+ * oversized frames, peers that do not read) share one bucket per endpoint:
+ * anyone can dial, under as many fresh keys as it likes.
+ */
+#define REMOTE_LOG_BURST	20
+#define REMOTE_LOG_EVERY_MS	1000
+
 /* ---- time ---- */
 
 /* ngtcp2 asserts on timestamps going backwards: clamp to the last one. */
@@ -178,6 +188,12 @@ ep_now(struct quic_endpoint *ep)
 		t = ep->last_ts;
 	ep->last_ts = t;
 	return t;
+}
+
+static int
+remote_log_ok(struct quic_endpoint *ep)
+{
+	return ratelimit_take(&ep->remote_log, uv_now(ep->loop));
 }
 
 /* ---- CID map ---- */
@@ -849,8 +865,9 @@ rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 			    (uint32_t)c->rx_hdr[1] << 16 |
 			    (uint32_t)c->rx_hdr[2] << 8 | c->rx_hdr[3];
 			if (len > c->ep->cfg.max_msg_len) {
-				log_warn("quic: control frame of %u bytes over "
-				    "the cap, closing", len);
+				if (remote_log_ok(c->ep))
+					log_warn("quic: control frame of %u bytes "
+					    "over the cap, closing", len);
 				return -EPROTO;
 			}
 			if (len == 0) {	/* stream-opening marker */
@@ -1063,14 +1080,16 @@ tls_verify(gnutls_session_t s)
 		return -1;
 	if (key_count(ep, c, pk) >= ep->cfg.max_conns_per_key) {
 		ep->st.refused_key++;
-		log_info("quic: client %02x%02x%02x%02x.. already holds %u "
-		    "connections, refusing another", pk[0], pk[1], pk[2], pk[3],
-		    ep->cfg.max_conns_per_key);
+		if (remote_log_ok(ep))
+			log_info("quic: client %02x%02x%02x%02x.. already holds "
+			    "%u connections, refusing another", pk[0], pk[1],
+			    pk[2], pk[3], ep->cfg.max_conns_per_key);
 		return -1;
 	}
 	if (ep->ev.accept && ep->ev.accept(ep->ud, pk, alpn) != 0) {
-		log_info("quic: refused client %02x%02x%02x%02x.. (%s)",
-		    pk[0], pk[1], pk[2], pk[3], alpn);
+		if (remote_log_ok(ep))
+			log_info("quic: refused client %02x%02x%02x%02x.. (%s)",
+			    pk[0], pk[1], pk[2], pk[3], alpn);
 		return -1;
 	}
 	memcpy(c->peer, pk, QUIC_KEY_LEN);
@@ -1720,9 +1739,11 @@ quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 		return -EMSGSIZE;
 	rv = txq_push(c, buf, len);
 	if (rv == -ENOBUFS && !c->close_pending) {
-		log_info("quic: peer %02x%02x%02x%02x.. does not take our messages "
-		    "(%zu bytes queued): closing", c->peer[0], c->peer[1],
-		    c->peer[2], c->peer[3], (size_t)(c->tx_end - c->tx_base));
+		if (remote_log_ok(c->ep))
+			log_info("quic: peer %02x%02x%02x%02x.. does not take our "
+			    "messages (%zu bytes queued): closing", c->peer[0],
+			    c->peer[1], c->peer[2], c->peer[3],
+			    (size_t)(c->tx_end - c->tx_base));
 		c->ep->st.overloads++;
 		c->close_pending = 1;
 		c->close_pending_code = QUIC_CODE_OVERLOAD;
@@ -1873,6 +1894,7 @@ quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
 	}
 	ep->loop = loop;
 	ep->ms = ms;
+	ratelimit_init(&ep->remote_log, REMOTE_LOG_BURST, REMOTE_LOG_EVERY_MS);
 	if (cfg)
 		ep->cfg = *cfg;
 	if (ep->cfg.idle_timeout_ms == 0)

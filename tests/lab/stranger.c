@@ -2,7 +2,8 @@
  * ray-stranger: plays strangers against a daemon, for the lab. Opens N mesh
  * connections to the node KEY (64 hex) at ADDR (ip:port), each under a fresh
  * identity, sends nothing (or, with FLOOD > 0, that many CTL_PING messages
- * on each connection once it is up; with join=ROOM (64 hex), one JOIN_REQ
+ * on each connection once it is up; with junk=COUNT, that many control
+ * messages that do not decode; with join=ROOM (64 hex), one JOIN_REQ
  * for that network per connection, as a throwaway joiner would; with
  * blobs=K, blobs connections instead, each asking K times for a blob no
  * one holds, K = 0 asking nothing) and runs for SECONDS, printing once a
@@ -11,7 +12,7 @@
  * closed counts connections closed after they were up, refused those closed
  * before; max_open is the most connections open at one sample.
  *
- *   ray-stranger ADDR KEY N SECONDS [FLOOD | join=ROOM | blobs=K]
+ *   ray-stranger ADDR KEY N SECONDS [FLOOD | junk=COUNT | join=ROOM | blobs=K]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct tool {
 	struct magicsock *ms[MAX_N];
 	struct quic_endpoint *ep[MAX_N];
 	int n, seconds, elapsed, flood;
+	int junk;			/* flood with undecodable messages */
 	int join;
 	int blobs, blob_gets;
 	uint8_t room[32];
@@ -44,14 +46,18 @@ static void
 flood(struct tool *t, struct quic_conn *c)
 {
 	struct ctl_msg m = { .type = CTL_PING };
+	static const uint8_t never_used[] = { 0xc1 };	/* no msgpack type */
 	msgpack_sbuffer sb;
 	int i;
 
 	msgpack_sbuffer_init(&sb);
-	if (ctl_encode(&m, &sb) == 0)
-		for (i = 0; i < t->flood; i++)
-			if (quic_conn_send_msg(c, (const uint8_t *)sb.data, sb.size) < 0)
-				break;
+	if (t->junk)
+		msgpack_sbuffer_write(&sb, (const char *)never_used, sizeof(never_used));
+	else if (ctl_encode(&m, &sb) < 0)
+		sb.size = 0;
+	for (i = 0; sb.size && i < t->flood; i++)
+		if (quic_conn_send_msg(c, (const uint8_t *)sb.data, sb.size) < 0)
+			break;
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -166,7 +172,8 @@ main(int argc, char **argv)
 
 	if (argc < 5 || argc > 6 || ms_addr_parse(&to, argv[1]) < 0 ||
 	    hex_decode_str(argv[2], pk, sizeof(pk)) < 0) {
-		fprintf(stderr, "usage: ray-stranger ADDR KEY N SECONDS [FLOOD | join=ROOM | blobs=K]\n");
+		fprintf(stderr, "usage: ray-stranger ADDR KEY N SECONDS "
+		    "[FLOOD | junk=COUNT | join=ROOM | blobs=K]\n");
 		return 2;
 	}
 	t.n = atoi(argv[3]);
@@ -178,6 +185,9 @@ main(int argc, char **argv)
 	} else if (argc == 6 && strncmp(argv[5], "blobs=", 6) == 0) {
 		t.blobs = 1;
 		t.blob_gets = atoi(argv[5] + 6);
+	} else if (argc == 6 && strncmp(argv[5], "junk=", 5) == 0) {
+		t.flood = atoi(argv[5] + 5);
+		t.junk = 1;
 	} else if (argc == 6) {
 		t.flood = atoi(argv[5]);
 	}

@@ -4,6 +4,10 @@
  * TCP state machine and every timeout under an injected clock; LRU and
  * expired-first reuse in a full bucket; a large table stays bounded;
  * fragment allowances; rebuilding the original packet; bad capacities.
+ * Owners: a peer flooding new flows keeps to its quota and leaves every
+ * other peer's established flows in place; in a full bucket a flow pushes
+ * out only its owner's or a bigger owner's entries; an owner whose flows
+ * expired gets its whole quota back; the counts stay exact under churn.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -117,7 +121,7 @@ static void test_tcp_reply_and_states(void **state)
 
 	(void)state;
 	assert_int_equal(conntrack_init(&ct, 64), 0);
-	e = conntrack_track(&ct, &syn, 1, 7, t);
+	e = conntrack_track(&ct, &syn, 1, 7, NULL, t);
 	assert_non_null(e);
 	assert_int_equal(e->state, CT_TCP_SYN_SENT);
 	assert_int_equal(e->gen, 7);
@@ -149,12 +153,12 @@ static void test_tcp_syn_timeout(void **state)
 
 	(void)state;
 	assert_int_equal(conntrack_init(&ct, 64), 0);
-	assert_non_null(conntrack_track(&ct, &syn, 1, 0, 0));
+	assert_non_null(conntrack_track(&ct, &syn, 1, 0, NULL, 0));
 	assert_non_null(conntrack_lookup(&ct, &ack, CT_TIMEOUT_TCP_SYN - 1));
 	assert_null(conntrack_lookup(&ct, &ack, CT_TIMEOUT_TCP_SYN));
 	/* an originator's retransmitted SYN does not make it established */
 	{
-		struct ct_entry *e = conntrack_track(&ct, &syn, 1, 0, 0);
+		struct ct_entry *e = conntrack_track(&ct, &syn, 1, 0, NULL, 0);
 
 		conntrack_update(&ct, e, &syn, 5);
 		assert_int_equal(e->state, CT_TCP_SYN_SENT);
@@ -173,7 +177,7 @@ static void test_tcp_fin_rst(void **state)
 
 	(void)state;
 	assert_int_equal(conntrack_init(&ct, 64), 0);
-	e = conntrack_track(&ct, &syn, 1, 0, 0);
+	e = conntrack_track(&ct, &syn, 1, 0, NULL, 0);
 	conntrack_update(&ct, e, &ack, 1);
 	assert_int_equal(e->state, CT_TCP_ESTABLISHED);
 	conntrack_update(&ct, e, &fin, 2);
@@ -183,7 +187,7 @@ static void test_tcp_fin_rst(void **state)
 	assert_null(conntrack_lookup(&ct, &ack, 2 + CT_TIMEOUT_TCP_CLOSING));
 
 	/* RST: 10 s, and later packets do not keep it alive */
-	e = conntrack_track(&ct, &syn, 1, 0, 100000);
+	e = conntrack_track(&ct, &syn, 1, 0, NULL, 100000);
 	conntrack_update(&ct, e, &ack, 100001);
 	conntrack_update(&ct, e, &rst, 100002);
 	assert_int_equal(e->state, CT_TCP_RESET);
@@ -191,14 +195,14 @@ static void test_tcp_fin_rst(void **state)
 	assert_null(conntrack_lookup(&ct, &ack, 100002 + CT_TIMEOUT_TCP_RESET));
 
 	/* a fresh SYN on a closing connection must face the rules again */
-	e = conntrack_track(&ct, &syn, 1, 0, 300000);
+	e = conntrack_track(&ct, &syn, 1, 0, NULL, 300000);
 	conntrack_update(&ct, e, &fin, 300001);
 	assert_null(conntrack_lookup(&ct, &syn, 300002));
 	/* a RST or an ACK never starts a flow; a FIN-only pickup is closing */
-	assert_null(conntrack_track(&ct, &rst, 0, 0, 400000));
-	e = conntrack_track(&ct, &fin, 0, 0, 400000);
+	assert_null(conntrack_track(&ct, &rst, 0, 0, NULL, 400000));
+	e = conntrack_track(&ct, &fin, 0, 0, NULL, 400000);
 	assert_int_equal(e->state, CT_TCP_CLOSING);
-	e = conntrack_track(&ct, &ack, 0, 0, 400000);
+	e = conntrack_track(&ct, &ack, 0, 0, NULL, 400000);
 	assert_int_equal(e->state, CT_TCP_CLOSING);	/* same flow as the FIN */
 	conntrack_close(&ct);
 }
@@ -213,8 +217,8 @@ static void test_udp_v4_v6(void **state)
 
 	(void)state;
 	assert_int_equal(conntrack_init(&ct, 64), 0);
-	assert_non_null(conntrack_track(&ct, &q, 1, 0, 0));
-	assert_non_null(conntrack_track(&ct, &q6, 1, 0, 0));
+	assert_non_null(conntrack_track(&ct, &q, 1, 0, NULL, 0));
+	assert_non_null(conntrack_track(&ct, &q6, 1, 0, NULL, 0));
 	assert_non_null(e = conntrack_lookup(&ct, &r, 59999));
 	assert_int_equal(e->state, CT_UDP);
 	conntrack_update(&ct, e, &r, 59999);
@@ -241,9 +245,9 @@ static void test_icmp_echo(void **state)
 	unreach.flags = PACKET_F_ICMP;
 	assert_int_equal(conntrack_init(&ct, 64), 0);
 	/* replies and errors never start a flow */
-	assert_null(conntrack_track(&ct, &rep, 0, 0, 0));
-	assert_null(conntrack_track(&ct, &unreach, 0, 0, 0));
-	assert_non_null(conntrack_track(&ct, &req, 1, 0, 0));
+	assert_null(conntrack_track(&ct, &rep, 0, 0, NULL, 0));
+	assert_null(conntrack_track(&ct, &unreach, 0, 0, NULL, 0));
+	assert_non_null(conntrack_track(&ct, &req, 1, 0, NULL, 0));
 	assert_non_null(conntrack_lookup(&ct, &rep, CT_TIMEOUT_ICMP - 1));
 	/* a request the other way with the same id is not a reply */
 	assert_null(conntrack_lookup(&ct, &back, 1));
@@ -265,12 +269,12 @@ static void test_eviction_lru(void **state)
 	for (int i = 0; i <= CT_WAYS; i++)
 		p[i] = udp4(A4, (uint16_t)(1000 + i), B4, 53);
 	for (int i = 0; i < CT_WAYS; i++)
-		assert_non_null(conntrack_track(&ct, &p[i], 1, 0, (uint64_t)i + 1));
+		assert_non_null(conntrack_track(&ct, &p[i], 1, 0, NULL, (uint64_t)i + 1));
 	assert_int_equal(conntrack_count(&ct, 10), CT_WAYS);
 	/* flow 0 is used again, so flow 1 is now the least recently seen */
 	e = conntrack_lookup(&ct, &p[0], 20);
 	conntrack_update(&ct, e, &p[0], 20);
-	assert_non_null(conntrack_track(&ct, &p[CT_WAYS], 1, 0, 21));
+	assert_non_null(conntrack_track(&ct, &p[CT_WAYS], 1, 0, NULL, 21));
 	assert_int_equal(ct.stats.evicted, 1);
 	assert_null(conntrack_lookup(&ct, &p[1], 22));
 	assert_non_null(conntrack_lookup(&ct, &p[0], 22));
@@ -289,13 +293,13 @@ static void test_eviction_prefers_expired(void **state)
 	(void)state;
 	assert_int_equal(conntrack_init(&ct, CT_WAYS), 0);
 	/* slot 0 holds an ICMP flow (30 s), the rest UDP (60 s) */
-	assert_non_null(conntrack_track(&ct, &ping, 1, 0, 0));
+	assert_non_null(conntrack_track(&ct, &ping, 1, 0, NULL, 0));
 	for (int i = 1; i < CT_WAYS; i++) {
 		p[i] = udp4(A4, (uint16_t)(1000 + i), B4, 53);
-		assert_non_null(conntrack_track(&ct, &p[i], 1, 0, (uint64_t)i));
+		assert_non_null(conntrack_track(&ct, &p[i], 1, 0, NULL, (uint64_t)i));
 	}
 	p[0] = udp4(A4, 999, B4, 53);
-	assert_non_null(conntrack_track(&ct, &p[0], 1, 0, 40000));
+	assert_non_null(conntrack_track(&ct, &p[0], 1, 0, NULL, 40000));
 	assert_int_equal(ct.stats.evicted, 0);
 	assert_int_equal(ct.stats.expired, 1);
 	for (int i = 0; i < CT_WAYS; i++)
@@ -313,7 +317,7 @@ static void test_full_table_bounded(void **state)
 	assert_int_equal(conntrack_init(&ct, 1024), 0);
 	for (uint32_t i = 0; i < 20000; i++) {
 		p = udp4(A4 + (i >> 16), (uint16_t)i, B4, 53);
-		assert_non_null(conntrack_track(&ct, &p, 1, 0, i));
+		assert_non_null(conntrack_track(&ct, &p, 1, 0, NULL, i));
 		/* the newest flow is always there */
 		assert_non_null(conntrack_lookup(&ct, &p, i));
 	}
@@ -357,9 +361,9 @@ static void test_fragments(void **state)
 
 	assert_int_equal(conntrack_lookup_fragment(&ct, &later, 0), 0);
 	/* a later fragment can neither start a flow nor be looked up as one */
-	assert_null(conntrack_track(&ct, &later, 0, 0, 0));
+	assert_null(conntrack_track(&ct, &later, 0, 0, NULL, 0));
 	assert_null(conntrack_lookup(&ct, &later, 0));
-	conntrack_note_fragment(&ct, &first, 10);
+	conntrack_note_fragment(&ct, &first, NULL, 10);
 	assert_int_equal(conntrack_lookup_fragment(&ct, &later, 11), 1);
 	assert_int_equal(conntrack_lookup_fragment(&ct, &other_src, 11), 0);
 	assert_int_equal(conntrack_lookup_fragment(&ct, &other_proto, 11), 0);
@@ -368,12 +372,12 @@ static void test_fragments(void **state)
 	assert_int_equal(conntrack_lookup_fragment(&ct, &first, 11), 0);
 	assert_int_equal(conntrack_lookup_fragment(&ct, &later, 10 + CT_TIMEOUT_FRAG), 0);
 	/* track() leaves the allowance too */
-	assert_non_null(conntrack_track(&ct, &first, 0, 0, 100000));
+	assert_non_null(conntrack_track(&ct, &first, 0, 0, NULL, 100000));
 	assert_int_equal(conntrack_lookup_fragment(&ct, &later, 100001), 1);
 	/* an unfragmented packet leaves none */
 	conntrack_flush(&ct);
 	first.flags = PACKET_F_PORTS;
-	conntrack_note_fragment(&ct, &first, 0);
+	conntrack_note_fragment(&ct, &first, NULL, 0);
 	assert_int_equal(conntrack_count(&ct, 0), 0);
 	conntrack_close(&ct);
 }
@@ -391,7 +395,7 @@ static void test_entry_orig(void **state)
 	(void)state;
 	assert_int_equal(conntrack_init(&ct, 64), 0);
 	/* originator on the larger address side */
-	conntrack_track(&ct, &syn, 0, 0, 0);
+	conntrack_track(&ct, &syn, 0, 0, NULL, 0);
 	e = conntrack_lookup(&ct, &reply, 1);
 	conntrack_entry_orig(e, &o);
 	assert_int_equal(e->orig_dir, 0);
@@ -402,7 +406,7 @@ static void test_entry_orig(void **state)
 	assert_int_equal(o.tcp_flags, SYN);
 	assert_int_equal(o.flags, PACKET_F_PORTS);
 
-	conntrack_track(&ct, &req, 1, 0, 0);
+	conntrack_track(&ct, &req, 1, 0, NULL, 0);
 	e = conntrack_lookup(&ct, &rep, 1);
 	conntrack_entry_orig(e, &o);
 	assert_int_equal(o.src.v4, A4);
@@ -410,7 +414,7 @@ static void test_entry_orig(void **state)
 	assert_int_equal(o.icmp_id, 5);
 	assert_true(o.flags & PACKET_F_ICMP_ECHO);
 
-	conntrack_track(&ct, &q6, 1, 0, 0);
+	conntrack_track(&ct, &q6, 1, 0, NULL, 0);
 	e = conntrack_lookup(&ct, &r6, 1);
 	conntrack_entry_orig(e, &o);
 	assert_int_equal(o.version, 6);
@@ -421,6 +425,240 @@ static void test_entry_orig(void **state)
 	/* remove */
 	conntrack_remove(&ct, e);
 	assert_null(conntrack_lookup(&ct, &r6, 1));
+	conntrack_close(&ct);
+}
+
+/* ---- owners ---- */
+
+/* Owner handles: only their addresses matter. */
+static char owner_handles[300];
+#define OWNER(i) ((const void *)&owner_handles[(i)])
+
+static size_t owned(const struct conntrack *ct, const void *o, uint64_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ct->cap; i++)
+		if (ct->tags[i] && ct->owner_of[i] == o && ct->slots[i].expires > now)
+			n++;
+	return n;
+}
+
+static void fixed_key(struct conntrack *ct)
+{
+	memset(ct->hkey, 0x5a, sizeof(ct->hkey));
+}
+
+/* A TCP connection from peer address `src` to us, answered. */
+static void establish(struct conntrack *ct, uint32_t src, uint16_t sport,
+    const void *owner, uint64_t now)
+{
+	struct packet_info syn = tcp4(src, sport, A4, 22, SYN);
+	struct packet_info synack = tcp4(A4, 22, src, sport, SYN | ACK);
+	struct ct_entry *e;
+
+	assert_non_null(conntrack_track(ct, &syn, 0, 0, owner, now));
+	e = conntrack_lookup(ct, &synack, now);
+	assert_non_null(e);
+	conntrack_update(ct, e, &synack, now);
+	assert_int_equal(e->state, CT_TCP_ESTABLISHED);
+}
+
+/*
+ * Eight peers hold 16 established connections each; a ninth opens 100 000
+ * new flows as fast as it can. Every one of the 128 connections survives,
+ * and the flooder never holds more than its quota.
+ */
+static void test_owner_flood_keeps_others(void **state)
+{
+	struct conntrack ct;
+	struct packet_info p, ack;
+	const void *flooder = OWNER(8);
+	uint64_t now = 1000;
+	size_t most = 0;
+	int tracked = 0;
+
+	(void)state;
+	assert_int_equal(conntrack_init(&ct, 1024), 0);
+	fixed_key(&ct);
+	assert_int_equal(ct.quota, 1024 / CT_OWNER_SHARE);
+	for (int v = 0; v < 8; v++)
+		for (int i = 0; i < 16; i++)
+			establish(&ct, B4 + (uint32_t)v, (uint16_t)(40000 + i), OWNER(v), now);
+	for (uint32_t i = 0; i < 100000; i++, now++) {
+		p = udp4(C4 + 1000, (uint16_t)(1 + i % 60000), A4, (uint16_t)(1 + i / 60000));
+		tracked += conntrack_track(&ct, &p, 0, 0, flooder, now) != NULL;
+		if (i % 4096 == 0 && owned(&ct, flooder, now) > most)
+			most = owned(&ct, flooder, now);
+	}
+	for (int v = 0; v < 8; v++) {
+		for (int i = 0; i < 16; i++) {
+			ack = tcp4(B4 + (uint32_t)v, (uint16_t)(40000 + i), A4, 22, ACK);
+			assert_non_null(conntrack_lookup(&ct, &ack, now));
+		}
+		assert_int_equal(owned(&ct, OWNER(v), now), 16);
+	}
+	assert_true(most <= ct.quota);
+	assert_true(owned(&ct, flooder, now) <= ct.quota);
+	assert_true(ct.stats.refused > 0);
+	assert_true(tracked > 0);
+	conntrack_close(&ct);
+}
+
+/* One bucket: a heavy owner's new flow replaces its own least recently
+ * seen entry, not the older entries of a lighter owner. */
+static void test_owner_full_bucket_fair(void **state)
+{
+	struct conntrack ct;
+	struct packet_info light[3], heavy[7];
+	uint64_t t = 1;
+
+	(void)state;
+	assert_int_equal(conntrack_init(&ct, CT_WAYS), 0);
+	ct.quota = CT_WAYS;
+	for (int i = 0; i < 2; i++) {
+		light[i] = udp4(B4, (uint16_t)(100 + i), A4, 53);
+		assert_non_null(conntrack_track(&ct, &light[i], 0, 0, OWNER(0), t++));
+	}
+	for (int i = 0; i < 7; i++)
+		heavy[i] = udp4(C4, (uint16_t)(200 + i), A4, 53);
+	for (int i = 0; i < 6; i++)
+		assert_non_null(conntrack_track(&ct, &heavy[i], 0, 0, OWNER(1), t++));
+	/* full: the light owner's two are the least recently seen */
+	assert_non_null(conntrack_track(&ct, &heavy[6], 0, 0, OWNER(1), t++));
+	assert_int_equal(ct.stats.evicted, 1);
+	assert_non_null(conntrack_lookup(&ct, &light[0], t));
+	assert_non_null(conntrack_lookup(&ct, &light[1], t));
+	assert_null(conntrack_lookup(&ct, &heavy[0], t));
+	assert_non_null(conntrack_lookup(&ct, &heavy[6], t));
+	/* the light owner, holding fewer, may push the heavy one out (its
+	 * own are used now, so they are not the least recently seen) */
+	for (int i = 0; i < 2; i++)
+		conntrack_update(&ct, conntrack_lookup(&ct, &light[i], t), &light[i], t);
+	t++;
+	light[2] = udp4(B4, 102, A4, 53);
+	assert_non_null(conntrack_track(&ct, &light[2], 0, 0, OWNER(0), t++));
+	assert_null(conntrack_lookup(&ct, &heavy[1], t));
+	assert_int_equal(owned(&ct, OWNER(0), t), 3);
+	assert_int_equal(owned(&ct, OWNER(1), t), 5);
+	conntrack_close(&ct);
+}
+
+/* At its quota an owner replaces its own oldest entry and never takes a
+ * free slot; with none of its own in the bucket its flow is refused. */
+static void test_owner_at_quota(void **state)
+{
+	struct conntrack ct;
+	struct packet_info p[6], other = udp4(B4, 1, A4, 53);
+	uint64_t t = 1;
+
+	(void)state;
+	assert_int_equal(conntrack_init(&ct, CT_WAYS), 0);
+	ct.quota = 4;
+	for (int i = 0; i < 6; i++)
+		p[i] = udp4(C4, (uint16_t)(300 + i), A4, 53);
+	for (int i = 0; i < 4; i++)
+		assert_non_null(conntrack_track(&ct, &p[i], 0, 0, OWNER(1), t++));
+	assert_non_null(conntrack_track(&ct, &p[4], 0, 0, OWNER(1), t++));
+	assert_int_equal(owned(&ct, OWNER(1), t), 4);
+	assert_int_equal(ct.used, 4);	/* three slots stayed free */
+	assert_null(conntrack_lookup(&ct, &p[0], t));
+	assert_non_null(conntrack_lookup(&ct, &p[4], t));
+	assert_non_null(conntrack_track(&ct, &other, 0, 0, OWNER(0), t++));
+	/* a bigger table where the quota is reached elsewhere: refused */
+	conntrack_close(&ct);
+	assert_int_equal(conntrack_init(&ct, 1024), 0);
+	ct.quota = 1;
+	assert_non_null(conntrack_track(&ct, &p[0], 0, 0, OWNER(1), t));
+	for (int i = 1; i < 6; i++) {
+		struct ct_entry *e = conntrack_track(&ct, &p[i], 0, 0, OWNER(1), t);
+
+		assert_int_equal(owned(&ct, OWNER(1), t), 1);
+		if (!e)
+			continue;
+		/* only when p[i] shares p[0]'s bucket, which it then replaced */
+		assert_null(conntrack_lookup(&ct, &p[0], t));
+		p[0] = p[i];
+	}
+	assert_true(ct.stats.refused >= 1);
+	conntrack_close(&ct);
+}
+
+/* Flows that expired still count until reclaimed: a sweep gives the owner
+ * its whole quota back. */
+static void test_owner_expired_give_back(void **state)
+{
+	struct conntrack ct;
+	struct packet_info p;
+	uint64_t t = 1000;
+
+	(void)state;
+	assert_int_equal(conntrack_init(&ct, 1024), 0);
+	for (uint32_t i = 0; i < ct.quota; i++) {
+		p = udp4(C4, (uint16_t)(1000 + i), A4, 53);
+		assert_non_null(conntrack_track(&ct, &p, 0, 0, OWNER(1), t));
+	}
+	assert_int_equal(owned(&ct, OWNER(1), t), ct.quota);
+	t += CT_TIMEOUT_UDP + 1;
+	for (uint32_t i = 0; i < ct.quota; i++) {
+		p = udp4(C4, (uint16_t)(5000 + i), A4, 53);
+		assert_non_null(conntrack_track(&ct, &p, 0, 0, OWNER(1), t));
+	}
+	assert_int_equal(owned(&ct, OWNER(1), t), ct.quota);
+	assert_int_equal(ct.stats.refused, 0);
+	conntrack_close(&ct);
+}
+
+/* The table of counts matches the entries after churn: tracking, expiry,
+ * restarts, removals and fragment allowances from 100 owners (deletions
+ * shift probe runs back; a broken shift shows as an owner counted twice). */
+static void test_owner_counts_exact(void **state)
+{
+	struct conntrack ct;
+	uint32_t rnd = 12345;
+	size_t tally[300];
+	uint64_t t = 1;
+
+	(void)state;
+	assert_int_equal(conntrack_init(&ct, 1024), 0);
+	ct.quota = 16;
+	for (int round = 0; round < 200; round++) {
+		for (int k = 0; k < 100; k++, t += 7) {
+			int o = (int)((rnd = rnd * 1103515245u + 12345u) >> 16) % 100;
+			uint16_t port = (uint16_t)((rnd >> 8) % 64);
+			struct packet_info p = tcp4(B4 + (uint32_t)o, port, A4, 22, SYN);
+			struct ct_entry *e;
+
+			if (k % 13 == 0) {
+				p.flags |= PACKET_F_MORE_FRAGS | PACKET_F_FRAGMENT;
+				conntrack_note_fragment(&ct, &p, OWNER(o), t);
+				continue;
+			}
+			e = conntrack_track(&ct, &p, 0, 0, OWNER(o), t);
+			if (e && k % 5 == 0)
+				conntrack_remove(&ct, e);
+			else if (e && k % 7 == 0)
+				e->state = CT_TCP_RESET;	/* the next SYN restarts it */
+		}
+		memset(tally, 0, sizeof(tally));
+		for (size_t i = 0; i < ct.cap; i++)
+			if (ct.tags[i] && ct.owner_of[i])
+				tally[(const char *)ct.owner_of[i] - owner_handles]++;
+		for (size_t i = 0, seen = 0; i < ct.owners_cap; i++) {
+			const struct ct_owner *w = &ct.owners[i];
+
+			if (!w->id)
+				continue;
+			assert_int_equal(w->flows, tally[(const char *)w->id - owner_handles]);
+			tally[(const char *)w->id - owner_handles] = 0;	/* twice: caught below */
+			assert_true(++seen <= ct.n_owners);
+		}
+		for (int o = 0; o < 300; o++)
+			assert_int_equal(tally[o], 0);
+		assert_true(ct.n_owners <= 100);
+	}
+	conntrack_flush(&ct);
+	assert_int_equal(ct.n_owners, 0);
 	conntrack_close(&ct);
 }
 
@@ -438,6 +676,11 @@ int main(void)
 		cmocka_unit_test(test_full_table_bounded),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_entry_orig),
+		cmocka_unit_test(test_owner_flood_keeps_others),
+		cmocka_unit_test(test_owner_full_bucket_fair),
+		cmocka_unit_test(test_owner_at_quota),
+		cmocka_unit_test(test_owner_expired_give_back),
+		cmocka_unit_test(test_owner_counts_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

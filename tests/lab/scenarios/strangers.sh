@@ -6,7 +6,10 @@
 # closes those too once their 15 s window to join passes. Meanwhile j, a real
 # joiner from another address, joins and reaches d by name. Then one stranger
 # floods control messages: d drops what is over the per-peer rate and counts
-# it. `ray status --json` reports the gate's counters.
+# it. Last, four strangers flood messages that do not decode, each worth a
+# warning: d's log gains a bounded number of lines (the strangers share one
+# bucket) and counts the rest as held back; d's audit log names only j.
+# `ray status --json` reports the gate's counters.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init strangers
@@ -63,6 +66,37 @@ dropped=$(lab_ray d --json status | json_get .gate.messages_dropped)
 echo "flood: $dropped messages dropped"
 lab_path_is j dora direct || fail "j lost dora during the flood"
 
+step "four strangers flood 3000 undecodable messages each"
+dlog=$LAB_WORK/d/daemon.log
+malformed() { grep -c "malformed control message" "$dlog" || true; }
+before=$(malformed)
+lines_before=$(wc -l <"$dlog")
+lab_spawn s junk.out "$STRANGER" "$target" "$did" 4 6 junk=3000
+jout=$LAB_WORK/s/junk.out
+finished_junk() { grep -q '^{' "$jout"; }
+wait_for 20 "the junk flood ends" finished_junk
+grep -q '"confirmed": [1-9]' "$jout" || fail "no junk connection came up: $(tail -1 "$jout")"
+lines=$(($(malformed) - before))
+all=$(($(wc -l <"$dlog") - lines_before))
+echo "junk flood: $lines warnings ($all log lines in all)"
+# 20 at once, then one a second, for the strangers together
+if ((lines > 40 || all > 80)); then
+	tail -n "$all" "$dlog" | tail -n 60 | sed 's/^/    | /'
+	fail "the flood wrote $lines warnings ($all lines) to d's log"
+fi
+held=$(lab_ray d --json status | json_get .gate.log_lines_held)
+echo "junk flood: $held log lines held back"
+((held >= 500)) || fail "only $held log lines held back"
+lab_path_is j dora direct || fail "j lost dora during the junk flood"
+
+step "d's audit log names only members"
+jid=$(lab_ray j --json status | json_get .endpoint_id)
+audit=$(lab_home d)/audit.log
 lab_stop_daemon j
+j_left() { grep -q "disconnect net=den peer=$jid " "$audit"; }
+wait_for 30 "j's disconnect in d's audit log" j_left
+others=$(grep -vc "peer=$jid " "$audit" || true)
+assert_eq 0 "$others" "audit lines about strangers"
+
 lab_stop_daemon d
 step "strangers passed"
