@@ -141,6 +141,38 @@ static const char *invite_error(int err)
 	}
 }
 
+/* The joiner the invite was claimed for is in the roster: the invite is
+ * used. Should this not reach the disk, the claim lets only that joiner in
+ * again. */
+static void settle_claim(struct daemon *d, struct network *n, struct invite_ledger *led,
+			 const uint8_t hash[32], const char *id)
+{
+	int ret;
+
+	if (invite_settle(led, hash, id) < 0)
+		return;
+	ret = invite_ledger_save(led, d->home, n->saved.room_id);
+	if (ret < 0)
+		log_warn("network %s: the invite stays claimed by %.8s: cannot save the ledger (%s)",
+			 n->saved.name, id, strerror(-ret));
+}
+
+/* A member asking again with the invite it was admitted with: the
+ * coordinator died before it could answer, and before settling the claim. */
+static void settle_member_claim(struct daemon *d, struct network *n, struct peer *p,
+				const struct ctl_msg *m)
+{
+	struct invite_ledger led;
+	uint8_t hash[32];
+
+	if (!m->has_invite || !n->has_key ||
+	    invite_ledger_load(&led, d->home, n->saved.room_id) < 0)
+		return;
+	blake3_hash(m->invite, INVITE_SECRET_LEN, hash);
+	settle_claim(d, n, &led, hash, p->id);
+	invite_ledger_free(&led);
+}
+
 static void admit_with_invite(struct daemon *d, struct network *n, struct peer *p,
 			      const struct ctl_msg *m)
 {
@@ -154,8 +186,10 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 		send_denied(d, p, n->pk, "the coordinator's invite ledger is unreadable");
 		return;
 	}
-	ret = invite_redeem(&led, m->invite, daemon_unix_now(), &inv);
+	ret = invite_redeem(&led, m->invite, daemon_unix_now(), p->id, &inv);
 	if (ret == 0) {
+		/* The claim is on disk before any roster names the joiner: a
+		 * crash in between leaves an invite only this joiner can use. */
 		invite_ledger_save(&led, d->home, n->saved.room_id);
 		roster_invite_used(d, n, inv.hash);
 		if (admit_member(d, n, p, inv.hostname[0] ? inv.hostname : m->hostname,
@@ -163,7 +197,9 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 			invite_restore(&led, inv.hash); /* the holder may retry */
 			invite_ledger_save(&led, d->home, n->saved.room_id);
 			send_denied(d, p, n->pk, why);
+			goto out;
 		}
+		settle_claim(d, n, &led, inv.hash, p->id);
 		goto out;
 	}
 	blake3_hash(m->invite, INVITE_SECRET_LEN, hash);
@@ -288,6 +324,7 @@ void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_ms
 		return;
 	}
 	if (group_blob_find_member(&n->blob, p->id)) {
+		settle_member_claim(d, n, p, m);
 		send_simple(d, p, n, CTL_WELCOME);
 		return;
 	}
@@ -415,7 +452,7 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 
 static const char *entry_status(enum invite_status s, uint64_t expires)
 {
-	if (s == INVITE_USED)
+	if (s == INVITE_USED || s == INVITE_CLAIMED)
 		return "used";
 	if (s == INVITE_REVOKED)
 		return "revoked";
