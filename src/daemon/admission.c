@@ -190,7 +190,15 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 	if (ret == 0) {
 		/* The claim is on disk before any roster names the joiner: a
 		 * crash in between leaves an invite only this joiner can use. */
-		invite_ledger_save(&led, d->home, n->saved.room_id);
+		ret = invite_ledger_save(&led, d->home, n->saved.room_id);
+		if (ret < 0) {
+			log_error("network %s: cannot record invite %s as used (%s); %.8s refused",
+				  n->saved.name, inv.id, strerror(-ret), p->id);
+			snprintf(why, sizeof(why), "the coordinator cannot record the invite as used (%s); try again later",
+				 strerror(-ret));
+			send_denied(d, p, n->pk, why);
+			goto out;
+		}
 		roster_invite_used(d, n, inv.hash);
 		if (admit_member(d, n, p, inv.hostname[0] ? inv.hostname : m->hostname,
 				 inv.hostname[0] != 0, why, sizeof(why)) < 0) {
