@@ -121,7 +121,8 @@ static int admit_member(struct daemon *d, struct network *n, struct peer *p,
 	 * leave); the joiner's WELCOME below carries the record at once. */
 	ret = network_publish_batched(d, n, &blob, p);
 	if (ret < 0) {
-		snprintf(why, whylen, "the coordinator could not sign the roster");
+		snprintf(why, whylen, "the coordinator could not sign and store the roster (%s)",
+			 strerror(-ret));
 		return ret;
 	}
 	if ((r = find_request(&n->admission, p->pk)))
