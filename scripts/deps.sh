@@ -14,7 +14,7 @@ PACKAGES=(
   libnatpmp-dev libcmocka-dev
   # lab, tests and benchmarks
   dhtnode coturn miniupnpd iproute2 nftables iputils-ping iperf3 dnsutils
-  b3sum procps psmisc
+  b3sum procps psmisc strace
 )
 
 missing=()

@@ -122,7 +122,8 @@ static int admit_member(struct daemon *d, struct network *n, struct peer *p,
 	 * leave); the joiner's WELCOME below carries the record at once. */
 	ret = network_publish_batched(d, n, &blob, p);
 	if (ret < 0) {
-		snprintf(why, whylen, "the coordinator could not sign the roster");
+		snprintf(why, whylen, "the coordinator could not sign and store the roster (%s)",
+			 strerror(-ret));
 		return ret;
 	}
 	if ((r = find_request(&n->admission, p->pk)))
@@ -142,42 +143,36 @@ static const char *invite_error(int err)
 	}
 }
 
-/*
- * The invite inv was just redeemed in led. The burn goes to disk before
- * anyone is admitted with it: one that lived only in memory would be gone
- * with led (it is loaded for each request), and the same code would admit
- * a second identity. led always ends as the disk has it.
- */
-static void admit_burned(struct daemon *d, struct network *n, struct peer *p,
-			 const struct ctl_msg *m, struct invite_ledger *led,
-			 const struct invite *inv)
+/* The joiner the invite was claimed for is in the roster: the invite is
+ * used. Should this not reach the disk, the claim lets only that joiner in
+ * again. */
+static void settle_claim(struct daemon *d, struct network *n, struct invite_ledger *led,
+			 const uint8_t hash[32], const char *id)
 {
-	char why[160];
-	int ret = invite_ledger_save(led, d->home, n->saved.room_id);
+	int ret;
 
-	if (ret < 0) {
-		invite_restore(led, inv->hash);
-		log_error("network %s: cannot record invite %s as used (%s); refused %.8s",
-			  n->saved.name, inv->id, strerror(-ret), p->id);
-		send_denied(d, p, n->pk, "the coordinator cannot record the invite as used; try again later");
+	if (invite_settle(led, hash, id) < 0)
 		return;
-	}
-	if (admit_member(d, n, p, inv->hostname[0] ? inv->hostname : m->hostname,
-			 inv->hostname[0] != 0, why, sizeof(why)) < 0) {
-		/* Given back, so the holder may retry; if that cannot be saved
-		 * it stays used (locked out beats admitted twice). */
-		invite_restore(led, inv->hash);
-		ret = invite_ledger_save(led, d->home, n->saved.room_id);
-		if (ret < 0) {
-			invite_burn_hash(led, inv->hash);
-			log_warn("network %s: invite %s stays used: cannot save the ledger (%s)",
-				 n->saved.name, inv->id, strerror(-ret));
-		}
-		send_denied(d, p, n->pk, why);
+	ret = invite_ledger_save(led, d->home, n->saved.room_id);
+	if (ret < 0)
+		log_warn("network %s: the invite stays claimed by %.8s: cannot save the ledger (%s)",
+			 n->saved.name, id, strerror(-ret));
+}
+
+/* A member asking again with the invite it was admitted with: the
+ * coordinator died before it could answer, and before settling the claim. */
+static void settle_member_claim(struct daemon *d, struct network *n, struct peer *p,
+				const struct ctl_msg *m)
+{
+	struct invite_ledger led;
+	uint8_t hash[32];
+
+	if (!m->has_invite || !n->has_key ||
+	    invite_ledger_load(&led, d->home, n->saved.room_id) < 0)
 		return;
-	}
-	/* Only now: a failed admission must not burn it at the others. */
-	roster_invite_used(d, n, inv->hash);
+	blake3_hash(m->invite, INVITE_SECRET_LEN, hash);
+	settle_claim(d, n, &led, hash, p->id);
+	invite_ledger_free(&led);
 }
 
 static void admit_with_invite(struct daemon *d, struct network *n, struct peer *p,
@@ -193,9 +188,35 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 		send_denied(d, p, n->pk, "the coordinator's invite ledger is unreadable");
 		return;
 	}
-	ret = invite_redeem(&led, m->invite, daemon_unix_now(), &inv);
+	ret = invite_redeem(&led, m->invite, daemon_unix_now(), p->id, &inv);
 	if (ret == 0) {
-		admit_burned(d, n, p, m, &led, &inv);
+		/* The claim is on disk before any roster names the joiner: a
+		 * crash in between leaves an invite only this joiner can use. */
+		ret = invite_ledger_save(&led, d->home, n->saved.room_id);
+		if (ret < 0) {
+			log_error("network %s: cannot record invite %s as used (%s); %.8s refused",
+				  n->saved.name, inv.id, strerror(-ret), p->id);
+			snprintf(why, sizeof(why), "the coordinator cannot record the invite as used (%s); try again later",
+				 strerror(-ret));
+			send_denied(d, p, n->pk, why);
+			goto out;
+		}
+		if (admit_member(d, n, p, inv.hostname[0] ? inv.hostname : m->hostname,
+				 inv.hostname[0] != 0, why, sizeof(why)) < 0) {
+			/* Given back, so the holder may retry; if that cannot be
+			 * saved it stays claimed by this joiner (locked out beats
+			 * admitted twice). */
+			invite_restore(&led, inv.hash);
+			ret = invite_ledger_save(&led, d->home, n->saved.room_id);
+			if (ret < 0)
+				log_warn("network %s: invite %s stays claimed by %.8s: cannot save the ledger (%s)",
+					 n->saved.name, inv.id, p->id, strerror(-ret));
+			send_denied(d, p, n->pk, why);
+			goto out;
+		}
+		/* Only now: a failed admission must not burn it at the others. */
+		roster_invite_used(d, n, inv.hash);
+		settle_claim(d, n, &led, inv.hash, p->id);
 		goto out;
 	}
 	blake3_hash(m->invite, INVITE_SECRET_LEN, hash);
@@ -322,6 +343,7 @@ void admission_on_join_req(struct daemon *d, struct peer *p, const struct ctl_ms
 		return;
 	}
 	if (group_blob_find_member(&n->blob, p->id)) {
+		settle_member_claim(d, n, p, m);
 		send_simple(d, p, n, CTL_WELCOME);
 		return;
 	}
@@ -464,7 +486,7 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 
 static const char *entry_status(enum invite_status s, uint64_t expires)
 {
-	if (s == INVITE_USED)
+	if (s == INVITE_USED || s == INVITE_CLAIMED)
 		return "used";
 	if (s == INVITE_REVOKED)
 		return "revoked";

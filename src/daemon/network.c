@@ -99,18 +99,25 @@ static void network_changed(struct daemon *d)
 	policy_recompile(d);
 }
 
-int networks_save(struct daemon *d)
+/* Saves networks.json with `next` in place of only's entry (when given). */
+static int networks_save_as(struct daemon *d, const struct network *only,
+			    const struct net_saved *next)
 {
 	const struct net_saved *list[STORE_MAX_NETWORKS];
 	size_t count = 0;
 	int ret;
 
 	for (struct network *n = d->nets; n && count < STORE_MAX_NETWORKS; n = n->next)
-		list[count++] = &n->saved;
+		list[count++] = n == only ? next : &n->saved;
 	ret = store_save_networks(d->home, list, count);
 	if (ret < 0)
 		log_error("store: cannot save networks.json: %s", strerror(-ret));
 	return ret;
+}
+
+int networks_save(struct daemon *d)
+{
+	return networks_save_as(d, NULL, NULL);
 }
 
 /* Every blob a network still needs (current rosters, merge bases); *out is
@@ -361,6 +368,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	struct group_blob blob, old;
 	const struct gb_member *me;
 	uint8_t hash[32], dropped[32];
+	struct net_saved next;
 	bool drop;
 	struct record r;
 	int ret;
@@ -391,6 +399,27 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 		group_blob_free(&blob);
 		return ret;
 	}
+	/* Keep the current roster and the merge base; the base before goes.
+	 * networks.json names the new roster before anything acts on it: one
+	 * it cannot record is neither adopted, nor announced, nor answered as
+	 * done (a crash would lose it with nobody else holding it). */
+	next = n->saved;
+	next.has_base = n->saved.record_len > 0;
+	if (next.has_base)
+		memcpy(next.base_hash, n->saved.blob_hash, 32);
+	memcpy(next.blob_hash, hash, 32);
+	memcpy(next.record, rec, rec_len);
+	next.record_len = rec_len;
+	snprintf(next.hostname, sizeof(next.hostname), "%s", me->hostname);
+	ret = networks_save_as(d, n, &next);
+	if (ret < 0) {
+		log_error("network %s: cannot record roster v%llu (%s); keeping v%llu",
+			  n->saved.name, (unsigned long long)blob.version, strerror(-ret),
+			  (unsigned long long)n->blob.version);
+		group_blob_free(&blob);
+		release_blobs(d, (const uint8_t (*)[32])hash, 1);
+		return ret;
+	}
 	old = n->blob;
 	n->blob = blob;
 	/* Want the new members before dropping the old, so nobody we keep
@@ -403,19 +432,12 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	n->has_base = true;
 	me = network_me(d, n);
 	n->my_ipv4 = me->ipv4;
-	snprintf(n->saved.hostname, sizeof(n->saved.hostname), "%s", me->hostname);
-	/* Keep the current roster and the merge base; the base before goes. */
 	drop = n->saved.has_base;
 	memcpy(dropped, n->saved.base_hash, 32);
-	n->saved.has_base = n->saved.record_len > 0;
-	if (n->saved.has_base)
-		memcpy(n->saved.base_hash, n->saved.blob_hash, 32);
-	memcpy(n->saved.blob_hash, hash, 32);
-	memcpy(n->saved.record, rec, rec_len);
-	n->saved.record_len = rec_len;
+	n->saved = next;
 	n->seq = r.seq;
 	n->fork_since_ms = 0;
-	if (networks_save(d) == 0 && drop)
+	if (drop)
 		release_blobs(d, (const uint8_t (*)[32])dropped, 1);
 	network_announce(d, n, rec, rec_len);
 	network_changed(d);

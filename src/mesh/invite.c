@@ -80,7 +80,12 @@ void invite_ledger_free(struct invite_ledger *l)
 
 static const char *status_name(enum invite_status s)
 {
-	return s == INVITE_ACTIVE ? "active" : s == INVITE_USED ? "used" : "revoked";
+	switch (s) {
+	case INVITE_ACTIVE: return "active";
+	case INVITE_USED: return "used";
+	case INVITE_CLAIMED: return "claimed";
+	default: return "revoked";
+	}
 }
 
 static int ledger_path(char *out, size_t cap, const char *home, const char *room_id)
@@ -97,6 +102,7 @@ static int parse_one(json_t *o, struct invite *inv)
 	const char *hash = json_string_value(json_object_get(o, "secret_hash"));
 	const char *st = json_string_value(json_object_get(o, "status"));
 	const char *host = json_string_value(json_object_get(o, "hostname"));
+	const char *claimant = json_string_value(json_object_get(o, "claimant"));
 	json_t *created = json_object_get(o, "created");
 	json_t *expires = json_object_get(o, "expires");
 
@@ -114,8 +120,14 @@ static int parse_one(json_t *o, struct invite *inv)
 		inv->status = INVITE_USED;
 	else if (strcmp(st, "revoked") == 0)
 		inv->status = INVITE_REVOKED;
+	else if (strcmp(st, "claimed") == 0 && claimant &&
+		 strlen(claimant) == IDENTITY_ID_LEN &&
+		 strspn(claimant, "0123456789abcdef") == IDENTITY_ID_LEN)
+		inv->status = INVITE_CLAIMED;
 	else
 		return -EINVAL;
+	if (inv->status == INVITE_CLAIMED)
+		memcpy(inv->claimant, claimant, IDENTITY_ID_LEN + 1);
 	memcpy(inv->id, id, INVITE_ID_LEN + 1);
 	snprintf(inv->hostname, sizeof(inv->hostname), "%s", host ? host : "");
 	inv->created = (uint64_t)json_integer_value(created);
@@ -174,12 +186,16 @@ int invite_ledger_save(const struct invite_ledger *l, const char *home,
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		const struct invite *v = &l->v[i];
+		json_t *o;
 
 		hex_encode(v->hash, 32, hash);
-		json_array_append_new(root, json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:b}",
+		o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:b}",
 			"id", v->id, "secret_hash", hash, "created", (json_int_t)v->created,
 			"expires", (json_int_t)v->expires, "status", status_name(v->status),
-			"hostname", v->hostname, "shared", v->shared));
+			"hostname", v->hostname, "shared", v->shared);
+		if (o && v->status == INVITE_CLAIMED)
+			json_object_set_new(o, "claimant", json_string(v->claimant));
+		json_array_append_new(root, o);
 	}
 	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
@@ -198,10 +214,12 @@ static int append(struct invite_ledger *l, const struct invite *inv)
 	struct invite *nv;
 
 	if (l->n >= INVITE_MAX) {
-		/* Drop the oldest spent entry to make room; never an active one. */
+		/* Drop the oldest spent entry to make room; never an active
+		 * or claimed one. */
 		size_t i;
 
-		for (i = 0; i < l->n && l->v[i].status == INVITE_ACTIVE; i++)
+		for (i = 0; i < l->n && (l->v[i].status == INVITE_ACTIVE ||
+					 l->v[i].status == INVITE_CLAIMED); i++)
 			;
 		if (i == l->n)
 			return -ENOSPC;
@@ -246,24 +264,44 @@ static struct invite *find_hash(struct invite_ledger *l, const uint8_t hash[32])
 }
 
 int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LEN],
-		  uint64_t now, struct invite *out)
+		  uint64_t now, const char *claimant, struct invite *out)
 {
 	uint8_t hash[32];
 	struct invite *inv;
 
+	if (!claimant || strlen(claimant) != IDENTITY_ID_LEN)
+		return -EINVAL;
 	blake3_hash(secret, INVITE_SECRET_LEN, hash);
 	inv = find_hash(l, hash);
 	if (!inv)
 		return -ENOENT;
 	if (inv->status == INVITE_REVOKED)
 		return -EKEYREVOKED;
-	if (inv->status == INVITE_USED)
+	/* Claimed for this joiner by an admission that never finished (the
+	 * coordinator died before storing the roster): it is still theirs. */
+	if (inv->status == INVITE_CLAIMED && strcmp(inv->claimant, claimant) == 0)
+		goto claimed;
+	if (inv->status == INVITE_USED || inv->status == INVITE_CLAIMED)
 		return -EALREADY;
 	if (inv->expires && inv->expires <= now)
 		return -EKEYEXPIRED;
-	inv->status = INVITE_USED;
+	inv->status = INVITE_CLAIMED;
+	memcpy(inv->claimant, claimant, IDENTITY_ID_LEN + 1);
+claimed:
 	if (out)
 		*out = *inv;
+	return 0;
+}
+
+int invite_settle(struct invite_ledger *l, const uint8_t hash[32], const char *claimant)
+{
+	struct invite *inv = find_hash(l, hash);
+
+	if (!inv || inv->status != INVITE_CLAIMED || !claimant ||
+	    strcmp(inv->claimant, claimant) != 0)
+		return -ENOENT;
+	inv->status = INVITE_USED;
+	inv->claimant[0] = 0;
 	return 0;
 }
 
@@ -271,9 +309,10 @@ int invite_restore(struct invite_ledger *l, const uint8_t hash[32])
 {
 	struct invite *inv = find_hash(l, hash);
 
-	if (!inv || inv->status != INVITE_USED)
+	if (!inv || (inv->status != INVITE_USED && inv->status != INVITE_CLAIMED))
 		return -ENOENT;
 	inv->status = INVITE_ACTIVE;
+	inv->claimant[0] = 0;
 	return 0;
 }
 
@@ -304,8 +343,10 @@ int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[32])
 
 	if (!inv)
 		return -ENOENT;
-	if (inv->status == INVITE_ACTIVE)
+	if (inv->status == INVITE_ACTIVE || inv->status == INVITE_CLAIMED) {
 		inv->status = INVITE_USED;
+		inv->claimant[0] = 0;
+	}
 	return 0;
 }
 

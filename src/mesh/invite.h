@@ -8,10 +8,13 @@
  * reusable keys (their hash rides the signed roster, see group_blob.h).
  *
  * The ledger ($RAYFISH_HOME/invites/<room id>.json, mode 0600) keeps only
- * BLAKE3(secret), never the secret. An invite is redeemed (burned) at
- * admission, the burn saved before the joiner is admitted, and restored if
- * admission then fails, so its holder is not locked out by a name or
- * address clash.
+ * BLAKE3(secret), never the secret. At admission an invite is first
+ * claimed for the joiner's identity (and the claim saved), then settled
+ * (used) once the roster naming the joiner is stored, or restored if the
+ * admission failed, so its holder is not locked out by a name or address
+ * clash. A coordinator that dies between the claim and the roster comes
+ * back with an invite only that joiner can still redeem: never one anybody
+ * can, never one nobody can.
  */
 #ifndef RAYFISH_MESH_INVITE_H
 #define RAYFISH_MESH_INVITE_H
@@ -21,6 +24,7 @@
 #include <stdint.h>
 
 #include "mesh/hostname.h"
+#include "mesh/identity.h"
 
 #define INVITE_SECRET_LEN 16
 #define INVITE_ID_LEN 8              /* hex chars */
@@ -40,7 +44,8 @@ int invite_code_encode(const struct invite_code *c, char *out, size_t cap);
  * (mistyped or truncated). */
 int invite_code_decode(const char *s, struct invite_code *c);
 
-enum invite_status { INVITE_ACTIVE, INVITE_USED, INVITE_REVOKED };
+/* CLAIMED: spent for everyone but the joiner it is being redeemed for. */
+enum invite_status { INVITE_ACTIVE, INVITE_USED, INVITE_REVOKED, INVITE_CLAIMED };
 
 struct invite {
 	char id[INVITE_ID_LEN + 1];
@@ -50,6 +55,7 @@ struct invite {
 	enum invite_status status;
 	char hostname[HOSTNAME_BUF]; /* "" = the joiner picks */
 	bool shared;                 /* learned from another coordinator */
+	char claimant[IDENTITY_ID_LEN + 1]; /* INVITE_CLAIMED: its joiner */
 };
 
 struct invite_ledger {
@@ -70,11 +76,16 @@ int invite_mint(struct invite_ledger *l, const char *hostname, uint64_t ttl_s,
 		uint64_t now, uint8_t secret[INVITE_SECRET_LEN],
 		struct invite *out);
 /*
- * Burns the invite for secret. Returns 0 with *out set, -ENOENT (unknown),
- * -EKEYEXPIRED, -EKEYREVOKED, -EALREADY (already used).
+ * Claims the invite for secret for the joiner `claimant` (an endpoint id).
+ * Returns 0 with *out set, -ENOENT (unknown), -EKEYEXPIRED, -EKEYREVOKED,
+ * -EALREADY (used, or claimed by another joiner). An invite already claimed
+ * by this claimant is claimed again: its admission never finished.
  */
 int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LEN],
-		  uint64_t now, struct invite *out);
+		  uint64_t now, const char *claimant, struct invite *out);
+/* Claimed → used: the roster naming the claimant is stored. -ENOENT when
+ * the invite with this hash is not claimed by claimant. */
+int invite_settle(struct invite_ledger *l, const uint8_t hash[32], const char *claimant);
 /* Un-burns the invite with this hash (admission failed after redeem). */
 int invite_restore(struct invite_ledger *l, const uint8_t hash[32]);
 /* Revokes by exact id or unique id prefix: -ENOENT, -EEXIST (ambiguous). */

@@ -84,6 +84,7 @@ struct quic_conn {
 	int server;
 	int trusted;		/* the owner knows the peer: not a source's share */
 	int confirmed;		/* handshake confirmed and survivor checks done */
+	uint64_t confirmed_ts;	/* when (ep_now) */
 	int owner_knows;	/* closed event is due */
 	int peer_known;
 	int in_ngtcp2;		/* inside read_pkt: defer sends and closes */
@@ -1396,6 +1397,16 @@ conn_client_key(const struct quic_conn *c)
 	return c->server ? c->peer : c->ep->tls.pk;
 }
 
+/*
+ * Two mesh connections with one peer confirmed within this of each other
+ * are a simultaneous dial: both ends keep the same one (conn_survivor). A
+ * new one confirmed later than that means the peer no longer has the old
+ * one (its process was killed and restarted, or it timed the old one out
+ * first): the new one replaces it, or a restarted peer would be turned
+ * away until the old connection's idle timeout.
+ */
+#define DUP_RACE_NS (3000 * MS_NS)
+
 /* Returns the connection both ends keep of a and b. */
 static struct quic_conn *
 conn_survivor(struct quic_conn *a, struct quic_conn *b)
@@ -1483,7 +1494,9 @@ conn_confirm(struct quic_conn *c)
 		magicsock_peer_heard(ep->ms, c->peer, &c->last_from);
 	if (strcmp(c->alpn, QUIC_ALPN_MESH) == 0)
 		other = quic_endpoint_find(ep, c->peer, c->alpn);
-	if (other && conn_survivor(c, other) == other) {
+	c->confirmed_ts = ep_now(ep);
+	if (other && c->confirmed_ts - other->confirmed_ts < DUP_RACE_NS &&
+	    conn_survivor(c, other) == other) {
 		log_debug("quic: duplicate mesh connection, keeping the older");
 		conn_close_local(c, QUIC_CODE_DUPLICATE, QUIC_CLOSE_SUPERSEDED, 1);
 		return;

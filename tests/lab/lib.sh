@@ -33,6 +33,7 @@
 #   lab_start_daemon NAME [VAR=VALUE...] / lab_stop_daemon NAME
 #   lab_host_ip NAME [4|6] / lab_router_wan_ip NAME / lab_ns NAME
 #   lab_home NAME / lab_socket NAME / lab_resolv_conf NAME
+#   lab_tmpfs_home NAME SIZE          the host's RAYFISH_HOME on a small tmpfs
 #   lab_port_bound NAME udp|tcp PORT
 #   lab_udp_reflector NAME PORT / lab_udp_probe NAME IP PORT [SRC_PORT]
 #   wait_for SECONDS DESCRIPTION cmd...
@@ -326,6 +327,7 @@ lab_cleanup() {
 	local work=$1 prefix=$2 ns i
 	[[ "$prefix" =~ ^r[0-9a-f]{4}$ ]] || { _lab_die "lab_cleanup: bad prefix '$prefix'"; return 1; }
 	_lab_kill_all "$work" "$prefix"
+	_lab_unmount_all "$work"
 	for ns in $(_lab_namespaces "$work" "$prefix"); do
 		[[ -d "/etc/netns/$ns" ]] && rm -rf "/etc/netns/${ns:?}"
 		[[ -e "/run/netns/$ns" ]] && ip netns del "$ns" 2>/dev/null
@@ -341,10 +343,37 @@ lab_cleanup() {
 	return 0
 }
 
+# The mounts lab_tmpfs_home recorded in WORK that are still mounted,
+# newest first; only paths inside WORK count.
+_lab_mounts() { # WORK
+	local list=() i
+	[[ -f "$1/state/mounts" ]] || return 0
+	mapfile -t list <"$1/state/mounts"
+	for ((i = ${#list[@]} - 1; i >= 0; i--)); do
+		[[ "${list[i]}" == "$1"/* ]] && mountpoint -q "${list[i]}" && echo "${list[i]}"
+	done
+	return 0
+}
+
+# Unmount what _lab_mounts lists (lazily when still busy); run after the
+# lab's processes are gone.
+_lab_unmount_all() { # WORK
+	local m
+	while IFS= read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null ||
+			_lab_log "cannot unmount $m"
+	done < <(_lab_mounts "$1")
+	return 0
+}
+
 # lab_leftovers WORK PREFIX: print what of the lab still exists; 1 if any.
 lab_leftovers() {
-	local work=$1 prefix=$2 found=0 pid start label ns
+	local work=$1 prefix=$2 found=0 pid start label ns m
 	[[ "$prefix" =~ ^r[0-9a-f]{4}$ ]] || { _lab_die "lab_leftovers: bad prefix '$prefix'"; return 1; }
+	while IFS= read -r m; do
+		echo "mount $m still exists"
+		found=1
+	done < <(_lab_mounts "$work")
 	if [[ -f "$work/state/pids" ]]; then
 		while read -r pid start label; do
 			if _lab_proc_alive "$pid" "$start"; then
@@ -741,6 +770,27 @@ lab_router_wan_ip() {
 lab_home() { echo "$LAB_WORK/$1/home"; }
 lab_socket() { echo "$LAB_WORK/$1/ray.sock"; }
 lab_resolv_conf() { echo "/etc/netns/$(lab_ns "$1")/resolv.conf"; }
+
+# lab_tmpfs_home NAME SIZE: put host NAME's RAYFISH_HOME on a tmpfs of its
+# own of SIZE (mount's size=, say 4m), so a scenario can fill it up to
+# ENOSPC (`dd` a file into it) and free it again. Call it before NAME's
+# daemon first starts: `ip netns exec` gives every process started
+# afterwards a copy of the mount. The mount is recorded before it is made;
+# lab_cleanup unmounts it once the lab's processes are gone, lab_leftovers
+# reports it while it stays.
+lab_tmpfs_home() {
+	local name=${1:?lab_tmpfs_home NAME SIZE} size=${2:?lab_tmpfs_home NAME SIZE} dir
+	[[ "$(_lab_node_get "$name" kind)" == host ]] || { _lab_die "$name is not a host"; return 1; }
+	[[ "$size" =~ ^[0-9]+[kmg]?$ ]] || { _lab_die "lab_tmpfs_home: bad size '$size'"; return 1; }
+	dir=$(lab_home "$name")
+	if [[ -f "$LAB_WORK/$name/daemon.pid" ]] || [[ -n "$(ls -A "$dir")" ]]; then
+		_lab_die "lab_tmpfs_home: $name's home is in use already"
+		return 1
+	fi
+	echo "$dir" >>"$LAB_WORK/state/mounts"
+	mount -t tmpfs -o "size=$size,mode=0700" "${LAB_PREFIX}-$name" "$dir" || return 1
+	step "host $name: RAYFISH_HOME on a $size tmpfs"
+}
 
 # ---------------------------------------------------------------- running
 

@@ -49,7 +49,9 @@ static enum invite_status on_disk(struct fixture *f, struct network *n,
 	int ret;
 
 	assert_int_equal(invite_ledger_load(&led, f->home, n->saved.room_id), 0);
-	ret = invite_redeem(&led, secret, daemon_unix_now(), &inv);
+	/* A probe that is no joiner: used, or claimed by one, reads -EALREADY. */
+	ret = invite_redeem(&led, secret, daemon_unix_now(),
+			    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", &inv);
 	invite_ledger_free(&led);
 	if (ret == -EALREADY)
 		return INVITE_USED;

@@ -16,6 +16,8 @@
 
 static char home[64];
 static const char room[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char joiner[] = "1111111111111111111111111111111111111111111111111111111111111111";
+static const char other_joiner[] = "2222222222222222222222222222222222222222222222222222222222222222";
 
 static int setup(void **state)
 {
@@ -109,18 +111,68 @@ static void test_ledger_lifecycle(void **state)
 	assert_int_equal(m.n, 1);
 	assert_string_equal(m.v[0].hostname, "srv");
 	memset(other, 0x55, sizeof(other));
-	assert_int_equal(invite_redeem(&m, other, 2000, &got), -ENOENT);
-	assert_int_equal(invite_redeem(&m, secret, 5000, &got), -EKEYEXPIRED);
-	assert_int_equal(invite_redeem(&m, secret, 2000, &got), 0);
-	assert_int_equal(invite_redeem(&m, secret, 2000, &got), -EALREADY);
+	assert_int_equal(invite_redeem(&m, other, 2000, joiner, &got), -ENOENT);
+	assert_int_equal(invite_redeem(&m, secret, 5000, joiner, &got), -EKEYEXPIRED);
+	assert_int_equal(invite_redeem(&m, secret, 2000, joiner, &got), 0);
+	assert_int_equal(invite_settle(&m, got.hash, joiner), 0);
+	assert_int_equal(invite_redeem(&m, secret, 2000, joiner, &got), -EALREADY);
 	assert_int_equal(invite_restore(&m, got.hash), 0);
-	assert_int_equal(invite_redeem(&m, secret, 2000, &got), 0);
+	assert_int_equal(invite_redeem(&m, secret, 2000, joiner, &got), 0);
 	assert_int_equal(invite_restore(&m, got.hash), 0);
 	assert_int_equal(invite_revoke(&m, inv.id, NULL), 0);
-	assert_int_equal(invite_redeem(&m, secret, 2000, &got), -EKEYREVOKED);
+	assert_int_equal(invite_redeem(&m, secret, 2000, joiner, &got), -EKEYREVOKED);
 	assert_int_equal(invite_revoke(&m, "zz", NULL), -ENOENT);
 	invite_ledger_free(&m);
 	invite_ledger_free(&l);
+}
+
+/* A coordinator dies between claiming an invite and storing the roster:
+ * the ledger it comes back with lets that joiner in, and nobody else. */
+static void test_ledger_claims(void **state)
+{
+	struct invite_ledger l, m;
+	uint8_t secret[16];
+	struct invite inv, got;
+
+	(void)state;
+	invite_ledger_init(&l);
+	assert_int_equal(invite_mint(&l, NULL, 3600, 1000, secret, &inv), 0);
+	assert_int_equal(invite_redeem(&l, secret, 2000, "short", &got), -EINVAL);
+	assert_int_equal(invite_redeem(&l, secret, 2000, joiner, &got), 0);
+	assert_int_equal(got.status, INVITE_CLAIMED);
+	assert_string_equal(got.claimant, joiner);
+	assert_int_equal(invite_ledger_save(&l, home, room), 0);
+	invite_ledger_free(&l);
+
+	/* the restart: the claim survived, for its joiner only */
+	assert_int_equal(invite_ledger_load(&m, home, room), 0);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.v[0].status, INVITE_CLAIMED);
+	assert_string_equal(m.v[0].claimant, joiner);
+	assert_int_equal(invite_redeem(&m, secret, 2000, other_joiner, &got), -EALREADY);
+	/* expiry does not take a claim away from its joiner */
+	assert_int_equal(invite_redeem(&m, secret, 9000, joiner, &got), 0);
+	assert_int_equal(invite_settle(&m, got.hash, other_joiner), -ENOENT);
+	assert_int_equal(invite_settle(&m, got.hash, joiner), 0);
+	assert_int_equal(m.v[0].status, INVITE_USED);
+	assert_int_equal(m.v[0].claimant[0], 0);
+	assert_int_equal(invite_settle(&m, got.hash, joiner), -ENOENT);
+	assert_int_equal(invite_redeem(&m, secret, 2000, joiner, &got), -EALREADY);
+	assert_int_equal(invite_ledger_save(&m, home, room), 0);
+	invite_ledger_free(&m);
+	assert_int_equal(invite_ledger_load(&m, home, room), 0);
+	assert_int_equal(m.v[0].status, INVITE_USED);
+
+	/* a failed admission gives the claim back; another coordinator's use
+	 * burns it */
+	assert_int_equal(invite_restore(&m, got.hash), 0);
+	assert_int_equal(invite_redeem(&m, secret, 2000, other_joiner, &got), 0);
+	assert_int_equal(invite_restore(&m, got.hash), 0);
+	assert_int_equal(m.v[0].status, INVITE_ACTIVE);
+	assert_int_equal(invite_redeem(&m, secret, 2000, joiner, &got), 0);
+	assert_int_equal(invite_burn_hash(&m, got.hash), 0);
+	assert_int_equal(invite_redeem(&m, secret, 2000, joiner, &got), -EALREADY);
+	invite_ledger_free(&m);
 }
 
 static void test_ledger_corrupt(void **state)
@@ -129,6 +181,9 @@ static void test_ledger_corrupt(void **state)
 		"{", "{}", "[5]", "[{\"id\": \"abc\"}]",
 		"[{\"id\":\"01234567\",\"secret_hash\":\"zz\",\"created\":1,\"expires\":2,\"status\":\"active\"}]",
 		"[{\"id\":\"01234567\",\"secret_hash\":\"00\",\"created\":1,\"expires\":2,\"status\":\"bogus\"}]",
+		/* a claim names its joiner */
+		"[{\"id\":\"01234567\",\"secret_hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"created\":1,\"expires\":2,\"status\":\"claimed\"}]",
+		"[{\"id\":\"01234567\",\"secret_hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"created\":1,\"expires\":2,\"status\":\"claimed\",\"claimant\":\"xyz\"}]",
 	};
 	struct invite_ledger l;
 	char path[256];
@@ -176,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_code_roundtrip),
 		cmocka_unit_test(test_code_hostile),
 		cmocka_unit_test(test_ledger_lifecycle),
+		cmocka_unit_test(test_ledger_claims),
 		cmocka_unit_test(test_ledger_corrupt),
 		cmocka_unit_test(test_durations),
 	};

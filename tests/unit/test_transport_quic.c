@@ -3,7 +3,8 @@
  * 127.0.0.1, all in one libuv loop: mutual key checks, refusal, datagrams
  * (exact cap, cap + 1, bursts, the bounded send queue's -EAGAIN and the
  * writable event), control messages (600 KB, oversized), close
- * codes, idle timeout, simultaneous-dial de-duplication and garbage input;
+ * codes, idle timeout, simultaneous-dial de-duplication (and a peer that
+ * restarts and dials again, replacing the connection it lost), garbage input;
  * limits on what others may open (per client key, per source address) and
  * the close of a connection whose peer lets our send queue overflow; Retry
  * (a handshake through it, a replayed Initial that leaves nothing open).
@@ -878,6 +879,56 @@ test_simultaneous_dial(void **state)
 	}
 }
 
+struct restart { struct node *lo, *hi2; struct quic_conn *old; };
+
+static int
+restart_reconnected(void *arg)
+{
+	struct restart *r = arg;
+
+	return r->hi2->conn && r->lo->conn && r->lo->conn != r->old &&
+	    quic_endpoint_find(r->lo->ep, r->hi2->pk, QUIC_ALPN_MESH) == r->lo->conn;
+}
+
+/*
+ * The peer with the larger key is killed and restarts (no close reaches
+ * the other side) and dials again: its new connection would lose the
+ * simultaneous-dial rule to the old one, which the smaller key dialled,
+ * and be turned away until the old one's idle timeout. Older than a dial
+ * race, the old connection is the one replaced.
+ */
+static void
+test_peer_restart(void **state)
+{
+	struct node n1, n2, hi2, *lo, *hi;
+	struct restart r;
+	struct quic_conn *c;
+
+	node_init(&n1, 1, NULL);
+	node_init(&n2, 2, NULL);
+	lo = memcmp(n1.pk, n2.pk, 32) < 0 ? &n1 : &n2;
+	hi = lo == &n1 ? &n2 : &n1;
+	connect_pair(lo, hi, QUIC_ALPN_MESH);
+	introduce(hi, lo);
+	r.old = lo->conn;
+	settle(3300);	/* older than a simultaneous dial */
+	magicsock_set_blackhole(hi->ms, 1);
+	node_close(hi);
+	node_init(&hi2, hi == &n1 ? 1 : 2, NULL);
+	introduce(&hi2, lo);
+	r.lo = lo;
+	r.hi2 = &hi2;
+	assert_int_equal(quic_connect(hi2.ep, lo->pk, QUIC_ALPN_MESH, &c), 0);
+	assert_true(loop_wait(&loop, restart_reconnected, &r, 3000));
+	assert_ptr_equal(hi2.conn, c);
+	assert_int_equal(hi2.closed, 0);
+	assert_false(quic_conn_is_client(lo->conn));
+	/* The old connection went as superseded. */
+	assert_int_equal(lo->closed, 1);
+	assert_int_equal(lo->reason, QUIC_CLOSE_SUPERSEDED);
+	finish(lo, &hi2);
+}
+
 static int
 confirmed_a(void *arg)
 {
@@ -975,6 +1026,7 @@ main(void)
 		cmocka_unit_test(test_close_code),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_simultaneous_dial),
+		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_garbage),
 	};
 	int rv;
