@@ -416,18 +416,19 @@ static void junk_done(bool ok, void *ud)
 }
 
 /*
- * Anyone may store raw values under a record's key. With more junk than one
- * get delivers (DHT_GET_VALUES_MAX), a filtered get still finds the one
- * signed record: the filter runs before the cap counts.
+ * A key under which a raw OpenDHT node stored DHT_GET_VALUES_MAX + 60
+ * values (fill(i, buf) makes value i), then the real record (seq 7) put by
+ * node 0; node 1 looks it up through the records filter. check(f) runs on
+ * each lookup's result; the record must be found.
  */
-static void test_flooded_key(void **state)
+static void flooded_lookup(struct fixture *fx, size_t (*fill)(int, uint8_t *, size_t),
+    void (*check)(const struct fetch *))
 {
-	struct fixture *fx = *state;
 	struct dht_node_status st;
-	uint8_t pk[32], key[20], rec[RECORD_MAX], junk[64];
+	uint8_t pk[32], key[20], rec[RECORD_MAX], buf[RECORD_MAX];
 	struct put_wait pw = { 0 };
 	struct fetch f;
-	char port[8];
+	char port[8], boot[32];
 	dht_infohash h;
 	dht_runner *flooder;
 	int n, i, stored = 0, found = 0, tries;
@@ -435,13 +436,9 @@ static void test_flooded_key(void **state)
 	assert_int_equal(dht_node_init(&fx->nodes[2], &fx->loop, 0, NULL, 0), 0);
 	dht_node_status(fx->nodes[2], &st);
 	snprintf(port, sizeof(port), "%u", st.port);
-	{
-		char boot[32];
-
-		snprintf(boot, sizeof(boot), "127.0.0.1:%s", port);
-		assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, boot, 0), 0);
-		assert_int_equal(dht_node_init(&fx->nodes[1], &fx->loop, 0, boot, 0), 0);
-	}
+	snprintf(boot, sizeof(boot), "127.0.0.1:%s", port);
+	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, boot, 0), 0);
+	assert_int_equal(dht_node_init(&fx->nodes[1], &fx->loop, 0, boot, 0), 0);
 	record_seed_pk(seed_a, pk);
 	assert_int_equal(record_dht_key(RECORD_ENDPOINT, pk, key), 0);
 	memcpy(h.d, key, 20);
@@ -450,11 +447,8 @@ static void test_flooded_key(void **state)
 	dht_runner_bootstrap(flooder, "127.0.0.1", port);
 	run_for(&fx->loop, 1000);
 	for (i = 0; i < DHT_GET_VALUES_MAX + 60; i++) {
-		dht_value *v;
+		dht_value *v = dht_value_new(buf, fill(i, buf, sizeof(buf)));
 
-		memset(junk, 0, sizeof(junk));
-		snprintf((char *)junk, sizeof(junk), "junk %d", i);
-		v = dht_value_new(junk, sizeof(junk));
 		dht_runner_put(flooder, &h, v, junk_done, &stored, false);
 		dht_value_unref(v);
 	}
@@ -473,69 +467,54 @@ static void test_flooded_key(void **state)
 		    on_value, on_get_done, &f), 0);
 		assert_true(run_until(&fx->loop, &f.done, DEADLINE_MS));
 		found = f.have_best && f.best_seq == 7;
-		/* Only signed records came through the filter. */
-		assert_int_equal(f.values, f.valid);
+		check(&f);
 	}
 	assert_true(found);
 	dht_runner_delete(flooder);
+}
+
+/* Junk anyone may store: all different, none signed. */
+static size_t fill_junk(int i, uint8_t *buf, size_t cap)
+{
+	memset(buf, 0, 64);
+	snprintf((char *)buf, cap < 64 ? cap : 64, "junk %d", i);
+	return 64;
+}
+
+/* Only signed records came through the filter. */
+static void check_only_valid(const struct fetch *f)
+{
+	assert_int_equal(f->values, f->valid);
+}
+
+/* Junk stored under a key cannot use up the cap and hide the record. */
+static void test_flooded_key(void **state)
+{
+	flooded_lookup(*state, fill_junk, check_only_valid);
+}
+
+/* One old record, the same bytes each time (many nodes putting it). */
+static size_t fill_old_copy(int i, uint8_t *buf, size_t cap)
+{
+	int n = record_encode(RECORD_ENDPOINT, seed_a, 3, (uint64_t)time(NULL) + 600,
+	    (const uint8_t *)"old", 3, buf, cap);
+
+	(void)i;
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/* The old record once, the new one once. */
+static void check_each_once(const struct fetch *f)
+{
+	assert_true(f->values <= 2);
 }
 
 /* One record put by many nodes is many values: delivered once, so that
  * copies of an old record cannot use up the cap and hide the newest. */
 static void test_duplicate_values(void **state)
 {
-	struct fixture *fx = *state;
-	struct dht_node_status st;
-	uint8_t pk[32], key[20], rec[RECORD_MAX];
-	struct put_wait pw = { 0 };
-	struct fetch f;
-	char port[8], boot[32];
-	dht_infohash h;
-	dht_runner *copier;
-	int n, i, stored = 0, found = 0, tries;
-
-	assert_int_equal(dht_node_init(&fx->nodes[2], &fx->loop, 0, NULL, 0), 0);
-	dht_node_status(fx->nodes[2], &st);
-	snprintf(port, sizeof(port), "%u", st.port);
-	snprintf(boot, sizeof(boot), "127.0.0.1:%s", port);
-	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, boot, 0), 0);
-	assert_int_equal(dht_node_init(&fx->nodes[1], &fx->loop, 0, boot, 0), 0);
-	record_seed_pk(seed_a, pk);
-	assert_int_equal(record_dht_key(RECORD_ENDPOINT, pk, key), 0);
-	memcpy(h.d, key, 20);
-	n = record_encode(RECORD_ENDPOINT, seed_a, 3, (uint64_t)time(NULL) + 600,
-	    (const uint8_t *)"old", 3, rec, sizeof(rec));
-	assert_true(n > 0);
-	copier = dht_runner_new();
-	assert_int_equal(dht_runner_run(copier, 0), 0);
-	dht_runner_bootstrap(copier, "127.0.0.1", port);
-	run_for(&fx->loop, 1000);
-	for (i = 0; i < DHT_GET_VALUES_MAX + 60; i++) {
-		dht_value *v = dht_value_new(rec, (size_t)n);
-
-		dht_runner_put(copier, &h, v, junk_done, &stored, false);
-		dht_value_unref(v);
-	}
-	for (tries = 0; tries < 200 &&
-	    __atomic_load_n(&stored, __ATOMIC_SEQ_CST) < DHT_GET_VALUES_MAX + 60; tries++)
-		run_for(&fx->loop, 100);
-	n = record_encode(RECORD_ENDPOINT, seed_a, 7, (uint64_t)time(NULL) + 600,
-	    (const uint8_t *)"new", 3, rec, sizeof(rec));
-	assert_true(n > 0);
-	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done, &pw), 0);
-	assert_true(run_until(&fx->loop, &pw.done, DEADLINE_MS));
-	for (tries = 0; tries < 10 && !found; tries++) {
-		memset(&f, 0, sizeof(f));
-		memcpy(f.pk, pk, 32);
-		assert_int_equal(dht_node_get_filtered(fx->nodes[1], key, keep_valid,
-		    on_value, on_get_done, &f), 0);
-		assert_true(run_until(&fx->loop, &f.done, DEADLINE_MS));
-		found = f.have_best && f.best_seq == 7;
-		/* The old record once, the new one once. */
-		assert_true(f.values <= 2);
-	}
-	assert_true(found);
-	dht_runner_delete(copier);
+	flooded_lookup(*state, fill_old_copy, check_each_once);
 }
 
 static void test_inprocess_exchange(void **state)
