@@ -817,6 +817,23 @@ lab_ray() {
 	lab_exec "$name" "$RAY" "$@"
 }
 
+# Stop a process this shell spawned (pid file written by lib.sh): SIGTERM,
+# bounded wait, SIGKILL; reaps it. The PID cannot have been recycled: the
+# process is this shell's child and is reaped only here.
+lab_stop_pid_file() { # FILE LABEL
+	local pid i
+	pid=$(<"$1")
+	pid=${pid%% *}
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		_lab_proc_start "$pid" >/dev/null || break
+		sleep 0.1
+	done
+	_lab_proc_start "$pid" >/dev/null && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	step "$2 (pid $pid) stopped"
+}
+
 # lab_spawn NAME LOG cmd...: start cmd in the background inside the node,
 # stdout/stderr to LOG (relative paths land in the node's work dir), stdin
 # from /dev/null. The PID is recorded for teardown and left in LAB_PID. Call

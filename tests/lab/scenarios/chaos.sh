@@ -339,22 +339,8 @@ converge "$names" "${members[@]}"
 
 # ------------------------------------------------------------------ 4. network
 
-stop_pid_file() { # FILE LABEL (as resilience.sh)
-	local pid i
-	pid=$(<"$1")
-	pid=${pid%% *}
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		_lab_proc_start "$pid" >/dev/null || break
-		sleep 0.1
-	done
-	_lab_proc_start "$pid" >/dev/null && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
-	step "$2 (pid $pid) stopped"
-}
-
 step "4a. the DHT bootstrap is down during a rename"
-stop_pid_file "$LAB_WORK/inet/dhtnode.pid" dhtnode
+lab_stop_pid_file "$LAB_WORK/inet/dhtnode.pid" dhtnode
 mv "$LAB_WORK/inet/dhtnode.log" "$LAB_WORK/inet/dhtnode-1.log"
 lab_ray a hostname chaos alice6 >/dev/null
 names=alice6,bob,vera,xena,yuri,zora

@@ -60,23 +60,6 @@ wait_for 20 "c pings a over the TUN" tun_ping c "$a4"
 
 # ------------------------------------------------------------------ helpers
 
-# Stop a process this shell spawned (pid file written by lib.sh): SIGTERM,
-# bounded wait, SIGKILL; reaps it. The PID cannot have been recycled: the
-# process is this shell's child and is reaped only here.
-stop_pid_file() { # FILE LABEL
-	local pid i
-	pid=$(<"$1")
-	pid=${pid%% *}
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		_lab_proc_start "$pid" >/dev/null || break
-		sleep 0.1
-	done
-	_lab_proc_start "$pid" >/dev/null && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
-	step "$2 (pid $pid) stopped"
-}
-
 # Flush every IPv4 conntrack entry of node NAME's namespace: one ctnetlink
 # IPCTNL_MSG_CT_DELETE without a tuple (what `conntrack -F` sends), since
 # the conntrack tool is not among the lab's dependencies. Fails unless the
@@ -99,7 +82,7 @@ conntrack_flush() { # NAME
 # ------------------------------------------------------------------ 1. DHT
 
 step "1. DHT bootstrap down: kill the dhtnode"
-stop_pid_file "$LAB_WORK/inet/dhtnode.pid" dhtnode
+lab_stop_pid_file "$LAB_WORK/inet/dhtnode.pid" dhtnode
 mv "$LAB_WORK/inet/dhtnode.log" "$LAB_WORK/inet/dhtnode-1.log"
 wait_for 20 "a pings b with the bootstrap down" tun_ping a "$b4"
 wait_for 20 "c pings a with the bootstrap down" tun_ping c "$a4"
@@ -134,7 +117,7 @@ relayed_addr() { lab_ray "$1" --json netcheck | json_get .relay.relayed_addr; }
 old_ra=$(relayed_addr a)
 old_rc=$(relayed_addr c)
 step "2. relay down: stop coturn (a relays at $old_ra, c at $old_rc)"
-stop_pid_file "$LAB_WORK/inet/coturn.pid" coturn
+lab_stop_pid_file "$LAB_WORK/inet/coturn.pid" coturn
 mv "$LAB_WORK/inet/turnserver.log" "$LAB_WORK/inet/turnserver-1.log"
 # Down for a while (not an assertion): traffic through it must stall.
 sleep 5
