@@ -1,5 +1,5 @@
 /*
- * status: builds the `ray status --json` document (schema in SPEC.md) from
+ * status: builds the `ray status --json` document (schema in docs/CLI.md) from
  * the daemon's live state, or from saved state when no daemon runs.
  */
 #ifndef RAYFISH_DAEMON_STATUS_H
