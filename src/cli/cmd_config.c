@@ -58,6 +58,13 @@ static const char *reload(struct cli *c, const char *key)
 			 "so it applies at its next start", ret == -EREMOTEIO ? err : strerror(-ret));
 		return why;
 	}
+	v = json_object_get(json_object_get(res, "errors"), key);
+	if (json_is_string(v)) {
+		snprintf(why, sizeof(why), "saved, but the daemon could not apply it: %s",
+			 json_string_value(v));
+		json_decref(res);
+		return why;
+	}
 	json_array_foreach(json_object_get(res, "restart"), i, v) {
 		if (strcmp(json_string_value(v), key) == 0) {
 			json_decref(res);

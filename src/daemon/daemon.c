@@ -68,7 +68,28 @@ static bool ipc_trusted(uid_t uid, void *ud)
 
 static bool settings_live(enum setting_key k)
 {
-	return k == SET_STUN || k == SET_RELAY || k == SET_RELAY_MEMBERS || k == SET_OPERATOR;
+	return k == SET_STUN || k == SET_RELAY || k == SET_RELAY_MEMBERS ||
+	       k == SET_OPERATOR || k == SET_DNS_LISTEN || k == SET_DNS_UPSTREAMS;
+}
+
+/* Magic DNS moves to the new address or upstreams by a down and up (the
+ * resolver is restored, then pointed at the new address); a server that
+ * could not start on the old address gets its second chance here. A
+ * failure is told to the caller: the value is saved, nothing serves it. */
+static void dns_settings_changed(struct daemon *d, json_t *errors)
+{
+	char msg[256];
+	int ret;
+
+	if (!d->active)
+		return; /* `ray up` starts it on the new values */
+	magicdns_down(d);
+	ret = magicdns_up(d);
+	if (ret < 0) {
+		snprintf(msg, sizeof(msg), "Magic DNS cannot serve on %s: %s",
+			 settings_get(&d->settings, SET_DNS_LISTEN), strerror(-ret));
+		json_object_set_new(errors, settings_name(SET_DNS_LISTEN), json_string(msg));
+	}
 }
 
 /*
@@ -79,7 +100,7 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
 {
 	struct settings next;
 	bool changed[SET_COUNT];
-	json_t *applied, *restart;
+	json_t *applied, *restart, *errors;
 	char err[256];
 
 	if (settings_load(&next, d->home, err, sizeof(err)) < 0) {
@@ -88,6 +109,7 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
 	}
 	applied = json_array();
 	restart = json_array();
+	errors = json_object();
 	for (int k = 0; k < SET_COUNT; k++) {
 		changed[k] = strcmp(settings_get(&d->settings, k), settings_get(&next, k)) != 0;
 		if (!changed[k])
@@ -109,7 +131,10 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
 		member_relay_open(d);
 		d->next_addrs_check_ms = 0;
 	}
-	ipc_reply(req, json_pack("{s:o, s:o}", "applied", applied, "restart", restart));
+	if (changed[SET_DNS_LISTEN] || changed[SET_DNS_UPSTREAMS])
+		dns_settings_changed(d, errors);
+	ipc_reply(req, json_pack("{s:o, s:o, s:o}", "applied", applied, "restart", restart,
+				 "errors", errors));
 }
 
 static void on_tick(uv_timer_t *t)

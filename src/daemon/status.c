@@ -13,6 +13,7 @@
 #include "daemon/peers.h"
 #include "dns/name_table.h"
 #include "daemon/policy.h"
+#include "dataplane/conntrack.h"
 #include "dataplane/forward.h"
 #include "daemon/store.h"
 #include "mesh/address.h"
@@ -105,6 +106,21 @@ static json_t *network_json(struct daemon *d, const struct net_saved *s,
 			 (json_int_t)b->version, "peers", peers);
 }
 
+/* The flow table: a peer past its share has new flows refused (left
+ * untracked, so their replies face the rules), which shows here. */
+static json_t *conntrack_json(struct daemon *d)
+{
+	const struct conntrack *ct = d->ct;
+
+	if (!ct || !ct->slots)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+		"flows", (json_int_t)conntrack_count(ct, daemon_now_ms(d)),
+		"capacity", (json_int_t)ct->cap, "per_peer", (json_int_t)ct->quota,
+		"evicted", (json_int_t)ct->stats.evicted,
+		"refused", (json_int_t)ct->stats.refused);
+}
+
 /* Forwarding totals and drops by reason (the labelled drop counters). */
 static json_t *dataplane_json(struct daemon *d)
 {
@@ -113,10 +129,10 @@ static json_t *dataplane_json(struct daemon *d)
 	if (!d->fwd)
 		return json_null();
 	forward_counters_get(d->fwd, &c);
-	return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"tx_packets", (json_int_t)c.tx_packets, "tx_bytes", (json_int_t)c.tx_bytes,
 		"rx_packets", (json_int_t)c.rx_packets, "rx_bytes", (json_int_t)c.rx_bytes,
-		"drops", "parse_error", (json_int_t)c.parse_error, "no_route", (json_int_t)c.no_route,
+		"conntrack", conntrack_json(d), "drops", "parse_error", (json_int_t)c.parse_error, "no_route", (json_int_t)c.no_route,
 		"spoofed_source", (json_int_t)c.spoofed_source, "not_for_us", (json_int_t)c.not_for_us,
 		"too_big", (json_int_t)c.too_big, "send_failed", (json_int_t)c.send_failed,
 		"tun_write_failed", (json_int_t)c.tun_write_failed,

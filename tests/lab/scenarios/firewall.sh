@@ -77,6 +77,12 @@ blocked c "$b_lan" 7000
 step "conntrack: replies to b's own connections pass b's inbound deny"
 lab_ray a firewall add in allow -p tcp --port 5000 >/dev/null
 ok b "$a_lan" 5000
+ct=$(lab_ray b --json status)
+flows=$(json_get .dataplane.conntrack.flows <<<"$ct")
+(( flows >= 1 )) || fail "b's status shows $flows tracked flows after its own connection"
+assert_eq 0 "$(json_get .dataplane.conntrack.refused <<<"$ct")" "conntrack refusals under quota"
+(( $(json_get .dataplane.conntrack.per_peer <<<"$ct") < $(json_get .dataplane.conntrack.capacity <<<"$ct") )) ||
+	fail "a peer's conntrack share is the whole table"
 
 step "drop vs reject"
 t0=$(date +%s%N); blocked a "$b_lan" 81; t1=$(date +%s%N)
