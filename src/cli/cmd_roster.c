@@ -120,9 +120,11 @@ const struct command cmd_admin = {
 	"usage: ray admin NET add MEMBER\n"
 	"       ray admin NET list\n\n"
 	"'add' hands the network key to a member over its authenticated mesh\n"
-	"connection (it must be online) and marks it a coordinator in the signed\n"
-	"roster: it can then admit joiners, mint invites and publish the roster,\n"
-	"so admission survives any one coordinator being offline.\n",
+	"connection (it must be online) and, once the member says the key is on\n"
+	"its disk, marks it a coordinator in the signed roster: it can then admit\n"
+	"joiners, mint invites and publish the roster, so admission survives any\n"
+	"one coordinator being offline. The command waits for that answer (up to\n"
+	"10 s) and fails with the member's reason when it could not keep the key.\n",
 	run_admin,
 };
 

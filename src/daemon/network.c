@@ -191,6 +191,8 @@ static void network_free(struct network *n)
 	}
 	if (n->rename_req)
 		ipc_reply_error(n->rename_req, "the network was left before the coordinator recorded the name");
+	if (n->grant_req)
+		ipc_reply_error(n->grant_req, "the network was left before the grantee took the key");
 	free(n->renames);
 	free(n->next_rec);
 	free(n->fw_pending);

@@ -78,6 +78,9 @@ struct network {
 	struct ipc_request *rename_req; /* member: `ray hostname` awaiting the roster */
 	char rename_from[HOSTNAME_BUF];
 	uint64_t rename_deadline_ms;
+	struct ipc_request *grant_req; /* coordinator: `ray admin add` awaiting the grantee */
+	uint8_t grant_pk[32];          /* whom that grant went to */
+	uint64_t grant_deadline_ms;
 	struct admission admission;  /* coordinator: join requests, denials */
 	struct fw_rule *fw_pending;  /* suggested rules awaiting consent */
 	size_t n_fw_pending;

@@ -170,6 +170,14 @@ static struct rename_bucket *rename_bucket(struct network *n, const char *id)
 	return b;
 }
 
+static void send_taken(struct daemon *d, struct peer *p, const struct network *n)
+{
+	struct ctl_msg m = { .type = CTL_ADMIN_TAKEN, .has_net = true };
+
+	memcpy(m.net, n->pk, 32);
+	peer_send_ctl(d, p, &m);
+}
+
 static void send_denied(struct daemon *d, struct peer *p, const struct network *n,
 			const char *why)
 {
@@ -237,6 +245,11 @@ static bool on_grant_refused(struct network *n, struct peer *p, const struct ctl
 
 	if (!n->has_key || n->rename_req || !c)
 		return false;
+	if (n->grant_req && memcmp(p->pk, n->grant_pk, 32) == 0) {
+		ipc_reply_error(n->grant_req, "%s did not take the network key: %s", c->hostname,
+				m->why[0] ? m->why : "no reason given");
+		n->grant_req = NULL;
+	}
 	log_error("network %s: %s (%.8s) did not take the network key: %s; it cannot act as a coordinator until granted again ('ray admin %s add %s')",
 		  n->saved.name, c->hostname, p->id, m->why[0] ? m->why : "no reason given",
 		  n->saved.name, c->hostname);
@@ -385,19 +398,28 @@ void roster_cmd_nuke(struct daemon *d, struct ipc_request *req)
 	ipc_reply(req, NULL);
 }
 
+/*
+ * The key goes first; the roster names the grantee coordinator only once
+ * it says the key is on its disk (CTL_ADMIN_TAKEN), so no roster names a
+ * coordinator without a key, and the command's answer is the grantee's.
+ */
 void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 {
 	const char *who = json_string_value(json_object_get(req->args, "member"));
 	struct network *n = network_from_args(d, req, true);
 	struct ctl_msg grant = { .type = CTL_ADMIN_GRANT, .has_net = true, .has_key = true };
 	const struct gb_member *m;
-	struct group_blob blob;
 	uint8_t pk[32];
 	struct peer *p;
 	int ret;
 
 	if (!n)
 		return;
+	if (n->grant_req) {
+		ipc_reply_error(req, "another 'ray admin %s add' is waiting for its grantee",
+				n->saved.name);
+		return;
+	}
 	m = resolve_member(n, who);
 	if (!m) {
 		ipc_reply_error(req, "no member '%s' in %s", who ? who : "", n->saved.name);
@@ -416,18 +438,47 @@ void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 		ipc_reply_error(req, "cannot send the key: %s", strerror(-ret));
 		return;
 	}
+	n->grant_req = req;
+	memcpy(n->grant_pk, pk, 32);
+	n->grant_deadline_ms = daemon_now_ms(d) + ROSTER_GRANT_WAIT_MS;
+}
+
+/* The grantee stored the key: now the roster says so. */
+static void on_grant_taken(struct daemon *d, struct network *n, struct peer *p)
+{
+	struct ipc_request *req = n->grant_req;
+	struct group_blob blob;
+	int ret;
+
+	if (!req || !n->has_key || memcmp(p->pk, n->grant_pk, 32) != 0)
+		return;
+	n->grant_req = NULL;
 	ret = group_blob_copy(&blob, &n->blob);
-	if (ret == 0 && (ret = group_blob_set_coordinator(&blob, m->id, true)) < 0)
+	if (ret == 0 && (ret = group_blob_set_coordinator(&blob, p->id, true)) < 0)
 		group_blob_free(&blob);
 	if (ret == 0)
 		ret = network_publish(d, n, &blob, NULL);
 	if (ret < 0) {
-		ipc_reply_error(req, "the key was sent but the roster could not be updated: %s",
+		ipc_reply_error(req, "the grantee took the key but the roster could not be updated: %s",
 				strerror(-ret));
 		return;
 	}
 	log_info("network %s: %.8s is now a co-coordinator", n->saved.name, p->id);
 	ipc_reply(req, NULL);
+}
+
+static void grant_expire(struct daemon *d, struct network *n)
+{
+	const struct gb_member *m;
+	char id[IDENTITY_ID_LEN + 1];
+
+	if (!n->grant_req || daemon_now_ms(d) < n->grant_deadline_ms)
+		return;
+	identity_id_format(n->grant_pk, id);
+	m = group_blob_find_member(&n->blob, id);
+	ipc_reply_error(n->grant_req, "%s did not confirm it took the key within %us; the roster is unchanged (is it running an older ray?)",
+			m ? m->hostname : "the grantee", ROSTER_GRANT_WAIT_MS / 1000);
+	n->grant_req = NULL;
 }
 
 void roster_cmd_admin_list(struct daemon *d, struct ipc_request *req)
@@ -495,6 +546,7 @@ static void take_key(struct daemon *d, struct network *n, struct peer *p,
 	n->saved.coordinator = true;
 	networks_save(d);
 	log_info("network %s: %.8s made this node a co-coordinator", n->saved.name, p->id);
+	send_taken(d, p, n);
 }
 
 static void on_admin_grant(struct daemon *d, struct network *n, struct peer *p,
@@ -517,6 +569,8 @@ static void on_admin_grant(struct daemon *d, struct network *n, struct peer *p,
 	}
 	if (!n->has_key)
 		take_key(d, n, p, &key);
+	else
+		send_taken(d, p, n); /* held already: a grant again is answered */
 	identity_clear(&key);
 }
 
@@ -558,6 +612,10 @@ bool roster_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m
 	case CTL_ADMIN_GRANT:
 		if (n)
 			on_admin_grant(d, n, p, m);
+		return true;
+	case CTL_ADMIN_TAKEN:
+		if (n)
+			on_grant_taken(d, n, p);
 		return true;
 	case CTL_INVITE_SHARE:
 	case CTL_INVITE_USED:
@@ -636,9 +694,11 @@ void roster_tick(struct daemon *d)
 {
 	struct network *n, *next;
 
-	for (n = d->nets; n; n = n->next)
+	for (n = d->nets; n; n = n->next) {
 		if (n->rename_req && daemon_now_ms(d) >= n->rename_deadline_ms)
 			rename_answer_requested(n);
+		grant_expire(d, n);
+	}
 	if (daemon_now_ms(d) < d->next_roster_check_ms)
 		return;
 	d->next_roster_check_ms = daemon_now_ms(d) + ROSTER_CHECK_MS;

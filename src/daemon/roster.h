@@ -2,7 +2,8 @@
  * roster: commands and messages that change a roster after admission:
  * renames (`ray hostname`), kicks, nuking a network, co-coordinators
  * (`ray admin add|list`: the network key travels to the grantee over its
- * authenticated mesh connection), ephemeral members (pruned when offline
+ * authenticated mesh connection, and the roster names it coordinator once
+ * it says the key is stored), ephemeral members (pruned when offline
  * too long), and the gossip that lets every coordinator honour a single-use
  * invite minted by another (share on mint, burn on use).
  */
@@ -47,6 +48,9 @@ struct rename_bucket;
 /* Takes one rename from b at now_ms (true), or says how long until the
  * next one is allowed (false, *wait_ms). A zeroed bucket is full. */
 bool roster_rename_take(struct rename_bucket *b, uint64_t now_ms, uint64_t *wait_ms);
+
+/* How long `ray admin add` waits for the grantee to say it stored the key. */
+#define ROSTER_GRANT_WAIT_MS 10000
 
 /* Invite gossip to the other coordinators connected now. */
 void roster_share_invite(struct daemon *d, struct network *n, const struct invite *inv);

@@ -182,6 +182,7 @@ static int check_required(const struct ctl_msg *m)
 	case CTL_PENDING:
 	case CTL_DENIED:
 	case CTL_LEAVE:
+	case CTL_ADMIN_TAKEN:
 		return m->has_net ? 0 : -EINVAL;
 	case CTL_WELCOME:
 	case CTL_SYNC:
@@ -236,7 +237,7 @@ const char *ctl_type_name(enum ctl_type t)
 	static const char *names[] = { "?", "hello", "join_req", "welcome",
 		"pending", "denied", "sync", "leave", "blob_get", "blob",
 		"admin_grant", "invite_share", "invite_used", "ping", "pong",
-		"endpoint" };
+		"endpoint", "admin_taken" };
 
 	return t > 0 && t < CTL_TYPE_MAX ? names[t] : "?";
 }

@@ -39,6 +39,7 @@ enum ctl_type {
 	CTL_PING,          /* echo request: exp = the prober's nonce */
 	CTL_PONG,          /* echo reply: exp = the nonce it answers */
 	CTL_ENDPOINT,      /* rec = my newest signed endpoint record (addresses) */
+	CTL_ADMIN_TAKEN,   /* member → coordinator: net's key is stored, I coordinate */
 	CTL_TYPE_MAX
 };
 

@@ -30,11 +30,23 @@ lab_ray c join "$code" --hostname carol >/dev/null
 
 step "a makes b a co-coordinator"
 wait_for 30 "a connected to b" names_are a bob,carol
+admins_of() { lab_ray "$1" --json admin team list | perl -MJSON::PP -e 'print join ",", sort map { $_->{hostname} } @{decode_json(join "", <STDIN>)}'; }
 lab_ray a admin team add bob >/dev/null
-is_coord() { [[ "$(lab_ray b --json status | json_get '.networks[0].role')" == coordinator ]]; }
-wait_for 30 "b holds the key" is_coord
-admins=$(lab_ray c --json admin team list | perl -MJSON::PP -e 'print join ",", sort map { $_->{hostname} } @{decode_json(join "", <STDIN>)}')
-assert_eq "alice,bob" "$admins" "coordinators in the signed roster"
+# The answer came from b: it holds the key now, and a's roster says so.
+assert_eq coordinator "$(lab_ray b --json status | json_get '.networks[0].role')" "b's role when 'admin add' returns"
+assert_eq "alice,bob" "$(admins_of a)" "a's roster when 'admin add' returns"
+c_knows_bob() { [[ "$(admins_of c)" == "alice,bob" ]]; }
+wait_for 30 "c's roster names bob coordinator" c_knows_bob
+
+step "a member that cannot store the key says so, and the roster is unchanged"
+keys=$LAB_WORK/c/home/keys
+rm -rf "$keys" && touch "$keys"
+rc=0; out=$(lab_ray a admin team add carol 2>&1) || rc=$?
+rm -f "$keys"
+assert_eq 1 "$rc" "admin add carol with a blocked keys directory"
+assert_contains "$out" "carol did not take the network key: cannot store the network key" "the grantee's reason"
+assert_eq "alice,bob" "$(admins_of a)" "no coordinator without a key"
+assert_eq member "$(lab_ray c --json status | json_get '.networks[0].role')" "c's role"
 
 step "a mints an invite and goes offline; b admits d with it"
 code=$(lab_ray a --json invite team --hostname dave | json_get .code)
