@@ -52,6 +52,8 @@ struct peer {
 	uint64_t stranger_until_ms;
 	struct ratelimit msg_rl;     /* gate.c: control messages */
 	struct ratelimit log_rl;     /* gate.c: log lines its input causes */
+	struct ratelimit audit_rl;   /* audit.c: its lines in audit.log */
+	uint64_t audit_held;         /* audit lines held back since the last one */
 	uint64_t drop_logged_ms;
 	size_t n_vias;               /* member relays last handed to magicsock */
 };
