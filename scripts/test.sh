@@ -2,7 +2,8 @@
 # Runs the test stages and prints one closing line "N passed, N failed".
 #   test.sh unit BUILD
 #   test.sh fuzz FUZZ_BUILD SECONDS
-#   test.sh fuzz-long FUZZ_BUILD SECONDS   (grows tests/fuzz/corpus)
+#   test.sh fuzz-long FUZZ_BUILD SECONDS   (grows tests/fuzz/corpus;
+#                                          FUZZ_ONLY="fuzz_a fuzz_b" picks targets)
 #   test.sh lab  BUILD
 #   test.sh all  BUILD FUZZ_BUILD SECONDS
 set -uo pipefail
@@ -55,6 +56,7 @@ stage_fuzz_long() {
 	for f in "$build"/tests/fuzz/fuzz_*; do
 		[ -f "$f" ] && [ -x "$f" ] || continue
 		name=$(basename "$f")
+		if [ -n "${FUZZ_ONLY:-}" ] && ! grep -qw -- "$name" <<<"$FUZZ_ONLY"; then continue; fi
 		work=$(mktemp -d)
 		mkdir -p "tests/fuzz/corpus/$name"
 		cp -r "tests/fuzz/corpus/$name/." "$work/"
