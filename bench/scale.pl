@@ -98,7 +98,9 @@ if ($mode eq 'counters') {
 	my @keys = (
 		[blobs => 'fetched_mesh'], [blobs => 'fetched_conn'], [blobs => 'refused'],
 		[gate => 'refused'], [gate => 'expired'], [gate => 'messages_dropped'],
-		[gate => 'quic_refused'], [gate => 'overloads'],
+		[gate => 'quic_refused'], [gate => 'quic_refused_source'],
+		[gate => 'quic_refused_key'], [gate => 'quic_refused_full'],
+		[gate => 'quic_refused_token'], [gate => 'overloads'],
 	);
 	my $answered = 0;
 	for my $f (@ARGV) {
@@ -251,6 +253,9 @@ my @rows = (
 	['gate: control messages dropped', $b->{gate_messages_dropped} // '?'],
 	['QUIC: refused / overload closes', sprintf('%s / %s',
 	    $b->{gate_quic_refused} // '?', $b->{gate_overloads} // '?')],
+	['  refused for: source / pool full / stale token; key over its limit',
+	    sprintf('%s / %s / %s; %s', map { $b->{"gate_quic_refused_$_"} // '?' }
+	    qw(source full token key))],
 	['address clashes', $b->{address_clashes} // '?'],
 	['peer paths direct / relay / none', sprintf('%s / %s / %s',
 	    map { $b->{"paths_$_"} // '?' } qw(direct relay none))],

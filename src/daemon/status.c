@@ -163,12 +163,14 @@ static json_t *gate_json(struct daemon *d)
 	gate_counts(d, g);
 	if (d->quic)
 		quic_endpoint_get_stats(d->quic, &qs);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "strangers",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "strangers",
 			 (json_int_t)g[0], "refused", (json_int_t)g[1], "expired",
 			 (json_int_t)g[2], "messages_dropped", (json_int_t)g[3],
 			 "log_lines_held", (json_int_t)g[4], "quic_refused", (json_int_t)qs.rx_refused, "quic_refused_source",
 			 (json_int_t)qs.refused_source, "quic_refused_key",
-			 (json_int_t)qs.refused_key, "overloads", (json_int_t)qs.overloads);
+			 (json_int_t)qs.refused_key, "quic_refused_full", (json_int_t)qs.refused_full,
+			 "quic_refused_token", (json_int_t)qs.refused_token,
+			 "overloads", (json_int_t)qs.overloads);
 }
 
 /* Roster fetches by how they were answered; blobs connections we serve. */

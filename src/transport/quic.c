@@ -1319,6 +1319,7 @@ retry_check(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
 	    ep->retry_secret, sizeof(ep->retry_secret), hd->version, &from->sa,
 	    ms_addr_len(from), &hd->dcid, RETRY_TOKEN_TIMEOUT, ep_now(ep)) != 0) {
 		ep->st.rx_refused++;
+		ep->st.refused_token++;
 		return 1;
 	}
 	*validated = 1;
@@ -1348,6 +1349,7 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	    ep->nserver >= ep->cfg.max_conns / 4 * 3 ||
 	    ep->nhandshakes >= ep->cfg.max_handshakes) {
 		ep->st.rx_refused++;
+		ep->st.refused_full++;
 		return NULL;
 	}
 	if (source_count(ep, from) >= ep->cfg.max_conns_per_source) {

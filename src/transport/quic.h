@@ -138,6 +138,8 @@ struct quic_endpoint_stats {
 	uint64_t rx_bad;	/* undecodable header */
 	uint64_t rx_refused;	/* new connection refused (limits) */
 	uint64_t refused_source;	/* of those: per-source limit */
+	uint64_t refused_full;	/* of those: pool or half-open slots full */
+	uint64_t refused_token;	/* of those: a Retry token forged or stale */
 	uint64_t refused_key;	/* client key over its limit (in the handshake) */
 	uint64_t overloads;	/* closed for a send queue over txq_cap */
 	uint64_t retries;	/* Retry packets sent */
