@@ -109,8 +109,11 @@ static int run(struct cli *c, int argc, char **argv)
 		ret = cli_error("%s", err);
 		goto out;
 	}
-	if (fileio_mkdir_p(c->home, 0700) < 0 || settings_save(&s, c->home) < 0) {
-		ret = cli_error("cannot write %s/settings.json: %s", c->home, strerror(errno));
+	ret = fileio_mkdir_p(c->home, 0700);
+	if (ret == 0)
+		ret = settings_save(&s, c->home);
+	if (ret < 0) {
+		ret = cli_error("cannot write %s/settings.json: %s", c->home, strerror(-ret));
 		goto out;
 	}
 	const char *how = reload(c, settings_name(k));
