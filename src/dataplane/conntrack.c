@@ -352,7 +352,10 @@ int conntrack_init(struct conntrack *ct, size_t capacity)
 	if (capacity < CT_WAYS || capacity > CT_MAX_CAPACITY ||
 	    (capacity & (capacity - 1)) != 0)
 		return -EINVAL;
-	ct->owners_cap = capacity / 4 > 16 ? capacity / 4 : 16;
+	/* Every owner holds an entry, so there are never more owners than
+	 * slots: at twice that, the owners' table (at most half full) never
+	 * refuses a flow the slots have room for, however many peers. */
+	ct->owners_cap = capacity * 2;
 	ct->slots = calloc(capacity, sizeof(*ct->slots));
 	ct->tags = calloc(capacity, sizeof(*ct->tags));
 	ct->owner_of = calloc(capacity, sizeof(*ct->owner_of));

@@ -612,6 +612,27 @@ static void test_owner_expired_give_back(void **state)
 /* The table of counts matches the entries after churn: tracking, expiry,
  * restarts, removals and fragment allowances from 100 owners (deletions
  * shift probe runs back; a broken shift shows as an owner counted twice). */
+/* A flow each for as many owners as half the table's slots (a mesh of
+ * many peers, each with one connection open): every flow is tracked, the
+ * owners' own table must not be what runs out first. */
+static void test_owner_per_flow(void **state)
+{
+	static char many[512];
+	struct conntrack ct;
+
+	(void)state;
+	assert_int_equal(conntrack_init(&ct, 1024), 0);
+	for (uint32_t i = 0; i < 512; i++) {
+		struct packet_info p = tcp4(A4, (uint16_t)(1000 + i), B4 + i, 443, SYN);
+
+		conntrack_track(&ct, &p, 1, 0, &many[i], 1);
+	}
+	assert_int_equal(ct.stats.refused, 0);
+	assert_int_equal(ct.used, 512 - ct.stats.evicted);
+	assert_int_equal(ct.n_owners, ct.used);
+	conntrack_close(&ct);
+}
+
 static void test_owner_counts_exact(void **state)
 {
 	struct conntrack ct;
@@ -681,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_owner_at_quota),
 		cmocka_unit_test(test_owner_expired_give_back),
 		cmocka_unit_test(test_owner_counts_exact),
+		cmocka_unit_test(test_owner_per_flow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
