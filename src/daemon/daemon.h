@@ -23,6 +23,7 @@
 
 struct magicsock;
 struct quic_endpoint;
+struct quic_events;
 struct dht_node;
 struct forward;
 struct peer;
@@ -101,6 +102,12 @@ bool daemon_authorized(const struct daemon *d, uid_t uid);
  * relay, relay-members, operator) take effect now, the reply lists them
  * as "applied" and the rest as "restart" (they wait for a restart). */
 void daemon_cmd_reload(struct daemon *d, struct ipc_request *req);
+
+/* The QUIC events of the mesh and blobs connections (ud: the daemon): which
+ * module each goes to. Not static so that the scale simulation
+ * (tests/unit/test_scale_sim.c) feeds its simulated connections through the
+ * same routing as the endpoint does. */
+extern const struct quic_events daemon_quic_events;
 
 /* IPC dispatch (daemon/commands.c). */
 void daemon_dispatch(struct ipc_request *req, void *ud);
