@@ -866,6 +866,7 @@ struct sync_ctx {
 	uint8_t hash[32];
 	uint8_t from[32];       /* told us about it, so holds it */
 	uint8_t src[32];        /* asked first */
+	uint32_t wait_ms;       /* when (roster_fetch_plan) */
 	uint64_t seq;
 };
 
@@ -1069,7 +1070,7 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 	free(s);
 }
 
-/* roster_fetch_source asks: a seed we hold a mesh connection to. */
+/* roster_fetch_plan asks: a seed we hold a mesh connection to. */
 static bool seed_connected(const uint8_t pk[32], void *arg)
 {
 	struct peer *s = peers_find(arg, pk);
@@ -1099,21 +1100,25 @@ static void on_fetch_jitter(uv_timer_t *t)
 	free(s);
 }
 
-/* Fills s with the record to fetch and where from. */
-static void sync_ctx_set(struct daemon *d, struct sync_ctx *s, const uint8_t from[32],
-			 const uint8_t *rec, size_t len, const struct record *r,
-			 const struct network_payload *p)
+/* Fills s with the record of n to fetch, where from and when. */
+static void sync_ctx_set(struct daemon *d, const struct network *n, struct sync_ctx *s,
+			 const uint8_t from[32], const uint8_t *rec, size_t len,
+			 const struct record *r, const struct network_payload *p)
 {
+	struct roster_fetch_plan plan;
+
 	memcpy(s->rec, rec, len);
 	s->rec_len = len;
 	s->seq = r->seq;
 	memcpy(s->hash, p->blob_hash, 32);
 	memcpy(s->from, from, 32);
-	roster_fetch_source(d->id.pk, from, p, seed_connected, d, rand_uniform, NULL,
-			    s->src);
+	roster_fetch_plan(d->id.pk, from, p, n->blob.n_members, seed_connected, d,
+			  rand_uniform, NULL, &plan);
+	memcpy(s->src, plan.src, 32);
+	s->wait_ms = plan.wait_ms;
 }
 
-/* Starts fetching s's roster after the jitter; takes s. */
+/* Starts fetching s's roster after its wait; takes s. */
 static int fetch_after_jitter(struct daemon *d, struct network *n, struct sync_ctx *s)
 {
 	struct fetch_wait *w = calloc(1, sizeof(*w));
@@ -1124,8 +1129,7 @@ static int fetch_after_jitter(struct daemon *d, struct network *n, struct sync_c
 	w->s = s;
 	uv_timer_init(d->loop, &w->t);
 	w->t.data = w;
-	uv_timer_start(&w->t, on_fetch_jitter,
-		       roster_fetch_jitter_ms(n->blob.n_members, rand_uniform, NULL), 0);
+	uv_timer_start(&w->t, on_fetch_jitter, s->wait_ms, 0);
 	n->fetch_wait = w;
 	return 0;
 }
@@ -1151,7 +1155,7 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 		return;
 	/* A newer record while the fetch still waits: fetch that instead. */
 	if (n->fetch_wait && r.seq > n->fetch_wait->s->seq) {
-		sync_ctx_set(d, n->fetch_wait->s, from, rec, len, &r, &p);
+		sync_ctx_set(d, n, n->fetch_wait->s, from, rec, len, &r, &p);
 		return;
 	}
 	if (n->fetching) {
@@ -1162,7 +1166,7 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	if (!s)
 		return;
 	memcpy(s->net, n->pk, 32);
-	sync_ctx_set(d, s, from, rec, len, &r, &p);
+	sync_ctx_set(d, n, s, from, rec, len, &r, &p);
 	if (fetch_after_jitter(d, n, s) < 0) {
 		free(s);
 		return;
