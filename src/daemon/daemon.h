@@ -31,6 +31,7 @@ struct network;
 struct join_op;
 struct blob_fetch;
 struct blob_serve;
+struct blob_wait;
 struct lookup;
 struct dns_server;
 struct firewall;
@@ -58,6 +59,8 @@ struct daemon {
 	struct join_op *joins;       /* joins in progress */
 	struct blob_fetch *fetches;  /* blob fetches in progress */
 	struct blob_serve *serves;   /* blobs connections we answer (blobs.c) */
+	struct blob_wait *blob_waits; /* mesh requests waiting for a blob (blobs.c) */
+	size_t n_blob_waits;
 	uint64_t blobs_refused;      /* over the serving budget */
 	uint64_t blobs_fetched_mesh, blobs_fetched_conn; /* answered fetches */
 	struct lookup *lookups;      /* DHT lookups in progress (records.c) */

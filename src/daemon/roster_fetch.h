@@ -13,10 +13,11 @@
  * other member waits a jitter that grows with the roster, then asks that
  * peer or any seed it is connected to, at random, and when it picked a seed
  * it waits half the jitter span more, so that the seed holds the roster by
- * then. (Asked too early, a seed answers "not here", and the member goes
- * back to the peer that told it: with every member's jitter the same and
- * seeds choosing among each other, that was most fetches, 880 of 1000 in
- * the simulation, on the coordinator.)
+ * then, or at least is fetching it (blobs.c then holds the request until it
+ * has it). (A seed asked before it heard of the roster answers "not here",
+ * and the member goes back to the peer that told it: with every member's
+ * jitter the same and seeds choosing among each other, that was most
+ * fetches, 880 of 1000 in the simulation, on the coordinator.)
  */
 #ifndef RAYFISH_DAEMON_ROSTER_FETCH_H
 #define RAYFISH_DAEMON_ROSTER_FETCH_H
