@@ -470,11 +470,55 @@ static size_t check_stranger_budget(size_t expect)
 	return max;
 }
 
-static void test_members_and_strangers(void **state)
+/* A stranger, then a member, and again: the stranger budget is full after
+ * the first few dozen, and every member still gets in. */
+static void arrive_interleaved(void)
 {
 	uint8_t pk[32];
+
+	for (size_t i = 0; i < SIM_MEMBERS; i++) {
+		randombytes_buf(pk, sizeof(pk));
+		sim_accept(pk, QUIC_ALPN_MESH, i < STRANGER_BURST ? 0 : i % STRANGER_SOURCES);
+		member_conn[i] = sim_accept(member_pk[i], QUIC_ALPN_MESH, i % MEMBER_SOURCES);
+		assert_non_null(member_conn[i]);
+	}
+}
+
+/* The strangers' window ends on the millisecond; the members stay. */
+static void expire_strangers(void)
+{
+	uint64_t g[5];
+
+	sim.now += GATE_STRANGER_MS - 1;
+	gate_tick(&F->d);
+	check_stranger_budget(GATE_STRANGERS);
+	sim.now += 1;
+	gate_tick(&F->d);
+	check_stranger_budget(0);
+	gate_counts(&F->d, g);
+	assert_int_equal(g[2], GATE_STRANGERS);
+	assert_members_in();
+}
+
+/* Once they are gone their places are free again. */
+static void strangers_again(void)
+{
+	uint8_t pk[32];
+
+	for (size_t i = 0; i < GATE_PER_SOURCE + 1; i++) {
+		randombytes_buf(pk, sizeof(pk));
+		sim_accept(pk, QUIC_ALPN_MESH, 7);
+	}
+	check_stranger_budget(GATE_PER_SOURCE);
+	sim.now += GATE_STRANGER_MS;
+	gate_tick(&F->d);
+	check_stranger_budget(0);
+}
+
+static void test_members_and_strangers(void **state)
+{
+	size_t per_source[STRANGER_SOURCES], open;
 	struct timespec t0;
-	size_t per_source[STRANGER_SOURCES], open, max;
 	uint64_t g[5];
 
 	/* The pool holds every member with the strangers' and the blobs
@@ -485,14 +529,7 @@ static void test_members_and_strangers(void **state)
 	assert_true(quic_accept_cap(sim.max_conns) >=
 		    SIM_MEMBERS + GATE_STRANGERS + BLOBS_SERVE_MAX);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* A stranger, then a member, and again: the stranger budget is full
-	 * after the first few dozen, and every member still gets in. */
-	for (size_t i = 0; i < SIM_MEMBERS; i++) {
-		randombytes_buf(pk, sizeof(pk));
-		sim_accept(pk, QUIC_ALPN_MESH, i < STRANGER_BURST ? 0 : i % STRANGER_SOURCES);
-		member_conn[i] = sim_accept(member_pk[i], QUIC_ALPN_MESH, i % MEMBER_SOURCES);
-		assert_non_null(member_conn[i]);
-	}
+	arrive_interleaved();
 	open = strangers_open(per_source);
 	gate_counts(&F->d, g);
 	print_message("pool %u connections (accepted share %u) for %zu members; "
@@ -502,31 +539,12 @@ static void test_members_and_strangers(void **state)
 		      (size_t)SIM_MEMBERS, open, SIM_STRANGERS, per_source[0],
 		      (unsigned long long)g[1], secs_since(&t0));
 	assert_members_in();
-	max = check_stranger_budget(GATE_STRANGERS);
-	assert_int_equal(max, GATE_PER_SOURCE);
+	assert_int_equal(check_stranger_budget(GATE_STRANGERS), GATE_PER_SOURCE);
 	assert_int_equal(per_source[0], GATE_PER_SOURCE);
 	assert_int_equal(g[1], SIM_STRANGERS - GATE_STRANGERS);
 	assert_true(accepted_open() <= quic_accept_cap(sim.max_conns));
-	/* A millisecond before the strangers' window ends they are there... */
-	sim.now += GATE_STRANGER_MS - 1;
-	gate_tick(&F->d);
-	check_stranger_budget(GATE_STRANGERS);
-	/* ...then they are gone, and the members stay. */
-	sim.now += 1;
-	gate_tick(&F->d);
-	check_stranger_budget(0);
-	gate_counts(&F->d, g);
-	assert_int_equal(g[2], GATE_STRANGERS);
-	assert_members_in();
-	/* Their places are free again. */
-	for (size_t i = 0; i < GATE_PER_SOURCE + 1; i++) {
-		randombytes_buf(pk, sizeof(pk));
-		sim_accept(pk, QUIC_ALPN_MESH, 7);
-	}
-	check_stranger_budget(GATE_PER_SOURCE);
-	sim.now += GATE_STRANGER_MS;
-	gate_tick(&F->d);
-	check_stranger_budget(0);
+	expire_strangers();
+	strangers_again();
 	assert_int_equal(sim.connects, 0);
 }
 
@@ -792,6 +810,28 @@ static void answer_fetch(const uint8_t *blob, size_t len, const uint8_t hash[32]
 	sim_message(member_conn[0], &m);
 }
 
+/* A fetch (of get's hash) that does not end in time: the request waiting
+ * for it hears "not here" after BLOBS_WAIT_MS. Then member 0 answers with
+ * bytes that are not that blob: the fetch fails. */
+static void wait_expires(const struct ctl_msg *get, const uint8_t *wrong, size_t len)
+{
+	size_t got, one;
+
+	start_fetch(get->hash, &got);
+	sim_message(member_conn[2], get);
+	one = member_conn[2]->sent[CTL_BLOB];
+	sim.now += BLOBS_WAIT_MS - 1;
+	blobs_tick(&F->d);
+	assert_int_equal(member_conn[2]->sent[CTL_BLOB], one);
+	sim.now += 1;
+	blobs_tick(&F->d);
+	assert_int_equal(member_conn[2]->sent[CTL_BLOB], one + 1);
+	assert_int_equal(member_conn[2]->blob_len, 0);
+	assert_int_equal(F->d.n_blob_waits, 0);
+	answer_fetch(wrong, len, get->hash);
+	assert_int_equal(got, SIZE_MAX);
+}
+
 /* This node is a seed asked for a roster a moment before it holds it: the
  * other 999 members' requests wait for its own fetch and get the blob when
  * it ends; requests over BLOBS_WAIT_PER_PEER, or past BLOBS_WAIT_MS, hear
@@ -827,22 +867,8 @@ static void test_seed_holds_requests(void **state)
 		      "them all when it came, %zu blobs sent, no connection opened\n",
 		      SIM_MEMBERS - 1, sim.sent[CTL_BLOB] - blobs);
 	assert_int_equal(sim.connects, 0);
-	/* A fetch that does not end in time: "not here" after BLOBS_WAIT_MS. */
 	get.hash[0] ^= 1;
-	start_fetch(get.hash, &got);
-	sim_message(member_conn[2], &get);
-	one = member_conn[2]->sent[CTL_BLOB];
-	sim.now += BLOBS_WAIT_MS - 1;
-	blobs_tick(&F->d);
-	assert_int_equal(member_conn[2]->sent[CTL_BLOB], one);
-	sim.now += 1;
-	blobs_tick(&F->d);
-	assert_int_equal(member_conn[2]->sent[CTL_BLOB], one + 1);
-	assert_int_equal(member_conn[2]->blob_len, 0);
-	assert_int_equal(F->d.n_blob_waits, 0);
-	/* Member 0 answers with bytes that are not that blob: the fetch fails. */
-	answer_fetch(blob, sizeof(blob), get.hash);
-	assert_int_equal(got, SIZE_MAX);
+	wait_expires(&get, blob, sizeof(blob));
 }
 
 /* BLOB_CONNS blobs-ALPN connections at once (older builds, or joiners
