@@ -3,7 +3,8 @@
  * is up (no new connection per roster change), else over a blobs
  * connection it owns. The server side of a blobs connection answers one
  * request, within BLOBS_SERVE_MS, and at most BLOBS_SERVE_MAX of them are
- * open at once (BLOBS_SERVE_PER_SOURCE from one address).
+ * open at once (BLOBS_SERVE_PER_SOURCE from one address). A mesh request
+ * for a blob we are fetching ourselves waits for it (struct blob_wait).
  */
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
@@ -38,6 +39,15 @@ struct blob_fetch {
 	bool done;
 };
 
+/* A peer's mesh request for a blob that is on its way to us: answered when
+ * our fetch of it ends, or "not here" after BLOBS_WAIT_MS. */
+struct blob_wait {
+	struct blob_wait *next;
+	uint8_t pk[32];
+	uint8_t hash[32];
+	uint64_t until_ms;
+};
+
 /* The server side of one blobs connection. */
 struct blob_serve {
 	struct blob_serve *next;
@@ -51,14 +61,23 @@ static void on_timer_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-/* Delivers the result once, then unlinks and frees the fetch. */
+static bool fetching(struct daemon *d, const uint8_t hash[32]);
+static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data,
+			 size_t len);
+
+/* Delivers the result once, then unlinks and frees the fetch; the peers
+ * waiting for the blob get it, or "not here" when no other fetch of it is
+ * left (the callback may have started one). */
 static void fetch_finish(struct blob_fetch *f, const uint8_t *data, size_t len)
 {
 	struct blob_fetch **pp;
 	struct quic_conn *c = f->conn;
+	struct daemon *d = f->d;
+	uint8_t hash[32];
 
 	if (f->done)
 		return;
+	memcpy(hash, f->hash, 32);
 	f->done = true;
 	for (pp = &f->d->fetches; *pp; pp = &(*pp)->next) {
 		if (*pp == f) {
@@ -71,9 +90,11 @@ static void fetch_finish(struct blob_fetch *f, const uint8_t *data, size_t len)
 		quic_conn_set_data(c, NULL);
 		quic_conn_close(c, QUIC_CODE_NONE);
 	}
-	f->cb(f->d, data, len, f->ud);
+	f->cb(d, data, len, f->ud);
 	uv_timer_stop(&f->timer);
 	uv_close((uv_handle_t *)&f->timer, on_timer_closed);
+	if (data || !fetching(d, hash))
+		answer_waits(d, hash, data, len);
 }
 
 static void fetch_fall_back(struct blob_fetch *f);
@@ -243,13 +264,88 @@ void blobs_on_confirmed(struct daemon *d, struct quic_conn *c)
 		fetch_finish(f, NULL, 0);
 }
 
+static bool fetching(struct daemon *d, const uint8_t hash[32])
+{
+	for (struct blob_fetch *f = d->fetches; f; f = f->next)
+		if (!f->done && memcmp(f->hash, hash, 32) == 0)
+			return true;
+	return false;
+}
+
+static size_t waits_of(struct daemon *d, const uint8_t pk[32])
+{
+	size_t n = 0;
+
+	for (struct blob_wait *w = d->blob_waits; w; w = w->next)
+		n += memcmp(w->pk, pk, 32) == 0;
+	return n;
+}
+
+/* Holds pk's request for hash while our own fetch of it runs: a seed asked
+ * just before it holds a new roster answers when it does, so the member
+ * need not go back to the coordinator. False when we fetch no such thing,
+ * or over BLOBS_WAIT_MAX / BLOBS_WAIT_PER_PEER. */
+static bool wait_for(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32])
+{
+	struct blob_wait *w;
+
+	if (!fetching(d, hash) || d->n_blob_waits >= BLOBS_WAIT_MAX ||
+	    waits_of(d, pk) >= BLOBS_WAIT_PER_PEER || !(w = calloc(1, sizeof(*w))))
+		return false;
+	memcpy(w->pk, pk, 32);
+	memcpy(w->hash, hash, 32);
+	w->until_ms = daemon_now_ms(d) + BLOBS_WAIT_MS;
+	w->next = d->blob_waits;
+	d->blob_waits = w;
+	d->n_blob_waits++;
+	return true;
+}
+
+/* data, or "not here" (NULL, or no room in its send queue), to the peer
+ * that waited, over its mesh connection if it still has one; frees w. */
+static void answer_wait(struct daemon *d, struct blob_wait *w, const uint8_t *data,
+			size_t len)
+{
+	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
+	struct peer *p = peers_find(d, w->pk);
+
+	memcpy(m.hash, w->hash, 32);
+	m.data = (const uint8_t *)"";
+	if (p && p->conn && data && len + 128 <= quic_conn_txq_room(p->conn)) {
+		m.data = data;
+		m.data_len = len;
+	}
+	if (p && p->conn)
+		send_ctl(p->conn, &m);
+	d->n_blob_waits--;
+	free(w);
+}
+
+/* The requests waiting for hash (NULL: those past their time). */
+static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data,
+			 size_t len)
+{
+	uint64_t now = daemon_now_ms(d);
+	struct blob_wait **pp = &d->blob_waits, *w;
+
+	while ((w = *pp)) {
+		if (hash ? memcmp(w->hash, hash, 32) != 0 : now < w->until_ms) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		answer_wait(d, w, data, len);
+	}
+}
+
 /*
  * Serves any roster blob this node stores. Knowing a blob's hash already
  * takes the room id (it is named in the network's signed record), and a
  * kicked or nuked member must be able to fetch the roster that removes it.
- * Over a mesh connection, a blob we do not hold, or one its send queue
- * has no room for (a stranger's is small), is answered with an empty
- * CTL_BLOB: "ask on a blobs connection".
+ * Over a mesh connection, a blob we are fetching waits for it (wait_for);
+ * one we do not hold, or one its send queue has no room for (a stranger's
+ * is small), is answered with an empty CTL_BLOB: "ask on a blobs
+ * connection".
  */
 static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32],
 		  bool mesh)
@@ -257,10 +353,11 @@ static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32],
 	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
 	uint8_t *bytes = NULL;
 	size_t len = 0;
+	bool held;
 
 	memcpy(m.hash, hash, 32);
-	if (store_load_blob(d->home, hash, &bytes, &len) == 0 &&
-	    (!mesh || len + 128 <= quic_conn_txq_room(c))) {
+	held = store_load_blob(d->home, hash, &bytes, &len) == 0;
+	if (held && (!mesh || len + 128 <= quic_conn_txq_room(c))) {
 		m.data = bytes;
 		m.data_len = len;
 		send_ctl(c, &m);
@@ -268,6 +365,8 @@ static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32],
 		return;
 	}
 	free(bytes);
+	if (mesh && !held && wait_for(d, quic_conn_peer(c), hash))
+		return;
 	if (mesh) {
 		m.data = (const uint8_t *)"";
 		send_ctl(c, &m);
@@ -376,6 +475,7 @@ void blobs_tick(struct daemon *d)
 	uint64_t now = daemon_now_ms(d);
 	struct blob_serve *v, *next;
 
+	answer_waits(d, NULL, NULL, 0);
 	for (v = d->serves; v; v = next) {
 		next = v->next;
 		if (now < v->until_ms)
@@ -405,4 +505,11 @@ void blobs_close_all(struct daemon *d)
 	blobs_cancel_all(d);
 	while (d->serves)
 		serve_forget(d, d->serves);
+	while (d->blob_waits) {
+		struct blob_wait *w = d->blob_waits;
+
+		d->blob_waits = w->next;
+		free(w);
+	}
+	d->n_blob_waits = 0;
 }

@@ -9,6 +9,11 @@
  * most BLOBS_SERVE_MS, BLOBS_SERVE_MAX at once and BLOBS_SERVE_PER_SOURCE
  * from one address. A fetched blob is checked against its BLAKE3 hash
  * before anyone sees it.
+ *
+ * A mesh request for a blob this node is fetching itself (a seed asked for
+ * a new roster a moment before it holds it) waits for that fetch instead
+ * of being sent away, for at most BLOBS_WAIT_MS (under the asker's 5 s),
+ * BLOBS_WAIT_MAX requests in all and BLOBS_WAIT_PER_PEER from one peer.
  */
 #ifndef RAYFISH_DAEMON_BLOBS_H
 #define RAYFISH_DAEMON_BLOBS_H
@@ -20,6 +25,9 @@
 #define BLOBS_SERVE_MAX 32
 #define BLOBS_SERVE_PER_SOURCE 4
 #define BLOBS_SERVE_MS 10000
+#define BLOBS_WAIT_MS 4000
+#define BLOBS_WAIT_MAX 2048
+#define BLOBS_WAIT_PER_PEER 4
 
 struct daemon;
 struct peer;
@@ -35,7 +43,8 @@ int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32],
 	       blob_fetch_fn cb, void *ud);
 /* Fails every fetch (callbacks run) and forgets every connection served. */
 void blobs_close_all(struct daemon *d);
-/* Every tick: served connections past BLOBS_SERVE_MS are closed. */
+/* Every tick: served connections past BLOBS_SERVE_MS are closed, requests
+ * waiting past BLOBS_WAIT_MS are answered "not here". */
 void blobs_tick(struct daemon *d);
 
 /* Blobs connections we answer now. */

@@ -202,7 +202,7 @@ static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reas
 		blobs_on_closed(ud, c);
 }
 
-static const struct quic_events quic_events = {
+const struct quic_events daemon_quic_events = {
 	.accept = ev_accept,
 	.confirmed = ev_confirmed,
 	.datagram = ev_datagram,
@@ -230,7 +230,7 @@ static int start_transport(struct daemon *d)
 		return ret;
 	}
 	ret = quic_endpoint_new(&d->quic, d->loop, d->ms, d->id.seed, NULL,
-				&quic_events, d);
+				&daemon_quic_events, d);
 	if (ret < 0)
 		log_error("quic: cannot start the endpoint: %s", strerror(-ret));
 	return ret;

@@ -23,6 +23,7 @@
 
 struct magicsock;
 struct quic_endpoint;
+struct quic_events;
 struct dht_node;
 struct forward;
 struct peer;
@@ -30,6 +31,7 @@ struct network;
 struct join_op;
 struct blob_fetch;
 struct blob_serve;
+struct blob_wait;
 struct lookup;
 struct dns_server;
 struct firewall;
@@ -57,6 +59,8 @@ struct daemon {
 	struct join_op *joins;       /* joins in progress */
 	struct blob_fetch *fetches;  /* blob fetches in progress */
 	struct blob_serve *serves;   /* blobs connections we answer (blobs.c) */
+	struct blob_wait *blob_waits; /* mesh requests waiting for a blob (blobs.c) */
+	size_t n_blob_waits;
 	uint64_t blobs_refused;      /* over the serving budget */
 	uint64_t blobs_fetched_mesh, blobs_fetched_conn; /* answered fetches */
 	struct lookup *lookups;      /* DHT lookups in progress (records.c) */
@@ -101,6 +105,12 @@ bool daemon_authorized(const struct daemon *d, uid_t uid);
  * relay, relay-members, operator) take effect now, the reply lists them
  * as "applied" and the rest as "restart" (they wait for a restart). */
 void daemon_cmd_reload(struct daemon *d, struct ipc_request *req);
+
+/* The QUIC events of the mesh and blobs connections (ud: the daemon): which
+ * module each goes to. Not static so that the scale simulation
+ * (tests/unit/test_scale_sim.c) feeds its simulated connections through the
+ * same routing as the endpoint does. */
+extern const struct quic_events daemon_quic_events;
 
 /* IPC dispatch (daemon/commands.c). */
 void daemon_dispatch(struct ipc_request *req, void *ud);

@@ -16,6 +16,7 @@
 #include "daemon/policy.h"
 #include "daemon/records.h"
 #include "daemon/roster.h"
+#include "daemon/roster_fetch.h"
 #include "discovery/dht.h"
 #include "discovery/payload.h"
 #include "discovery/record.h"
@@ -450,21 +451,6 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	return 0;
 }
 
-/* Seeds: coordinators first, then other members; at most NETWORK_SEEDS_MAX. */
-static void pick_seeds(const struct group_blob *b, struct network_payload *p)
-{
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < b->n_members && p->n_seeds < NETWORK_SEEDS_MAX; i++) {
-			const struct gb_member *m = &b->members[i];
-
-			if (m->coordinator != (pass == 0))
-				continue;
-			if (identity_id_parse(m->id, p->seeds[p->n_seeds]) == 0)
-				p->n_seeds++;
-		}
-	}
-}
-
 /* Signs the roster n->blob (a working copy) into a record + bytes. */
 static int sign_roster(struct network *n, const struct group_blob *blob,
 		       uint8_t *rec, size_t reccap, size_t *rec_len,
@@ -477,7 +463,7 @@ static int sign_roster(struct network *n, const struct group_blob *blob,
 	if (group_blob_encode(blob, bytes, blen) < 0)
 		return -EINVAL;
 	blake3_hash(*bytes, *blen, p.blob_hash);
-	pick_seeds(blob, &p);
+	roster_fetch_seeds(blob, &p);
 	plen = network_payload_encode(&p, payload, sizeof(payload));
 	rlen = plen < 0 ? plen :
 		record_encode(RECORD_NETWORK, n->key.seed, blob->version,
@@ -882,6 +868,7 @@ struct sync_ctx {
 	uint8_t hash[32];
 	uint8_t from[32];       /* told us about it, so holds it */
 	uint8_t src[32];        /* asked first */
+	uint32_t wait_ms;       /* when (roster_fetch_plan) */
 	uint64_t seq;
 };
 
@@ -1085,33 +1072,13 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 	free(s);
 }
 
-/*
- * Where to fetch a new roster: the peer that told us or any seed of the
- * record we are connected to, at random, so that when the coordinator
- * announces a version its members do not all fetch it from the
- * coordinator; a seed that does not hold it yet sends us back to `from`.
- */
-static void pick_source(struct daemon *d, const struct network_payload *p,
-			const uint8_t from[32], uint8_t out[32])
+/* roster_fetch_plan asks: a seed we hold a mesh connection to. */
+static bool seed_connected(const uint8_t pk[32], void *arg)
 {
-	const uint8_t *cand[NETWORK_SEEDS_MAX + 1];
-	size_t n = 0;
+	struct peer *s = peers_find(arg, pk);
 
-	cand[n++] = from;
-	for (size_t i = 0; i < p->n_seeds; i++) {
-		struct peer *s = peers_find(d, p->seeds[i]);
-
-		if (s && s->conn && memcmp(p->seeds[i], from, 32) != 0 &&
-		    memcmp(p->seeds[i], d->id.pk, 32) != 0)
-			cand[n++] = p->seeds[i];
-	}
-	memcpy(out, cand[randombytes_uniform((uint32_t)n)], 32);
+	return s && s->conn;
 }
-
-/* Jitter before a fetch grows with the roster: a few members fetch at
- * once, hundreds spread over a second instead of all at the same moment. */
-#define FETCH_JITTER_PER_MEMBER_MS 20
-#define FETCH_JITTER_MAX_MS 1000
 
 static void on_fetch_jitter(uv_timer_t *t)
 {
@@ -1135,34 +1102,36 @@ static void on_fetch_jitter(uv_timer_t *t)
 	free(s);
 }
 
-/* Fills s with the record to fetch and where from. */
-static void sync_ctx_set(struct daemon *d, struct sync_ctx *s, const uint8_t from[32],
-			 const uint8_t *rec, size_t len, const struct record *r,
-			 const struct network_payload *p)
+/* Fills s with the record of n to fetch, where from and when. */
+static void sync_ctx_set(struct daemon *d, const struct network *n, struct sync_ctx *s,
+			 const uint8_t from[32], const uint8_t *rec, size_t len,
+			 const struct record *r, const struct network_payload *p)
 {
+	struct roster_fetch_plan plan;
+
 	memcpy(s->rec, rec, len);
 	s->rec_len = len;
 	s->seq = r->seq;
 	memcpy(s->hash, p->blob_hash, 32);
 	memcpy(s->from, from, 32);
-	pick_source(d, p, from, s->src);
+	roster_fetch_plan(d->id.pk, from, p, n->blob.n_members, seed_connected, d,
+			  rand_uniform, NULL, &plan);
+	memcpy(s->src, plan.src, 32);
+	s->wait_ms = plan.wait_ms;
 }
 
-/* Starts fetching s's roster after the jitter; takes s. */
+/* Starts fetching s's roster after its wait; takes s. */
 static int fetch_after_jitter(struct daemon *d, struct network *n, struct sync_ctx *s)
 {
-	uint32_t span = FETCH_JITTER_PER_MEMBER_MS * (uint32_t)n->blob.n_members;
 	struct fetch_wait *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return -ENOMEM;
-	if (span > FETCH_JITTER_MAX_MS)
-		span = FETCH_JITTER_MAX_MS;
 	w->d = d;
 	w->s = s;
 	uv_timer_init(d->loop, &w->t);
 	w->t.data = w;
-	uv_timer_start(&w->t, on_fetch_jitter, randombytes_uniform(span + 1), 0);
+	uv_timer_start(&w->t, on_fetch_jitter, s->wait_ms, 0);
 	n->fetch_wait = w;
 	return 0;
 }
@@ -1188,7 +1157,7 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 		return;
 	/* A newer record while the fetch still waits: fetch that instead. */
 	if (n->fetch_wait && r.seq > n->fetch_wait->s->seq) {
-		sync_ctx_set(d, n->fetch_wait->s, from, rec, len, &r, &p);
+		sync_ctx_set(d, n, n->fetch_wait->s, from, rec, len, &r, &p);
 		return;
 	}
 	if (n->fetching) {
@@ -1199,7 +1168,7 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	if (!s)
 		return;
 	memcpy(s->net, n->pk, 32);
-	sync_ctx_set(d, s, from, rec, len, &r, &p);
+	sync_ctx_set(d, n, s, from, rec, len, &r, &p);
 	if (fetch_after_jitter(d, n, s) < 0) {
 		free(s);
 		return;

@@ -173,13 +173,15 @@ static json_t *gate_json(struct daemon *d)
 			 "overloads", (json_int_t)qs.overloads);
 }
 
-/* Roster fetches by how they were answered; blobs connections we serve. */
+/* Roster fetches by how they were answered; blobs connections we serve;
+ * peers' requests waiting for a blob on its way to us. */
 static json_t *blobs_json(struct daemon *d)
 {
-	return json_pack("{s:I, s:I, s:I, s:I}", "fetched_mesh",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "fetched_mesh",
 			 (json_int_t)d->blobs_fetched_mesh, "fetched_conn",
 			 (json_int_t)d->blobs_fetched_conn, "serving",
-			 (json_int_t)blobs_serving(d), "refused", (json_int_t)d->blobs_refused);
+			 (json_int_t)blobs_serving(d), "refused", (json_int_t)d->blobs_refused,
+			 "waiting", (json_int_t)d->n_blob_waits);
 }
 
 /* Flat host.ray names that two networks give to two identities. */

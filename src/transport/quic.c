@@ -1346,7 +1346,7 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	    retry_check(ep, &hd, from, &odcid, &validated))
 		return NULL;
 	if (ep->nconns >= ep->cfg.max_conns ||
-	    ep->nserver >= ep->cfg.max_conns / 4 * 3 ||
+	    ep->nserver >= quic_accept_cap(ep->cfg.max_conns) ||
 	    ep->nhandshakes >= ep->cfg.max_handshakes) {
 		ep->st.rx_refused++;
 		ep->st.refused_full++;
@@ -1788,6 +1788,12 @@ void
 quic_conn_set_trusted(struct quic_conn *c, int trusted)
 {
 	c->trusted = trusted != 0;
+}
+
+uint32_t
+quic_accept_cap(uint32_t max_conns)
+{
+	return max_conns / 4 * 3;
 }
 
 int

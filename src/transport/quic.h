@@ -213,6 +213,10 @@ void quic_conn_set_trusted(struct quic_conn *c, int trusted);
 /* Resizes the pool (max_conns; the 3/4 share for accepted connections
  * follows); connections already open stay. -EINVAL below 16. */
 int quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n);
+/* How many accepted connections a pool of max_conns holds (3/4 of it, so
+ * our own dials always have room); exported so the scale simulation checks
+ * the pool the gate sizes against the endpoint's own rule. */
+uint32_t quic_accept_cap(uint32_t max_conns);
 /* The largest message quic_conn_send_msg would queue now without overflow. */
 size_t quic_conn_txq_room(const struct quic_conn *c);
 /* Closes with an application code; the peer sees QUIC_CLOSE_PEER + code. */
