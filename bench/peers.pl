@@ -102,7 +102,7 @@ for my $vp (@vpns) {
 	my $x = $r{$v};
 	printf "%-13s %-16s %24s %18s %6s\n", $label, $x->{addr},
 	    sprintf('%.3f/%.3f/%.3f', $x->{rtt_min}, $x->{rtt_avg}, $x->{rtt_max}),
-	    $v eq 'raw' ? '-' : sprintf('+%.3f/+%.3f', $x->{rtt_added_min},
+	    $v eq 'raw' ? '-' : sprintf('%+.3f/%+.3f', $x->{rtt_added_min},
 	    $x->{rtt_added_avg}),
 	    sprintf('%d%%', 100 * (1 - $x->{ping_received} / $x->{ping_sent}));
 }
@@ -141,7 +141,7 @@ for my $pp ([wg => 'wireguard-go'], [tinc => 'tinc']) {
 		    fx($q->{"retransmits_$k"}), $r{ours}{$k}{retransmits} // 0,
 		    $r{$p}{$k}{retransmits} // 0;
 	}
-	printf "  idle RTT  min %s  avg %s  added avg %s (+%.3f ms vs +%.3f ms)\n",
+	printf "  idle RTT  min %s  avg %s  added avg %s (%+.3f ms vs %+.3f ms)\n",
 	    fx($q->{rtt_min}), fx($q->{rtt_avg}), fx($q->{rtt_added_avg}),
 	    $r{ours}{rtt_added_avg}, $r{$p}{rtt_added_avg};
 }
@@ -168,7 +168,7 @@ if ($r{member} || $r{turn}) {
 			rtt_min => ratio($x->{rtt_min}, $d->{rtt_min}),
 		};
 		printf "%-13s %-22s %9.1f %7d %24s %16s %11s throughput %s, rtt avg %s "
-		    . "(+%.3f ms)\n", $label, $x->{via}, $f->{mbps}, $f->{retransmits} // 0,
+		    . "(%+.3f ms)\n", $label, $x->{via}, $f->{mbps}, $f->{retransmits} // 0,
 		    sprintf('%.3f/%.3f/%.3f', $x->{rtt_min}, $x->{rtt_avg}, $x->{rtt_max}),
 		    join('/', map { sprintf '%.2f', ($f->{cpu_ms}{$_} // 0) / 1000 }
 		    'a', 'b', $relay // 'none'),
@@ -183,5 +183,6 @@ if ($r{member} || $r{turn}) {
 }
 
 $r{ratio} = \%ratio;
-printf "\nrun: %d s\n", $r{run_seconds} if defined $r{run_seconds};
+printf "\nrun: %d s on %d cores, load average (1 min) %s at the start, %s at the end\n",
+    $r{run_seconds} // 0, $r{cores} // 0, $r{load_start} // '?', $r{load_end} // '?';
 print "\nBENCH ", JSON::PP->new->canonical->encode(\%r), "\n";
