@@ -59,7 +59,7 @@ for my $v (map { $_->[0] } @vpns) {
 	$r{$v}{rtt_added_min} = 0 + sprintf '%.3f', $r{$v}{rtt_min} - $r{raw}{rtt_min};
 }
 for my $k (qw(member turn)) {
-	cpu($r{$k}{fwd}) if $r{$k} && $r{$k}{fwd};
+	cpu($r{$k}{fwd}) if $r{$k} && $r{$k}{fwd} && defined $r{$k}{fwd}{mbps};
 }
 
 my $t = $r{tinc};
@@ -160,6 +160,10 @@ if ($r{member} || $r{turn}) {
 	for my $kp ([member => 'member relay'], [turn => 'TURN relay']) {
 		my ($k, $label) = @$kp;
 		my $x = $r{$k} or next;
+		if (defined $x->{failed}) {
+			printf "%-13s %-22s FAILED: %s\n", $label, $x->{via} // '?', $x->{failed};
+			next;
+		}
 		my $f = $x->{fwd};
 		my ($relay) = grep { $_ ne 'a' && $_ ne 'b' } keys %{$f->{cpu_ms} // {}};
 		$ratio{"${k}_vs_direct"} = {
@@ -177,6 +181,14 @@ if ($r{member} || $r{turn}) {
 		    $x->{rtt_avg} - $d->{rtt_avg};
 		printf "%-13s path after the run: %s\n", '', $x->{path_after}
 		    if ($x->{path_after} // '') !~ /^relay \Q$x->{via}\E$/;
+	}
+	my $m = $r{member} // {};
+	if ($m->{relay_before} && $m->{relay_after}) {
+		my %d = map { $_ => ($m->{relay_after}{$_} // 0) - ($m->{relay_before}{$_} // 0) }
+		    qw(forwarded denied over_rate);
+		$m->{relay_delta} = \%d;
+		printf "  c as member relay during its run: forwarded %d packets, denied %d, "
+		    . "over its rate %d\n", $d{forwarded}, $d{denied}, $d{over_rate};
 	}
 	printf "  the cut dropped %d datagrams\n", $r{relay}{blocked_datagrams}
 	    if defined $r{relay}{blocked_datagrams};
