@@ -59,6 +59,7 @@ bench: release
 	./$(REL_BUILD)/src/dataplane/firewall_micro
 	bash bench/throughput $(REL_BUILD)
 	bash bench/paths $(REL_BUILD)
+	bash bench/peers $(REL_BUILD)
 	bash bench/scale $(REL_BUILD)
 
 clean:
