@@ -441,9 +441,9 @@ static int find_open(const struct offload_coalescer *c, const struct packet_info
 	return -1;
 }
 
+/* The run in open slot s takes no more packets. */
 static void close_slot(struct offload_coalescer *c, unsigned s)
 {
-	c->groups[c->open[s]].open = 0;
 	memmove(&c->open[s], &c->open[s + 1], (c->n_open - s - 1) * sizeof(c->open[0]));
 	c->n_open--;
 }
@@ -472,7 +472,6 @@ static void start_group(struct offload_coalescer *c, unsigned i, const struct ca
 		g->last_id = k->id;
 		g->next_seq = k->seq + k->plen;
 		g->bytes = (uint32_t)k->len;
-		g->open = 1;
 		if (c->n_open == OFFLOAD_MAX_OPEN)
 			close_slot(c, 0);
 		c->open[c->n_open++] = (uint16_t)c->n_groups;

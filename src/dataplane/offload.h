@@ -150,7 +150,6 @@ struct offload_group {
 	union packet_addr src, dst;
 	uint16_t sport, dport;
 	uint8_t version, proto;
-	uint8_t open;		/* may still take packets */
 	uint8_t verified;	/* head's checksums checked */
 	uint16_t head, tail, count;
 	uint16_t l3_len, hdrs;	/* IP header; IP + L4 headers */
