@@ -57,6 +57,8 @@ demo: build
 bench: release
 	ninja -C $(REL_BUILD) src/dataplane/firewall_micro
 	./$(REL_BUILD)/src/dataplane/firewall_micro
+	ninja -C $(REL_BUILD) src/dataplane/offload_micro
+	./$(REL_BUILD)/src/dataplane/offload_micro
 	bash bench/throughput $(REL_BUILD)
 	bash bench/paths $(REL_BUILD)
 	bash bench/peers $(REL_BUILD)

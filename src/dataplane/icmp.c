@@ -43,28 +43,6 @@ static uint32_t rd32(const uint8_t *p)
 	    ((uint32_t)p[2] << 8) | p[3];
 }
 
-uint32_t icmp_csum_add(uint32_t sum, const uint8_t *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2) {
-		sum += (uint32_t)((buf[i] << 8) | buf[i + 1]);
-		sum = (sum & 0xffff) + (sum >> 16);
-	}
-	if (i < len) {
-		sum += (uint32_t)(buf[i] << 8);
-		sum = (sum & 0xffff) + (sum >> 16);
-	}
-	return sum;
-}
-
-uint16_t icmp_csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 static bool addr_ok(const struct packet_info *pi)
 {
 	static const uint8_t zero[16];

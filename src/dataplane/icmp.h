@@ -65,8 +65,16 @@ int icmp_build_reject(uint8_t *out, size_t cap, const uint8_t *pkt,
     size_t len, const struct packet_info *pi);
 
 /* Internet checksum (RFC 1071) of buf, folded, not inverted, starting from
- * the partial sum `sum`. */
-uint32_t icmp_csum_add(uint32_t sum, const uint8_t *buf, size_t len);
-uint16_t icmp_csum_fold(uint32_t sum);
+ * the partial sum `sum`. The older names of packet_csum_add/_fold, kept for
+ * the callers that use them. */
+static inline uint32_t icmp_csum_add(uint32_t sum, const uint8_t *buf, size_t len)
+{
+	return packet_csum_add(sum, buf, len);
+}
+
+static inline uint16_t icmp_csum_fold(uint32_t sum)
+{
+	return packet_csum_fold(sum);
+}
 
 #endif

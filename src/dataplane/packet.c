@@ -232,6 +232,70 @@ static int parse_v6(const uint8_t *b, size_t len, struct packet_info *out)
 	return parse_l4(b + off, total - off, out);
 }
 
+/*
+ * Sums 32-bit words in host order into a 64-bit accumulator and byte-swaps
+ * the folded result at the end: the one's complement sum does not depend on
+ * byte order or word width (RFC 1071 2(B), 2(C)), and this is several times
+ * faster than a byte-pair loop. memcpy keeps the loads alignment-safe.
+ */
+uint32_t packet_csum_add(uint32_t sum, const uint8_t *buf, size_t len)
+{
+	uint64_t acc = 0;
+	uint32_t w[4];
+	uint16_t h;
+	size_t i = 0;
+
+	for (; i + 16 <= len; i += 16) {
+		memcpy(w, buf + i, 16);
+		acc += (uint64_t)w[0] + w[1] + w[2] + w[3];
+	}
+	for (; i + 4 <= len; i += 4) {
+		memcpy(w, buf + i, 4);
+		acc += w[0];
+	}
+	for (; i + 2 <= len; i += 2) {
+		memcpy(&h, buf + i, 2);
+		acc += h;
+	}
+	if (i < len) {
+		uint8_t last[2] = { buf[i], 0 };
+
+		memcpy(&h, last, 2);
+		acc += h;
+	}
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	h = packet_csum_fold((uint32_t)acc);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	h = (uint16_t)((h >> 8) | (h << 8));
+#endif
+	return packet_csum_fold((uint32_t)packet_csum_fold(sum) + h);
+}
+
+uint16_t packet_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+uint32_t packet_csum_pseudo(const uint8_t *ip, uint8_t proto, uint32_t l4len)
+{
+	uint32_t sum = proto + (l4len >> 16) + (l4len & 0xffff);
+
+	if ((ip[0] >> 4) == 4)
+		return packet_csum_add(sum, ip + 12, 8);
+	return packet_csum_add(sum, ip + 8, 32);
+}
+
+uint16_t packet_csum_update16(uint16_t csum, uint16_t from, uint16_t to)
+{
+	/* HC' = ~(~HC + ~m + m') */
+	uint32_t sum = (uint16_t)~csum + (uint32_t)(uint16_t)~from + to;
+
+	return (uint16_t)~packet_csum_fold(sum);
+}
+
 int packet_parse(const uint8_t *buf, size_t len, struct packet_info *out)
 {
 	memset(out, 0, sizeof(*out));

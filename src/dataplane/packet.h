@@ -14,6 +14,11 @@
  * the same key the peer table uses; IPv6 addresses are the 16 wire bytes.
  * Nothing is allocated; `struct packet_info` is filled in place and holds no
  * pointer into the buffer.
+ *
+ * The Internet checksum helpers (RFC 1071, RFC 1624) live here too, since
+ * every module that builds or rewrites packets (icmp, offload) needs them.
+ * Partial sums are plain numbers in network order (a sum of big-endian 16-bit
+ * words), so they can be chained and compared against header fields.
  */
 #ifndef RAYFISH_DATAPLANE_PACKET_H
 #define RAYFISH_DATAPLANE_PACKET_H
@@ -60,5 +65,30 @@ struct packet_info {
  * the packet is malformed or neither IPv4 nor IPv6 (*out is then undefined).
  */
 int packet_parse(const uint8_t *buf, size_t len, struct packet_info *out);
+
+/*
+ * Internet checksum (RFC 1071) of buf[0..len) added to the partial sum
+ * `sum`; the result is folded to at most 0xffff and not inverted. An odd
+ * length pads with a zero byte, so only the last buffer of a chain may be
+ * odd. Word-at-a-time: fast enough to run over a whole 64 KiB super-packet.
+ */
+uint32_t packet_csum_add(uint32_t sum, const uint8_t *buf, size_t len);
+
+/* Folds a partial sum to 16 bits (end-around carry), not inverted. */
+uint16_t packet_csum_fold(uint32_t sum);
+
+/*
+ * Partial sum of the TCP/UDP pseudo-header of the IPv4 or IPv6 packet whose
+ * header starts at `ip` (its addresses), for protocol `proto` and an upper
+ * layer length of `l4len` bytes. The caller has checked the header is there.
+ */
+uint32_t packet_csum_pseudo(const uint8_t *ip, uint8_t proto, uint32_t l4len);
+
+/*
+ * Incremental update (RFC 1624, eqn. 3) of a stored, inverted checksum
+ * `csum` when one 16-bit word of the covered data changes from `from` to
+ * `to`: avoids summing the header again to change one field.
+ */
+uint16_t packet_csum_update16(uint16_t csum, uint16_t from, uint16_t to);
 
 #endif
