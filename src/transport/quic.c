@@ -1141,8 +1141,8 @@ conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
 	p->active_connection_id_limit = 4;
 	p->max_datagram_frame_size = QUIC_MAX_DATAGRAM_FRAME;
 	p->disable_active_migration = 1;
-	/* Not advertised, so the peer keeps the fixed bit set; magicsock
-	 * copes with greased packets all the same (other implementations). */
+	/* Not offered, so peers keep the fixed bit set toward us (0.12 peers
+	 * offer it regardless, and get greased packets; magicsock copes). */
 	p->grease_quic_bit = 0;
 }
 
