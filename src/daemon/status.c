@@ -61,9 +61,8 @@ static void add_live(struct daemon *d, json_t *o, const char *id)
 	if (relay[0])
 		json_object_set_new(o, "relay", json_string(relay));
 	json_object_set_new(o, "rtt_ms", json_real(round(st.rtt_ms * 100) / 100));
-	json_object_set_new(o, "quic", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		"nudges", (json_int_t)st.nudges, "cwnd", (json_int_t)st.cwnd, "bytes_in_flight", (json_int_t)st.bytes_in_flight,
-		"pto_count", (json_int_t)st.pto_count,
+	json_object_set_new(o, "quic", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"cwnd", (json_int_t)st.cwnd, "bytes_in_flight", (json_int_t)st.bytes_in_flight,
 		"packets_tx", (json_int_t)st.tx_packets, "packets_rx", (json_int_t)st.rx_packets,
 		"datagrams_tx", (json_int_t)st.dgrams_tx, "datagrams_rx", (json_int_t)st.dgrams_rx,
 		"datagrams_lost", (json_int_t)st.dgrams_lost,

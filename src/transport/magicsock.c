@@ -190,8 +190,9 @@ magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
 	    (size_t)((buf[2] << 8) | buf[3]) <= len - 4)
 		return MS_PKT_TURN;
 	/*
-	 * ngtcp2 always greases the fixed bit, so any other first byte may be
-	 * a QUIC short header; the checks above make a collision with STUN or
+	 * The fixed bit may be greased (a peer on ngtcp2 0.12 always offers
+	 * it, and 1.x then clears it in what it sends there), so any other
+	 * first byte may be a QUIC short header; the checks above make a collision with STUN or
 	 * disco improbable (32- and 48-bit magics), and it only costs a packet.
 	 */
 	return MS_PKT_QUIC;

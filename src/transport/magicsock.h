@@ -72,7 +72,8 @@
  *               and only from a registered relay server address: a QUIC
  *               short header also starts with 0x40-0x7f, so the source
  *               address is what separates them.
- *   QUIC        anything else (ngtcp2 greases the QUIC fixed bit, so a
+ *   QUIC        anything else (the QUIC fixed bit may be greased: ngtcp2
+ *               0.12 always offers it, and 1.x then clears it, so a
  *               short header may start with any byte 0x00-0x7f; a QUIC
  *               packet that happens to look like STUN or disco is lost
  *               like any other packet, odds 2^-32 or less).

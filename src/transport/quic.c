@@ -1,5 +1,5 @@
 /*
- * quic: QUIC endpoint on ngtcp2 0.12 + GnuTLS. See quic.h for the contract.
+ * quic: QUIC endpoint on ngtcp2 1.x + GnuTLS. See quic.h for the contract.
  * Everything ngtcp2-specific stays in this file.
  */
 #include "transport/quic.h"
@@ -16,6 +16,15 @@
 #include "util/log.h"
 #include "util/ratelimit.h"
 
+/*
+ * The 1.x API (versioned structs, ngtcp2_ccerr, ngtcp2_conn_info). Caught
+ * here too because bookworm's 0.12 headers sit in /usr/include and would
+ * be picked up silently if the 1.x include path went missing.
+ */
+#if !defined(NGTCP2_VERSION_NUM) || NGTCP2_VERSION_NUM < 0x010000
+#error "ngtcp2 >= 1.0 is required (scripts/deps.sh)"
+#endif
+
 #define SCID_LEN 18		/* every CID we issue; short headers use it */
 #define CID_BUCKETS 1024
 #define FLUSH_MAX_PKTS MAGICSOCK_TX_BATCH /* per flush; the rest after a zero timer */
@@ -30,20 +39,6 @@
 #define STREAM_WINDOW (1u << 20)
 #define CONN_WINDOW (4u << 20)
 #define MS_NS 1000000ull
-/*
- * ngtcp2 0.12 counts DATAGRAM-only packets in flight but arms no probe
- * timeout (PTO) for them: when a path dies with the window full of them,
- * nothing newer may be sent, so nothing is ever acknowledged or declared
- * lost, and the connection stalls for good (keep-alive PINGs wait for the
- * window too; upstream fixed the PTO side in 1.6). So whenever a flush
- * sends DATAGRAMs while no control-stream data is unacknowledged, an empty
- * control frame follows them: stream data arms the PTO, its probes go out
- * whatever the window, and the first one acknowledged (over whichever path
- * works again) lets loss detection free the window. DATAGRAMs also leave
- * the last DGRAM_CWND_RESERVE bytes of the window to that frame. Cost: one
- * small packet per round trip while DATAGRAMs flow.
- */
-#define DGRAM_CWND_RESERVE (2 * QUIC_MAX_UDP_PAYLOAD)
 
 enum conn_state {
 	CS_HANDSHAKE = 0,
@@ -503,6 +498,12 @@ conn_fatal_liberr(struct quic_conn *c, int liberr)
  * whatever ngtcp2 has (ACKs, handshake, probes). Returns the packet size,
  * 0 when nothing more may go (congestion window, pacing, nothing to send)
  * or a fatal ngtcp2 error.
+ *
+ * DATAGRAMs may take the whole window: ngtcp2 1.x arms the probe timeout
+ * for DATAGRAM-only packets (0.12 did not, and a tunnel whose path died
+ * with the window full of them stalled for good) and its probes go out
+ * past a full window, so their acknowledgement frees it. With the window
+ * full, writev_datagram still writes the ACKs we owe.
  */
 static ngtcp2_ssize
 conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
@@ -532,8 +533,7 @@ conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 				c->tx_sent += (uint64_t)datalen;
 			return n;
 		}
-		if (c->dq_len == 0 || c->state != CS_OPEN ||
-		    ngtcp2_conn_get_cwnd_left(c->nc) < DGRAM_CWND_RESERVE)
+		if (c->dq_len == 0 || c->state != CS_OPEN)
 			return ngtcp2_conn_write_pkt(c->nc, NULL, NULL, dst,
 			    QUIC_MAX_UDP_PAYLOAD, ts);
 		d = &c->dq[c->dq_head];
@@ -559,8 +559,7 @@ conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 	}
 }
 
-/* Appends one framed control message (len 0: the empty frame receivers
- * skip) to the control stream's send queue. */
+/* Appends one framed control message to the control stream's send queue. */
 static int
 txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
 {
@@ -588,18 +587,6 @@ txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* DATAGRAMs just went out and no control data is in flight: see
- * DGRAM_CWND_RESERVE. 1 when an empty frame was queued. */
-static int
-conn_nudge(struct quic_conn *c)
-{
-	if (c->sid < 0 || c->state != CS_OPEN || c->tx_base != c->tx_end ||
-	    txq_push(c, NULL, 0) < 0)
-		return 0;
-	c->st.nudges++;
-	return 1;
-}
-
 static void
 conn_flush(struct quic_conn *c)
 {
@@ -607,8 +594,7 @@ conn_flush(struct quic_conn *c)
 	ngtcp2_ssize n;
 	uint64_t ts;
 	size_t npkts = 0, off = 0, max = FLUSH_MAX_PKTS;
-	uint64_t dgrams = c->st.dgrams_tx;
-	int stream_ok = 1, nudged = 0;
+	int stream_ok = 1;
 
 	if (c->state != CS_HANDSHAKE && c->state != CS_OPEN)
 		return;
@@ -617,8 +603,6 @@ conn_flush(struct quic_conn *c)
 	ts = ep_now(ep);
 	c->rx_unflushed = 0;
 	while (npkts < max) {
-		if (!nudged && c->st.dgrams_tx != dgrams)
-			nudged = conn_nudge(c);
 		n = conn_write_one(c, ep->txbuf + off, ts, &stream_ok);
 		if (n < 0) {
 			if (npkts)
@@ -656,7 +640,7 @@ on_closing_done(uv_timer_t *t)
 
 /* Enters the closing period: keep the close packet for stray packets. */
 static void
-conn_enter_closing(struct quic_conn *c, const ngtcp2_connection_close_error *cc)
+conn_enter_closing(struct quic_conn *c, const ngtcp2_ccerr *cc)
 {
 	struct quic_endpoint *ep = c->ep;
 	ngtcp2_ssize n;
@@ -685,7 +669,7 @@ static void
 conn_close_local(struct quic_conn *c, uint64_t code,
     enum quic_close_reason reason, int notify)
 {
-	ngtcp2_connection_close_error cc;
+	ngtcp2_ccerr cc;
 
 	if (c->state == CS_CLOSING || c->state == CS_DEAD)
 		return;
@@ -697,8 +681,8 @@ conn_close_local(struct quic_conn *c, uint64_t code,
 		}
 		return;
 	}
-	ngtcp2_connection_close_error_default(&cc);
-	ngtcp2_connection_close_error_set_application_error(&cc, code, NULL, 0);
+	ngtcp2_ccerr_default(&cc);
+	ngtcp2_ccerr_set_application_error(&cc, code, NULL, 0);
 	conn_enter_closing(c, &cc);
 	if (notify)
 		conn_notify_closed(c, reason, code);
@@ -710,14 +694,16 @@ conn_close_local(struct quic_conn *c, uint64_t code,
 static void
 conn_read_error(struct quic_conn *c, int rv)
 {
-	ngtcp2_connection_close_error cc;
+	const ngtcp2_ccerr *peer;
+	ngtcp2_ccerr cc;
 	enum quic_close_reason reason;
 	uint64_t code = 0;
 
 	if (rv == NGTCP2_ERR_DRAINING) {
-		ngtcp2_conn_get_connection_close_error(c->nc, &cc);
-		if (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION) {
-			code = cc.error_code;
+		/* In draining, ngtcp2 holds what the peer's CONNECTION_CLOSE said. */
+		peer = ngtcp2_conn_get_ccerr(c->nc);
+		if (peer->type == NGTCP2_CCERR_TYPE_APPLICATION) {
+			code = peer->error_code;
 			reason = code == QUIC_CODE_DUPLICATE ?
 			    QUIC_CLOSE_SUPERSEDED : QUIC_CLOSE_PEER;
 		} else {
@@ -734,13 +720,12 @@ conn_read_error(struct quic_conn *c, int rv)
 		return;
 	}
 	reason = c->confirmed ? QUIC_CLOSE_PROTOCOL : QUIC_CLOSE_HANDSHAKE;
-	ngtcp2_connection_close_error_default(&cc);
+	ngtcp2_ccerr_default(&cc);
 	if (rv == NGTCP2_ERR_CRYPTO)
-		ngtcp2_connection_close_error_set_transport_error_tls_alert(&cc,
-		    ngtcp2_conn_get_tls_alert(c->nc), NULL, 0);
-	else
-		ngtcp2_connection_close_error_set_transport_error_liberr(&cc, rv,
+		ngtcp2_ccerr_set_tls_alert(&cc, ngtcp2_conn_get_tls_alert(c->nc),
 		    NULL, 0);
+	else
+		ngtcp2_ccerr_set_liberr(&cc, rv, NULL, 0);
 	log_debug("quic: read: %s", ngtcp2_strerror(rv));
 	conn_enter_closing(c, &cc);
 	conn_notify_closed(c, reason, 0);
@@ -1132,12 +1117,11 @@ conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
 	ngtcp2_settings_default(s);
 	s->initial_ts = ep_now(ep);
 	/*
-	 * BBR2: CUBIC and Reno in ngtcp2 0.12 cap the window near 2.89 times
-	 * max(initial window, rate x min RTT), and min RTT between neighbours
-	 * is microseconds, so the window stuck at ~42 KB; BBR2 paces by the
-	 * measured rate instead.
+	 * BBR: min RTT between neighbours is microseconds, and CUBIC and Reno
+	 * size the window from it (in 0.12 it stuck at ~42 KB); BBR paces by
+	 * the measured rate instead. 1.x keeps one BBR, v2 (0.12's BBR2).
 	 */
-	s->cc_algo = NGTCP2_CC_ALGO_BBR2;
+	s->cc_algo = NGTCP2_CC_ALGO_BBR;
 	s->max_tx_udp_payload_size = QUIC_MAX_UDP_PAYLOAD;
 	s->no_tx_udp_payload_size_shaping = 1;
 	s->handshake_timeout = (uint64_t)ep->cfg.handshake_timeout_ms * MS_NS;
@@ -1157,7 +1141,8 @@ conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
 	p->active_connection_id_limit = 4;
 	p->max_datagram_frame_size = QUIC_MAX_DATAGRAM_FRAME;
 	p->disable_active_migration = 1;
-	/* ngtcp2 0.12 advertises greasing regardless; magicsock copes. */
+	/* Not offered, so peers keep the fixed bit set toward us (0.12 peers
+	 * offer it regardless, and get greased packets; magicsock copes). */
 	p->grease_quic_bit = 0;
 }
 
@@ -1308,14 +1293,14 @@ retry_check(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
     const union ms_addr *from, ngtcp2_cid *odcid, int *validated)
 {
 	*validated = 0;
-	if (hd->token.len == 0) {
+	if (hd->tokenlen == 0) {
 		if (!retry_due(ep))
 			return 0;
 		send_retry(ep, hd, from);
 		return 1;
 	}
-	if (hd->token.base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY ||
-	    ngtcp2_crypto_verify_retry_token(odcid, hd->token.base, hd->token.len,
+	if (hd->token[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY ||
+	    ngtcp2_crypto_verify_retry_token(odcid, hd->token, hd->tokenlen,
 	    ep->retry_secret, sizeof(ep->retry_secret), hd->version, &from->sa,
 	    ms_addr_len(from), &hd->dcid, RETRY_TOKEN_TIMEOUT, ep_now(ep)) != 0) {
 		ep->st.rx_refused++;
@@ -1369,12 +1354,16 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	} while (cid_find(ep, buf, sizeof(buf)));
 	ngtcp2_cid_init(&scid, buf, sizeof(buf));
 	conn_settings(ep, &s, &p, 1);
+	/* 1.x asserts that a server states original_dcid. */
 	p.original_dcid = hd.dcid;
+	p.original_dcid_present = 1;
 	if (validated) {
 		p.original_dcid = odcid;
 		p.retry_scid = hd.dcid;
 		p.retry_scid_present = 1;
 		s.token = hd.token;
+		s.tokenlen = hd.tokenlen;
+		s.token_type = NGTCP2_TOKEN_TYPE_RETRY;
 	}
 	set_callbacks(&cb, 1);
 	if (ngtcp2_conn_server_new(&c->nc, &hd.scid, &scid, &ep->vpath,
@@ -1847,14 +1836,13 @@ quic_conn_is_confirmed(const struct quic_conn *c)
 void
 quic_conn_get_stats(struct quic_conn *c, struct quic_stats *st)
 {
-	ngtcp2_conn_stat cs;
+	ngtcp2_conn_info ci;
 
 	*st = c->st;
-	ngtcp2_conn_get_conn_stat(c->nc, &cs);
-	st->rtt_ms = (double)cs.smoothed_rtt / 1e6;
-	st->cwnd = cs.cwnd;
-	st->bytes_in_flight = cs.bytes_in_flight;
-	st->pto_count = cs.pto_count;
+	ngtcp2_conn_get_conn_info(c->nc, &ci);
+	st->rtt_ms = (double)ci.smoothed_rtt / 1e6;
+	st->cwnd = ci.cwnd;
+	st->bytes_in_flight = ci.bytes_in_flight;
 }
 
 void
@@ -1981,7 +1969,7 @@ void
 quic_endpoint_free(struct quic_endpoint *ep)
 {
 	struct quic_conn *c;
-	ngtcp2_connection_close_error cc;
+	ngtcp2_ccerr cc;
 
 	if (ep == NULL)
 		return;
@@ -1989,8 +1977,8 @@ quic_endpoint_free(struct quic_endpoint *ep)
 	while ((c = ep->conns) != NULL) {
 		if (c->state == CS_HANDSHAKE || c->state == CS_OPEN) {
 			c->owner_knows = 0;
-			ngtcp2_connection_close_error_default(&cc);
-			ngtcp2_connection_close_error_set_application_error(&cc,
+			ngtcp2_ccerr_default(&cc);
+			ngtcp2_ccerr_set_application_error(&cc,
 			    QUIC_CODE_SHUTDOWN, NULL, 0);
 			conn_enter_closing(c, &cc);
 		}

@@ -3,8 +3,8 @@
  * magicsock socket, DATAGRAM frames for IP packets and one framed control
  * stream per connection.
  *
- * This is the only module that includes ngtcp2 headers, so moving to ngtcp2
- * 1.x touches quic.c alone. Connections never see real addresses: each is
+ * This is the only module that includes ngtcp2 headers (1.x), so a change
+ * of ngtcp2 API touches quic.c alone. Connections never see real addresses: each is
  * created with one fixed virtual path and always fed with it; the real source
  * of every packet goes to magicsock (magicsock_peer_heard) and every outgoing
  * packet is sent to the peer's key (magicsock_send_peer). Until a server
@@ -129,8 +129,6 @@ struct quic_stats {
 	uint64_t dgrams_lost;		/* declared lost by recovery */
 	uint64_t dgrams_dropped;	/* refused: too big or congestion */
 	uint64_t cwnd, bytes_in_flight;	/* congestion state, bytes */
-	uint64_t pto_count;		/* probe timeouts in a row */
-	uint64_t nudges;		/* empty frames sent to unstick DATAGRAMs */
 };
 
 struct quic_endpoint_stats {

@@ -7,8 +7,9 @@
  * restarts and dials again, replacing the connection it lost), garbage input;
  * limits on what others may open (per client key, per source address) and
  * the close of a connection whose peer lets our send queue overflow; Retry
- * (a handshake through it, a replayed Initial that leaves nothing open).
- * Every wait is bounded by a deadline timer.
+ * (a handshake through it, a replayed Initial that leaves nothing open);
+ * DATAGRAM-only traffic over a lossy link and across a path that dies and
+ * returns (it must never stall). Every wait is bounded by a deadline timer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -929,6 +930,252 @@ test_peer_restart(void **state)
 	finish(lo, &hi2);
 }
 
+/* ---- a lossy link: a UDP relay between a and b that drops on purpose ---- */
+
+/*
+ * a sends to front (a is told b lives there) and the link passes each
+ * datagram on to b from back; b's answers go the other way. Loss is
+ * drawn from a fixed-seed generator, so a run is reproducible; `cut`
+ * drops everything, as a path that died.
+ */
+struct link {
+	uv_udp_t front, back;
+	union ms_addr a_addr, b_addr, front_addr;
+	int have_a;
+	unsigned loss_pct;
+	int cut;
+	uint32_t rng;
+	size_t passed, dropped;
+	uint8_t buf[65536];
+};
+
+static int
+link_drops(struct link *l)
+{
+	if (l->cut)
+		return 1;
+	l->rng ^= l->rng << 13;
+	l->rng ^= l->rng >> 17;
+	l->rng ^= l->rng << 5;
+	return l->rng % 100 < l->loss_pct;
+}
+
+static void
+link_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct link *l = h->data;
+
+	*b = uv_buf_init((char *)l->buf, sizeof(l->buf));
+}
+
+static void
+link_pass(struct link *l, uv_udp_t *out, const union ms_addr *to,
+    const uv_buf_t *b, ssize_t n)
+{
+	uv_buf_t one = uv_buf_init(b->base, (unsigned)n);
+
+	if (link_drops(l)) {
+		l->dropped++;
+		return;
+	}
+	/* A full socket buffer is loss too. */
+	if (uv_udp_try_send(out, &one, 1, &to->sa) == n)
+		l->passed++;
+}
+
+static void
+link_on_front(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
+    const struct sockaddr *from, unsigned flags)
+{
+	struct link *l = h->data;
+
+	if (n <= 0 || from == NULL)
+		return;
+	memcpy(&l->a_addr.in, from, sizeof(l->a_addr.in));
+	l->have_a = 1;
+	link_pass(l, &l->back, &l->b_addr, b, n);
+}
+
+static void
+link_on_back(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
+    const struct sockaddr *from, unsigned flags)
+{
+	struct link *l = h->data;
+
+	if (n <= 0 || from == NULL || !l->have_a)
+		return;
+	link_pass(l, &l->front, &l->a_addr, b, n);
+}
+
+static void
+link_bind(struct link *l, uv_udp_t *u, uv_udp_recv_cb cb, union ms_addr *got)
+{
+	union ms_addr any;
+	int len = sizeof(got->in);
+
+	assert_int_equal(ms_addr_parse(&any, "127.0.0.1:0"), 0);
+	assert_int_equal(uv_udp_init(&loop, u), 0);
+	u->data = l;
+	assert_int_equal(uv_udp_bind(u, &any.sa, 0), 0);
+	assert_int_equal(uv_recv_buffer_size((uv_handle_t *)u, &(int){ 4 << 20 }),
+	    0);
+	assert_int_equal(uv_udp_getsockname(u, &got->sa, &len), 0);
+	assert_int_equal(uv_udp_recv_start(u, link_alloc, cb), 0);
+}
+
+/* Puts a link between a and b: a dials b through it. */
+static void
+link_open(struct link *l, struct node *a, struct node *b, unsigned loss_pct)
+{
+	union ms_addr back_addr;
+
+	memset(l, 0, sizeof(*l));
+	l->b_addr = b->addr;
+	l->loss_pct = loss_pct;
+	l->rng = 0x9e3779b9u;
+	link_bind(l, &l->front, link_on_front, &l->front_addr);
+	link_bind(l, &l->back, link_on_back, &back_addr);
+	assert_int_equal(magicsock_set_peer_addrs(a->ms, b->pk, &l->front_addr,
+	    1), 0);
+}
+
+static void
+link_close(struct link *l)
+{
+	uv_close((uv_handle_t *)&l->front, NULL);
+	uv_close((uv_handle_t *)&l->back, NULL);
+}
+
+/* Dials b from a through the link (which is not lossy yet). */
+static struct quic_conn *
+connect_via(struct node *a, struct node *b, struct link *l)
+{
+	struct pair p = { a, b };
+	struct quic_conn *c;
+
+	link_open(l, a, b, 0);
+	assert_int_equal(quic_connect(a->ep, b->pk, QUIC_ALPN_MESH, &c), 0);
+	assert_true(loop_wait(&loop, both_confirmed, &p, 5000));
+	return c;
+}
+
+/*
+ * Queues up to n DATAGRAMs of len bytes on c, running the loop whenever
+ * the queue is full, for at most ms. Returns how many were queued: fewer
+ * than n means the sender was stuck for the rest of the time.
+ */
+static size_t
+pump(struct quic_conn *c, size_t n, size_t len, uint64_t ms)
+{
+	uint8_t buf[QUIC_MAX_DATAGRAM_FRAME];
+	uint64_t end;
+	size_t sent = 0;
+	int rv;
+
+	memset(buf, 0x45, sizeof(buf));
+	uv_update_time(&loop);
+	end = uv_now(&loop) + ms;
+	while (sent < n && uv_now(&loop) < end) {
+		rv = quic_conn_send_datagram(c, buf, len);
+		if (rv == 0) {
+			sent++;
+			continue;
+		}
+		assert_int_equal(rv, -EAGAIN);
+		uv_run(&loop, UV_RUN_ONCE);
+		uv_update_time(&loop);
+	}
+	return sent;
+}
+
+/* The 3000 queued DATAGRAMs all went out (dgrams_dropped also counts
+ * the -EAGAIN refusals, so it says nothing here). */
+static int
+all_sent(void *arg)
+{
+	struct quic_stats st;
+
+	quic_conn_get_stats(arg, &st);
+	return st.dgrams_tx == 3000;
+}
+
+/*
+ * DATAGRAMs only, 10% loss each way (ACKs too): the window is freed by
+ * loss detection alone, so the sender never stalls and most arrive; no
+ * control message is ever sent, so no stream data is there to help.
+ */
+static void
+test_datagram_loss(void **state)
+{
+	struct node a, b;
+	struct link l;
+	struct quic_conn *c;
+	struct quic_stats st;
+	struct burst x = { &b, 0 };
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_via(&a, &b, &l);
+	l.loss_pct = 10;
+	b.dgrams = 0;
+	assert_int_equal(pump(c, 3000, 1200, 20000), 3000);
+	assert_true(loop_wait(&loop, all_sent, c, 5000));
+	x.want = 2400;
+	loop_wait(&loop, burst_done, &x, 1000);
+	quic_conn_get_stats(c, &st);
+	assert_true(b.dgrams >= 2400 && b.dgrams < 3000);
+	assert_true(st.dgrams_lost > 0);
+	assert_true(l.dropped > 0);
+	assert_int_equal(a.closed, 0);
+	assert_int_equal(b.msgs, 0);
+	link_close(&l);
+	finish(&a, &b);
+}
+
+/*
+ * The path dies with the window full of DATAGRAMs and comes back: the
+ * probes the library sends for them (nothing else is in flight) get
+ * through once it is back, their acknowledgement frees the window, and
+ * DATAGRAMs flow again within seconds instead of stalling until the idle
+ * timeout. This is the ngtcp2 0.12 stall (ngtcp2 issue 697).
+ */
+static void
+test_datagram_blackout(void **state)
+{
+	struct node a, b;
+	struct link l;
+	struct quic_conn *c;
+	struct quic_stats st;
+	struct burst x = { &b, 0 };
+	size_t before;
+
+	node_init(&a, 1, NULL);
+	node_init(&b, 2, NULL);
+	c = connect_via(&a, &b, &l);
+	b.dgrams = 0;
+	assert_int_equal(pump(c, 500, 1200, 5000), 500);
+	x.want = 500;
+	assert_true(loop_wait(&loop, burst_done, &x, 3000));
+	/* Cut: whatever goes now fills the window and is never answered. */
+	l.cut = 1;
+	before = b.dgrams;
+	assert_true(pump(c, 100000, 1200, 1500) < 100000);
+	quic_conn_get_stats(c, &st);
+	assert_true(st.bytes_in_flight > 0);
+	assert_int_equal(b.dgrams, before);
+	/* Back: the queue drains and new DATAGRAMs arrive. */
+	l.cut = 0;
+	assert_int_equal(pump(c, QUIC_DGRAM_QUEUE * 4, 1200, 5000),
+	    QUIC_DGRAM_QUEUE * 4);
+	x.want = before + QUIC_DGRAM_QUEUE * 2;
+	assert_true(loop_wait(&loop, burst_done, &x, 3000));
+	assert_int_equal(a.closed, 0);
+	assert_int_equal(b.closed, 0);
+	assert_int_equal(b.msgs, 0);
+	link_close(&l);
+	finish(&a, &b);
+}
+
 static int
 confirmed_a(void *arg)
 {
@@ -1028,6 +1275,8 @@ main(void)
 		cmocka_unit_test(test_simultaneous_dial),
 		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_datagram_loss),
+		cmocka_unit_test(test_datagram_blackout),
 	};
 	int rv;
 

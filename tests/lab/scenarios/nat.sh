@@ -12,7 +12,10 @@
 #    of an iperf3 run moves a and b to the relay within seconds, the TCP
 #    stream lives on (iperf3 ends well and moves data while relayed), and
 #    the path returns to direct once the rule is gone. The counter proves the
-#    relayed phase really went through coturn.
+#    relayed phase really went through coturn. This is also the lab's check
+#    that a DATAGRAM-only tunnel never stalls: the cut leaves QUIC's window
+#    full of lost DATAGRAMs (the TCP stream rides in them; ngtcp2 0.12, which
+#    sent no probes for such packets, stalled here for good).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init nat
