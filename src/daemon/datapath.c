@@ -262,7 +262,7 @@ int datapath_up(struct daemon *d)
 
 	if (d->tun_open)
 		return 0;
-	ret = tun_open(&d->tun, settings_get(&d->settings, SET_TUN_NAME), 0);
+	ret = tun_open(&d->tun, settings_get(&d->settings, SET_TUN_NAME), 0, 0);
 	if (ret < 0) {
 		log_error("tun: cannot open %s: %s", settings_get(&d->settings, SET_TUN_NAME),
 			  strerror(-ret));
