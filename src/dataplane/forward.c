@@ -75,6 +75,7 @@ struct forward {
 	uv_poll_t poll;
 	uv_timer_t hold_timer;
 	uv_check_t flush_check;		/* flushes the receive batch */
+	uv_idle_t flush_idle;		/* keeps the poll from sleeping before it */
 	int closing;			/* handles still to close */
 	int fd;
 	int vnet;			/* reads and writes carry the vnet header */
@@ -521,6 +522,7 @@ static void rx_flush(struct forward *fwd)
 	b->n = 0;
 	b->used = 0;
 	uv_check_stop(&fwd->flush_check);
+	uv_idle_stop(&fwd->flush_idle);
 }
 
 /* After every I/O callback of this loop iteration (magicsock's whole
@@ -528,6 +530,14 @@ static void rx_flush(struct forward *fwd)
 static void on_flush_check(uv_check_t *h)
 {
 	rx_flush(h->data);
+}
+
+/* Only there so that a batch filled outside the poll phase (a timer, or
+ * outside uv_run) does not wait for the next I/O: an active idle handle
+ * makes the poll return at once. */
+static void on_flush_idle(uv_idle_t *h)
+{
+	(void)h;
 }
 
 /* The DATAGRAM's buffer is only valid during the callback: copy. */
@@ -541,8 +551,10 @@ static void rx_add(struct forward *fwd, const uint8_t *pkt, size_t len)
 	b->in[b->n].data = b->buf + b->used;
 	b->in[b->n].len = len;
 	b->used += len;
-	if (b->n++ == 0)
+	if (b->n++ == 0) {
 		uv_check_start(&fwd->flush_check, on_flush_check);
+		uv_idle_start(&fwd->flush_idle, on_flush_idle);
+	}
 	if (b->n == OFFLOAD_BATCH_MAX)
 		rx_flush(fwd);
 }
@@ -664,6 +676,8 @@ int forward_open(struct forward **out, uv_loop_t *loop, const struct forward_con
 	fwd->hold_timer.data = fwd;
 	uv_check_init(loop, &fwd->flush_check);
 	fwd->flush_check.data = fwd;
+	uv_idle_init(loop, &fwd->flush_idle);
+	fwd->flush_idle.data = fwd;
 	*out = fwd;
 	return 0;
 fail:
@@ -689,10 +703,11 @@ void forward_close(struct forward *fwd)
 	rx_flush(fwd);
 	if (fwd->ring_len)
 		log_debug("forward: dropping %u parked TUN writes", fwd->ring_len);
-	fwd->closing = 3;
+	fwd->closing = 4;
 	uv_close((uv_handle_t *)&fwd->poll, on_close);
 	uv_close((uv_handle_t *)&fwd->hold_timer, on_close);
 	uv_close((uv_handle_t *)&fwd->flush_check, on_close);
+	uv_close((uv_handle_t *)&fwd->flush_idle, on_close);
 }
 
 int forward_start(struct forward *fwd)
