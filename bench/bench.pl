@@ -100,9 +100,15 @@ for my $k (qw(tun4 tun6)) {
 	my $in = $c{a}{tun_tx_bytes};		# the kernel handed daemon a
 	my $sent = $c{a}{peer_tx_bytes};	# QUIC accepted on a
 	my $got = $c{b}{peer_rx_bytes};		# b wrote to its TUN
+	# Packets, not bytes: with TUN offloads the kernel counts a super-packet's
+	# headers once, the daemon once per segment it cut.
+	my $drop = $c{a}{dp_dropped} // 0;
+	my $out = ($c{a}{dp_tx_packets} // 0) + $drop;
 	$loss{$k} = {
 		tun_bytes_a => $in, quic_accepted_a => $sent, delivered_b => $got,
-		dropped_in_a_pct => $in ? 0 + sprintf('%.2f', 100 * ($in - $sent) / $in) : 0,
+		gso_in_a => $c{a}{dp_gso_in} // 0, gso_segments_a => $c{a}{dp_gso_segments} // 0,
+		dropped_in_a => $drop,
+		dropped_in_a_pct => $out ? 0 + sprintf('%.2f', 100 * $drop / $out) : 0,
 		lost_a_to_b_pct => $sent ? 0 + sprintf('%.2f', 100 * ($sent - $got) / $sent) : 0,
 	};
 	$r{$k}{loss} = $loss{$k};
@@ -135,11 +141,11 @@ for my $v (4, 6) {
 for my $k (sort keys %loss) {
 	my ($l, $c) = ($loss{$k}, $r{$k}{counters});
 	printf "\nwhere the a → b bytes went (%s run):\n", $k;
-	printf "  a: TUN → daemon %12d B (TUN tx_dropped %d)\n",
-	    $l->{tun_bytes_a}, $c->{a}{tun_tx_dropped};
-	printf "  a: accepted by QUIC %8d B (%.2f%% dropped inside a: "
-	    . "congestion/EAGAIN/too big)\n", $l->{quic_accepted_a},
-	    $l->{dropped_in_a_pct};
+	printf "  a: TUN → daemon %12d B (TUN tx_dropped %d; %d super-packets cut into %d)\n",
+	    $l->{tun_bytes_a}, $c->{a}{tun_tx_dropped}, $l->{gso_in_a}, $l->{gso_segments_a};
+	printf "  a: accepted by QUIC %8d B (%d packets, %.2f%%, dropped inside a: "
+	    . "congestion/EAGAIN/too big/offload)\n", $l->{quic_accepted_a},
+	    $l->{dropped_in_a}, $l->{dropped_in_a_pct};
 	printf "  b: written to TUN %10d B (%.2f%% of what a sent lost on the way)\n",
 	    $l->{delivered_b}, $l->{lost_a_to_b_pct};
 	printf "  UDP: a out %d / b in %d datagrams; rcvbuf errors a %d b %d; "
@@ -208,4 +214,12 @@ sub snap {
 	my $peer = $st->{networks}[0]{peers}[0] // {};
 	print "$p.peer_tx_bytes ", $peer->{tx_bytes} // 0, "\n";
 	print "$p.peer_rx_bytes ", $peer->{rx_bytes} // 0, "\n";
+	my $dp = $st->{dataplane} // {};
+	my $dr = $dp->{drops} // {};
+	my $drop = 0;
+	$drop += $dr->{$_} // 0 for qw(congestion too_big send_failed offload_invalid);
+	print "$p.dp_tx_packets ", $dp->{tx_packets} // 0, "\n";
+	print "$p.dp_dropped $drop\n";
+	print "$p.dp_gso_in ", $dp->{offload}{gso_in} // 0, "\n";
+	print "$p.dp_gso_segments ", $dp->{offload}{gso_segments} // 0, "\n";
 }

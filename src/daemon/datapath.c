@@ -255,6 +255,12 @@ static size_t peer_mtu(void *peer, void *ud)
 	return p->conn ? quic_conn_max_datagram(p->conn) : 0;
 }
 
+/* Offloads unless the tun-offload setting (or RAYFISH_TUN_OFFLOAD) is off. */
+static unsigned tun_flags(const struct daemon *d)
+{
+	return strcmp(settings_get(&d->settings, SET_TUN_OFFLOAD), "on") == 0 ? TUN_OPEN_OFFLOAD : 0;
+}
+
 int datapath_up(struct daemon *d)
 {
 	struct forward_config cfg = { 0 };
@@ -262,7 +268,7 @@ int datapath_up(struct daemon *d)
 
 	if (d->tun_open)
 		return 0;
-	ret = tun_open(&d->tun, settings_get(&d->settings, SET_TUN_NAME), 0);
+	ret = tun_open(&d->tun, settings_get(&d->settings, SET_TUN_NAME), 0, tun_flags(d));
 	if (ret < 0) {
 		log_error("tun: cannot open %s: %s", settings_get(&d->settings, SET_TUN_NAME),
 			  strerror(-ret));
@@ -270,6 +276,7 @@ int datapath_up(struct daemon *d)
 	}
 	d->tun_open = true;
 	cfg.tun_fd = d->tun.fd;
+	cfg.vnet_hdr = d->tun.vnet_hdr;
 	cfg.peers = &d->table;
 	cfg.send = send_to_peer;
 	cfg.send_ud = d;

@@ -186,6 +186,9 @@ static const struct {
 		valid_onoff, "on or off" },
 	[SET_OPERATOR] = { "operator", "", "uid allowed to change settings besides root",
 		valid_uid, "a numeric uid" },
+	[SET_TUN_OFFLOAD] = { "tun-offload", "on",
+		"TUN segmentation and checksum offloads (GSO split, GRO-style merge)",
+		valid_onoff, "on or off" },
 };
 
 int settings_key(const char *name)

@@ -23,6 +23,7 @@ enum setting_key {
 	SET_MDNS,
 	SET_RELAY_MEMBERS,
 	SET_OPERATOR,
+	SET_TUN_OFFLOAD,
 	SET_COUNT
 };
 

@@ -121,6 +121,21 @@ static json_t *conntrack_json(struct daemon *d)
 }
 
 /* Forwarding totals and drops by reason (the labelled drop counters). */
+/* Whether the TUN carries vnet headers, which offloads the kernel took, and
+ * what they did: super-packets read and the segments cut from them, packets
+ * received that went in merged, and TUN writes (rx_packets / tun_writes is
+ * the merge ratio). */
+static json_t *offload_json(struct daemon *d, const struct forward_counters *c)
+{
+	unsigned o = d->tun.offloads;
+
+	return json_pack("{s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:I}",
+		"vnet_hdr", d->tun.vnet_hdr, "csum", !!(o & TUN_F_CSUM),
+		"tso", !!(o & (TUN_F_TSO4 | TUN_F_TSO6)), "uso", !!(o & (TUN_F_USO4 | TUN_F_USO6)),
+		"gso_in", (json_int_t)c->gso_in, "gso_segments", (json_int_t)c->gso_segments,
+		"rx_merged", (json_int_t)c->rx_merged, "tun_writes", (json_int_t)c->tun_writes);
+}
+
 static json_t *dataplane_json(struct daemon *d)
 {
 	struct forward_counters c;
@@ -128,15 +143,17 @@ static json_t *dataplane_json(struct daemon *d)
 	if (!d->fwd)
 		return json_null();
 	forward_counters_get(d->fwd, &c);
-	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"tx_packets", (json_int_t)c.tx_packets, "tx_bytes", (json_int_t)c.tx_bytes,
 		"rx_packets", (json_int_t)c.rx_packets, "rx_bytes", (json_int_t)c.rx_bytes,
-		"conntrack", conntrack_json(d), "drops", "parse_error", (json_int_t)c.parse_error, "no_route", (json_int_t)c.no_route,
+		"conntrack", conntrack_json(d), "offload", offload_json(d, &c),
+		"drops", "parse_error", (json_int_t)c.parse_error, "no_route", (json_int_t)c.no_route,
 		"spoofed_source", (json_int_t)c.spoofed_source, "not_for_us", (json_int_t)c.not_for_us,
 		"too_big", (json_int_t)c.too_big, "send_failed", (json_int_t)c.send_failed,
 		"tun_write_failed", (json_int_t)c.tun_write_failed,
 		"congestion", (json_int_t)c.congestion_dropped,
-		"firewall", (json_int_t)c.fw_dropped, "firewall_rejected", (json_int_t)c.fw_rejected);
+		"firewall", (json_int_t)c.fw_dropped, "firewall_rejected", (json_int_t)c.fw_rejected,
+		"offload_invalid", (json_int_t)c.offload_invalid);
 }
 
 /* Disco ping/pong counters: forged or stray disco packets show in rx_bad. */

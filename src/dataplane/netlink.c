@@ -134,6 +134,20 @@ int netlink_link_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu)
 	return link_change(nl, ifindex, 0, 0, mtu);
 }
 
+int netlink_link_set_gso_max_segs(struct netlink *nl, unsigned ifindex, unsigned segs)
+{
+	union nl_req req;
+	struct nlmsghdr *nlh = req_start(&req, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	if (segs == 0)
+		return -EINVAL;
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, segs);
+	return nl_request(nl, nlh, NULL, NULL);
+}
+
 int netlink_link_set_promote_secondaries(struct netlink *nl, unsigned ifindex)
 {
 	union nl_req req;
@@ -158,7 +172,8 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 	const struct nlattr **tb = data;
 	int type = mnl_attr_get_type(attr);
 
-	if (type == IFLA_MTU && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+	if ((type == IFLA_MTU || type == IFLA_GSO_MAX_SEGS) &&
+	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
 		tb[type] = attr;
 	if (type == IFLA_IFNAME && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
 		tb[type] = attr;
@@ -180,6 +195,8 @@ static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 	out->flags = ifi->ifi_flags;
 	if (tb[IFLA_MTU])
 		out->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_GSO_MAX_SEGS])
+		out->gso_max_segs = mnl_attr_get_u32(tb[IFLA_GSO_MAX_SEGS]);
 	if (tb[IFLA_IFNAME]) {
 		strncpy(out->name, mnl_attr_get_str(tb[IFLA_IFNAME]), sizeof(out->name) - 1);
 		out->name[sizeof(out->name) - 1] = '\0';

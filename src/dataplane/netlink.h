@@ -31,6 +31,7 @@ struct netlink_link {
 	unsigned ifindex;
 	unsigned flags;		/* IFF_UP, IFF_RUNNING, ... */
 	unsigned mtu;
+	unsigned gso_max_segs;	/* 0 when the kernel does not say */
 	char name[IF_NAMESIZE];
 };
 
@@ -58,6 +59,9 @@ int netlink_link_set_mtu(struct netlink *nl, unsigned ifindex, unsigned mtu);
 /* Deleting an IPv4 address normally deletes every other address of the
  * same subnet with it; with this set the next one is promoted instead. */
 int netlink_link_set_promote_secondaries(struct netlink *nl, unsigned ifindex);
+/* The most segments one GSO packet handed to the device may have (the
+ * kernel segments larger ones in software first). */
+int netlink_link_set_gso_max_segs(struct netlink *nl, unsigned ifindex, unsigned segs);
 int netlink_link_get(struct netlink *nl, unsigned ifindex, struct netlink_link *out);
 
 /* IPv6 addresses are added with IFA_F_NODAD so they are usable at once. */

@@ -4,21 +4,32 @@
  * -errno values. Only what this struct added is removed on close, so a
  * device that already existed (persistent) is handed back as it was found,
  * less our addresses and route.
+ *
+ * Offloads: TUN_F_TSO_ECN and TUN_F_UFO stay off. offload_split refuses UFO
+ * (IP fragments), and without TSO_ECN the kernel segments a CWR-marked
+ * burst itself instead of handing us an ECN super-packet. When
+ * gso_max_segs cannot be set, the segmentation offloads are turned off
+ * again (checksum only): a super-packet of more than OFFLOAD_MAX_SEGS
+ * segments (a small MSS) would be refused by offload_split and lost.
  */
 #include "dataplane/tun.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dataplane/offload.h"
 #include "util/log.h"
+
+#define OFFLOADS_TSO (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+#define OFFLOADS_ALL (OFFLOADS_TSO | TUN_F_USO4 | TUN_F_USO6)
 
 #define TUN_DEV "/dev/net/tun"
 #define LOCAL6_WAIT_MS 500
@@ -46,7 +57,7 @@ static int name_valid(const char *name)
 	return 1;
 }
 
-static int tun_create(struct tun *t, const char *name)
+static int tun_create(struct tun *t, const char *name, int vnet)
 {
 	struct ifreq ifr;
 	int err;
@@ -58,7 +69,7 @@ static int tun_create(struct tun *t, const char *name)
 		return err;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, name, strlen(name));
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		err = -errno;
@@ -82,7 +93,76 @@ static int tun_create(struct tun *t, const char *name)
 		log_error("tun: %s vanished after creation: %s", t->name, strerror(-err));
 		return err;
 	}
+	t->vnet_hdr = vnet;
 	return 0;
+}
+
+/* The header's size and byte order; -errno when the kernel refuses either. */
+static int vnet_setup(struct tun *t)
+{
+	int sz = OFFLOAD_VNET_HDR_LEN, le = 1;
+
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(t->fd, TUNSETVNETLE, &le) < 0)
+		return -errno;
+	return 0;
+}
+
+static int set_offload(struct tun *t, unsigned bits)
+{
+	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)bits) < 0)
+		return -errno;
+	t->offloads = bits;
+	return 0;
+}
+
+/* Everything the kernel takes of OFFLOADS_ALL; none is not an error. */
+static void offload_setup(struct tun *t)
+{
+	int rc;
+
+	if (set_offload(t, OFFLOADS_ALL) == 0)
+		return;
+	/* -EINVAL before Linux 6.2, which knows no USO */
+	if ((rc = set_offload(t, OFFLOADS_TSO)) == 0)
+		return;
+	log_warn("tun: %s takes no offloads (%s): packets are read one by one", t->name,
+	    strerror(-rc));
+}
+
+/* Caps super-packets at what offload_split makes (see the top). Before
+ * link-up, so that no TCP socket caches the old limit. */
+static void gso_segs_setup(struct tun *t)
+{
+	int rc;
+
+	if (!(t->offloads & (TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6)))
+		return;
+	rc = netlink_link_set_gso_max_segs(&t->nl, t->ifindex, OFFLOAD_MAX_SEGS);
+	if (rc == 0)
+		return;
+	log_warn("tun: cannot set gso_max_segs on %s (%s): segmentation offload off",
+	    t->name, strerror(-rc));
+	if (set_offload(t, TUN_F_CSUM) < 0)
+		set_offload(t, 0);
+}
+
+/* Opens the device, with the vnet header when asked and the kernel takes
+ * it; reopens it plain when it does not. */
+static int tun_create_vnet(struct tun *t, const char *name, int vnet)
+{
+	int rc;
+
+	if ((rc = tun_create(t, name, vnet)) < 0 || !vnet)
+		return rc;
+	if ((rc = vnet_setup(t)) == 0) {
+		offload_setup(t);
+		return 0;
+	}
+	log_warn("tun: no vnet header on %s (%s): offloads off", t->name, strerror(-rc));
+	close(t->fd);
+	t->fd = -1;
+	t->vnet_hdr = 0;
+	return tun_create(t, name, 0);
 }
 
 static int tun_configure(struct tun *t)
@@ -93,6 +173,7 @@ static int tun_configure(struct tun *t)
 		log_error("tun: cannot set MTU %u on %s: %s", t->mtu, t->name, strerror(-rc));
 		return rc;
 	}
+	gso_segs_setup(t);
 	/* every network adds its own 100.64/10 address; leaving the first one
 	 * must not take the others with it */
 	if ((rc = netlink_link_set_promote_secondaries(&t->nl, t->ifindex)) < 0) {
@@ -115,7 +196,7 @@ static int tun_configure(struct tun *t)
 	return 0;
 }
 
-int tun_open(struct tun *t, const char *name, unsigned mtu)
+int tun_open(struct tun *t, const char *name, unsigned mtu, unsigned flags)
 {
 	int rc;
 
@@ -132,11 +213,12 @@ int tun_open(struct tun *t, const char *name, unsigned mtu)
 		log_error("tun: cannot open rtnetlink: %s", strerror(-rc));
 		goto fail;
 	}
-	if ((rc = tun_create(t, name)) < 0)
+	if ((rc = tun_create_vnet(t, name, !!(flags & TUN_OPEN_OFFLOAD))) < 0)
 		goto fail;
 	if ((rc = tun_configure(t)) < 0)
 		goto fail;
-	log_info("tun: %s up (ifindex %u, mtu %u)", t->name, t->ifindex, t->mtu);
+	log_info("tun: %s up (ifindex %u, mtu %u, vnet header %s, offloads 0x%x)", t->name,
+	    t->ifindex, t->mtu, t->vnet_hdr ? "on" : "off", t->offloads);
 	return 0;
 fail:
 	tun_close(t);
@@ -173,6 +255,8 @@ void tun_close(struct tun *t)
 		close(t->fd);
 	t->fd = -1;
 	t->ifindex = 0;
+	t->vnet_hdr = 0;
+	t->offloads = 0;
 }
 
 static int addr4_find(const struct tun *t, uint32_t addr)
@@ -296,7 +380,16 @@ ssize_t tun_read(struct tun *t, uint8_t *buf, size_t cap)
 
 ssize_t tun_write(struct tun *t, const uint8_t *pkt, size_t len)
 {
-	ssize_t n = write(t->fd, pkt, len);
+	uint8_t hdr[OFFLOAD_VNET_HDR_LEN] = { 0 };
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)pkt, len } };
+	ssize_t n;
 
-	return n < 0 ? -errno : n;
+	if (!t->vnet_hdr) {
+		n = write(t->fd, pkt, len);
+		return n < 0 ? -errno : n;
+	}
+	n = writev(t->fd, iov, 2);
+	if (n < 0)
+		return -errno;
+	return n < (ssize_t)sizeof(hdr) ? -EIO : n - (ssize_t)sizeof(hdr);
 }

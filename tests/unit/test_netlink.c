@@ -96,6 +96,10 @@ static void test_link(void **state)
 	assert_int_equal(netlink_link_set_mtu(&nl, lo, 1280), 0);
 	assert_int_equal(netlink_link_get(&nl, lo, &l), 0);
 	assert_int_equal(l.mtu, 1280);
+	assert_int_equal(netlink_link_set_gso_max_segs(&nl, lo, 64), 0);
+	assert_int_equal(netlink_link_get(&nl, lo, &l), 0);
+	assert_int_equal(l.gso_max_segs, 64);
+	assert_int_equal(netlink_link_set_gso_max_segs(&nl, lo, 0), -EINVAL);
 	assert_int_equal(netlink_link_set_up(&nl, lo, 0), 0);
 	assert_int_equal(netlink_link_get(&nl, lo, &l), 0);
 	assert_false(l.flags & IFF_UP);

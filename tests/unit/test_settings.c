@@ -61,6 +61,8 @@ static void test_validate(void **state)
 		{ "dns-upstreams", "1.1.1.1,2001:db8::53" },
 		{ "mdns", "off" },
 		{ "operator", "1000" },
+		{ "tun-offload", "off" },
+		{ "tun-offload", "on" },
 	};
 	static const char *bad[][2] = {
 		{ "dht-bootstrap", "nohostport" },
@@ -78,6 +80,7 @@ static void test_validate(void **state)
 		{ "tun-name", "ray 0" },
 		{ "mdns", "yes" },
 		{ "operator", "root" },
+		{ "tun-offload", "0" },
 	};
 
 	(void)state;

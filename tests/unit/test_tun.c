@@ -6,7 +6,12 @@
  * 200::9) and reads the exact packets back from the TUN fd; writes crafted
  * packets into the TUN and receives them on sockets; checks the name
  * errors ("busy", taken by a non-TUN, invalid) and that tun_close removes
- * the device. Needs root; skipped (77) without.
+ * the device. In vnet mode (TUN_OPEN_OFFLOAD): the offloads took
+ * (gso_max_segs 64, a datagram comes with a partial checksum, a UDP_SEGMENT
+ * send comes as one USO super-packet that splits into valid datagrams) and
+ * a super-packet built by offload_coalesce, written with one writev, is
+ * taken by the kernel and reaches a socket as the datagrams it merged.
+ * Needs root; skipped (77) without.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,16 +25,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "dataplane/offload.h"
 #include "dataplane/packet.h"
 #include "dataplane/tun.h"
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
 #define ADDR4 0x64400102u	/* 100.64.1.2 */
+#define RBUF_TEST (OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET)
 
 static const uint8_t addr6[16] = { 0x02, [15] = 0x01 };	/* 200::1 */
 
@@ -138,7 +152,7 @@ static void test_open_configure(void **state)
 	uint32_t flags = 0;
 	uint8_t other6[16] = { 0x02, [15] = 0x02 };
 
-	assert_int_equal(tun_open(&t, NULL, 0), 0);
+	assert_int_equal(tun_open(&t, NULL, 0, 0), 0);
 	assert_string_equal(t.name, "ray0");
 	assert_true(t.fd >= 0);
 	assert_int_equal(netlink_link_get(&t.nl, t.ifindex, &l), 0);
@@ -181,20 +195,20 @@ static void test_names(void **state)
 {
 	struct tun t, t2;
 
-	assert_int_equal(tun_open(&t, "", 0), -EINVAL);
+	assert_int_equal(tun_open(&t, "", 0, 0), -EINVAL);
 	assert_int_equal(t.fd, -1);
-	assert_int_equal(tun_open(&t, "a/b", 0), -EINVAL);
-	assert_int_equal(tun_open(&t, "ray%d", 0), -EINVAL);
-	assert_int_equal(tun_open(&t, "has space", 0), -EINVAL);
-	assert_int_equal(tun_open(&t, "abcdefghijklmnop", 0), -EINVAL);
+	assert_int_equal(tun_open(&t, "a/b", 0, 0), -EINVAL);
+	assert_int_equal(tun_open(&t, "ray%d", 0, 0), -EINVAL);
+	assert_int_equal(tun_open(&t, "has space", 0, 0), -EINVAL);
+	assert_int_equal(tun_open(&t, "abcdefghijklmnop", 0, 0), -EINVAL);
 	/* a name held by a non-TUN interface */
-	assert_int_equal(tun_open(&t, "lo", 0), -EEXIST);
+	assert_int_equal(tun_open(&t, "lo", 0, 0), -EEXIST);
 	tun_close(&t);
 
 	/* the name in use by another open TUN */
-	assert_int_equal(tun_open(&t, "rayx", 1400), 0);
+	assert_int_equal(tun_open(&t, "rayx", 1400, 0), 0);
 	assert_int_equal(t.mtu, 1400);
-	assert_int_equal(tun_open(&t2, "rayx", 0), -EBUSY);
+	assert_int_equal(tun_open(&t2, "rayx", 0, 0), -EBUSY);
 	assert_int_equal(t2.fd, -1);
 	tun_close(&t2);
 	assert_true(if_nametoindex("rayx") > 0);
@@ -214,7 +228,7 @@ static void test_read_from_tun(void **state)
 	int s4, s6;
 	ssize_t n;
 
-	assert_int_equal(tun_open(&t, NULL, 0), 0);
+	assert_int_equal(tun_open(&t, NULL, 0, 0), 0);
 	assert_int_equal(tun_addr4_add(&t, ADDR4), 0);
 	assert_int_equal(tun_addr6_set(&t, addr6), 0);
 	/* nothing queued yet: the fd is non-blocking */
@@ -316,7 +330,7 @@ static void test_write_to_tun(void **state)
 	int s4, s6;
 	size_t len;
 
-	assert_int_equal(tun_open(&t, NULL, 0), 0);
+	assert_int_equal(tun_open(&t, NULL, 0, 0), 0);
 	assert_int_equal(tun_addr4_add(&t, ADDR4), 0);
 	assert_int_equal(tun_addr6_set(&t, addr6), 0);
 
@@ -338,6 +352,200 @@ static void test_write_to_tun(void **state)
 	tun_close(&t);
 }
 
+
+/* The vnet header's fields, and the packet behind it, of a vnet TUN read
+ * matching version/proto/dst port. */
+static ssize_t vnet_read_match(struct tun *t, uint8_t *buf, size_t cap, int version,
+    uint8_t proto, uint16_t dport, struct virtio_net_hdr *vh)
+{
+	struct packet_info pi;
+
+	for (int tries = 0; tries < 50; tries++) {
+		struct pollfd p = { .fd = t->fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 2000) <= 0)
+			return -ETIMEDOUT;
+		n = tun_read(t, buf, cap);
+		if (n == -EAGAIN)
+			continue;
+		if (n < 0)
+			return n;
+		assert_int_equal(offload_vnet_read(buf, (size_t)n, vh), 0);
+		if (packet_parse(buf + OFFLOAD_VNET_HDR_LEN, (size_t)n - OFFLOAD_VNET_HDR_LEN,
+		    &pi) == 0 && pi.version == version && pi.proto == proto &&
+		    pi.dst_port == dport)
+			return n - OFFLOAD_VNET_HDR_LEN;
+	}
+	return -ETIMEDOUT;
+}
+
+/* The full L4 checksum of an IP packet with no options/extensions holds. */
+static void assert_l4_csum(const uint8_t *p, size_t len)
+{
+	size_t l3 = (p[0] >> 4) == 4 ? 20 : 40;
+	uint8_t proto = l3 == 20 ? p[9] : p[6];
+	uint32_t sum = packet_csum_pseudo(p, proto, (uint32_t)(len - l3));
+
+	assert_int_equal(packet_csum_fold(packet_csum_add(sum, p + l3, len - l3)), 0xffff);
+}
+
+static void test_vnet_open(void **state)
+{
+	struct tun t;
+	struct netlink_link l;
+
+	assert_int_equal(tun_open(&t, NULL, 0, TUN_OPEN_OFFLOAD), 0);
+	assert_int_equal(t.vnet_hdr, 1);
+	/* TSO and checksum offload exist since long before any kernel we run
+	 * on; USO since 6.2 (a kernel without it must not fail the open) */
+	assert_int_equal(t.offloads & (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6),
+	    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+	assert_int_equal(t.offloads & (TUN_F_TSO_ECN | TUN_F_UFO), 0);
+	assert_int_equal(netlink_link_get(&t.nl, t.ifindex, &l), 0);
+	assert_int_equal(l.gso_max_segs, OFFLOAD_MAX_SEGS);
+	assert_int_equal(l.mtu, 1280);
+	assert_true(l.flags & IFF_UP);
+	tun_close(&t);
+	assert_int_equal(t.vnet_hdr, 0);
+	assert_int_equal(t.offloads, 0);
+	/* plain mode is still plain */
+	assert_int_equal(tun_open(&t, NULL, 0, 0), 0);
+	assert_int_equal(t.vnet_hdr, 0);
+	assert_int_equal(t.offloads, 0);
+	tun_close(&t);
+}
+
+/* With checksum offload on, a datagram to a peer comes with its checksum
+ * left to us (NEEDS_CSUM); offload_csum_finish completes it. */
+static void test_vnet_read_csum(void **state)
+{
+	struct tun t;
+	struct virtio_net_hdr vh;
+	uint8_t buf[RBUF_TEST];
+	static const char msg[] = "partial checksum, finished by us";
+	struct sockaddr_in to4 = { .sin_family = AF_INET, .sin_port = htons(9998) };
+	int s4, len;
+	ssize_t n;
+
+	assert_int_equal(tun_open(&t, NULL, 0, TUN_OPEN_OFFLOAD), 0);
+	assert_int_equal(tun_addr4_add(&t, ADDR4), 0);
+	inet_pton(AF_INET, "100.64.9.9", &to4.sin_addr);
+	s4 = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(sendto(s4, msg, sizeof(msg), 0, (struct sockaddr *)&to4, sizeof(to4)),
+	    sizeof(msg));
+	n = vnet_read_match(&t, buf, sizeof(buf), 4, 17, 9998, &vh);
+	assert_int_equal(n, 28 + sizeof(msg));
+	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	assert_true(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(vh.csum_start, 20);
+	assert_int_equal(vh.csum_offset, 6);
+	len = offload_csum_finish(&vh, buf + OFFLOAD_VNET_HDR_LEN, (size_t)n);
+	assert_int_equal(len, n);
+	assert_l4_csum(buf + OFFLOAD_VNET_HDR_LEN, (size_t)len);
+	close(s4);
+	tun_close(&t);
+}
+
+/* A UDP_SEGMENT send of 4 × 500 bytes to a peer comes out of the TUN as one
+ * USO super-packet (with USO on), and splits into the 4 datagrams. */
+static void test_vnet_read_uso(void **state)
+{
+	struct tun t;
+	struct virtio_net_hdr vh;
+	static uint8_t buf[RBUF_TEST], seg_buf[4][2048];
+	struct offload_seg segs[4];
+	char msg[2000];
+	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6, .sin6_port = htons(9997) };
+	int s6, gso = 500, n_segs;
+	ssize_t n;
+
+	assert_int_equal(tun_open(&t, NULL, 0, TUN_OPEN_OFFLOAD), 0);
+	if (!(t.offloads & TUN_F_USO6)) {
+		tun_close(&t);
+		skip();
+	}
+	assert_int_equal(tun_addr6_set(&t, addr6), 0);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)(i * 7);
+	inet_pton(AF_INET6, "200::9", &to6.sin6_addr);
+	s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_int_equal(setsockopt(s6, IPPROTO_UDP, UDP_SEGMENT, &gso, sizeof(gso)), 0);
+	assert_int_equal(sendto(s6, msg, sizeof(msg), 0, (struct sockaddr *)&to6, sizeof(to6)),
+	    sizeof(msg));
+	n = vnet_read_match(&t, buf, sizeof(buf), 6, 17, 9997, &vh);
+	assert_int_equal(n, 48 + sizeof(msg));
+	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+	assert_int_equal(vh.gso_size, 500);
+	for (int i = 0; i < 4; i++)
+		segs[i] = (struct offload_seg){ .data = seg_buf[i], .cap = sizeof(seg_buf[i]) };
+	n_segs = offload_split(&vh, buf + OFFLOAD_VNET_HDR_LEN, (size_t)n, segs, 4);
+	assert_int_equal(n_segs, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(segs[i].len, 48 + 500);
+		assert_memory_equal(segs[i].data + 48, msg + i * 500, 500);
+		assert_l4_csum(segs[i].data, segs[i].len);
+	}
+	close(s6);
+	tun_close(&t);
+}
+
+/* IPv4 UDP 100.64.9.9 → 100.64.1.2 with a valid checksum (so that it may
+ * merge). */
+static size_t csum_udp4(uint8_t *b, const uint8_t *msg, size_t len, uint16_t id)
+{
+	size_t total = craft_udp4(b, (const char *)msg, len, 5555, 7778);
+	uint32_t sum;
+
+	wr16(b + 4, id);
+	wr16(b + 10, 0);
+	wr16(b + 10, csum_fold(csum_add(0, b, 20)));
+	sum = packet_csum_pseudo(b, 17, (uint32_t)(total - 20));
+	wr16(b + 26, (uint16_t)~packet_csum_fold(packet_csum_add(sum, b + 20, total - 20)));
+	return total;
+}
+
+/* Three datagrams of a flow merge into one USO write the kernel takes; the
+ * socket (no UDP_GRO) receives them as three again. A plain tun_write in
+ * vnet mode goes behind a zero header. */
+static void test_vnet_write_merged(void **state)
+{
+	struct tun t;
+	static uint8_t pkts[3][256], merged[1024];
+	uint8_t msg[3][100], hdr[OFFLOAD_VNET_HDR_LEN];
+	struct offload_in in[3];
+	struct offload_out out[3];
+	static struct offload_coalescer co;
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(7778) };
+	struct iovec iov[2];
+	int s4;
+
+	assert_int_equal(tun_open(&t, NULL, 0, TUN_OPEN_OFFLOAD), 0);
+	assert_int_equal(tun_addr4_add(&t, ADDR4), 0);
+	a4.sin_addr.s_addr = htonl(ADDR4);
+	s4 = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(s4, (struct sockaddr *)&a4, sizeof(a4)), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(msg[i], 'a' + i, sizeof(msg[i]));
+		in[i].data = pkts[i];
+		in[i].len = csum_udp4(pkts[i], msg[i], sizeof(msg[i]), (uint16_t)(0x100 + i));
+	}
+	assert_int_equal(offload_coalesce(&co, in, 3, merged, sizeof(merged), out), 1);
+	assert_int_equal(out[0].packets, 3);
+	assert_int_equal(out[0].vh.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+	offload_vnet_write(hdr, &out[0].vh);
+	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+	iov[1] = (struct iovec){ (void *)out[0].data, out[0].len };
+	assert_int_equal(writev(t.fd, iov, 2), sizeof(hdr) + out[0].len);
+	for (int i = 0; i < 3; i++)
+		recv_exact(s4, (const char *)msg[i], sizeof(msg[i]));
+	/* one plain packet, zero header in front */
+	assert_int_equal(tun_write(&t, pkts[1], in[1].len), in[1].len);
+	recv_exact(s4, (const char *)msg[1], sizeof(msg[1]));
+	close(s4);
+	tun_close(&t);
+}
+
 /* Runs the tests in a child inside a fresh network namespace. */
 int main(void)
 {
@@ -346,6 +554,10 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_read_from_tun),
 		cmocka_unit_test(test_write_to_tun),
+		cmocka_unit_test(test_vnet_open),
+		cmocka_unit_test(test_vnet_read_csum),
+		cmocka_unit_test(test_vnet_read_uso),
+		cmocka_unit_test(test_vnet_write_merged),
 	};
 	pid_t pid;
 	int st;
