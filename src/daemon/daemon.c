@@ -112,10 +112,8 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
 	ipc_reply(req, json_pack("{s:o, s:o}", "applied", applied, "restart", restart));
 }
 
-static void on_tick(uv_timer_t *t)
+void daemon_tick(struct daemon *d)
 {
-	struct daemon *d = t->data;
-
 	records_endpoint_tick(d);
 	peers_tick(d);
 	joins_tick(d);
@@ -126,6 +124,11 @@ static void on_tick(uv_timer_t *t)
 	gate_tick(d);
 	blobs_tick(d);
 	admission_tick(d);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	daemon_tick(t->data);
 }
 
 /* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */
@@ -177,7 +180,7 @@ static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reas
 		blobs_on_closed(ud, c);
 }
 
-static const struct quic_events quic_events = {
+const struct quic_events daemon_quic_events = {
 	.accept = ev_accept,
 	.confirmed = ev_confirmed,
 	.datagram = ev_datagram,
@@ -205,7 +208,7 @@ static int start_transport(struct daemon *d)
 		return ret;
 	}
 	ret = quic_endpoint_new(&d->quic, d->loop, d->ms, d->id.seed, NULL,
-				&quic_events, d);
+				&daemon_quic_events, d);
 	if (ret < 0)
 		log_error("quic: cannot start the endpoint: %s", strerror(-ret));
 	return ret;

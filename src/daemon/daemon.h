@@ -23,6 +23,7 @@
 
 struct magicsock;
 struct quic_endpoint;
+struct quic_events;
 struct dht_node;
 struct forward;
 struct peer;
@@ -104,6 +105,18 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req);
 
 /* IPC dispatch (daemon/commands.c). */
 void daemon_dispatch(struct ipc_request *req, void *ud);
+
+/* The 1 s housekeeping: every module's tick, in order. */
+void daemon_tick(struct daemon *d);
+
+/*
+ * How QUIC events reach the modules (ud = the daemon): mesh connections go
+ * to the gate and peers.c, their messages through the gate's bucket to
+ * network_on_message, blobs connections to blobs.c. Exported so the daemon
+ * fuzz target (tests/fuzz/fuzz_daemon.c) delivers its fake connections'
+ * events through the same dispatch.
+ */
+extern const struct quic_events daemon_quic_events;
 
 /* Unix seconds and loop milliseconds. */
 uint64_t daemon_unix_now(void);

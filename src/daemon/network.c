@@ -463,10 +463,9 @@ static void pick_seeds(const struct group_blob *b, struct network_payload *p)
 	}
 }
 
-/* Signs the roster n->blob (a working copy) into a record + bytes. */
-static int sign_roster(struct network *n, const struct group_blob *blob,
-		       uint8_t *rec, size_t reccap, size_t *rec_len,
-		       uint8_t **bytes, size_t *blen)
+int network_sign_roster(const struct identity *key, const struct group_blob *blob,
+			uint8_t *rec, size_t reccap, size_t *rec_len,
+			uint8_t **bytes, size_t *blen)
 {
 	struct network_payload p = { .mesh_version = NETWORK_MESH_VERSION };
 	uint8_t payload[RECORD_PAYLOAD_MAX];
@@ -478,7 +477,7 @@ static int sign_roster(struct network *n, const struct group_blob *blob,
 	pick_seeds(blob, &p);
 	plen = network_payload_encode(&p, payload, sizeof(payload));
 	rlen = plen < 0 ? plen :
-		record_encode(RECORD_NETWORK, n->key.seed, blob->version,
+		record_encode(RECORD_NETWORK, key->seed, blob->version,
 			      daemon_unix_now() + NETWORK_RECORD_TTL_S, payload,
 			      (size_t)plen, rec, reccap);
 	if (rlen < 0) {
@@ -585,7 +584,7 @@ static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 							  : blob->version) + 1;
 	if (n->saved.record_len)
 		group_blob_add_ancestor(blob, n->saved.blob_hash);
-	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
+	ret = network_sign_roster(&n->key, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
 	group_blob_free(blob);
 	if (ret < 0)
 		return ret;
@@ -621,7 +620,7 @@ int network_publish_final(struct daemon *d, struct network *n, struct group_blob
 	blob->version = n->blob.version + 1;
 	if (n->saved.record_len)
 		group_blob_add_ancestor(blob, n->saved.blob_hash);
-	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
+	ret = network_sign_roster(&n->key, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
 	group_blob_free(blob);
 	if (ret < 0)
 		return ret;
