@@ -880,6 +880,8 @@ rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 		}
 		take = c->rx_need - c->rx_have;
 		take = take < n ? take : n;
+		if (take == 0)
+			break;	/* the bytes ended with the header */
 		if (c->rx_have + take > c->rx_cap &&
 		    rx_grow(c, c->rx_have + take) < 0)
 			return -ENOMEM;
