@@ -33,8 +33,13 @@ static void daemon_blank(struct fixture *f)
 
 int fixture_init(struct fixture *f)
 {
+	return fixture_init_in(f, "/tmp");
+}
+
+int fixture_init_in(struct fixture *f, const char *dir)
+{
 	memset(f, 0, sizeof(*f));
-	snprintf(f->home, sizeof(f->home), "/tmp/rf-test-daemon-XXXXXX");
+	snprintf(f->home, sizeof(f->home), "%s/rf-test-daemon-XXXXXX", dir);
 	if (!mkdtemp(f->home) || uv_loop_init(&f->loop) != 0 ||
 	    identity_generate(&f->d.id) < 0)
 		return -1;
