@@ -1,9 +1,12 @@
 /*
- * fake_net: the transport under the daemon fuzz target (fuzz_daemon.c).
+ * fake_net: the transport under the daemon fixture when connections matter:
+ * the daemon fuzz target (tests/fuzz/fuzz_daemon.c) and unit tests of what
+ * connection events do (test_peers.c).
  *
  * The daemon talks to QUIC connections and magicsock only through their
- * public functions; the fuzz target is linked with --wrap for each of them
- * (tests/fuzz/meson.build), so those calls land here instead. A fake
+ * public functions; whatever links this is linked with --wrap for each of
+ * them (fake_net_link in the top-level meson.build), so those calls land
+ * here instead. A fake
  * connection is what the daemon holds as a struct quic_conn: a peer key, an
  * ALPN, a side, a send queue that only counts bytes, and the real control
  * stream reassembly (quic_rx) in front of the daemon's message handler. Its
@@ -17,10 +20,11 @@
  * magicsock is reduced to whether a peer can be reached (an address was set,
  * or a mesh connection to it is up), which is all quic_connect asks.
  *
- * Also here, because nothing else in the target may depend on them: the
- * monotonic clock libuv reads (clock_gettime is interposed so the target can
- * let timers come due without waiting) and fsync (a no-op: durability is not
- * what is fuzzed, and on a disk each one costs milliseconds).
+ * Also here, because what links it is wholly under test: the monotonic clock
+ * libuv reads (clock_gettime is interposed so the caller can let timers come
+ * due without waiting; untouched until fake_clock_advance) and fsync (a
+ * no-op: durability is not what is tested here, and on a disk each one
+ * costs milliseconds).
  */
 #ifndef RAYFISH_TESTS_FAKE_NET_H
 #define RAYFISH_TESTS_FAKE_NET_H
@@ -36,19 +40,20 @@ struct fake_conn;
 
 #define FAKE_MAX_CONNS 24
 
-/* Every message the daemon sends, decoded (the target checks them). A
+/* Every message the daemon sends, decoded (the caller checks them). A
  * message that does not decode is a finding of its own: it traps here. */
 typedef void (*fake_sent_fn)(struct fake_conn *c, const struct ctl_msg *m,
 			     const uint8_t *buf, size_t len);
 
-/* d gets the events; own_pk is the daemon's key (it cannot dial itself). */
+/* d gets the events; own_pk is the daemon's key (it cannot dial itself);
+ * sent may be NULL. */
 void fake_net_init(struct daemon *d, const uint8_t own_pk[32], fake_sent_fn sent);
 /* Drops every connection and address without events, as
  * quic_endpoint_free does. */
 void fake_net_reset(void);
 
 /*
- * Connections are named by ids that are never reused, so a name the target
+ * Connections are named by ids that are never reused, so a name the caller
  * keeps stays safe after the connection is gone (calls on it do nothing).
  * 0 names none.
  *
@@ -86,7 +91,7 @@ size_t fake_count(void);
 const uint8_t *fake_last_get(unsigned id);
 /* Whether id is a blobs connection we dialled. */
 bool fake_is_blobs_client(unsigned id);
-/* The peer key of the connection the daemon holds as c (for the target's
+/* The peer key of the connection the daemon holds as c (for the caller's
  * checks of what it sends); c is only read while it is live. */
 const uint8_t *fake_conn_pk(const struct fake_conn *c);
 

@@ -54,7 +54,7 @@ static uint64_t skew_ns;	/* added to the monotonic clocks */
 
 /*
  * libuv reads the loop time through clock_gettime (CLOCK_MONOTONIC or its
- * coarse form); moving those forward lets the target's ticks make timers
+ * coarse form); moving those forward lets the caller's ticks make timers
  * due. libFuzzer keeps time with the realtime clock, untouched.
  */
 int clock_gettime(clockid_t id, struct timespec *ts)
