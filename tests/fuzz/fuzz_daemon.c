@@ -18,15 +18,16 @@
  * set-up spliced in with a bit flipped) arrive on a connection; a
  * connection ends; time passes (timers, the daemon's tick); a peer answers
  * the blob we asked it for; BOSS signs a new "team" roster changed by the
- * input (never dropping us) and may announce it.
+ * input and may announce it.
  *
- * What must hold after every step (__builtin_trap otherwise): both networks
- * are still here; we still coordinate "home" and its roster moved only by
+ * What must hold after every step (__builtin_trap otherwise): "home" is
+ * still here, we still coordinate it, and its roster moved only by
  * what the step's sender may do to it (itself: join through an invite, a key
  * or an approval, leave, rename; nobody else's entry, and no field but the
  * members, changes); a roster of "home" at the set-up version is the set-up
- * roster (so any newer one is our own signature); "team" gives us its key
- * only from its coordinator; what the daemon sends decodes, never carries a
+ * roster (so any newer one is our own signature); "team" goes only after
+ * BOSS signed a roster without us, and gives us its key only from its
+ * coordinator; what the daemon sends decodes, never carries a
  * network key, serves blobs that hash right, welcomes only members and
  * gossips invites only to coordinators. After the input: every roster held
  * verifies against its network's record, is on disk, and a restart from the
@@ -118,6 +119,7 @@ static bool ready;
 static struct group_blob boss_roster;	/* what BOSS holds of team */
 static uint8_t boss_hash[32];
 static const char *sender;		/* endpoint id the step came from */
+static bool team_may_go;		/* BOSS signed a team roster without us */
 
 /* ---- the random source: deterministic, reseeded per input ---- */
 
@@ -570,7 +572,7 @@ static bool is_coordinator(const struct group_blob *b, const char *id)
 /* The state before a step, for what the step may change. */
 struct pre {
 	struct group_blob home, team;
-	bool team_key;
+	bool has_team, team_key;
 };
 
 static void pre_take(struct pre *p)
@@ -578,8 +580,21 @@ static void pre_take(struct pre *p)
 	struct network *t = team_net();
 
 	MUST(group_blob_copy(&p->home, &home_net()->blob) == 0);
-	MUST(group_blob_copy(&p->team, &t->blob) == 0);
-	p->team_key = t->has_key;
+	p->has_team = t && group_blob_copy(&p->team, &t->blob) == 0;
+	p->team_key = t && t->has_key;
+}
+
+/* team may go only by a roster its coordinator signed without us. */
+static void check_team(struct pre *p, struct network *t)
+{
+	if (!t) {
+		MUST(team_may_go);
+		return;
+	}
+	/* A roster without us is not adopted but waited out or left. */
+	MUST(network_me(&fx.d, t));
+	MUST(!t->has_key || p->team_key ||
+	     (p->has_team && is_coordinator(&p->team, sender)));
 }
 
 static void check_step(struct pre *p)
@@ -587,7 +602,8 @@ static void check_step(struct pre *p)
 	struct network *h = home_net(), *t = team_net();
 	const struct gb_member *me;
 
-	MUST(h && t && fixture_count_networks(&fx) == 2);
+	MUST(h && fixture_count_networks(&fx) == 1 + (t != NULL));
+	check_team(p, t);
 	me = network_me(&fx.d, h);
 	MUST(h->has_key && me && me->coordinator);
 	MUST(home_step_ok(&p->home, &h->blob));
@@ -595,10 +611,9 @@ static void check_step(struct pre *p)
 	 * signed by us, the only holder of the key. */
 	MUST(h->seq >= snap1_seq);
 	MUST(h->seq > snap1_seq || memcmp(h->saved.blob_hash, rosters[snap1].hash, 32) == 0);
-	MUST(network_me(&fx.d, t));
-	MUST(!t->has_key || p->team_key || is_coordinator(&p->team, sender));
 	group_blob_free(&p->home);
-	group_blob_free(&p->team);
+	if (p->has_team)
+		group_blob_free(&p->team);
 }
 
 /* A network's roster is the one its record names (the restart checks
@@ -1167,8 +1182,10 @@ static void boss_change(struct in *in, struct group_blob *b)
 			group_blob_admit(b, id, host, u8(in) & 1);
 		break;
 	case 4:
-		if (who != P_BOSS)
-			group_blob_remove_member(b, id);
+		/* Dropping us too: the daemon waits out a fork that lacks it,
+		 * and leaves on a roster made from its own. */
+		if (group_blob_remove_member(b, id) == 0 && who == P_BOSS)
+			team_may_go = true;
 		break;
 	case 5:
 		group_blob_set_mode(b, u8(in) & 1 ? GROUP_MODE_OPEN : GROUP_MODE_CLOSED);
@@ -1270,6 +1287,7 @@ static void input_begin(uint8_t flags)
 	restore_home();
 	MUST(fixture_start(&fx) == 0);
 	MUST(home_net() && team_net());
+	team_may_go = false;
 	home_net()->saved.auto_accept_firewall = flags & 1;
 	team_net()->saved.auto_accept_firewall = flags & 2;
 	MUST(group_blob_decode(team->blob, team->blob_len, &boss_roster) == 0);

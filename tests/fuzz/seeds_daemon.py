@@ -110,6 +110,27 @@ SEEDS = {
     "raw-frames": b"\0" + accept(MEMBER) +
         bytes([RAW, MEMBER, 12, 0, 0, 0, 0, 0, 0, 0, 4, 0x81, 0xa1, 0x74, 7]) +
         bytes([RAW, MEMBER, 4, 0x7f, 0xff, 0xff, 0xff]),
+    # After the grant we coordinate team: a roster of our version with
+    # other contents is merged, one made beside ours is forked back in.
+    "grant-merge": b"\2" + accept(BOSS) + accept(MEMBER) +
+        msg(BOSS, ADMIN_GRANT, bytes([NET_TEAM, 0])) +
+        msg(BOSS, SYNC, bytes([NET_TEAM]) + rec(TEAM_V2)) + tick(T2S) + answer(BOSS) +
+        msg(MEMBER, SYNC, bytes([NET_TEAM]) + rec(TEAM_F2)) + tick(T2S) + answer(MEMBER) +
+        tick(T1S),
+    "grant-fork": b"\2" + accept(BOSS) + accept(MEMBER) +
+        msg(BOSS, ADMIN_GRANT, bytes([NET_TEAM, 0])) +
+        msg(BOSS, SYNC, bytes([NET_TEAM]) + rec(TEAM_V2)) + tick(T2S) + answer(BOSS) +
+        msg(MEMBER, SYNC, bytes([NET_TEAM]) + rec(TEAM_F3)) + tick(T2S) + answer(MEMBER) +
+        tick(T1S),
+    # BOSS drops us: from our roster (we leave), or beside it (we wait,
+    # then leave after the grace).
+    "dropped": b"\0" + accept(BOSS) +
+        bytes([PUBLISH, 0, 4, BOSS, 4, 0]) + tick(T2S) + answer(BOSS) + tick(T1S),
+    "dropped-fork": b"\0" + accept(BOSS) +
+        bytes([PUBLISH, 0, 2, MEMBER, 5, 6, 0]) + tick(T2S) + answer(BOSS) +
+        bytes([PUBLISH, 0, 4, BOSS, 0x14, 0]) + tick(T2S) + answer(BOSS) +
+        tick(T61S) + msg(BOSS, SYNC, bytes([NET_TEAM]) + rec(11)) + tick(T2S) +
+        answer(BOSS),
     "stranger-overload": b"\0" + accept(STRANGER, stalled=True) +
         msg(STRANGER, BLOB_GET, hash_of(HOME_V3)) * 4 + tick(T16S),
 }
