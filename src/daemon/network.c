@@ -231,6 +231,7 @@ static void network_forget(struct daemon *d, struct network *n, uint64_t code,
 	if (n->saved.has_base)
 		memcpy(drop[n_drop++], n->saved.base_hash, 32);
 	network_unlink(d, n);
+	policy_forget(d, n);
 	want_members(d, &n->blob, NULL, false, code);
 	if (!keep_published)
 		records_unpublish_network(d, n->pk);

@@ -2,7 +2,8 @@
  * Unit tests for what src/daemon/network.c keeps on disk: a damaged
  * networks.json costs only the entries that are damaged and is copied
  * before it is rewritten; a roster whose blob cannot be stored is never
- * adopted, published or named in networks.json.
+ * adopted, published or named in networks.json; a network forgotten takes
+ * its suggested firewall rules with it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "daemon_fixture.h"
+#include "dataplane/firewall.h"
+#include "proto/jsonpack.h"
 #include "util/blake3.h"
 #include "util/fileio.h"
 #include "util/hex.h"
@@ -272,6 +275,63 @@ static void test_nuke_blob_save_fails(void **state)
 	assert_null(by_name(f, "doomed"));
 }
 
+/* Rules of f's firewall that network `net` suggested. */
+static size_t suggested_by(struct fixture *f, const char *net)
+{
+	const struct fw_rule *rules;
+	size_t n, count = 0;
+
+	rules = firewall_rules(f->d.fw, &n);
+	for (size_t i = 0; i < n; i++)
+		count += strcmp(rules[i].origin, net) == 0;
+	return count;
+}
+
+/* Coordinator of n: suggests `text` (JSON) and installs it (auto-accept). */
+static void suggest(struct fixture *f, struct network *n, const char *text)
+{
+	json_t *v = json_loads(text, 0, NULL);
+	struct group_blob blob;
+	msgpack_sbuffer sb;
+
+	assert_non_null(v);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(jsonpack_encode(v, &sb), 0);
+	json_decref(v);
+	n->saved.auto_accept_firewall = true;
+	assert_int_equal(group_blob_copy(&blob, &n->blob), 0);
+	assert_int_equal(group_blob_set_firewall(&blob, (const uint8_t *)sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(network_publish(&f->d, n, &blob, NULL), 0);
+}
+
+/* A network that goes (left, nuked, or a roster that drops us) takes the
+ * rules it suggested with it: kept, they would go on shaping the firewall,
+ * and apply to the next network joined under the same local name. */
+static void test_forget_drops_suggested_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct network *team, *home;
+	struct group_blob blob;
+
+	assert_int_equal(fixture_open_firewall(f), 0);
+	team = fixture_network(f, "team");
+	home = fixture_network(f, "home");
+	suggest(f, team, "{\"coord\": {\"allow\": [\"tcp:22\"]}}");
+	suggest(f, home, "{\"*\": {\"deny\": [\"udp:53\"]}}");
+	assert_true(suggested_by(f, "team") > 0);
+	assert_true(suggested_by(f, "home") > 0);
+	assert_int_equal(group_blob_init(&blob, team->blob.name, team->blob.mode), 0);
+	blob.version = team->blob.version;
+	assert_int_equal(network_publish_final(&f->d, team, &blob), 0);
+	assert_int_equal(suggested_by(f, "team"), 0);
+	assert_true(suggested_by(f, "home") > 0);
+	/* firewall.json says so too */
+	assert_int_equal(fixture_restart(f), 0);
+	assert_int_equal(suggested_by(f, "team"), 0);
+	assert_true(suggested_by(f, "home") > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +341,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_refuses_without_copy, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_apply_blob_save_fails, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_nuke_blob_save_fails, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_forget_drops_suggested_rules, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
