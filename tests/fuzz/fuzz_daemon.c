@@ -43,7 +43,6 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -61,6 +60,7 @@
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "daemon/store.h"
+#include "dataplane/firewall.h"
 #include "discovery/payload.h"
 #include "discovery/record.h"
 #include "mesh/group_blob.h"
@@ -70,7 +70,6 @@
 #include "transport/quic.h"
 #include "util/blake3.h"
 #include "util/fileio.h"
-#include "util/hex.h"
 #include "util/log.h"
 
 #define MAX_STEPS 48
@@ -633,6 +632,27 @@ static void check_network(struct network *n)
 	MUST(n->has_key == n->saved.coordinator);
 }
 
+/* A coordinator's suggestions only ever admit or refuse inbound traffic of
+ * its own network, and go with the network. */
+static bool suggested_ok(const struct fw_rule *r, const char *net)
+{
+	return r->dir == FW_DIR_IN && strcmp(r->network, net) == 0 &&
+	       strcmp(r->origin, net) == 0;
+}
+
+static void check_firewall(void)
+{
+	size_t n;
+	const struct fw_rule *rules = firewall_rules(fx.d.fw, &n);
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].origin[0])
+			MUST(network_find(&fx.d, rules[i].origin) &&
+			     suggested_ok(&rules[i], rules[i].origin));
+	for (struct network *net = fx.d.nets; net; net = net->next)
+		for (size_t i = 0; i < net->n_fw_pending; i++)
+			MUST(suggested_ok(&net->fw_pending[i], net->saved.name));
+}
+
 /* networks.json is as set-up left it: a restart would load set-up's state. */
 static bool networks_unchanged(void)
 {
@@ -706,6 +726,7 @@ static void check_restart(void)
 
 	for (struct network *net = fx.d.nets; net; net = net->next)
 		check_network(net);
+	check_firewall();
 	if (networks_unchanged()) {
 		held_check(&fx.d, setup_held, n_setup_held);
 		return;
