@@ -31,7 +31,9 @@
  * network key, serves blobs that hash right, welcomes only members and
  * gossips invites only to coordinators. After the input: every roster held
  * verifies against its network's record, is on disk, and a restart from the
- * disk gives back the same networks.
+ * disk gives back the same networks; every suggested firewall rule (installed
+ * or pending) admits or refuses inbound traffic of its own network only, one
+ * we still hold.
  *
  * Every input starts from the same state, so a finding replays from its input
  * alone: the home directory (on tmpfs when there is one) is put back as

@@ -131,6 +131,10 @@ SEEDS = {
         bytes([PUBLISH, 0, 4, BOSS, 0x14, 0]) + tick(T2S) + answer(BOSS) +
         tick(T61S) + msg(BOSS, SYNC, bytes([NET_TEAM]) + rec(11)) + tick(T2S) +
         answer(BOSS),
+    # Suggestions installed, then the network drops us: they must go too.
+    "dropped-with-rules": b"\2" + accept(BOSS) +
+        bytes([PUBLISH, 0, 0, 0, 0, 0, 0, 4, 0]) + tick(T2S) + answer(BOSS) + tick(T1S) +
+        bytes([PUBLISH, 0, 4, BOSS, 4, 0]) + tick(T2S) + answer(BOSS) + tick(T1S),
     "stranger-overload": b"\0" + accept(STRANGER, stalled=True) +
         msg(STRANGER, BLOB_GET, hash_of(HOME_V3)) * 4 + tick(T16S),
 }
