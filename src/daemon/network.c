@@ -577,7 +577,7 @@ static void sync_soon(struct daemon *d, struct network *n, const struct peer *ex
 static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		   const struct peer *except, bool batch)
 {
-	uint8_t rec[RECORD_MAX], *bytes = NULL;
+	uint8_t rec[RECORD_MAX], *bytes = NULL, pk[32];
 	size_t rec_len, blen;
 	int ret;
 
@@ -589,9 +589,12 @@ static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 	group_blob_free(blob);
 	if (ret < 0)
 		return ret;
+	/* A roster without us (a merge that takes a co-coordinator's kick)
+	 * makes network_apply forget n: only its key is compared after. */
+	memcpy(pk, n->pk, 32);
 	ret = network_apply(d, n, rec, rec_len, bytes, blen);
 	free(bytes);
-	if (ret < 0 || network_find_pk(d, n->pk) != n)
+	if (ret < 0 || network_find_pk(d, pk) != n)
 		return ret;
 	if (batch)
 		sync_soon(d, n, except);
@@ -897,7 +900,7 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 			 size_t rec_len, const uint8_t *data, size_t len,
 			 const struct group_blob *base)
 {
-	uint8_t held[GB_MAX_ANCESTORS][32], hash[32];
+	uint8_t held[GB_MAX_ANCESTORS][32], hash[32], pk[32];
 	struct group_blob theirs, merged;
 	struct network_payload p;
 	struct roster_state st;
@@ -922,8 +925,10 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 			 n->saved.name, (unsigned long long)r.seq, changes);
 		group_blob_set_merge_parents(&merged, p.blob_hash, n->saved.blob_hash,
 					     n->blob.version);
+		/* theirs may have dropped us: publishing the merge forgets n. */
+		memcpy(pk, n->pk, 32);
 		ret = network_publish(d, n, &merged, NULL);
-		if (ret == 0 && network_find_pk(d, n->pk) == n)
+		if (ret == 0 && network_find_pk(d, pk) == n)
 			hold_after_base(n, &theirs, p.blob_hash);
 		group_blob_free(&theirs);
 		return ret;
@@ -957,7 +962,7 @@ static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
 			const struct group_blob *held_base)
 {
 	struct group_blob ours, base, merged;
-	uint8_t ours_hash[32];
+	uint8_t ours_hash[32], pk[32];
 	int ret, changes;
 
 	if (group_blob_copy(&ours, &n->blob) < 0)
@@ -967,8 +972,9 @@ static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
 		return network_apply(d, n, rec, rec_len, data, len);
 	}
 	memcpy(ours_hash, n->saved.blob_hash, 32);
+	memcpy(pk, n->pk, 32); /* theirs may drop us, and n with it */
 	ret = network_apply(d, n, rec, rec_len, data, len);
-	if (ret < 0 || network_find_pk(d, n->pk) != n || group_blob_copy(&merged, &n->blob) < 0)
+	if (ret < 0 || network_find_pk(d, pk) != n || group_blob_copy(&merged, &n->blob) < 0)
 		goto out;
 	changes = group_blob_merge(&merged, &base, &ours);
 	if (changes <= 0) {
