@@ -4,7 +4,8 @@
 BOSS announcing a roster that is fetched and applied, a replayed or damaged
 record, blob serving on blobs and mesh connections, a leave, a key grant and
 invite gossip, endpoint records and a dial, pings, raw framing). The byte
-layout is the one fuzz_daemon.c's step() decodes; keep the two in step."""
+layout is the one fuzz_daemon.c's step() decodes; keep the two in step.
+The regress-* files next to them are inputs that found bugs, kept as found."""
 import os
 import sys
 
