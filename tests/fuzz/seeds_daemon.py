@@ -98,6 +98,8 @@ SEEDS = {
         msg(MEMBER, BLOB_GET, hash_of(HOME_V3)) + msg(MEMBER, BLOB_GET, hash_of(TEAM_V2)),
     "leave": b"\0" + accept(MEMBER) + msg(MEMBER, LEAVE, bytes([NET_HOME])) +
         close(MEMBER, R_PEER, C_LEAVE) + tick(T1S),
+    # The close arrives without the CTL_LEAVE before it.
+    "leave-close-only": b"\0" + accept(MEMBER) + close(MEMBER, R_PEER, C_LEAVE) + tick(T1S),
     "grant-gossip": b"\0" + accept(BOSS) +
         msg(BOSS, ADMIN_GRANT, bytes([NET_TEAM, 0]), mask=0) +
         msg(BOSS, INVITE_SHARE, bytes([NET_TEAM, 2]) + bytes(range(32)) + b"\2i7",
