@@ -28,6 +28,10 @@ stage_unit() {
 	done <"$log"
 }
 
+# Undefined behaviour a fuzz target reaches is a finding: UBSan only prints
+# by default, and the run would pass.
+FUZZ_UBSAN="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+
 stage_fuzz() {
 	local build=$1 secs=$2 f name work
 	for f in "$build"/tests/fuzz/fuzz_*; do
@@ -36,7 +40,7 @@ stage_fuzz() {
 		work=$(mktemp -d)
 		[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
 		echo "fuzz: $name for ${secs}s"
-		if "$f" -max_total_time="$secs" -rss_limit_mb=2048 -artifact_prefix="$work/" \
+		if UBSAN_OPTIONS="$FUZZ_UBSAN" "$f" -max_total_time="$secs" -rss_limit_mb=2048 -artifact_prefix="$work/" \
 			-print_final_stats=0 "$work" >"$work.log" 2>&1; then
 			count "fuzz $name" 0
 		else
@@ -61,7 +65,7 @@ stage_fuzz_long() {
 		mkdir -p "tests/fuzz/corpus/$name"
 		cp -r "tests/fuzz/corpus/$name/." "$work/"
 		echo "fuzz-long: $name for ${secs}s"
-		if "$f" -max_total_time="$secs" -rss_limit_mb=2048 \
+		if UBSAN_OPTIONS="$FUZZ_UBSAN" "$f" -max_total_time="$secs" -rss_limit_mb=2048 \
 			-artifact_prefix="fuzz-findings/$name-" -print_final_stats=1 \
 			"$work" >"$work.log" 2>&1; then
 			count "fuzz-long $name" 0

@@ -137,10 +137,8 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
 				 "errors", errors));
 }
 
-static void on_tick(uv_timer_t *t)
+void daemon_tick(struct daemon *d)
 {
-	struct daemon *d = t->data;
-
 	records_endpoint_tick(d);
 	peers_tick(d);
 	joins_tick(d);
@@ -151,6 +149,11 @@ static void on_tick(uv_timer_t *t)
 	gate_tick(d);
 	blobs_tick(d);
 	admission_tick(d);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	daemon_tick(t->data);
 }
 
 /* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */

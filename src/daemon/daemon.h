@@ -115,6 +115,18 @@ extern const struct quic_events daemon_quic_events;
 /* IPC dispatch (daemon/commands.c). */
 void daemon_dispatch(struct ipc_request *req, void *ud);
 
+/* The 1 s housekeeping: every module's tick, in order. */
+void daemon_tick(struct daemon *d);
+
+/*
+ * How QUIC events reach the modules (ud = the daemon): mesh connections go
+ * to the gate and peers.c, their messages through the gate's bucket to
+ * network_on_message, blobs connections to blobs.c. Exported so the daemon
+ * fuzz target (tests/fuzz/fuzz_daemon.c) delivers its fake connections'
+ * events through the same dispatch.
+ */
+extern const struct quic_events daemon_quic_events;
+
 /* Unix seconds and loop milliseconds. */
 uint64_t daemon_unix_now(void);
 uint64_t daemon_now_ms(const struct daemon *d);

@@ -234,6 +234,7 @@ static void network_forget(struct daemon *d, struct network *n, uint64_t code,
 	if (n->saved.has_base)
 		memcpy(drop[n_drop++], n->saved.base_hash, 32);
 	network_unlink(d, n);
+	policy_forget(d, n);
 	want_members(d, &n->blob, NULL, false, code);
 	if (!keep_published)
 		records_unpublish_network(d, n->pk);
@@ -451,10 +452,10 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	return 0;
 }
 
-/* Signs the roster n->blob (a working copy) into a record + bytes. */
-static int sign_roster(struct network *n, const struct group_blob *blob,
-		       uint8_t *rec, size_t reccap, size_t *rec_len,
-		       uint8_t **bytes, size_t *blen)
+/* Signs blob with the network key into a record + bytes. */
+int network_sign_roster(const struct identity *key, const struct group_blob *blob,
+			uint8_t *rec, size_t reccap, size_t *rec_len,
+			uint8_t **bytes, size_t *blen)
 {
 	struct network_payload p = { .mesh_version = NETWORK_MESH_VERSION };
 	uint8_t payload[RECORD_PAYLOAD_MAX];
@@ -466,7 +467,7 @@ static int sign_roster(struct network *n, const struct group_blob *blob,
 	roster_fetch_seeds(blob, &p);
 	plen = network_payload_encode(&p, payload, sizeof(payload));
 	rlen = plen < 0 ? plen :
-		record_encode(RECORD_NETWORK, n->key.seed, blob->version,
+		record_encode(RECORD_NETWORK, key->seed, blob->version,
 			      daemon_unix_now() + NETWORK_RECORD_TTL_S, payload,
 			      (size_t)plen, rec, reccap);
 	if (rlen < 0) {
@@ -565,7 +566,7 @@ static void sync_soon(struct daemon *d, struct network *n, const struct peer *ex
 static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		   const struct peer *except, bool batch)
 {
-	uint8_t rec[RECORD_MAX], *bytes = NULL;
+	uint8_t rec[RECORD_MAX], *bytes = NULL, pk[32];
 	size_t rec_len, blen;
 	int ret;
 
@@ -573,13 +574,16 @@ static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 							  : blob->version) + 1;
 	if (n->saved.record_len)
 		group_blob_add_ancestor(blob, n->saved.blob_hash);
-	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
+	ret = network_sign_roster(&n->key, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
 	group_blob_free(blob);
 	if (ret < 0)
 		return ret;
+	/* A roster without us (a merge that takes a co-coordinator's kick)
+	 * makes network_apply forget n: only its key is compared after. */
+	memcpy(pk, n->pk, 32);
 	ret = network_apply(d, n, rec, rec_len, bytes, blen);
 	free(bytes);
-	if (ret < 0 || network_find_pk(d, n->pk) != n)
+	if (ret < 0 || network_find_pk(d, pk) != n)
 		return ret;
 	if (batch)
 		sync_soon(d, n, except);
@@ -609,7 +613,7 @@ int network_publish_final(struct daemon *d, struct network *n, struct group_blob
 	blob->version = n->blob.version + 1;
 	if (n->saved.record_len)
 		group_blob_add_ancestor(blob, n->saved.blob_hash);
-	ret = sign_roster(n, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
+	ret = network_sign_roster(&n->key, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
 	group_blob_free(blob);
 	if (ret < 0)
 		return ret;
@@ -886,7 +890,7 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 			 size_t rec_len, const uint8_t *data, size_t len,
 			 const struct group_blob *base)
 {
-	uint8_t held[GB_MAX_ANCESTORS][32], hash[32];
+	uint8_t held[GB_MAX_ANCESTORS][32], hash[32], pk[32];
 	struct group_blob theirs, merged;
 	struct network_payload p;
 	struct roster_state st;
@@ -911,8 +915,10 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 			 n->saved.name, (unsigned long long)r.seq, changes);
 		group_blob_set_merge_parents(&merged, p.blob_hash, n->saved.blob_hash,
 					     n->blob.version);
+		/* theirs may have dropped us: publishing the merge forgets n. */
+		memcpy(pk, n->pk, 32);
 		ret = network_publish(d, n, &merged, NULL);
-		if (ret == 0 && network_find_pk(d, n->pk) == n)
+		if (ret == 0 && network_find_pk(d, pk) == n)
 			hold_after_base(n, &theirs, p.blob_hash);
 		group_blob_free(&theirs);
 		return ret;
@@ -946,7 +952,7 @@ static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
 			const struct group_blob *held_base)
 {
 	struct group_blob ours, base, merged;
-	uint8_t ours_hash[32];
+	uint8_t ours_hash[32], pk[32];
 	int ret, changes;
 
 	if (group_blob_copy(&ours, &n->blob) < 0)
@@ -956,8 +962,9 @@ static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
 		return network_apply(d, n, rec, rec_len, data, len);
 	}
 	memcpy(ours_hash, n->saved.blob_hash, 32);
+	memcpy(pk, n->pk, 32); /* theirs may drop us, and n with it */
 	ret = network_apply(d, n, rec, rec_len, data, len);
-	if (ret < 0 || network_find_pk(d, n->pk) != n || group_blob_copy(&merged, &n->blob) < 0)
+	if (ret < 0 || network_find_pk(d, pk) != n || group_blob_copy(&merged, &n->blob) < 0)
 		goto out;
 	changes = group_blob_merge(&merged, &base, &ours);
 	if (changes <= 0) {

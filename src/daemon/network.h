@@ -165,6 +165,16 @@ int network_publish(struct daemon *d, struct network *n, struct group_blob *blob
 #define NETWORK_BATCH_MS 500
 int network_publish_batched(struct daemon *d, struct network *n, struct group_blob *blob,
 			    const struct peer *except);
+/*
+ * Signs blob (its version as it is) with the network key into a network
+ * record in rec (its length in *rec_len) and the blob's canonical bytes in
+ * *bytes (malloc'd, *blen long), seeds picked from the blob's members:
+ * what network_publish announces. The fuzz target's stand-in coordinator
+ * signs with it too. Returns 0 or -errno.
+ */
+int network_sign_roster(const struct identity *key, const struct group_blob *blob,
+			uint8_t *rec, size_t reccap, size_t *rec_len,
+			uint8_t **bytes, size_t *blen);
 /* Coordinator: publishes blob (an empty roster: nuke) as the network's last
  * record, tells the members, and forgets the network. Takes blob. */
 int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob);

@@ -302,6 +302,7 @@ void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
 void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t code)
 {
 	struct peer *p = quic_conn_get_data(c);
+	uint8_t pk[32];
 
 	if (!p)
 		return;
@@ -314,9 +315,14 @@ void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t
 		if (gate_log_ok(d, p))
 			log_info("peer %.8s: disconnected (%s)", p->id,
 				 quic_close_reason_name(reason));
+		/* A leaver pruned from the last network it shares with us
+		 * loses its last want there, and is freed. */
+		memcpy(pk, p->pk, 32);
 		if (reason != QUIC_CLOSE_SUPERSEDED)
 			network_on_peer_down(d, p, reason == QUIC_CLOSE_PEER &&
 						   code == QUIC_CODE_LEAVE);
+		if (!(p = peers_find(d, pk)))
+			return;
 		if (p->wants)
 			backoff(d, p);
 	}

@@ -284,6 +284,27 @@ void policy_on_roster(struct daemon *d, struct network *n)
 	free(rules);
 }
 
+void policy_forget(struct daemon *d, const struct network *n)
+{
+	const struct fw_rule *rules;
+	size_t total, count = 0;
+
+	if (!d->fw)
+		return;
+	rules = firewall_rules(d->fw, &total);
+	for (size_t i = 0; i < total; i++)
+		count += strcmp(rules[i].origin, n->saved.name) == 0;
+	if (!count)
+		return;
+	if (firewall_replace_network_rules(d->fw, n->saved.name, NULL, 0) < 0) {
+		log_warn("firewall: cannot remove the suggested rules of %s", n->saved.name);
+		return;
+	}
+	save(d);
+	log_info("firewall: removed %zu suggested rule%s of %s", count, count == 1 ? "" : "s",
+		 n->saved.name);
+}
+
 size_t policy_pending_count(struct daemon *d)
 {
 	size_t c = 0;

@@ -27,6 +27,10 @@ void policy_close(struct daemon *d);
 void policy_recompile(struct daemon *d);
 /* A verified roster was adopted: materialize its suggestions for us. */
 void policy_on_roster(struct daemon *d, struct network *n);
+/* n is being forgotten (left, nuked, dropped us): the rules it suggested
+ * go, so they neither outlive it nor pass, by name, to a network joined
+ * later under the same alias. */
+void policy_forget(struct daemon *d, const struct network *n);
 /* Suggested rules waiting for consent, all networks. */
 size_t policy_pending_count(struct daemon *d);
 

@@ -238,8 +238,10 @@ static bool on_rename_denied(struct daemon *d, struct network *n, struct peer *p
 }
 
 /* Coordinator: a member we granted the key could not keep it (DENIED from
- * a member while no rename of ours waits); true when it was that. */
-static bool on_grant_refused(struct network *n, struct peer *p, const struct ctl_msg *m)
+ * a member while no rename of ours waits); true when it was that. Any
+ * member can send one, so the line passes the member's log bucket. */
+static bool on_grant_refused(struct daemon *d, struct network *n, struct peer *p,
+			     const struct ctl_msg *m)
 {
 	const struct gb_member *c = group_blob_find_member(&n->blob, p->id);
 
@@ -250,9 +252,10 @@ static bool on_grant_refused(struct network *n, struct peer *p, const struct ctl
 				m->why[0] ? m->why : "no reason given");
 		n->grant_req = NULL;
 	}
-	log_error("network %s: %s (%.8s) did not take the network key: %s; it cannot act as a coordinator until granted again ('ray admin %s add %s')",
-		  n->saved.name, c->hostname, p->id, m->why[0] ? m->why : "no reason given",
-		  n->saved.name, c->hostname);
+	if (gate_log_ok(d, p))
+		log_error("network %s: %s (%.8s) did not take the network key: %s; it cannot act as a coordinator until granted again ('ray admin %s add %s')",
+			  n->saved.name, c->hostname, p->id, m->why[0] ? m->why : "no reason given",
+			  n->saved.name, c->hostname);
 	return true;
 }
 
@@ -608,7 +611,7 @@ bool roster_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m
 		return true;
 	case CTL_DENIED:
 		/* Joins in progress (join.c) get the rest. */
-		return n && (on_grant_refused(n, p, m) || on_rename_denied(d, n, p, m));
+		return n && (on_grant_refused(d, n, p, m) || on_rename_denied(d, n, p, m));
 	case CTL_ADMIN_GRANT:
 		if (n)
 			on_admin_grant(d, n, p, m);

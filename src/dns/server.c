@@ -8,6 +8,7 @@
  */
 #include "dns/server.h"
 #include "dns/answer.h"
+#include "dns/upstream.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -33,7 +34,7 @@ struct dns_fwd {
 	struct sockaddr_storage client;	/* UDP client */
 	uint16_t client_id, up_id;
 	uint8_t *query;			/* owned; carries up_id */
-	size_t len, qspan;
+	size_t len;
 	struct sockaddr_storage up[DNS_MAX_UPSTREAMS];
 	size_t n_up, cur;
 	struct fwd_sock *sock;
@@ -268,42 +269,16 @@ static void fwd_fail(struct dns_fwd *f)
 	fwd_end(f);
 }
 
-static int name_eq_nocase(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint8_t x = a[i], y = b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x = (uint8_t)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = (uint8_t)(y - 'A' + 'a');
-		if (x != y)
-			return 0;
-	}
-	return 1;
-}
-
-/* An upstream answer we may relay: our id, a response, our question. */
+/* An upstream answer we may relay: from an upstream tried so far, and
+ * answering our query (dns_reply_matches). */
 static int fwd_accepts(const struct dns_fwd *f, const struct sockaddr *from,
     const uint8_t *r, size_t len)
 {
-	size_t i, span = f->qspan;
 	int from_ok = 0;
 
-	for (i = 0; i <= f->cur && i < f->n_up; i++)
+	for (size_t i = 0; i <= f->cur && i < f->n_up; i++)
 		from_ok |= addr_eq(from, &f->up[i]);
-	if (!from_ok || len < DNS_HEADER_LEN || rd16(r) != f->up_id ||
-	    !(r[2] & 0x80))
-		return 0;
-	if (rd16(r + 4) == 0)
-		return (r[3] & 0x0f) != 0; /* bare error replies carry no question */
-	if (rd16(r + 4) != 1 || span == 0)
-		return span == 0;
-	return len >= DNS_HEADER_LEN + span &&
-	    name_eq_nocase(r + DNS_HEADER_LEN, f->query + DNS_HEADER_LEN,
-	    span - 4) &&
-	    memcmp(r + DNS_HEADER_LEN + span - 4,
-	    f->query + DNS_HEADER_LEN + span - 4, 4) == 0;
+	return from_ok && dns_reply_matches(f->query, f->len, r, len);
 }
 
 static void on_fwd_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -329,7 +304,7 @@ static void on_fwd_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		log_debug("dns: ignoring a stray upstream packet");
 		return;
 	}
-	wr16(r, f->client_id);
+	dns_reply_set_id(r, f->client_id);
 	f->s->stats.relayed++;
 	fwd_reply(f, r, (size_t)nread);
 	fwd_end(f);
@@ -434,7 +409,6 @@ static void fwd_start(struct dns_server *s, struct dns_conn *c,
 		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(f->query, q, len);
 	f->len = len;
-	f->qspan = dns_question_span(q, len);
 	f->client_id = rd16(q);
 	if (getrandom(&f->up_id, sizeof(f->up_id), 0) != sizeof(f->up_id))
 		f->up_id = (uint16_t)(uv_hrtime() ^ (uintptr_t)f);

@@ -67,6 +67,13 @@ int jsonpack_encode(const json_t *v, msgpack_sbuffer *sb)
 
 static json_t *decode(const msgpack_object *o);
 
+/* msgpack-c gives an empty string the pointer of the string before it,
+ * NULL when there was none: never pass that on. */
+static const char *str_ptr(const msgpack_object_str *s)
+{
+	return s->size ? s->ptr : "";
+}
+
 static json_t *decode_map(const msgpack_object_map *m)
 {
 	json_t *obj = json_object();
@@ -79,9 +86,9 @@ static json_t *decode_map(const msgpack_object_map *m)
 		json_t *val;
 
 		if (k->type != MSGPACK_OBJECT_STR || k->via.str.size >= sizeof(key) ||
-		    memchr(k->via.str.ptr, 0, k->via.str.size))
+		    memchr(str_ptr(&k->via.str), 0, k->via.str.size))
 			goto fail;
-		memcpy(key, k->via.str.ptr, k->via.str.size);
+		memcpy(key, str_ptr(&k->via.str), k->via.str.size);
 		key[k->via.str.size] = 0;
 		val = decode(&m->ptr[i].val);
 		if (!val || json_object_set_new(obj, key, val) < 0)
@@ -113,7 +120,7 @@ static json_t *decode(const msgpack_object *o)
 		return json_real(o->via.f64);
 	case MSGPACK_OBJECT_STR:
 		/* jansson checks UTF-8 and returns NULL for invalid text */
-		return json_stringn(o->via.str.ptr, o->via.str.size);
+		return json_stringn(str_ptr(&o->via.str), o->via.str.size);
 	case MSGPACK_OBJECT_ARRAY:
 		arr = json_array();
 		if (!arr)

@@ -865,6 +865,8 @@ rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 		}
 		take = c->rx_need - c->rx_have;
 		take = take < n ? take : n;
+		if (take == 0)
+			break;	/* the bytes ended with the header */
 		if (c->rx_have + take > c->rx_cap &&
 		    rx_grow(c, c->rx_have + take) < 0)
 			return -ENOMEM;
@@ -1875,6 +1877,68 @@ quic_close_reason_name(enum quic_close_reason r)
 		return "superseded";
 	}
 	return "unknown";
+}
+
+/* ---- detached receive side (quic.h: quic_rx) ---- */
+
+/*
+ * A connection that is only its receive side: rx_feed and rx_deliver run on
+ * it unchanged, the endpoint around it holding just what they read (the cap,
+ * the log limit, the message event).
+ */
+struct quic_rx {
+	struct quic_endpoint ep;
+	struct quic_conn c;
+	quic_rx_fn fn;
+	void *ud;
+};
+
+static void
+rx_probe_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+{
+	struct quic_rx *rx = ud;
+
+	(void)c;
+	rx->fn(rx->ud, buf, len);
+}
+
+int
+quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len,
+    quic_rx_fn fn, void *ud)
+{
+	struct quic_rx *rx = calloc(1, sizeof(*rx));
+
+	*out = NULL;
+	if (rx == NULL)
+		return -ENOMEM;
+	rx->ep.loop = loop;
+	ratelimit_init(&rx->ep.remote_log, REMOTE_LOG_BURST, REMOTE_LOG_EVERY_MS);
+	rx->ep.cfg.max_msg_len = max_msg_len && max_msg_len <= QUIC_MSG_CAP ?
+	    max_msg_len : QUIC_MSG_CAP;
+	rx->ep.ev.message = rx_probe_message;
+	rx->ep.ud = rx;
+	rx->c.ep = &rx->ep;
+	rx->c.owner_knows = 1;
+	rx->c.confirmed = 1;
+	rx->fn = fn;
+	rx->ud = ud;
+	*out = rx;
+	return 0;
+}
+
+int
+quic_rx_feed(struct quic_rx *rx, const uint8_t *p, size_t n)
+{
+	return rx_feed(&rx->c, p, n);
+}
+
+void
+quic_rx_free(struct quic_rx *rx)
+{
+	if (rx == NULL)
+		return;
+	free(rx->c.rx_buf);
+	free(rx);
 }
 
 /* ---- endpoint ---- */

@@ -230,4 +230,23 @@ void *quic_conn_get_data(const struct quic_conn *c);
 
 const char *quic_close_reason_name(enum quic_close_reason r);
 
+/*
+ * The control stream's receive side on its own, without a connection or
+ * ngtcp2: bytes fed here go through the reassembly every connection runs on
+ * its stream data (4-byte length frames, the zero-length opening marker,
+ * the max_msg_len cap) and each whole body goes to fn. It exists so a fuzz
+ * target (tests/fuzz/fuzz_daemon.c) can put the real framing in front of
+ * the daemon's message handlers; the daemon itself never uses it. loop is
+ * only read for the clock of the log rate limit.
+ */
+struct quic_rx;
+typedef void (*quic_rx_fn)(void *ud, const uint8_t *buf, size_t len);
+/* max_msg_len 0: QUIC_MSG_CAP. Returns 0 or -ENOMEM. */
+int quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len,
+    quic_rx_fn fn, void *ud);
+/* 0, or -EPROTO (a frame over the cap) / -ENOMEM, after which a
+ * connection is closed with QUIC_CODE_PROTOCOL: feed no more then. */
+int quic_rx_feed(struct quic_rx *rx, const uint8_t *p, size_t n);
+void quic_rx_free(struct quic_rx *rx);
+
 #endif

@@ -1,6 +1,7 @@
 /*
- * daemon_fixture: see daemon_fixture.h. Failures abort the test through
- * cmocka's asserts.
+ * daemon_fixture: the cmocka side of daemon_fixture.h. The core's makers
+ * fail the test through cmocka's asserts here, and the setup/teardown pair
+ * keeps a heap fixture in cmocka's state.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,106 +16,27 @@
 #include <unistd.h>
 
 #include "daemon_fixture.h"
-#include "mesh/group_blob.h"
-
-int fixture_init(struct fixture *f)
-{
-	memset(f, 0, sizeof(*f));
-	snprintf(f->home, sizeof(f->home), "/tmp/rf-test-daemon-XXXXXX");
-	if (!mkdtemp(f->home) || uv_loop_init(&f->loop) != 0 ||
-	    identity_generate(&f->d.id) < 0)
-		return -1;
-	f->d.loop = &f->loop;
-	f->d.home = f->home;
-	f->d.started_unix = daemon_unix_now();
-	peer_table_init(&f->d.table);
-	return 0;
-}
-
-static void fixture_stop(struct fixture *f)
-{
-	peers_close_all(&f->d);
-	networks_close_all(&f->d);
-	peer_table_close(&f->d.table);
-	dns_table_close(&f->d.dns_table);
-	uv_run(&f->loop, UV_RUN_NOWAIT); /* close callbacks */
-}
-
-int fixture_close(struct fixture *f)
-{
-	char cmd[128];
-
-	fixture_stop(f);
-	identity_clear(&f->d.id);
-	if (uv_loop_close(&f->loop) != 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->home);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-int fixture_restart(struct fixture *f)
-{
-	fixture_stop(f);
-	f->d.next_net_index = 0;
-	return networks_load(&f->d);
-}
 
 struct network *fixture_network(struct fixture *f, const char *name)
 {
-	struct network *n = calloc(1, sizeof(*n));
-	struct group_blob blob;
+	struct network *n;
 
-	assert_non_null(n);
-	assert_int_equal(identity_generate(&n->key), 0);
-	n->has_key = true;
-	memcpy(n->pk, n->key.pk, 32);
-	snprintf(n->saved.name, sizeof(n->saved.name), "%s", name);
-	snprintf(n->saved.room_id, sizeof(n->saved.room_id), "%s", n->key.id);
-	n->saved.coordinator = true;
-	assert_int_equal(group_blob_init(&n->blob, name, GROUP_MODE_CLOSED), 0);
-	assert_int_equal(store_save_key(f->home, n->saved.room_id, n->key.seed), 0);
-	assert_int_equal(group_blob_init(&blob, name, GROUP_MODE_CLOSED), 0);
-	assert_int_equal(group_blob_admit(&blob, f->d.id.id, "coord", true), 0);
-	assert_int_equal(network_add(&f->d, n), 0);
-	assert_int_equal(network_publish(&f->d, n, &blob, NULL), 0);
+	assert_int_equal(fixture_make_network(f, name, &n), 0);
 	return n;
 }
 
 struct peer *fixture_peer(struct fixture *f, struct identity *id)
 {
-	struct identity tmp;
-	struct identity *use = id ? id : &tmp;
 	struct peer *p;
 
-	assert_int_equal(identity_generate(use), 0);
-	p = peers_ensure(&f->d, use->pk);
-	assert_non_null(p);
-	identity_clear(&tmp);
+	assert_int_equal(fixture_make_peer(f, id, &p), 0);
 	return p;
 }
 
 void fixture_admit(struct fixture *f, struct network *n, const struct peer *p,
 		   const char *hostname, bool coordinator)
 {
-	struct group_blob blob;
-
-	assert_int_equal(group_blob_copy(&blob, &n->blob), 0);
-	assert_int_equal(group_blob_admit(&blob, p->id, hostname, coordinator), 0);
-	assert_int_equal(network_publish(&f->d, n, &blob, NULL), 0);
-}
-
-size_t fixture_count_networks(const struct fixture *f)
-{
-	size_t count = 0;
-
-	for (const struct network *n = f->d.nets; n; n = n->next)
-		count++;
-	return count;
-}
-
-void fixture_path(const struct fixture *f, const char *rel, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s/%s", f->home, rel);
+	assert_int_equal(fixture_make_admit(f, n, p->id, hostname, coordinator), 0);
 }
 
 /* The directory waits beside its place, so unblocking brings back what it

@@ -2,7 +2,10 @@
  * Unit tests for what src/daemon/network.c keeps on disk: a damaged
  * networks.json costs only the entries that are damaged and is copied
  * before it is rewritten; a roster whose blob cannot be stored is never
- * adopted, published or named in networks.json.
+ * adopted, published or named in networks.json; a network forgotten takes
+ * its suggested firewall rules with it; a roster of our own that drops us
+ * (published, or merged from a co-coordinator's over fake connections,
+ * fake_net.c) forgets the network without touching it after.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,11 @@
 #include <unistd.h>
 
 #include "daemon_fixture.h"
+#include "fake_net.h"
+#include "discovery/record.h"
+#include "proto/control.h"
+#include "dataplane/firewall.h"
+#include "proto/jsonpack.h"
 #include "util/blake3.h"
 #include "util/fileio.h"
 #include "util/hex.h"
@@ -272,6 +280,159 @@ static void test_nuke_blob_save_fails(void **state)
 	assert_null(by_name(f, "doomed"));
 }
 
+/* Rules of f's firewall that network `net` suggested. */
+static size_t suggested_by(struct fixture *f, const char *net)
+{
+	const struct fw_rule *rules;
+	size_t n, count = 0;
+
+	rules = firewall_rules(f->d.fw, &n);
+	for (size_t i = 0; i < n; i++)
+		count += strcmp(rules[i].origin, net) == 0;
+	return count;
+}
+
+/* Coordinator of n: suggests `text` (JSON) and installs it (auto-accept). */
+static void suggest(struct fixture *f, struct network *n, const char *text)
+{
+	json_t *v = json_loads(text, 0, NULL);
+	struct group_blob blob;
+	msgpack_sbuffer sb;
+
+	assert_non_null(v);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(jsonpack_encode(v, &sb), 0);
+	json_decref(v);
+	n->saved.auto_accept_firewall = true;
+	assert_int_equal(group_blob_copy(&blob, &n->blob), 0);
+	assert_int_equal(group_blob_set_firewall(&blob, (const uint8_t *)sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(network_publish(&f->d, n, &blob, NULL), 0);
+}
+
+/* A network that goes (left, nuked, or a roster that drops us) takes the
+ * rules it suggested with it: kept, they would go on shaping the firewall,
+ * and apply to the next network joined under the same local name. */
+static void test_forget_drops_suggested_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct network *team, *home;
+	struct group_blob blob;
+
+	assert_int_equal(fixture_open_firewall(f), 0);
+	team = fixture_network(f, "team");
+	home = fixture_network(f, "home");
+	suggest(f, team, "{\"coord\": {\"allow\": [\"tcp:22\"]}}");
+	suggest(f, home, "{\"*\": {\"deny\": [\"udp:53\"]}}");
+	assert_true(suggested_by(f, "team") > 0);
+	assert_true(suggested_by(f, "home") > 0);
+	assert_int_equal(group_blob_init(&blob, team->blob.name, team->blob.mode), 0);
+	blob.version = team->blob.version;
+	assert_int_equal(network_publish_final(&f->d, team, &blob), 0);
+	assert_int_equal(suggested_by(f, "team"), 0);
+	assert_true(suggested_by(f, "home") > 0);
+	/* firewall.json says so too */
+	assert_int_equal(fixture_restart(f), 0);
+	assert_int_equal(suggested_by(f, "team"), 0);
+	assert_true(suggested_by(f, "home") > 0);
+}
+
+/* A coordinator's own roster without it (a merge that takes a
+ * co-coordinator's kick of us): adopting it forgets the network, and
+ * publish must not touch the network after. */
+static void test_publish_without_us(void **state)
+{
+	struct fixture *f = *state;
+	struct network *n = fixture_network(f, "solo");
+	struct peer *p = fixture_peer(f, NULL);
+	struct group_blob blob;
+
+	fixture_network(f, "other"); /* looked through after n went */
+	fixture_admit(f, n, p, "member", false);
+	assert_int_equal(group_blob_copy(&blob, &n->blob), 0);
+	assert_int_equal(group_blob_remove_member(&blob, f->d.id.id), 0);
+	assert_int_equal(network_publish(&f->d, n, &blob, NULL), 0);
+	assert_null(by_name(f, "solo"));
+}
+
+/* Frames m and feeds it to the daemon on connection c. */
+static void feed_msg(unsigned c, const struct ctl_msg *m)
+{
+	msgpack_sbuffer sb;
+	uint8_t hdr[4];
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(m, &sb), 0);
+	hdr[0] = (uint8_t)(sb.size >> 24);
+	hdr[1] = (uint8_t)(sb.size >> 16);
+	hdr[2] = (uint8_t)(sb.size >> 8);
+	hdr[3] = (uint8_t)sb.size;
+	fake_feed(c, hdr, 4);
+	fake_feed(c, (const uint8_t *)sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * The same through the sync path: a co-coordinator signed, at our version,
+ * a roster made from the one before ours that kicked us and admitted
+ * someone; we merge it (keeping our own admission) and the merge lacks us,
+ * so publishing it forgets the network under network_merge's feet.
+ */
+static void test_merge_that_drops_us(void **state)
+{
+	struct fixture *f = *state;
+	struct network *n = fixture_network(f, "team");
+	struct identity mid, xid;
+	struct peer *m = fixture_peer(f, &mid);
+	struct ctl_msg sync = { .type = CTL_SYNC, .has_net = true };
+	struct ctl_msg blob_msg = { .type = CTL_BLOB, .has_hash = true };
+	uint8_t rec[RECORD_MAX], *bytes = NULL, base_hash[32];
+	struct group_blob theirs;
+	size_t rec_len, blen;
+	unsigned c;
+
+	fake_net_init(&f->d, f->d.id.pk, NULL);
+	fixture_network(f, "other"); /* looked through after n went */
+	assert_int_equal(group_blob_copy(&theirs, &n->blob), 0);
+	memcpy(base_hash, n->saved.blob_hash, 32);
+	fixture_admit(f, n, m, "member", false);
+	assert_int_equal(identity_generate(&xid), 0);
+	assert_int_equal(group_blob_remove_member(&theirs, f->d.id.id), 0);
+	assert_int_equal(group_blob_admit(&theirs, xid.id, "other", true), 0);
+	theirs.version = n->blob.version;
+	group_blob_add_ancestor(&theirs, base_hash);
+	assert_int_equal(network_sign_roster(&n->key, &theirs, rec, sizeof(rec), &rec_len,
+					     &bytes, &blen), 0);
+	group_blob_free(&theirs);
+
+	c = fake_accept(mid.pk, false, 0, false);
+	assert_true(c != 0);
+	memcpy(sync.net, n->pk, 32);
+	sync.rec = rec;
+	sync.rec_len = rec_len;
+	feed_msg(c, &sync);
+	/* the fetch waits out its jitter, then asks m */
+	fake_clock_advance(2000);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_non_null(fake_last_get(c));
+	memcpy(blob_msg.hash, fake_last_get(c), 32);
+	blob_msg.data = bytes;
+	blob_msg.data_len = blen;
+	feed_msg(c, &blob_msg);
+	assert_null(by_name(f, "team"));
+	free(bytes);
+}
+
+static int net_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fixture_stop(f);
+	fake_net_reset();
+	fake_clock_reset();
+	return fixture_teardown(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +442,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_refuses_without_copy, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_apply_blob_save_fails, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_nuke_blob_save_fails, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_forget_drops_suggested_rules, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_publish_without_us, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_merge_that_drops_us, fixture_setup, net_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,6 +121,25 @@ static void test_jsonpack_rejects(void **state)
 	assert_null(out);
 }
 
+/* msgpack-c hands an empty string over with the last string's pointer,
+ * NULL when there was none yet: "" alone, as the first key, as the first
+ * value and in an array decodes like any other string. */
+static void test_jsonpack_empty_strings(void **state)
+{
+	const uint8_t alone[] = { 0xa0 };
+	const uint8_t first[] = { 0x82, 0xa0, 0xa0, 0xa1, 'l', 0x91, 0xa0 };
+	json_t *v = json_pack("{s:s, s:[s]}", "", "", "l", ""), *out = NULL;
+
+	(void)state;
+	assert_int_equal(jsonpack_decode(alone, sizeof(alone), &out), 0);
+	assert_string_equal(json_string_value(out), "");
+	json_decref(out);
+	assert_int_equal(jsonpack_decode(first, sizeof(first), &out), 0);
+	assert_true(json_equal(v, out));
+	json_decref(out);
+	json_decref(v);
+}
+
 struct collect {
 	int count;
 	size_t total;
@@ -326,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_mp_check_truncation),
 		cmocka_unit_test(test_jsonpack_roundtrip),
 		cmocka_unit_test(test_jsonpack_rejects),
+		cmocka_unit_test(test_jsonpack_empty_strings),
 		cmocka_unit_test(test_frame_split_everywhere),
 		cmocka_unit_test(test_frame_oversize),
 		cmocka_unit_test(test_ipc_call_echo),

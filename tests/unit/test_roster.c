@@ -1,7 +1,8 @@
 /*
  * Unit tests for the co-coordinator grant in src/daemon/roster.c: a
  * network key that cannot be stored is not taken, so a node never acts as
- * a coordinator with a key it would lose at its next start.
+ * a coordinator with a key it would lose at its next start; a member
+ * refusing grants in a loop cannot flood the log.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/gate.h"
 #include "daemon/roster.h"
 #include "daemon_fixture.h"
 #include "proto/control.h"
@@ -110,11 +112,30 @@ static void test_grant_wrong_key(void **state)
 	assert_int_equal(store_load_key(f->home, n->saved.room_id, got), -ENOENT);
 }
 
+/* A member's DENIED with no rename of ours waiting reads as a refused
+ * grant and is logged as an error; any member can send them in a loop, so
+ * past the gate's burst the lines are held back, not written. */
+static void test_refused_grant_lines_limited(void **state)
+{
+	struct fixture *f = *state;
+	struct network *n = fixture_network(f, "club");
+	struct peer *p = fixture_peer(f, NULL);
+	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
+
+	fixture_admit(f, n, p, "member", false);
+	memcpy(m.net, n->pk, 32);
+	snprintf(m.why, sizeof(m.why), "no");
+	for (int i = 0; i < 100; i++)
+		assert_true(roster_on_message(&f->d, p, &m));
+	assert_true(f->d.gate_logs_held >= 100 - GATE_LOG_BURST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_grant_key_save_fails, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_grant_wrong_key, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_grant_lines_limited, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

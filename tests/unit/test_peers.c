@@ -1,0 +1,105 @@
+/*
+ * Unit tests for what src/daemon/peers.c does when connections come and go,
+ * on the fixture's daemon with fake connections (fake_net.c): a member whose
+ * connection ends because it left is pruned from the roster we coordinate
+ * and forgotten once, even when that drops the last reason to keep it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "daemon_fixture.h"
+#include "fake_net.h"
+#include "transport/quic.h"
+
+static int setup(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup(state) < 0)
+		return -1;
+	f = *state;
+	fake_net_init(&f->d, f->d.id.pk, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fixture_stop(f);
+	fake_net_reset();
+	return fixture_teardown(state);
+}
+
+/* The leaver's CTL_LEAVE did not arrive, only its close with
+ * QUIC_CODE_LEAVE: pruning it drops the only network it shares with us, so
+ * the peer goes while its close is being handled. */
+static void test_leave_close_prunes_last_want(void **state)
+{
+	struct fixture *f = *state;
+	struct network *n = fixture_network(f, "home");
+	struct identity id;
+	struct peer *p = fixture_peer(f, &id);
+	unsigned c;
+
+	fixture_admit(f, n, p, "member", false);
+	c = fake_accept(id.pk, false, 0, false);
+	assert_true(c != 0);
+	assert_non_null(p->conn);
+	fake_close(c, QUIC_CLOSE_PEER, QUIC_CODE_LEAVE);
+	assert_null(group_blob_find_member(&n->blob, id.id));
+	assert_null(peers_find(&f->d, id.pk));
+	assert_int_equal(fake_count(), 0);
+}
+
+/* A member of two networks we coordinate: pruned from both, then gone. */
+static void test_leave_close_prunes_everywhere(void **state)
+{
+	struct fixture *f = *state;
+	struct network *a = fixture_network(f, "home");
+	struct network *b = fixture_network(f, "work");
+	struct identity id;
+	struct peer *p = fixture_peer(f, &id);
+	unsigned c;
+
+	fixture_admit(f, a, p, "member", false);
+	fixture_admit(f, b, p, "member", false);
+	c = fake_accept(id.pk, false, 0, false);
+	assert_true(c != 0);
+	fake_close(c, QUIC_CLOSE_PEER, QUIC_CODE_LEAVE);
+	assert_null(group_blob_find_member(&a->blob, id.id));
+	assert_null(group_blob_find_member(&b->blob, id.id));
+	assert_null(peers_find(&f->d, id.pk));
+}
+
+/* Any other close keeps the member and the peer (it is still wanted). */
+static void test_plain_close_keeps_member(void **state)
+{
+	struct fixture *f = *state;
+	struct network *n = fixture_network(f, "home");
+	struct identity id;
+	struct peer *p = fixture_peer(f, &id);
+	unsigned c;
+
+	fixture_admit(f, n, p, "member", false);
+	c = fake_accept(id.pk, false, 0, false);
+	fake_close(c, QUIC_CLOSE_IDLE, 0);
+	assert_non_null(group_blob_find_member(&n->blob, id.id));
+	assert_ptr_equal(peers_find(&f->d, id.pk), p);
+	assert_null(p->conn);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_leave_close_prunes_last_want, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_close_prunes_everywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_close_keeps_member, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
