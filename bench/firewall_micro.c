@@ -31,6 +31,7 @@
 #include "dataplane/firewall.h"
 #include "dataplane/packet.h"
 #include "dataplane/peer_table.h"
+#include "util/bytes.h"
 
 #define FLOWS	32768
 #define PKT	40
@@ -67,29 +68,17 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void w16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	w16(p, (uint16_t)(v >> 16));
-	w16(p + 2, (uint16_t)v);
-}
-
 static void mk_tcp(uint8_t *b, uint32_t s, uint16_t sp, uint32_t d, uint16_t dp, uint8_t fl)
 {
 	memset(b, 0, PKT);
 	b[0] = 0x45;
-	w16(b + 2, PKT);
+	be16_put(b + 2, PKT);
 	b[8] = 64;
 	b[9] = 6;
-	w32(b + 12, s);
-	w32(b + 16, d);
-	w16(b + 20, sp);
-	w16(b + 22, dp);
+	be32_put(b + 12, s);
+	be32_put(b + 16, d);
+	be16_put(b + 20, sp);
+	be16_put(b + 22, dp);
 	b[32] = 5 << 4;
 	b[33] = fl;
 }
@@ -156,7 +145,7 @@ static void peers_setup(struct peer_table *pt, struct firewall *fw, int *h,
 	struct packet_info pi;
 
 	for (int i = 0; i < npeers; i++) {
-		w32(v6 + 12, (uint32_t)i);
+		be32_put(v6 + 12, (uint32_t)i);
 		if (peer_table_insert4(pt, 0x64400100u + (uint32_t)i, &h[i], 0) < 0 ||
 		    peer_table_insert6(pt, v6, &h[i], 0) < 0)
 			abort();

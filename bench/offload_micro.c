@@ -19,6 +19,7 @@
 
 #include "dataplane/offload.h"
 #include "dataplane/packet.h"
+#include "util/bytes.h"
 
 #define ROUNDS 300
 #define REPEAT 15
@@ -41,12 +42,6 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void w16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* A super-packet as the kernel hands it over: IPv4 TCP with timestamps, or
  * IPv6 UDP, of `len` bytes, partial checksum in place. */
 static size_t mk_super(int v6, struct virtio_net_hdr *vh)
@@ -58,33 +53,33 @@ static size_t mk_super(int v6, struct virtio_net_hdr *vh)
 		pkt[i] = (uint8_t)(i * 131);
 	if (v6) {
 		pkt[0] = 0x60;
-		w16(pkt + 4, (uint16_t)l4len);
+		be16_put(pkt + 4, (uint16_t)l4len);
 		pkt[6] = 17;
 		pkt[7] = 64;
 		pkt[8] = 0x02;
 		pkt[23] = 1;
 		pkt[24] = 0x02;
 		pkt[39] = 9;
-		w16(pkt + 40, 5000);
-		w16(pkt + 42, 443);
-		w16(pkt + 44, (uint16_t)l4len);
-		w16(pkt + 46, packet_csum_fold(packet_csum_pseudo(pkt, 17, (uint32_t)l4len)));
+		be16_put(pkt + 40, 5000);
+		be16_put(pkt + 42, 443);
+		be16_put(pkt + 44, (uint16_t)l4len);
+		be16_put(pkt + 46, packet_csum_fold(packet_csum_pseudo(pkt, 17, (uint32_t)l4len)));
 	} else {
 		pkt[0] = 0x45;
-		w16(pkt + 2, MAXLEN);
-		w16(pkt + 6, 0x4000);
+		be16_put(pkt + 2, MAXLEN);
+		be16_put(pkt + 6, 0x4000);
 		pkt[8] = 64;
 		pkt[9] = 6;
 		pkt[12] = 100; pkt[13] = 64; pkt[14] = 1; pkt[15] = 2;
 		pkt[16] = 100; pkt[17] = 64; pkt[18] = 9; pkt[19] = 9;
-		w16(pkt + 10, (uint16_t)~packet_csum_fold(packet_csum_add(0, pkt, 20)));
-		w16(pkt + 20, 40000);
-		w16(pkt + 22, 443);
+		be16_put(pkt + 10, (uint16_t)~packet_csum_fold(packet_csum_add(0, pkt, 20)));
+		be16_put(pkt + 20, 40000);
+		be16_put(pkt + 22, 443);
 		pkt[32] = 8 << 4;
 		pkt[33] = 0x18;
-		w16(pkt + 34, 502);
+		be16_put(pkt + 34, 502);
 		pkt[40] = 1; pkt[41] = 1; pkt[42] = 8; pkt[43] = 10;
-		w16(pkt + 36, packet_csum_fold(packet_csum_pseudo(pkt, 6, (uint32_t)l4len)));
+		be16_put(pkt + 36, packet_csum_fold(packet_csum_pseudo(pkt, 6, (uint32_t)l4len)));
 	}
 	memset(vh, 0, sizeof(*vh));
 	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;

@@ -3,6 +3,7 @@
  * order; checksums are computed over the finished bytes.
  */
 #include "dataplane/icmp.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -22,26 +23,6 @@
 #define ICMP_HDR 8
 #define TCP_HDR	 20
 #define TTL	 64
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | p[3];
-}
 
 static bool addr_ok(const struct packet_info *pi)
 {
@@ -101,18 +82,18 @@ static void put_ip(uint8_t *out, const struct packet_info *pi, uint8_t proto,
 	if (pi->version == 4) {
 		memset(out, 0, V4_HDR);
 		out[0] = 0x45;
-		wr16(out + 2, (uint16_t)(V4_HDR + payload));
-		wr16(out + 6, frag);
+		be16_put(out + 2, (uint16_t)(V4_HDR + payload));
+		be16_put(out + 6, frag);
 		out[8] = TTL;
 		out[9] = proto;
-		wr32(out + 12, pi->dst.v4);
-		wr32(out + 16, pi->src.v4);
-		wr16(out + 10, (uint16_t)~icmp_csum_fold(icmp_csum_add(0, out, V4_HDR)));
+		be32_put(out + 12, pi->dst.v4);
+		be32_put(out + 16, pi->src.v4);
+		be16_put(out + 10, (uint16_t)~icmp_csum_fold(icmp_csum_add(0, out, V4_HDR)));
 		return;
 	}
 	memset(out, 0, V6_HDR);
 	out[0] = 0x60;
-	wr16(out + 4, (uint16_t)payload);
+	be16_put(out + 4, (uint16_t)payload);
 	out[6] = proto;
 	out[7] = TTL;
 	memcpy(out + 8, pi->dst.v6, 16);
@@ -133,7 +114,7 @@ static uint16_t l4_csum(const uint8_t *ip, uint8_t version, uint8_t proto,
 		sum += (uint32_t)l4len;
 	} else if (version == 6) {
 		sum = icmp_csum_add(sum, ip + 8, 32);
-		wr32(tail, (uint32_t)l4len);
+		be32_put(tail, (uint32_t)l4len);
 		sum = icmp_csum_add(sum, tail, 4);
 		sum += proto;
 	}
@@ -162,10 +143,10 @@ static int build_error(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
 	m = out + ip;
 	m[0] = type;
 	m[1] = code;
-	wr16(m + 2, 0);
-	wr32(m + 4, word);
+	be16_put(m + 2, 0);
+	be32_put(m + 4, word);
 	memcpy(m + ICMP_HDR, pkt, quote);
-	wr16(m + 2, l4_csum(out, pi->version, pi->version == 4 ? PROTO_ICMP :
+	be16_put(m + 2, l4_csum(out, pi->version, pi->version == 4 ? PROTO_ICMP :
 	    PROTO_ICMPV6, m, ICMP_HDR + quote));
 	return (int)total;
 }
@@ -219,17 +200,17 @@ int icmp_build_tcp_rst(uint8_t *out, size_t cap, const uint8_t *pkt,
 	put_ip(out, pi, PROTO_TCP, TCP_HDR, pi->version == 4 ? 0x4000 : 0);
 	t = out + ip;
 	memset(t, 0, TCP_HDR);
-	wr16(t, pi->dst_port);
-	wr16(t + 2, pi->src_port);
+	be16_put(t, pi->dst_port);
+	be16_put(t + 2, pi->src_port);
 	if (th[13] & TCP_ACK) {
 		memcpy(t + 4, th + 8, 4);	/* seq = their ack */
 		t[13] = TCP_RST;
 	} else {
-		wr32(t + 8, rd32(th + 4) + (uint32_t)seglen);
+		be32_put(t + 8, be32_get(th + 4) + (uint32_t)seglen);
 		t[13] = TCP_RST | TCP_ACK;
 	}
 	t[12] = (TCP_HDR / 4) << 4;
-	wr16(t + 16, l4_csum(out, pi->version, PROTO_TCP, t, TCP_HDR));
+	be16_put(t + 16, l4_csum(out, pi->version, PROTO_TCP, t, TCP_HDR));
 	return (int)(ip + TCP_HDR);
 }
 

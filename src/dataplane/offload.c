@@ -39,6 +39,7 @@
  * too).
  */
 #include "dataplane/offload.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -66,50 +67,16 @@
 #define VNET_FLAGS (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)
 #define NO_NEXT	   0xffff
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
-
-static uint16_t rdle16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static void wrle16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
 int offload_vnet_read(const uint8_t *buf, size_t len, struct virtio_net_hdr *vh)
 {
 	if (len < OFFLOAD_VNET_HDR_LEN)
 		return -EINVAL;
 	vh->flags = buf[0];
 	vh->gso_type = buf[1];
-	vh->hdr_len = rdle16(buf + 2);
-	vh->gso_size = rdle16(buf + 4);
-	vh->csum_start = rdle16(buf + 6);
-	vh->csum_offset = rdle16(buf + 8);
+	vh->hdr_len = le16_get(buf + 2);
+	vh->gso_size = le16_get(buf + 4);
+	vh->csum_start = le16_get(buf + 6);
+	vh->csum_offset = le16_get(buf + 8);
 	return 0;
 }
 
@@ -117,10 +84,10 @@ void offload_vnet_write(uint8_t *buf, const struct virtio_net_hdr *vh)
 {
 	buf[0] = vh->flags;
 	buf[1] = vh->gso_type;
-	wrle16(buf + 2, vh->hdr_len);
-	wrle16(buf + 4, vh->gso_size);
-	wrle16(buf + 6, vh->csum_start);
-	wrle16(buf + 8, vh->csum_offset);
+	le16_put(buf + 2, vh->hdr_len);
+	le16_put(buf + 4, vh->gso_size);
+	le16_put(buf + 6, vh->csum_start);
+	le16_put(buf + 8, vh->csum_offset);
 }
 
 /* The inverted checksum of the bytes in [start, end), the field at
@@ -131,9 +98,9 @@ static void csum_store(uint8_t *pkt, size_t start, size_t off, size_t end, uint3
 {
 	uint16_t c;
 
-	wr16(pkt + start + off, 0);
+	be16_put(pkt + start + off, 0);
 	c = (uint16_t)~packet_csum_fold(packet_csum_add(sum, pkt + start, end - start));
-	wr16(pkt + start + off, c ? c : 0xffff);
+	be16_put(pkt + start + off, c ? c : 0xffff);
 }
 
 /* NEEDS_CSUM: the field holds the pseudo-header sum; the sum of everything
@@ -141,7 +108,7 @@ static void csum_store(uint8_t *pkt, size_t start, size_t off, size_t end, uint3
 static void csum_finish(uint8_t *pkt, const struct virtio_net_hdr *vh, size_t end)
 {
 	csum_store(pkt, vh->csum_start, vh->csum_offset, end,
-	    rd16(pkt + vh->csum_start + vh->csum_offset));
+	    be16_get(pkt + vh->csum_start + vh->csum_offset));
 }
 
 static int is_v6_ext(uint8_t nh)
@@ -159,7 +126,7 @@ static int gso_l3(const uint8_t *p, size_t len, struct offload_info *oi)
 	if (len < 1)
 		return -EINVAL;
 	if ((p[0] >> 4) == 6) {
-		if (len < V6_HDR || V6_HDR + (size_t)rd16(p + 4) != len)
+		if (len < V6_HDR || V6_HDR + (size_t)be16_get(p + 4) != len)
 			return -EINVAL;
 		oi->version = 6;
 		oi->proto = p[6];
@@ -173,7 +140,7 @@ static int gso_l3(const uint8_t *p, size_t len, struct offload_info *oi)
 		return -EINVAL;
 	if (ihl > V4_HDR)
 		return -EPROTONOSUPPORT;
-	if (rd16(p + 2) != len || (rd16(p + 6) & (V4_MF | V4_OFFMASK)))
+	if (be16_get(p + 2) != len || (be16_get(p + 6) & (V4_MF | V4_OFFMASK)))
 		return -EINVAL;
 	oi->version = 4;
 	oi->proto = p[9];
@@ -310,11 +277,11 @@ static int split_plain(const struct virtio_net_hdr *vh, const uint8_t *pkt,
 static void seg_fix_ip(uint8_t *s, const struct offload_info *oi, size_t len, unsigned i)
 {
 	if (oi->version == 6) {
-		wr16(s + 4, (uint16_t)(len - V6_HDR));
+		be16_put(s + 4, (uint16_t)(len - V6_HDR));
 		return;
 	}
-	wr16(s + 2, (uint16_t)len);
-	wr16(s + 4, (uint16_t)(rd16(s + 4) + i));
+	be16_put(s + 2, (uint16_t)len);
+	be16_put(s + 4, (uint16_t)(be16_get(s + 4) + i));
 	csum_store(s, 0, 10, V4_HDR, 0);
 }
 
@@ -325,14 +292,14 @@ static void seg_fix_l4(uint8_t *s, const struct offload_info *oi, size_t len,
 	size_t l4len = len - oi->l3_len, csum_at = UDP_CSUM;
 
 	if (oi->proto == PROTO_TCP) {
-		wr32(l4 + 4, rd32(l4 + 4) + (uint32_t)off);
+		be32_put(l4 + 4, be32_get(l4 + 4) + (uint32_t)off);
 		if (i + 1 != oi->segs)
 			l4[13] &= (uint8_t)~(TH_FIN | TH_PSH);
 		if (i != 0)
 			l4[13] &= (uint8_t)~TH_CWR;
 		csum_at = TCP_CSUM;
 	} else {
-		wr16(l4 + 4, (uint16_t)l4len);
+		be16_put(l4 + 4, (uint16_t)l4len);
 	}
 	csum_store(s, oi->l3_len, csum_at, len,
 	    packet_csum_pseudo(s, oi->proto, (uint32_t)l4len));
@@ -406,9 +373,9 @@ static int mergeable(struct cand *k)
 		if (pi->tcp_flags & (TH_SYN | TH_RST | TH_URG))
 			return 0;
 		hdrs = pi->hdr_len + (size_t)(l4[12] >> 4) * 4;
-		k->seq = rd32(l4 + 4);
+		k->seq = be32_get(l4 + 4);
 	} else if (pi->proto == PROTO_UDP) {
-		if (rd16(l4 + 4) != k->len - pi->hdr_len || rd16(l4 + 6) == 0)
+		if (be16_get(l4 + 4) != k->len - pi->hdr_len || be16_get(l4 + 6) == 0)
 			return 0;
 		hdrs = pi->hdr_len + UDP_HDR;
 	} else {
@@ -418,7 +385,7 @@ static int mergeable(struct cand *k)
 		return 0;	/* no payload: pure ACKs and empty datagrams */
 	k->hdrs = (uint16_t)hdrs;
 	k->plen = (uint16_t)(k->len - hdrs);
-	k->id = pi->version == 4 ? rd16(k->p + 4) : 0;
+	k->id = pi->version == 4 ? be16_get(k->p + 4) : 0;
 	return 1;
 }
 
@@ -516,7 +483,7 @@ static int can_append(const struct offload_group *g, const struct offload_in *in
 		return 0;
 	if (!same_ip(h, k->p, g->version))
 		return 0;
-	if (g->version == 4 && !(rd16(k->p + 6) & V4_DF) && k->id != (uint16_t)(g->last_id + 1))
+	if (g->version == 4 && !(be16_get(k->p + 6) & V4_DF) && k->id != (uint16_t)(g->last_id + 1))
 		return 0;
 	if (g->proto == PROTO_TCP)
 		return tcp_follows(g, h + g->l3_len, k->p + g->l3_len, k->seq);
@@ -597,12 +564,12 @@ static void build(const struct offload_coalescer *c, const struct offload_group 
 	}
 	memset(&o->vh, 0, sizeof(o->vh));
 	if (g->version == 4) {
-		uint16_t old = rd16(dst + 2);
+		uint16_t old = be16_get(dst + 2);
 
-		wr16(dst + 2, (uint16_t)g->bytes);
-		wr16(dst + 10, packet_csum_update16(rd16(dst + 10), old, (uint16_t)g->bytes));
+		be16_put(dst + 2, (uint16_t)g->bytes);
+		be16_put(dst + 10, packet_csum_update16(be16_get(dst + 10), old, (uint16_t)g->bytes));
 	} else {
-		wr16(dst + 4, (uint16_t)(g->bytes - V6_HDR));
+		be16_put(dst + 4, (uint16_t)(g->bytes - V6_HDR));
 	}
 	if (g->proto == PROTO_TCP) {
 		l4[13] |= in[g->tail].data[g->l3_len + 13] & (TH_FIN | TH_PSH);
@@ -611,11 +578,11 @@ static void build(const struct offload_coalescer *c, const struct offload_group 
 		if (l4[13] & TH_CWR)
 			o->vh.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
 	} else {
-		wr16(l4 + 4, l4len);
+		be16_put(l4 + 4, l4len);
 		o->vh.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
 	}
 	/* CHECKSUM_PARTIAL: the field holds the pseudo-header sum, not inverted */
-	wr16(l4 + csum_at, packet_csum_fold(packet_csum_pseudo(dst, g->proto, l4len)));
+	be16_put(l4 + csum_at, packet_csum_fold(packet_csum_pseudo(dst, g->proto, l4len)));
 	o->vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	o->vh.gso_size = g->gso_size;
 	o->vh.hdr_len = g->hdrs;

@@ -3,6 +3,7 @@
  * look at; every read is preceded by a check against that count.
  */
 #include "dataplane/packet.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,17 +25,6 @@
 #define ICMP_MIN_HDR 4
 #define ICMP_ECHO_HDR 8
 #define MAX_IP_LEN   65535
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | p[3];
-}
 
 static int is_echo(uint8_t version, uint8_t type)
 {
@@ -62,8 +52,8 @@ static int parse_l4(const uint8_t *l4, size_t len, struct packet_info *out)
 		doff = (size_t)(l4[12] >> 4) * 4;
 		if (doff < TCP_MIN_HDR || (!fragmented && doff > len))
 			return -EINVAL;
-		out->src_port = rd16(l4);
-		out->dst_port = rd16(l4 + 2);
+		out->src_port = be16_get(l4);
+		out->dst_port = be16_get(l4 + 2);
 		out->tcp_flags = l4[13];
 		out->flags |= PACKET_F_PORTS;
 	} else if (out->proto == IPPROTO_UDP_) {
@@ -71,11 +61,11 @@ static int parse_l4(const uint8_t *l4, size_t len, struct packet_info *out)
 
 		if (len < UDP_HDR)
 			return -EINVAL;
-		ulen = rd16(l4 + 4);
+		ulen = be16_get(l4 + 4);
 		if (!fragmented && (ulen < UDP_HDR || ulen > len))
 			return -EINVAL;
-		out->src_port = rd16(l4);
-		out->dst_port = rd16(l4 + 2);
+		out->src_port = be16_get(l4);
+		out->dst_port = be16_get(l4 + 2);
 		out->flags |= PACKET_F_PORTS;
 	} else if (out->proto == icmp) {
 		if (len < ICMP_MIN_HDR)
@@ -86,7 +76,7 @@ static int parse_l4(const uint8_t *l4, size_t len, struct packet_info *out)
 		if (is_echo(out->version, l4[0])) {
 			if (len < ICMP_ECHO_HDR)
 				return -EINVAL;
-			out->icmp_id = rd16(l4 + 4);
+			out->icmp_id = be16_get(l4 + 4);
 			out->flags |= PACKET_F_ICMP_ECHO;
 		}
 	}
@@ -116,7 +106,7 @@ static int parse_v4(const uint8_t *b, size_t len, struct packet_info *out)
 	if (len < IPV4_MIN_HDR)
 		return -EINVAL;
 	ihl = (size_t)(b[0] & 0x0f) * 4;
-	total = rd16(b + 2);
+	total = be16_get(b + 2);
 	if (ihl < IPV4_MIN_HDR || total < ihl || total > len)
 		return -EINVAL;
 
@@ -125,10 +115,10 @@ static int parse_v4(const uint8_t *b, size_t len, struct packet_info *out)
 	out->proto = b[9];
 	out->hdr_len = (uint16_t)ihl;
 	out->total_len = (uint16_t)total;
-	out->src.v4 = rd32(b + 12);
-	out->dst.v4 = rd32(b + 16);
+	out->src.v4 = be32_get(b + 12);
+	out->dst.v4 = be32_get(b + 16);
 
-	frag = rd16(b + 6);
+	frag = be16_get(b + 6);
 	out->frag_offset = (uint16_t)((frag & 0x1fff) * 8);
 	if (frag & 0x4000)
 		out->flags |= PACKET_F_DONT_FRAG;
@@ -170,7 +160,7 @@ static int walk_v6_ext(const uint8_t *b, size_t total, uint8_t *nhp,
 		if (total - off < 8)
 			return -EINVAL;
 		if (nh == IPPROTO_FRAG_) {
-			uint16_t fo = rd16(b + off + 2);
+			uint16_t fo = be16_get(b + off + 2);
 
 			if (seen_frag++)
 				return -EINVAL;
@@ -209,7 +199,7 @@ static int parse_v6(const uint8_t *b, size_t len, struct packet_info *out)
 	if (len < IPV6_HDR)
 		return -EINVAL;
 	/* payload length 0 would mean a jumbogram, which a 1280 MTU never carries */
-	total = IPV6_HDR + (size_t)rd16(b + 4);
+	total = IPV6_HDR + (size_t)be16_get(b + 4);
 	if (total > len || total > MAX_IP_LEN)
 		return -EINVAL;
 

@@ -26,6 +26,7 @@
 
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/bytes.h"
 
 #define HDR_LEN		12
 #define FLAG_QR		0x8000
@@ -80,11 +81,6 @@ struct mdns {
 	struct mdns_stats stats;
 	uint8_t buf[MDNS_MAX_PACKET];
 };
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
 
 /* ---- codec: building ---------------------------------------------------- */
 
@@ -472,9 +468,9 @@ static int has_tsig(const uint8_t *pkt, size_t len, unsigned qd, unsigned rrs)
 	for (i = 0; i < rrs; i++) {
 		if ((off = skip_name(pkt, len, off)) == 0 || off + 10 > len)
 			return 1;
-		if (rd16(pkt + off) == LDNS_RR_TYPE_TSIG)
+		if (be16_get(pkt + off) == LDNS_RR_TYPE_TSIG)
 			return 1;
-		off += 10 + (size_t)rd16(pkt + off + 8);
+		off += 10 + (size_t)be16_get(pkt + off + 8);
 		if (off > len)
 			return 1;
 	}
@@ -490,9 +486,9 @@ int mdns_parse(const uint8_t *pkt, size_t len, struct mdns_parsed *out)
 	memset(out, 0, sizeof(*out));
 	if (len < HDR_LEN || len > MDNS_MAX_PACKET)
 		return -EINVAL;
-	flags = rd16(pkt + 2);
-	qd = rd16(pkt + 4);
-	rrs = (unsigned)rd16(pkt + 6) + rd16(pkt + 8) + rd16(pkt + 10);
+	flags = be16_get(pkt + 2);
+	qd = be16_get(pkt + 4);
+	rrs = (unsigned)be16_get(pkt + 6) + be16_get(pkt + 8) + be16_get(pkt + 10);
 	/* Opcode and rcode must be zero (RFC 6762 s18.3, s18.11). */
 	if ((flags & 0x7800) || (flags & 0x000f))
 		return -EINVAL;
@@ -504,7 +500,7 @@ int mdns_parse(const uint8_t *pkt, size_t len, struct mdns_parsed *out)
 	if (has_tsig(pkt, len, qd, rrs) ||
 	    ldns_wire2pkt(&p, pkt, len) != LDNS_STATUS_OK || !p)
 		return -EINVAL;
-	out->id = rd16(pkt);
+	out->id = be16_get(pkt);
 	out->is_response = (flags & FLAG_QR) != 0;
 	if (out->is_response)
 		parse_answers(p, out);

@@ -6,6 +6,7 @@
  * label holding a '.' or a NUL can never alias a table name.
  */
 #include "dns/answer.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,17 +32,6 @@ struct lookup {
 	char ptr[2 * HOSTNAME_BUF + 8];	/* reverse name: "host.net.ray." */
 	int is_apex;
 };
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 size_t dns_question_span(const uint8_t *q, size_t len)
 {
@@ -83,7 +73,7 @@ static int header_error(const uint8_t *q, int rcode, struct dns_result *res)
 int dns_answer_error(const uint8_t *q, size_t len, int rcode,
     struct dns_result *res)
 {
-	size_t span = rd16(q + 4) == 1 ? dns_question_span(q, len) : 0;
+	size_t span = be16_get(q + 4) == 1 ? dns_question_span(q, len) : 0;
 	uint8_t *r;
 
 	if (header_error(q, rcode, res) < 0)
@@ -97,7 +87,7 @@ int dns_answer_error(const uint8_t *q, size_t len, int rcode,
 		return -ENOMEM;
 	}
 	memcpy(r + DNS_HEADER_LEN, q + DNS_HEADER_LEN, span);
-	wr16(r + 4, 1);
+	be16_put(r + 4, 1);
 	res->reply = r;
 	res->len = DNS_HEADER_LEN + span;
 	return 0;
@@ -538,8 +528,8 @@ static int check_header(const uint8_t *q, size_t len, struct dns_result *res,
 		*ret = header_error(q, LDNS_RCODE_NOTIMPL, res);
 		return 1;
 	}
-	if (rd16(q + 4) != 1 || rd16(q + 6) != 0 || rd16(q + 8) != 0 ||
-	    rd16(q + 10) > DNS_MAX_ADDITIONAL) {
+	if (be16_get(q + 4) != 1 || be16_get(q + 6) != 0 || be16_get(q + 8) != 0 ||
+	    be16_get(q + 10) > DNS_MAX_ADDITIONAL) {
 		*ret = dns_answer_error(q, len, LDNS_RCODE_FORMERR, res);
 		return 1;
 	}

@@ -10,6 +10,7 @@
 #include "dns/answer.h"
 #include "dns/upstream.h"
 #include "util/log.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -61,17 +62,6 @@ struct wreq {
 static void handle_query(struct dns_server *s, struct dns_conn *c,
     const struct sockaddr *from, const uint8_t *q, size_t len);
 static void conn_after_forward(struct dns_conn *c);
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static int addr_eq(const struct sockaddr *a, const struct sockaddr_storage *b)
 {
@@ -175,7 +165,7 @@ static void conn_write(struct dns_conn *c, const uint8_t *data, size_t len)
 		s->stats.dropped++;
 		return;
 	}
-	wr16(w->data, (uint16_t)len);
+	be16_put(w->data, (uint16_t)len);
 	memcpy(w->data + 2, data, len);
 	b = uv_buf_init((char *)w->data, (unsigned)(len + 2));
 	if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, on_written) < 0) {
@@ -261,7 +251,7 @@ static void fwd_fail(struct dns_fwd *f)
 	struct dns_result res;
 
 	f->s->stats.servfail++;
-	wr16(f->query, f->client_id);
+	be16_put(f->query, f->client_id);
 	if (dns_answer_error(f->query, f->len, LDNS_RCODE_SERVFAIL, &res) == 0) {
 		fwd_reply(f, res.reply, res.len);
 		free(res.reply);
@@ -409,10 +399,10 @@ static void fwd_start(struct dns_server *s, struct dns_conn *c,
 		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(f->query, q, len);
 	f->len = len;
-	f->client_id = rd16(q);
+	f->client_id = be16_get(q);
 	if (getrandom(&f->up_id, sizeof(f->up_id), 0) != sizeof(f->up_id))
 		f->up_id = (uint16_t)(uv_hrtime() ^ (uintptr_t)f);
-	wr16(f->query, f->up_id);
+	be16_put(f->query, f->up_id);
 	memcpy(f->up, s->up, sizeof(s->up));
 	f->n_up = s->n_up;
 	uv_timer_init(s->loop, &f->timer);
@@ -561,7 +551,7 @@ static void conn_process(struct dns_conn *c)
 	c->busy = 1;
 	while (!c->closing && c->pending < DNS_TCP_MAX_PENDING &&
 	    c->len - off >= 2) {
-		size_t n = rd16(c->buf + off);
+		size_t n = be16_get(c->buf + off);
 
 		if (c->len - off - 2 < n)
 			break;

@@ -6,13 +6,9 @@
  */
 #include "dns/upstream.h"
 #include "dns/answer.h"
+#include "util/bytes.h"
 
 #include <string.h>
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
 
 /* Label length bytes are at most 63, below 'A': only letters fold. */
 static bool name_eq_nocase(const uint8_t *a, const uint8_t *b, size_t n)
@@ -35,11 +31,11 @@ bool dns_reply_matches(const uint8_t *query, size_t qlen, const uint8_t *reply,
 {
 	size_t span = dns_question_span(query, qlen);
 
-	if (rlen < DNS_HEADER_LEN || rd16(reply) != rd16(query) || !(reply[2] & 0x80))
+	if (rlen < DNS_HEADER_LEN || be16_get(reply) != be16_get(query) || !(reply[2] & 0x80))
 		return false;
-	if (rd16(reply + 4) == 0)
+	if (be16_get(reply + 4) == 0)
 		return (reply[3] & 0x0f) != 0; /* bare error replies carry no question */
-	if (rd16(reply + 4) != 1 || span == 0)
+	if (be16_get(reply + 4) != 1 || span == 0)
 		return span == 0;
 	return rlen >= DNS_HEADER_LEN + span &&
 	    name_eq_nocase(reply + DNS_HEADER_LEN, query + DNS_HEADER_LEN, span - 4) &&

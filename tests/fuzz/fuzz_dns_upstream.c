@@ -18,6 +18,7 @@
 
 #include "dns/answer.h"
 #include "dns/upstream.h"
+#include "util/bytes.h"
 
 #define UP_ID 0xbeef
 #define CLIENT_ID 0x1234
@@ -67,11 +68,6 @@ static void query_add(const char *name, uint16_t type, bool edns)
 	}
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
 /* The question of the reply, as ldns reads it, is the query's. */
 static bool same_question(const struct query *q, const uint8_t *r, size_t len)
 {
@@ -93,8 +89,8 @@ static bool same_question(const struct query *q, const uint8_t *r, size_t len)
 static void check(const struct query *q, const uint8_t *data, size_t len)
 {
 	size_t span = dns_question_span(q->b, q->len);
-	bool echo = len >= DNS_HEADER_LEN + span && rd16(data) == UP_ID &&
-	    (data[2] & 0x80) && rd16(data + 4) == 1 &&
+	bool echo = len >= DNS_HEADER_LEN + span && be16_get(data) == UP_ID &&
+	    (data[2] & 0x80) && be16_get(data + 4) == 1 &&
 	    memcmp(data + DNS_HEADER_LEN, q->b + DNS_HEADER_LEN, span) == 0;
 	uint8_t *r;
 
@@ -108,12 +104,12 @@ static void check(const struct query *q, const uint8_t *data, size_t len)
 		return;
 	memcpy(r, data, len);
 	dns_reply_set_id(r, CLIENT_ID);
-	if (rd16(r) != CLIENT_ID || memcmp(r + 2, data + 2, len - 2) != 0)
+	if (be16_get(r) != CLIENT_ID || memcmp(r + 2, data + 2, len - 2) != 0)
 		__builtin_trap();
-	if (rd16(r + 4) == 0) {
+	if (be16_get(r + 4) == 0) {
 		if ((r[3] & 0x0f) == 0)
 			__builtin_trap();
-	} else if (rd16(r + 4) != 1 || !same_question(q, r, len)) {
+	} else if (be16_get(r + 4) != 1 || !same_question(q, r, len)) {
 		__builtin_trap();
 	}
 	free(r);

@@ -33,6 +33,7 @@
 #include "dataplane/offload.h"
 #include "dataplane/packet.h"
 #include "offload_verify.h"
+#include "util/bytes.h"
 
 #define SEG_CAP 65600
 
@@ -45,12 +46,6 @@ static uint8_t arena[OFFLOAD_BATCH_MAX * 2048 + 65536];
 static struct offload_out outs[OFFLOAD_BATCH_MAX];
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static void reset(struct offload_seg *s, uint8_t (*buf)[SEG_CAP])
 {
@@ -82,11 +77,11 @@ static void fix_lengths(uint8_t *p, size_t len)
 	if (!l3_of(p, len, &l3, &proto) || len > 65535 + 40)
 		return;
 	if ((p[0] >> 4) == 4)
-		wr16(p + 2, (uint16_t)len);
+		be16_put(p + 2, (uint16_t)len);
 	else
-		wr16(p + 4, (uint16_t)(len - 40));
+		be16_put(p + 4, (uint16_t)(len - 40));
 	if (proto == 17 && len - l3 >= 8)
-		wr16(p + l3 + 4, (uint16_t)(len - l3));
+		be16_put(p + l3 + 4, (uint16_t)(len - l3));
 }
 
 static void fix_csums(uint8_t *p, size_t len)
@@ -98,8 +93,8 @@ static void fix_csums(uint8_t *p, size_t len)
 	if (!l3_of(p, len, &l3, &proto))
 		return;
 	if ((p[0] >> 4) == 4) {
-		wr16(p + 10, 0);
-		wr16(p + 10, (uint16_t)~ov_sum(0, p, l3));
+		be16_put(p + 10, 0);
+		be16_put(p + 10, (uint16_t)~ov_sum(0, p, l3));
 	}
 	if (proto == 6 && len - l3 >= 20)
 		at = l3 + 16;
@@ -107,9 +102,9 @@ static void fix_csums(uint8_t *p, size_t len)
 		at = l3 + 6;
 	else
 		return;
-	wr16(p + at, 0);
+	be16_put(p + at, 0);
 	c = (uint16_t)~ov_sum(ov_pseudo(p, proto, len - l3), p + l3, len - l3);
-	wr16(p + at, c ? c : 0xffff);
+	be16_put(p + at, c ? c : 0xffff);
 }
 
 /* A plain packet: copied, its partial checksum (if any) finished. */

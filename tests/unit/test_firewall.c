@@ -24,6 +24,7 @@
 #include "dataplane/conntrack.h"
 #include "dataplane/firewall.h"
 #include "dataplane/packet.h"
+#include "util/bytes.h"
 
 #define ME  0x64400001u		/* our address */
 #define P1  0x64400002u		/* peer A */
@@ -82,18 +83,6 @@ static const struct fw_resolver union_resolver = {
 
 static uint8_t buf[256];
 
-static void w16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	w16(p, (uint16_t)(v >> 16));
-	w16(p + 2, (uint16_t)v);
-}
-
 /* IPv4 packet with l4len bytes of upper layer already at buf+20. */
 static struct packet_info ip4(uint32_t s, uint32_t d, uint8_t proto, size_t l4len,
     uint16_t frag)
@@ -102,12 +91,12 @@ static struct packet_info ip4(uint32_t s, uint32_t d, uint8_t proto, size_t l4le
 
 	memset(buf, 0, 20);
 	buf[0] = 0x45;
-	w16(buf + 2, (uint16_t)(20 + l4len));
-	w16(buf + 6, frag);
+	be16_put(buf + 2, (uint16_t)(20 + l4len));
+	be16_put(buf + 6, frag);
 	buf[8] = 64;
 	buf[9] = proto;
-	w32(buf + 12, s);
-	w32(buf + 16, d);
+	be32_put(buf + 12, s);
+	be32_put(buf + 16, d);
 	assert_int_equal(packet_parse(buf, 20 + l4len, &pi), 0);
 	return pi;
 }
@@ -115,8 +104,8 @@ static struct packet_info ip4(uint32_t s, uint32_t d, uint8_t proto, size_t l4le
 static struct packet_info tcp(uint32_t s, uint16_t sp, uint32_t d, uint16_t dp, uint8_t fl)
 {
 	memset(buf + 20, 0, 20);
-	w16(buf + 20, sp);
-	w16(buf + 22, dp);
+	be16_put(buf + 20, sp);
+	be16_put(buf + 22, dp);
 	buf[32] = 5 << 4;
 	buf[33] = fl;
 	return ip4(s, d, 6, 20, 0);
@@ -125,9 +114,9 @@ static struct packet_info tcp(uint32_t s, uint16_t sp, uint32_t d, uint16_t dp, 
 static struct packet_info udp(uint32_t s, uint16_t sp, uint32_t d, uint16_t dp)
 {
 	memset(buf + 20, 0, 8);
-	w16(buf + 20, sp);
-	w16(buf + 22, dp);
-	w16(buf + 24, 8);
+	be16_put(buf + 20, sp);
+	be16_put(buf + 22, dp);
+	be16_put(buf + 24, 8);
 	return ip4(s, d, 17, 8, 0);
 }
 
@@ -135,7 +124,7 @@ static struct packet_info icmp(uint32_t s, uint32_t d, uint8_t type, uint16_t id
 {
 	memset(buf + 20, 0, 8);
 	buf[20] = type;
-	w16(buf + 24, id);
+	be16_put(buf + 24, id);
 	return ip4(s, d, 1, 8, 0);
 }
 
@@ -152,7 +141,7 @@ static struct packet_info icmp6_echo(uint8_t type)
 
 	memset(buf, 0, 48);
 	buf[0] = 0x60;
-	w16(buf + 4, 8);
+	be16_put(buf + 4, 8);
 	buf[6] = 58;
 	buf[7] = 64;
 	buf[8] = 2;
@@ -722,8 +711,8 @@ static void test_fragments(void **state)
 	r = rule("in", "allow", "tcp", "80", NULL, NULL);
 	firewall_add(fw, &r);
 	memset(buf + 20, 0, 24);
-	w16(buf + 20, 5000);
-	w16(buf + 22, 80);
+	be16_put(buf + 20, 5000);
+	be16_put(buf + 22, 80);
 	buf[32] = 5 << 4;
 	buf[33] = SYN;
 	first = ip4(P1, ME, 6, 24, 0x2000);
@@ -736,8 +725,8 @@ static void test_fragments(void **state)
 	    CT_TIMEOUT_FRAG + 1), FW_DROP);
 	/* a denied first fragment leaves no allowance */
 	memset(buf + 20, 0, 24);
-	w16(buf + 20, 5000);
-	w16(buf + 22, 22);
+	be16_put(buf + 20, 5000);
+	be16_put(buf + 22, 22);
 	buf[32] = 5 << 4;
 	buf[33] = SYN;
 	first = ip4(P2, ME, 6, 24, 0x2000);
@@ -746,9 +735,9 @@ static void test_fragments(void **state)
 	/* the fragmented reply to our own UDP query */
 	assert_int_equal(ev(fw, FW_DIR_OUT, udp(ME, 5353, P2, 53), &peer_b, 0, 200), FW_ALLOW);
 	memset(buf + 20, 0, 16);
-	w16(buf + 20, 53);
-	w16(buf + 22, 5353);
-	w16(buf + 24, 3000);
+	be16_put(buf + 20, 53);
+	be16_put(buf + 22, 5353);
+	be16_put(buf + 24, 3000);
 	first = ip4(P2, ME, 17, 16, 0x2000);
 	assert_int_equal(firewall_eval(fw, FW_DIR_IN, &first, &peer_b, 0, 201), FW_ALLOW);
 	assert_int_equal(ev(fw, FW_DIR_IN, later_frag(P2, ME, 17), &peer_b, 0, 202), FW_ALLOW);

@@ -34,6 +34,7 @@
 #include "dataplane/forward.h"
 #include "dataplane/offload.h"
 #include "dataplane/packet.h"
+#include "util/bytes.h"
 
 #define LOCAL4  0x64400102u	/* 100.64.1.2, ours */
 #define PEERA4  0x64400909u	/* 100.64.9.9, peer A */
@@ -159,18 +160,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
-
 /* IPv4 UDP src → dst carrying `payload` bytes of value `tag`. */
 static size_t udp4(uint8_t *b, uint32_t src, uint32_t dst, size_t payload, uint8_t tag)
 {
@@ -178,14 +167,14 @@ static size_t udp4(uint8_t *b, uint32_t src, uint32_t dst, size_t payload, uint8
 
 	memset(b, 0, 28);
 	b[0] = 0x45;
-	wr16(b + 2, (uint16_t)total);
+	be16_put(b + 2, (uint16_t)total);
 	b[8] = 64;
 	b[9] = 17;
-	wr32(b + 12, src);
-	wr32(b + 16, dst);
-	wr16(b + 20, 4000);
-	wr16(b + 22, 5000);
-	wr16(b + 24, (uint16_t)(8 + payload));
+	be32_put(b + 12, src);
+	be32_put(b + 16, dst);
+	be16_put(b + 20, 4000);
+	be16_put(b + 22, 5000);
+	be16_put(b + 24, (uint16_t)(8 + payload));
 	memset(b + 28, tag, payload);
 	return total;
 }
@@ -194,14 +183,14 @@ static size_t udp6(uint8_t *b, const uint8_t src[16], const uint8_t dst[16], siz
 {
 	memset(b, 0, 48);
 	b[0] = 0x60;
-	wr16(b + 4, (uint16_t)(8 + payload));
+	be16_put(b + 4, (uint16_t)(8 + payload));
 	b[6] = 17;
 	b[7] = 64;
 	memcpy(b + 8, src, 16);
 	memcpy(b + 24, dst, 16);
-	wr16(b + 40, 4000);
-	wr16(b + 42, 5000);
-	wr16(b + 44, (uint16_t)(8 + payload));
+	be16_put(b + 40, 4000);
+	be16_put(b + 42, 5000);
+	be16_put(b + 44, (uint16_t)(8 + payload));
 	memset(b + 48, 0x66, payload);
 	return 48 + payload;
 }
@@ -610,13 +599,13 @@ static void test_firewall_reject_inbound(void **state)
 
 	memset(syn, 0, sizeof(syn));
 	syn[0] = 0x45;
-	wr16(syn + 2, 40);
+	be16_put(syn + 2, 40);
 	syn[8] = 64;
 	syn[9] = 6;
-	wr32(syn + 12, PEERA4);
-	wr32(syn + 16, LOCAL4);
-	wr16(syn + 20, 40000);
-	wr16(syn + 22, 22);
+	be32_put(syn + 12, PEERA4);
+	be32_put(syn + 16, LOCAL4);
+	be16_put(syn + 20, 40000);
+	be16_put(syn + 22, 22);
 	syn[32] = 0x50;                        /* data offset 5 */
 	syn[33] = 0x02;                        /* SYN */
 	assert_int_equal(forward_deliver(f->fwd, &peer_a, syn, sizeof(syn)), -EACCES);
@@ -646,11 +635,11 @@ static void l4_csum(uint8_t *b, size_t total, size_t at, int partial)
 {
 	uint32_t sum = packet_csum_pseudo(b, b[9], (uint32_t)(total - 20));
 
-	wr16(b + 20 + at, 0);
+	be16_put(b + 20 + at, 0);
 	if (partial)
-		wr16(b + 20 + at, packet_csum_fold(sum));
+		be16_put(b + 20 + at, packet_csum_fold(sum));
 	else
-		wr16(b + 20 + at, (uint16_t)~packet_csum_fold(packet_csum_add(sum, b + 20, total - 20)));
+		be16_put(b + 20 + at, (uint16_t)~packet_csum_fold(packet_csum_add(sum, b + 20, total - 20)));
 }
 
 static int l4_csum_ok(const uint8_t *b, size_t total)
@@ -670,21 +659,21 @@ static size_t tcp4(uint8_t *b, uint32_t src, uint32_t dst, uint16_t dport, uint3
 
 	memset(b, 0, 40);
 	b[0] = 0x45;
-	wr16(b + 2, (uint16_t)total);
-	wr16(b + 4, (uint16_t)seq);
-	wr16(b + 6, 0x4000);
+	be16_put(b + 2, (uint16_t)total);
+	be16_put(b + 4, (uint16_t)seq);
+	be16_put(b + 6, 0x4000);
 	b[8] = 64;
 	b[9] = 6;
-	wr32(b + 12, src);
-	wr32(b + 16, dst);
-	wr16(b + 10, csum_full(b, 20));
-	wr16(b + 20, 4000);
-	wr16(b + 22, dport);
-	wr32(b + 24, seq);
-	wr32(b + 28, 1);
+	be32_put(b + 12, src);
+	be32_put(b + 16, dst);
+	be16_put(b + 10, csum_full(b, 20));
+	be16_put(b + 20, 4000);
+	be16_put(b + 22, dport);
+	be32_put(b + 24, seq);
+	be32_put(b + 28, 1);
 	b[32] = 0x50;
 	b[33] = (uint8_t)(0x10 | flags);
-	wr16(b + 34, 512);
+	be16_put(b + 34, 512);
 	for (size_t i = 0; i < payload; i++)
 		b[40 + i] = (uint8_t)(seq + i);
 	l4_csum(b, total, 16, 0);
@@ -799,7 +788,7 @@ static void test_vnet_hostile(void **state)
 	len = gso_tcp4(b, 1, 2000, 1000);
 	b[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	b[1] = VIRTIO_NET_HDR_GSO_NONE;
-	wr16(b + 6, 0xfff0);
+	be16_put(b + 6, 0xfff0);
 	b[6] = 0xf0;
 	b[7] = 0xff;
 	tun_inject(f, b, len);

@@ -18,29 +18,13 @@
 
 #include "dataplane/icmp.h"
 #include "dataplane/packet.h"
+#include "util/bytes.h"
 
 #define A4 0x64400001u		/* 100.64.0.1 */
 #define B4 0x64400002u		/* 100.64.0.2 */
 
 static const uint8_t A6[16] = { 0x02, 0xaa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1 };
 static const uint8_t B6[16] = { 0x02, 0xbb, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 2 };
-
-static void w16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	w16(p, (uint16_t)(v >> 16));
-	w16(p + 2, (uint16_t)v);
-}
-
-static uint16_t r16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
 
 /* The test's own RFC 1071 sum, written independently of icmp.c: 64-bit
  * accumulator, folded once at the end. */
@@ -85,14 +69,14 @@ static size_t mk4(uint8_t *b, uint32_t src, uint32_t dst, uint8_t proto,
 {
 	memset(b, 0, 20);
 	b[0] = 0x45;
-	w16(b + 2, (uint16_t)(20 + n));
-	w16(b + 4, 0x1234);
-	w16(b + 6, frag);
+	be16_put(b + 2, (uint16_t)(20 + n));
+	be16_put(b + 4, 0x1234);
+	be16_put(b + 6, frag);
 	b[8] = 33;
 	b[9] = proto;
-	w32(b + 12, src);
-	w32(b + 16, dst);
-	w16(b + 10, csum(b, 20));
+	be32_put(b + 12, src);
+	be32_put(b + 16, dst);
+	be16_put(b + 10, csum(b, 20));
 	memcpy(b + 20, l4, n);
 	return 20 + n;
 }
@@ -102,7 +86,7 @@ static size_t mk6(uint8_t *b, const uint8_t *src, const uint8_t *dst, uint8_t nh
 {
 	memset(b, 0, 40);
 	b[0] = 0x60;
-	w16(b + 4, (uint16_t)n);
+	be16_put(b + 4, (uint16_t)n);
 	b[6] = nh;
 	b[7] = 50;
 	memcpy(b + 8, src, 16);
@@ -113,10 +97,10 @@ static size_t mk6(uint8_t *b, const uint8_t *src, const uint8_t *dst, uint8_t nh
 
 static size_t mk_udp(uint8_t *b, uint16_t sp, uint16_t dp, size_t data)
 {
-	w16(b, sp);
-	w16(b + 2, dp);
-	w16(b + 4, (uint16_t)(8 + data));
-	w16(b + 6, 0);
+	be16_put(b, sp);
+	be16_put(b + 2, dp);
+	be16_put(b + 4, (uint16_t)(8 + data));
+	be16_put(b + 6, 0);
 	for (size_t i = 0; i < data; i++)
 		b[8 + i] = (uint8_t)(i * 7 + 1);
 	return 8 + data;
@@ -126,13 +110,13 @@ static size_t mk_tcp(uint8_t *b, uint16_t sp, uint16_t dp, uint8_t flags,
     uint32_t seq, uint32_t ack, size_t data)
 {
 	memset(b, 0, 20 + data);
-	w16(b, sp);
-	w16(b + 2, dp);
-	w32(b + 4, seq);
-	w32(b + 8, ack);
+	be16_put(b, sp);
+	be16_put(b + 2, dp);
+	be32_put(b + 4, seq);
+	be32_put(b + 8, ack);
 	b[12] = 5 << 4;
 	b[13] = flags;
-	w16(b + 14, 65535);
+	be16_put(b + 14, 65535);
 	for (size_t i = 0; i < data; i++)
 		b[20 + i] = (uint8_t)i;
 	return 20 + data;
@@ -142,7 +126,7 @@ static size_t mk_icmp(uint8_t *b, uint8_t type, uint16_t id)
 {
 	memset(b, 0, 16);
 	b[0] = type;
-	w16(b + 4, id);
+	be16_put(b + 4, id);
 	return 16;
 }
 
@@ -175,17 +159,17 @@ static size_t expect4(uint8_t *e, const uint8_t *orig, size_t qlen, uint8_t type
 
 	memset(e, 0, 28);
 	e[0] = 0x45;
-	w16(e + 2, (uint16_t)(28 + qlen));
+	be16_put(e + 2, (uint16_t)(28 + qlen));
 	e[8] = 64;
 	e[9] = 1;
-	w32(e + 12, src);
-	w32(e + 16, dst);
-	w16(e + 10, csum(e, 20));
+	be32_put(e + 12, src);
+	be32_put(e + 16, dst);
+	be16_put(e + 10, csum(e, 20));
 	m[0] = type;
 	m[1] = code;
-	w32(m + 4, word);
+	be32_put(m + 4, word);
 	memcpy(m + 8, orig, qlen);
-	w16(m + 2, csum(m, 8 + qlen));
+	be16_put(m + 2, csum(m, 8 + qlen));
 	return 28 + qlen;
 }
 
@@ -196,16 +180,16 @@ static size_t expect6(uint8_t *e, const uint8_t *orig, size_t qlen, uint8_t type
 
 	memset(e, 0, 48);
 	e[0] = 0x60;
-	w16(e + 4, (uint16_t)(8 + qlen));
+	be16_put(e + 4, (uint16_t)(8 + qlen));
 	e[6] = 58;
 	e[7] = 64;
 	memcpy(e + 8, src, 16);
 	memcpy(e + 24, dst, 16);
 	m[0] = type;
 	m[1] = code;
-	w32(m + 4, word);
+	be32_put(m + 4, word);
 	memcpy(m + 8, orig, qlen);
-	w16(m + 2, csum_l4(e, 58, m, 8 + qlen));
+	be16_put(m + 2, csum_l4(e, 58, m, 8 + qlen));
 	return 48 + qlen;
 }
 
@@ -255,8 +239,8 @@ static void test_v4_frag_needed_truncates(void **state)
 	assert_int_equal(rc, 576);
 	assert_int_equal(en, 576);
 	assert_memory_equal(out, exp, en);
-	assert_int_equal(r16(out + 20 + 6), 1200);	/* next-hop MTU */
-	assert_int_equal(r16(out + 20 + 4), 0);		/* unused */
+	assert_int_equal(be16_get(out + 20 + 6), 1200);	/* next-hop MTU */
+	assert_int_equal(be16_get(out + 20 + 4), 0);		/* unused */
 	parse_ok(out, (size_t)rc, &rp);
 	assert_int_equal(rp.icmp_code, 4);
 	/* bad MTUs */
@@ -328,28 +312,28 @@ static size_t expect_rst(uint8_t *e, int v6, uint16_t sp, uint16_t dp,
 	memset(e, 0, ip + 20);
 	if (v6) {
 		e[0] = 0x60;
-		w16(e + 4, 20);
+		be16_put(e + 4, 20);
 		e[6] = 6;
 		e[7] = 64;
 		memcpy(e + 8, B6, 16);
 		memcpy(e + 24, A6, 16);
 	} else {
 		e[0] = 0x45;
-		w16(e + 2, 40);
-		w16(e + 6, 0x4000);
+		be16_put(e + 2, 40);
+		be16_put(e + 6, 0x4000);
 		e[8] = 64;
 		e[9] = 6;
-		w32(e + 12, B4);
-		w32(e + 16, A4);
-		w16(e + 10, csum(e, 20));
+		be32_put(e + 12, B4);
+		be32_put(e + 16, A4);
+		be16_put(e + 10, csum(e, 20));
 	}
-	w16(t, sp);
-	w16(t + 2, dp);
-	w32(t + 4, seq);
-	w32(t + 8, ack);
+	be16_put(t, sp);
+	be16_put(t + 2, dp);
+	be32_put(t + 4, seq);
+	be32_put(t + 8, ack);
 	t[12] = 5 << 4;
 	t[13] = flags;
-	w16(t + 16, csum_l4(e, 6, t, 20));
+	be16_put(t + 16, csum_l4(e, 6, t, 20));
 	return ip + 20;
 }
 

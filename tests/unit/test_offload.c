@@ -25,6 +25,7 @@
 #include "dataplane/offload.h"
 #include "dataplane/packet.h"
 #include "../fuzz/offload_verify.h"
+#include "util/bytes.h"
 
 #define TCP 6
 #define UDP 17
@@ -43,18 +44,6 @@ static uint8_t segbuf[OFFLOAD_MAX_SEGS + 8][SEG_CAP];
 static struct offload_seg segs[OFFLOAD_MAX_SEGS + 8];
 static struct offload_coalescer co;
 static uint8_t arena[4 * 65536];
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
 
 static void reset_segs(void)
 {
@@ -103,14 +92,14 @@ static void put_ip(uint8_t *b, const struct spec *s, size_t l4len)
 	if (s->version == 4) {
 		memset(b, 0, 20);
 		b[0] = 0x45;
-		wr16(b + 2, (uint16_t)(20 + l4len));
-		wr16(b + 4, s->id);
-		wr16(b + 6, s->df ? 0x4000 : 0);
+		be16_put(b + 2, (uint16_t)(20 + l4len));
+		be16_put(b + 4, s->id);
+		be16_put(b + 6, s->df ? 0x4000 : 0);
 		b[8] = 64;
 		b[9] = s->proto;
 		b[12] = 100; b[13] = 64; b[14] = 1; b[15] = 2;
 		b[16] = 100; b[17] = 64; b[18] = 9; b[19] = 9;
-		wr16(b + 10, (uint16_t)~ov_sum(0, b, 20));
+		be16_put(b + 10, (uint16_t)~ov_sum(0, b, 20));
 		return;
 	}
 	memset(b, 0, 40);
@@ -118,7 +107,7 @@ static void put_ip(uint8_t *b, const struct spec *s, size_t l4len)
 	b[1] = 0x0a;		/* flow label 0xa1234 */
 	b[2] = 0x12;
 	b[3] = 0x34;
-	wr16(b + 4, (uint16_t)l4len);
+	be16_put(b + 4, (uint16_t)l4len);
 	b[6] = s->proto;
 	b[7] = 64;
 	b[8] = 0x02; b[9] = 0x01; b[23] = 0x01;
@@ -137,14 +126,14 @@ static size_t mk_gso(uint8_t *b, const struct spec *s, struct virtio_net_hdr *vh
 
 	put_ip(b, s, l4len);
 	memset(l4, 0, hl);
-	wr16(l4, s->sport);
-	wr16(l4 + 2, 443);
+	be16_put(l4, s->sport);
+	be16_put(l4 + 2, 443);
 	if (s->proto == TCP) {
-		wr32(l4 + 4, s->seq);
-		wr32(l4 + 8, 0xa0a0a0a0u);
+		be32_put(l4 + 4, s->seq);
+		be32_put(l4 + 8, 0xa0a0a0a0u);
 		l4[12] = (uint8_t)((hl / 4) << 4);
 		l4[13] = s->flags;
-		wr16(l4 + 14, 502);
+		be16_put(l4 + 14, 502);
 		for (size_t i = 0; i + 4 <= s->opts; i += 4) {
 			/* NOP NOP then a 2-byte kind the receiver ignores, its bytes fixed */
 			l4[20 + i] = 1;
@@ -152,10 +141,10 @@ static size_t mk_gso(uint8_t *b, const struct spec *s, struct virtio_net_hdr *vh
 			l4[22 + i] = (uint8_t)(0x10 + i);
 			l4[23 + i] = (uint8_t)(0x20 + i);
 		}
-		wr16(l4 + 16, ov_pseudo(b, TCP, l4len));
+		be16_put(l4 + 16, ov_pseudo(b, TCP, l4len));
 	} else {
-		wr16(l4 + 4, (uint16_t)l4len);
-		wr16(l4 + 6, ov_pseudo(b, UDP, l4len));
+		be16_put(l4 + 4, (uint16_t)l4len);
+		be16_put(l4 + 6, ov_pseudo(b, UDP, l4len));
 	}
 	for (size_t i = 0; i < s->payload; i++)
 		l4[hl + i] = pattern(i);
@@ -183,12 +172,12 @@ static void fix_csums(uint8_t *p, size_t len)
 	uint16_t c;
 
 	if ((p[0] >> 4) == 4) {
-		wr16(p + 10, 0);
-		wr16(p + 10, (uint16_t)~ov_sum(0, p, l3));
+		be16_put(p + 10, 0);
+		be16_put(p + 10, (uint16_t)~ov_sum(0, p, l3));
 	}
-	wr16(p + at, 0);
+	be16_put(p + at, 0);
 	c = (uint16_t)~ov_sum(ov_pseudo(p, proto, len - l3), p + l3, len - l3);
-	wr16(p + at, c ? c : 0xffff);
+	be16_put(p + at, c ? c : 0xffff);
 }
 
 /* Every segment of a split of s: complete, numbered and flagged right. */
@@ -323,16 +312,16 @@ static void test_csum_helpers(void **state)
 		seed = seed * 1103515245 + 12345;
 		hh[4] = (uint8_t)seed;
 		hh[5] = (uint8_t)(seed >> 8);
-		wr16(hh + 10, (uint16_t)~ov_sum(0, hh, 20));
+		be16_put(hh + 10, (uint16_t)~ov_sum(0, hh, 20));
 		c = ov_rd16(hh + 10);
 		w = (int)((seed >> 16) % 10);
 		if (w == 5)
 			continue;	/* the checksum word itself */
 		from = ov_rd16(hh + 2 * w);
 		to = round % 5 ? (uint16_t)(seed >> 3) : (uint16_t)~from;
-		wr16(hh + 2 * w, to);
+		be16_put(hh + 2 * w, to);
 		assert_int_equal(ov_sum(0, hh, 10) + 0, ov_sum(0, hh, 10));
-		wr16(hh + 10, packet_csum_update16(c, from, to));
+		be16_put(hh + 10, packet_csum_update16(c, from, to));
 		assert_int_equal(ov_sum(0, hh, 20), 0xffff);
 	}
 	/* pseudo-header, both versions */
@@ -578,10 +567,10 @@ static void test_plain_udp_zero(void **state)
 	vh.gso_type = 0;
 	vh.gso_size = 0;
 	/* make the data sum to 0xffff: put the would-be checksum in the payload */
-	wr16(pkt + 28, 0);
+	be16_put(pkt + 28, 0);
 	assert_int_equal(split(&vh, pkt, len), 1);
 	c = ov_rd16(segs[0].data + 26);
-	wr16(pkt + 28, c);
+	be16_put(pkt + 28, c);
 	assert_int_equal(split(&vh, pkt, len), 1);
 	assert_int_equal(ov_rd16(segs[0].data + 26), 0xffff);
 	assert_int_equal(ov_segment(segs[0].data, len, &pi), 0);
@@ -716,7 +705,7 @@ static void test_hostile_packets(void **state)
 	memmove(pkt + 24, pkt + 20, len - 20);
 	pkt[0] = 0x46;
 	memset(pkt + 20, 1, 4);		/* NOP options */
-	wr16(pkt + 2, (uint16_t)(len + 4));
+	be16_put(pkt + 2, (uint16_t)(len + 4));
 	vh.csum_start = 24;
 	assert_int_equal(split_heap(&vh, pkt, len + 4), -EPROTONOSUPPORT);
 	/* a plain one with options is finished fine: the offsets say where */
@@ -733,33 +722,33 @@ static void test_hostile_packets(void **state)
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	/* fragments: MF, an offset */
 	len = mk_gso(pkt, &tcp4, &vh);
-	wr16(pkt + 6, 0x2000);
+	be16_put(pkt + 6, 0x2000);
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
-	wr16(pkt + 6, 0x0001);
+	be16_put(pkt + 6, 0x0001);
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
-	wr16(pkt + 6, 0x8000);		/* the reserved bit is carried, not judged */
+	be16_put(pkt + 6, 0x8000);		/* the reserved bit is carried, not judged */
 	assert_int_equal(split_heap(&vh, pkt, len), 9);
 	/* a plain fragment with a partial checksum */
 	plain = vh;
 	plain.gso_type = 0;
-	wr16(pkt + 6, 0x2000);
+	be16_put(pkt + 6, 0x2000);
 	assert_int_equal(split_heap(&plain, pkt, len), -EINVAL);
 	/* IPv4 total length longer or shorter than the bytes read */
 	len = mk_gso(pkt, &tcp4, &vh);
-	wr16(pkt + 2, (uint16_t)(len - 1));
+	be16_put(pkt + 2, (uint16_t)(len - 1));
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
-	wr16(pkt + 2, (uint16_t)(len + 1));
+	be16_put(pkt + 2, (uint16_t)(len + 1));
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	/* TCP data offset below 5 and beyond the packet */
 	len = mk_gso(pkt, &tcp4, &vh);
 	pkt[32] = 0x40;
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	pkt[32] = 0xf0;
-	wr16(pkt + 2, 60);
+	be16_put(pkt + 2, 60);
 	assert_int_equal(split_heap(&vh, pkt, 20 + 40), -EINVAL);
 	/* shorter than a TCP header, the lengths agreeing */
 	len = mk_gso(pkt, &tcp4, &vh);
-	wr16(pkt + 2, 30);
+	be16_put(pkt + 2, 30);
 	vh.hdr_len = 0;
 	assert_int_equal(split_heap(&vh, pkt, 30), -EINVAL);
 	/* IPv4 with a UDP protocol under a TCP type */
@@ -768,9 +757,9 @@ static void test_hostile_packets(void **state)
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	/* IPv6: payload length off by one, extension headers, other protocols */
 	len = mk_gso(pkt, &tcp6, &vh);
-	wr16(pkt + 4, (uint16_t)(len - 40 + 1));
+	be16_put(pkt + 4, (uint16_t)(len - 40 + 1));
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
-	wr16(pkt + 4, (uint16_t)(len - 40 - 1));
+	be16_put(pkt + 4, (uint16_t)(len - 40 - 1));
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	len = mk_gso(pkt, &tcp6, &vh);
 	{
@@ -787,7 +776,7 @@ static void test_hostile_packets(void **state)
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	/* a jumbogram's zero payload length */
 	len = mk_gso(pkt, &tcp6, &vh);
-	wr16(pkt + 4, 0);
+	be16_put(pkt + 4, 0);
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	/* NULL and empty */
 	assert_int_equal(offload_split(&vh, NULL, 0, segs, 1), -EINVAL);
@@ -1043,7 +1032,7 @@ static void test_coalesce_ids(void **state)
 	/* the same ID twice */
 	s.payload = (size_t)s.mss * 4;
 	mk_stream(&s);
-	wr16(stream[1] + 4, s.id);
+	be16_put(stream[1] + 4, s.id);
 	fix_csums(stream[1], stream_len[1]);
 	assert_int_equal(coalesce_idx(idx, 4), 3);
 }
@@ -1095,7 +1084,7 @@ static void test_coalesce_interleaved(void **state)
 			flens[f][i] = stream_len[i];
 		}
 	}
-	wr16(icmp + 10, (uint16_t)~ov_sum(0, icmp, 20));
+	be16_put(icmp + 10, (uint16_t)~ov_sum(0, icmp, 20));
 	for (int i = 0; i < 6; i++) {
 		for (int f = 0; f < 20; f++)
 			in[n++] = (struct offload_in){ flows[f][i], flens[f][i] };
@@ -1148,7 +1137,7 @@ static void test_coalesce_breakers(void **state)
 	/* stream[5]: a pure ACK of the same flow */
 	memcpy(stream[5], stream[0], 20 + 32);
 	stream_len[5] = 52;
-	wr16(stream[5] + 2, 52);
+	be16_put(stream[5] + 2, 52);
 	fix_csums(stream[5], 52);
 	assert_int_equal(coalesce_idx(with_ack, 5), 3);
 	expect(0, 2);
@@ -1176,7 +1165,7 @@ static void test_coalesce_breakers(void **state)
 	p[0] = 0x46;
 	memset(p + 20, 1, 4);
 	stream_len[1] += 4;
-	wr16(p + 2, (uint16_t)stream_len[1]);
+	be16_put(p + 2, (uint16_t)stream_len[1]);
 	fix_csums(p, stream_len[1]);
 	assert_int_equal(coalesce_idx(idx, 4), 3);
 	expect(0, 1);
@@ -1188,7 +1177,7 @@ static void test_coalesce_breakers(void **state)
 	assert_int_equal(coalesce_idx(idx, 4), 3);
 	stream_len[2]--;
 	/* a fragment (MF) with the same addresses: no flow, passes, no break */
-	wr16(stream[2] + 6, 0x2000);
+	be16_put(stream[2] + 6, 0x2000);
 	fix_csums(stream[2], stream_len[2]);
 	assert_int_equal(coalesce_idx(idx, 4), 3);
 	mk_stream(&s);
@@ -1196,7 +1185,7 @@ static void test_coalesce_breakers(void **state)
 	s = udp4;
 	s.payload = 1252 * 4;
 	mk_stream(&s);
-	wr16(stream[1] + 26, 0);
+	be16_put(stream[1] + 26, 0);
 	assert_int_equal(coalesce_idx(idx, 4), 3);
 	/* an IPv6 extension header: rebuilt as a hop-by-hop + UDP packet */
 	s = udp6;
@@ -1210,15 +1199,15 @@ static void test_coalesce_breakers(void **state)
 	p[43] = 4;
 	p[6] = 0;
 	stream_len[3] += 8;
-	wr16(p + 4, (uint16_t)(stream_len[3] - 40));
+	be16_put(p + 4, (uint16_t)(stream_len[3] - 40));
 	{
 		/* L4 checksum over the UDP part behind the extension */
 		uint16_t c;
 
-		wr16(p + 48 + 6, 0);
+		be16_put(p + 48 + 6, 0);
 		c = (uint16_t)~ov_sum(ov_pseudo(p, UDP, stream_len[3] - 48), p + 48,
 		    stream_len[3] - 48);
-		wr16(p + 48 + 6, c ? c : 0xffff);
+		be16_put(p + 48 + 6, c ? c : 0xffff);
 	}
 	assert_int_equal(coalesce_idx(idx, 4), 2);
 	expect(0, 3);

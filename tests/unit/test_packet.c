@@ -16,21 +16,16 @@
 #include <cmocka.h>
 
 #include "dataplane/packet.h"
+#include "util/bytes.h"
 
 #define BUF 2048
 
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static size_t mk_udp(uint8_t *b, uint16_t sport, uint16_t dport, size_t data)
 {
-	wr16(b, sport);
-	wr16(b + 2, dport);
-	wr16(b + 4, (uint16_t)(8 + data));
-	wr16(b + 6, 0);
+	be16_put(b, sport);
+	be16_put(b + 2, dport);
+	be16_put(b + 4, (uint16_t)(8 + data));
+	be16_put(b + 6, 0);
 	memset(b + 8, 0xab, data);
 	return 8 + data;
 }
@@ -38,8 +33,8 @@ static size_t mk_udp(uint8_t *b, uint16_t sport, uint16_t dport, size_t data)
 static size_t mk_tcp(uint8_t *b, uint16_t sport, uint16_t dport, uint8_t flags, size_t opts)
 {
 	memset(b, 0, 20 + opts);
-	wr16(b, sport);
-	wr16(b + 2, dport);
+	be16_put(b, sport);
+	be16_put(b + 2, dport);
 	b[12] = (uint8_t)(((20 + opts) / 4) << 4);
 	b[13] = flags;
 	return 20 + opts;
@@ -49,8 +44,8 @@ static size_t mk_echo(uint8_t *b, uint8_t type, uint16_t id)
 {
 	memset(b, 0, 16);
 	b[0] = type;
-	wr16(b + 4, id);
-	wr16(b + 6, 1);
+	be16_put(b + 4, id);
+	be16_put(b + 6, 1);
 	return 16;
 }
 
@@ -61,12 +56,12 @@ static size_t mk_v4(uint8_t *b, uint8_t proto, size_t l4len, uint16_t frag)
 
 	b[0] = 0x45;
 	b[1] = 0;
-	wr16(b + 2, (uint16_t)total);
-	wr16(b + 4, 0x1234);
-	wr16(b + 6, frag);
+	be16_put(b + 2, (uint16_t)total);
+	be16_put(b + 4, 0x1234);
+	be16_put(b + 6, frag);
 	b[8] = 64;
 	b[9] = proto;
-	wr16(b + 10, 0);
+	be16_put(b + 10, 0);
 	b[12] = 100; b[13] = 64; b[14] = 1; b[15] = 2;
 	b[16] = 100; b[17] = 64; b[18] = 9; b[19] = 9;
 	return total;
@@ -76,7 +71,7 @@ static size_t mk_v6(uint8_t *b, uint8_t nh, size_t plen)
 {
 	memset(b, 0, 40);
 	b[0] = 0x60;
-	wr16(b + 4, (uint16_t)plen);
+	be16_put(b + 4, (uint16_t)plen);
 	b[6] = nh;
 	b[7] = 63;
 	b[8] = 0x02; b[23] = 0x01;	/* 200::1 */
@@ -99,7 +94,7 @@ static size_t mk_frag6(uint8_t *p, uint8_t next, uint16_t offset, int more)
 {
 	memset(p, 0, 8);
 	p[0] = next;
-	wr16(p + 2, (uint16_t)(offset | (more ? 1 : 0)));
+	be16_put(p + 2, (uint16_t)(offset | (more ? 1 : 0)));
 	p[7] = 0x42;
 	return 8;
 }
@@ -212,19 +207,19 @@ static void test_v4_bad_headers(void **state)
 	assert_int_equal(packet_parse(b, len, &pi), -EINVAL);
 	b[0] = 0x45;
 	/* total length beyond the buffer, and below the header */
-	wr16(b + 2, (uint16_t)(len + 1));
+	be16_put(b + 2, (uint16_t)(len + 1));
 	assert_int_equal(packet_parse(b, len, &pi), -EINVAL);
-	wr16(b + 2, 0xffff);
+	be16_put(b + 2, 0xffff);
 	assert_int_equal(packet_parse(b, len, &pi), -EINVAL);
-	wr16(b + 2, 19);
+	be16_put(b + 2, 19);
 	assert_int_equal(packet_parse(b, len, &pi), -EINVAL);
-	wr16(b + 2, (uint16_t)len);
+	be16_put(b + 2, (uint16_t)len);
 	/* UDP length past the IP payload, and below the UDP header */
-	wr16(b + 24, 100);
+	be16_put(b + 24, 100);
 	assert_int_equal(packet_parse(b, len, &pi), -EINVAL);
-	wr16(b + 24, 7);
+	be16_put(b + 24, 7);
 	assert_int_equal(packet_parse(b, len, &pi), -EINVAL);
-	wr16(b + 24, 12);
+	be16_put(b + 24, 12);
 	assert_int_equal(packet_parse(b, len, &pi), 0);
 	/* other versions */
 	for (int v = 0; v < 16; v++) {
@@ -257,7 +252,7 @@ static void test_v4_fragments(void **state)
 
 	/* first fragment (MF, offset 0): ports present */
 	len = mk_v4(b, 17, mk_udp(b + 20, 5, 6, 100), 0x2000);
-	wr16(b + 24, 3000);	/* UDP length of the whole datagram */
+	be16_put(b + 24, 3000);	/* UDP length of the whole datagram */
 	assert_int_equal(packet_parse(b, len, &pi), 0);
 	assert_true(pi.flags & PACKET_F_FRAGMENT);
 	assert_true(pi.flags & PACKET_F_MORE_FRAGS);
@@ -332,9 +327,9 @@ static void test_v6_udp_tcp_icmp(void **state)
 
 	/* payload length beyond the buffer; trailing bytes allowed */
 	len = mk_v6(b, 17, mk_udp(b + 40, 1, 2, 0));
-	wr16(b + 4, 9);
+	be16_put(b + 4, 9);
 	assert_int_equal(packet_parse(b, len, &pi), -EINVAL);
-	wr16(b + 4, 8);
+	be16_put(b + 4, 8);
 	assert_int_equal(packet_parse(b, len + 50, &pi), 0);
 	assert_int_equal(pi.total_len, 48);
 }
@@ -419,7 +414,7 @@ static void test_v6_fragments(void **state)
 	/* first fragment carries the UDP header */
 	off = 40 + mk_frag6(b + 40, 17, 0, 1);
 	off += mk_udp(b + off, 7, 8, 40);
-	wr16(b + 48 + 4, 5000);
+	be16_put(b + 48 + 4, 5000);
 	len = mk_v6(b, 44, off - 40);
 	assert_int_equal(packet_parse(b, len, &pi), 0);
 	assert_true(pi.flags & PACKET_F_FRAGMENT);

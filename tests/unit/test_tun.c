@@ -37,6 +37,7 @@
 #include "dataplane/offload.h"
 #include "dataplane/packet.h"
 #include "dataplane/tun.h"
+#include "util/bytes.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -137,12 +138,6 @@ static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
 	if (n & 1)
 		sum += (uint32_t)(p[n - 1] << 8);
 	return sum;
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
 }
 
 static void test_open_configure(void **state)
@@ -268,15 +263,15 @@ static size_t craft_udp4(uint8_t *b, const char *msg, size_t len, uint16_t sport
 
 	memset(b, 0, 28);
 	b[0] = 0x45;
-	wr16(b + 2, (uint16_t)total);
+	be16_put(b + 2, (uint16_t)total);
 	b[8] = 64;
 	b[9] = 17;
 	b[12] = 100; b[13] = 64; b[14] = 9; b[15] = 9;
 	b[16] = 100; b[17] = 64; b[18] = 1; b[19] = 2;
-	wr16(b + 10, csum_fold(csum_add(0, b, 20)));
-	wr16(b + 20, sport);
-	wr16(b + 22, dport);
-	wr16(b + 24, (uint16_t)(8 + len));	/* UDP checksum 0: none, legal over IPv4 */
+	be16_put(b + 10, csum_fold(csum_add(0, b, 20)));
+	be16_put(b + 20, sport);
+	be16_put(b + 22, dport);
+	be16_put(b + 24, (uint16_t)(8 + len));	/* UDP checksum 0: none, legal over IPv4 */
 	memcpy(b + 28, msg, len);
 	return total;
 }
@@ -288,22 +283,22 @@ static size_t craft_udp6(uint8_t *b, const char *msg, size_t len, uint16_t sport
 
 	memset(b, 0, 48);
 	b[0] = 0x60;
-	wr16(b + 4, (uint16_t)(8 + len));
+	be16_put(b + 4, (uint16_t)(8 + len));
 	b[6] = 17;
 	b[7] = 64;
 	b[8] = 0x02; b[23] = 0x09;		/* from 200::9 */
 	memcpy(b + 24, addr6, 16);		/* to 200::1 */
-	wr16(b + 40, sport);
-	wr16(b + 42, dport);
-	wr16(b + 44, (uint16_t)(8 + len));
+	be16_put(b + 40, sport);
+	be16_put(b + 42, dport);
+	be16_put(b + 44, (uint16_t)(8 + len));
 	memcpy(b + 48, msg, len);
 	/* checksum over the pseudo header (addresses, length, next header) */
-	wr16(pseudo + 2, (uint16_t)(8 + len));
+	be16_put(pseudo + 2, (uint16_t)(8 + len));
 	pseudo[7] = 17;
 	sum = csum_add(0, b + 8, 32);
 	sum = csum_add(sum, pseudo, 8);
 	sum = csum_add(sum, b + 40, 8 + len);
-	wr16(b + 46, csum_fold(sum));
+	be16_put(b + 46, csum_fold(sum));
 	return 48 + len;
 }
 
@@ -497,11 +492,11 @@ static size_t csum_udp4(uint8_t *b, const uint8_t *msg, size_t len, uint16_t id)
 	size_t total = craft_udp4(b, (const char *)msg, len, 5555, 7778);
 	uint32_t sum;
 
-	wr16(b + 4, id);
-	wr16(b + 10, 0);
-	wr16(b + 10, csum_fold(csum_add(0, b, 20)));
+	be16_put(b + 4, id);
+	be16_put(b + 10, 0);
+	be16_put(b + 10, csum_fold(csum_add(0, b, 20)));
 	sum = packet_csum_pseudo(b, 17, (uint32_t)(total - 20));
-	wr16(b + 26, (uint16_t)~packet_csum_fold(packet_csum_add(sum, b + 20, total - 20)));
+	be16_put(b + 26, (uint16_t)~packet_csum_fold(packet_csum_add(sum, b + 20, total - 20)));
 	return total;
 }
 
