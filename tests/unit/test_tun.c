@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/if_addr.h>
 #include <poll.h>
 #include <sched.h>
@@ -101,10 +102,8 @@ static int has_route(struct tun *t, const char *text, unsigned prefix)
 	return f.found;
 }
 
-/* Reads TUN packets until one matches version/proto/dst port (the kernel
- * may emit others, e.g. IPv6 router solicitations), within 2 seconds. */
-static ssize_t tun_read_match(struct tun *t, uint8_t *buf, size_t cap, int version,
-    uint8_t proto, uint16_t dport, struct packet_info *pi)
+/* The next packet the TUN gives within 2 seconds (length), or -errno. */
+static ssize_t tun_read_wait(struct tun *t, uint8_t *buf, size_t cap)
 {
 	for (int tries = 0; tries < 50; tries++) {
 		struct pollfd p = { .fd = t->fd, .events = POLLIN };
@@ -113,12 +112,30 @@ static ssize_t tun_read_match(struct tun *t, uint8_t *buf, size_t cap, int versi
 		if (poll(&p, 1, 2000) <= 0)
 			return -ETIMEDOUT;
 		n = tun_read(t, buf, cap);
-		if (n == -EAGAIN)
-			continue;
+		if (n != -EAGAIN)
+			return n;
+	}
+	return -ETIMEDOUT;
+}
+
+static bool packet_matches(const uint8_t *buf, size_t len, int version, uint8_t proto,
+    uint16_t dport, struct packet_info *pi)
+{
+	return packet_parse(buf, len, pi) == 0 && pi->version == version &&
+	    pi->proto == proto && pi->dst_port == dport;
+}
+
+/* Reads TUN packets until one matches version/proto/dst port (the kernel
+ * may emit others, e.g. IPv6 router solicitations), within 2 seconds. */
+static ssize_t tun_read_match(struct tun *t, uint8_t *buf, size_t cap, int version,
+    uint8_t proto, uint16_t dport, struct packet_info *pi)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		ssize_t n = tun_read_wait(t, buf, cap);
+
 		if (n < 0)
 			return n;
-		if (packet_parse(buf, (size_t)n, pi) == 0 && pi->version == version &&
-		    pi->proto == proto && pi->dst_port == dport)
+		if (packet_matches(buf, (size_t)n, version, proto, dport, pi))
 			return n;
 	}
 	return -ETIMEDOUT;
@@ -356,20 +373,13 @@ static ssize_t vnet_read_match(struct tun *t, uint8_t *buf, size_t cap, int vers
 	struct packet_info pi;
 
 	for (int tries = 0; tries < 50; tries++) {
-		struct pollfd p = { .fd = t->fd, .events = POLLIN };
-		ssize_t n;
+		ssize_t n = tun_read_wait(t, buf, cap);
 
-		if (poll(&p, 1, 2000) <= 0)
-			return -ETIMEDOUT;
-		n = tun_read(t, buf, cap);
-		if (n == -EAGAIN)
-			continue;
 		if (n < 0)
 			return n;
 		assert_int_equal(offload_vnet_read(buf, (size_t)n, vh), 0);
-		if (packet_parse(buf + OFFLOAD_VNET_HDR_LEN, (size_t)n - OFFLOAD_VNET_HDR_LEN,
-		    &pi) == 0 && pi.version == version && pi.proto == proto &&
-		    pi.dst_port == dport)
+		if (packet_matches(buf + OFFLOAD_VNET_HDR_LEN, (size_t)n - OFFLOAD_VNET_HDR_LEN,
+		    version, proto, dport, &pi))
 			return n - OFFLOAD_VNET_HDR_LEN;
 	}
 	return -ETIMEDOUT;
