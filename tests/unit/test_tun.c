@@ -364,7 +364,6 @@ static void test_write_to_tun(void **state)
 	tun_close(&t);
 }
 
-
 /* The vnet header's fields, and the packet behind it, of a vnet TUN read
  * matching version/proto/dst port. */
 static ssize_t vnet_read_match(struct tun *t, uint8_t *buf, size_t cap, int version,
