@@ -268,7 +268,11 @@ natpmp_errno(int rc, int saved_errno)
 
 /*
  * Waits for the answer to the pending request; libnatpmp retransmits on its
- * RFC 6886 schedule (250 ms doubling), we stop at the deadline.
+ * RFC 6886 schedule (250 ms doubling), we stop at the deadline. A slow
+ * gateway answers each copy of the public-address request, and libnatpmp
+ * hands the late copy over as the answer to the mapping request that
+ * follows: an answer of another type is skipped, and the request stays
+ * pending (libnatpmp forgets it on any answer).
  */
 static int
 natpmp_wait(struct pm_job *j, natpmp_t *n, natpmpresp_t *r, uint16_t type)
@@ -276,18 +280,27 @@ natpmp_wait(struct pm_job *j, natpmp_t *n, natpmpresp_t *r, uint16_t type)
 	uint64_t deadline = mono_ms() + j->natpmp_ms, now;
 	struct timeval tv;
 	struct pollfd pfd;
+	int skipped = -1;
 	int64_t wait;
 	int rc;
 
 	for (;;) {
 		errno = 0;
 		rc = readnatpmpresponseorretry(n, r);
-		if (rc == 0)
-			break;
-		if (rc != NATPMP_TRYAGAIN)
+		if (rc == 0 && r->type == type)
+			return 0;
+		if (rc == 0) {
+			skipped = r->type;
+			n->has_pending_request = 1;
+		} else if (rc != NATPMP_TRYAGAIN) {
 			return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s",
 			    natpmp_text(rc));
+		}
 		now = mono_ms();
+		if (now >= deadline && skipped >= 0)
+			return job_fail(j, -EPROTO,
+			    "nat-pmp: answer of type %d to a request of type %u",
+			    skipped, type);
 		if (now >= deadline)
 			return job_fail(j, -ETIMEDOUT,
 			    "nat-pmp: no answer from the gateway in %u ms",
@@ -305,11 +318,6 @@ natpmp_wait(struct pm_job *j, natpmp_t *n, natpmpresp_t *r, uint16_t type)
 		pfd.events = POLLIN;
 		poll(&pfd, 1, (int)wait + 1);
 	}
-	if (r->type != type)
-		return job_fail(j, -EPROTO,
-		    "nat-pmp: answer of type %u to a request of type %u",
-		    r->type, type);
-	return 0;
 }
 
 static int

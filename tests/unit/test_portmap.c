@@ -284,6 +284,7 @@ enum fake_mode {
 	FAKE_WRONG_OP,		/* a public-address answer to a mapping request */
 	FAKE_REFUSED,		/* result code 2: not authorized */
 	FAKE_SILENT,		/* never answers */
+	FAKE_TWICE,		/* answers every request twice, as to a resend */
 	FAKE_NATPMP_ONLY,	/* PCP: NAT-PMP's UNSUPP_VERSION; NAT-PMP: maps */
 	FAKE_PCP_NONCE,		/* PCP: answers for another nonce */
 	FAKE_PCP_REFUSED,	/* PCP: NOT_AUTHORIZED */
@@ -404,6 +405,8 @@ fake_answer(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 			r[3] = 2;
 	}
 	sendto(fd, r, len, 0, (const struct sockaddr *)to, sizeof(*to));
+	if (mode == FAKE_TWICE)
+		sendto(fd, r, len, 0, (const struct sockaddr *)to, sizeof(*to));
 }
 
 static void
@@ -1026,6 +1029,31 @@ test_hostile_pcp(void **state)
 	    "UNSUPP_VERSION");
 }
 
+/*
+ * A gateway slower than libnatpmp's first resend answers the public-address
+ * request twice; the late copy is no answer to the mapping request.
+ */
+static void
+test_natpmp_answered_twice(void **state)
+{
+	struct portmap_opts o = fast;
+	struct ctx *c;
+
+	o.methods = PORTMAP_TRY_NATPMP;
+	lab.fake = fork_server(fake_serve, lab.rns, FAKE_TWICE);
+	assert_true(lab.fake > 0);
+	usleep(200 * 1000);	/* the child binds the gateway's port */
+	c = open_client(40060, &o);
+	assert_true(run_until(is_mapped, c, 5000));
+	if (c->failed)
+		fail_msg("no mapping: %s", c->last.reason);
+	assert_int_equal(c->last.method, PORTMAP_NATPMP);
+	assert_int_equal(c->last.lease_s, 60);
+	assert_external(&c->last, 40060);
+	assert_true(close_client(c));
+	stop_pid(&lab.fake);
+}
+
 static int
 count_lines(const char *path, const char *needle, char *last, size_t size)
 {
@@ -1168,6 +1196,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_natpmp_only_gateway,
 		    NULL, upnpd_stop),
 		cmocka_unit_test_setup_teardown(test_pcp_nonce_kept,
+		    NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_natpmp_answered_twice,
 		    NULL, upnpd_stop),
 	};
 	int rc;
