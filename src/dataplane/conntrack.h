@@ -144,6 +144,11 @@ struct conntrack {
 	size_t mask;		/* bucket index mask */
 	size_t used;		/* entries not CT_FREE (expired ones included until reused) */
 	uint8_t hkey[16];	/* SipHash key */
+	/* The last key hashed and where it lives: the packets of a batch are
+	 * mostly one flow, and SipHash per packet showed in profiles. */
+	struct ct_key memo_key;
+	size_t memo_base;
+	uint32_t memo_tag;	/* 0: no memo */
 	struct ct_stats stats;
 };
 

@@ -59,6 +59,16 @@ struct parked {
 	unsigned packets;	/* what a drop costs in tun_write_failed */
 };
 
+/* The last peer-table answer, good while the table's generation holds: the
+ * segments of a super-packet and the packets of a receive batch mostly go
+ * to or come from one address. */
+struct route_memo {
+	uint64_t gen;
+	struct peer_entry *e;	/* NULL: nothing memorised */
+	union packet_addr a;
+	int version;
+};
+
 /* The receive batch of vnet mode: packets copied out of their DATAGRAMs,
  * merged and written when the loop iteration's I/O is done. */
 struct rx_batch {
@@ -107,6 +117,8 @@ struct forward {
 	unsigned ring_head;
 	unsigned ring_len;
 	struct rx_batch rx;		/* vnet mode only */
+	struct route_memo out_memo;	/* destinations of TUN reads */
+	struct route_memo in_memo;	/* sources of delivered packets */
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -137,6 +149,33 @@ static struct peer_entry *lookup(const struct peer_table *t, int version,
 	if (version == 4)
 		return peer_table_lookup4(t, a->v4);
 	return peer_table_lookup6(t, a->v6);
+}
+
+static int memo_holds(const struct route_memo *m, const struct peer_table *t,
+    int version, const union packet_addr *a)
+{
+	if (!m->e || m->gen != t->gen || m->version != version)
+		return 0;
+	if (version == 4)
+		return m->a.v4 == a->v4;
+	return memcmp(m->a.v6, a->v6, 16) == 0;
+}
+
+/* lookup() through the memo m; misses are not memorised. */
+static struct peer_entry *lookup_memo(struct route_memo *m, const struct peer_table *t,
+    int version, const union packet_addr *a)
+{
+	struct peer_entry *e;
+
+	if (memo_holds(m, t, version, a))
+		return m->e;
+	if (!(e = lookup(t, version, a)))
+		return NULL;
+	m->gen = t->gen;
+	m->e = e;
+	m->a = *a;
+	m->version = version;
+	return e;
 }
 
 static int is_local(const struct forward *fwd, const struct packet_info *pi)
@@ -213,7 +252,7 @@ static int forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
 	}
 	/* also catches our own address looped back into the TUN: it is never
 	 * in the peer table */
-	e = lookup(fwd->peers, pi.version, &pi.dst);
+	e = lookup_memo(&fwd->out_memo, fwd->peers, pi.version, &pi.dst);
 	if (!e) {
 		fwd->c.no_route++;
 		return 0;
@@ -241,7 +280,8 @@ static int forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
 	}
 	fwd->c.tx_packets++;
 	fwd->c.tx_bytes += pi.total_len;
-	if (gen != fwd->peers->gen && !(e = lookup(fwd->peers, pi.version, &pi.dst)))
+	if (gen != fwd->peers->gen &&
+	    !(e = lookup_memo(&fwd->out_memo, fwd->peers, pi.version, &pi.dst)))
 		return 0;
 	e->tx_packets++;
 	e->tx_bytes += pi.total_len;
@@ -569,7 +609,7 @@ int forward_deliver(struct forward *fwd, void *peer, const uint8_t *pkt, size_t 
 		fwd->c.parse_error++;
 		return -EINVAL;
 	}
-	e = lookup(fwd->peers, pi.version, &pi.src);
+	e = lookup_memo(&fwd->in_memo, fwd->peers, pi.version, &pi.src);
 	if (!e || e->peer != peer) {
 		fwd->c.spoofed_source++;
 		return -EPERM;

@@ -223,25 +223,36 @@ static int parse_v6(const uint8_t *b, size_t len, struct packet_info *out)
 }
 
 /*
- * Sums 32-bit words in host order into a 64-bit accumulator and byte-swaps
- * the folded result at the end: the one's complement sum does not depend on
- * byte order or word width (RFC 1071 2(B), 2(C)), and this is several times
- * faster than a byte-pair loop. memcpy keeps the loads alignment-safe.
+ * Sums 64-bit words in host order with end-around carry, in two chains the
+ * CPU runs side by side, and byte-swaps the folded result at the end: the
+ * one's complement sum does not depend on byte order or word width (RFC
+ * 1071 2(B), 2(C)). A carry out of 64 bits is worth 1 (2^64 = 1 modulo
+ * 2^16 - 1), so each chain counts its carries. This runs ~1.5x the speed of
+ * 32-bit words into one accumulator (bench/offload_micro's csum_ns), and
+ * the checksum of every segment showed in profiles. memcpy keeps the loads
+ * alignment-safe.
  */
 uint32_t packet_csum_add(uint32_t sum, const uint8_t *buf, size_t len)
 {
-	uint64_t acc = 0;
-	uint32_t w[4];
+	uint64_t a0 = 0, a1 = 0, c0 = 0, c1 = 0, acc;
+	uint32_t w32;
 	uint16_t h;
 	size_t i = 0;
 
 	for (; i + 16 <= len; i += 16) {
-		memcpy(w, buf + i, 16);
-		acc += (uint64_t)w[0] + w[1] + w[2] + w[3];
+		uint64_t w0, w1;
+
+		memcpy(&w0, buf + i, 8);
+		memcpy(&w1, buf + i + 8, 8);
+		a0 += w0;
+		c0 += a0 < w0;
+		a1 += w1;
+		c1 += a1 < w1;
 	}
+	acc = (a0 & 0xffffffffu) + (a0 >> 32) + (a1 & 0xffffffffu) + (a1 >> 32) + c0 + c1;
 	for (; i + 4 <= len; i += 4) {
-		memcpy(w, buf + i, 4);
-		acc += w[0];
+		memcpy(&w32, buf + i, 4);
+		acc += w32;
 	}
 	for (; i + 2 <= len; i += 2) {
 		memcpy(&h, buf + i, 2);

@@ -284,10 +284,13 @@ void peer_table_init(struct peer_table *t)
 
 void peer_table_close(struct peer_table *t)
 {
+	uint64_t gen = t->gen;
+
 	free(t->v4.slots);
 	free(t->v6.slots);
 	free(t->clashes);
 	memset(t, 0, sizeof(*t));
+	t->gen = gen + 1;	/* entry pointers held by callers are stale */
 }
 
 int peer_table_insert4(struct peer_table *t, uint32_t addr, void *peer, uint32_t net)

@@ -447,6 +447,7 @@ static size_t owned(const struct conntrack *ct, const void *o, uint64_t now)
 static void fixed_key(struct conntrack *ct)
 {
 	memset(ct->hkey, 0x5a, sizeof(ct->hkey));
+	ct->memo_tag = 0;	/* positions hashed with the old key */
 }
 
 /* A TCP connection from peer address `src` to us, answered. */

@@ -374,6 +374,44 @@ static void test_deliver(void **state)
 	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EHOSTUNREACH);
 }
 
+/*
+ * Lookups are memorised per direction while the table does not change: an
+ * address that moves to another peer between two packets is seen at once,
+ * sending and receiving.
+ */
+static void test_address_moves(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[256], got[256];
+	size_t len;
+
+	len = udp4(b, PEERA4, LOCAL4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), 0);
+	assert_int_equal(read(f->fds[1], got, sizeof(got)), len);
+	tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, 1));
+	assert_int_equal(forward_tun_drain(f->fwd), 1);
+	assert_ptr_equal(f->sent[0].peer, &peer_a);
+
+	assert_int_equal(peer_table_remove4(&f->peers, PEERA4), 0);
+	assert_int_equal(peer_table_insert4(&f->peers, PEERA4, &peer_b, 0), 0);
+
+	len = udp4(b, PEERA4, LOCAL4, 10, 7);
+	assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), -EPERM);
+	assert_int_equal(forward_deliver(f->fwd, &peer_b, b, len), 0);
+	assert_int_equal(read(f->fds[1], got, sizeof(got)), len);
+	tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, 2));
+	assert_int_equal(forward_tun_drain(f->fwd), 1);
+	assert_int_equal(f->n_sent, 2);
+	assert_ptr_equal(f->sent[1].peer, &peer_b);
+
+	/* gone: no route, and no source either */
+	assert_int_equal(peer_table_remove4(&f->peers, PEERA4), 0);
+	assert_int_equal(forward_deliver(f->fwd, &peer_b, b, len), -EPERM);
+	tun_inject(f, b, udp4(b, LOCAL4, PEERA4, 4, 3));
+	assert_int_equal(forward_tun_drain(f->fwd), 1);
+	assert_int_equal(f->n_sent, 2);
+}
+
 /* A full TUN queue parks writes in the ring, in order; the overflow is
  * dropped; the loop drains the ring once the fd is writable again. */
 static void test_write_ring(void **state)
@@ -1145,6 +1183,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_unmaps_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_address_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_polling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_resume, setup, teardown),
