@@ -11,6 +11,7 @@
 #include "daemon/magicdns.h"
 #include "daemon/nat.h"
 #include "daemon/network.h"
+#include "daemon/join.h"
 #include "daemon/ping.h"
 #include "daemon/policy.h"
 #include "daemon/roster.h"

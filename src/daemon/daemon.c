@@ -9,6 +9,8 @@
 #include "daemon/admission.h"
 #include "daemon/audit.h"
 #include "daemon/blobs.h"
+#include "daemon/control.h"
+#include "daemon/join.h"
 #include "daemon/datapath.h"
 #include "daemon/gate.h"
 #include "daemon/lan.h"
@@ -192,7 +194,7 @@ static void ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t
 	if (!is_mesh(c))
 		blobs_on_message(ud, c, buf, len);
 	else if (p && gate_message_ok(ud, p))
-		network_on_message(ud, p, buf, len);
+		control_on_message(ud, p, buf, len);
 }
 
 static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reason,

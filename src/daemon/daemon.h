@@ -121,7 +121,7 @@ void daemon_tick(struct daemon *d);
 /*
  * How QUIC events reach the modules (ud = the daemon): mesh connections go
  * to the gate and peers.c, their messages through the gate's bucket to
- * network_on_message, blobs connections to blobs.c. Exported so the daemon
+ * control_on_message, blobs connections to blobs.c. Exported so the daemon
  * fuzz target (tests/fuzz/fuzz_daemon.c) delivers its fake connections'
  * events through the same dispatch.
  */

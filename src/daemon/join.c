@@ -18,6 +18,7 @@
 #include "daemon/blobs.h"
 #include "daemon/magicdns.h"
 #include "daemon/daemon.h"
+#include "daemon/join.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
 #include "daemon/records.h"
@@ -384,29 +385,29 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 }
 
 /* Returns 1 when the message belonged to a join in progress. */
-int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
+bool join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 {
 	struct network_payload np;
 	struct join_op *j;
 	struct record r;
 
 	if (m->type != CTL_WELCOME && m->type != CTL_PENDING && m->type != CTL_DENIED)
-		return 0;
+		return false;
 	for (j = d->joins; j; j = j->next)
 		if ((j->state == J_ASKING || j->state == J_PENDING) && j->peer == p &&
 		    memcmp(j->net, m->net, 32) == 0)
 			break;
 	if (!j)
-		return m->type != CTL_WELCOME ? 1 : 0;
+		return m->type != CTL_WELCOME;
 	if (m->type == CTL_DENIED && strcmp(m->why, CTL_WHY_NOT_COORDINATOR) == 0) {
 		/* A plain member among the seeds: another seed may coordinate. */
 		snprintf(j->last_error, sizeof(j->last_error), "%.8s is not a coordinator", p->id);
 		ask_next_seed(d, j);
-		return 1;
+		return true;
 	}
 	if (m->type == CTL_DENIED) {
 		join_fail(d, j, "admission refused: %s", m->why[0] ? m->why : "no reason given");
-		return 1;
+		return true;
 	}
 	if (m->type == CTL_PENDING) {
 		if (j->req)
@@ -418,14 +419,14 @@ int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 		j->state = J_PENDING;
 		j->retry_ms = j->retry_ms ? j->retry_ms : PENDING_RETRY_MIN_MS;
 		j->next_retry_ms = daemon_now_ms(d) + j->retry_ms;
-		return 1;
+		return true;
 	}
 	if (m->rec_len > sizeof(j->rec) ||
 	    record_decode(m->rec, m->rec_len, RECORD_NETWORK, j->net, daemon_unix_now(), &r) < 0 ||
 	    network_payload_decode(r.payload, r.payload_len, &np) < 0) {
 		snprintf(j->last_error, sizeof(j->last_error), "%.8s sent a record that does not verify", p->id);
 		ask_next_seed(d, j);
-		return 1;
+		return true;
 	}
 	memcpy(j->rec, m->rec, m->rec_len);
 	j->rec_len = m->rec_len;
@@ -435,7 +436,7 @@ int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 		snprintf(j->last_error, sizeof(j->last_error), "cannot fetch the roster");
 		ask_next_seed(d, j);
 	}
-	return 1;
+	return true;
 }
 
 void join_on_peer_up(struct daemon *d, struct peer *p)

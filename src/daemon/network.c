@@ -4,6 +4,7 @@
  * nothing a peer says is taken on trust.
  */
 #include "daemon/network.h"
+#include "daemon/join.h"
 #include "daemon/admission.h"
 #include "daemon/blobs.h"
 #include "daemon/gate.h"
@@ -1207,46 +1208,28 @@ static void answer_stale(struct daemon *d, struct network *n, struct peer *p,
 	peer_send_ctl(d, p, &m);
 }
 
-void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
-			size_t len)
+bool network_on_sync(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 {
-	struct network *n;
-	struct ctl_msg m;
+	struct network *n = m->has_net ? network_find_pk(d, m->net) : NULL;
 
-	if (ctl_decode(buf, len, &m) < 0) {
-		if (gate_log_ok(d, p))
-			log_warn("peer %.8s: malformed control message dropped", p->id);
-		return;
-	}
-	log_debug("peer %.8s: %s", p->id, ctl_type_name(m.type));
-	/* roster first: a coordinator refusing our rename answers DENIED,
-	 * which join.c would otherwise take for a join it does not know. */
-	if (blobs_on_mesh_message(d, p, &m) || roster_on_message(d, p, &m) ||
-	    join_on_message(d, p, &m) ||
-	    ping_on_message(d, p, &m) || peers_on_message(d, p, &m))
-		return;
-	n = m.has_net ? network_find_pk(d, m.net) : NULL;
-	switch (m.type) {
-	case CTL_JOIN_REQ:
-		admission_on_join_req(d, p, &m);
-		break;
-	case CTL_SYNC:
-		if (!n)
-			break;
-		/* From anyone: the record is signed by the network key and the
-		 * blob checked against it. A member our roster does not list
-		 * yet may hold the roster a co-coordinator signed at the same
-		 * time as ours (see network_merge). */
-		learn_record(d, n, p->pk, m.rec, m.rec_len);
-		answer_stale(d, n, p, m.rec, m.rec_len);
-		break;
-	case CTL_LEAVE:
-		if (n && n->has_key)
-			network_prune_member(d, n, p);
-		break;
-	default:
-		break;
-	}
+	if (!n)
+		return true;
+	/* From anyone: the record is signed by the network key and the blob
+	 * checked against it. A member our roster does not list yet may hold
+	 * the roster a co-coordinator signed at the same time as ours (see
+	 * network_merge). */
+	learn_record(d, n, p->pk, m->rec, m->rec_len);
+	answer_stale(d, n, p, m->rec, m->rec_len);
+	return true;
+}
+
+bool network_on_leave(struct daemon *d, struct peer *p, const struct ctl_msg *m)
+{
+	struct network *n = m->has_net ? network_find_pk(d, m->net) : NULL;
+
+	if (n && n->has_key)
+		network_prune_member(d, n, p);
+	return true;
 }
 
 void network_on_peer_up(struct daemon *d, struct peer *p)

@@ -111,22 +111,16 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 /* IPC handlers. */
 void network_cmd_create(struct daemon *d, struct ipc_request *req);
 void network_cmd_leave(struct daemon *d, struct ipc_request *req);
-void network_cmd_join(struct daemon *d, struct ipc_request *req);
 
 /* Events from peers.c / daemon.c. */
 void network_on_peer_up(struct daemon *d, struct peer *p);
 void network_on_peer_down(struct daemon *d, struct peer *p, bool left);
-void network_on_message(struct daemon *d, struct peer *p, const uint8_t *buf,
-			size_t len);
+/* Control messages (dispatched by control.c): SYNC from anyone (the record
+ * is checked against the network key), LEAVE from a member. True: taken. */
+bool network_on_sync(struct daemon *d, struct peer *p, const struct ctl_msg *m);
+bool network_on_leave(struct daemon *d, struct peer *p, const struct ctl_msg *m);
 /* Every tick: DHT polls for newer rosters and record refreshes. */
 void networks_tick(struct daemon *d);
-/* Joins in progress (join.c). */
-void join_on_peer_up(struct daemon *d, struct peer *p);
-int join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m);
-void joins_tick(struct daemon *d);
-void joins_cancel_all(struct daemon *d);
-/* [{"room_id", "state": "looking-up|asking|pending-approval|fetching"}] */
-json_t *join_status(struct daemon *d);
 
 /*
  * A peer named by hostname, host.net, mesh IPv4 or endpoint id, in network

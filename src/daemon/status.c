@@ -8,6 +8,7 @@
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
 #include "daemon/gate.h"
+#include "daemon/join.h"
 #include "daemon/member_relay.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"

@@ -11,6 +11,7 @@
 
 #include "daemon_fixture.h"
 #include "daemon/blobs.h"
+#include "daemon/join.h"
 #include "daemon/ping.h"
 #include "daemon/policy.h"
 #include "daemon/records.h"

@@ -1,0 +1,32 @@
+/*
+ * join: `ray join ROOM_ID`, the joiner's side of admission (see join.c):
+ * the DHT look-up, the seeds asked one after another, the roster fetched
+ * and checked before the network is adopted.
+ */
+#ifndef RAYFISH_DAEMON_JOIN_H
+#define RAYFISH_DAEMON_JOIN_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "daemon/ipc_server.h"
+
+struct daemon;
+struct peer;
+struct ctl_msg;
+
+/* The IPC command `join`. */
+void network_cmd_join(struct daemon *d, struct ipc_request *req);
+/* A seed we asked came up: send it the request. */
+void join_on_peer_up(struct daemon *d, struct peer *p);
+/* WELCOME, PENDING and DENIED for a join in progress; true when m was one
+ * (a WELCOME nobody asked for is not). */
+bool join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m);
+/* Deadlines and retries, every tick. */
+void joins_tick(struct daemon *d);
+void joins_cancel_all(struct daemon *d);
+/* [{"room_id", "state": "looking-up|asking|pending-approval|fetching"}] */
+json_t *join_status(struct daemon *d);
+
+#endif
