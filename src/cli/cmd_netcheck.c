@@ -4,6 +4,7 @@
  * port, public addresses and relay.
  */
 #include "cli/cli.h"
+#include "util/limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,10 @@ static int run_ping(struct cli *c, int argc, char **argv)
 			char *end;
 			long n = strtol(cnt, &end, 10);
 
-			if (*end || n < 1 || n > 100) {
+			if (*end || n < 1 || n > LIMIT_PING_COUNT) {
 				json_decref(args);
-				return cli_usage_error("ping", "-c takes a count from 1 to 100");
+				return cli_usage_error("ping", "-c takes a count from 1 to %d",
+						       LIMIT_PING_COUNT);
 			}
 			json_object_set_new(args, "count", json_integer(n));
 		} else if (!peer && argv[i2][0] != '-') {

@@ -311,7 +311,7 @@ static void answer_wait(struct daemon *d, struct blob_wait *w, const uint8_t *da
 
 	memcpy(m.hash, w->hash, 32);
 	m.data = (const uint8_t *)"";
-	if (p && p->conn && data && len + 128 <= quic_conn_txq_room(p->conn)) {
+	if (p && p->conn && data && len + LIMIT_CTL_BLOB_OVERHEAD <= quic_conn_txq_room(p->conn)) {
 		m.data = data;
 		m.data_len = len;
 	}
@@ -357,7 +357,7 @@ static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32],
 
 	memcpy(m.hash, hash, 32);
 	held = store_load_blob(d->home, hash, &bytes, &len) == 0;
-	if (held && (!mesh || len + 128 <= quic_conn_txq_room(c))) {
+	if (held && (!mesh || len + LIMIT_CTL_BLOB_OVERHEAD <= quic_conn_txq_room(c))) {
 		m.data = bytes;
 		m.data_len = len;
 		send_ctl(c, &m);

@@ -460,10 +460,11 @@ int network_sign_roster(const struct identity *key, const struct group_blob *blo
 {
 	struct network_payload p = { .mesh_version = NETWORK_MESH_VERSION };
 	uint8_t payload[RECORD_PAYLOAD_MAX];
-	int plen, rlen;
+	int plen, rlen, ret;
 
-	if (group_blob_encode(blob, bytes, blen) < 0)
-		return -EINVAL;
+	/* -EMSGSIZE: over LIMIT_BLOB, so no member could fetch it */
+	if ((ret = group_blob_encode(blob, bytes, blen)) < 0)
+		return ret == -EMSGSIZE ? ret : -EINVAL;
 	blake3_hash(*bytes, *blen, p.blob_hash);
 	roster_fetch_seeds(blob, &p);
 	plen = network_payload_encode(&p, payload, sizeof(payload));

@@ -3,6 +3,7 @@
  * probe per interval; a probe unanswered within PING_TIMEOUT_MS is lost.
  */
 #include "daemon/ping.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/member_relay.h"
 #include "daemon/network.h"
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PING_MAX_COUNT 100
+#define PING_MAX_COUNT LIMIT_PING_COUNT
 #define PING_TIMEOUT_MS 2000
 #define PING_INTERVAL_MS 500
 

@@ -9,6 +9,7 @@
 #include "dataplane/firewall.h"
 #include "mesh/address.h"
 #include "proto/jsonpack.h"
+#include "util/limits.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -522,6 +523,17 @@ static json_t *current_suggestions(struct network *n)
 	return sugg;
 }
 
+/* Why the roster holding `what` could not be published, as a sentence. */
+static void reply_publish_error(struct ipc_request *req, const char *what, int ret)
+{
+	if (ret == -EMSGSIZE)
+		ipc_reply_error(req, "cannot publish the %s: the roster would exceed the %u "
+				"bytes one roster may have, so members could not fetch it",
+				what, (unsigned)LIMIT_BLOB);
+	else
+		ipc_reply_error(req, "cannot publish the %s: %s", what, strerror(-ret));
+}
+
 /* Puts sugg (canonical: sorted keys) into a copy of n's roster and publishes
  * it; nothing is published when it did not change. */
 static int publish_suggestions(struct daemon *d, struct network *n, json_t *sugg)
@@ -586,7 +598,7 @@ void policy_cmd_suggest_all(struct daemon *d, struct ipc_request *req)
 	ret = publish_suggestions(d, n, sugg);
 	json_decref(sugg);
 	if (ret < 0) {
-		ipc_reply_error(req, "cannot publish the suggestions: %s", strerror(-ret));
+		reply_publish_error(req, "suggestions", ret);
 		return;
 	}
 	ipc_reply(req, NULL);
@@ -626,7 +638,7 @@ void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 	ret = publish_suggestions(d, n, sugg);
 	json_decref(sugg);
 	if (ret < 0) {
-		ipc_reply_error(req, "cannot publish the suggestion: %s", strerror(-ret));
+		reply_publish_error(req, "suggestion", ret);
 		return;
 	}
 	log_info("firewall: %s now suggests rules for %s", n->saved.name, subject);

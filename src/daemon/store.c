@@ -2,6 +2,7 @@
  * store: see store.h.
  */
 #include "daemon/store.h"
+#include "mesh/group_blob.h"
 #include "util/blake3.h"
 #include "util/fileio.h"
 #include "util/hex.h"
@@ -18,7 +19,7 @@
 
 /* STORE_MAX_NETWORKS entries of up to 8 KiB of record (16 KiB in hex) each. */
 #define STORE_MAX_FILE (32u << 20)
-#define STORE_MAX_BLOB (4u << 20)
+#define STORE_MAX_BLOB GB_MAX_DECODED
 
 /* Copies string field key of o into out; a sentence in *why when it is
  * missing (and required), not a string or too long. */

@@ -31,6 +31,8 @@
 #ifndef RAYFISH_MESH_GROUP_BLOB_H
 #define RAYFISH_MESH_GROUP_BLOB_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,7 +49,10 @@
 #define GB_HASH_LEN 32
 #define GB_FIREWALL_MAX (1024 * 1024)
 #define GB_FIREWALL_MAX_DEPTH 32
-#define GB_MAX_ENCODED (4 * 1024 * 1024)
+/* What group_blob_encode makes: one CTL_BLOB carries it. Decoding takes up
+ * to GB_MAX_DECODED, what older builds could sign and store. */
+#define GB_MAX_ENCODED LIMIT_BLOB
+#define GB_MAX_DECODED (4u << 20)
 /*
  * Highest collision index a roster may hold; group_blob_assign_ip tries
  * 0..GB_MAX_COLLISION_INDEX before -EADDRNOTAVAIL and every check (add,

@@ -693,7 +693,7 @@ group_blob_decode(const uint8_t *data, size_t len, struct group_blob *out)
 	memset(&b, 0, sizeof(b));
 	if (data == NULL)
 		return -EINVAL;
-	if (len > GB_MAX_ENCODED)
+	if (len > GB_MAX_DECODED)
 		return -EMSGSIZE;
 	rc = rd_blob(&r, &b);
 	if (rc == 0 && r.off != len)

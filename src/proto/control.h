@@ -12,13 +12,15 @@
 #ifndef RAYFISH_PROTO_CONTROL_H
 #define RAYFISH_PROTO_CONTROL_H
 
+#include "util/limits.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_MAX_MSG (1u << 20)
-#define CTL_MAX_BLOB (4u << 20)
+#define CTL_MAX_MSG LIMIT_CTL_MSG
+#define CTL_MAX_BLOB LIMIT_BLOB
 /* The DENIED reason of a seed that is a plain member: the joiner asks the
  * next seed instead of giving up. */
 #define CTL_WHY_NOT_COORDINATOR "this node is not a coordinator of that network"

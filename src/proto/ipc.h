@@ -9,6 +9,8 @@
 #ifndef RAYFISH_PROTO_IPC_H
 #define RAYFISH_PROTO_IPC_H
 
+#include "util/limits.h"
+
 #include <jansson.h>
 #include <msgpack.h>
 
@@ -17,8 +19,8 @@
  * the CLI reads from the daemon (a status of thousands of peers) may be
  * large, and comes from root.
  */
-#define IPC_MAX_REQUEST (1u << 20)
-#define IPC_MAX_REPLY (64u << 20)
+#define IPC_MAX_REQUEST LIMIT_IPC_REQUEST
+#define IPC_MAX_REPLY LIMIT_IPC_REPLY
 
 /* Appends header + msgpack body of v to sb. Returns 0, -EINVAL or
  * -EMSGSIZE (body over IPC_MAX_REPLY). */

@@ -46,6 +46,8 @@
 #ifndef RAYFISH_TRANSPORT_QUIC_H
 #define RAYFISH_TRANSPORT_QUIC_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -58,7 +60,7 @@
 #define QUIC_ALPN_MAX 32
 #define QUIC_MAX_DATAGRAM_FRAME 1350	/* our max_datagram_frame_size */
 #define QUIC_MAX_UDP_PAYLOAD 1452	/* 1500 - IPv6 - UDP headers */
-#define QUIC_MSG_CAP (1u << 20)		/* control frame body cap */
+#define QUIC_MSG_CAP LIMIT_CTL_MSG		/* control frame body cap */
 #define QUIC_TXQ_CAP (16u << 20)	/* unacknowledged control bytes */
 #define QUIC_DGRAM_QUEUE 128		/* DATAGRAMs queued per connection */
 

@@ -732,10 +732,28 @@ test_size_limits(void **state)
 
 	(void)state;
 	assert_int_equal(group_blob_decode(NULL, 0, &c), -EINVAL);
-	big = calloc(1, GB_MAX_ENCODED + 1);
+	big = calloc(1, GB_MAX_DECODED + 1);
 	assert_non_null(big);
-	assert_int_equal(group_blob_decode(big, GB_MAX_ENCODED + 1, &c),
+	assert_int_equal(group_blob_decode(big, GB_MAX_DECODED + 1, &c),
 	    -EMSGSIZE);
+	free(big);
+	/* One CTL_BLOB must carry any roster we sign: a firewall suggestion
+	 * that makes it larger is refused at encode, not at every fetch. */
+	big = malloc(GB_MAX_ENCODED);
+	assert_non_null(big);
+	len = GB_MAX_ENCODED - 16;
+	big[0] = 0xdb;				/* str 32 */
+	big[1] = (uint8_t)((len - 5) >> 24);
+	big[2] = (uint8_t)((len - 5) >> 16);
+	big[3] = (uint8_t)((len - 5) >> 8);
+	big[4] = (uint8_t)(len - 5);
+	memset(big + 5, 'x', len - 5);
+	assert_true(len <= GB_FIREWALL_MAX);
+	assert_int_equal(group_blob_init(&a, "huge", GROUP_MODE_OPEN), 0);
+	assert_int_equal(group_blob_set_firewall(&a, big, len), 0);
+	assert_int_equal(group_blob_encode(&a, &enc, &len), -EMSGSIZE);
+	assert_null(enc);
+	group_blob_free(&a);
 	free(big);
 	/* A full roster encodes, decodes and refuses one more member. */
 	assert_int_equal(group_blob_init(&a, "big", GROUP_MODE_OPEN), 0);
