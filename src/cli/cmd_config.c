@@ -6,7 +6,7 @@
  * daemon's next start (the message says which).
  */
 #include "cli/cli.h"
-#include "daemon/settings.h"
+#include "home/settings.h"
 #include "util/fileio.h"
 
 #include <errno.h>
@@ -150,20 +150,4 @@ const struct command cmd_config = {
 	"                 node is directly reachable (default on)\n"
 	"  operator       uid that may change the node besides root\n",
 	run,
-};
-
-static int run_version(struct cli *c, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	if (c->json)
-		printf("{\"version\": \"%s\"}\n", RAYFISH_VERSION);
-	else
-		printf("ray %s\n", RAYFISH_VERSION);
-	return 0;
-}
-
-const struct command cmd_version = {
-	"version", "print the version",
-	"usage: ray version   (also ray --version, ray -V)\n", run_version,
 };

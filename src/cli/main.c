@@ -5,7 +5,7 @@
  * is a thin IPC client of the daemon.
  */
 #include "cli/cli.h"
-#include "daemon/paths.h"
+#include "home/paths.h"
 #include "util/log.h"
 
 #include <stdio.h>

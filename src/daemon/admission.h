@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 #include "mesh/hostname.h"
 
 #define ADMISSION_MAX_REQUESTS 64

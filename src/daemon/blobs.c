@@ -11,7 +11,7 @@
 #include "daemon/gate.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
-#include "daemon/store.h"
+#include "home/store.h"
 #include "proto/control.h"
 #include "transport/quic.h"
 #include "util/blake3.h"

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "daemon/ipc_server.h"
-#include "daemon/settings.h"
+#include "ipc/ipc_server.h"
+#include "home/settings.h"
 #include "dns/name_table.h"
 #include "dns/resolv.h"
 #include "dataplane/peer_table.h"
@@ -70,13 +70,13 @@ struct daemon {
 	struct dns_server *dns;      /* Magic DNS while active */
 	struct dns_resolv resolv;    /* what we changed in the system resolver */
 	int audit_fd;                /* audit.log, append-only */
-	struct firewall *fw;         /* the node's firewall (policy.c) */
+	struct firewall *fw;         /* the node's firewall (firewall_policy.c) */
 	struct nat *nat;             /* STUN / TURN state (nat.c) */
 	struct ping_op *pings;       /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
 	struct ratelimit gate_log;   /* gate.c: log lines strangers cause, together */
 	uint64_t gate_logs_held, gate_logs_told, gate_logs_told_ms;
-	struct mdns *mdns;           /* LAN discovery (lan.c) */
+	struct mdns *mdns;           /* LAN discovery (lan_discovery.c) */
 	struct conntrack *ct;
 	bool active;                 /* `ray up` state: TUN carries traffic */
 	bool stopping;

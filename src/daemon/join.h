@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 
 struct daemon;
 struct peer;

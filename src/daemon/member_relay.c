@@ -6,7 +6,7 @@
 #include "daemon/nat.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
-#include "daemon/settings.h"
+#include "home/settings.h"
 #include "mesh/group_blob.h"
 #include "transport/magicsock.h"
 #include "util/log.h"

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 #include "transport/magicsock.h"
 
 struct daemon;

@@ -14,7 +14,7 @@
 #include "daemon/magicdns.h"
 #include "daemon/peers.h"
 #include "daemon/ping.h"
-#include "daemon/policy.h"
+#include "daemon/firewall_policy.h"
 #include "daemon/records.h"
 #include "daemon/roster.h"
 #include "daemon/roster_fetch.h"

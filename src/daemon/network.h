@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 #include "daemon/admission.h"
-#include "daemon/ipc_server.h"
-#include "daemon/store.h"
+#include "ipc/ipc_server.h"
+#include "home/store.h"
 #include "dataplane/firewall.h"
 #include "mesh/group_blob.h"
 

@@ -7,7 +7,7 @@
 #include "daemon/gate.h"
 #include "daemon/network.h"
 #include "discovery/payload.h"
-#include "daemon/policy.h"
+#include "daemon/firewall_policy.h"
 #include "daemon/records.h"
 #include "proto/control.h"
 #include "transport/quic.h"

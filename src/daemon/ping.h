@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 
 struct daemon;
 struct peer;

@@ -7,7 +7,7 @@
 #include "daemon/gate.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
-#include "daemon/store.h"
+#include "home/store.h"
 #include "mesh/address.h"
 #include "mesh/invite.h"
 #include "proto/control.h"

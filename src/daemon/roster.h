@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 
 struct daemon;
 struct network;

@@ -61,7 +61,7 @@
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
-#include "daemon/store.h"
+#include "home/store.h"
 #include "dataplane/firewall.h"
 #include "discovery/payload.h"
 #include "discovery/record.h"

@@ -23,7 +23,7 @@ struct fixture {
 	uv_loop_t loop;
 	struct daemon d;
 	char home[64];
-	bool firewall;		/* the daemon runs its firewall (policy.c) */
+	bool firewall;		/* the daemon runs its firewall (firewall_policy.c) */
 };
 
 /* ---- core: daemon_fixture_core.c ---- */

@@ -13,7 +13,7 @@
 #include "daemon/blobs.h"
 #include "daemon/join.h"
 #include "daemon/ping.h"
-#include "daemon/policy.h"
+#include "daemon/firewall_policy.h"
 #include "daemon/records.h"
 #include "mesh/group_blob.h"
 

@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 #include "loop_wait.h"
 #include "proto/frame.h"
 #include "proto/ipc.h"

@@ -35,7 +35,7 @@
 #include "daemon/gate.h"
 #include "daemon/roster_fetch.h"
 #include "daemon/status.h"
-#include "daemon/store.h"
+#include "home/store.h"
 #include "discovery/record.h"
 #include "mesh/group_blob.h"
 #include "proto/control.h"

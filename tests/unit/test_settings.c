@@ -1,4 +1,4 @@
-/* Unit tests for src/daemon/settings: validation, load, env override, save. */
+/* Unit tests for src/home/settings: validation, load, env override, save. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/settings.h"
+#include "home/settings.h"
 
 static char home[64];
 

@@ -1,4 +1,4 @@
-/* Unit tests for src/daemon/store: round trips, corrupt files, hash checks. */
+/* Unit tests for src/home/store: round trips, corrupt files, hash checks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/store.h"
+#include "home/store.h"
 #include "util/blake3.h"
 
 static char home[64];

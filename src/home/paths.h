@@ -5,8 +5,8 @@
  * settings and blobs; RAYFISH_SOCKET (default /run/rayfish/rayfish.sock) is
  * the daemon's unix socket. Both CLI and daemon resolve them the same way.
  */
-#ifndef RAYFISH_DAEMON_PATHS_H
-#define RAYFISH_DAEMON_PATHS_H
+#ifndef RAYFISH_HOME_PATHS_H
+#define RAYFISH_HOME_PATHS_H
 
 #define RAYFISH_DEFAULT_HOME "/var/lib/rayfish"
 #define RAYFISH_DEFAULT_SOCKET "/run/rayfish/rayfish.sock"

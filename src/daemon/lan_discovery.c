@@ -1,5 +1,5 @@
-/* lan: see lan.h. */
-#include "daemon/lan.h"
+/* lan_discovery: see lan_discovery.h. */
+#include "daemon/lan_discovery.h"
 #include "daemon/daemon.h"
 #include "daemon/peers.h"
 #include "discovery/mdns.h"

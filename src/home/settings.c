@@ -2,7 +2,7 @@
  * settings: see settings.h. One table row per key holds its name, default,
  * help line and validator, so adding a setting touches one place.
  */
-#include "daemon/settings.h"
+#include "home/settings.h"
 #include "util/fileio.h"
 
 #include <ctype.h>

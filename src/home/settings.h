@@ -6,8 +6,8 @@
  * overrides the file. Every value is validated on set and on load; a file
  * with a bad value or bad JSON is reported and never silently rewritten.
  */
-#ifndef RAYFISH_DAEMON_SETTINGS_H
-#define RAYFISH_DAEMON_SETTINGS_H
+#ifndef RAYFISH_HOME_SETTINGS_H
+#define RAYFISH_HOME_SETTINGS_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -16,8 +16,8 @@
  * (store_backup_networks) before it may rewrite it without them. A blob
  * whose bytes do not hash to its name is refused.
  */
-#ifndef RAYFISH_DAEMON_STORE_H
-#define RAYFISH_DAEMON_STORE_H
+#ifndef RAYFISH_HOME_STORE_H
+#define RAYFISH_HOME_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>

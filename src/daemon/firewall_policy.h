@@ -1,5 +1,5 @@
 /*
- * policy: the node's firewall as the daemon runs it. Owns the firewall and
+ * firewall_policy: the node's firewall as the daemon runs it. Owns the firewall and
  * its conntrack table, $RAYFISH_HOME/firewall.json, the `ray firewall`
  * commands, and the coordinators' suggested rules: a coordinator publishes
  * them in the signed roster (`ray firewall suggest`); every node turns the
@@ -11,12 +11,12 @@
  * of {"SUBJECT": {"allow": [TOKEN...], "deny": [TOKEN...]}}, a TOKEN being
  * "peer:proto:ports", "proto:ports" or "proto" (peer and subject "*" = any).
  */
-#ifndef RAYFISH_DAEMON_POLICY_H
-#define RAYFISH_DAEMON_POLICY_H
+#ifndef RAYFISH_DAEMON_FIREWALL_POLICY_H
+#define RAYFISH_DAEMON_FIREWALL_POLICY_H
 
 #include <stddef.h>
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 
 struct daemon;
 struct network;

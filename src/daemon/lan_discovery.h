@@ -1,14 +1,14 @@
 /*
- * lan: LAN discovery for the daemon. While the `mdns` setting is on, runs
+ * lan_discovery: LAN discovery for the daemon. While the `mdns` setting is on, runs
  * the mDNS responder (discovery/mdns.h) and gives the addresses it learns
  * for peers we know to magicsock, so two machines on one LAN connect
  * directly even with no DHT reachable. `ray mdns on|off` switches it live
  * and persists the setting.
  */
-#ifndef RAYFISH_DAEMON_LAN_H
-#define RAYFISH_DAEMON_LAN_H
+#ifndef RAYFISH_DAEMON_LAN_DISCOVERY_H
+#define RAYFISH_DAEMON_LAN_DISCOVERY_H
 
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 
 struct daemon;
 

@@ -1,7 +1,7 @@
 /*
- * policy: see policy.h.
+ * firewall_policy: see firewall_policy.h.
  */
-#include "daemon/policy.h"
+#include "daemon/firewall_policy.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"

@@ -1,5 +1,5 @@
 /* paths: see paths.h. */
-#include "daemon/paths.h"
+#include "home/paths.h"
 
 #include <stdlib.h>
 

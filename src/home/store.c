@@ -1,7 +1,7 @@
 /*
  * store: see store.h.
  */
-#include "daemon/store.h"
+#include "home/store.h"
 #include "mesh/group_blob.h"
 #include "util/blake3.h"
 #include "util/fileio.h"

@@ -26,8 +26,8 @@
  * lines a client's input causes share one bucket (IPC_LOG_BURST lines,
  * then one every IPC_LOG_EVERY_MS): any local user can repeat them.
  */
-#ifndef RAYFISH_DAEMON_IPC_SERVER_H
-#define RAYFISH_DAEMON_IPC_SERVER_H
+#ifndef RAYFISH_IPC_IPC_SERVER_H
+#define RAYFISH_IPC_IPC_SERVER_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -4,7 +4,7 @@
  * answered; `pending` counts the latter. It stays on the server's list, and
  * counts against the caps, all that time.
  */
-#include "daemon/ipc_server.h"
+#include "ipc/ipc_server.h"
 #include "proto/frame.h"
 #include "proto/ipc.h"
 #include "proto/jsonpack.h"
