@@ -33,15 +33,15 @@
 #include "dataplane/peer_table.h"
 #include "util/bytes.h"
 
-#define FLOWS	32768
-#define PKT	40
-#define ROUNDS	20
-#define NPEERS	8
-#define ME	0x64400001u
+#define FLOWS 32768
+#define PKT 40
+#define ROUNDS 20
+#define NPEERS 8
+#define ME 0x64400001u
 
 static int peers[NPEERS];
 static char ids[NPEERS][FW_PEER_BUF];
-static int dests[256];		/* the peer handle of packet i is dests[i & 255] */
+static int dests[256]; /* the peer handle of packet i is dests[i & 255] */
 
 static const void *resolve_peer(const char *id, void *ud)
 {
@@ -93,16 +93,16 @@ static void add_rules(struct firewall *fw, int n)
 		snprintf(port, sizeof(port), "%d", 10000 + i);
 		switch (i % 3) {
 		case 0:
-			rc = fw_rule_parse(&r, "in", "allow", "tcp", port, NULL, NULL,
-			    NULL, err, sizeof(err));
+			rc = fw_rule_parse(&r, "in", "allow", "tcp", port, NULL, NULL, NULL, err,
+					   sizeof(err));
 			break;
 		case 1:
 			rc = fw_rule_parse(&r, "in", "allow", "tcp", "1-65535",
-			    ids[1 + i % (NPEERS - 1)], NULL, NULL, err, sizeof(err));
+					   ids[1 + i % (NPEERS - 1)], NULL, NULL, err, sizeof(err));
 			break;
 		default:
-			rc = fw_rule_parse(&r, "in", "allow", "any", NULL, NULL, "db",
-			    NULL, err, sizeof(err));
+			rc = fw_rule_parse(&r, "in", "allow", "any", NULL, NULL, "db", NULL, err,
+					   sizeof(err));
 			break;
 		}
 		if (rc < 0 || firewall_add(fw, &r) < 0) {
@@ -113,8 +113,8 @@ static void add_rules(struct firewall *fw, int n)
 }
 
 /* Returns ns per packet over `rounds` passes of `n` packets. */
-static double run(struct firewall *fw, uint8_t (*pk)[PKT], int n, int rounds,
-    enum fw_dir dir, uint64_t *clock, int parse_only, unsigned *allowed)
+static double run(struct firewall *fw, uint8_t (*pk)[PKT], int n, int rounds, enum fw_dir dir,
+		  uint64_t *clock, int parse_only, unsigned *allowed)
 {
 	struct packet_info pi;
 	double t0 = now_ns();
@@ -127,8 +127,8 @@ static double run(struct firewall *fw, uint8_t (*pk)[PKT], int n, int rounds,
 				*allowed += pi.dst_port & 1;
 				continue;
 			}
-			*allowed += firewall_eval(fw, dir, &pi, &dests[i & 255], 0,
-			    *clock) == FW_ALLOW;
+			*allowed +=
+				firewall_eval(fw, dir, &pi, &dests[i & 255], 0, *clock) == FW_ALLOW;
 		}
 		*clock += 1;
 	}
@@ -138,8 +138,8 @@ static double run(struct firewall *fw, uint8_t (*pk)[PKT], int n, int rounds,
 /* Fills the peer table with npeers peers (IPv4 and IPv6 each, handle
  * h[i]) and the firewall with the outbound SYNs of FLOWS flows, flow f to
  * peer f % npeers; rep gets each flow's reply. */
-static void peers_setup(struct peer_table *pt, struct firewall *fw, int *h,
-    int npeers, uint8_t (*rep)[PKT])
+static void peers_setup(struct peer_table *pt, struct firewall *fw, int *h, int npeers,
+			uint8_t (*rep)[PKT])
 {
 	uint8_t syn[PKT], v6[16] = { 0x02 };
 	struct packet_info pi;
@@ -165,8 +165,7 @@ static void peers_setup(struct peer_table *pt, struct firewall *fw, int *h,
 /* ns per reply for parse + source lookup + firewall_eval, as forward does
  * it, with the flows' replies coming from npeers peers; *untracked: flows
  * the table could not keep (their replies take the rule scan). */
-static double run_peers(int npeers, uint8_t (*rep)[PKT], unsigned *sink,
-    uint64_t *untracked)
+static double run_peers(int npeers, uint8_t (*rep)[PKT], unsigned *sink, uint64_t *untracked)
 {
 	struct peer_table pt;
 	struct conntrack ct;
@@ -195,7 +194,7 @@ static double run_peers(int npeers, uint8_t (*rep)[PKT], unsigned *sink,
 			    !(e = peer_table_lookup4(&pt, pi.src.v4)))
 				abort();
 			*sink += firewall_eval(fw, FW_DIR_IN, &pi, e->peer, e->net,
-			    2 + (uint64_t)r) == FW_ALLOW;
+					       2 + (uint64_t)r) == FW_ALLOW;
 		}
 		t = (now_ns() - t0) / FLOWS;
 		if (t < ns)
@@ -215,8 +214,8 @@ static void table_peers(uint8_t (*rep)[PKT])
 	double base = 0;
 
 	printf("\n%-7s %10s %7s %10s  (replies of %d flows, 10 rules: "
-	    "parse + peer lookup + firewall_eval)\n", "peers", "ns/packet", "ratio",
-	    "untracked", FLOWS);
+	       "parse + peer lookup + firewall_eval)\n",
+	       "peers", "ns/packet", "ratio", "untracked", FLOWS);
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
 		uint64_t untracked;
 		double ns = run_peers(counts[c], rep, &sink, &untracked);
@@ -224,7 +223,7 @@ static void table_peers(uint8_t (*rep)[PKT])
 		if (c == 0)
 			base = ns;
 		printf("%-7d %10.1f %7.2f %10llu\n", counts[c], ns, ns / base,
-		    (unsigned long long)untracked);
+		       (unsigned long long)untracked);
 	}
 	printf("(sink %u)\n", sink);
 }
@@ -232,9 +231,9 @@ static void table_peers(uint8_t (*rep)[PKT])
 int main(void)
 {
 	static const int counts[] = { 0, 10, 100 };
-	uint8_t (*out)[PKT] = malloc(sizeof(*out) * FLOWS);
-	uint8_t (*rep)[PKT] = malloc(sizeof(*rep) * FLOWS);
-	uint8_t (*uns)[PKT] = malloc(sizeof(*uns) * FLOWS);
+	uint8_t(*out)[PKT] = malloc(sizeof(*out) * FLOWS);
+	uint8_t(*rep)[PKT] = malloc(sizeof(*rep) * FLOWS);
+	uint8_t(*uns)[PKT] = malloc(sizeof(*uns) * FLOWS);
 
 	if (!out || !rep || !uns)
 		return 1;
@@ -249,8 +248,8 @@ int main(void)
 		mk_tcp(rep[i], peer, 443, ME, sp, 0x10);
 		mk_tcp(uns[i], peer, sp, ME, 8080, 0x02);
 	}
-	printf("%-6s %8s %9s %9s %7s %12s  (ns/packet)\n", "rules", "parse",
-	    "new_flow", "tracked", "hot", "unsolicited");
+	printf("%-6s %8s %9s %9s %7s %12s  (ns/packet)\n", "rules", "parse", "new_flow", "tracked",
+	       "hot", "unsolicited");
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
 		struct conntrack ct;
 		struct firewall *fw;
@@ -267,8 +266,8 @@ int main(void)
 		tr = run(fw, rep, FLOWS, ROUNDS, FW_DIR_IN, &clock, 0, &allowed);
 		hot = run(fw, rep, 256, ROUNDS * 128, FW_DIR_IN, &clock, 0, &allowed);
 		un = run(fw, uns, FLOWS, ROUNDS, FW_DIR_IN, &clock, 0, &allowed);
-		printf("%-6d %8.1f %9.1f %9.1f %7.1f %12.1f  (sink %u)\n", counts[c],
-		    p, nf, tr, hot, un, allowed);
+		printf("%-6d %8.1f %9.1f %9.1f %7.1f %12.1f  (sink %u)\n", counts[c], p, nf, tr,
+		       hot, un, allowed);
 		firewall_close(fw);
 		conntrack_close(&ct);
 	}

@@ -70,15 +70,24 @@ static size_t mk_super(int v6, struct virtio_net_hdr *vh)
 		be16_put(pkt + 6, 0x4000);
 		pkt[8] = 64;
 		pkt[9] = 6;
-		pkt[12] = 100; pkt[13] = 64; pkt[14] = 1; pkt[15] = 2;
-		pkt[16] = 100; pkt[17] = 64; pkt[18] = 9; pkt[19] = 9;
+		pkt[12] = 100;
+		pkt[13] = 64;
+		pkt[14] = 1;
+		pkt[15] = 2;
+		pkt[16] = 100;
+		pkt[17] = 64;
+		pkt[18] = 9;
+		pkt[19] = 9;
 		be16_put(pkt + 10, (uint16_t)~packet_csum_fold(packet_csum_add(0, pkt, 20)));
 		be16_put(pkt + 20, 40000);
 		be16_put(pkt + 22, 443);
 		pkt[32] = 8 << 4;
 		pkt[33] = 0x18;
 		be16_put(pkt + 34, 502);
-		pkt[40] = 1; pkt[41] = 1; pkt[42] = 8; pkt[43] = 10;
+		pkt[40] = 1;
+		pkt[41] = 1;
+		pkt[42] = 8;
+		pkt[43] = 10;
 		be16_put(pkt + 36, packet_csum_fold(packet_csum_pseudo(pkt, 6, (uint32_t)l4len)));
 	}
 	memset(vh, 0, sizeof(*vh));
@@ -91,7 +100,12 @@ static size_t mk_super(int v6, struct virtio_net_hdr *vh)
 	return MAXLEN;
 }
 
-enum what { SPLIT, COALESCE, COPY, CSUM };
+enum what {
+	SPLIT,
+	COALESCE,
+	COPY,
+	CSUM
+};
 
 /* ns per call of `what`, the fastest of REPEAT runs; *res gets its result. */
 static double measure(enum what w, const struct virtio_net_hdr *vh, size_t len, int n, int *res)
@@ -107,7 +121,8 @@ static double measure(enum what w, const struct virtio_net_hdr *vh, size_t len, 
 				*res = offload_split(vh, pkt, len, segs, OFFLOAD_MAX_SEGS);
 				break;
 			case COALESCE:
-				*res = offload_coalesce(&co, in, (unsigned)n, arena, sizeof(arena), out);
+				*res = offload_coalesce(&co, in, (unsigned)n, arena, sizeof(arena),
+							out);
 				break;
 			case COPY:
 				memcpy(arena, pkt, len);
@@ -148,15 +163,14 @@ static void bench(const char *name, int v6)
 	}
 	t_copy = measure(COPY, &vh, len, n, &dummy);
 	t_sum = measure(CSUM, &vh, len, n, &dummy);
-	printf("%-6s %5d %10.0f %8.1f %10.0f %8.1f %9.0f %9.0f %8.1f %8.1f\n", name, n,
-	    t_split, t_split / n, t_coal, t_coal / n, t_copy, t_sum,
-	    len * 8 / t_split, len * 8 / t_coal);
+	printf("%-6s %5d %10.0f %8.1f %10.0f %8.1f %9.0f %9.0f %8.1f %8.1f\n", name, n, t_split,
+	       t_split / n, t_coal, t_coal / n, t_copy, t_sum, len * 8 / t_split, len * 8 / t_coal);
 }
 
 int main(void)
 {
-	printf("%-6s %5s %10s %8s %10s %8s %9s %9s %8s %8s\n", "", "segs", "split_ns",
-	    "ns/seg", "coal_ns", "ns/seg", "memcpy_ns", "csum_ns", "split_Gb", "coal_Gb");
+	printf("%-6s %5s %10s %8s %10s %8s %9s %9s %8s %8s\n", "", "segs", "split_ns", "ns/seg",
+	       "coal_ns", "ns/seg", "memcpy_ns", "csum_ns", "split_Gb", "coal_Gb");
 	bench("tcp4", 0);
 	bench("udp6", 1);
 	return 0;

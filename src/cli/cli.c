@@ -32,8 +32,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return 2;
 }
 
-int cli_call_quiet(struct cli *c, const char *cmd, json_t *args,
-		   json_t **result, int timeout_ms, char *err, size_t errlen)
+int cli_call_quiet(struct cli *c, const char *cmd, json_t *args, json_t **result, int timeout_ms,
+		   char *err, size_t errlen)
 {
 	json_t *req = json_object(), *reply = NULL, *ok;
 	int ret;
@@ -62,8 +62,7 @@ int cli_call_quiet(struct cli *c, const char *cmd, json_t *args,
 	return 0;
 }
 
-int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result,
-	     int timeout_ms)
+int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result, int timeout_ms)
 {
 	char err[512];
 	int ret = cli_call_quiet(c, cmd, args, result, timeout_ms, err, sizeof(err));
@@ -71,13 +70,14 @@ int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result,
 	if (ret == 0)
 		return 0;
 	if (ret == -ENOENT || ret == -ECONNREFUSED)
-		return cli_error("no daemon is running (socket %s): start it with 'ray daemon' or 'sudo ray up'",
-				 c->sock);
+		return cli_error(
+			"no daemon is running (socket %s): start it with 'ray daemon' or 'sudo ray up'",
+			c->sock);
 	if (ret == -EACCES)
 		return cli_error("permission denied on the daemon socket %s", c->sock);
 	if (ret == -ETIMEDOUT)
-		return cli_error("the daemon did not answer '%s' within %d s",
-				 cmd, timeout_ms / 1000);
+		return cli_error("the daemon did not answer '%s' within %d s", cmd,
+				 timeout_ms / 1000);
 	if (ret == -EPROTO)
 		return cli_error("the daemon sent a malformed reply to '%s'", cmd);
 	if (ret == -EREMOTEIO)

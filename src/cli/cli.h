@@ -12,37 +12,35 @@
 #include <stdbool.h>
 
 struct cli {
-	bool json;          /* --json: exactly one JSON document on stdout */
+	bool json; /* --json: exactly one JSON document on stdout */
 	bool verbose;
-	const char *home;   /* RAYFISH_HOME */
-	const char *sock;   /* RAYFISH_SOCKET */
-	const char *prog;   /* "ray" */
+	const char *home; /* RAYFISH_HOME */
+	const char *sock; /* RAYFISH_SOCKET */
+	const char *prog; /* "ray" */
 };
 
 struct command {
 	const char *name;
 	const char *summary;
-	const char *usage;    /* full --help text after the "usage:" line */
+	const char *usage; /* full --help text after the "usage:" line */
 	int (*run)(struct cli *c, int argc, char **argv);
 };
 
 /* Prints "ray: <message>" on stderr; returns 1. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the usage error and a hint to --help; returns 2. */
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Sends {"cmd": cmd, "args": args} (args stolen, NULL = {}) to the daemon
  * and waits up to timeout_ms. On success returns 0 with *result (a new
  * reference). On failure prints one sentence and returns 1.
  */
-int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result,
-	     int timeout_ms);
+int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result, int timeout_ms);
 /* As cli_call but quiet: returns -errno, or -EREMOTEIO with the daemon's
  * error sentence in err. */
-int cli_call_quiet(struct cli *c, const char *cmd, json_t *args,
-		   json_t **result, int timeout_ms, char *err, size_t errlen);
+int cli_call_quiet(struct cli *c, const char *cmd, json_t *args, json_t **result, int timeout_ms,
+		   char *err, size_t errlen);
 
 /* For "--flag VALUE" or "--flag=VALUE" at argv[*i]: returns VALUE (and
  * advances *i past it), else NULL. */
@@ -55,10 +53,9 @@ void cli_print_json(const json_t *v);
 void cli_format_bytes(double bytes, char *out, size_t outlen);
 
 /* Command families (one file each). */
-extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status,
-	cmd_create, cmd_join, cmd_leave, cmd_config, cmd_version, cmd_invite,
-	cmd_requests, cmd_accept, cmd_deny, cmd_hostname, cmd_kick, cmd_nuke,
-	cmd_admin, cmd_ephemeral, cmd_firewall, cmd_apply, cmd_identityof,
-	cmd_ping, cmd_netcheck, cmd_mdns;
+extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status, cmd_create, cmd_join,
+	cmd_leave, cmd_config, cmd_version, cmd_invite, cmd_requests, cmd_accept, cmd_deny,
+	cmd_hostname, cmd_kick, cmd_nuke, cmd_admin, cmd_ephemeral, cmd_firewall, cmd_apply,
+	cmd_identityof, cmd_ping, cmd_netcheck, cmd_mdns;
 
 #endif

@@ -19,9 +19,9 @@ static json_t *find_net(json_t *status, const char *name)
 	json_t *n;
 	size_t i;
 
-	json_array_foreach(json_object_get(status, "networks"), i, n)
-		if (strcmp(json_string_value(json_object_get(n, "name")), name) == 0)
-			return n;
+	json_array_foreach(json_object_get(status, "networks"), i,
+			   n) if (strcmp(json_string_value(json_object_get(n, "name")), name) ==
+				  0) return n;
 	return NULL;
 }
 
@@ -32,9 +32,9 @@ static bool joined(json_t *net, const char *host)
 
 	if (strcmp(json_string_value(json_object_get(net, "hostname")), host) == 0)
 		return true;
-	json_array_foreach(json_object_get(net, "peers"), i, p)
-		if (strcmp(json_string_value(json_object_get(p, "hostname")), host) == 0)
-			return true;
+	json_array_foreach(json_object_get(net, "peers"), i,
+			   p) if (strcmp(json_string_value(json_object_get(p, "hostname")), host) ==
+				  0) return true;
 	return false;
 }
 
@@ -62,12 +62,12 @@ static int load_spec(const char *path, json_t **spec)
 	return 0;
 }
 
-static int apply_network(struct cli *c, const char *name, json_t *body, json_t *status,
-			 bool prune, bool invite_missing, json_t *report)
+static int apply_network(struct cli *c, const char *name, json_t *body, json_t *status, bool prune,
+			 bool invite_missing, json_t *report)
 {
 	json_t *net = find_net(status, name), *res = NULL, *missing = json_array(), *h;
-	json_t *out = json_pack("{s:s, s:b, s:o, s:[]}", "name", name, "created", 0,
-				"missing", missing, "invites");
+	json_t *out = json_pack("{s:s, s:b, s:o, s:[]}", "name", name, "created", 0, "missing",
+				missing, "invites");
 	size_t i;
 	int ret;
 
@@ -83,8 +83,10 @@ static int apply_network(struct cli *c, const char *name, json_t *body, json_t *
 	} else if (strcmp(json_string_value(json_object_get(net, "role")), "coordinator") != 0) {
 		return cli_error("%s exists here but this node is not its coordinator", name);
 	}
-	ret = cli_call(c, "fw_suggest_all", json_pack("{s:s, s:O, s:b}", "network", name,
-		       "subjects", json_object_get(body, "subjects"), "prune", prune), &res, 30000);
+	ret = cli_call(c, "fw_suggest_all",
+		       json_pack("{s:s, s:O, s:b}", "network", name, "subjects",
+				 json_object_get(body, "subjects"), "prune", prune),
+		       &res, 30000);
 	if (ret)
 		return ret;
 	json_decref(res);
@@ -92,19 +94,22 @@ static int apply_network(struct cli *c, const char *name, json_t *body, json_t *
 		printf("✓ %s: firewall suggestions for %zu subject%s published\n", name,
 		       json_object_size(json_object_get(body, "subjects")),
 		       json_object_size(json_object_get(body, "subjects")) == 1 ? "" : "s");
-	json_array_foreach(json_object_get(body, "hosts"), i, h) {
+	json_array_foreach(json_object_get(body, "hosts"), i, h)
+	{
 		const char *host = json_string_value(h);
 
 		if (net && joined(net, host))
 			continue;
 		json_array_append(missing, h);
 		if (invite_missing) {
-			ret = cli_call(c, "invite", json_pack("{s:s, s:s}", "network", name,
-				       "hostname", host), &res, 15000);
+			ret = cli_call(c, "invite",
+				       json_pack("{s:s, s:s}", "network", name, "hostname", host),
+				       &res, 15000);
 			if (ret)
 				return ret;
-			json_array_append_new(json_object_get(out, "invites"), json_pack("{s:s, s:O}",
-				"hostname", host, "code", json_object_get(res, "code")));
+			json_array_append_new(json_object_get(out, "invites"),
+					      json_pack("{s:s, s:O}", "hostname", host, "code",
+							json_object_get(res, "code")));
 			if (!c->json)
 				printf("  invite for %s: %s\n", host,
 				       json_string_value(json_object_get(res, "code")));
@@ -139,7 +144,8 @@ static int run_apply(struct cli *c, int argc, char **argv)
 			return cli_usage_error("apply", "unexpected argument '%s'", argv[i]);
 	}
 	if (!path)
-		return cli_usage_error("apply", "missing the spec file (see 'ray apply --example')");
+		return cli_usage_error("apply",
+				       "missing the spec file (see 'ray apply --example')");
 	if ((ret = load_spec(path, &spec)))
 		return ret;
 	if (dry) {
@@ -154,7 +160,8 @@ static int run_apply(struct cli *c, int argc, char **argv)
 	if (ret)
 		goto out;
 	report = json_array();
-	json_object_foreach(json_object_get(spec, "networks"), name, body) {
+	json_object_foreach(json_object_get(spec, "networks"), name, body)
+	{
 		ret = apply_network(c, name, body, status, prune, invite_missing, report);
 		if (ret)
 			break;
@@ -169,7 +176,8 @@ out:
 }
 
 const struct command cmd_apply = {
-	"apply", "deploy networks and firewall suggestions from a YAML spec",
+	"apply",
+	"deploy networks and firewall suggestions from a YAML spec",
 	"usage: ray apply SPEC.yaml [--prune] [--dry-run] [--invite-missing]\n"
 	"       ray apply --example\n\n"
 	"Creates the spec's networks that this node lacks (closed, this node the\n"
@@ -205,7 +213,8 @@ static int run_identityof(struct cli *c, int argc, char **argv)
 		json_decref(status);
 		return 0;
 	}
-	json_array_foreach(json_object_get(net, "peers"), i, p) {
+	json_array_foreach(json_object_get(net, "peers"), i, p)
+	{
 		if (strcmp(json_string_value(json_object_get(p, "hostname")), argv[2]) == 0) {
 			printf(c->json ? "{\"endpoint_id\": \"%s\"}\n" : "%s\n",
 			       json_string_value(json_object_get(p, "endpoint_id")));
@@ -218,6 +227,8 @@ static int run_identityof(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_identityof = {
-	"identityof", "print the identity of a member (for apply aliases)",
-	"usage: ray identityof NET HOST\n", run_identityof,
+	"identityof",
+	"print the identity of a member (for apply aliases)",
+	"usage: ray identityof NET HOST\n",
+	run_identityof,
 };

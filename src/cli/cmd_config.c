@@ -33,8 +33,10 @@ static int show(struct cli *c, struct settings *s)
 
 			printf("%-14s %-40s %s\n", settings_name(k),
 			       json_string_value(json_object_get(v, "value")),
-			       strcmp(json_string_value(json_object_get(v, "source")), "default") == 0
-				       ? "" : json_string_value(json_object_get(v, "source")));
+			       strcmp(json_string_value(json_object_get(v, "source")), "default") ==
+					       0
+				       ? ""
+				       : json_string_value(json_object_get(v, "source")));
 		}
 	}
 	json_decref(all);
@@ -54,8 +56,10 @@ static const char *reload(struct cli *c, const char *key)
 	if (ret == -ENOENT || ret == -ECONNREFUSED)
 		return "applied when the daemon starts";
 	if (ret < 0) {
-		snprintf(why, sizeof(why), "saved; the daemon did not reload (%s), "
-			 "so it applies at its next start", ret == -EREMOTEIO ? err : strerror(-ret));
+		snprintf(why, sizeof(why),
+			 "saved; the daemon did not reload (%s), "
+			 "so it applies at its next start",
+			 ret == -EREMOTEIO ? err : strerror(-ret));
 		return why;
 	}
 	v = json_object_get(json_object_get(res, "errors"), key);
@@ -65,7 +69,8 @@ static const char *reload(struct cli *c, const char *key)
 		json_decref(res);
 		return why;
 	}
-	json_array_foreach(json_object_get(res, "restart"), i, v) {
+	json_array_foreach(json_object_get(res, "restart"), i, v)
+	{
 		if (strcmp(json_string_value(v), key) == 0) {
 			json_decref(res);
 			return "restart the daemon to apply it";
@@ -130,7 +135,8 @@ out:
 }
 
 const struct command cmd_config = {
-	"config", "show or change settings",
+	"config",
+	"show or change settings",
 	"usage: ray config [show]\n"
 	"       ray config set KEY VALUE\n"
 	"       ray config unset KEY\n\n"

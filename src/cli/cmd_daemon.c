@@ -21,7 +21,8 @@ static int run_daemon(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_daemon = {
-	"daemon", "run the daemon in the foreground (needs root)",
+	"daemon",
+	"run the daemon in the foreground (needs root)",
 	"usage: ray daemon\n\n"
 	"Runs the daemon in the foreground: it owns the TUN device, the UDP port,\n"
 	"the QUIC endpoint and the DHT node, and serves the other commands on the\n"
@@ -42,8 +43,10 @@ static int toggle(struct cli *c, const char *cmd, int argc, char **argv)
 	if (c->json)
 		cli_print_json(res);
 	else
-		printf("%s\n", strcmp(cmd, "up") == 0 ? "rayfish is up" :
-		       "rayfish is in standby (connections kept; 'ray up' to resume)");
+		printf("%s\n",
+		       strcmp(cmd, "up") == 0
+			       ? "rayfish is up"
+			       : "rayfish is in standby (connections kept; 'ray up' to resume)");
 	json_decref(res);
 	return 0;
 }
@@ -62,9 +65,12 @@ static int write_unit(struct cli *c, char *exe, size_t cap)
 	exe[n] = 0;
 	ret = service_unit(unit, sizeof(unit), exe, c->home, c->sock);
 	if (ret == -ENOENT)
-		return cli_error("this ray binary (%s) was removed or replaced since it started: run the installed ray to install the service", exe);
+		return cli_error(
+			"this ray binary (%s) was removed or replaced since it started: run the installed ray to install the service",
+			exe);
 	if (ret == -EINVAL)
-		return cli_error("cannot install the service: the binary, RAYFISH_HOME and RAYFISH_SOCKET must be absolute paths without control characters (and the binary's without quotes or backslashes)");
+		return cli_error(
+			"cannot install the service: the binary, RAYFISH_HOME and RAYFISH_SOCKET must be absolute paths without control characters (and the binary's without quotes or backslashes)");
 	if (ret < 0)
 		return cli_error("cannot install the service: its paths are too long");
 	ret = fileio_write_atomic(SERVICE_UNIT_PATH, unit, (size_t)ret, 0644);
@@ -81,14 +87,17 @@ static int install_service(struct cli *c)
 	int ret;
 
 	if (access("/run/systemd/system", F_OK) != 0)
-		return cli_error("no daemon is running and systemd is not available: start one with 'ray daemon'");
+		return cli_error(
+			"no daemon is running and systemd is not available: start one with 'ray daemon'");
 	if (geteuid() != 0)
-		return cli_error("no daemon is running: 'sudo ray up' installs and starts the service");
+		return cli_error(
+			"no daemon is running: 'sudo ray up' installs and starts the service");
 	ret = write_unit(c, exe, sizeof(exe));
 	if (ret)
 		return ret;
 	if (system("systemctl daemon-reload && systemctl enable --now rayfish.service") != 0)
-		return cli_error("systemctl could not start rayfish.service (see 'journalctl -u rayfish')");
+		return cli_error(
+			"systemctl could not start rayfish.service (see 'journalctl -u rayfish')");
 	/* The path shows which binary the service runs, say one in a build
 	 * directory. */
 	fprintf(stderr, "installed and started rayfish.service (%s daemon)\n", exe);
@@ -117,7 +126,8 @@ static int run_down(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_up = {
-	"up", "activate the VPN (TUN and DNS on)",
+	"up",
+	"activate the VPN (TUN and DNS on)",
 	"usage: ray up\n\n"
 	"Activates the data plane: the TUN device carries traffic and Magic DNS\n"
 	"answers. When no daemon runs and systemd is present, 'sudo ray up'\n"
@@ -126,7 +136,8 @@ const struct command cmd_up = {
 };
 
 const struct command cmd_down = {
-	"down", "standby: data plane off, peer connections kept",
+	"down",
+	"standby: data plane off, peer connections kept",
 	"usage: ray down\n\n"
 	"Takes the data plane offline (TUN and DNS) while keeping peer\n"
 	"connections, so 'ray up' is near-instant.\n",

@@ -35,7 +35,8 @@ static void print_rules(json_t *rules)
 	json_t *r;
 	size_t i;
 
-	json_array_foreach(rules, i, r) {
+	json_array_foreach(rules, i, r)
+	{
 		const char *peer = json_string_value(json_object_get(r, "peer_name"));
 		const char *origin = json_string_value(json_object_get(r, "origin"));
 
@@ -165,10 +166,11 @@ static int suggest(struct cli *c, int argc, char **argv)
 	if (!subject) {
 		json_decref(allow);
 		json_decref(deny);
-		return cli_usage_error("firewall", "'suggest' needs --subject HOST or --subject '*'");
+		return cli_usage_error("firewall",
+				       "'suggest' needs --subject HOST or --subject '*'");
 	}
-	args = json_pack("{s:s, s:s, s:o, s:o}", "network", argv[2], "subject", subject,
-			 "allow", allow, "deny", deny);
+	args = json_pack("{s:s, s:s, s:o, s:o}", "network", argv[2], "subject", subject, "allow",
+			 allow, "deny", deny);
 	return call_done(c, "fw_suggest", args, "suggestion published in the signed roster");
 }
 
@@ -199,8 +201,11 @@ static int pick(struct cli *c, const char *net, json_t *rules)
 			json_t *r = json_array_get(rules, i);
 
 			/* one short line per rule, so the redraw stays in place */
-			printf("%s [%s] %-5s %-3s %-4s %-12.12s from %-16.16s\n", i == cur ? ">" : " ",
-			       mark[i] == 'y' ? "accept" : mark[i] == 'n' ? " deny " : "  ?   ",
+			printf("%s [%s] %-5s %-3s %-4s %-12.12s from %-16.16s\n",
+			       i == cur ? ">" : " ",
+			       mark[i] == 'y'   ? "accept"
+			       : mark[i] == 'n' ? " deny "
+						: "  ?   ",
 			       json_string_value(json_object_get(r, "action")),
 			       json_string_value(json_object_get(r, "direction")),
 			       json_string_value(json_object_get(r, "proto")),
@@ -246,8 +251,8 @@ static int pending(struct cli *c, const char *net)
 	if (ret)
 		return ret;
 	if (!c->json && json_is_true(json_object_get(res, "pending")) &&
-	    json_array_size(json_object_get(res, "rules")) > 0 &&
-	    isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+	    json_array_size(json_object_get(res, "rules")) > 0 && isatty(STDIN_FILENO) &&
+	    isatty(STDOUT_FILENO)) {
 		ret = pick(c, net, json_object_get(res, "rules"));
 		json_decref(res);
 		return ret < 0 ? cli_error("cannot use the terminal") : ret;
@@ -280,13 +285,16 @@ static int run(struct cli *c, int argc, char **argv)
 	if (!strcmp(sub, "default") && argc == 3)
 		return call_done(c, "fw_set", json_pack("{s:s}", "default", argv[2]),
 				 "inbound default set");
-	if (!strcmp(sub, "reject") && argc == 3 && (!strcmp(argv[2], "on") || !strcmp(argv[2], "off")))
+	if (!strcmp(sub, "reject") && argc == 3 &&
+	    (!strcmp(argv[2], "on") || !strcmp(argv[2], "off")))
 		return call_done(c, "fw_set", json_pack("{s:b}", "reject", !strcmp(argv[2], "on")),
-				 !strcmp(argv[2], "on") ? "denied connections are now refused at once"
-							: "denied packets are now dropped silently");
+				 !strcmp(argv[2], "on")
+					 ? "denied connections are now refused at once"
+					 : "denied packets are now dropped silently");
 	if ((!strcmp(sub, "on") || !strcmp(sub, "off")) && argc == 2)
 		return call_done(c, "fw_set", json_pack("{s:b}", "enabled", !strcmp(sub, "on")),
-				 !strcmp(sub, "on") ? "firewall on" : "firewall OFF: every packet passes");
+				 !strcmp(sub, "on") ? "firewall on"
+						    : "firewall OFF: every packet passes");
 	if (!strcmp(sub, "suggest"))
 		return suggest(c, argc, argv);
 	if (!strcmp(sub, "pending") && argc == 3)
@@ -299,13 +307,15 @@ static int run(struct cli *c, int argc, char **argv)
 	if (!strcmp(sub, "auto-accept") && argc == 4 &&
 	    (!strcmp(argv[3], "on") || !strcmp(argv[3], "off")))
 		return call_done(c, "fw_auto_accept",
-				 json_pack("{s:s, s:b}", "network", argv[2], "on", !strcmp(argv[3], "on")),
+				 json_pack("{s:s, s:b}", "network", argv[2], "on",
+					   !strcmp(argv[3], "on")),
 				 "auto-accept updated");
 	return cli_usage_error("firewall", "unknown or incomplete subcommand '%s'", sub);
 }
 
 const struct command cmd_firewall = {
-	"firewall", "per-device firewall: rules, defaults, suggestions",
+	"firewall",
+	"per-device firewall: rules, defaults, suggestions",
 	"usage: ray firewall [show]\n"
 	"       ray firewall add in|out allow|deny [-p tcp|udp|icmp|any] [--port 22|80-443|80,443]\n"
 	"                        [--peer HOST|ID|IP] [--network NET]\n"

@@ -74,9 +74,9 @@ static int mint(struct cli *c, const char *net, int argc, char **argv)
 		return ret;
 	if (c->json) {
 		json_t *out = json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(res, "id"),
-					"code", json_object_get(res, "code"),
-					"expires", json_object_get(res, "expires"),
-					"reusable", json_object_get(res, "reusable"));
+					"code", json_object_get(res, "code"), "expires",
+					json_object_get(res, "expires"), "reusable",
+					json_object_get(res, "reusable"));
 		cli_print_json(out);
 		json_decref(out);
 	} else {
@@ -90,8 +90,8 @@ static int mint(struct cli *c, const char *net, int argc, char **argv)
 		print_expiry(json_integer_value(json_object_get(res, "expires")));
 		if (host && *host)
 			printf(", binds hostname %s", host);
-		printf("\n  join with: ray join <code>%s\n", reusable ?
-		       " --hostname NAME --auto-accept-firewall" : "");
+		printf("\n  join with: ray join <code>%s\n",
+		       reusable ? " --hostname NAME --auto-accept-firewall" : "");
 		if (isatty(STDOUT_FILENO))
 			print_qr(json_string_value(json_object_get(res, "code")));
 	}
@@ -113,8 +113,10 @@ static int list(struct cli *c, const char *net)
 		printf("no invites for %s: mint one with 'ray invite %s'\n", net, net);
 	} else {
 		printf("%-10s %-9s %-8s %-16s %s\n", "ID", "KIND", "STATUS", "HOSTNAME", "EXPIRY");
-		json_array_foreach(res, i, v) {
-			printf("%-10s %-9s %-8s %-16s ", json_string_value(json_object_get(v, "id")),
+		json_array_foreach(res, i, v)
+		{
+			printf("%-10s %-9s %-8s %-16s ",
+			       json_string_value(json_object_get(v, "id")),
 			       json_is_true(json_object_get(v, "reusable")) ? "reusable" : "single",
 			       json_string_value(json_object_get(v, "status")),
 			       json_string_value(json_object_get(v, "hostname")));
@@ -142,7 +144,8 @@ static int run_invite(struct cli *c, int argc, char **argv)
 		if (argc != 4)
 			return cli_usage_error("invite", "'revoke' takes one invite id");
 		ret = cli_call(c, "invite_revoke",
-			       json_pack("{s:s, s:s}", "network", argv[1], "id", argv[3]), &res, 15000);
+			       json_pack("{s:s, s:s}", "network", argv[1], "id", argv[3]), &res,
+			       15000);
 		if (ret)
 			return ret;
 		if (c->json)
@@ -156,7 +159,8 @@ static int run_invite(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_invite = {
-	"invite", "mint, list or revoke invite codes (coordinators)",
+	"invite",
+	"mint, list or revoke invite codes (coordinators)",
 	"usage: ray invite NET [--expires 7d] [--hostname H]\n"
 	"       ray invite NET --reusable [--expires 30d]\n"
 	"       ray invite NET list\n"
@@ -190,15 +194,16 @@ static int run_requests(struct cli *c, int argc, char **argv)
 			printf("%-10s %-16s %s\n", json_string_value(json_object_get(v, "id")),
 			       json_string_value(json_object_get(v, "hostname")),
 			       json_string_value(json_object_get(v, "endpoint_id")));
-		printf("approve with 'ray accept %s ID', refuse with 'ray deny %s ID'\n",
-		       argv[1], argv[1]);
+		printf("approve with 'ray accept %s ID', refuse with 'ray deny %s ID'\n", argv[1],
+		       argv[1]);
 	}
 	json_decref(res);
 	return 0;
 }
 
 const struct command cmd_requests = {
-	"requests", "list join requests waiting for approval",
+	"requests",
+	"list join requests waiting for approval",
 	"usage: ray requests NET\n\n"
 	"Machines that ran 'ray join ROOM_ID' on a closed network wait here until a\n"
 	"coordinator accepts or denies them.\n",
@@ -212,8 +217,8 @@ static int decide(struct cli *c, const char *cmd, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage_error(cmd, "expected a network name and a request id");
-	ret = cli_call(c, cmd, json_pack("{s:s, s:s}", "network", argv[1], "id", argv[2]),
-		       &res, 15000);
+	ret = cli_call(c, cmd, json_pack("{s:s, s:s}", "network", argv[1], "id", argv[2]), &res,
+		       15000);
 	if (ret)
 		return ret;
 	if (c->json)
@@ -235,13 +240,15 @@ static int run_deny(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_accept = {
-	"accept", "admit a pending join request",
+	"accept",
+	"admit a pending join request",
 	"usage: ray accept NET ID\n\nID is from 'ray requests NET' (or the joiner's endpoint id).\n",
 	run_accept,
 };
 
 const struct command cmd_deny = {
-	"deny", "refuse a pending join request",
+	"deny",
+	"refuse a pending join request",
 	"usage: ray deny NET ID\n\nThe joiner is told at once and stops retrying.\n",
 	run_deny,
 };

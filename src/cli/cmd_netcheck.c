@@ -18,7 +18,7 @@ static void print_member_relay(json_t *m)
 	}
 	printf("member relay  on, %s; forwarded %lld packets, %lld refused\n",
 	       json_is_true(json_object_get(m, "offered")) ? "offered to members"
-							    : "not offered (not directly reachable)",
+							   : "not offered (not directly reachable)",
 	       (long long)json_integer_value(json_object_get(m, "forwarded")),
 	       (long long)json_integer_value(json_object_get(m, "denied")));
 }
@@ -39,16 +39,20 @@ static int run_netcheck(struct cli *c, int argc, char **argv)
 		json_decref(res);
 		return 0;
 	}
-	printf("UDP port      %lld%s\n", (long long)json_integer_value(json_object_get(res, "port")),
+	printf("UDP port      %lld%s\n",
+	       (long long)json_integer_value(json_object_get(res, "port")),
 	       json_is_true(json_object_get(res, "fixed_port")) ? " (the fixed port: forwardable)"
 								: " (ephemeral: 41383 was taken)");
-	printf("UDP out       %s\n", json_is_true(json_object_get(res, "udp")) ? "works"
-	       : "no STUN answer (UDP blocked, the stun servers down or their names unresolved)");
+	printf("UDP out       %s\n",
+	       json_is_true(json_object_get(res, "udp"))
+		       ? "works"
+		       : "no STUN answer (UDP blocked, the stun servers down or their names unresolved)");
 	printf("public addrs ");
 	json_array_foreach(json_object_get(res, "public_addrs"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("%s\n", json_array_size(json_object_get(res, "public_addrs")) ? "" : " unknown");
-	json_array_foreach(json_object_get(res, "stun"), i, v) {
+	json_array_foreach(json_object_get(res, "stun"), i, v)
+	{
 		const char *name = json_string_value(json_object_get(v, "name"));
 
 		if (name)
@@ -59,15 +63,18 @@ static int run_netcheck(struct cli *c, int argc, char **argv)
 			printf("  stun %-22s %s", json_string_value(json_object_get(v, "server")),
 			       json_string_value(json_object_get(v, "status")));
 		if (json_object_get(v, "rtt_ms"))
-			printf(" %lld ms", (long long)json_integer_value(json_object_get(v, "rtt_ms")));
+			printf(" %lld ms",
+			       (long long)json_integer_value(json_object_get(v, "rtt_ms")));
 		putchar('\n');
 	}
 	relay = json_object_get(res, "relay");
 	if (json_is_object(relay)) {
-		printf("relay         %s %s %s", json_string_value(json_object_get(relay, "server")),
+		printf("relay         %s %s %s",
+		       json_string_value(json_object_get(relay, "server")),
 		       json_string_value(json_object_get(relay, "state")),
-		       json_object_get(relay, "relayed_addr") ?
-			       json_string_value(json_object_get(relay, "relayed_addr")) : "");
+		       json_object_get(relay, "relayed_addr")
+			       ? json_string_value(json_object_get(relay, "relayed_addr"))
+			       : "");
 		if (json_object_get(relay, "rtt_ms"))
 			printf(" %lld ms",
 			       (long long)json_integer_value(json_object_get(relay, "rtt_ms")));
@@ -80,17 +87,20 @@ static int run_netcheck(struct cli *c, int argc, char **argv)
 	if (json_is_string(json_object_get(v = json_object_get(res, "portmap"), "method")))
 		printf("port mapping  %s %s\n", json_string_value(json_object_get(v, "method")),
 		       json_is_string(json_object_get(v, "reason")) &&
-		       !strcmp(json_string_value(json_object_get(v, "method")), "none") ?
-		       json_string_value(json_object_get(v, "reason")) :
-		       json_is_string(json_object_get(v, "external")) ?
-		       json_string_value(json_object_get(v, "external")) : "");
+				       !strcmp(json_string_value(json_object_get(v, "method")),
+					       "none")
+			       ? json_string_value(json_object_get(v, "reason"))
+		       : json_is_string(json_object_get(v, "external"))
+			       ? json_string_value(json_object_get(v, "external"))
+			       : "");
 	print_member_relay(json_object_get(res, "member_relay"));
 	json_decref(res);
 	return 0;
 }
 
 const struct command cmd_netcheck = {
-	"netcheck", "this node's UDP port, public addresses and relay",
+	"netcheck",
+	"this node's UDP port, public addresses and relay",
 	"usage: ray netcheck\n\n"
 	"Probes the STUN servers from the mesh's UDP socket and reports the bound\n"
 	"port (and whether it is the fixed, forwardable 41383), the public\n"

@@ -19,15 +19,16 @@
 static int check_name(const char *cmd, const char *what, const char *v)
 {
 	if (!hostname_valid(v))
-		return cli_usage_error(cmd, "invalid %s '%s': use 1-63 of a-z, 0-9 and '-', not starting or ending with '-'",
-				       what, v);
+		return cli_usage_error(
+			cmd,
+			"invalid %s '%s': use 1-63 of a-z, 0-9 and '-', not starting or ending with '-'",
+			what, v);
 	return 0;
 }
 
 static void print_addrs(json_t *res)
 {
-	printf("  IPv4  %s\n  IPv6  %s\n",
-	       json_string_value(json_object_get(res, "ipv4")),
+	printf("  IPv4  %s\n  IPv6  %s\n", json_string_value(json_object_get(res, "ipv4")),
 	       json_string_value(json_object_get(res, "ipv6")));
 }
 
@@ -60,7 +61,8 @@ static int run_create(struct cli *c, int argc, char **argv)
 	/* The daemon waited for the DHT to store the record and gave up;
 	 * it keeps publishing, so a join may take a little longer. */
 	if (json_is_false(json_object_get(res, "published")))
-		fprintf(stderr, "ray: still publishing the network record in the DHT; a join right now may take a while\n");
+		fprintf(stderr,
+			"ray: still publishing the network record in the DHT; a join right now may take a while\n");
 	if (c->json) {
 		cli_print_json(res);
 	} else {
@@ -79,7 +81,8 @@ fail:
 }
 
 const struct command cmd_create = {
-	"create", "create a network and become its coordinator",
+	"create",
+	"create a network and become its coordinator",
 	"usage: ray create [--open] [--name NAME] [--hostname HOST]\n\n"
 	"Creates a network with a fresh network key; its public key is the room\n"
 	"id that others use to find it. This node becomes the coordinator.\n\n"
@@ -104,14 +107,14 @@ static void code_room(const char *code, char room[IDENTITY_ID_LEN + 1])
 }
 
 /* One stderr line per change of the daemon's join of room. */
-static void progress_show(const json_t *st, const char *room, char *last,
-			  size_t lastlen)
+static void progress_show(const json_t *st, const char *room, char *last, size_t lastlen)
 {
 	const json_t *jv;
 	size_t i;
 	char now[64];
 
-	json_array_foreach(json_object_get(st, "joining"), i, jv) {
+	json_array_foreach(json_object_get(st, "joining"), i, jv)
+	{
 		const char *r = json_string_value(json_object_get(jv, "room_id"));
 		const char *state = json_string_value(json_object_get(jv, "state"));
 		json_int_t n = json_integer_value(json_object_get(jv, "lookups"));
@@ -181,7 +184,8 @@ static int code_from_stdin(char *buf, size_t cap)
 	size_t n;
 
 	if (!fgets(buf, (int)cap, stdin))
-		return cli_usage_error("join", "'-' reads the code from standard input, which is empty");
+		return cli_usage_error("join",
+				       "'-' reads the code from standard input, which is empty");
 	n = strcspn(buf, "\r\n");
 	buf[n] = '\0';
 	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
@@ -255,7 +259,8 @@ fail:
 }
 
 const struct command cmd_join = {
-	"join", "join a network by room id or invite code",
+	"join",
+	"join a network by room id or invite code",
 	"usage: ray join ROOM_ID|CODE|- [--name ALIAS] [--hostname HOST]\n"
 	"                [--auto-accept-firewall]\n\n"
 	"Finds the network through the DHT, asks a coordinator for admission and\n"
@@ -287,7 +292,8 @@ static int run_leave(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_leave = {
-	"leave", "leave a network",
+	"leave",
+	"leave a network",
 	"usage: ray leave NET\n\n"
 	"Closes the connections of this network gracefully (peers drop you at\n"
 	"once; the coordinator removes you from the roster) and forgets it.\n",

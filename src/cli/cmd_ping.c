@@ -64,7 +64,8 @@ static int run_ping(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_ping = {
-	"ping", "probe a peer over the mesh: RTT, loss, path",
+	"ping",
+	"probe a peer over the mesh: RTT, loss, path",
 	"usage: ray ping PEER [-c N]\n\n"
 	"Sends N echo probes (default 4) over the encrypted connection to PEER (a\n"
 	"hostname, host.net, mesh address or endpoint id) and reports each RTT,\n"

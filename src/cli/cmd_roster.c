@@ -31,16 +31,18 @@ static int run_hostname(struct cli *c, int argc, char **argv)
 	if (argc != 3)
 		return cli_usage_error("hostname", "expected a network name and a hostname");
 	if (!hostname_valid(argv[2]))
-		return cli_usage_error("hostname", "invalid hostname '%s': use 1-63 of a-z, 0-9 and '-'",
+		return cli_usage_error("hostname",
+				       "invalid hostname '%s': use 1-63 of a-z, 0-9 and '-'",
 				       argv[2]);
 	snprintf(done, sizeof(done), "asked to be %s in %s (a clash becomes %s-1)", argv[2],
 		 argv[1], argv[2]);
-	return simple(c, "hostname", json_pack("{s:s, s:s}", "network", argv[1],
-					       "hostname", argv[2]), done);
+	return simple(c, "hostname",
+		      json_pack("{s:s, s:s}", "network", argv[1], "hostname", argv[2]), done);
 }
 
 const struct command cmd_hostname = {
-	"hostname", "change your name in a network",
+	"hostname",
+	"change your name in a network",
 	"usage: ray hostname NET NAME\n\n"
 	"The coordinators record the new name in the signed roster at once and\n"
 	"every member's Magic DNS follows; a name held by someone else becomes\n"
@@ -60,7 +62,8 @@ static int run_kick(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_kick = {
-	"kick", "remove a member from a network (coordinators)",
+	"kick",
+	"remove a member from a network (coordinators)",
 	"usage: ray kick NET MEMBER\n\n"
 	"MEMBER is a hostname, host.net, a mesh IPv4/IPv6 address or an endpoint\n"
 	"id. Every member disconnects it; it needs a new admission to return.\n",
@@ -79,7 +82,8 @@ static int run_nuke(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_nuke = {
-	"nuke", "delete a network for everyone (coordinators)",
+	"nuke",
+	"delete a network for everyone (coordinators)",
 	"usage: ray nuke NET\n\n"
 	"Publishes an empty roster as the network's last record, so members leave\n"
 	"and joiners are told it was deleted, then leaves it.\n",
@@ -96,8 +100,8 @@ static int run_admin(struct cli *c, int argc, char **argv)
 		char done[256];
 
 		snprintf(done, sizeof(done), "%s is now a coordinator of %s", argv[3], argv[1]);
-		return simple(c, "admin_add", json_pack("{s:s, s:s}", "network", argv[1],
-							"member", argv[3]), done);
+		return simple(c, "admin_add",
+			      json_pack("{s:s, s:s}", "network", argv[1], "member", argv[3]), done);
 	}
 	if (argc != 3 || strcmp(argv[2], "list") != 0)
 		return cli_usage_error("admin", "expected 'NET add MEMBER' or 'NET list'");
@@ -116,7 +120,8 @@ static int run_admin(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_admin = {
-	"admin", "add or list co-coordinators",
+	"admin",
+	"add or list co-coordinators",
 	"usage: ray admin NET add MEMBER\n"
 	"       ray admin NET list\n\n"
 	"'add' hands the network key to a member over its authenticated mesh\n"
@@ -136,8 +141,8 @@ static int run_ephemeral(struct cli *c, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage_error("ephemeral", "expected a network name and 7d|off|show");
-	ret = cli_call(c, "ephemeral", json_pack("{s:s, s:s}", "network", argv[1], "value", argv[2]),
-		       &res, 10000);
+	ret = cli_call(c, "ephemeral",
+		       json_pack("{s:s, s:s}", "network", argv[1], "value", argv[2]), &res, 10000);
 	if (ret)
 		return ret;
 	s = (long long)json_integer_value(json_object_get(res, "ephemeral_s"));
@@ -152,7 +157,8 @@ static int run_ephemeral(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_ephemeral = {
-	"ephemeral", "auto-remove members offline too long (coordinators)",
+	"ephemeral",
+	"auto-remove members offline too long (coordinators)",
 	"usage: ray ephemeral NET 7d|12h|off|show\n\n"
 	"Members this coordinator has not seen online for longer than the given\n"
 	"time are removed from the roster (fleets of short-lived machines).\n",

@@ -24,10 +24,11 @@ static void print_peer(json_t *p)
 	cli_format_bytes(json_number_value(json_object_get(p, "tx_bytes")), tx, sizeof(tx));
 	cli_format_bytes(json_number_value(json_object_get(p, "rx_bytes")), rx, sizeof(rx));
 	if (json_is_number(json_object_get(p, "rtt_ms")))
-		snprintf(rtt, sizeof(rtt), "%.1f ms", json_number_value(json_object_get(p, "rtt_ms")));
+		snprintf(rtt, sizeof(rtt), "%.1f ms",
+			 json_number_value(json_object_get(p, "rtt_ms")));
 	printf("    %-16s %-15s %-8s %-7s %-9s tx %-9s rx %-9s%s\n", str(p, "hostname"),
-	       str(p, "ipv4"), online ? "online" : "offline", str(p, "path"), rtt,
-	       tx, rx, json_is_true(json_object_get(p, "coordinator")) ? " coordinator" : "");
+	       str(p, "ipv4"), online ? "online" : "offline", str(p, "path"), rtt, tx, rx,
+	       json_is_true(json_object_get(p, "coordinator")) ? " coordinator" : "");
 }
 
 /* Flat names two networks give to two machines, and mesh addresses two
@@ -44,7 +45,8 @@ static void print_clashes(json_t *st)
 		       json_string_value(v) ? json_string_value(v) : "?");
 	if (addrs > 0)
 		printf("\n%lld mesh address(es) claimed by two identities in different networks: "
-		       "the first network's holder keeps each (see the logs)\n", (long long)addrs);
+		       "the first network's holder keeps each (see the logs)\n",
+		       (long long)addrs);
 }
 
 static void print_human(json_t *st)
@@ -59,17 +61,17 @@ static void print_human(json_t *st)
 		printf("no networks: create one with 'ray create' or join with 'ray join CODE'\n");
 		return;
 	}
-	json_array_foreach(nets, i, n) {
+	json_array_foreach(nets, i, n)
+	{
 		json_t *peers = json_object_get(n, "peers");
 
-		printf("\n%s  [%s, %s]  room %s\n", str(n, "name"), str(n, "role"),
-		       str(n, "mode"), str(n, "room_id"));
+		printf("\n%s  [%s, %s]  room %s\n", str(n, "name"), str(n, "role"), str(n, "mode"),
+		       str(n, "room_id"));
 		printf("  you  %-16s %-15s %s\n", str(n, "hostname"), str(n, "ipv4"),
 		       str(n, "ipv6"));
 		printf("  %zu peer%s\n", json_array_size(peers),
 		       json_array_size(peers) == 1 ? "" : "s");
-		json_array_foreach(peers, j, p)
-			print_peer(p);
+		json_array_foreach(peers, j, p) print_peer(p);
 	}
 	print_clashes(st);
 	json_t *pend = json_object_get(st, "pending");
@@ -104,7 +106,8 @@ static int run(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_status = {
-	"status", "show this node, its networks and their peers",
+	"status",
+	"show this node, its networks and their peers",
 	"usage: ray status [--json]\n\n"
 	"Shows the node's endpoint id, whether the VPN is active, and for each\n"
 	"network its role, mode, your hostname and addresses, and every other\n"

@@ -15,6 +15,8 @@ static int run_version(struct cli *c, int argc, char **argv)
 }
 
 const struct command cmd_version = {
-	"version", "print the version",
-	"usage: ray version   (also ray --version, ray -V)\n", run_version,
+	"version",
+	"print the version",
+	"usage: ray version   (also ray --version, ray -V)\n",
+	run_version,
 };

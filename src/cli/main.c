@@ -12,11 +12,10 @@
 #include <string.h>
 
 static const struct command *commands[] = {
-	&cmd_up, &cmd_down, &cmd_status, &cmd_create, &cmd_join, &cmd_leave,
-	&cmd_invite, &cmd_requests, &cmd_accept, &cmd_deny, &cmd_hostname,
-	&cmd_kick, &cmd_admin, &cmd_ephemeral, &cmd_nuke, &cmd_firewall,
-	&cmd_apply, &cmd_identityof, &cmd_ping, &cmd_netcheck, &cmd_mdns,
-	&cmd_config, &cmd_daemon, &cmd_version,
+	&cmd_up,     &cmd_down,      &cmd_status, &cmd_create,   &cmd_join,     &cmd_leave,
+	&cmd_invite, &cmd_requests,  &cmd_accept, &cmd_deny,     &cmd_hostname, &cmd_kick,
+	&cmd_admin,  &cmd_ephemeral, &cmd_nuke,   &cmd_firewall, &cmd_apply,    &cmd_identityof,
+	&cmd_ping,   &cmd_netcheck,  &cmd_mdns,   &cmd_config,   &cmd_daemon,   &cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -63,7 +62,8 @@ int main(int argc, char **argv)
 			c.verbose = true;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			help = 1;
-		else if ((strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) && nrest == 0)
+		else if ((strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) &&
+			 nrest == 0)
 			rest[nrest++] = "version";
 		else if (nrest < (int)(sizeof(rest) / sizeof(rest[0])) - 1)
 			rest[nrest++] = argv[i];

@@ -79,8 +79,7 @@ static int deleted(const char *exe)
 	return n >= k && strcmp(exe + n - k, DELETED) == 0;
 }
 
-int service_unit(char *out, size_t cap, const char *exe, const char *home,
-    const char *sock)
+int service_unit(char *out, size_t cap, const char *exe, const char *home, const char *sock)
 {
 	struct text t = { out, cap, 0, 0 };
 
@@ -92,8 +91,8 @@ int service_unit(char *out, size_t cap, const char *exe, const char *home,
 		return -ENAMETOOLONG;
 	out[0] = 0;
 	put_str(&t, "[Unit]\nDescription=Rayfish mesh VPN daemon\n"
-	    "After=network-online.target\nWants=network-online.target\n\n"
-	    "[Service]\nExecStart=");
+		    "After=network-online.target\nWants=network-online.target\n\n"
+		    "[Service]\nExecStart=");
 	put_program(&t, exe);
 	put_str(&t, " daemon\nRestart=on-failure\n");
 	put_env(&t, "RAYFISH_HOME", home);

@@ -26,7 +26,6 @@
  * a quote or backslash),
  * -ENAMETOOLONG when the text does not fit.
  */
-int service_unit(char *out, size_t cap, const char *exe, const char *home,
-    const char *sock);
+int service_unit(char *out, size_t cap, const char *exe, const char *home, const char *sock);
 
 #endif

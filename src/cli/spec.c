@@ -30,8 +30,8 @@ const char spec_example[] =
 	"    \"*\":\n"
 	"      allow: [icmp]\n";
 
-static int err_at(const struct yaml_doc *doc, const char *path, char *err,
-		  size_t errlen, const char *fmt, ...)
+static int err_at(const struct yaml_doc *doc, const char *path, char *err, size_t errlen,
+		  const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -57,27 +57,33 @@ static int check_aliases(const struct yaml_doc *doc, json_t *aliases, char *err,
 	if (!aliases)
 		return 0;
 	if (!json_is_object(aliases))
-		return err_at(doc, ".aliases", err, errlen, "aliases must be a mapping of name → identity");
-	json_object_foreach(aliases, name, v) {
+		return err_at(doc, ".aliases", err, errlen,
+			      "aliases must be a mapping of name → identity");
+	json_object_foreach(aliases, name, v)
+	{
 		snprintf(path, sizeof(path), ".aliases.%s", name);
 		if (!hostname_valid(name))
-			return err_at(doc, path, err, errlen, "alias '%s' is not a valid name", name);
+			return err_at(doc, path, err, errlen, "alias '%s' is not a valid name",
+				      name);
 		if (json_is_string(v) && identity_id_valid(json_string_value(v)))
 			continue;
 		if (!json_is_array(v) || json_array_size(v) == 0)
-			return err_at(doc, path, err, errlen,
-				      "alias '%s' must be an identity (64 hex characters) or a list of them", name);
-		json_array_foreach(v, i, id)
-			if (!json_is_string(id) || !identity_id_valid(json_string_value(id)))
-				return err_at(doc, path, err, errlen,
-					      "alias '%s': entry %zu is not an identity (see 'ray identityof')",
-					      name, i + 1);
+			return err_at(
+				doc, path, err, errlen,
+				"alias '%s' must be an identity (64 hex characters) or a list of them",
+				name);
+		json_array_foreach(v, i, id) if (
+			!json_is_string(id) ||
+			!identity_id_valid(json_string_value(
+				id))) return err_at(doc, path, err, errlen,
+						    "alias '%s': entry %zu is not an identity (see 'ray identityof')",
+						    name, i + 1);
 	}
 	return 0;
 }
 
-static int check_groups(const struct yaml_doc *doc, json_t *groups, json_t *aliases,
-			char *err, size_t errlen)
+static int check_groups(const struct yaml_doc *doc, json_t *groups, json_t *aliases, char *err,
+			size_t errlen)
 {
 	const char *name;
 	json_t *v, *m;
@@ -87,20 +93,28 @@ static int check_groups(const struct yaml_doc *doc, json_t *groups, json_t *alia
 	if (!groups)
 		return 0;
 	if (!json_is_object(groups))
-		return err_at(doc, ".groups", err, errlen, "groups must be a mapping of name → list");
-	json_object_foreach(groups, name, v) {
+		return err_at(doc, ".groups", err, errlen,
+			      "groups must be a mapping of name → list");
+	json_object_foreach(groups, name, v)
+	{
 		snprintf(path, sizeof(path), ".groups.%s", name);
 		if (!hostname_valid(name))
-			return err_at(doc, path, err, errlen, "group '%s' is not a valid name", name);
+			return err_at(doc, path, err, errlen, "group '%s' is not a valid name",
+				      name);
 		if (json_object_get(aliases, name))
-			return err_at(doc, path, err, errlen, "'%s' is both an alias and a group", name);
-		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > SPEC_MAX_EXPAND)
-			return err_at(doc, path, err, errlen, "group '%s' must list 1-%d hosts or aliases",
-				      name, SPEC_MAX_EXPAND);
-		json_array_foreach(v, i, m)
-			if (!json_is_string(m) || !hostname_valid(json_string_value(m)))
-				return err_at(doc, path, err, errlen, "group '%s': entry %zu is not a name",
-					      name, i + 1);
+			return err_at(doc, path, err, errlen, "'%s' is both an alias and a group",
+				      name);
+		if (!json_is_array(v) || json_array_size(v) == 0 ||
+		    json_array_size(v) > SPEC_MAX_EXPAND)
+			return err_at(doc, path, err, errlen,
+				      "group '%s' must list 1-%d hosts or aliases", name,
+				      SPEC_MAX_EXPAND);
+		json_array_foreach(v, i, m) if (
+			!json_is_string(m) ||
+			!hostname_valid(json_string_value(
+				m))) return err_at(doc, path, err, errlen,
+						   "group '%s': entry %zu is not a name", name,
+						   i + 1);
 	}
 	return 0;
 }
@@ -110,9 +124,7 @@ static void add_unique(json_t *arr, const char *s)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(arr, i, v)
-		if (strcmp(json_string_value(v), s) == 0)
-			return;
+	json_array_foreach(arr, i, v) if (strcmp(json_string_value(v), s) == 0) return;
 	json_array_append_new(arr, json_string(s));
 }
 
@@ -128,8 +140,7 @@ static void expand_peer(json_t *aliases, json_t *groups, const char *name, json_
 		if (json_is_string(a))
 			add_unique(out, json_string_value(a));
 		else
-			json_array_foreach(a, i, v)
-				add_unique(out, json_string_value(v));
+			json_array_foreach(a, i, v) add_unique(out, json_string_value(v));
 		return;
 	}
 	if (g) {
@@ -143,8 +154,8 @@ static void expand_peer(json_t *aliases, json_t *groups, const char *name, json_
 }
 
 static int expand_token(const struct yaml_doc *doc, const char *path, json_t *aliases,
-			json_t *groups, const char *tok, json_t *out, json_t *hosts,
-			char *err, size_t errlen)
+			json_t *groups, const char *tok, json_t *out, json_t *hosts, char *err,
+			size_t errlen)
 {
 	char buf[256], *parts[3] = { 0 }, *p = buf, fwerr[FW_ERR_BUF];
 	const char *peer = "*", *proto, *ports = "*";
@@ -174,12 +185,15 @@ static int expand_token(const struct yaml_doc *doc, const char *path, json_t *al
 			ports = parts[1];
 	}
 	if (strcmp(peer, "*") != 0 && !hostname_valid(peer))
-		return err_at(doc, path, err, errlen, "'%s': '%s' is not a host, alias or group", tok, peer);
-	if (fw_rule_parse(&r, "in", "allow", proto, ports, NULL, NULL, NULL, fwerr, sizeof(fwerr)) < 0)
+		return err_at(doc, path, err, errlen, "'%s': '%s' is not a host, alias or group",
+			      tok, peer);
+	if (fw_rule_parse(&r, "in", "allow", proto, ports, NULL, NULL, NULL, fwerr, sizeof(fwerr)) <
+	    0)
 		return err_at(doc, path, err, errlen, "'%s': %s", tok, fwerr);
 	peers = json_array();
 	expand_peer(aliases, groups, peer, peers, hosts);
-	json_array_foreach(peers, i, v) {
+	json_array_foreach(peers, i, v)
+	{
 		char t[512];
 
 		snprintf(t, sizeof(t), "%s:%s:%s", json_string_value(v), proto, ports);
@@ -190,8 +204,8 @@ static int expand_token(const struct yaml_doc *doc, const char *path, json_t *al
 }
 
 static int build_subject(const struct yaml_doc *doc, const char *path, json_t *aliases,
-			 json_t *groups, json_t *rules, json_t *norm, json_t *hosts,
-			 char *err, size_t errlen)
+			 json_t *groups, json_t *rules, json_t *norm, json_t *hosts, char *err,
+			 size_t errlen)
 {
 	static const char *kinds[] = { "allow", "deny" };
 	const char *key;
@@ -199,9 +213,12 @@ static int build_subject(const struct yaml_doc *doc, const char *path, json_t *a
 
 	if (!json_is_object(rules))
 		return err_at(doc, path, err, errlen, "expected allow: and/or deny: lists");
-	json_object_foreach(rules, key, v)
-		if (strcmp(key, "allow") != 0 && strcmp(key, "deny") != 0)
-			return err_at(doc, path, err, errlen, "unknown key '%s' (allow or deny)", key);
+	json_object_foreach(rules, key,
+			    v) if (strcmp(key, "allow") != 0 &&
+				   strcmp(key, "deny") !=
+					   0) return err_at(doc, path, err, errlen,
+							    "unknown key '%s' (allow or deny)",
+							    key);
 	for (int k = 0; k < 2; k++) {
 		json_t *list = json_object_get(rules, kinds[k]), *out = json_array(), *tok;
 		char sub[1024];
@@ -212,13 +229,16 @@ static int build_subject(const struct yaml_doc *doc, const char *path, json_t *a
 			continue;
 		snprintf(sub, sizeof(sub), "%s.%s", path, kinds[k]);
 		if (!json_is_array(list))
-			return err_at(doc, sub, err, errlen, "%s must be a list of tokens", kinds[k]);
-		json_array_foreach(list, i, tok) {
+			return err_at(doc, sub, err, errlen, "%s must be a list of tokens",
+				      kinds[k]);
+		json_array_foreach(list, i, tok)
+		{
 			char tp[1100];
 
 			snprintf(tp, sizeof(tp), "%s[%zu]", sub, i);
 			if (!json_is_string(tok))
-				return err_at(doc, tp, err, errlen, "a token is a string like tcp:22");
+				return err_at(doc, tp, err, errlen,
+					      "a token is a string like tcp:22");
 			if (expand_token(doc, tp, aliases, groups, json_string_value(tok), out,
 					 hosts, err, errlen) < 0)
 				return -EINVAL;
@@ -227,8 +247,8 @@ static int build_subject(const struct yaml_doc *doc, const char *path, json_t *a
 	return 0;
 }
 
-static int build_network(const struct yaml_doc *doc, const char *net, json_t *body,
-			 json_t *aliases, json_t *groups, json_t *out, char *err, size_t errlen)
+static int build_network(const struct yaml_doc *doc, const char *net, json_t *body, json_t *aliases,
+			 json_t *groups, json_t *out, char *err, size_t errlen)
 {
 	json_t *subjects = json_object(), *hosts = json_array(), *rules;
 	const char *subj;
@@ -244,7 +264,8 @@ static int build_network(const struct yaml_doc *doc, const char *net, json_t *bo
 		return 0;
 	if (body && !json_is_object(body))
 		return err_at(doc, path, err, errlen, "a network maps subjects to rules");
-	json_object_foreach(body, subj, rules) {
+	json_object_foreach(body, subj, rules)
+	{
 		json_t *targets = json_array(), *t;
 		char sp[768];
 		size_t i;
@@ -252,20 +273,24 @@ static int build_network(const struct yaml_doc *doc, const char *net, json_t *bo
 		snprintf(sp, sizeof(sp), "%s.%s", path, subj);
 		if (strcmp(subj, "*") != 0 && !hostname_valid(subj)) {
 			json_decref(targets);
-			return err_at(doc, sp, err, errlen, "subject '%s' is not a host, group or '*'", subj);
+			return err_at(doc, sp, err, errlen,
+				      "subject '%s' is not a host, group or '*'", subj);
 		}
 		if (json_object_get(aliases, subj)) {
 			json_decref(targets);
-			return err_at(doc, sp, err, errlen,
-				      "'%s' is an alias (identities): a subject is a hostname, a group or '*'",
-				      subj);
+			return err_at(
+				doc, sp, err, errlen,
+				"'%s' is an alias (identities): a subject is a hostname, a group or '*'",
+				subj);
 		}
 		expand_peer(NULL, groups, subj, targets, hosts);
-		json_array_foreach(targets, i, t) {
+		json_array_foreach(targets, i, t)
+		{
 			json_t *norm = json_object();
 
 			json_object_set_new(subjects, json_string_value(t), norm);
-			ret = build_subject(doc, sp, aliases, groups, rules, norm, hosts, err, errlen);
+			ret = build_subject(doc, sp, aliases, groups, rules, norm, hosts, err,
+					    errlen);
 			if (ret < 0)
 				break;
 		}
@@ -284,14 +309,17 @@ int spec_build(const struct yaml_doc *doc, json_t **out, char *err, size_t errle
 
 	*out = NULL;
 	if (!json_is_object(root))
-		return err_at(doc, "", err, errlen, "the spec must be a mapping with a networks: key");
-	json_object_foreach(root, key, body)
-		if (strcmp(key, "aliases") && strcmp(key, "groups") && strcmp(key, "networks")) {
-			char p[300];
+		return err_at(doc, "", err, errlen,
+			      "the spec must be a mapping with a networks: key");
+	json_object_foreach(root, key, body) if (strcmp(key, "aliases") && strcmp(key, "groups") &&
+						 strcmp(key, "networks"))
+	{
+		char p[300];
 
-			snprintf(p, sizeof(p), ".%s", key);
-			return err_at(doc, p, err, errlen, "unknown key '%s' (aliases, groups, networks)", key);
-		}
+		snprintf(p, sizeof(p), ".%s", key);
+		return err_at(doc, p, err, errlen, "unknown key '%s' (aliases, groups, networks)",
+			      key);
+	}
 	aliases = json_object_get(root, "aliases");
 	groups = json_object_get(root, "groups");
 	nets = json_object_get(root, "networks");
@@ -299,9 +327,11 @@ int spec_build(const struct yaml_doc *doc, json_t **out, char *err, size_t errle
 	    (ret = check_groups(doc, groups, aliases, err, errlen)) < 0)
 		return ret;
 	if (!json_is_object(nets) || json_object_size(nets) == 0)
-		return err_at(doc, ".networks", err, errlen, "networks: must map at least one network");
+		return err_at(doc, ".networks", err, errlen,
+			      "networks: must map at least one network");
 	res = json_pack("{s:{}}", "networks");
-	json_object_foreach(nets, key, body) {
+	json_object_foreach(nets, key, body)
+	{
 		json_t *n = json_object();
 
 		json_object_set_new(json_object_get(res, "networks"), key, n);
@@ -323,8 +353,7 @@ static void print_list(FILE *f, const char *indent, const char *name, json_t *li
 	if (json_array_size(list) == 0)
 		return;
 	fprintf(f, "%s%s:\n", indent, name);
-	json_array_foreach(list, i, v)
-		fprintf(f, "%s  - \"%s\"\n", indent, json_string_value(v));
+	json_array_foreach(list, i, v) fprintf(f, "%s  - \"%s\"\n", indent, json_string_value(v));
 }
 
 void spec_print_yaml(const json_t *spec, FILE *f)
@@ -333,9 +362,11 @@ void spec_print_yaml(const json_t *spec, FILE *f)
 	json_t *body, *rules;
 
 	fprintf(f, "networks:\n");
-	json_object_foreach(json_object_get(spec, "networks"), net, body) {
+	json_object_foreach(json_object_get(spec, "networks"), net, body)
+	{
 		fprintf(f, "  %s:\n", net);
-		json_object_foreach(json_object_get(body, "subjects"), subj, rules) {
+		json_object_foreach(json_object_get(body, "subjects"), subj, rules)
+		{
 			fprintf(f, "    \"%s\":\n", subj);
 			print_list(f, "      ", "allow", json_object_get(rules, "allow"));
 			print_list(f, "      ", "deny", json_object_get(rules, "deny"));

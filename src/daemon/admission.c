@@ -26,8 +26,7 @@
 #define INVITE_DEFAULT_TTL (7 * 86400)
 #define REUSABLE_DEFAULT_TTL (30 * 86400)
 
-static void send_denied(struct daemon *d, struct peer *p, const uint8_t net[32],
-			const char *why)
+static void send_denied(struct daemon *d, struct peer *p, const uint8_t net[32], const char *why)
 {
 	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
 
@@ -36,8 +35,7 @@ static void send_denied(struct daemon *d, struct peer *p, const uint8_t net[32],
 	peer_send_ctl(d, p, &m);
 }
 
-static void send_simple(struct daemon *d, struct peer *p, struct network *n,
-			enum ctl_type type)
+static void send_simple(struct daemon *d, struct peer *p, struct network *n, enum ctl_type type)
 {
 	struct ctl_msg m = { .type = type, .has_net = true };
 
@@ -78,8 +76,8 @@ static bool is_denied(const struct admission *a, const uint8_t pk[32])
  * invite or approval) and a clash with another identity is refused instead
  * of renamed. Returns 0, or -errno with a sentence in why.
  */
-static int admit_member(struct daemon *d, struct network *n, struct peer *p,
-			const char *wanted, bool bound, char *why, size_t whylen)
+static int admit_member(struct daemon *d, struct network *n, struct peer *p, const char *wanted,
+			bool bound, char *why, size_t whylen)
 {
 	char name[HOSTNAME_BUF], pick[HOSTNAME_BUF];
 	struct group_blob blob;
@@ -98,8 +96,8 @@ static int admit_member(struct daemon *d, struct network *n, struct peer *p,
 		const struct gb_member *m = group_blob_find_member_by_hostname(&blob, pick);
 
 		if (m && strcmp(m->id, p->id) != 0) {
-			snprintf(why, whylen, "the hostname %s bound to this invite is already taken",
-				 pick);
+			snprintf(why, whylen,
+				 "the hostname %s bound to this invite is already taken", pick);
 			group_blob_free(&blob);
 			return -EEXIST;
 		}
@@ -135,11 +133,16 @@ static int admit_member(struct daemon *d, struct network *n, struct peer *p,
 static const char *invite_error(int err)
 {
 	switch (err) {
-	case -ENOENT: return "the invite code is not known to this coordinator (revoked, or minted for another network)";
-	case -EKEYEXPIRED: return "the invite code has expired";
-	case -EKEYREVOKED: return "the invite code was revoked";
-	case -EALREADY: return "the invite code was already used";
-	default: return "the invite code cannot be checked";
+	case -ENOENT:
+		return "the invite code is not known to this coordinator (revoked, or minted for another network)";
+	case -EKEYEXPIRED:
+		return "the invite code has expired";
+	case -EKEYREVOKED:
+		return "the invite code was revoked";
+	case -EALREADY:
+		return "the invite code was already used";
+	default:
+		return "the invite code cannot be checked";
 	}
 }
 
@@ -196,7 +199,8 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 		if (ret < 0) {
 			log_error("network %s: cannot record invite %s as used (%s); %.8s refused",
 				  n->saved.name, inv.id, strerror(-ret), p->id);
-			snprintf(why, sizeof(why), "the coordinator cannot record the invite as used (%s); try again later",
+			snprintf(why, sizeof(why),
+				 "the coordinator cannot record the invite as used (%s); try again later",
 				 strerror(-ret));
 			send_denied(d, p, n->pk, why);
 			goto out;
@@ -227,8 +231,9 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 				send_denied(d, p, n->pk, why);
 			goto out;
 		}
-		send_denied(d, p, n->pk, ret == -EKEYEXPIRED ? "the reusable key has expired"
-				: "the reusable key was revoked");
+		send_denied(d, p, n->pk,
+			    ret == -EKEYEXPIRED ? "the reusable key has expired"
+						: "the reusable key was revoked");
 		goto out;
 	}
 	if (gate_log_ok(d, p))
@@ -267,8 +272,7 @@ static bool evict_gone(struct admission *a)
 	return true;
 }
 
-static void queue_request(struct daemon *d, struct network *n, struct peer *p,
-			  const char *hostname)
+static void queue_request(struct daemon *d, struct network *n, struct peer *p, const char *hostname)
 {
 	struct admission *a = &n->admission;
 	struct join_request *r = find_request(a, p->pk);
@@ -279,8 +283,8 @@ static void queue_request(struct daemon *d, struct network *n, struct peer *p,
 		 * later instead of giving up on a refusal it did not earn. */
 		if (from_source(d, a, p) >= ADMISSION_PER_SOURCE ||
 		    (a->n_req == ADMISSION_MAX_REQUESTS && !evict_gone(a))) {
-			log_debug("network %s: no place in the queue for %.8s yet",
-				  n->saved.name, p->id);
+			log_debug("network %s: no place in the queue for %.8s yet", n->saved.name,
+				  p->id);
 			send_simple(d, p, n, CTL_PENDING);
 			return;
 		}
@@ -292,10 +296,10 @@ static void queue_request(struct daemon *d, struct network *n, struct peer *p,
 		r->since = daemon_unix_now();
 		if (gate_log_ok(d, p))
 			log_info("network %s: join request %s from %.8s (%s) waits for approval",
-				 n->saved.name, r->id, p->id, hostname[0] ? hostname : "no hostname");
+				 n->saved.name, r->id, p->id,
+				 hostname[0] ? hostname : "no hostname");
 	}
-	snprintf(r->hostname, sizeof(r->hostname), "%s",
-		 hostname_valid(hostname) ? hostname : "");
+	snprintf(r->hostname, sizeof(r->hostname), "%s", hostname_valid(hostname) ? hostname : "");
 	r->seen_ms = daemon_now_ms(d);
 	r->gone_ms = 0;
 	send_simple(d, p, n, CTL_PENDING);
@@ -447,7 +451,9 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 	if (!n)
 		return;
 	if (exp && invite_parse_duration(exp, &ttl) < 0) {
-		ipc_reply_error(req, "invalid --expires '%s': use a number with d, h, m or s (7d, 12h)", exp);
+		ipc_reply_error(req,
+				"invalid --expires '%s': use a number with d, h, m or s (7d, 12h)",
+				exp);
 		return;
 	}
 	if (host && !hostname_valid(host)) {
@@ -455,7 +461,9 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	if (reusable && host) {
-		ipc_reply_error(req, "a reusable key cannot bind a hostname: give each server its own --hostname when it joins");
+		ipc_reply_error(
+			req,
+			"a reusable key cannot bind a hostname: give each server its own --hostname when it joins");
 		return;
 	}
 	memcpy(code.net, n->pk, 32);
@@ -467,7 +475,8 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 		snprintf(id, sizeof(id), "%s", k.id);
 		expires = k.expires;
 	} else if ((ret = mint_single(d, n, host, ttl, code.secret, id, &expires)) == -EBADMSG) {
-		ipc_reply_error(req, "cannot mint the invite: the invite ledger of %s is unreadable",
+		ipc_reply_error(req,
+				"cannot mint the invite: the invite ledger of %s is unreadable",
 				n->saved.name);
 		return;
 	}
@@ -477,11 +486,11 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 	}
 	invite_code_encode(&code, text, sizeof(text));
 	sodium_memzero(code.secret, sizeof(code.secret));
-	log_info("network %s: minted %s %s", n->saved.name,
-		 reusable ? "reusable key" : "invite", id);
+	log_info("network %s: minted %s %s", n->saved.name, reusable ? "reusable key" : "invite",
+		 id);
 	ipc_reply(req, json_pack("{s:s, s:s, s:I, s:b, s:s, s:s}", "id", id, "code", text,
-				 "expires", (json_int_t)expires, "reusable", reusable,
-				 "hostname", host ? host : "", "network", n->saved.name));
+				 "expires", (json_int_t)expires, "reusable", reusable, "hostname",
+				 host ? host : "", "network", n->saved.name));
 }
 
 static const char *entry_status(enum invite_status s, uint64_t expires)
@@ -509,17 +518,22 @@ void admission_cmd_invite_list(struct daemon *d, struct ipc_request *req)
 	for (size_t i = 0; i < led.n; i++) {
 		const struct invite *v = &led.v[i];
 
-		json_array_append_new(list, json_pack("{s:s, s:b, s:I, s:s, s:s}",
-			"id", v->id, "reusable", 0, "expires", (json_int_t)v->expires,
-			"status", entry_status(v->status, v->expires), "hostname", v->hostname));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:b, s:I, s:s, s:s}", "id", v->id,
+						"reusable", 0, "expires", (json_int_t)v->expires,
+						"status", entry_status(v->status, v->expires),
+						"hostname", v->hostname));
 	}
 	for (size_t i = 0; i < n->blob.n_keys; i++) {
 		const struct gb_key *k = &n->blob.keys[i];
 
-		json_array_append_new(list, json_pack("{s:s, s:b, s:I, s:s, s:s}",
-			"id", k->id, "reusable", 1, "expires", (json_int_t)k->expires,
-			"status", entry_status(k->revoked ? INVITE_REVOKED : INVITE_ACTIVE, k->expires),
-			"hostname", ""));
+		json_array_append_new(list, json_pack("{s:s, s:b, s:I, s:s, s:s}", "id", k->id,
+						      "reusable", 1, "expires",
+						      (json_int_t)k->expires, "status",
+						      entry_status(k->revoked ? INVITE_REVOKED
+									      : INVITE_ACTIVE,
+								   k->expires),
+						      "hostname", ""));
 	}
 	invite_ledger_free(&led);
 	ipc_reply(req, list);
@@ -584,7 +598,8 @@ void admission_cmd_requests(struct daemon *d, struct ipc_request *req)
 
 		identity_id_format(r->pk, id);
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I}", "id", r->id,
-			"endpoint_id", id, "hostname", r->hostname, "since", (json_int_t)r->since));
+						      "endpoint_id", id, "hostname", r->hostname,
+						      "since", (json_int_t)r->since));
 	}
 	ipc_reply(req, list);
 }

@@ -23,12 +23,12 @@ struct peer;
 struct ctl_msg;
 
 struct join_request {
-	char id[9];                  /* short handle for accept/deny */
+	char id[9]; /* short handle for accept/deny */
 	uint8_t pk[32];
 	char hostname[HOSTNAME_BUF];
-	uint64_t since;              /* unix seconds */
-	uint64_t seen_ms;            /* loop time the joiner last asked */
-	uint64_t gone_ms;            /* loop time its connection went; 0: up */
+	uint64_t since;   /* unix seconds */
+	uint64_t seen_ms; /* loop time the joiner last asked */
+	uint64_t gone_ms; /* loop time its connection went; 0: up */
 };
 
 /* Per network, in memory: a restart forgets the queue (joiners retry). */

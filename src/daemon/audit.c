@@ -96,8 +96,8 @@ void audit_peer(struct daemon *d, struct peer *p, const char *event)
 
 		if (!m)
 			continue;
-		len = snprintf(line, sizeof(line), "%s %s net=%s peer=%s host=%s%s\n", stamp,
-			       event, n->saved.name, p->id, m->hostname, held);
+		len = snprintf(line, sizeof(line), "%s %s net=%s peer=%s host=%s%s\n", stamp, event,
+			       n->saved.name, p->id, m->hostname, held);
 		if (len > 0 && write(d->audit_fd, line, (size_t)len) < 0)
 			log_warn("audit: write failed: %s", strerror(errno));
 	}

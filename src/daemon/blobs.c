@@ -22,7 +22,8 @@
 #include <string.h>
 
 #define FETCH_TIMEOUT_MS 15000
-#define MESH_WAIT_MS 5000	/* then a blobs connection (a peer that does not
+#define MESH_WAIT_MS \
+	5000 /* then a blobs connection (a peer that does not
 				 * answer over mesh, e.g. an older build) */
 #define SERVE_TXQ (CTL_MAX_BLOB + 4096)
 
@@ -33,8 +34,8 @@ struct blob_fetch {
 	uint8_t hash[32];
 	blob_fetch_fn cb;
 	void *ud;
-	struct quic_conn *conn;	/* our blobs connection, if we made one */
-	struct quic_conn *mesh;	/* the mesh connection we asked over */
+	struct quic_conn *conn; /* our blobs connection, if we made one */
+	struct quic_conn *mesh; /* the mesh connection we asked over */
 	uv_timer_t timer;
 	bool done;
 };
@@ -62,8 +63,7 @@ static void on_timer_closed(uv_handle_t *h)
 }
 
 static bool fetching(struct daemon *d, const uint8_t hash[32]);
-static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data,
-			 size_t len);
+static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data, size_t len);
 
 /* Delivers the result once, then unlinks and frees the fetch; the peers
  * waiting for the blob get it, or "not here" when no other fetch of it is
@@ -104,7 +104,8 @@ static void on_timeout(uv_timer_t *t)
 	struct blob_fetch *f = t->data;
 
 	if (f->mesh) {
-		log_debug("blobs: no answer over the mesh connection; asking on a blobs connection");
+		log_debug(
+			"blobs: no answer over the mesh connection; asking on a blobs connection");
 		fetch_fall_back(f);
 		return;
 	}
@@ -162,8 +163,8 @@ static void fetch_fall_back(struct blob_fetch *f)
 	uv_timer_start(&f->timer, on_timeout, FETCH_TIMEOUT_MS, 0);
 }
 
-int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32],
-	       blob_fetch_fn cb, void *ud)
+int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32], blob_fetch_fn cb,
+	       void *ud)
 {
 	struct blob_fetch *f = calloc(1, sizeof(*f));
 	uint64_t wait = MESH_WAIT_MS;
@@ -222,8 +223,8 @@ static void serve_open(struct daemon *d, struct quic_conn *c)
 {
 	struct blob_serve *v;
 
-	if (serving(d, NULL) >= BLOBS_SERVE_MAX ||
-	    serving(d, c) >= BLOBS_SERVE_PER_SOURCE || !(v = calloc(1, sizeof(*v)))) {
+	if (serving(d, NULL) >= BLOBS_SERVE_MAX || serving(d, c) >= BLOBS_SERVE_PER_SOURCE ||
+	    !(v = calloc(1, sizeof(*v)))) {
 		d->blobs_refused++;
 		quic_conn_close(c, QUIC_CODE_OVERLOAD);
 		return;
@@ -303,8 +304,7 @@ static bool wait_for(struct daemon *d, const uint8_t pk[32], const uint8_t hash[
 
 /* data, or "not here" (NULL, or no room in its send queue), to the peer
  * that waited, over its mesh connection if it still has one; frees w. */
-static void answer_wait(struct daemon *d, struct blob_wait *w, const uint8_t *data,
-			size_t len)
+static void answer_wait(struct daemon *d, struct blob_wait *w, const uint8_t *data, size_t len)
 {
 	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
 	struct peer *p = peers_find(d, w->pk);
@@ -322,8 +322,7 @@ static void answer_wait(struct daemon *d, struct blob_wait *w, const uint8_t *da
 }
 
 /* The requests waiting for hash (NULL: those past their time). */
-static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data,
-			 size_t len)
+static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data, size_t len)
 {
 	uint64_t now = daemon_now_ms(d);
 	struct blob_wait **pp = &d->blob_waits, *w;
@@ -347,8 +346,7 @@ static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t
  * is small), is answered with an empty CTL_BLOB: "ask on a blobs
  * connection".
  */
-static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32],
-		  bool mesh)
+static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32], bool mesh)
 {
 	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
 	uint8_t *bytes = NULL;
@@ -411,8 +409,7 @@ static void serve_message(struct daemon *d, struct quic_conn *c, const struct ct
 	serve(d, c, m->hash, false);
 }
 
-void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf,
-		      size_t len)
+void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	struct blob_fetch *f = quic_conn_get_data(c);
 	struct ctl_msg m;

@@ -35,12 +35,11 @@ struct quic_conn;
 struct ctl_msg;
 
 /* data is NULL on failure (timeout, refusal, hash mismatch). */
-typedef void (*blob_fetch_fn)(struct daemon *d, const uint8_t *data, size_t len,
-			      void *ud);
+typedef void (*blob_fetch_fn)(struct daemon *d, const uint8_t *data, size_t len, void *ud);
 
 /* Fetches hash from peer pk; cb runs exactly once (also on shutdown). */
-int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32],
-	       blob_fetch_fn cb, void *ud);
+int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32], blob_fetch_fn cb,
+	       void *ud);
 /* Fails every fetch (callbacks run) and forgets every connection served. */
 void blobs_close_all(struct daemon *d);
 /* Every tick: served connections past BLOBS_SERVE_MS are closed, requests
@@ -53,8 +52,7 @@ size_t blobs_serving(struct daemon *d);
 int blobs_accept(struct daemon *d);
 /* QUIC events for blobs connections. */
 void blobs_on_confirmed(struct daemon *d, struct quic_conn *c);
-void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf,
-		      size_t len);
+void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf, size_t len);
 void blobs_on_closed(struct daemon *d, struct quic_conn *c);
 
 /* Mesh control stream: CTL_BLOB_GET and CTL_BLOB; true when m was ours. */

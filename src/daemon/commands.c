@@ -55,9 +55,9 @@ static void h_down(struct daemon *d, struct ipc_request *req)
 }
 
 enum access {
-	OPEN,		/* a read: every local user */
-	OPER,		/* changes the node: root or the operator */
-	OPER_SET,	/* a read without "value", a change with it */
+	OPEN,     /* a read: every local user */
+	OPER,     /* changes the node: root or the operator */
+	OPER_SET, /* a read without "value", a change with it */
 };
 
 static const struct {
@@ -116,18 +116,18 @@ void daemon_dispatch(struct ipc_request *req, void *ud)
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (strcmp(table[i].cmd, req->cmd) != 0)
 			continue;
-		if (needs_operator(table[i].access, req) &&
-		    !daemon_authorized(d, req->uid)) {
+		if (needs_operator(table[i].access, req) && !daemon_authorized(d, req->uid)) {
 			if (ipc_server_log_ok(&d->ipc))
 				log_warn("ipc: uid %u refused for '%s'", (unsigned)req->uid,
 					 req->cmd);
-			ipc_reply_error(req, "'%s' needs root or the operator (see 'ray config set operator')",
-					req->cmd);
+			ipc_reply_error(
+				req,
+				"'%s' needs root or the operator (see 'ray config set operator')",
+				req->cmd);
 			return;
 		}
 		table[i].fn(d, req);
 		return;
 	}
-	ipc_reply_error(req, "unknown command '%s' (is the daemon older than this ray?)",
-			req->cmd);
+	ipc_reply_error(req, "unknown command '%s' (is the daemon older than this ray?)", req->cmd);
 }

@@ -18,8 +18,7 @@ struct daemon;
 struct peer;
 
 /* True when the handler took m (it is not offered to the next one). */
-typedef bool (*control_handler_fn)(struct daemon *d, struct peer *p,
-				   const struct ctl_msg *m);
+typedef bool (*control_handler_fn)(struct daemon *d, struct peer *p, const struct ctl_msg *m);
 
 #define CONTROL_MAX_HANDLERS 2
 

@@ -70,8 +70,8 @@ static bool ipc_trusted(uid_t uid, void *ud)
 
 static bool settings_live(enum setting_key k)
 {
-	return k == SET_STUN || k == SET_RELAY || k == SET_RELAY_MEMBERS ||
-	       k == SET_OPERATOR || k == SET_DNS_LISTEN || k == SET_DNS_UPSTREAMS;
+	return k == SET_STUN || k == SET_RELAY || k == SET_RELAY_MEMBERS || k == SET_OPERATOR ||
+	       k == SET_DNS_LISTEN || k == SET_DNS_UPSTREAMS;
 }
 
 /* Magic DNS moves to the new address or upstreams by a down and up (the
@@ -197,8 +197,7 @@ static void ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t
 		control_on_message(ud, p, buf, len);
 }
 
-static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reason,
-		      uint64_t code)
+static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reason, uint64_t code)
 {
 	if (is_mesh(c)) {
 		blobs_on_mesh_closed(ud, c);
@@ -234,8 +233,7 @@ static int start_transport(struct daemon *d)
 		log_error("udp: cannot derive the disco key: %s", strerror(-ret));
 		return ret;
 	}
-	ret = quic_endpoint_new(&d->quic, d->loop, d->ms, d->id.seed, NULL,
-				&daemon_quic_events, d);
+	ret = quic_endpoint_new(&d->quic, d->loop, d->ms, d->id.seed, NULL, &daemon_quic_events, d);
 	if (ret < 0)
 		log_error("quic: cannot start the endpoint: %s", strerror(-ret));
 	return ret;
@@ -314,8 +312,8 @@ static int prepare_dirs(struct daemon *d)
 	snprintf(sockdir, sizeof(sockdir), "%s", d->sock_path);
 	ret = fileio_mkdir_p(dirname(sockdir), 0755);
 	if (ret < 0)
-		log_error("cannot create the socket directory for %s: %s",
-			  d->sock_path, strerror(-ret));
+		log_error("cannot create the socket directory for %s: %s", d->sock_path,
+			  strerror(-ret));
 	return ret;
 }
 
@@ -410,8 +408,8 @@ static int daemon_start(struct daemon *d)
  * silent resolver are abandoned: ample for a lookup that is merely slow,
  * well inside the few seconds systemd (and the lab) give a stop.
  */
-#define STOP_GRACE_MS	1500
-#define STOP_WAKE_MS	100
+#define STOP_GRACE_MS 1500
+#define STOP_WAKE_MS 100
 
 static void on_stop_wake(uv_timer_t *t)
 {
@@ -433,7 +431,7 @@ static bool only_lookups_left(uv_loop_t *loop)
 
 	uv_walk(loop, count_live, &handles);
 	return handles == 0 && resolve_inflight() > 0 &&
-	    loop->active_reqs.count == resolve_inflight();
+	       loop->active_reqs.count == resolve_inflight();
 }
 
 /*

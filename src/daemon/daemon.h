@@ -54,43 +54,43 @@ struct daemon {
 	bool tun_open;
 	struct forward *fwd;
 	struct peer_table table;
-	struct peer *peers;          /* every remote identity we care about */
-	struct network *nets;        /* joined networks, in join order */
-	struct join_op *joins;       /* joins in progress */
-	struct blob_fetch *fetches;  /* blob fetches in progress */
-	struct blob_serve *serves;   /* blobs connections we answer (blobs.c) */
+	struct peer *peers;           /* every remote identity we care about */
+	struct network *nets;         /* joined networks, in join order */
+	struct join_op *joins;        /* joins in progress */
+	struct blob_fetch *fetches;   /* blob fetches in progress */
+	struct blob_serve *serves;    /* blobs connections we answer (blobs.c) */
 	struct blob_wait *blob_waits; /* mesh requests waiting for a blob (blobs.c) */
 	size_t n_blob_waits;
-	uint64_t blobs_refused;      /* over the serving budget */
+	uint64_t blobs_refused;                          /* over the serving budget */
 	uint64_t blobs_fetched_mesh, blobs_fetched_conn; /* answered fetches */
-	struct lookup *lookups;      /* DHT lookups in progress (records.c) */
+	struct lookup *lookups;                          /* DHT lookups in progress (records.c) */
 	uint32_t next_net_index;
-	struct dns_table dns_table;  /* names from every roster */
-	size_t dns_flat_clashes;     /* last count warned of (magicdns.c) */
-	struct dns_server *dns;      /* Magic DNS while active */
-	struct dns_resolv resolv;    /* what we changed in the system resolver */
-	int audit_fd;                /* audit.log, append-only */
-	struct firewall *fw;         /* the node's firewall (firewall_policy.c) */
-	struct nat *nat;             /* STUN / TURN state (nat.c) */
-	struct ping_op *pings;       /* `ray ping` in progress */
+	struct dns_table dns_table; /* names from every roster */
+	size_t dns_flat_clashes;    /* last count warned of (magicdns.c) */
+	struct dns_server *dns;     /* Magic DNS while active */
+	struct dns_resolv resolv;   /* what we changed in the system resolver */
+	int audit_fd;               /* audit.log, append-only */
+	struct firewall *fw;        /* the node's firewall (firewall_policy.c) */
+	struct nat *nat;            /* STUN / TURN state (nat.c) */
+	struct ping_op *pings;      /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
-	struct ratelimit gate_log;   /* gate.c: log lines strangers cause, together */
+	struct ratelimit gate_log; /* gate.c: log lines strangers cause, together */
 	uint64_t gate_logs_held, gate_logs_told, gate_logs_told_ms;
-	struct mdns *mdns;           /* LAN discovery (lan_discovery.c) */
+	struct mdns *mdns; /* LAN discovery (lan_discovery.c) */
 	struct conntrack *ct;
-	bool active;                 /* `ray up` state: TUN carries traffic */
+	bool active; /* `ray up` state: TUN carries traffic */
 	bool stopping;
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
-	uv_timer_t tick;             /* 1 s housekeeping */
-	uint64_t endpoint_seq;       /* last endpoint record sequence */
+	uv_timer_t tick;       /* 1 s housekeeping */
+	uint64_t endpoint_seq; /* last endpoint record sequence */
 	uint64_t next_endpoint_publish_ms;
 	uint64_t next_addrs_check_ms;
-	uint64_t next_vias_ms;       /* member relay candidates due (member_relay.c) */
+	uint64_t next_vias_ms; /* member relay candidates due (member_relay.c) */
 	uint64_t next_roster_check_ms;
-	uint64_t started_unix;       /* baseline for members never seen */
-	uint64_t started_ms;         /* loop time at start */
-	char endpoint_addrs_sig[512];/* addresses last published, to spot changes */
+	uint64_t started_unix;            /* baseline for members never seen */
+	uint64_t started_ms;              /* loop time at start */
+	char endpoint_addrs_sig[512];     /* addresses last published, to spot changes */
 	uint8_t endpoint_rec[RECORD_MAX]; /* that signed record, for CTL_ENDPOINT */
 	size_t endpoint_rec_len;
 };

@@ -66,8 +66,8 @@ static void sync_addresses(struct daemon *d)
 			int ret = tun_addr4_add(&d->tun, n->my_ipv4);
 
 			if (ret < 0 && ret != -EEXIST)
-				log_warn("tun: cannot add an address for %s: %s",
-					 n->saved.name, strerror(-ret));
+				log_warn("tun: cannot add an address for %s: %s", n->saved.name,
+					 strerror(-ret));
 		}
 		if (d->fwd)
 			forward_local_add4(d->fwd, n->my_ipv4);
@@ -116,8 +116,7 @@ static bool wanted4(const struct peer_table *old, uint32_t ip, const struct peer
 	return e && e->peer == p;
 }
 
-static bool wanted6(const struct peer_table *old, const uint8_t ip[16],
-		    const struct peer *p)
+static bool wanted6(const struct peer_table *old, const uint8_t ip[16], const struct peer *p)
 {
 	const struct peer_entry *e;
 
@@ -127,9 +126,8 @@ static bool wanted6(const struct peer_table *old, const uint8_t ip[16],
 	return e && e->peer == p;
 }
 
-static void add_route(struct daemon *d, const struct network *n,
-		      const struct gb_member *m, struct peer *p,
-		      const struct peer_table *old)
+static void add_route(struct daemon *d, const struct network *n, const struct gb_member *m,
+		      struct peer *p, const struct peer_table *old)
 {
 	uint8_t v6[16];
 	int ret;
@@ -138,8 +136,8 @@ static void add_route(struct daemon *d, const struct network *n,
 		ret = peer_table_insert4(&d->table, m->ipv4, p, n->index);
 		/* -EADDRINUSE: a clash, recorded by the table, logged later */
 		if (ret < 0 && ret != -EEXIST && ret != -EADDRINUSE)
-			log_warn("datapath: route for %s.%s: %s", m->hostname,
-				 n->saved.name, strerror(-ret));
+			log_warn("datapath: route for %s.%s: %s", m->hostname, n->saved.name,
+				 strerror(-ret));
 	}
 	/* IPv6 comes from the id alone: two ids on one IPv6 means a BLAKE3
 	 * collision, but the table would refuse it all the same. */
@@ -225,8 +223,9 @@ static void log_new_clashes(const struct daemon *d, const struct peer_table *old
 			address_ipv6_format(c->v6, a);
 		log_warn("datapath: address clash: %s is %.16s's in %s, %s also gives it "
 			 "to %.16s: kept for the first, packets to or from %.16s on it are "
-			 "dropped", a, owner->id, net_name(d, c->owner_net),
-			 net_name(d, c->refused_net), refused->id, refused->id);
+			 "dropped",
+			 a, owner->id, net_name(d, c->owner_net), net_name(d, c->refused_net),
+			 refused->id, refused->id);
 	}
 }
 
@@ -258,7 +257,8 @@ static size_t peer_mtu(void *peer, void *ud)
 /* Offloads unless the tun-offload setting (or RAYFISH_TUN_OFFLOAD) is off. */
 static unsigned tun_flags(const struct daemon *d)
 {
-	return strcmp(settings_get(&d->settings, SET_TUN_OFFLOAD), "on") == 0 ? TUN_OPEN_OFFLOAD : 0;
+	return strcmp(settings_get(&d->settings, SET_TUN_OFFLOAD), "on") == 0 ? TUN_OPEN_OFFLOAD
+									      : 0;
 }
 
 int datapath_up(struct daemon *d)

@@ -21,11 +21,9 @@ void datapath_down(struct daemon *d);
 void datapath_sync(struct daemon *d);
 
 /* A DATAGRAM from p's connection. */
-void datapath_deliver(struct daemon *d, struct peer *p, const uint8_t *pkt,
-		      size_t len);
+void datapath_deliver(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len);
 
 /* Data-plane bytes to and from p so far. */
-void datapath_peer_bytes(struct daemon *d, struct peer *p, uint64_t *tx,
-			 uint64_t *rx);
+void datapath_peer_bytes(struct daemon *d, struct peer *p, uint64_t *tx, uint64_t *rx);
 
 #endif

@@ -79,8 +79,8 @@ int policy_open(struct daemon *d)
 	if (ret == -ENOENT)
 		return 0; /* fresh config: the secure posture with the ICMP seed */
 	if (ret < 0) {
-		log_error("firewall: %s: %s (fix or remove the file; it was left untouched)",
-			  path, err);
+		log_error("firewall: %s: %s (fix or remove the file; it was left untouched)", path,
+			  err);
 		return ret;
 	}
 	return 0;
@@ -105,8 +105,8 @@ void policy_recompile(struct daemon *d)
 }
 
 /* "peer:proto:ports", "proto:ports" or "proto" → one rule. */
-static int token_rule(struct daemon *d, struct network *n, const char *token,
-		      const char *action, struct fw_rule *out, char *err, size_t errlen)
+static int token_rule(struct daemon *d, struct network *n, const char *token, const char *action,
+		      struct fw_rule *out, char *err, size_t errlen)
 {
 	char buf[256], *parts[3] = { NULL, NULL, NULL }, *p;
 	const char *peer = NULL, *proto, *ports = NULL;
@@ -143,8 +143,8 @@ static int token_rule(struct daemon *d, struct network *n, const char *token,
 	} else if (peer && strcmp(peer, "*") != 0) {
 		m = group_blob_find_member_by_hostname(&n->blob, peer);
 		if (!m) {
-			snprintf(err, errlen, "token '%.40s': no member named %.40s in %.32s", token, peer,
-				 n->saved.name);
+			snprintf(err, errlen, "token '%.40s': no member named %.40s in %.32s",
+				 token, peer, n->saved.name);
 			return -ENOENT;
 		}
 		peer = m->id;
@@ -152,13 +152,13 @@ static int token_rule(struct daemon *d, struct network *n, const char *token,
 		peer = NULL;
 	}
 	(void)d;
-	return fw_rule_parse(out, "in", action, proto, ports, peer, n->saved.name,
-			     n->saved.name, err, errlen);
+	return fw_rule_parse(out, "in", action, proto, ports, peer, n->saved.name, n->saved.name,
+			     err, errlen);
 }
 
 /* Appends the rules of one subject's {"allow": [...], "deny": [...]}. */
-static size_t subject_rules(struct daemon *d, struct network *n, json_t *subj,
-			    struct fw_rule *out, size_t cap, bool *has_allow)
+static size_t subject_rules(struct daemon *d, struct network *n, json_t *subj, struct fw_rule *out,
+			    size_t cap, bool *has_allow)
 {
 	static const char *actions[] = { "deny", "allow" };
 	char err[FW_ERR_BUF];
@@ -166,12 +166,14 @@ static size_t subject_rules(struct daemon *d, struct network *n, json_t *subj,
 	json_t *tok;
 
 	for (int a = 0; a < 2; a++) {
-		json_array_foreach(json_object_get(subj, actions[a]), i, tok) {
+		json_array_foreach(json_object_get(subj, actions[a]), i, tok)
+		{
 			if (count == cap || !json_is_string(tok))
 				continue;
-			if (token_rule(d, n, json_string_value(tok), actions[a], &out[count],
-				       err, sizeof(err)) < 0) {
-				log_warn("firewall: suggestion of %s skipped: %s", n->saved.name, err);
+			if (token_rule(d, n, json_string_value(tok), actions[a], &out[count], err,
+				       sizeof(err)) < 0) {
+				log_warn("firewall: suggestion of %s skipped: %s", n->saved.name,
+					 err);
 				continue;
 			}
 			*has_allow |= a == 1;
@@ -238,16 +240,15 @@ static size_t installed(struct daemon *d, const char *net, struct fw_rule *out, 
 	return count;
 }
 
-static void install(struct daemon *d, struct network *n, const struct fw_rule *rules,
-		    size_t count)
+static void install(struct daemon *d, struct network *n, const struct fw_rule *rules, size_t count)
 {
 	if (firewall_replace_network_rules(d->fw, n->saved.name, rules, count) < 0) {
 		log_warn("firewall: cannot install the suggestions of %s", n->saved.name);
 		return;
 	}
 	save(d);
-	log_info("firewall: installed %zu suggested rule%s of %s", count,
-		 count == 1 ? "" : "s", n->saved.name);
+	log_info("firewall: installed %zu suggested rule%s of %s", count, count == 1 ? "" : "s",
+		 n->saved.name);
 }
 
 static void clear_pending(struct network *n)
@@ -334,14 +335,13 @@ static json_t *rule_json(struct daemon *d, const struct fw_rule *r, size_t index
 
 	fw_rule_format(r, text, sizeof(text));
 	fw_ports_format(r, ports, sizeof(ports));
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			 "index", (json_int_t)index, "direction", r->dir == FW_DIR_IN ? "in" : "out",
-			 "action", r->action == FW_ACTION_ALLOW ? "allow" : "deny",
-			 "proto", protos[r->proto], "ports", ports,
-			 "peer", r->peer[0] ? r->peer : "any",
-			 "peer_name", r->peer[0] ? peer_name(d, r->peer) : "any",
-			 "network", r->network[0] ? r->network : "any",
-			 "origin", r->origin[0] ? "suggested" : "local", "text", text);
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "index",
+			 (json_int_t)index, "direction", r->dir == FW_DIR_IN ? "in" : "out",
+			 "action", r->action == FW_ACTION_ALLOW ? "allow" : "deny", "proto",
+			 protos[r->proto], "ports", ports, "peer", r->peer[0] ? r->peer : "any",
+			 "peer_name", r->peer[0] ? peer_name(d, r->peer) : "any", "network",
+			 r->network[0] ? r->network : "any", "origin",
+			 r->origin[0] ? "suggested" : "local", "text", text);
 }
 
 void policy_cmd_show(struct daemon *d, struct ipc_request *req)
@@ -355,17 +355,21 @@ void policy_cmd_show(struct daemon *d, struct ipc_request *req)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, rule_json(d, &rules[i], i + 1));
 	firewall_counters_get(d->fw, &c);
-	ipc_reply(req, json_pack("{s:b, s:b, s:s, s:s, s:o, s:I, s:{s:I, s:I, s:I}}",
-		"enabled", firewall_enabled(d->fw), "reject", firewall_reject(d->fw),
-		"default_in", firewall_default(d->fw, FW_DIR_IN) == FW_ACTION_ALLOW ? "allow" : "deny",
-		"default_out", firewall_default(d->fw, FW_DIR_OUT) == FW_ACTION_ALLOW ? "allow" : "deny",
-		"rules", list, "pending_suggestions", (json_int_t)policy_pending_count(d),
-		"counters", "allowed", (json_int_t)c.allowed, "dropped", (json_int_t)c.dropped,
-		"rejected", (json_int_t)c.rejected));
+	ipc_reply(req,
+		  json_pack("{s:b, s:b, s:s, s:s, s:o, s:I, s:{s:I, s:I, s:I}}", "enabled",
+			    firewall_enabled(d->fw), "reject", firewall_reject(d->fw), "default_in",
+			    firewall_default(d->fw, FW_DIR_IN) == FW_ACTION_ALLOW ? "allow"
+										  : "deny",
+			    "default_out",
+			    firewall_default(d->fw, FW_DIR_OUT) == FW_ACTION_ALLOW ? "allow"
+										   : "deny",
+			    "rules", list, "pending_suggestions",
+			    (json_int_t)policy_pending_count(d), "counters", "allowed",
+			    (json_int_t)c.allowed, "dropped", (json_int_t)c.dropped, "rejected",
+			    (json_int_t)c.rejected));
 }
 
-static int rule_from_args(struct daemon *d, json_t *a, struct fw_rule *r, char *err,
-			  size_t errlen)
+static int rule_from_args(struct daemon *d, json_t *a, struct fw_rule *r, char *err, size_t errlen)
 {
 	const char *peer = json_string_value(json_object_get(a, "peer"));
 	const char *net = json_string_value(json_object_get(a, "network"));
@@ -384,8 +388,8 @@ static int rule_from_args(struct daemon *d, json_t *a, struct fw_rule *r, char *
 	return fw_rule_parse(r, json_string_value(json_object_get(a, "direction")),
 			     json_string_value(json_object_get(a, "action")),
 			     json_string_value(json_object_get(a, "proto")),
-			     json_string_value(json_object_get(a, "ports")), id, net, NULL,
-			     err, errlen);
+			     json_string_value(json_object_get(a, "ports")), id, net, NULL, err,
+			     errlen);
 }
 
 void policy_cmd_add(struct daemon *d, struct ipc_request *req)
@@ -417,8 +421,9 @@ void policy_cmd_remove(struct daemon *d, struct ipc_request *req)
 	int ret;
 
 	if (json_is_integer(idx)) {
-		ret = json_integer_value(idx) < 1 ? -ENOENT :
-			firewall_remove_index(d->fw, (size_t)json_integer_value(idx) - 1);
+		ret = json_integer_value(idx) < 1
+			      ? -ENOENT
+			      : firewall_remove_index(d->fw, (size_t)json_integer_value(idx) - 1);
 	} else {
 		if (rule_from_args(d, req->args, &sel, err, sizeof(err)) < 0) {
 			ipc_reply_error(req, "%s", err);
@@ -447,8 +452,8 @@ void policy_cmd_set(struct daemon *d, struct ipc_request *req)
 			ipc_reply_error(req, "the inbound default is 'allow' or 'deny'");
 			return;
 		}
-		firewall_set_default(d->fw, FW_DIR_IN, strcmp(v, "allow") == 0 ?
-				     FW_ACTION_ALLOW : FW_ACTION_DENY);
+		firewall_set_default(d->fw, FW_DIR_IN,
+				     strcmp(v, "allow") == 0 ? FW_ACTION_ALLOW : FW_ACTION_DENY);
 	}
 	if (json_is_boolean(rej))
 		firewall_set_reject(d->fw, json_is_true(rej));
@@ -459,8 +464,8 @@ void policy_cmd_set(struct daemon *d, struct ipc_request *req)
 }
 
 /* Checks every token against a roster before it is published. */
-static int check_tokens(struct daemon *d, struct network *n, json_t *list,
-			const char *action, char *err, size_t errlen)
+static int check_tokens(struct daemon *d, struct network *n, json_t *list, const char *action,
+			char *err, size_t errlen)
 {
 	struct fw_rule r;
 	json_t *tok;
@@ -470,7 +475,8 @@ static int check_tokens(struct daemon *d, struct network *n, json_t *list,
 		snprintf(err, errlen, "too many tokens");
 		return -EINVAL;
 	}
-	json_array_foreach(list, i, tok) {
+	json_array_foreach(list, i, tok)
+	{
 		const char *t = json_string_value(tok);
 		int ret;
 
@@ -493,9 +499,7 @@ static json_t *sorted_copy(json_t *o)
 	size_t n = 0;
 	json_t *v, *out = json_object();
 
-	json_object_foreach(o, k, v)
-		if (n < 512)
-			keys[n++] = k;
+	json_object_foreach(o, k, v) if (n < 512) keys[n++] = k;
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
 			const char *t = keys[j];
@@ -505,8 +509,8 @@ static json_t *sorted_copy(json_t *o)
 		}
 	for (size_t i = 0; i < n; i++) {
 		v = json_object_get(o, keys[i]);
-		json_object_set_new(out, keys[i], json_is_object(v) ? sorted_copy(v)
-								     : json_incref(v));
+		json_object_set_new(out, keys[i],
+				    json_is_object(v) ? sorted_copy(v) : json_incref(v));
 	}
 	return out;
 }
@@ -527,7 +531,8 @@ static json_t *current_suggestions(struct network *n)
 static void reply_publish_error(struct ipc_request *req, const char *what, int ret)
 {
 	if (ret == -EMSGSIZE)
-		ipc_reply_error(req, "cannot publish the %s: the roster would exceed the %u "
+		ipc_reply_error(req,
+				"cannot publish the %s: the roster would exceed the %u "
 				"bytes one roster may have, so members could not fetch it",
 				what, (unsigned)LIMIT_BLOB);
 	else
@@ -574,27 +579,36 @@ void policy_cmd_suggest_all(struct daemon *d, struct ipc_request *req)
 	int ret;
 
 	if (!n || !n->has_key) {
-		ipc_reply_error(req, n ? "this node is not a coordinator of %s" :
-				"no network named '%s' here", n ? n->saved.name : name ? name : "");
+		ipc_reply_error(req,
+				n ? "this node is not a coordinator of %s"
+				  : "no network named '%s' here",
+				n      ? n->saved.name
+				: name ? name
+				       : "");
 		return;
 	}
 	if (!json_is_object(subjects)) {
 		ipc_reply_error(req, "subjects must be an object");
 		return;
 	}
-	json_object_foreach(subjects, subj, rules) {
+	json_object_foreach(subjects, subj, rules)
+	{
 		if ((strcmp(subj, "*") != 0 && !hostname_valid(subj)) || !json_is_object(rules) ||
-		    check_tokens(d, n, json_object_get(rules, "allow"), "allow", err, sizeof(err)) < 0 ||
-		    check_tokens(d, n, json_object_get(rules, "deny"), "deny", err, sizeof(err)) < 0) {
+		    check_tokens(d, n, json_object_get(rules, "allow"), "allow", err, sizeof(err)) <
+			    0 ||
+		    check_tokens(d, n, json_object_get(rules, "deny"), "deny", err, sizeof(err)) <
+			    0) {
 			ipc_reply_error(req, "subject '%s': %s", subj, err);
 			return;
 		}
 	}
 	sugg = prune ? json_object() : current_suggestions(n);
 	json_object_foreach(subjects, subj, rules)
-		json_object_set_new(sugg, subj, json_pack("{s:O, s:O}",
-			"allow", json_object_get(rules, "allow") ?: json_array(),
-			"deny", json_object_get(rules, "deny") ?: json_array()));
+		json_object_set_new(sugg, subj,
+				    json_pack("{s:O, s:O}", "allow",
+					      json_object_get(rules, "allow") ?: json_array(),
+					      "deny",
+					      json_object_get(rules, "deny") ?: json_array()));
 	ret = publish_suggestions(d, n, sugg);
 	json_decref(sugg);
 	if (ret < 0) {
@@ -616,8 +630,12 @@ void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 	int ret;
 
 	if (!n || !n->has_key) {
-		ipc_reply_error(req, n ? "this node is not a coordinator of %s" :
-				"no network named '%s' here", n ? n->saved.name : name ? name : "");
+		ipc_reply_error(req,
+				n ? "this node is not a coordinator of %s"
+				  : "no network named '%s' here",
+				n      ? n->saved.name
+				: name ? name
+				       : "");
 		return;
 	}
 	if (!subject || (strcmp(subject, "*") != 0 && !hostname_valid(subject))) {
@@ -633,8 +651,9 @@ void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 	if (json_array_size(allow) + json_array_size(deny) == 0)
 		json_object_del(sugg, subject);
 	else
-		json_object_set_new(sugg, subject, json_pack("{s:O, s:O}",
-			"allow", allow ? allow : json_array(), "deny", deny ? deny : json_array()));
+		json_object_set_new(sugg, subject,
+				    json_pack("{s:O, s:O}", "allow", allow ? allow : json_array(),
+					      "deny", deny ? deny : json_array()));
 	ret = publish_suggestions(d, n, sugg);
 	json_decref(sugg);
 	if (ret < 0) {
@@ -655,8 +674,8 @@ void policy_cmd_pending(struct daemon *d, struct ipc_request *req)
 	list = json_array();
 	for (size_t i = 0; i < n->n_fw_pending; i++)
 		json_array_append_new(list, rule_json(d, &n->fw_pending[i], i + 1));
-	ipc_reply(req, json_pack("{s:s, s:b, s:o}", "network", n->saved.name,
-				 "pending", n->fw_pending_set, "rules", list));
+	ipc_reply(req, json_pack("{s:s, s:b, s:o}", "network", n->saved.name, "pending",
+				 n->fw_pending_set, "rules", list));
 }
 
 /* Optional "indices" (1-based) pick which pending rules to install; the
@@ -674,7 +693,8 @@ void policy_cmd_accept(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	if (json_is_array(picks)) {
-		json_array_foreach(picks, i, v) {
+		json_array_foreach(picks, i, v)
+		{
 			json_int_t k = json_integer_value(v);
 
 			if (k < 1 || (size_t)k > n->n_fw_pending) {
@@ -686,8 +706,8 @@ void policy_cmd_accept(struct daemon *d, struct ipc_request *req)
 		for (size_t k = 0; k < n->n_fw_pending; k++) {
 			bool keep = false;
 
-			json_array_foreach(picks, i, v)
-				keep |= (size_t)json_integer_value(v) == k + 1;
+			json_array_foreach(picks, i, v) keep |=
+				(size_t)json_integer_value(v) == k + 1;
 			if (keep)
 				n->fw_pending[count++] = n->fw_pending[k];
 		}

@@ -72,8 +72,8 @@ bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[3
 	}
 	if (strangers(d, NULL) >= GATE_STRANGERS || strangers(d, c) >= GATE_PER_SOURCE) {
 		d->gate_refused++;
-		log_debug("gate: stranger %02x%02x%02x%02x.. over the budget, closing",
-			  pk[0], pk[1], pk[2], pk[3]);
+		log_debug("gate: stranger %02x%02x%02x%02x.. over the budget, closing", pk[0],
+			  pk[1], pk[2], pk[3]);
 		quic_conn_close(c, QUIC_CODE_OVERLOAD);
 		return false;
 	}
@@ -120,8 +120,8 @@ void gate_tick(struct daemon *d)
 			continue;
 		d->gate_expired++;
 		if (gate_log_ok(d, p))
-			log_info("gate: %.8s neither joined nor was queued in %d s, closing",
-				 p->id, GATE_STRANGER_MS / 1000);
+			log_info("gate: %.8s neither joined nor was queued in %d s, closing", p->id,
+				 GATE_STRANGER_MS / 1000);
 		/* Closing reports synchronously and may free p: next is saved. */
 		quic_conn_close(p->conn, QUIC_CODE_NONE);
 	}
@@ -134,8 +134,7 @@ void gate_on_roster(struct daemon *d)
 
 	for (struct network *n = d->nets; n; n = n->next)
 		members += n->blob.n_members;
-	want = members * 2 + 256 > GATE_POOL_MAX ? GATE_POOL_MAX :
-	       (uint32_t)(members * 2 + 256);
+	want = members * 2 + 256 > GATE_POOL_MAX ? GATE_POOL_MAX : (uint32_t)(members * 2 + 256);
 	if (want < GATE_POOL_MIN)
 		want = GATE_POOL_MIN;
 	if (d->quic)
@@ -144,8 +143,7 @@ void gate_on_roster(struct daemon *d)
 
 /* Buckets start full the first time they are asked (peers and the daemon
  * are zeroed when made). */
-static bool bucket_take(struct ratelimit *rl, uint32_t burst, uint32_t every_ms,
-			uint64_t now)
+static bool bucket_take(struct ratelimit *rl, uint32_t burst, uint32_t every_ms, uint64_t now)
 {
 	if (!rl->burst)
 		ratelimit_init(rl, burst, every_ms);
@@ -163,8 +161,8 @@ bool gate_message_ok(struct daemon *d, struct peer *p)
 		return false;
 	p->drop_logged_ms = now;
 	if (gate_log_ok(d, p))
-		log_warn("gate: peer %.8s sends over %d control messages a second; dropping",
-			 p->id, GATE_MSG_RATE);
+		log_warn("gate: peer %.8s sends over %d control messages a second; dropping", p->id,
+			 GATE_MSG_RATE);
 	return false;
 }
 

@@ -46,7 +46,12 @@
 #define LOOKUP_RETRY_MIN_MS 500
 #define LOOKUP_RETRY_MAX_MS 4000
 
-enum join_state { J_LOOKUP, J_ASKING, J_PENDING, J_FETCHING };
+enum join_state {
+	J_LOOKUP,
+	J_ASKING,
+	J_PENDING,
+	J_FETCHING
+};
 
 #define PENDING_RETRY_MIN_MS 2000
 #define PENDING_RETRY_MAX_MS 30000
@@ -61,27 +66,27 @@ struct join_op {
 	bool auto_accept;
 	uint8_t seeds[NETWORK_SEEDS_MAX][32];
 	size_t n_seeds, cur;
-	struct peer *peer;         /* the seed being asked; we hold a want */
+	struct peer *peer; /* the seed being asked; we hold a want */
 	uint64_t step_deadline, deadline;
 	uint8_t rec[RECORD_MAX];
 	size_t rec_len;
 	char last_error[200];
 	bool has_invite;
 	uint8_t secret[INVITE_SECRET_LEN];
-	uint8_t minter[32];        /* the coordinator named in the invite code */
-	uint8_t blob_hash[32];     /* from the signed network record */
+	uint8_t minter[32];    /* the coordinator named in the invite code */
+	uint8_t blob_hash[32]; /* from the signed network record */
 	bool has_hash;
-	bool roster_checked;       /* coords holds the roster's coordinators */
-	bool verifying;            /* fetching the roster before asking */
-	size_t verified_seed;      /* cur when the last roster fetch began, +1 */
+	bool roster_checked;  /* coords holds the roster's coordinators */
+	bool verifying;       /* fetching the roster before asking */
+	size_t verified_seed; /* cur when the last roster fetch began, +1 */
 	uint8_t coords[NETWORK_SEEDS_MAX][32];
 	size_t n_coords;
-	uint32_t retry_ms;           /* J_PENDING: backoff between retries */
-	uint32_t lookup_retry_ms;    /* J_LOOKUP: likewise */
-	unsigned lookups;            /* J_LOOKUP: DHT lookups done */
+	uint32_t retry_ms;        /* J_PENDING: backoff between retries */
+	uint32_t lookup_retry_ms; /* J_LOOKUP: likewise */
+	unsigned lookups;         /* J_LOOKUP: DHT lookups done */
 	uint64_t lookup_until, next_lookup_ms;
 	uint64_t next_retry_ms;
-	unsigned refetches;          /* JOIN_REQs sent again after a failed fetch */
+	unsigned refetches; /* JOIN_REQs sent again after a failed fetch */
 };
 
 static void join_free(struct daemon *d, struct join_op *j)
@@ -176,8 +181,8 @@ static void ask_next_seed(struct daemon *d, struct join_op *j)
 			send_join_req(d, j);
 		return;
 	}
-	join_fail(d, j, "could not reach a coordinator of the network (%zu tried)%s%s",
-		  j->n_seeds, j->last_error[0] ? ": " : "", j->last_error);
+	join_fail(d, j, "could not reach a coordinator of the network (%zu tried)%s%s", j->n_seeds,
+		  j->last_error[0] ? ": " : "", j->last_error);
 }
 
 struct roster_check {
@@ -229,8 +234,8 @@ static void verify_roster(struct daemon *d, struct join_op *j, struct peer *p)
 	}
 }
 
-static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
-		      size_t len, void *ud)
+static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec, size_t len,
+		      void *ud)
 {
 	struct network_payload p;
 	struct join_op *j;
@@ -250,11 +255,13 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 			log_info("join: network not in the DHT yet (lookup %u); looking again in %u ms",
 				 j->lookups, j->lookup_retry_ms);
 			j->next_lookup_ms = now + j->lookup_retry_ms;
-			j->lookup_retry_ms = j->lookup_retry_ms * 2 > LOOKUP_RETRY_MAX_MS ?
-				LOOKUP_RETRY_MAX_MS : j->lookup_retry_ms * 2;
+			j->lookup_retry_ms = j->lookup_retry_ms * 2 > LOOKUP_RETRY_MAX_MS
+						     ? LOOKUP_RETRY_MAX_MS
+						     : j->lookup_retry_ms * 2;
 			return;
 		}
-		join_fail(d, j, "no network with that room id was found in the DHT after %u lookups in %u s (check the id, and that the DHT is reachable: 'ray config' dht-bootstrap)",
+		join_fail(d, j,
+			  "no network with that room id was found in the DHT after %u lookups in %u s (check the id, and that the DHT is reachable: 'ray config' dht-bootstrap)",
 			  j->lookups, LOOKUP_FOR_MS / 1000);
 		return;
 	}
@@ -264,7 +271,8 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 		return;
 	}
 	if (rec && p.mesh_version > NETWORK_MESH_VERSION) {
-		join_fail(d, j, "incompatible mesh protocol version %u (this build speaks %u); update rayfish",
+		join_fail(d, j,
+			  "incompatible mesh protocol version %u (this build speaks %u); update rayfish",
 			  (unsigned)p.mesh_version, (unsigned)NETWORK_MESH_VERSION);
 		return;
 	}
@@ -299,9 +307,9 @@ static void reply_joined(struct daemon *d, struct join_op *j, struct network *n)
 	address_ipv4_format(n->my_ipv4, v4);
 	address_ipv6(d->id.id, ip6);
 	address_ipv6_format(ip6, v6);
-	ipc_reply(j->req, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n->saved.name,
-				    "room_id", n->saved.room_id, "hostname",
-				    n->saved.hostname, "ipv4", v4, "ipv6", v6));
+	ipc_reply(j->req, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n->saved.name, "room_id",
+				    n->saved.room_id, "hostname", n->saved.hostname, "ipv4", v4,
+				    "ipv6", v6));
 	j->req = NULL;
 }
 
@@ -366,15 +374,16 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 		if (ret < 0 && ret != -EBADMSG && ret != -ESTALE)
 			join_fail(d, j, "cannot store the network's roster: %s", strerror(-ret));
 		else
-			join_fail(d, j, "the roster sent by the coordinator does not verify or does not list this node");
+			join_fail(d, j,
+				  "the roster sent by the coordinator does not verify or does not list this node");
 		return;
 	}
 	{
 		char alias[HOSTNAME_BUF];
 
 		n->saved.name[0] = 0; /* so n does not count as taking its own name */
-		hostname_resolve_clash(j->alias[0] ? j->alias : n->blob.name, alias_taken,
-				       d, alias);
+		hostname_resolve_clash(j->alias[0] ? j->alias : n->blob.name, alias_taken, d,
+				       alias);
 		snprintf(n->saved.name, sizeof(n->saved.name), "%s", alias);
 	}
 	networks_save(d);
@@ -411,7 +420,8 @@ bool join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 	}
 	if (m->type == CTL_PENDING) {
 		if (j->req)
-			ipc_reply(j->req, json_pack("{s:b, s:s}", "pending", 1, "coordinator", p->id));
+			ipc_reply(j->req,
+				  json_pack("{s:b, s:s}", "pending", 1, "coordinator", p->id));
 		j->req = NULL;
 		if (j->state != J_PENDING)
 			log_info("join: %.8s queued the request for approval; retrying until answered",
@@ -424,7 +434,8 @@ bool join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 	if (m->rec_len > sizeof(j->rec) ||
 	    record_decode(m->rec, m->rec_len, RECORD_NETWORK, j->net, daemon_unix_now(), &r) < 0 ||
 	    network_payload_decode(r.payload, r.payload_len, &np) < 0) {
-		snprintf(j->last_error, sizeof(j->last_error), "%.8s sent a record that does not verify", p->id);
+		snprintf(j->last_error, sizeof(j->last_error),
+			 "%.8s sent a record that does not verify", p->id);
 		ask_next_seed(d, j);
 		return true;
 	}
@@ -456,15 +467,15 @@ void joins_tick(struct daemon *d)
 		/* A queued request waits for a human: it keeps asking until
 		 * answered or cancelled, however long that takes. */
 		if (now >= j->deadline && j->state != J_FETCHING && j->state != J_PENDING) {
-			join_fail(d, j, "joining timed out%s%s",
-				  j->last_error[0] ? ": " : "", j->last_error);
+			join_fail(d, j, "joining timed out%s%s", j->last_error[0] ? ": " : "",
+				  j->last_error);
 			continue;
 		}
 		if (j->state == J_PENDING && now >= j->next_retry_ms) {
 			if (j->peer && j->peer->conn)
 				send_join_req(d, j);
-			j->retry_ms = j->retry_ms * 2 > PENDING_RETRY_MAX_MS ?
-				PENDING_RETRY_MAX_MS : j->retry_ms * 2;
+			j->retry_ms = j->retry_ms * 2 > PENDING_RETRY_MAX_MS ? PENDING_RETRY_MAX_MS
+									     : j->retry_ms * 2;
 			j->next_retry_ms = now + j->retry_ms;
 			continue;
 		}
@@ -475,8 +486,8 @@ void joins_tick(struct daemon *d)
 			continue;
 		}
 		if (j->state == J_ASKING && now >= j->step_deadline) {
-			snprintf(j->last_error, sizeof(j->last_error),
-				 "%.8s did not answer", j->peer ? j->peer->id : "?");
+			snprintf(j->last_error, sizeof(j->last_error), "%.8s did not answer",
+				 j->peer ? j->peer->id : "?");
 			ask_next_seed(d, j);
 		}
 	}
@@ -508,12 +519,16 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 	if (identity_id_parse(code, pk) < 0) {
 		ret = invite_code_decode(code, &ic);
 		if (ret == -EBADMSG) {
-			ipc_reply_error(req, "the invite code is mistyped or truncated (its checksum does not match)");
+			ipc_reply_error(
+				req,
+				"the invite code is mistyped or truncated (its checksum does not match)");
 			return;
 		}
 		if (ret < 0) {
-			ipc_reply_error(req, "'%.80s' is neither a room id (64 hex characters) nor an invite code",
-					code);
+			ipc_reply_error(
+				req,
+				"'%.80s' is neither a room id (64 hex characters) nor an invite code",
+				code);
 			return;
 		}
 		memcpy(pk, ic.net, 32);
@@ -569,8 +584,7 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 
 json_t *join_status(struct daemon *d)
 {
-	static const char *names[] = { "looking-up", "asking", "pending-approval",
-				       "fetching" };
+	static const char *names[] = { "looking-up", "asking", "pending-approval", "fetching" };
 	char room[IDENTITY_ID_LEN + 1];
 	json_t *list = json_array();
 
@@ -578,9 +592,9 @@ json_t *join_status(struct daemon *d)
 		identity_id_format(j->net, room);
 		/* lookups: DHT lookups that came back empty, for the CLI's
 		 * progress while it waits. */
-		json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "room_id", room,
-						      "state", names[j->state],
-						      "lookups", (json_int_t)j->lookups));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "room_id", room, "state",
+						      names[j->state], "lookups",
+						      (json_int_t)j->lookups));
 	}
 	return list;
 }

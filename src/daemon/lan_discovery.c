@@ -10,8 +10,7 @@
 
 /* Only peers we already care about: a hostile LAN host announcing many
  * identities creates nothing here. */
-static void on_peer(void *ud, const uint8_t id[32], const struct sockaddr_storage *addrs,
-		    size_t n)
+static void on_peer(void *ud, const uint8_t id[32], const struct sockaddr_storage *addrs, size_t n)
 {
 	struct daemon *d = ud;
 	union ms_addr a[4];
@@ -75,8 +74,7 @@ static int mdns_persist(struct daemon *d, const char *v, char *err, size_t errle
 		goto out;
 	ret = settings_save(&cur, d->home);
 	if (ret < 0)
-		snprintf(err, errlen, "cannot save %s/settings.json: %s", d->home,
-			 strerror(-ret));
+		snprintf(err, errlen, "cannot save %s/settings.json: %s", d->home, strerror(-ret));
 out:
 	settings_free(&cur);
 	return ret;

@@ -51,7 +51,8 @@ static void warn_flat_clashes(struct daemon *d)
 	d->dns_flat_clashes = n;
 	for (size_t i = 0; i < n; i++)
 		log_warn("dns: %s.ray names different machines in two networks; it answers "
-			 "nothing, %s.NETWORK.ray still does", names[i], names[i]);
+			 "nothing, %s.NETWORK.ray still does",
+			 names[i], names[i]);
 }
 
 void magicdns_sync(struct daemon *d)
@@ -126,15 +127,14 @@ int magicdns_up(struct daemon *d)
 	magicdns_sync(d);
 	ret = dns_server_init(d->dns, d->loop, &d->dns_table, &cfg);
 	if (ret < 0) {
-		log_error("dns: cannot serve on %s: %s; running without Magic DNS",
-			  listen, strerror(-ret));
+		log_error("dns: cannot serve on %s: %s; running without Magic DNS", listen,
+			  strerror(-ret));
 		free(d->dns);
 		d->dns = NULL;
 		return ret;
 	}
 	listen_ip(listen, ip, sizeof(ip));
-	ret = dns_resolv_apply(d->home, ip, settings_get(&d->settings, SET_TUN_NAME),
-			       &d->resolv);
+	ret = dns_resolv_apply(d->home, ip, settings_get(&d->settings, SET_TUN_NAME), &d->resolv);
 	if (ret < 0)
 		log_warn("dns: cannot point the system resolver at %s: %s (names still resolve with 'dig @%s')",
 			 ip, strerror(-ret), ip);

@@ -60,8 +60,8 @@ json_t *member_relay_json(struct daemon *d)
 	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I}", "enabled", relaying_on(d),
 			 "offered", member_relay_offered(d), "forwarded", (json_int_t)st.fwd_tx,
 			 "denied", (json_int_t)st.fwd_denied, "over_rate",
-			 (json_int_t)st.fwd_over_rate, "sent", (json_int_t)st.fwd_sent,
-			 "received", (json_int_t)st.fwd_rx);
+			 (json_int_t)st.fwd_over_rate, "sent", (json_int_t)st.fwd_sent, "received",
+			 (json_int_t)st.fwd_rx);
 }
 
 bool member_relay_offered(struct daemon *d)
@@ -79,8 +79,7 @@ static bool via_usable(struct daemon *d, const struct peer *target, const uint8_
 	return q && q->relay_offer && q->conn;
 }
 
-static size_t vias_of(struct daemon *d, const struct peer *p,
-		      uint8_t out[MAGICSOCK_MAX_VIAS][32])
+static size_t vias_of(struct daemon *d, const struct peer *p, uint8_t out[MAGICSOCK_MAX_VIAS][32])
 {
 	size_t n = 0;
 
@@ -136,8 +135,7 @@ static void member_hostname(struct daemon *d, const uint8_t pk[32], char *out, s
 	snprintf(out, cap, "%.8s", id);
 }
 
-const char *member_relay_path(struct daemon *d, const struct peer *p, char *relay,
-			      size_t cap)
+const char *member_relay_path(struct daemon *d, const struct peer *p, char *relay, size_t cap)
 {
 	uint8_t via[32];
 

@@ -37,7 +37,6 @@ bool member_relay_offered(struct daemon *d);
  * (no connection). For "relay", relay (cap bytes) gets the TURN server as
  * written or the relaying member's hostname; "" otherwise.
  */
-const char *member_relay_path(struct daemon *d, const struct peer *p, char *relay,
-			      size_t cap);
+const char *member_relay_path(struct daemon *d, const struct peer *p, char *relay, size_t cap);
 
 #endif

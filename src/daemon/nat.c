@@ -47,28 +47,28 @@ struct stun_slot {
 };
 
 struct nat {
-	struct stun_demux stun_in;       /* STUN class: TURN client, then Binding */
-	struct stun_demux turn_in;       /* TURN ChannelData class */
+	struct stun_demux stun_in; /* STUN class: TURN client, then Binding */
+	struct stun_demux turn_in; /* TURN ChannelData class */
 	struct stun_client *stun;
 	struct turn_client *turn;
-	struct portmap *pm;              /* UPnP IGD / NAT-PMP mapping of our port */
+	struct portmap *pm; /* UPnP IGD / NAT-PMP mapping of our port */
 	bool pm_started;
-	char turn_server[200];           /* as written, and "(address)" for a name */
+	char turn_server[200]; /* as written, and "(address)" for a name */
 	struct stun_slot slots[STUN_MAX_SERVERS];
 	size_t n_slots;
-	size_t stun_pending;             /* resolutions under way */
-	bool stun_named;                 /* some entry is a name: re-resolve */
+	size_t stun_pending; /* resolutions under way */
+	bool stun_named;     /* some entry is a name: re-resolve */
 	uint64_t next_resolve_ms;
 	struct resolve_req *relay_req;
-	union ms_addr relay_addr;        /* entry relay_addr_idx, resolved */
+	union ms_addr relay_addr; /* entry relay_addr_idx, resolved */
 	unsigned relay_addr_idx;
 	bool relay_addr_ok;
 	uint64_t next_probe_ms;
 	uint64_t next_turn_ms;
-	uint32_t turn_backoff_ms;        /* wait before the next new client */
-	unsigned relay_idx;              /* entry of the relay list in use */
+	uint32_t turn_backoff_ms; /* wait before the next new client */
+	unsigned relay_idx;       /* entry of the relay list in use */
 	bool probing;
-	bool udp_ok;                     /* some STUN server answered, ever */
+	bool udp_ok; /* some STUN server answered, ever */
 	struct ipc_request *waiting[NETCHECK_MAX];
 	size_t n_waiting;
 	uint64_t wait_deadline_ms;
@@ -381,8 +381,10 @@ static void start_portmap(struct daemon *d)
 		struct portmap_events pev = { on_mapped, on_map_failed, d };
 		/* Short waits: a router answers on the LAN in milliseconds, and
 		 * a daemon stopping must not wait long on a silent gateway. */
-		struct portmap_opts po = { .lifetime_s = 7200, .natpmp_timeout_ms = 500,
-					   .discover_ms = 500, .retry_s = 300 };
+		struct portmap_opts po = { .lifetime_s = 7200,
+					   .natpmp_timeout_ms = 500,
+					   .discover_ms = 500,
+					   .retry_s = 300 };
 
 		if (portmap_open(&nat->pm, d->loop, magicsock_port(d->ms), &pev, &po) < 0)
 			nat->pm = NULL;
@@ -567,8 +569,9 @@ void nat_tick(struct daemon *d)
 		if (st == TURN_FAILED || st == TURN_CLOSED) {
 			if (!nat->next_turn_ms) {
 				nat->next_turn_ms = now + nat->turn_backoff_ms;
-				nat->turn_backoff_ms = nat->turn_backoff_ms * 2 > TURN_RETRY_MS ?
-					TURN_RETRY_MS : nat->turn_backoff_ms * 2;
+				nat->turn_backoff_ms = nat->turn_backoff_ms * 2 > TURN_RETRY_MS
+							       ? TURN_RETRY_MS
+							       : nat->turn_backoff_ms * 2;
 			} else if (now >= nat->next_turn_ms) {
 				/* The next relay of the list, if there is one. */
 				stop_turn(d);
@@ -700,9 +703,12 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 	if (nat && nat->stun)
 		n = stun_client_results(nat->stun, r, STUN_MAX_SERVERS);
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:s, s:s}", "server", ms_addr_fmt(&r[i].server, s, sizeof(s)),
-				      "status", r[i].status == 0 ? "ok" : r[i].status == -ETIMEDOUT ?
-				      "timeout" : r[i].status == -EINPROGRESS ? "probing" : "error");
+		json_t *o = json_pack("{s:s, s:s}", "server",
+				      ms_addr_fmt(&r[i].server, s, sizeof(s)), "status",
+				      r[i].status == 0              ? "ok"
+				      : r[i].status == -ETIMEDOUT   ? "timeout"
+				      : r[i].status == -EINPROGRESS ? "probing"
+								    : "error");
 
 		const char *name = stun_server_name(nat, &r[i].server);
 
@@ -710,7 +716,8 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 			json_object_set_new(o, "name", json_string(name));
 		if (r[i].status == 0) {
 			json_object_set_new(o, "public_addr",
-					    json_string(ms_addr_fmt(&r[i].reflexive, t, sizeof(t))));
+					    json_string(
+						    ms_addr_fmt(&r[i].reflexive, t, sizeof(t))));
 			json_object_set_new(o, "rtt_ms", json_integer(r[i].rtt_ms));
 		}
 		json_array_append_new(servers, o);
@@ -740,19 +747,21 @@ static void reply_netcheck(struct daemon *d, struct ipc_request *req)
 
 		portmap_get_state(nat->pm, &pst);
 		portmap = json_pack("{s:s, s:s, s:I}", "method", portmap_method_name(pst.method),
-				    "external", pst.method == PORTMAP_NONE ? "" :
-				    ms_addr_fmt(&pst.external, s, sizeof(s)),
+				    "external",
+				    pst.method == PORTMAP_NONE
+					    ? ""
+					    : ms_addr_fmt(&pst.external, s, sizeof(s)),
 				    "lease_s", (json_int_t)pst.lease_s);
 		if (pst.reason[0])
 			json_object_set_new(portmap, "reason", json_string(pst.reason));
 	} else {
 		portmap = json_null();
 	}
-	ipc_reply(req, json_pack("{s:i, s:b, s:o, s:o, s:b, s:o, s:o, s:o}", "port",
-				 magicsock_port(d->ms), "fixed_port", magicsock_fixed_port(d->ms),
-				 "public_addrs", pubs, "relay", relay, "udp", nat && nat->udp_ok,
-				 "stun", servers, "portmap", portmap, "member_relay",
-				 member_relay_json(d)));
+	ipc_reply(req,
+		  json_pack("{s:i, s:b, s:o, s:o, s:b, s:o, s:o, s:o}", "port",
+			    magicsock_port(d->ms), "fixed_port", magicsock_fixed_port(d->ms),
+			    "public_addrs", pubs, "relay", relay, "udp", nat && nat->udp_ok, "stun",
+			    servers, "portmap", portmap, "member_relay", member_relay_json(d)));
 }
 
 void nat_cmd_netcheck(struct daemon *d, struct ipc_request *req)

@@ -146,12 +146,12 @@ static int blob_refs(struct daemon *d, uint8_t (**out)[32], size_t *count)
  */
 static void release_blobs(struct daemon *d, const uint8_t (*drop)[32], size_t n_drop)
 {
-	uint8_t (*keep)[32];
+	uint8_t(*keep)[32];
 	size_t n_keep;
 
 	if (!n_drop || blob_refs(d, &keep, &n_keep) < 0)
 		return; /* keeping a file is always safe */
-	store_release_blobs(d->home, drop, n_drop, (const uint8_t (*)[32])keep, n_keep);
+	store_release_blobs(d->home, drop, n_drop, (const uint8_t(*)[32])keep, n_keep);
 	free(keep);
 }
 
@@ -192,9 +192,11 @@ static void network_free(struct network *n)
 		fetch_wait_close(n->fetch_wait);
 	}
 	if (n->rename_req)
-		ipc_reply_error(n->rename_req, "the network was left before the coordinator recorded the name");
+		ipc_reply_error(n->rename_req,
+				"the network was left before the coordinator recorded the name");
 	if (n->grant_req)
-		ipc_reply_error(n->grant_req, "the network was left before the grantee took the key");
+		ipc_reply_error(n->grant_req,
+				"the network was left before the grantee took the key");
 	free(n->renames);
 	free(n->next_rec);
 	free(n->fw_pending);
@@ -221,8 +223,7 @@ static void network_unlink(struct daemon *d, struct network *n)
 
 /* Forgets n locally: connections (with code), routes, announcements
  * (unless keep_published: a nuke leaves its empty record in the DHT). */
-static void network_forget(struct daemon *d, struct network *n, uint64_t code,
-			   bool keep_published)
+static void network_forget(struct daemon *d, struct network *n, uint64_t code, bool keep_published)
 {
 	uint8_t drop[2][32];
 	size_t n_drop = 0;
@@ -243,7 +244,7 @@ static void network_forget(struct daemon *d, struct network *n, uint64_t code,
 		store_delete_key(d->home, n->saved.room_id);
 	network_free(n);
 	if (networks_save(d) == 0)
-		release_blobs(d, (const uint8_t (*)[32])drop, n_drop);
+		release_blobs(d, (const uint8_t(*)[32])drop, n_drop);
 	network_changed(d);
 }
 
@@ -253,8 +254,8 @@ static void network_remove(struct daemon *d, struct network *n, uint64_t code)
 }
 
 /* Verifies rec for n and extracts its payload. */
-static int check_record(const struct network *n, const uint8_t *rec, size_t len,
-			struct record *r, struct network_payload *p)
+static int check_record(const struct network *n, const uint8_t *rec, size_t len, struct record *r,
+			struct network_payload *p)
 {
 	if (record_decode(rec, len, RECORD_NETWORK, n->pk, daemon_unix_now(), r) < 0 ||
 	    network_payload_decode(r->payload, r->payload_len, p) < 0)
@@ -270,8 +271,7 @@ static int check_record(const struct network *n, const uint8_t *rec, size_t len,
  * values under its key, past the 256 a lookup reads (bench/scale). A member
  * that stops being a seed withdraws its put.
  */
-static void network_announce(struct daemon *d, struct network *n, const uint8_t *rec,
-			     size_t len)
+static void network_announce(struct daemon *d, struct network *n, const uint8_t *rec, size_t len)
 {
 	struct network_payload p;
 	struct record r;
@@ -299,8 +299,8 @@ static bool fork_wait_over(struct daemon *d, struct network *n, uint64_t seq)
 	if (!n->fork_since_ms) {
 		n->fork_since_ms = now;
 		log_info("network %s: a concurrent roster v%llu without this node (not a kick); "
-			 "waiting for a coordinator to merge it", n->saved.name,
-			 (unsigned long long)seq);
+			 "waiting for a coordinator to merge it",
+			 n->saved.name, (unsigned long long)seq);
 	}
 	return now - n->fork_since_ms >= NETWORK_FORK_GRACE_MS;
 }
@@ -331,8 +331,7 @@ static void keep_older(struct network *n)
 /* A roster merged into ours is held too, right after the base: a later
  * fork may have gone apart from it (both coordinators merged each other's
  * roster). */
-static void hold_after_base(struct network *n, const struct group_blob *b,
-			    const uint8_t hash[32])
+static void hold_after_base(struct network *n, const struct group_blob *b, const uint8_t hash[32])
 {
 	struct group_blob copy;
 
@@ -361,13 +360,13 @@ static void roster_state_of(const struct network *n, struct roster_state *st,
 		memcpy(held[k++], n->base_hash, 32);
 	for (size_t i = 0; i < n->n_older; i++)
 		memcpy(held[k++], n->older_hash[i], 32);
-	st->held = (const uint8_t (*)[32])held;
+	st->held = (const uint8_t(*)[32])held;
 	st->n_held = k;
 	st->coordinator = n->has_key;
 }
 
-int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
-		  size_t rec_len, const uint8_t *blob_bytes, size_t blob_len)
+int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_t rec_len,
+		  const uint8_t *blob_bytes, size_t blob_len)
 {
 	struct network_payload p;
 	struct group_blob blob, old;
@@ -422,7 +421,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 			  n->saved.name, (unsigned long long)blob.version, strerror(-ret),
 			  (unsigned long long)n->blob.version);
 		group_blob_free(&blob);
-		release_blobs(d, (const uint8_t (*)[32])hash, 1);
+		release_blobs(d, (const uint8_t(*)[32])hash, 1);
 		return ret;
 	}
 	old = n->blob;
@@ -443,7 +442,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 	n->seq = r.seq;
 	n->fork_since_ms = 0;
 	if (drop)
-		release_blobs(d, (const uint8_t (*)[32])dropped, 1);
+		release_blobs(d, (const uint8_t(*)[32])dropped, 1);
 	network_announce(d, n, rec, rec_len);
 	network_changed(d);
 	policy_on_roster(d, n);
@@ -454,9 +453,8 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
 }
 
 /* Signs blob with the network key into a record + bytes. */
-int network_sign_roster(const struct identity *key, const struct group_blob *blob,
-			uint8_t *rec, size_t reccap, size_t *rec_len,
-			uint8_t **bytes, size_t *blen)
+int network_sign_roster(const struct identity *key, const struct group_blob *blob, uint8_t *rec,
+			size_t reccap, size_t *rec_len, uint8_t **bytes, size_t *blen)
 {
 	struct network_payload p = { .mesh_version = NETWORK_MESH_VERSION };
 	uint8_t payload[RECORD_PAYLOAD_MAX];
@@ -468,10 +466,10 @@ int network_sign_roster(const struct identity *key, const struct group_blob *blo
 	blake3_hash(*bytes, *blen, p.blob_hash);
 	roster_fetch_seeds(blob, &p);
 	plen = network_payload_encode(&p, payload, sizeof(payload));
-	rlen = plen < 0 ? plen :
-		record_encode(RECORD_NETWORK, key->seed, blob->version,
-			      daemon_unix_now() + NETWORK_RECORD_TTL_S, payload,
-			      (size_t)plen, rec, reccap);
+	rlen = plen < 0 ? plen
+			: record_encode(RECORD_NETWORK, key->seed, blob->version,
+					daemon_unix_now() + NETWORK_RECORD_TTL_S, payload,
+					(size_t)plen, rec, reccap);
 	if (rlen < 0) {
 		free(*bytes);
 		*bytes = NULL;
@@ -481,8 +479,7 @@ int network_sign_roster(const struct identity *key, const struct group_blob *blo
 	return 0;
 }
 
-void network_broadcast_sync(struct daemon *d, struct network *n,
-			    const struct peer *except)
+void network_broadcast_sync(struct daemon *d, struct network *n, const struct peer *except)
 {
 	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
 
@@ -572,8 +569,7 @@ static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 	size_t rec_len, blen;
 	int ret;
 
-	blob->version = (n->blob.version > blob->version ? n->blob.version
-							  : blob->version) + 1;
+	blob->version = (n->blob.version > blob->version ? n->blob.version : blob->version) + 1;
 	if (n->saved.record_len)
 		group_blob_add_ancestor(blob, n->saved.blob_hash);
 	ret = network_sign_roster(&n->key, blob, rec, sizeof(rec), &rec_len, &bytes, &blen);
@@ -673,10 +669,10 @@ int network_add(struct daemon *d, struct network *n)
  * sees the daemon stopping, so nothing else needs to know about the wait.
  */
 struct create_wait {
-	uv_timer_t timer;		/* first: the close callback frees it */
+	uv_timer_t timer; /* first: the close callback frees it */
 	struct daemon *d;
 	struct ipc_request *req;
-	json_t *reply;			/* owned until sent */
+	json_t *reply; /* owned until sent */
 	uint8_t pk[32];
 	uint64_t deadline;
 };
@@ -815,10 +811,10 @@ void network_cmd_create(struct daemon *d, struct ipc_request *req)
 	log_info("network %s: created (%s), room %s", netname, open ? "open" : "closed",
 		 n->saved.room_id);
 	create_reply_when_stored(d, req, n->pk,
-		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", netname,
-			  "room_id", n->saved.room_id, "ipv4", v4, "ipv6", v6,
-			  "hostname", n->saved.hostname,
-			  "mode", open ? "open" : "closed"));
+				 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", netname,
+					   "room_id", n->saved.room_id, "ipv4", v4, "ipv6", v6,
+					   "hostname", n->saved.hostname, "mode",
+					   open ? "open" : "closed"));
 }
 
 void network_cmd_leave(struct daemon *d, struct ipc_request *req)
@@ -837,8 +833,8 @@ void network_cmd_leave(struct daemon *d, struct ipc_request *req)
 		uint8_t pk[32];
 		struct peer *p;
 
-		if (identity_id_parse(n->blob.members[i].id, pk) == 0 &&
-		    (p = peers_find(d, pk)) && p->conn)
+		if (identity_id_parse(n->blob.members[i].id, pk) == 0 && (p = peers_find(d, pk)) &&
+		    p->conn)
 			peer_send_ctl(d, p, &m);
 	}
 	log_info("network %s: leaving", n->saved.name);
@@ -855,14 +851,12 @@ void network_prune_member(struct daemon *d, struct network *only, struct peer *p
 		struct group_blob blob;
 
 		next = n->next;
-		if ((only && n != only) || !n->has_key ||
-		    !group_blob_find_member(&n->blob, p->id))
+		if ((only && n != only) || !n->has_key || !group_blob_find_member(&n->blob, p->id))
 			continue;
 		if (group_blob_copy(&blob, &n->blob) < 0)
 			continue;
 		group_blob_remove_member(&blob, p->id);
-		log_info("network %s: %.8s left; pruning it from the roster",
-			 n->saved.name, p->id);
+		log_info("network %s: %.8s left; pruning it from the roster", n->saved.name, p->id);
 		network_publish_batched(d, n, &blob, p);
 	}
 }
@@ -872,9 +866,9 @@ struct sync_ctx {
 	uint8_t rec[STORE_MAX_RECORD];
 	size_t rec_len;
 	uint8_t hash[32];
-	uint8_t from[32];       /* told us about it, so holds it */
-	uint8_t src[32];        /* asked first */
-	uint32_t wait_ms;       /* when (roster_fetch_plan) */
+	uint8_t from[32]; /* told us about it, so holds it */
+	uint8_t src[32];  /* asked first */
+	uint32_t wait_ms; /* when (roster_fetch_plan) */
 	uint64_t seq;
 };
 
@@ -888,9 +882,8 @@ struct sync_ctx {
  * hashes, or the merge fails, the lower hash wins the tie, so all nodes
  * still end on one roster.
  */
-static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec,
-			 size_t rec_len, const uint8_t *data, size_t len,
-			 const struct group_blob *base)
+static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec, size_t rec_len,
+			 const uint8_t *data, size_t len, const struct group_blob *base)
 {
 	uint8_t held[GB_MAX_ANCESTORS][32], hash[32], pk[32];
 	struct group_blob theirs, merged;
@@ -913,8 +906,8 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 	changes = group_blob_merge(&merged, base, &theirs);
 	same = group_blob_same_members_and_fields(&n->blob, &theirs);
 	if (changes >= 0 && !same && !group_blob_same_members_and_fields(&merged, &theirs)) {
-		log_info("network %s: merged a concurrent roster v%llu (%d changes)",
-			 n->saved.name, (unsigned long long)r.seq, changes);
+		log_info("network %s: merged a concurrent roster v%llu (%d changes)", n->saved.name,
+			 (unsigned long long)r.seq, changes);
 		group_blob_set_merge_parents(&merged, p.blob_hash, n->saved.blob_hash,
 					     n->blob.version);
 		/* theirs may have dropped us: publishing the merge forgets n. */
@@ -949,9 +942,8 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
  * (held_base, a copy taken before adopting moves the history), and signs the
  * result with both as ancestors (roster_sync_step said ROSTER_FORK).
  */
-static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
-			size_t rec_len, const uint8_t *data, size_t len,
-			const struct group_blob *held_base)
+static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec, size_t rec_len,
+			const uint8_t *data, size_t len, const struct group_blob *held_base)
 {
 	struct group_blob ours, base, merged;
 	uint8_t ours_hash[32], pk[32];
@@ -974,7 +966,8 @@ static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
 		goto out;
 	}
 	log_info("network %s: roster v%llu was made beside ours; merged ours back in "
-		 "(%d changes)", n->saved.name, (unsigned long long)n->seq, changes);
+		 "(%d changes)",
+		 n->saved.name, (unsigned long long)n->seq, changes);
 	group_blob_add_ancestor(&merged, ours_hash);
 	ret = network_publish(d, n, &merged, NULL);
 out:
@@ -984,8 +977,8 @@ out:
 }
 
 /* A fetched roster: the step roster_sync says, taken. */
-static int network_take(struct daemon *d, struct network *n, const uint8_t *rec,
-			size_t rec_len, const uint8_t *data, size_t len)
+static int network_take(struct daemon *d, struct network *n, const uint8_t *rec, size_t rec_len,
+			const uint8_t *data, size_t len)
 {
 	uint8_t held[GB_MAX_ANCESTORS][32], hash[32];
 	const struct group_blob *base;
@@ -1011,12 +1004,12 @@ static int network_take(struct daemon *d, struct network *n, const uint8_t *rec,
 	case ROSTER_MERGE:
 		return base ? network_merge(d, n, rec, rec_len, data, len, base) : 0;
 	case ROSTER_FORK:
-		return base ? network_fork(d, n, rec, rec_len, data, len, base) :
-			network_apply(d, n, rec, rec_len, data, len);
+		return base ? network_fork(d, n, rec, rec_len, data, len, base)
+			    : network_apply(d, n, rec, rec_len, data, len);
 	case ROSTER_WAIT:
 		/* No merge came in time: a removal after all. */
-		return fork_wait_over(d, n, r.seq) ?
-			network_apply(d, n, rec, rec_len, data, len) : 0;
+		return fork_wait_over(d, n, r.seq) ? network_apply(d, n, rec, rec_len, data, len)
+						   : 0;
 	default:
 		return network_apply(d, n, rec, rec_len, data, len);
 	}
@@ -1027,8 +1020,8 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 
 /* A record heard while a fetch was under way: tried when it ends, since
  * the roster being fetched may be gone from its holder by then. */
-static void stash_record(struct network *n, const uint8_t from[32], const uint8_t *rec,
-			 size_t len, uint64_t seq)
+static void stash_record(struct network *n, const uint8_t from[32], const uint8_t *rec, size_t len,
+			 uint64_t seq)
 {
 	if (n->next_rec && seq < n->next_seq)
 		return;
@@ -1123,8 +1116,8 @@ static void sync_ctx_set(struct daemon *d, const struct network *n, struct sync_
 	s->seq = r->seq;
 	memcpy(s->hash, p->blob_hash, 32);
 	memcpy(s->from, from, 32);
-	roster_fetch_plan(d->id.pk, from, p, n->blob.n_members, seed_connected, d,
-			  rand_uniform, NULL, &plan);
+	roster_fetch_plan(d->id.pk, from, p, n->blob.n_members, seed_connected, d, rand_uniform,
+			  NULL, &plan);
 	memcpy(s->src, plan.src, 32);
 	s->wait_ms = plan.wait_ms;
 }
@@ -1190,8 +1183,8 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
  * that is how a kicked member, reconnecting with its stale roster, learns
  * from the signed record that it was removed.
  */
-static void answer_stale(struct daemon *d, struct network *n, struct peer *p,
-			 const uint8_t *rec, size_t len)
+static void answer_stale(struct daemon *d, struct network *n, struct peer *p, const uint8_t *rec,
+			 size_t len)
 {
 	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
 	uint8_t held[GB_MAX_ANCESTORS][32];
@@ -1256,8 +1249,8 @@ void network_on_peer_down(struct daemon *d, struct peer *p, bool left)
 		network_prune_member(d, NULL, p);
 }
 
-static void on_poll_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
-			   size_t len, void *ud)
+static void on_poll_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec, size_t len,
+			   void *ud)
 {
 	struct network *n = network_find_pk(d, pk);
 	struct network_payload p;
@@ -1303,8 +1296,8 @@ void networks_tick(struct daemon *d)
 			continue;
 		/* Spread over 45..75 s, so members that joined together do not
 		 * all ask the DHT at the same moment. */
-		n->next_poll_ms = now + NETWORK_POLL_MS * 3 / 4 +
-				  randombytes_uniform(NETWORK_POLL_MS / 2);
+		n->next_poll_ms =
+			now + NETWORK_POLL_MS * 3 / 4 + randombytes_uniform(NETWORK_POLL_MS / 2);
 		refresh_record(d, n);
 		if (records_lookup(d, RECORD_NETWORK, n->pk, on_poll_record, NULL) == 0)
 			n->polling = true;
@@ -1318,8 +1311,7 @@ static void network_load_base(struct daemon *d, struct network *n)
 	uint8_t *bytes = NULL;
 	size_t len;
 
-	if (n->saved.has_base &&
-	    store_load_blob(d->home, n->saved.base_hash, &bytes, &len) == 0 &&
+	if (n->saved.has_base && store_load_blob(d->home, n->saved.base_hash, &bytes, &len) == 0 &&
 	    group_blob_decode(bytes, len, &n->base) == 0) {
 		n->has_base = true;
 		memcpy(n->base_hash, n->saved.base_hash, 32);
@@ -1332,14 +1324,14 @@ static void network_load_base(struct daemon *d, struct network *n)
  * versions kept every roster forever, a crash between save and delete). */
 static void gc_blobs(struct daemon *d, const struct net_saved *saved, size_t count)
 {
-	uint8_t (*keep)[32] = calloc(2 * count + 1, 32);
+	uint8_t(*keep)[32] = calloc(2 * count + 1, 32);
 	size_t n_keep;
 	int ret;
 
 	if (!keep)
 		return;
 	n_keep = store_saved_blob_refs(saved, count, keep, 2 * count + 1);
-	ret = store_gc_blobs(d->home, (const uint8_t (*)[32])keep, n_keep);
+	ret = store_gc_blobs(d->home, (const uint8_t(*)[32])keep, n_keep);
 	if (ret > 0)
 		log_info("store: deleted %d roster blobs no network uses", ret);
 	else if (ret < 0)
@@ -1393,15 +1385,15 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	d->nets = n;
 	want_members(d, &n->blob, NULL, true, 0);
 	network_announce(d, n, s->record, s->record_len);
-	log_info("network %s: restored (%zu members, roster v%llu)", s->name,
-		 n->blob.n_members, (unsigned long long)n->blob.version);
+	log_info("network %s: restored (%zu members, roster v%llu)", s->name, n->blob.n_members,
+		 (unsigned long long)n->blob.version);
 	return 0;
 fail:
 	free(bytes);
 	identity_clear(&n->key);
 	free(n);
-	log_warn("store: networks.json: network \"%s\" (room %.16s) skipped: %s",
-		 s->name, s->room_id, why);
+	log_warn("store: networks.json: network \"%s\" (room %.16s) skipped: %s", s->name,
+		 s->room_id, why);
 	return ret;
 }
 
@@ -1468,7 +1460,7 @@ void networks_close_all(struct daemon *d)
 
 /* Hostname, host.net, mesh address or endpoint id → endpoint id. */
 int network_resolve_peer(struct daemon *d, const char *peer, const char *scope,
-			    char out[IDENTITY_ID_LEN + 1], char *err, size_t errlen)
+			 char out[IDENTITY_ID_LEN + 1], char *err, size_t errlen)
 {
 	const char *found = NULL;
 	uint32_t v4;
@@ -1495,7 +1487,8 @@ int network_resolve_peer(struct daemon *d, const char *peer, const char *scope,
 		if (!m)
 			continue;
 		if (found && strcmp(found, m->id) != 0) {
-			snprintf(err, errlen, "'%s' names different peers in different networks: add --network",
+			snprintf(err, errlen,
+				 "'%s' names different peers in different networks: add --network",
 				 peer);
 			return -EEXIST;
 		}

@@ -38,40 +38,40 @@ struct fetch_wait;
 /* Coordinator: renames one member may ask for (roster.c). */
 struct rename_bucket {
 	char id[IDENTITY_ID_LEN + 1];
-	uint32_t tokens_milli;       /* thousandths of a rename */
+	uint32_t tokens_milli; /* thousandths of a rename */
 	uint64_t last_ms;
-	bool warned;                 /* refusals logged once per streak */
+	bool warned; /* refusals logged once per streak */
 };
 
 struct network {
 	struct network *next;
-	struct net_saved saved;      /* what store.h persists */
-	uint8_t pk[32];              /* network public key = room id */
+	struct net_saved saved; /* what store.h persists */
+	uint8_t pk[32];         /* network public key = room id */
 	bool has_key;
-	struct identity key;         /* network key, coordinators only */
-	struct group_blob blob;      /* current roster */
-	struct group_blob base;      /* the roster before it (concurrent merges) */
-	bool has_base;               /* saved.base_hash names it when it was stored */
+	struct identity key;    /* network key, coordinators only */
+	struct group_blob blob; /* current roster */
+	struct group_blob base; /* the roster before it (concurrent merges) */
+	bool has_base;          /* saved.base_hash names it when it was stored */
 	/* Rosters before the base, newest first, in memory only: where a
 	 * fork that went apart further back is merged from (roster_sync). */
 	struct group_blob older[GB_MAX_ANCESTORS - 1];
 	uint8_t older_hash[GB_MAX_ANCESTORS - 1][32];
 	size_t n_older;
-	uint8_t base_hash[32];       /* of base, also when it was not stored */
-	uint64_t seq;                /* sequence of saved.record */
-	uint32_t index;              /* network index in the peer table */
+	uint8_t base_hash[32]; /* of base, also when it was not stored */
+	uint64_t seq;          /* sequence of saved.record */
+	uint32_t index;        /* network index in the peer table */
 	uint32_t my_ipv4;
 	uint64_t next_poll_ms;
-	uint64_t fork_since_ms;      /* first heard a fork that lacks us; 0 none */
+	uint64_t fork_since_ms; /* first heard a fork that lacks us; 0 none */
 	bool polling;
-	bool fetching;               /* a roster fetch is waiting or under way */
+	bool fetching;                 /* a roster fetch is waiting or under way */
 	struct fetch_wait *fetch_wait; /* its jitter timer, while it waits */
-	uint8_t *next_rec;           /* newest record heard while fetching */
+	uint8_t *next_rec;             /* newest record heard while fetching */
 	size_t next_rec_len;
 	uint8_t next_from[32];
 	uint64_t next_seq;
-	uint64_t last_sync_ms;       /* coordinator: last SYNC broadcast */
-	bool sync_due;               /* changes wait for the batch window */
+	uint64_t last_sync_ms; /* coordinator: last SYNC broadcast */
+	bool sync_due;         /* changes wait for the batch window */
 	struct net_timer *sync_timer;
 	struct rename_bucket *renames; /* coordinator: per-member rename rate */
 	size_t n_renames;
@@ -81,10 +81,10 @@ struct network {
 	struct ipc_request *grant_req; /* coordinator: `ray admin add` awaiting the grantee */
 	uint8_t grant_pk[32];          /* whom that grant went to */
 	uint64_t grant_deadline_ms;
-	struct admission admission;  /* coordinator: join requests, denials */
-	struct fw_rule *fw_pending;  /* suggested rules awaiting consent */
+	struct admission admission; /* coordinator: join requests, denials */
+	struct fw_rule *fw_pending; /* suggested rules awaiting consent */
 	size_t n_fw_pending;
-	bool fw_pending_set;         /* a (possibly empty) new set is waiting */
+	bool fw_pending_set; /* a (possibly empty) new set is waiting */
 };
 
 /* By local name or room id; NULL if unknown. */
@@ -105,8 +105,8 @@ void networks_close_all(struct daemon *d);
  * blob_bytes' hash (checked here). Returns 0, -EBADMSG for a record or blob
  * that does not verify, -ESTALE for one older than what n holds.
  */
-int network_apply(struct daemon *d, struct network *n, const uint8_t *rec,
-		  size_t rec_len, const uint8_t *blob_bytes, size_t blob_len);
+int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_t rec_len,
+		  const uint8_t *blob_bytes, size_t blob_len);
 
 /* IPC handlers. */
 void network_cmd_create(struct daemon *d, struct ipc_request *req);
@@ -166,9 +166,8 @@ int network_publish_batched(struct daemon *d, struct network *n, struct group_bl
  * what network_publish announces. The fuzz target's stand-in coordinator
  * signs with it too. Returns 0 or -errno.
  */
-int network_sign_roster(const struct identity *key, const struct group_blob *blob,
-			uint8_t *rec, size_t reccap, size_t *rec_len,
-			uint8_t **bytes, size_t *blen);
+int network_sign_roster(const struct identity *key, const struct group_blob *blob, uint8_t *rec,
+			size_t reccap, size_t *rec_len, uint8_t **bytes, size_t *blen);
 /* Coordinator: publishes blob (an empty roster: nuke) as the network's last
  * record, tells the members, and forgets the network. Takes blob. */
 int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob);
@@ -177,7 +176,6 @@ int network_publish_final(struct daemon *d, struct network *n, struct group_blob
 void network_prune_member(struct daemon *d, struct network *only, struct peer *p);
 
 /* Sends SYNC with n's record to every connected member except `except`. */
-void network_broadcast_sync(struct daemon *d, struct network *n,
-			    const struct peer *except);
+void network_broadcast_sync(struct daemon *d, struct network *n, const struct peer *except);
 
 #endif

@@ -142,15 +142,13 @@ static void set_relay(struct daemon *d, struct peer *p, const union ms_addr *rel
 
 /* Takes the addresses of p's signed endpoint record (DHT or CTL_ENDPOINT);
  * -EBADMSG when it does not verify. */
-static int apply_endpoint(struct daemon *d, struct peer *p, const uint8_t *rec,
-			  size_t len)
+static int apply_endpoint(struct daemon *d, struct peer *p, const uint8_t *rec, size_t len)
 {
 	union ms_addr addrs[MAGICSOCK_MAX_ADDRS], relay;
 	uint64_t flags = 0;
 	int n;
 
-	n = records_endpoint_addrs(p->pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS, &relay,
-				   &flags);
+	n = records_endpoint_addrs(p->pk, rec, len, addrs, MAGICSOCK_MAX_ADDRS, &relay, &flags);
 	if (n < 0)
 		return n;
 	p->relay_offer = flags & ENDPOINT_FLAG_RELAY;
@@ -161,8 +159,8 @@ static int apply_endpoint(struct daemon *d, struct peer *p, const uint8_t *rec,
 	return 0;
 }
 
-static void on_endpoint(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
-			size_t len, void *ud)
+static void on_endpoint(struct daemon *d, const uint8_t pk[32], const uint8_t *rec, size_t len,
+			void *ud)
 {
 	struct peer *p = peers_find(d, pk);
 
@@ -197,13 +195,12 @@ bool peers_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 	if (m->type != CTL_ENDPOINT)
 		return false;
 	if (apply_endpoint(d, p, m->rec, m->rec_len) < 0 && gate_log_ok(d, p))
-		log_warn("peer %.8s: endpoint record over the connection does not verify",
-			 p->id);
+		log_warn("peer %.8s: endpoint record over the connection does not verify", p->id);
 	return true;
 }
 
-void peer_set_addrs(struct daemon *d, struct peer *p, bool lan,
-		    const union ms_addr *addrs, size_t n)
+void peer_set_addrs(struct daemon *d, struct peer *p, bool lan, const union ms_addr *addrs,
+		    size_t n)
 {
 	union ms_addr all[MAGICSOCK_MAX_ADDRS];
 	size_t count = 0;
@@ -238,8 +235,7 @@ void peer_set_addrs(struct daemon *d, struct peer *p, bool lan,
 static void backoff(struct daemon *d, struct peer *p)
 {
 	p->next_dial_ms = daemon_now_ms(d) + p->backoff_ms;
-	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-							   : p->backoff_ms * 2;
+	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
 }
 
 void peers_tick(struct daemon *d)
@@ -319,8 +315,8 @@ void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t
 		 * loses its last want there, and is freed. */
 		memcpy(pk, p->pk, 32);
 		if (reason != QUIC_CLOSE_SUPERSEDED)
-			network_on_peer_down(d, p, reason == QUIC_CLOSE_PEER &&
-						   code == QUIC_CODE_LEAVE);
+			network_on_peer_down(d, p,
+					     reason == QUIC_CLOSE_PEER && code == QUIC_CODE_LEAVE);
 		if (!(p = peers_find(d, pk)))
 			return;
 		if (p->wants)

@@ -32,30 +32,30 @@ struct peer {
 	struct peer *next;
 	uint8_t pk[32];
 	char id[IDENTITY_ID_LEN + 1];
-	struct quic_conn *conn;      /* confirmed mesh connection, or NULL */
-	struct quic_conn *dialing;   /* our dial in progress, or NULL */
-	unsigned wants;              /* networks + joins that need this peer */
+	struct quic_conn *conn;    /* confirmed mesh connection, or NULL */
+	struct quic_conn *dialing; /* our dial in progress, or NULL */
+	unsigned wants;            /* networks + joins that need this peer */
 	uint32_t backoff_ms;
 	uint64_t next_dial_ms;
-	uint64_t addrs_ms;           /* when we last had its endpoint record */
+	uint64_t addrs_ms; /* when we last had its endpoint record */
 	bool lookup_busy;
-	uint64_t tx_bytes, rx_bytes; /* data-plane bytes, all networks */
-	uint64_t last_seen;          /* unix seconds the connection was last up */
+	uint64_t tx_bytes, rx_bytes;                  /* data-plane bytes, all networks */
+	uint64_t last_seen;                           /* unix seconds the connection was last up */
 	union ms_addr dht_addrs[MAGICSOCK_MAX_ADDRS]; /* from its endpoint record */
 	size_t n_dht;
-	union ms_addr lan_addrs[4];  /* from mDNS on our LAN */
+	union ms_addr lan_addrs[4]; /* from mDNS on our LAN */
 	size_t n_lan;
-	bool relay_offer;            /* its record offers member relaying */
-	uint32_t nets[16];           /* indexes of the networks it shares with us */
-	size_t n_nets;               /* (datapath_sync; the firewall's union rule) */
-	bool stranger;               /* gate.c: not known, on a deadline */
+	bool relay_offer;  /* its record offers member relaying */
+	uint32_t nets[16]; /* indexes of the networks it shares with us */
+	size_t n_nets;     /* (datapath_sync; the firewall's union rule) */
+	bool stranger;     /* gate.c: not known, on a deadline */
 	uint64_t stranger_until_ms;
-	struct ratelimit msg_rl;     /* gate.c: control messages */
-	struct ratelimit log_rl;     /* gate.c: log lines its input causes */
-	struct ratelimit audit_rl;   /* audit.c: its lines in audit.log */
-	uint64_t audit_held;         /* audit lines held back since the last one */
+	struct ratelimit msg_rl;   /* gate.c: control messages */
+	struct ratelimit log_rl;   /* gate.c: log lines its input causes */
+	struct ratelimit audit_rl; /* audit.c: its lines in audit.log */
+	uint64_t audit_held;       /* audit lines held back since the last one */
 	uint64_t drop_logged_ms;
-	size_t n_vias;               /* member relays last handed to magicsock */
+	size_t n_vias; /* member relays last handed to magicsock */
 };
 
 struct peer *peers_find(struct daemon *d, const uint8_t pk[32]);
@@ -70,8 +70,8 @@ void peer_dial_soon(struct daemon *d, struct peer *p);
 
 /* Records where p can be reached (lan: from mDNS, else from its endpoint
  * record) and hands magicsock the merged candidates, LAN first. */
-void peer_set_addrs(struct daemon *d, struct peer *p, bool lan,
-		    const union ms_addr *addrs, size_t n);
+void peer_set_addrs(struct daemon *d, struct peer *p, bool lan, const union ms_addr *addrs,
+		    size_t n);
 
 /* Encodes and sends one control message; -ENOTCONN without a connection. */
 int peer_send_ctl(struct daemon *d, struct peer *p, const struct ctl_msg *m);
@@ -88,7 +88,6 @@ void peers_close_all(struct daemon *d);
 
 /* QUIC events, wired by the daemon. */
 void peers_on_confirmed(struct daemon *d, struct quic_conn *c);
-void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason,
-		     uint64_t code);
+void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t code);
 
 #endif

@@ -29,7 +29,7 @@ struct ping_op {
 	int count, sent, received;
 	uint64_t nonce_base;
 	uint64_t sent_ns[PING_MAX_COUNT]; /* uv_hrtime: sub-millisecond RTTs */
-	double rtt[PING_MAX_COUNT];     /* < 0: no answer yet */
+	double rtt[PING_MAX_COUNT];       /* < 0: no answer yet */
 	uv_timer_t timer;
 };
 

@@ -25,7 +25,7 @@
 #define ADDRS_CHECK_MS 10000
 
 struct lookup {
-	struct lookup *next;        /* in d->lookups until done */
+	struct lookup *next; /* in d->lookups until done */
 	struct daemon *d;
 	enum record_kind kind;
 	uint8_t pk[32];
@@ -127,8 +127,8 @@ int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32]
 
 static bool usable_addr(const struct ifaddrs *ifa, const char *tun_name)
 {
-	if (!ifa->ifa_addr || !(ifa->ifa_flags & IFF_UP) ||
-	    (ifa->ifa_flags & IFF_LOOPBACK) || strcmp(ifa->ifa_name, tun_name) == 0)
+	if (!ifa->ifa_addr || !(ifa->ifa_flags & IFF_UP) || (ifa->ifa_flags & IFF_LOOPBACK) ||
+	    strcmp(ifa->ifa_name, tun_name) == 0)
 		return false;
 	if (ifa->ifa_addr->sa_family == AF_INET) {
 		uint32_t a = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
@@ -139,7 +139,7 @@ static bool usable_addr(const struct ifaddrs *ifa, const char *tun_name)
 		const uint8_t *b = ((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr.s6_addr;
 
 		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-			return false; /* link-local needs a scope id */
+			return false;         /* link-local needs a scope id */
 		return (b[0] & 0xfe) != 0x02; /* not 200::/7 */
 	}
 	return false;
@@ -214,7 +214,8 @@ static void addrs_signature(const struct endpoint_payload *p, char *out, size_t 
 		char buf[MS_ADDR_STRLEN];
 
 		off += (size_t)snprintf(out + off, cap - off, "relay %s,",
-			ms_addr_fmt((const union ms_addr *)&p->relay, buf, sizeof(buf)));
+					ms_addr_fmt((const union ms_addr *)&p->relay, buf,
+						    sizeof(buf)));
 	}
 	for (size_t i = 0; i < p->n_addrs && off + MS_ADDR_STRLEN + 2 < cap; i++) {
 		char buf[MS_ADDR_STRLEN];
@@ -249,8 +250,8 @@ void records_endpoint_tick(struct daemon *d)
 	if (plen < 0)
 		return;
 	d->endpoint_seq = now > d->endpoint_seq ? now : d->endpoint_seq + 1;
-	rlen = record_encode(RECORD_ENDPOINT, d->id.seed, d->endpoint_seq,
-			     now + ENDPOINT_TTL_S, payload, (size_t)plen, rec, sizeof(rec));
+	rlen = record_encode(RECORD_ENDPOINT, d->id.seed, d->endpoint_seq, now + ENDPOINT_TTL_S,
+			     payload, (size_t)plen, rec, sizeof(rec));
 	if (rlen < 0)
 		return;
 	record_dht_key(RECORD_ENDPOINT, d->id.pk, key);
@@ -266,8 +267,8 @@ void records_endpoint_tick(struct daemon *d)
 	d->next_endpoint_publish_ms = daemon_now_ms(d) + ENDPOINT_REFRESH_MS;
 }
 
-int records_publish_network(struct daemon *d, const uint8_t net_pk[32],
-			    const uint8_t *rec, size_t len)
+int records_publish_network(struct daemon *d, const uint8_t net_pk[32], const uint8_t *rec,
+			    size_t len)
 {
 	uint8_t key[RECORD_KEY_LEN];
 
@@ -297,9 +298,8 @@ static void addr_from_storage(union ms_addr *out, const struct sockaddr_storage 
 		out->in6 = *(const struct sockaddr_in6 *)ss;
 }
 
-int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len,
-			   union ms_addr *out, size_t max, union ms_addr *relay,
-			   uint64_t *flags)
+int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len, union ms_addr *out,
+			   size_t max, union ms_addr *relay, uint64_t *flags)
 {
 	struct endpoint_payload p;
 	struct record r;

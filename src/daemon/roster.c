@@ -84,8 +84,7 @@ static bool taken_by_other(const char *name, void *arg)
 
 /* Coordinator: renames member id to (a clash-free variant of) wanted.
  * Batched (network.h): renames come in bursts, from members or a script. */
-static int rename_member(struct daemon *d, struct network *n, const char *id,
-			 const char *wanted)
+static int rename_member(struct daemon *d, struct network *n, const char *id, const char *wanted)
 {
 	char name[HOSTNAME_BUF];
 	struct group_blob blob;
@@ -100,8 +99,8 @@ static int rename_member(struct daemon *d, struct network *n, const char *id,
 	ret = group_blob_copy(&blob, &n->blob);
 	if (ret < 0)
 		return ret;
-	ret = hostname_resolve_clash(wanted, taken_by_other,
-				     &(struct rename_ctx){ &blob, id }, name);
+	ret = hostname_resolve_clash(wanted, taken_by_other, &(struct rename_ctx){ &blob, id },
+				     name);
 	/* Asking for carl while already carl-1 changes nothing: no version. */
 	if (ret == 0 && strcmp(name, m->hostname) == 0) {
 		group_blob_free(&blob);
@@ -178,8 +177,7 @@ static void send_taken(struct daemon *d, struct peer *p, const struct network *n
 	peer_send_ctl(d, p, &m);
 }
 
-static void send_denied(struct daemon *d, struct peer *p, const struct network *n,
-			const char *why)
+static void send_denied(struct daemon *d, struct peer *p, const struct network *n, const char *why)
 {
 	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
 
@@ -227,8 +225,8 @@ static bool on_rename_denied(struct daemon *d, struct network *n, struct peer *p
 		return false;
 	if (!n->rename_req) {
 		if (gate_log_ok(d, p))
-			log_warn("network %s: %s refused a rename: %s", n->saved.name,
-				 c->hostname, m->why);
+			log_warn("network %s: %s refused a rename: %s", n->saved.name, c->hostname,
+				 m->why);
 		return true;
 	}
 	ipc_reply_error(n->rename_req, "%s refused the new name: %s", c->hostname,
@@ -263,8 +261,8 @@ static void rename_answer_requested(struct network *n)
 {
 	const char *want = json_string_value(json_object_get(n->rename_req->args, "hostname"));
 
-	ipc_reply(n->rename_req, json_pack("{s:s, s:b}", "hostname", want ? want : "",
-					   "requested", 1));
+	ipc_reply(n->rename_req,
+		  json_pack("{s:s, s:b}", "hostname", want ? want : "", "requested", 1));
 	n->rename_req = NULL;
 }
 
@@ -313,14 +311,15 @@ void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
 		struct peer *p;
 
 		if (!n->blob.members[i].coordinator ||
-		    identity_id_parse(n->blob.members[i].id, pk) < 0 ||
-		    !(p = peers_find(d, pk)) || !p->conn)
+		    identity_id_parse(n->blob.members[i].id, pk) < 0 || !(p = peers_find(d, pk)) ||
+		    !p->conn)
 			continue;
 		if (peer_send_ctl(d, p, &m) == 0)
 			sent++;
 	}
 	if (!sent) {
-		ipc_reply_error(req, "no coordinator of %s is online to record the new name; try again later",
+		ipc_reply_error(req,
+				"no coordinator of %s is online to record the new name; try again later",
 				n->saved.name);
 		return;
 	}
@@ -429,8 +428,10 @@ void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	if (identity_id_parse(m->id, pk) < 0 || !(p = peers_find(d, pk)) || !p->conn) {
-		ipc_reply_error(req, "%s is not connected now: the key can only travel over a live connection",
-				m->hostname);
+		ipc_reply_error(
+			req,
+			"%s is not connected now: the key can only travel over a live connection",
+			m->hostname);
 		return;
 	}
 	memcpy(grant.net, n->pk, 32);
@@ -462,7 +463,8 @@ static void on_grant_taken(struct daemon *d, struct network *n, struct peer *p)
 	if (ret == 0)
 		ret = network_publish(d, n, &blob, NULL);
 	if (ret < 0) {
-		ipc_reply_error(req, "the grantee took the key but the roster could not be updated: %s",
+		ipc_reply_error(req,
+				"the grantee took the key but the roster could not be updated: %s",
 				strerror(-ret));
 		return;
 	}
@@ -479,8 +481,10 @@ static void grant_expire(struct daemon *d, struct network *n)
 		return;
 	identity_id_format(n->grant_pk, id);
 	m = group_blob_find_member(&n->blob, id);
-	ipc_reply_error(n->grant_req, "%s did not confirm it took the key within %us; the roster is unchanged (is it running an older ray?)",
-			m ? m->hostname : "the grantee", ROSTER_GRANT_WAIT_MS / 1000);
+	ipc_reply_error(
+		n->grant_req,
+		"%s did not confirm it took the key within %us; the roster is unchanged (is it running an older ray?)",
+		m ? m->hostname : "the grantee", ROSTER_GRANT_WAIT_MS / 1000);
 	n->grant_req = NULL;
 }
 
@@ -495,7 +499,8 @@ void roster_cmd_admin_list(struct daemon *d, struct ipc_request *req)
 	for (size_t i = 0; i < n->blob.n_members; i++)
 		if (n->blob.members[i].coordinator)
 			json_array_append_new(list, json_pack("{s:s, s:s}", "endpoint_id",
-				n->blob.members[i].id, "hostname", n->blob.members[i].hostname));
+							      n->blob.members[i].id, "hostname",
+							      n->blob.members[i].hostname));
 	ipc_reply(req, list);
 }
 
@@ -515,8 +520,8 @@ void roster_cmd_ephemeral(struct daemon *d, struct ipc_request *req)
 		n->saved.ephemeral_s = secs;
 		networks_save(d);
 	}
-	ipc_reply(req, json_pack("{s:s, s:I}", "network", n->saved.name,
-				 "ephemeral_s", (json_int_t)n->saved.ephemeral_s));
+	ipc_reply(req, json_pack("{s:s, s:I}", "network", n->saved.name, "ephemeral_s",
+				 (json_int_t)n->saved.ephemeral_s));
 }
 
 static bool from_coordinator(const struct network *n, const struct peer *p)
@@ -588,16 +593,15 @@ static void on_invite_gossip(struct daemon *d, struct network *n, struct peer *p
 	if (invite_ledger_load(&led, d->home, n->saved.room_id) < 0)
 		return;
 	if (m->type == CTL_INVITE_SHARE)
-		invite_record_shared(&led, m->hash, m->iid, m->exp, m->hostname,
-				     daemon_unix_now());
+		invite_record_shared(&led, m->hash, m->iid, m->exp, m->hostname, daemon_unix_now());
 	else
 		invite_burn_hash(&led, m->hash);
 	ret = invite_ledger_save(&led, d->home, n->saved.room_id);
 	invite_ledger_free(&led);
 	if (ret < 0)
 		log_error("network %s: cannot save an invite %s learned from %.8s (%s)",
-			  n->saved.name, m->type == CTL_INVITE_SHARE ? "minted" : "burned",
-			  p->id, strerror(-ret));
+			  n->saved.name, m->type == CTL_INVITE_SHARE ? "minted" : "burned", p->id,
+			  strerror(-ret));
 }
 
 bool roster_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)

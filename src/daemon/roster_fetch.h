@@ -46,8 +46,8 @@ typedef bool (*roster_fetch_reach_fn)(const uint8_t pk[32], void *arg);
 void roster_fetch_seeds(const struct group_blob *b, struct network_payload *p);
 
 struct roster_fetch_plan {
-	uint8_t src[32];	/* ask this peer first */
-	uint32_t wait_ms;	/* after this long */
+	uint8_t src[32];  /* ask this peer first */
+	uint32_t wait_ms; /* after this long */
 };
 
 /*

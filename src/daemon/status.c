@@ -31,12 +31,10 @@
 
 static json_t *skeleton(bool active, const char *endpoint_id)
 {
-	return json_pack("{s:s, s:b, s:s, s:s, s:[], s:{s:i, s:i, s:i, s:i}}",
-			 "version", RAYFISH_VERSION, "active", active,
-			 "endpoint_id", endpoint_id, "contact_id", "",
-			 "networks", "pending", "join_requests", 0,
-			 "file_offers", 0, "connect_requests", 0,
-			 "firewall_suggestions", 0);
+	return json_pack("{s:s, s:b, s:s, s:s, s:[], s:{s:i, s:i, s:i, s:i}}", "version",
+			 RAYFISH_VERSION, "active", active, "endpoint_id", endpoint_id,
+			 "contact_id", "", "networks", "pending", "join_requests", 0, "file_offers",
+			 0, "connect_requests", 0, "firewall_suggestions", 0);
 }
 
 static void add_live(struct daemon *d, json_t *o, const char *id)
@@ -62,16 +60,20 @@ static void add_live(struct daemon *d, json_t *o, const char *id)
 	if (relay[0])
 		json_object_set_new(o, "relay", json_string(relay));
 	json_object_set_new(o, "rtt_ms", json_real(round(st.rtt_ms * 100) / 100));
-	json_object_set_new(o, "quic", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		"cwnd", (json_int_t)st.cwnd, "bytes_in_flight", (json_int_t)st.bytes_in_flight,
-		"packets_tx", (json_int_t)st.tx_packets, "packets_rx", (json_int_t)st.rx_packets,
-		"datagrams_tx", (json_int_t)st.dgrams_tx, "datagrams_rx", (json_int_t)st.dgrams_rx,
-		"datagrams_lost", (json_int_t)st.dgrams_lost,
-		"datagrams_dropped", (json_int_t)st.dgrams_dropped));
+	json_object_set_new(o, "quic",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cwnd",
+				      (json_int_t)st.cwnd, "bytes_in_flight",
+				      (json_int_t)st.bytes_in_flight, "packets_tx",
+				      (json_int_t)st.tx_packets, "packets_rx",
+				      (json_int_t)st.rx_packets, "datagrams_tx",
+				      (json_int_t)st.dgrams_tx, "datagrams_rx",
+				      (json_int_t)st.dgrams_rx, "datagrams_lost",
+				      (json_int_t)st.dgrams_lost, "datagrams_dropped",
+				      (json_int_t)st.dgrams_dropped));
 }
 
-static json_t *network_json(struct daemon *d, const struct net_saved *s,
-			    const struct group_blob *b, const char *self_id)
+static json_t *network_json(struct daemon *d, const struct net_saved *s, const struct group_blob *b,
+			    const char *self_id)
 {
 	char v4[ADDRESS_V4_STRLEN], v6[ADDRESS_V6_STRLEN];
 	const struct gb_member *me = group_blob_find_member(b, self_id);
@@ -86,24 +88,21 @@ static json_t *network_json(struct daemon *d, const struct net_saved *s,
 		address_ipv4_format(m->ipv4, v4);
 		address_ipv6(m->id, ip6);
 		address_ipv6_format(ip6, v6);
-		o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:n, s:i, s:i}",
-			      "hostname", m->hostname, "endpoint_id", m->id,
-			      "ipv4", v4, "ipv6", v6, "coordinator", m->coordinator,
-			      "online", 0, "path", "none", "rtt_ms", "tx_bytes", 0,
-			      "rx_bytes", 0);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:n, s:i, s:i}", "hostname",
+			      m->hostname, "endpoint_id", m->id, "ipv4", v4, "ipv6", v6,
+			      "coordinator", m->coordinator, "online", 0, "path", "none", "rtt_ms",
+			      "tx_bytes", 0, "rx_bytes", 0);
 		add_live(d, o, m->id);
 		json_array_append_new(peers, o);
 	}
 	address_ipv4_format(me ? me->ipv4 : 0, v4);
 	address_ipv6(self_id, ip6);
 	address_ipv6_format(ip6, v6);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}",
-			 "name", s->name, "room_id", s->room_id,
-			 "role", s->coordinator ? "coordinator" : "member",
-			 "mode", b->mode == GROUP_MODE_OPEN ? "open" : "closed",
-			 "hostname", s->hostname, "ipv4", v4, "ipv6", v6,
-			 "members", (json_int_t)b->n_members, "roster_version",
-			 (json_int_t)b->version, "peers", peers);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}", "name", s->name,
+			 "room_id", s->room_id, "role", s->coordinator ? "coordinator" : "member",
+			 "mode", b->mode == GROUP_MODE_OPEN ? "open" : "closed", "hostname",
+			 s->hostname, "ipv4", v4, "ipv6", v6, "members", (json_int_t)b->n_members,
+			 "roster_version", (json_int_t)b->version, "peers", peers);
 }
 
 /* The flow table: a peer past its share has new flows refused (left
@@ -114,11 +113,10 @@ static json_t *conntrack_json(struct daemon *d)
 
 	if (!ct || !ct->slots)
 		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
-		"flows", (json_int_t)conntrack_count(ct, daemon_now_ms(d)),
-		"capacity", (json_int_t)ct->cap, "per_peer", (json_int_t)ct->quota,
-		"evicted", (json_int_t)ct->stats.evicted,
-		"refused", (json_int_t)ct->stats.refused);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "flows",
+			 (json_int_t)conntrack_count(ct, daemon_now_ms(d)), "capacity",
+			 (json_int_t)ct->cap, "per_peer", (json_int_t)ct->quota, "evicted",
+			 (json_int_t)ct->stats.evicted, "refused", (json_int_t)ct->stats.refused);
 }
 
 /* Forwarding totals and drops by reason (the labelled drop counters). */
@@ -130,11 +128,11 @@ static json_t *offload_json(struct daemon *d, const struct forward_counters *c)
 {
 	unsigned o = d->tun.offloads;
 
-	return json_pack("{s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:I}",
-		"vnet_hdr", d->tun.vnet_hdr, "csum", !!(o & TUN_F_CSUM),
-		"tso", !!(o & (TUN_F_TSO4 | TUN_F_TSO6)), "uso", !!(o & (TUN_F_USO4 | TUN_F_USO6)),
-		"gso_in", (json_int_t)c->gso_in, "gso_segments", (json_int_t)c->gso_segments,
-		"rx_merged", (json_int_t)c->rx_merged, "tun_writes", (json_int_t)c->tun_writes);
+	return json_pack("{s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:I}", "vnet_hdr", d->tun.vnet_hdr,
+			 "csum", !!(o & TUN_F_CSUM), "tso", !!(o & (TUN_F_TSO4 | TUN_F_TSO6)),
+			 "uso", !!(o & (TUN_F_USO4 | TUN_F_USO6)), "gso_in", (json_int_t)c->gso_in,
+			 "gso_segments", (json_int_t)c->gso_segments, "rx_merged",
+			 (json_int_t)c->rx_merged, "tun_writes", (json_int_t)c->tun_writes);
 }
 
 static json_t *dataplane_json(struct daemon *d)
@@ -144,16 +142,17 @@ static json_t *dataplane_json(struct daemon *d)
 	if (!d->fwd)
 		return json_null();
 	forward_counters_get(d->fwd, &c);
-	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	return json_pack(
+		"{s:I, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"tx_packets", (json_int_t)c.tx_packets, "tx_bytes", (json_int_t)c.tx_bytes,
 		"rx_packets", (json_int_t)c.rx_packets, "rx_bytes", (json_int_t)c.rx_bytes,
-		"conntrack", conntrack_json(d), "offload", offload_json(d, &c),
-		"drops", "parse_error", (json_int_t)c.parse_error, "no_route", (json_int_t)c.no_route,
-		"spoofed_source", (json_int_t)c.spoofed_source, "not_for_us", (json_int_t)c.not_for_us,
-		"too_big", (json_int_t)c.too_big, "send_failed", (json_int_t)c.send_failed,
-		"tun_write_failed", (json_int_t)c.tun_write_failed,
-		"congestion", (json_int_t)c.congestion_dropped,
-		"firewall", (json_int_t)c.fw_dropped, "firewall_rejected", (json_int_t)c.fw_rejected,
+		"conntrack", conntrack_json(d), "offload", offload_json(d, &c), "drops",
+		"parse_error", (json_int_t)c.parse_error, "no_route", (json_int_t)c.no_route,
+		"spoofed_source", (json_int_t)c.spoofed_source, "not_for_us",
+		(json_int_t)c.not_for_us, "too_big", (json_int_t)c.too_big, "send_failed",
+		(json_int_t)c.send_failed, "tun_write_failed", (json_int_t)c.tun_write_failed,
+		"congestion", (json_int_t)c.congestion_dropped, "firewall",
+		(json_int_t)c.fw_dropped, "firewall_rejected", (json_int_t)c.fw_rejected,
 		"offload_invalid", (json_int_t)c.offload_invalid);
 }
 
@@ -165,9 +164,9 @@ static json_t *disco_json(struct daemon *d)
 	if (!d->ms)
 		return json_null();
 	magicsock_get_stats(d->ms, &ms);
-	return json_pack("{s:I, s:I, s:I, s:I}", "tx", (json_int_t)ms.disco_tx,
-			 "rx_ping", (json_int_t)ms.disco_rx_ping, "rx_pong",
-			 (json_int_t)ms.disco_rx_pong, "rx_bad", (json_int_t)ms.disco_rx_bad);
+	return json_pack("{s:I, s:I, s:I, s:I}", "tx", (json_int_t)ms.disco_tx, "rx_ping",
+			 (json_int_t)ms.disco_rx_ping, "rx_pong", (json_int_t)ms.disco_rx_pong,
+			 "rx_bad", (json_int_t)ms.disco_rx_bad);
 }
 
 /* Who was kept out: strangers now, refused, timed out; messages dropped,
@@ -181,13 +180,13 @@ static json_t *gate_json(struct daemon *d)
 	if (d->quic)
 		quic_endpoint_get_stats(d->quic, &qs);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "strangers",
-			 (json_int_t)g[0], "refused", (json_int_t)g[1], "expired",
-			 (json_int_t)g[2], "messages_dropped", (json_int_t)g[3],
-			 "log_lines_held", (json_int_t)g[4], "quic_refused", (json_int_t)qs.rx_refused, "quic_refused_source",
+			 (json_int_t)g[0], "refused", (json_int_t)g[1], "expired", (json_int_t)g[2],
+			 "messages_dropped", (json_int_t)g[3], "log_lines_held", (json_int_t)g[4],
+			 "quic_refused", (json_int_t)qs.rx_refused, "quic_refused_source",
 			 (json_int_t)qs.refused_source, "quic_refused_key",
-			 (json_int_t)qs.refused_key, "quic_refused_full", (json_int_t)qs.refused_full,
-			 "quic_refused_token", (json_int_t)qs.refused_token,
-			 "overloads", (json_int_t)qs.overloads);
+			 (json_int_t)qs.refused_key, "quic_refused_full",
+			 (json_int_t)qs.refused_full, "quic_refused_token",
+			 (json_int_t)qs.refused_token, "overloads", (json_int_t)qs.overloads);
 }
 
 /* Roster fetches by how they were answered; blobs connections we serve;
@@ -196,9 +195,9 @@ static json_t *blobs_json(struct daemon *d)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "fetched_mesh",
 			 (json_int_t)d->blobs_fetched_mesh, "fetched_conn",
-			 (json_int_t)d->blobs_fetched_conn, "serving",
-			 (json_int_t)blobs_serving(d), "refused", (json_int_t)d->blobs_refused,
-			 "waiting", (json_int_t)d->n_blob_waits);
+			 (json_int_t)d->blobs_fetched_conn, "serving", (json_int_t)blobs_serving(d),
+			 "refused", (json_int_t)d->blobs_refused, "waiting",
+			 (json_int_t)d->n_blob_waits);
 }
 
 /* Flat host.ray names that two networks give to two identities. */

@@ -14,9 +14,9 @@
 
 #include <sodium.h>
 
-#define PROTO_ICMP   1
-#define PROTO_TCP    6
-#define PROTO_UDP    17
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
 #define PROTO_ICMPV6 58
 
 #define TCP_FIN 0x01
@@ -43,8 +43,7 @@ static void addr_from_bytes(uint8_t version, const uint8_t in[16], union packet_
 		memcpy(a->v6, in, 16);
 		return;
 	}
-	a->v4 = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) |
-	    ((uint32_t)in[2] << 8) | in[3];
+	a->v4 = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | in[3];
 }
 
 static int is_echo_request(const struct packet_info *pi)
@@ -69,8 +68,7 @@ static int key_from_packet(const struct packet_info *pi, struct ct_key *k, int *
 
 	if (pi->frag_offset)
 		return -1;
-	if ((pi->proto == PROTO_TCP || pi->proto == PROTO_UDP) &&
-	    (pi->flags & PACKET_F_PORTS)) {
+	if ((pi->proto == PROTO_TCP || pi->proto == PROTO_UDP) && (pi->flags & PACKET_F_PORTS)) {
 		sp = pi->src_port;
 		dp = pi->dst_port;
 	} else if (pi->flags & PACKET_F_ICMP_ECHO) {
@@ -116,7 +114,7 @@ static void key_frag(const struct packet_info *pi, struct ct_key *k)
 /* Where a key lives: its bucket's first slot and its tag. */
 struct ct_pos {
 	size_t base;
-	uint32_t tag;		/* never 0: 0 marks a free slot */
+	uint32_t tag; /* never 0: 0 marks a free slot */
 };
 
 _Static_assert(sizeof(struct ct_key) % 8 == 0, "key_equal compares 64-bit words");
@@ -249,8 +247,8 @@ static void entry_free(struct conntrack *ct, struct ct_entry *e)
 
 /* The live entry for k; an expired match is freed. Only slots whose tag
  * matches are touched, so a miss reads one cache line of tags. */
-static struct ct_entry *find(struct conntrack *ct, const struct ct_key *k,
-    struct ct_pos pos, uint64_t now)
+static struct ct_entry *find(struct conntrack *ct, const struct ct_key *k, struct ct_pos pos,
+			     uint64_t now)
 {
 	for (int i = 0; i < CT_WAYS; i++) {
 		struct ct_entry *e = ct->slots + pos.base + i;
@@ -295,8 +293,8 @@ static void table_sweep(struct conntrack *ct, uint64_t now)
  * bucket: the least recently seen of its own, or, under quota, of an owner
  * holding more. NULL when there is none.
  */
-static struct ct_entry *victim(struct conntrack *ct, size_t base,
-    const void *owner, uint32_t mine, int at_quota)
+static struct ct_entry *victim(struct conntrack *ct, size_t base, const void *owner, uint32_t mine,
+			       int at_quota)
 {
 	struct ct_entry *v = NULL;
 
@@ -322,8 +320,8 @@ static struct ct_entry *bucket_free_slot(struct conntrack *ct, size_t base)
 }
 
 /* Where owner's new flow goes, or NULL (see "Owners" in conntrack.h). */
-static struct ct_entry *slot_pick(struct conntrack *ct, size_t base,
-    const void *owner, uint64_t now)
+static struct ct_entry *slot_pick(struct conntrack *ct, size_t base, const void *owner,
+				  uint64_t now)
 {
 	uint32_t mine = owner_flows(ct, owner);
 	int at_quota = owner && mine >= ct->quota;
@@ -347,8 +345,8 @@ static struct ct_entry *slot_pick(struct conntrack *ct, size_t base,
 }
 
 /* A slot for a new key of owner's, tagged and counted, or NULL (refused). */
-static struct ct_entry *slot_for(struct conntrack *ct, struct ct_pos pos,
-    const void *owner, uint64_t now)
+static struct ct_entry *slot_for(struct conntrack *ct, struct ct_pos pos, const void *owner,
+				 uint64_t now)
 {
 	struct ct_entry *e = slot_pick(ct, pos.base, owner, now);
 	size_t i;
@@ -370,8 +368,7 @@ int conntrack_init(struct conntrack *ct, size_t capacity)
 	memset(ct, 0, sizeof(*ct));
 	if (capacity == 0)
 		capacity = CT_DEFAULT_CAPACITY;
-	if (capacity < CT_WAYS || capacity > CT_MAX_CAPACITY ||
-	    (capacity & (capacity - 1)) != 0)
+	if (capacity < CT_WAYS || capacity > CT_MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
 		return -EINVAL;
 	/* Every owner holds an entry, so there are never more owners than
 	 * slots: at twice that, the owners' table (at most half full) never
@@ -420,13 +417,11 @@ void conntrack_flush(struct conntrack *ct)
 static int restarts(const struct ct_entry *e, const struct packet_info *pi)
 {
 	return pi->proto == PROTO_TCP &&
-	    (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
-	    (e->state == CT_TCP_CLOSING || e->state == CT_TCP_RESET ||
-	    (e->flags & CT_F_DENIED));
+	       (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+	       (e->state == CT_TCP_CLOSING || e->state == CT_TCP_RESET || (e->flags & CT_F_DENIED));
 }
 
-struct ct_entry *conntrack_lookup(struct conntrack *ct,
-    const struct packet_info *pi, uint64_t now)
+struct ct_entry *conntrack_lookup(struct conntrack *ct, const struct packet_info *pi, uint64_t now)
 {
 	struct ct_key k;
 	struct ct_entry *e;
@@ -487,8 +482,8 @@ static void tcp_update(struct ct_entry *e, const struct packet_info *pi, uint64_
 	}
 }
 
-void conntrack_update(struct conntrack *ct, struct ct_entry *e,
-    const struct packet_info *pi, uint64_t now)
+void conntrack_update(struct conntrack *ct, struct ct_entry *e, const struct packet_info *pi,
+		      uint64_t now)
 {
 	e->last_seen = now;
 	switch (e->state) {
@@ -530,9 +525,8 @@ static int tcp_initial_state(uint8_t f, uint64_t now, uint64_t *expires)
 	return CT_TCP_ESTABLISHED;
 }
 
-struct ct_entry *conntrack_track(struct conntrack *ct,
-    const struct packet_info *pi, uint8_t dir, uint32_t gen,
-    const void *owner, uint64_t now)
+struct ct_entry *conntrack_track(struct conntrack *ct, const struct packet_info *pi, uint8_t dir,
+				 uint32_t gen, const void *owner, uint64_t now)
 {
 	struct ct_key k;
 	struct ct_entry *e;
@@ -573,13 +567,11 @@ struct ct_entry *conntrack_track(struct conntrack *ct,
 	e->gen = gen;
 	e->orig_dir = dir;
 	e->orig_is_a = (uint8_t)src_is_a;
-	e->flags = (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_FIN)) ?
-	    CT_F_FIN_ORIG : 0;
+	e->flags = (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_FIN)) ? CT_F_FIN_ORIG : 0;
 	return e;
 }
 
-int conntrack_lookup_fragment(struct conntrack *ct,
-    const struct packet_info *pi, uint64_t now)
+int conntrack_lookup_fragment(struct conntrack *ct, const struct packet_info *pi, uint64_t now)
 {
 	struct ct_key k;
 
@@ -589,8 +581,8 @@ int conntrack_lookup_fragment(struct conntrack *ct,
 	return find(ct, &k, locate(ct, &k), now) != NULL;
 }
 
-void conntrack_note_fragment(struct conntrack *ct,
-    const struct packet_info *pi, const void *owner, uint64_t now)
+void conntrack_note_fragment(struct conntrack *ct, const struct packet_info *pi, const void *owner,
+			     uint64_t now)
 {
 	struct ct_key k;
 	struct ct_entry *e;

@@ -60,30 +60,30 @@
 
 #include "dataplane/packet.h"
 
-#define CT_WAYS			8		/* entries per bucket */
-#define CT_DEFAULT_CAPACITY	65536
-#define CT_MAX_CAPACITY		(1u << 22)
-#define CT_OWNER_SHARE		8		/* an owner holds at most cap / this */
-#define CT_SWEEP_MS		1000		/* quota-driven sweeps, at most this often */
+#define CT_WAYS 8 /* entries per bucket */
+#define CT_DEFAULT_CAPACITY 65536
+#define CT_MAX_CAPACITY (1u << 22)
+#define CT_OWNER_SHARE 8 /* an owner holds at most cap / this */
+#define CT_SWEEP_MS 1000 /* quota-driven sweeps, at most this often */
 
 /* Timeouts in milliseconds. */
-#define CT_TIMEOUT_TCP_SYN	(120 * 1000)
-#define CT_TIMEOUT_TCP_EST	(3600 * 1000)
-#define CT_TIMEOUT_TCP_CLOSING	(120 * 1000)
-#define CT_TIMEOUT_TCP_RESET	(10 * 1000)
-#define CT_TIMEOUT_UDP		(60 * 1000)
-#define CT_TIMEOUT_ICMP		(30 * 1000)
-#define CT_TIMEOUT_FRAG		(60 * 1000)
+#define CT_TIMEOUT_TCP_SYN (120 * 1000)
+#define CT_TIMEOUT_TCP_EST (3600 * 1000)
+#define CT_TIMEOUT_TCP_CLOSING (120 * 1000)
+#define CT_TIMEOUT_TCP_RESET (10 * 1000)
+#define CT_TIMEOUT_UDP (60 * 1000)
+#define CT_TIMEOUT_ICMP (30 * 1000)
+#define CT_TIMEOUT_FRAG (60 * 1000)
 
 enum ct_state {
 	CT_FREE = 0,
-	CT_TCP_SYN_SENT,	/* SYN from the originator only */
-	CT_TCP_ESTABLISHED,	/* reply seen, or picked up mid-stream */
-	CT_TCP_CLOSING,		/* FIN seen */
-	CT_TCP_RESET,		/* RST seen */
+	CT_TCP_SYN_SENT,    /* SYN from the originator only */
+	CT_TCP_ESTABLISHED, /* reply seen, or picked up mid-stream */
+	CT_TCP_CLOSING,     /* FIN seen */
+	CT_TCP_RESET,       /* RST seen */
 	CT_UDP,
 	CT_ICMP_ECHO,
-	CT_FRAG,		/* fragment allowance */
+	CT_FRAG, /* fragment allowance */
 };
 
 enum ct_kind {
@@ -92,37 +92,37 @@ enum ct_kind {
 };
 
 struct ct_key {
-	uint8_t a[16];		/* canonical side a (IPv4: 4 wire bytes, rest 0) */
+	uint8_t a[16]; /* canonical side a (IPv4: 4 wire bytes, rest 0) */
 	uint8_t b[16];
-	uint16_t port_a;	/* TCP/UDP port, or the echo id on the requester's side */
+	uint16_t port_a; /* TCP/UDP port, or the echo id on the requester's side */
 	uint16_t port_b;
 	uint8_t version;
 	uint8_t proto;
-	uint8_t kind;		/* enum ct_kind */
+	uint8_t kind; /* enum ct_kind */
 	uint8_t pad;
 };
 
 struct ct_entry {
 	struct ct_key key;
-	uint64_t last_seen;	/* ms */
-	uint64_t expires;	/* ms */
-	uint32_t gen;		/* caller's policy generation the flow was last checked against */
-	uint8_t state;		/* enum ct_state; CT_FREE = empty slot */
-	uint8_t orig_dir;	/* caller's direction value of the packet that created it */
-	uint8_t orig_is_a;	/* 1 when the originator is side a */
-	uint8_t flags;		/* CT_F_* */
+	uint64_t last_seen; /* ms */
+	uint64_t expires;   /* ms */
+	uint32_t gen;       /* caller's policy generation the flow was last checked against */
+	uint8_t state;      /* enum ct_state; CT_FREE = empty slot */
+	uint8_t orig_dir;   /* caller's direction value of the packet that created it */
+	uint8_t orig_is_a;  /* 1 when the originator is side a */
+	uint8_t flags;      /* CT_F_* */
 };
 
 /* ct_entry.flags */
-#define CT_F_FIN_ORIG	0x01	/* the originator sent FIN */
-#define CT_F_FIN_REPLY	0x02	/* the responder sent FIN */
-#define CT_F_DENIED	0x04	/* the caller's policy no longer allows this flow */
+#define CT_F_FIN_ORIG 0x01  /* the originator sent FIN */
+#define CT_F_FIN_REPLY 0x02 /* the responder sent FIN */
+#define CT_F_DENIED 0x04    /* the caller's policy no longer allows this flow */
 
 struct ct_stats {
 	uint64_t inserted;
-	uint64_t evicted;	/* live entries pushed out by a full bucket */
-	uint64_t expired;	/* entries found dead on lookup, reuse or sweep */
-	uint64_t refused;	/* new flows left untracked: no slot their owner may take */
+	uint64_t evicted; /* live entries pushed out by a full bucket */
+	uint64_t expired; /* entries found dead on lookup, reuse or sweep */
+	uint64_t refused; /* new flows left untracked: no slot their owner may take */
 };
 
 /* Flows held per owner; open addressing, id NULL = free. */
@@ -133,22 +133,22 @@ struct ct_owner {
 
 struct conntrack {
 	struct ct_entry *slots;
-	uint32_t *tags;		/* per slot: hash tag, 0 = free */
-	const void **owner_of;	/* per slot: the flow's owner, NULL = none */
+	uint32_t *tags;        /* per slot: hash tag, 0 = free */
+	const void **owner_of; /* per slot: the flow's owner, NULL = none */
 	struct ct_owner *owners;
-	size_t owners_cap;	/* power of two; at most half are used */
+	size_t owners_cap; /* power of two; at most half are used */
 	size_t n_owners;
-	size_t quota;		/* entries one owner may hold (tests may lower it) */
-	uint64_t swept_ms;	/* last quota-driven sweep */
-	size_t cap;		/* power of two, >= CT_WAYS */
-	size_t mask;		/* bucket index mask */
-	size_t used;		/* entries not CT_FREE (expired ones included until reused) */
-	uint8_t hkey[16];	/* SipHash key */
+	size_t quota;      /* entries one owner may hold (tests may lower it) */
+	uint64_t swept_ms; /* last quota-driven sweep */
+	size_t cap;        /* power of two, >= CT_WAYS */
+	size_t mask;       /* bucket index mask */
+	size_t used;       /* entries not CT_FREE (expired ones included until reused) */
+	uint8_t hkey[16];  /* SipHash key */
 	/* The last key hashed and where it lives: the packets of a batch are
 	 * mostly one flow, and SipHash per packet showed in profiles. */
 	struct ct_key memo_key;
 	size_t memo_base;
-	uint32_t memo_tag;	/* 0: no memo */
+	uint32_t memo_tag; /* 0: no memo */
 	struct ct_stats stats;
 };
 
@@ -167,11 +167,10 @@ void conntrack_flush(struct conntrack *ct);
  * old ports must face the rules again. Otherwise the entry is unchanged;
  * call conntrack_update for each packet of the flow.
  */
-struct ct_entry *conntrack_lookup(struct conntrack *ct,
-    const struct packet_info *pi, uint64_t now);
+struct ct_entry *conntrack_lookup(struct conntrack *ct, const struct packet_info *pi, uint64_t now);
 /* Advances the entry's state and timeout for pi, a packet of its flow. */
-void conntrack_update(struct conntrack *ct, struct ct_entry *e,
-    const struct packet_info *pi, uint64_t now);
+void conntrack_update(struct conntrack *ct, struct ct_entry *e, const struct packet_info *pi,
+		      uint64_t now);
 /* Frees one entry. */
 void conntrack_remove(struct conntrack *ct, struct ct_entry *e);
 
@@ -183,18 +182,16 @@ void conntrack_remove(struct conntrack *ct, struct ct_entry *e);
  * flow (a TCP RST, an ICMP message other than an echo request, another
  * protocol) or its owner may take no slot for it (counted as refused).
  */
-struct ct_entry *conntrack_track(struct conntrack *ct,
-    const struct packet_info *pi, uint8_t dir, uint32_t gen,
-    const void *owner, uint64_t now);
+struct ct_entry *conntrack_track(struct conntrack *ct, const struct packet_info *pi, uint8_t dir,
+				 uint32_t gen, const void *owner, uint64_t now);
 
 /* For a non-first fragment: 1 when a first fragment with the same source,
  * destination and protocol passed within CT_TIMEOUT_FRAG, else 0. */
-int conntrack_lookup_fragment(struct conntrack *ct,
-    const struct packet_info *pi, uint64_t now);
+int conntrack_lookup_fragment(struct conntrack *ct, const struct packet_info *pi, uint64_t now);
 /* Leaves or refreshes the fragment allowance for a first fragment of
  * owner's that passed (no-op for anything else); it counts as a flow. */
-void conntrack_note_fragment(struct conntrack *ct,
-    const struct packet_info *pi, const void *owner, uint64_t now);
+void conntrack_note_fragment(struct conntrack *ct, const struct packet_info *pi, const void *owner,
+			     uint64_t now);
 
 /* Rebuilds the packet that created the flow (addresses, protocol, ports
  * or echo id, SYN for TCP, echo request for ICMP) so the firewall can check

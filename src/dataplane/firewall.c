@@ -23,34 +23,34 @@
 #include "util/fileio.h"
 #include "util/log.h"
 
-#define PROTO_ICMP   1
-#define PROTO_TCP    6
-#define PROTO_UDP    17
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
 #define PROTO_ICMPV6 58
 
 /* A rule after resolution: only integers and pointers to compare. */
 struct fw_crule {
-	const void *peer;	/* NULL: any peer */
+	const void *peer; /* NULL: any peer */
 	uint32_t net;
 	uint8_t has_net;
 	uint8_t action;
-	uint8_t proto;		/* enum fw_proto */
+	uint8_t proto; /* enum fw_proto */
 	uint8_t n_ports;
 	struct fw_port_range ports[FW_MAX_PORT_RANGES];
 };
 
 struct firewall {
-	struct fw_rule *rules;		/* FW_MAX_RULES slots */
+	struct fw_rule *rules; /* FW_MAX_RULES slots */
 	size_t n;
 	bool enabled;
 	bool reject;
-	uint8_t def[2];			/* enum fw_action per enum fw_dir */
-	struct fw_crule *c[2];		/* FW_MAX_RULES slots each */
+	uint8_t def[2];        /* enum fw_action per enum fw_dir */
+	struct fw_crule *c[2]; /* FW_MAX_RULES slots each */
 	size_t nc[2];
 	uint32_t gen;
 	struct fw_resolver res;
 	struct conntrack *ct;
-	uint64_t tokens;		/* reject budget, in 1/1000 reject */
+	uint64_t tokens; /* reject budget, in 1/1000 reject */
 	uint64_t tok_time;
 	struct fw_counters cnt;
 };
@@ -141,7 +141,7 @@ int fw_ports_parse(const char *s, struct fw_rule *r, char *err, size_t errlen)
 
 		if (n == FW_MAX_PORT_RANGES) {
 			seterr(err, errlen, "at most %d ports or port ranges per rule",
-			    FW_MAX_PORT_RANGES);
+			       FW_MAX_PORT_RANGES);
 			return -EINVAL;
 		}
 		if (dash) {
@@ -150,7 +150,7 @@ int fw_ports_parse(const char *s, struct fw_rule *r, char *err, size_t errlen)
 				goto bad;
 			if (pr.lo > pr.hi) {
 				seterr(err, errlen, "port range %.*s runs backwards",
-				    (int)(len > 16 ? 16 : len), p);
+				       (int)(len > 16 ? 16 : len), p);
 				return -EINVAL;
 			}
 		} else {
@@ -168,8 +168,10 @@ int fw_ports_parse(const char *s, struct fw_rule *r, char *err, size_t errlen)
 	ports_normalize(r);
 	return 0;
 bad:
-	seterr(err, errlen, "invalid port list \"%.40s\": use a port 1-65535, "
-	    "a range like 80-443, a comma list of those, or any", s);
+	seterr(err, errlen,
+	       "invalid port list \"%.40s\": use a port 1-65535, "
+	       "a range like 80-443, a comma list of those, or any",
+	       s);
 	return -EINVAL;
 }
 
@@ -190,11 +192,10 @@ int fw_ports_format(const struct fw_rule *r, char *buf, size_t len)
 		int w;
 
 		if (r->ports[i].lo == r->ports[i].hi)
-			w = snprintf(buf + off, len - off, "%s%u", i ? "," : "",
-			    r->ports[i].lo);
+			w = snprintf(buf + off, len - off, "%s%u", i ? "," : "", r->ports[i].lo);
 		else
-			w = snprintf(buf + off, len - off, "%s%u-%u", i ? "," : "",
-			    r->ports[i].lo, r->ports[i].hi);
+			w = snprintf(buf + off, len - off, "%s%u-%u", i ? "," : "", r->ports[i].lo,
+				     r->ports[i].hi);
 		if (w < 0 || (size_t)w >= len - off)
 			return -ENOSPC;
 		off += (size_t)w;
@@ -237,8 +238,7 @@ static int parse_action(const char *s)
 
 static int parse_proto(const char *s)
 {
-	static const char *const n[] = { "any", "tcp", "udp", "icmp", "*",
-	    "icmpv6", "icmp6" };
+	static const char *const n[] = { "any", "tcp", "udp", "icmp", "*", "icmpv6", "icmp6" };
 	int v;
 
 	if (!s || !*s)
@@ -249,16 +249,18 @@ static int parse_proto(const char *s)
 	return v > 4 ? FW_PROTO_ICMP : v;
 }
 
-static int parse_name(const char *what, const char *s, char out[FW_NAME_BUF],
-    char *err, size_t errlen)
+static int parse_name(const char *what, const char *s, char out[FW_NAME_BUF], char *err,
+		      size_t errlen)
 {
 	if (!s || !*s) {
 		out[0] = '\0';
 		return 0;
 	}
 	if (!hostname_valid(s)) {
-		seterr(err, errlen, "invalid %s name \"%.40s\": use 1-63 of a-z, "
-		    "0-9 and '-'", what, s);
+		seterr(err, errlen,
+		       "invalid %s name \"%.40s\": use 1-63 of a-z, "
+		       "0-9 and '-'",
+		       what, s);
 		return -EINVAL;
 	}
 	snprintf(out, FW_NAME_BUF, "%s", s);
@@ -272,8 +274,10 @@ static int parse_peer(const char *s, char out[FW_PEER_BUF], char *err, size_t er
 		return 0;
 	}
 	if (!peer_id_valid(s)) {
-		seterr(err, errlen, "invalid peer \"%.40s\": give an endpoint id "
-		    "(64 hex characters) or any", s);
+		seterr(err, errlen,
+		       "invalid peer \"%.40s\": give an endpoint id "
+		       "(64 hex characters) or any",
+		       s);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < FW_PEER_BUF - 1; i++)
@@ -282,29 +286,30 @@ static int parse_peer(const char *s, char out[FW_PEER_BUF], char *err, size_t er
 	return 0;
 }
 
-int fw_rule_parse(struct fw_rule *out, const char *dir, const char *action,
-    const char *proto, const char *ports, const char *peer,
-    const char *network, const char *origin, char *err, size_t errlen)
+int fw_rule_parse(struct fw_rule *out, const char *dir, const char *action, const char *proto,
+		  const char *ports, const char *peer, const char *network, const char *origin,
+		  char *err, size_t errlen)
 {
 	struct fw_rule r;
 	int v, rc;
 
 	memset(&r, 0, sizeof(r));
 	if ((v = parse_dir(dir)) < 0) {
-		seterr(err, errlen, "direction must be in or out, not \"%.20s\"",
-		    dir ? dir : "");
+		seterr(err, errlen, "direction must be in or out, not \"%.20s\"", dir ? dir : "");
 		return -EINVAL;
 	}
 	r.dir = (uint8_t)v;
 	if ((v = parse_action(action)) < 0) {
 		seterr(err, errlen, "action must be allow or deny, not \"%.20s\"",
-		    action ? action : "");
+		       action ? action : "");
 		return -EINVAL;
 	}
 	r.action = (uint8_t)v;
 	if ((v = parse_proto(proto)) < 0) {
-		seterr(err, errlen, "protocol must be tcp, udp, icmp or any, "
-		    "not \"%.20s\"", proto);
+		seterr(err, errlen,
+		       "protocol must be tcp, udp, icmp or any, "
+		       "not \"%.20s\"",
+		       proto);
 		return -EINVAL;
 	}
 	r.proto = (uint8_t)v;
@@ -357,9 +362,9 @@ int fw_rule_format(const struct fw_rule *r, char *buf, size_t len)
 		snprintf(net, sizeof(net), " on %s", r->network);
 	if (r->origin[0])
 		snprintf(origin, sizeof(origin), " (suggested by %s)", r->origin);
-	w = snprintf(buf, len, "%s %s %s%s%s from %s%s%s", action_name(r->action),
-	    dir_name(r->dir), proto_name(r->proto), r->n_ports ? " port " : "",
-	    r->n_ports ? ports : "", r->peer[0] ? r->peer : "any", net, origin);
+	w = snprintf(buf, len, "%s %s %s%s%s from %s%s%s", action_name(r->action), dir_name(r->dir),
+		     proto_name(r->proto), r->n_ports ? " port " : "", r->n_ports ? ports : "",
+		     r->peer[0] ? r->peer : "any", net, origin);
 	if (w < 0 || (size_t)w >= len)
 		return -ENOSPC;
 	return w;
@@ -367,10 +372,9 @@ int fw_rule_format(const struct fw_rule *r, char *buf, size_t len)
 
 bool fw_rule_same_selector(const struct fw_rule *a, const struct fw_rule *b)
 {
-	return a->dir == b->dir && a->proto == b->proto &&
-	    a->n_ports == b->n_ports &&
-	    memcmp(a->ports, b->ports, a->n_ports * sizeof(a->ports[0])) == 0 &&
-	    strcmp(a->peer, b->peer) == 0 && strcmp(a->network, b->network) == 0;
+	return a->dir == b->dir && a->proto == b->proto && a->n_ports == b->n_ports &&
+	       memcmp(a->ports, b->ports, a->n_ports * sizeof(a->ports[0])) == 0 &&
+	       strcmp(a->peer, b->peer) == 0 && strcmp(a->network, b->network) == 0;
 }
 
 const char *fw_verdict_name(enum fw_verdict v)
@@ -392,8 +396,8 @@ const char *fw_verdict_name(enum fw_verdict v)
  */
 static int rule_sanitize(struct fw_rule *r)
 {
-	if (r->dir > FW_DIR_OUT || r->action > FW_ACTION_DENY ||
-	    r->proto > FW_PROTO_ICMP || r->n_ports > FW_MAX_PORT_RANGES)
+	if (r->dir > FW_DIR_OUT || r->action > FW_ACTION_DENY || r->proto > FW_PROTO_ICMP ||
+	    r->n_ports > FW_MAX_PORT_RANGES)
 		return -EINVAL;
 	if (r->n_ports && r->proto != FW_PROTO_TCP && r->proto != FW_PROTO_UDP)
 		return -EINVAL;
@@ -428,8 +432,8 @@ static void seed_rules(struct firewall *fw)
 	fw->n = 1;
 }
 
-static void compile_rule(const struct firewall *fw, const struct fw_rule *r,
-    struct fw_crule *c, bool *ok)
+static void compile_rule(const struct firewall *fw, const struct fw_rule *r, struct fw_crule *c,
+			 bool *ok)
 {
 	*ok = false;
 	memset(c, 0, sizeof(*c));
@@ -470,7 +474,8 @@ int firewall_recompile(struct firewall *fw)
 	fw->gen++;
 	if (skipped)
 		log_debug("firewall: %zu rule(s) name a peer or network not "
-		    "present now and cannot match", skipped);
+			  "present now and cannot match",
+			  skipped);
 	return 0;
 }
 
@@ -612,7 +617,7 @@ int firewall_remove_selector(struct firewall *fw, const struct fw_rule *sel)
 }
 
 int firewall_replace_network_rules(struct firewall *fw, const char *net,
-    const struct fw_rule *rules, size_t n)
+				   const struct fw_rule *rules, size_t n)
 {
 	struct fw_rule *tmp;
 	size_t keep = 0, at = SIZE_MAX, w = 0;
@@ -665,8 +670,8 @@ struct fw_loaded {
 
 /* An optional string member: NULL when absent or null, -EINVAL (with err)
  * when present with another type. */
-static int opt_string(json_t *o, const char *key, const char **out,
-    const char *ctx, char *err, size_t errlen)
+static int opt_string(json_t *o, const char *key, const char **out, const char *ctx, char *err,
+		      size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -747,8 +752,7 @@ static int load_rule(json_t *o, size_t idx, struct fw_rule *r, char *err, size_t
 		seterr(err, errlen, "%s: needs \"direction\" and \"action\"", ctx);
 		return -EINVAL;
 	}
-	if (fw_rule_parse(r, dir, action, proto, ports, peer, net, origin,
-	    sub, sizeof(sub)) < 0) {
+	if (fw_rule_parse(r, dir, action, proto, ports, peer, net, origin, sub, sizeof(sub)) < 0) {
 		seterr(err, errlen, "%s: %s", ctx, sub);
 		return -EINVAL;
 	}
@@ -770,8 +774,10 @@ static int load_root(json_t *root, struct fw_loaded *L, char *err, size_t errlen
 		return -EINVAL;
 	}
 	if (v && json_integer_value(v) > FW_FILE_VERSION) {
-		seterr(err, errlen, "the firewall file was written by a newer "
-		    "rayfish (version %lld)", (long long)json_integer_value(v));
+		seterr(err, errlen,
+		       "the firewall file was written by a newer "
+		       "rayfish (version %lld)",
+		       (long long)json_integer_value(v));
 		return -EINVAL;
 	}
 	if (opt_bool(root, "enabled", &L->enabled, err, errlen) < 0 ||
@@ -790,7 +796,8 @@ static int load_root(json_t *root, struct fw_loaded *L, char *err, size_t errlen
 		seterr(err, errlen, "more than %d rules", FW_MAX_RULES);
 		return -EINVAL;
 	}
-	json_array_foreach(rules, i, v) {
+	json_array_foreach(rules, i, v)
+	{
 		if (load_rule(v, i, &L->rules[L->n], err, errlen) < 0)
 			return -EINVAL;
 		L->n++;
@@ -798,11 +805,11 @@ static int load_root(json_t *root, struct fw_loaded *L, char *err, size_t errlen
 	return 0;
 }
 
-int firewall_load_json(struct firewall *fw, const char *text, size_t len,
-    char *err, size_t errlen)
+int firewall_load_json(struct firewall *fw, const char *text, size_t len, char *err, size_t errlen)
 {
 	struct fw_loaded L = {
-		.enabled = true, .reject = false,
+		.enabled = true,
+		.reject = false,
 		.def = { FW_ACTION_DENY, FW_ACTION_ALLOW },
 	};
 	json_error_t jerr;
@@ -849,10 +856,9 @@ static json_t *rule_to_json(const struct fw_rule *r)
 	    json_object_set_new(o, "protocol", json_string(proto_name(r->proto))) ||
 	    json_object_set_new(o, "ports", json_string(ports)) ||
 	    json_object_set_new(o, "peer", json_string(r->peer[0] ? r->peer : "any")) ||
-	    json_object_set_new(o, "network", r->network[0] ?
-	    json_string(r->network) : json_null()) ||
-	    (r->origin[0] && json_object_set_new(o, "suggested_by",
-	    json_string(r->origin)))) {
+	    json_object_set_new(o, "network",
+				r->network[0] ? json_string(r->network) : json_null()) ||
+	    (r->origin[0] && json_object_set_new(o, "suggested_by", json_string(r->origin)))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -869,9 +875,9 @@ char *firewall_to_json(const struct firewall *fw)
 	if (json_object_set_new(root, "version", json_integer(FW_FILE_VERSION)) ||
 	    json_object_set_new(root, "enabled", json_boolean(fw->enabled)) ||
 	    json_object_set_new(root, "default_inbound",
-	    json_string(action_name(fw->def[FW_DIR_IN]))) ||
+				json_string(action_name(fw->def[FW_DIR_IN]))) ||
 	    json_object_set_new(root, "default_outbound",
-	    json_string(action_name(fw->def[FW_DIR_OUT]))) ||
+				json_string(action_name(fw->def[FW_DIR_OUT]))) ||
 	    json_object_set_new(root, "reject", json_boolean(fw->reject)))
 		goto out;
 	for (size_t i = 0; i < fw->n; i++)
@@ -945,7 +951,7 @@ static bool ports_match(const struct fw_crule *c, const struct packet_info *pi)
 }
 
 static uint8_t rules_decide(const struct firewall *fw, enum fw_dir dir,
-    const struct packet_info *pi, const void *peer, uint32_t net)
+			    const struct packet_info *pi, const void *peer, uint32_t net)
 {
 	const struct fw_crule *c = fw->c[dir];
 	size_t n = fw->nc[dir];
@@ -984,8 +990,7 @@ static bool reject_token(struct firewall *fw, uint64_t now)
 	return true;
 }
 
-static enum fw_verdict deny(struct firewall *fw, const struct packet_info *pi,
-    uint64_t now)
+static enum fw_verdict deny(struct firewall *fw, const struct packet_info *pi, uint64_t now)
 {
 	if (fw->reject && icmp_rejectable(pi)) {
 		if (reject_token(fw, now)) {
@@ -1001,13 +1006,12 @@ static enum fw_verdict deny(struct firewall *fw, const struct packet_info *pi,
 /* A tracked flow checked against rules changed since: its first packet
  * must still be allowed. */
 static bool flow_still_allowed(const struct firewall *fw, const struct ct_entry *e,
-    const void *peer, uint32_t net)
+			       const void *peer, uint32_t net)
 {
 	struct packet_info orig;
 
 	conntrack_entry_orig(e, &orig);
-	return rules_decide(fw, (enum fw_dir)e->orig_dir, &orig, peer, net) ==
-	    FW_ACTION_ALLOW;
+	return rules_decide(fw, (enum fw_dir)e->orig_dir, &orig, peer, net) == FW_ACTION_ALLOW;
 }
 
 /*
@@ -1016,8 +1020,8 @@ static bool flow_still_allowed(const struct firewall *fw, const struct ct_entry 
  * of it are dropped, so the local end cannot revive it as "outbound"), 0
  * when untracked. A flow is checked again once per rule change.
  */
-static int tracked(struct firewall *fw, const struct packet_info *pi,
-    const void *peer, uint32_t net, uint64_t now)
+static int tracked(struct firewall *fw, const struct packet_info *pi, const void *peer,
+		   uint32_t net, uint64_t now)
 {
 	struct ct_entry *e;
 
@@ -1050,9 +1054,8 @@ static int tracked(struct firewall *fw, const struct packet_info *pi,
 	return 1;
 }
 
-enum fw_verdict firewall_eval(struct firewall *fw, enum fw_dir dir,
-    const struct packet_info *pi, const void *peer, uint32_t net,
-    uint64_t now)
+enum fw_verdict firewall_eval(struct firewall *fw, enum fw_dir dir, const struct packet_info *pi,
+			      const void *peer, uint32_t net, uint64_t now)
 {
 	int t = 0;
 

@@ -72,34 +72,49 @@
 #include "dataplane/conntrack.h"
 #include "dataplane/packet.h"
 
-#define FW_MAX_RULES		1024
-#define FW_MAX_PORT_RANGES	16
-#define FW_PEER_BUF		65	/* 64 hex characters + NUL */
-#define FW_NAME_BUF		64	/* network name (a hostname label) + NUL */
-#define FW_FILE_MAX		(1024 * 1024)
-#define FW_FILE_VERSION		1
-#define FW_REJECT_RATE		100	/* rejects per second, also the burst */
-#define FW_ERR_BUF		160
+#define FW_MAX_RULES 1024
+#define FW_MAX_PORT_RANGES 16
+#define FW_PEER_BUF 65 /* 64 hex characters + NUL */
+#define FW_NAME_BUF 64 /* network name (a hostname label) + NUL */
+#define FW_FILE_MAX (1024 * 1024)
+#define FW_FILE_VERSION 1
+#define FW_REJECT_RATE 100 /* rejects per second, also the burst */
+#define FW_ERR_BUF 160
 
-enum fw_dir { FW_DIR_IN = 0, FW_DIR_OUT = 1 };
-enum fw_action { FW_ACTION_ALLOW = 0, FW_ACTION_DENY = 1 };
-enum fw_proto { FW_PROTO_ANY = 0, FW_PROTO_TCP, FW_PROTO_UDP, FW_PROTO_ICMP };
-enum fw_verdict { FW_ALLOW = 0, FW_DROP, FW_REJECT };
+enum fw_dir {
+	FW_DIR_IN = 0,
+	FW_DIR_OUT = 1
+};
+enum fw_action {
+	FW_ACTION_ALLOW = 0,
+	FW_ACTION_DENY = 1
+};
+enum fw_proto {
+	FW_PROTO_ANY = 0,
+	FW_PROTO_TCP,
+	FW_PROTO_UDP,
+	FW_PROTO_ICMP
+};
+enum fw_verdict {
+	FW_ALLOW = 0,
+	FW_DROP,
+	FW_REJECT
+};
 
 struct fw_port_range {
 	uint16_t lo;
-	uint16_t hi;		/* inclusive */
+	uint16_t hi; /* inclusive */
 };
 
 struct fw_rule {
-	uint8_t dir;		/* enum fw_dir */
-	uint8_t action;		/* enum fw_action */
-	uint8_t proto;		/* enum fw_proto */
-	uint8_t n_ports;	/* 0: any port; ranges sorted, disjoint, not adjacent */
+	uint8_t dir;     /* enum fw_dir */
+	uint8_t action;  /* enum fw_action */
+	uint8_t proto;   /* enum fw_proto */
+	uint8_t n_ports; /* 0: any port; ranges sorted, disjoint, not adjacent */
 	struct fw_port_range ports[FW_MAX_PORT_RANGES];
-	char peer[FW_PEER_BUF];		/* lowercase endpoint id, "" = any peer */
-	char network[FW_NAME_BUF];	/* network scope, "" = any network */
-	char origin[FW_NAME_BUF];	/* "" = local, else the suggesting network */
+	char peer[FW_PEER_BUF];    /* lowercase endpoint id, "" = any peer */
+	char network[FW_NAME_BUF]; /* network scope, "" = any network */
+	char origin[FW_NAME_BUF];  /* "" = local, else the suggesting network */
 };
 
 /* Maps rule text to the keys firewall_eval is called with. Either callback
@@ -125,10 +140,10 @@ struct fw_counters {
 	uint64_t allowed;
 	uint64_t dropped;
 	uint64_t rejected;
-	uint64_t reject_limited;	/* would have been rejected, dropped by the rate limit */
+	uint64_t reject_limited; /* would have been rejected, dropped by the rate limit */
 	uint64_t conntrack_hits;
-	uint64_t fragment_hits;		/* non-first fragments let through by an allowance */
-	uint64_t flows_revoked;		/* tracked flows a rule change denied */
+	uint64_t fragment_hits; /* non-first fragments let through by an allowance */
+	uint64_t flows_revoked; /* tracked flows a rule change denied */
 };
 
 struct firewall;
@@ -140,9 +155,9 @@ struct firewall;
  * NULL protocol means any. origin NULL or "" is local. On error returns
  * -EINVAL and writes one sentence to err (FW_ERR_BUF bytes is plenty).
  */
-int fw_rule_parse(struct fw_rule *out, const char *dir, const char *action,
-    const char *proto, const char *ports, const char *peer,
-    const char *network, const char *origin, char *err, size_t errlen);
+int fw_rule_parse(struct fw_rule *out, const char *dir, const char *action, const char *proto,
+		  const char *ports, const char *peer, const char *network, const char *origin,
+		  char *err, size_t errlen);
 /* "22", "80-443", "80,443,8000-8100", "any" / "*" → sorted merged ranges. */
 int fw_ports_parse(const char *s, struct fw_rule *r, char *err, size_t errlen);
 /* Writes "22,80-443" or "any". Returns the length, or -ENOSPC. */
@@ -191,14 +206,13 @@ int firewall_remove_selector(struct firewall *fw, const struct fw_rule *sel);
  * none, so hand-written local rules keep precedence. n = 0 removes the set.
  */
 int firewall_replace_network_rules(struct firewall *fw, const char *net,
-    const struct fw_rule *rules, size_t n);
+				   const struct fw_rule *rules, size_t n);
 
 /* ---- state file ---- */
 
 /* Replaces the whole config from JSON text; on error returns -EINVAL with a
  * sentence in err, and the config is unchanged. */
-int firewall_load_json(struct firewall *fw, const char *text, size_t len,
-    char *err, size_t errlen);
+int firewall_load_json(struct firewall *fw, const char *text, size_t len, char *err, size_t errlen);
 /* The config as JSON text (caller frees), or NULL on allocation failure. */
 char *firewall_to_json(const struct firewall *fw);
 /* File variants: -ENOENT when the file does not exist (config unchanged:
@@ -213,9 +227,8 @@ int firewall_save(const struct firewall *fw, const char *path);
  * network `net`; OUT: read from the TUN, going to `peer` on `net`. now is a
  * monotonic clock in milliseconds. Updates conntrack and the counters.
  */
-enum fw_verdict firewall_eval(struct firewall *fw, enum fw_dir dir,
-    const struct packet_info *pi, const void *peer, uint32_t net,
-    uint64_t now);
+enum fw_verdict firewall_eval(struct firewall *fw, enum fw_dir dir, const struct packet_info *pi,
+			      const void *peer, uint32_t net, uint64_t now);
 
 void firewall_counters_get(const struct firewall *fw, struct fw_counters *out);
 

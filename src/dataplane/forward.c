@@ -36,7 +36,7 @@
 #include "dataplane/packet.h"
 #include "util/log.h"
 
-#define HDR_LEN	  OFFLOAD_VNET_HDR_LEN
+#define HDR_LEN OFFLOAD_VNET_HDR_LEN
 #define RBUF_SIZE (HDR_LEN + OFFLOAD_MAX_PACKET)
 /* One segment of a split super-packet: the TUN MTU (1280) with room to
  * spare; offload_split refuses a gso_size that does not fit (dropped and
@@ -54,9 +54,9 @@ _Static_assert(FORWARD_RING_BYTES >= HDR_LEN + FORWARD_MAX_PACKET,
 
 /* One TUN write waiting for the fd to turn writable. */
 struct parked {
-	size_t off;		/* in ring_buf */
-	size_t len;		/* the vnet header (vnet mode), then the packet */
-	unsigned packets;	/* what a drop costs in tun_write_failed */
+	size_t off;       /* in ring_buf */
+	size_t len;       /* the vnet header (vnet mode), then the packet */
+	unsigned packets; /* what a drop costs in tun_write_failed */
 };
 
 /* The last peer-table answer, good while the table's generation holds: the
@@ -64,7 +64,7 @@ struct parked {
  * to or come from one address. */
 struct route_memo {
 	uint64_t gen;
-	struct peer_entry *e;	/* NULL: nothing memorised */
+	struct peer_entry *e; /* NULL: nothing memorised */
 	union packet_addr a;
 	int version;
 };
@@ -72,23 +72,23 @@ struct route_memo {
 /* The receive batch of vnet mode: packets copied out of their DATAGRAMs,
  * merged and written when the loop iteration's I/O is done. */
 struct rx_batch {
-	uint8_t *buf;		/* RX_BYTES */
+	uint8_t *buf; /* RX_BYTES */
 	size_t used;
-	struct offload_in *in;	/* OFFLOAD_BATCH_MAX */
+	struct offload_in *in; /* OFFLOAD_BATCH_MAX */
 	unsigned n;
-	uint8_t *merge;		/* RX_BYTES */
-	struct offload_out *out;	/* OFFLOAD_BATCH_MAX */
+	uint8_t *merge;          /* RX_BYTES */
+	struct offload_out *out; /* OFFLOAD_BATCH_MAX */
 	struct offload_coalescer *co;
 };
 
 struct forward {
 	uv_poll_t poll;
 	uv_timer_t hold_timer;
-	uv_check_t flush_check;		/* flushes the receive batch */
-	uv_idle_t flush_idle;		/* keeps the poll from sleeping before it */
-	int closing;			/* handles still to close */
+	uv_check_t flush_check; /* flushes the receive batch */
+	uv_idle_t flush_idle;   /* keeps the poll from sleeping before it */
+	int closing;            /* handles still to close */
 	int fd;
-	int vnet;			/* reads and writes carry the vnet header */
+	int vnet; /* reads and writes carry the vnet header */
 	struct peer_table *peers;
 	forward_send_fn send;
 	void *send_ud;
@@ -96,29 +96,29 @@ struct forward {
 	forward_mtu_fn mtu;
 	unsigned batch;
 	int reading;
-	int events;			/* events the poll currently watches */
+	int events; /* events the poll currently watches */
 	uint32_t local4[FORWARD_MAX_LOCAL_V4];
 	unsigned n_local4;
 	uint8_t local6[16];
 	int has_local6;
 	struct forward_counters c;
-	uint8_t *rbuf;			/* RBUF_SIZE */
-	struct offload_seg one;		/* a read that is one packet, in rbuf */
-	struct offload_seg *segs;	/* OFFLOAD_MAX_SEGS, in seg_buf (vnet) */
+	uint8_t *rbuf;            /* RBUF_SIZE */
+	struct offload_seg one;   /* a read that is one packet, in rbuf */
+	struct offload_seg *segs; /* OFFLOAD_MAX_SEGS, in seg_buf (vnet) */
 	uint8_t *seg_buf;
 	/* the hold: hold_segs[hold_next, hold_count) wait for a congested peer */
 	struct offload_seg *hold_segs;
 	unsigned hold_next, hold_count;
 	int holding;
-	void *stalled_peer;		/* its -EAGAIN drops until stalled_until */
-	uint64_t stalled_until;		/* loop time, ms */
+	void *stalled_peer;     /* its -EAGAIN drops until stalled_until */
+	uint64_t stalled_until; /* loop time, ms */
 	struct parked ring[FORWARD_RING_SLOTS];
-	uint8_t *ring_buf;		/* FORWARD_RING_BYTES */
+	uint8_t *ring_buf; /* FORWARD_RING_BYTES */
 	unsigned ring_head;
 	unsigned ring_len;
-	struct rx_batch rx;		/* vnet mode only */
-	struct route_memo out_memo;	/* destinations of TUN reads */
-	struct route_memo in_memo;	/* sources of delivered packets */
+	struct rx_batch rx;         /* vnet mode only */
+	struct route_memo out_memo; /* destinations of TUN reads */
+	struct route_memo in_memo;  /* sources of delivered packets */
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -126,7 +126,7 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static int poll_update(struct forward *fwd)
 {
 	int want = (fwd->reading && !fwd->holding ? UV_READABLE : 0) |
-	    (fwd->ring_len ? UV_WRITABLE : 0);
+		   (fwd->ring_len ? UV_WRITABLE : 0);
 	int rc;
 
 	if (want == fwd->events)
@@ -144,15 +144,15 @@ static int poll_update(struct forward *fwd)
 }
 
 static struct peer_entry *lookup(const struct peer_table *t, int version,
-    const union packet_addr *a)
+				 const union packet_addr *a)
 {
 	if (version == 4)
 		return peer_table_lookup4(t, a->v4);
 	return peer_table_lookup6(t, a->v6);
 }
 
-static int memo_holds(const struct route_memo *m, const struct peer_table *t,
-    int version, const union packet_addr *a)
+static int memo_holds(const struct route_memo *m, const struct peer_table *t, int version,
+		      const union packet_addr *a)
 {
 	if (!m->e || m->gen != t->gen || m->version != version)
 		return 0;
@@ -162,8 +162,8 @@ static int memo_holds(const struct route_memo *m, const struct peer_table *t,
 }
 
 /* lookup() through the memo m; misses are not memorised. */
-static struct peer_entry *lookup_memo(struct route_memo *m, const struct peer_table *t,
-    int version, const union packet_addr *a)
+static struct peer_entry *lookup_memo(struct route_memo *m, const struct peer_table *t, int version,
+				      const union packet_addr *a)
 {
 	struct peer_entry *e;
 
@@ -220,8 +220,8 @@ static int filter(struct forward *fwd, enum fw_dir dir, const uint8_t *pkt,
 }
 
 /* Path-MTU feedback for a packet the peer's path cannot carry. */
-static void packet_too_big(struct forward *fwd, const uint8_t *pkt,
-			   const struct packet_info *pi, void *peer)
+static void packet_too_big(struct forward *fwd, const uint8_t *pkt, const struct packet_info *pi,
+			   void *peer)
 {
 	uint8_t reply[ICMP_REPLY_BUF];
 	size_t mtu = fwd->mtu ? fwd->mtu(peer, fwd->send_ud) : 0;
@@ -268,8 +268,7 @@ static int forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
 		return 0;
 	}
 	if (rc == -EAGAIN) {
-		if (peer != fwd->stalled_peer ||
-		    uv_now(fwd->poll.loop) >= fwd->stalled_until)
+		if (peer != fwd->stalled_peer || uv_now(fwd->poll.loop) >= fwd->stalled_until)
 			return -EAGAIN;
 		fwd->c.congestion_dropped++;
 		return 0;
@@ -290,8 +289,8 @@ static int forward_outbound(struct forward *fwd, const uint8_t *pkt, size_t len)
 
 /* Sends segs[from, n) in order. Returns the index of the first one refused
  * for congestion (to be held), or n. */
-static unsigned send_run(struct forward *fwd, const struct offload_seg *segs,
-			 unsigned from, unsigned n)
+static unsigned send_run(struct forward *fwd, const struct offload_seg *segs, unsigned from,
+			 unsigned n)
 {
 	for (unsigned i = from; i < n; i++)
 		if (forward_outbound(fwd, segs[i].data, segs[i].len) == -EAGAIN)
@@ -303,8 +302,7 @@ static void on_hold_timeout(uv_timer_t *t);
 
 /* segs[next] was refused for congestion: keep it and what follows, stop
  * reading. */
-static void hold_start(struct forward *fwd, struct offload_seg *segs, unsigned next,
-		       unsigned count)
+static void hold_start(struct forward *fwd, struct offload_seg *segs, unsigned next, unsigned count)
 {
 	fwd->hold_segs = segs;
 	fwd->hold_next = next;
@@ -464,8 +462,8 @@ static long ring_place(const struct forward *fwd, size_t len)
 	return old->off >= len ? 0 : -1;
 }
 
-static int ring_push(struct forward *fwd, const uint8_t *hdr, size_t hlen,
-		     const uint8_t *pkt, size_t len, unsigned packets)
+static int ring_push(struct forward *fwd, const uint8_t *hdr, size_t hlen, const uint8_t *pkt,
+		     size_t len, unsigned packets)
 {
 	struct parked *p;
 	long off;
@@ -487,8 +485,8 @@ static int ring_push(struct forward *fwd, const uint8_t *hdr, size_t hlen,
 
 /* One write of hdr[0, hlen) and pkt; 0 written, -EAGAIN to retry later,
  * other -errno to drop. */
-static int tun_write_once(struct forward *fwd, const uint8_t *hdr, size_t hlen,
-			  const uint8_t *pkt, size_t len)
+static int tun_write_once(struct forward *fwd, const uint8_t *hdr, size_t hlen, const uint8_t *pkt,
+			  size_t len)
 {
 	struct iovec iov[2] = { { (void *)hdr, hlen }, { (void *)pkt, len } };
 	ssize_t n;

@@ -59,17 +59,17 @@
 struct firewall;
 
 #define FORWARD_DEFAULT_BATCH 64
-#define FORWARD_MAX_BATCH     1024
-#define FORWARD_MAX_LOCAL_V4  64	/* our own IPv4 addresses, one per network */
-#define FORWARD_RING_SLOTS    32	/* TUN writes parked on EAGAIN */
-#define FORWARD_RING_BYTES    (256 * 1024)	/* their bytes: 4 full super-packets */
-#define FORWARD_MAX_PACKET    65535
+#define FORWARD_MAX_BATCH 1024
+#define FORWARD_MAX_LOCAL_V4 64         /* our own IPv4 addresses, one per network */
+#define FORWARD_RING_SLOTS 32           /* TUN writes parked on EAGAIN */
+#define FORWARD_RING_BYTES (256 * 1024) /* their bytes: 4 full super-packets */
+#define FORWARD_MAX_PACKET 65535
 /* Longest wait for a congested peer. Every other peer's traffic waits
  * behind the held packet, so this bounds head-of-line blocking: a peer that
  * cannot drain half its queue (QUIC_DGRAM_QUEUE / 2 packets) in this time
  * (below ~25 Mbit/s) falls back to dropping, which its TCP copes with. */
-#define FORWARD_HOLD_MS       25
-#define FORWARD_STALL_MS      1000	/* then its congestion drops, not holds */
+#define FORWARD_HOLD_MS 25
+#define FORWARD_STALL_MS 1000 /* then its congestion drops, not holds */
 
 /* Returns 0 when the packet was taken, -EMSGSIZE when it can never fit the
  * peer's path (counted too_big), -EAGAIN when the peer is congested and the
@@ -81,12 +81,12 @@ typedef int (*forward_send_fn)(void *peer, const uint8_t *pkt, size_t len, void 
 typedef size_t (*forward_mtu_fn)(void *peer, void *ud);
 
 struct forward_config {
-	int tun_fd;			/* non-blocking, one packet per read/write */
-	int vnet_hdr;			/* the fd carries vnet headers (tun.vnet_hdr) */
+	int tun_fd;   /* non-blocking, one packet per read/write */
+	int vnet_hdr; /* the fd carries vnet headers (tun.vnet_hdr) */
 	struct peer_table *peers;
 	forward_send_fn send;
 	void *send_ud;
-	unsigned batch;			/* packets per wakeup; 0: FORWARD_DEFAULT_BATCH */
+	unsigned batch; /* packets per wakeup; 0: FORWARD_DEFAULT_BATCH */
 	/* Optional. Every packet both ways is judged by the firewall (peer
 	 * handle and network index from the peer table); a REJECT answers with
 	 * a TCP RST or ICMP unreachable: into the TUN for our own outbound
@@ -99,9 +99,9 @@ struct forward_config {
 };
 
 struct forward_counters {
-	uint64_t tx_packets;		/* TUN → peer, taken by send */
+	uint64_t tx_packets; /* TUN → peer, taken by send */
 	uint64_t tx_bytes;
-	uint64_t rx_packets;		/* peer → TUN, written (or parked) */
+	uint64_t rx_packets; /* peer → TUN, written (or parked) */
 	uint64_t rx_bytes;
 	uint64_t parse_error;
 	uint64_t no_route;
@@ -111,17 +111,17 @@ struct forward_counters {
 	uint64_t send_failed;
 	uint64_t tun_write_failed;
 	uint64_t tun_read_failed;
-	uint64_t held;			/* -EAGAIN: packet held, TUN paused */
-	uint64_t congestion_dropped;	/* held too long, or peer stalled */
-	uint64_t fw_dropped;		/* denied by the firewall (both ways) */
-	uint64_t fw_rejected;		/* of those, answered with RST / unreachable */
-	uint64_t ptb_sent;		/* "packet too big" written into the TUN */
+	uint64_t held;               /* -EAGAIN: packet held, TUN paused */
+	uint64_t congestion_dropped; /* held too long, or peer stalled */
+	uint64_t fw_dropped;         /* denied by the firewall (both ways) */
+	uint64_t fw_rejected;        /* of those, answered with RST / unreachable */
+	uint64_t ptb_sent;           /* "packet too big" written into the TUN */
 	/* offloads (vnet mode) */
-	uint64_t gso_in;		/* super-packets read from the TUN */
-	uint64_t gso_segments;		/* the packets they were split into */
-	uint64_t offload_invalid;	/* reads whose vnet header was refused (dropped) */
-	uint64_t rx_merged;		/* received packets written inside a super-packet */
-	uint64_t tun_writes;		/* TUN writes made (both modes, parked ones too) */
+	uint64_t gso_in;          /* super-packets read from the TUN */
+	uint64_t gso_segments;    /* the packets they were split into */
+	uint64_t offload_invalid; /* reads whose vnet header was refused (dropped) */
+	uint64_t rx_merged;       /* received packets written inside a super-packet */
+	uint64_t tun_writes;      /* TUN writes made (both modes, parked ones too) */
 };
 
 struct forward;

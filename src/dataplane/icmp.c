@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <string.h>
 
-#define PROTO_ICMP   1
-#define PROTO_TCP    6
-#define PROTO_UDP    17
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
 #define PROTO_ICMPV6 58
 
 #define TCP_FIN 0x01
@@ -18,11 +18,11 @@
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-#define V4_HDR	 20
-#define V6_HDR	 40
+#define V4_HDR 20
+#define V6_HDR 40
 #define ICMP_HDR 8
-#define TCP_HDR	 20
-#define TTL	 64
+#define TCP_HDR 20
+#define TTL 64
 
 static bool addr_ok(const struct packet_info *pi)
 {
@@ -51,8 +51,7 @@ static bool may_answer(const struct packet_info *pi)
 	if (pi->frag_offset || !addr_ok(pi))
 		return false;
 	if (pi->proto == icmp)
-		return (pi->flags & PACKET_F_ICMP) &&
-		    pi->icmp_type == (pi->version == 4 ? 8 : 128);
+		return (pi->flags & PACKET_F_ICMP) && pi->icmp_type == (pi->version == 4 ? 8 : 128);
 	return true;
 }
 
@@ -76,8 +75,8 @@ static bool consistent(const uint8_t *pkt, size_t len, const struct packet_info 
 }
 
 /* The reply's IP header for `payload` bytes of `proto`, addresses swapped. */
-static void put_ip(uint8_t *out, const struct packet_info *pi, uint8_t proto,
-    size_t payload, uint16_t frag)
+static void put_ip(uint8_t *out, const struct packet_info *pi, uint8_t proto, size_t payload,
+		   uint16_t frag)
 {
 	if (pi->version == 4) {
 		memset(out, 0, V4_HDR);
@@ -102,8 +101,8 @@ static void put_ip(uint8_t *out, const struct packet_info *pi, uint8_t proto,
 
 /* Checksum of an upper-layer message that follows the header in `ip`;
  * IPv4 ICMP has no pseudo-header, TCP and ICMPv6 do. */
-static uint16_t l4_csum(const uint8_t *ip, uint8_t version, uint8_t proto,
-    const uint8_t *l4, size_t l4len)
+static uint16_t l4_csum(const uint8_t *ip, uint8_t version, uint8_t proto, const uint8_t *l4,
+			size_t l4len)
 {
 	uint8_t tail[4];
 	uint32_t sum = 0;
@@ -123,7 +122,7 @@ static uint16_t l4_csum(const uint8_t *ip, uint8_t version, uint8_t proto,
 }
 
 static int build_error(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
-    const struct packet_info *pi, uint8_t type, uint8_t code, uint32_t word)
+		       const struct packet_info *pi, uint8_t type, uint8_t code, uint32_t word)
 {
 	size_t ip = pi->version == 4 ? V4_HDR : V6_HDR;
 	size_t max = pi->version == 4 ? ICMP_V4_MAX_REPLY : ICMP_V6_MAX_REPLY;
@@ -138,21 +137,20 @@ static int build_error(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
 	total = ip + ICMP_HDR + quote;
 	if (!out || cap < total)
 		return -ENOSPC;
-	put_ip(out, pi, pi->version == 4 ? PROTO_ICMP : PROTO_ICMPV6,
-	    ICMP_HDR + quote, 0);
+	put_ip(out, pi, pi->version == 4 ? PROTO_ICMP : PROTO_ICMPV6, ICMP_HDR + quote, 0);
 	m = out + ip;
 	m[0] = type;
 	m[1] = code;
 	be16_put(m + 2, 0);
 	be32_put(m + 4, word);
 	memcpy(m + ICMP_HDR, pkt, quote);
-	be16_put(m + 2, l4_csum(out, pi->version, pi->version == 4 ? PROTO_ICMP :
-	    PROTO_ICMPV6, m, ICMP_HDR + quote));
+	be16_put(m + 2, l4_csum(out, pi->version, pi->version == 4 ? PROTO_ICMP : PROTO_ICMPV6, m,
+				ICMP_HDR + quote));
 	return (int)total;
 }
 
-int icmp_build_too_big(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi, uint32_t mtu)
+int icmp_build_too_big(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		       const struct packet_info *pi, uint32_t mtu)
 {
 	if (pi->version == 4) {
 		/* RFC 791: every IPv4 link carries 68 bytes */
@@ -166,22 +164,22 @@ int icmp_build_too_big(uint8_t *out, size_t cap, const uint8_t *pkt,
 	return build_error(out, cap, pkt, len, pi, 2, 0, mtu);
 }
 
-int icmp_build_unreach(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi, uint8_t code)
+int icmp_build_unreach(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		       const struct packet_info *pi, uint8_t code)
 {
 	return build_error(out, cap, pkt, len, pi, pi->version == 4 ? 3 : 1, code, 0);
 }
 
-int icmp_build_tcp_rst(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi)
+int icmp_build_tcp_rst(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		       const struct packet_info *pi)
 {
 	size_t ip = pi->version == 4 ? V4_HDR : V6_HDR;
 	const uint8_t *th;
 	size_t doff, seglen;
 	uint8_t *t;
 
-	if (!consistent(pkt, len, pi) || !icmp_rejectable(pi) ||
-	    pi->proto != PROTO_TCP || (pi->flags & PACKET_F_FRAGMENT))
+	if (!consistent(pkt, len, pi) || !icmp_rejectable(pi) || pi->proto != PROTO_TCP ||
+	    (pi->flags & PACKET_F_FRAGMENT))
 		return -EINVAL;
 	if (pi->total_len - pi->hdr_len < TCP_HDR)
 		return -EINVAL;
@@ -203,7 +201,7 @@ int icmp_build_tcp_rst(uint8_t *out, size_t cap, const uint8_t *pkt,
 	be16_put(t, pi->dst_port);
 	be16_put(t + 2, pi->src_port);
 	if (th[13] & TCP_ACK) {
-		memcpy(t + 4, th + 8, 4);	/* seq = their ack */
+		memcpy(t + 4, th + 8, 4); /* seq = their ack */
 		t[13] = TCP_RST;
 	} else {
 		be32_put(t + 8, be32_get(th + 4) + (uint32_t)seglen);
@@ -214,8 +212,8 @@ int icmp_build_tcp_rst(uint8_t *out, size_t cap, const uint8_t *pkt,
 	return (int)(ip + TCP_HDR);
 }
 
-int icmp_build_reject(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi)
+int icmp_build_reject(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		      const struct packet_info *pi)
 {
 	if (!icmp_rejectable(pi))
 		return -EINVAL;
@@ -225,7 +223,8 @@ int icmp_build_reject(uint8_t *out, size_t cap, const uint8_t *pkt,
 	 * socket, for UDP and for a TCP first fragment we cannot RST */
 	if (pi->proto == PROTO_UDP || pi->proto == PROTO_TCP)
 		return icmp_build_unreach(out, cap, pkt, len, pi,
-		    pi->version == 4 ? ICMP4_PORT_UNREACH : ICMP6_PORT_UNREACH);
+					  pi->version == 4 ? ICMP4_PORT_UNREACH
+							   : ICMP6_PORT_UNREACH);
 	return icmp_build_unreach(out, cap, pkt, len, pi,
-	    pi->version == 4 ? ICMP4_ADMIN_PROHIB : ICMP6_ADMIN_PROHIB);
+				  pi->version == 4 ? ICMP4_ADMIN_PROHIB : ICMP6_ADMIN_PROHIB);
 }

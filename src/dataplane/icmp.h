@@ -31,15 +31,15 @@
 #define ICMP_V4_MAX_REPLY 576
 #define ICMP_V6_MAX_REPLY 1280
 /* An out buffer this large fits every reply. */
-#define ICMP_REPLY_BUF    ICMP_V6_MAX_REPLY
+#define ICMP_REPLY_BUF ICMP_V6_MAX_REPLY
 
 /* ICMPv4 destination unreachable codes used here */
-#define ICMP4_PORT_UNREACH	3
-#define ICMP4_FRAG_NEEDED	4
-#define ICMP4_ADMIN_PROHIB	13
+#define ICMP4_PORT_UNREACH 3
+#define ICMP4_FRAG_NEEDED 4
+#define ICMP4_ADMIN_PROHIB 13
 /* ICMPv6 destination unreachable codes used here */
-#define ICMP6_ADMIN_PROHIB	1
-#define ICMP6_PORT_UNREACH	4
+#define ICMP6_ADMIN_PROHIB 1
+#define ICMP6_PORT_UNREACH 4
 
 /*
  * Whether a packet may be answered with an error at all: not a non-first
@@ -50,19 +50,19 @@
 bool icmp_rejectable(const struct packet_info *pi);
 
 /* ICMPv4 type 3 code 4 with next-hop MTU, or ICMPv6 type 2 with MTU. */
-int icmp_build_too_big(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi, uint32_t mtu);
+int icmp_build_too_big(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		       const struct packet_info *pi, uint32_t mtu);
 /* ICMPv4 type 3 or ICMPv6 type 1 with the given code. */
-int icmp_build_unreach(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi, uint8_t code);
+int icmp_build_unreach(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		       const struct packet_info *pi, uint8_t code);
 /* TCP RST answering a TCP segment (RFC 9293 3.10.7.1): RST+ACK acking the
  * segment when it carried no ACK, else a bare RST with seq = its ack. */
-int icmp_build_tcp_rst(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi);
+int icmp_build_tcp_rst(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		       const struct packet_info *pi);
 /* The firewall reject reply: TCP RST for TCP, port unreachable for UDP,
  * administratively prohibited for everything else. */
-int icmp_build_reject(uint8_t *out, size_t cap, const uint8_t *pkt,
-    size_t len, const struct packet_info *pi);
+int icmp_build_reject(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		      const struct packet_info *pi);
 
 /* Internet checksum (RFC 1071) of buf, folded, not inverted, starting from
  * the partial sum `sum`. The older names of packet_csum_add/_fold, kept for

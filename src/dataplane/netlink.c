@@ -106,8 +106,8 @@ static struct nlmsghdr *req_start(union nl_req *req, uint16_t type, uint16_t fla
 	return nlh;
 }
 
-static int link_change(struct netlink *nl, unsigned ifindex, unsigned flags,
-    unsigned change, unsigned mtu)
+static int link_change(struct netlink *nl, unsigned ifindex, unsigned flags, unsigned change,
+		       unsigned mtu)
 {
 	union nl_req req;
 	struct nlmsghdr *nlh = req_start(&req, RTM_NEWLINK, 0);
@@ -219,8 +219,8 @@ int netlink_link_get(struct netlink *nl, unsigned ifindex, struct netlink_link *
 	return out->ifindex == ifindex ? 0 : -ENODEV;
 }
 
-static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags,
-    unsigned ifindex, int family, const void *addr, unsigned prefix)
+static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, unsigned ifindex,
+		       int family, const void *addr, unsigned prefix)
 {
 	union nl_req req;
 	struct nlmsghdr *nlh;
@@ -249,21 +249,21 @@ static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags,
 	return nl_request(nl, nlh, NULL, NULL);
 }
 
-int netlink_addr_add(struct netlink *nl, unsigned ifindex, int family,
-    const void *addr, unsigned prefix)
+int netlink_addr_add(struct netlink *nl, unsigned ifindex, int family, const void *addr,
+		     unsigned prefix)
 {
-	return addr_change(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
-	    ifindex, family, addr, prefix);
+	return addr_change(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, family, addr,
+			   prefix);
 }
 
-int netlink_addr_del(struct netlink *nl, unsigned ifindex, int family,
-    const void *addr, unsigned prefix)
+int netlink_addr_del(struct netlink *nl, unsigned ifindex, int family, const void *addr,
+		     unsigned prefix)
 {
 	return addr_change(nl, RTM_DELADDR, 0, ifindex, family, addr, prefix);
 }
 
-static int route_change(struct netlink *nl, uint16_t type, uint16_t flags,
-    unsigned ifindex, int family, const void *dst, unsigned prefix)
+static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, unsigned ifindex,
+			int family, const void *dst, unsigned prefix)
 {
 	union nl_req req;
 	struct nlmsghdr *nlh;
@@ -287,15 +287,15 @@ static int route_change(struct netlink *nl, uint16_t type, uint16_t flags,
 	return nl_request(nl, nlh, NULL, NULL);
 }
 
-int netlink_route_add(struct netlink *nl, unsigned ifindex, int family,
-    const void *dst, unsigned prefix)
+int netlink_route_add(struct netlink *nl, unsigned ifindex, int family, const void *dst,
+		      unsigned prefix)
 {
-	return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
-	    ifindex, family, dst, prefix);
+	return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, family, dst,
+			    prefix);
 }
 
-int netlink_route_del(struct netlink *nl, unsigned ifindex, int family,
-    const void *dst, unsigned prefix)
+int netlink_route_del(struct netlink *nl, unsigned ifindex, int family, const void *dst,
+		      unsigned prefix)
 {
 	return route_change(nl, RTM_DELROUTE, 0, ifindex, family, dst, prefix);
 }
@@ -307,7 +307,7 @@ struct dump_ctx {
 	void *ud;
 	unsigned ifindex;
 	int family;
-	int stopped;		/* the callback's non-zero answer */
+	int stopped; /* the callback's non-zero answer */
 };
 
 static int dump_finish(int rc, const struct dump_ctx *ctx)
@@ -340,8 +340,7 @@ static int addr_msg_cb(const struct nlmsghdr *nlh, void *data)
 	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa))
 		return MNL_CB_OK;
 	ifa = mnl_nlmsg_get_payload(nlh);
-	if (ifa->ifa_family != ctx->family ||
-	    (ctx->ifindex && ifa->ifa_index != ctx->ifindex))
+	if (ifa->ifa_family != ctx->family || (ctx->ifindex && ifa->ifa_index != ctx->ifindex))
 		return MNL_CB_OK;
 	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb) < 0)
 		return MNL_CB_ERROR;
@@ -361,7 +360,7 @@ static int addr_msg_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int netlink_addr_dump(struct netlink *nl, int family, unsigned ifindex,
-    int (*cb)(const struct netlink_addr *a, void *ud), void *ud)
+		      int (*cb)(const struct netlink_addr *a, void *ud), void *ud)
 {
 	union nl_req req;
 	struct nlmsghdr *nlh;
@@ -384,7 +383,7 @@ static int route_attr_cb(const struct nlattr *attr, void *data)
 	if (type == RTA_DST)
 		tb[type] = attr;
 	else if ((type == RTA_OIF || type == RTA_TABLE) &&
-	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		 mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
 		tb[type] = attr;
 	return MNL_CB_OK;
 }
@@ -421,7 +420,7 @@ static int route_msg_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int netlink_route_dump(struct netlink *nl, int family,
-    int (*cb)(const struct netlink_route *r, void *ud), void *ud)
+		       int (*cb)(const struct netlink_route *r, void *ud), void *ud)
 {
 	union nl_req req;
 	struct nlmsghdr *nlh;

@@ -24,14 +24,14 @@ struct netlink {
 	struct mnl_socket *sock;
 	uint32_t portid;
 	uint32_t seq;
-	uint8_t *buf;		/* receive buffer, NETLINK_BUF_SIZE bytes */
+	uint8_t *buf; /* receive buffer, NETLINK_BUF_SIZE bytes */
 };
 
 struct netlink_link {
 	unsigned ifindex;
-	unsigned flags;		/* IFF_UP, IFF_RUNNING, ... */
+	unsigned flags; /* IFF_UP, IFF_RUNNING, ... */
 	unsigned mtu;
-	unsigned gso_max_segs;	/* 0 when the kernel does not say */
+	unsigned gso_max_segs; /* 0 when the kernel does not say */
 	char name[IF_NAMESIZE];
 };
 
@@ -39,13 +39,13 @@ struct netlink_addr {
 	int family;
 	unsigned ifindex;
 	unsigned prefix;
-	uint32_t flags;		/* IFA_F_*, from IFA_FLAGS when present */
+	uint32_t flags; /* IFA_F_*, from IFA_FLAGS when present */
 	uint8_t addr[16];
 };
 
 struct netlink_route {
 	int family;
-	unsigned oif;		/* 0 when the route has no output interface */
+	unsigned oif; /* 0 when the route has no output interface */
 	unsigned dst_len;
 	uint32_t table;
 	uint8_t dst[16];
@@ -65,25 +65,25 @@ int netlink_link_set_gso_max_segs(struct netlink *nl, unsigned ifindex, unsigned
 int netlink_link_get(struct netlink *nl, unsigned ifindex, struct netlink_link *out);
 
 /* IPv6 addresses are added with IFA_F_NODAD so they are usable at once. */
-int netlink_addr_add(struct netlink *nl, unsigned ifindex, int family,
-    const void *addr, unsigned prefix);
-int netlink_addr_del(struct netlink *nl, unsigned ifindex, int family,
-    const void *addr, unsigned prefix);
+int netlink_addr_add(struct netlink *nl, unsigned ifindex, int family, const void *addr,
+		     unsigned prefix);
+int netlink_addr_del(struct netlink *nl, unsigned ifindex, int family, const void *addr,
+		     unsigned prefix);
 
 /* Unicast route dst/prefix via the device in the main table. For IPv6 the
  * link must already be up: the kernel refuses the route on a down link. */
-int netlink_route_add(struct netlink *nl, unsigned ifindex, int family,
-    const void *dst, unsigned prefix);
-int netlink_route_del(struct netlink *nl, unsigned ifindex, int family,
-    const void *dst, unsigned prefix);
+int netlink_route_add(struct netlink *nl, unsigned ifindex, int family, const void *dst,
+		      unsigned prefix);
+int netlink_route_del(struct netlink *nl, unsigned ifindex, int family, const void *dst,
+		      unsigned prefix);
 
 /* Calls cb for each address of `family` on ifindex (0: every interface).
  * A non-zero return from cb stops the walk (the dump is still drained) and
  * is returned; else 0 or -errno. */
 int netlink_addr_dump(struct netlink *nl, int family, unsigned ifindex,
-    int (*cb)(const struct netlink_addr *a, void *ud), void *ud);
+		      int (*cb)(const struct netlink_addr *a, void *ud), void *ud);
 /* Calls cb for each route of `family` in every table; returns as above. */
 int netlink_route_dump(struct netlink *nl, int family,
-    int (*cb)(const struct netlink_route *r, void *ud), void *ud);
+		       int (*cb)(const struct netlink_route *r, void *ud), void *ud);
 
 #endif

@@ -46,12 +46,12 @@
 
 #define PROTO_TCP 6
 #define PROTO_UDP 17
-#define V4_HDR	  20
-#define V6_HDR	  40
-#define TCP_HDR	  20
-#define UDP_HDR	  8
-#define TCP_CSUM  16	/* offset of the checksum in the TCP header */
-#define UDP_CSUM  6
+#define V4_HDR 20
+#define V6_HDR 40
+#define TCP_HDR 20
+#define UDP_HDR 8
+#define TCP_CSUM 16 /* offset of the checksum in the TCP header */
+#define UDP_CSUM 6
 
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -60,12 +60,12 @@
 #define TH_URG 0x20
 #define TH_CWR 0x80
 
-#define V4_DF	   0x4000
-#define V4_MF	   0x2000
+#define V4_DF 0x4000
+#define V4_MF 0x2000
 #define V4_OFFMASK 0x1fff
 
 #define VNET_FLAGS (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)
-#define NO_NEXT	   0xffff
+#define NO_NEXT 0xffff
 
 int offload_vnet_read(const uint8_t *buf, size_t len, struct virtio_net_hdr *vh)
 {
@@ -108,13 +108,13 @@ static void csum_store(uint8_t *pkt, size_t start, size_t off, size_t end, uint3
 static void csum_finish(uint8_t *pkt, const struct virtio_net_hdr *vh, size_t end)
 {
 	csum_store(pkt, vh->csum_start, vh->csum_offset, end,
-	    be16_get(pkt + vh->csum_start + vh->csum_offset));
+		   be16_get(pkt + vh->csum_start + vh->csum_offset));
 }
 
 static int is_v6_ext(uint8_t nh)
 {
-	return nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 60 ||
-	    nh == 135 || nh == 139 || nh == 140;
+	return nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 60 || nh == 135 || nh == 139 ||
+	       nh == 140;
 }
 
 /* The IP header of a super-packet: no options, no fragment, a length field
@@ -168,7 +168,7 @@ static int gso_l4(const uint8_t *p, size_t len, struct offload_info *oi)
 }
 
 static int check_gso(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len,
-    struct offload_info *oi)
+		     struct offload_info *oi)
 {
 	uint8_t type = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN, proto = PROTO_TCP;
 	uint16_t csum_off = TCP_CSUM;
@@ -194,8 +194,7 @@ static int check_gso(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t
 	if ((rc = gso_l3(pkt, len, oi)) < 0)
 		return rc;
 	if ((type == VIRTIO_NET_HDR_GSO_TCPV4 && oi->version != 4) ||
-	    (type == VIRTIO_NET_HDR_GSO_TCPV6 && oi->version != 6) ||
-	    oi->proto != proto)
+	    (type == VIRTIO_NET_HDR_GSO_TCPV6 && oi->version != 6) || oi->proto != proto)
 		return -EINVAL;
 	if ((rc = gso_l4(pkt, len, oi)) < 0)
 		return rc;
@@ -203,8 +202,9 @@ static int check_gso(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t
 		return -EINVAL;
 	oi->gso_size = vh->gso_size;
 	oi->len = len;
-	oi->segs = oi->payload > vh->gso_size ?
-	    (unsigned)((oi->payload + vh->gso_size - 1) / vh->gso_size) : 1;
+	oi->segs = oi->payload > vh->gso_size
+			   ? (unsigned)((oi->payload + vh->gso_size - 1) / vh->gso_size)
+			   : 1;
 	return 0;
 }
 
@@ -213,7 +213,7 @@ static int check_gso(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t
  * in the L4 data, at an even offset so the stored sum lines up with the
  * words it was summed in. */
 static int check_plain(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len,
-    struct offload_info *oi)
+		       struct offload_info *oi)
 {
 	struct packet_info pi;
 
@@ -234,7 +234,7 @@ static int check_plain(const struct virtio_net_hdr *vh, const uint8_t *pkt, size
 }
 
 int offload_check(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len,
-    struct offload_info *oi)
+		  struct offload_info *oi)
 {
 	memset(oi, 0, sizeof(*oi));
 	if (!pkt || (vh->flags & ~VNET_FLAGS))
@@ -263,7 +263,7 @@ int offload_csum_finish(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t le
 }
 
 static int split_plain(const struct virtio_net_hdr *vh, const uint8_t *pkt,
-    const struct offload_info *oi, struct offload_seg *segs, unsigned max_segs)
+		       const struct offload_info *oi, struct offload_seg *segs, unsigned max_segs)
 {
 	if (max_segs < 1 || oi->len > segs[0].cap)
 		return -ENOSPC;
@@ -285,8 +285,8 @@ static void seg_fix_ip(uint8_t *s, const struct offload_info *oi, size_t len, un
 	csum_store(s, 0, 10, V4_HDR, 0);
 }
 
-static void seg_fix_l4(uint8_t *s, const struct offload_info *oi, size_t len,
-    size_t off, unsigned i)
+static void seg_fix_l4(uint8_t *s, const struct offload_info *oi, size_t len, size_t off,
+		       unsigned i)
 {
 	uint8_t *l4 = s + oi->l3_len;
 	size_t l4len = len - oi->l3_len, csum_at = UDP_CSUM;
@@ -294,19 +294,18 @@ static void seg_fix_l4(uint8_t *s, const struct offload_info *oi, size_t len,
 	if (oi->proto == PROTO_TCP) {
 		be32_put(l4 + 4, be32_get(l4 + 4) + (uint32_t)off);
 		if (i + 1 != oi->segs)
-			l4[13] &= (uint8_t)~(TH_FIN | TH_PSH);
+			l4[13] &= (uint8_t) ~(TH_FIN | TH_PSH);
 		if (i != 0)
 			l4[13] &= (uint8_t)~TH_CWR;
 		csum_at = TCP_CSUM;
 	} else {
 		be16_put(l4 + 4, (uint16_t)l4len);
 	}
-	csum_store(s, oi->l3_len, csum_at, len,
-	    packet_csum_pseudo(s, oi->proto, (uint32_t)l4len));
+	csum_store(s, oi->l3_len, csum_at, len, packet_csum_pseudo(s, oi->proto, (uint32_t)l4len));
 }
 
 int offload_split(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len,
-    struct offload_seg *segs, unsigned max_segs)
+		  struct offload_seg *segs, unsigned max_segs)
 {
 	struct offload_info oi;
 	size_t hdrs;
@@ -342,19 +341,18 @@ struct cand {
 	struct packet_info pi;
 	const uint8_t *p;
 	size_t len;
-	uint16_t hdrs;		/* IP + L4 headers */
-	uint16_t plen;		/* payload */
-	uint16_t id;		/* IPv4 ID */
-	uint32_t seq;		/* TCP */
+	uint16_t hdrs; /* IP + L4 headers */
+	uint16_t plen; /* payload */
+	uint16_t id;   /* IPv4 ID */
+	uint32_t seq;  /* TCP */
 	int mergeable;
 };
 
 static int same_flow(const struct offload_group *g, const struct packet_info *pi)
 {
-	return g->version == pi->version && g->proto == pi->proto &&
-	    g->sport == pi->src_port && g->dport == pi->dst_port &&
-	    memcmp(&g->src, &pi->src, sizeof(g->src)) == 0 &&
-	    memcmp(&g->dst, &pi->dst, sizeof(g->dst)) == 0;
+	return g->version == pi->version && g->proto == pi->proto && g->sport == pi->src_port &&
+	       g->dport == pi->dst_port && memcmp(&g->src, &pi->src, sizeof(g->src)) == 0 &&
+	       memcmp(&g->dst, &pi->dst, sizeof(g->dst)) == 0;
 }
 
 /* Whether the packet may be part of a merged one at all; fills the rest of
@@ -366,9 +364,9 @@ static int mergeable(struct cand *k)
 	size_t hdrs;
 
 	if (pi->total_len != k->len)
-		return 0;	/* padded: the kernel would trim, we do not guess */
+		return 0; /* padded: the kernel would trim, we do not guess */
 	if (pi->hdr_len != (pi->version == 4 ? V4_HDR : V6_HDR))
-		return 0;	/* IPv4 options, IPv6 extension headers */
+		return 0; /* IPv4 options, IPv6 extension headers */
 	if (pi->proto == PROTO_TCP) {
 		if (pi->tcp_flags & (TH_SYN | TH_RST | TH_URG))
 			return 0;
@@ -382,7 +380,7 @@ static int mergeable(struct cand *k)
 		return 0;
 	}
 	if (k->len <= hdrs)
-		return 0;	/* no payload: pure ACKs and empty datagrams */
+		return 0; /* no payload: pure ACKs and empty datagrams */
 	k->hdrs = (uint16_t)hdrs;
 	k->plen = (uint16_t)(k->len - hdrs);
 	k->id = pi->version == 4 ? be16_get(k->p + 4) : 0;
@@ -432,7 +430,8 @@ static void start_group(struct offload_coalescer *c, unsigned i, const struct ca
 		g->src = k->pi.src;
 		g->dst = k->pi.dst;
 	}
-	if (k && k->mergeable && !(g->proto == PROTO_TCP && (k->pi.tcp_flags & (TH_FIN | TH_PSH)))) {
+	if (k && k->mergeable &&
+	    !(g->proto == PROTO_TCP && (k->pi.tcp_flags & (TH_FIN | TH_PSH)))) {
 		g->l3_len = k->pi.hdr_len;
 		g->hdrs = k->hdrs;
 		g->gso_size = k->plen;
@@ -452,11 +451,11 @@ static int same_ip(const uint8_t *h, const uint8_t *p, uint8_t version)
 	if (version == 6)
 		return memcmp(h, p, 4) == 0 && memcmp(h + 6, p + 6, V6_HDR - 6) == 0;
 	return memcmp(h, p, 2) == 0 && memcmp(h + 6, p + 6, 4) == 0 &&
-	    memcmp(h + 12, p + 12, 8) == 0;
+	       memcmp(h + 12, p + 12, 8) == 0;
 }
 
-static int tcp_follows(const struct offload_group *g, const uint8_t *ht,
-    const uint8_t *pt, uint32_t seq)
+static int tcp_follows(const struct offload_group *g, const uint8_t *ht, const uint8_t *pt,
+		       uint32_t seq)
 {
 	if (seq != g->next_seq)
 		return 0;
@@ -473,7 +472,7 @@ static int tcp_follows(const struct offload_group *g, const uint8_t *ht,
 }
 
 static int can_append(const struct offload_group *g, const struct offload_in *in,
-    const struct cand *k)
+		      const struct cand *k)
 {
 	const uint8_t *h = in[g->head].data;
 
@@ -550,7 +549,7 @@ static void group(struct offload_coalescer *c, const struct offload_in *in, unsi
 
 /* Second pass: one run into one super-packet at dst. */
 static void build(const struct offload_coalescer *c, const struct offload_group *g,
-    const struct offload_in *in, uint8_t *dst, struct offload_out *o)
+		  const struct offload_in *in, uint8_t *dst, struct offload_out *o)
 {
 	uint8_t *p = dst + g->hdrs, *l4 = dst + g->l3_len;
 	uint16_t l4len = (uint16_t)(g->bytes - g->l3_len), csum_at = UDP_CSUM;
@@ -567,14 +566,16 @@ static void build(const struct offload_coalescer *c, const struct offload_group 
 		uint16_t old = be16_get(dst + 2);
 
 		be16_put(dst + 2, (uint16_t)g->bytes);
-		be16_put(dst + 10, packet_csum_update16(be16_get(dst + 10), old, (uint16_t)g->bytes));
+		be16_put(dst + 10,
+			 packet_csum_update16(be16_get(dst + 10), old, (uint16_t)g->bytes));
 	} else {
 		be16_put(dst + 4, (uint16_t)(g->bytes - V6_HDR));
 	}
 	if (g->proto == PROTO_TCP) {
 		l4[13] |= in[g->tail].data[g->l3_len + 13] & (TH_FIN | TH_PSH);
 		csum_at = TCP_CSUM;
-		o->vh.gso_type = g->version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+		o->vh.gso_type =
+			g->version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
 		if (l4[13] & TH_CWR)
 			o->vh.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
 	} else {
@@ -594,7 +595,7 @@ static void build(const struct offload_coalescer *c, const struct offload_group 
 }
 
 static unsigned pass_through(const struct offload_coalescer *c, const struct offload_group *g,
-    const struct offload_in *in, struct offload_out *out)
+			     const struct offload_in *in, struct offload_out *out)
 {
 	unsigned n = 0;
 
@@ -609,7 +610,7 @@ static unsigned pass_through(const struct offload_coalescer *c, const struct off
 }
 
 int offload_coalesce(struct offload_coalescer *c, const struct offload_in *in, unsigned n,
-    uint8_t *buf, size_t cap, struct offload_out *out)
+		     uint8_t *buf, size_t cap, struct offload_out *out)
 {
 	size_t used = 0;
 	unsigned n_out = 0;

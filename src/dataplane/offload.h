@@ -49,21 +49,21 @@
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5
 #endif
 
-#define OFFLOAD_VNET_HDR_LEN 10		/* sizeof(struct virtio_net_hdr) on the wire */
+#define OFFLOAD_VNET_HDR_LEN 10 /* sizeof(struct virtio_net_hdr) on the wire */
 /* The longest packet a vnet header may precede: an IPv6 packet with a full
  * 16-bit payload length. IPv4 stops at 65535. */
-#define OFFLOAD_MAX_PACKET   (40 + 65535)
+#define OFFLOAD_MAX_PACKET (40 + 65535)
 /* Longest super-packet offload_coalesce builds (IP total length). */
-#define OFFLOAD_MAX_MERGED   65535
+#define OFFLOAD_MAX_MERGED 65535
 /* Most segments in one super-packet, both ways: the kernel's own UDP GRO
  * limit, and what the TUN's gso_max_segs should be set to so that a read
  * never needs more. */
-#define OFFLOAD_MAX_SEGS     64
+#define OFFLOAD_MAX_SEGS 64
 /* Most packets one offload_coalesce call takes. */
-#define OFFLOAD_BATCH_MAX    256
+#define OFFLOAD_BATCH_MAX 256
 /* Flows offload_coalesce keeps open for merging at once; a further flow
  * closes the oldest (its packets still go out, just not merged further). */
-#define OFFLOAD_MAX_OPEN     16
+#define OFFLOAD_MAX_OPEN 16
 
 /* Reads the 10 little-endian header bytes at buf into host order. -EINVAL
  * when len is shorter than the header. */
@@ -73,14 +73,14 @@ void offload_vnet_write(uint8_t *buf, const struct virtio_net_hdr *vh);
 
 /* What offload_check found out about a packet and its header. */
 struct offload_info {
-	uint8_t version;	/* 4 or 6; 0 for a plain packet that was not parsed */
-	uint8_t proto;		/* TCP or UDP for GSO */
-	uint16_t l3_len;	/* IP header length */
-	uint16_t l4_hdr_len;	/* TCP header with options, or 8 for UDP */
-	uint16_t gso_size;	/* 0 for a non-GSO packet */
-	size_t payload;		/* L4 payload bytes (GSO only) */
-	size_t len;		/* bytes of the packet proper (trailing bytes excluded) */
-	unsigned segs;		/* packets offload_split produces */
+	uint8_t version;     /* 4 or 6; 0 for a plain packet that was not parsed */
+	uint8_t proto;       /* TCP or UDP for GSO */
+	uint16_t l3_len;     /* IP header length */
+	uint16_t l4_hdr_len; /* TCP header with options, or 8 for UDP */
+	uint16_t gso_size;   /* 0 for a non-GSO packet */
+	size_t payload;      /* L4 payload bytes (GSO only) */
+	size_t len;          /* bytes of the packet proper (trailing bytes excluded) */
+	unsigned segs;       /* packets offload_split produces */
 };
 
 /*
@@ -97,7 +97,7 @@ struct offload_info {
  * module does not handle (UFO, tunnel GSO, IPv4 options, IPv6 extensions).
  */
 int offload_check(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len,
-    struct offload_info *oi);
+		  struct offload_info *oi);
 
 /*
  * For a non-GSO packet: finishes a partial checksum (NEEDS_CSUM) in place,
@@ -110,8 +110,8 @@ int offload_csum_finish(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t le
 /* A caller's buffer for one segment. */
 struct offload_seg {
 	uint8_t *data;
-	size_t cap;		/* bytes data can take */
-	size_t len;		/* out: bytes of the segment */
+	size_t cap; /* bytes data can take */
+	size_t len; /* out: bytes of the segment */
 };
 
 /*
@@ -127,7 +127,7 @@ struct offload_seg {
  * undefined).
  */
 int offload_split(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len,
-    struct offload_seg *segs, unsigned max_segs);
+		  struct offload_seg *segs, unsigned max_segs);
 
 /* One packet received from a peer. */
 struct offload_in {
@@ -141,7 +141,7 @@ struct offload_out {
 	struct virtio_net_hdr vh;
 	const uint8_t *data;
 	size_t len;
-	unsigned packets;	/* inputs this output carries */
+	unsigned packets; /* inputs this output carries */
 };
 
 /* Internal: one output being built (a flow's run of mergeable packets, or
@@ -150,19 +150,19 @@ struct offload_group {
 	union packet_addr src, dst;
 	uint16_t sport, dport;
 	uint8_t version, proto;
-	uint8_t verified;	/* head's checksums checked */
+	uint8_t verified; /* head's checksums checked */
 	uint16_t head, tail, count;
-	uint16_t l3_len, hdrs;	/* IP header; IP + L4 headers */
-	uint16_t gso_size;	/* payload of the head */
-	uint16_t last_id;	/* IPv4 ID of the tail */
-	uint32_t next_seq;	/* TCP: sequence number the next member must have */
-	uint32_t bytes;		/* length of the merged packet so far */
+	uint16_t l3_len, hdrs; /* IP header; IP + L4 headers */
+	uint16_t gso_size;     /* payload of the head */
+	uint16_t last_id;      /* IPv4 ID of the tail */
+	uint32_t next_seq;     /* TCP: sequence number the next member must have */
+	uint32_t bytes;        /* length of the merged packet so far */
 };
 
 struct offload_coalescer {
-	uint16_t next[OFFLOAD_BATCH_MAX];	/* next member of the same group */
+	uint16_t next[OFFLOAD_BATCH_MAX]; /* next member of the same group */
 	struct offload_group groups[OFFLOAD_BATCH_MAX];
-	uint16_t open[OFFLOAD_MAX_OPEN];	/* open groups, oldest first */
+	uint16_t open[OFFLOAD_MAX_OPEN]; /* open groups, oldest first */
 	unsigned n_groups, n_open;
 };
 
@@ -177,6 +177,6 @@ struct offload_coalescer {
  * the number of outputs, or -E2BIG when n is too large.
  */
 int offload_coalesce(struct offload_coalescer *c, const struct offload_in *in, unsigned n,
-    uint8_t *buf, size_t cap, struct offload_out *out);
+		     uint8_t *buf, size_t cap, struct offload_out *out);
 
 #endif

@@ -9,22 +9,22 @@
 #include <string.h>
 
 #define IPPROTO_HOPOPTS_ 0
-#define IPPROTO_ICMP_	 1
-#define IPPROTO_TCP_	 6
-#define IPPROTO_UDP_	 17
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
 #define IPPROTO_ROUTING_ 43
-#define IPPROTO_FRAG_	 44
-#define IPPROTO_AH_	 51
-#define IPPROTO_ICMPV6_	 58
+#define IPPROTO_FRAG_ 44
+#define IPPROTO_AH_ 51
+#define IPPROTO_ICMPV6_ 58
 #define IPPROTO_DSTOPTS_ 60
 
 #define IPV4_MIN_HDR 20
-#define IPV6_HDR     40
-#define TCP_MIN_HDR  20
-#define UDP_HDR      8
+#define IPV6_HDR 40
+#define TCP_MIN_HDR 20
+#define UDP_HDR 8
 #define ICMP_MIN_HDR 4
 #define ICMP_ECHO_HDR 8
-#define MAX_IP_LEN   65535
+#define MAX_IP_LEN 65535
 
 static int is_echo(uint8_t version, uint8_t type)
 {
@@ -140,17 +140,16 @@ static int parse_v4(const uint8_t *b, size_t len, struct packet_info *out)
  * included, is taken as the upper-layer protocol. On return *offp is the
  * offset of the upper-layer header (or of the fragment payload).
  */
-static int walk_v6_ext(const uint8_t *b, size_t total, uint8_t *nhp,
-    size_t *offp, struct packet_info *out)
+static int walk_v6_ext(const uint8_t *b, size_t total, uint8_t *nhp, size_t *offp,
+		       struct packet_info *out)
 {
 	size_t off = IPV6_HDR, hl;
 	uint8_t nh = *nhp;
 	int seen_frag = 0;
 
 	for (int n = 0;; n++) {
-		if (nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_ROUTING_ &&
-		    nh != IPPROTO_FRAG_ && nh != IPPROTO_AH_ &&
-		    nh != IPPROTO_DSTOPTS_)
+		if (nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_ROUTING_ && nh != IPPROTO_FRAG_ &&
+		    nh != IPPROTO_AH_ && nh != IPPROTO_DSTOPTS_)
 			break;
 		if (n >= PACKET_MAX_EXT_HEADERS)
 			return -EINVAL;

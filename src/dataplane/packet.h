@@ -30,32 +30,32 @@
 #define PACKET_MAX_EXT_HEADERS 8
 
 /* packet_info.flags */
-#define PACKET_F_FRAGMENT   0x01	/* part of a fragmented datagram (MF set or offset > 0) */
-#define PACKET_F_MORE_FRAGS 0x02	/* MF bit */
-#define PACKET_F_DONT_FRAG  0x04	/* IPv4 DF bit */
-#define PACKET_F_PORTS      0x08	/* src_port/dst_port valid (TCP or UDP, first fragment) */
-#define PACKET_F_ICMP       0x10	/* icmp_type/icmp_code valid (ICMP or ICMPv6, first fragment) */
-#define PACKET_F_ICMP_ECHO  0x20	/* icmp_id valid: echo request or reply */
+#define PACKET_F_FRAGMENT 0x01   /* part of a fragmented datagram (MF set or offset > 0) */
+#define PACKET_F_MORE_FRAGS 0x02 /* MF bit */
+#define PACKET_F_DONT_FRAG 0x04  /* IPv4 DF bit */
+#define PACKET_F_PORTS 0x08      /* src_port/dst_port valid (TCP or UDP, first fragment) */
+#define PACKET_F_ICMP 0x10       /* icmp_type/icmp_code valid (ICMP or ICMPv6, first fragment) */
+#define PACKET_F_ICMP_ECHO 0x20  /* icmp_id valid: echo request or reply */
 
 union packet_addr {
-	uint32_t v4;		/* host order */
-	uint8_t v6[16];		/* wire order */
+	uint32_t v4;    /* host order */
+	uint8_t v6[16]; /* wire order */
 };
 
 struct packet_info {
-	uint8_t version;	/* 4 or 6 */
-	uint8_t proto;		/* L4 protocol: IPv4 protocol, or the IPv6 next header after the extension chain */
-	uint8_t ttl;		/* IPv4 TTL or IPv6 hop limit */
-	uint8_t flags;		/* PACKET_F_* */
-	uint16_t hdr_len;	/* bytes before the L4 header: IPv4 header with options, or IPv6 header + extensions */
-	uint16_t total_len;	/* bytes of the IP packet; <= the buffer (trailing bytes beyond it are not part of it) */
-	uint16_t frag_offset;	/* fragment offset in bytes */
-	uint16_t src_port;	/* host order, PACKET_F_PORTS */
+	uint8_t version; /* 4 or 6 */
+	uint8_t proto; /* L4 protocol: IPv4 protocol, or the IPv6 next header after the extension chain */
+	uint8_t ttl;   /* IPv4 TTL or IPv6 hop limit */
+	uint8_t flags; /* PACKET_F_* */
+	uint16_t hdr_len; /* bytes before the L4 header: IPv4 header with options, or IPv6 header + extensions */
+	uint16_t total_len; /* bytes of the IP packet; <= the buffer (trailing bytes beyond it are not part of it) */
+	uint16_t frag_offset; /* fragment offset in bytes */
+	uint16_t src_port;    /* host order, PACKET_F_PORTS */
 	uint16_t dst_port;
-	uint8_t tcp_flags;	/* TCP header flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10), PACKET_F_PORTS and proto TCP */
-	uint8_t icmp_type;	/* PACKET_F_ICMP */
+	uint8_t tcp_flags; /* TCP header flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10), PACKET_F_PORTS and proto TCP */
+	uint8_t icmp_type; /* PACKET_F_ICMP */
 	uint8_t icmp_code;
-	uint16_t icmp_id;	/* host order, PACKET_F_ICMP_ECHO */
+	uint16_t icmp_id; /* host order, PACKET_F_ICMP_ECHO */
 	union packet_addr src;
 	union packet_addr dst;
 };

@@ -20,7 +20,11 @@
 
 #define MIN_CAP 16
 
-enum { SLOT_EMPTY = 0, SLOT_LIVE, SLOT_TOMB };
+enum {
+	SLOT_EMPTY = 0,
+	SLOT_LIVE,
+	SLOT_TOMB
+};
 
 struct peer_slot {
 	uint8_t state;
@@ -200,7 +204,7 @@ static int clash_is(const struct peer_clash *c, int family, const uint8_t key[16
  * address. Bounded by the inserts the caller makes (its rosters), so a
  * hostile roster cannot grow it faster than it grows the table. */
 static int clash_note(struct peer_table *t, int family, const uint8_t key[16],
-    const struct peer_entry *owner, const void *refused, uint32_t net)
+		      const struct peer_entry *owner, const void *refused, uint32_t net)
 {
 	struct peer_clash *c, *nc;
 
@@ -213,14 +217,14 @@ static int clash_note(struct peer_table *t, int family, const uint8_t key[16],
 		return -EADDRINUSE;
 	nc = realloc(t->clashes, (t->n_clashes + 1) * sizeof(*nc));
 	if (!nc)
-		return -EADDRINUSE;	/* still refused, only not recorded */
+		return -EADDRINUSE; /* still refused, only not recorded */
 	t->clashes = nc;
 	c = &nc[t->n_clashes++];
 	memset(c, 0, sizeof(*c));
 	c->family = family;
 	if (family == AF_INET)
 		c->v4 = ((uint32_t)key[0] << 24) | ((uint32_t)key[1] << 16) |
-		    ((uint32_t)key[2] << 8) | key[3];
+			((uint32_t)key[2] << 8) | key[3];
 	else
 		memcpy(c->v6, key, 16);
 	c->owner = owner->peer;
@@ -231,15 +235,13 @@ static int clash_note(struct peer_table *t, int family, const uint8_t key[16],
 }
 
 /* Drops the clashes of one address (key != NULL) or of one peer. */
-static void clash_forget(struct peer_table *t, int family, const uint8_t *key,
-    const void *peer)
+static void clash_forget(struct peer_table *t, int family, const uint8_t *key, const void *peer)
 {
 	size_t i = 0;
 
 	while (i < t->n_clashes) {
 		struct peer_clash *c = &t->clashes[i];
-		int gone = key ? clash_is(c, family, key) :
-		    c->owner == peer || c->refused == peer;
+		int gone = key ? clash_is(c, family, key) : c->owner == peer || c->refused == peer;
 
 		if (!gone) {
 			i++;
@@ -253,8 +255,8 @@ static void clash_forget(struct peer_table *t, int family, const uint8_t *key,
 	}
 }
 
-static int table_insert(struct peer_table *t, int family, const uint8_t key[16],
-    void *peer, uint32_t net)
+static int table_insert(struct peer_table *t, int family, const uint8_t key[16], void *peer,
+			uint32_t net)
 {
 	struct peer_map *m = family == AF_INET ? &t->v4 : &t->v6;
 	int rc;
@@ -290,7 +292,7 @@ void peer_table_close(struct peer_table *t)
 	free(t->v6.slots);
 	free(t->clashes);
 	memset(t, 0, sizeof(*t));
-	t->gen = gen + 1;	/* entry pointers held by callers are stale */
+	t->gen = gen + 1; /* entry pointers held by callers are stale */
 }
 
 int peer_table_insert4(struct peer_table *t, uint32_t addr, void *peer, uint32_t net)
@@ -353,7 +355,7 @@ size_t peer_table_count(const struct peer_table *t)
 }
 
 static int map_foreach(struct peer_map *m, int family,
-    int (*cb)(const struct peer_table_item *, void *), void *ud)
+		       int (*cb)(const struct peer_table_item *, void *), void *ud)
 {
 	struct peer_table_item item;
 	int rc;
@@ -367,7 +369,7 @@ static int map_foreach(struct peer_map *m, int family,
 		item.family = family;
 		if (family == AF_INET)
 			item.v4 = ((uint32_t)s->key[0] << 24) | ((uint32_t)s->key[1] << 16) |
-			    ((uint32_t)s->key[2] << 8) | s->key[3];
+				  ((uint32_t)s->key[2] << 8) | s->key[3];
 		else
 			item.v6 = s->key;
 		item.entry = &s->e;
@@ -378,7 +380,7 @@ static int map_foreach(struct peer_map *m, int family,
 }
 
 int peer_table_foreach(struct peer_table *t,
-    int (*cb)(const struct peer_table_item *item, void *ud), void *ud)
+		       int (*cb)(const struct peer_table_item *item, void *ud), void *ud)
 {
 	int rc = map_foreach(&t->v4, AF_INET, cb, ud);
 

@@ -34,11 +34,11 @@
 #define PEER_TABLE_MAX_ENTRIES (1u << 20)
 
 struct peer_entry {
-	void *peer;		/* caller's handle, never NULL */
-	uint32_t net;		/* caller's network index the address belongs to */
-	uint64_t tx_packets;	/* TUN → peer */
+	void *peer;          /* caller's handle, never NULL */
+	uint32_t net;        /* caller's network index the address belongs to */
+	uint64_t tx_packets; /* TUN → peer */
 	uint64_t tx_bytes;
-	uint64_t rx_packets;	/* peer → TUN */
+	uint64_t rx_packets; /* peer → TUN */
 	uint64_t rx_bytes;
 };
 
@@ -46,22 +46,22 @@ struct peer_slot;
 
 /* One refused claim. */
 struct peer_clash {
-	int family;		/* AF_INET or AF_INET6 */
-	uint32_t v4;		/* host order, AF_INET */
-	uint8_t v6[16];		/* AF_INET6 */
-	const void *owner;	/* holds the address */
+	int family;        /* AF_INET or AF_INET6 */
+	uint32_t v4;       /* host order, AF_INET */
+	uint8_t v6[16];    /* AF_INET6 */
+	const void *owner; /* holds the address */
 	uint32_t owner_net;
-	const void *refused;	/* was refused it */
-	uint32_t refused_net;	/* network of the first refused claim */
+	const void *refused;  /* was refused it */
+	uint32_t refused_net; /* network of the first refused claim */
 };
 
 /* One family's table. Keys are 16 bytes; an IPv4 key is its 4 big-endian
  * bytes followed by zeros. */
 struct peer_map {
 	struct peer_slot *slots;
-	size_t cap;		/* power of two, or 0 before the first insert */
-	size_t used;		/* live entries */
-	size_t tomb;		/* removed slots that still continue probe chains */
+	size_t cap;  /* power of two, or 0 before the first insert */
+	size_t used; /* live entries */
+	size_t tomb; /* removed slots that still continue probe chains */
 };
 
 struct peer_table {
@@ -79,9 +79,9 @@ struct peer_table {
 /* One address during iteration; `entry` may be updated (counters) but the
  * table must not be changed from inside the callback. */
 struct peer_table_item {
-	int family;		/* AF_INET or AF_INET6 */
-	uint32_t v4;		/* host order, AF_INET */
-	const uint8_t *v6;	/* 16 bytes, AF_INET6 */
+	int family;        /* AF_INET or AF_INET6 */
+	uint32_t v4;       /* host order, AF_INET */
+	const uint8_t *v6; /* 16 bytes, AF_INET6 */
 	struct peer_entry *entry;
 };
 
@@ -113,6 +113,6 @@ size_t peer_table_count(const struct peer_table *t);
 /* Calls cb for every mapped address (v4 first, then v6, in slot order). A
  * non-zero return from cb stops the walk and is returned. */
 int peer_table_foreach(struct peer_table *t,
-    int (*cb)(const struct peer_table_item *item, void *ud), void *ud);
+		       int (*cb)(const struct peer_table_item *item, void *ud), void *ud);
 
 #endif

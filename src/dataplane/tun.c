@@ -75,10 +75,12 @@ static int tun_create(struct tun *t, const char *name, int vnet)
 		err = -errno;
 		if (err == -EBUSY) {
 			log_error("tun: interface %s is already in use by another process "
-			    "(another daemon running?); set tun-name to another name", name);
+				  "(another daemon running?); set tun-name to another name",
+				  name);
 		} else if (err == -EINVAL && if_nametoindex(name) != 0) {
 			log_error("tun: the name %s is taken by an interface of another kind "
-			    "(not a layer-3 TUN); set tun-name to another name", name);
+				  "(not a layer-3 TUN); set tun-name to another name",
+				  name);
 			err = -EEXIST;
 		} else {
 			log_error("tun: cannot create %s: %s", name, strerror(-err));
@@ -126,7 +128,7 @@ static void offload_setup(struct tun *t)
 	if ((rc = set_offload(t, OFFLOADS_TSO)) == 0)
 		return;
 	log_warn("tun: %s takes no offloads (%s): packets are read one by one", t->name,
-	    strerror(-rc));
+		 strerror(-rc));
 }
 
 /* Caps super-packets at what offload_split makes (see the top). Before
@@ -140,8 +142,8 @@ static void gso_segs_setup(struct tun *t)
 	rc = netlink_link_set_gso_max_segs(&t->nl, t->ifindex, OFFLOAD_MAX_SEGS);
 	if (rc == 0)
 		return;
-	log_warn("tun: cannot set gso_max_segs on %s (%s): segmentation offload off",
-	    t->name, strerror(-rc));
+	log_warn("tun: cannot set gso_max_segs on %s (%s): segmentation offload off", t->name,
+		 strerror(-rc));
 	if (set_offload(t, TUN_F_CSUM) < 0)
 		set_offload(t, 0);
 }
@@ -177,8 +179,7 @@ static int tun_configure(struct tun *t)
 	/* every network adds its own 100.64/10 address; leaving the first one
 	 * must not take the others with it */
 	if ((rc = netlink_link_set_promote_secondaries(&t->nl, t->ifindex)) < 0) {
-		log_error("tun: cannot set promote_secondaries on %s: %s", t->name,
-		    strerror(-rc));
+		log_error("tun: cannot set promote_secondaries on %s: %s", t->name, strerror(-rc));
 		return rc;
 	}
 	if ((rc = netlink_link_set_up(&t->nl, t->ifindex, 1)) < 0) {
@@ -218,7 +219,7 @@ int tun_open(struct tun *t, const char *name, unsigned mtu, unsigned flags)
 	if ((rc = tun_configure(t)) < 0)
 		goto fail;
 	log_info("tun: %s up (ifindex %u, mtu %u, vnet header %s, offloads 0x%x)", t->name,
-	    t->ifindex, t->mtu, t->vnet_hdr ? "on" : "off", t->offloads);
+		 t->ifindex, t->mtu, t->vnet_hdr ? "on" : "off", t->offloads);
 	return 0;
 fail:
 	tun_close(t);
@@ -237,7 +238,7 @@ void tun_close(struct tun *t)
 	if (t->nl.sock && t->ifindex) {
 		if (t->has_route6)
 			netlink_route_del(&t->nl, t->ifindex, AF_INET6, peer_range6,
-			    PEER_RANGE6_PREFIX);
+					  PEER_RANGE6_PREFIX);
 		if (t->has_v6)
 			netlink_addr_del(&t->nl, t->ifindex, AF_INET6, t->v6, 128);
 		for (unsigned i = 0; i < t->n_v4; i++) {
@@ -282,8 +283,8 @@ int tun_addr4_add(struct tun *t, uint32_t addr)
 	rc = netlink_addr_add(&t->nl, t->ifindex, AF_INET, &a, TUN_V4_PREFIX);
 	/* already on our device (a persistent one we attached to): adopt it */
 	if (rc < 0 && rc != -EEXIST) {
-		log_error("tun: cannot add %s/%d to %s: %s", inet_ntoa(a), TUN_V4_PREFIX,
-		    t->name, strerror(-rc));
+		log_error("tun: cannot add %s/%d to %s: %s", inet_ntoa(a), TUN_V4_PREFIX, t->name,
+			  strerror(-rc));
 		return rc;
 	}
 	t->v4[t->n_v4++] = addr;
@@ -309,8 +310,7 @@ static int local6_route_cb(const struct netlink_route *r, void *ud)
 {
 	const uint8_t *addr = ud;
 
-	return r->table == RT_TABLE_LOCAL && r->dst_len == 128 &&
-	    memcmp(r->dst, addr, 16) == 0;
+	return r->table == RT_TABLE_LOCAL && r->dst_len == 128 && memcmp(r->dst, addr, 16) == 0;
 }
 
 /*

@@ -37,9 +37,9 @@
 #include "dataplane/netlink.h"
 
 #define TUN_DEFAULT_NAME "ray0"
-#define TUN_DEFAULT_MTU  1280
-#define TUN_MAX_V4       64	/* IPv4 addresses: one per joined network */
-#define TUN_V4_PREFIX    10	/* 100.64.0.0/10 */
+#define TUN_DEFAULT_MTU 1280
+#define TUN_MAX_V4 64    /* IPv4 addresses: one per joined network */
+#define TUN_V4_PREFIX 10 /* 100.64.0.0/10 */
 
 /* Bookworm's uapi if_tun.h predates USO (Linux 6.2). */
 #ifndef TUN_F_USO4
@@ -50,7 +50,7 @@
 #endif
 
 /* tun_open flags */
-#define TUN_OPEN_OFFLOAD 0x1	/* vnet header and offloads, see above */
+#define TUN_OPEN_OFFLOAD 0x1 /* vnet header and offloads, see above */
 
 struct tun {
 	int fd;
@@ -58,13 +58,13 @@ struct tun {
 	unsigned mtu;
 	char name[IF_NAMESIZE];
 	struct netlink nl;
-	uint32_t v4[TUN_MAX_V4];	/* host order */
+	uint32_t v4[TUN_MAX_V4]; /* host order */
 	unsigned n_v4;
 	uint8_t v6[16];
 	int has_v6;
 	int has_route6;
-	int vnet_hdr;		/* reads and writes carry the vnet header */
-	unsigned offloads;	/* TUN_F_* bits TUNSETOFFLOAD took */
+	int vnet_hdr;      /* reads and writes carry the vnet header */
+	unsigned offloads; /* TUN_F_* bits TUNSETOFFLOAD took */
 };
 
 /*

@@ -26,18 +26,22 @@
 _Static_assert(DHT_KEY_LEN == HASH_LEN, "OpenDHT infohash size changed");
 _Static_assert(DHT_VALUE_MAX >= RECORD_MAX, "DHT values must hold a record");
 
-#define HOUSEKEEPING_MS	1000
-#define HOST_MAX	255
+#define HOUSEKEEPING_MS 1000
+#define HOST_MAX 255
 
-enum ev_type { EV_VALUE, EV_GET_DONE, EV_PUT_DONE };
+enum ev_type {
+	EV_VALUE,
+	EV_GET_DONE,
+	EV_PUT_DONE
+};
 
 struct dht_ev {
 	struct dht_ev *next;
 	enum ev_type type;
-	void *op;		/* struct dht_get or struct dht_put */
+	void *op; /* struct dht_get or struct dht_put */
 	bool ok;
 	size_t len;
-	uint8_t *data;		/* EV_VALUE: the copy, in the same allocation */
+	uint8_t *data; /* EV_VALUE: the copy, in the same allocation */
 };
 
 struct dht_get {
@@ -45,9 +49,9 @@ struct dht_get {
 	struct dht_node *node;
 	dht_node_value_fn on_value;
 	dht_node_done_fn on_done;
-	dht_node_filter_fn filter;	/* OpenDHT thread; NULL: keep all */
+	dht_node_filter_fn filter; /* OpenDHT thread; NULL: keep all */
 	void *ud;
-	unsigned n_values;	/* OpenDHT thread only */
+	unsigned n_values; /* OpenDHT thread only */
 	/* What was delivered, by BLAKE3 prefix (OpenDHT thread only): the same
 	 * bytes put by many nodes are many values, and must not use up the
 	 * cap either. */
@@ -59,15 +63,15 @@ struct dht_put {
 	struct dht_put *next;
 	struct dht_node *node;
 	dht_infohash key;
-	dht_value *value;	/* our reference */
-	dht_node_done_fn done;	/* cleared once called */
+	dht_value *value;      /* our reference */
+	dht_node_done_fn done; /* cleared once called */
 	void *ud;
-	bool inflight;		/* a dht_runner_put awaits its callback */
+	bool inflight; /* a dht_runner_put awaits its callback */
 	bool announced;
-	bool cancelled;		/* unlinked from puts; cancel once id known */
-	uint64_t retry_at;	/* uv_now ms; 0 = no retry due */
-	uint32_t retry_ms;	/* the next backoff after a failed announce */
-	uint32_t boot_gen;	/* node->boot_gen when the attempt started */
+	bool cancelled;    /* unlinked from puts; cancel once id known */
+	uint64_t retry_at; /* uv_now ms; 0 = no retry due */
+	uint32_t retry_ms; /* the next backoff after a failed announce */
+	uint32_t boot_gen; /* node->boot_gen when the attempt started */
 	struct dht_ev done_ev;
 };
 
@@ -81,10 +85,10 @@ struct dht_boot {
 	struct dht_boot *next;
 	struct dht_node *node;
 	struct resolve_req *req;
-	char entry[HOST_MAX + 9];	/* "name:port" / "[name]:port" */
+	char entry[HOST_MAX + 9]; /* "name:port" / "[name]:port" */
 	bool resolved;
-	uint64_t retry_at;	/* uv_now ms; 0 = no retry due */
-	uint32_t retry_ms;	/* the next backoff after a failure */
+	uint64_t retry_at; /* uv_now ms; 0 = no retry due */
+	uint32_t retry_ms; /* the next backoff after a failure */
 };
 
 struct dht_node {
@@ -94,13 +98,13 @@ struct dht_node {
 	int handles_open;
 	bool closed;
 	dht_runner *runner;
-	pthread_mutex_t lock;	/* guards head/tail only */
+	pthread_mutex_t lock; /* guards head/tail only */
 	struct dht_ev *head, *tail;
 	struct dht_get *gets;
-	struct dht_put *puts;	/* published keys */
-	struct dht_put *dying;	/* cancelled, waiting for their callback */
-	struct dht_boot *boots;	/* bootstrap entries given by name */
-	uint32_t boot_gen;	/* bumped when a name gives addresses */
+	struct dht_put *puts;   /* published keys */
+	struct dht_put *dying;  /* cancelled, waiting for their callback */
+	struct dht_boot *boots; /* bootstrap entries given by name */
+	uint32_t boot_gen;      /* bumped when a name gives addresses */
 };
 
 /* ---- OpenDHT thread side ---- */
@@ -138,7 +142,7 @@ static bool get_value_cb(const dht_value *value, void *ud)
 	struct dht_ev *ev;
 
 	if (g->n_values >= DHT_GET_VALUES_MAX)
-		return false;	/* enough: a flooded key must not flood us */
+		return false; /* enough: a flooded key must not flood us */
 	if (v.size == 0 || v.size > DHT_VALUE_MAX)
 		return true;
 	/* Before counting: junk stored under the key by anyone must not use
@@ -255,11 +259,11 @@ static void on_put_done(struct dht_node *node, struct dht_put *p, bool ok)
 		if (p->retry_ms == 0)
 			p->retry_ms = DHT_PUT_RETRY_MIN_MS;
 		p->retry_at = uv_now(node->loop) + p->retry_ms;
-		p->retry_ms = p->retry_ms * 2 > DHT_PUT_RETRY_MS ? DHT_PUT_RETRY_MS :
-		    p->retry_ms * 2;
+		p->retry_ms =
+			p->retry_ms * 2 > DHT_PUT_RETRY_MS ? DHT_PUT_RETRY_MS : p->retry_ms * 2;
 	}
 	log_debug("dht: put %s %s", dht_infohash_print(&p->key),
-	    ok ? "announced" : "failed, will retry");
+		  ok ? "announced" : "failed, will retry");
 	if (!ok && (boots_pending(node) || p->boot_gen != node->boot_gen)) {
 		/* No peers yet, or peers that came after it started: the
 		 * answer is the attempt after the lookup. */
@@ -361,13 +365,12 @@ static void boot_retry_later(struct dht_boot *b, const char *why)
 		b->retry_ms = DHT_BOOT_RETRY_MIN_MS;
 	b->retry_at = uv_now(b->node->loop) + b->retry_ms;
 	log_warn("dht: bootstrap %s: %s; trying again in %u s", b->entry, why,
-	    (unsigned)(b->retry_ms / 1000));
-	b->retry_ms = b->retry_ms * 2 > DHT_BOOT_RETRY_MAX_MS ? DHT_BOOT_RETRY_MAX_MS :
-	    b->retry_ms * 2;
+		 (unsigned)(b->retry_ms / 1000));
+	b->retry_ms =
+		b->retry_ms * 2 > DHT_BOOT_RETRY_MAX_MS ? DHT_BOOT_RETRY_MAX_MS : b->retry_ms * 2;
 }
 
-static void on_boot_resolved(void *arg, int status, const union ms_addr *addrs,
-    size_t n)
+static void on_boot_resolved(void *arg, int status, const union ms_addr *addrs, size_t n)
 {
 	struct dht_boot *b = arg;
 	char list[RESOLVE_MAX_ADDRS * (MS_ADDR_STRLEN + 2)] = "";
@@ -382,8 +385,8 @@ static void on_boot_resolved(void *arg, int status, const union ms_addr *addrs,
 	for (size_t i = 0; i < n; i++) {
 		if (dht_node_bootstrap_addr(b->node, &addrs[i].sa) < 0)
 			continue;
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
-		    len ? ", " : "", ms_addr_fmt(&addrs[i], a, sizeof(a)));
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "",
+					ms_addr_fmt(&addrs[i], a, sizeof(a)));
 	}
 	b->resolved = true;
 	b->retry_at = 0;
@@ -404,7 +407,7 @@ static void boot_resolve(struct dht_boot *b)
 	ret = resolve_start(b->node->loop, b->entry, on_boot_resolved, b, &b->req);
 	if (ret == -EINVAL)
 		log_warn("dht: bootstrap %s is not a name this node can look up; skipped",
-		    b->entry);
+			 b->entry);
 	else if (ret < 0)
 		boot_retry_later(b, strerror(-ret));
 }
@@ -436,8 +439,7 @@ static int boot_add(struct dht_node *node, const char *host, const char *port)
 	if (!b)
 		return -ENOMEM;
 	b->node = node;
-	snprintf(b->entry, sizeof(b->entry), strchr(host, ':') ? "[%s]:%s" : "%s:%s",
-	    host, port);
+	snprintf(b->entry, sizeof(b->entry), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
 	b->next = node->boots;
 	node->boots = b;
 	boot_resolve(b);
@@ -606,7 +608,7 @@ static int runner_start(struct dht_node *node, uint16_t port, uint32_t network)
 	dht_runner_config_default(&cfg);
 	cfg.dht_config.node_config.network = network;
 	cfg.threaded = true;
-	cfg.peer_discovery = false;	/* no multicast chatter on the LAN */
+	cfg.peer_discovery = false; /* no multicast chatter on the LAN */
 	cfg.peer_publish = false;
 	node->runner = dht_runner_new();
 	if (!node->runner)
@@ -620,8 +622,8 @@ static int runner_start(struct dht_node *node, uint16_t port, uint32_t network)
 	return 0;
 }
 
-int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port,
-    const char *bootstrap, uint32_t network)
+int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port, const char *bootstrap,
+		  uint32_t network)
 {
 	struct dht_node *node;
 	dht_infohash id;
@@ -648,7 +650,7 @@ int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port,
 		goto fail_close;
 	id = dht_runner_get_node_id(node->runner);
 	log_info("dht: node %s on UDP port %u", dht_infohash_print(&id),
-	    (unsigned)dht_runner_get_bound_port(node->runner, AF_INET));
+		 (unsigned)dht_runner_get_bound_port(node->runner, AF_INET));
 	bootstrap_each(bootstrap, node);
 	uv_timer_start(&node->timer, on_timer, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
 	*out = node;
@@ -709,8 +711,8 @@ static void put_drop(struct dht_node *node, struct dht_put *p)
 	put_free(p);
 }
 
-int dht_node_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
-    const uint8_t *value, size_t len, dht_node_done_fn done, void *ud)
+int dht_node_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN], const uint8_t *value,
+		 size_t len, dht_node_done_fn done, void *ud)
 {
 	struct dht_put *p, *old;
 
@@ -754,8 +756,7 @@ int dht_node_cancel_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN])
 	return 0;
 }
 
-int dht_node_put_announced(struct dht_node *node,
-    const uint8_t key[DHT_KEY_LEN])
+int dht_node_put_announced(struct dht_node *node, const uint8_t key[DHT_KEY_LEN])
 {
 	dht_infohash h;
 	struct dht_put *p;
@@ -769,15 +770,15 @@ int dht_node_put_announced(struct dht_node *node,
 	return p->announced ? 1 : 0;
 }
 
-int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
-    dht_node_value_fn on_value, dht_node_done_fn on_done, void *ud)
+int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN], dht_node_value_fn on_value,
+		 dht_node_done_fn on_done, void *ud)
 {
 	return dht_node_get_filtered(node, key, NULL, on_value, on_done, ud);
 }
 
 int dht_node_get_filtered(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
-    dht_node_filter_fn filter, dht_node_value_fn on_value,
-    dht_node_done_fn on_done, void *ud)
+			  dht_node_filter_fn filter, dht_node_value_fn on_value,
+			  dht_node_done_fn on_done, void *ud)
 {
 	struct dht_get *g;
 	dht_infohash h;

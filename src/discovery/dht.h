@@ -47,28 +47,28 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#define DHT_KEY_LEN		20	/* OpenDHT infohash */
-#define DHT_VALUE_MAX		8192	/* = RECORD_MAX */
-#define DHT_GET_VALUES_MAX	256
-#define DHT_PUT_RETRY_MS	15000
-#define DHT_PUT_RETRY_MIN_MS	1000
-#define DHT_BOOTSTRAP_PORT	"4222"	/* when a bootstrap entry has no port */
-#define DHT_BOOT_RETRY_MIN_MS	5000
-#define DHT_BOOT_RETRY_MAX_MS	60000
+#define DHT_KEY_LEN 20     /* OpenDHT infohash */
+#define DHT_VALUE_MAX 8192 /* = RECORD_MAX */
+#define DHT_GET_VALUES_MAX 256
+#define DHT_PUT_RETRY_MS 15000
+#define DHT_PUT_RETRY_MIN_MS 1000
+#define DHT_BOOTSTRAP_PORT "4222" /* when a bootstrap entry has no port */
+#define DHT_BOOT_RETRY_MIN_MS 5000
+#define DHT_BOOT_RETRY_MAX_MS 60000
 
 struct dht_node;
 
 struct dht_node_status {
 	bool running;
-	uint16_t port;		/* bound UDP port (IPv4 socket) */
+	uint16_t port; /* bound UDP port (IPv4 socket) */
 	/* Some DHT node has answered us: it reported the address it saw us
 	 * at. OpenDHT 2.4's C API exposes no routing-table statistics, so this
 	 * is the best "connected" signal available; it does not go false
 	 * again if the network later disappears. */
 	bool connected;
-	size_t public_addrs;	/* distinct addresses nodes saw us at */
-	size_t puts;		/* keys being kept published */
-	size_t puts_announced;	/* of them, announced successfully */
+	size_t public_addrs;         /* distinct addresses nodes saw us at */
+	size_t puts;                 /* keys being kept published */
+	size_t puts_announced;       /* of them, announced successfully */
 	size_t bootstrap_unresolved; /* bootstrap names without addresses yet */
 };
 
@@ -88,8 +88,8 @@ typedef void (*dht_node_done_fn)(void *ud, bool ok);
  * -ENOMEM. On failure *out is NULL; a half-built node may still be releasing
  * its handles, which completes the next time the loop runs.
  */
-int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port,
-    const char *bootstrap, uint32_t network);
+int dht_node_init(struct dht_node **out, uv_loop_t *loop, uint16_t port, const char *bootstrap,
+		  uint32_t network);
 void dht_node_close(struct dht_node *node);
 /*
  * Bootstraps from one more node, given by number (AF_INET or AF_INET6 with
@@ -103,8 +103,8 @@ int dht_node_bootstrap_addr(struct dht_node *node, const struct sockaddr *sa);
  * attempt, and never after the put was cancelled or replaced. Returns 0,
  * -EMSGSIZE for len > DHT_VALUE_MAX (or 0), -ENOMEM.
  */
-int dht_node_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
-    const uint8_t *value, size_t len, dht_node_done_fn done, void *ud);
+int dht_node_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN], const uint8_t *value,
+		 size_t len, dht_node_done_fn done, void *ud);
 /* Stops publishing under key. Returns 0, or -ENOENT when nothing is. */
 int dht_node_cancel_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN]);
 /*
@@ -113,16 +113,15 @@ int dht_node_cancel_put(struct dht_node *node, const uint8_t key[DHT_KEY_LEN]);
  * that waits with its own deadline: a done callback cannot be withdrawn,
  * so its ud would have to outlive any deadline.
  */
-int dht_node_put_announced(struct dht_node *node,
-    const uint8_t key[DHT_KEY_LEN]);
+int dht_node_put_announced(struct dht_node *node, const uint8_t key[DHT_KEY_LEN]);
 
 /*
  * Looks key up: on_value for every value found, then on_done (ok = the search
  * completed). ud must stay valid until on_done or dht_node_close. Returns 0
  * or -ENOMEM.
  */
-int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
-    dht_node_value_fn on_value, dht_node_done_fn on_done, void *ud);
+int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN], dht_node_value_fn on_value,
+		 dht_node_done_fn on_done, void *ud);
 /*
  * As dht_node_get, but filter (1: keep) runs first on every value, on
  * OpenDHT's thread: it must be thread-safe and read only what stays fixed
@@ -132,8 +131,8 @@ int dht_node_get(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
  */
 typedef int (*dht_node_filter_fn)(void *ud, const uint8_t *value, size_t len);
 int dht_node_get_filtered(struct dht_node *node, const uint8_t key[DHT_KEY_LEN],
-    dht_node_filter_fn filter, dht_node_value_fn on_value,
-    dht_node_done_fn on_done, void *ud);
+			  dht_node_filter_fn filter, dht_node_value_fn on_value,
+			  dht_node_done_fn on_done, void *ud);
 
 void dht_node_status(struct dht_node *node, struct dht_node_status *st);
 

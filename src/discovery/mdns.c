@@ -28,29 +28,29 @@
 #include "util/log.h"
 #include "util/bytes.h"
 
-#define HDR_LEN		12
-#define FLAG_QR		0x8000
-#define CLASS_FLUSH	0x8000	/* cache-flush bit (answers), QU bit (questions) */
-#define CLASS_IN	1
-#define REPLY_MIN_MS	20
-#define REPLY_SPAN_MS	100
-#define MCAST_GAP_MS	1000	/* one multicast answer per second, per link */
-#define BUCKET_CAP	10	/* unicast replies: burst ... */
-#define BUCKET_PER_S	5	/* ... and refill per second */
-#define RX_BURST	64	/* packets read per poll callback */
-#define START_ANNOUNCES	3
-#define TICK_MS		1000
+#define HDR_LEN 12
+#define FLAG_QR 0x8000
+#define CLASS_FLUSH 0x8000 /* cache-flush bit (answers), QU bit (questions) */
+#define CLASS_IN 1
+#define REPLY_MIN_MS 20
+#define REPLY_SPAN_MS 100
+#define MCAST_GAP_MS 1000 /* one multicast answer per second, per link */
+#define BUCKET_CAP 10     /* unicast replies: burst ... */
+#define BUCKET_PER_S 5    /* ... and refill per second */
+#define RX_BURST 64       /* packets read per poll callback */
+#define START_ANNOUNCES 3
+#define TICK_MS 1000
 
 /* "_rayfish._udp.local." in wire form. */
 static const uint8_t service_wire[] = "\x08_rayfish\x04_udp\x05local";
-#define SERVICE_WIRE_LEN (sizeof(service_wire))	/* the NUL is the root label */
+#define SERVICE_WIRE_LEN (sizeof(service_wire)) /* the NUL is the root label */
 
 struct mdns_iface {
 	char name[IF_NAMESIZE];
 	unsigned index;
-	struct mdns_self self;		/* id/port filled at send time */
-	int pending[2];			/* multicast answer owed: v4, v6 */
-	uint64_t last_mcast[2];		/* ms of the last multicast answer */
+	struct mdns_self self;  /* id/port filled at send time */
+	int pending[2];         /* multicast answer owed: v4, v6 */
+	uint64_t last_mcast[2]; /* ms of the last multicast answer */
 };
 
 struct mdns {
@@ -63,12 +63,12 @@ struct mdns {
 	char tun[IF_NAMESIZE];
 	unsigned announce_ms, query_ms;
 
-	int fd[2];			/* v4, v6; -1 when not bound */
+	int fd[2]; /* v4, v6; -1 when not bound */
 	uv_poll_t poll[2];
 	int poll_on[2];
-	uv_timer_t tick;		/* announce / query schedule */
-	uv_timer_t reply;		/* delayed multicast answers */
-	int handles;			/* open uv handles, freed at 0 */
+	uv_timer_t tick;  /* announce / query schedule */
+	uv_timer_t reply; /* delayed multicast answers */
+	int handles;      /* open uv handles, freed at 0 */
 	int closing;
 
 	int announces_left;
@@ -84,8 +84,7 @@ struct mdns {
 
 /* ---- codec: building ---------------------------------------------------- */
 
-static ldns_rr *rr_make(const char *owner, ldns_rr_type type, uint16_t cls,
-    uint32_t ttl)
+static ldns_rr *rr_make(const char *owner, ldns_rr_type type, uint16_t cls, uint32_t ttl)
 {
 	ldns_rr *rr = ldns_rr_new();
 	ldns_rdf *o;
@@ -168,32 +167,32 @@ static int add_records(ldns_pkt *pkt, const struct mdns_self *s, uint32_t ttl)
 
 	rr = rr_make(inst, LDNS_RR_TYPE_SRV, flush, ttl);
 	if (rr && ((rc = rr_add(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0))) < 0 ||
-	    (rc = rr_add(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0))) < 0 ||
-	    (rc = rr_add(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, s->port))) < 0 ||
-	    (rc = rr_add(rr, ldns_dname_new_frm_str(host))) < 0))
+		   (rc = rr_add(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0))) < 0 ||
+		   (rc = rr_add(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, s->port))) < 0 ||
+		   (rc = rr_add(rr, ldns_dname_new_frm_str(host))) < 0))
 		goto fail;
 	if ((rc = pkt_add(pkt, LDNS_SECTION_ANSWER, rr)) < 0)
 		return rc;
 
 	rr = rr_make(inst, LDNS_RR_TYPE_TXT, flush, ttl);
-	if (rr && ((rc = rr_add(rr, txt_string(txt))) < 0 ||
-	    (rc = rr_add(rr, txt_string("v=1"))) < 0))
+	if (rr &&
+	    ((rc = rr_add(rr, txt_string(txt))) < 0 || (rc = rr_add(rr, txt_string("v=1"))) < 0))
 		goto fail;
 	if ((rc = pkt_add(pkt, LDNS_SECTION_ANSWER, rr)) < 0)
 		return rc;
 
 	for (i = 0; i < s->n_v4 && i < MDNS_MAX_HOST_ADDRS; i++) {
 		rr = rr_make(host, LDNS_RR_TYPE_A, flush, ttl);
-		if (rr && (rc = rr_add(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A,
-		    4, &s->v4[i]))) < 0)
+		if (rr &&
+		    (rc = rr_add(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, &s->v4[i]))) < 0)
 			goto fail;
 		if ((rc = pkt_add(pkt, LDNS_SECTION_ANSWER, rr)) < 0)
 			return rc;
 	}
 	for (i = 0; i < s->n_v6 && i < MDNS_MAX_HOST_ADDRS; i++) {
 		rr = rr_make(host, LDNS_RR_TYPE_AAAA, flush, ttl);
-		if (rr && (rc = rr_add(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA,
-		    16, &s->v6[i]))) < 0)
+		if (rr &&
+		    (rc = rr_add(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, 16, &s->v6[i]))) < 0)
 			goto fail;
 		if ((rc = pkt_add(pkt, LDNS_SECTION_ANSWER, rr)) < 0)
 			return rc;
@@ -232,8 +231,8 @@ out:
 	return rc;
 }
 
-int mdns_build_announce(const struct mdns_self *self, uint32_t ttl, uint16_t qid,
-    int with_question, uint8_t *buf, size_t cap)
+int mdns_build_announce(const struct mdns_self *self, uint32_t ttl, uint16_t qid, int with_question,
+			uint8_t *buf, size_t cap)
 {
 	ldns_pkt *pkt;
 	int rc;
@@ -275,8 +274,8 @@ int mdns_build_query(uint8_t *buf, size_t cap)
 static int is_service(const ldns_rdf *d)
 {
 	return ldns_rdf_size(d) == SERVICE_WIRE_LEN &&
-	    strncasecmp((const char *)ldns_rdf_data(d), (const char *)service_wire,
-	    SERVICE_WIRE_LEN) == 0;
+	       strncasecmp((const char *)ldns_rdf_data(d), (const char *)service_wire,
+			   SERVICE_WIRE_LEN) == 0;
 }
 
 static int is_hex16(const uint8_t *p)
@@ -285,7 +284,7 @@ static int is_hex16(const uint8_t *p)
 
 	for (i = 0; i < 16; i++)
 		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') ||
-		    (p[i] >= 'A' && p[i] <= 'F')))
+		      (p[i] >= 'A' && p[i] <= 'F')))
 			return 0;
 	return 1;
 }
@@ -300,8 +299,7 @@ static int is_instance(const ldns_rdf *d)
 		return 0;
 	if (p[0] != 16 || !is_hex16(p + 1))
 		return 0;
-	return strncasecmp((const char *)p + 17, (const char *)service_wire,
-	    SERVICE_WIRE_LEN) == 0;
+	return strncasecmp((const char *)p + 17, (const char *)service_wire, SERVICE_WIRE_LEN) == 0;
 }
 
 /* Walks the TXT strings: needs id=<64 hex>; a v= other than 1 is refused. */
@@ -347,15 +345,15 @@ static void add_host_addr(struct mdns_found *f, const ldns_rr *rr)
 	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_A && ldns_rdf_size(a) == 4 &&
 	    f->n_v4 < MDNS_MAX_HOST_ADDRS)
 		memcpy(&f->v4[f->n_v4++], ldns_rdf_data(a), 4);
-	else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_AAAA &&
-	    ldns_rdf_size(a) == 16 && f->n_v6 < MDNS_MAX_HOST_ADDRS)
+	else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_AAAA && ldns_rdf_size(a) == 16 &&
+		 f->n_v6 < MDNS_MAX_HOST_ADDRS)
 		memcpy(&f->v6[f->n_v6++], ldns_rdf_data(a), 16);
 }
 
 /* Fills f from the SRV at srv: its TXT (same owner) gives the id, which must
  * match the instance label; A/AAAA of the SRV target give the addresses. */
 static int collect_peer(ldns_rr_list *const lists[2], size_t total, const ldns_rr *srv,
-    struct mdns_found *f)
+			struct mdns_found *f)
 {
 	const ldns_rdf *owner = ldns_rr_owner(srv), *target;
 	char hex[65];
@@ -378,9 +376,8 @@ static int collect_peer(ldns_rr_list *const lists[2], size_t total, const ldns_r
 		if (t == LDNS_RR_TYPE_TXT && !have_id && ldns_rr_ttl(rr) > 0 &&
 		    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0)
 			have_id = txt_id(rr, f->id) == 0;
-		else if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) &&
-		    ldns_rr_ttl(rr) > 0 &&
-		    ldns_dname_compare(ldns_rr_owner(rr), target) == 0)
+		else if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) && ldns_rr_ttl(rr) > 0 &&
+			 ldns_dname_compare(ldns_rr_owner(rr), target) == 0)
 			add_host_addr(f, rr);
 	}
 	if (!have_id)
@@ -421,8 +418,7 @@ static void parse_answers(const ldns_pkt *pkt, struct mdns_parsed *out)
 		struct mdns_found *f = &out->found[out->n_found];
 		int dup = 0;
 
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SRV ||
-		    !is_instance(ldns_rr_owner(rr)))
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SRV || !is_instance(ldns_rr_owner(rr)))
 			continue;
 		if (collect_peer(lists, total, rr, f) < 0)
 			continue;
@@ -497,8 +493,7 @@ int mdns_parse(const uint8_t *pkt, size_t len, struct mdns_parsed *out)
 	/* Every question takes at least 5 bytes and every record 11. */
 	if (HDR_LEN + 5 * (size_t)qd + 11 * (size_t)rrs > len)
 		return -EINVAL;
-	if (has_tsig(pkt, len, qd, rrs) ||
-	    ldns_wire2pkt(&p, pkt, len) != LDNS_STATUS_OK || !p)
+	if (has_tsig(pkt, len, qd, rrs) || ldns_wire2pkt(&p, pkt, len) != LDNS_STATUS_OK || !p)
 		return -EINVAL;
 	out->id = be16_get(pkt);
 	out->is_response = (flags & FLAG_QR) != 0;
@@ -522,8 +517,8 @@ static struct mdns_iface *iface_get(struct mdns *m, unsigned index)
 	return NULL;
 }
 
-static struct mdns_iface *iface_add(struct mdns *m, struct mdns_iface *old,
-    size_t n_old, const char *name, unsigned index)
+static struct mdns_iface *iface_add(struct mdns *m, struct mdns_iface *old, size_t n_old,
+				    const char *name, unsigned index)
 {
 	struct mdns_iface *f = iface_get(m, index);
 	size_t i;
@@ -575,19 +570,17 @@ static void iface_join(struct mdns *m, const struct mdns_iface *f)
 		memset(&mr, 0, sizeof(mr));
 		inet_pton(AF_INET, "224.0.0.251", &mr.imr_multiaddr);
 		mr.imr_ifindex = (int)f->index;
-		if (setsockopt(m->fd[0], IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr,
-		    sizeof(mr)) < 0 && errno != EADDRINUSE)
-			log_warn("mdns: join 224.0.0.251 on %s: %s", f->name,
-			    strerror(errno));
+		if (setsockopt(m->fd[0], IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 &&
+		    errno != EADDRINUSE)
+			log_warn("mdns: join 224.0.0.251 on %s: %s", f->name, strerror(errno));
 	}
 	if (m->fd[1] >= 0 && f->self.n_v6 > 0) {
 		memset(&m6, 0, sizeof(m6));
 		inet_pton(AF_INET6, "ff02::fb", &m6.ipv6mr_multiaddr);
 		m6.ipv6mr_interface = f->index;
-		if (setsockopt(m->fd[1], IPPROTO_IPV6, IPV6_JOIN_GROUP, &m6,
-		    sizeof(m6)) < 0 && errno != EADDRINUSE)
-			log_warn("mdns: join ff02::fb on %s: %s", f->name,
-			    strerror(errno));
+		if (setsockopt(m->fd[1], IPPROTO_IPV6, IPV6_JOIN_GROUP, &m6, sizeof(m6)) < 0 &&
+		    errno != EADDRINUSE)
+			log_warn("mdns: join ff02::fb on %s: %s", f->name, strerror(errno));
 	}
 }
 
@@ -612,8 +605,7 @@ static void iface_refresh(struct mdns *m)
 
 		if (!iface_usable(m, a))
 			continue;
-		if (a->ifa_addr->sa_family != AF_INET &&
-		    a->ifa_addr->sa_family != AF_INET6)
+		if (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6)
 			continue;
 		index = if_nametoindex(a->ifa_name);
 		if (index == 0)
@@ -630,8 +622,8 @@ static void iface_refresh(struct mdns *m)
 
 /* ---- runtime: sending ---------------------------------------------------- */
 
-static int send_on(struct mdns *m, int fam, unsigned ifindex,
-    const struct sockaddr *dst, socklen_t dlen, const uint8_t *buf, size_t len)
+static int send_on(struct mdns *m, int fam, unsigned ifindex, const struct sockaddr *dst,
+		   socklen_t dlen, const uint8_t *buf, size_t len)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
@@ -675,8 +667,8 @@ static int send_on(struct mdns *m, int fam, unsigned ifindex,
 	return 0;
 }
 
-static int send_group(struct mdns *m, int fam, const struct mdns_iface *f,
-    const uint8_t *buf, size_t len)
+static int send_group(struct mdns *m, int fam, const struct mdns_iface *f, const uint8_t *buf,
+		      size_t len)
 {
 	struct sockaddr_in d4 = { 0 };
 	struct sockaddr_in6 d6 = { 0 };
@@ -685,8 +677,7 @@ static int send_group(struct mdns *m, int fam, const struct mdns_iface *f,
 		d4.sin_family = AF_INET;
 		d4.sin_port = htons(MDNS_PORT);
 		inet_pton(AF_INET, "224.0.0.251", &d4.sin_addr);
-		return send_on(m, 0, f->index, (struct sockaddr *)&d4, sizeof(d4),
-		    buf, len);
+		return send_on(m, 0, f->index, (struct sockaddr *)&d4, sizeof(d4), buf, len);
 	}
 	d6.sin6_family = AF_INET6;
 	d6.sin6_port = htons(MDNS_PORT);
@@ -700,16 +691,14 @@ static int fam_ready(const struct mdns *m, int fam, const struct mdns_iface *f)
 	return m->fd[fam] >= 0 && (fam == 0 ? f->self.n_v4 : f->self.n_v6) > 0;
 }
 
-static int build_for(struct mdns *m, struct mdns_iface *f, uint32_t ttl,
-    uint16_t qid, int with_q)
+static int build_for(struct mdns *m, struct mdns_iface *f, uint32_t ttl, uint16_t qid, int with_q)
 {
 	memcpy(f->self.id_hex, m->id_hex, sizeof(m->id_hex));
 	f->self.port = m->port;
 	return mdns_build_announce(&f->self, ttl, qid, with_q, m->buf, sizeof(m->buf));
 }
 
-static void announce_iface(struct mdns *m, struct mdns_iface *f, int fam,
-    uint32_t ttl)
+static void announce_iface(struct mdns *m, struct mdns_iface *f, int fam, uint32_t ttl)
 {
 	int n;
 
@@ -771,8 +760,7 @@ static void tick_cb(uv_timer_t *t)
 		announce_all(m, MDNS_TTL);
 		if (m->announces_left > 0)
 			m->announces_left--;
-		m->next_announce = now + (m->announces_left > 0 ? TICK_MS :
-		    m->announce_ms);
+		m->next_announce = now + (m->announces_left > 0 ? TICK_MS : m->announce_ms);
 	}
 }
 
@@ -820,7 +808,7 @@ static int bucket_take(struct mdns *m)
 struct rx_meta {
 	int fam;
 	unsigned ifindex;
-	int ttl;			/* -1 when not reported */
+	int ttl; /* -1 when not reported */
 	int to_group;
 	struct sockaddr_storage src;
 	socklen_t src_len;
@@ -839,8 +827,7 @@ static void rx_control(struct msghdr *msg, struct rx_meta *r)
 			r->to_group = ntohl(pi.ipi_addr.s_addr) == 0xe00000fbu;
 		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
 			memcpy(&r->ttl, CMSG_DATA(c), sizeof(int));
-		} else if (c->cmsg_level == IPPROTO_IPV6 &&
-		    c->cmsg_type == IPV6_PKTINFO) {
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 			struct in6_addr g;
 
@@ -848,8 +835,7 @@ static void rx_control(struct msghdr *msg, struct rx_meta *r)
 			r->ifindex = pi.ipi6_ifindex;
 			inet_pton(AF_INET6, "ff02::fb", &g);
 			r->to_group = memcmp(&pi.ipi6_addr, &g, 16) == 0;
-		} else if (c->cmsg_level == IPPROTO_IPV6 &&
-		    c->cmsg_type == IPV6_HOPLIMIT) {
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
 			memcpy(&r->ttl, CMSG_DATA(c), sizeof(int));
 		}
 	}
@@ -861,22 +847,21 @@ static int addr_usable4(const struct in_addr *a)
 
 	if (h == 0 || (h >> 24) == 127 || (h >> 28) == 0xe || h == 0xffffffffu)
 		return 0;
-	return (h & 0xffc00000u) != 0x64400000u;	/* 100.64.0.0/10: mesh */
+	return (h & 0xffc00000u) != 0x64400000u; /* 100.64.0.0/10: mesh */
 }
 
 static int addr_usable6(const struct in6_addr *a)
 {
-	if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) ||
-	    IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a))
+	if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_MULTICAST(a) ||
+	    IN6_IS_ADDR_V4MAPPED(a))
 		return 0;
-	return (a->s6_addr[0] & 0xfe) != 0x02;		/* 200::/7: mesh */
+	return (a->s6_addr[0] & 0xfe) != 0x02; /* 200::/7: mesh */
 }
 
-static void out_add(struct sockaddr_storage *out, size_t *n,
-    const struct sockaddr_storage *ss)
+static void out_add(struct sockaddr_storage *out, size_t *n, const struct sockaddr_storage *ss)
 {
-	size_t i, len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-	    sizeof(struct sockaddr_in6);
+	size_t i, len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						 : sizeof(struct sockaddr_in6);
 
 	if (*n == MDNS_MAX_ADDRS)
 		return;
@@ -886,8 +871,7 @@ static void out_add(struct sockaddr_storage *out, size_t *n,
 	out[(*n)++] = *ss;
 }
 
-static void put4(struct sockaddr_storage *out, size_t *n, const struct in_addr *a,
-    uint16_t port)
+static void put4(struct sockaddr_storage *out, size_t *n, const struct in_addr *a, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s = (struct sockaddr_in *)&ss;
@@ -901,8 +885,8 @@ static void put4(struct sockaddr_storage *out, size_t *n, const struct in_addr *
 	out_add(out, n, &ss);
 }
 
-static void put6(struct sockaddr_storage *out, size_t *n, const struct in6_addr *a,
-    uint16_t port, unsigned ifindex)
+static void put6(struct sockaddr_storage *out, size_t *n, const struct in6_addr *a, uint16_t port,
+		 unsigned ifindex)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
@@ -918,8 +902,7 @@ static void put6(struct sockaddr_storage *out, size_t *n, const struct in6_addr 
 	out_add(out, n, &ss);
 }
 
-static void report_peer(struct mdns *m, const struct mdns_found *f,
-    const struct rx_meta *r)
+static void report_peer(struct mdns *m, const struct mdns_found *f, const struct rx_meta *r)
 {
 	struct sockaddr_storage addrs[MDNS_MAX_ADDRS];
 	size_t n = 0, i;
@@ -929,11 +912,10 @@ static void report_peer(struct mdns *m, const struct mdns_found *f,
 		return;
 	}
 	if (r->fam == 0)
-		put4(addrs, &n, &((const struct sockaddr_in *)&r->src)->sin_addr,
-		    f->port);
+		put4(addrs, &n, &((const struct sockaddr_in *)&r->src)->sin_addr, f->port);
 	else
-		put6(addrs, &n, &((const struct sockaddr_in6 *)&r->src)->sin6_addr,
-		    f->port, r->ifindex);
+		put6(addrs, &n, &((const struct sockaddr_in6 *)&r->src)->sin6_addr, f->port,
+		     r->ifindex);
 	for (i = 0; i < f->n_v4; i++)
 		put4(addrs, &n, &f->v4[i], f->port);
 	for (i = 0; i < f->n_v6; i++)
@@ -952,8 +934,7 @@ static uint16_t src_port(const struct rx_meta *r)
 	return ntohs(((const struct sockaddr_in6 *)&r->src)->sin6_port);
 }
 
-static void answer_query(struct mdns *m, const struct mdns_parsed *p,
-    const struct rx_meta *r)
+static void answer_query(struct mdns *m, const struct mdns_parsed *p, const struct rx_meta *r)
 {
 	struct mdns_iface *f = iface_get(m, r->ifindex);
 	int legacy = src_port(r) != MDNS_PORT, n;
@@ -964,8 +945,8 @@ static void answer_query(struct mdns *m, const struct mdns_parsed *p,
 	if (!legacy && !p->unicast_reply) {
 		f->pending[r->fam] = 1;
 		if (!uv_is_active((uv_handle_t *)&m->reply))
-			uv_timer_start(&m->reply, reply_cb, REPLY_MIN_MS +
-			    (uv_hrtime() / 1000) % REPLY_SPAN_MS, 0);
+			uv_timer_start(&m->reply, reply_cb,
+				       REPLY_MIN_MS + (uv_hrtime() / 1000) % REPLY_SPAN_MS, 0);
 		return;
 	}
 	if (!bucket_take(m)) {
@@ -973,13 +954,12 @@ static void answer_query(struct mdns *m, const struct mdns_parsed *p,
 		return;
 	}
 	n = build_for(m, f, legacy ? 10 : MDNS_TTL, legacy ? p->id : 0, legacy);
-	if (n > 0 && send_on(m, r->fam, r->ifindex, (struct sockaddr *)&r->src,
-	    r->src_len, m->buf, (size_t)n) == 0)
+	if (n > 0 && send_on(m, r->fam, r->ifindex, (struct sockaddr *)&r->src, r->src_len, m->buf,
+			     (size_t)n) == 0)
 		m->stats.tx_replies++;
 }
 
-static void handle_packet(struct mdns *m, const uint8_t *pkt, size_t len,
-    const struct rx_meta *r)
+static void handle_packet(struct mdns *m, const uint8_t *pkt, size_t len, const struct rx_meta *r)
 {
 	struct mdns_parsed p;
 	size_t i;
@@ -1052,8 +1032,7 @@ static int sock_open(int fam)
 	struct sockaddr_in6 a6 = { 0 };
 	int fd, rc;
 
-	fd = socket(fam == 0 ? AF_INET : AF_INET6,
-	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(fam == 0 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if ((rc = sock_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0 ||
@@ -1146,7 +1125,7 @@ static int sockets_open(struct mdns *m)
 }
 
 int mdns_open(struct mdns **out, uv_loop_t *loop, const struct mdns_config *cfg,
-    mdns_peer_cb on_peer, void *ud)
+	      mdns_peer_cb on_peer, void *ud)
 {
 	struct mdns *m;
 	int rc, i;

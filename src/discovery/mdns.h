@@ -47,18 +47,18 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#define MDNS_PORT		5353
-#define MDNS_SERVICE		"_rayfish._udp.local."
-#define MDNS_MAX_PACKET		9000	/* RFC 6762 s17: larger is dropped */
-#define MDNS_MAX_QUESTIONS	16
-#define MDNS_MAX_RECORDS	64	/* an + ns + ar read per packet */
-#define MDNS_MAX_FOUND		8	/* peers taken from one packet */
-#define MDNS_MAX_HOST_ADDRS	8	/* A or AAAA per peer, each family */
-#define MDNS_MAX_ADDRS		17	/* socket addresses per peer reported */
-#define MDNS_MAX_IFACES		16
-#define MDNS_TTL		120	/* seconds, every record we announce */
-#define MDNS_ANNOUNCE_MS	60000
-#define MDNS_QUERY_MS		30000
+#define MDNS_PORT 5353
+#define MDNS_SERVICE "_rayfish._udp.local."
+#define MDNS_MAX_PACKET 9000 /* RFC 6762 s17: larger is dropped */
+#define MDNS_MAX_QUESTIONS 16
+#define MDNS_MAX_RECORDS 64   /* an + ns + ar read per packet */
+#define MDNS_MAX_FOUND 8      /* peers taken from one packet */
+#define MDNS_MAX_HOST_ADDRS 8 /* A or AAAA per peer, each family */
+#define MDNS_MAX_ADDRS 17     /* socket addresses per peer reported */
+#define MDNS_MAX_IFACES 16
+#define MDNS_TTL 120 /* seconds, every record we announce */
+#define MDNS_ANNOUNCE_MS 60000
+#define MDNS_QUERY_MS 30000
 
 /* What one announcement carries (the addresses of one interface). */
 struct mdns_self {
@@ -80,8 +80,8 @@ struct mdns_found {
 
 struct mdns_parsed {
 	int is_response;
-	int asks_service;	/* query naming our service (PTR/ANY) */
-	int unicast_reply;	/* that question had the QU bit */
+	int asks_service;  /* query naming our service (PTR/ANY) */
+	int unicast_reply; /* that question had the QU bit */
 	uint16_t id;
 	size_t n_found;
 	struct mdns_found found[MDNS_MAX_FOUND];
@@ -91,8 +91,8 @@ struct mdns_parsed {
  * goodbye). qid is the message id (0 for multicast); with_question adds the
  * service question, as a legacy unicast reply must. Returns the length
  * written to buf or -EINVAL (bad id_hex, port 0), -EMSGSIZE, -ENOMEM. */
-int mdns_build_announce(const struct mdns_self *self, uint32_t ttl, uint16_t qid,
-    int with_question, uint8_t *buf, size_t cap);
+int mdns_build_announce(const struct mdns_self *self, uint32_t ttl, uint16_t qid, int with_question,
+			uint8_t *buf, size_t cap);
 /* Builds a query for the service PTR. Returns the length or -errno. */
 int mdns_build_query(uint8_t *buf, size_t cap);
 /* Decodes one received packet. Returns 0 (out filled; a response may still
@@ -100,30 +100,30 @@ int mdns_build_query(uint8_t *buf, size_t cap);
 int mdns_parse(const uint8_t *pkt, size_t len, struct mdns_parsed *out);
 
 struct mdns_config {
-	const char *id_hex;	/* our endpoint id, 64 hex */
-	uint16_t port;		/* mesh UDP port announced in the SRV */
-	const char *tun_name;	/* interface never used; NULL = none */
-	unsigned announce_ms;	/* 0 = MDNS_ANNOUNCE_MS */
-	unsigned query_ms;	/* 0 = MDNS_QUERY_MS */
+	const char *id_hex;   /* our endpoint id, 64 hex */
+	uint16_t port;        /* mesh UDP port announced in the SRV */
+	const char *tun_name; /* interface never used; NULL = none */
+	unsigned announce_ms; /* 0 = MDNS_ANNOUNCE_MS */
+	unsigned query_ms;    /* 0 = MDNS_QUERY_MS */
 };
 
 struct mdns_stats {
 	uint64_t rx_packets;
 	uint64_t rx_malformed;
-	uint64_t rx_offlink;	/* not to the group and TTL != 255 */
-	uint64_t rx_own;	/* our own announcements */
-	uint64_t rx_queries;	/* queries for the service */
+	uint64_t rx_offlink; /* not to the group and TTL != 255 */
+	uint64_t rx_own;     /* our own announcements */
+	uint64_t rx_queries; /* queries for the service */
 	uint64_t peers_reported;
 	uint64_t tx_announces;
 	uint64_t tx_queries;
-	uint64_t tx_replies;	/* unicast replies */
+	uint64_t tx_replies; /* unicast replies */
 	uint64_t tx_errors;
-	uint64_t rate_limited;	/* unicast replies refused by the bucket */
-	unsigned ifaces;	/* interfaces in use at the last refresh */
+	uint64_t rate_limited; /* unicast replies refused by the bucket */
+	unsigned ifaces;       /* interfaces in use at the last refresh */
 };
 
-typedef void (*mdns_peer_cb)(void *ud, const uint8_t id[32],
-    const struct sockaddr_storage *addrs, size_t n_addrs);
+typedef void (*mdns_peer_cb)(void *ud, const uint8_t id[32], const struct sockaddr_storage *addrs,
+			     size_t n_addrs);
 
 struct mdns;
 
@@ -131,7 +131,7 @@ struct mdns;
  * or the -errno of the bind when neither family could be bound (the caller
  * runs without mDNS). */
 int mdns_open(struct mdns **out, uv_loop_t *loop, const struct mdns_config *cfg,
-    mdns_peer_cb on_peer, void *ud);
+	      mdns_peer_cb on_peer, void *ud);
 /* Announces goodbye and starts closing; frees once the loop has run. */
 void mdns_close(struct mdns *m);
 /* The mesh port changed: announce the new one now. */

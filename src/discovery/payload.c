@@ -8,8 +8,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#define ADDR4_LEN	6
-#define ADDR6_LEN	18
+#define ADDR4_LEN 6
+#define ADDR6_LEN 18
 
 /* Appends one socket address; returns -EINVAL for a family or port we do not
  * carry. */
@@ -23,7 +23,7 @@ static int addr_write(struct wire_writer *w, const struct sockaddr_storage *ss)
 		if (sin->sin_port == 0)
 			return -EINVAL;
 		memcpy(b, &sin->sin_addr, 4);
-		memcpy(b + 4, &sin->sin_port, 2);	/* already big-endian */
+		memcpy(b + 4, &sin->sin_port, 2); /* already big-endian */
 		wire_write_bin(w, b, ADDR4_LEN);
 		return 0;
 	}
@@ -67,8 +67,7 @@ static int addr_read(struct wire_reader *r, struct sockaddr_storage *ss)
 	return -EBADMSG;
 }
 
-int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out,
-    size_t outcap)
+int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out, size_t outcap)
 {
 	struct wire_writer w;
 
@@ -93,8 +92,7 @@ int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out,
 	return wire_writer_finish(&w);
 }
 
-int endpoint_payload_decode(const uint8_t *buf, size_t len,
-    struct endpoint_payload *p)
+int endpoint_payload_decode(const uint8_t *buf, size_t len, struct endpoint_payload *p)
 {
 	struct wire_reader r;
 	size_t n;
@@ -132,8 +130,7 @@ int endpoint_payload_decode(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-int network_payload_encode(const struct network_payload *p, uint8_t *out,
-    size_t outcap)
+int network_payload_encode(const struct network_payload *p, uint8_t *out, size_t outcap)
 {
 	struct wire_writer w;
 
@@ -161,8 +158,7 @@ static int fixed_read(struct wire_reader *r, uint8_t *dst, size_t n)
 	return 0;
 }
 
-int network_payload_decode(const uint8_t *buf, size_t len,
-    struct network_payload *p)
+int network_payload_decode(const uint8_t *buf, size_t len, struct network_payload *p)
 {
 	struct wire_reader r;
 	uint64_t version;

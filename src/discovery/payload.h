@@ -38,20 +38,20 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define ENDPOINT_ADDRS_MAX	16
-#define NETWORK_SEEDS_MAX	16
-#define NETWORK_HASH_LEN	32
-#define NETWORK_PK_LEN		32
-#define ENDPOINT_FLAG_RELAY	0x1
+#define ENDPOINT_ADDRS_MAX 16
+#define NETWORK_SEEDS_MAX 16
+#define NETWORK_HASH_LEN 32
+#define NETWORK_PK_LEN 32
+#define ENDPOINT_FLAG_RELAY 0x1
 
 struct endpoint_payload {
 	size_t n_addrs;
-	struct sockaddr_storage addrs[ENDPOINT_ADDRS_MAX];	/* AF_INET/AF_INET6 */
+	struct sockaddr_storage addrs[ENDPOINT_ADDRS_MAX]; /* AF_INET/AF_INET6 */
 	bool has_relay;
 	struct sockaddr_storage relay;
 	bool has_timestamp;
 	uint64_t timestamp;
-	uint64_t flags;		/* ENDPOINT_FLAG_* */
+	uint64_t flags; /* ENDPOINT_FLAG_* */
 };
 
 struct network_payload {
@@ -61,14 +61,10 @@ struct network_payload {
 	uint32_t mesh_version;
 };
 
-int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out,
-    size_t outcap);
-int endpoint_payload_decode(const uint8_t *buf, size_t len,
-    struct endpoint_payload *p);
+int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out, size_t outcap);
+int endpoint_payload_decode(const uint8_t *buf, size_t len, struct endpoint_payload *p);
 
-int network_payload_encode(const struct network_payload *p, uint8_t *out,
-    size_t outcap);
-int network_payload_decode(const uint8_t *buf, size_t len,
-    struct network_payload *p);
+int network_payload_encode(const struct network_payload *p, uint8_t *out, size_t outcap);
+int network_payload_decode(const uint8_t *buf, size_t len, struct network_payload *p);
 
 #endif

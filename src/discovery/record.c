@@ -14,7 +14,7 @@
 #include <opendht/opendht_c.h>
 #include <sodium.h>
 
-#define DOMAIN_LEN	(sizeof(RECORD_DOMAIN) - 1)
+#define DOMAIN_LEN (sizeof(RECORD_DOMAIN) - 1)
 
 _Static_assert(HASH_LEN == RECORD_KEY_LEN, "OpenDHT infohash size changed");
 
@@ -23,8 +23,7 @@ static int kind_valid(uint64_t kind)
 	return kind == RECORD_ENDPOINT || kind == RECORD_NETWORK;
 }
 
-void record_seed_pk(const uint8_t seed[RECORD_SEED_LEN],
-    uint8_t pk[RECORD_PK_LEN])
+void record_seed_pk(const uint8_t seed[RECORD_SEED_LEN], uint8_t pk[RECORD_PK_LEN])
 {
 	uint8_t sk[crypto_sign_SECRETKEYBYTES];
 
@@ -33,9 +32,9 @@ void record_seed_pk(const uint8_t seed[RECORD_SEED_LEN],
 }
 
 /* Writes the body; returns its length or -EMSGSIZE. */
-static int body_encode(enum record_kind kind, const uint8_t pk[RECORD_PK_LEN],
-    uint64_t seq, uint64_t expires, const uint8_t *payload, size_t len,
-    uint8_t *out, size_t outcap)
+static int body_encode(enum record_kind kind, const uint8_t pk[RECORD_PK_LEN], uint64_t seq,
+		       uint64_t expires, const uint8_t *payload, size_t len, uint8_t *out,
+		       size_t outcap)
 {
 	struct wire_writer w;
 
@@ -52,8 +51,8 @@ static int body_encode(enum record_kind kind, const uint8_t pk[RECORD_PK_LEN],
 
 /* Ed25519 over RECORD_DOMAIN || body. The body is at most RECORD_MAX, so the
  * message fits on the stack. */
-static void body_sign(const uint8_t sk[crypto_sign_SECRETKEYBYTES],
-    const uint8_t *body, size_t body_len, uint8_t sig[RECORD_SIG_LEN])
+static void body_sign(const uint8_t sk[crypto_sign_SECRETKEYBYTES], const uint8_t *body,
+		      size_t body_len, uint8_t sig[RECORD_SIG_LEN])
 {
 	uint8_t msg[DOMAIN_LEN + RECORD_MAX];
 
@@ -62,8 +61,8 @@ static void body_sign(const uint8_t sk[crypto_sign_SECRETKEYBYTES],
 	crypto_sign_detached(sig, NULL, msg, DOMAIN_LEN + body_len, sk);
 }
 
-static int body_verify(const uint8_t pk[RECORD_PK_LEN], const uint8_t *body,
-    size_t body_len, const uint8_t sig[RECORD_SIG_LEN])
+static int body_verify(const uint8_t pk[RECORD_PK_LEN], const uint8_t *body, size_t body_len,
+		       const uint8_t sig[RECORD_SIG_LEN])
 {
 	uint8_t msg[DOMAIN_LEN + RECORD_MAX];
 
@@ -76,9 +75,8 @@ static int body_verify(const uint8_t pk[RECORD_PK_LEN], const uint8_t *body,
 	return 0;
 }
 
-int record_encode(enum record_kind kind, const uint8_t seed[RECORD_SEED_LEN],
-    uint64_t seq, uint64_t expires, const uint8_t *payload, size_t len,
-    uint8_t *out, size_t outcap)
+int record_encode(enum record_kind kind, const uint8_t seed[RECORD_SEED_LEN], uint64_t seq,
+		  uint64_t expires, const uint8_t *payload, size_t len, uint8_t *out, size_t outcap)
 {
 	uint8_t pk[crypto_sign_PUBLICKEYBYTES];
 	uint8_t sk[crypto_sign_SECRETKEYBYTES];
@@ -92,8 +90,7 @@ int record_encode(enum record_kind kind, const uint8_t seed[RECORD_SEED_LEN],
 	if (len > RECORD_PAYLOAD_MAX)
 		return -EMSGSIZE;
 	crypto_sign_seed_keypair(pk, sk, seed);
-	body_len = body_encode(kind, pk, seq, expires, payload, len, body,
-	    sizeof(body));
+	body_len = body_encode(kind, pk, seq, expires, payload, len, body, sizeof(body));
 	if (body_len < 0) {
 		ret = body_len;
 		goto out;
@@ -128,8 +125,7 @@ static int body_parse(const uint8_t *body, size_t body_len, struct record *rec)
 	if (wire_read_bin(&r, RECORD_PK_LEN, &signer, &signer_len) < 0 ||
 	    signer_len != RECORD_PK_LEN)
 		return -EBADMSG;
-	if (wire_read_uint(&r, &rec->seq) < 0 ||
-	    wire_read_uint(&r, &rec->expires) < 0)
+	if (wire_read_uint(&r, &rec->seq) < 0 || wire_read_uint(&r, &rec->expires) < 0)
 		return -EBADMSG;
 	if (wire_read_bin(&r, RECORD_MAX, &rec->payload, &rec->payload_len) < 0)
 		return -EBADMSG;
@@ -143,7 +139,7 @@ static int body_parse(const uint8_t *body, size_t body_len, struct record *rec)
 }
 
 int record_decode(const uint8_t *buf, size_t len, enum record_kind expected_kind,
-    const uint8_t *expected_pk, uint64_t now, struct record *rec)
+		  const uint8_t *expected_pk, uint64_t now, struct record *rec)
 {
 	struct wire_reader r;
 	const uint8_t *body, *sig;
@@ -158,8 +154,7 @@ int record_decode(const uint8_t *buf, size_t len, enum record_kind expected_kind
 		return -EBADMSG;
 	if (wire_read_bin(&r, RECORD_MAX, &body, &body_len) < 0)
 		return -EBADMSG;
-	if (wire_read_bin(&r, RECORD_SIG_LEN, &sig, &sig_len) < 0 ||
-	    sig_len != RECORD_SIG_LEN)
+	if (wire_read_bin(&r, RECORD_SIG_LEN, &sig, &sig_len) < 0 || sig_len != RECORD_SIG_LEN)
 		return -EBADMSG;
 	if (wire_reader_left(&r) != 0)
 		return -EBADMSG;
@@ -167,8 +162,7 @@ int record_decode(const uint8_t *buf, size_t len, enum record_kind expected_kind
 		return -EBADMSG;
 	if (rec->kind != expected_kind)
 		return -ENOMSG;
-	if (expected_pk && sodium_memcmp(rec->signer, expected_pk,
-	    RECORD_PK_LEN) != 0)
+	if (expected_pk && sodium_memcmp(rec->signer, expected_pk, RECORD_PK_LEN) != 0)
 		return -EPERM;
 	if (rec->expires <= now)
 		return -ETIME;
@@ -209,7 +203,7 @@ int record_pick_best(const struct record *recs, size_t n)
 }
 
 int record_dht_key(enum record_kind kind, const uint8_t pk[RECORD_PK_LEN],
-    uint8_t out[RECORD_KEY_LEN])
+		   uint8_t out[RECORD_KEY_LEN])
 {
 	char hex[RECORD_PK_LEN * 2 + 1];
 	char name[64 + sizeof(hex)];
@@ -217,9 +211,14 @@ int record_dht_key(enum record_kind kind, const uint8_t pk[RECORD_PK_LEN],
 	const char *label;
 
 	switch (kind) {
-	case RECORD_ENDPOINT: label = "endpoint"; break;
-	case RECORD_NETWORK: label = "network"; break;
-	default: return -EINVAL;
+	case RECORD_ENDPOINT:
+		label = "endpoint";
+		break;
+	case RECORD_NETWORK:
+		label = "network";
+		break;
+	default:
+		return -EINVAL;
 	}
 	sodium_bin2hex(hex, sizeof(hex), pk, RECORD_PK_LEN);
 	snprintf(name, sizeof(name), "rayfish/v1/%s/%s", label, hex);

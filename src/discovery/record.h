@@ -41,20 +41,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RECORD_MAX		8192	/* whole encoded record */
-#define RECORD_VERSION		1
-#define RECORD_PK_LEN		32
-#define RECORD_SEED_LEN		32
-#define RECORD_SIG_LEN		64
-#define RECORD_KEY_LEN		20	/* OpenDHT infohash */
-#define RECORD_DOMAIN		"rayfish-record-v1"
+#define RECORD_MAX 8192 /* whole encoded record */
+#define RECORD_VERSION 1
+#define RECORD_PK_LEN 32
+#define RECORD_SEED_LEN 32
+#define RECORD_SIG_LEN 64
+#define RECORD_KEY_LEN 20 /* OpenDHT infohash */
+#define RECORD_DOMAIN "rayfish-record-v1"
 /* Largest payload accepted by record_encode: the framing around it takes
  * at most 128 bytes, so such a record always fits in RECORD_MAX. */
-#define RECORD_PAYLOAD_MAX	(RECORD_MAX - 128)
+#define RECORD_PAYLOAD_MAX (RECORD_MAX - 128)
 
 enum record_kind {
-	RECORD_ENDPOINT = 1,	/* where a device can be reached */
-	RECORD_NETWORK = 2,	/* a network's blob hash and seed peers */
+	RECORD_ENDPOINT = 1, /* where a device can be reached */
+	RECORD_NETWORK = 2,  /* a network's blob hash and seed peers */
 };
 
 /*
@@ -68,7 +68,7 @@ struct record {
 	uint64_t expires;
 	const uint8_t *payload;
 	size_t payload_len;
-	const uint8_t *body;	/* the signed bytes, used to break ties */
+	const uint8_t *body; /* the signed bytes, used to break ties */
 	size_t body_len;
 };
 
@@ -77,9 +77,9 @@ struct record {
  * encoded length, -EINVAL for an unknown kind or a NULL payload with len > 0,
  * or -EMSGSIZE when the record exceeds RECORD_MAX or outcap.
  */
-int record_encode(enum record_kind kind, const uint8_t seed[RECORD_SEED_LEN],
-    uint64_t seq, uint64_t expires, const uint8_t *payload, size_t len,
-    uint8_t *out, size_t outcap);
+int record_encode(enum record_kind kind, const uint8_t seed[RECORD_SEED_LEN], uint64_t seq,
+		  uint64_t expires, const uint8_t *payload, size_t len, uint8_t *out,
+		  size_t outcap);
 
 /*
  * Decodes and verifies a record. expected_pk may be NULL to accept any signer
@@ -95,7 +95,7 @@ int record_encode(enum record_kind kind, const uint8_t seed[RECORD_SEED_LEN],
  * On failure rec is left unspecified.
  */
 int record_decode(const uint8_t *buf, size_t len, enum record_kind expected_kind,
-    const uint8_t *expected_pk, uint64_t now, struct record *rec);
+		  const uint8_t *expected_pk, uint64_t now, struct record *rec);
 
 /*
  * Index of the best record in recs[0..n): the highest seq; on equal seq the
@@ -108,10 +108,9 @@ int record_pick_best(const struct record *recs, size_t n);
 /* The DHT key (OpenDHT infohash) under which kind records of pk live.
  * Returns 0, or -EINVAL for an unknown kind. */
 int record_dht_key(enum record_kind kind, const uint8_t pk[RECORD_PK_LEN],
-    uint8_t out[RECORD_KEY_LEN]);
+		   uint8_t out[RECORD_KEY_LEN]);
 
 /* Public key for a seed (what record_encode signs with). */
-void record_seed_pk(const uint8_t seed[RECORD_SEED_LEN],
-    uint8_t pk[RECORD_PK_LEN]);
+void record_seed_pk(const uint8_t seed[RECORD_SEED_LEN], uint8_t pk[RECORD_PK_LEN]);
 
 #endif

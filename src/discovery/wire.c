@@ -20,8 +20,7 @@ size_t wire_reader_left(const struct wire_reader *r)
 }
 
 /* Reads an n-byte big-endian number at pos+off without moving the cursor. */
-static int peek_be(const struct wire_reader *r, size_t off, size_t n,
-    uint64_t *v)
+static int peek_be(const struct wire_reader *r, size_t off, size_t n, uint64_t *v)
 {
 	uint64_t x = 0;
 
@@ -75,11 +74,20 @@ int wire_read_uint(struct wire_reader *r, uint64_t *v)
 		return 0;
 	}
 	switch (t) {
-	case 0xcc: n = 1; break;
-	case 0xcd: n = 2; break;
-	case 0xce: n = 4; break;
-	case 0xcf: n = 8; break;
-	default: return -EBADMSG;
+	case 0xcc:
+		n = 1;
+		break;
+	case 0xcd:
+		n = 2;
+		break;
+	case 0xce:
+		n = 4;
+		break;
+	case 0xcf:
+		n = 8;
+		break;
+	default:
+		return -EBADMSG;
 	}
 	if (peek_be(r, 1, n, v) < 0)
 		return -EBADMSG;
@@ -87,8 +95,7 @@ int wire_read_uint(struct wire_reader *r, uint64_t *v)
 	return 0;
 }
 
-int wire_read_bin(struct wire_reader *r, size_t max, const uint8_t **data,
-    size_t *len)
+int wire_read_bin(struct wire_reader *r, size_t max, const uint8_t **data, size_t *len)
 {
 	uint64_t n;
 	size_t hdr;
@@ -98,10 +105,17 @@ int wire_read_bin(struct wire_reader *r, size_t max, const uint8_t **data,
 		return -EBADMSG;
 	t = r->buf[r->pos];
 	switch (t) {
-	case 0xc4: hdr = 2; break;
-	case 0xc5: hdr = 3; break;
-	case 0xc6: hdr = 5; break;
-	default: return -EBADMSG;
+	case 0xc4:
+		hdr = 2;
+		break;
+	case 0xc5:
+		hdr = 3;
+		break;
+	case 0xc6:
+		hdr = 5;
+		break;
+	default:
+		return -EBADMSG;
 	}
 	if (peek_be(r, 1, hdr - 1, &n) < 0)
 		return -EBADMSG;

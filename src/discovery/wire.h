@@ -29,7 +29,7 @@ struct wire_writer {
 	uint8_t *buf;
 	size_t cap;
 	size_t pos;
-	int err;	/* 0, or -EMSGSIZE once a write did not fit */
+	int err; /* 0, or -EMSGSIZE once a write did not fit */
 };
 
 void wire_reader_init(struct wire_reader *r, const uint8_t *buf, size_t len);
@@ -39,8 +39,7 @@ size_t wire_reader_left(const struct wire_reader *r);
  * over the cap) and leaves the cursor where it was. */
 int wire_read_array(struct wire_reader *r, size_t max, size_t *count);
 int wire_read_uint(struct wire_reader *r, uint64_t *v);
-int wire_read_bin(struct wire_reader *r, size_t max, const uint8_t **data,
-    size_t *len);
+int wire_read_bin(struct wire_reader *r, size_t max, const uint8_t **data, size_t *len);
 /* Returns 1 and consumes a nil, 0 when the next item is something else,
  * -EBADMSG at the end of input. */
 int wire_read_nil(struct wire_reader *r);

@@ -20,16 +20,16 @@
 
 struct qname {
 	int n;
-	const char *lab[MAX_LABELS];	/* left to right; root not included */
+	const char *lab[MAX_LABELS]; /* left to right; root not included */
 	size_t len[MAX_LABELS];
 };
 
 /* What a name inside one of our zones resolves to. */
 struct lookup {
-	int rcode;			/* NOERROR or NXDOMAIN */
-	char apex[80];			/* zone apex, presentation form */
-	const struct dns_entry *host;	/* forward name: its entry */
-	char ptr[2 * HOSTNAME_BUF + 8];	/* reverse name: "host.net.ray." */
+	int rcode;                      /* NOERROR or NXDOMAIN */
+	char apex[80];                  /* zone apex, presentation form */
+	const struct dns_entry *host;   /* forward name: its entry */
+	char ptr[2 * HOSTNAME_BUF + 8]; /* reverse name: "host.net.ray." */
 	int is_apex;
 };
 
@@ -70,8 +70,7 @@ static int header_error(const uint8_t *q, int rcode, struct dns_result *res)
 	return 0;
 }
 
-int dns_answer_error(const uint8_t *q, size_t len, int rcode,
-    struct dns_result *res)
+int dns_answer_error(const uint8_t *q, size_t len, int rcode, struct dns_result *res)
 {
 	size_t span = be16_get(q + 4) == 1 ? dns_question_span(q, len) : 0;
 	uint8_t *r;
@@ -164,7 +163,12 @@ static int nibble_label(const char *s, size_t len)
 	return -1;
 }
 
-enum zone { ZONE_NONE, ZONE_RAY, ZONE_REV4, ZONE_REV6 };
+enum zone {
+	ZONE_NONE,
+	ZONE_RAY,
+	ZONE_REV4,
+	ZONE_REV6
+};
 
 static enum zone zone_of(const struct qname *qn)
 {
@@ -181,20 +185,18 @@ static enum zone zone_of(const struct qname *qn)
 		if (b >= 64 && b <= 127)
 			return ZONE_REV4;
 	}
-	if (qn->n >= 4 && rlab_is(qn, 0, "arpa") && rlab_is(qn, 1, "ip6") &&
-	    rlab_is(qn, 2, "0") && (rlab_is(qn, 3, "2") || rlab_is(qn, 3, "3")))
+	if (qn->n >= 4 && rlab_is(qn, 0, "arpa") && rlab_is(qn, 1, "ip6") && rlab_is(qn, 2, "0") &&
+	    (rlab_is(qn, 3, "2") || rlab_is(qn, 3, "3")))
 		return ZONE_REV6;
 	return ZONE_NONE;
 }
 
-static void ptr_name(struct lookup *lk, const struct dns_entry *e,
-    const struct dns_net *net)
+static void ptr_name(struct lookup *lk, const struct dns_entry *e, const struct dns_net *net)
 {
 	snprintf(lk->ptr, sizeof(lk->ptr), "%s.%s.ray.", e->hostname, net->name);
 }
 
-static void resolve_ray(const struct dns_table *t, const struct qname *qn,
-    struct lookup *lk)
+static void resolve_ray(const struct dns_table *t, const struct qname *qn, struct lookup *lk)
 {
 	size_t hl, nl;
 	const char *h, *n;
@@ -222,16 +224,15 @@ static void resolve_ray(const struct dns_table *t, const struct qname *qn,
 	lk->rcode = LDNS_RCODE_NXDOMAIN;
 }
 
-static void resolve_rev4(const struct dns_table *t, const struct qname *qn,
-    struct lookup *lk)
+static void resolve_rev4(const struct dns_table *t, const struct qname *qn, struct lookup *lk)
 {
 	const struct dns_entry *e;
 	const struct dns_net *net;
 	size_t l0;
 	uint32_t ip = 100u << 24;
-	int extra = qn->n - 4;	/* octets below the /16 apex */
+	int extra = qn->n - 4; /* octets below the /16 apex */
 	const char *s = rlab(qn, 3, &l0);
-	int b = octet_label(s, l0);	/* 64..127: zone_of checked it */
+	int b = octet_label(s, l0); /* 64..127: zone_of checked it */
 	size_t l;
 
 	snprintf(lk->apex, sizeof(lk->apex), "%d.100.in-addr.arpa.", b);
@@ -267,8 +268,7 @@ static void resolve_rev4(const struct dns_table *t, const struct qname *qn,
 	ptr_name(lk, e, net);
 }
 
-static void resolve_rev6(const struct dns_table *t, const struct qname *qn,
-    struct lookup *lk)
+static void resolve_rev6(const struct dns_table *t, const struct qname *qn, struct lookup *lk)
 {
 	const struct dns_entry *e;
 	const struct dns_net *net;
@@ -276,8 +276,7 @@ static void resolve_rev6(const struct dns_table *t, const struct qname *qn,
 	int nibbles = qn->n - 2;
 	size_t l;
 
-	snprintf(lk->apex, sizeof(lk->apex), "%c.0.ip6.arpa.",
-	    rlab(qn, 3, &l)[0]);
+	snprintf(lk->apex, sizeof(lk->apex), "%c.0.ip6.arpa.", rlab(qn, 3, &l)[0]);
 	if (nibbles == 2) {
 		lk->is_apex = 1;
 		return;
@@ -314,16 +313,17 @@ static ldns_rr *rr_soa(const struct dns_table *t, const char *apex)
 	char text[256];
 	ldns_rr *rr = NULL;
 
-	snprintf(text, sizeof(text), "%s %d IN SOA ray. hostmaster.ray. "
-	    "%u 3600 600 86400 %d", apex, DNS_NEG_TTL, t->serial, DNS_NEG_TTL);
+	snprintf(text, sizeof(text),
+		 "%s %d IN SOA ray. hostmaster.ray. "
+		 "%u 3600 600 86400 %d",
+		 apex, DNS_NEG_TTL, t->serial, DNS_NEG_TTL);
 	if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
 		return NULL;
 	return rr;
 }
 
 /* An answer record owned by the query's name with one rdata field. */
-static ldns_rr *rr_owned(const ldns_rdf *owner, ldns_rr_type type,
-    ldns_rdf *rdata)
+static ldns_rr *rr_owned(const ldns_rdf *owner, ldns_rr_type type, ldns_rdf *rdata)
 {
 	ldns_rr *rr;
 	ldns_rdf *o;
@@ -361,32 +361,31 @@ static int push(ldns_pkt *p, ldns_pkt_section sec, ldns_rr *rr)
 	return 0;
 }
 
-static int add_host(ldns_pkt *p, const ldns_rdf *owner, ldns_rr_type qt,
-    const struct dns_entry *e)
+static int add_host(ldns_pkt *p, const ldns_rdf *owner, ldns_rr_type qt, const struct dns_entry *e)
 {
 	static const uint8_t zero16[16];
 	int ret = 0;
 
 	if ((qt == LDNS_RR_TYPE_A || qt == LDNS_RR_TYPE_ANY) && e->ipv4) {
 		uint8_t a[4] = { (uint8_t)(e->ipv4 >> 24), (uint8_t)(e->ipv4 >> 16),
-		    (uint8_t)(e->ipv4 >> 8), (uint8_t)e->ipv4 };
+				 (uint8_t)(e->ipv4 >> 8), (uint8_t)e->ipv4 };
 
-		ret = push(p, LDNS_SECTION_ANSWER, rr_owned(owner, LDNS_RR_TYPE_A,
-		    ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, a)));
+		ret = push(p, LDNS_SECTION_ANSWER,
+			   rr_owned(owner, LDNS_RR_TYPE_A,
+				    ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, a)));
 		if (ret < 0)
 			return ret;
 	}
-	if ((qt == LDNS_RR_TYPE_AAAA || qt == LDNS_RR_TYPE_ANY) &&
-	    memcmp(e->ipv6, zero16, 16) != 0)
-		ret = push(p, LDNS_SECTION_ANSWER, rr_owned(owner,
-		    LDNS_RR_TYPE_AAAA,
-		    ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, 16, e->ipv6)));
+	if ((qt == LDNS_RR_TYPE_AAAA || qt == LDNS_RR_TYPE_ANY) && memcmp(e->ipv6, zero16, 16) != 0)
+		ret = push(p, LDNS_SECTION_ANSWER,
+			   rr_owned(owner, LDNS_RR_TYPE_AAAA,
+				    ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, 16, e->ipv6)));
 	return ret;
 }
 
 /* Fills answer and authority for a name inside one of our zones. */
-static int fill_zone(const struct dns_table *t, ldns_pkt *p,
-    const ldns_rdf *owner, ldns_rr_type qt, const struct lookup *lk)
+static int fill_zone(const struct dns_table *t, ldns_pkt *p, const ldns_rdf *owner, ldns_rr_type qt,
+		     const struct lookup *lk)
 {
 	int ret = 0;
 
@@ -395,10 +394,10 @@ static int fill_zone(const struct dns_table *t, ldns_pkt *p,
 			ret = push(p, LDNS_SECTION_ANSWER, rr_soa(t, lk->apex));
 		else if (lk->host)
 			ret = add_host(p, owner, qt, lk->host);
-		else if (lk->ptr[0] && (qt == LDNS_RR_TYPE_PTR ||
-		    qt == LDNS_RR_TYPE_ANY))
-			ret = push(p, LDNS_SECTION_ANSWER, rr_owned(owner,
-			    LDNS_RR_TYPE_PTR, ldns_dname_new_frm_str(lk->ptr)));
+		else if (lk->ptr[0] && (qt == LDNS_RR_TYPE_PTR || qt == LDNS_RR_TYPE_ANY))
+			ret = push(p, LDNS_SECTION_ANSWER,
+				   rr_owned(owner, LDNS_RR_TYPE_PTR,
+					    ldns_dname_new_frm_str(lk->ptr)));
 		if (ret < 0 || ldns_pkt_ancount(p) > 0)
 			return ret;
 	}
@@ -480,9 +479,8 @@ static int reply_wire(ldns_pkt *r, size_t limit, struct dns_result *res)
 }
 
 /* Answers a parsed query whose name lies in one of our zones. */
-static int answer_zone(const struct dns_table *t, const ldns_pkt *q,
-    const ldns_rr *qrr, const struct qname *qn, enum zone z, int tcp,
-    struct dns_result *res)
+static int answer_zone(const struct dns_table *t, const ldns_pkt *q, const ldns_rr *qrr,
+		       const struct qname *qn, enum zone z, int tcp, struct dns_result *res)
 {
 	ldns_rr_type qt = ldns_rr_get_type(qrr);
 	struct lookup lk;
@@ -490,8 +488,8 @@ static int answer_zone(const struct dns_table *t, const ldns_pkt *q,
 	int ret;
 
 	memset(&lk, 0, sizeof(lk));
-	if (ldns_rr_get_class(qrr) != LDNS_RR_CLASS_IN ||
-	    qt == LDNS_RR_TYPE_AXFR || qt == LDNS_RR_TYPE_IXFR) {
+	if (ldns_rr_get_class(qrr) != LDNS_RR_CLASS_IN || qt == LDNS_RR_TYPE_AXFR ||
+	    qt == LDNS_RR_TYPE_IXFR) {
 		res->rcode = LDNS_RCODE_REFUSED;
 	} else {
 		if (z == ZONE_RAY)
@@ -516,8 +514,7 @@ static int answer_zone(const struct dns_table *t, const ldns_pkt *q,
 }
 
 /* Header checks that need no parse; returns 1 when res is decided. */
-static int check_header(const uint8_t *q, size_t len, struct dns_result *res,
-    int *ret)
+static int check_header(const uint8_t *q, size_t len, struct dns_result *res, int *ret)
 {
 	*ret = 0;
 	if (len < DNS_HEADER_LEN || (q[2] & 0x80)) {
@@ -536,8 +533,8 @@ static int check_header(const uint8_t *q, size_t len, struct dns_result *res,
 	return 0;
 }
 
-int dns_answer_query(const struct dns_table *t, const uint8_t *q, size_t len,
-    int tcp, struct dns_result *res)
+int dns_answer_query(const struct dns_table *t, const uint8_t *q, size_t len, int tcp,
+		     struct dns_result *res)
 {
 	ldns_pkt *pkt = NULL;
 	const ldns_rr *qrr;
@@ -548,8 +545,7 @@ int dns_answer_query(const struct dns_table *t, const uint8_t *q, size_t len,
 	memset(res, 0, sizeof(*res));
 	if (check_header(q, len, res, &ret))
 		return ret;
-	if (ldns_wire2pkt(&pkt, q, len) != LDNS_STATUS_OK || !pkt ||
-	    ldns_pkt_qdcount(pkt) != 1 ||
+	if (ldns_wire2pkt(&pkt, q, len) != LDNS_STATUS_OK || !pkt || ldns_pkt_qdcount(pkt) != 1 ||
 	    !(qrr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0)) ||
 	    qname_split(ldns_rr_owner(qrr), &qn) < 0) {
 		ret = dns_answer_error(q, len, LDNS_RCODE_FORMERR, res);

@@ -23,9 +23,9 @@
 #include "dns/name_table.h"
 
 #define DNS_HEADER_LEN 12
-#define DNS_MAX_ADDITIONAL 8	/* a query carries OPT and maybe TSIG/cookie */
-#define DNS_EDNS_PAYLOAD 1232	/* what we advertise (DNS flag day 2020) */
-#define DNS_TTL 30		/* short: renames should show up quickly */
+#define DNS_MAX_ADDITIONAL 8  /* a query carries OPT and maybe TSIG/cookie */
+#define DNS_EDNS_PAYLOAD 1232 /* what we advertise (DNS flag day 2020) */
+#define DNS_TTL 30            /* short: renames should show up quickly */
 #define DNS_NEG_TTL 10
 
 enum dns_verdict {
@@ -36,8 +36,8 @@ enum dns_verdict {
 
 struct dns_result {
 	enum dns_verdict verdict;
-	int rcode;		/* of the reply (extended, e.g. 16 = BADVERS) */
-	uint8_t *reply;		/* DNS_REPLY: malloc'd wire packet, caller frees */
+	int rcode;      /* of the reply (extended, e.g. 16 = BADVERS) */
+	uint8_t *reply; /* DNS_REPLY: malloc'd wire packet, caller frees */
 	size_t len;
 };
 
@@ -45,8 +45,8 @@ struct dns_result {
  * Handles one query. tcp != 0 lifts the UDP size limit. Fills res and
  * returns 0, or -ENOMEM (res then holds nothing to free).
  */
-int dns_answer_query(const struct dns_table *t, const uint8_t *q, size_t len,
-    int tcp, struct dns_result *res);
+int dns_answer_query(const struct dns_table *t, const uint8_t *q, size_t len, int tcp,
+		     struct dns_result *res);
 
 /*
  * Bytes of the first question (from offset 12) when its name is written
@@ -59,7 +59,6 @@ size_t dns_question_span(const uint8_t *q, size_t len);
  * echoed when it can be walked (resolvers match replies by it), no records.
  * Returns 0 or -ENOMEM.
  */
-int dns_answer_error(const uint8_t *q, size_t len, int rcode,
-    struct dns_result *res);
+int dns_answer_error(const uint8_t *q, size_t len, int rcode, struct dns_result *res);
 
 #endif

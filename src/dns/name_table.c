@@ -38,14 +38,12 @@ static int label_eq(const char *label, size_t len, const char *name)
 	size_t i;
 
 	for (i = 0; i < len; i++)
-		if (name[i] == 0 || lower((unsigned char)label[i]) !=
-		    (unsigned char)name[i])
+		if (name[i] == 0 || lower((unsigned char)label[i]) != (unsigned char)name[i])
 			return 0;
 	return name[i] == 0;
 }
 
-static struct dns_net *net_find(const struct dns_table *t, const char *name,
-    size_t len)
+static struct dns_net *net_find(const struct dns_table *t, const char *name, size_t len)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (label_eq(name, len, t->nets[i].name))
@@ -54,8 +52,8 @@ static struct dns_net *net_find(const struct dns_table *t, const char *name,
 }
 
 /* Copies the valid, first-seen entries into a fresh array. */
-static int entries_copy(const char *net_name, const struct dns_entry *in,
-    size_t n, struct dns_entry **out, size_t *nout)
+static int entries_copy(const char *net_name, const struct dns_entry *in, size_t n,
+			struct dns_entry **out, size_t *nout)
 {
 	struct dns_entry *e;
 	size_t k = 0;
@@ -71,15 +69,15 @@ static int entries_copy(const char *net_name, const struct dns_entry *in,
 		int dup = 0;
 
 		if (!hostname_valid(in[i].hostname)) {
-			log_warn("dns: network %s: skipping invalid hostname",
-			    net_name);
+			log_warn("dns: network %s: skipping invalid hostname", net_name);
 			continue;
 		}
 		for (size_t j = 0; j < k && !dup; j++)
 			dup = strcmp(e[j].hostname, in[i].hostname) == 0;
 		if (dup) {
 			log_warn("dns: network %s: duplicate hostname %s, keeping "
-			    "the first", net_name, in[i].hostname);
+				 "the first",
+				 net_name, in[i].hostname);
 			continue;
 		}
 		e[k++] = in[i];
@@ -90,7 +88,7 @@ static int entries_copy(const char *net_name, const struct dns_entry *in,
 }
 
 int dns_table_set_network(struct dns_table *t, const char *net_name,
-    const struct dns_entry *entries, size_t n)
+			  const struct dns_entry *entries, size_t n)
 {
 	struct dns_entry *copy;
 	struct dns_net *net;
@@ -148,8 +146,8 @@ int dns_table_remove_network(struct dns_table *t, const char *net_name)
 	return 0;
 }
 
-static const struct dns_entry *net_lookup(const struct dns_net *net,
-    const char *host, size_t hostlen)
+static const struct dns_entry *net_lookup(const struct dns_net *net, const char *host,
+					  size_t hostlen)
 {
 	for (size_t i = 0; i < net->n; i++)
 		if (label_eq(host, hostlen, net->entries[i].hostname))
@@ -159,12 +157,11 @@ static const struct dns_entry *net_lookup(const struct dns_net *net,
 
 /* A name two networks give to two identities (their IPv6 addresses, derived
  * from the identity, differ). */
-static int flat_clash(const struct dns_table *t, size_t first,
-    const struct dns_entry *e)
+static int flat_clash(const struct dns_table *t, size_t first, const struct dns_entry *e)
 {
 	for (size_t i = first + 1; i < t->n; i++) {
-		const struct dns_entry *o = net_lookup(&t->nets[i], e->hostname,
-		    strlen(e->hostname));
+		const struct dns_entry *o =
+			net_lookup(&t->nets[i], e->hostname, strlen(e->hostname));
 
 		if (o && memcmp(o->ipv6, e->ipv6, 16) != 0)
 			return 1;
@@ -172,9 +169,9 @@ static int flat_clash(const struct dns_table *t, size_t first,
 	return 0;
 }
 
-const struct dns_entry *dns_table_lookup(const struct dns_table *t,
-    const char *host, size_t hostlen, const char *net, size_t netlen,
-    const struct dns_net **net_out)
+const struct dns_entry *dns_table_lookup(const struct dns_table *t, const char *host,
+					 size_t hostlen, const char *net, size_t netlen,
+					 const struct dns_net **net_out)
 {
 	if (net) {
 		const struct dns_net *nn = net_find(t, net, netlen);
@@ -198,8 +195,7 @@ const struct dns_entry *dns_table_lookup(const struct dns_table *t,
 	return NULL;
 }
 
-size_t dns_table_flat_clashes(const struct dns_table *t, const char **names,
-    size_t max)
+size_t dns_table_flat_clashes(const struct dns_table *t, const char **names, size_t max)
 {
 	size_t n = 0;
 
@@ -218,14 +214,13 @@ size_t dns_table_flat_clashes(const struct dns_table *t, const char **names,
 	return n;
 }
 
-int dns_table_has_network(const struct dns_table *t, const char *net,
-    size_t netlen)
+int dns_table_has_network(const struct dns_table *t, const char *net, size_t netlen)
 {
 	return net_find(t, net, netlen) != NULL;
 }
 
-const struct dns_entry *dns_table_find_v4(const struct dns_table *t,
-    uint32_t ip, const struct dns_net **net_out)
+const struct dns_entry *dns_table_find_v4(const struct dns_table *t, uint32_t ip,
+					  const struct dns_net **net_out)
 {
 	if (ip == 0)
 		return NULL;
@@ -239,8 +234,8 @@ const struct dns_entry *dns_table_find_v4(const struct dns_table *t,
 	return NULL;
 }
 
-const struct dns_entry *dns_table_find_v6(const struct dns_table *t,
-    const uint8_t ip[16], const struct dns_net **net_out)
+const struct dns_entry *dns_table_find_v6(const struct dns_table *t, const uint8_t ip[16],
+					  const struct dns_net **net_out)
 {
 	if (memcmp(ip, zero16, 16) == 0)
 		return NULL;
@@ -254,8 +249,7 @@ const struct dns_entry *dns_table_find_v6(const struct dns_table *t,
 	return NULL;
 }
 
-int dns_table_has_v4_prefix(const struct dns_table *t, uint32_t ip,
-    unsigned bits)
+int dns_table_has_v4_prefix(const struct dns_table *t, uint32_t ip, unsigned bits)
 {
 	uint32_t mask;
 
@@ -285,8 +279,7 @@ static int prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
 	return (a[whole] & mask) == (b[whole] & mask);
 }
 
-int dns_table_has_v6_prefix(const struct dns_table *t, const uint8_t ip[16],
-    unsigned bits)
+int dns_table_has_v6_prefix(const struct dns_table *t, const uint8_t ip[16], unsigned bits)
 {
 	if (bits > 128)
 		return 0;

@@ -31,10 +31,14 @@
 static const char *mode_name(enum dns_resolv_mode m)
 {
 	switch (m) {
-	case DNS_RESOLV_RESOLVED: return "resolved";
-	case DNS_RESOLV_RESOLVCONF: return "resolvconf";
-	case DNS_RESOLV_FILE: return "file";
-	default: return "none";
+	case DNS_RESOLV_RESOLVED:
+		return "resolved";
+	case DNS_RESOLV_RESOLVCONF:
+		return "resolvconf";
+	case DNS_RESOLV_FILE:
+		return "file";
+	default:
+		return "none";
 	}
 }
 
@@ -54,7 +58,6 @@ static void path_in(char *out, size_t len, const char *home, const char *name)
 	snprintf(out, len, "%s/%s", home, name);
 }
 
-
 static int ip_valid(const char *s)
 {
 	unsigned char buf[16];
@@ -69,14 +72,13 @@ static int ifname_valid(const char *s)
 	if (n == 0 || n > 15)
 		return 0;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
-		    *s != '.')
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
 			return 0;
 	return 1;
 }
 
-size_t dns_resolv_nameservers(const char *text, const char *skip,
-    char out[][DNS_RESOLV_IPLEN], size_t max)
+size_t dns_resolv_nameservers(const char *text, const char *skip, char out[][DNS_RESOLV_IPLEN],
+			      size_t max)
 {
 	size_t n = 0;
 
@@ -90,9 +92,8 @@ size_t dns_resolv_nameservers(const char *text, const char *skip,
 			memcpy(line, text, len);
 			line[len] = 0;
 			if (sscanf(line, " %15s %63s", word, ip) == 2 &&
-			    strcmp(word, "nameserver") == 0 &&
-			    strlen(ip) < DNS_RESOLV_IPLEN && ip_valid(ip) &&
-			    (!skip || strcmp(ip, skip) != 0)) {
+			    strcmp(word, "nameserver") == 0 && strlen(ip) < DNS_RESOLV_IPLEN &&
+			    ip_valid(ip) && (!skip || strcmp(ip, skip) != 0)) {
 				for (size_t i = 0; i < n && !dup; i++)
 					dup = strcmp(out[i], ip) == 0;
 				if (!dup)
@@ -146,8 +147,7 @@ static int run(char *const argv[], const char *input)
 		if (errno != EINTR)
 			return -errno;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log_warn("dns: %s %s failed (status %d)", argv[0],
-		    argv[1] ? argv[1] : "", status);
+		log_warn("dns: %s %s failed (status %d)", argv[0], argv[1] ? argv[1] : "", status);
 		return -EIO;
 	}
 	return 0;
@@ -189,15 +189,13 @@ static int in_own_netns(void)
 void dns_resolv_init(struct dns_resolv *st, const char *conf_path)
 {
 	memset(st, 0, sizeof(*st));
-	snprintf(st->conf, sizeof(st->conf), "%s",
-	    conf_path ? conf_path : DNS_RESOLV_CONF);
+	snprintf(st->conf, sizeof(st->conf), "%s", conf_path ? conf_path : DNS_RESOLV_CONF);
 	st->own_netns = in_own_netns();
 }
 
 static enum dns_resolv_mode detect(const struct dns_resolv *st)
 {
-	char *const active[] = { "systemctl", "is-active", "--quiet",
-	    "systemd-resolved", NULL };
+	char *const active[] = { "systemctl", "is-active", "--quiet", "systemd-resolved", NULL };
 
 	if (st->own_netns)
 		return DNS_RESOLV_FILE;
@@ -208,16 +206,15 @@ static enum dns_resolv_mode detect(const struct dns_resolv *st)
 	return DNS_RESOLV_FILE;
 }
 
-static int state_write(const char *home, const struct dns_resolv *st,
-    int absent)
+static int state_write(const char *home, const struct dns_resolv *st, int absent)
 {
 	char path[PATH_MAX];
 	json_t *o;
 	char *text;
 	int ret;
 
-	o = json_pack("{s:s, s:s, s:s, s:b}", "mode", mode_name(st->mode),
-	    "ifname", st->ifname, "conf", st->conf, "absent", absent);
+	o = json_pack("{s:s, s:s, s:s, s:b}", "mode", mode_name(st->mode), "ifname", st->ifname,
+		      "conf", st->conf, "absent", absent);
 	text = o ? json_dumps(o, JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!text)
@@ -264,8 +261,7 @@ static char *conf_compose(const char *orig, const char *server)
 
 	if (!out)
 		return NULL;
-	n = (size_t)snprintf(out, cap, "%s\nnameserver %s\n", DNS_RESOLV_MARKER,
-	    server);
+	n = (size_t)snprintf(out, cap, "%s\nnameserver %s\n", DNS_RESOLV_MARKER, server);
 	while (*orig) {
 		const char *eol = strchr(orig, '\n');
 		size_t len = eol ? (size_t)(eol - orig) : strlen(orig);
@@ -273,9 +269,8 @@ static char *conf_compose(const char *orig, const char *server)
 
 		while (p < orig + len && (*p == ' ' || *p == '\t'))
 			p++;
-		if (!((size_t)(orig + len - p) >= 10 &&
-		    strncmp(p, "nameserver", 10) == 0 &&
-		    (p[10] == ' ' || p[10] == '\t'))) {
+		if (!((size_t)(orig + len - p) >= 10 && strncmp(p, "nameserver", 10) == 0 &&
+		      (p[10] == ' ' || p[10] == '\t'))) {
 			memcpy(out + n, orig, len);
 			n += len;
 			out[n++] = '\n';
@@ -291,8 +286,7 @@ static int is_ours(const char *text)
 	return strncmp(text, DNS_RESOLV_MARKER, strlen(DNS_RESOLV_MARKER)) == 0;
 }
 
-static int file_apply(const char *home, const char *server,
-    struct dns_resolv *st)
+static int file_apply(const char *home, const char *server, struct dns_resolv *st)
 {
 	char bpath[PATH_MAX];
 	char *orig = NULL, *text = NULL;
@@ -307,8 +301,7 @@ static int file_apply(const char *home, const char *server,
 	}
 	if (ret < 0)
 		return ret;
-	st->n_prev = dns_resolv_nameservers(orig, server, st->prev,
-	    DNS_RESOLV_MAX_NS);
+	st->n_prev = dns_resolv_nameservers(orig, server, st->prev, DNS_RESOLV_MAX_NS);
 	path_in(bpath, sizeof(bpath), home, "resolv.conf.backup");
 	ret = state_write(home, st, absent);
 	if (ret == 0)
@@ -358,8 +351,7 @@ static int file_restore(const char *home, const char *conf, int absent)
 static int resolved_apply(const char *server, struct dns_resolv *st)
 {
 	char *dns[] = { "resolvectl", "dns", st->ifname, (char *)server, NULL };
-	char *route[] = { "resolvectl", "default-route", st->ifname, "false",
-	    NULL };
+	char *route[] = { "resolvectl", "default-route", st->ifname, "false", NULL };
 	char *dom[3 + N_ROUTE_DOMAINS + 1];
 	char names[N_ROUTE_DOMAINS][32];
 	int k = 0, ret;
@@ -414,14 +406,11 @@ static void collect_prev(const char *server, struct dns_resolv *st)
 
 	if (st->mode == DNS_RESOLV_RESOLVED &&
 	    fileio_read_all(RESOLVED_CONF, CONF_MAX, &text, &len) == 0)
-		st->n_prev = dns_resolv_nameservers(text, server, st->prev,
-		    DNS_RESOLV_MAX_NS);
+		st->n_prev = dns_resolv_nameservers(text, server, st->prev, DNS_RESOLV_MAX_NS);
 	free(text);
 	text = NULL;
-	if (st->n_prev == 0 &&
-	    fileio_read_all(st->conf, CONF_MAX, &text, &len) == 0)
-		st->n_prev = dns_resolv_nameservers(text, server, st->prev,
-		    DNS_RESOLV_MAX_NS);
+	if (st->n_prev == 0 && fileio_read_all(st->conf, CONF_MAX, &text, &len) == 0)
+		st->n_prev = dns_resolv_nameservers(text, server, st->prev, DNS_RESOLV_MAX_NS);
 	free(text);
 }
 
@@ -434,8 +423,8 @@ static void state_remove(const char *home)
 }
 
 /* Undoes one applied mode; used by restore and recover. */
-static int undo(const char *home, enum dns_resolv_mode mode,
-    const char *ifname, const char *conf, int absent)
+static int undo(const char *home, enum dns_resolv_mode mode, const char *ifname, const char *conf,
+		int absent)
 {
 	int ret = 0;
 
@@ -469,23 +458,22 @@ int dns_resolv_recover(const char *home)
 		unlink(bpath); /* a backup without a state was never used */
 		return 0;
 	}
-	if (json_unpack(o, "{s:s, s:s, s:s, s?b}", "mode", &mode, "ifname",
-	    &ifname, "conf", &conf, "absent", &absent) < 0 ||
+	if (json_unpack(o, "{s:s, s:s, s:s, s?b}", "mode", &mode, "ifname", &ifname, "conf", &conf,
+			"absent", &absent) < 0 ||
 	    mode_parse(mode) == DNS_RESOLV_AUTO || !ifname_valid(ifname)) {
 		log_warn("dns: bad %s; removing it", path);
 		json_decref(o);
 		unlink(path);
 		return -EINVAL;
 	}
-	log_info("dns: undoing resolver settings (%s) left by an earlier run",
-	    mode);
+	log_info("dns: undoing resolver settings (%s) left by an earlier run", mode);
 	ret = undo(home, mode_parse(mode), ifname, conf, absent);
 	json_decref(o);
 	return ret;
 }
 
-int dns_resolv_apply(const char *home, const char *server_ip,
-    const char *ifname, struct dns_resolv *st)
+int dns_resolv_apply(const char *home, const char *server_ip, const char *ifname,
+		     struct dns_resolv *st)
 {
 	int ret;
 
@@ -503,9 +491,8 @@ int dns_resolv_apply(const char *home, const char *server_ip,
 		collect_prev(server_ip, st);
 		ret = state_write(home, st, 0);
 		if (ret == 0)
-			ret = st->mode == DNS_RESOLV_RESOLVED ?
-			    resolved_apply(server_ip, st) :
-			    resolvconf_apply(server_ip, st);
+			ret = st->mode == DNS_RESOLV_RESOLVED ? resolved_apply(server_ip, st)
+							      : resolvconf_apply(server_ip, st);
 	}
 	if (ret < 0) {
 		undo(home, st->mode, st->ifname, st->conf, 0);
@@ -513,8 +500,7 @@ int dns_resolv_apply(const char *home, const char *server_ip,
 		st->mode = DNS_RESOLV_AUTO;
 		return ret;
 	}
-	log_info("dns: system resolver points at %s (%s)", server_ip,
-	    mode_name(st->mode));
+	log_info("dns: system resolver points at %s (%s)", server_ip, mode_name(st->mode));
 	return 0;
 }
 

@@ -33,7 +33,7 @@
 #define DNS_RESOLV_MARKER "# Written by rayfish for Magic DNS."
 
 enum dns_resolv_mode {
-	DNS_RESOLV_AUTO = 0,	/* want: run the detection chain */
+	DNS_RESOLV_AUTO = 0, /* want: run the detection chain */
 	DNS_RESOLV_RESOLVED,
 	DNS_RESOLV_RESOLVCONF,
 	DNS_RESOLV_FILE,
@@ -42,10 +42,10 @@ enum dns_resolv_mode {
 struct dns_resolv {
 	/* Set by dns_resolv_init; the caller may change them before apply. */
 	enum dns_resolv_mode want;
-	char conf[256];			/* resolv.conf path */
-	int own_netns;			/* not PID 1's network namespace */
+	char conf[256]; /* resolv.conf path */
+	int own_netns;  /* not PID 1's network namespace */
 	/* Filled by apply. */
-	enum dns_resolv_mode mode;	/* AUTO = nothing applied */
+	enum dns_resolv_mode mode; /* AUTO = nothing applied */
 	char ifname[32];
 	char prev[DNS_RESOLV_MAX_NS][DNS_RESOLV_IPLEN];
 	size_t n_prev;
@@ -62,8 +62,8 @@ void dns_resolv_init(struct dns_resolv *st, const char *conf_path);
  * -errno (-EINVAL for a bad address or interface name, -EIO when a command
  * failed); on failure nothing stays changed.
  */
-int dns_resolv_apply(const char *home, const char *server_ip,
-    const char *ifname, struct dns_resolv *st);
+int dns_resolv_apply(const char *home, const char *server_ip, const char *ifname,
+		     struct dns_resolv *st);
 /* Undoes apply. Returns 0 or -errno; st->mode is AUTO afterwards. */
 int dns_resolv_restore(const char *home, struct dns_resolv *st);
 /* Undoes whatever $home/resolv.state says a previous run applied. 0 when
@@ -74,7 +74,7 @@ int dns_resolv_recover(const char *home);
  * Collects up to max distinct "nameserver" addresses from resolv.conf text,
  * skipping skip (may be NULL). Returns the count.
  */
-size_t dns_resolv_nameservers(const char *text, const char *skip,
-    char out[][DNS_RESOLV_IPLEN], size_t max);
+size_t dns_resolv_nameservers(const char *text, const char *skip, char out[][DNS_RESOLV_IPLEN],
+			      size_t max);
 
 #endif

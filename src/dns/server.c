@@ -23,23 +23,23 @@
 #define TCP_BUF_MAX (2 * 65536 + 2)
 
 struct fwd_sock {
-	uv_udp_t h;		/* h.data = the forward, NULL once retired */
+	uv_udp_t h; /* h.data = the forward, NULL once retired */
 	int family;
 };
 
 struct dns_fwd {
 	struct dns_server *s;
 	struct dns_fwd *prev, *next;
-	struct dns_conn *conn;		/* TCP client; NULL for UDP or gone */
+	struct dns_conn *conn; /* TCP client; NULL for UDP or gone */
 	int from_tcp;
-	struct sockaddr_storage client;	/* UDP client */
+	struct sockaddr_storage client; /* UDP client */
 	uint16_t client_id, up_id;
-	uint8_t *query;			/* owned; carries up_id */
+	uint8_t *query; /* owned; carries up_id */
 	size_t len;
 	struct sockaddr_storage up[DNS_MAX_UPSTREAMS];
 	size_t n_up, cur;
 	struct fwd_sock *sock;
-	uv_timer_t timer;		/* its close callback frees the forward */
+	uv_timer_t timer; /* its close callback frees the forward */
 };
 
 struct dns_conn {
@@ -47,11 +47,11 @@ struct dns_conn {
 	struct dns_conn *prev, *next;
 	uv_tcp_t h;
 	uv_timer_t idle;
-	uint8_t *buf;			/* owned; partial messages */
+	uint8_t *buf; /* owned; partial messages */
 	size_t len, cap;
-	unsigned pending;		/* forwards in flight for this client */
+	unsigned pending; /* forwards in flight for this client */
 	int reading, eof, closing, handles;
-	int busy;			/* inside conn_process: no re-entry */
+	int busy; /* inside conn_process: no re-entry */
 };
 
 struct wreq {
@@ -59,8 +59,8 @@ struct wreq {
 	uint8_t data[];
 };
 
-static void handle_query(struct dns_server *s, struct dns_conn *c,
-    const struct sockaddr *from, const uint8_t *q, size_t len);
+static void handle_query(struct dns_server *s, struct dns_conn *c, const struct sockaddr *from,
+			 const uint8_t *q, size_t len);
 static void conn_after_forward(struct dns_conn *c);
 
 static int addr_eq(const struct sockaddr *a, const struct sockaddr_storage *b)
@@ -70,20 +70,18 @@ static int addr_eq(const struct sockaddr *a, const struct sockaddr_storage *b)
 	if (a->sa_family == AF_INET) {
 		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
 
-		return x->sin_port == y->sin_port &&
-		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (a->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 
 		return x->sin6_port == y->sin6_port &&
-		    memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 	}
 	return 0;
 }
 
-int dns_addr_parse(const char *text, uint16_t default_port,
-    struct sockaddr_storage *out)
+int dns_addr_parse(const char *text, uint16_t default_port, struct sockaddr_storage *out)
 {
 	char host[64];
 	const char *port = NULL, *end;
@@ -153,8 +151,7 @@ static void conn_write(struct dns_conn *c, const uint8_t *data, size_t len)
 		s->stats.dropped++;
 		return;
 	}
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) + len >
-	    DNS_TCP_MAX_QUEUED) {
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) + len > DNS_TCP_MAX_QUEUED) {
 		/* The client does not read its answers: stop serving it. */
 		s->stats.dropped++;
 		conn_close(c);
@@ -178,8 +175,8 @@ static void conn_write(struct dns_conn *c, const uint8_t *data, size_t len)
 }
 
 /* Sends a reply to a TCP client (c) or a UDP client (to). */
-static void deliver(struct dns_server *s, struct dns_conn *c,
-    const struct sockaddr *to, const uint8_t *data, size_t len)
+static void deliver(struct dns_server *s, struct dns_conn *c, const struct sockaddr *to,
+		    const uint8_t *data, size_t len)
 {
 	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 
@@ -242,8 +239,7 @@ static void fwd_reply(struct dns_fwd *f, const uint8_t *data, size_t len)
 {
 	if (f->from_tcp && !f->conn)
 		return; /* the TCP client left meanwhile */
-	deliver(f->s, f->conn, f->from_tcp ? NULL :
-	    (const struct sockaddr *)&f->client, data, len);
+	deliver(f->s, f->conn, f->from_tcp ? NULL : (const struct sockaddr *)&f->client, data, len);
 }
 
 static void fwd_fail(struct dns_fwd *f)
@@ -261,8 +257,8 @@ static void fwd_fail(struct dns_fwd *f)
 
 /* An upstream answer we may relay: from an upstream tried so far, and
  * answering our query (dns_reply_matches). */
-static int fwd_accepts(const struct dns_fwd *f, const struct sockaddr *from,
-    const uint8_t *r, size_t len)
+static int fwd_accepts(const struct dns_fwd *f, const struct sockaddr *from, const uint8_t *r,
+		       size_t len)
 {
 	int from_ok = 0;
 
@@ -283,7 +279,7 @@ static void on_fwd_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 static void on_fwd_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-    const struct sockaddr *from, unsigned flags)
+			const struct sockaddr *from, unsigned flags)
 {
 	struct dns_fwd *f = h->data;
 	uint8_t *r = (uint8_t *)buf->base;
@@ -356,8 +352,7 @@ static void fwd_try(struct dns_fwd *f)
 			uv_timer_start(&f->timer, on_fwd_timeout, f->s->timeout_ms, 0);
 			return;
 		}
-		log_debug("dns: upstream %zu: send failed: %s", f->cur,
-		    uv_strerror(ret));
+		log_debug("dns: upstream %zu: send failed: %s", f->cur, uv_strerror(ret));
 		f->cur++;
 	}
 	fwd_fail(f);
@@ -371,8 +366,8 @@ static void on_fwd_timeout(uv_timer_t *t)
 	fwd_try(f);
 }
 
-static void fwd_start(struct dns_server *s, struct dns_conn *c,
-    const struct sockaddr *from, const uint8_t *q, size_t len)
+static void fwd_start(struct dns_server *s, struct dns_conn *c, const struct sockaddr *from,
+		      const uint8_t *q, size_t len)
 {
 	struct dns_result res;
 	struct dns_fwd *f;
@@ -395,8 +390,9 @@ static void fwd_start(struct dns_server *s, struct dns_conn *c,
 	f->conn = c;
 	f->from_tcp = c != NULL;
 	if (from)
-		memcpy(&f->client, from, from->sa_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		memcpy(&f->client, from,
+		       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
 	memcpy(f->query, q, len);
 	f->len = len;
 	f->client_id = be16_get(q);
@@ -419,8 +415,8 @@ static void fwd_start(struct dns_server *s, struct dns_conn *c,
 
 /* ------------------------------------------------------------- queries */
 
-static void handle_query(struct dns_server *s, struct dns_conn *c,
-    const struct sockaddr *from, const uint8_t *q, size_t len)
+static void handle_query(struct dns_server *s, struct dns_conn *c, const struct sockaddr *from,
+			 const uint8_t *q, size_t len)
 {
 	struct dns_result res;
 
@@ -456,7 +452,7 @@ static void on_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-    const struct sockaddr *from, unsigned flags)
+			const struct sockaddr *from, unsigned flags)
 {
 	struct dns_server *s = h->data;
 
@@ -549,8 +545,7 @@ static void conn_process(struct dns_conn *c)
 	if (c->busy)
 		return;
 	c->busy = 1;
-	while (!c->closing && c->pending < DNS_TCP_MAX_PENDING &&
-	    c->len - off >= 2) {
+	while (!c->closing && c->pending < DNS_TCP_MAX_PENDING && c->len - off >= 2) {
 		size_t n = be16_get(c->buf + off);
 
 		if (c->len - off - 2 < n)
@@ -567,8 +562,7 @@ static void conn_process(struct dns_conn *c)
 		uv_read_stop((uv_stream_t *)&c->h);
 		c->reading = 0;
 	} else if (c->pending < DNS_TCP_MAX_PENDING && !c->reading && !c->eof) {
-		if (uv_read_start((uv_stream_t *)&c->h, on_conn_alloc,
-		    on_conn_read) == 0)
+		if (uv_read_start((uv_stream_t *)&c->h, on_conn_alloc, on_conn_read) == 0)
 			c->reading = 1;
 	}
 	if (c->eof && c->pending == 0)
@@ -684,8 +678,7 @@ static void on_connection(uv_stream_t *ls, int status)
 
 /* ------------------------------------------------------------ lifetime */
 
-int dns_server_set_upstreams(struct dns_server *s, const char *const *ups,
-    size_t n)
+int dns_server_set_upstreams(struct dns_server *s, const char *const *ups, size_t n)
 {
 	struct sockaddr_storage a;
 	size_t k = 0;
@@ -772,8 +765,8 @@ static int listeners_open(struct dns_server *s)
 	return 0;
 }
 
-int dns_server_init(struct dns_server *s, uv_loop_t *loop,
-    const struct dns_table *table, const struct dns_server_config *cfg)
+int dns_server_init(struct dns_server *s, uv_loop_t *loop, const struct dns_table *table,
+		    const struct dns_server_config *cfg)
 {
 	int ret;
 
@@ -781,12 +774,9 @@ int dns_server_init(struct dns_server *s, uv_loop_t *loop,
 	s->loop = loop;
 	s->table = table;
 	s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
-	s->max_forwards = cfg->max_forwards ? cfg->max_forwards :
-	    DNS_DEFAULT_MAX_FORWARDS;
-	s->tcp_max_conns = cfg->tcp_max_conns ? cfg->tcp_max_conns :
-	    DNS_DEFAULT_TCP_CONNS;
-	s->tcp_idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms :
-	    DNS_DEFAULT_TCP_IDLE_MS;
+	s->max_forwards = cfg->max_forwards ? cfg->max_forwards : DNS_DEFAULT_MAX_FORWARDS;
+	s->tcp_max_conns = cfg->tcp_max_conns ? cfg->tcp_max_conns : DNS_DEFAULT_TCP_CONNS;
+	s->tcp_idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : DNS_DEFAULT_TCP_IDLE_MS;
 	if (dns_addr_parse(cfg->listen, 53, &s->addr) < 0)
 		return -EINVAL;
 	ret = listeners_open(s);
@@ -798,8 +788,7 @@ int dns_server_init(struct dns_server *s, uv_loop_t *loop,
 	ret = dns_server_set_upstreams(s, cfg->upstreams, cfg->n_upstreams);
 	if (ret < 0)
 		goto out;
-	log_info("dns: serving on port %u with %zu upstreams", dns_server_port(s),
-	    s->n_up);
+	log_info("dns: serving on port %u with %zu upstreams", dns_server_port(s), s->n_up);
 	return 0;
 out:
 	dns_server_close(s);

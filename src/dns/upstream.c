@@ -26,8 +26,7 @@ static bool name_eq_nocase(const uint8_t *a, const uint8_t *b, size_t n)
 	return true;
 }
 
-bool dns_reply_matches(const uint8_t *query, size_t qlen, const uint8_t *reply,
-    size_t rlen)
+bool dns_reply_matches(const uint8_t *query, size_t qlen, const uint8_t *reply, size_t rlen)
 {
 	size_t span = dns_question_span(query, qlen);
 
@@ -38,9 +37,8 @@ bool dns_reply_matches(const uint8_t *query, size_t qlen, const uint8_t *reply,
 	if (be16_get(reply + 4) != 1 || span == 0)
 		return span == 0;
 	return rlen >= DNS_HEADER_LEN + span &&
-	    name_eq_nocase(reply + DNS_HEADER_LEN, query + DNS_HEADER_LEN, span - 4) &&
-	    memcmp(reply + DNS_HEADER_LEN + span - 4, query + DNS_HEADER_LEN + span - 4,
-	    4) == 0;
+	       name_eq_nocase(reply + DNS_HEADER_LEN, query + DNS_HEADER_LEN, span - 4) &&
+	       memcmp(reply + DNS_HEADER_LEN + span - 4, query + DNS_HEADER_LEN + span - 4, 4) == 0;
 }
 
 void dns_reply_set_id(uint8_t *reply, uint16_t client_id)

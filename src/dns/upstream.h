@@ -26,8 +26,7 @@
  * response with its id and a question count is taken, as the client could
  * not match one anyway.
  */
-bool dns_reply_matches(const uint8_t *query, size_t qlen, const uint8_t *reply,
-    size_t rlen);
+bool dns_reply_matches(const uint8_t *query, size_t qlen, const uint8_t *reply, size_t rlen);
 
 /* Puts the client's id into a reply dns_reply_matches took (rlen >= 2). */
 void dns_reply_set_id(uint8_t *reply, uint16_t client_id);

@@ -164,31 +164,31 @@ static const struct {
 	validator ok;
 	const char *expect;
 } table[SET_COUNT] = {
-	[SET_DHT_BOOTSTRAP] = { "dht-bootstrap", "bootstrap.jami.net:4222",
-		"DHT bootstrap nodes", valid_hostport_list, "a comma list of host:port" },
+	[SET_DHT_BOOTSTRAP] = { "dht-bootstrap", "bootstrap.jami.net:4222", "DHT bootstrap nodes",
+				valid_hostport_list, "a comma list of host:port" },
 	[SET_STUN] = { "stun", "stun.l.google.com:19302,stun.cloudflare.com:3478",
-		"STUN servers for public address discovery", valid_hostport_list,
-		"a comma list of host:port" },
+		       "STUN servers for public address discovery", valid_hostport_list,
+		       "a comma list of host:port" },
 	[SET_RELAY] = { "relay", "", "TURN relays, tried in order (none: direct paths only)",
-		valid_relay, "a comma list of turn:USER:PASS@host:port" },
-	[SET_LISTEN_PORT] = { "listen-port", "41383", "UDP port (ephemeral if taken)",
-		valid_port, "a port number from 1 to 65535" },
+			valid_relay, "a comma list of turn:USER:PASS@host:port" },
+	[SET_LISTEN_PORT] = { "listen-port", "41383", "UDP port (ephemeral if taken)", valid_port,
+			      "a port number from 1 to 65535" },
 	[SET_TUN_NAME] = { "tun-name", "ray0", "TUN interface name", valid_ifname,
-		"1-15 letters, digits, '-' or '_'" },
+			   "1-15 letters, digits, '-' or '_'" },
 	[SET_DNS_LISTEN] = { "dns-listen", "127.0.0.1:53", "Magic DNS server address",
-		valid_dns_listen, "ip:port" },
+			     valid_dns_listen, "ip:port" },
 	[SET_DNS_UPSTREAMS] = { "dns-upstreams", "",
-		"resolvers for non-.ray names (empty: the system's previous ones)",
-		valid_ip_list, "a comma list of IP addresses" },
+				"resolvers for non-.ray names (empty: the system's previous ones)",
+				valid_ip_list, "a comma list of IP addresses" },
 	[SET_MDNS] = { "mdns", "on", "LAN peer discovery", valid_onoff, "on or off" },
 	[SET_RELAY_MEMBERS] = { "relay-members", "on",
-		"relay for members of shared networks when directly reachable",
-		valid_onoff, "on or off" },
-	[SET_OPERATOR] = { "operator", "", "uid allowed to change settings besides root",
-		valid_uid, "a numeric uid" },
+				"relay for members of shared networks when directly reachable",
+				valid_onoff, "on or off" },
+	[SET_OPERATOR] = { "operator", "", "uid allowed to change settings besides root", valid_uid,
+			   "a numeric uid" },
 	[SET_TUN_OFFLOAD] = { "tun-offload", "on",
-		"TUN segmentation and checksum offloads (GSO split, GRO-style merge)",
-		valid_onoff, "on or off" },
+			      "TUN segmentation and checksum offloads (GSO split, GRO-style merge)",
+			      valid_onoff, "on or off" },
 };
 
 int settings_key(const char *name)
@@ -199,12 +199,20 @@ int settings_key(const char *name)
 	return -1;
 }
 
-const char *settings_name(enum setting_key k) { return table[k].name; }
-const char *settings_default(enum setting_key k) { return table[k].def; }
-const char *settings_help(enum setting_key k) { return table[k].help; }
+const char *settings_name(enum setting_key k)
+{
+	return table[k].name;
+}
+const char *settings_default(enum setting_key k)
+{
+	return table[k].def;
+}
+const char *settings_help(enum setting_key k)
+{
+	return table[k].help;
+}
 
-int settings_validate(enum setting_key k, const char *value, char *err,
-		      size_t errlen)
+int settings_validate(enum setting_key k, const char *value, char *err, size_t errlen)
 {
 	if (value && strlen(value) <= 4096 && table[k].ok(value))
 		return 0;
@@ -222,8 +230,7 @@ static void env_name(enum setting_key k, char *out, size_t outlen)
 	out[i] = 0;
 }
 
-static int load_file(struct settings *s, const char *home, char *err,
-		     size_t errlen)
+static int load_file(struct settings *s, const char *home, char *err, size_t errlen)
 {
 	char path[4096];
 	json_error_t jerr;
@@ -244,12 +251,12 @@ static int load_file(struct settings *s, const char *home, char *err,
 		ret = -EINVAL;
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		int k = settings_key(key);
 
 		if (k < 0 || !json_is_string(v)) {
-			snprintf(err, errlen, "%s: unknown or non-string setting '%s'",
-				 path, key);
+			snprintf(err, errlen, "%s: unknown or non-string setting '%s'", path, key);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -309,8 +316,8 @@ const char *settings_get(const struct settings *s, enum setting_key k)
 	return s->value[k] ? s->value[k] : table[k].def;
 }
 
-int settings_set(struct settings *s, enum setting_key k, const char *value,
-		 char *err, size_t errlen)
+int settings_set(struct settings *s, enum setting_key k, const char *value, char *err,
+		 size_t errlen)
 {
 	char *copy = NULL;
 
@@ -335,8 +342,7 @@ int settings_save(const struct settings *s, const char *home)
 
 	for (int k = 0; k < SET_COUNT; k++)
 		if (s->value[k])
-			json_object_set_new(root, table[k].name,
-					    json_string(s->value[k]));
+			json_object_set_new(root, table[k].name, json_string(s->value[k]));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
 	if (!text)
@@ -355,8 +361,8 @@ json_t *settings_to_json(const struct settings *s)
 		const char *src = s->from_env[k] ? "env" : s->value[k] ? "file" : "default";
 
 		json_object_set_new(root, table[k].name,
-			json_pack("{s:s, s:s, s:s}", "value", settings_get(s, k),
-				  "source", src, "help", table[k].help));
+				    json_pack("{s:s, s:s, s:s}", "value", settings_get(s, k),
+					      "source", src, "help", table[k].help));
 	}
 	return root;
 }

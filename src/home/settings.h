@@ -28,8 +28,8 @@ enum setting_key {
 };
 
 struct settings {
-	char *value[SET_COUNT];     /* owned; NULL = default */
-	int from_env[SET_COUNT];    /* 1 when the environment overrides */
+	char *value[SET_COUNT];  /* owned; NULL = default */
+	int from_env[SET_COUNT]; /* 1 when the environment overrides */
 };
 
 /* Key name ("dht-bootstrap") → index, or -1. */
@@ -42,8 +42,7 @@ const char *settings_help(enum setting_key k);
  * Checks a value for a key. Returns 0, or -EINVAL with a sentence in err
  * ("listen-port must be a number from 1 to 65535").
  */
-int settings_validate(enum setting_key k, const char *value, char *err,
-		      size_t errlen);
+int settings_validate(enum setting_key k, const char *value, char *err, size_t errlen);
 
 /* Loads home/settings.json (absent = all defaults), then the environment. */
 int settings_load(struct settings *s, const char *home, char *err, size_t errlen);
@@ -54,8 +53,8 @@ void settings_free(struct settings *s);
 /* The effective value: environment, file, then default. Never NULL. */
 const char *settings_get(const struct settings *s, enum setting_key k);
 /* Sets (value != NULL) or unsets a file value after validating it. */
-int settings_set(struct settings *s, enum setting_key k, const char *value,
-		 char *err, size_t errlen);
+int settings_set(struct settings *s, enum setting_key k, const char *value, char *err,
+		 size_t errlen);
 
 /* {"key": {"value": V, "default": bool, "source": "file|env|default"}} */
 json_t *settings_to_json(const struct settings *s);

@@ -33,8 +33,9 @@ static int copy_str(json_t *o, const char *key, char *out, size_t cap, bool requ
 		return 0;
 	}
 	if (!json_is_string(v) || json_string_length(v) >= cap) {
-		*why = !v ? "a field is missing" : !json_is_string(v) ?
-			"a field is not a string" : "a field is too long";
+		*why = !v                   ? "a field is missing"
+		       : !json_is_string(v) ? "a field is not a string"
+					    : "a field is too long";
 		return -EINVAL;
 	}
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
@@ -102,7 +103,8 @@ static int parse_list(json_t *list, struct net_saved *out, size_t *n)
 	size_t i;
 	int skipped = 0;
 
-	json_array_foreach(list, i, item) {
+	json_array_foreach(list, i, item)
+	{
 		if (i >= STORE_MAX_NETWORKS) {
 			log_warn("store: networks.json: networks[%zu] and after skipped: more than %d networks",
 				 i, STORE_MAX_NETWORKS);
@@ -119,8 +121,8 @@ static int parse_list(json_t *list, struct net_saved *out, size_t *n)
 	return skipped;
 }
 
-int store_load_networks(const char *home, struct net_saved **out, size_t *n,
-			char *err, size_t errlen)
+int store_load_networks(const char *home, struct net_saved **out, size_t *n, char *err,
+			size_t errlen)
 {
 	char path[4096], *buf = NULL;
 	json_error_t jerr;
@@ -144,8 +146,8 @@ int store_load_networks(const char *home, struct net_saved **out, size_t *n,
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
 	if (!root) {
-		snprintf(err, errlen, "%s is not valid JSON: %s (line %d)", path,
-			 jerr.text, jerr.line);
+		snprintf(err, errlen, "%s is not valid JSON: %s (line %d)", path, jerr.text,
+			 jerr.line);
 		log_warn("store: %s; starting without its networks", err);
 		return 1;
 	}
@@ -181,11 +183,10 @@ static json_t *entry_json(const struct net_saved *s)
 		return NULL;
 	hex_encode(s->blob_hash, sizeof(s->blob_hash), hash);
 	hex_encode(s->record, s->record_len, rec);
-	o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:b, s:I}", "name", s->name,
-		      "room_id", s->room_id, "coordinator", s->coordinator,
-		      "hostname", s->hostname, "blob_hash", hash, "record", rec,
-		      "auto_accept_firewall", s->auto_accept_firewall,
-		      "ephemeral_s", (json_int_t)s->ephemeral_s);
+	o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:b, s:I}", "name", s->name, "room_id",
+		      s->room_id, "coordinator", s->coordinator, "hostname", s->hostname,
+		      "blob_hash", hash, "record", rec, "auto_accept_firewall",
+		      s->auto_accept_firewall, "ephemeral_s", (json_int_t)s->ephemeral_s);
 	free(rec);
 	if (o && s->has_base) {
 		hex_encode(s->base_hash, sizeof(s->base_hash), hash);
@@ -194,8 +195,7 @@ static json_t *entry_json(const struct net_saved *s)
 	return o;
 }
 
-int store_save_networks(const char *home, const struct net_saved *const *nets,
-			size_t n)
+int store_save_networks(const char *home, const struct net_saved *const *nets, size_t n)
 {
 	char path[4096];
 	json_t *root = json_object(), *list = json_array();
@@ -264,8 +264,8 @@ out:
 	return ret;
 }
 
-static int subpath(char *out, size_t cap, const char *home, const char *dir,
-		   const char *name, const char *ext)
+static int subpath(char *out, size_t cap, const char *home, const char *dir, const char *name,
+		   const char *ext)
 {
 	int n = snprintf(out, cap, "%s/%s/%s%s", home, dir, name, ext);
 
@@ -332,8 +332,7 @@ int store_delete_key(const char *home, const char *room_id)
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-int store_save_blob(const char *home, const uint8_t hash[32], const void *data,
-		    size_t len)
+int store_save_blob(const char *home, const uint8_t hash[32], const void *data, size_t len)
 {
 	char path[4096], dir[4096], name[65];
 	int ret;
@@ -347,8 +346,7 @@ int store_save_blob(const char *home, const uint8_t hash[32], const void *data,
 	return ret < 0 ? ret : fileio_write_atomic(path, data, len, 0600);
 }
 
-int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
-		    size_t *len)
+int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data, size_t *len)
 {
 	char path[4096], name[65];
 	uint8_t got[32];
@@ -413,14 +411,13 @@ int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_dr
 
 static size_t add_ref(uint8_t (*out)[32], size_t n, size_t cap, const uint8_t h[32])
 {
-	if (n >= cap || hash_listed(h, (const uint8_t (*)[32])out, n))
+	if (n >= cap || hash_listed(h, (const uint8_t(*)[32])out, n))
 		return n;
 	memcpy(out[n], h, 32);
 	return n + 1;
 }
 
-size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32],
-			     size_t cap)
+size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32], size_t cap)
 {
 	size_t count = 0;
 

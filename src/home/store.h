@@ -27,17 +27,17 @@
 #define STORE_MAX_NETWORKS 1024
 
 struct net_saved {
-	char name[64];            /* local alias */
-	char room_id[65];         /* hex of the network public key */
-	bool coordinator;         /* holds the network key */
-	char hostname[64];        /* our name in this network */
-	uint8_t blob_hash[32];    /* current roster */
-	uint8_t base_hash[32];    /* the roster before it (merge base) */
+	char name[64];         /* local alias */
+	char room_id[65];      /* hex of the network public key */
+	bool coordinator;      /* holds the network key */
+	char hostname[64];     /* our name in this network */
+	uint8_t blob_hash[32]; /* current roster */
+	uint8_t base_hash[32]; /* the roster before it (merge base) */
 	bool has_base;
 	uint8_t record[STORE_MAX_RECORD]; /* the signed network record holding it */
 	size_t record_len;
 	bool auto_accept_firewall;
-	uint64_t ephemeral_s;     /* coordinator: prune members offline longer; 0 = off */
+	uint64_t ephemeral_s; /* coordinator: prune members offline longer; 0 = off */
 };
 
 /*
@@ -49,11 +49,10 @@ struct net_saved {
  * read at all. A caller that may rewrite the file must back it up first
  * when the count is not 0.
  */
-int store_load_networks(const char *home, struct net_saved **out, size_t *n,
-			char *err, size_t errlen);
+int store_load_networks(const char *home, struct net_saved **out, size_t *n, char *err,
+			size_t errlen);
 /* nets is an array of pointers so callers can save from their own structs. */
-int store_save_networks(const char *home, const struct net_saved *const *nets,
-			size_t n);
+int store_save_networks(const char *home, const struct net_saved *const *nets, size_t n);
 
 /*
  * Copies networks.json to networks.json.bad-<16 hex of its BLAKE3> (0600,
@@ -67,11 +66,9 @@ int store_save_key(const char *home, const char *room_id, const uint8_t seed[32]
 int store_load_key(const char *home, const char *room_id, uint8_t seed[32]);
 int store_delete_key(const char *home, const char *room_id);
 
-int store_save_blob(const char *home, const uint8_t hash[32], const void *data,
-		    size_t len);
+int store_save_blob(const char *home, const uint8_t hash[32], const void *data, size_t len);
 /* Loads and checks the hash; *data is malloc'd. -EBADMSG on a hash mismatch. */
-int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data,
-		    size_t *len);
+int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data, size_t *len);
 
 /* Removes one blob file; an absent one is fine. */
 int store_delete_blob(const char *home, const uint8_t hash[32]);
@@ -84,8 +81,7 @@ int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_dr
 			const uint8_t (*keep)[32], size_t n_keep);
 /* The hashes saved networks reference (current and base), each once;
  * returns how many were written to out (at most cap). */
-size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32],
-			     size_t cap);
+size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32], size_t cap);
 /*
  * Start-up sweep: deletes every blob file (and temp file left by a crash)
  * keep does not name, and tightens the modes of the directory and what is

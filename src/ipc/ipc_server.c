@@ -20,22 +20,22 @@
 #include <unistd.h>
 
 #define IPC_MAX_PENDING 16
-#define FAREWELL_MS 1000	/* for the last frame to leave, then close anyway */
+#define FAREWELL_MS 1000 /* for the last frame to leave, then close anyway */
 
 struct ipc_client {
 	uv_pipe_t pipe;
-	uv_timer_t timer;  /* the deadline, see client_deadline */
+	uv_timer_t timer;       /* the deadline, see client_deadline */
 	struct ipc_server *srv; /* NULL once the server is closed */
 	struct frame_reader fr;
 	uid_t uid;
 	pid_t pid;
 	bool trusted;
-	bool refused;      /* over a cap: counts against none */
-	bool leaving;      /* told why it is closed; waiting for that to leave */
-	bool closed;       /* handle close requested */
-	int handles;       /* open uv handles */
+	bool refused; /* over a cap: counts against none */
+	bool leaving; /* told why it is closed; waiting for that to leave */
+	bool closed;  /* handle close requested */
+	int handles;  /* open uv handles */
 	int pending;
-	unsigned frames;   /* complete requests received */
+	unsigned frames; /* complete requests received */
 	struct ipc_client *next;
 };
 
@@ -113,8 +113,7 @@ static void send_json(struct ipc_client *c, json_t *msg, bool close_after)
 		msgpack_sbuffer_destroy(&wr->sb);
 		wr->sb.data = NULL;
 		msgpack_sbuffer_init(&wr->sb);
-		json_t *e = json_pack("{s:b, s:s}", "ok", 0, "error",
-				      "reply too large to send");
+		json_t *e = json_pack("{s:b, s:s}", "ok", 0, "error", "reply too large to send");
 		ipc_frame_encode(e, &wr->sb);
 		json_decref(e);
 	}
@@ -127,7 +126,8 @@ static void send_json(struct ipc_client *c, json_t *msg, bool close_after)
 		return;
 	}
 	/* Replies it does not read would otherwise pile up here. */
-	if (c->srv && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > c->srv->lim.unread) {
+	if (c->srv &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > c->srv->lim.unread) {
 		log_debug("ipc: pid %d leaves its replies unread, closing", (int)c->pid);
 		client_close(c);
 	}
@@ -306,8 +306,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 /* Why c may not stay (into buf), or NULL. Every client not yet freed
  * counts, closed ones with answers owed included; refused ones do not. */
-static const char *over_cap(const struct ipc_server *s, const struct ipc_client *c,
-			    char *buf, size_t len)
+static const char *over_cap(const struct ipc_server *s, const struct ipc_client *c, char *buf,
+			    size_t len)
 {
 	unsigned all = 0, untrusted = 0, same = 0;
 
@@ -319,19 +319,22 @@ static const char *over_cap(const struct ipc_server *s, const struct ipc_client 
 		same += o->uid == c->uid;
 	}
 	if (all >= s->lim.clients) {
-		snprintf(buf, len, "the daemon already serves %u clients; try again once some 'ray' commands have ended",
+		snprintf(buf, len,
+			 "the daemon already serves %u clients; try again once some 'ray' commands have ended",
 			 all);
 		return buf;
 	}
 	if (c->trusted)
 		return NULL;
 	if (same >= s->lim.per_uid) {
-		snprintf(buf, len, "uid %u already holds %u connections to the daemon (the most one user may); end some 'ray' commands first",
+		snprintf(buf, len,
+			 "uid %u already holds %u connections to the daemon (the most one user may); end some 'ray' commands first",
 			 (unsigned)c->uid, same);
 		return buf;
 	}
 	if (untrusted >= s->lim.untrusted) {
-		snprintf(buf, len, "the daemon already serves %u clients of ordinary users; try again later",
+		snprintf(buf, len,
+			 "the daemon already serves %u clients of ordinary users; try again later",
 			 untrusted);
 		return buf;
 	}

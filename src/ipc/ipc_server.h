@@ -48,12 +48,12 @@
 struct ipc_client;
 
 struct ipc_request {
-	struct ipc_client *client;  /* NULL once the client is gone */
-	uid_t uid;                  /* caller's uid from SO_PEERCRED */
+	struct ipc_client *client; /* NULL once the client is gone */
+	uid_t uid;                 /* caller's uid from SO_PEERCRED */
 	pid_t pid;
-	const char *cmd;            /* valid until the reply */
-	json_t *args;               /* borrowed until the reply; never NULL */
-	json_t *msg;                /* owned: the whole request */
+	const char *cmd; /* valid until the reply */
+	json_t *args;    /* borrowed until the reply; never NULL */
+	json_t *msg;     /* owned: the whole request */
 };
 
 typedef void (*ipc_dispatch_fn)(struct ipc_request *req, void *ud);

@@ -16,10 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADDRESS_V4_NET 0x64400000u	/* 100.64.0.0 */
-#define ADDRESS_V4_MASK 0xffc00000u	/* /10 */
+#define ADDRESS_V4_NET 0x64400000u  /* 100.64.0.0 */
+#define ADDRESS_V4_MASK 0xffc00000u /* /10 */
 #define ADDRESS_V4_HOST 0x003fffffu
-#define ADDRESS_V4_STRLEN 16		/* "255.255.255.255" + NUL */
+#define ADDRESS_V4_STRLEN 16 /* "255.255.255.255" + NUL */
 #define ADDRESS_V6_STRLEN 46
 
 uint32_t address_ipv4(const char *id_str, uint32_t collision_index);

@@ -15,22 +15,19 @@
 /* An empty msgpack map: the default "no suggestions". */
 static const uint8_t empty_map[] = { 0x80 };
 
-int
-gb_member_check(const struct gb_member *m)
+int gb_member_check(const struct gb_member *m)
 {
 	if (!identity_id_valid(m->id) || !hostname_valid(m->hostname))
 		return -EINVAL;
 	/* A chosen index could land on an address of another network. */
 	if (m->collision_index > GB_MAX_COLLISION_INDEX)
 		return -EINVAL;
-	if (m->ipv4 != address_ipv4(m->id, m->collision_index) ||
-	    address_ipv4_is_reserved(m->ipv4))
+	if (m->ipv4 != address_ipv4(m->id, m->collision_index) || address_ipv4_is_reserved(m->ipv4))
 		return -EINVAL;
 	return 0;
 }
 
-int
-gb_approved_check(const struct gb_approved *a)
+int gb_approved_check(const struct gb_approved *a)
 {
 	if (!identity_id_valid(a->id))
 		return -EINVAL;
@@ -39,8 +36,7 @@ gb_approved_check(const struct gb_approved *a)
 	return 0;
 }
 
-static bool
-key_id_valid(const char *s)
+static bool key_id_valid(const char *s)
 {
 	size_t n, i;
 
@@ -48,35 +44,30 @@ key_id_valid(const char *s)
 	if (n == 0 || n > GB_KEY_ID_MAX)
 		return false;
 	for (i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9')))
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
 			return false;
 	}
 	return true;
 }
 
-int
-gb_key_check(const struct gb_key *k)
+int gb_key_check(const struct gb_key *k)
 {
 	return key_id_valid(k->id) ? 0 : -EINVAL;
 }
 
-static int
-cmp_u32(const void *a, const void *b)
+static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
 }
 
-static int
-cmp_strp(const void *a, const void *b)
+static int cmp_strp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int
-gb_members_unique(const struct gb_member *m, size_t n)
+int gb_members_unique(const struct gb_member *m, size_t n)
 {
 	uint32_t *ips = NULL;
 	const char **names = NULL;
@@ -109,16 +100,14 @@ out:
 	return rc;
 }
 
-static int
-cmp_hash(const void *a, const void *b)
+static int cmp_hash(const void *a, const void *b)
 {
 	return memcmp(a, b, GB_HASH_LEN);
 }
 
-int
-gb_keys_unique(const struct gb_key *k, size_t n)
+int gb_keys_unique(const struct gb_key *k, size_t n)
 {
-	uint8_t (*h)[GB_HASH_LEN];
+	uint8_t(*h)[GB_HASH_LEN];
 	size_t i;
 	int rc = 0;
 
@@ -143,9 +132,7 @@ gb_keys_unique(const struct gb_key *k, size_t n)
  * binary search serves all three arrays: it returns the index of id, or
  * where it would be inserted, and sets *found.
  */
-static size_t
-sorted_find(const void *arr, size_t n, size_t size, const char *id,
-    bool *found)
+static size_t sorted_find(const void *arr, size_t n, size_t size, const char *id, bool *found)
 {
 	size_t lo = 0, hi = n, mid;
 	int c;
@@ -166,9 +153,7 @@ sorted_find(const void *arr, size_t n, size_t size, const char *id,
 	return lo;
 }
 
-static int
-sorted_insert(void **arr, size_t *n, size_t size, size_t pos,
-    const void *entry)
+static int sorted_insert(void **arr, size_t *n, size_t size, size_t pos, const void *entry)
 {
 	char *na;
 
@@ -182,8 +167,7 @@ sorted_insert(void **arr, size_t *n, size_t size, size_t pos,
 	return 0;
 }
 
-static void
-sorted_remove(void *arr, size_t *n, size_t size, size_t pos)
+static void sorted_remove(void *arr, size_t *n, size_t size, size_t pos)
 {
 	char *a = arr;
 
@@ -191,8 +175,7 @@ sorted_remove(void *arr, size_t *n, size_t size, size_t pos)
 	(*n)--;
 }
 
-static int
-copy_name(char *dst, const char *src)
+static int copy_name(char *dst, const char *src)
 {
 	if (!hostname_valid(src))
 		return -EINVAL;
@@ -200,8 +183,7 @@ copy_name(char *dst, const char *src)
 	return 0;
 }
 
-int
-group_blob_init(struct group_blob *b, const char *name, enum group_mode mode)
+int group_blob_init(struct group_blob *b, const char *name, enum group_mode mode)
 {
 	memset(b, 0, sizeof(*b));
 	if (copy_name(b->name, name) < 0)
@@ -218,9 +200,7 @@ group_blob_init(struct group_blob *b, const char *name, enum group_mode mode)
 	return 0;
 }
 
-bool
-group_blob_has_ancestor(const struct group_blob *b,
-    const uint8_t hash[GB_HASH_LEN])
+bool group_blob_has_ancestor(const struct group_blob *b, const uint8_t hash[GB_HASH_LEN])
 {
 	for (size_t i = 0; i < b->n_ancestors; i++)
 		if (memcmp(b->ancestors[i], hash, GB_HASH_LEN) == 0)
@@ -228,22 +208,19 @@ group_blob_has_ancestor(const struct group_blob *b,
 	return false;
 }
 
-void
-group_blob_add_ancestor(struct group_blob *b, const uint8_t hash[GB_HASH_LEN])
+void group_blob_add_ancestor(struct group_blob *b, const uint8_t hash[GB_HASH_LEN])
 {
 	b->format = GB_FORMAT_VERSION;
 	if (group_blob_has_ancestor(b, hash))
 		return;
 	if (b->n_ancestors == GB_MAX_ANCESTORS)
-		b->n_ancestors--;	/* the oldest drops off */
+		b->n_ancestors--; /* the oldest drops off */
 	memmove(b->ancestors[1], b->ancestors[0], b->n_ancestors * GB_HASH_LEN);
 	memcpy(b->ancestors[0], hash, GB_HASH_LEN);
 	b->n_ancestors++;
 }
 
-bool
-group_blob_same_members_and_fields(const struct group_blob *a,
-    const struct group_blob *b)
+bool group_blob_same_members_and_fields(const struct group_blob *a, const struct group_blob *b)
 {
 	struct group_blob x = *a, y = *b;
 	uint8_t *ea = NULL, *eb = NULL;
@@ -265,9 +242,8 @@ group_blob_same_members_and_fields(const struct group_blob *a,
 	return same;
 }
 
-void
-group_blob_set_merge_parents(struct group_blob *b, const uint8_t a[GB_HASH_LEN],
-    const uint8_t c[GB_HASH_LEN], uint64_t version)
+void group_blob_set_merge_parents(struct group_blob *b, const uint8_t a[GB_HASH_LEN],
+				  const uint8_t c[GB_HASH_LEN], uint64_t version)
 {
 	int lo_first = memcmp(a, c, GB_HASH_LEN) < 0;
 
@@ -276,8 +252,7 @@ group_blob_set_merge_parents(struct group_blob *b, const uint8_t a[GB_HASH_LEN],
 	b->version = version;
 }
 
-void
-group_blob_free(struct group_blob *b)
+void group_blob_free(struct group_blob *b)
 {
 	if (b == NULL)
 		return;
@@ -288,8 +263,7 @@ group_blob_free(struct group_blob *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static void *
-dup_array(const void *src, size_t n, size_t size, int *rc)
+static void *dup_array(const void *src, size_t n, size_t size, int *rc)
 {
 	void *p;
 
@@ -304,16 +278,13 @@ dup_array(const void *src, size_t n, size_t size, int *rc)
 	return p;
 }
 
-int
-group_blob_copy(struct group_blob *dst, const struct group_blob *src)
+int group_blob_copy(struct group_blob *dst, const struct group_blob *src)
 {
 	int rc = 0;
 
 	*dst = *src;
-	dst->members = dup_array(src->members, src->n_members,
-	    sizeof(*src->members), &rc);
-	dst->approved = dup_array(src->approved, src->n_approved,
-	    sizeof(*src->approved), &rc);
+	dst->members = dup_array(src->members, src->n_members, sizeof(*src->members), &rc);
+	dst->approved = dup_array(src->approved, src->n_approved, sizeof(*src->approved), &rc);
 	dst->keys = dup_array(src->keys, src->n_keys, sizeof(*src->keys), &rc);
 	dst->firewall = dup_array(src->firewall, src->firewall_len, 1, &rc);
 	if (rc < 0)
@@ -321,8 +292,7 @@ group_blob_copy(struct group_blob *dst, const struct group_blob *src)
 	return rc;
 }
 
-int
-group_blob_set_name(struct group_blob *b, const char *name)
+int group_blob_set_name(struct group_blob *b, const char *name)
 {
 	if (!hostname_valid(name))
 		return -EINVAL;
@@ -333,8 +303,7 @@ group_blob_set_name(struct group_blob *b, const char *name)
 	return 0;
 }
 
-int
-group_blob_set_mode(struct group_blob *b, enum group_mode mode)
+int group_blob_set_mode(struct group_blob *b, enum group_mode mode)
 {
 	if (mode != GROUP_MODE_OPEN && mode != GROUP_MODE_CLOSED)
 		return -EINVAL;
@@ -345,13 +314,11 @@ group_blob_set_mode(struct group_blob *b, enum group_mode mode)
 	return 0;
 }
 
-int
-group_blob_set_firewall(struct group_blob *b, const uint8_t *data, size_t len)
+int group_blob_set_firewall(struct group_blob *b, const uint8_t *data, size_t len)
 {
 	uint8_t *copy;
 
-	if (data == NULL || len > GB_FIREWALL_MAX ||
-	    group_blob_check_msgpack(data, len) < 0)
+	if (data == NULL || len > GB_FIREWALL_MAX || group_blob_check_msgpack(data, len) < 0)
 		return -EINVAL;
 	copy = malloc(len);
 	if (copy == NULL)
@@ -364,8 +331,7 @@ group_blob_set_firewall(struct group_blob *b, const uint8_t *data, size_t len)
 	return 0;
 }
 
-int
-group_blob_add_member(struct group_blob *b, const struct gb_member *m)
+int group_blob_add_member(struct group_blob *b, const struct gb_member *m)
 {
 	struct gb_member e;
 	bool found;
@@ -384,16 +350,13 @@ group_blob_add_member(struct group_blob *b, const struct gb_member *m)
 	if (found || group_blob_find_member_by_ipv4(b, e.ipv4) != NULL ||
 	    group_blob_find_member_by_hostname(b, e.hostname) != NULL)
 		return -EEXIST;
-	rc = sorted_insert((void **)&b->members, &b->n_members, sizeof(e),
-	    pos, &e);
+	rc = sorted_insert((void **)&b->members, &b->n_members, sizeof(e), pos, &e);
 	if (rc == 0)
 		b->version++;
 	return rc;
 }
 
-int
-group_blob_admit(struct group_blob *b, const char *id, const char *hostname,
-    bool coordinator)
+int group_blob_admit(struct group_blob *b, const char *id, const char *hostname, bool coordinator)
 {
 	struct gb_member m;
 	int rc;
@@ -410,14 +373,12 @@ group_blob_admit(struct group_blob *b, const char *id, const char *hostname,
 	return group_blob_add_member(b, &m);
 }
 
-int
-group_blob_remove_member(struct group_blob *b, const char *id)
+int group_blob_remove_member(struct group_blob *b, const char *id)
 {
 	bool found;
 	size_t pos;
 
-	pos = sorted_find(b->members, b->n_members, sizeof(*b->members), id,
-	    &found);
+	pos = sorted_find(b->members, b->n_members, sizeof(*b->members), id, &found);
 	if (!found)
 		return -ENOENT;
 	sorted_remove(b->members, &b->n_members, sizeof(*b->members), pos);
@@ -425,22 +386,19 @@ group_blob_remove_member(struct group_blob *b, const char *id)
 	return 0;
 }
 
-const struct gb_member *
-group_blob_find_member(const struct group_blob *b, const char *id)
+const struct gb_member *group_blob_find_member(const struct group_blob *b, const char *id)
 {
 	bool found;
 	size_t pos;
 
 	if (id == NULL)
 		return NULL;
-	pos = sorted_find(b->members, b->n_members, sizeof(*b->members), id,
-	    &found);
+	pos = sorted_find(b->members, b->n_members, sizeof(*b->members), id, &found);
 	return found ? &b->members[pos] : NULL;
 }
 
-const struct gb_member *
-group_blob_find_member_by_hostname(const struct group_blob *b,
-    const char *hostname)
+const struct gb_member *group_blob_find_member_by_hostname(const struct group_blob *b,
+							   const char *hostname)
 {
 	size_t i;
 
@@ -451,8 +409,7 @@ group_blob_find_member_by_hostname(const struct group_blob *b,
 	return NULL;
 }
 
-const struct gb_member *
-group_blob_find_member_by_ipv4(const struct group_blob *b, uint32_t ip)
+const struct gb_member *group_blob_find_member_by_ipv4(const struct group_blob *b, uint32_t ip)
 {
 	size_t i;
 
@@ -463,9 +420,7 @@ group_blob_find_member_by_ipv4(const struct group_blob *b, uint32_t ip)
 	return NULL;
 }
 
-int
-group_blob_assign_ip(const struct group_blob *b, const char *id, uint32_t *ip,
-    uint32_t *index)
+int group_blob_assign_ip(const struct group_blob *b, const char *id, uint32_t *ip, uint32_t *index)
 {
 	const struct gb_member *holder;
 	uint32_t n, cand;
@@ -486,9 +441,7 @@ group_blob_assign_ip(const struct group_blob *b, const char *id, uint32_t *ip,
 	return -EADDRNOTAVAIL;
 }
 
-int
-group_blob_set_hostname(struct group_blob *b, const char *id,
-    const char *hostname)
+int group_blob_set_hostname(struct group_blob *b, const char *id, const char *hostname)
 {
 	const struct gb_member *m, *holder;
 
@@ -509,9 +462,7 @@ group_blob_set_hostname(struct group_blob *b, const char *id,
 	return 0;
 }
 
-int
-group_blob_set_coordinator(struct group_blob *b, const char *id,
-    bool coordinator)
+int group_blob_set_coordinator(struct group_blob *b, const char *id, bool coordinator)
 {
 	const struct gb_member *m;
 
@@ -525,15 +476,12 @@ group_blob_set_coordinator(struct group_blob *b, const char *id,
 	return 0;
 }
 
-bool
-group_blob_hostname_taken(const char *name, void *arg)
+bool group_blob_hostname_taken(const char *name, void *arg)
 {
 	return group_blob_find_member_by_hostname(arg, name) != NULL;
 }
 
-int
-group_blob_add_approved(struct group_blob *b, const char *id,
-    const char *hostname)
+int group_blob_add_approved(struct group_blob *b, const char *id, const char *hostname)
 {
 	struct gb_approved a;
 	bool found;
@@ -554,21 +502,18 @@ group_blob_add_approved(struct group_blob *b, const char *id,
 	pos = sorted_find(b->approved, b->n_approved, sizeof(a), id, &found);
 	if (found)
 		return -EEXIST;
-	rc = sorted_insert((void **)&b->approved, &b->n_approved, sizeof(a),
-	    pos, &a);
+	rc = sorted_insert((void **)&b->approved, &b->n_approved, sizeof(a), pos, &a);
 	if (rc == 0)
 		b->version++;
 	return rc;
 }
 
-int
-group_blob_remove_approved(struct group_blob *b, const char *id)
+int group_blob_remove_approved(struct group_blob *b, const char *id)
 {
 	bool found;
 	size_t pos;
 
-	pos = sorted_find(b->approved, b->n_approved, sizeof(*b->approved), id,
-	    &found);
+	pos = sorted_find(b->approved, b->n_approved, sizeof(*b->approved), id, &found);
 	if (!found)
 		return -ENOENT;
 	sorted_remove(b->approved, &b->n_approved, sizeof(*b->approved), pos);
@@ -576,21 +521,18 @@ group_blob_remove_approved(struct group_blob *b, const char *id)
 	return 0;
 }
 
-const struct gb_approved *
-group_blob_find_approved(const struct group_blob *b, const char *id)
+const struct gb_approved *group_blob_find_approved(const struct group_blob *b, const char *id)
 {
 	bool found;
 	size_t pos;
 
 	if (id == NULL)
 		return NULL;
-	pos = sorted_find(b->approved, b->n_approved, sizeof(*b->approved), id,
-	    &found);
+	pos = sorted_find(b->approved, b->n_approved, sizeof(*b->approved), id, &found);
 	return found ? &b->approved[pos] : NULL;
 }
 
-int
-group_blob_add_key(struct group_blob *b, const struct gb_key *k)
+int group_blob_add_key(struct group_blob *b, const struct gb_key *k)
 {
 	struct gb_key e;
 	bool found;
@@ -612,8 +554,7 @@ group_blob_add_key(struct group_blob *b, const struct gb_key *k)
 	return rc;
 }
 
-int
-group_blob_revoke_key(struct group_blob *b, const char *id)
+int group_blob_revoke_key(struct group_blob *b, const char *id)
 {
 	bool found;
 	size_t pos;
@@ -626,9 +567,8 @@ group_blob_revoke_key(struct group_blob *b, const char *id)
 	return 0;
 }
 
-const struct gb_key *
-group_blob_find_key_by_hash(const struct group_blob *b,
-    const uint8_t hash[GB_HASH_LEN])
+const struct gb_key *group_blob_find_key_by_hash(const struct group_blob *b,
+						 const uint8_t hash[GB_HASH_LEN])
 {
 	size_t i;
 
@@ -639,9 +579,7 @@ group_blob_find_key_by_hash(const struct group_blob *b,
 	return NULL;
 }
 
-int
-group_blob_key_check(const struct group_blob *b,
-    const uint8_t hash[GB_HASH_LEN], uint64_t now)
+int group_blob_key_check(const struct group_blob *b, const uint8_t hash[GB_HASH_LEN], uint64_t now)
 {
 	const struct gb_key *k;
 

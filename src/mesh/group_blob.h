@@ -40,7 +40,7 @@
 #include "mesh/hostname.h"
 #include "mesh/identity.h"
 
-#define GB_FORMAT_VERSION 2	/* 1: without ancestors (still read) */
+#define GB_FORMAT_VERSION 2 /* 1: without ancestors (still read) */
 #define GB_MAX_ANCESTORS 32
 #define GB_MAX_MEMBERS 1024
 #define GB_MAX_APPROVED 1024
@@ -83,7 +83,7 @@ enum group_mode {
 
 struct gb_member {
 	char id[IDENTITY_ID_LEN + 1];
-	uint32_t ipv4;			/* host order, = address_ipv4(id, idx) */
+	uint32_t ipv4; /* host order, = address_ipv4(id, idx) */
 	uint32_t collision_index;
 	char hostname[HOSTNAME_BUF];
 	bool coordinator;
@@ -91,14 +91,14 @@ struct gb_member {
 
 struct gb_approved {
 	char id[IDENTITY_ID_LEN + 1];
-	char hostname[HOSTNAME_BUF];	/* "" when the joiner picks its name */
+	char hostname[HOSTNAME_BUF]; /* "" when the joiner picks its name */
 };
 
 struct gb_key {
-	char id[GB_KEY_ID_MAX + 1];	/* 1-32 of a-z 0-9 */
-	uint8_t secret_hash[GB_HASH_LEN];	/* BLAKE3 of the secret */
-	uint64_t created;		/* unix seconds */
-	uint64_t expires;		/* unix seconds, 0 = never */
+	char id[GB_KEY_ID_MAX + 1];       /* 1-32 of a-z 0-9 */
+	uint8_t secret_hash[GB_HASH_LEN]; /* BLAKE3 of the secret */
+	uint64_t created;                 /* unix seconds */
+	uint64_t expires;                 /* unix seconds, 0 = never */
 	bool revoked;
 };
 
@@ -112,7 +112,7 @@ struct group_blob {
 	size_t n_approved;
 	struct gb_key *keys;
 	size_t n_keys;
-	uint8_t *firewall;		/* one msgpack object */
+	uint8_t *firewall; /* one msgpack object */
 	size_t firewall_len;
 	/*
 	 * Hashes of the rosters this one was made from, newest first: the
@@ -122,13 +122,12 @@ struct group_blob {
 	 */
 	uint8_t ancestors[GB_MAX_ANCESTORS][GB_HASH_LEN];
 	size_t n_ancestors;
-	uint32_t format;		/* as read; new rosters: GB_FORMAT_VERSION */
+	uint32_t format; /* as read; new rosters: GB_FORMAT_VERSION */
 };
 
 /* An empty roster (version 0, firewall = empty map). name must be a valid
  * hostname. */
-int group_blob_init(struct group_blob *b, const char *name,
-    enum group_mode mode);
+int group_blob_init(struct group_blob *b, const char *name, enum group_mode mode);
 void group_blob_free(struct group_blob *b);
 /* dst must not be initialised; on success it is an independent copy. */
 int group_blob_copy(struct group_blob *dst, const struct group_blob *src);
@@ -137,16 +136,14 @@ int group_blob_set_name(struct group_blob *b, const char *name);
 int group_blob_set_mode(struct group_blob *b, enum group_mode mode);
 /* Replaces the suggested firewall; data must be exactly one well-formed
  * msgpack object of at most GB_FIREWALL_MAX bytes. */
-int group_blob_set_firewall(struct group_blob *b, const uint8_t *data,
-    size_t len);
+int group_blob_set_firewall(struct group_blob *b, const uint8_t *data, size_t len);
 
 /* Members. add checks everything decode checks: -EINVAL for a bad id,
  * hostname or address, -EEXIST for a duplicate id, address or hostname,
  * -ENOSPC beyond GB_MAX_MEMBERS. */
 int group_blob_add_member(struct group_blob *b, const struct gb_member *m);
 /* assign_ip + add_member in one step. */
-int group_blob_admit(struct group_blob *b, const char *id,
-    const char *hostname, bool coordinator);
+int group_blob_admit(struct group_blob *b, const char *id, const char *hostname, bool coordinator);
 int group_blob_remove_member(struct group_blob *b, const char *id);
 /*
  * Three-way merge of the member lists after two coordinators changed the
@@ -157,8 +154,8 @@ int group_blob_remove_member(struct group_blob *b, const char *id);
  * changes (0: theirs has nothing ours lacks) or -errno; on error ours may
  * be partly merged.
  */
-int group_blob_merge_members(struct group_blob *ours,
-    const struct group_blob *base, const struct group_blob *theirs);
+int group_blob_merge_members(struct group_blob *ours, const struct group_blob *base,
+			     const struct group_blob *theirs);
 /*
  * The whole three-way merge (group_blob_merge.c): members as above, then
  * every other field. A change theirs made since base is taken unless ours
@@ -171,42 +168,34 @@ int group_blob_merge_members(struct group_blob *ours,
  * changes or -errno, as group_blob_merge_members.
  */
 int group_blob_merge(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs);
-const struct gb_member *group_blob_find_member(const struct group_blob *b,
-    const char *id);
-const struct gb_member *group_blob_find_member_by_hostname(
-    const struct group_blob *b, const char *hostname);
-const struct gb_member *group_blob_find_member_by_ipv4(
-    const struct group_blob *b, uint32_t ip);
+		     const struct group_blob *theirs);
+const struct gb_member *group_blob_find_member(const struct group_blob *b, const char *id);
+const struct gb_member *group_blob_find_member_by_hostname(const struct group_blob *b,
+							   const char *hostname);
+const struct gb_member *group_blob_find_member_by_ipv4(const struct group_blob *b, uint32_t ip);
 /* Lowest collision index whose address is neither reserved nor held by
  * another member (the member `id` itself does not count); -EADDRNOTAVAIL
  * when none up to GB_MAX_COLLISION_INDEX is. */
-int group_blob_assign_ip(const struct group_blob *b, const char *id,
-    uint32_t *ip, uint32_t *index);
+int group_blob_assign_ip(const struct group_blob *b, const char *id, uint32_t *ip, uint32_t *index);
 /* -ENOENT for an unknown member, -EEXIST when another member has the name. */
-int group_blob_set_hostname(struct group_blob *b, const char *id,
-    const char *hostname);
-int group_blob_set_coordinator(struct group_blob *b, const char *id,
-    bool coordinator);
+int group_blob_set_hostname(struct group_blob *b, const char *id, const char *hostname);
+int group_blob_set_coordinator(struct group_blob *b, const char *id, bool coordinator);
 /* hostname_taken_fn for hostname_resolve_clash; arg is the group_blob. */
 bool group_blob_hostname_taken(const char *name, void *arg);
 
 /* Approved identities; hostname may be NULL or "". */
-int group_blob_add_approved(struct group_blob *b, const char *id,
-    const char *hostname);
+int group_blob_add_approved(struct group_blob *b, const char *id, const char *hostname);
 int group_blob_remove_approved(struct group_blob *b, const char *id);
-const struct gb_approved *group_blob_find_approved(const struct group_blob *b,
-    const char *id);
+const struct gb_approved *group_blob_find_approved(const struct group_blob *b, const char *id);
 
 /* Reusable keys. */
 int group_blob_add_key(struct group_blob *b, const struct gb_key *k);
 int group_blob_revoke_key(struct group_blob *b, const char *id);
 const struct gb_key *group_blob_find_key_by_hash(const struct group_blob *b,
-    const uint8_t hash[GB_HASH_LEN]);
+						 const uint8_t hash[GB_HASH_LEN]);
 /* The admission decision: 0 when a key with this hash exists, is not revoked
  * and not expired at `now`; -ENOENT, -EKEYREVOKED or -EKEYEXPIRED else. */
-int group_blob_key_check(const struct group_blob *b,
-    const uint8_t hash[GB_HASH_LEN], uint64_t now);
+int group_blob_key_check(const struct group_blob *b, const uint8_t hash[GB_HASH_LEN], uint64_t now);
 
 /* Puts hash first in the ancestors (an ancestor already listed stays where
  * it is; the oldest drops off a full list) and makes b a current-format
@@ -214,8 +203,7 @@ int group_blob_key_check(const struct group_blob *b,
 void group_blob_add_ancestor(struct group_blob *b, const uint8_t hash[GB_HASH_LEN]);
 /* Whether a and b list the same members, approvals, keys, name, mode and
  * firewall (version and ancestors aside). */
-bool group_blob_same_members_and_fields(const struct group_blob *a,
-    const struct group_blob *b);
+bool group_blob_same_members_and_fields(const struct group_blob *a, const struct group_blob *b);
 /*
  * For a merge of two rosters of one sequence: both as the first ancestors,
  * the lower hash first, and the version reset to `version` (theirs and
@@ -223,13 +211,11 @@ bool group_blob_same_members_and_fields(const struct group_blob *a,
  * sign the same bytes, and meet on one roster instead of two.
  */
 void group_blob_set_merge_parents(struct group_blob *b, const uint8_t a[GB_HASH_LEN],
-    const uint8_t c[GB_HASH_LEN], uint64_t version);
-bool group_blob_has_ancestor(const struct group_blob *b,
-    const uint8_t hash[GB_HASH_LEN]);
+				  const uint8_t c[GB_HASH_LEN], uint64_t version);
+bool group_blob_has_ancestor(const struct group_blob *b, const uint8_t hash[GB_HASH_LEN]);
 
 /* Canonical bytes; *out (caller frees) holds *len bytes. */
-int group_blob_encode(const struct group_blob *b, uint8_t **out,
-    size_t *len);
+int group_blob_encode(const struct group_blob *b, uint8_t **out, size_t *len);
 /* Strict decoder; b must not be initialised and is only filled on success. */
 int group_blob_decode(const uint8_t *data, size_t len, struct group_blob *b);
 /* BLAKE3 of the canonical encoding. */

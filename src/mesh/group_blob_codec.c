@@ -37,8 +37,7 @@
 
 /* ---- encoding ---- */
 
-static int
-pack_str(msgpack_packer *pk, const char *s)
+static int pack_str(msgpack_packer *pk, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -47,53 +46,42 @@ pack_str(msgpack_packer *pk, const char *s)
 	return 0;
 }
 
-static int
-pack_bool(msgpack_packer *pk, bool v)
+static int pack_bool(msgpack_packer *pk, bool v)
 {
-	return (v ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) != 0 ?
-	    -ENOMEM : 0;
+	return (v ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) != 0 ? -ENOMEM : 0;
 }
 
-static int
-pack_member(msgpack_packer *pk, const struct gb_member *m)
+static int pack_member(msgpack_packer *pk, const struct gb_member *m)
 {
-	if (msgpack_pack_array(pk, MEMBER_FIELDS) != 0 ||
-	    pack_str(pk, m->id) < 0 ||
+	if (msgpack_pack_array(pk, MEMBER_FIELDS) != 0 || pack_str(pk, m->id) < 0 ||
 	    msgpack_pack_uint32(pk, m->ipv4) != 0 ||
-	    msgpack_pack_uint32(pk, m->collision_index) != 0 ||
-	    pack_str(pk, m->hostname) < 0 ||
+	    msgpack_pack_uint32(pk, m->collision_index) != 0 || pack_str(pk, m->hostname) < 0 ||
 	    pack_bool(pk, m->coordinator) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-static int
-pack_approved(msgpack_packer *pk, const struct gb_approved *a)
+static int pack_approved(msgpack_packer *pk, const struct gb_approved *a)
 {
-	if (msgpack_pack_array(pk, APPROVED_FIELDS) != 0 ||
-	    pack_str(pk, a->id) < 0)
+	if (msgpack_pack_array(pk, APPROVED_FIELDS) != 0 || pack_str(pk, a->id) < 0)
 		return -ENOMEM;
 	if (a->hostname[0] == '\0')
 		return msgpack_pack_nil(pk) != 0 ? -ENOMEM : 0;
 	return pack_str(pk, a->hostname);
 }
 
-static int
-pack_key(msgpack_packer *pk, const struct gb_key *k)
+static int pack_key(msgpack_packer *pk, const struct gb_key *k)
 {
-	if (msgpack_pack_array(pk, KEY_FIELDS) != 0 ||
-	    pack_str(pk, k->id) < 0 ||
+	if (msgpack_pack_array(pk, KEY_FIELDS) != 0 || pack_str(pk, k->id) < 0 ||
 	    msgpack_pack_bin(pk, GB_HASH_LEN) != 0 ||
 	    msgpack_pack_bin_body(pk, k->secret_hash, GB_HASH_LEN) != 0 ||
-	    msgpack_pack_uint64(pk, k->created) != 0 ||
-	    msgpack_pack_uint64(pk, k->expires) != 0 ||
+	    msgpack_pack_uint64(pk, k->created) != 0 || msgpack_pack_uint64(pk, k->expires) != 0 ||
 	    pack_bool(pk, k->revoked) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-static int
-pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
+static int pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
 {
 	size_t i;
 
@@ -101,8 +89,7 @@ pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
 
 	if (msgpack_pack_array(pk, v1 ? TOP_FIELDS_V1 : TOP_FIELDS) != 0 ||
 	    msgpack_pack_uint32(pk, v1 ? 1 : GB_FORMAT_VERSION) != 0 ||
-	    msgpack_pack_uint64(pk, b->version) != 0 ||
-	    pack_str(pk, b->name) < 0 ||
+	    msgpack_pack_uint64(pk, b->version) != 0 || pack_str(pk, b->name) < 0 ||
 	    pack_str(pk, b->mode == GROUP_MODE_OPEN ? "open" : "closed") < 0)
 		return -ENOMEM;
 	if (msgpack_pack_array(pk, b->n_members) != 0)
@@ -124,8 +111,7 @@ pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
 			return -ENOMEM;
 	}
 	/* The firewall object was validated when it was set or decoded. */
-	if (msgpack_sbuffer_write(sb, (const char *)b->firewall,
-	    b->firewall_len) != 0)
+	if (msgpack_sbuffer_write(sb, (const char *)b->firewall, b->firewall_len) != 0)
 		return -ENOMEM;
 	if (v1)
 		return b->n_ancestors ? -EINVAL : 0;
@@ -138,8 +124,7 @@ pack_blob(msgpack_packer *pk, msgpack_sbuffer *sb, const struct group_blob *b)
 	return 0;
 }
 
-int
-group_blob_encode(const struct group_blob *b, uint8_t **out, size_t *len)
+int group_blob_encode(const struct group_blob *b, uint8_t **out, size_t *len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -163,8 +148,7 @@ group_blob_encode(const struct group_blob *b, uint8_t **out, size_t *len)
 	return 0;
 }
 
-int
-group_blob_hash(const struct group_blob *b, uint8_t out[GB_HASH_LEN])
+int group_blob_hash(const struct group_blob *b, uint8_t out[GB_HASH_LEN])
 {
 	uint8_t *bytes;
 	size_t len;
@@ -186,14 +170,12 @@ struct rd {
 	size_t off;
 };
 
-static size_t
-rd_left(const struct rd *r)
+static size_t rd_left(const struct rd *r)
 {
 	return r->len - r->off;
 }
 
-static int
-rd_take(struct rd *r, size_t n, const uint8_t **out)
+static int rd_take(struct rd *r, size_t n, const uint8_t **out)
 {
 	if (n > rd_left(r))
 		return -EINVAL;
@@ -203,8 +185,7 @@ rd_take(struct rd *r, size_t n, const uint8_t **out)
 	return 0;
 }
 
-static int
-rd_be(struct rd *r, size_t n, uint64_t *v)
+static int rd_be(struct rd *r, size_t n, uint64_t *v)
 {
 	const uint8_t *p;
 	size_t i;
@@ -217,8 +198,7 @@ rd_be(struct rd *r, size_t n, uint64_t *v)
 	return 0;
 }
 
-static int
-rd_byte(struct rd *r, uint8_t *t)
+static int rd_byte(struct rd *r, uint8_t *t)
 {
 	const uint8_t *p;
 
@@ -228,8 +208,7 @@ rd_byte(struct rd *r, uint8_t *t)
 	return 0;
 }
 
-static int
-rd_array(struct rd *r, uint64_t *n)
+static int rd_array(struct rd *r, uint64_t *n)
 {
 	uint8_t t;
 
@@ -246,8 +225,7 @@ rd_array(struct rd *r, uint64_t *n)
 	return -EINVAL;
 }
 
-static int
-rd_uint(struct rd *r, uint64_t *v)
+static int rd_uint(struct rd *r, uint64_t *v)
 {
 	uint8_t t;
 
@@ -262,8 +240,7 @@ rd_uint(struct rd *r, uint64_t *v)
 	return -EINVAL;
 }
 
-static int
-rd_u32(struct rd *r, uint32_t *v)
+static int rd_u32(struct rd *r, uint32_t *v)
 {
 	uint64_t x;
 
@@ -273,8 +250,7 @@ rd_u32(struct rd *r, uint32_t *v)
 	return 0;
 }
 
-static int
-rd_bool(struct rd *r, bool *v)
+static int rd_bool(struct rd *r, bool *v)
 {
 	uint8_t t;
 
@@ -285,8 +261,7 @@ rd_bool(struct rd *r, bool *v)
 }
 
 /* Reads a str (want_bin = 0) or bin (1) header and body. */
-static int
-rd_bytes(struct rd *r, int want_bin, const uint8_t **s, size_t *n)
+static int rd_bytes(struct rd *r, int want_bin, const uint8_t **s, size_t *n)
 {
 	uint64_t len;
 	uint8_t t;
@@ -311,14 +286,12 @@ rd_bytes(struct rd *r, int want_bin, const uint8_t **s, size_t *n)
 }
 
 /* A str of 1..max bytes without NUL into dst (max + 1 bytes). */
-static int
-rd_cstr(struct rd *r, char *dst, size_t max)
+static int rd_cstr(struct rd *r, char *dst, size_t max)
 {
 	const uint8_t *s;
 	size_t n;
 
-	if (rd_bytes(r, 0, &s, &n) < 0 || n == 0 || n > max ||
-	    memchr(s, '\0', n) != NULL)
+	if (rd_bytes(r, 0, &s, &n) < 0 || n == 0 || n > max || memchr(s, '\0', n) != NULL)
 		return -EINVAL;
 	memcpy(dst, s, n);
 	dst[n] = '\0';
@@ -327,26 +300,35 @@ rd_cstr(struct rd *r, char *dst, size_t max)
 
 /* Payload length of the types whose size the type byte alone fixes;
  * -1 for the others (and for invalid bytes). */
-static int
-fixed_payload(uint8_t t)
+static int fixed_payload(uint8_t t)
 {
 	switch (t) {
-	case 0xc0: case 0xc2: case 0xc3:
+	case 0xc0:
+	case 0xc2:
+	case 0xc3:
 		return 0;
 	case 0xca:
 		return 4;
 	case 0xcb:
 		return 8;
-	case 0xcc: case 0xd0:
+	case 0xcc:
+	case 0xd0:
 		return 1;
-	case 0xcd: case 0xd1:
+	case 0xcd:
+	case 0xd1:
 		return 2;
-	case 0xce: case 0xd2:
+	case 0xce:
+	case 0xd2:
 		return 4;
-	case 0xcf: case 0xd3:
+	case 0xcf:
+	case 0xd3:
 		return 8;
-	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
-		return 1 + (1 << (t - 0xd4));	/* ext type + data */
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	case 0xd7:
+	case 0xd8:
+		return 1 + (1 << (t - 0xd4)); /* ext type + data */
 	default:
 		return -1;
 	}
@@ -354,8 +336,7 @@ fixed_payload(uint8_t t)
 
 static int rd_skip(struct rd *r, int depth);
 
-static int
-rd_skip_items(struct rd *r, uint64_t items, int depth)
+static int rd_skip_items(struct rd *r, uint64_t items, int depth)
 {
 	uint64_t i;
 
@@ -370,8 +351,7 @@ rd_skip_items(struct rd *r, uint64_t items, int depth)
 	return 0;
 }
 
-static int
-rd_skip(struct rd *r, int depth)
+static int rd_skip(struct rd *r, int depth)
 {
 	uint64_t n;
 	uint8_t t;
@@ -391,34 +371,40 @@ rd_skip(struct rd *r, int depth)
 	if (fixed >= 0)
 		return rd_take(r, (size_t)fixed, NULL);
 	switch (t) {
-	case 0xc4: case 0xc5: case 0xc6:	/* bin */
+	case 0xc4:
+	case 0xc5:
+	case 0xc6: /* bin */
 		if (rd_be(r, (size_t)1 << (t - 0xc4), &n) < 0)
 			return -EINVAL;
 		return n > rd_left(r) ? -EINVAL : rd_take(r, (size_t)n, NULL);
-	case 0xc7: case 0xc8: case 0xc9:	/* ext: length, type, data */
-		if (rd_be(r, (size_t)1 << (t - 0xc7), &n) < 0 ||
-		    n >= rd_left(r))
+	case 0xc7:
+	case 0xc8:
+	case 0xc9: /* ext: length, type, data */
+		if (rd_be(r, (size_t)1 << (t - 0xc7), &n) < 0 || n >= rd_left(r))
 			return -EINVAL;
 		return rd_take(r, (size_t)n + 1, NULL);
-	case 0xd9: case 0xda: case 0xdb:	/* str */
+	case 0xd9:
+	case 0xda:
+	case 0xdb: /* str */
 		if (rd_be(r, (size_t)1 << (t - 0xd9), &n) < 0)
 			return -EINVAL;
 		return n > rd_left(r) ? -EINVAL : rd_take(r, (size_t)n, NULL);
-	case 0xdc: case 0xdd:
+	case 0xdc:
+	case 0xdd:
 		if (rd_be(r, t == 0xdc ? 2 : 4, &n) < 0)
 			return -EINVAL;
 		return rd_skip_items(r, n, depth);
-	case 0xde: case 0xdf:
+	case 0xde:
+	case 0xdf:
 		if (rd_be(r, t == 0xde ? 2 : 4, &n) < 0)
 			return -EINVAL;
 		return rd_skip_items(r, n * 2, depth);
-	default:			/* 0xc1 is never used */
+	default: /* 0xc1 is never used */
 		return -EINVAL;
 	}
 }
 
-int
-group_blob_check_msgpack(const uint8_t *data, size_t len)
+int group_blob_check_msgpack(const uint8_t *data, size_t len)
 {
 	struct rd r = { data, len, 0 };
 
@@ -430,8 +416,7 @@ group_blob_check_msgpack(const uint8_t *data, size_t len)
 }
 
 /* Reads an array header of exactly `want` entries. */
-static int
-rd_tuple(struct rd *r, uint64_t want)
+static int rd_tuple(struct rd *r, uint64_t want)
 {
 	uint64_t n;
 
@@ -441,8 +426,7 @@ rd_tuple(struct rd *r, uint64_t want)
 }
 
 /* Reads the header of a list of at most cap entries and allocates them. */
-static int
-rd_list(struct rd *r, size_t cap, size_t size, void **arr, size_t *count)
+static int rd_list(struct rd *r, size_t cap, size_t size, void **arr, size_t *count)
 {
 	uint64_t n;
 
@@ -460,8 +444,7 @@ rd_list(struct rd *r, size_t cap, size_t size, void **arr, size_t *count)
  * likely author is a coordinator that brute-forced the index to land on an
  * address in another network, so the refusal says so.
  */
-static void
-log_aimed_index(const struct gb_member *m)
+static void log_aimed_index(const struct gb_member *m)
 {
 	char a[ADDRESS_V4_STRLEN];
 
@@ -470,21 +453,17 @@ log_aimed_index(const struct gb_member *m)
 		return;
 	address_ipv4_format(m->ipv4, a);
 	log_warn("roster: member %.16s at collision index %u (at most %u) "
-	    "lands on %s: malformed roster refused", m->id,
-	    m->collision_index, GB_MAX_COLLISION_INDEX, a);
+		 "lands on %s: malformed roster refused",
+		 m->id, m->collision_index, GB_MAX_COLLISION_INDEX, a);
 }
 
-static int
-rd_member(struct rd *r, struct gb_member *m)
+static int rd_member(struct rd *r, struct gb_member *m)
 {
 	int rc;
 
-	if (rd_tuple(r, MEMBER_FIELDS) < 0 ||
-	    rd_cstr(r, m->id, IDENTITY_ID_LEN) < 0 ||
-	    rd_u32(r, &m->ipv4) < 0 ||
-	    rd_u32(r, &m->collision_index) < 0 ||
-	    rd_cstr(r, m->hostname, HOSTNAME_MAX) < 0 ||
-	    rd_bool(r, &m->coordinator) < 0)
+	if (rd_tuple(r, MEMBER_FIELDS) < 0 || rd_cstr(r, m->id, IDENTITY_ID_LEN) < 0 ||
+	    rd_u32(r, &m->ipv4) < 0 || rd_u32(r, &m->collision_index) < 0 ||
+	    rd_cstr(r, m->hostname, HOSTNAME_MAX) < 0 || rd_bool(r, &m->coordinator) < 0)
 		return -EINVAL;
 	rc = gb_member_check(m);
 	if (rc < 0)
@@ -492,11 +471,9 @@ rd_member(struct rd *r, struct gb_member *m)
 	return rc;
 }
 
-static int
-rd_approved(struct rd *r, struct gb_approved *a)
+static int rd_approved(struct rd *r, struct gb_approved *a)
 {
-	if (rd_tuple(r, APPROVED_FIELDS) < 0 ||
-	    rd_cstr(r, a->id, IDENTITY_ID_LEN) < 0)
+	if (rd_tuple(r, APPROVED_FIELDS) < 0 || rd_cstr(r, a->id, IDENTITY_ID_LEN) < 0)
 		return -EINVAL;
 	if (rd_left(r) > 0 && r->p[r->off] == 0xc0)
 		r->off++;
@@ -505,14 +482,12 @@ rd_approved(struct rd *r, struct gb_approved *a)
 	return gb_approved_check(a);
 }
 
-static int
-rd_key(struct rd *r, struct gb_key *k)
+static int rd_key(struct rd *r, struct gb_key *k)
 {
 	const uint8_t *h;
 	size_t n;
 
-	if (rd_tuple(r, KEY_FIELDS) < 0 ||
-	    rd_cstr(r, k->id, GB_KEY_ID_MAX) < 0 ||
+	if (rd_tuple(r, KEY_FIELDS) < 0 || rd_cstr(r, k->id, GB_KEY_ID_MAX) < 0 ||
 	    rd_bytes(r, 1, &h, &n) < 0 || n != GB_HASH_LEN)
 		return -EINVAL;
 	memcpy(k->secret_hash, h, GB_HASH_LEN);
@@ -524,8 +499,7 @@ rd_key(struct rd *r, struct gb_key *k)
 
 /* Entries must be in strictly increasing id order (canonical and unique);
  * every entry type starts with its id. */
-static int
-in_order(const void *arr, size_t size, size_t i)
+static int in_order(const void *arr, size_t size, size_t i)
 {
 	const char *prev, *cur;
 
@@ -536,14 +510,12 @@ in_order(const void *arr, size_t size, size_t i)
 	return strcmp(prev, cur) < 0 ? 0 : -EINVAL;
 }
 
-static int
-rd_members(struct rd *r, struct group_blob *b)
+static int rd_members(struct rd *r, struct group_blob *b)
 {
 	size_t i;
 	int rc;
 
-	rc = rd_list(r, GB_MAX_MEMBERS, sizeof(*b->members),
-	    (void **)&b->members, &b->n_members);
+	rc = rd_list(r, GB_MAX_MEMBERS, sizeof(*b->members), (void **)&b->members, &b->n_members);
 	for (i = 0; rc == 0 && i < b->n_members; i++) {
 		rc = rd_member(r, &b->members[i]);
 		if (rc == 0)
@@ -552,14 +524,13 @@ rd_members(struct rd *r, struct group_blob *b)
 	return rc;
 }
 
-static int
-rd_approved_list(struct rd *r, struct group_blob *b)
+static int rd_approved_list(struct rd *r, struct group_blob *b)
 {
 	size_t i;
 	int rc;
 
-	rc = rd_list(r, GB_MAX_APPROVED, sizeof(*b->approved),
-	    (void **)&b->approved, &b->n_approved);
+	rc = rd_list(r, GB_MAX_APPROVED, sizeof(*b->approved), (void **)&b->approved,
+		     &b->n_approved);
 	for (i = 0; rc == 0 && i < b->n_approved; i++) {
 		rc = rd_approved(r, &b->approved[i]);
 		if (rc == 0)
@@ -568,14 +539,12 @@ rd_approved_list(struct rd *r, struct group_blob *b)
 	return rc;
 }
 
-static int
-rd_keys(struct rd *r, struct group_blob *b)
+static int rd_keys(struct rd *r, struct group_blob *b)
 {
 	size_t i;
 	int rc;
 
-	rc = rd_list(r, GB_MAX_KEYS, sizeof(*b->keys), (void **)&b->keys,
-	    &b->n_keys);
+	rc = rd_list(r, GB_MAX_KEYS, sizeof(*b->keys), (void **)&b->keys, &b->n_keys);
 	for (i = 0; rc == 0 && i < b->n_keys; i++) {
 		rc = rd_key(r, &b->keys[i]);
 		if (rc == 0)
@@ -584,8 +553,7 @@ rd_keys(struct rd *r, struct group_blob *b)
 	return rc;
 }
 
-static int
-rd_mode(struct rd *r, enum group_mode *mode)
+static int rd_mode(struct rd *r, enum group_mode *mode)
 {
 	char s[8];
 
@@ -600,8 +568,7 @@ rd_mode(struct rd *r, enum group_mode *mode)
 	return 0;
 }
 
-static int
-rd_firewall(struct rd *r, struct group_blob *b)
+static int rd_firewall(struct rd *r, struct group_blob *b)
 {
 	size_t start = r->off, n;
 
@@ -618,8 +585,7 @@ rd_firewall(struct rd *r, struct group_blob *b)
 	return 0;
 }
 
-static int
-rd_ancestors(struct rd *r, struct group_blob *b)
+static int rd_ancestors(struct rd *r, struct group_blob *b)
 {
 	uint64_t n;
 
@@ -632,15 +598,14 @@ rd_ancestors(struct rd *r, struct group_blob *b)
 		if (rd_bytes(r, 1, &h, &len) < 0 || len != GB_HASH_LEN)
 			return -EINVAL;
 		if (group_blob_has_ancestor(b, h))
-			return -EINVAL;	/* add_ancestor never repeats one */
+			return -EINVAL; /* add_ancestor never repeats one */
 		memcpy(b->ancestors[i], h, GB_HASH_LEN);
 		b->n_ancestors++;
 	}
 	return 0;
 }
 
-static int
-rd_blob(struct rd *r, struct group_blob *b)
+static int rd_blob(struct rd *r, struct group_blob *b)
 {
 	uint64_t n, format;
 	int rc;
@@ -667,8 +632,7 @@ rd_blob(struct rd *r, struct group_blob *b)
 }
 
 /* Re-encodes b and compares: only the canonical spelling is accepted. */
-static int
-check_canonical(const struct group_blob *b, const uint8_t *data, size_t len)
+static int check_canonical(const struct group_blob *b, const uint8_t *data, size_t len)
 {
 	uint8_t *again;
 	size_t n;
@@ -683,8 +647,7 @@ check_canonical(const struct group_blob *b, const uint8_t *data, size_t len)
 	return rc;
 }
 
-int
-group_blob_decode(const uint8_t *data, size_t len, struct group_blob *out)
+int group_blob_decode(const uint8_t *data, size_t len, struct group_blob *out)
 {
 	struct group_blob b;
 	struct rd r = { data, len, 0 };
@@ -698,8 +661,8 @@ group_blob_decode(const uint8_t *data, size_t len, struct group_blob *out)
 	rc = rd_blob(&r, &b);
 	if (rc == 0 && r.off != len)
 		rc = -EINVAL;
-	if (rc == 0 && (gb_members_unique(b.members, b.n_members) < 0 ||
-	    gb_keys_unique(b.keys, b.n_keys) < 0))
+	if (rc == 0 &&
+	    (gb_members_unique(b.members, b.n_members) < 0 || gb_keys_unique(b.keys, b.n_keys) < 0))
 		rc = -EINVAL;
 	if (rc == 0)
 		rc = check_canonical(&b, data, len);

@@ -15,8 +15,7 @@
 #include <string.h>
 
 /* Which of two changed values wins on both sides: the smaller string. */
-static const char *
-pick_str(const char *base, const char *ours, const char *theirs)
+static const char *pick_str(const char *base, const char *ours, const char *theirs)
 {
 	if (strcmp(theirs, base) == 0 || strcmp(ours, theirs) == 0)
 		return ours;
@@ -26,15 +25,14 @@ pick_str(const char *base, const char *ours, const char *theirs)
 }
 
 /* Adds m to b as it is, picking a new hostname or address only on a clash. */
-static int
-merge_add(struct group_blob *b, const struct gb_member *m)
+static int merge_add(struct group_blob *b, const struct gb_member *m)
 {
 	struct gb_member c = *m;
 	int rc;
 
 	if (group_blob_find_member_by_hostname(b, c.hostname) != NULL &&
-	    (rc = hostname_resolve_clash(m->hostname, group_blob_hostname_taken,
-	    b, c.hostname)) < 0)
+	    (rc = hostname_resolve_clash(m->hostname, group_blob_hostname_taken, b, c.hostname)) <
+		    0)
 		return rc;
 	if (group_blob_find_member_by_ipv4(b, c.ipv4) != NULL &&
 	    (rc = group_blob_assign_ip(b, c.id, &c.ipv4, &c.collision_index)) < 0)
@@ -42,9 +40,8 @@ merge_add(struct group_blob *b, const struct gb_member *m)
 	return group_blob_add_member(b, &c);
 }
 
-int
-group_blob_merge_members(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+int group_blob_merge_members(struct group_blob *ours, const struct group_blob *base,
+			     const struct group_blob *theirs)
 {
 	const struct gb_member *m;
 	int changes = 0, rc;
@@ -77,9 +74,8 @@ group_blob_merge_members(struct group_blob *ours, const struct group_blob *base,
  * (the holder came in by this merge or by ours; renaming it again is the
  * member's own business).
  */
-static int
-merge_member_fields(struct group_blob *ours, const struct gb_member *b,
-    const struct gb_member *t)
+static int merge_member_fields(struct group_blob *ours, const struct gb_member *b,
+			       const struct gb_member *t)
 {
 	const struct gb_member *o = group_blob_find_member(ours, t->id);
 	const char *name;
@@ -104,9 +100,8 @@ merge_member_fields(struct group_blob *ours, const struct gb_member *b,
 	return changes;
 }
 
-static int
-merge_members_fields(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+static int merge_members_fields(struct group_blob *ours, const struct group_blob *base,
+				const struct group_blob *theirs)
 {
 	int changes = 0, rc;
 
@@ -125,9 +120,8 @@ merge_members_fields(struct group_blob *ours, const struct group_blob *base,
 
 /* Approvals: theirs' new ones are added (unless the identity is a member
  * by now: the approval was used), theirs' withdrawn or used ones go. */
-static int
-merge_approved(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+static int merge_approved(struct group_blob *ours, const struct group_blob *base,
+			  const struct group_blob *theirs)
 {
 	const struct gb_approved *a;
 	int changes = 0, rc;
@@ -155,8 +149,7 @@ merge_approved(struct group_blob *ours, const struct group_blob *base,
 	return changes;
 }
 
-static struct gb_key *
-key_by_id(const struct group_blob *b, const char *id)
+static struct gb_key *key_by_id(const struct group_blob *b, const char *id)
 {
 	for (size_t i = 0; i < b->n_keys; i++)
 		if (strcmp(b->keys[i].id, id) == 0)
@@ -165,8 +158,7 @@ key_by_id(const struct group_blob *b, const char *id)
 }
 
 /* An expiry changed on both sides: the earlier one (0 is never). */
-static uint64_t
-pick_expiry(uint64_t base, uint64_t ours, uint64_t theirs)
+static uint64_t pick_expiry(uint64_t base, uint64_t ours, uint64_t theirs)
 {
 	if (theirs == base || ours == theirs)
 		return ours;
@@ -178,9 +170,8 @@ pick_expiry(uint64_t base, uint64_t ours, uint64_t theirs)
 }
 
 /* Keys: theirs' new keys are added; a revocation on either side holds. */
-static int
-merge_keys(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+static int merge_keys(struct group_blob *ours, const struct group_blob *base,
+		      const struct group_blob *theirs)
 {
 	int changes = 0, rc;
 
@@ -215,8 +206,7 @@ merge_keys(struct group_blob *ours, const struct group_blob *base,
 	return changes;
 }
 
-static int
-fw_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+static int fw_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	if (alen != blen)
 		return alen < blen ? -1 : 1;
@@ -224,23 +214,19 @@ fw_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 }
 
 /* The suggested firewall: one value, taken whole. */
-static int
-merge_firewall(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+static int merge_firewall(struct group_blob *ours, const struct group_blob *base,
+			  const struct group_blob *theirs)
 {
 	const struct group_blob *pick;
 	int rc;
 
-	if (fw_cmp(theirs->firewall, theirs->firewall_len, base->firewall,
-	    base->firewall_len) == 0 ||
-	    fw_cmp(ours->firewall, ours->firewall_len, theirs->firewall,
-	    theirs->firewall_len) == 0)
+	if (fw_cmp(theirs->firewall, theirs->firewall_len, base->firewall, base->firewall_len) ==
+		    0 ||
+	    fw_cmp(ours->firewall, ours->firewall_len, theirs->firewall, theirs->firewall_len) == 0)
 		return 0;
 	pick = theirs;
-	if (fw_cmp(ours->firewall, ours->firewall_len, base->firewall,
-	    base->firewall_len) != 0 &&
-	    fw_cmp(ours->firewall, ours->firewall_len, theirs->firewall,
-	    theirs->firewall_len) < 0)
+	if (fw_cmp(ours->firewall, ours->firewall_len, base->firewall, base->firewall_len) != 0 &&
+	    fw_cmp(ours->firewall, ours->firewall_len, theirs->firewall, theirs->firewall_len) < 0)
 		pick = ours;
 	if (pick == ours)
 		return 0;
@@ -248,9 +234,8 @@ merge_firewall(struct group_blob *ours, const struct group_blob *base,
 	return rc < 0 ? rc : 1;
 }
 
-static int
-merge_settings(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+static int merge_settings(struct group_blob *ours, const struct group_blob *base,
+			  const struct group_blob *theirs)
 {
 	const char *name = pick_str(base->name, ours->name, theirs->name);
 	int changes = 0, rc;
@@ -269,14 +254,14 @@ merge_settings(struct group_blob *ours, const struct group_blob *base,
 	return changes;
 }
 
-int
-group_blob_merge(struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+int group_blob_merge(struct group_blob *ours, const struct group_blob *base,
+		     const struct group_blob *theirs)
 {
 	int (*steps[])(struct group_blob *, const struct group_blob *,
-	    const struct group_blob *) = { group_blob_merge_members,
-	    merge_members_fields, merge_approved, merge_keys, merge_firewall,
-	    merge_settings };
+		       const struct group_blob *) = {
+		group_blob_merge_members, merge_members_fields, merge_approved, merge_keys,
+		merge_firewall,           merge_settings
+	};
 	int changes = 0, rc;
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {

@@ -8,14 +8,12 @@
 #include "mesh/hostname.h"
 #include "util/words.h"
 
-static bool
-label_char(char c)
+static bool label_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-bool
-hostname_valid(const char *s)
+bool hostname_valid(const char *s)
 {
 	size_t n, i;
 
@@ -33,8 +31,7 @@ hostname_valid(const char *s)
 	return true;
 }
 
-int
-hostname_sanitize(const char *raw, char out[HOSTNAME_BUF])
+int hostname_sanitize(const char *raw, char out[HOSTNAME_BUF])
 {
 	size_t n = 0;
 	char c;
@@ -61,8 +58,7 @@ hostname_sanitize(const char *raw, char out[HOSTNAME_BUF])
 }
 
 /* Writes base-N, cutting base (and any '-' the cut exposes) to fit. */
-static void
-suffixed(const char *base, unsigned n, char out[HOSTNAME_BUF])
+static void suffixed(const char *base, unsigned n, char out[HOSTNAME_BUF])
 {
 	char suffix[16];
 	size_t slen, blen;
@@ -77,9 +73,8 @@ suffixed(const char *base, unsigned n, char out[HOSTNAME_BUF])
 	memcpy(out + blen, suffix, slen + 1);
 }
 
-int
-hostname_resolve_clash(const char *wanted, hostname_taken_fn taken, void *arg,
-    char out[HOSTNAME_BUF])
+int hostname_resolve_clash(const char *wanted, hostname_taken_fn taken, void *arg,
+			   char out[HOSTNAME_BUF])
 {
 	char cand[HOSTNAME_BUF];
 	unsigned n;
@@ -105,8 +100,7 @@ struct taken_list {
 	size_t n;
 };
 
-static bool
-list_taken(const char *name, void *arg)
+static bool list_taken(const char *name, void *arg)
 {
 	const struct taken_list *l = arg;
 	size_t i;
@@ -118,9 +112,8 @@ list_taken(const char *name, void *arg)
 	return false;
 }
 
-int
-hostname_resolve_clash_list(const char *wanted, const char *const *taken,
-    size_t n_taken, char out[HOSTNAME_BUF])
+int hostname_resolve_clash_list(const char *wanted, const char *const *taken, size_t n_taken,
+				char out[HOSTNAME_BUF])
 {
 	struct taken_list l = { taken, n_taken };
 

@@ -32,10 +32,10 @@ typedef bool (*hostname_taken_fn)(const char *name, void *arg);
 /* wanted must be valid (-EINVAL otherwise). Writes wanted, or the first
  * wanted-N (N = 1, 2, ...) that taken() rejects, shortening wanted so the
  * result stays within 63 characters. -EEXIST when all tries are taken. */
-int hostname_resolve_clash(const char *wanted, hostname_taken_fn taken,
-    void *arg, char out[HOSTNAME_BUF]);
+int hostname_resolve_clash(const char *wanted, hostname_taken_fn taken, void *arg,
+			   char out[HOSTNAME_BUF]);
 /* Same against a plain list of taken names. */
-int hostname_resolve_clash_list(const char *wanted,
-    const char *const *taken, size_t n_taken, char out[HOSTNAME_BUF]);
+int hostname_resolve_clash_list(const char *wanted, const char *const *taken, size_t n_taken,
+				char out[HOSTNAME_BUF]);
 
 #endif

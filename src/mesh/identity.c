@@ -15,14 +15,12 @@
 #include "util/hex.h"
 #include "util/log.h"
 
-static int
-sodium_ready(void)
+static int sodium_ready(void)
 {
 	return sodium_init() < 0 ? -EIO : 0;
 }
 
-int
-identity_from_seed(const uint8_t seed[IDENTITY_SEED_LEN], struct identity *id)
+int identity_from_seed(const uint8_t seed[IDENTITY_SEED_LEN], struct identity *id)
 {
 	if (sodium_ready() < 0)
 		return -EIO;
@@ -35,8 +33,7 @@ identity_from_seed(const uint8_t seed[IDENTITY_SEED_LEN], struct identity *id)
 	return 0;
 }
 
-int
-identity_generate(struct identity *id)
+int identity_generate(struct identity *id)
 {
 	uint8_t seed[IDENTITY_SEED_LEN];
 	int rc;
@@ -49,14 +46,12 @@ identity_generate(struct identity *id)
 	return rc;
 }
 
-void
-identity_clear(struct identity *id)
+void identity_clear(struct identity *id)
 {
 	sodium_memzero(id, sizeof(*id));
 }
 
-static int
-identity_read(const char *path, struct identity *id)
+static int identity_read(const char *path, struct identity *id)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -66,7 +61,8 @@ identity_read(const char *path, struct identity *id)
 	rc = fileio_read_all(path, IDENTITY_SEED_LEN + 1, &buf, &len);
 	if (rc == -EFBIG || (rc == 0 && len != IDENTITY_SEED_LEN)) {
 		log_error("identity: %s is not a %d-byte key; refusing to "
-		    "replace it", path, IDENTITY_SEED_LEN);
+			  "replace it",
+			  path, IDENTITY_SEED_LEN);
 		rc = -EINVAL;
 	}
 	if (rc == 0)
@@ -78,16 +74,14 @@ identity_read(const char *path, struct identity *id)
 	return rc;
 }
 
-int
-identity_load_or_create(const char *home_dir, struct identity *id)
+int identity_load_or_create(const char *home_dir, struct identity *id)
 {
 	char path[PATH_MAX];
 	int rc;
 
 	if (home_dir == NULL || *home_dir == '\0')
 		return -EINVAL;
-	if (snprintf(path, sizeof(path), "%s/%s", home_dir,
-	    IDENTITY_KEY_FILE) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", home_dir, IDENTITY_KEY_FILE) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	rc = identity_read(path, id);
 	if (rc != -ENOENT)
@@ -112,9 +106,8 @@ identity_load_or_create(const char *home_dir, struct identity *id)
 	return 0;
 }
 
-int
-identity_sign(const struct identity *id, const void *msg, size_t len,
-    uint8_t sig[IDENTITY_SIG_LEN])
+int identity_sign(const struct identity *id, const void *msg, size_t len,
+		  uint8_t sig[IDENTITY_SIG_LEN])
 {
 	if (sodium_ready() < 0)
 		return -EIO;
@@ -123,9 +116,8 @@ identity_sign(const struct identity *id, const void *msg, size_t len,
 	return 0;
 }
 
-int
-identity_verify(const uint8_t pk[IDENTITY_PK_LEN], const void *msg, size_t len,
-    const uint8_t sig[IDENTITY_SIG_LEN])
+int identity_verify(const uint8_t pk[IDENTITY_PK_LEN], const void *msg, size_t len,
+		    const uint8_t sig[IDENTITY_SIG_LEN])
 {
 	if (sodium_ready() < 0)
 		return -EIO;
@@ -134,32 +126,27 @@ identity_verify(const uint8_t pk[IDENTITY_PK_LEN], const void *msg, size_t len,
 	return 0;
 }
 
-int
-identity_id_valid(const char *str)
+int identity_id_valid(const char *str)
 {
 	size_t i;
 
 	if (str == NULL)
 		return 0;
 	for (i = 0; i < IDENTITY_ID_LEN; i++) {
-		if (!((str[i] >= '0' && str[i] <= '9') ||
-		    (str[i] >= 'a' && str[i] <= 'f')))
+		if (!((str[i] >= '0' && str[i] <= '9') || (str[i] >= 'a' && str[i] <= 'f')))
 			return 0;
 	}
 	return str[IDENTITY_ID_LEN] == '\0';
 }
 
-int
-identity_id_parse(const char *str, uint8_t pk[IDENTITY_PK_LEN])
+int identity_id_parse(const char *str, uint8_t pk[IDENTITY_PK_LEN])
 {
 	if (!identity_id_valid(str))
 		return -EINVAL;
 	return hex_decode(str, IDENTITY_ID_LEN, pk, IDENTITY_PK_LEN);
 }
 
-void
-identity_id_format(const uint8_t pk[IDENTITY_PK_LEN],
-    char out[IDENTITY_ID_LEN + 1])
+void identity_id_format(const uint8_t pk[IDENTITY_PK_LEN], char out[IDENTITY_ID_LEN + 1])
 {
 	hex_encode(pk, IDENTITY_PK_LEN, out);
 }

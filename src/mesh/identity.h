@@ -35,15 +35,14 @@ struct identity {
 int identity_load_or_create(const char *home_dir, struct identity *id);
 /* A fresh random identity, not stored anywhere (network keys). */
 int identity_generate(struct identity *id);
-int identity_from_seed(const uint8_t seed[IDENTITY_SEED_LEN],
-    struct identity *id);
+int identity_from_seed(const uint8_t seed[IDENTITY_SEED_LEN], struct identity *id);
 void identity_clear(struct identity *id);
 
 int identity_sign(const struct identity *id, const void *msg, size_t len,
-    uint8_t sig[IDENTITY_SIG_LEN]);
+		  uint8_t sig[IDENTITY_SIG_LEN]);
 /* 0 when sig is a valid signature of msg by pk, else -EBADMSG. */
-int identity_verify(const uint8_t pk[IDENTITY_PK_LEN], const void *msg,
-    size_t len, const uint8_t sig[IDENTITY_SIG_LEN]);
+int identity_verify(const uint8_t pk[IDENTITY_PK_LEN], const void *msg, size_t len,
+		    const uint8_t sig[IDENTITY_SIG_LEN]);
 
 /* Parses an endpoint id: exactly 64 lowercase hex characters (the one
  * canonical spelling, since ids are compared as strings). -EINVAL else. */
@@ -51,7 +50,6 @@ int identity_id_parse(const char *str, uint8_t pk[IDENTITY_PK_LEN]);
 /* 1 when str is a canonical endpoint id, else 0. */
 int identity_id_valid(const char *str);
 /* Writes the canonical id of pk into out. */
-void identity_id_format(const uint8_t pk[IDENTITY_PK_LEN],
-    char out[IDENTITY_ID_LEN + 1]);
+void identity_id_format(const uint8_t pk[IDENTITY_PK_LEN], char out[IDENTITY_ID_LEN + 1]);
 
 #endif

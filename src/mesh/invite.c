@@ -81,10 +81,14 @@ void invite_ledger_free(struct invite_ledger *l)
 static const char *status_name(enum invite_status s)
 {
 	switch (s) {
-	case INVITE_ACTIVE: return "active";
-	case INVITE_USED: return "used";
-	case INVITE_CLAIMED: return "claimed";
-	default: return "revoked";
+	case INVITE_ACTIVE:
+		return "active";
+	case INVITE_USED:
+		return "used";
+	case INVITE_CLAIMED:
+		return "claimed";
+	default:
+		return "revoked";
 	}
 }
 
@@ -107,10 +111,9 @@ static int parse_one(json_t *o, struct invite *inv)
 	json_t *expires = json_object_get(o, "expires");
 
 	memset(inv, 0, sizeof(*inv));
-	if (!id || strlen(id) != INVITE_ID_LEN || !hash || !st ||
-	    !json_is_integer(created) || !json_is_integer(expires) ||
-	    json_integer_value(created) < 0 || json_integer_value(expires) < 0 ||
-	    hex_decode_str(hash, inv->hash, 32) < 0)
+	if (!id || strlen(id) != INVITE_ID_LEN || !hash || !st || !json_is_integer(created) ||
+	    !json_is_integer(expires) || json_integer_value(created) < 0 ||
+	    json_integer_value(expires) < 0 || hex_decode_str(hash, inv->hash, 32) < 0)
 		return -EINVAL;
 	if (host && *host && !hostname_valid(host))
 		return -EINVAL;
@@ -120,8 +123,7 @@ static int parse_one(json_t *o, struct invite *inv)
 		inv->status = INVITE_USED;
 	else if (strcmp(st, "revoked") == 0)
 		inv->status = INVITE_REVOKED;
-	else if (strcmp(st, "claimed") == 0 && claimant &&
-		 strlen(claimant) == IDENTITY_ID_LEN &&
+	else if (strcmp(st, "claimed") == 0 && claimant && strlen(claimant) == IDENTITY_ID_LEN &&
 		 strspn(claimant, "0123456789abcdef") == IDENTITY_ID_LEN)
 		inv->status = INVITE_CLAIMED;
 	else
@@ -159,7 +161,8 @@ int invite_ledger_load(struct invite_ledger *l, const char *home, const char *ro
 		ret = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(root, i, item) {
+	json_array_foreach(root, i, item)
+	{
 		if (parse_one(item, &l->v[i]) < 0) {
 			invite_ledger_free(l);
 			ret = -EINVAL;
@@ -172,8 +175,7 @@ out:
 	return ret;
 }
 
-int invite_ledger_save(const struct invite_ledger *l, const char *home,
-		       const char *room_id)
+int invite_ledger_save(const struct invite_ledger *l, const char *home, const char *room_id)
 {
 	char path[4096], dir[4096], hash[65];
 	json_t *root = json_array();
@@ -189,10 +191,10 @@ int invite_ledger_save(const struct invite_ledger *l, const char *home,
 		json_t *o;
 
 		hex_encode(v->hash, 32, hash);
-		o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:b}",
-			"id", v->id, "secret_hash", hash, "created", (json_int_t)v->created,
-			"expires", (json_int_t)v->expires, "status", status_name(v->status),
-			"hostname", v->hostname, "shared", v->shared);
+		o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:b}", "id", v->id, "secret_hash",
+			      hash, "created", (json_int_t)v->created, "expires",
+			      (json_int_t)v->expires, "status", status_name(v->status), "hostname",
+			      v->hostname, "shared", v->shared);
 		if (o && v->status == INVITE_CLAIMED)
 			json_object_set_new(o, "claimant", json_string(v->claimant));
 		json_array_append_new(root, o);
@@ -218,8 +220,9 @@ static int append(struct invite_ledger *l, const struct invite *inv)
 		 * or claimed one. */
 		size_t i;
 
-		for (i = 0; i < l->n && (l->v[i].status == INVITE_ACTIVE ||
-					 l->v[i].status == INVITE_CLAIMED); i++)
+		for (i = 0; i < l->n &&
+			    (l->v[i].status == INVITE_ACTIVE || l->v[i].status == INVITE_CLAIMED);
+		     i++)
 			;
 		if (i == l->n)
 			return -ENOSPC;
@@ -234,8 +237,8 @@ static int append(struct invite_ledger *l, const struct invite *inv)
 	return 0;
 }
 
-int invite_mint(struct invite_ledger *l, const char *hostname, uint64_t ttl_s,
-		uint64_t now, uint8_t secret[INVITE_SECRET_LEN], struct invite *out)
+int invite_mint(struct invite_ledger *l, const char *hostname, uint64_t ttl_s, uint64_t now,
+		uint8_t secret[INVITE_SECRET_LEN], struct invite *out)
 {
 	struct invite inv = { 0 };
 	int ret;
@@ -263,8 +266,8 @@ static struct invite *find_hash(struct invite_ledger *l, const uint8_t hash[32])
 	return NULL;
 }
 
-int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LEN],
-		  uint64_t now, const char *claimant, struct invite *out)
+int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LEN], uint64_t now,
+		  const char *claimant, struct invite *out)
 {
 	uint8_t hash[32];
 	struct invite *inv;
@@ -316,9 +319,8 @@ int invite_restore(struct invite_ledger *l, const uint8_t hash[32])
 	return 0;
 }
 
-int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32],
-			 const char *id, uint64_t expires, const char *hostname,
-			 uint64_t now)
+int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32], const char *id,
+			 uint64_t expires, const char *hostname, uint64_t now)
 {
 	struct invite inv = { 0 };
 
@@ -380,11 +382,23 @@ int invite_parse_duration(const char *s, uint64_t *out)
 	if (n == 0 || n > 12)
 		return -EINVAL;
 	switch (s[n - 1]) {
-	case 'd': mult = 86400; n--; break;
-	case 'h': mult = 3600; n--; break;
-	case 'm': mult = 60; n--; break;
-	case 's': n--; break;
-	default: break;
+	case 'd':
+		mult = 86400;
+		n--;
+		break;
+	case 'h':
+		mult = 3600;
+		n--;
+		break;
+	case 'm':
+		mult = 60;
+		n--;
+		break;
+	case 's':
+		n--;
+		break;
+	default:
+		break;
 	}
 	if (n == 0)
 		return -EINVAL;

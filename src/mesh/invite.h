@@ -27,10 +27,10 @@
 #include "mesh/identity.h"
 
 #define INVITE_SECRET_LEN 16
-#define INVITE_ID_LEN 8              /* hex chars */
+#define INVITE_ID_LEN 8 /* hex chars */
 #define INVITE_CODE_MIN 80
 #define INVITE_CODE_MAX 160
-#define INVITE_MAX 4096              /* ledger entries kept */
+#define INVITE_MAX 4096 /* ledger entries kept */
 
 struct invite_code {
 	uint8_t net[32];
@@ -45,16 +45,21 @@ int invite_code_encode(const struct invite_code *c, char *out, size_t cap);
 int invite_code_decode(const char *s, struct invite_code *c);
 
 /* CLAIMED: spent for everyone but the joiner it is being redeemed for. */
-enum invite_status { INVITE_ACTIVE, INVITE_USED, INVITE_REVOKED, INVITE_CLAIMED };
+enum invite_status {
+	INVITE_ACTIVE,
+	INVITE_USED,
+	INVITE_REVOKED,
+	INVITE_CLAIMED
+};
 
 struct invite {
 	char id[INVITE_ID_LEN + 1];
-	uint8_t hash[32];            /* BLAKE3(secret) */
+	uint8_t hash[32]; /* BLAKE3(secret) */
 	uint64_t created;
-	uint64_t expires;            /* unix seconds, 0 = never */
+	uint64_t expires; /* unix seconds, 0 = never */
 	enum invite_status status;
-	char hostname[HOSTNAME_BUF]; /* "" = the joiner picks */
-	bool shared;                 /* learned from another coordinator */
+	char hostname[HOSTNAME_BUF];        /* "" = the joiner picks */
+	bool shared;                        /* learned from another coordinator */
 	char claimant[IDENTITY_ID_LEN + 1]; /* INVITE_CLAIMED: its joiner */
 };
 
@@ -66,23 +71,20 @@ struct invite_ledger {
 void invite_ledger_init(struct invite_ledger *l);
 void invite_ledger_free(struct invite_ledger *l);
 /* Absent file = empty ledger; a malformed file is -EINVAL and untouched. */
-int invite_ledger_load(struct invite_ledger *l, const char *home,
-		       const char *room_id);
-int invite_ledger_save(const struct invite_ledger *l, const char *home,
-		       const char *room_id);
+int invite_ledger_load(struct invite_ledger *l, const char *home, const char *room_id);
+int invite_ledger_save(const struct invite_ledger *l, const char *home, const char *room_id);
 
 /* Makes a fresh secret (out) and records its hash. hostname may be NULL. */
-int invite_mint(struct invite_ledger *l, const char *hostname, uint64_t ttl_s,
-		uint64_t now, uint8_t secret[INVITE_SECRET_LEN],
-		struct invite *out);
+int invite_mint(struct invite_ledger *l, const char *hostname, uint64_t ttl_s, uint64_t now,
+		uint8_t secret[INVITE_SECRET_LEN], struct invite *out);
 /*
  * Claims the invite for secret for the joiner `claimant` (an endpoint id).
  * Returns 0 with *out set, -ENOENT (unknown), -EKEYEXPIRED, -EKEYREVOKED,
  * -EALREADY (used, or claimed by another joiner). An invite already claimed
  * by this claimant is claimed again: its admission never finished.
  */
-int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LEN],
-		  uint64_t now, const char *claimant, struct invite *out);
+int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LEN], uint64_t now,
+		  const char *claimant, struct invite *out);
 /* Claimed → used: the roster naming the claimant is stored. -ENOENT when
  * the invite with this hash is not claimed by claimant. */
 int invite_settle(struct invite_ledger *l, const uint8_t hash[32], const char *claimant);
@@ -93,9 +95,8 @@ int invite_revoke(struct invite_ledger *l, const char *id, struct invite *out);
 
 /* Records an invite minted by another coordinator (gossip). Known hashes
  * are left as they are. */
-int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32],
-			 const char *id, uint64_t expires, const char *hostname,
-			 uint64_t now);
+int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32], const char *id,
+			 uint64_t expires, const char *hostname, uint64_t now);
 /* Marks the invite with this hash used (another coordinator redeemed it). */
 int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[32]);
 

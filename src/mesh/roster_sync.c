@@ -5,9 +5,7 @@
 
 #include <string.h>
 
-bool
-roster_sync_wants(const struct roster_state *s, uint64_t seq,
-    const uint8_t hash[GB_HASH_LEN])
+bool roster_sync_wants(const struct roster_state *s, uint64_t seq, const uint8_t hash[GB_HASH_LEN])
 {
 	int cmp;
 
@@ -21,9 +19,8 @@ roster_sync_wants(const struct roster_state *s, uint64_t seq,
 	return cmp != 0 && (s->coordinator || cmp < 0);
 }
 
-bool
-roster_sync_answer_back(const struct roster_state *s, uint64_t seq,
-    const uint8_t hash[GB_HASH_LEN])
+bool roster_sync_answer_back(const struct roster_state *s, uint64_t seq,
+			     const uint8_t hash[GB_HASH_LEN])
 {
 	if (s->seq == 0 || seq > s->seq)
 		return false;
@@ -32,9 +29,7 @@ roster_sync_answer_back(const struct roster_state *s, uint64_t seq,
 
 /* Made beside ours: not from ours, but from an older roster we hold (the
  * newest such is where the two went apart). */
-static bool
-made_beside(const struct roster_state *s, const struct group_blob *theirs,
-    size_t *base)
+static bool made_beside(const struct roster_state *s, const struct group_blob *theirs, size_t *base)
 {
 	if (group_blob_has_ancestor(theirs, s->hash))
 		return false;
@@ -46,10 +41,9 @@ made_beside(const struct roster_state *s, const struct group_blob *theirs,
 	return false;
 }
 
-enum roster_step
-roster_sync_step(const struct roster_state *s, uint64_t seq,
-    const uint8_t hash[GB_HASH_LEN], const struct group_blob *theirs,
-    const char *self_id, size_t *base)
+enum roster_step roster_sync_step(const struct roster_state *s, uint64_t seq,
+				  const uint8_t hash[GB_HASH_LEN], const struct group_blob *theirs,
+				  const char *self_id, size_t *base)
 {
 	bool lists_us = group_blob_find_member(theirs, self_id) != NULL;
 
@@ -58,8 +52,9 @@ roster_sync_step(const struct roster_state *s, uint64_t seq,
 	if (seq < s->seq || memcmp(hash, s->hash, GB_HASH_LEN) == 0)
 		return ROSTER_KEEP;
 	if (seq == s->seq)
-		return s->coordinator && made_beside(s, theirs, base) ? ROSTER_MERGE :
-		    roster_sync_tie(s, hash, theirs, self_id);
+		return s->coordinator && made_beside(s, theirs, base)
+			       ? ROSTER_MERGE
+			       : roster_sync_tie(s, hash, theirs, self_id);
 	if (s->coordinator && made_beside(s, theirs, base))
 		return ROSTER_FORK;
 	if (lists_us)
@@ -73,9 +68,8 @@ roster_sync_step(const struct roster_state *s, uint64_t seq,
 	return ROSTER_LEAVE;
 }
 
-enum roster_step
-roster_sync_tie(const struct roster_state *s, const uint8_t hash[GB_HASH_LEN],
-    const struct group_blob *theirs, const char *self_id)
+enum roster_step roster_sync_tie(const struct roster_state *s, const uint8_t hash[GB_HASH_LEN],
+				 const struct group_blob *theirs, const char *self_id)
 {
 	if (group_blob_find_member(theirs, self_id) == NULL ||
 	    memcmp(hash, s->hash, GB_HASH_LEN) >= 0)

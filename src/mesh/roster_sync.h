@@ -31,30 +31,29 @@
 #include "mesh/group_blob.h"
 
 struct roster_state {
-	uint64_t seq;			/* 0: no roster yet */
+	uint64_t seq; /* 0: no roster yet */
 	uint8_t hash[GB_HASH_LEN];
 	/* Hashes of the older rosters this node still holds, newest first
 	 * (held[0]: the one before ours, the merge base). */
 	const uint8_t (*held)[GB_HASH_LEN];
 	size_t n_held;
-	bool coordinator;		/* holds the network key */
+	bool coordinator; /* holds the network key */
 };
 
 enum roster_step {
-	ROSTER_KEEP,		/* nothing to do */
-	ROSTER_ADOPT,		/* take theirs as it is */
-	ROSTER_MERGE,		/* same sequence: merge theirs into ours, sign */
-	ROSTER_FORK,		/* adopt theirs, merge ours back in, sign */
-	ROSTER_WAIT,		/* a fork that lacks us: wait for its merge */
-	ROSTER_LEAVE,		/* a roster made from ours that removes us */
+	ROSTER_KEEP,  /* nothing to do */
+	ROSTER_ADOPT, /* take theirs as it is */
+	ROSTER_MERGE, /* same sequence: merge theirs into ours, sign */
+	ROSTER_FORK,  /* adopt theirs, merge ours back in, sign */
+	ROSTER_WAIT,  /* a fork that lacks us: wait for its merge */
+	ROSTER_LEAVE, /* a roster made from ours that removes us */
 };
 
 /* A record (seq, hash) heard: whether to fetch its roster. */
-bool roster_sync_wants(const struct roster_state *s, uint64_t seq,
-    const uint8_t hash[GB_HASH_LEN]);
+bool roster_sync_wants(const struct roster_state *s, uint64_t seq, const uint8_t hash[GB_HASH_LEN]);
 /* Whether the peer that sent (seq, hash) should get our record back. */
 bool roster_sync_answer_back(const struct roster_state *s, uint64_t seq,
-    const uint8_t hash[GB_HASH_LEN]);
+			     const uint8_t hash[GB_HASH_LEN]);
 /*
  * The step for a fetched roster theirs (checked against hash) at seq.
  * self_id is our endpoint id. For ROSTER_MERGE and ROSTER_FORK (only to a
@@ -64,12 +63,11 @@ bool roster_sync_answer_back(const struct roster_state *s, uint64_t seq,
  * merge when it changed anything.
  */
 enum roster_step roster_sync_step(const struct roster_state *s, uint64_t seq,
-    const uint8_t hash[GB_HASH_LEN], const struct group_blob *theirs,
-    const char *self_id, size_t *base);
+				  const uint8_t hash[GB_HASH_LEN], const struct group_blob *theirs,
+				  const char *self_id, size_t *base);
 /* Same sequence and nothing to merge: ROSTER_ADOPT when theirs wins the
  * tie (lower hash, and it lists us), else ROSTER_KEEP. */
-enum roster_step roster_sync_tie(const struct roster_state *s,
-    const uint8_t hash[GB_HASH_LEN], const struct group_blob *theirs,
-    const char *self_id);
+enum roster_step roster_sync_tie(const struct roster_state *s, const uint8_t hash[GB_HASH_LEN],
+				 const struct group_blob *theirs, const char *self_id);
 
 #endif

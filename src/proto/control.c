@@ -34,12 +34,11 @@ int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb)
 	msgpack_packer pk;
 	size_t n = 1;
 
-	if (m->type < CTL_HELLO || m->type >= CTL_TYPE_MAX ||
-	    m->rec_len > CTL_MAX_MSG || m->data_len > CTL_MAX_BLOB)
+	if (m->type < CTL_HELLO || m->type >= CTL_TYPE_MAX || m->rec_len > CTL_MAX_MSG ||
+	    m->data_len > CTL_MAX_BLOB)
 		return -EINVAL;
-	n += m->has_net + (m->hostname[0] != 0) + (m->why[0] != 0) +
-	     m->has_invite + m->has_hash + (m->rec != NULL) + (m->data != NULL) +
-	     m->has_key + (m->iid[0] != 0) + (m->exp != 0);
+	n += m->has_net + (m->hostname[0] != 0) + (m->why[0] != 0) + m->has_invite + m->has_hash +
+	     (m->rec != NULL) + (m->data != NULL) + m->has_key + (m->iid[0] != 0) + (m->exp != 0);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
 	pack_key(&pk, "t");
@@ -113,8 +112,8 @@ static int get_str(const msgpack_object *v, char *out, size_t cap)
 }
 
 /* rec/data must point into the caller's buffer, not msgpack's zone. */
-static int get_span(const msgpack_object *v, const uint8_t *buf, size_t len,
-		    size_t cap, const uint8_t **out, size_t *out_len)
+static int get_span(const msgpack_object *v, const uint8_t *buf, size_t len, size_t cap,
+		    const uint8_t **out, size_t *out_len)
 {
 	const uint8_t *p;
 
@@ -128,12 +127,12 @@ static int get_span(const msgpack_object *v, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-static int decode_field(const msgpack_object *k, const msgpack_object *v,
-			const uint8_t *buf, size_t len, struct ctl_msg *m)
+static int decode_field(const msgpack_object *k, const msgpack_object *v, const uint8_t *buf,
+			size_t len, struct ctl_msg *m)
 {
 	if (key_is(k, "t")) {
-		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    v->via.u64 < CTL_HELLO || v->via.u64 >= CTL_TYPE_MAX)
+		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < CTL_HELLO ||
+		    v->via.u64 >= CTL_TYPE_MAX)
 			return -EINVAL;
 		m->type = (enum ctl_type)v->via.u64;
 		return 0;
@@ -221,8 +220,8 @@ int ctl_decode(const uint8_t *buf, size_t len, struct ctl_msg *m)
 	    up.data.type != MSGPACK_OBJECT_MAP)
 		goto out;
 	for (uint32_t i = 0; i < up.data.via.map.size; i++)
-		if (decode_field(&up.data.via.map.ptr[i].key,
-				 &up.data.via.map.ptr[i].val, buf, len, m) < 0)
+		if (decode_field(&up.data.via.map.ptr[i].key, &up.data.via.map.ptr[i].val, buf, len,
+				 m) < 0)
 			goto out;
 	ret = check_required(m);
 out:
@@ -234,10 +233,11 @@ out:
 
 const char *ctl_type_name(enum ctl_type t)
 {
-	static const char *names[] = { "?", "hello", "join_req", "welcome",
-		"pending", "denied", "sync", "leave", "blob_get", "blob",
-		"admin_grant", "invite_share", "invite_used", "ping", "pong",
-		"endpoint", "admin_taken" };
+	static const char *names[] = { "?",           "hello",  "join_req",    "welcome",
+				       "pending",     "denied", "sync",        "leave",
+				       "blob_get",    "blob",   "admin_grant", "invite_share",
+				       "invite_used", "ping",   "pong",        "endpoint",
+				       "admin_taken" };
 
 	return t > 0 && t < CTL_TYPE_MAX ? names[t] : "?";
 }

@@ -26,43 +26,43 @@
 #define CTL_WHY_NOT_COORDINATOR "this node is not a coordinator of that network"
 
 enum ctl_type {
-	CTL_HELLO = 1,     /* I am a member of net (reconnect, rename) */
-	CTL_JOIN_REQ,      /* admit me to net: hostname, optional invite secret */
-	CTL_WELCOME,       /* you are in: rec = the signed record holding you */
-	CTL_PENDING,       /* queued for approval */
-	CTL_DENIED,        /* refused: why */
-	CTL_SYNC,          /* the roster changed: rec = newest signed record */
-	CTL_LEAVE,         /* I leave net */
-	CTL_BLOB_GET,      /* blobs ALPN: send me the blob with this hash */
-	CTL_BLOB,          /* blobs ALPN: data = the blob */
-	CTL_ADMIN_GRANT,   /* coordinator → member: key = the network key seed */
-	CTL_INVITE_SHARE,  /* coordinator → coordinators: hash, iid, exp, host */
-	CTL_INVITE_USED,   /* coordinator → coordinators: hash was redeemed */
-	CTL_PING,          /* echo request: exp = the prober's nonce */
-	CTL_PONG,          /* echo reply: exp = the nonce it answers */
-	CTL_ENDPOINT,      /* rec = my newest signed endpoint record (addresses) */
-	CTL_ADMIN_TAKEN,   /* member → coordinator: net's key is stored, I coordinate */
+	CTL_HELLO = 1,    /* I am a member of net (reconnect, rename) */
+	CTL_JOIN_REQ,     /* admit me to net: hostname, optional invite secret */
+	CTL_WELCOME,      /* you are in: rec = the signed record holding you */
+	CTL_PENDING,      /* queued for approval */
+	CTL_DENIED,       /* refused: why */
+	CTL_SYNC,         /* the roster changed: rec = newest signed record */
+	CTL_LEAVE,        /* I leave net */
+	CTL_BLOB_GET,     /* blobs ALPN: send me the blob with this hash */
+	CTL_BLOB,         /* blobs ALPN: data = the blob */
+	CTL_ADMIN_GRANT,  /* coordinator → member: key = the network key seed */
+	CTL_INVITE_SHARE, /* coordinator → coordinators: hash, iid, exp, host */
+	CTL_INVITE_USED,  /* coordinator → coordinators: hash was redeemed */
+	CTL_PING,         /* echo request: exp = the prober's nonce */
+	CTL_PONG,         /* echo reply: exp = the nonce it answers */
+	CTL_ENDPOINT,     /* rec = my newest signed endpoint record (addresses) */
+	CTL_ADMIN_TAKEN,  /* member → coordinator: net's key is stored, I coordinate */
 	CTL_TYPE_MAX
 };
 
 struct ctl_msg {
 	enum ctl_type type;
 	bool has_net;
-	uint8_t net[32];          /* network public key (room id) */
-	char hostname[64];        /* "" when absent */
-	char why[160];            /* CTL_DENIED reason, "" when absent */
+	uint8_t net[32];   /* network public key (room id) */
+	char hostname[64]; /* "" when absent */
+	char why[160];     /* CTL_DENIED reason, "" when absent */
 	bool has_invite;
 	uint8_t invite[16];
 	bool has_hash;
-	uint8_t hash[32];         /* blob hash */
-	const uint8_t *rec;       /* signed network record; borrowed from the input */
+	uint8_t hash[32];   /* blob hash */
+	const uint8_t *rec; /* signed network record; borrowed from the input */
 	size_t rec_len;
-	const uint8_t *data;      /* blob bytes; borrowed from the input */
+	const uint8_t *data; /* blob bytes; borrowed from the input */
 	size_t data_len;
 	bool has_key;
-	uint8_t key[32];          /* CTL_ADMIN_GRANT: network key seed */
-	char iid[33];             /* invite id, "" when absent */
-	uint64_t exp;             /* invite expiry (unix s), 0 when absent */
+	uint8_t key[32]; /* CTL_ADMIN_GRANT: network key seed */
+	char iid[33];    /* invite id, "" when absent */
+	uint64_t exp;    /* invite expiry (unix s), 0 when absent */
 };
 
 /* Appends the msgpack form of m (no frame header) to sb. */

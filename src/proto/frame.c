@@ -30,13 +30,11 @@ void frame_put_header(uint8_t out[FRAME_HEADER], uint32_t len)
 
 static size_t body_len(const uint8_t *p)
 {
-	return ((size_t)p[0] << 24) | ((size_t)p[1] << 16) |
-	       ((size_t)p[2] << 8) | p[3];
+	return ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
 }
 
 /* Consumes whole frames from p; returns bytes consumed or a negative error. */
-static long consume(struct frame_reader *fr, const uint8_t *p, size_t len,
-		    frame_cb cb, void *ud)
+static long consume(struct frame_reader *fr, const uint8_t *p, size_t len, frame_cb cb, void *ud)
 {
 	size_t off = 0;
 
@@ -83,8 +81,7 @@ static int stash(struct frame_reader *fr, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len,
-		      frame_cb cb, void *ud)
+int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len, frame_cb cb, void *ud)
 {
 	const uint8_t *p = data;
 	long used;

@@ -15,10 +15,10 @@
 #define FRAME_HEADER 4
 
 struct frame_reader {
-	uint8_t *buf;   /* owned; grows up to max + FRAME_HEADER */
+	uint8_t *buf; /* owned; grows up to max + FRAME_HEADER */
 	size_t len;
 	size_t cap;
-	size_t max;     /* largest body accepted */
+	size_t max; /* largest body accepted */
 };
 
 typedef int (*frame_cb)(void *ud, const uint8_t *body, size_t len);
@@ -31,8 +31,7 @@ void frame_reader_close(struct frame_reader *fr);
  * -EMSGSIZE when a frame exceeds the cap, -ENOMEM, or the first negative
  * value cb returned (which stops the feed).
  */
-int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len,
-		      frame_cb cb, void *ud);
+int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len, frame_cb cb, void *ud);
 
 void frame_put_header(uint8_t out[FRAME_HEADER], uint32_t len);
 

@@ -114,8 +114,7 @@ out:
 	return ret;
 }
 
-int ipc_call(const char *sock_path, const json_t *req, json_t **reply,
-	     int timeout_ms)
+int ipc_call(const char *sock_path, const json_t *req, json_t **reply, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	msgpack_sbuffer sb;

@@ -33,7 +33,6 @@ int ipc_frame_encode(const json_t *v, msgpack_sbuffer *sb);
  * IPC_MAX_REQUEST, or -EPROTO for a malformed reply (or one over
  * IPC_MAX_REPLY).
  */
-int ipc_call(const char *sock_path, const json_t *req, json_t **reply,
-	     int timeout_ms);
+int ipc_call(const char *sock_path, const json_t *req, json_t **reply, int timeout_ms);
 
 #endif

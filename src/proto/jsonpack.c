@@ -30,23 +30,20 @@ static int encode(msgpack_packer *pk, const json_t *v, int depth)
 	case JSON_STRING:
 		if (msgpack_pack_str(pk, json_string_length(v)) < 0)
 			return -EINVAL;
-		return msgpack_pack_str_body(pk, json_string_value(v),
-					     json_string_length(v));
+		return msgpack_pack_str_body(pk, json_string_value(v), json_string_length(v));
 	case JSON_ARRAY:
 		if (msgpack_pack_array(pk, json_array_size(v)) < 0)
 			return -EINVAL;
-		json_array_foreach(v, i, item)
-			if (encode(pk, item, depth + 1) < 0)
-				return -EINVAL;
+		json_array_foreach(v, i, item) if (encode(pk, item, depth + 1) < 0) return -EINVAL;
 		return 0;
 	case JSON_OBJECT:
 		if (msgpack_pack_map(pk, json_object_size(v)) < 0)
 			return -EINVAL;
-		json_object_foreach((json_t *)v, key, item) {
+		json_object_foreach((json_t *)v, key, item)
+		{
 			size_t n = strlen(key);
 
-			if (msgpack_pack_str(pk, n) < 0 ||
-			    msgpack_pack_str_body(pk, key, n) < 0 ||
+			if (msgpack_pack_str(pk, n) < 0 || msgpack_pack_str_body(pk, key, n) < 0 ||
 			    encode(pk, item, depth + 1) < 0)
 				return -EINVAL;
 		}
@@ -151,8 +148,7 @@ int jsonpack_decode(const void *buf, size_t len, json_t **out)
 	if (mp_check(buf, len, JSONPACK_MAX_DEPTH) < 0)
 		return -EINVAL;
 	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len)
+	if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
 		goto out;
 	*out = decode(&up.data);
 	ret = *out ? 0 : -EINVAL;

@@ -69,34 +69,73 @@ static int read_header(struct cursor *c, uint64_t *children)
 	if (t >= 0xa0 && t <= 0xbf)
 		return take(c, t & 0x1f);
 	switch (t) {
-	case 0xcc: case 0xd0: return take(c, 1);
-	case 0xcd: case 0xd1: return take(c, 2);
-	case 0xca: case 0xce: case 0xd2: return take(c, 4);
-	case 0xcb: case 0xcf: case 0xd3: return take(c, 8);
-	case 0xd4: return take(c, 2);
-	case 0xd5: return take(c, 3);
-	case 0xd6: return take(c, 5);
-	case 0xd7: return take(c, 9);
-	case 0xd8: return take(c, 17);
-	case 0xc4: case 0xd9:
-		if (read_len(c, 1, &n) < 0) return -EINVAL;
+	case 0xcc:
+	case 0xd0:
+		return take(c, 1);
+	case 0xcd:
+	case 0xd1:
+		return take(c, 2);
+	case 0xca:
+	case 0xce:
+	case 0xd2:
+		return take(c, 4);
+	case 0xcb:
+	case 0xcf:
+	case 0xd3:
+		return take(c, 8);
+	case 0xd4:
+		return take(c, 2);
+	case 0xd5:
+		return take(c, 3);
+	case 0xd6:
+		return take(c, 5);
+	case 0xd7:
+		return take(c, 9);
+	case 0xd8:
+		return take(c, 17);
+	case 0xc4:
+	case 0xd9:
+		if (read_len(c, 1, &n) < 0)
+			return -EINVAL;
 		return n > c->left ? -EINVAL : take(c, n);
-	case 0xc5: case 0xda:
-		if (read_len(c, 2, &n) < 0) return -EINVAL;
+	case 0xc5:
+	case 0xda:
+		if (read_len(c, 2, &n) < 0)
+			return -EINVAL;
 		return n > c->left ? -EINVAL : take(c, n);
-	case 0xc6: case 0xdb:
-		if (read_len(c, 4, &n) < 0) return -EINVAL;
+	case 0xc6:
+	case 0xdb:
+		if (read_len(c, 4, &n) < 0)
+			return -EINVAL;
 		return n > c->left ? -EINVAL : take(c, n);
-	case 0xc7: case 0xc8: case 0xc9: {
+	case 0xc7:
+	case 0xc8:
+	case 0xc9: {
 		int w = t == 0xc7 ? 1 : t == 0xc8 ? 2 : 4;
-		if (read_len(c, w, &n) < 0) return -EINVAL;
+		if (read_len(c, w, &n) < 0)
+			return -EINVAL;
 		return n + 1 > c->left ? -EINVAL : take(c, n + 1);
 	}
-	case 0xdc: if (read_len(c, 2, children) < 0) return -EINVAL; return 0;
-	case 0xdd: if (read_len(c, 4, children) < 0) return -EINVAL; return 0;
-	case 0xde: if (read_len(c, 2, &n) < 0) return -EINVAL; *children = 2 * n; return 0;
-	case 0xdf: if (read_len(c, 4, &n) < 0) return -EINVAL; *children = 2 * n; return 0;
-	default: return -EINVAL; /* 0xc1 is never used */
+	case 0xdc:
+		if (read_len(c, 2, children) < 0)
+			return -EINVAL;
+		return 0;
+	case 0xdd:
+		if (read_len(c, 4, children) < 0)
+			return -EINVAL;
+		return 0;
+	case 0xde:
+		if (read_len(c, 2, &n) < 0)
+			return -EINVAL;
+		*children = 2 * n;
+		return 0;
+	case 0xdf:
+		if (read_len(c, 4, &n) < 0)
+			return -EINVAL;
+		*children = 2 * n;
+		return 0;
+	default:
+		return -EINVAL; /* 0xc1 is never used */
 	}
 }
 

@@ -34,8 +34,7 @@ static int next(struct reader *r, yaml_event_t *ev)
 	return 0;
 }
 
-static int node(struct reader *r, yaml_event_t *ev, const char *path, int depth,
-		json_t **out);
+static int node(struct reader *r, yaml_event_t *ev, const char *path, int depth, json_t **out);
 
 static int mapping(struct reader *r, const char *path, int depth, json_t **out)
 {
@@ -56,7 +55,8 @@ static int mapping(struct reader *r, const char *path, int depth, json_t **out)
 		}
 		if (ev.type != YAML_SCALAR_EVENT || ev.data.scalar.length >= sizeof(key) ||
 		    memchr(ev.data.scalar.value, 0, ev.data.scalar.length)) {
-			ret = fail(r, ev.start_mark.line, "a mapping key must be a short plain string");
+			ret = fail(r, ev.start_mark.line,
+				   "a mapping key must be a short plain string");
 			yaml_event_delete(&ev);
 			goto fail;
 		}
@@ -72,7 +72,8 @@ static int mapping(struct reader *r, const char *path, int depth, json_t **out)
 		}
 		snprintf(sub, sizeof(sub), "%s.%s", path, key);
 		/* A key's line names its entry better than its value's. */
-		json_object_set_new(r->lines, sub, json_integer((json_int_t)ev.start_mark.line + 1));
+		json_object_set_new(r->lines, sub,
+				    json_integer((json_int_t)ev.start_mark.line + 1));
 		yaml_event_delete(&ev);
 		if ((ret = next(r, &ev)) < 0)
 			goto fail;
@@ -115,8 +116,7 @@ fail:
 }
 
 /* Consumes ev (and, for collections, everything up to its end). */
-static int node(struct reader *r, yaml_event_t *ev, const char *path, int depth,
-		json_t **out)
+static int node(struct reader *r, yaml_event_t *ev, const char *path, int depth, json_t **out)
 {
 	size_t line = ev->start_mark.line;
 	int ret;
@@ -165,8 +165,7 @@ static int expect(struct reader *r, yaml_event_type_t type, const char *what)
 	return ret;
 }
 
-int yaml_parse(const char *text, size_t len, struct yaml_doc *doc, char *err,
-	       size_t errlen)
+int yaml_parse(const char *text, size_t len, struct yaml_doc *doc, char *err, size_t errlen)
 {
 	struct reader r = { .err = err, .errlen = errlen };
 	yaml_event_t ev;

@@ -17,16 +17,15 @@
 #define YAML_MAX_BYTES (1u << 20)
 
 struct yaml_doc {
-	json_t *root;     /* the document (NULL for an empty one) */
-	json_t *lines;    /* {"path": line}, path like ".networks.prod.web.allow[1]" */
+	json_t *root;  /* the document (NULL for an empty one) */
+	json_t *lines; /* {"path": line}, path like ".networks.prod.web.allow[1]" */
 };
 
 /*
  * Parses text. Returns 0, or -EINVAL with "line N: what is wrong" in err.
  * On success doc holds new references; release with yaml_doc_free.
  */
-int yaml_parse(const char *text, size_t len, struct yaml_doc *doc, char *err,
-	       size_t errlen);
+int yaml_parse(const char *text, size_t len, struct yaml_doc *doc, char *err, size_t errlen);
 void yaml_doc_free(struct yaml_doc *doc);
 /* The line of the node at path, or 0 when unknown. */
 int yaml_line(const struct yaml_doc *doc, const char *path);

@@ -11,9 +11,7 @@
 #define PING_LEN (1 + DISCO_TXID_LEN)
 #define PONG_LEN (PING_LEN + 1 + 2 + 16)
 
-int
-disco_secret_from_ed25519(uint8_t curve_sk[DISCO_KEY_LEN],
-    const uint8_t ed_sk[64])
+int disco_secret_from_ed25519(uint8_t curve_sk[DISCO_KEY_LEN], const uint8_t ed_sk[64])
 {
 	if (sodium_init() < 0)
 		return -EIO;
@@ -22,9 +20,8 @@ disco_secret_from_ed25519(uint8_t curve_sk[DISCO_KEY_LEN],
 	return 0;
 }
 
-int
-disco_shared_key(uint8_t shared[DISCO_KEY_LEN],
-    const uint8_t curve_sk[DISCO_KEY_LEN], const uint8_t peer_pk[DISCO_KEY_LEN])
+int disco_shared_key(uint8_t shared[DISCO_KEY_LEN], const uint8_t curve_sk[DISCO_KEY_LEN],
+		     const uint8_t peer_pk[DISCO_KEY_LEN])
 {
 	uint8_t curve_pk[crypto_box_PUBLICKEYBYTES];
 
@@ -36,8 +33,7 @@ disco_shared_key(uint8_t shared[DISCO_KEY_LEN],
 	return 0;
 }
 
-static size_t
-encode_msg(uint8_t *p, const struct disco_msg *m)
+static size_t encode_msg(uint8_t *p, const struct disco_msg *m)
 {
 	const union ms_addr *a = &m->observed;
 
@@ -58,9 +54,8 @@ encode_msg(uint8_t *p, const struct disco_msg *m)
 	return PONG_LEN;
 }
 
-int
-disco_seal(uint8_t *out, size_t cap, const uint8_t self_pk[DISCO_KEY_LEN],
-    const uint8_t shared[DISCO_KEY_LEN], const struct disco_msg *m)
+int disco_seal(uint8_t *out, size_t cap, const uint8_t self_pk[DISCO_KEY_LEN],
+	       const uint8_t shared[DISCO_KEY_LEN], const struct disco_msg *m)
 {
 	uint8_t plain[PONG_LEN], *nonce = out + DISCO_HDR_LEN - NONCE_LEN;
 	size_t n;
@@ -72,14 +67,12 @@ disco_seal(uint8_t *out, size_t cap, const uint8_t self_pk[DISCO_KEY_LEN],
 	out[MAGICSOCK_DISCO_MAGIC_LEN] = DISCO_VERSION;
 	memcpy(out + MAGICSOCK_DISCO_MAGIC_LEN + 1, self_pk, DISCO_KEY_LEN);
 	randombytes_buf(nonce, NONCE_LEN);
-	if (crypto_box_easy_afternm(out + DISCO_HDR_LEN, plain, n, nonce,
-	    shared) != 0)
+	if (crypto_box_easy_afternm(out + DISCO_HDR_LEN, plain, n, nonce, shared) != 0)
 		return -EIO;
 	return (int)(DISCO_HDR_LEN + crypto_box_MACBYTES + n);
 }
 
-int
-disco_sender(const uint8_t *pkt, size_t len, uint8_t pk[DISCO_KEY_LEN])
+int disco_sender(const uint8_t *pkt, size_t len, uint8_t pk[DISCO_KEY_LEN])
 {
 	size_t body;
 
@@ -94,14 +87,13 @@ disco_sender(const uint8_t *pkt, size_t len, uint8_t pk[DISCO_KEY_LEN])
 	return 0;
 }
 
-static int
-decode_observed(const uint8_t *p, union ms_addr *a)
+static int decode_observed(const uint8_t *p, union ms_addr *a)
 {
 	size_t i;
 
 	memset(a, 0, sizeof(*a));
 	if (p[0] == 4) {
-		for (i = 7; i < 19; i++)	/* v4 leaves the tail zero */
+		for (i = 7; i < 19; i++) /* v4 leaves the tail zero */
 			if (p[i] != 0)
 				return -EBADMSG;
 		a->in.sin_family = AF_INET;
@@ -117,15 +109,14 @@ decode_observed(const uint8_t *p, union ms_addr *a)
 	}
 	if (p[0] != 0)
 		return -EBADMSG;
-	for (i = 1; i < 19; i++)	/* 0: the sender did not know; all zero */
+	for (i = 1; i < 19; i++) /* 0: the sender did not know; all zero */
 		if (p[i] != 0)
 			return -EBADMSG;
 	return 0;
 }
 
-int
-disco_open(const uint8_t *pkt, size_t len, const uint8_t shared[DISCO_KEY_LEN],
-    struct disco_msg *m)
+int disco_open(const uint8_t *pkt, size_t len, const uint8_t shared[DISCO_KEY_LEN],
+	       struct disco_msg *m)
 {
 	uint8_t pk[DISCO_KEY_LEN], plain[PONG_LEN];
 	size_t n;
@@ -134,8 +125,8 @@ disco_open(const uint8_t *pkt, size_t len, const uint8_t shared[DISCO_KEY_LEN],
 	if (disco_sender(pkt, len, pk) < 0)
 		return -EBADMSG;
 	n = len - DISCO_HDR_LEN - crypto_box_MACBYTES;
-	if (crypto_box_open_easy_afternm(plain, pkt + DISCO_HDR_LEN,
-	    len - DISCO_HDR_LEN, pkt + DISCO_HDR_LEN - NONCE_LEN, shared) != 0)
+	if (crypto_box_open_easy_afternm(plain, pkt + DISCO_HDR_LEN, len - DISCO_HDR_LEN,
+					 pkt + DISCO_HDR_LEN - NONCE_LEN, shared) != 0)
 		return -EBADMSG;
 	if ((plain[0] == DISCO_PING && n != PING_LEN) ||
 	    (plain[0] == DISCO_PONG && n != PONG_LEN) ||
@@ -143,16 +134,14 @@ disco_open(const uint8_t *pkt, size_t len, const uint8_t shared[DISCO_KEY_LEN],
 		return -EBADMSG;
 	m->type = plain[0];
 	memcpy(m->txid, plain + 1, DISCO_TXID_LEN);
-	if (m->type == DISCO_PONG && decode_observed(plain + PING_LEN,
-	    &m->observed) < 0) {
+	if (m->type == DISCO_PONG && decode_observed(plain + PING_LEN, &m->observed) < 0) {
 		memset(m, 0, sizeof(*m));
 		return -EBADMSG;
 	}
 	return 0;
 }
 
-void
-disco_txid(uint8_t txid[DISCO_TXID_LEN])
+void disco_txid(uint8_t txid[DISCO_TXID_LEN])
 {
 	randombytes_buf(txid, DISCO_TXID_LEN);
 }

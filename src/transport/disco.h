@@ -33,7 +33,7 @@
 #define DISCO_KEY_LEN 32
 #define DISCO_TXID_LEN 12
 #define DISCO_HDR_LEN (MAGICSOCK_DISCO_MAGIC_LEN + 1 + DISCO_KEY_LEN + 24)
-#define DISCO_MAX_LEN 128	/* a sealed pong, the largest message */
+#define DISCO_MAX_LEN 128 /* a sealed pong, the largest message */
 
 enum disco_type {
 	DISCO_PING = 1,
@@ -41,29 +41,28 @@ enum disco_type {
 };
 
 struct disco_msg {
-	uint8_t type;			/* enum disco_type */
+	uint8_t type; /* enum disco_type */
 	uint8_t txid[DISCO_TXID_LEN];
-	union ms_addr observed;		/* pong: where the ping came from */
+	union ms_addr observed; /* pong: where the ping came from */
 };
 
 /* Our X25519 secret from our Ed25519 secret key (64 bytes, libsodium's). */
-int disco_secret_from_ed25519(uint8_t curve_sk[DISCO_KEY_LEN],
-    const uint8_t ed_sk[64]);
+int disco_secret_from_ed25519(uint8_t curve_sk[DISCO_KEY_LEN], const uint8_t ed_sk[64]);
 /*
  * The box key shared with a peer, from our X25519 secret and the peer's
  * Ed25519 public key; -EINVAL when that key is not a usable point.
  */
-int disco_shared_key(uint8_t shared[DISCO_KEY_LEN],
-    const uint8_t curve_sk[DISCO_KEY_LEN], const uint8_t peer_pk[DISCO_KEY_LEN]);
+int disco_shared_key(uint8_t shared[DISCO_KEY_LEN], const uint8_t curve_sk[DISCO_KEY_LEN],
+		     const uint8_t peer_pk[DISCO_KEY_LEN]);
 
 /* Seals m into out (cap >= DISCO_MAX_LEN); returns the length or -errno. */
 int disco_seal(uint8_t *out, size_t cap, const uint8_t self_pk[DISCO_KEY_LEN],
-    const uint8_t shared[DISCO_KEY_LEN], const struct disco_msg *m);
+	       const uint8_t shared[DISCO_KEY_LEN], const struct disco_msg *m);
 /* The sender's key of a well-formed packet, or -EBADMSG. */
 int disco_sender(const uint8_t *pkt, size_t len, uint8_t pk[DISCO_KEY_LEN]);
 /* Opens a packet sealed for us; -EBADMSG on any bad byte or bad box. */
-int disco_open(const uint8_t *pkt, size_t len,
-    const uint8_t shared[DISCO_KEY_LEN], struct disco_msg *m);
+int disco_open(const uint8_t *pkt, size_t len, const uint8_t shared[DISCO_KEY_LEN],
+	       struct disco_msg *m);
 /* Random transaction id. */
 void disco_txid(uint8_t txid[DISCO_TXID_LEN]);
 

@@ -16,15 +16,15 @@
 #include "transport/magicsock_priv.h"
 #include "util/log.h"
 
-#define MS_BATCH 16		/* messages per recvmmsg */
-#define MS_MAX_BATCHES 16	/* per poll callback, so timers still run */
+#define MS_BATCH 16       /* messages per recvmmsg */
+#define MS_MAX_BATCHES 16 /* per poll callback, so timers still run */
 /*
  * One GSO send carries at most this many segments and bytes: the kernel
  * limit is 64 segments (UDP_MAX_SEGMENTS on older kernels) and a 64 KiB
  * IP datagram.
  */
 #define MS_GSO_MAX_SEGS 64
-#define TURN_PROBE_MS 1000	/* TURN tries while on a member relay */
+#define TURN_PROBE_MS 1000 /* TURN tries while on a member relay */
 #define MS_GSO_MAX_BYTES 65000
 
 #ifndef UDP_SEGMENT
@@ -36,8 +36,7 @@
 
 /* ---- addresses ---- */
 
-socklen_t
-ms_addr_len(const union ms_addr *a)
+socklen_t ms_addr_len(const union ms_addr *a)
 {
 	if (a->sa.sa_family == AF_INET)
 		return sizeof(struct sockaddr_in);
@@ -46,23 +45,21 @@ ms_addr_len(const union ms_addr *a)
 	return 0;
 }
 
-int
-ms_addr_eq(const union ms_addr *a, const union ms_addr *b)
+int ms_addr_eq(const union ms_addr *a, const union ms_addr *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return 0;
 	if (a->sa.sa_family == AF_INET)
 		return a->in.sin_port == b->in.sin_port &&
-		    a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+		       a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
 	if (a->sa.sa_family == AF_INET6)
 		return a->in6.sin6_port == b->in6.sin6_port &&
-		    memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0 &&
-		    a->in6.sin6_scope_id == b->in6.sin6_scope_id;
+		       memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0 &&
+		       a->in6.sin6_scope_id == b->in6.sin6_scope_id;
 	return 0;
 }
 
-int
-ms_addr_parse(union ms_addr *a, const char *s)
+int ms_addr_parse(union ms_addr *a, const char *s)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon, *hs = s;
@@ -84,7 +81,7 @@ ms_addr_parse(union ms_addr *a, const char *s)
 		if (colon == NULL)
 			return -EINVAL;
 		hl = (size_t)(colon - s);
-		if (memchr(s, ':', hl))	/* IPv6 needs brackets */
+		if (memchr(s, ':', hl)) /* IPv6 needs brackets */
 			return -EINVAL;
 	}
 	if (hl == 0 || hl >= sizeof(host))
@@ -108,8 +105,7 @@ ms_addr_parse(union ms_addr *a, const char *s)
 	return -EINVAL;
 }
 
-const char *
-ms_addr_fmt(const union ms_addr *a, char *buf, size_t size)
+const char *ms_addr_fmt(const union ms_addr *a, char *buf, size_t size)
 {
 	char host[INET6_ADDRSTRLEN];
 
@@ -126,13 +122,11 @@ ms_addr_fmt(const union ms_addr *a, char *buf, size_t size)
 }
 
 /* The dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d. */
-static void
-addr_normalize(union ms_addr *a)
+static void addr_normalize(union ms_addr *a)
 {
 	struct sockaddr_in in;
 
-	if (a->sa.sa_family != AF_INET6 ||
-	    !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+	if (a->sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
 		return;
 	memset(&in, 0, sizeof(in));
 	in.sin_family = AF_INET;
@@ -143,9 +137,8 @@ addr_normalize(union ms_addr *a)
 }
 
 /* Returns the address to hand to sendmsg on our socket, or NULL. */
-static const union ms_addr *
-addr_for_socket(const struct magicsock *ms, const union ms_addr *to,
-    union ms_addr *tmp)
+static const union ms_addr *addr_for_socket(const struct magicsock *ms, const union ms_addr *to,
+					    union ms_addr *tmp)
 {
 	if (to->sa.sa_family == ms->family)
 		return to;
@@ -163,20 +156,16 @@ addr_for_socket(const struct magicsock *ms, const union ms_addr *to,
 
 /* ---- classification ---- */
 
-static uint32_t
-be32(const uint8_t *p)
+static uint32_t be32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-enum ms_pkt
-magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
+enum ms_pkt magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
 {
 	if (len == 0)
 		return MS_PKT_JUNK;
-	if ((buf[0] & 0xc0) == 0 && len >= 20 &&
-	    be32(buf + 4) == MAGICSOCK_STUN_COOKIE &&
+	if ((buf[0] & 0xc0) == 0 && len >= 20 && be32(buf + 4) == MAGICSOCK_STUN_COOKIE &&
 	    (size_t)((buf[2] << 8) | buf[3]) + 20 == len)
 		return MS_PKT_STUN;
 	if (len >= MAGICSOCK_DISCO_MAGIC_LEN &&
@@ -198,8 +187,7 @@ magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
 	return MS_PKT_QUIC;
 }
 
-static int
-from_relay(const struct magicsock *ms, const union ms_addr *from)
+static int from_relay(const struct magicsock *ms, const union ms_addr *from)
 {
 	size_t i;
 
@@ -209,9 +197,8 @@ from_relay(const struct magicsock *ms, const union ms_addr *from)
 	return 0;
 }
 
-void
-magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
-    const union ms_addr *from)
+void magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
+		     const union ms_addr *from)
 {
 	enum ms_pkt cls;
 
@@ -227,9 +214,8 @@ magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
 	ms_dispatch(ms, cls, buf, len, from);
 }
 
-void
-ms_dispatch(struct magicsock *ms, enum ms_pkt cls, const uint8_t *buf,
-    size_t len, const union ms_addr *from)
+void ms_dispatch(struct magicsock *ms, enum ms_pkt cls, const uint8_t *buf, size_t len,
+		 const union ms_addr *from)
 {
 	if (cls == MS_PKT_JUNK || cls == MS_PKT_FWD || ms->handlers[cls].fn == NULL) {
 		ms->st.rx_dropped++;
@@ -240,8 +226,7 @@ ms_dispatch(struct magicsock *ms, enum ms_pkt cls, const uint8_t *buf,
 
 /* ---- socket ---- */
 
-static void
-set_bufsize(int fd, int bytes)
+static void set_bufsize(int fd, int bytes)
 {
 	/* The FORCE variants ignore rmem_max but need CAP_NET_ADMIN. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
@@ -250,8 +235,7 @@ set_bufsize(int fd, int bytes)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
 
-static int
-bind_port(int fd, int family, uint16_t port)
+static int bind_port(int fd, int family, uint16_t port)
 {
 	union ms_addr a;
 
@@ -270,8 +254,7 @@ bind_port(int fd, int family, uint16_t port)
 	return 0;
 }
 
-static int
-open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
+static int open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
 {
 	union ms_addr a;
 	socklen_t alen = sizeof(a);
@@ -279,8 +262,7 @@ open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
 
 	ms->family = AF_INET6;
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
-	    sizeof(off)) < 0) {
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) {
 		close(fd);
 		fd = -1;
 	}
@@ -298,7 +280,8 @@ open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
 	err = bind_port(fd, ms->family, port);
 	if (err == -EADDRINUSE && port != 0) {
 		log_warn("magicsock: UDP port %u is taken, using an ephemeral "
-		    "port (a manual port forward will not reach this node)", port);
+			 "port (a manual port forward will not reach this node)",
+			 port);
 		ms->fixed = 0;
 		err = bind_port(fd, ms->family, 0);
 	}
@@ -307,15 +290,13 @@ open_socket(struct magicsock *ms, uint16_t port, int sockbuf)
 		close(fd);
 		return err;
 	}
-	ms->port = ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port :
-	    a.in.sin_port);
+	ms->port = ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);
 	ms->fd = fd;
 	return 0;
 }
 
 /* The segment size of a GRO-coalesced message, or 0 for one datagram. */
-static size_t
-gro_size(struct msghdr *h)
+static size_t gro_size(struct msghdr *h)
 {
 	struct cmsghdr *cm;
 	int seg;
@@ -330,23 +311,21 @@ gro_size(struct msghdr *h)
 	return 0;
 }
 
-static void
-junk(struct magicsock *ms)
+static void junk(struct magicsock *ms)
 {
 	ms->st.rx_packets[MS_PKT_JUNK]++;
 	ms->st.rx_dropped++;
 }
 
 /* Splits one received message into its datagrams and dispatches them. */
-static void
-rx_message(struct magicsock *ms, const uint8_t *buf, size_t len, size_t seg,
-    const union ms_addr *from)
+static void rx_message(struct magicsock *ms, const uint8_t *buf, size_t len, size_t seg,
+		       const union ms_addr *from)
 {
 	size_t off, n;
 
 	if (seg == 0 || seg > len)
 		seg = len;
-	if (len == 0) {		/* an empty datagram: classified as junk */
+	if (len == 0) { /* an empty datagram: classified as junk */
 		magicsock_input(ms, buf, 0, from);
 		return;
 	}
@@ -360,8 +339,7 @@ rx_message(struct magicsock *ms, const uint8_t *buf, size_t len, size_t seg,
 	}
 }
 
-static int
-read_batch(struct magicsock *ms)
+static int read_batch(struct magicsock *ms)
 {
 	struct mmsghdr msgs[MS_BATCH];
 	struct iovec iov[MS_BATCH];
@@ -392,14 +370,12 @@ read_batch(struct magicsock *ms)
 			continue;
 		}
 		addr_normalize(&from[i]);
-		rx_message(ms, ms->bufs[i], msgs[i].msg_len,
-		    gro_size(&msgs[i].msg_hdr), &from[i]);
+		rx_message(ms, ms->bufs[i], msgs[i].msg_len, gro_size(&msgs[i].msg_hdr), &from[i]);
 	}
 	return n;
 }
 
-static void
-on_readable(uv_poll_t *h, int status, int events)
+static void on_readable(uv_poll_t *h, int status, int events)
 {
 	struct magicsock *ms = h->data;
 	int i, n;
@@ -419,9 +395,7 @@ on_readable(uv_poll_t *h, int status, int events)
 	}
 }
 
-int
-magicsock_new(struct magicsock **out, uv_loop_t *loop,
-    const struct magicsock_config *cfg)
+int magicsock_new(struct magicsock **out, uv_loop_t *loop, const struct magicsock_config *cfg)
 {
 	struct magicsock *ms;
 	int err;
@@ -438,15 +412,14 @@ magicsock_new(struct magicsock **out, uv_loop_t *loop,
 	ms->loop = loop;
 	ms->fd = -1;
 	ms->gso = 1;
-	ratelimit_init(&ms->unnamed_log, MS_UNNAMED_LOG_BURST,
-	    MS_UNNAMED_LOG_EVERY_MS);
+	ratelimit_init(&ms->unnamed_log, MS_UNNAMED_LOG_BURST, MS_UNNAMED_LOG_EVERY_MS);
 	ms->fresh_ms = cfg && cfg->fresh_ms ? cfg->fresh_ms : MAGICSOCK_FRESH_MS;
-	ms->fwd.pair_rate = cfg && cfg->fwd_pair_rate ? cfg->fwd_pair_rate :
-	    MAGICSOCK_FWD_PAIR_RATE;
-	ms->fwd.rate = ms->fwd.pair_rate * 2 > MAGICSOCK_FWD_RATE ?
-	    ms->fwd.pair_rate * 2 : MAGICSOCK_FWD_RATE;
+	ms->fwd.pair_rate =
+		cfg && cfg->fwd_pair_rate ? cfg->fwd_pair_rate : MAGICSOCK_FWD_PAIR_RATE;
+	ms->fwd.rate = ms->fwd.pair_rate * 2 > MAGICSOCK_FWD_RATE ? ms->fwd.pair_rate * 2
+								  : MAGICSOCK_FWD_RATE;
 	err = open_socket(ms, cfg ? cfg->port : MAGICSOCK_DEFAULT_PORT,
-	    cfg && cfg->sockbuf ? cfg->sockbuf : 4 << 20);
+			  cfg && cfg->sockbuf ? cfg->sockbuf : 4 << 20);
 	if (err < 0)
 		goto fail;
 	if ((err = uv_poll_init(loop, &ms->poll, ms->fd)) < 0) {
@@ -470,8 +443,7 @@ fail:
 	return err;
 }
 
-static void
-on_handle_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
 	struct magicsock *ms = h->data;
 
@@ -484,8 +456,7 @@ on_handle_closed(uv_handle_t *h)
 	free(ms);
 }
 
-void
-magicsock_free(struct magicsock *ms)
+void magicsock_free(struct magicsock *ms)
 {
 	struct ms_peer *p, *next;
 	size_t i;
@@ -503,9 +474,7 @@ magicsock_free(struct magicsock *ms)
 	uv_close((uv_handle_t *)&ms->disco_timer, on_handle_closed);
 }
 
-void
-magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn,
-    void *ud)
+void magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn, void *ud)
 {
 	if ((unsigned)cls >= MS_PKT_MAX || cls == MS_PKT_JUNK || cls == MS_PKT_FWD)
 		return;
@@ -513,32 +482,27 @@ magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn,
 	ms->handlers[cls].ud = ud;
 }
 
-uint16_t
-magicsock_port(const struct magicsock *ms)
+uint16_t magicsock_port(const struct magicsock *ms)
 {
 	return ms->port;
 }
 
-int
-magicsock_fixed_port(const struct magicsock *ms)
+int magicsock_fixed_port(const struct magicsock *ms)
 {
 	return ms->fixed;
 }
 
-void
-magicsock_get_stats(const struct magicsock *ms, struct magicsock_stats *st)
+void magicsock_get_stats(const struct magicsock *ms, struct magicsock_stats *st)
 {
 	*st = ms->st;
 }
 
-void
-magicsock_set_blackhole(struct magicsock *ms, int on)
+void magicsock_set_blackhole(struct magicsock *ms, int on)
 {
 	ms->blackhole = on;
 }
 
-int
-magicsock_add_relay(struct magicsock *ms, const union ms_addr *a)
+int magicsock_add_relay(struct magicsock *ms, const union ms_addr *a)
 {
 	if (ms_addr_len(a) == 0)
 		return -EINVAL;
@@ -550,8 +514,7 @@ magicsock_add_relay(struct magicsock *ms, const union ms_addr *a)
 
 /* ---- relay route ---- */
 
-void
-magicsock_set_relay_sender(struct magicsock *ms, ms_relay_send_fn fn, void *ud)
+void magicsock_set_relay_sender(struct magicsock *ms, ms_relay_send_fn fn, void *ud)
 {
 	ms->relay_fn = fn;
 	ms->relay_ud = ud;
@@ -562,8 +525,7 @@ magicsock_set_relay_sender(struct magicsock *ms, ms_relay_send_fn fn, void *ud)
  * sends to it through magicsock_send_to, and routing that back into the
  * relay would loop.
  */
-int
-magicsock_is_relayed(const struct magicsock *ms, const union ms_addr *a)
+int magicsock_is_relayed(const struct magicsock *ms, const union ms_addr *a)
 {
 	size_t i;
 
@@ -575,8 +537,7 @@ magicsock_is_relayed(const struct magicsock *ms, const union ms_addr *a)
 	return 0;
 }
 
-static void
-remember_relayed(struct magicsock *ms, const union ms_addr *a)
+static void remember_relayed(struct magicsock *ms, const union ms_addr *a)
 {
 	if (magicsock_is_relayed(ms, a) || from_relay(ms, a))
 		return;
@@ -588,9 +549,8 @@ remember_relayed(struct magicsock *ms, const union ms_addr *a)
 	ms->relayed_next = (ms->relayed_next + 1) % MAGICSOCK_RELAYED_MAX;
 }
 
-void
-magicsock_input_relayed(struct magicsock *ms, const uint8_t *buf, size_t len,
-    const union ms_addr *from)
+void magicsock_input_relayed(struct magicsock *ms, const uint8_t *buf, size_t len,
+			     const union ms_addr *from)
 {
 	union ms_addr a;
 
@@ -602,9 +562,7 @@ magicsock_input_relayed(struct magicsock *ms, const uint8_t *buf, size_t len,
 	magicsock_input(ms, buf, len, &a);
 }
 
-static int
-relay_send(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
-    size_t len)
+static int relay_send(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf, size_t len)
 {
 	int rv;
 
@@ -628,8 +586,7 @@ relay_send(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
 /* ---- peer table ---- */
 
 /* Keys are Ed25519 public keys of admitted peers: the first byte is uniform. */
-static struct ms_peer **
-peer_slot(struct magicsock *ms, const uint8_t *pk)
+static struct ms_peer **peer_slot(struct magicsock *ms, const uint8_t *pk)
 {
 	struct ms_peer **pp = &ms->buckets[pk[0]];
 
@@ -638,8 +595,7 @@ peer_slot(struct magicsock *ms, const uint8_t *pk)
 	return pp;
 }
 
-struct ms_peer *
-ms_peer_get(struct magicsock *ms, const uint8_t *pk, int create)
+struct ms_peer *ms_peer_get(struct magicsock *ms, const uint8_t *pk, int create)
 {
 	struct ms_peer **pp = peer_slot(ms, pk), *p;
 
@@ -656,9 +612,8 @@ ms_peer_get(struct magicsock *ms, const uint8_t *pk, int create)
 	return p;
 }
 
-int
-magicsock_set_peer_addrs(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addrs, size_t n)
+int magicsock_set_peer_addrs(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			     const union ms_addr *addrs, size_t n)
 {
 	struct ms_peer *p;
 	size_t i;
@@ -677,13 +632,12 @@ magicsock_set_peer_addrs(struct magicsock *ms,
 	}
 	p->naddrs = n;
 	if (ms->disco && ms_disco_direct(ms, p) == NULL)
-		p->disco.next_ms = 0;	/* new candidates: ping them now */
+		p->disco.next_ms = 0; /* new candidates: ping them now */
 	return 0;
 }
 
-int
-magicsock_set_peer_relay(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addr)
+int magicsock_set_peer_relay(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			     const union ms_addr *addr)
 {
 	struct ms_peer *p;
 	union ms_addr a;
@@ -697,7 +651,7 @@ magicsock_set_peer_relay(struct magicsock *ms,
 		return -EINVAL;
 	a = *addr;
 	addr_normalize(&a);
-	if (from_relay(ms, &a))		/* a server is not an allocation */
+	if (from_relay(ms, &a)) /* a server is not an allocation */
 		return -EINVAL;
 	p = ms_peer_get(ms, pk, 1);
 	if (p == NULL)
@@ -712,8 +666,7 @@ magicsock_set_peer_relay(struct magicsock *ms,
 	return 0;
 }
 
-void
-magicsock_remove_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN])
+void magicsock_remove_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN])
 {
 	struct ms_peer **pp = peer_slot(ms, pk), *p = *pp;
 
@@ -724,9 +677,8 @@ magicsock_remove_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN])
 	ms->npeers--;
 }
 
-void
-magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
-    const union ms_addr *addr)
+void magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			  const union ms_addr *addr)
 {
 	struct ms_peer *p = ms_peer_get(ms, pk, 1);
 
@@ -740,8 +692,7 @@ magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 		char a[MS_ADDR_STRLEN], b[MS_ADDR_STRLEN];
 
 		log_debug("magicsock: peer %02x%02x.. moved %s -> %s", pk[0], pk[1],
-		    ms_addr_fmt(&p->heard, a, sizeof(a)),
-		    ms_addr_fmt(addr, b, sizeof(b)));
+			  ms_addr_fmt(&p->heard, a, sizeof(a)), ms_addr_fmt(addr, b, sizeof(b)));
 	}
 	/* Direct and relayed arrivals are kept apart so the relay, which keeps
 	 * carrying most packets while a direct path is being opened, never
@@ -758,14 +709,12 @@ magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 		ms_disco_heard(ms, p, addr);
 }
 
-int
-ms_rheard_fresh(const struct magicsock *ms, const struct ms_peer *p)
+int ms_rheard_fresh(const struct magicsock *ms, const struct ms_peer *p)
 {
 	return p->rheard_ms && uv_now(ms->loop) + 1 - p->rheard_ms < ms->fresh_ms;
 }
 
-int
-ms_heard_fresh(const struct magicsock *ms, const struct ms_peer *p)
+int ms_heard_fresh(const struct magicsock *ms, const struct ms_peer *p)
 {
 	return p->heard_ms && uv_now(ms->loop) + 1 - p->heard_ms < ms->fresh_ms;
 }
@@ -775,17 +724,15 @@ ms_heard_fresh(const struct magicsock *ms, const struct ms_peer *p)
  * confirmed (a QUIC packet from an address proves nothing about the way
  * back); without it (tests, tools), the last address heard.
  */
-const union ms_addr *
-ms_direct_addr(struct magicsock *ms, struct ms_peer *p)
+const union ms_addr *ms_direct_addr(struct magicsock *ms, struct ms_peer *p)
 {
 	if (ms->disco)
 		return ms_disco_direct(ms, p);
 	return ms_heard_fresh(ms, p) ? &p->heard : NULL;
 }
 
-enum ms_path
-magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
-    union ms_addr *addr)
+enum ms_path magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+				 union ms_addr *addr)
 {
 	struct ms_peer *p = ms_peer_get(ms, pk, 0);
 	const union ms_addr *d;
@@ -810,13 +757,11 @@ magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 	if (p->naddrs == 0 && p->heard_ms == 0 && p->rheard_ms == 0 && !p->has_relay)
 		return MS_PATH_NONE;
 	if (addr)
-		*addr = p->naddrs ? p->addrs[0] : p->has_relay ? p->relay :
-		    p->heard;
+		*addr = p->naddrs ? p->addrs[0] : p->has_relay ? p->relay : p->heard;
 	return MS_PATH_PROBING;
 }
 
-const char *
-magicsock_path_name(enum ms_path p)
+const char *magicsock_path_name(enum ms_path p)
 {
 	switch (p) {
 	case MS_PATH_DIRECT:
@@ -832,9 +777,7 @@ magicsock_path_name(enum ms_path p)
 	}
 }
 
-int
-magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
-    const uint8_t *buf, size_t len)
+int magicsock_send_to(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf, size_t len)
 {
 	const union ms_addr *dst;
 	union ms_addr tmp;
@@ -865,8 +808,7 @@ magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
 }
 
 /* How many datagrams from lens[0] form one GSO run (>= 1). */
-static size_t
-gso_run(const size_t *lens, size_t n)
+static size_t gso_run(const size_t *lens, size_t n)
 {
 	size_t i, total = lens[0];
 
@@ -875,7 +817,7 @@ gso_run(const size_t *lens, size_t n)
 			break;
 		total += lens[i];
 		if (lens[i] < lens[0])
-			return i + 1;	/* a shorter one ends the run */
+			return i + 1; /* a shorter one ends the run */
 	}
 	return i;
 }
@@ -883,7 +825,7 @@ gso_run(const size_t *lens, size_t n)
 struct tx_msgs {
 	struct mmsghdr m[MAGICSOCK_TX_BATCH];
 	struct iovec iov[MAGICSOCK_TX_BATCH];
-	size_t segs[MAGICSOCK_TX_BATCH];	/* datagrams per message */
+	size_t segs[MAGICSOCK_TX_BATCH]; /* datagrams per message */
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
@@ -891,9 +833,8 @@ struct tx_msgs {
 };
 
 /* Lays out n datagrams as sendmmsg messages; returns the message count. */
-static unsigned
-tx_build(struct tx_msgs *t, int gso, const union ms_addr *dst,
-    const uint8_t *buf, const size_t *lens, size_t n)
+static unsigned tx_build(struct tx_msgs *t, int gso, const union ms_addr *dst, const uint8_t *buf,
+			 const size_t *lens, size_t n)
 {
 	unsigned k = 0;
 	size_t i = 0, j, run, bytes;
@@ -930,17 +871,14 @@ tx_build(struct tx_msgs *t, int gso, const union ms_addr *dst,
 }
 
 /* The errors a kernel or device without UDP GSO answers UDP_SEGMENT with. */
-static int
-gso_refused(int err)
+static int gso_refused(int err)
 {
-	return err == EIO || err == EINVAL || err == ENOPROTOOPT ||
-	    err == EOPNOTSUPP;
+	return err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP;
 }
 
 /* The relay takes datagrams one at a time (TURN frames each one). */
-static int
-relay_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
-    const size_t *lens, size_t n)
+static int relay_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
+		       const size_t *lens, size_t n)
 {
 	size_t i, sent = 0;
 	int rv, err = 0;
@@ -957,17 +895,14 @@ relay_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
 }
 
 /* A member relay carries the peer only while no TURN path is heard from. */
-static const union ms_addr *
-member_path(struct magicsock *ms, struct ms_peer *p)
+static const union ms_addr *member_path(struct magicsock *ms, struct ms_peer *p)
 {
 	return ms_rheard_fresh(ms, p) ? NULL : ms_fwd_path(ms, p);
 }
 
 /* One packet a second through the TURN candidate while on a member relay:
  * the far end hears it there, and a working TURN path takes over. */
-static void
-turn_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
-    size_t len)
+static void turn_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf, size_t len)
 {
 	uint64_t now = uv_now(ms->loop) + 1;
 
@@ -978,9 +913,8 @@ turn_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
 	relay_send(ms, &p->relay, buf, len);
 }
 
-int
-magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
-    const uint8_t *buf, const size_t *lens, size_t n)
+int magicsock_send_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
+			 const size_t *lens, size_t n)
 {
 	struct tx_msgs t;
 	const union ms_addr *dst;
@@ -1010,11 +944,12 @@ magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
 			continue;
 		if (r < 0 && gso && t.segs[done] > 1 && gso_refused(errno)) {
 			log_info("magicsock: UDP GSO refused (%s), sending "
-			    "datagrams one by one", strerror(errno));
+				 "datagrams one by one",
+				 strerror(errno));
 			ms->gso = 0;
 			/* sent counts the datagrams of messages before done */
-			r = magicsock_send_batch(ms, to, t.iov[done].iov_base,
-			    lens + sent, n - sent);
+			r = magicsock_send_batch(ms, to, t.iov[done].iov_base, lens + sent,
+						 n - sent);
 			if (r < 0)
 				return sent ? (int)sent : r;
 			return (int)(sent + (size_t)r);
@@ -1034,10 +969,8 @@ magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
 	return (int)sent;
 }
 
-int
-magicsock_send_peer_batch(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf,
-    const size_t *lens, size_t n)
+int magicsock_send_peer_batch(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			      const uint8_t *buf, const size_t *lens, size_t n)
 {
 	struct ms_peer *p = ms_peer_get(ms, pk, 0);
 	const union ms_addr *d;
@@ -1065,8 +998,7 @@ magicsock_send_peer_batch(struct magicsock *ms,
 	return sent ? (int)sent : err;
 }
 
-void
-magicsock_set_gso(struct magicsock *ms, int on)
+void magicsock_set_gso(struct magicsock *ms, int on)
 {
 	ms->gso = on;
 }
@@ -1076,8 +1008,7 @@ magicsock_set_gso(struct magicsock *ms, int on)
  * only one per MAGICSOCK_DIRECT_PROBE_MS while the relay carries the peer;
  * none then with disco, whose pings do that probing.
  */
-static int
-direct_due(struct magicsock *ms, struct ms_peer *p, int relaying)
+static int direct_due(struct magicsock *ms, struct ms_peer *p, int relaying)
 {
 	uint64_t now = uv_now(ms->loop) + 1;
 
@@ -1093,9 +1024,7 @@ direct_due(struct magicsock *ms, struct ms_peer *p, int relaying)
 
 /* Unknown, stale or relayed: relay plus direct candidates; any success is
  * success. */
-static int
-send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
-    size_t len)
+static int send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf, size_t len)
 {
 	const union ms_addr *relay = NULL;
 	int err = -EHOSTUNREACH, rv, fresh_relay;
@@ -1132,9 +1061,8 @@ send_peer_slow(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
 	return err;
 }
 
-int
-magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
-    const uint8_t *buf, size_t len)
+int magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			const uint8_t *buf, size_t len)
 {
 	struct ms_peer *p = ms_peer_get(ms, pk, 0);
 	const union ms_addr *d;
@@ -1155,9 +1083,8 @@ magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
 	return err;
 }
 
-int
-magicsock_set_disco_key(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
-    const uint8_t sk[64])
+int magicsock_set_disco_key(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			    const uint8_t sk[64])
 {
 	int err;
 
@@ -1167,5 +1094,5 @@ magicsock_set_disco_key(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN
 	ms->disco = 1;
 	magicsock_set_handler(ms, MS_PKT_DISCO, ms_disco_input, ms);
 	return uv_timer_start(&ms->disco_timer, ms_disco_tick, MAGICSOCK_DISCO_TICK_MS,
-	    MAGICSOCK_DISCO_TICK_MS);
+			      MAGICSOCK_DISCO_TICK_MS);
 }

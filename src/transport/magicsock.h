@@ -101,16 +101,16 @@
 
 #define MAGICSOCK_DEFAULT_PORT 41383
 #define MAGICSOCK_KEY_LEN 32
-#define MAGICSOCK_MAX_ADDRS 8		/* candidates kept per peer */
+#define MAGICSOCK_MAX_ADDRS 8 /* candidates kept per peer */
 #define MAGICSOCK_MAX_RELAYS 4
 #define MAGICSOCK_MAX_PEERS 65536
-#define MAGICSOCK_FRESH_MS 10000	/* last-heard address is trusted this long */
+#define MAGICSOCK_FRESH_MS 10000 /* last-heard address is trusted this long */
 #define MAGICSOCK_DISCO_MAGIC "\x0fRAYDS"
 #define MAGICSOCK_DISCO_MAGIC_LEN 6
 #define MAGICSOCK_STUN_COOKIE 0x2112A442u
-#define MAGICSOCK_BUF_SIZE 2048		/* larger datagrams are dropped */
-#define MAGICSOCK_RELAYED_MAX 64	/* relayed source addresses remembered */
-#define MAGICSOCK_DIRECT_PROBE_MS 1000	/* direct tries while relaying */
+#define MAGICSOCK_BUF_SIZE 2048        /* larger datagrams are dropped */
+#define MAGICSOCK_RELAYED_MAX 64       /* relayed source addresses remembered */
+#define MAGICSOCK_DIRECT_PROBE_MS 1000 /* direct tries while relaying */
 #define MAGICSOCK_DISCO_TICK_MS 250
 #define MAGICSOCK_DISCO_ACTIVE_MS 30000
 #define MAGICSOCK_DISCO_HEARTBEAT_MS 1000
@@ -118,15 +118,15 @@
 #define MAGICSOCK_DISCO_PROBE_MS 1000
 #define MAGICSOCK_DISCO_SLOW_MS 5000
 #define MAGICSOCK_DISCO_UPGRADE_MS 15000
-#define MAGICSOCK_DISCO_RATE 32		/* their pings answered per second */
+#define MAGICSOCK_DISCO_RATE 32 /* their pings answered per second */
 #define MAGICSOCK_FWD_MAGIC "\x0fRAYFW"
 #define MAGICSOCK_FWD_MAGIC_LEN 6
-#define MAGICSOCK_FWD_KEY_LEN 8		/* key prefix naming the other end */
+#define MAGICSOCK_FWD_KEY_LEN 8 /* key prefix naming the other end */
 #define MAGICSOCK_FWD_OVERHEAD (MAGICSOCK_FWD_MAGIC_LEN + 1 + MAGICSOCK_FWD_KEY_LEN)
-#define MAGICSOCK_MAX_VIAS 4		/* member relay candidates per peer */
-#define MAGICSOCK_FWD_PAIRS 128		/* peer pairs a relay serves at once */
-#define MAGICSOCK_FWD_PAIR_RATE (128u << 20)	/* bytes/s per pair (~1 Gbit/s) */
-#define MAGICSOCK_FWD_RATE (256u << 20)	/* bytes/s for all pairs */
+#define MAGICSOCK_MAX_VIAS 4                 /* member relay candidates per peer */
+#define MAGICSOCK_FWD_PAIRS 128              /* peer pairs a relay serves at once */
+#define MAGICSOCK_FWD_PAIR_RATE (128u << 20) /* bytes/s per pair (~1 Gbit/s) */
+#define MAGICSOCK_FWD_RATE (256u << 20)      /* bytes/s for all pairs */
 
 union ms_addr {
 	struct sockaddr sa;
@@ -139,66 +139,62 @@ enum ms_pkt {
 	MS_PKT_STUN,
 	MS_PKT_TURN,
 	MS_PKT_DISCO,
-	MS_PKT_FWD,		/* member relay: handled inside magicsock */
+	MS_PKT_FWD, /* member relay: handled inside magicsock */
 	MS_PKT_JUNK,
 	MS_PKT_MAX
 };
 
 enum ms_path {
-	MS_PATH_NONE = 0,	/* no address known */
-	MS_PATH_DIRECT,		/* fresh last-heard address */
-	MS_PATH_PROBING,	/* sending to every candidate */
-	MS_PATH_RELAY,		/* fresh last-heard address is a relayed one */
-	MS_PATH_MEMBER,		/* heard through a member relay */
+	MS_PATH_NONE = 0, /* no address known */
+	MS_PATH_DIRECT,   /* fresh last-heard address */
+	MS_PATH_PROBING,  /* sending to every candidate */
+	MS_PATH_RELAY,    /* fresh last-heard address is a relayed one */
+	MS_PATH_MEMBER,   /* heard through a member relay */
 };
 
 /* from is normalized: v4-mapped IPv6 addresses arrive as AF_INET. */
-typedef void (*ms_rx_fn)(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from);
+typedef void (*ms_rx_fn)(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from);
 /* Sends one datagram to a relayed address through the owner's relay
  * (TURN) client; returns 0 or -errno. */
-typedef int (*ms_relay_send_fn)(void *ud, const union ms_addr *to,
-    const uint8_t *buf, size_t len);
+typedef int (*ms_relay_send_fn)(void *ud, const union ms_addr *to, const uint8_t *buf, size_t len);
 
 struct magicsock_config {
-	uint16_t port;		/* 0: ephemeral; else tried first, ephemeral if taken */
-	uint32_t fresh_ms;	/* 0: MAGICSOCK_FRESH_MS */
-	int sockbuf;		/* socket buffer bytes, 0: 4 MiB */
-	uint32_t fwd_pair_rate;	/* member relay bytes/s per pair, 0: the default */
+	uint16_t port;          /* 0: ephemeral; else tried first, ephemeral if taken */
+	uint32_t fresh_ms;      /* 0: MAGICSOCK_FRESH_MS */
+	int sockbuf;            /* socket buffer bytes, 0: 4 MiB */
+	uint32_t fwd_pair_rate; /* member relay bytes/s per pair, 0: the default */
 };
 
 struct magicsock_stats {
 	uint64_t rx_packets[MS_PKT_MAX];
 	uint64_t rx_bytes;
-	uint64_t rx_dropped;	/* no handler for the class, or truncated */
+	uint64_t rx_dropped; /* no handler for the class, or truncated */
 	uint64_t tx_packets;
 	uint64_t tx_bytes;
-	uint64_t tx_errors;	/* sendmsg failed (incl. EAGAIN: UDP may drop) */
-	uint64_t tx_syscalls;	/* sendto/sendmmsg calls */
-	uint64_t tx_no_path;	/* send to a peer with no address at all */
-	uint64_t tx_relayed;	/* datagrams the relay sender took */
-	uint64_t tx_relay_errors;	/* relay sender failed or is missing */
-	uint64_t disco_tx;		/* pings and pongs sent */
+	uint64_t tx_errors;       /* sendmsg failed (incl. EAGAIN: UDP may drop) */
+	uint64_t tx_syscalls;     /* sendto/sendmmsg calls */
+	uint64_t tx_no_path;      /* send to a peer with no address at all */
+	uint64_t tx_relayed;      /* datagrams the relay sender took */
+	uint64_t tx_relay_errors; /* relay sender failed or is missing */
+	uint64_t disco_tx;        /* pings and pongs sent */
 	uint64_t disco_rx_ping;
 	uint64_t disco_rx_pong;
-	uint64_t disco_rx_bad;	/* unknown sender, bad box, stale pong, over rate */
-	uint64_t fwd_tx;	/* packets we relayed for two peers */
-	uint64_t fwd_rx;	/* packets that reached us through a member */
-	uint64_t fwd_sent;	/* packets we sent through a member */
-	uint64_t fwd_denied;	/* pair not allowed, relaying off, table full */
-	uint64_t fwd_no_path;	/* unknown next hop or no direct path to it */
-	uint64_t fwd_over_rate;	/* over the pair's or the total byte rate */
-	uint64_t fwd_bad;	/* unknown sender, malformed, not QUIC, a lie */
+	uint64_t disco_rx_bad;  /* unknown sender, bad box, stale pong, over rate */
+	uint64_t fwd_tx;        /* packets we relayed for two peers */
+	uint64_t fwd_rx;        /* packets that reached us through a member */
+	uint64_t fwd_sent;      /* packets we sent through a member */
+	uint64_t fwd_denied;    /* pair not allowed, relaying off, table full */
+	uint64_t fwd_no_path;   /* unknown next hop or no direct path to it */
+	uint64_t fwd_over_rate; /* over the pair's or the total byte rate */
+	uint64_t fwd_bad;       /* unknown sender, malformed, not QUIC, a lie */
 };
 
 struct magicsock;
 
-int magicsock_new(struct magicsock **out, uv_loop_t *loop,
-    const struct magicsock_config *cfg);
+int magicsock_new(struct magicsock **out, uv_loop_t *loop, const struct magicsock_config *cfg);
 void magicsock_free(struct magicsock *ms);
 
-void magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn,
-    void *ud);
+void magicsock_set_handler(struct magicsock *ms, enum ms_pkt cls, ms_rx_fn fn, void *ud);
 uint16_t magicsock_port(const struct magicsock *ms);
 /* 1 when the requested fixed port was bound, 0 on the ephemeral fallback. */
 int magicsock_fixed_port(const struct magicsock *ms);
@@ -215,14 +211,14 @@ void magicsock_set_blackhole(struct magicsock *ms, int on);
 enum ms_pkt magicsock_classify(const uint8_t *buf, size_t len, int from_relay);
 /* Classifies and dispatches one received datagram (the socket reader's path). */
 void magicsock_input(struct magicsock *ms, const uint8_t *buf, size_t len,
-    const union ms_addr *from);
+		     const union ms_addr *from);
 
 /*
  * Turns disco on with our identity (Ed25519 public and 64-byte secret key);
  * 0 or -errno.
  */
-int magicsock_set_disco_key(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t sk[64]);
+int magicsock_set_disco_key(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			    const uint8_t sk[64]);
 
 /* TURN servers whose ChannelData we accept (at most MAGICSOCK_MAX_RELAYS). */
 int magicsock_add_relay(struct magicsock *ms, const union ms_addr *a);
@@ -235,14 +231,13 @@ int magicsock_add_relay(struct magicsock *ms, const union ms_addr *a);
  * address is one of those (a peer's relay candidate counts only once
  * something came from it: records may name any address).
  */
-void magicsock_set_relay_sender(struct magicsock *ms, ms_relay_send_fn fn,
-    void *ud);
-void magicsock_input_relayed(struct magicsock *ms, const uint8_t *buf,
-    size_t len, const union ms_addr *from);
+void magicsock_set_relay_sender(struct magicsock *ms, ms_relay_send_fn fn, void *ud);
+void magicsock_input_relayed(struct magicsock *ms, const uint8_t *buf, size_t len,
+			     const union ms_addr *from);
 int magicsock_is_relayed(const struct magicsock *ms, const union ms_addr *a);
 /* Sets (addr) or clears (NULL) the peer's relay candidate; 0 or -errno. */
-int magicsock_set_peer_relay(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addr);
+int magicsock_set_peer_relay(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			     const union ms_addr *addr);
 
 /*
  * Member relays. The policy says whether we forward from one peer to
@@ -250,40 +245,38 @@ int magicsock_set_peer_relay(struct magicsock *ms,
  * kept up to 5 s per pair; setting the policy again forgets every answer.
  */
 typedef int (*ms_fwd_allow_fn)(void *ud, const uint8_t from[MAGICSOCK_KEY_LEN],
-    const uint8_t to[MAGICSOCK_KEY_LEN]);
+			       const uint8_t to[MAGICSOCK_KEY_LEN]);
 void magicsock_set_fwd_policy(struct magicsock *ms, ms_fwd_allow_fn fn, void *ud);
 /* Replaces the peer's member relay candidates (n <= MAGICSOCK_MAX_VIAS). */
-int magicsock_set_peer_vias(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t (*vias)[MAGICSOCK_KEY_LEN],
-    size_t n);
+int magicsock_set_peer_vias(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			    const uint8_t (*vias)[MAGICSOCK_KEY_LEN], size_t n);
 /* While the path is MS_PATH_MEMBER: 0 and the relay's key, else -ENOENT. */
 int magicsock_peer_via(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
-    uint8_t out[MAGICSOCK_KEY_LEN]);
+		       uint8_t out[MAGICSOCK_KEY_LEN]);
 /* 1 for a virtual "through a member relay" address. */
 int magicsock_is_virtual(const union ms_addr *a);
 
 /* Replaces the peer's candidate list (n <= MAGICSOCK_MAX_ADDRS, copied;
  * virtual addresses are refused with -EINVAL). */
-int magicsock_set_peer_addrs(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addrs, size_t n);
-void magicsock_remove_peer(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN]);
+int magicsock_set_peer_addrs(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			     const union ms_addr *addrs, size_t n);
+void magicsock_remove_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN]);
 /* A valid packet of the peer's connection arrived from addr. */
-void magicsock_peer_heard(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const union ms_addr *addr);
+void magicsock_peer_heard(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			  const union ms_addr *addr);
 /* Current path; the chosen address is copied to addr when it is not NULL. */
-enum ms_path magicsock_peer_path(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], union ms_addr *addr);
+enum ms_path magicsock_peer_path(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+				 union ms_addr *addr);
 const char *magicsock_path_name(enum ms_path p);
 
 /*
  * Returns 0 or -errno (-EHOSTUNREACH: no address for the peer). A send to a
  * relayed address goes through the relay sender.
  */
-int magicsock_send_to(struct magicsock *ms, const union ms_addr *to,
-    const uint8_t *buf, size_t len);
-int magicsock_send_peer(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf, size_t len);
+int magicsock_send_to(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
+		      size_t len);
+int magicsock_send_peer(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			const uint8_t *buf, size_t len);
 
 /*
  * Batch sends: n datagrams stored back to back in buf, lens[i] bytes each
@@ -296,11 +289,10 @@ int magicsock_send_peer(struct magicsock *ms,
  * as magicsock_send_peer does.
  */
 #define MAGICSOCK_TX_BATCH 64
-int magicsock_send_batch(struct magicsock *ms, const union ms_addr *to,
-    const uint8_t *buf, const size_t *lens, size_t n);
-int magicsock_send_peer_batch(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t *buf,
-    const size_t *lens, size_t n);
+int magicsock_send_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
+			 const size_t *lens, size_t n);
+int magicsock_send_peer_batch(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			      const uint8_t *buf, const size_t *lens, size_t n);
 /* Turns UDP GSO off (tests, and kernels that refuse it). */
 void magicsock_set_gso(struct magicsock *ms, int on);
 

@@ -16,50 +16,41 @@
 #include "transport/magicsock_priv.h"
 #include "util/log.h"
 
-#define PUNCH_GAP_MS 500	/* answering pings to one peer: at most this often */
-#define LOST_SLOW_MS 60000	/* without a path this long: slower rounds */
+#define PUNCH_GAP_MS 500   /* answering pings to one peer: at most this often */
+#define LOST_SLOW_MS 60000 /* without a path this long: slower rounds */
 
-static uint64_t
-now_ms(const struct magicsock *ms)
+static uint64_t now_ms(const struct magicsock *ms)
 {
 	return uv_now(ms->loop) + 1;
 }
 
-static int
-key_ready(struct magicsock *ms, struct ms_peer *p)
+static int key_ready(struct magicsock *ms, struct ms_peer *p)
 {
 	struct ms_disco *d = &p->disco;
 
 	if (d->key == 0)
-		d->key = disco_shared_key(d->shared, ms->disco_sk, p->pk) == 0 ?
-		    1 : -1;
+		d->key = disco_shared_key(d->shared, ms->disco_sk, p->pk) == 0 ? 1 : -1;
 	return d->key == 1;
 }
 
-static int
-trusted(const struct magicsock *ms, const struct ms_disco *d)
+static int trusted(const struct magicsock *ms, const struct ms_disco *d)
 {
 	return d->best_ms && now_ms(ms) - d->best_ms < MAGICSOCK_DISCO_TRUST_MS;
 }
 
-const union ms_addr *
-ms_disco_direct(struct magicsock *ms, struct ms_peer *p)
+const union ms_addr *ms_disco_direct(struct magicsock *ms, struct ms_peer *p)
 {
 	return trusted(ms, &p->disco) ? &p->disco.best : NULL;
 }
 
 /* Relayed addresses are the relay's business: disco is for direct paths. */
-static int
-is_direct(const struct magicsock *ms, const struct ms_peer *p,
-    const union ms_addr *a)
+static int is_direct(const struct magicsock *ms, const struct ms_peer *p, const union ms_addr *a)
 {
-	return !(p->has_relay && ms_addr_eq(&p->relay, a)) &&
-	    !magicsock_is_relayed(ms, a);
+	return !(p->has_relay && ms_addr_eq(&p->relay, a)) && !magicsock_is_relayed(ms, a);
 }
 
-static int
-send_msg(struct magicsock *ms, struct ms_peer *p, const union ms_addr *to,
-    const struct disco_msg *m)
+static int send_msg(struct magicsock *ms, struct ms_peer *p, const union ms_addr *to,
+		    const struct disco_msg *m)
 {
 	uint8_t pkt[DISCO_MAX_LEN];
 	int n, rv;
@@ -73,8 +64,7 @@ send_msg(struct magicsock *ms, struct ms_peer *p, const union ms_addr *to,
 	return rv;
 }
 
-static void
-ping(struct magicsock *ms, struct ms_peer *p, const union ms_addr *to)
+static void ping(struct magicsock *ms, struct ms_peer *p, const union ms_addr *to)
 {
 	struct ms_disco *d = &p->disco;
 	struct ms_disco_ping *slot = &d->pend[d->pend_next];
@@ -91,8 +81,7 @@ ping(struct magicsock *ms, struct ms_peer *p, const union ms_addr *to)
 	d->pend_next = (d->pend_next + 1) % MS_DISCO_PENDING;
 }
 
-static int
-known(const union ms_addr *list, size_t n, const union ms_addr *a)
+static int known(const union ms_addr *list, size_t n, const union ms_addr *a)
 {
 	size_t i;
 
@@ -102,9 +91,8 @@ known(const union ms_addr *list, size_t n, const union ms_addr *a)
 	return 0;
 }
 
-static void
-ping_once(struct magicsock *ms, struct ms_peer *p, union ms_addr *seen,
-    size_t *n, const union ms_addr *a)
+static void ping_once(struct magicsock *ms, struct ms_peer *p, union ms_addr *seen, size_t *n,
+		      const union ms_addr *a)
 {
 	if (known(seen, *n, a))
 		return;
@@ -113,8 +101,7 @@ ping_once(struct magicsock *ms, struct ms_peer *p, union ms_addr *seen,
 }
 
 /* One ping to every distinct candidate. */
-static void
-ping_all(struct magicsock *ms, struct ms_peer *p)
+static void ping_all(struct magicsock *ms, struct ms_peer *p)
 {
 	union ms_addr seen[MAGICSOCK_MAX_ADDRS + MS_DISCO_LEARNED + 2];
 	struct ms_disco *d = &p->disco;
@@ -131,8 +118,7 @@ ping_all(struct magicsock *ms, struct ms_peer *p)
 	d->full_ms = now_ms(ms);
 }
 
-static void
-learn(struct ms_disco *d, const struct ms_peer *p, const union ms_addr *a)
+static void learn(struct ms_disco *d, const struct ms_peer *p, const union ms_addr *a)
 {
 	if (known(p->addrs, p->naddrs, a) || known(d->learned, d->nlearned, a))
 		return;
@@ -144,8 +130,7 @@ learn(struct ms_disco *d, const struct ms_peer *p, const union ms_addr *a)
 	d->learned_next = (d->learned_next + 1) % MS_DISCO_LEARNED;
 }
 
-static int
-over_rate(struct magicsock *ms, struct ms_disco *d)
+static int over_rate(struct magicsock *ms, struct ms_disco *d)
 {
 	uint64_t now = now_ms(ms);
 
@@ -161,8 +146,7 @@ over_rate(struct magicsock *ms, struct ms_disco *d)
  * otherwise spend the peer's answer budget and starve its real pings.
  * Returns 1 for a txid seen recently, else remembers it.
  */
-static int
-replayed(struct ms_disco *d, const uint8_t *txid)
+static int replayed(struct ms_disco *d, const uint8_t *txid)
 {
 	size_t i;
 
@@ -174,9 +158,8 @@ replayed(struct ms_disco *d, const uint8_t *txid)
 	return 0;
 }
 
-static void
-on_ping(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
-    const union ms_addr *from)
+static void on_ping(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
+		    const union ms_addr *from)
 {
 	struct disco_msg pong = { .type = DISCO_PONG, .observed = *from };
 	struct ms_disco *d = &p->disco;
@@ -201,28 +184,24 @@ on_ping(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
 	ping(ms, p, from);
 }
 
-static struct ms_disco_ping *
-pending_find(struct ms_disco *d, const uint8_t *txid)
+static struct ms_disco_ping *pending_find(struct ms_disco *d, const uint8_t *txid)
 {
 	size_t i;
 
 	for (i = 0; i < MS_DISCO_PENDING; i++)
-		if (d->pend[i].sent_ns &&
-		    sodium_memcmp(d->pend[i].txid, txid, DISCO_TXID_LEN) == 0)
+		if (d->pend[i].sent_ns && sodium_memcmp(d->pend[i].txid, txid, DISCO_TXID_LEN) == 0)
 			return &d->pend[i];
 	return NULL;
 }
 
 /* A better path must be clearly faster, so two similar ones do not flap. */
-static int
-better(const struct ms_disco *d, uint64_t rtt_us)
+static int better(const struct ms_disco *d, uint64_t rtt_us)
 {
 	return rtt_us + 1000 < d->best_rtt_us && rtt_us * 10 < d->best_rtt_us * 7;
 }
 
 /* RFC 1918, CGNAT, link-local, ULA, loopback: a LAN peer's view, not ours. */
-static int
-addr_private(const union ms_addr *a)
+static int addr_private(const union ms_addr *a)
 {
 	const uint8_t *b;
 	uint32_t v4;
@@ -233,19 +212,17 @@ addr_private(const union ms_addr *a)
 		b = a->in6.sin6_addr.s6_addr;
 		if (!IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
 			return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
-			    IN6_IS_ADDR_LOOPBACK(&a->in6.sin6_addr) ||
-			    IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+			       IN6_IS_ADDR_LOOPBACK(&a->in6.sin6_addr) ||
+			       IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
 		v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
 	} else {
 		return 1;
 	}
-	return (v4 >> 24) == 10 || (v4 >> 24) == 127 || (v4 >> 24) == 0 ||
-	    (v4 >> 20) == 0xac1 || (v4 >> 16) == 0xc0a8 || (v4 >> 16) == 0xa9fe ||
-	    (v4 >> 22) == (0x64400000u >> 22);
+	return (v4 >> 24) == 10 || (v4 >> 24) == 127 || (v4 >> 24) == 0 || (v4 >> 20) == 0xac1 ||
+	       (v4 >> 16) == 0xc0a8 || (v4 >> 16) == 0xa9fe || (v4 >> 22) == (0x64400000u >> 22);
 }
 
-static void
-observed_add(struct magicsock *ms, const union ms_addr *a)
+static void observed_add(struct magicsock *ms, const union ms_addr *a)
 {
 	size_t i, last = MAGICSOCK_OBSERVED_MAX - 1;
 
@@ -261,9 +238,8 @@ observed_add(struct magicsock *ms, const union ms_addr *a)
 	ms->observed_ms[0] = now_ms(ms);
 }
 
-static void
-on_pong(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
-    const union ms_addr *from)
+static void on_pong(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
+		    const union ms_addr *from)
 {
 	struct ms_disco *d = &p->disco;
 	struct ms_disco_ping *pp = pending_find(d, m->txid);
@@ -287,8 +263,7 @@ on_pong(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
 	d->lost_ms = 0;
 }
 
-size_t
-magicsock_observed_addrs(struct magicsock *ms, union ms_addr *out, size_t max)
+size_t magicsock_observed_addrs(struct magicsock *ms, union ms_addr *out, size_t max)
 {
 	uint64_t now = now_ms(ms);
 	size_t i, n = 0;
@@ -299,18 +274,15 @@ magicsock_observed_addrs(struct magicsock *ms, union ms_addr *out, size_t max)
 	return n;
 }
 
-void
-ms_disco_input(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+void ms_disco_input(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct magicsock *ms = ud;
 	uint8_t pk[DISCO_KEY_LEN];
 	struct disco_msg m;
 	struct ms_peer *p;
 
-	if (disco_sender(pkt, len, pk) < 0 ||
-	    (p = ms_peer_get(ms, pk, 0)) == NULL || !key_ready(ms, p) ||
-	    disco_open(pkt, len, p->disco.shared, &m) < 0) {
+	if (disco_sender(pkt, len, pk) < 0 || (p = ms_peer_get(ms, pk, 0)) == NULL ||
+	    !key_ready(ms, p) || disco_open(pkt, len, p->disco.shared, &m) < 0) {
 		ms->st.disco_rx_bad++;
 		return;
 	}
@@ -320,9 +292,7 @@ ms_disco_input(void *ud, const uint8_t *pkt, size_t len,
 		on_pong(ms, p, &m, from);
 }
 
-void
-ms_disco_heard(struct magicsock *ms, struct ms_peer *p,
-    const union ms_addr *addr)
+void ms_disco_heard(struct magicsock *ms, struct ms_peer *p, const union ms_addr *addr)
 {
 	struct ms_disco *d = &p->disco;
 	uint64_t now = now_ms(ms);
@@ -335,8 +305,7 @@ ms_disco_heard(struct magicsock *ms, struct ms_peer *p,
 	ping(ms, p, addr);
 }
 
-static void
-log_path(struct magicsock *ms, struct ms_peer *p)
+static void log_path(struct magicsock *ms, struct ms_peer *p)
 {
 	struct ms_disco *d = &p->disco;
 	char a[MS_ADDR_STRLEN];
@@ -350,17 +319,16 @@ log_path(struct magicsock *ms, struct ms_peer *p)
 	    !ratelimit_take(&ms->unnamed_log, now_ms(ms)))
 		return;
 	if (path == MS_PATH_DIRECT)
-		log_info("magicsock: peer %02x%02x%02x%02x: direct via %s (%.2f ms)",
-		    p->pk[0], p->pk[1], p->pk[2], p->pk[3],
-		    ms_addr_fmt(&d->best, a, sizeof(a)), d->best_rtt_us / 1000.0);
+		log_info("magicsock: peer %02x%02x%02x%02x: direct via %s (%.2f ms)", p->pk[0],
+			 p->pk[1], p->pk[2], p->pk[3], ms_addr_fmt(&d->best, a, sizeof(a)),
+			 d->best_rtt_us / 1000.0);
 	else
-		log_info("magicsock: peer %02x%02x%02x%02x: %s", p->pk[0], p->pk[1],
-		    p->pk[2], p->pk[3], magicsock_path_name(path));
+		log_info("magicsock: peer %02x%02x%02x%02x: %s", p->pk[0], p->pk[1], p->pk[2],
+			 p->pk[3], magicsock_path_name(path));
 }
 
 /* The ping round due for one peer, if any. */
-static void
-peer_tick(struct magicsock *ms, struct ms_peer *p, uint64_t now)
+static void peer_tick(struct magicsock *ms, struct ms_peer *p, uint64_t now)
 {
 	struct ms_disco *d = &p->disco;
 	uint64_t gap;
@@ -368,8 +336,7 @@ peer_tick(struct magicsock *ms, struct ms_peer *p, uint64_t now)
 	if (!key_ready(ms, p))
 		return;
 	log_path(ms, p);
-	if (!p->tx_ms || now - p->tx_ms > MAGICSOCK_DISCO_ACTIVE_MS ||
-	    now < d->next_ms)
+	if (!p->tx_ms || now - p->tx_ms > MAGICSOCK_DISCO_ACTIVE_MS || now < d->next_ms)
 		return;
 	if (trusted(ms, d)) {
 		if (now - d->full_ms >= MAGICSOCK_DISCO_UPGRADE_MS)
@@ -381,14 +348,12 @@ peer_tick(struct magicsock *ms, struct ms_peer *p, uint64_t now)
 	}
 	if (d->lost_ms == 0)
 		d->lost_ms = now;
-	gap = now - d->lost_ms < LOST_SLOW_MS ? MAGICSOCK_DISCO_PROBE_MS :
-	    MAGICSOCK_DISCO_SLOW_MS;
+	gap = now - d->lost_ms < LOST_SLOW_MS ? MAGICSOCK_DISCO_PROBE_MS : MAGICSOCK_DISCO_SLOW_MS;
 	ping_all(ms, p);
 	d->next_ms = now + gap;
 }
 
-void
-ms_disco_tick(uv_timer_t *t)
+void ms_disco_tick(uv_timer_t *t)
 {
 	struct magicsock *ms = t->data;
 	struct ms_peer *p;

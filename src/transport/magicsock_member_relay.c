@@ -34,30 +34,27 @@
 #define KIND_OFF MAGICSOCK_FWD_MAGIC_LEN
 #define KEY_OFF (MAGICSOCK_FWD_MAGIC_LEN + 1)
 #define PAIR_RECHECK_MS 5000
-#define PAIR_IDLE_MS 30000	/* an idle pair's slot may be taken */
-#define VIA_TRY_MS 3000		/* a via candidate silent this long: next */
+#define PAIR_IDLE_MS 30000 /* an idle pair's slot may be taken */
+#define VIA_TRY_MS 3000    /* a via candidate silent this long: next */
 #define SCANS_PER_S 64
 #define VIRTUAL_PORT 1
 
-static uint64_t
-now_ms(const struct magicsock *ms)
+static uint64_t now_ms(const struct magicsock *ms)
 {
 	return uv_now(ms->loop) + 1;
 }
 
 /* ---- virtual addresses ---- */
 
-int
-magicsock_is_virtual(const union ms_addr *a)
+int magicsock_is_virtual(const union ms_addr *a)
 {
 	static const uint8_t prefix[10] = { 0x01, 0, 0, 0, 0, 0, 0, 0, 'R', 'F' };
 
 	return a->sa.sa_family == AF_INET6 &&
-	    memcmp(a->in6.sin6_addr.s6_addr, prefix, sizeof(prefix)) == 0;
+	       memcmp(a->in6.sin6_addr.s6_addr, prefix, sizeof(prefix)) == 0;
 }
 
-static void
-slot_address(size_t idx, uint16_t gen, union ms_addr *a)
+static void slot_address(size_t idx, uint16_t gen, union ms_addr *a)
 {
 	uint8_t *b;
 
@@ -74,8 +71,7 @@ slot_address(size_t idx, uint16_t gen, union ms_addr *a)
 	b[15] = (uint8_t)idx;
 }
 
-static struct ms_via_slot *
-slot_of(struct magicsock *ms, const union ms_addr *a)
+static struct ms_via_slot *slot_of(struct magicsock *ms, const union ms_addr *a)
 {
 	const uint8_t *b = a->in6.sin6_addr.s6_addr;
 	struct ms_via_slot *s;
@@ -92,18 +88,15 @@ slot_of(struct magicsock *ms, const union ms_addr *a)
 	return s;
 }
 
-static int
-slot_match(const struct ms_via_slot *s, const uint8_t *relay,
-    const uint8_t *origin)
+static int slot_match(const struct ms_via_slot *s, const uint8_t *relay, const uint8_t *origin)
 {
 	return s->used_ms && memcmp(s->relay, relay, MAGICSOCK_KEY_LEN) == 0 &&
-	    memcmp(s->origin, origin, MAGICSOCK_KEY_LEN) == 0;
+	       memcmp(s->origin, origin, MAGICSOCK_KEY_LEN) == 0;
 }
 
 /* The virtual address of (relay, origin); the oldest slot is reused. */
-static void
-slot_find(struct magicsock *ms, const uint8_t *relay, const uint8_t *origin,
-    union ms_addr *out)
+static void slot_find(struct magicsock *ms, const uint8_t *relay, const uint8_t *origin,
+		      union ms_addr *out)
 {
 	struct ms_fwd *f = &ms->fwd;
 	size_t i, idx = f->slot_hint, oldest = 0;
@@ -130,8 +123,7 @@ slot_find(struct magicsock *ms, const uint8_t *relay, const uint8_t *origin,
 
 /* ---- who is who ---- */
 
-static size_t
-src_hash(const union ms_addr *a)
+static size_t src_hash(const union ms_addr *a)
 {
 	const uint8_t *b = (const uint8_t *)a;
 	uint32_t h = 2166136261u;
@@ -142,8 +134,7 @@ src_hash(const union ms_addr *a)
 	return h % MS_SRC_CACHE;
 }
 
-static int
-scan_allowed(struct magicsock *ms)
+static int scan_allowed(struct magicsock *ms)
 {
 	uint64_t now = now_ms(ms);
 
@@ -154,8 +145,7 @@ scan_allowed(struct magicsock *ms)
 	return ++ms->fwd.scan_count <= SCANS_PER_S;
 }
 
-static int
-direct_is(struct magicsock *ms, struct ms_peer *p, const union ms_addr *a)
+static int direct_is(struct magicsock *ms, struct ms_peer *p, const union ms_addr *a)
 {
 	const union ms_addr *d = ms_direct_addr(ms, p);
 
@@ -163,15 +153,14 @@ direct_is(struct magicsock *ms, struct ms_peer *p, const union ms_addr *a)
 }
 
 /* The peer whose confirmed direct address sent this, or NULL. */
-static struct ms_peer *
-peer_by_source(struct magicsock *ms, const union ms_addr *from)
+static struct ms_peer *peer_by_source(struct magicsock *ms, const union ms_addr *from)
 {
 	struct ms_src_entry *e = &ms->fwd.src[src_hash(from)];
 	struct ms_peer *p;
 	size_t i;
 
-	if (e->used && ms_addr_eq(&e->a, from) &&
-	    (p = ms_peer_get(ms, e->pk, 0)) && direct_is(ms, p, from))
+	if (e->used && ms_addr_eq(&e->a, from) && (p = ms_peer_get(ms, e->pk, 0)) &&
+	    direct_is(ms, p, from))
 		return p;
 	if (!scan_allowed(ms))
 		return NULL;
@@ -189,8 +178,7 @@ peer_by_source(struct magicsock *ms, const union ms_addr *from)
 }
 
 /* The one peer whose key starts with prefix; NULL if none or ambiguous. */
-static struct ms_peer *
-peer_by_prefix(struct magicsock *ms, const uint8_t *prefix)
+static struct ms_peer *peer_by_prefix(struct magicsock *ms, const uint8_t *prefix)
 {
 	struct ms_peer *p, *found = NULL;
 
@@ -211,11 +199,10 @@ peer_by_prefix(struct magicsock *ms, const uint8_t *prefix)
  * time: one poll callback may forward many megabytes, and a bucket that
  * refills only between callbacks would drop the tail of every busy one.
  */
-static int
-bucket_take(uint64_t *tokens, uint64_t *fill_us, uint64_t rate, size_t len,
-    uint64_t now_us)
+static int bucket_take(uint64_t *tokens, uint64_t *fill_us, uint64_t rate, size_t len,
+		       uint64_t now_us)
 {
-	uint64_t burst = rate / 4;	/* 250 ms worth */
+	uint64_t burst = rate / 4; /* 250 ms worth */
 
 	if (now_us > *fill_us)
 		*tokens += (now_us - *fill_us) * rate / 1000000;
@@ -228,9 +215,8 @@ bucket_take(uint64_t *tokens, uint64_t *fill_us, uint64_t rate, size_t len,
 	return 1;
 }
 
-static struct ms_fwd_pair *
-pair_get(struct magicsock *ms, const uint8_t *from, const uint8_t *to,
-    uint64_t now)
+static struct ms_fwd_pair *pair_get(struct magicsock *ms, const uint8_t *from, const uint8_t *to,
+				    uint64_t now)
 {
 	struct ms_fwd_pair *p, *spare = NULL;
 	size_t i;
@@ -261,9 +247,7 @@ pair_get(struct magicsock *ms, const uint8_t *from, const uint8_t *to,
 	return p;
 }
 
-static void
-forward(struct magicsock *ms, struct ms_peer *src, const uint8_t *buf,
-    size_t len)
+static void forward(struct magicsock *ms, struct ms_peer *src, const uint8_t *buf, size_t len)
 {
 	struct ms_fwd *f = &ms->fwd;
 	uint8_t out[MAGICSOCK_BUF_SIZE];
@@ -306,9 +290,7 @@ forward(struct magicsock *ms, struct ms_peer *src, const uint8_t *buf,
 
 /* ---- the receiving end ---- */
 
-static void
-deliver(struct magicsock *ms, struct ms_peer *relay, const uint8_t *buf,
-    size_t len)
+static void deliver(struct magicsock *ms, struct ms_peer *relay, const uint8_t *buf, size_t len)
 {
 	struct ms_peer *origin = peer_by_prefix(ms, buf + KEY_OFF);
 	union ms_addr v;
@@ -319,21 +301,19 @@ deliver(struct magicsock *ms, struct ms_peer *relay, const uint8_t *buf,
 	}
 	slot_find(ms, relay->pk, origin->pk, &v);
 	ms->st.fwd_rx++;
-	ms_dispatch(ms, MS_PKT_QUIC, buf + MAGICSOCK_FWD_OVERHEAD,
-	    len - MAGICSOCK_FWD_OVERHEAD, &v);
+	ms_dispatch(ms, MS_PKT_QUIC, buf + MAGICSOCK_FWD_OVERHEAD, len - MAGICSOCK_FWD_OVERHEAD,
+		    &v);
 }
 
-void
-ms_fwd_input(struct magicsock *ms, const uint8_t *buf, size_t len,
-    const union ms_addr *from)
+void ms_fwd_input(struct magicsock *ms, const uint8_t *buf, size_t len, const union ms_addr *from)
 {
 	struct ms_peer *src;
 
 	/* The payload must be QUIC: a relay is no way to bounce disco, STUN
 	 * or another relay frame at someone. */
 	if (len <= MAGICSOCK_FWD_OVERHEAD || len > MAGICSOCK_BUF_SIZE ||
-	    magicsock_classify(buf + MAGICSOCK_FWD_OVERHEAD,
-	    len - MAGICSOCK_FWD_OVERHEAD, 0) != MS_PKT_QUIC ||
+	    magicsock_classify(buf + MAGICSOCK_FWD_OVERHEAD, len - MAGICSOCK_FWD_OVERHEAD, 0) !=
+		    MS_PKT_QUIC ||
 	    (buf[KIND_OFF] != KIND_TO && buf[KIND_OFF] != KIND_FROM)) {
 		ms->st.fwd_bad++;
 		return;
@@ -350,8 +330,7 @@ ms_fwd_input(struct magicsock *ms, const uint8_t *buf, size_t len,
 
 /* ---- sending through a relay ---- */
 
-static void
-header(uint8_t *out, const uint8_t *to)
+static void header(uint8_t *out, const uint8_t *to)
 {
 	memcpy(out, MAGICSOCK_FWD_MAGIC, MAGICSOCK_FWD_MAGIC_LEN);
 	out[KIND_OFF] = KIND_TO;
@@ -359,8 +338,8 @@ header(uint8_t *out, const uint8_t *to)
 }
 
 /* The relay's direct address for a virtual one; origin gets the far end. */
-static const union ms_addr *
-hop_of(struct magicsock *ms, const union ms_addr *v, const uint8_t **origin)
+static const union ms_addr *hop_of(struct magicsock *ms, const union ms_addr *v,
+				   const uint8_t **origin)
 {
 	struct ms_via_slot *s = slot_of(ms, v);
 	struct ms_peer *r;
@@ -371,9 +350,8 @@ hop_of(struct magicsock *ms, const union ms_addr *v, const uint8_t **origin)
 	return ms_direct_addr(ms, r);
 }
 
-static int
-send_wrapped(struct magicsock *ms, const union ms_addr *hop, const uint8_t *to,
-    const uint8_t *buf, size_t len)
+static int send_wrapped(struct magicsock *ms, const union ms_addr *hop, const uint8_t *to,
+			const uint8_t *buf, size_t len)
 {
 	uint8_t out[MAGICSOCK_BUF_SIZE];
 	int rv;
@@ -388,9 +366,7 @@ send_wrapped(struct magicsock *ms, const union ms_addr *hop, const uint8_t *to,
 	return rv;
 }
 
-int
-ms_fwd_send(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
-    size_t len)
+int ms_fwd_send(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf, size_t len)
 {
 	const union ms_addr *hop;
 	const uint8_t *origin;
@@ -403,9 +379,8 @@ ms_fwd_send(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
 }
 
 /* Wrapped into one buffer so equal sizes stay equal and GSO still works. */
-int
-ms_fwd_send_batch(struct magicsock *ms, const union ms_addr *to,
-    const uint8_t *buf, const size_t *lens, size_t n)
+int ms_fwd_send_batch(struct magicsock *ms, const union ms_addr *to, const uint8_t *buf,
+		      const size_t *lens, size_t n)
 {
 	size_t wlens[MAGICSOCK_TX_BATCH], i, off = 0;
 	const union ms_addr *hop;
@@ -434,8 +409,7 @@ ms_fwd_send_batch(struct magicsock *ms, const union ms_addr *to,
 	return rv;
 }
 
-int
-ms_fwd_heard(struct magicsock *ms, struct ms_peer *p, const union ms_addr *a)
+int ms_fwd_heard(struct magicsock *ms, struct ms_peer *p, const union ms_addr *a)
 {
 	struct ms_via_slot *s = slot_of(ms, a);
 	size_t i;
@@ -455,8 +429,7 @@ ms_fwd_heard(struct magicsock *ms, struct ms_peer *p, const union ms_addr *a)
 	return 1;
 }
 
-const union ms_addr *
-ms_fwd_path(struct magicsock *ms, struct ms_peer *p)
+const union ms_addr *ms_fwd_path(struct magicsock *ms, struct ms_peer *p)
 {
 	const uint8_t *origin;
 
@@ -466,8 +439,7 @@ ms_fwd_path(struct magicsock *ms, struct ms_peer *p)
 }
 
 /* The via candidate to try now, rotating past silent or unreachable ones. */
-static const union ms_addr *
-via_pick(struct magicsock *ms, struct ms_peer *p)
+static const union ms_addr *via_pick(struct magicsock *ms, struct ms_peer *p)
 {
 	const union ms_addr *hop;
 	struct ms_peer *r;
@@ -489,9 +461,7 @@ via_pick(struct magicsock *ms, struct ms_peer *p)
 	return NULL;
 }
 
-int
-ms_fwd_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
-    size_t len)
+int ms_fwd_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf, size_t len)
 {
 	const union ms_addr *hop = p->nvias ? via_pick(ms, p) : NULL;
 
@@ -500,8 +470,7 @@ ms_fwd_probe(struct magicsock *ms, struct ms_peer *p, const uint8_t *buf,
 	return send_wrapped(ms, hop, p->pk, buf, len);
 }
 
-void
-ms_fwd_free(struct magicsock *ms)
+void ms_fwd_free(struct magicsock *ms)
 {
 	free(ms->fwd.txbuf);
 	ms->fwd.txbuf = NULL;
@@ -509,18 +478,15 @@ ms_fwd_free(struct magicsock *ms)
 
 /* ---- the owner's side ---- */
 
-void
-magicsock_set_fwd_policy(struct magicsock *ms, ms_fwd_allow_fn fn, void *ud)
+void magicsock_set_fwd_policy(struct magicsock *ms, ms_fwd_allow_fn fn, void *ud)
 {
 	ms->fwd.allow = fn;
 	ms->fwd.allow_ud = ud;
 	memset(ms->fwd.pairs, 0, sizeof(ms->fwd.pairs));
 }
 
-int
-magicsock_set_peer_vias(struct magicsock *ms,
-    const uint8_t pk[MAGICSOCK_KEY_LEN], const uint8_t (*vias)[MAGICSOCK_KEY_LEN],
-    size_t n)
+int magicsock_set_peer_vias(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+			    const uint8_t (*vias)[MAGICSOCK_KEY_LEN], size_t n)
 {
 	uint8_t cur[MAGICSOCK_KEY_LEN];
 	struct ms_peer *p;
@@ -536,7 +502,7 @@ magicsock_set_peer_vias(struct magicsock *ms,
 		memcpy(cur, p->vias[p->via_cur % p->nvias], sizeof(cur));
 	for (i = 0; i < n; i++) {
 		if (memcmp(vias[i], pk, MAGICSOCK_KEY_LEN) == 0)
-			continue;	/* a peer is not its own relay */
+			continue; /* a peer is not its own relay */
 		memcpy(p->vias[k++], vias[i], MAGICSOCK_KEY_LEN);
 	}
 	p->nvias = k;
@@ -549,9 +515,8 @@ magicsock_set_peer_vias(struct magicsock *ms,
 	return 0;
 }
 
-int
-magicsock_peer_via(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
-    uint8_t out[MAGICSOCK_KEY_LEN])
+int magicsock_peer_via(struct magicsock *ms, const uint8_t pk[MAGICSOCK_KEY_LEN],
+		       uint8_t out[MAGICSOCK_KEY_LEN])
 {
 	struct ms_peer *p = ms_peer_get(ms, pk, 0);
 	struct ms_via_slot *s;

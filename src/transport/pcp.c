@@ -8,22 +8,18 @@
 
 #include "transport/pcp.h"
 
-#define PCP_R_BIT	0x80
-#define OPT_HEADER_LEN	4
+#define PCP_R_BIT 0x80
+#define OPT_HEADER_LEN 4
 
-static const uint8_t v4mapped_prefix[12] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-};
+static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-static void
-put16(uint8_t *p, uint16_t v)
+static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 
-static void
-put32(uint8_t *p, uint32_t v)
+static void put32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
 	p[1] = (uint8_t)(v >> 16);
@@ -31,29 +27,24 @@ put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static uint16_t
-get16(const uint8_t *p)
+static uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static uint32_t
-get32(const uint8_t *p)
+static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* RFC 6887 section 5: IPv4 travels as ::ffff:a.b.c.d. */
-static void
-put_v4mapped(uint8_t *p, struct in_addr a)
+static void put_v4mapped(uint8_t *p, struct in_addr a)
 {
 	memcpy(p, v4mapped_prefix, sizeof(v4mapped_prefix));
 	memcpy(p + 12, &a.s_addr, 4);
 }
 
-static int
-get_v4mapped(const uint8_t *p, struct in_addr *a)
+static int get_v4mapped(const uint8_t *p, struct in_addr *a)
 {
 	if (memcmp(p, v4mapped_prefix, sizeof(v4mapped_prefix)) != 0)
 		return -EPROTO;
@@ -61,24 +52,20 @@ get_v4mapped(const uint8_t *p, struct in_addr *a)
 	return 0;
 }
 
-static int
-ipv4_usable(struct in_addr a)
+static int ipv4_usable(struct in_addr a)
 {
 	uint32_t h = ntohl(a.s_addr);
 
 	return h != 0 && h != 0xffffffffu && (h >> 28) != 0xe;
 }
 
-int
-pcp_map_encode(uint8_t *buf, size_t size, struct in_addr client,
-    const struct pcp_map *req)
+int pcp_map_encode(uint8_t *buf, size_t size, struct in_addr client, const struct pcp_map *req)
 {
 	uint8_t *m = buf + PCP_HEADER_LEN;
 
 	if (size < PCP_MAP_LEN)
 		return -ENOSPC;
-	if (req->internal_port == 0 || client.s_addr == 0 ||
-	    req->lifetime_s > PCP_LIFETIME_MAX)
+	if (req->internal_port == 0 || client.s_addr == 0 || req->lifetime_s > PCP_LIFETIME_MAX)
 		return -EINVAL;
 	memset(buf, 0, PCP_MAP_LEN);
 	buf[0] = PCP_VERSION;
@@ -98,8 +85,7 @@ pcp_map_encode(uint8_t *buf, size_t size, struct in_addr client,
  * Options only need to be well framed: none we could receive changes what
  * the mapping is, and unknown ones in a response are not ours to refuse.
  */
-static int
-options_ok(const uint8_t *p, size_t len)
+static int options_ok(const uint8_t *p, size_t len)
 {
 	size_t off = 0, olen;
 
@@ -121,14 +107,13 @@ options_ok(const uint8_t *p, size_t len)
  * with a version 0 header whose 16-bit result is UNSUPP_VERSION, which
  * puts 1 in the byte where PCP keeps its result (RFC 6887 section 9).
  */
-static int
-header_check(const uint8_t *buf, size_t len, struct pcp_reply *out)
+static int header_check(const uint8_t *buf, size_t len, struct pcp_reply *out)
 {
 	if (len < 4)
 		return -EBADMSG;
 	if (buf[0] != PCP_VERSION) {
-		if (buf[0] == 0 && len >= 8 && (buf[1] & PCP_R_BIT) &&
-		    buf[2] == 0 && buf[3] == PCP_UNSUPP_VERSION) {
+		if (buf[0] == 0 && len >= 8 && (buf[1] & PCP_R_BIT) && buf[2] == 0 &&
+		    buf[3] == PCP_UNSUPP_VERSION) {
 			out->result = PCP_UNSUPP_VERSION;
 			return -EPROTONOSUPPORT;
 		}
@@ -148,9 +133,7 @@ header_check(const uint8_t *buf, size_t len, struct pcp_reply *out)
 	return options_ok(buf + PCP_MAP_LEN, len - PCP_MAP_LEN);
 }
 
-static int
-grant_check(const uint8_t *buf, const struct pcp_map *req,
-    struct pcp_map *got)
+static int grant_check(const uint8_t *buf, const struct pcp_map *req, struct pcp_map *got)
 {
 	const uint8_t *m = buf + PCP_HEADER_LEN;
 
@@ -162,15 +145,12 @@ grant_check(const uint8_t *buf, const struct pcp_map *req,
 		return -EPROTO;
 	if (got->external_port == 0)
 		return -EPROTO;
-	if (get_v4mapped(m + 20, &got->external) < 0 ||
-	    !ipv4_usable(got->external))
+	if (get_v4mapped(m + 20, &got->external) < 0 || !ipv4_usable(got->external))
 		return -EPROTO;
 	return 0;
 }
 
-int
-pcp_map_parse(const uint8_t *buf, size_t len, const struct pcp_map *req,
-    struct pcp_reply *out)
+int pcp_map_parse(const uint8_t *buf, size_t len, const struct pcp_map *req, struct pcp_reply *out)
 {
 	const uint8_t *m = buf + PCP_HEADER_LEN;
 	struct pcp_map got;
@@ -180,8 +160,8 @@ pcp_map_parse(const uint8_t *buf, size_t len, const struct pcp_map *req,
 	rc = header_check(buf, len, out);
 	if (rc < 0)
 		return rc;
-	if (memcmp(m, req->nonce, PCP_NONCE_LEN) != 0 ||
-	    m[12] != req->protocol || get16(m + 16) != req->internal_port)
+	if (memcmp(m, req->nonce, PCP_NONCE_LEN) != 0 || m[12] != req->protocol ||
+	    get16(m + 16) != req->internal_port)
 		return -ENOMSG;
 	if (out->result != PCP_SUCCESS)
 		return pcp_result_errno(out->result);
@@ -196,8 +176,7 @@ pcp_map_parse(const uint8_t *buf, size_t len, const struct pcp_map *req,
 	return 0;
 }
 
-int
-pcp_result_errno(unsigned result)
+int pcp_result_errno(unsigned result)
 {
 	switch (result) {
 	case PCP_SUCCESS:
@@ -232,15 +211,14 @@ pcp_result_errno(unsigned result)
 	}
 }
 
-const char *
-pcp_result_name(unsigned result)
+const char *pcp_result_name(unsigned result)
 {
 	static const char *const names[] = {
-		"SUCCESS", "UNSUPP_VERSION", "NOT_AUTHORIZED",
-		"MALFORMED_REQUEST", "UNSUPP_OPCODE", "UNSUPP_OPTION",
-		"MALFORMED_OPTION", "NETWORK_FAILURE", "NO_RESOURCES",
-		"UNSUPP_PROTOCOL", "USER_EX_QUOTA", "CANNOT_PROVIDE_EXTERNAL",
-		"ADDRESS_MISMATCH", "EXCESSIVE_REMOTE_PEERS",
+		"SUCCESS",           "UNSUPP_VERSION",         "NOT_AUTHORIZED",
+		"MALFORMED_REQUEST", "UNSUPP_OPCODE",          "UNSUPP_OPTION",
+		"MALFORMED_OPTION",  "NETWORK_FAILURE",        "NO_RESOURCES",
+		"UNSUPP_PROTOCOL",   "USER_EX_QUOTA",          "CANNOT_PROVIDE_EXTERNAL",
+		"ADDRESS_MISMATCH",  "EXCESSIVE_REMOTE_PEERS",
 	};
 
 	if (result >= sizeof(names) / sizeof(names[0]))

@@ -24,16 +24,16 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#define PCP_SERVER_PORT		5351
-#define PCP_VERSION		2
-#define PCP_OP_MAP		1
-#define PCP_NONCE_LEN		12
-#define PCP_HEADER_LEN		24
-#define PCP_MAP_LEN		(PCP_HEADER_LEN + 36)
-#define PCP_MAX_LEN		1100	/* RFC 6887 section 7 */
-#define PCP_PROTO_UDP		17
+#define PCP_SERVER_PORT 5351
+#define PCP_VERSION 2
+#define PCP_OP_MAP 1
+#define PCP_NONCE_LEN 12
+#define PCP_HEADER_LEN 24
+#define PCP_MAP_LEN (PCP_HEADER_LEN + 36)
+#define PCP_MAX_LEN 1100 /* RFC 6887 section 7 */
+#define PCP_PROTO_UDP 17
 /* Longer leases are refused: renewal is capped at 12 h (half of this). */
-#define PCP_LIFETIME_MAX	86400u
+#define PCP_LIFETIME_MAX 86400u
 
 /* Result codes, RFC 6887 section 7.4. */
 enum pcp_result {
@@ -68,9 +68,9 @@ struct pcp_map {
 };
 
 struct pcp_reply {
-	struct pcp_map map;	/* filled on success only */
-	uint8_t result;		/* the server's result code, when it sent one */
-	uint32_t epoch;		/* server's epoch time, when it sent one */
+	struct pcp_map map; /* filled on success only */
+	uint8_t result;     /* the server's result code, when it sent one */
+	uint32_t epoch;     /* server's epoch time, when it sent one */
 };
 
 /*
@@ -79,8 +79,7 @@ struct pcp_reply {
  * internal port 0, a zero client address or a lifetime over
  * PCP_LIFETIME_MAX.
  */
-int pcp_map_encode(uint8_t *buf, size_t size, struct in_addr client,
-    const struct pcp_map *req);
+int pcp_map_encode(uint8_t *buf, size_t size, struct in_addr client, const struct pcp_map *req);
 
 /*
  * Checks a datagram from the gateway against req. Returns 0 and fills
@@ -95,8 +94,7 @@ int pcp_map_encode(uint8_t *buf, size_t size, struct in_addr client,
  *              internal port differ): not ours, keep waiting
  *   the result code as -errno (pcp_result_errno) otherwise.
  */
-int pcp_map_parse(const uint8_t *buf, size_t len, const struct pcp_map *req,
-    struct pcp_reply *out);
+int pcp_map_parse(const uint8_t *buf, size_t len, const struct pcp_map *req, struct pcp_reply *out);
 
 /*
  * UNSUPP_VERSION -EPROTONOSUPPORT, NOT_AUTHORIZED -EACCES,

@@ -23,22 +23,26 @@
 #include "transport/portmap.h"
 #include "util/log.h"
 
-#define PERMANENT_RECHECK_MS	(30 * 60 * 1000ull)
-#define RENEW_MIN_MS		1000ull
-#define RENEW_MAX_MS		(12 * 3600 * 1000ull)
-#define UPNP_NO_SUCH_ENTRY	714
-#define UPNP_CONFLICT		718
-#define UPNP_ONLY_PERMANENT	725
-#define UPNP_OTHER_MECHANISM	729
+#define PERMANENT_RECHECK_MS (30 * 60 * 1000ull)
+#define RENEW_MIN_MS 1000ull
+#define RENEW_MAX_MS (12 * 3600 * 1000ull)
+#define UPNP_NO_SUCH_ENTRY 714
+#define UPNP_CONFLICT 718
+#define UPNP_ONLY_PERMANENT 725
+#define UPNP_OTHER_MECHANISM 729
 /*
  * RFC 6887 retransmits from 3 s on; a gateway on the LAN answers within
  * milliseconds and the whole exchange has natpmp_ms, so PCP resends on
  * NAT-PMP's schedule (250 ms, doubling) instead.
  */
-#define PCP_RESEND_MS		250
-#define REASON_PART		80
+#define PCP_RESEND_MS 250
+#define REASON_PART 80
 
-enum pm_op { PM_MAP, PM_RENEW, PM_UNMAP };
+enum pm_op {
+	PM_MAP,
+	PM_RENEW,
+	PM_UNMAP
+};
 
 /* The UPnP session found by discovery, reused for renewal and deletion. */
 struct pm_igd {
@@ -56,13 +60,13 @@ struct pm_job {
 	struct portmap *pm;
 	enum pm_op op;
 	unsigned methods;
-	enum portmap_method method;	/* RENEW/UNMAP: of the live mapping */
-	uint16_t iport, eport;		/* eport 0: ask for iport */
+	enum portmap_method method; /* RENEW/UNMAP: of the live mapping */
+	uint16_t iport, eport;      /* eport 0: ask for iport */
 	uint32_t lifetime_s, natpmp_ms, discover_ms;
 	char desc[PORTMAP_DESC_LEN];
 	struct pm_igd *igd;
 	uint8_t nonce[PCP_NONCE_LEN];
-	struct in_addr ext_hint;	/* RENEW/UNMAP: the mapped address */
+	struct in_addr ext_hint; /* RENEW/UNMAP: the mapped address */
 
 	int err;
 	enum portmap_method got;
@@ -81,9 +85,9 @@ struct portmap {
 	char desc[PORTMAP_DESC_LEN];
 	struct portmap_state st;
 	uint16_t eport;
-	uint8_t nonce[PCP_NONCE_LEN];	/* PCP: proves the mapping is ours */
-	struct pm_igd *igd;	/* NULL while a job holds it */
-	struct pm_job *job;	/* in flight */
+	uint8_t nonce[PCP_NONCE_LEN]; /* PCP: proves the mapping is ours */
+	struct pm_igd *igd;           /* NULL while a job holds it */
+	struct pm_job *job;           /* in flight */
 	int closing, finished;
 	void (*done)(void *);
 	void *done_arg;
@@ -91,8 +95,7 @@ struct portmap {
 
 static int pm_queue(struct portmap *pm, enum pm_op op);
 
-const char *
-portmap_method_name(enum portmap_method m)
+const char *portmap_method_name(enum portmap_method m)
 {
 	switch (m) {
 	case PORTMAP_PCP:
@@ -108,8 +111,7 @@ portmap_method_name(enum portmap_method m)
 
 /* ---- strict parsers ---- */
 
-int
-portmap_parse_port(const char *s, uint16_t *out)
+int portmap_parse_port(const char *s, uint16_t *out)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -127,25 +129,22 @@ portmap_parse_port(const char *s, uint16_t *out)
 	return 0;
 }
 
-static int
-ipv4_usable(struct in_addr a)
+static int ipv4_usable(struct in_addr a)
 {
 	uint32_t h = ntohl(a.s_addr);
 
 	return h != 0 && h != 0xffffffffu && (h >> 28) != 0xe;
 }
 
-int
-portmap_addr_is_private(struct in_addr a)
+int portmap_addr_is_private(struct in_addr a)
 {
 	uint32_t h = ntohl(a.s_addr);
 
 	return (h >> 24) == 10 || (h >> 20) == 0xac1 || (h >> 16) == 0xc0a8 ||
-	    (h >> 22) == (0x64400000u >> 22);
+	       (h >> 22) == (0x64400000u >> 22);
 }
 
-int
-portmap_parse_ipv4(const char *s, struct in_addr *out)
+int portmap_parse_ipv4(const char *s, struct in_addr *out)
 {
 	struct in_addr a;
 
@@ -157,8 +156,7 @@ portmap_parse_ipv4(const char *s, struct in_addr *out)
 	return 0;
 }
 
-uint64_t
-portmap_renew_delay_ms(uint32_t lease_s)
+uint64_t portmap_renew_delay_ms(uint32_t lease_s)
 {
 	uint64_t ms;
 
@@ -174,8 +172,7 @@ portmap_renew_delay_ms(uint32_t lease_s)
 
 /* ---- worker side ---- */
 
-static uint64_t
-mono_ms(void)
+static uint64_t mono_ms(void)
 {
 	struct timespec ts;
 
@@ -184,8 +181,7 @@ mono_ms(void)
 }
 
 /* Routers send free text; keep printable ASCII only. */
-static void
-copy_printable(char *dst, size_t size, const char *src)
+static void copy_printable(char *dst, size_t size, const char *src)
 {
 	size_t i;
 
@@ -194,8 +190,7 @@ copy_printable(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
-static int
-job_fail(struct pm_job *j, int err, const char *fmt, ...)
+static int job_fail(struct pm_job *j, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -206,8 +201,7 @@ job_fail(struct pm_job *j, int err, const char *fmt, ...)
 	return err;
 }
 
-static const char *
-natpmp_text(int rc)
+static const char *natpmp_text(int rc)
 {
 	switch (rc) {
 	case NATPMP_ERR_CANNOTGETGATEWAY:
@@ -238,8 +232,7 @@ natpmp_text(int rc)
 	}
 }
 
-static int
-natpmp_errno(int rc, int saved_errno)
+static int natpmp_errno(int rc, int saved_errno)
 {
 	switch (rc) {
 	case NATPMP_ERR_CANNOTGETGATEWAY:
@@ -274,8 +267,7 @@ natpmp_errno(int rc, int saved_errno)
  * follows: an answer of another type is skipped, and the request stays
  * pending (libnatpmp forgets it on any answer).
  */
-static int
-natpmp_wait(struct pm_job *j, natpmp_t *n, natpmpresp_t *r, uint16_t type)
+static int natpmp_wait(struct pm_job *j, natpmp_t *n, natpmpresp_t *r, uint16_t type)
 {
 	uint64_t deadline = mono_ms() + j->natpmp_ms, now;
 	struct timeval tv;
@@ -293,18 +285,17 @@ natpmp_wait(struct pm_job *j, natpmp_t *n, natpmpresp_t *r, uint16_t type)
 			skipped = r->type;
 			n->has_pending_request = 1;
 		} else if (rc != NATPMP_TRYAGAIN) {
-			return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s",
-			    natpmp_text(rc));
+			return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s", natpmp_text(rc));
 		}
 		now = mono_ms();
 		if (now >= deadline && skipped >= 0)
 			return job_fail(j, -EPROTO,
-			    "nat-pmp: answer of type %d to a request of type %u",
-			    skipped, type);
+					"nat-pmp: answer of type %d to a request of type %u",
+					skipped, type);
 		if (now >= deadline)
 			return job_fail(j, -ETIMEDOUT,
-			    "nat-pmp: no answer from the gateway in %u ms",
-			    j->natpmp_ms);
+					"nat-pmp: no answer from the gateway in %u ms",
+					j->natpmp_ms);
 		wait = (int64_t)(deadline - now);
 		if (getnatpmprequesttimeout(n, &tv) == 0) {
 			int64_t t = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
@@ -320,61 +311,51 @@ natpmp_wait(struct pm_job *j, natpmp_t *n, natpmpresp_t *r, uint16_t type)
 	}
 }
 
-static int
-natpmp_public(struct pm_job *j, natpmp_t *n)
+static int natpmp_public(struct pm_job *j, natpmp_t *n)
 {
 	natpmpresp_t r;
 	int rc;
 
 	rc = sendpublicaddressrequest(n);
 	if (rc < 0)
-		return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s",
-		    natpmp_text(rc));
+		return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s", natpmp_text(rc));
 	rc = natpmp_wait(j, n, &r, NATPMP_RESPTYPE_PUBLICADDRESS);
 	if (rc < 0)
 		return rc;
 	if (!ipv4_usable(r.pnu.publicaddress.addr))
-		return job_fail(j, -EPROTO,
-		    "nat-pmp: gateway reported an unusable public address");
+		return job_fail(j, -EPROTO, "nat-pmp: gateway reported an unusable public address");
 	j->ext_ip = r.pnu.publicaddress.addr;
 	return 0;
 }
 
-static int
-natpmp_mapping(struct pm_job *j, natpmp_t *n)
+static int natpmp_mapping(struct pm_job *j, natpmp_t *n)
 {
 	uint32_t life = j->op == PM_UNMAP ? 0 : j->lifetime_s;
 	uint16_t want = j->op == PM_UNMAP ? 0 : (j->eport ? j->eport : j->iport);
 	natpmpresp_t r;
 	int rc;
 
-	rc = sendnewportmappingrequest(n, NATPMP_PROTOCOL_UDP, j->iport, want,
-	    life);
+	rc = sendnewportmappingrequest(n, NATPMP_PROTOCOL_UDP, j->iport, want, life);
 	if (rc < 0)
-		return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s",
-		    natpmp_text(rc));
+		return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s", natpmp_text(rc));
 	rc = natpmp_wait(j, n, &r, NATPMP_RESPTYPE_UDPPORTMAPPING);
 	if (rc < 0)
 		return rc;
 	if (r.pnu.newportmapping.privateport != j->iport)
-		return job_fail(j, -EPROTO,
-		    "nat-pmp: answer for internal port %u, not %u",
-		    r.pnu.newportmapping.privateport, j->iport);
+		return job_fail(j, -EPROTO, "nat-pmp: answer for internal port %u, not %u",
+				r.pnu.newportmapping.privateport, j->iport);
 	if (j->op == PM_UNMAP)
 		return 0;
-	if (r.pnu.newportmapping.mappedpublicport == 0 ||
-	    r.pnu.newportmapping.lifetime == 0)
-		return job_fail(j, -EPROTO,
-		    "nat-pmp: gateway granted port %u for %u s",
-		    r.pnu.newportmapping.mappedpublicport,
-		    r.pnu.newportmapping.lifetime);
+	if (r.pnu.newportmapping.mappedpublicport == 0 || r.pnu.newportmapping.lifetime == 0)
+		return job_fail(j, -EPROTO, "nat-pmp: gateway granted port %u for %u s",
+				r.pnu.newportmapping.mappedpublicport,
+				r.pnu.newportmapping.lifetime);
 	j->ext_port = r.pnu.newportmapping.mappedpublicport;
 	j->lease_s = r.pnu.newportmapping.lifetime;
 	return 0;
 }
 
-static int
-natpmp_run(struct pm_job *j)
+static int natpmp_run(struct pm_job *j)
 {
 	natpmp_t n;
 	struct in_addr gw;
@@ -382,8 +363,7 @@ natpmp_run(struct pm_job *j)
 
 	rc = initnatpmp(&n, 0, 0);
 	if (rc < 0)
-		return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s",
-		    natpmp_text(rc));
+		return job_fail(j, natpmp_errno(rc, errno), "nat-pmp: %s", natpmp_text(rc));
 	gw.s_addr = n.gateway;
 	inet_ntop(AF_INET, &gw, j->gateway, sizeof(j->gateway));
 	if (j->op != PM_UNMAP) {
@@ -401,39 +381,34 @@ out:
 
 /* ---- PCP (RFC 6887) ---- */
 
-static int
-pcp_fail(struct pm_job *j, int err, const struct pcp_reply *rep)
+static int pcp_fail(struct pm_job *j, int err, const struct pcp_reply *rep)
 {
 	switch (err) {
 	case -ETIMEDOUT:
-		return job_fail(j, err, "pcp: no answer from the gateway in %u ms",
-		    j->natpmp_ms);
+		return job_fail(j, err, "pcp: no answer from the gateway in %u ms", j->natpmp_ms);
 	case -ECONNREFUSED:
-		return job_fail(j, err,
-		    "pcp: gateway unreachable (nothing listens on port 5351)");
+		return job_fail(j, err, "pcp: gateway unreachable (nothing listens on port 5351)");
 	case -EPROTONOSUPPORT:
-		return job_fail(j, err,
-		    "pcp: gateway does not speak PCP (UNSUPP_VERSION)");
+		return job_fail(j, err, "pcp: gateway does not speak PCP (UNSUPP_VERSION)");
 	case -EBADMSG:
 		if (rep->result != PCP_MALFORMED_OPTION)
-			return job_fail(j, err,
-			    "pcp: malformed answer from the gateway");
+			return job_fail(j, err, "pcp: malformed answer from the gateway");
 		break;
 	case -EPROTO:
 		if (rep->result == PCP_SUCCESS)
-			return job_fail(j, err, "pcp: the gateway's answer is "
-			    "not a usable MAP response");
+			return job_fail(j, err,
+					"pcp: the gateway's answer is "
+					"not a usable MAP response");
 		break;
 	}
 	if (rep->result != PCP_SUCCESS)
 		return job_fail(j, err, "pcp: gateway answered %s (%u)",
-		    pcp_result_name(rep->result), rep->result);
+				pcp_result_name(rep->result), rep->result);
 	return job_fail(j, err, "pcp: %s", strerror(-err));
 }
 
 /* Our address as the gateway sees it: PCP carries it in the header. */
-static int
-pcp_local_addr(int fd, struct in_addr *self)
+static int pcp_local_addr(int fd, struct in_addr *self)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -446,8 +421,7 @@ pcp_local_addr(int fd, struct in_addr *self)
 	return 0;
 }
 
-static void
-pcp_request(const struct pm_job *j, struct pcp_map *req)
+static void pcp_request(const struct pm_job *j, struct pcp_map *req)
 {
 	memset(req, 0, sizeof(*req));
 	memcpy(req->nonce, j->nonce, sizeof(req->nonce));
@@ -461,8 +435,7 @@ pcp_request(const struct pm_job *j, struct pcp_map *req)
 	/* Section 11.2: a renewal suggests what it was given. */
 	req->external_port = j->eport ? j->eport : j->iport;
 	req->external = j->ext_hint;
-	req->lifetime_s = j->lifetime_s < PCP_LIFETIME_MAX ? j->lifetime_s :
-	    PCP_LIFETIME_MAX;
+	req->lifetime_s = j->lifetime_s < PCP_LIFETIME_MAX ? j->lifetime_s : PCP_LIFETIME_MAX;
 }
 
 /*
@@ -470,9 +443,8 @@ pcp_request(const struct pm_job *j, struct pcp_map *req)
  * connected to the gateway, so only its datagrams (and its ICMP errors)
  * come back; answers to another request (-ENOMSG) are skipped.
  */
-static int
-pcp_exchange(struct pm_job *j, int fd, const uint8_t *q, size_t qlen,
-    const struct pcp_map *req, struct pcp_reply *rep)
+static int pcp_exchange(struct pm_job *j, int fd, const uint8_t *q, size_t qlen,
+			const struct pcp_map *req, struct pcp_reply *rep)
 {
 	uint64_t deadline = mono_ms() + j->natpmp_ms, next = 0, now, until;
 	uint8_t buf[PCP_MAX_LEN + 4];
@@ -487,8 +459,7 @@ pcp_exchange(struct pm_job *j, int fd, const uint8_t *q, size_t qlen,
 		if (now >= deadline)
 			return pcp_fail(j, -ETIMEDOUT, rep);
 		if (now >= next) {
-			if (send(fd, q, qlen, 0) < 0 && errno != EAGAIN &&
-			    errno != EINTR)
+			if (send(fd, q, qlen, 0) < 0 && errno != EAGAIN && errno != EINTR)
 				return pcp_fail(j, -errno, rep);
 			next = now + gap;
 			gap *= 2;
@@ -508,8 +479,7 @@ pcp_exchange(struct pm_job *j, int fd, const uint8_t *q, size_t qlen,
 	}
 }
 
-static int
-pcp_run(struct pm_job *j)
+static int pcp_run(struct pm_job *j)
 {
 	uint8_t q[PCP_MAP_LEN];
 	struct pcp_reply rep;
@@ -521,8 +491,7 @@ pcp_run(struct pm_job *j)
 	/* libnatpmp finds the gateway and connects a socket to its 5351. */
 	rc = initnatpmp(&n, 0, 0);
 	if (rc < 0)
-		return job_fail(j, natpmp_errno(rc, errno), "pcp: %s",
-		    natpmp_text(rc));
+		return job_fail(j, natpmp_errno(rc, errno), "pcp: %s", natpmp_text(rc));
 	gw.s_addr = n.gateway;
 	inet_ntop(AF_INET, &gw, j->gateway, sizeof(j->gateway));
 	rc = pcp_local_addr(n.s, &self);
@@ -550,8 +519,7 @@ out:
 	return rc;
 }
 
-static int
-upnp_errno(int rc)
+static int upnp_errno(int rc)
 {
 	switch (rc) {
 	case UPNPCOMMAND_HTTP_ERROR:
@@ -572,36 +540,31 @@ upnp_errno(int rc)
 	}
 }
 
-static int
-upnp_fail(struct pm_job *j, const char *what, int rc)
+static int upnp_fail(struct pm_job *j, const char *what, int rc)
 {
 	const char *s = strupnperror(rc);
 
-	return job_fail(j, upnp_errno(rc), "upnp: %s: %s (%d)", what,
-	    s ? s : "error", rc);
+	return job_fail(j, upnp_errno(rc), "upnp: %s: %s (%d)", what, s ? s : "error", rc);
 }
 
-static int
-upnp_discover(struct pm_job *j)
+static int upnp_discover(struct pm_job *j)
 {
 	struct UPNPDev *devs;
 	struct pm_igd *igd;
 	struct in_addr lan;
 	int err = 0, r;
 
-	devs = upnpDiscover((int)j->discover_ms, NULL, NULL, UPNP_LOCAL_PORT_ANY,
-	    0, 2, &err);
+	devs = upnpDiscover((int)j->discover_ms, NULL, NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &err);
 	if (devs == NULL)
 		return job_fail(j, -EHOSTUNREACH,
-		    "upnp: no device answered the SSDP search in %u ms",
-		    j->discover_ms);
+				"upnp: no device answered the SSDP search in %u ms",
+				j->discover_ms);
 	igd = calloc(1, sizeof(*igd));
 	if (igd == NULL) {
 		freeUPNPDevlist(devs);
 		return job_fail(j, -ENOMEM, "upnp: out of memory");
 	}
-	r = UPNP_GetValidIGD(devs, &igd->urls, &igd->data, igd->lanaddr,
-	    sizeof(igd->lanaddr));
+	r = UPNP_GetValidIGD(devs, &igd->urls, &igd->data, igd->lanaddr, sizeof(igd->lanaddr));
 	freeUPNPDevlist(devs);
 	if (r == 3)
 		FreeUPNPUrls(&igd->urls);
@@ -612,12 +575,11 @@ upnp_discover(struct pm_job *j)
 	 */
 	if (r != 1 && r != 2) {
 		free(igd);
-		return job_fail(j, -ENODEV, "upnp: %s", r == 3 ?
-		    "no answering device is an IGD" : "no IGD found");
+		return job_fail(j, -ENODEV, "upnp: %s",
+				r == 3 ? "no answering device is an IGD" : "no IGD found");
 	}
 	igd->lanaddr[sizeof(igd->lanaddr) - 1] = '\0';
-	if (portmap_parse_ipv4(igd->lanaddr, &lan) < 0 ||
-	    igd->urls.controlURL == NULL) {
+	if (portmap_parse_ipv4(igd->lanaddr, &lan) < 0 || igd->urls.controlURL == NULL) {
 		FreeUPNPUrls(&igd->urls);
 		free(igd);
 		return job_fail(j, -EPROTO, "upnp: unusable IGD description");
@@ -626,22 +588,19 @@ upnp_discover(struct pm_job *j)
 	return 0;
 }
 
-static int
-upnp_add(struct pm_job *j, uint16_t eport, uint32_t lease)
+static int upnp_add(struct pm_job *j, uint16_t eport, uint32_t lease)
 {
 	char es[8], is[8], ls[12];
 
 	snprintf(es, sizeof(es), "%u", eport);
 	snprintf(is, sizeof(is), "%u", j->iport);
 	snprintf(ls, sizeof(ls), "%u", lease);
-	return UPNP_AddPortMapping(j->igd->urls.controlURL,
-	    j->igd->data.first.servicetype, es, is, j->igd->lanaddr, j->desc,
-	    "UDP", NULL, ls);
+	return UPNP_AddPortMapping(j->igd->urls.controlURL, j->igd->data.first.servicetype, es, is,
+				   j->igd->lanaddr, j->desc, "UDP", NULL, ls);
 }
 
 /* Lets the IGD pick the external port after a conflict on ours. */
-static int
-upnp_add_any(struct pm_job *j, uint32_t lease, uint16_t *eport)
+static int upnp_add_any(struct pm_job *j, uint32_t lease, uint16_t *eport)
 {
 	char is[8], ls[12], got[16];
 	int rc;
@@ -649,9 +608,8 @@ upnp_add_any(struct pm_job *j, uint32_t lease, uint16_t *eport)
 	memset(got, 0, sizeof(got));
 	snprintf(is, sizeof(is), "%u", j->iport);
 	snprintf(ls, sizeof(ls), "%u", lease);
-	rc = UPNP_AddAnyPortMapping(j->igd->urls.controlURL,
-	    j->igd->data.first.servicetype, is, is, j->igd->lanaddr, j->desc,
-	    "UDP", NULL, ls, got);
+	rc = UPNP_AddAnyPortMapping(j->igd->urls.controlURL, j->igd->data.first.servicetype, is, is,
+				    j->igd->lanaddr, j->desc, "UDP", NULL, ls, got);
 	if (rc != 0)
 		return rc;
 	got[sizeof(got) - 1] = '\0';
@@ -660,8 +618,7 @@ upnp_add_any(struct pm_job *j, uint32_t lease, uint16_t *eport)
 	return 0;
 }
 
-static int
-upnp_map(struct pm_job *j)
+static int upnp_map(struct pm_job *j)
 {
 	uint16_t eport = j->eport ? j->eport : j->iport;
 	uint32_t lease = j->lifetime_s;
@@ -669,23 +626,21 @@ upnp_map(struct pm_job *j)
 	int rc;
 
 	memset(ext, 0, sizeof(ext));
-	rc = UPNP_GetExternalIPAddress(j->igd->urls.controlURL,
-	    j->igd->data.first.servicetype, ext);
+	rc = UPNP_GetExternalIPAddress(j->igd->urls.controlURL, j->igd->data.first.servicetype,
+				       ext);
 	if (rc != 0)
 		return upnp_fail(j, "GetExternalIPAddress", rc);
 	ext[sizeof(ext) - 1] = '\0';
 	if (portmap_parse_ipv4(ext, &j->ext_ip) < 0) {
 		copy_printable(shown, sizeof(shown), ext);
-		return job_fail(j, -EPROTO,
-		    "upnp: the IGD reports external address '%s'", shown);
+		return job_fail(j, -EPROTO, "upnp: the IGD reports external address '%s'", shown);
 	}
 	rc = upnp_add(j, eport, lease);
 	if (rc == UPNP_ONLY_PERMANENT) {
 		lease = 0;
 		rc = upnp_add(j, eport, lease);
 	}
-	if ((rc == UPNP_CONFLICT || rc == UPNP_OTHER_MECHANISM) &&
-	    j->op == PM_MAP)
+	if ((rc == UPNP_CONFLICT || rc == UPNP_OTHER_MECHANISM) && j->op == PM_MAP)
 		rc = upnp_add_any(j, lease, &eport);
 	if (rc != 0)
 		return upnp_fail(j, "AddPortMapping", rc);
@@ -693,26 +648,24 @@ upnp_map(struct pm_job *j)
 	j->lease_s = lease;
 	j->got = PORTMAP_UPNP;
 	copy_printable(j->gateway, sizeof(j->gateway),
-	    j->igd->urls.rootdescURL ? j->igd->urls.rootdescURL : "");
+		       j->igd->urls.rootdescURL ? j->igd->urls.rootdescURL : "");
 	return 0;
 }
 
-static int
-upnp_unmap(struct pm_job *j)
+static int upnp_unmap(struct pm_job *j)
 {
 	char es[8];
 	int rc;
 
 	snprintf(es, sizeof(es), "%u", j->eport);
-	rc = UPNP_DeletePortMapping(j->igd->urls.controlURL,
-	    j->igd->data.first.servicetype, es, "UDP", NULL);
+	rc = UPNP_DeletePortMapping(j->igd->urls.controlURL, j->igd->data.first.servicetype, es,
+				    "UDP", NULL);
 	if (rc != 0 && rc != UPNP_NO_SUCH_ENTRY)
 		return upnp_fail(j, "DeletePortMapping", rc);
 	return 0;
 }
 
-static int
-upnp_run(struct pm_job *j)
+static int upnp_run(struct pm_job *j)
 {
 	int rc;
 
@@ -737,21 +690,18 @@ static const struct {
 	{ PORTMAP_TRY_UPNP, upnp_run },
 };
 
-static void
-reason_append(char *dst, size_t size, const char *part)
+static void reason_append(char *dst, size_t size, const char *part)
 {
 	size_t len = strlen(dst);
 
-	snprintf(dst + len, size - len, "%s%.*s", len ? "; " : "",
-	    REASON_PART, part);
+	snprintf(dst + len, size - len, "%s%.*s", len ? "; " : "", REASON_PART, part);
 }
 
 /*
  * PCP, then NAT-PMP, then UPnP; the reason keeps why each method tried
  * before the one that worked (or all of them) failed, err the last one's.
  */
-static void
-job_map(struct pm_job *j)
+static void job_map(struct pm_job *j)
 {
 	char tried[PORTMAP_REASON_LEN] = "";
 	size_t i;
@@ -769,8 +719,7 @@ job_map(struct pm_job *j)
 	memcpy(j->reason, tried, sizeof(j->reason));
 }
 
-static void
-job_work(uv_work_t *req)
+static void job_work(uv_work_t *req)
 {
 	struct pm_job *j = req->data;
 
@@ -786,8 +735,7 @@ job_work(uv_work_t *req)
 
 /* ---- loop side ---- */
 
-static void
-igd_free(struct pm_igd *igd)
+static void igd_free(struct pm_igd *igd)
 {
 	if (igd == NULL)
 		return;
@@ -795,8 +743,7 @@ igd_free(struct pm_igd *igd)
 	free(igd);
 }
 
-static void
-timer_closed(uv_handle_t *h)
+static void timer_closed(uv_handle_t *h)
 {
 	struct portmap *pm = h->data;
 
@@ -806,8 +753,7 @@ timer_closed(uv_handle_t *h)
 	free(pm);
 }
 
-static void
-pm_finish(struct portmap *pm)
+static void pm_finish(struct portmap *pm)
 {
 	if (pm->finished)
 		return;
@@ -816,8 +762,7 @@ pm_finish(struct portmap *pm)
 	uv_close((uv_handle_t *)&pm->timer, timer_closed);
 }
 
-static void
-pm_clear(struct portmap *pm)
+static void pm_clear(struct portmap *pm)
 {
 	pm->st.method = PORTMAP_NONE;
 	memset(&pm->st.external, 0, sizeof(pm->st.external));
@@ -830,15 +775,13 @@ pm_clear(struct portmap *pm)
 
 static void on_timer(uv_timer_t *t);
 
-static void
-pm_schedule(struct portmap *pm, uint64_t ms, int is_renewal)
+static void pm_schedule(struct portmap *pm, uint64_t ms, int is_renewal)
 {
 	uv_timer_start(&pm->timer, on_timer, ms, 0);
 	pm->st.renew_at_ms = is_renewal ? uv_now(pm->loop) + ms : 0;
 }
 
-static void
-pm_set_mapping(struct portmap *pm, const struct pm_job *j)
+static void pm_set_mapping(struct portmap *pm, const struct pm_job *j)
 {
 	struct sockaddr_in *sin = &pm->st.external.in;
 
@@ -853,15 +796,13 @@ pm_set_mapping(struct portmap *pm, const struct pm_job *j)
 	memcpy(pm->st.gateway, j->gateway, sizeof(pm->st.gateway));
 }
 
-static void
-pm_set_error(struct portmap *pm, const struct pm_job *j)
+static void pm_set_error(struct portmap *pm, const struct pm_job *j)
 {
 	pm->st.last_error = j->err;
 	memcpy(pm->st.reason, j->reason, sizeof(pm->st.reason));
 }
 
-static void
-emit(struct portmap *pm, int mapped)
+static void emit(struct portmap *pm, int mapped)
 {
 	void (*fn)(void *, const struct portmap_state *);
 
@@ -870,19 +811,16 @@ emit(struct portmap *pm, int mapped)
 		fn(pm->ev.ud, &pm->st);
 }
 
-static void
-log_mapping(const struct portmap *pm, const char *what)
+static void log_mapping(const struct portmap *pm, const char *what)
 {
 	char a[MS_ADDR_STRLEN];
 
 	log_info("portmap: %s %s udp %s -> :%u, lease %u s", what,
-	    portmap_method_name(pm->st.method),
-	    ms_addr_fmt(&pm->st.external, a, sizeof(a)),
-	    pm->st.internal_port, pm->st.lease_s);
+		 portmap_method_name(pm->st.method), ms_addr_fmt(&pm->st.external, a, sizeof(a)),
+		 pm->st.internal_port, pm->st.lease_s);
 }
 
-static void
-apply_map(struct portmap *pm, struct pm_job *j)
+static void apply_map(struct portmap *pm, struct pm_job *j)
 {
 	if (pm->closing) {
 		if (j->err == 0 && j->got != PORTMAP_NONE) {
@@ -896,8 +834,8 @@ apply_map(struct portmap *pm, struct pm_job *j)
 	if (j->err != 0 || j->got == PORTMAP_NONE) {
 		pm_clear(pm);
 		pm_set_error(pm, j);
-		log_warn("portmap: no mapping for udp :%u: %s",
-		    pm->st.internal_port, pm->st.reason);
+		log_warn("portmap: no mapping for udp :%u: %s", pm->st.internal_port,
+			 pm->st.reason);
 		pm_schedule(pm, (uint64_t)pm->opts.retry_s * 1000, 0);
 		emit(pm, 0);
 		return;
@@ -910,8 +848,7 @@ apply_map(struct portmap *pm, struct pm_job *j)
 	emit(pm, 1);
 }
 
-static void
-apply_renew(struct portmap *pm, struct pm_job *j)
+static void apply_renew(struct portmap *pm, struct pm_job *j)
 {
 	struct sockaddr_in old = pm->st.external.in;
 	enum portmap_method m = pm->st.method;
@@ -923,8 +860,8 @@ apply_renew(struct portmap *pm, struct pm_job *j)
 	}
 	if (j->err != 0) {
 		pm_set_error(pm, j);
-		log_warn("portmap: renewal of %s mapping failed: %s",
-		    portmap_method_name(m), pm->st.reason);
+		log_warn("portmap: renewal of %s mapping failed: %s", portmap_method_name(m),
+			 pm->st.reason);
 		pm_clear(pm);
 		igd_free(pm->igd);
 		pm->igd = NULL;
@@ -937,18 +874,16 @@ apply_renew(struct portmap *pm, struct pm_job *j)
 	pm_set_mapping(pm, j);
 	pm->st.renewals++;
 	pm_schedule(pm, portmap_renew_delay_ms(pm->st.lease_s), 1);
-	if (old.sin_addr.s_addr == j->ext_ip.s_addr &&
-	    old.sin_port == htons(j->ext_port)) {
-		log_debug("portmap: renewed udp :%u for %u s",
-		    pm->st.internal_port, pm->st.lease_s);
+	if (old.sin_addr.s_addr == j->ext_ip.s_addr && old.sin_port == htons(j->ext_port)) {
+		log_debug("portmap: renewed udp :%u for %u s", pm->st.internal_port,
+			  pm->st.lease_s);
 		return;
 	}
 	log_mapping(pm, "changed");
 	emit(pm, 1);
 }
 
-static void
-job_after(uv_work_t *req, int status)
+static void job_after(uv_work_t *req, int status)
 {
 	struct pm_job *j = req->data;
 	struct portmap *pm = j->pm;
@@ -964,18 +899,16 @@ job_after(uv_work_t *req, int status)
 		apply_renew(pm, j);
 	} else {
 		if (j->err != 0)
-			log_warn("portmap: removing the mapping failed: %s",
-			    j->reason);
+			log_warn("portmap: removing the mapping failed: %s", j->reason);
 		else
 			log_info("portmap: removed the %s mapping of udp :%u",
-			    portmap_method_name(j->method), j->iport);
+				 portmap_method_name(j->method), j->iport);
 		pm_finish(pm);
 	}
 	free(j);
 }
 
-static int
-pm_queue(struct portmap *pm, enum pm_op op)
+static int pm_queue(struct portmap *pm, enum pm_op op)
 {
 	struct pm_job *j;
 	int rc;
@@ -1009,8 +942,7 @@ pm_queue(struct portmap *pm, enum pm_op op)
 	return 0;
 }
 
-static void
-on_timer(uv_timer_t *t)
+static void on_timer(uv_timer_t *t)
 {
 	struct portmap *pm = t->data;
 	enum pm_op op = pm->st.method != PORTMAP_NONE ? PM_RENEW : PM_MAP;
@@ -1021,8 +953,7 @@ on_timer(uv_timer_t *t)
 		pm_schedule(pm, (uint64_t)pm->opts.retry_s * 1000, 0);
 }
 
-static void
-opts_fill(struct portmap *pm, const struct portmap_opts *o)
+static void opts_fill(struct portmap *pm, const struct portmap_opts *o)
 {
 	static const struct portmap_opts none;
 
@@ -1040,14 +971,12 @@ opts_fill(struct portmap *pm, const struct portmap_opts *o)
 		pm->opts.discover_ms = PORTMAP_DEFAULT_DISCOVER_MS;
 	if (pm->opts.retry_s == 0)
 		pm->opts.retry_s = PORTMAP_DEFAULT_RETRY_S;
-	copy_printable(pm->desc, sizeof(pm->desc),
-	    o->description ? o->description : "rayfish");
+	copy_printable(pm->desc, sizeof(pm->desc), o->description ? o->description : "rayfish");
 	pm->opts.description = NULL;
 }
 
-int
-portmap_open(struct portmap **out, uv_loop_t *loop, uint16_t port,
-    const struct portmap_events *ev, const struct portmap_opts *opts)
+int portmap_open(struct portmap **out, uv_loop_t *loop, uint16_t port,
+		 const struct portmap_events *ev, const struct portmap_opts *opts)
 {
 	struct portmap *pm;
 	int rc;
@@ -1081,8 +1010,7 @@ portmap_open(struct portmap **out, uv_loop_t *loop, uint16_t port,
 	return 0;
 }
 
-void
-portmap_close(struct portmap *pm, void (*done)(void *arg), void *arg)
+void portmap_close(struct portmap *pm, void (*done)(void *arg), void *arg)
 {
 	if (pm == NULL || pm->closing)
 		return;
@@ -1103,8 +1031,7 @@ portmap_close(struct portmap *pm, void (*done)(void *arg), void *arg)
 	pm_finish(pm);
 }
 
-void
-portmap_get_state(const struct portmap *pm, struct portmap_state *st)
+void portmap_get_state(const struct portmap *pm, struct portmap_state *st)
 {
 	*st = pm->st;
 }

@@ -55,46 +55,45 @@ enum portmap_method {
 	PORTMAP_PCP,
 };
 
-#define PORTMAP_TRY_NATPMP	0x1u
-#define PORTMAP_TRY_UPNP	0x2u
-#define PORTMAP_TRY_PCP		0x4u
-#define PORTMAP_TRY_ALL		(PORTMAP_TRY_PCP | PORTMAP_TRY_NATPMP | \
-				 PORTMAP_TRY_UPNP)
-#define PORTMAP_REASON_LEN	256
-#define PORTMAP_GATEWAY_LEN	128
-#define PORTMAP_DESC_LEN	48
+#define PORTMAP_TRY_NATPMP 0x1u
+#define PORTMAP_TRY_UPNP 0x2u
+#define PORTMAP_TRY_PCP 0x4u
+#define PORTMAP_TRY_ALL (PORTMAP_TRY_PCP | PORTMAP_TRY_NATPMP | PORTMAP_TRY_UPNP)
+#define PORTMAP_REASON_LEN 256
+#define PORTMAP_GATEWAY_LEN 128
+#define PORTMAP_DESC_LEN 48
 
-#define PORTMAP_DEFAULT_LIFETIME_S	7200
-#define PORTMAP_DEFAULT_NATPMP_MS	2000
-#define PORTMAP_DEFAULT_DISCOVER_MS	1500
-#define PORTMAP_DEFAULT_RETRY_S		300
+#define PORTMAP_DEFAULT_LIFETIME_S 7200
+#define PORTMAP_DEFAULT_NATPMP_MS 2000
+#define PORTMAP_DEFAULT_DISCOVER_MS 1500
+#define PORTMAP_DEFAULT_RETRY_S 300
 
 /* Zero fields take the defaults above; a NULL opts is all defaults. */
 struct portmap_opts {
-	unsigned methods;		/* PORTMAP_TRY_* mask, 0: all */
-	uint32_t lifetime_s;		/* requested lease */
-	uint32_t natpmp_timeout_ms;	/* per PCP or NAT-PMP exchange */
-	uint32_t discover_ms;		/* SSDP wait */
-	uint32_t retry_s;		/* after every method failed */
-	const char *description;	/* UPnP mapping name, NULL: "rayfish" */
+	unsigned methods;           /* PORTMAP_TRY_* mask, 0: all */
+	uint32_t lifetime_s;        /* requested lease */
+	uint32_t natpmp_timeout_ms; /* per PCP or NAT-PMP exchange */
+	uint32_t discover_ms;       /* SSDP wait */
+	uint32_t retry_s;           /* after every method failed */
+	const char *description;    /* UPnP mapping name, NULL: "rayfish" */
 };
 
 /* Snapshot for `ray netcheck` and for the events. */
 struct portmap_state {
-	enum portmap_method method;	/* of the live mapping; NONE: none */
+	enum portmap_method method; /* of the live mapping; NONE: none */
 	uint16_t internal_port;
-	union ms_addr external;		/* AF_UNSPEC when there is no mapping */
-	uint32_t lease_s;		/* granted; 0: permanent */
-	int ext_private;		/* external address is RFC 1918 or
+	union ms_addr external; /* AF_UNSPEC when there is no mapping */
+	uint32_t lease_s;       /* granted; 0: permanent */
+	int ext_private;        /* external address is RFC 1918 or
 					   100.64/10: a NAT above the router */
-	uint64_t renew_at_ms;		/* uv_now() of the next renewal; 0: none */
-	uint32_t renewals;		/* successful renewals of this mapping */
-	int busy;			/* a request is running on the worker */
-	int last_error;			/* -errno of the last failure; 0: none */
+	uint64_t renew_at_ms;   /* uv_now() of the next renewal; 0: none */
+	uint32_t renewals;      /* successful renewals of this mapping */
+	int busy;               /* a request is running on the worker */
+	int last_error;         /* -errno of the last failure; 0: none */
 	/* last failure, or (with last_error 0) why the methods tried before
 	   the working one failed; "": none */
 	char reason[PORTMAP_REASON_LEN];
-	char gateway[PORTMAP_GATEWAY_LEN];	/* PCP/NAT-PMP gateway or IGD URL */
+	char gateway[PORTMAP_GATEWAY_LEN]; /* PCP/NAT-PMP gateway or IGD URL */
 };
 
 /*
@@ -112,7 +111,7 @@ struct portmap;
 
 /* Starts the first attempt at once. Returns 0, -EINVAL or -ENOMEM. */
 int portmap_open(struct portmap **out, uv_loop_t *loop, uint16_t port,
-    const struct portmap_events *ev, const struct portmap_opts *opts);
+		 const struct portmap_events *ev, const struct portmap_opts *opts);
 /*
  * Deletes the mapping and frees pm (see Ownership). done (may be NULL) runs
  * on the loop once pm is gone.

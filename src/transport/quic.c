@@ -25,10 +25,10 @@
 #error "ngtcp2 >= 1.0 is required (scripts/deps.sh)"
 #endif
 
-#define SCID_LEN 18		/* every CID we issue; short headers use it */
+#define SCID_LEN 18 /* every CID we issue; short headers use it */
 #define CID_BUCKETS 1024
 #define FLUSH_MAX_PKTS MAGICSOCK_TX_BATCH /* per flush; the rest after a zero timer */
-#define DIRTY_MAX 256		/* connection flushes per check callback */
+#define DIRTY_MAX 256                     /* connection flushes per check callback */
 /*
  * Received packets after which a connection flushes (ACKs) at once instead
  * of in the check phase: one poll callback may read hundreds of packets,
@@ -43,13 +43,13 @@
 enum conn_state {
 	CS_HANDSHAKE = 0,
 	CS_OPEN,
-	CS_CLOSING,	/* CONNECTION_CLOSE sent; answer stray packets */
-	CS_DEAD,	/* destroy at the next safe point */
+	CS_CLOSING, /* CONNECTION_CLOSE sent; answer stray packets */
+	CS_DEAD,    /* destroy at the next safe point */
 };
 
 struct cid_ent {
-	struct cid_ent *hnext;	/* hash chain */
-	struct cid_ent *cnext;	/* all CIDs of one connection */
+	struct cid_ent *hnext; /* hash chain */
+	struct cid_ent *cnext; /* all CIDs of one connection */
 	struct quic_conn *conn;
 	size_t len;
 	uint8_t data[NGTCP2_MAX_CIDLEN];
@@ -77,12 +77,12 @@ struct quic_conn {
 	struct cid_ent *cids;
 	enum conn_state state;
 	int server;
-	int trusted;		/* the owner knows the peer: not a source's share */
-	int confirmed;		/* handshake confirmed and survivor checks done */
-	uint64_t confirmed_ts;	/* when (ep_now) */
-	int owner_knows;	/* closed event is due */
+	int trusted;           /* the owner knows the peer: not a source's share */
+	int confirmed;         /* handshake confirmed and survivor checks done */
+	uint64_t confirmed_ts; /* when (ep_now) */
+	int owner_knows;       /* closed event is due */
 	int peer_known;
-	int in_ngtcp2;		/* inside read_pkt: defer sends and closes */
+	int in_ngtcp2; /* inside read_pkt: defer sends and closes */
 	int confirm_pending;
 	int close_pending;
 	uint64_t close_pending_code;
@@ -91,28 +91,28 @@ struct quic_conn {
 	char alpn[QUIC_ALPN_MAX + 1];
 	union ms_addr last_from;
 	int have_from;
-	union ms_addr source;	/* server: where the first Initial came from */
+	union ms_addr source; /* server: where the first Initial came from */
 	size_t txq_cap;
 	/* control stream, send side */
 	int64_t sid;
 	struct txbuf *tx_head, *tx_tail;
-	uint64_t tx_base;	/* stream offset of tx_head->data[0] */
-	uint64_t tx_sent;	/* stream offset handed to ngtcp2 */
-	uint64_t tx_end;	/* stream offset after the last queued byte */
+	uint64_t tx_base; /* stream offset of tx_head->data[0] */
+	uint64_t tx_sent; /* stream offset handed to ngtcp2 */
+	uint64_t tx_end;  /* stream offset after the last queued byte */
 	/* control stream, receive side */
 	uint8_t rx_hdr[4];
 	size_t rx_hdrlen;
 	uint8_t *rx_buf;
 	size_t rx_need, rx_have, rx_cap;
 	/* DATAGRAMs waiting for the next flush or for congestion window */
-	struct dslot *dq;	/* allocated on first use */
+	struct dslot *dq; /* allocated on first use */
 	unsigned dq_head, dq_len;
-	int dq_blocked;		/* refused one: tell the owner when it drains */
+	int dq_blocked; /* refused one: tell the owner when it drains */
 	/* on the endpoint's list of connections to flush */
 	struct quic_conn *dnext, *dprev;
 	int dirty;
-	int in_event;		/* inside a writable event: do not destroy */
-	unsigned rx_unflushed;	/* packets read since the last flush */
+	int in_event;          /* inside a writable event: do not destroy */
+	unsigned rx_unflushed; /* packets read since the last flush */
 	uint8_t *close_pkt;
 	size_t close_len;
 	int close_resends;
@@ -132,22 +132,22 @@ struct quic_endpoint {
 	struct cid_ent *cid_map[CID_BUCKETS];
 	uint8_t cid_key[crypto_shorthash_KEYBYTES];
 	uint8_t reset_secret[32];
-	uint8_t retry_secret[32];	/* keys our Retry tokens */
+	uint8_t retry_secret[32]; /* keys our Retry tokens */
 	uint64_t last_ts;
 	struct quic_endpoint_stats st;
-	struct ratelimit remote_log;	/* see REMOTE_LOG_BURST */
+	struct ratelimit remote_log; /* see REMOTE_LOG_BURST */
 	/*
 	 * Connections with something to send are flushed once per loop
 	 * iteration, after all I/O callbacks: a whole TUN batch or recvmmsg
 	 * batch then leaves as one burst (GSO) and ACKs are coalesced.
 	 */
 	uv_check_t check;
-	uv_idle_t idle;		/* keeps the poll from blocking while dirty */
+	uv_idle_t idle; /* keeps the poll from blocking while dirty */
 	struct quic_conn *dirty;
 	quic_writable_fn writable;
 	void *writable_ud;
 	int handles_closed;
-	uint8_t *txbuf;		/* FLUSH_MAX_PKTS packets back to back */
+	uint8_t *txbuf; /* FLUSH_MAX_PKTS packets back to back */
 	size_t txlens[FLUSH_MAX_PKTS];
 	/* The virtual path every connection is created with and fed. */
 	struct sockaddr_in6 vlocal, vremote;
@@ -157,8 +157,8 @@ struct quic_endpoint {
 
 static void conn_flush(struct quic_conn *c);
 static void conn_after(struct quic_conn *c);
-static void conn_close_local(struct quic_conn *c, uint64_t code,
-    enum quic_close_reason reason, int notify);
+static void conn_close_local(struct quic_conn *c, uint64_t code, enum quic_close_reason reason,
+			     int notify);
 static void on_conn_timer(uv_timer_t *t);
 static void on_idle(uv_idle_t *h);
 
@@ -169,14 +169,13 @@ static const char *const server_alpns[] = { QUIC_ALPN_MESH, QUIC_ALPN_BLOBS };
  * oversized frames, peers that do not read) share one bucket per endpoint:
  * anyone can dial, under as many fresh keys as it likes.
  */
-#define REMOTE_LOG_BURST	20
-#define REMOTE_LOG_EVERY_MS	1000
+#define REMOTE_LOG_BURST 20
+#define REMOTE_LOG_EVERY_MS 1000
 
 /* ---- time ---- */
 
 /* ngtcp2 asserts on timestamps going backwards: clamp to the last one. */
-static uint64_t
-ep_now(struct quic_endpoint *ep)
+static uint64_t ep_now(struct quic_endpoint *ep)
 {
 	uint64_t t = uv_hrtime();
 
@@ -186,16 +185,14 @@ ep_now(struct quic_endpoint *ep)
 	return t;
 }
 
-static int
-remote_log_ok(struct quic_endpoint *ep)
+static int remote_log_ok(struct quic_endpoint *ep)
 {
 	return ratelimit_take(&ep->remote_log, uv_now(ep->loop));
 }
 
 /* ---- CID map ---- */
 
-static size_t
-cid_bucket(const struct quic_endpoint *ep, const uint8_t *cid, size_t len)
+static size_t cid_bucket(const struct quic_endpoint *ep, const uint8_t *cid, size_t len)
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	uint64_t v;
@@ -206,8 +203,7 @@ cid_bucket(const struct quic_endpoint *ep, const uint8_t *cid, size_t len)
 	return (size_t)(v % CID_BUCKETS);
 }
 
-static struct quic_conn *
-cid_find(struct quic_endpoint *ep, const uint8_t *cid, size_t len)
+static struct quic_conn *cid_find(struct quic_endpoint *ep, const uint8_t *cid, size_t len)
 {
 	struct cid_ent *e;
 
@@ -219,8 +215,7 @@ cid_find(struct quic_endpoint *ep, const uint8_t *cid, size_t len)
 	return NULL;
 }
 
-static int
-cid_add(struct quic_conn *c, const uint8_t *cid, size_t len)
+static int cid_add(struct quic_conn *c, const uint8_t *cid, size_t len)
 {
 	struct quic_endpoint *ep = c->ep;
 	struct cid_ent *e;
@@ -244,8 +239,7 @@ cid_add(struct quic_conn *c, const uint8_t *cid, size_t len)
 	return 0;
 }
 
-static void
-cid_unlink(struct quic_endpoint *ep, struct cid_ent *e)
+static void cid_unlink(struct quic_endpoint *ep, struct cid_ent *e)
 {
 	struct cid_ent **pp = &ep->cid_map[cid_bucket(ep, e->data, e->len)];
 
@@ -255,8 +249,7 @@ cid_unlink(struct quic_endpoint *ep, struct cid_ent *e)
 		*pp = e->hnext;
 }
 
-static void
-cid_remove(struct quic_conn *c, const uint8_t *cid, size_t len)
+static void cid_remove(struct quic_conn *c, const uint8_t *cid, size_t len)
 {
 	struct cid_ent **pp = &c->cids, *e;
 
@@ -271,8 +264,7 @@ cid_remove(struct quic_conn *c, const uint8_t *cid, size_t len)
 	}
 }
 
-static void
-cid_remove_all(struct quic_conn *c)
+static void cid_remove_all(struct quic_conn *c)
 {
 	struct cid_ent *e;
 
@@ -285,8 +277,7 @@ cid_remove_all(struct quic_conn *c)
 
 /* ---- flush scheduling ---- */
 
-static void
-dirty_unlink(struct quic_conn *c)
+static void dirty_unlink(struct quic_conn *c)
 {
 	if (!c->dirty)
 		return;
@@ -301,8 +292,7 @@ dirty_unlink(struct quic_conn *c)
 }
 
 /* Flush c in this loop iteration's check phase. */
-static void
-conn_mark_dirty(struct quic_conn *c)
+static void conn_mark_dirty(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
 
@@ -321,14 +311,12 @@ conn_mark_dirty(struct quic_conn *c)
 
 /* ---- connection lifetime ---- */
 
-static void
-on_timer_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
 	free(h->data);
 }
 
-static void
-txq_free(struct quic_conn *c)
+static void txq_free(struct quic_conn *c)
 {
 	struct txbuf *t;
 
@@ -344,8 +332,7 @@ txq_free(struct quic_conn *c)
 }
 
 /* Frees everything; never call from inside an ngtcp2 callback. */
-static void
-conn_destroy(struct quic_conn *c)
+static void conn_destroy(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
 
@@ -374,17 +361,14 @@ conn_destroy(struct quic_conn *c)
 }
 
 /* Frees a dead connection unless a caller up the stack still holds it. */
-static void
-conn_reap(struct quic_conn *c)
+static void conn_reap(struct quic_conn *c)
 {
 	if (c->state == CS_DEAD && !c->in_ngtcp2 && !c->in_event)
 		conn_destroy(c);
 }
 
 /* Tells the owner once, then forgets the connection for lookups. */
-static void
-conn_notify_closed(struct quic_conn *c, enum quic_close_reason reason,
-    uint64_t code)
+static void conn_notify_closed(struct quic_conn *c, enum quic_close_reason reason, uint64_t code)
 {
 	struct quic_endpoint *ep = c->ep;
 	int knows = c->owner_knows;
@@ -395,16 +379,14 @@ conn_notify_closed(struct quic_conn *c, enum quic_close_reason reason,
 		ep->ev.closed(ep->ud, c, reason, code);
 }
 
-static void
-conn_mark_dead(struct quic_conn *c)
+static void conn_mark_dead(struct quic_conn *c)
 {
 	if (c->server && c->state == CS_HANDSHAKE)
 		c->ep->nhandshakes--;
 	c->state = CS_DEAD;
 }
 
-static ngtcp2_conn *
-get_conn(ngtcp2_crypto_conn_ref *ref)
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 {
 	struct quic_conn *c = ref->user_data;
 
@@ -414,9 +396,7 @@ get_conn(ngtcp2_crypto_conn_ref *ref)
 /* ---- sending ---- */
 
 /* Sends n packets stored back to back in pkts (lens[i] bytes each). */
-static void
-conn_send_batch(struct quic_conn *c, const uint8_t *pkts, const size_t *lens,
-    size_t n)
+static void conn_send_batch(struct quic_conn *c, const uint8_t *pkts, const size_t *lens, size_t n)
 {
 	struct magicsock *ms = c->ep->ms;
 	size_t i;
@@ -437,14 +417,12 @@ conn_send_batch(struct quic_conn *c, const uint8_t *pkts, const size_t *lens,
 	}
 }
 
-static void
-conn_send(struct quic_conn *c, const uint8_t *pkt, size_t len)
+static void conn_send(struct quic_conn *c, const uint8_t *pkt, size_t len)
 {
 	conn_send_batch(c, pkt, &len, 1);
 }
 
-static void
-timer_update(struct quic_conn *c)
+static void timer_update(struct quic_conn *c)
 {
 	uint64_t expiry, now, delay;
 
@@ -461,8 +439,7 @@ timer_update(struct quic_conn *c)
 }
 
 /* Builds the vector of queued control bytes from tx_sent onwards. */
-static size_t
-txq_vec(struct quic_conn *c, ngtcp2_vec *v, size_t max)
+static size_t txq_vec(struct quic_conn *c, ngtcp2_vec *v, size_t max)
 {
 	uint64_t off = c->tx_base;
 	struct txbuf *t;
@@ -483,12 +460,11 @@ txq_vec(struct quic_conn *c, ngtcp2_vec *v, size_t max)
 	return n;
 }
 
-static int
-conn_fatal_liberr(struct quic_conn *c, int liberr)
+static int conn_fatal_liberr(struct quic_conn *c, int liberr)
 {
 	log_debug("quic: connection error: %s", ngtcp2_strerror(liberr));
-	conn_close_local(c, QUIC_CODE_PROTOCOL, c->confirmed ?
-	    QUIC_CLOSE_PROTOCOL : QUIC_CLOSE_HANDSHAKE, 1);
+	conn_close_local(c, QUIC_CODE_PROTOCOL,
+			 c->confirmed ? QUIC_CLOSE_PROTOCOL : QUIC_CLOSE_HANDSHAKE, 1);
 	return -EPROTO;
 }
 
@@ -505,8 +481,7 @@ conn_fatal_liberr(struct quic_conn *c, int liberr)
  * past a full window, so their acknowledgement frees it. With the window
  * full, writev_datagram still writes the ACKs we owe.
  */
-static ngtcp2_ssize
-conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
+static ngtcp2_ssize conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 {
 	ngtcp2_vec vec[16];
 	ngtcp2_ssize n, datalen;
@@ -520,11 +495,10 @@ conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 		if (*stream_ok && c->sid >= 0 && c->tx_sent < c->tx_end)
 			nv = txq_vec(c, vec, 16);
 		if (nv > 0) {
-			n = ngtcp2_conn_writev_stream(c->nc, NULL, NULL, dst,
-			    QUIC_MAX_UDP_PAYLOAD, &datalen,
-			    NGTCP2_WRITE_STREAM_FLAG_NONE, c->sid, vec, nv, ts);
-			if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
-			    n == NGTCP2_ERR_STREAM_SHUT_WR ||
+			n = ngtcp2_conn_writev_stream(c->nc, NULL, NULL, dst, QUIC_MAX_UDP_PAYLOAD,
+						      &datalen, NGTCP2_WRITE_STREAM_FLAG_NONE,
+						      c->sid, vec, nv, ts);
+			if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
 			    n == NGTCP2_ERR_STREAM_NOT_FOUND) {
 				*stream_ok = 0;
 				continue;
@@ -534,21 +508,20 @@ conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 			return n;
 		}
 		if (c->dq_len == 0 || c->state != CS_OPEN)
-			return ngtcp2_conn_write_pkt(c->nc, NULL, NULL, dst,
-			    QUIC_MAX_UDP_PAYLOAD, ts);
+			return ngtcp2_conn_write_pkt(c->nc, NULL, NULL, dst, QUIC_MAX_UDP_PAYLOAD,
+						     ts);
 		d = &c->dq[c->dq_head];
 		vec[0].base = d->data;
 		vec[0].len = d->len;
-		n = ngtcp2_conn_writev_datagram(c->nc, NULL, NULL, dst,
-		    QUIC_MAX_UDP_PAYLOAD, &accepted,
-		    NGTCP2_WRITE_DATAGRAM_FLAG_NONE, c->st.dgrams_tx, vec, 1, ts);
-		if (n == NGTCP2_ERR_INVALID_ARGUMENT ||
-		    n == NGTCP2_ERR_INVALID_STATE)
-			accepted = 0;	/* cannot ever go: drop it below */
+		n = ngtcp2_conn_writev_datagram(c->nc, NULL, NULL, dst, QUIC_MAX_UDP_PAYLOAD,
+						&accepted, NGTCP2_WRITE_DATAGRAM_FLAG_NONE,
+						c->st.dgrams_tx, vec, 1, ts);
+		if (n == NGTCP2_ERR_INVALID_ARGUMENT || n == NGTCP2_ERR_INVALID_STATE)
+			accepted = 0; /* cannot ever go: drop it below */
 		else if (n < 0 || (n > 0 && !accepted))
-			return n;	/* error, or a packet of other frames */
+			return n; /* error, or a packet of other frames */
 		else if (n == 0)
-			return 0;	/* congestion window or pacing */
+			return 0; /* congestion window or pacing */
 		c->dq_head = (c->dq_head + 1) % QUIC_DGRAM_QUEUE;
 		c->dq_len--;
 		if (accepted) {
@@ -560,8 +533,7 @@ conn_write_one(struct quic_conn *c, uint8_t *dst, uint64_t ts, int *stream_ok)
 }
 
 /* Appends one framed control message to the control stream's send queue. */
-static int
-txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
+static int txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	struct txbuf *t;
 
@@ -587,8 +559,7 @@ txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static void
-conn_flush(struct quic_conn *c)
+static void conn_flush(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
 	ngtcp2_ssize n;
@@ -630,8 +601,7 @@ conn_flush(struct quic_conn *c)
 
 /* ---- closing ---- */
 
-static void
-on_closing_done(uv_timer_t *t)
+static void on_closing_done(uv_timer_t *t)
 {
 	struct quic_conn *c = t->data;
 
@@ -639,15 +609,14 @@ on_closing_done(uv_timer_t *t)
 }
 
 /* Enters the closing period: keep the close packet for stray packets. */
-static void
-conn_enter_closing(struct quic_conn *c, const ngtcp2_ccerr *cc)
+static void conn_enter_closing(struct quic_conn *c, const ngtcp2_ccerr *cc)
 {
 	struct quic_endpoint *ep = c->ep;
 	ngtcp2_ssize n;
 	uint64_t pto;
 
-	n = ngtcp2_conn_write_connection_close(c->nc, NULL, NULL, ep->pktbuf,
-	    sizeof(ep->pktbuf), cc, ep_now(ep));
+	n = ngtcp2_conn_write_connection_close(c->nc, NULL, NULL, ep->pktbuf, sizeof(ep->pktbuf),
+					       cc, ep_now(ep));
 	if (n <= 0) {
 		conn_mark_dead(c);
 		return;
@@ -665,9 +634,8 @@ conn_enter_closing(struct quic_conn *c, const ngtcp2_ccerr *cc)
 	uv_timer_start(&c->timer, on_closing_done, 3 * (pto ? pto : 1), 0);
 }
 
-static void
-conn_close_local(struct quic_conn *c, uint64_t code,
-    enum quic_close_reason reason, int notify)
+static void conn_close_local(struct quic_conn *c, uint64_t code, enum quic_close_reason reason,
+			     int notify)
 {
 	ngtcp2_ccerr cc;
 
@@ -691,8 +659,7 @@ conn_close_local(struct quic_conn *c, uint64_t code,
 }
 
 /* ngtcp2 reported an error while reading: decide what the owner hears. */
-static void
-conn_read_error(struct quic_conn *c, int rv)
+static void conn_read_error(struct quic_conn *c, int rv)
 {
 	const ngtcp2_ccerr *peer;
 	ngtcp2_ccerr cc;
@@ -704,11 +671,10 @@ conn_read_error(struct quic_conn *c, int rv)
 		peer = ngtcp2_conn_get_ccerr(c->nc);
 		if (peer->type == NGTCP2_CCERR_TYPE_APPLICATION) {
 			code = peer->error_code;
-			reason = code == QUIC_CODE_DUPLICATE ?
-			    QUIC_CLOSE_SUPERSEDED : QUIC_CLOSE_PEER;
+			reason = code == QUIC_CODE_DUPLICATE ? QUIC_CLOSE_SUPERSEDED
+							     : QUIC_CLOSE_PEER;
 		} else {
-			reason = c->confirmed ? QUIC_CLOSE_PROTOCOL :
-			    QUIC_CLOSE_HANDSHAKE;
+			reason = c->confirmed ? QUIC_CLOSE_PROTOCOL : QUIC_CLOSE_HANDSHAKE;
 		}
 		conn_mark_dead(c);
 		conn_notify_closed(c, reason, code);
@@ -722,8 +688,7 @@ conn_read_error(struct quic_conn *c, int rv)
 	reason = c->confirmed ? QUIC_CLOSE_PROTOCOL : QUIC_CLOSE_HANDSHAKE;
 	ngtcp2_ccerr_default(&cc);
 	if (rv == NGTCP2_ERR_CRYPTO)
-		ngtcp2_ccerr_set_tls_alert(&cc, ngtcp2_conn_get_tls_alert(c->nc),
-		    NULL, 0);
+		ngtcp2_ccerr_set_tls_alert(&cc, ngtcp2_conn_get_tls_alert(c->nc), NULL, 0);
 	else
 		ngtcp2_ccerr_set_liberr(&cc, rv, NULL, 0);
 	log_debug("quic: read: %s", ngtcp2_strerror(rv));
@@ -733,15 +698,12 @@ conn_read_error(struct quic_conn *c, int rv)
 
 /* ---- ngtcp2 callbacks ---- */
 
-static void
-cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+static void cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
 {
 	randombytes_buf(dest, len);
 }
 
-static int
-cb_new_cid(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
-    void *ud)
+static int cb_new_cid(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *ud)
 {
 	struct quic_conn *c = ud;
 	uint8_t buf[NGTCP2_MAX_CIDLEN];
@@ -752,23 +714,21 @@ cb_new_cid(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
 		randombytes_buf(buf, cidlen);
 	} while (cid_find(c->ep, buf, cidlen));
 	ngtcp2_cid_init(cid, buf, cidlen);
-	if (ngtcp2_crypto_generate_stateless_reset_token(token,
-	    c->ep->reset_secret, sizeof(c->ep->reset_secret), cid) != 0)
+	if (ngtcp2_crypto_generate_stateless_reset_token(token, c->ep->reset_secret,
+							 sizeof(c->ep->reset_secret), cid) != 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	if (cid_add(c, buf, cidlen) < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
 }
 
-static int
-cb_remove_cid(ngtcp2_conn *nc, const ngtcp2_cid *cid, void *ud)
+static int cb_remove_cid(ngtcp2_conn *nc, const ngtcp2_cid *cid, void *ud)
 {
 	cid_remove(ud, cid->data, cid->datalen);
 	return 0;
 }
 
-static int
-cb_handshake_completed(ngtcp2_conn *nc, void *ud)
+static int cb_handshake_completed(ngtcp2_conn *nc, void *ud)
 {
 	struct quic_conn *c = ud;
 
@@ -778,8 +738,7 @@ cb_handshake_completed(ngtcp2_conn *nc, void *ud)
 	return 0;
 }
 
-static int
-cb_handshake_confirmed(ngtcp2_conn *nc, void *ud)
+static int cb_handshake_confirmed(ngtcp2_conn *nc, void *ud)
 {
 	struct quic_conn *c = ud;
 
@@ -788,8 +747,7 @@ cb_handshake_confirmed(ngtcp2_conn *nc, void *ud)
 	return 0;
 }
 
-static void
-rx_reset(struct quic_conn *c)
+static void rx_reset(struct quic_conn *c)
 {
 	c->rx_hdrlen = 0;
 	c->rx_need = 0;
@@ -802,8 +760,7 @@ rx_reset(struct quic_conn *c)
 	}
 }
 
-static int
-rx_grow(struct quic_conn *c, size_t want)
+static int rx_grow(struct quic_conn *c, size_t want)
 {
 	size_t cap = c->rx_cap ? c->rx_cap : 4096;
 	uint8_t *nb;
@@ -820,8 +777,7 @@ rx_grow(struct quic_conn *c, size_t want)
 	return 0;
 }
 
-static void
-rx_deliver(struct quic_conn *c)
+static void rx_deliver(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
 
@@ -831,8 +787,7 @@ rx_deliver(struct quic_conn *c)
 }
 
 /* Consumes control stream bytes; returns -EPROTO on a framing violation. */
-static int
-rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
+static int rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 {
 	size_t take;
 	uint32_t len;
@@ -847,16 +802,16 @@ rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 			n -= take;
 			if (c->rx_hdrlen < 4)
 				break;
-			len = (uint32_t)c->rx_hdr[0] << 24 |
-			    (uint32_t)c->rx_hdr[1] << 16 |
-			    (uint32_t)c->rx_hdr[2] << 8 | c->rx_hdr[3];
+			len = (uint32_t)c->rx_hdr[0] << 24 | (uint32_t)c->rx_hdr[1] << 16 |
+			      (uint32_t)c->rx_hdr[2] << 8 | c->rx_hdr[3];
 			if (len > c->ep->cfg.max_msg_len) {
 				if (remote_log_ok(c->ep))
 					log_warn("quic: control frame of %u bytes "
-					    "over the cap, closing", len);
+						 "over the cap, closing",
+						 len);
 				return -EPROTO;
 			}
-			if (len == 0) {	/* stream-opening marker */
+			if (len == 0) { /* stream-opening marker */
 				rx_reset(c);
 				continue;
 			}
@@ -866,9 +821,8 @@ rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 		take = c->rx_need - c->rx_have;
 		take = take < n ? take : n;
 		if (take == 0)
-			break;	/* the bytes ended with the header */
-		if (c->rx_have + take > c->rx_cap &&
-		    rx_grow(c, c->rx_have + take) < 0)
+			break; /* the bytes ended with the header */
+		if (c->rx_have + take > c->rx_cap && rx_grow(c, c->rx_have + take) < 0)
 			return -ENOMEM;
 		memcpy(c->rx_buf + c->rx_have, p, take);
 		c->rx_have += take;
@@ -880,9 +834,8 @@ rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int
-cb_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t sid,
-    uint64_t offset, const uint8_t *data, size_t len, void *ud, void *sud)
+static int cb_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t sid, uint64_t offset,
+			       const uint8_t *data, size_t len, void *ud, void *sud)
 {
 	struct quic_conn *c = ud;
 
@@ -898,8 +851,7 @@ cb_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t sid,
 	return 0;
 }
 
-static int
-cb_stream_open(ngtcp2_conn *nc, int64_t sid, void *ud)
+static int cb_stream_open(ngtcp2_conn *nc, int64_t sid, void *ud)
 {
 	struct quic_conn *c = ud;
 
@@ -909,9 +861,8 @@ cb_stream_open(ngtcp2_conn *nc, int64_t sid, void *ud)
 	return 0;
 }
 
-static int
-cb_acked_stream_data(ngtcp2_conn *nc, int64_t sid, uint64_t offset,
-    uint64_t len, void *ud, void *sud)
+static int cb_acked_stream_data(ngtcp2_conn *nc, int64_t sid, uint64_t offset, uint64_t len,
+				void *ud, void *sud)
 {
 	struct quic_conn *c = ud;
 	uint64_t acked = offset + len;
@@ -929,22 +880,19 @@ cb_acked_stream_data(ngtcp2_conn *nc, int64_t sid, uint64_t offset,
 	return 0;
 }
 
-static int
-cb_recv_datagram(ngtcp2_conn *nc, uint32_t flags, const uint8_t *data,
-    size_t len, void *ud)
+static int cb_recv_datagram(ngtcp2_conn *nc, uint32_t flags, const uint8_t *data, size_t len,
+			    void *ud)
 {
 	struct quic_conn *c = ud;
 	struct quic_endpoint *ep = c->ep;
 
 	c->st.dgrams_rx++;
-	if (c->owner_knows && c->confirmed && !c->close_pending &&
-	    ep->ev.datagram)
+	if (c->owner_knows && c->confirmed && !c->close_pending && ep->ev.datagram)
 		ep->ev.datagram(ep->ud, c, data, len);
 	return 0;
 }
 
-static int
-cb_lost_datagram(ngtcp2_conn *nc, uint64_t id, void *ud)
+static int cb_lost_datagram(ngtcp2_conn *nc, uint64_t id, void *ud)
 {
 	struct quic_conn *c = ud;
 
@@ -952,14 +900,12 @@ cb_lost_datagram(ngtcp2_conn *nc, uint64_t id, void *ud)
 	return 0;
 }
 
-static int
-cb_ack_datagram(ngtcp2_conn *nc, uint64_t id, void *ud)
+static int cb_ack_datagram(ngtcp2_conn *nc, uint64_t id, void *ud)
 {
 	return 0;
 }
 
-static void
-set_callbacks(ngtcp2_callbacks *cb, int server)
+static void set_callbacks(ngtcp2_callbacks *cb, int server)
 {
 	memset(cb, 0, sizeof(*cb));
 	if (server)
@@ -994,8 +940,7 @@ set_callbacks(ngtcp2_callbacks *cb, int server)
 
 /* One source: an IPv4 address, an IPv6 /64 (one site), or exactly one
  * virtual address (one origin through one member relay). */
-static int
-same_source(const union ms_addr *a, const union ms_addr *b)
+static int same_source(const union ms_addr *a, const union ms_addr *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return 0;
@@ -1009,8 +954,7 @@ same_source(const union ms_addr *a, const union ms_addr *b)
 }
 
 /* Accepted connections still alive from the source of from. */
-static size_t
-source_count(struct quic_endpoint *ep, const union ms_addr *from)
+static size_t source_count(struct quic_endpoint *ep, const union ms_addr *from)
 {
 	struct quic_conn *c;
 	size_t n = 0;
@@ -1023,9 +967,7 @@ source_count(struct quic_endpoint *ep, const union ms_addr *from)
 }
 
 /* Accepted connections, other than self, already verified for key pk. */
-static size_t
-key_count(struct quic_endpoint *ep, const struct quic_conn *self,
-    const uint8_t *pk)
+static size_t key_count(struct quic_endpoint *ep, const struct quic_conn *self, const uint8_t *pk)
 {
 	struct quic_conn *c;
 	size_t n = 0;
@@ -1039,8 +981,7 @@ key_count(struct quic_endpoint *ep, const struct quic_conn *self,
 
 /* ---- TLS peer check (runs inside the handshake) ---- */
 
-static int
-tls_verify(gnutls_session_t s)
+static int tls_verify(gnutls_session_t s)
 {
 	ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(s);
 	struct quic_conn *c;
@@ -1057,7 +998,7 @@ tls_verify(gnutls_session_t s)
 	if (!c->server) {
 		if (sodium_memcmp(pk, c->peer, QUIC_KEY_LEN) != 0) {
 			log_warn("quic: server presented another key than the "
-			    "one dialled, refusing");
+				 "one dialled, refusing");
 			return -1;
 		}
 		return 0;
@@ -1070,14 +1011,14 @@ tls_verify(gnutls_session_t s)
 		ep->st.refused_key++;
 		if (remote_log_ok(ep))
 			log_info("quic: client %02x%02x%02x%02x.. already holds "
-			    "%u connections, refusing another", pk[0], pk[1],
-			    pk[2], pk[3], ep->cfg.max_conns_per_key);
+				 "%u connections, refusing another",
+				 pk[0], pk[1], pk[2], pk[3], ep->cfg.max_conns_per_key);
 		return -1;
 	}
 	if (ep->ev.accept && ep->ev.accept(ep->ud, pk, alpn) != 0) {
 		if (remote_log_ok(ep))
-			log_info("quic: refused client %02x%02x%02x%02x.. (%s)",
-			    pk[0], pk[1], pk[2], pk[3], alpn);
+			log_info("quic: refused client %02x%02x%02x%02x.. (%s)", pk[0], pk[1],
+				 pk[2], pk[3], alpn);
 		return -1;
 	}
 	memcpy(c->peer, pk, QUIC_KEY_LEN);
@@ -1088,8 +1029,7 @@ tls_verify(gnutls_session_t s)
 
 /* ---- connection setup ---- */
 
-static void
-on_conn_timer(uv_timer_t *t)
+static void on_conn_timer(uv_timer_t *t)
 {
 	struct quic_conn *c = t->data;
 	int rv;
@@ -1112,9 +1052,8 @@ on_conn_timer(uv_timer_t *t)
 		conn_destroy(c);
 }
 
-static void
-conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
-    ngtcp2_transport_params *p, int server)
+static void conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s, ngtcp2_transport_params *p,
+			  int server)
 {
 	ngtcp2_settings_default(s);
 	s->initial_ts = ep_now(ep);
@@ -1148,8 +1087,7 @@ conn_settings(struct quic_endpoint *ep, ngtcp2_settings *s,
 	p->grease_quic_bit = 0;
 }
 
-static struct quic_conn *
-conn_alloc(struct quic_endpoint *ep, int server)
+static struct quic_conn *conn_alloc(struct quic_endpoint *ep, int server)
 {
 	struct quic_conn *c = calloc(1, sizeof(*c));
 
@@ -1173,8 +1111,7 @@ conn_alloc(struct quic_endpoint *ep, int server)
 	return c;
 }
 
-static int
-conn_tls_init(struct quic_conn *c, const char *alpn)
+static int conn_tls_init(struct quic_conn *c, const char *alpn)
 {
 	const char *const *alpns = c->server ? server_alpns : &alpn;
 	size_t n = c->server ? 2 : 1;
@@ -1183,17 +1120,16 @@ conn_tls_init(struct quic_conn *c, const char *alpn)
 	err = tls_session_new(&c->tls, &c->ep->tls, c->server, alpns, n);
 	if (err < 0)
 		return err;
-	if ((c->server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls) :
-	    ngtcp2_crypto_gnutls_configure_client_session(c->tls)) != 0)
+	if ((c->server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls)
+		       : ngtcp2_crypto_gnutls_configure_client_session(c->tls)) != 0)
 		return -EINVAL;
 	gnutls_session_set_ptr(c->tls, &c->ref);
 	ngtcp2_conn_set_tls_native_handle(c->nc, c->tls);
 	return 0;
 }
 
-int
-quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
-    const char *alpn, struct quic_conn **out)
+int quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN], const char *alpn,
+		 struct quic_conn **out)
 {
 	ngtcp2_settings s;
 	ngtcp2_transport_params p;
@@ -1229,11 +1165,10 @@ quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
 	conn_settings(ep, &s, &p, 0);
 	set_callbacks(&cb, 0);
 	err = -ENOMEM;
-	if (ngtcp2_conn_client_new(&c->nc, &dcid, &scid, &ep->vpath,
-	    NGTCP2_PROTO_VER_V1, &cb, &s, &p, NULL, c) != 0)
+	if (ngtcp2_conn_client_new(&c->nc, &dcid, &scid, &ep->vpath, NGTCP2_PROTO_VER_V1, &cb, &s,
+				   &p, NULL, c) != 0)
 		goto fail;
-	if ((err = cid_add(c, scid.data, scid.datalen)) < 0 ||
-	    (err = conn_tls_init(c, alpn)) < 0)
+	if ((err = cid_add(c, scid.data, scid.datalen)) < 0 || (err = conn_tls_init(c, alpn)) < 0)
 		goto fail;
 	conn_flush(c);
 	if (c->state == CS_DEAD || c->state == CS_CLOSING) {
@@ -1245,7 +1180,7 @@ quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
 fail:
 	c->owner_knows = 0;
 	if (c->state == CS_CLOSING)
-		return err;	/* freed by its closing timer */
+		return err; /* freed by its closing timer */
 	conn_destroy(c);
 	return err;
 }
@@ -1255,16 +1190,12 @@ fail:
 #define RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
 
 /* Under load every new client first proves it receives at its address. */
-static int
-retry_due(const struct quic_endpoint *ep)
+static int retry_due(const struct quic_endpoint *ep)
 {
-	return ep->cfg.retry_always ||
-	    ep->nhandshakes >= ep->cfg.max_handshakes / 4;
+	return ep->cfg.retry_always || ep->nhandshakes >= ep->cfg.max_handshakes / 4;
 }
 
-static void
-send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
-    const union ms_addr *from)
+static void send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const union ms_addr *from)
 {
 	uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN], buf[QUIC_MAX_UDP_PAYLOAD];
 	uint8_t cid[SCID_LEN];
@@ -1273,13 +1204,13 @@ send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
 
 	randombytes_buf(cid, sizeof(cid));
 	ngtcp2_cid_init(&scid, cid, sizeof(cid));
-	tlen = ngtcp2_crypto_generate_retry_token(token, ep->retry_secret,
-	    sizeof(ep->retry_secret), hd->version, &from->sa, ms_addr_len(from),
-	    &scid, &hd->dcid, ep_now(ep));
+	tlen = ngtcp2_crypto_generate_retry_token(token, ep->retry_secret, sizeof(ep->retry_secret),
+						  hd->version, &from->sa, ms_addr_len(from), &scid,
+						  &hd->dcid, ep_now(ep));
 	if (tlen < 0)
 		return;
-	n = ngtcp2_crypto_write_retry(buf, sizeof(buf), hd->version, &hd->scid,
-	    &scid, &hd->dcid, token, (size_t)tlen);
+	n = ngtcp2_crypto_write_retry(buf, sizeof(buf), hd->version, &hd->scid, &scid, &hd->dcid,
+				      token, (size_t)tlen);
 	if (n < 0)
 		return;
 	if (magicsock_send_to(ep->ms, from, buf, (size_t)n) == 0)
@@ -1290,9 +1221,8 @@ send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
  * 0: go on (odcid set when the Initial carried our valid Retry token); 1:
  * answered with a Retry, or the token is forged or stale: no state.
  */
-static int
-retry_check(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
-    const union ms_addr *from, ngtcp2_cid *odcid, int *validated)
+static int retry_check(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const union ms_addr *from,
+		       ngtcp2_cid *odcid, int *validated)
 {
 	*validated = 0;
 	if (hd->tokenlen == 0) {
@@ -1302,9 +1232,10 @@ retry_check(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
 		return 1;
 	}
 	if (hd->token[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY ||
-	    ngtcp2_crypto_verify_retry_token(odcid, hd->token, hd->tokenlen,
-	    ep->retry_secret, sizeof(ep->retry_secret), hd->version, &from->sa,
-	    ms_addr_len(from), &hd->dcid, RETRY_TOKEN_TIMEOUT, ep_now(ep)) != 0) {
+	    ngtcp2_crypto_verify_retry_token(odcid, hd->token, hd->tokenlen, ep->retry_secret,
+					     sizeof(ep->retry_secret), hd->version, &from->sa,
+					     ms_addr_len(from), &hd->dcid, RETRY_TOKEN_TIMEOUT,
+					     ep_now(ep)) != 0) {
 		ep->st.rx_refused++;
 		ep->st.refused_token++;
 		return 1;
@@ -1313,9 +1244,8 @@ retry_check(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
 	return 0;
 }
 
-static struct quic_conn *
-conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+static struct quic_conn *conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
+				     const union ms_addr *from)
 {
 	ngtcp2_settings s;
 	ngtcp2_transport_params p;
@@ -1329,11 +1259,9 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 	if (ngtcp2_accept(&hd, pkt, len) != 0)
 		return NULL;
 	/* Only an Initial makes state; 0-RTT is never used here. */
-	if (hd.type != NGTCP2_PKT_INITIAL ||
-	    retry_check(ep, &hd, from, &odcid, &validated))
+	if (hd.type != NGTCP2_PKT_INITIAL || retry_check(ep, &hd, from, &odcid, &validated))
 		return NULL;
-	if (ep->nconns >= ep->cfg.max_conns ||
-	    ep->nserver >= quic_accept_cap(ep->cfg.max_conns) ||
+	if (ep->nconns >= ep->cfg.max_conns || ep->nserver >= quic_accept_cap(ep->cfg.max_conns) ||
 	    ep->nhandshakes >= ep->cfg.max_handshakes) {
 		ep->st.rx_refused++;
 		ep->st.refused_full++;
@@ -1368,13 +1296,12 @@ conn_accept(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 		s.token_type = NGTCP2_TOKEN_TYPE_RETRY;
 	}
 	set_callbacks(&cb, 1);
-	if (ngtcp2_conn_server_new(&c->nc, &hd.scid, &scid, &ep->vpath,
-	    hd.version, &cb, &s, &p, NULL, c) != 0)
+	if (ngtcp2_conn_server_new(&c->nc, &hd.scid, &scid, &ep->vpath, hd.version, &cb, &s, &p,
+				   NULL, c) != 0)
 		goto fail;
 	/* The client keeps using its chosen DCID until it hears from us. */
 	if (cid_add(c, scid.data, scid.datalen) < 0 ||
-	    cid_add(c, hd.dcid.data, hd.dcid.datalen) < 0 ||
-	    conn_tls_init(c, NULL) < 0)
+	    cid_add(c, hd.dcid.data, hd.dcid.datalen) < 0 || conn_tls_init(c, NULL) < 0)
 		goto fail;
 	return c;
 fail:
@@ -1384,8 +1311,7 @@ fail:
 
 /* ---- confirmation and duplicate resolution ---- */
 
-static const uint8_t *
-conn_client_key(const struct quic_conn *c)
+static const uint8_t *conn_client_key(const struct quic_conn *c)
 {
 	return c->server ? c->peer : c->ep->tls.pk;
 }
@@ -1401,8 +1327,7 @@ conn_client_key(const struct quic_conn *c)
 #define DUP_RACE_NS (3000 * MS_NS)
 
 /* Returns the connection both ends keep of a and b. */
-static struct quic_conn *
-conn_survivor(struct quic_conn *a, struct quic_conn *b)
+static struct quic_conn *conn_survivor(struct quic_conn *a, struct quic_conn *b)
 {
 	const ngtcp2_cid *da, *db;
 	size_t n;
@@ -1421,30 +1346,26 @@ conn_survivor(struct quic_conn *a, struct quic_conn *b)
 	return cmp <= 0 ? a : b;
 }
 
-struct quic_conn *
-quic_endpoint_find(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
-    const char *alpn)
+struct quic_conn *quic_endpoint_find(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
+				     const char *alpn)
 {
 	struct quic_conn *c;
 
 	for (c = ep->conns; c; c = c->next)
-		if (c->confirmed && c->state == CS_OPEN &&
-		    memcmp(c->peer, pk, QUIC_KEY_LEN) == 0 &&
+		if (c->confirmed && c->state == CS_OPEN && memcmp(c->peer, pk, QUIC_KEY_LEN) == 0 &&
 		    strcmp(c->alpn, alpn) == 0)
 			return c;
 	return NULL;
 }
 
-static int
-conn_open_stream(struct quic_conn *c)
+static int conn_open_stream(struct quic_conn *c)
 {
 	static const uint8_t marker[4];
 	struct txbuf *t;
 	int rv;
 
 	if ((rv = ngtcp2_conn_open_bidi_stream(c->nc, &c->sid, NULL)) != 0) {
-		log_warn("quic: opening the control stream: %s",
-		    ngtcp2_strerror(rv));
+		log_warn("quic: opening the control stream: %s", ngtcp2_strerror(rv));
 		return -EPROTO;
 	}
 	/* Empty frame: makes the stream exist for the server at once. */
@@ -1461,8 +1382,7 @@ conn_open_stream(struct quic_conn *c)
 	return 0;
 }
 
-static void
-conn_confirm(struct quic_conn *c)
+static void conn_confirm(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
 	struct quic_conn *other = NULL;
@@ -1481,8 +1401,7 @@ conn_confirm(struct quic_conn *c)
 		conn_close_local(c, QUIC_CODE_PROTOCOL, QUIC_CLOSE_PROTOCOL, 1);
 		return;
 	}
-	ngtcp2_conn_set_keep_alive_timeout(c->nc,
-	    (uint64_t)ep->cfg.keepalive_ms * MS_NS);
+	ngtcp2_conn_set_keep_alive_timeout(c->nc, (uint64_t)ep->cfg.keepalive_ms * MS_NS);
 	if (c->have_from)
 		magicsock_peer_heard(ep->ms, c->peer, &c->last_from);
 	if (strcmp(c->alpn, QUIC_ALPN_MESH) == 0)
@@ -1500,8 +1419,7 @@ conn_confirm(struct quic_conn *c)
 		ep->ev.confirmed(ep->ud, c);
 	if (other) {
 		log_debug("quic: duplicate mesh connection, replacing");
-		conn_close_local(other, QUIC_CODE_DUPLICATE,
-		    QUIC_CLOSE_SUPERSEDED, 1);
+		conn_close_local(other, QUIC_CODE_DUPLICATE, QUIC_CLOSE_SUPERSEDED, 1);
 		if (other->state == CS_DEAD)
 			conn_destroy(other);
 	}
@@ -1513,8 +1431,7 @@ conn_confirm(struct quic_conn *c)
  * the check phase, so one recvmmsg batch costs one flush. Handshakes flush
  * at once: quic_endpoint_input judges a new connection by its answer.
  */
-static void
-conn_after(struct quic_conn *c)
+static void conn_after(struct quic_conn *c)
 {
 	if (c->confirm_pending && c->state == CS_HANDSHAKE) {
 		c->confirm_pending = 0;
@@ -1522,8 +1439,7 @@ conn_after(struct quic_conn *c)
 	}
 	if (c->close_pending) {
 		c->close_pending = 0;
-		conn_close_local(c, c->close_pending_code,
-		    c->close_pending_reason, 1);
+		conn_close_local(c, c->close_pending_code, c->close_pending_reason, 1);
 	}
 	if (c->state == CS_OPEN && ++c->rx_unflushed < ACK_EVERY_PKTS)
 		conn_mark_dirty(c);
@@ -1533,9 +1449,8 @@ conn_after(struct quic_conn *c)
 
 /* ---- input ---- */
 
-static void
-conn_input(struct quic_conn *c, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+static void conn_input(struct quic_conn *c, const uint8_t *pkt, size_t len,
+		       const union ms_addr *from)
 {
 	struct quic_endpoint *ep = c->ep;
 	ngtcp2_pkt_info pi;
@@ -1569,9 +1484,8 @@ conn_input(struct quic_conn *c, const uint8_t *pkt, size_t len,
 	conn_after(c);
 }
 
-void
-quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+void quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
+			 const union ms_addr *from)
 {
 	ngtcp2_version_cid vc;
 	struct quic_conn *c;
@@ -1611,17 +1525,14 @@ quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
 		conn_destroy(c);
 }
 
-static void
-on_quic_packet(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+static void on_quic_packet(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	quic_endpoint_input(ud, pkt, len, from);
 }
 
 /* ---- flush phase ---- */
 
-static void
-on_idle(uv_idle_t *h)
+static void on_idle(uv_idle_t *h)
 {
 	/* Only here to keep the poll phase from blocking; see on_check. */
 	uv_idle_stop(h);
@@ -1632,8 +1543,7 @@ on_idle(uv_idle_t *h)
  * that refused a DATAGRAM and have room again (it may send at once: those
  * connections turn dirty again and are flushed in the same pass).
  */
-static void
-on_check(uv_check_t *h)
+static void on_check(uv_check_t *h)
 {
 	struct quic_endpoint *ep = h->data;
 	struct quic_conn *c;
@@ -1645,12 +1555,10 @@ on_check(uv_check_t *h)
 		if (c->close_pending && !c->in_ngtcp2 && c->state != CS_DEAD) {
 			c->close_pending = 0;
 			c->in_event = 1;
-			conn_close_local(c, c->close_pending_code,
-			    c->close_pending_reason, 1);
+			conn_close_local(c, c->close_pending_code, c->close_pending_reason, 1);
 			c->in_event = 0;
 		}
-		if (c->dq_blocked && c->dq_len <= QUIC_DGRAM_QUEUE / 2 &&
-		    c->state == CS_OPEN) {
+		if (c->dq_blocked && c->dq_len <= QUIC_DGRAM_QUEUE / 2 && c->state == CS_OPEN) {
 			c->dq_blocked = 0;
 			if (ep->writable) {
 				c->in_event = 1;
@@ -1668,9 +1576,7 @@ on_check(uv_check_t *h)
 		uv_idle_stop(&ep->idle);
 }
 
-void
-quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn,
-    void *ud)
+void quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn, void *ud)
 {
 	ep->writable = fn;
 	ep->writable_ud = ud;
@@ -1678,8 +1584,7 @@ quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn,
 
 /* ---- public connection API ---- */
 
-size_t
-quic_conn_max_datagram(struct quic_conn *c)
+size_t quic_conn_max_datagram(struct quic_conn *c)
 {
 	const ngtcp2_transport_params *rp;
 	uint64_t frame, udp, overhead, n, m;
@@ -1691,24 +1596,23 @@ quic_conn_max_datagram(struct quic_conn *c)
 		return 0;
 	/* DATAGRAM frame: type (1) + varint length + payload. */
 	frame = rp->max_datagram_frame_size;
-	n = frame > 3 ? frame - 3 : 0;		/* 2-byte varint: < 16384 */
+	n = frame > 3 ? frame - 3 : 0; /* 2-byte varint: < 16384 */
 	if (frame - 1 <= 64)
-		n = frame > 2 ? frame - 2 : 0;	/* 1-byte varint */
+		n = frame > 2 ? frame - 2 : 0; /* 1-byte varint */
 	if (n >= 16384)
 		n = 16383;
 	/*
 	 * And it must fit one packet: short header (1 + DCID + up to 4 bytes
 	 * of packet number) and the AEAD tag.
 	 */
-	udp = rp->max_udp_payload_size < QUIC_MAX_UDP_PAYLOAD ?
-	    rp->max_udp_payload_size : QUIC_MAX_UDP_PAYLOAD;
+	udp = rp->max_udp_payload_size < QUIC_MAX_UDP_PAYLOAD ? rp->max_udp_payload_size
+							      : QUIC_MAX_UDP_PAYLOAD;
 	overhead = 1 + ngtcp2_conn_get_dcid(c->nc)->datalen + 4 + 16 + 3;
 	m = udp > overhead ? udp - overhead : 0;
 	return (size_t)(n < m ? n : m);
 }
 
-int
-quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
+int quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	struct dslot *d;
 
@@ -1723,8 +1627,7 @@ quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
 		c->st.dgrams_dropped++;
 		return -EAGAIN;
 	}
-	if (c->dq == NULL &&
-	    (c->dq = malloc(QUIC_DGRAM_QUEUE * sizeof(*c->dq))) == NULL)
+	if (c->dq == NULL && (c->dq = malloc(QUIC_DGRAM_QUEUE * sizeof(*c->dq))) == NULL)
 		return -ENOMEM;
 	d = &c->dq[(c->dq_head + c->dq_len) % QUIC_DGRAM_QUEUE];
 	memcpy(d->data, buf, len);
@@ -1734,8 +1637,7 @@ quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int
-quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
+int quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	int rv;
 
@@ -1747,9 +1649,9 @@ quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 	if (rv == -ENOBUFS && !c->close_pending) {
 		if (remote_log_ok(c->ep))
 			log_info("quic: peer %02x%02x%02x%02x.. does not take our "
-			    "messages (%zu bytes queued): closing", c->peer[0],
-			    c->peer[1], c->peer[2], c->peer[3],
-			    (size_t)(c->tx_end - c->tx_base));
+				 "messages (%zu bytes queued): closing",
+				 c->peer[0], c->peer[1], c->peer[2], c->peer[3],
+				 (size_t)(c->tx_end - c->tx_base));
 		c->ep->st.overloads++;
 		c->close_pending = 1;
 		c->close_pending_code = QUIC_CODE_OVERLOAD;
@@ -1763,32 +1665,27 @@ quic_conn_send_msg(struct quic_conn *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int
-quic_conn_same_source(const struct quic_conn *a, const struct quic_conn *b)
+int quic_conn_same_source(const struct quic_conn *a, const struct quic_conn *b)
 {
 	return a->server && b->server && same_source(&a->source, &b->source);
 }
 
-void
-quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes)
+void quic_conn_set_txq_cap(struct quic_conn *c, size_t bytes)
 {
 	c->txq_cap = bytes;
 }
 
-void
-quic_conn_set_trusted(struct quic_conn *c, int trusted)
+void quic_conn_set_trusted(struct quic_conn *c, int trusted)
 {
 	c->trusted = trusted != 0;
 }
 
-uint32_t
-quic_accept_cap(uint32_t max_conns)
+uint32_t quic_accept_cap(uint32_t max_conns)
 {
 	return max_conns / 4 * 3;
 }
 
-int
-quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n)
+int quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n)
 {
 	if (n < 16)
 		return -EINVAL;
@@ -1796,47 +1693,40 @@ quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n)
 	return 0;
 }
 
-size_t
-quic_conn_txq_room(const struct quic_conn *c)
+size_t quic_conn_txq_room(const struct quic_conn *c)
 {
 	size_t used = c->tx_end - c->tx_base + 4;
 
 	return used >= c->txq_cap ? 0 : c->txq_cap - used;
 }
 
-void
-quic_conn_close(struct quic_conn *c, uint64_t code)
+void quic_conn_close(struct quic_conn *c, uint64_t code)
 {
 	conn_close_local(c, code, QUIC_CLOSE_LOCAL, 1);
 	conn_reap(c);
 }
 
-const uint8_t *
-quic_conn_peer(const struct quic_conn *c)
+const uint8_t *quic_conn_peer(const struct quic_conn *c)
 {
 	return c->peer;
 }
 
-const char *
-quic_conn_alpn(const struct quic_conn *c)
+const char *quic_conn_alpn(const struct quic_conn *c)
 {
 	return c->alpn;
 }
 
-int
-quic_conn_is_client(const struct quic_conn *c)
+int quic_conn_is_client(const struct quic_conn *c)
 {
 	return !c->server;
 }
 
-int
-quic_conn_is_confirmed(const struct quic_conn *c)
+int quic_conn_is_confirmed(const struct quic_conn *c)
 {
 	return c->confirmed;
 }
 
-void
-quic_conn_get_stats(struct quic_conn *c, struct quic_stats *st)
+void quic_conn_get_stats(struct quic_conn *c, struct quic_stats *st)
 {
 	ngtcp2_conn_info ci;
 
@@ -1847,20 +1737,17 @@ quic_conn_get_stats(struct quic_conn *c, struct quic_stats *st)
 	st->bytes_in_flight = ci.bytes_in_flight;
 }
 
-void
-quic_conn_set_data(struct quic_conn *c, void *data)
+void quic_conn_set_data(struct quic_conn *c, void *data)
 {
 	c->data = data;
 }
 
-void *
-quic_conn_get_data(const struct quic_conn *c)
+void *quic_conn_get_data(const struct quic_conn *c)
 {
 	return c->data;
 }
 
-const char *
-quic_close_reason_name(enum quic_close_reason r)
+const char *quic_close_reason_name(enum quic_close_reason r)
 {
 	switch (r) {
 	case QUIC_CLOSE_LOCAL:
@@ -1893,8 +1780,7 @@ struct quic_rx {
 	void *ud;
 };
 
-static void
-rx_probe_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+static void rx_probe_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	struct quic_rx *rx = ud;
 
@@ -1902,9 +1788,8 @@ rx_probe_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
 	rx->fn(rx->ud, buf, len);
 }
 
-int
-quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len,
-    quic_rx_fn fn, void *ud)
+int quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len, quic_rx_fn fn,
+		void *ud)
 {
 	struct quic_rx *rx = calloc(1, sizeof(*rx));
 
@@ -1913,8 +1798,8 @@ quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len,
 		return -ENOMEM;
 	rx->ep.loop = loop;
 	ratelimit_init(&rx->ep.remote_log, REMOTE_LOG_BURST, REMOTE_LOG_EVERY_MS);
-	rx->ep.cfg.max_msg_len = max_msg_len && max_msg_len <= QUIC_MSG_CAP ?
-	    max_msg_len : QUIC_MSG_CAP;
+	rx->ep.cfg.max_msg_len =
+		max_msg_len && max_msg_len <= QUIC_MSG_CAP ? max_msg_len : QUIC_MSG_CAP;
 	rx->ep.ev.message = rx_probe_message;
 	rx->ep.ud = rx;
 	rx->c.ep = &rx->ep;
@@ -1926,14 +1811,12 @@ quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len,
 	return 0;
 }
 
-int
-quic_rx_feed(struct quic_rx *rx, const uint8_t *p, size_t n)
+int quic_rx_feed(struct quic_rx *rx, const uint8_t *p, size_t n)
 {
 	return rx_feed(&rx->c, p, n);
 }
 
-void
-quic_rx_free(struct quic_rx *rx)
+void quic_rx_free(struct quic_rx *rx)
 {
 	if (rx == NULL)
 		return;
@@ -1943,10 +1826,9 @@ quic_rx_free(struct quic_rx *rx)
 
 /* ---- endpoint ---- */
 
-int
-quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
-    struct magicsock *ms, const uint8_t seed[QUIC_KEY_LEN],
-    const struct quic_config *cfg, const struct quic_events *ev, void *ud)
+int quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop, struct magicsock *ms,
+		      const uint8_t seed[QUIC_KEY_LEN], const struct quic_config *cfg,
+		      const struct quic_events *ev, void *ud)
 {
 	struct quic_endpoint *ep;
 	int err;
@@ -2018,8 +1900,7 @@ quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
 }
 
 /* The endpoint is freed when the second of its two handles has closed. */
-static void
-on_ep_handle_closed(uv_handle_t *h)
+static void on_ep_handle_closed(uv_handle_t *h)
 {
 	struct quic_endpoint *ep = h->data;
 
@@ -2029,8 +1910,7 @@ on_ep_handle_closed(uv_handle_t *h)
 	free(ep);
 }
 
-void
-quic_endpoint_free(struct quic_endpoint *ep)
+void quic_endpoint_free(struct quic_endpoint *ep)
 {
 	struct quic_conn *c;
 	ngtcp2_ccerr cc;
@@ -2042,8 +1922,7 @@ quic_endpoint_free(struct quic_endpoint *ep)
 		if (c->state == CS_HANDSHAKE || c->state == CS_OPEN) {
 			c->owner_knows = 0;
 			ngtcp2_ccerr_default(&cc);
-			ngtcp2_ccerr_set_application_error(&cc,
-			    QUIC_CODE_SHUTDOWN, NULL, 0);
+			ngtcp2_ccerr_set_application_error(&cc, QUIC_CODE_SHUTDOWN, NULL, 0);
 			conn_enter_closing(c, &cc);
 		}
 		conn_destroy(c);
@@ -2054,15 +1933,12 @@ quic_endpoint_free(struct quic_endpoint *ep)
 	uv_close((uv_handle_t *)&ep->idle, on_ep_handle_closed);
 }
 
-const uint8_t *
-quic_endpoint_key(const struct quic_endpoint *ep)
+const uint8_t *quic_endpoint_key(const struct quic_endpoint *ep)
 {
 	return ep->tls.pk;
 }
 
-void
-quic_endpoint_get_stats(const struct quic_endpoint *ep,
-    struct quic_endpoint_stats *st)
+void quic_endpoint_get_stats(const struct quic_endpoint *ep, struct quic_endpoint_stats *st)
 {
 	*st = ep->st;
 	st->conns = ep->nconns;

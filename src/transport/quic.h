@@ -58,27 +58,27 @@
 #define QUIC_ALPN_MESH "rayfish/mesh/1"
 #define QUIC_ALPN_BLOBS "rayfish/blobs/1"
 #define QUIC_ALPN_MAX 32
-#define QUIC_MAX_DATAGRAM_FRAME 1350	/* our max_datagram_frame_size */
-#define QUIC_MAX_UDP_PAYLOAD 1452	/* 1500 - IPv6 - UDP headers */
-#define QUIC_MSG_CAP LIMIT_CTL_MSG		/* control frame body cap */
-#define QUIC_TXQ_CAP (16u << 20)	/* unacknowledged control bytes */
-#define QUIC_DGRAM_QUEUE 128		/* DATAGRAMs queued per connection */
+#define QUIC_MAX_DATAGRAM_FRAME 1350 /* our max_datagram_frame_size */
+#define QUIC_MAX_UDP_PAYLOAD 1452    /* 1500 - IPv6 - UDP headers */
+#define QUIC_MSG_CAP LIMIT_CTL_MSG   /* control frame body cap */
+#define QUIC_TXQ_CAP (16u << 20)     /* unacknowledged control bytes */
+#define QUIC_DGRAM_QUEUE 128         /* DATAGRAMs queued per connection */
 
 /* Application close codes (CONNECTION_CLOSE type 0x1d). */
 #define QUIC_CODE_NONE 0x0
-#define QUIC_CODE_LEAVE 0x52460001	/* the peer left the network */
-#define QUIC_CODE_DUPLICATE 0x52460002	/* simultaneous dial loser */
-#define QUIC_CODE_PROTOCOL 0x52460003	/* bad control framing */
-#define QUIC_CODE_SHUTDOWN 0x52460004	/* endpoint going away */
-#define QUIC_CODE_OVERLOAD 0x52460005	/* the peer let our send queue overflow */
+#define QUIC_CODE_LEAVE 0x52460001     /* the peer left the network */
+#define QUIC_CODE_DUPLICATE 0x52460002 /* simultaneous dial loser */
+#define QUIC_CODE_PROTOCOL 0x52460003  /* bad control framing */
+#define QUIC_CODE_SHUTDOWN 0x52460004  /* endpoint going away */
+#define QUIC_CODE_OVERLOAD 0x52460005  /* the peer let our send queue overflow */
 
 enum quic_close_reason {
-	QUIC_CLOSE_LOCAL = 0,	/* quic_conn_close() */
-	QUIC_CLOSE_PEER,	/* peer closed with an application code */
-	QUIC_CLOSE_IDLE,	/* idle timeout: peer vanished */
-	QUIC_CLOSE_HANDSHAKE,	/* refused, wrong key, or handshake timeout */
-	QUIC_CLOSE_PROTOCOL,	/* transport error or bad framing */
-	QUIC_CLOSE_SUPERSEDED,	/* lost the duplicate-connection tie-break */
+	QUIC_CLOSE_LOCAL = 0,  /* quic_conn_close() */
+	QUIC_CLOSE_PEER,       /* peer closed with an application code */
+	QUIC_CLOSE_IDLE,       /* idle timeout: peer vanished */
+	QUIC_CLOSE_HANDSHAKE,  /* refused, wrong key, or handshake timeout */
+	QUIC_CLOSE_PROTOCOL,   /* transport error or bad framing */
+	QUIC_CLOSE_SUPERSEDED, /* lost the duplicate-connection tie-break */
 };
 
 struct quic_conn;
@@ -88,22 +88,19 @@ struct quic_events {
 	/* Server: admit this client key for alpn? 0 = yes. NULL admits all. */
 	int (*accept)(void *ud, const uint8_t pk[QUIC_KEY_LEN], const char *alpn);
 	void (*confirmed)(void *ud, struct quic_conn *c);
-	void (*datagram)(void *ud, struct quic_conn *c, const uint8_t *buf,
-	    size_t len);
-	void (*message)(void *ud, struct quic_conn *c, const uint8_t *buf,
-	    size_t len);
+	void (*datagram)(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len);
+	void (*message)(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len);
 	/* code: the application code for LOCAL/PEER/SUPERSEDED, else 0. */
-	void (*closed)(void *ud, struct quic_conn *c,
-	    enum quic_close_reason reason, uint64_t code);
+	void (*closed)(void *ud, struct quic_conn *c, enum quic_close_reason reason, uint64_t code);
 };
 
 struct quic_config {
-	uint32_t idle_timeout_ms;	/* 0: 30000 */
-	uint32_t keepalive_ms;		/* 0: 5000 */
-	uint32_t handshake_timeout_ms;	/* 0: 10000 */
-	uint32_t max_msg_len;		/* receive cap, 0: QUIC_MSG_CAP */
-	uint32_t max_conns;		/* 0: 1024 */
-	uint32_t max_handshakes;	/* half-open server conns, 0: 128 */
+	uint32_t idle_timeout_ms;      /* 0: 30000 */
+	uint32_t keepalive_ms;         /* 0: 5000 */
+	uint32_t handshake_timeout_ms; /* 0: 10000 */
+	uint32_t max_msg_len;          /* receive cap, 0: QUIC_MSG_CAP */
+	uint32_t max_conns;            /* 0: 1024 */
+	uint32_t max_handshakes;       /* half-open server conns, 0: 128 */
 	/*
 	 * Limits on what others may open (accepted connections, handshaking
 	 * or open): per verified client key (0: 4), per source (IPv4
@@ -124,53 +121,52 @@ struct quic_config {
 };
 
 struct quic_stats {
-	double rtt_ms;			/* smoothed */
-	uint64_t tx_bytes, rx_bytes;	/* UDP payload bytes */
+	double rtt_ms;               /* smoothed */
+	uint64_t tx_bytes, rx_bytes; /* UDP payload bytes */
 	uint64_t tx_packets, rx_packets;
 	uint64_t dgrams_tx, dgrams_rx;
-	uint64_t dgrams_lost;		/* declared lost by recovery */
-	uint64_t dgrams_dropped;	/* refused: too big or congestion */
-	uint64_t cwnd, bytes_in_flight;	/* congestion state, bytes */
+	uint64_t dgrams_lost;           /* declared lost by recovery */
+	uint64_t dgrams_dropped;        /* refused: too big or congestion */
+	uint64_t cwnd, bytes_in_flight; /* congestion state, bytes */
 };
 
 struct quic_endpoint_stats {
-	uint64_t rx_unknown;	/* no connection for the DCID, not an Initial */
-	uint64_t rx_bad;	/* undecodable header */
-	uint64_t rx_refused;	/* new connection refused (limits) */
-	uint64_t refused_source;	/* of those: per-source limit */
-	uint64_t refused_full;	/* of those: pool or half-open slots full */
-	uint64_t refused_token;	/* of those: a Retry token forged or stale */
-	uint64_t refused_key;	/* client key over its limit (in the handshake) */
-	uint64_t overloads;	/* closed for a send queue over txq_cap */
-	uint64_t retries;	/* Retry packets sent */
-	uint64_t conns;		/* live connections */
+	uint64_t rx_unknown;     /* no connection for the DCID, not an Initial */
+	uint64_t rx_bad;         /* undecodable header */
+	uint64_t rx_refused;     /* new connection refused (limits) */
+	uint64_t refused_source; /* of those: per-source limit */
+	uint64_t refused_full;   /* of those: pool or half-open slots full */
+	uint64_t refused_token;  /* of those: a Retry token forged or stale */
+	uint64_t refused_key;    /* client key over its limit (in the handshake) */
+	uint64_t overloads;      /* closed for a send queue over txq_cap */
+	uint64_t retries;        /* Retry packets sent */
+	uint64_t conns;          /* live connections */
 };
 
 /*
  * Creates the endpoint and registers it as magicsock's QUIC handler. seed is
  * the node's Ed25519 seed (copied where needed). Returns 0 or -errno.
  */
-int quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop,
-    struct magicsock *ms, const uint8_t seed[QUIC_KEY_LEN],
-    const struct quic_config *cfg, const struct quic_events *ev, void *ud);
+int quic_endpoint_new(struct quic_endpoint **out, uv_loop_t *loop, struct magicsock *ms,
+		      const uint8_t seed[QUIC_KEY_LEN], const struct quic_config *cfg,
+		      const struct quic_events *ev, void *ud);
 void quic_endpoint_free(struct quic_endpoint *ep);
 const uint8_t *quic_endpoint_key(const struct quic_endpoint *ep);
-void quic_endpoint_get_stats(const struct quic_endpoint *ep,
-    struct quic_endpoint_stats *st);
+void quic_endpoint_get_stats(const struct quic_endpoint *ep, struct quic_endpoint_stats *st);
 /* Feeds one received QUIC packet (normally called by magicsock). */
-void quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt,
-    size_t len, const union ms_addr *from);
+void quic_endpoint_input(struct quic_endpoint *ep, const uint8_t *pkt, size_t len,
+			 const union ms_addr *from);
 /* The confirmed connection to pk with alpn, or NULL. */
-struct quic_conn *quic_endpoint_find(struct quic_endpoint *ep,
-    const uint8_t pk[QUIC_KEY_LEN], const char *alpn);
+struct quic_conn *quic_endpoint_find(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
+				     const char *alpn);
 
 /*
  * Dials pk. *out is valid until events.closed. Returns 0 or -errno
  * (-EINVAL: unknown alpn or own key; -EHOSTUNREACH: magicsock knows no
  * address for pk; -EMFILE: connection limit).
  */
-int quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
-    const char *alpn, struct quic_conn **out);
+int quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN], const char *alpn,
+		 struct quic_conn **out);
 
 /*
  * Queues one DATAGRAM (copied). Queued DATAGRAMs leave in the loop's check
@@ -182,16 +178,14 @@ int quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
  * caller can hold it and retry instead of dropping it; -ENOTCONN before
  * confirmation or while closing; -ENOMEM.
  */
-int quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf,
-    size_t len);
+int quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len);
 /*
  * The writable handler (one per endpoint, NULL clears): c refused a DATAGRAM
  * with -EAGAIN and has room again. Called from the loop's check phase; it
  * may send and close (the connection is freed only after it returns).
  */
 typedef void (*quic_writable_fn)(void *ud, struct quic_conn *c);
-void quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn,
-    void *ud);
+void quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn, void *ud);
 
 /* Largest DATAGRAM payload that fits this connection now; 0 if none. */
 size_t quic_conn_max_datagram(struct quic_conn *c);
@@ -244,8 +238,8 @@ const char *quic_close_reason_name(enum quic_close_reason r);
 struct quic_rx;
 typedef void (*quic_rx_fn)(void *ud, const uint8_t *buf, size_t len);
 /* max_msg_len 0: QUIC_MSG_CAP. Returns 0 or -ENOMEM. */
-int quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len,
-    quic_rx_fn fn, void *ud);
+int quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len, quic_rx_fn fn,
+		void *ud);
 /* 0, or -EPROTO (a frame over the cap) / -ENOMEM, after which a
  * connection is closed with QUIC_CODE_PROTOCOL: feed no more then. */
 int quic_rx_feed(struct quic_rx *rx, const uint8_t *p, size_t n);

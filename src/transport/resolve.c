@@ -105,7 +105,7 @@ static void on_gai(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
 }
 
 int resolve_start(uv_loop_t *loop, const char *entry, resolve_cb cb, void *arg,
-    struct resolve_req **out)
+		  struct resolve_req **out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG };
 	char host[256];

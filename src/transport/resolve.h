@@ -32,7 +32,7 @@ typedef void (*resolve_cb)(void *arg, int status, const union ms_addr *addrs, si
 int resolve_split(const char *entry, char *host, size_t host_cap, uint16_t *port);
 /* Starts resolving entry; 0, or negative errno (nothing will be called). */
 int resolve_start(uv_loop_t *loop, const char *entry, resolve_cb cb, void *arg,
-    struct resolve_req **out);
+		  struct resolve_req **out);
 void resolve_cancel(struct resolve_req *r);
 /* Name lookups started and not yet finished (cancelled ones included) in
  * this process; loop thread only. */

@@ -16,33 +16,28 @@
 
 #define STUN_RTO_MS 500
 #define STUN_TRIES 7
-#define STUN_MAX_TRIES 12	/* keeps rto << (tries - 1) far from overflow */
-#define STUN_RM 16		/* final wait, in initial RTOs */
+#define STUN_MAX_TRIES 12 /* keeps rto << (tries - 1) far from overflow */
+#define STUN_RM 16        /* final wait, in initial RTOs */
 
 /* ---- byte helpers ---- */
 
-static uint16_t
-be16(const uint8_t *p)
+static uint16_t be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static uint32_t
-be32(const uint8_t *p)
+static uint32_t be32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void
-put16(uint8_t *p, uint16_t v)
+static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
 	p[1] = v & 0xff;
 }
 
-static void
-put32(uint8_t *p, uint32_t v)
+static void put32(uint8_t *p, uint32_t v)
 {
 	p[0] = v >> 24;
 	p[1] = (v >> 16) & 0xff;
@@ -50,14 +45,12 @@ put32(uint8_t *p, uint32_t v)
 	p[3] = v & 0xff;
 }
 
-static size_t
-pad4(size_t n)
+static size_t pad4(size_t n)
 {
 	return (n + 3) & ~(size_t)3;
 }
 
-uint32_t
-stun_crc32(const uint8_t *p, size_t n)
+uint32_t stun_crc32(const uint8_t *p, size_t n)
 {
 	uint32_t c = 0xffffffffu;
 	size_t i;
@@ -71,17 +64,14 @@ stun_crc32(const uint8_t *p, size_t n)
 	return c ^ 0xffffffffu;
 }
 
-void
-stun_tid_new(uint8_t tid[STUN_TID_LEN])
+void stun_tid_new(uint8_t tid[STUN_TID_LEN])
 {
 	randombytes_buf(tid, STUN_TID_LEN);
 }
 
 /* ---- decoding ---- */
 
-static int
-decode_addr(union ms_addr *a, const uint8_t *v, size_t len, int xor,
-    const uint8_t *tid)
+static int decode_addr(union ms_addr *a, const uint8_t *v, size_t len, int xor, const uint8_t *tid)
 {
 	uint8_t mask[16];
 	uint16_t port;
@@ -89,10 +79,10 @@ decode_addr(union ms_addr *a, const uint8_t *v, size_t len, int xor,
 
 	if (len < 4)
 		return -EINVAL;
-	put32(mask, xor ? STUN_COOKIE : 0);
+	put32(mask, xor? STUN_COOKIE : 0);
 	for (i = 0; i < STUN_TID_LEN; i++)
-		mask[4 + i] = xor ? tid[i] : 0;
-	port = be16(v + 2) ^ (uint16_t)(xor ? STUN_COOKIE >> 16 : 0);
+		mask[4 + i] = xor? tid[i] : 0;
+	port = be16(v + 2) ^ (uint16_t)(xor? STUN_COOKIE >> 16 : 0);
 	memset(a, 0, sizeof(*a));
 	if (v[1] == 0x01 && len == 8) {
 		a->in.sin_family = AF_INET;
@@ -112,22 +102,20 @@ decode_addr(union ms_addr *a, const uint8_t *v, size_t len, int xor,
 }
 
 /* Keeps a printable, NUL-terminated prefix: reasons end up in logs and JSON. */
-static void
-copy_reason(char *dst, const uint8_t *src, size_t len)
+static void copy_reason(char *dst, const uint8_t *src, size_t len)
 {
 	size_t i;
 
 	if (len > STUN_REASON_LEN - 1)
 		len = STUN_REASON_LEN - 1;
 	for (i = 0; i < len; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f && src[i] != '"' &&
-		    src[i] != '\\') ? (char)src[i] : '?';
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f && src[i] != '"' && src[i] != '\\')
+				 ? (char)src[i]
+				 : '?';
 	dst[len] = '\0';
 }
 
-static int
-decode_text(const uint8_t **dst, size_t *dlen, const uint8_t *v, size_t len,
-    size_t max)
+static int decode_text(const uint8_t **dst, size_t *dlen, const uint8_t *v, size_t len, size_t max)
 {
 	if (len > max)
 		return -EINVAL;
@@ -138,8 +126,7 @@ decode_text(const uint8_t **dst, size_t *dlen, const uint8_t *v, size_t len,
 	return 0;
 }
 
-static int
-decode_error(struct stun_msg *m, const uint8_t *v, size_t len)
+static int decode_error(struct stun_msg *m, const uint8_t *v, size_t len)
 {
 	int cls, num;
 
@@ -157,8 +144,7 @@ decode_error(struct stun_msg *m, const uint8_t *v, size_t len)
 	return 0;
 }
 
-static int
-decode_xor(struct stun_msg *m, uint16_t type, const uint8_t *v, size_t len)
+static int decode_xor(struct stun_msg *m, uint16_t type, const uint8_t *v, size_t len)
 {
 	union ms_addr a;
 
@@ -178,8 +164,7 @@ decode_xor(struct stun_msg *m, uint16_t type, const uint8_t *v, size_t len)
 }
 
 /* Known attributes we do not use still have to be well-formed enough. */
-static int
-known_ignored(uint16_t type)
+static int known_ignored(uint16_t type)
 {
 	switch (type) {
 	case STUN_A_USERNAME:
@@ -196,9 +181,7 @@ known_ignored(uint16_t type)
 	return 0;
 }
 
-static int
-decode_attr(struct stun_msg *m, size_t off, uint16_t type, const uint8_t *v,
-    size_t len)
+static int decode_attr(struct stun_msg *m, size_t off, uint16_t type, const uint8_t *v, size_t len)
 {
 	switch (type) {
 	case STUN_A_XOR_MAPPED_ADDRESS:
@@ -233,8 +216,7 @@ decode_attr(struct stun_msg *m, size_t off, uint16_t type, const uint8_t *v,
 	case STUN_A_REALM:
 		return decode_text(&m->realm, &m->realm_len, v, len, STUN_MAX_TEXT);
 	case STUN_A_SOFTWARE:
-		return decode_text(&m->software, &m->software_len, v, len,
-		    STUN_MAX_TEXT);
+		return decode_text(&m->software, &m->software_len, v, len, STUN_MAX_TEXT);
 	case STUN_A_DATA:
 		if (!m->has_data) {
 			m->data = v;
@@ -261,23 +243,20 @@ decode_attr(struct stun_msg *m, size_t off, uint16_t type, const uint8_t *v,
 	return 0;
 }
 
-int
-stun_decode(struct stun_msg *m, const uint8_t *buf, size_t len)
+int stun_decode(struct stun_msg *m, const uint8_t *buf, size_t len)
 {
 	size_t off, alen, plen;
 	uint16_t type, at;
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	if (len < STUN_HDR_LEN || (buf[0] & 0xc0) != 0 ||
-	    be32(buf + 4) != STUN_COOKIE)
+	if (len < STUN_HDR_LEN || (buf[0] & 0xc0) != 0 || be32(buf + 4) != STUN_COOKIE)
 		return -EINVAL;
 	alen = be16(buf + 2);
 	if (alen % 4 || alen + STUN_HDR_LEN != len)
 		return -EINVAL;
 	type = be16(buf);
-	m->method = (type & 0x000f) | ((type & 0x00e0) >> 1) |
-	    ((type & 0x3e00) >> 2);
+	m->method = (type & 0x000f) | ((type & 0x00e0) >> 1) | ((type & 0x3e00) >> 2);
 	m->cls = (enum stun_class)(((type >> 4) & 1) | ((type >> 7) & 2));
 	memcpy(m->tid, buf + 8, STUN_TID_LEN);
 	for (off = STUN_HDR_LEN; off < len; off += 4 + plen) {
@@ -291,15 +270,13 @@ stun_decode(struct stun_msg *m, const uint8_t *buf, size_t len)
 		if (at == STUN_A_FINGERPRINT) {
 			if (alen != 4)
 				return -EINVAL;
-			if ((stun_crc32(buf, off) ^ STUN_FINGERPRINT_XOR) !=
-			    be32(buf + off + 4))
+			if ((stun_crc32(buf, off) ^ STUN_FINGERPRINT_XOR) != be32(buf + off + 4))
 				return -EBADMSG;
 			m->has_fingerprint = 1;
 			continue;
 		}
 		/* After an integrity attribute only the stronger one counts. */
-		if (m->mi256_off || (m->mi_off &&
-		    at != STUN_A_MESSAGE_INTEGRITY_SHA256))
+		if (m->mi256_off || (m->mi_off && at != STUN_A_MESSAGE_INTEGRITY_SHA256))
 			continue;
 		r = decode_attr(m, off, at, buf + off + 4, alen);
 		if (r < 0)
@@ -310,9 +287,8 @@ stun_decode(struct stun_msg *m, const uint8_t *buf, size_t len)
 
 /* ---- integrity ---- */
 
-static int
-mac_matches(gnutls_mac_algorithm_t alg, const uint8_t *buf, size_t off,
-    size_t maclen, const uint8_t *key, size_t keylen)
+static int mac_matches(gnutls_mac_algorithm_t alg, const uint8_t *buf, size_t off, size_t maclen,
+		       const uint8_t *key, size_t keylen)
 {
 	gnutls_hmac_hd_t h;
 	uint8_t hdr[STUN_HDR_LEN], out[32];
@@ -331,24 +307,20 @@ mac_matches(gnutls_mac_algorithm_t alg, const uint8_t *buf, size_t off,
 	return sodium_memcmp(out, buf + off + 4, maclen) == 0;
 }
 
-int
-stun_check_integrity(const uint8_t *buf, size_t len, const struct stun_msg *m,
-    const uint8_t *key, size_t keylen)
+int stun_check_integrity(const uint8_t *buf, size_t len, const struct stun_msg *m,
+			 const uint8_t *key, size_t keylen)
 {
 	if (len < STUN_HDR_LEN)
 		return 0;
 	if (m->mi_off && m->mi_off + 24 <= len)
-		return mac_matches(GNUTLS_MAC_SHA1, buf, m->mi_off, 20, key,
-		    keylen);
+		return mac_matches(GNUTLS_MAC_SHA1, buf, m->mi_off, 20, key, keylen);
 	if (m->mi256_off && m->mi256_off + 4 + m->mi256_len <= len)
-		return mac_matches(GNUTLS_MAC_SHA256, buf, m->mi256_off,
-		    m->mi256_len, key, keylen);
+		return mac_matches(GNUTLS_MAC_SHA256, buf, m->mi256_off, m->mi256_len, key, keylen);
 	return 0;
 }
 
-int
-stun_lt_key(uint8_t key[STUN_LT_KEY_LEN], const char *user,
-    const uint8_t *realm, size_t realm_len, const char *pass)
+int stun_lt_key(uint8_t key[STUN_LT_KEY_LEN], const char *user, const uint8_t *realm,
+		size_t realm_len, const char *pass)
 {
 	gnutls_hash_hd_t h;
 	int r;
@@ -356,10 +328,8 @@ stun_lt_key(uint8_t key[STUN_LT_KEY_LEN], const char *user,
 	r = gnutls_hash_init(&h, GNUTLS_DIG_MD5);
 	if (r < 0)
 		return -ENOTSUP;
-	if (gnutls_hash(h, user, strlen(user)) < 0 ||
-	    gnutls_hash(h, ":", 1) < 0 ||
-	    gnutls_hash(h, realm, realm_len) < 0 ||
-	    gnutls_hash(h, ":", 1) < 0 ||
+	if (gnutls_hash(h, user, strlen(user)) < 0 || gnutls_hash(h, ":", 1) < 0 ||
+	    gnutls_hash(h, realm, realm_len) < 0 || gnutls_hash(h, ":", 1) < 0 ||
 	    gnutls_hash(h, pass, strlen(pass)) < 0) {
 		gnutls_hash_deinit(h, NULL);
 		return -EIO;
@@ -370,9 +340,8 @@ stun_lt_key(uint8_t key[STUN_LT_KEY_LEN], const char *user,
 
 /* ---- building ---- */
 
-void
-stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
-    uint16_t method, enum stun_class cls, const uint8_t tid[STUN_TID_LEN])
+void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+		     enum stun_class cls, const uint8_t tid[STUN_TID_LEN])
 {
 	uint16_t type;
 
@@ -384,8 +353,8 @@ stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
 		b->err = -ENOBUFS;
 		return;
 	}
-	type = (method & 0x000f) | ((method & 0x0070) << 1) |
-	    ((method & 0x0f80) << 2) | ((cls & 1) << 4) | ((cls & 2) << 7);
+	type = (method & 0x000f) | ((method & 0x0070) << 1) | ((method & 0x0f80) << 2) |
+	       ((cls & 1) << 4) | ((cls & 2) << 7);
 	put16(buf, type);
 	put16(buf + 2, 0);
 	put32(buf + 4, STUN_COOKIE);
@@ -393,8 +362,7 @@ stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
 	b->len = STUN_HDR_LEN;
 }
 
-static int
-build_room(struct stun_builder *b, size_t vlen)
+static int build_room(struct stun_builder *b, size_t vlen)
 {
 	if (b->err)
 		return 0;
@@ -406,9 +374,7 @@ build_room(struct stun_builder *b, size_t vlen)
 	return 1;
 }
 
-void
-stun_build_attr(struct stun_builder *b, uint16_t type, const void *val,
-    size_t len)
+void stun_build_attr(struct stun_builder *b, uint16_t type, const void *val, size_t len)
 {
 	uint8_t *p;
 
@@ -424,8 +390,7 @@ stun_build_attr(struct stun_builder *b, uint16_t type, const void *val,
 	put16(b->buf + 2, (uint16_t)(b->len - STUN_HDR_LEN));
 }
 
-void
-stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t v)
+void stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t v)
 {
 	uint8_t p[4];
 
@@ -433,28 +398,24 @@ stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t v)
 	stun_build_attr(b, type, p, 4);
 }
 
-static void
-build_addr(struct stun_builder *b, uint16_t type, const union ms_addr *a,
-    int xor)
+static void build_addr(struct stun_builder *b, uint16_t type, const union ms_addr *a, int xor)
 {
 	uint8_t v[20], mask[16];
 	size_t i, n;
 
-	put32(mask, xor ? STUN_COOKIE : 0);
+	put32(mask, xor? STUN_COOKIE : 0);
 	for (i = 0; i < STUN_TID_LEN; i++)
-		mask[4 + i] = xor && b->len >= STUN_HDR_LEN ? b->buf[8 + i] : 0;
+		mask[4 + i] = xor&&b->len >= STUN_HDR_LEN ? b->buf[8 + i] : 0;
 	v[0] = 0;
 	if (a->sa.sa_family == AF_INET) {
 		v[1] = 0x01;
-		put16(v + 2, ntohs(a->in.sin_port) ^
-		    (uint16_t)(xor ? STUN_COOKIE >> 16 : 0));
+		put16(v + 2, ntohs(a->in.sin_port) ^ (uint16_t)(xor? STUN_COOKIE >> 16 : 0));
 		for (i = 0; i < 4; i++)
 			v[4 + i] = ((const uint8_t *)&a->in.sin_addr)[i] ^ mask[i];
 		n = 8;
 	} else if (a->sa.sa_family == AF_INET6) {
 		v[1] = 0x02;
-		put16(v + 2, ntohs(a->in6.sin6_port) ^
-		    (uint16_t)(xor ? STUN_COOKIE >> 16 : 0));
+		put16(v + 2, ntohs(a->in6.sin6_port) ^ (uint16_t)(xor? STUN_COOKIE >> 16 : 0));
 		for (i = 0; i < 16; i++)
 			v[4 + i] = a->in6.sin6_addr.s6_addr[i] ^ mask[i];
 		n = 20;
@@ -465,21 +426,17 @@ build_addr(struct stun_builder *b, uint16_t type, const union ms_addr *a,
 	stun_build_attr(b, type, v, n);
 }
 
-void
-stun_build_xor_addr(struct stun_builder *b, uint16_t type,
-    const union ms_addr *a)
+void stun_build_xor_addr(struct stun_builder *b, uint16_t type, const union ms_addr *a)
 {
 	build_addr(b, type, a, 1);
 }
 
-void
-stun_build_mapped_addr(struct stun_builder *b, const union ms_addr *a)
+void stun_build_mapped_addr(struct stun_builder *b, const union ms_addr *a)
 {
 	build_addr(b, STUN_A_MAPPED_ADDRESS, a, 0);
 }
 
-void
-stun_build_error(struct stun_builder *b, int code, const char *reason)
+void stun_build_error(struct stun_builder *b, int code, const char *reason)
 {
 	uint8_t v[4 + STUN_REASON_LEN];
 	size_t n = strlen(reason);
@@ -493,9 +450,8 @@ stun_build_error(struct stun_builder *b, int code, const char *reason)
 	stun_build_attr(b, STUN_A_ERROR_CODE, v, 4 + n);
 }
 
-static void
-build_mac(struct stun_builder *b, uint16_t type, gnutls_mac_algorithm_t alg,
-    size_t maclen, const uint8_t *key, size_t keylen)
+static void build_mac(struct stun_builder *b, uint16_t type, gnutls_mac_algorithm_t alg,
+		      size_t maclen, const uint8_t *key, size_t keylen)
 {
 	uint8_t mac[32];
 
@@ -509,33 +465,25 @@ build_mac(struct stun_builder *b, uint16_t type, gnutls_mac_algorithm_t alg,
 	stun_build_attr(b, type, mac, maclen);
 }
 
-void
-stun_build_integrity(struct stun_builder *b, const uint8_t *key,
-    size_t keylen)
+void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen)
 {
 	build_mac(b, STUN_A_MESSAGE_INTEGRITY, GNUTLS_MAC_SHA1, 20, key, keylen);
 }
 
-void
-stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key,
-    size_t keylen)
+void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t keylen)
 {
-	build_mac(b, STUN_A_MESSAGE_INTEGRITY_SHA256, GNUTLS_MAC_SHA256, 32,
-	    key, keylen);
+	build_mac(b, STUN_A_MESSAGE_INTEGRITY_SHA256, GNUTLS_MAC_SHA256, 32, key, keylen);
 }
 
-void
-stun_build_fingerprint(struct stun_builder *b)
+void stun_build_fingerprint(struct stun_builder *b)
 {
 	if (!build_room(b, 4))
 		return;
 	put16(b->buf + 2, (uint16_t)(b->len - STUN_HDR_LEN + 8));
-	stun_build_u32(b, STUN_A_FINGERPRINT,
-	    stun_crc32(b->buf, b->len) ^ STUN_FINGERPRINT_XOR);
+	stun_build_u32(b, STUN_A_FINGERPRINT, stun_crc32(b->buf, b->len) ^ STUN_FINGERPRINT_XOR);
 }
 
-int
-stun_build_finish(struct stun_builder *b)
+int stun_build_finish(struct stun_builder *b)
 {
 	if (b->err)
 		return b->err;
@@ -544,9 +492,8 @@ stun_build_finish(struct stun_builder *b)
 
 /* ---- retransmission ---- */
 
-void
-stun_txn_start(struct stun_txn *t, const struct stun_timing *tm,
-    const uint8_t tid[STUN_TID_LEN], uint64_t now)
+void stun_txn_start(struct stun_txn *t, const struct stun_timing *tm,
+		    const uint8_t tid[STUN_TID_LEN], uint64_t now)
 {
 	t->active = 1;
 	memcpy(t->tid, tid, STUN_TID_LEN);
@@ -556,12 +503,10 @@ stun_txn_start(struct stun_txn *t, const struct stun_timing *tm,
 		t->tries = STUN_MAX_TRIES;
 	t->sent = 1;
 	t->start_ms = now;
-	t->next_ms = now + (t->tries == 1 ? (uint64_t)STUN_RM * t->rto_ms :
-	    t->rto_ms);
+	t->next_ms = now + (t->tries == 1 ? (uint64_t)STUN_RM * t->rto_ms : t->rto_ms);
 }
 
-int
-stun_txn_due(struct stun_txn *t, uint64_t now)
+int stun_txn_due(struct stun_txn *t, uint64_t now)
 {
 	if (!t->active || now < t->next_ms)
 		return 0;
@@ -579,14 +524,12 @@ stun_txn_due(struct stun_txn *t, uint64_t now)
 
 /* ---- demultiplexer ---- */
 
-void
-stun_demux_init(struct stun_demux *d)
+void stun_demux_init(struct stun_demux *d)
 {
 	memset(d, 0, sizeof(*d));
 }
 
-int
-stun_demux_add(struct stun_demux *d, stun_sink_fn fn, void *client)
+int stun_demux_add(struct stun_demux *d, stun_sink_fn fn, void *client)
 {
 	if (d->n == STUN_DEMUX_MAX)
 		return -ENOSPC;
@@ -596,24 +539,20 @@ stun_demux_add(struct stun_demux *d, stun_sink_fn fn, void *client)
 	return 0;
 }
 
-void
-stun_demux_remove(struct stun_demux *d, void *client)
+void stun_demux_remove(struct stun_demux *d, void *client)
 {
 	size_t i;
 
 	for (i = 0; i < d->n; i++) {
 		if (d->sinks[i].client != client)
 			continue;
-		memmove(&d->sinks[i], &d->sinks[i + 1],
-		    (d->n - i - 1) * sizeof(d->sinks[0]));
+		memmove(&d->sinks[i], &d->sinks[i + 1], (d->n - i - 1) * sizeof(d->sinks[0]));
 		d->n--;
 		i--;
 	}
 }
 
-void
-stun_demux_input(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+void stun_demux_input(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct stun_demux *d = ud;
 	size_t i;
@@ -643,14 +582,13 @@ struct stun_client {
 	struct stun_client_events ev;
 	struct stun_server srv[STUN_MAX_SERVERS];
 	size_t nsrv;
-	int round;		/* a round is running */
+	int round; /* a round is running */
 	struct stun_client_stats st;
 };
 
 static void client_on_timer(uv_timer_t *t);
 
-static void
-client_schedule(struct stun_client *sc)
+static void client_schedule(struct stun_client *sc)
 {
 	uint64_t next = UINT64_MAX, now = uv_now(sc->loop);
 	size_t i;
@@ -662,20 +600,17 @@ client_schedule(struct stun_client *sc)
 		uv_timer_stop(&sc->timer);
 		return;
 	}
-	uv_timer_start(&sc->timer, client_on_timer, next > now ? next - now : 0,
-	    0);
+	uv_timer_start(&sc->timer, client_on_timer, next > now ? next - now : 0, 0);
 }
 
-static void
-client_send(struct stun_client *sc, struct stun_server *s)
+static void client_send(struct stun_client *sc, struct stun_server *s)
 {
 	sc->st.tx_requests++;
 	if (magicsock_send_to(sc->ms, &s->addr, s->req, s->req_len) < 0)
 		log_debug("stun: send to server failed");
 }
 
-static void
-client_finish(struct stun_client *sc, struct stun_server *s)
+static void client_finish(struct stun_client *sc, struct stun_server *s)
 {
 	size_t i;
 
@@ -692,8 +627,7 @@ client_finish(struct stun_client *sc, struct stun_server *s)
 		sc->ev.on_done(sc->ev.ud);
 }
 
-static void
-client_on_timer(uv_timer_t *t)
+static void client_on_timer(uv_timer_t *t)
 {
 	struct stun_client *sc = t->data;
 	uint64_t now = uv_now(sc->loop);
@@ -711,18 +645,15 @@ client_on_timer(uv_timer_t *t)
 
 			sc->st.timeouts++;
 			s->res.status = -ETIMEDOUT;
-			log_info("stun: no answer from %s",
-			    ms_addr_fmt(&s->addr, a, sizeof(a)));
+			log_info("stun: no answer from %s", ms_addr_fmt(&s->addr, a, sizeof(a)));
 			client_finish(sc, s);
 		}
 	}
 	client_schedule(sc);
 }
 
-int
-stun_client_new(struct stun_client **out, uv_loop_t *loop,
-    struct magicsock *ms, const struct stun_timing *tm,
-    const struct stun_client_events *ev)
+int stun_client_new(struct stun_client **out, uv_loop_t *loop, struct magicsock *ms,
+		    const struct stun_timing *tm, const struct stun_client_events *ev)
 {
 	struct stun_client *sc;
 
@@ -741,14 +672,12 @@ stun_client_new(struct stun_client **out, uv_loop_t *loop,
 	return 0;
 }
 
-static void
-client_on_closed(uv_handle_t *h)
+static void client_on_closed(uv_handle_t *h)
 {
 	free(h->data);
 }
 
-void
-stun_client_free(struct stun_client *sc)
+void stun_client_free(struct stun_client *sc)
 {
 	if (sc == NULL)
 		return;
@@ -756,8 +685,7 @@ stun_client_free(struct stun_client *sc)
 	uv_close((uv_handle_t *)&sc->timer, client_on_closed);
 }
 
-int
-stun_client_set_servers(struct stun_client *sc, const char *list)
+int stun_client_set_servers(struct stun_client *sc, const char *list)
 {
 	struct stun_server srv[STUN_MAX_SERVERS];
 	char item[MS_ADDR_STRLEN];
@@ -781,7 +709,8 @@ stun_client_set_servers(struct stun_client *sc, const char *list)
 			item[len] = '\0';
 			if (ms_addr_parse(&srv[n].addr, item) < 0) {
 				log_warn("stun: server '%s' is not a numeric "
-				    "ip:port", item);
+					 "ip:port",
+					 item);
 				return -EINVAL;
 			}
 			n++;
@@ -797,8 +726,7 @@ stun_client_set_servers(struct stun_client *sc, const char *list)
 	return 0;
 }
 
-int
-stun_client_probe(struct stun_client *sc)
+int stun_client_probe(struct stun_client *sc)
 {
 	struct stun_builder b;
 	uint8_t tid[STUN_TID_LEN];
@@ -814,8 +742,7 @@ stun_client_probe(struct stun_client *sc)
 		struct stun_server *s = &sc->srv[i];
 
 		stun_tid_new(tid);
-		stun_build_init(&b, s->req, sizeof(s->req), STUN_BINDING,
-		    STUN_REQUEST, tid);
+		stun_build_init(&b, s->req, sizeof(s->req), STUN_BINDING, STUN_REQUEST, tid);
 		stun_build_fingerprint(&b);
 		r = stun_build_finish(&b);
 		if (r < 0)
@@ -832,36 +759,29 @@ stun_client_probe(struct stun_client *sc)
 	return 0;
 }
 
-static void
-client_accept(struct stun_client *sc, struct stun_server *s,
-    const struct stun_msg *m)
+static void client_accept(struct stun_client *sc, struct stun_server *s, const struct stun_msg *m)
 {
 	char a[MS_ADDR_STRLEN], b[MS_ADDR_STRLEN];
 
 	s->res.rtt_ms = (uint32_t)(uv_now(sc->loop) - s->txn.start_ms);
-	if (m->cls == STUN_ERROR || m->unknown_required ||
-	    (!m->has_xor_mapped && !m->has_mapped)) {
+	if (m->cls == STUN_ERROR || m->unknown_required || (!m->has_xor_mapped && !m->has_mapped)) {
 		s->res.status = -EPROTO;
 		s->res.error_code = m->has_error ? m->error_code : 0;
-		log_info("stun: %s refused Binding (%d %s)",
-		    ms_addr_fmt(&s->addr, a, sizeof(a)), s->res.error_code,
-		    m->reason);
+		log_info("stun: %s refused Binding (%d %s)", ms_addr_fmt(&s->addr, a, sizeof(a)),
+			 s->res.error_code, m->reason);
 	} else {
 		s->res.status = 0;
 		s->res.reflexive = m->has_xor_mapped ? m->xor_mapped : m->mapped;
 		log_debug("stun: %s says we are %s (rtt %u ms)",
-		    ms_addr_fmt(&s->addr, a, sizeof(a)),
-		    ms_addr_fmt(&s->res.reflexive, b, sizeof(b)),
-		    s->res.rtt_ms);
+			  ms_addr_fmt(&s->addr, a, sizeof(a)),
+			  ms_addr_fmt(&s->res.reflexive, b, sizeof(b)), s->res.rtt_ms);
 	}
 	sc->st.rx_responses++;
 	client_finish(sc, s);
 	client_schedule(sc);
 }
 
-int
-stun_client_input(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+int stun_client_input(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct stun_client *sc = ud;
 	struct stun_msg m;
@@ -870,14 +790,12 @@ stun_client_input(void *ud, const uint8_t *pkt, size_t len,
 	/* Malformed input is left to the demultiplexer to count. */
 	if (stun_decode(&m, pkt, len) < 0)
 		return 0;
-	if (m.method != STUN_BINDING ||
-	    (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR))
+	if (m.method != STUN_BINDING || (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR))
 		return 0;
 	for (i = 0; i < sc->nsrv; i++) {
 		struct stun_server *s = &sc->srv[i];
 
-		if (!s->txn.active ||
-		    memcmp(s->txn.tid, m.tid, STUN_TID_LEN) != 0)
+		if (!s->txn.active || memcmp(s->txn.tid, m.tid, STUN_TID_LEN) != 0)
 			continue;
 		if (!ms_addr_eq(&s->addr, from))
 			break;
@@ -889,9 +807,7 @@ stun_client_input(void *ud, const uint8_t *pkt, size_t len,
 	return 1;
 }
 
-size_t
-stun_client_results(const struct stun_client *sc, struct stun_result *out,
-    size_t max)
+size_t stun_client_results(const struct stun_client *sc, struct stun_result *out, size_t max)
 {
 	size_t i;
 
@@ -900,9 +816,7 @@ stun_client_results(const struct stun_client *sc, struct stun_result *out,
 	return i;
 }
 
-void
-stun_client_get_stats(const struct stun_client *sc,
-    struct stun_client_stats *st)
+void stun_client_get_stats(const struct stun_client *sc, struct stun_client_stats *st)
 {
 	*st = sc->st;
 }

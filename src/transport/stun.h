@@ -45,10 +45,10 @@
 #define STUN_TID_LEN 12
 #define STUN_COOKIE 0x2112A442u
 #define STUN_FINGERPRINT_XOR 0x5354554eu
-#define STUN_MAX_MSG MAGICSOCK_BUF_SIZE	/* nothing larger is built or read */
-#define STUN_MAX_TEXT 763		/* REALM, NONCE, SOFTWARE, reason */
+#define STUN_MAX_MSG MAGICSOCK_BUF_SIZE /* nothing larger is built or read */
+#define STUN_MAX_TEXT 763               /* REALM, NONCE, SOFTWARE, reason */
 #define STUN_MAX_USERNAME 513
-#define STUN_REASON_LEN 128		/* kept (sanitized) reason phrase */
+#define STUN_REASON_LEN 128 /* kept (sanitized) reason phrase */
 #define STUN_MAX_SERVERS 8
 
 enum stun_method {
@@ -102,19 +102,18 @@ struct stun_msg {
 	uint16_t method;
 	enum stun_class cls;
 	uint8_t tid[STUN_TID_LEN];
-	unsigned has_xor_mapped : 1, has_mapped : 1, has_relayed : 1,
-	    has_peer : 1, has_lifetime : 1, has_error : 1, has_channel : 1,
-	    has_data : 1, has_fingerprint : 1;
+	unsigned has_xor_mapped : 1, has_mapped : 1, has_relayed : 1, has_peer : 1,
+		has_lifetime : 1, has_error : 1, has_channel : 1, has_data : 1, has_fingerprint : 1;
 	union ms_addr xor_mapped, mapped, relayed, peer;
 	uint32_t lifetime;
 	uint16_t channel;
-	int error_code;				/* 300..699 */
-	char reason[STUN_REASON_LEN];		/* printable ASCII only */
+	int error_code;               /* 300..699 */
+	char reason[STUN_REASON_LEN]; /* printable ASCII only */
 	const uint8_t *nonce, *realm, *software, *data;
 	size_t nonce_len, realm_len, software_len, data_len;
-	size_t mi_off, mi256_off;	/* attribute offsets, 0: absent */
+	size_t mi_off, mi256_off; /* attribute offsets, 0: absent */
 	size_t mi256_len;
-	unsigned unknown_required;	/* comprehension-required attrs we lack */
+	unsigned unknown_required; /* comprehension-required attrs we lack */
 };
 
 /* Returns 0, or -EINVAL (malformed), -EBADMSG (bad FINGERPRINT). */
@@ -124,13 +123,13 @@ int stun_decode(struct stun_msg *m, const uint8_t *buf, size_t len);
  * 1 when MESSAGE-INTEGRITY (or MESSAGE-INTEGRITY-SHA256 when that is the
  * only one) is present and correct for key; 0 when absent or wrong.
  */
-int stun_check_integrity(const uint8_t *buf, size_t len,
-    const struct stun_msg *m, const uint8_t *key, size_t keylen);
+int stun_check_integrity(const uint8_t *buf, size_t len, const struct stun_msg *m,
+			 const uint8_t *key, size_t keylen);
 
 /* Long-term credential key: MD5(user ":" realm ":" pass), 16 bytes. */
 #define STUN_LT_KEY_LEN 16
-int stun_lt_key(uint8_t key[STUN_LT_KEY_LEN], const char *user,
-    const uint8_t *realm, size_t realm_len, const char *pass);
+int stun_lt_key(uint8_t key[STUN_LT_KEY_LEN], const char *user, const uint8_t *realm,
+		size_t realm_len, const char *pass);
 
 uint32_t stun_crc32(const uint8_t *p, size_t n);
 void stun_tid_new(uint8_t tid[STUN_TID_LEN]);
@@ -145,20 +144,16 @@ struct stun_builder {
 	int err;
 };
 
-void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
-    uint16_t method, enum stun_class cls, const uint8_t tid[STUN_TID_LEN]);
-void stun_build_attr(struct stun_builder *b, uint16_t type, const void *val,
-    size_t len);
+void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+		     enum stun_class cls, const uint8_t tid[STUN_TID_LEN]);
+void stun_build_attr(struct stun_builder *b, uint16_t type, const void *val, size_t len);
 void stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t v);
 /* XOR-*-ADDRESS (type must be one of the XOR address attributes). */
-void stun_build_xor_addr(struct stun_builder *b, uint16_t type,
-    const union ms_addr *a);
+void stun_build_xor_addr(struct stun_builder *b, uint16_t type, const union ms_addr *a);
 void stun_build_mapped_addr(struct stun_builder *b, const union ms_addr *a);
 void stun_build_error(struct stun_builder *b, int code, const char *reason);
-void stun_build_integrity(struct stun_builder *b, const uint8_t *key,
-    size_t keylen);
-void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key,
-    size_t keylen);
+void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen);
+void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t keylen);
 void stun_build_fingerprint(struct stun_builder *b);
 /* Returns the message length or -ENOBUFS. */
 int stun_build_finish(struct stun_builder *b);
@@ -166,8 +161,8 @@ int stun_build_finish(struct stun_builder *b);
 /* ---- retransmission schedule (RFC 8489 section 6.2.1) ---- */
 
 struct stun_timing {
-	uint32_t rto_ms;	/* 0: 500 */
-	uint32_t tries;		/* transmissions (Rc), 0: 7 */
+	uint32_t rto_ms; /* 0: 500 */
+	uint32_t tries;  /* transmissions (Rc), 0: 7 */
 };
 
 struct stun_txn {
@@ -178,7 +173,7 @@ struct stun_txn {
 };
 
 void stun_txn_start(struct stun_txn *t, const struct stun_timing *tm,
-    const uint8_t tid[STUN_TID_LEN], uint64_t now);
+		    const uint8_t tid[STUN_TID_LEN], uint64_t now);
 /* 1: retransmit now (schedule advanced), 0: not yet, -ETIMEDOUT: give up. */
 int stun_txn_due(struct stun_txn *t, uint64_t now);
 
@@ -188,14 +183,14 @@ struct stun_result {
 	union ms_addr server;
 	union ms_addr reflexive;
 	uint32_t rtt_ms;
-	int status;		/* 0 ok, -EINPROGRESS, -ETIMEDOUT, -EPROTO */
-	int error_code;		/* on -EPROTO: the server's ERROR-CODE, or 0 */
+	int status;     /* 0 ok, -EINPROGRESS, -ETIMEDOUT, -EPROTO */
+	int error_code; /* on -EPROTO: the server's ERROR-CODE, or 0 */
 };
 
 struct stun_client_stats {
-	uint64_t tx_requests;		/* incl. retransmissions */
-	uint64_t rx_responses;		/* matched and accepted */
-	uint64_t rx_unmatched;		/* Binding answers matching no request */
+	uint64_t tx_requests;  /* incl. retransmissions */
+	uint64_t rx_responses; /* matched and accepted */
+	uint64_t rx_unmatched; /* Binding answers matching no request */
 	uint64_t timeouts;
 };
 
@@ -208,9 +203,8 @@ struct stun_client_events {
 
 struct stun_client;
 
-int stun_client_new(struct stun_client **out, uv_loop_t *loop,
-    struct magicsock *ms, const struct stun_timing *tm,
-    const struct stun_client_events *ev);
+int stun_client_new(struct stun_client **out, uv_loop_t *loop, struct magicsock *ms,
+		    const struct stun_timing *tm, const struct stun_client_events *ev);
 void stun_client_free(struct stun_client *sc);
 /*
  * Comma list of numeric "ip:port" / "[ip6]:port" (at most STUN_MAX_SERVERS);
@@ -220,20 +214,17 @@ int stun_client_set_servers(struct stun_client *sc, const char *list);
 /* Starts a round: one Binding transaction per server (restarts a running one). */
 int stun_client_probe(struct stun_client *sc);
 /* 1: the packet answered one of our transactions (consumed), 0: not ours. */
-int stun_client_input(void *sc, const uint8_t *pkt, size_t len,
-    const union ms_addr *from);
+int stun_client_input(void *sc, const uint8_t *pkt, size_t len, const union ms_addr *from);
 /* Copies up to max results of the current/last round; returns the count. */
-size_t stun_client_results(const struct stun_client *sc,
-    struct stun_result *out, size_t max);
-void stun_client_get_stats(const struct stun_client *sc,
-    struct stun_client_stats *st);
+size_t stun_client_results(const struct stun_client *sc, struct stun_result *out, size_t max);
+void stun_client_get_stats(const struct stun_client *sc, struct stun_client_stats *st);
 
 /* ---- demultiplexer (the owner's magicsock handler) ---- */
 
 #define STUN_DEMUX_MAX 8
 
 typedef int (*stun_sink_fn)(void *client, const uint8_t *pkt, size_t len,
-    const union ms_addr *from);
+			    const union ms_addr *from);
 
 struct stun_demux {
 	struct {
@@ -249,7 +240,6 @@ void stun_demux_init(struct stun_demux *d);
 int stun_demux_add(struct stun_demux *d, stun_sink_fn fn, void *client);
 void stun_demux_remove(struct stun_demux *d, void *client);
 /* An ms_rx_fn: magicsock_set_handler(ms, MS_PKT_STUN, stun_demux_input, d). */
-void stun_demux_input(void *d, const uint8_t *pkt, size_t len,
-    const union ms_addr *from);
+void stun_demux_input(void *d, const uint8_t *pkt, size_t len, const union ms_addr *from);
 
 #endif

@@ -18,13 +18,13 @@
  * packet on this class of machine), Ed25519 as the only signature scheme, and
  * no middlebox compatibility mode (QUIC forbids it).
  */
-#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:" \
+#define TLS_PRIORITY                                                \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"   \
 	"+AES-256-GCM:+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519:" \
-	"+GROUP-SECP256R1:-SIGN-ALL:+SIGN-EDDSA-ED25519:" \
+	"+GROUP-SECP256R1:-SIGN-ALL:+SIGN-EDDSA-ED25519:"           \
 	"%DISABLE_TLS13_COMPAT_MODE"
 
-static void
-hex_encode(char *out, const uint8_t *in, size_t n)
+static void hex_encode(char *out, const uint8_t *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
 	size_t i;
@@ -36,25 +36,24 @@ hex_encode(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
-make_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
-    const uint8_t pk[TLS_KEY_LEN])
+static int make_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+		     const uint8_t pk[TLS_KEY_LEN])
 {
 	char cn[2 * TLS_KEY_LEN + 1];
 	uint8_t serial[16];
 	int rv;
 
 	randombytes_buf(serial, sizeof(serial));
-	serial[0] &= 0x7f;	/* a positive INTEGER */
+	serial[0] &= 0x7f; /* a positive INTEGER */
 	hex_encode(cn, pk, TLS_KEY_LEN);
 	if ((rv = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
 	    (rv = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
-	    (rv = gnutls_x509_crt_set_activation_time(crt,
-	    time(NULL) - 86400)) < 0 ||
+	    (rv = gnutls_x509_crt_set_activation_time(crt, time(NULL) - 86400)) < 0 ||
 	    (rv = gnutls_x509_crt_set_expiration_time(crt,
-	    GNUTLS_X509_NO_WELL_DEFINED_EXPIRATION)) < 0 ||
-	    (rv = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
-	    0, cn, strlen(cn))) < 0 ||
+						      GNUTLS_X509_NO_WELL_DEFINED_EXPIRATION)) <
+		    0 ||
+	    (rv = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+						strlen(cn))) < 0 ||
 	    (rv = gnutls_x509_crt_set_key(crt, key)) < 0 ||
 	    (rv = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA512, 0)) < 0) {
 		log_error("tls: building certificate: %s", gnutls_strerror(rv));
@@ -63,9 +62,7 @@ make_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
 	return 0;
 }
 
-int
-tls_creds_init(struct tls_creds *tc, const uint8_t seed[TLS_KEY_LEN],
-    tls_verify_fn verify)
+int tls_creds_init(struct tls_creds *tc, const uint8_t seed[TLS_KEY_LEN], tls_verify_fn verify)
 {
 	uint8_t sk[crypto_sign_SECRETKEYBYTES];
 	gnutls_x509_privkey_t key = NULL;
@@ -87,8 +84,8 @@ tls_creds_init(struct tls_creds *tc, const uint8_t seed[TLS_KEY_LEN],
 		err = -ENOMEM;
 		goto out;
 	}
-	if ((rv = gnutls_x509_privkey_import_ecc_raw(key, GNUTLS_ECC_CURVE_ED25519,
-	    &x, NULL, &k)) < 0) {
+	if ((rv = gnutls_x509_privkey_import_ecc_raw(key, GNUTLS_ECC_CURVE_ED25519, &x, NULL, &k)) <
+	    0) {
 		log_error("tls: importing key: %s", gnutls_strerror(rv));
 		goto out;
 	}
@@ -121,8 +118,7 @@ out:
 	return err;
 }
 
-void
-tls_creds_close(struct tls_creds *tc)
+void tls_creds_close(struct tls_creds *tc)
 {
 	if (tc->prio)
 		gnutls_priority_deinit(tc->prio);
@@ -132,9 +128,8 @@ tls_creds_close(struct tls_creds *tc)
 	tc->cred = NULL;
 }
 
-int
-tls_session_new(gnutls_session_t *out, struct tls_creds *tc, int server,
-    const char *const *alpns, size_t n)
+int tls_session_new(gnutls_session_t *out, struct tls_creds *tc, int server,
+		    const char *const *alpns, size_t n)
 {
 	gnutls_datum_t protos[4];
 	gnutls_session_t s = NULL;
@@ -154,15 +149,13 @@ tls_session_new(gnutls_session_t *out, struct tls_creds *tc, int server,
 		protos[i].size = len;
 	}
 	/* No tickets: a resumed session would skip the certificate check. */
-	flags = (server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET :
-	    GNUTLS_CLIENT) | GNUTLS_NO_TICKETS;
+	flags = (server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT) |
+		GNUTLS_NO_TICKETS;
 	if (gnutls_init(&s, flags) < 0)
 		return -ENOMEM;
 	if ((rv = gnutls_priority_set(s, tc->prio)) < 0 ||
-	    (rv = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE,
-	    tc->cred)) < 0 ||
-	    (rv = gnutls_alpn_set_protocols(s, protos, n,
-	    GNUTLS_ALPN_MANDATORY)) < 0) {
+	    (rv = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tc->cred)) < 0 ||
+	    (rv = gnutls_alpn_set_protocols(s, protos, n, GNUTLS_ALPN_MANDATORY)) < 0) {
 		log_error("tls: session setup: %s", gnutls_strerror(rv));
 		gnutls_deinit(s);
 		return -EINVAL;
@@ -173,8 +166,7 @@ tls_session_new(gnutls_session_t *out, struct tls_creds *tc, int server,
 	return 0;
 }
 
-int
-tls_session_peer_key(gnutls_session_t s, uint8_t pk[TLS_KEY_LEN])
+int tls_session_peer_key(gnutls_session_t s, uint8_t pk[TLS_KEY_LEN])
 {
 	const gnutls_datum_t *certs;
 	gnutls_x509_crt_t crt = NULL;
@@ -183,8 +175,7 @@ tls_session_peer_key(gnutls_session_t s, uint8_t pk[TLS_KEY_LEN])
 	unsigned int n = 0;
 	int err = -EINVAL;
 
-	if (gnutls_certificate_type_get2(s, GNUTLS_CTYPE_PEERS) !=
-	    GNUTLS_CRT_X509)
+	if (gnutls_certificate_type_get2(s, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509)
 		return -EINVAL;
 	certs = gnutls_certificate_get_peers(s, &n);
 	if (certs == NULL || n == 0)
@@ -193,8 +184,7 @@ tls_session_peer_key(gnutls_session_t s, uint8_t pk[TLS_KEY_LEN])
 		return -ENOMEM;
 	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0)
 		goto out;
-	if (gnutls_x509_crt_get_pk_algorithm(crt, NULL) !=
-	    GNUTLS_PK_EDDSA_ED25519)
+	if (gnutls_x509_crt_get_pk_algorithm(crt, NULL) != GNUTLS_PK_EDDSA_ED25519)
 		goto out;
 	if (gnutls_x509_crt_get_pk_ecc_raw(crt, &curve, &x, NULL) < 0)
 		goto out;
@@ -208,13 +198,12 @@ out:
 	return err;
 }
 
-int
-tls_session_alpn(gnutls_session_t s, char *buf, size_t bufsize)
+int tls_session_alpn(gnutls_session_t s, char *buf, size_t bufsize)
 {
 	gnutls_datum_t p;
 
-	if (gnutls_alpn_get_selected_protocol(s, &p) < 0 || p.size == 0 ||
-	    p.size > TLS_ALPN_MAX || p.size >= bufsize)
+	if (gnutls_alpn_get_selected_protocol(s, &p) < 0 || p.size == 0 || p.size > TLS_ALPN_MAX ||
+	    p.size >= bufsize)
 		return -ENOENT;
 	memcpy(buf, p.data, p.size);
 	buf[p.size] = '\0';

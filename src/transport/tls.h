@@ -36,12 +36,11 @@ typedef int (*tls_verify_fn)(gnutls_session_t session);
 struct tls_creds {
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
-	uint8_t pk[TLS_KEY_LEN];	/* our Ed25519 public key */
+	uint8_t pk[TLS_KEY_LEN]; /* our Ed25519 public key */
 };
 
 /* Builds the key pair and self-signed certificate from a 32-byte seed. */
-int tls_creds_init(struct tls_creds *tc, const uint8_t seed[TLS_KEY_LEN],
-    tls_verify_fn verify);
+int tls_creds_init(struct tls_creds *tc, const uint8_t seed[TLS_KEY_LEN], tls_verify_fn verify);
 void tls_creds_close(struct tls_creds *tc);
 
 /*
@@ -50,7 +49,7 @@ void tls_creds_close(struct tls_creds *tc);
  * certificate. Returns 0 or -errno.
  */
 int tls_session_new(gnutls_session_t *out, struct tls_creds *tc, int server,
-    const char *const *alpns, size_t n);
+		    const char *const *alpns, size_t n);
 
 /*
  * Copies the Ed25519 public key of the peer's certificate into pk. Returns 0,

@@ -18,12 +18,12 @@
 #define TURN_PERM_REFRESH_MS 240000
 #define TURN_CHAN_REFRESH_MS 540000
 #define TURN_CHECK_MS 15000
-#define TURN_REFRESH_TRIES 5	/* a Refresh gives up after 15.5 s (RTO 500) */
-#define TURN_RECHECK_MS 2000	/* refusals trigger a check at most this often */
+#define TURN_REFRESH_TRIES 5 /* a Refresh gives up after 15.5 s (RTO 500) */
+#define TURN_RECHECK_MS 2000 /* refusals trigger a check at most this often */
 #define TURN_MAX_TXNS 32
-#define TURN_MAX_STALE 3	/* 438 retries per request */
-#define TURN_MAX_MISMATCH 4	/* Allocate retries after clearing a 437 */
-#define TURN_DONE_TIDS 16	/* answered transactions remembered */
+#define TURN_MAX_STALE 3    /* 438 retries per request */
+#define TURN_MAX_MISMATCH 4 /* Allocate retries after clearing a 437 */
+#define TURN_DONE_TIDS 16   /* answered transactions remembered */
 #define TURN_TRANSPORT_UDP (17u << 24)
 
 enum txn_kind {
@@ -31,16 +31,16 @@ enum txn_kind {
 	TK_REFRESH,
 	TK_PERMISSION,
 	TK_CHANNEL,
-	TK_DEALLOC,	/* Refresh 0 asked by the owner */
-	TK_CLEAR,	/* Refresh 0 for a stale allocation of our 5-tuple (437) */
+	TK_DEALLOC, /* Refresh 0 asked by the owner */
+	TK_CLEAR,   /* Refresh 0 for a stale allocation of our 5-tuple (437) */
 };
 
 struct turn_txn {
 	struct stun_txn t;
 	enum txn_kind kind;
-	int idx;		/* permission or channel slot */
+	int idx; /* permission or channel slot */
 	int authed;
-	int stale;		/* 438 retries so far */
+	int stale; /* 438 retries so far */
 	uint8_t req[STUN_MAX_MSG];
 	size_t len;
 };
@@ -73,15 +73,15 @@ struct turn_client {
 	size_t realm_len, nonce_len;
 	uint8_t key[STUN_LT_KEY_LEN];
 	int have_key;
-	int cleared;		/* a 437 on Allocate was answered once */
-	int mismatches;		/* 437s since: the server frees lazily */
-	uint64_t retry_at;	/* next Allocate after a 437, 0: none */
-	int closing;		/* deallocation asked: no refreshes, no sends */
+	int cleared;       /* a 437 on Allocate was answered once */
+	int mismatches;    /* 437s since: the server frees lazily */
+	uint64_t retry_at; /* next Allocate after a 437, 0: none */
+	int closing;       /* deallocation asked: no refreshes, no sends */
 	uint32_t lifetime;
 	uint64_t refresh_at;
-	uint64_t confirmed_at;	/* last Allocate or Refresh success */
+	uint64_t confirmed_at; /* last Allocate or Refresh success */
 	struct turn_txn txns[TURN_MAX_TXNS];
-	uint8_t done_tids[TURN_DONE_TIDS][STUN_TID_LEN];	/* ring */
+	uint8_t done_tids[TURN_DONE_TIDS][STUN_TID_LEN]; /* ring */
 	size_t done_next;
 	struct turn_perm perms[TURN_MAX_PERMS];
 	struct turn_chan chans[TURN_MAX_CHANNELS];
@@ -92,14 +92,12 @@ static void turn_on_timer(uv_timer_t *t);
 
 /* ---- small helpers ---- */
 
-static uint64_t
-now_ms(struct turn_client *tc)
+static uint64_t now_ms(struct turn_client *tc)
 {
 	return uv_now(tc->loop);
 }
 
-static int
-same_ip(const union ms_addr *a, const union ms_addr *b)
+static int same_ip(const union ms_addr *a, const union ms_addr *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return 0;
@@ -110,12 +108,10 @@ same_ip(const union ms_addr *a, const union ms_addr *b)
 	return 0;
 }
 
-static void
-set_state(struct turn_client *tc, enum turn_state st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void set_state(struct turn_client *tc, enum turn_state st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static void
-set_state(struct turn_client *tc, enum turn_state st, const char *fmt, ...)
+static void set_state(struct turn_client *tc, enum turn_state st, const char *fmt, ...)
 {
 	char a[MS_ADDR_STRLEN];
 	va_list ap;
@@ -125,18 +121,15 @@ set_state(struct turn_client *tc, enum turn_state st, const char *fmt, ...)
 	va_end(ap);
 	tc->state = st;
 	if (st == TURN_FAILED)
-		log_warn("turn %s: %s", ms_addr_fmt(&tc->server, a, sizeof(a)),
-		    tc->reason);
+		log_warn("turn %s: %s", ms_addr_fmt(&tc->server, a, sizeof(a)), tc->reason);
 	else
-		log_info("turn %s: %s%s%s", ms_addr_fmt(&tc->server, a,
-		    sizeof(a)), turn_state_name(st), tc->reason[0] ? ": " : "",
-		    tc->reason);
+		log_info("turn %s: %s%s%s", ms_addr_fmt(&tc->server, a, sizeof(a)),
+			 turn_state_name(st), tc->reason[0] ? ": " : "", tc->reason);
 	if (tc->ev.on_state)
 		tc->ev.on_state(tc->ev.ud, st, tc->reason);
 }
 
-static void
-cancel_all(struct turn_client *tc)
+static void cancel_all(struct turn_client *tc)
 {
 	size_t i;
 
@@ -148,8 +141,7 @@ cancel_all(struct turn_client *tc)
 		tc->chans[i].pending = 0;
 }
 
-static void
-fail(struct turn_client *tc, const char *reason)
+static void fail(struct turn_client *tc, const char *reason)
 {
 	cancel_all(tc);
 	set_state(tc, TURN_FAILED, "%s", reason);
@@ -157,8 +149,7 @@ fail(struct turn_client *tc, const char *reason)
 
 /* ---- scheduling ---- */
 
-static void
-schedule(struct turn_client *tc)
+static void schedule(struct turn_client *tc)
 {
 	uint64_t next = UINT64_MAX, now = now_ms(tc);
 	size_t i;
@@ -172,26 +163,24 @@ schedule(struct turn_client *tc)
 		if (tc->refresh_at < next)
 			next = tc->refresh_at;
 		for (i = 0; i < TURN_MAX_PERMS; i++)
-			if (tc->perms[i].used && tc->perms[i].installed &&
-			    !tc->perms[i].pending && tc->perms[i].refresh_at < next)
+			if (tc->perms[i].used && tc->perms[i].installed && !tc->perms[i].pending &&
+			    tc->perms[i].refresh_at < next)
 				next = tc->perms[i].refresh_at;
 		for (i = 0; i < TURN_MAX_CHANNELS; i++)
-			if (tc->chans[i].used && tc->chans[i].bound &&
-			    !tc->chans[i].pending && tc->chans[i].refresh_at < next)
+			if (tc->chans[i].used && tc->chans[i].bound && !tc->chans[i].pending &&
+			    tc->chans[i].refresh_at < next)
 				next = tc->chans[i].refresh_at;
 	}
 	if (next == UINT64_MAX) {
 		uv_timer_stop(&tc->timer);
 		return;
 	}
-	uv_timer_start(&tc->timer, turn_on_timer, next > now ? next - now : 0,
-	    0);
+	uv_timer_start(&tc->timer, turn_on_timer, next > now ? next - now : 0, 0);
 }
 
 /* ---- requests ---- */
 
-static void
-add_auth(struct turn_client *tc, struct stun_builder *b)
+static void add_auth(struct turn_client *tc, struct stun_builder *b)
 {
 	stun_build_attr(b, STUN_A_USERNAME, tc->user, strlen(tc->user));
 	stun_build_attr(b, STUN_A_REALM, tc->realm, tc->realm_len);
@@ -199,8 +188,7 @@ add_auth(struct turn_client *tc, struct stun_builder *b)
 	stun_build_integrity(b, tc->key, sizeof(tc->key));
 }
 
-static uint16_t
-kind_method(enum txn_kind k)
+static uint16_t kind_method(enum txn_kind k)
 {
 	switch (k) {
 	case TK_ALLOCATE:
@@ -214,18 +202,19 @@ kind_method(enum txn_kind k)
 	}
 }
 
-static const char *
-kind_name(enum txn_kind k)
+static const char *kind_name(enum txn_kind k)
 {
-	static const char *const names[] = { "Allocate", "Refresh",
-	    "CreatePermission", "ChannelBind", "Refresh (deallocate)",
-	    "Refresh (clear old allocation)" };
+	static const char *const names[] = { "Allocate",
+					     "Refresh",
+					     "CreatePermission",
+					     "ChannelBind",
+					     "Refresh (deallocate)",
+					     "Refresh (clear old allocation)" };
 
 	return names[k];
 }
 
-static int
-build_request(struct turn_client *tc, struct turn_txn *x)
+static int build_request(struct turn_client *tc, struct turn_txn *x)
 {
 	struct stun_timing timing;
 	struct stun_builder b;
@@ -233,12 +222,10 @@ build_request(struct turn_client *tc, struct turn_txn *x)
 	int r;
 
 	stun_tid_new(tid);
-	stun_build_init(&b, x->req, sizeof(x->req), kind_method(x->kind),
-	    STUN_REQUEST, tid);
+	stun_build_init(&b, x->req, sizeof(x->req), kind_method(x->kind), STUN_REQUEST, tid);
 	switch (x->kind) {
 	case TK_ALLOCATE:
-		stun_build_u32(&b, STUN_A_REQUESTED_TRANSPORT,
-		    TURN_TRANSPORT_UDP);
+		stun_build_u32(&b, STUN_A_REQUESTED_TRANSPORT, TURN_TRANSPORT_UDP);
 		stun_build_u32(&b, STUN_A_LIFETIME, tc->cfg.lifetime_s);
 		break;
 	case TK_REFRESH:
@@ -249,14 +236,11 @@ build_request(struct turn_client *tc, struct turn_txn *x)
 		stun_build_u32(&b, STUN_A_LIFETIME, 0);
 		break;
 	case TK_PERMISSION:
-		stun_build_xor_addr(&b, STUN_A_XOR_PEER_ADDRESS,
-		    &tc->perms[x->idx].ip);
+		stun_build_xor_addr(&b, STUN_A_XOR_PEER_ADDRESS, &tc->perms[x->idx].ip);
 		break;
 	case TK_CHANNEL:
-		stun_build_u32(&b, STUN_A_CHANNEL_NUMBER,
-		    (uint32_t)tc->chans[x->idx].num << 16);
-		stun_build_xor_addr(&b, STUN_A_XOR_PEER_ADDRESS,
-		    &tc->chans[x->idx].peer);
+		stun_build_u32(&b, STUN_A_CHANNEL_NUMBER, (uint32_t)tc->chans[x->idx].num << 16);
+		stun_build_xor_addr(&b, STUN_A_XOR_PEER_ADDRESS, &tc->chans[x->idx].peer);
 		break;
 	}
 	x->authed = tc->have_key;
@@ -276,16 +260,14 @@ build_request(struct turn_client *tc, struct turn_txn *x)
 	return 0;
 }
 
-static void
-txn_send(struct turn_client *tc, struct turn_txn *x)
+static void txn_send(struct turn_client *tc, struct turn_txn *x)
 {
 	if (magicsock_send_to(tc->ms, &tc->server, x->req, x->len) < 0)
 		tc->st.tx_errors++;
 }
 
 /* Starts a transaction; -EBUSY when all slots are in flight. */
-static int
-start_request(struct turn_client *tc, enum txn_kind kind, int idx)
+static int start_request(struct turn_client *tc, enum txn_kind kind, int idx)
 {
 	struct turn_txn *x = NULL;
 	size_t i;
@@ -312,8 +294,7 @@ start_request(struct turn_client *tc, enum txn_kind kind, int idx)
 }
 
 /* Same request, new transaction id (after a 401 or 438). */
-static void
-restart_request(struct turn_client *tc, struct turn_txn *x)
+static void restart_request(struct turn_client *tc, struct turn_txn *x)
 {
 	if (build_request(tc, x) < 0) {
 		fail(tc, "request too large for the server's realm and nonce");
@@ -322,33 +303,28 @@ restart_request(struct turn_client *tc, struct turn_txn *x)
 	txn_send(tc, x);
 }
 
-static void
-start_allocate(struct turn_client *tc)
+static void start_allocate(struct turn_client *tc)
 {
 	if (start_request(tc, TK_ALLOCATE, 0) < 0)
 		fail(tc, "cannot build the Allocate request");
 }
 
 /* Installs what the owner asked for before the allocation existed. */
-static void
-start_pending_paths(struct turn_client *tc)
+static void start_pending_paths(struct turn_client *tc)
 {
 	size_t i;
 
 	for (i = 0; i < TURN_MAX_CHANNELS; i++)
-		if (tc->chans[i].used && !tc->chans[i].bound &&
-		    !tc->chans[i].pending)
+		if (tc->chans[i].used && !tc->chans[i].bound && !tc->chans[i].pending)
 			start_request(tc, TK_CHANNEL, (int)i);
 	for (i = 0; i < TURN_MAX_PERMS; i++)
-		if (tc->perms[i].used && !tc->perms[i].installed &&
-		    !tc->perms[i].pending)
+		if (tc->perms[i].used && !tc->perms[i].installed && !tc->perms[i].pending)
 			start_request(tc, TK_PERMISSION, (int)i);
 }
 
 /* ---- responses ---- */
 
-static int
-take_nonce(struct turn_client *tc, const struct stun_msg *m)
+static int take_nonce(struct turn_client *tc, const struct stun_msg *m)
 {
 	if (m->nonce == NULL || m->nonce_len == 0)
 		return -EPROTO;
@@ -362,8 +338,7 @@ take_nonce(struct turn_client *tc, const struct stun_msg *m)
 	}
 	memcpy(tc->nonce, m->nonce, m->nonce_len);
 	tc->nonce_len = m->nonce_len;
-	if (stun_lt_key(tc->key, tc->user, tc->realm, tc->realm_len,
-	    tc->pass) < 0)
+	if (stun_lt_key(tc->key, tc->user, tc->realm, tc->realm_len, tc->pass) < 0)
 		return -EPROTO;
 	tc->have_key = 1;
 	return 0;
@@ -375,9 +350,8 @@ take_nonce(struct turn_client *tc, const struct stun_msg *m)
  * without it, and coturn sends 437 unsigned. Without a key only errors are believable (a spoofer would
  * need the transaction id, and an error only makes us ask again or fail).
  */
-static int
-trusted(struct turn_client *tc, const struct turn_txn *x,
-    const struct stun_msg *m, const uint8_t *pkt, size_t len)
+static int trusted(struct turn_client *tc, const struct turn_txn *x, const struct stun_msg *m,
+		   const uint8_t *pkt, size_t len)
 {
 	int code = m->has_error ? m->error_code : 0;
 
@@ -385,20 +359,18 @@ trusted(struct turn_client *tc, const struct turn_txn *x,
 	if (!tc->have_key)
 		return m->cls == STUN_ERROR;
 	if (m->mi_off || m->mi256_off)
-		return stun_check_integrity(pkt, len, m, tc->key,
-		    sizeof(tc->key));
+		return stun_check_integrity(pkt, len, m, tc->key, sizeof(tc->key));
 	if (m->cls != STUN_ERROR)
 		return 0;
-	return !x->authed || code == 400 || code == 401 || code == 420 ||
-	    code == 437 || code == 438;
+	return !x->authed || code == 400 || code == 401 || code == 420 || code == 437 ||
+	       code == 438;
 }
 
 /*
  * A minute of slack on long lifetimes, half of a short one; never longer
  * than the liveness check period (see turn.h).
  */
-static uint64_t
-refresh_period(const struct turn_client *tc)
+static uint64_t refresh_period(const struct turn_client *tc)
 {
 	uint64_t period;
 
@@ -411,8 +383,7 @@ refresh_period(const struct turn_client *tc)
 	return period < tc->cfg.check_ms ? period : tc->cfg.check_ms;
 }
 
-static void
-on_allocated(struct turn_client *tc, const struct stun_msg *m)
+static void on_allocated(struct turn_client *tc, const struct stun_msg *m)
 {
 	char r[MS_ADDR_STRLEN], s[MS_ADDR_STRLEN];
 
@@ -427,14 +398,12 @@ on_allocated(struct turn_client *tc, const struct stun_msg *m)
 	tc->confirmed_at = now_ms(tc);
 	tc->refresh_at = tc->confirmed_at + refresh_period(tc);
 	set_state(tc, TURN_ALLOCATED, "relayed %s, mapped %s, lifetime %u s",
-	    ms_addr_fmt(&tc->relayed, r, sizeof(r)),
-	    ms_addr_fmt(&tc->reflexive, s, sizeof(s)), tc->lifetime);
+		  ms_addr_fmt(&tc->relayed, r, sizeof(r)),
+		  ms_addr_fmt(&tc->reflexive, s, sizeof(s)), tc->lifetime);
 	start_pending_paths(tc);
 }
 
-static void
-on_success(struct turn_client *tc, struct turn_txn *x,
-    const struct stun_msg *m)
+static void on_success(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 {
 	uint64_t now = now_ms(tc);
 
@@ -472,8 +441,7 @@ on_success(struct turn_client *tc, struct turn_txn *x,
 	}
 }
 
-static void
-on_path_error(struct turn_client *tc, struct turn_txn *x, const char *what)
+static void on_path_error(struct turn_client *tc, struct turn_txn *x, const char *what)
 {
 	char a[MS_ADDR_STRLEN];
 	uint64_t check = tc->confirmed_at + TURN_RECHECK_MS;
@@ -482,22 +450,21 @@ on_path_error(struct turn_client *tc, struct turn_txn *x, const char *what)
 	/* A server that lost our allocation refuses these first (coturn: 400
 	 * or 437): check the allocation soon rather than at the next period,
 	 * but not once per refusal (the owner may ask again at every send). */
-	if (tc->state == TURN_ALLOCATED && !tc->closing &&
-	    tc->refresh_at != UINT64_MAX && check < tc->refresh_at)
+	if (tc->state == TURN_ALLOCATED && !tc->closing && tc->refresh_at != UINT64_MAX &&
+	    check < tc->refresh_at)
 		tc->refresh_at = check;
 	if (x->kind == TK_PERMISSION) {
 		log_warn("turn: CreatePermission for %s refused: %s",
-		    ms_addr_fmt(&tc->perms[x->idx].ip, a, sizeof(a)), what);
+			 ms_addr_fmt(&tc->perms[x->idx].ip, a, sizeof(a)), what);
 		memset(&tc->perms[x->idx], 0, sizeof(tc->perms[0]));
 	} else {
 		log_warn("turn: ChannelBind for %s refused: %s",
-		    ms_addr_fmt(&tc->chans[x->idx].peer, a, sizeof(a)), what);
+			 ms_addr_fmt(&tc->chans[x->idx].peer, a, sizeof(a)), what);
 		memset(&tc->chans[x->idx], 0, sizeof(tc->chans[0]));
 	}
 }
 
-static void
-on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
+static void on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 {
 	char why[TURN_REASON_LEN];
 	int code = m->has_error ? m->error_code : 0;
@@ -506,7 +473,7 @@ on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 		snprintf(why, sizeof(why), "%d %s", code, m->reason);
 	else
 		snprintf(why, sizeof(why), "unusable %s response",
-		    m->cls == STUN_ERROR ? "error" : "success");
+			 m->cls == STUN_ERROR ? "error" : "success");
 	/* The first request of each kind may go out before we know a realm. */
 	if (code == 401 && !x->authed) {
 		if (take_nonce(tc, m) < 0) {
@@ -542,8 +509,7 @@ on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 		fail(tc, why);
 		break;
 	case TK_REFRESH:
-		snprintf(why, sizeof(why), "allocation lost: %d %s", code,
-		    m->reason);
+		snprintf(why, sizeof(why), "allocation lost: %d %s", code, m->reason);
 		fail(tc, why);
 		break;
 	case TK_PERMISSION:
@@ -559,8 +525,7 @@ on_error(struct turn_client *tc, struct turn_txn *x, const struct stun_msg *m)
 	}
 }
 
-static int
-answered_before(const struct turn_client *tc, const uint8_t *tid)
+static int answered_before(const struct turn_client *tc, const uint8_t *tid)
 {
 	size_t i;
 
@@ -570,29 +535,25 @@ answered_before(const struct turn_client *tc, const uint8_t *tid)
 	return 0;
 }
 
-static int
-handle_response(struct turn_client *tc, const struct stun_msg *m,
-    const uint8_t *pkt, size_t len)
+static int handle_response(struct turn_client *tc, const struct stun_msg *m, const uint8_t *pkt,
+			   size_t len)
 {
 	struct turn_txn *x = NULL;
 	size_t i;
 
 	for (i = 0; i < TURN_MAX_TXNS && x == NULL; i++)
-		if (tc->txns[i].t.active && memcmp(tc->txns[i].t.tid, m->tid,
-		    STUN_TID_LEN) == 0)
+		if (tc->txns[i].t.active && memcmp(tc->txns[i].t.tid, m->tid, STUN_TID_LEN) == 0)
 			x = &tc->txns[i];
 	if (x == NULL && answered_before(tc, m->tid)) {
 		/* The answer to a retransmission of a finished request. */
 		tc->st.rx_late++;
 		return 1;
 	}
-	if (x == NULL || m->method != kind_method(x->kind) ||
-	    !trusted(tc, x, m, pkt, len)) {
+	if (x == NULL || m->method != kind_method(x->kind) || !trusted(tc, x, m, pkt, len)) {
 		tc->st.rx_spoofed++;
 		log_debug("turn: dropped a %s answer (method %#x, error %d): %s",
-		    m->cls == STUN_SUCCESS ? "success" : "error", m->method,
-		    m->error_code, x == NULL ? "no such transaction" :
-		    "not authentic");
+			  m->cls == STUN_SUCCESS ? "success" : "error", m->method, m->error_code,
+			  x == NULL ? "no such transaction" : "not authentic");
 		return 1;
 	}
 	x->t.active = 0;
@@ -603,8 +564,8 @@ handle_response(struct turn_client *tc, const struct stun_msg *m,
 	else if (x->kind == TK_CHANNEL)
 		tc->chans[x->idx].pending = 0;
 	log_debug("turn: %s%s answered %d", kind_name(x->kind),
-	    x->authed ? "" : " (unauthenticated)",
-	    m->cls == STUN_SUCCESS ? 200 : m->error_code);
+		  x->authed ? "" : " (unauthenticated)",
+		  m->cls == STUN_SUCCESS ? 200 : m->error_code);
 	if (m->cls == STUN_SUCCESS && m->unknown_required == 0) {
 		on_success(tc, x, m);
 	} else {
@@ -619,17 +580,14 @@ handle_response(struct turn_client *tc, const struct stun_msg *m,
 	return 1;
 }
 
-static void
-deliver(struct turn_client *tc, const union ms_addr *peer,
-    const uint8_t *buf, size_t len)
+static void deliver(struct turn_client *tc, const union ms_addr *peer, const uint8_t *buf,
+		    size_t len)
 {
 	if (tc->ev.on_data)
 		tc->ev.on_data(tc->ev.ud, peer, buf, len);
 }
 
-int
-turn_client_input(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+int turn_client_input(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct turn_client *tc = ud;
 	struct stun_msg m;
@@ -657,9 +615,7 @@ turn_client_input(void *ud, const uint8_t *pkt, size_t len,
 	return 1;
 }
 
-int
-turn_client_channel_input(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+int turn_client_channel_input(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct turn_client *tc = ud;
 	uint16_t num;
@@ -674,8 +630,8 @@ turn_client_channel_input(void *ud, const uint8_t *pkt, size_t len,
 	num = (uint16_t)(pkt[0] << 8 | pkt[1]);
 	dlen = (size_t)(pkt[2] << 8 | pkt[3]);
 	/* Padding to 4 bytes is allowed after the data, nothing more. */
-	if (num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX ||
-	    dlen > len - 4 || len - 4 - dlen > 3) {
+	if (num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX || dlen > len - 4 ||
+	    len - 4 - dlen > 3) {
 		tc->st.rx_bad++;
 		return 1;
 	}
@@ -692,8 +648,7 @@ turn_client_channel_input(void *ud, const uint8_t *pkt, size_t len,
 
 /* ---- timer ---- */
 
-static void
-on_timeout(struct turn_client *tc, struct turn_txn *x)
+static void on_timeout(struct turn_client *tc, struct turn_txn *x)
 {
 	switch (x->kind) {
 	case TK_ALLOCATE:
@@ -719,8 +674,7 @@ on_timeout(struct turn_client *tc, struct turn_txn *x)
 	}
 }
 
-static void
-run_txns(struct turn_client *tc, uint64_t now)
+static void run_txns(struct turn_client *tc, uint64_t now)
 {
 	size_t i;
 	int r;
@@ -737,8 +691,7 @@ run_txns(struct turn_client *tc, uint64_t now)
 }
 
 /* When all slots are busy the refresh is tried again a second later. */
-static void
-run_refreshes(struct turn_client *tc, uint64_t now)
+static void run_refreshes(struct turn_client *tc, uint64_t now)
 {
 	size_t i;
 
@@ -752,8 +705,7 @@ run_refreshes(struct turn_client *tc, uint64_t now)
 	for (i = 0; i < TURN_MAX_PERMS; i++) {
 		struct turn_perm *p = &tc->perms[i];
 
-		if (!p->used || !p->installed || p->pending ||
-		    p->refresh_at > now)
+		if (!p->used || !p->installed || p->pending || p->refresh_at > now)
 			continue;
 		if (start_request(tc, TK_PERMISSION, (int)i) < 0)
 			p->refresh_at = now + 1000;
@@ -768,8 +720,7 @@ run_refreshes(struct turn_client *tc, uint64_t now)
 	}
 }
 
-static void
-turn_on_timer(uv_timer_t *t)
+static void turn_on_timer(uv_timer_t *t)
 {
 	struct turn_client *tc = t->data;
 	uint64_t now = now_ms(tc);
@@ -785,11 +736,9 @@ turn_on_timer(uv_timer_t *t)
 
 /* ---- public API ---- */
 
-int
-turn_client_new(struct turn_client **out, uv_loop_t *loop,
-    struct magicsock *ms, const union ms_addr *server, const char *user,
-    const char *pass, const struct turn_events *ev,
-    const struct turn_config *cfg)
+int turn_client_new(struct turn_client **out, uv_loop_t *loop, struct magicsock *ms,
+		    const union ms_addr *server, const char *user, const char *pass,
+		    const struct turn_events *ev, const struct turn_config *cfg)
 {
 	struct turn_client *tc;
 	int r;
@@ -831,8 +780,7 @@ turn_client_new(struct turn_client **out, uv_loop_t *loop,
 	return 0;
 }
 
-static void
-on_closed(uv_handle_t *h)
+static void on_closed(uv_handle_t *h)
 {
 	struct turn_client *tc = h->data;
 
@@ -841,8 +789,7 @@ on_closed(uv_handle_t *h)
 	free(tc);
 }
 
-void
-turn_client_free(struct turn_client *tc)
+void turn_client_free(struct turn_client *tc)
 {
 	struct turn_txn x;
 
@@ -858,8 +805,7 @@ turn_client_free(struct turn_client *tc)
 	uv_close((uv_handle_t *)&tc->timer, on_closed);
 }
 
-int
-turn_client_deallocate(struct turn_client *tc)
+int turn_client_deallocate(struct turn_client *tc)
 {
 	if (tc->state != TURN_ALLOCATED || tc->closing)
 		return -ENOTCONN;
@@ -868,16 +814,14 @@ turn_client_deallocate(struct turn_client *tc)
 	return start_request(tc, TK_DEALLOC, 0);
 }
 
-enum turn_state
-turn_client_state(const struct turn_client *tc, const char **reason)
+enum turn_state turn_client_state(const struct turn_client *tc, const char **reason)
 {
 	if (reason)
 		*reason = tc->reason;
 	return tc->state;
 }
 
-const char *
-turn_state_name(enum turn_state st)
+const char *turn_state_name(enum turn_state st)
 {
 	switch (st) {
 	case TURN_ALLOCATING:
@@ -892,8 +836,7 @@ turn_state_name(enum turn_state st)
 	return "unknown";
 }
 
-int
-turn_relayed_addr(const struct turn_client *tc, union ms_addr *out)
+int turn_relayed_addr(const struct turn_client *tc, union ms_addr *out)
 {
 	if (tc->state != TURN_ALLOCATED)
 		return -ENOTCONN;
@@ -901,8 +844,7 @@ turn_relayed_addr(const struct turn_client *tc, union ms_addr *out)
 	return 0;
 }
 
-int
-turn_reflexive_addr(const struct turn_client *tc, union ms_addr *out)
+int turn_reflexive_addr(const struct turn_client *tc, union ms_addr *out)
 {
 	if (tc->state != TURN_ALLOCATED)
 		return -ENOTCONN;
@@ -910,14 +852,12 @@ turn_reflexive_addr(const struct turn_client *tc, union ms_addr *out)
 	return 0;
 }
 
-const union ms_addr *
-turn_server_addr(const struct turn_client *tc)
+const union ms_addr *turn_server_addr(const struct turn_client *tc)
 {
 	return &tc->server;
 }
 
-static struct turn_perm *
-perm_find(struct turn_client *tc, const union ms_addr *peer, int create)
+static struct turn_perm *perm_find(struct turn_client *tc, const union ms_addr *peer, int create)
 {
 	struct turn_perm *free_slot = NULL;
 	size_t i;
@@ -940,8 +880,7 @@ perm_find(struct turn_client *tc, const union ms_addr *peer, int create)
 	return free_slot;
 }
 
-int
-turn_permit(struct turn_client *tc, const union ms_addr *peer)
+int turn_permit(struct turn_client *tc, const union ms_addr *peer)
 {
 	struct turn_perm *p;
 
@@ -955,8 +894,7 @@ turn_permit(struct turn_client *tc, const union ms_addr *peer)
 	return 0;
 }
 
-int
-turn_bind_channel(struct turn_client *tc, const union ms_addr *peer)
+int turn_bind_channel(struct turn_client *tc, const union ms_addr *peer)
 {
 	struct turn_chan *c = NULL;
 	size_t i;
@@ -982,21 +920,17 @@ turn_bind_channel(struct turn_client *tc, const union ms_addr *peer)
 	return 0;
 }
 
-uint16_t
-turn_channel_of(const struct turn_client *tc, const union ms_addr *peer)
+uint16_t turn_channel_of(const struct turn_client *tc, const union ms_addr *peer)
 {
 	size_t i;
 
 	for (i = 0; i < TURN_MAX_CHANNELS; i++)
-		if (tc->chans[i].used && tc->chans[i].bound &&
-		    ms_addr_eq(&tc->chans[i].peer, peer))
+		if (tc->chans[i].used && tc->chans[i].bound && ms_addr_eq(&tc->chans[i].peer, peer))
 			return tc->chans[i].num;
 	return 0;
 }
 
-static int
-send_channel(struct turn_client *tc, uint16_t num, const uint8_t *buf,
-    size_t len)
+static int send_channel(struct turn_client *tc, uint16_t num, const uint8_t *buf, size_t len)
 {
 	uint8_t pkt[4 + TURN_MAX_DATA];
 	int r;
@@ -1015,9 +949,8 @@ send_channel(struct turn_client *tc, uint16_t num, const uint8_t *buf,
 	return 0;
 }
 
-static int
-send_indication(struct turn_client *tc, const union ms_addr *peer,
-    const uint8_t *buf, size_t len)
+static int send_indication(struct turn_client *tc, const union ms_addr *peer, const uint8_t *buf,
+			   size_t len)
 {
 	struct stun_builder b;
 	uint8_t pkt[STUN_MAX_MSG], tid[STUN_TID_LEN];
@@ -1040,9 +973,7 @@ send_indication(struct turn_client *tc, const union ms_addr *peer,
 	return 0;
 }
 
-int
-turn_send(struct turn_client *tc, const union ms_addr *peer,
-    const uint8_t *buf, size_t len)
+int turn_send(struct turn_client *tc, const union ms_addr *peer, const uint8_t *buf, size_t len)
 {
 	uint16_t num;
 	int r;
@@ -1061,8 +992,7 @@ turn_send(struct turn_client *tc, const union ms_addr *peer,
 	return send_indication(tc, peer, buf, len);
 }
 
-void
-turn_client_get_stats(const struct turn_client *tc, struct turn_stats *st)
+void turn_client_get_stats(const struct turn_client *tc, struct turn_stats *st)
 {
 	*st = tc->st;
 }

@@ -61,65 +61,62 @@
 #define TURN_MAX_CHANNELS 64
 #define TURN_CHANNEL_MIN 0x4000
 #define TURN_CHANNEL_MAX 0x4fff
-#define TURN_MAX_DATA 1900	/* payload per send; the framing stays < 2048 */
+#define TURN_MAX_DATA 1900 /* payload per send; the framing stays < 2048 */
 #define TURN_REASON_LEN 192
 
 enum turn_state {
 	TURN_ALLOCATING = 0,
 	TURN_ALLOCATED,
-	TURN_FAILED,		/* see the reason; the owner may start over */
-	TURN_CLOSED,		/* deallocated on request */
+	TURN_FAILED, /* see the reason; the owner may start over */
+	TURN_CLOSED, /* deallocated on request */
 };
 
 struct turn_events {
 	void (*on_state)(void *ud, enum turn_state st, const char *reason);
-	void (*on_data)(void *ud, const union ms_addr *peer,
-	    const uint8_t *buf, size_t len);
+	void (*on_data)(void *ud, const union ms_addr *peer, const uint8_t *buf, size_t len);
 	void *ud;
 };
 
 struct turn_config {
-	uint32_t lifetime_s;		/* requested lifetime, 0: 600 */
-	uint32_t perm_refresh_ms;	/* 0: 240000 (permissions last 300 s) */
-	uint32_t chan_refresh_ms;	/* 0: 540000 (channels last 600 s) */
-	uint32_t refresh_ms;		/* allocation refresh period, 0: from
+	uint32_t lifetime_s;       /* requested lifetime, 0: 600 */
+	uint32_t perm_refresh_ms;  /* 0: 240000 (permissions last 300 s) */
+	uint32_t chan_refresh_ms;  /* 0: 540000 (channels last 600 s) */
+	uint32_t refresh_ms;       /* allocation refresh period, 0: from
 					 * the granted lifetime (tests: coturn
 					 * never grants under 600 s), capped by
 					 * check_ms */
-	uint32_t check_ms;		/* liveness Refresh period, 0: 15000 */
-	struct stun_timing timing;	/* retransmissions, 0s: RFC 8489 */
+	uint32_t check_ms;         /* liveness Refresh period, 0: 15000 */
+	struct stun_timing timing; /* retransmissions, 0s: RFC 8489 */
 };
 
 struct turn_stats {
-	uint64_t tx_send;		/* Send indications */
-	uint64_t tx_channel;		/* ChannelData */
-	uint64_t rx_data;		/* Data indications delivered */
-	uint64_t rx_channel;		/* ChannelData delivered */
-	uint64_t rx_spoofed;		/* bad integrity, unknown transaction */
-	uint64_t rx_late;		/* second answer to a retransmission */
-	uint64_t rx_bad;		/* from the server but malformed */
+	uint64_t tx_send;    /* Send indications */
+	uint64_t tx_channel; /* ChannelData */
+	uint64_t rx_data;    /* Data indications delivered */
+	uint64_t rx_channel; /* ChannelData delivered */
+	uint64_t rx_spoofed; /* bad integrity, unknown transaction */
+	uint64_t rx_late;    /* second answer to a retransmission */
+	uint64_t rx_bad;     /* from the server but malformed */
 	uint64_t rx_unknown_channel;
-	uint64_t refreshes;		/* successful allocation refreshes */
-	uint64_t stale_nonces;		/* 438 answers followed */
-	uint64_t perm_errors;		/* CreatePermission / ChannelBind refused */
+	uint64_t refreshes;    /* successful allocation refreshes */
+	uint64_t stale_nonces; /* 438 answers followed */
+	uint64_t perm_errors;  /* CreatePermission / ChannelBind refused */
 	uint64_t tx_errors;
 	int has_rtt;
-	uint32_t rtt_ms;	/* last request answered at its first try */
+	uint32_t rtt_ms; /* last request answered at its first try */
 };
 
 struct turn_client;
 
-int turn_client_new(struct turn_client **out, uv_loop_t *loop,
-    struct magicsock *ms, const union ms_addr *server, const char *user,
-    const char *pass, const struct turn_events *ev,
-    const struct turn_config *cfg);
+int turn_client_new(struct turn_client **out, uv_loop_t *loop, struct magicsock *ms,
+		    const union ms_addr *server, const char *user, const char *pass,
+		    const struct turn_events *ev, const struct turn_config *cfg);
 void turn_client_free(struct turn_client *tc);
 
 /* Refresh with lifetime 0 as a transaction: TURN_CLOSED when answered. */
 int turn_client_deallocate(struct turn_client *tc);
 
-enum turn_state turn_client_state(const struct turn_client *tc,
-    const char **reason);
+enum turn_state turn_client_state(const struct turn_client *tc, const char **reason);
 const char *turn_state_name(enum turn_state st);
 /* 0, or -ENOTCONN while not allocated. */
 int turn_relayed_addr(const struct turn_client *tc, union ms_addr *out);
@@ -134,21 +131,16 @@ const union ms_addr *turn_server_addr(const struct turn_client *tc);
 int turn_permit(struct turn_client *tc, const union ms_addr *peer);
 int turn_bind_channel(struct turn_client *tc, const union ms_addr *peer);
 /* The bound channel number for peer, 0 when none is bound (yet). */
-uint16_t turn_channel_of(const struct turn_client *tc,
-    const union ms_addr *peer);
+uint16_t turn_channel_of(const struct turn_client *tc, const union ms_addr *peer);
 
 /* 0, -ENOTCONN (not allocated), -EMSGSIZE, or the send error. */
-int turn_send(struct turn_client *tc, const union ms_addr *peer,
-    const uint8_t *buf, size_t len);
+int turn_send(struct turn_client *tc, const union ms_addr *peer, const uint8_t *buf, size_t len);
 
 /* stun_sink_fn for the STUN class: 1 when the packet was ours. */
-int turn_client_input(void *tc, const uint8_t *pkt, size_t len,
-    const union ms_addr *from);
+int turn_client_input(void *tc, const uint8_t *pkt, size_t len, const union ms_addr *from);
 /* stun_sink_fn for the TURN class (ChannelData). */
-int turn_client_channel_input(void *tc, const uint8_t *pkt, size_t len,
-    const union ms_addr *from);
+int turn_client_channel_input(void *tc, const uint8_t *pkt, size_t len, const union ms_addr *from);
 
-void turn_client_get_stats(const struct turn_client *tc,
-    struct turn_stats *st);
+void turn_client_get_stats(const struct turn_client *tc, struct turn_stats *st);
 
 #endif

@@ -8,11 +8,9 @@
 
 #include "util/base58.h"
 
-static const char b58_alphabet[] =
-    "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+static const char b58_alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
-static int
-b58_value(char c)
+static int b58_value(char c)
 {
 	const char *p;
 
@@ -22,8 +20,7 @@ b58_value(char c)
 	return p == NULL ? -1 : (int)(p - b58_alphabet);
 }
 
-int
-base58_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
+int base58_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
 {
 	uint8_t digits[BASE58_MAX_CHARS];
 	size_t zeros = 0, ndig = 0, i, j, n;
@@ -56,8 +53,7 @@ base58_encode(const uint8_t *in, size_t len, char *out, size_t out_cap)
 	return (int)n;
 }
 
-int
-base58_decode(const char *s, uint8_t *out, size_t out_cap)
+int base58_decode(const char *s, uint8_t *out, size_t out_cap)
 {
 	uint8_t bytes[BASE58_MAX_CHARS];
 	size_t slen, zeros = 0, nbytes = 0, i, j, n;

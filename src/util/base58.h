@@ -19,7 +19,7 @@
 /* ceil(256 * log(256) / log(58)) = 350 */
 #define BASE58_MAX_CHARS 350
 /* Buffer size that always suffices for encoding len bytes (with NUL). */
-#define BASE58_ENCODED_CAP(len) ((len) * 138 / 100 + 2)
+#define BASE58_ENCODED_CAP(len) ((len)*138 / 100 + 2)
 
 /* Writes a NUL-terminated string into out (out_cap bytes including NUL).
  * Returns the string length, -EMSGSIZE or -ENOSPC. */

@@ -35,21 +35,17 @@ struct output {
 	uint32_t flags;
 };
 
-static uint32_t
-rotr32(uint32_t w, unsigned c)
+static uint32_t rotr32(uint32_t w, unsigned c)
 {
 	return (w >> c) | (w << (32 - c));
 }
 
-static uint32_t
-load32_le(const uint8_t *p)
+static uint32_t load32_le(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void
-store32_le(uint8_t *p, uint32_t w)
+static void store32_le(uint8_t *p, uint32_t w)
 {
 	p[0] = (uint8_t)w;
 	p[1] = (uint8_t)(w >> 8);
@@ -57,8 +53,7 @@ store32_le(uint8_t *p, uint32_t w)
 	p[3] = (uint8_t)(w >> 24);
 }
 
-static void
-g(uint32_t s[16], int a, int b, int c, int d, uint32_t mx, uint32_t my)
+static void g(uint32_t s[16], int a, int b, int c, int d, uint32_t mx, uint32_t my)
 {
 	s[a] = s[a] + s[b] + mx;
 	s[d] = rotr32(s[d] ^ s[a], 16);
@@ -70,8 +65,7 @@ g(uint32_t s[16], int a, int b, int c, int d, uint32_t mx, uint32_t my)
 	s[b] = rotr32(s[b] ^ s[c], 7);
 }
 
-static void
-round_fn(uint32_t s[16], const uint32_t m[16])
+static void round_fn(uint32_t s[16], const uint32_t m[16])
 {
 	g(s, 0, 4, 8, 12, m[0], m[1]);
 	g(s, 1, 5, 9, 13, m[2], m[3]);
@@ -83,9 +77,8 @@ round_fn(uint32_t s[16], const uint32_t m[16])
 	g(s, 3, 4, 9, 14, m[14], m[15]);
 }
 
-static void
-compress(const uint32_t cv[8], const uint32_t block[16], uint64_t counter,
-    uint32_t block_len, uint32_t flags, uint32_t out[16])
+static void compress(const uint32_t cv[8], const uint32_t block[16], uint64_t counter,
+		     uint32_t block_len, uint32_t flags, uint32_t out[16])
 {
 	uint32_t s[16], m[16], t[16];
 	int r, i;
@@ -111,8 +104,7 @@ compress(const uint32_t cv[8], const uint32_t block[16], uint64_t counter,
 	}
 }
 
-static void
-block_words(const uint8_t bytes[BLAKE3_BLOCK_LEN], uint32_t words[16])
+static void block_words(const uint8_t bytes[BLAKE3_BLOCK_LEN], uint32_t words[16])
 {
 	int i;
 
@@ -120,8 +112,7 @@ block_words(const uint8_t bytes[BLAKE3_BLOCK_LEN], uint32_t words[16])
 		words[i] = load32_le(bytes + 4 * i);
 }
 
-static void
-output_cv(const struct output *o, uint32_t cv[8])
+static void output_cv(const struct output *o, uint32_t cv[8])
 {
 	uint32_t full[16];
 
@@ -129,28 +120,24 @@ output_cv(const struct output *o, uint32_t cv[8])
 	memcpy(cv, full, 8 * sizeof(uint32_t));
 }
 
-static void
-chunk_init(struct blake3_chunk *c, uint64_t counter)
+static void chunk_init(struct blake3_chunk *c, uint64_t counter)
 {
 	memset(c, 0, sizeof(*c));
 	memcpy(c->cv, blake3_iv, sizeof(c->cv));
 	c->counter = counter;
 }
 
-static size_t
-chunk_len(const struct blake3_chunk *c)
+static size_t chunk_len(const struct blake3_chunk *c)
 {
 	return (size_t)c->blocks_compressed * BLAKE3_BLOCK_LEN + c->block_len;
 }
 
-static uint32_t
-chunk_start_flag(const struct blake3_chunk *c)
+static uint32_t chunk_start_flag(const struct blake3_chunk *c)
 {
 	return c->blocks_compressed == 0 ? CHUNK_START : 0;
 }
 
-static void
-chunk_update(struct blake3_chunk *c, const uint8_t *in, size_t len)
+static void chunk_update(struct blake3_chunk *c, const uint8_t *in, size_t len)
 {
 	uint32_t words[16], out[16];
 	size_t take;
@@ -160,8 +147,8 @@ chunk_update(struct blake3_chunk *c, const uint8_t *in, size_t len)
 		 * the chunk's last block must carry CHUNK_END. */
 		if (c->block_len == BLAKE3_BLOCK_LEN) {
 			block_words(c->block, words);
-			compress(c->cv, words, c->counter, BLAKE3_BLOCK_LEN,
-			    chunk_start_flag(c), out);
+			compress(c->cv, words, c->counter, BLAKE3_BLOCK_LEN, chunk_start_flag(c),
+				 out);
 			memcpy(c->cv, out, sizeof(c->cv));
 			c->blocks_compressed++;
 			c->block_len = 0;
@@ -177,8 +164,7 @@ chunk_update(struct blake3_chunk *c, const uint8_t *in, size_t len)
 	}
 }
 
-static void
-chunk_output(const struct blake3_chunk *c, struct output *o)
+static void chunk_output(const struct blake3_chunk *c, struct output *o)
 {
 	memcpy(o->cv, c->cv, sizeof(o->cv));
 	block_words(c->block, o->block);
@@ -187,9 +173,7 @@ chunk_output(const struct blake3_chunk *c, struct output *o)
 	o->flags = chunk_start_flag(c) | CHUNK_END;
 }
 
-static void
-parent_output(const uint32_t left[8], const uint32_t right[8],
-    struct output *o)
+static void parent_output(const uint32_t left[8], const uint32_t right[8], struct output *o)
 {
 	memcpy(o->cv, blake3_iv, sizeof(o->cv));
 	memcpy(o->block, left, 8 * sizeof(uint32_t));
@@ -201,8 +185,7 @@ parent_output(const uint32_t left[8], const uint32_t right[8],
 
 /* total_chunks counts chunks finished so far; each trailing zero bit in it
  * is a completed subtree whose two halves can be merged now. */
-static void
-push_chunk_cv(struct blake3_hasher *h, uint32_t cv[8], uint64_t total_chunks)
+static void push_chunk_cv(struct blake3_hasher *h, uint32_t cv[8], uint64_t total_chunks)
 {
 	struct output o;
 
@@ -216,15 +199,13 @@ push_chunk_cv(struct blake3_hasher *h, uint32_t cv[8], uint64_t total_chunks)
 	h->stack_len++;
 }
 
-void
-blake3_init(struct blake3_hasher *h)
+void blake3_init(struct blake3_hasher *h)
 {
 	memset(h, 0, sizeof(*h));
 	chunk_init(&h->chunk, 0);
 }
 
-void
-blake3_update(struct blake3_hasher *h, const void *data, size_t len)
+void blake3_update(struct blake3_hasher *h, const void *data, size_t len)
 {
 	const uint8_t *in = data;
 	struct output o;
@@ -249,8 +230,7 @@ blake3_update(struct blake3_hasher *h, const void *data, size_t len)
 	}
 }
 
-static void
-root_output(const struct blake3_hasher *h, struct output *o)
+static void root_output(const struct blake3_hasher *h, struct output *o)
 {
 	uint32_t cv[8];
 	int i;
@@ -262,8 +242,7 @@ root_output(const struct blake3_hasher *h, struct output *o)
 	}
 }
 
-void
-blake3_final_xof(const struct blake3_hasher *h, uint8_t *out, size_t len)
+void blake3_final_xof(const struct blake3_hasher *h, uint8_t *out, size_t len)
 {
 	struct output o;
 	uint32_t words[16];
@@ -274,8 +253,7 @@ blake3_final_xof(const struct blake3_hasher *h, uint8_t *out, size_t len)
 
 	root_output(h, &o);
 	while (len > 0) {
-		compress(o.cv, o.block, counter, o.block_len, o.flags | ROOT,
-		    words);
+		compress(o.cv, o.block, counter, o.block_len, o.flags | ROOT, words);
 		for (i = 0; i < 16; i++)
 			store32_le(block + 4 * i, words[i]);
 		take = len < sizeof(block) ? len : sizeof(block);
@@ -286,14 +264,12 @@ blake3_final_xof(const struct blake3_hasher *h, uint8_t *out, size_t len)
 	}
 }
 
-void
-blake3_final(const struct blake3_hasher *h, uint8_t out[BLAKE3_OUT_LEN])
+void blake3_final(const struct blake3_hasher *h, uint8_t out[BLAKE3_OUT_LEN])
 {
 	blake3_final_xof(h, out, BLAKE3_OUT_LEN);
 }
 
-void
-blake3_hash(const void *data, size_t len, uint8_t out[BLAKE3_OUT_LEN])
+void blake3_hash(const void *data, size_t len, uint8_t out[BLAKE3_OUT_LEN])
 {
 	struct blake3_hasher h;
 

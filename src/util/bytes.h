@@ -16,8 +16,7 @@ static inline uint16_t be16_get(const uint8_t *p)
 
 static inline uint32_t be32_get(const uint8_t *p)
 {
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | p[3];
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 static inline void be16_put(uint8_t *p, uint16_t v)

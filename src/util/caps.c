@@ -52,7 +52,7 @@ static int bounding_shrink(uint64_t keep)
 
 int caps_restrict(uint64_t keep)
 {
-	uint64_t held;
+	uint64_t held = 0;
 	int ret;
 
 	ret = caps_permitted(&held);
@@ -62,8 +62,7 @@ int caps_restrict(uint64_t keep)
 	if (ret < 0)
 		return ret;
 	/* Kernels before 4.3 have no ambient set, hence nothing to clear. */
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
-	    errno != EINVAL)
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -errno;
 	/* capset may lower the permitted set, never raise it. */
 	ret = caps_set(held & keep);

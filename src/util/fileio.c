@@ -15,8 +15,7 @@
 
 /* Splits path into its directory (for the temp file and the directory
  * fsync) and its base name. */
-static int
-path_dir(const char *path, char *dir, size_t cap)
+static int path_dir(const char *path, char *dir, size_t cap)
 {
 	const char *slash = strrchr(path, '/');
 	size_t n;
@@ -35,8 +34,7 @@ path_dir(const char *path, char *dir, size_t cap)
 	return 0;
 }
 
-static int
-write_full(int fd, const void *data, size_t len)
+static int write_full(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	ssize_t n;
@@ -54,8 +52,7 @@ write_full(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int
-fsync_dir(const char *dir)
+static int fsync_dir(const char *dir)
 {
 	int fd, rc = 0;
 
@@ -69,9 +66,8 @@ fsync_dir(const char *dir)
 }
 
 /* Writes data to a fresh temp file next to path; returns its name in tmp. */
-static int
-write_temp(const char *path, const void *data, size_t len, mode_t mode,
-    char *tmp, size_t tmp_cap)
+static int write_temp(const char *path, const void *data, size_t len, mode_t mode, char *tmp,
+		      size_t tmp_cap)
 {
 	int fd, rc;
 
@@ -97,9 +93,7 @@ out:
 	return rc;
 }
 
-static int
-write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-    int exclusive)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, int exclusive)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int rc;
@@ -126,22 +120,17 @@ write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	return fsync_dir(dir);
 }
 
-int
-fileio_write_atomic(const char *path, const void *data, size_t len,
-    mode_t mode)
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	return write_atomic(path, data, len, mode, 0);
 }
 
-int
-fileio_create_atomic(const char *path, const void *data, size_t len,
-    mode_t mode)
+int fileio_create_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	return write_atomic(path, data, len, mode, 1);
 }
 
-int
-fileio_read_all(const char *path, size_t max_len, char **buf, size_t *len)
+int fileio_read_all(const char *path, size_t max_len, char **buf, size_t *len)
 {
 	struct stat st;
 	char *b = NULL;
@@ -214,8 +203,7 @@ out:
 	return rc;
 }
 
-static int
-mkdir_one(const char *path, mode_t mode)
+static int mkdir_one(const char *path, mode_t mode)
 {
 	struct stat st;
 
@@ -228,8 +216,7 @@ mkdir_one(const char *path, mode_t mode)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int
-fileio_mkdir_p(const char *path, mode_t mode)
+int fileio_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 	size_t n, i;

@@ -10,8 +10,7 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 
-void
-hex_encode(const uint8_t *in, size_t len, char *out)
+void hex_encode(const uint8_t *in, size_t len, char *out)
 {
 	size_t i;
 
@@ -22,8 +21,7 @@ hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int
-hex_value(char c)
+static int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -34,8 +32,7 @@ hex_value(char c)
 	return -1;
 }
 
-int
-hex_decode(const char *s, size_t slen, uint8_t *out, size_t out_len)
+int hex_decode(const char *s, size_t slen, uint8_t *out, size_t out_len)
 {
 	size_t i;
 	int hi, lo;
@@ -52,8 +49,7 @@ hex_decode(const char *s, size_t slen, uint8_t *out, size_t out_len)
 	return 0;
 }
 
-int
-hex_decode_str(const char *s, uint8_t *out, size_t out_len)
+int hex_decode_str(const char *s, uint8_t *out, size_t out_len)
 {
 	if (s == NULL)
 		return -EINVAL;

@@ -8,18 +8,26 @@
 #ifndef RAYFISH_UTIL_LOG_H
 #define RAYFISH_UTIL_LOG_H
 
-enum log_level { LL_ERROR = 0, LL_WARN, LL_INFO, LL_DEBUG };
+enum log_level {
+	LL_ERROR = 0,
+	LL_WARN,
+	LL_INFO,
+	LL_DEBUG
+};
 
 void log_init(enum log_level min);
 /* Parses "debug", "info", "warn", "error"; returns -1 for anything else. */
 int log_level_parse(const char *s);
 int log_enabled(enum log_level lvl);
-void log_msg(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LL_ERROR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LL_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LL_INFO, __VA_ARGS__)
-#define log_debug(...) do { if (log_enabled(LL_DEBUG)) log_msg(LL_DEBUG, __VA_ARGS__); } while (0)
+#define log_warn(...) log_msg(LL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LL_INFO, __VA_ARGS__)
+#define log_debug(...)                                  \
+	do {                                            \
+		if (log_enabled(LL_DEBUG))              \
+			log_msg(LL_DEBUG, __VA_ARGS__); \
+	} while (0)
 
 #endif

@@ -20,9 +20,9 @@ static void refill(struct ratelimit *rl, uint64_t now_ms)
 {
 	uint64_t n;
 
-	if (rl->every_ms == 0)		/* never initialised: stays empty */
+	if (rl->every_ms == 0) /* never initialised: stays empty */
 		return;
-	if (now_ms < rl->fill_ms) {	/* the clock went back: count from now */
+	if (now_ms < rl->fill_ms) { /* the clock went back: count from now */
 		rl->fill_ms = now_ms;
 		return;
 	}

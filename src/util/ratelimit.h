@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 struct ratelimit {
-	uint32_t burst;		/* most tokens held; 0 = not initialised, nothing passes */
-	uint32_t every_ms;	/* one token per this many ms */
+	uint32_t burst;    /* most tokens held; 0 = not initialised, nothing passes */
+	uint32_t every_ms; /* one token per this many ms */
 	uint32_t tokens;
-	uint64_t fill_ms;	/* the refill counts from here */
+	uint64_t fill_ms; /* the refill counts from here */
 };
 
 /* A full bucket: the first `burst` events pass at once. */

@@ -75,12 +75,18 @@
 #include "util/log.h"
 
 #define MAX_STEPS 48
-#define MAX_FIXED 16		/* rosters signed at set-up */
-#define MAX_RUNTIME 6		/* rosters BOSS signs during one input */
-#define MAX_FILES 32		/* in the home at set-up */
-#define DATA_MAX 4096		/* fuzzed bytes in one field */
+#define MAX_FIXED 16  /* rosters signed at set-up */
+#define MAX_RUNTIME 6 /* rosters BOSS signs during one input */
+#define MAX_FILES 32  /* in the home at set-up */
+#define DATA_MAX 4096 /* fuzzed bytes in one field */
 
-enum { P_MEMBER, P_BOSS, P_STRANGER, P_APPROVED, N_PEERS };
+enum {
+	P_MEMBER,
+	P_BOSS,
+	P_STRANGER,
+	P_APPROVED,
+	N_PEERS
+};
 
 struct roster {
 	uint8_t rec[STORE_MAX_RECORD];
@@ -104,11 +110,11 @@ static struct identity key1, key2, key3; /* home's, team's, a network we are not
 static uint8_t secret_key[INVITE_SECRET_LEN], secret_invite[INVITE_SECRET_LEN];
 static struct roster rosters[MAX_FIXED + MAX_RUNTIME];
 static size_t n_fixed, n_runtime;
-static size_t snap1, snap2;	/* index of home's and team's set-up rosters */
+static size_t snap1, snap2; /* index of home's and team's set-up rosters */
 static uint64_t snap1_seq;
 static uint8_t endpoint_rec[N_PEERS][RECORD_MAX];
 static size_t endpoint_len[N_PEERS];
-static uint8_t *suggestions[4];	/* msgpack firewall suggestions */
+static uint8_t *suggestions[4]; /* msgpack firewall suggestions */
 static size_t suggestion_len[4];
 static struct home_file home_files[MAX_FILES];
 static size_t n_home_files;
@@ -117,10 +123,10 @@ static bool ready;
 
 /* ---- per input ---- */
 
-static struct group_blob boss_roster;	/* what BOSS holds of team */
+static struct group_blob boss_roster; /* what BOSS holds of team */
 static uint8_t boss_hash[32];
-static const char *sender;		/* endpoint id the step came from */
-static bool team_may_go;		/* BOSS signed a team roster without us */
+static const char *sender; /* endpoint id the step came from */
+static bool team_may_go;   /* BOSS signed a team roster without us */
 
 /* ---- the random source: deterministic, reseeded per input ---- */
 
@@ -207,9 +213,8 @@ static void string(struct in *in, char *out, size_t cap, size_t len)
 	out[i] = 0;
 }
 
-static const char *const hostnames[] = { "member", "boss", "coord", "me", "guest",
-					 "member2", "stranger", "a", "x-1", "Coord",
-					 "me-1", "" };
+static const char *const hostnames[] = { "member",   "boss", "coord", "me",    "guest", "member2",
+					 "stranger", "a",    "x-1",   "Coord", "me-1",  "" };
 #define N_HOSTNAMES (sizeof(hostnames) / sizeof(hostnames[0]))
 
 static void hostname(struct in *in, char *out, size_t cap)
@@ -224,10 +229,15 @@ static void hostname(struct in *in, char *out, size_t cap)
 
 /* ---- set-up ---- */
 
-#define CHECK(x) do { if (!(x)) { fprintf(stderr, "fuzz_daemon set-up: %s failed\n", #x); abort(); } } while (0)
+#define CHECK(x)                                                                \
+	do {                                                                    \
+		if (!(x)) {                                                     \
+			fprintf(stderr, "fuzz_daemon set-up: %s failed\n", #x); \
+			abort();                                                \
+		}                                                               \
+	} while (0)
 
-static size_t roster_add(const uint8_t *rec, size_t rec_len, const uint8_t *blob,
-			 size_t blob_len)
+static size_t roster_add(const uint8_t *rec, size_t rec_len, const uint8_t *blob, size_t blob_len)
 {
 	struct roster *r = &rosters[n_fixed + n_runtime];
 
@@ -256,8 +266,8 @@ static size_t keep_home_roster(struct network *n)
 }
 
 /* b (taken) at version, after parent, signed with key. */
-static size_t sign_roster(const struct identity *key, struct group_blob *b,
-			  const uint8_t *parent, uint64_t version)
+static size_t sign_roster(const struct identity *key, struct group_blob *b, const uint8_t *parent,
+			  uint64_t version)
 {
 	uint8_t rec[RECORD_MAX], *bytes = NULL;
 	size_t rec_len, blen, i;
@@ -272,8 +282,8 @@ static size_t sign_roster(const struct identity *key, struct group_blob *b,
 	return i;
 }
 
-static size_t sign_fixed(const struct identity *key, struct group_blob *b,
-			 const uint8_t *parent, uint64_t version)
+static size_t sign_fixed(const struct identity *key, struct group_blob *b, const uint8_t *parent,
+			 uint64_t version)
 {
 	size_t i = sign_roster(key, b, parent, version);
 
@@ -311,8 +321,8 @@ static void endpoint_record(size_t i)
 	p.timestamp = now;
 	plen = endpoint_payload_encode(&p, payload, sizeof(payload));
 	CHECK(plen > 0);
-	rlen = record_encode(RECORD_ENDPOINT, peer_id[i].seed, now, now + 30 * 86400,
-			     payload, (size_t)plen, endpoint_rec[i], RECORD_MAX);
+	rlen = record_encode(RECORD_ENDPOINT, peer_id[i].seed, now, now + 30 * 86400, payload,
+			     (size_t)plen, endpoint_rec[i], RECORD_MAX);
 	CHECK(rlen > 0);
 	endpoint_len[i] = (size_t)rlen;
 }
@@ -496,7 +506,11 @@ static void restore_home(void)
 
 /* ---- checks ---- */
 
-#define MUST(x) do { if (!(x)) __builtin_trap(); } while (0)
+#define MUST(x)                           \
+	do {                              \
+		if (!(x))                 \
+			__builtin_trap(); \
+	} while (0)
 
 static struct network *home_net(void)
 {
@@ -594,8 +608,7 @@ static void check_team(struct pre *p, struct network *t)
 	}
 	/* A roster without us is not adopted but waited out or left. */
 	MUST(network_me(&fx.d, t));
-	MUST(!t->has_key || p->team_key ||
-	     (p->has_team && is_coordinator(&p->team, sender)));
+	MUST(!t->has_key || p->team_key || (p->has_team && is_coordinator(&p->team, sender)));
 }
 
 static void check_step(struct pre *p)
@@ -638,8 +651,7 @@ static void check_network(struct network *n)
  * its own network, and go with the network. */
 static bool suggested_ok(const struct fw_rule *r, const char *net)
 {
-	return r->dir == FW_DIR_IN && strcmp(r->network, net) == 0 &&
-	       strcmp(r->origin, net) == 0;
+	return r->dir == FW_DIR_IN && strcmp(r->network, net) == 0 && strcmp(r->origin, net) == 0;
 }
 
 static void check_firewall(void)
@@ -749,8 +761,7 @@ static void check_restart(void)
 }
 
 /* What the daemon sends, as it sends it. */
-static void on_sent(struct fake_conn *c, const struct ctl_msg *m, const uint8_t *buf,
-		    size_t len)
+static void on_sent(struct fake_conn *c, const struct ctl_msg *m, const uint8_t *buf, size_t len)
 {
 	char to[IDENTITY_ID_LEN + 1];
 	struct network *n = m->has_net ? network_find_pk(&fx.d, m->net) : NULL;
@@ -813,9 +824,11 @@ static void setup(void)
 		identity_id_format(peer_id[i].pk, peer_ids[i]);
 		endpoint_record(i);
 	}
-	suggestion(0, "{\"me\": {\"allow\": [\"boss:tcp:22\", \"udp:53\"]}, \"*\": {\"deny\": [\"icmp\"]}}");
+	suggestion(0,
+		   "{\"me\": {\"allow\": [\"boss:tcp:22\", \"udp:53\"]}, \"*\": {\"deny\": [\"icmp\"]}}");
 	suggestion(1, "{\"*\": {\"allow\": [\"tcp:80-90\", \"member:udp:1000\"]}}");
-	suggestion(2, "{\"me\": {\"deny\": [\"tcp\"], \"allow\": [\"nobody:tcp:1\"]}, \"me2\": {}}");
+	suggestion(2,
+		   "{\"me\": {\"deny\": [\"tcp\"], \"allow\": [\"nobody:tcp:1\"]}, \"me2\": {}}");
 	suggestion(3, "{\"coord\": {\"allow\": [\"member:tcp:22\"]}}");
 	setup_home();
 	setup_team();
@@ -837,8 +850,17 @@ static void setup(void)
 
 /* ---- steps ---- */
 
-enum op { OP_ACCEPT, OP_CONFIRM, OP_RAW, OP_MSG, OP_CLOSE, OP_TICK, OP_ANSWER,
-	  OP_PUBLISH, N_OPS };
+enum op {
+	OP_ACCEPT,
+	OP_CONFIRM,
+	OP_RAW,
+	OP_MSG,
+	OP_CLOSE,
+	OP_TICK,
+	OP_ANSWER,
+	OP_PUBLISH,
+	N_OPS
+};
 
 /* A connection from the selector byte: peer (low 2 bits), blobs (bit 2),
  * ours rather than theirs (bit 6); dial: a mesh one is accepted when the
@@ -997,8 +1019,18 @@ static void invite_field(struct in *in, uint8_t out[INVITE_SECRET_LEN])
 }
 
 /* Which fields each type needs, so a message the input builds decodes. */
-enum { F_NET = 1, F_HOST = 2, F_WHY = 4, F_INV = 8, F_HASH = 16, F_REC = 32,
-       F_DATA = 64, F_KEY = 128, F_IID = 256, F_EXP = 512 };
+enum {
+	F_NET = 1,
+	F_HOST = 2,
+	F_WHY = 4,
+	F_INV = 8,
+	F_HASH = 16,
+	F_REC = 32,
+	F_DATA = 64,
+	F_KEY = 128,
+	F_IID = 256,
+	F_EXP = 512
+};
 
 static unsigned required(enum ctl_type t)
 {
@@ -1109,9 +1141,13 @@ static void step_close(struct in *in)
 {
 	static const int reasons[] = { QUIC_CLOSE_PEER, QUIC_CLOSE_IDLE, QUIC_CLOSE_PROTOCOL,
 				       QUIC_CLOSE_HANDSHAKE };
-	static const uint64_t codes[] = { QUIC_CODE_NONE, QUIC_CODE_LEAVE, QUIC_CODE_PROTOCOL,
-					  QUIC_CODE_DUPLICATE, QUIC_CODE_OVERLOAD,
-					  QUIC_CODE_SHUTDOWN, 7 };
+	static const uint64_t codes[] = { QUIC_CODE_NONE,
+					  QUIC_CODE_LEAVE,
+					  QUIC_CODE_PROTOCOL,
+					  QUIC_CODE_DUPLICATE,
+					  QUIC_CODE_OVERLOAD,
+					  QUIC_CODE_SHUTDOWN,
+					  7 };
 	uint8_t s = u8(in), how = u8(in);
 	int reason = reasons[how % 4];
 
@@ -1122,8 +1158,8 @@ static void step_close(struct in *in)
 
 static void step_tick(struct in *in)
 {
-	static const uint64_t ms[] = { 0, 5, 50, 300, 600, 1000, 2000, 5000, 10000,
-				       16000, 21000, 61000, 130000 };
+	static const uint64_t ms[] = { 0,    5,     50,    300,   600,   1000,  2000,
+				       5000, 10000, 16000, 21000, 61000, 130000 };
 
 	sender = NULL;
 	fake_clock_advance(ms[u8(in) % (sizeof(ms) / sizeof(ms[0]))]);

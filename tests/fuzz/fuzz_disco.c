@@ -26,8 +26,7 @@ static int ready;
 static struct identity a, b, c;
 static uint8_t ab[DISCO_KEY_LEN], ba[DISCO_KEY_LEN], cb[DISCO_KEY_LEN];
 
-static void
-setup(void)
+static void setup(void)
 {
 	uint8_t seed[IDENTITY_SEED_LEN], curve[DISCO_KEY_LEN];
 
@@ -41,20 +40,16 @@ setup(void)
 	memset(seed, 0xc3, sizeof(seed));
 	if (identity_from_seed(seed, &c) < 0)
 		__builtin_trap();
-	if (disco_secret_from_ed25519(curve, a.sk) < 0 ||
-	    disco_shared_key(ab, curve, b.pk) < 0)
+	if (disco_secret_from_ed25519(curve, a.sk) < 0 || disco_shared_key(ab, curve, b.pk) < 0)
 		__builtin_trap();
-	if (disco_secret_from_ed25519(curve, b.sk) < 0 ||
-	    disco_shared_key(ba, curve, a.pk) < 0)
+	if (disco_secret_from_ed25519(curve, b.sk) < 0 || disco_shared_key(ba, curve, a.pk) < 0)
 		__builtin_trap();
-	if (disco_secret_from_ed25519(curve, c.sk) < 0 ||
-	    disco_shared_key(cb, curve, b.pk) < 0)
+	if (disco_secret_from_ed25519(curve, c.sk) < 0 || disco_shared_key(cb, curve, b.pk) < 0)
 		__builtin_trap();
 	ready = 1;
 }
 
-static int
-same_msg(const struct disco_msg *x, const struct disco_msg *y)
+static int same_msg(const struct disco_msg *x, const struct disco_msg *y)
 {
 	const union ms_addr *p = &x->observed, *q = &y->observed;
 
@@ -66,16 +61,15 @@ same_msg(const struct disco_msg *x, const struct disco_msg *y)
 		return 0;
 	if (p->sa.sa_family == AF_INET)
 		return p->in.sin_port == q->in.sin_port &&
-		    p->in.sin_addr.s_addr == q->in.sin_addr.s_addr;
+		       p->in.sin_addr.s_addr == q->in.sin_addr.s_addr;
 	if (p->sa.sa_family == AF_INET6)
 		return p->in6.sin6_port == q->in6.sin6_port &&
-		    memcmp(&p->in6.sin6_addr, &q->in6.sin6_addr, 16) == 0;
+		       memcmp(&p->in6.sin6_addr, &q->in6.sin6_addr, 16) == 0;
 	return p->sa.sa_family == 0;
 }
 
 /* seal m then open as b: must give want; c's key must not open it. */
-static void
-check_round_trip(const struct disco_msg *m, const struct disco_msg *want)
+static void check_round_trip(const struct disco_msg *m, const struct disco_msg *want)
 {
 	uint8_t pkt[DISCO_MAX_LEN], pk[DISCO_KEY_LEN];
 	struct disco_msg got;
@@ -84,8 +78,7 @@ check_round_trip(const struct disco_msg *m, const struct disco_msg *want)
 	n = disco_seal(pkt, sizeof(pkt), a.pk, ab, m);
 	if (n <= 0 || n > DISCO_MAX_LEN)
 		__builtin_trap();
-	if (disco_sender(pkt, (size_t)n, pk) != 0 ||
-	    memcmp(pk, a.pk, DISCO_KEY_LEN) != 0)
+	if (disco_sender(pkt, (size_t)n, pk) != 0 || memcmp(pk, a.pk, DISCO_KEY_LEN) != 0)
 		__builtin_trap();
 	if (disco_open(pkt, (size_t)n, ba, &got) != 0 || !same_msg(want, &got))
 		__builtin_trap();
@@ -94,8 +87,7 @@ check_round_trip(const struct disco_msg *m, const struct disco_msg *want)
 }
 
 /* Whatever the decoder accepts is well formed and survives a round trip. */
-static void
-check_decode(const uint8_t *data, size_t size)
+static void check_decode(const uint8_t *data, size_t size)
 {
 	uint8_t pk[DISCO_KEY_LEN];
 	struct disco_msg m;
@@ -115,8 +107,7 @@ check_decode(const uint8_t *data, size_t size)
 	check_round_trip(&m, &m);
 }
 
-static void
-build_msg(const uint8_t *data, size_t size, struct disco_msg *m)
+static void build_msg(const uint8_t *data, size_t size, struct disco_msg *m)
 {
 	uint8_t rest[DISCO_TXID_LEN + 2 + 16];
 	size_t n = size - 1 < sizeof(rest) ? size - 1 : sizeof(rest);
@@ -135,8 +126,7 @@ build_msg(const uint8_t *data, size_t size, struct disco_msg *m)
 	case 2:
 		m->observed.in6.sin6_family = AF_INET6;
 		memcpy(&m->observed.in6.sin6_port, rest + DISCO_TXID_LEN, 2);
-		memcpy(&m->observed.in6.sin6_addr, rest + DISCO_TXID_LEN + 2,
-		    16);
+		memcpy(&m->observed.in6.sin6_addr, rest + DISCO_TXID_LEN + 2, 16);
 		break;
 	case 3:
 		/* Not encodable: seals as "unknown", opens as family 0. */
@@ -147,8 +137,7 @@ build_msg(const uint8_t *data, size_t size, struct disco_msg *m)
 	}
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct disco_msg m, want;
 

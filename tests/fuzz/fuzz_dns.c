@@ -45,8 +45,8 @@ static void check(const uint8_t *q, size_t len, int tcp)
 			__builtin_trap();
 		return;
 	}
-	if (res.len < DNS_HEADER_LEN || res.reply[0] != q[0] ||
-	    res.reply[1] != q[1] || !(res.reply[2] & 0x80))
+	if (res.len < DNS_HEADER_LEN || res.reply[0] != q[0] || res.reply[1] != q[1] ||
+	    !(res.reply[2] & 0x80))
 		__builtin_trap();
 	if (!tcp && res.len > DNS_EDNS_PAYLOAD && res.len > len)
 		__builtin_trap();

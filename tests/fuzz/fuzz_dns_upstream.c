@@ -78,9 +78,8 @@ static bool same_question(const struct query *q, const uint8_t *r, size_t len)
 	if (ldns_wire2dname(&qn, q->b, q->len, &qpos) != LDNS_STATUS_OK)
 		__builtin_trap(); /* our own query */
 	if (ldns_wire2dname(&rn, r, len, &rpos) == LDNS_STATUS_OK)
-		same = rpos == qpos && rpos + 4 <= len &&
-		    ldns_dname_compare(qn, rn) == 0 &&
-		    memcmp(r + rpos, q->b + qpos, 4) == 0;
+		same = rpos == qpos && rpos + 4 <= len && ldns_dname_compare(qn, rn) == 0 &&
+		       memcmp(r + rpos, q->b + qpos, 4) == 0;
 	ldns_rdf_deep_free(qn);
 	ldns_rdf_deep_free(rn);
 	return same;
@@ -89,9 +88,9 @@ static bool same_question(const struct query *q, const uint8_t *r, size_t len)
 static void check(const struct query *q, const uint8_t *data, size_t len)
 {
 	size_t span = dns_question_span(q->b, q->len);
-	bool echo = len >= DNS_HEADER_LEN + span && be16_get(data) == UP_ID &&
-	    (data[2] & 0x80) && be16_get(data + 4) == 1 &&
-	    memcmp(data + DNS_HEADER_LEN, q->b + DNS_HEADER_LEN, span) == 0;
+	bool echo = len >= DNS_HEADER_LEN + span && be16_get(data) == UP_ID && (data[2] & 0x80) &&
+		    be16_get(data + 4) == 1 &&
+		    memcmp(data + DNS_HEADER_LEN, q->b + DNS_HEADER_LEN, span) == 0;
 	uint8_t *r;
 
 	if (!dns_reply_matches(q->b, q->len, data, len)) {

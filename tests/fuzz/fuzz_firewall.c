@@ -35,8 +35,8 @@ static int64_t resolve_net(const char *name, void *ud)
 	return strcmp(name, "db") == 0 ? 1 : -1;
 }
 
-static void add(struct firewall *f, const char *dir, const char *action,
-    const char *proto, const char *ports, const char *peer, const char *net)
+static void add(struct firewall *f, const char *dir, const char *action, const char *proto,
+		const char *ports, const char *peer, const char *net)
 {
 	struct fw_rule r;
 

@@ -11,8 +11,7 @@
 #include "mesh/address.h"
 #include "mesh/group_blob.h"
 
-static void
-check_invariants(const struct group_blob *b)
+static void check_invariants(const struct group_blob *b)
 {
 	size_t i;
 
@@ -22,8 +21,8 @@ check_invariants(const struct group_blob *b)
 		const struct gb_member *m = &b->members[i];
 
 		if (m->ipv4 != address_ipv4(m->id, m->collision_index) ||
-		    address_ipv4_is_reserved(m->ipv4) ||
-		    !identity_id_valid(m->id) || !hostname_valid(m->hostname))
+		    address_ipv4_is_reserved(m->ipv4) || !identity_id_valid(m->id) ||
+		    !hostname_valid(m->hostname))
 			abort();
 		if (group_blob_find_member(b, m->id) != m ||
 		    group_blob_find_member_by_ipv4(b, m->ipv4) != m ||
@@ -34,8 +33,7 @@ check_invariants(const struct group_blob *b)
 		abort();
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct group_blob b;
 	uint8_t *enc;

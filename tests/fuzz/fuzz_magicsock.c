@@ -21,8 +21,7 @@ static struct quic_endpoint *ep;
 static union ms_addr from, relay, peer_addr[2];
 static uint8_t peer_pk[2][MAGICSOCK_KEY_LEN];
 
-static int
-allow_all(void *ud, const uint8_t *a, const uint8_t *b)
+static int allow_all(void *ud, const uint8_t *a, const uint8_t *b)
 {
 	(void)ud;
 	(void)a;
@@ -30,8 +29,7 @@ allow_all(void *ud, const uint8_t *a, const uint8_t *b)
 	return 1;
 }
 
-static void
-setup(void)
+static void setup(void)
 {
 	struct magicsock_config mc = { 0 };
 	struct quic_config qc = { .handshake_timeout_ms = 200 };
@@ -55,15 +53,13 @@ setup(void)
 }
 
 /* Without disco, a peer's direct path is the address last heard (fresh). */
-static void
-peers_refresh(void)
+static void peers_refresh(void)
 {
 	magicsock_peer_heard(ms, peer_pk[0], &peer_addr[0]);
 	magicsock_peer_heard(ms, peer_pk[1], &peer_addr[1]);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct quic_endpoint_stats st;
 	int via_relay;
@@ -75,8 +71,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const union ms_addr *src;
 
 	via_relay = data[0] & 1;
-	src = via_relay ? &relay : (data[0] & 6) == 2 ? &peer_addr[0] :
-	    (data[0] & 6) == 4 ? &peer_addr[1] : &from;
+	src = via_relay            ? &relay
+	      : (data[0] & 6) == 2 ? &peer_addr[0]
+	      : (data[0] & 6) == 4 ? &peer_addr[1]
+				   : &from;
 	data++;
 	size--;
 	peers_refresh();

@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < p.n_found; i++) {
 		const struct mdns_found *f = &p.found[i];
 
-		if (f->port == 0 || f->n_v4 > MDNS_MAX_HOST_ADDRS ||
-		    f->n_v6 > MDNS_MAX_HOST_ADDRS)
+		if (f->port == 0 || f->n_v4 > MDNS_MAX_HOST_ADDRS || f->n_v6 > MDNS_MAX_HOST_ADDRS)
 			abort();
 		memset(&s, 0, sizeof(s));
 		hex_encode(f->id, 32, s.id_hex);
@@ -39,9 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(s.v4, f->v4, sizeof(s.v4));
 		memcpy(s.v6, f->v6, sizeof(s.v6));
 		n = mdns_build_announce(&s, MDNS_TTL, 0, 0, buf, sizeof(buf));
-		if (n < 0 || mdns_parse(buf, (size_t)n, &again) < 0 ||
-		    again.n_found != 1 || memcmp(again.found[0].id, f->id, 32) != 0 ||
-		    again.found[0].port != f->port)
+		if (n < 0 || mdns_parse(buf, (size_t)n, &again) < 0 || again.n_found != 1 ||
+		    memcmp(again.found[0].id, f->id, 32) != 0 || again.found[0].port != f->port)
 			abort();
 	}
 	return 0;

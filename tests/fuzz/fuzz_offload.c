@@ -45,7 +45,11 @@ static struct offload_coalescer co;
 static uint8_t arena[OFFLOAD_BATCH_MAX * 2048 + 65536];
 static struct offload_out outs[OFFLOAD_BATCH_MAX];
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+#define CHECK(c)                 \
+	do {                     \
+		if (!(c))        \
+			abort(); \
+	} while (0)
 
 static void reset(struct offload_seg *s, uint8_t (*buf)[SEG_CAP])
 {
@@ -109,7 +113,7 @@ static void fix_csums(uint8_t *p, size_t len)
 
 /* A plain packet: copied, its partial checksum (if any) finished. */
 static void check_plain(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len,
-    const struct offload_info *oi, int rc)
+			const struct offload_info *oi, int rc)
 {
 	uint8_t *copy;
 
@@ -124,8 +128,8 @@ static void check_plain(const struct virtio_net_hdr *vh, const uint8_t *pkt, siz
 
 		CHECK(memcmp(segs[0].data, pkt, at) == 0);
 		CHECK(memcmp(segs[0].data + at + 2, pkt + at + 2, oi->len - at - 2) == 0);
-		CHECK(ov_sum(partial, segs[0].data + vh->csum_start,
-		    oi->len - vh->csum_start) == 0xffff);
+		CHECK(ov_sum(partial, segs[0].data + vh->csum_start, oi->len - vh->csum_start) ==
+		      0xffff);
 	}
 	copy = malloc(len);
 	CHECK(copy);
@@ -137,7 +141,7 @@ static void check_plain(const struct virtio_net_hdr *vh, const uint8_t *pkt, siz
 
 /* Every segment of a GSO split against the super-packet. */
 static void check_segments(const struct virtio_net_hdr *vh, const uint8_t *pkt,
-    const struct offload_info *oi, int n)
+			   const struct offload_info *oi, int n)
 {
 	size_t hdrs = (size_t)oi->l3_len + oi->l4_hdr_len, off = 0;
 	const uint8_t *ol4 = pkt + oi->l3_len;
@@ -149,13 +153,14 @@ static void check_segments(const struct virtio_net_hdr *vh, const uint8_t *pkt,
 		struct packet_info pi;
 
 		CHECK(segs[i].len >= hdrs && ov_segment(s, segs[i].len, &pi) == 0);
-		CHECK(pi.version == oi->version && pi.proto == oi->proto && pi.hdr_len == oi->l3_len);
+		CHECK(pi.version == oi->version && pi.proto == oi->proto &&
+		      pi.hdr_len == oi->l3_len);
 		CHECK(i + 1 == n ? plen <= vh->gso_size : plen == vh->gso_size);
 		CHECK(memcmp(s + hdrs, pkt + hdrs + off, plen) == 0);
 		if (oi->version == 4) {
 			CHECK(ov_rd16(s + 4) == (uint16_t)(ov_rd16(pkt + 4) + i));
 			CHECK(memcmp(s, pkt, 2) == 0 && memcmp(s + 6, pkt + 6, 4) == 0 &&
-			    memcmp(s + 12, pkt + 12, 8) == 0);
+			      memcmp(s + 12, pkt + 12, 8) == 0);
 		} else {
 			CHECK(memcmp(s, pkt, 4) == 0 && memcmp(s + 6, pkt + 6, 34) == 0);
 		}
@@ -164,9 +169,9 @@ static void check_segments(const struct virtio_net_hdr *vh, const uint8_t *pkt,
 			uint8_t fl = ol4[13];
 
 			if (i + 1 < n)
-				fl &= (uint8_t)~0x09;	/* FIN, PSH */
+				fl &= (uint8_t)~0x09; /* FIN, PSH */
 			if (i > 0)
-				fl &= (uint8_t)~0x80;	/* CWR */
+				fl &= (uint8_t)~0x80; /* CWR */
 			CHECK(l4[13] == fl);
 			CHECK(ov_rd32(l4 + 4) == (uint32_t)(ov_rd32(ol4 + 4) + off));
 			CHECK(memcmp(l4 + 8, ol4 + 8, 5) == 0 && memcmp(l4 + 14, ol4 + 14, 2) == 0);
@@ -189,7 +194,7 @@ static void check_round_trip(const struct offload_info *oi, int n)
 	m = offload_coalesce(&co, in, (unsigned)n, arena, sizeof(arena), outs);
 	CHECK(ov_coalesce(in, (unsigned)n, outs, m) == 0);
 	nice = n >= 2 && oi->len <= OFFLOAD_MAX_MERGED &&
-	    !(oi->proto == 6 && (segs[0].data[oi->l3_len + 13] & 0x26));	/* SYN RST URG */
+	       !(oi->proto == 6 && (segs[0].data[oi->l3_len + 13] & 0x26)); /* SYN RST URG */
 	if (!nice)
 		return;
 	CHECK(m == 1 && outs[0].packets == (unsigned)n);
@@ -197,7 +202,7 @@ static void check_round_trip(const struct offload_info *oi, int n)
 	CHECK(offload_split(&outs[0].vh, outs[0].data, outs[0].len, segs2, OFFLOAD_MAX_SEGS) == n);
 	for (int i = 0; i < n; i++)
 		CHECK(segs2[i].len == segs[i].len &&
-		    memcmp(segs2[i].data, segs[i].data, segs[i].len) == 0);
+		      memcmp(segs2[i].data, segs[i].data, segs[i].len) == 0);
 }
 
 static void fuzz_split(uint8_t mode, const uint8_t *data, size_t size)

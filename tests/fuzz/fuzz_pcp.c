@@ -19,12 +19,10 @@
 
 #include "transport/pcp.h"
 
-static const uint8_t nonce[PCP_NONCE_LEN] = {
-	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98
-};
+static const uint8_t nonce[PCP_NONCE_LEN] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+					      0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98 };
 
-static int
-allowed(int rc)
+static int allowed(int rc)
 {
 	switch (rc) {
 	case 0:
@@ -48,15 +46,12 @@ allowed(int rc)
 	}
 }
 
-static void
-check_grant(const struct pcp_reply *rep, const struct pcp_map *req)
+static void check_grant(const struct pcp_reply *rep, const struct pcp_map *req)
 {
 	uint32_t h = ntohl(rep->map.external.s_addr);
 
-	if (rep->result != PCP_SUCCESS ||
-	    memcmp(rep->map.nonce, nonce, PCP_NONCE_LEN) != 0 ||
-	    rep->map.protocol != req->protocol ||
-	    rep->map.internal_port != req->internal_port)
+	if (rep->result != PCP_SUCCESS || memcmp(rep->map.nonce, nonce, PCP_NONCE_LEN) != 0 ||
+	    rep->map.protocol != req->protocol || rep->map.internal_port != req->internal_port)
 		abort();
 	if (req->lifetime_s == 0) {
 		if (rep->map.lifetime_s != 0)
@@ -64,17 +59,16 @@ check_grant(const struct pcp_reply *rep, const struct pcp_map *req)
 		return;
 	}
 	if (rep->map.lifetime_s == 0 || rep->map.lifetime_s > PCP_LIFETIME_MAX ||
-	    rep->map.external_port == 0 || h == 0 || h == 0xffffffffu ||
-	    (h >> 28) == 0xe)
+	    rep->map.external_port == 0 || h == 0 || h == 0xffffffffu || (h >> 28) == 0xe)
 		abort();
 }
 
-static void
-parse_as(const uint8_t *data, size_t size, uint32_t lifetime)
+static void parse_as(const uint8_t *data, size_t size, uint32_t lifetime)
 {
 	struct pcp_map req = { .protocol = PCP_PROTO_UDP,
-	    .internal_port = 41383, .external_port = 41383,
-	    .lifetime_s = lifetime };
+			       .internal_port = 41383,
+			       .external_port = 41383,
+			       .lifetime_s = lifetime };
 	struct pcp_reply rep;
 	uint8_t *copy;
 	int rc;
@@ -95,14 +89,12 @@ parse_as(const uint8_t *data, size_t size, uint32_t lifetime)
 		check_grant(&rep, &req);
 }
 
-static uint16_t
-be16(const uint8_t *p)
+static uint16_t be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static void
-encode_from(const uint8_t *data, size_t size)
+static void encode_from(const uint8_t *data, size_t size)
 {
 	uint8_t buf[PCP_MAP_LEN];
 	struct pcp_reply rep;
@@ -127,9 +119,8 @@ encode_from(const uint8_t *data, size_t size)
 		return;
 	}
 	if (rc != PCP_MAP_LEN || buf[0] != PCP_VERSION || buf[1] != PCP_OP_MAP ||
-	    memcmp(buf + 24, req.nonce, PCP_NONCE_LEN) != 0 ||
-	    buf[36] != req.protocol || be16(buf + 40) != req.internal_port ||
-	    be16(buf + 42) != req.external_port ||
+	    memcmp(buf + 24, req.nonce, PCP_NONCE_LEN) != 0 || buf[36] != req.protocol ||
+	    be16(buf + 40) != req.internal_port || be16(buf + 42) != req.external_port ||
 	    memcmp(buf + 56, &req.external.s_addr, 4) != 0 ||
 	    memcmp(buf + 20, &client.s_addr, 4) != 0)
 		abort();
@@ -138,8 +129,7 @@ encode_from(const uint8_t *data, size_t size)
 		abort();
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	parse_as(data, size, 7200);
 	parse_as(data, size, 0);

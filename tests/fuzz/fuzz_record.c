@@ -48,8 +48,8 @@ static void fuzz_record(const uint8_t *buf, size_t len, enum record_kind kind)
 	if (record_decode(buf, len, kind, NULL, 0, &rec) < 0)
 		return;
 	/* Verified: the borrowed pointers must lie inside the input. */
-	if (rec.payload < buf || rec.payload + rec.payload_len > buf + len ||
-	    rec.body < buf || rec.body + rec.body_len > buf + len)
+	if (rec.payload < buf || rec.payload + rec.payload_len > buf + len || rec.body < buf ||
+	    rec.body + rec.body_len > buf + len)
 		abort();
 	if (rec.kind == RECORD_ENDPOINT)
 		fuzz_endpoint(rec.payload, rec.payload_len);
@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	switch (data[0] % 3) {
 	case 0:
-		fuzz_record(data + 1, size - 1, (data[0] & 0x80) ?
-		    RECORD_NETWORK : RECORD_ENDPOINT);
+		fuzz_record(data + 1, size - 1,
+			    (data[0] & 0x80) ? RECORD_NETWORK : RECORD_ENDPOINT);
 		break;
 	case 1:
 		fuzz_endpoint(data + 1, size - 1);

@@ -15,8 +15,7 @@
 #include "mesh/group_blob.h"
 #include "mesh/roster_sync.h"
 
-static int
-take(const uint8_t **p, size_t *n, struct group_blob *b)
+static int take(const uint8_t **p, size_t *n, struct group_blob *b)
 {
 	size_t len;
 
@@ -38,8 +37,7 @@ take(const uint8_t **p, size_t *n, struct group_blob *b)
 }
 
 /* The merge result must be a roster the decoder takes back. */
-static void
-check_valid(const struct group_blob *b)
+static void check_valid(const struct group_blob *b)
 {
 	struct group_blob again;
 	uint8_t *enc;
@@ -53,9 +51,8 @@ check_valid(const struct group_blob *b)
 	free(enc);
 }
 
-static void
-merge_one(const struct group_blob *ours, const struct group_blob *base,
-    const struct group_blob *theirs)
+static void merge_one(const struct group_blob *ours, const struct group_blob *base,
+		      const struct group_blob *theirs)
 {
 	struct group_blob m;
 	int rc;
@@ -76,8 +73,7 @@ merge_one(const struct group_blob *ours, const struct group_blob *base,
 	group_blob_free(&m);
 }
 
-static void
-judge(const struct group_blob *ours, const struct group_blob *theirs)
+static void judge(const struct group_blob *ours, const struct group_blob *theirs)
 {
 	uint8_t held[1][GB_HASH_LEN], h_ours[GB_HASH_LEN], h_theirs[GB_HASH_LEN];
 	struct roster_state st = { 0 };
@@ -89,19 +85,18 @@ judge(const struct group_blob *ours, const struct group_blob *theirs)
 	memcpy(held[0], ours->n_ancestors ? ours->ancestors[0] : h_ours, GB_HASH_LEN);
 	st.seq = ours->version;
 	memcpy(st.hash, h_ours, GB_HASH_LEN);
-	st.held = (const uint8_t (*)[GB_HASH_LEN])held;
+	st.held = (const uint8_t(*)[GB_HASH_LEN])held;
 	st.n_held = 1;
 	st.coordinator = true;
 	step = roster_sync_step(&st, theirs->version, h_theirs, theirs,
-	    ours->n_members ? ours->members[0].id : "", &base);
+				ours->n_members ? ours->members[0].id : "", &base);
 	if ((step == ROSTER_MERGE || step == ROSTER_FORK) && base != 0)
 		abort();
 	(void)roster_sync_wants(&st, theirs->version, h_theirs);
 	(void)roster_sync_answer_back(&st, theirs->version, h_theirs);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct group_blob b[3];
 	int ok = 0;

@@ -19,8 +19,7 @@ static struct stun_client *sc;
 static struct turn_client *tc;
 static union ms_addr server;
 
-static void
-setup(void)
+static void setup(void)
 {
 	struct magicsock_config mc = { 0 };
 	union ms_addr peer;
@@ -29,19 +28,15 @@ setup(void)
 	uv_loop_init(&loop);
 	ms_addr_parse(&server, "127.0.0.1:9");
 	ms_addr_parse(&peer, "127.0.0.1:7");
-	if (magicsock_new(&ms, &loop, &mc) < 0 ||
-	    stun_client_new(&sc, &loop, ms, NULL, NULL) < 0 ||
-	    stun_client_set_servers(sc, "127.0.0.1:9") < 0 ||
-	    stun_client_probe(sc) < 0 ||
-	    turn_client_new(&tc, &loop, ms, &server, "user", "pass", NULL,
-	    NULL) < 0)
+	if (magicsock_new(&ms, &loop, &mc) < 0 || stun_client_new(&sc, &loop, ms, NULL, NULL) < 0 ||
+	    stun_client_set_servers(sc, "127.0.0.1:9") < 0 || stun_client_probe(sc) < 0 ||
+	    turn_client_new(&tc, &loop, ms, &server, "user", "pass", NULL, NULL) < 0)
 		__builtin_trap();
 	/* A channel slot in use, so ChannelData can reach delivery. */
 	turn_bind_channel(tc, &peer);
 }
 
-static void
-codec(const uint8_t *data, size_t size)
+static void codec(const uint8_t *data, size_t size)
 {
 	struct stun_msg m;
 	uint8_t key[STUN_LT_KEY_LEN];
@@ -56,12 +51,10 @@ codec(const uint8_t *data, size_t size)
 	if (m.realm && stun_lt_key(key, "u", m.realm, m.realm_len, "p") == 0)
 		(void)stun_check_integrity(data, size, &m, key, sizeof(key));
 	else
-		(void)stun_check_integrity(data, size, &m, (const uint8_t *)"k",
-		    1);
+		(void)stun_check_integrity(data, size, &m, (const uint8_t *)"k", 1);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t mode;
 

@@ -26,8 +26,7 @@ static uint16_t ov_rd16(const uint8_t *p)
 
 static uint32_t ov_rd32(const uint8_t *p)
 {
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | p[3];
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 /* One's complement sum of n bytes onto sum, folded, not inverted. */
@@ -87,10 +86,9 @@ static int ov_flow(const struct packet_info *pi)
 
 static int ov_same_flow(const struct packet_info *a, const struct packet_info *b)
 {
-	return a->version == b->version && a->proto == b->proto &&
-	    a->src_port == b->src_port && a->dst_port == b->dst_port &&
-	    memcmp(&a->src, &b->src, sizeof(a->src)) == 0 &&
-	    memcmp(&a->dst, &b->dst, sizeof(a->dst)) == 0;
+	return a->version == b->version && a->proto == b->proto && a->src_port == b->src_port &&
+	       a->dst_port == b->dst_port && memcmp(&a->src, &b->src, sizeof(a->src)) == 0 &&
+	       memcmp(&a->dst, &b->dst, sizeof(a->dst)) == 0;
 }
 
 /*
@@ -101,7 +99,7 @@ static int ov_same_flow(const struct packet_info *a, const struct packet_info *b
  * verified separately.
  */
 static int ov_same_packet(const uint8_t *seg, size_t slen, const uint8_t *p, size_t len,
-    const struct packet_info *pi)
+			  const struct packet_info *pi)
 {
 	size_t csum_at = pi->hdr_len + (pi->proto == 6 ? 16 : 6);
 
@@ -160,13 +158,13 @@ static int ov_merged_header(const struct offload_out *o)
 struct ov_pkt {
 	const uint8_t *p;
 	size_t len;
-	int merged;	/* cut out of a merged output */
+	int merged; /* cut out of a merged output */
 	int used;
 };
 
 /* Cuts every output back into packets, appending them to list[*n]. */
-static int ov_expand(const struct offload_out *out, int n_out, uint8_t *arena,
-    struct ov_pkt *list, unsigned *n)
+static int ov_expand(const struct offload_out *out, int n_out, uint8_t *arena, struct ov_pkt *list,
+		     unsigned *n)
 {
 	struct offload_seg segs[OFFLOAD_MAX_SEGS];
 	struct packet_info pi;
@@ -228,8 +226,8 @@ static int ov_match(const uint8_t *p, size_t len, struct ov_pkt *list, unsigned 
 		if (packet_parse(q->p, q->len, &qi) < 0 || !ov_flow(&qi) || !ov_same_flow(&pi, &qi))
 			continue;
 		/* the first unused packet of the flow must be this one: order */
-		if (q->merged ? !ov_same_packet(q->p, q->len, p, len, &pi) :
-		    (q->len != len || memcmp(q->p, p, len) != 0))
+		if (q->merged ? !ov_same_packet(q->p, q->len, p, len, &pi)
+			      : (q->len != len || memcmp(q->p, p, len) != 0))
 			return __LINE__;
 		q->used = 1;
 		return 0;
@@ -244,7 +242,7 @@ static int ov_match(const uint8_t *p, size_t len, struct ov_pkt *list, unsigned 
  * its members; packets of one flow keep their order.
  */
 static int ov_coalesce(const struct offload_in *in, unsigned n, const struct offload_out *out,
-    int n_out)
+		       int n_out)
 {
 	/* kept for the life of the process: 4 MiB per call is slow under ASan */
 	static uint8_t *arena;

@@ -34,19 +34,18 @@ struct tool {
 	struct magicsock *ms[MAX_N];
 	struct quic_endpoint *ep[MAX_N];
 	int n, seconds, elapsed, flood;
-	int junk;			/* flood with undecodable messages */
+	int junk; /* flood with undecodable messages */
 	int join;
 	int blobs, blob_gets;
 	uint8_t room[32];
-	int confirmed, closed, max_open;	/* closed: once confirmed */
-	int refused;			/* closed before confirmation */
+	int confirmed, closed, max_open; /* closed: once confirmed */
+	int refused;                     /* closed before confirmation */
 };
 
-static void
-flood(struct tool *t, struct quic_conn *c)
+static void flood(struct tool *t, struct quic_conn *c)
 {
 	struct ctl_msg m = { .type = CTL_PING };
-	static const uint8_t never_used[] = { 0xc1 };	/* no msgpack type */
+	static const uint8_t never_used[] = { 0xc1 }; /* no msgpack type */
 	msgpack_sbuffer sb;
 	int i;
 
@@ -61,8 +60,7 @@ flood(struct tool *t, struct quic_conn *c)
 	msgpack_sbuffer_destroy(&sb);
 }
 
-static void
-join_req(struct tool *t, struct quic_conn *c)
+static void join_req(struct tool *t, struct quic_conn *c)
 {
 	struct ctl_msg m = { .type = CTL_JOIN_REQ, .has_net = true };
 	msgpack_sbuffer sb;
@@ -75,8 +73,7 @@ join_req(struct tool *t, struct quic_conn *c)
 	msgpack_sbuffer_destroy(&sb);
 }
 
-static void
-blob_gets(struct tool *t, struct quic_conn *c)
+static void blob_gets(struct tool *t, struct quic_conn *c)
 {
 	struct ctl_msg m = { .type = CTL_BLOB_GET, .has_hash = true };
 	msgpack_sbuffer sb;
@@ -90,8 +87,7 @@ blob_gets(struct tool *t, struct quic_conn *c)
 	msgpack_sbuffer_destroy(&sb);
 }
 
-static void
-ev_confirmed(void *ud, struct quic_conn *c)
+static void ev_confirmed(void *ud, struct quic_conn *c)
 {
 	struct tool *t = ud;
 
@@ -105,8 +101,7 @@ ev_confirmed(void *ud, struct quic_conn *c)
 		blob_gets(t, c);
 }
 
-static void
-ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason r, uint64_t code)
+static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason r, uint64_t code)
 {
 	struct tool *t = ud;
 
@@ -123,22 +118,21 @@ static const struct quic_events events = {
 	.closed = ev_closed,
 };
 
-static void
-on_tick(uv_timer_t *h)
+static void on_tick(uv_timer_t *h)
 {
 	struct tool *t = h->data;
 	int open = t->confirmed - t->closed, i;
 
 	if (open > t->max_open)
 		t->max_open = open;
-	printf("t=%d open=%d confirmed=%d closed=%d refused=%d\n", t->elapsed,
-	    open, t->confirmed, t->closed, t->refused);
+	printf("t=%d open=%d confirmed=%d closed=%d refused=%d\n", t->elapsed, open, t->confirmed,
+	       t->closed, t->refused);
 	fflush(stdout);
 	if (++t->elapsed <= t->seconds)
 		return;
 	printf("{\"confirmed\": %d, \"closed\": %d, \"refused\": %d, \"open\": %d, "
-	    "\"max_open\": %d}\n", t->confirmed, t->closed, t->refused, open,
-	    t->max_open);
+	       "\"max_open\": %d}\n",
+	       t->confirmed, t->closed, t->refused, open, t->max_open);
 	uv_timer_stop(h);
 	for (i = 0; i < t->n; i++) {
 		quic_endpoint_free(t->ep[i]);
@@ -147,8 +141,7 @@ on_tick(uv_timer_t *h)
 	uv_close((uv_handle_t *)h, NULL);
 }
 
-static int
-start_one(struct tool *t, int i, const union ms_addr *to, const uint8_t *pk)
+static int start_one(struct tool *t, int i, const union ms_addr *to, const uint8_t *pk)
 {
 	struct magicsock_config mc = { .port = 0 };
 	uint8_t seed[32];
@@ -162,8 +155,7 @@ start_one(struct tool *t, int i, const union ms_addr *to, const uint8_t *pk)
 	return quic_connect(t->ep[i], pk, t->blobs ? QUIC_ALPN_BLOBS : QUIC_ALPN_MESH, &c);
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	static struct tool t;
 	union ms_addr to;
@@ -173,7 +165,7 @@ main(int argc, char **argv)
 	if (argc < 5 || argc > 6 || ms_addr_parse(&to, argv[1]) < 0 ||
 	    hex_decode_str(argv[2], pk, sizeof(pk)) < 0) {
 		fprintf(stderr, "usage: ray-stranger ADDR KEY N SECONDS "
-		    "[FLOOD | junk=COUNT | join=ROOM | blobs=K]\n");
+				"[FLOOD | junk=COUNT | join=ROOM | blobs=K]\n");
 		return 2;
 	}
 	t.n = atoi(argv[3]);

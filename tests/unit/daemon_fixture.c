@@ -33,8 +33,8 @@ struct peer *fixture_peer(struct fixture *f, struct identity *id)
 	return p;
 }
 
-void fixture_admit(struct fixture *f, struct network *n, const struct peer *p,
-		   const char *hostname, bool coordinator)
+void fixture_admit(struct fixture *f, struct network *n, const struct peer *p, const char *hostname,
+		   bool coordinator)
 {
 	assert_int_equal(fixture_make_admit(f, n, p->id, hostname, coordinator), 0);
 }

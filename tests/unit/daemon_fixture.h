@@ -23,7 +23,7 @@ struct fixture {
 	uv_loop_t loop;
 	struct daemon d;
 	char home[64];
-	bool firewall;		/* the daemon runs its firewall (firewall_policy.c) */
+	bool firewall; /* the daemon runs its firewall (firewall_policy.c) */
 };
 
 /* ---- core: daemon_fixture_core.c ---- */
@@ -54,8 +54,8 @@ int fixture_make_network(struct fixture *f, const char *name, struct network **o
 int fixture_make_peer(struct fixture *f, struct identity *id, struct peer **out);
 /* Coordinator: admits the endpoint id to n (as coordinator or not) and
  * publishes. 0 or -errno. */
-int fixture_make_admit(struct fixture *f, struct network *n, const char *id,
-		       const char *hostname, bool coordinator);
+int fixture_make_admit(struct fixture *f, struct network *n, const char *id, const char *hostname,
+		       bool coordinator);
 size_t fixture_count_networks(const struct fixture *f);
 /* Paths under the home. */
 void fixture_path(const struct fixture *f, const char *rel, char *out, size_t cap);
@@ -68,8 +68,8 @@ int fixture_teardown(void **state);
 /* The core's makers, failing the test on error. */
 struct network *fixture_network(struct fixture *f, const char *name);
 struct peer *fixture_peer(struct fixture *f, struct identity *id);
-void fixture_admit(struct fixture *f, struct network *n, const struct peer *p,
-		   const char *hostname, bool coordinator);
+void fixture_admit(struct fixture *f, struct network *n, const struct peer *p, const char *hostname,
+		   bool coordinator);
 /* Puts a regular file in the place of the directory home/rel (made if
  * absent), so that saving anything under it fails with ENOTDIR, even for
  * root (chmod would not stop root). */

@@ -41,8 +41,7 @@ int fixture_init_in(struct fixture *f, const char *dir)
 {
 	memset(f, 0, sizeof(*f));
 	snprintf(f->home, sizeof(f->home), "%s/rf-test-daemon-XXXXXX", dir);
-	if (!mkdtemp(f->home) || uv_loop_init(&f->loop) != 0 ||
-	    identity_generate(&f->d.id) < 0)
+	if (!mkdtemp(f->home) || uv_loop_init(&f->loop) != 0 || identity_generate(&f->d.id) < 0)
 		return -1;
 	daemon_blank(f);
 	return 0;
@@ -153,8 +152,8 @@ int fixture_make_peer(struct fixture *f, struct identity *id, struct peer **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int fixture_make_admit(struct fixture *f, struct network *n, const char *id,
-		       const char *hostname, bool coordinator)
+int fixture_make_admit(struct fixture *f, struct network *n, const char *id, const char *hostname,
+		       bool coordinator)
 {
 	struct group_blob blob;
 	int ret = group_blob_copy(&blob, &n->blob);

@@ -47,8 +47,8 @@ static struct fake_conn *conns;
 static size_t n_conns;
 static struct fake_peer fpeers[16];
 static unsigned next_id = 1;
-static int depth;		/* inside an event: closes wait */
-static uint64_t skew_ns;	/* added to the monotonic clocks */
+static int depth;        /* inside an event: closes wait */
+static uint64_t skew_ns; /* added to the monotonic clocks */
 
 /* ---- clock and disk ---- */
 
@@ -62,8 +62,9 @@ int clock_gettime(clockid_t id, struct timespec *ts)
 	long ret = syscall(SYS_clock_gettime, id, ts);
 	uint64_t ns;
 
-	if (ret != 0 || !skew_ns || (id != CLOCK_MONOTONIC && id != CLOCK_MONOTONIC_COARSE &&
-				     id != CLOCK_MONOTONIC_RAW && id != CLOCK_BOOTTIME))
+	if (ret != 0 || !skew_ns ||
+	    (id != CLOCK_MONOTONIC && id != CLOCK_MONOTONIC_COARSE && id != CLOCK_MONOTONIC_RAW &&
+	     id != CLOCK_BOOTTIME))
 		return (int)ret;
 	ns = (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec + skew_ns;
 	ts->tv_sec = (time_t)(ns / 1000000000ull);
@@ -180,10 +181,10 @@ static struct fake_conn *by_id(unsigned id)
 }
 
 static struct fake_conn *find(const uint8_t pk[32], bool blobs, int side,
-			      const struct fake_conn *not)
+			      const struct fake_conn * not )
 {
 	for (struct fake_conn *c = conns; c; c = c->next)
-		if (c != not && c->confirmed && !c->closing && c->blobs == blobs &&
+		if (c != not &&c->confirmed && !c->closing && c->blobs == blobs &&
 		    (side < 0 || side == !c->server) && memcmp(c->pk, pk, 32) == 0)
 			return c;
 	return NULL;
@@ -350,13 +351,13 @@ const uint8_t *fake_conn_pk(const struct fake_conn *c)
 
 /* ---- quic.h, as the daemon calls it ---- */
 
-int __wrap_quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
-			const char *alpn, struct quic_conn **out);
+int __wrap_quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN], const char *alpn,
+			struct quic_conn **out);
 enum ms_path __wrap_magicsock_peer_path(struct magicsock *ms, const uint8_t pk[32],
 					union ms_addr *addr);
 
-int __wrap_quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN],
-			const char *alpn, struct quic_conn **out)
+int __wrap_quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN], const char *alpn,
+			struct quic_conn **out)
 {
 	bool blobs = strcmp(alpn, QUIC_ALPN_BLOBS) == 0;
 	struct fake_conn *c;

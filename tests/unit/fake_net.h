@@ -42,8 +42,8 @@ struct fake_conn;
 
 /* Every message the daemon sends, decoded (the caller checks them). A
  * message that does not decode is a finding of its own: it traps here. */
-typedef void (*fake_sent_fn)(struct fake_conn *c, const struct ctl_msg *m,
-			     const uint8_t *buf, size_t len);
+typedef void (*fake_sent_fn)(struct fake_conn *c, const struct ctl_msg *m, const uint8_t *buf,
+			     size_t len);
 
 /* d gets the events; own_pk is the daemon's key (it cannot dial itself);
  * sent may be NULL. */

@@ -3,14 +3,12 @@
  */
 #include "loop_wait.h"
 
-static void
-on_deadline(uv_timer_t *t)
+static void on_deadline(uv_timer_t *t)
 {
 	*(int *)t->data = 1;
 }
 
-int
-loop_wait(uv_loop_t *loop, loop_cond_fn cond, void *arg, uint64_t ms)
+int loop_wait(uv_loop_t *loop, loop_cond_fn cond, void *arg, uint64_t ms)
 {
 	uv_timer_t t;
 	int hit = 0;
@@ -21,6 +19,6 @@ loop_wait(uv_loop_t *loop, loop_cond_fn cond, void *arg, uint64_t ms)
 	while (!cond(arg) && !hit)
 		uv_run(loop, UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);	/* let the timer's close finish */
+	uv_run(loop, UV_RUN_NOWAIT); /* let the timer's close finish */
 	return cond(arg);
 }

@@ -51,7 +51,8 @@ static enum invite_status on_disk(struct fixture *f, struct network *n,
 	assert_int_equal(invite_ledger_load(&led, f->home, n->saved.room_id), 0);
 	/* A probe that is no joiner: used, or claimed by one, reads -EALREADY. */
 	ret = invite_redeem(&led, secret, daemon_unix_now(),
-			    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", &inv);
+			    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+			    &inv);
 	invite_ledger_free(&led);
 	if (ret == -EALREADY)
 		return INVITE_USED;
@@ -179,9 +180,12 @@ static void test_invite_with_unreadable_ledger(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_burn_saved_before_admission, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_failed_admission_restores_invite, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_invite_with_unreadable_ledger, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_burn_saved_before_admission, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_admission_restores_invite,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_invite_with_unreadable_ledger, fixture_setup,
+						fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

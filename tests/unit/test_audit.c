@@ -127,9 +127,12 @@ static void test_full_file_rotates(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_strangers_not_logged, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_loop_bounded, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_full_file_rotates, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_strangers_not_logged, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_loop_bounded, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_full_file_rotates, fixture_setup,
+						fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,35 +19,28 @@
 #include "util/base58.h"
 #include "util/hex.h"
 
-static void
-test_known(void **state)
+static void test_known(void **state)
 {
 	char out[64];
 	uint8_t bin[64];
 
 	(void)state;
-	assert_int_equal(base58_encode((const uint8_t *)"", 0, out,
-	    sizeof(out)), 0);
+	assert_int_equal(base58_encode((const uint8_t *)"", 0, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
-	assert_int_equal(base58_encode((const uint8_t *)"hello world", 11,
-	    out, sizeof(out)), 15);
+	assert_int_equal(base58_encode((const uint8_t *)"hello world", 11, out, sizeof(out)), 15);
 	assert_string_equal(out, "StV1DL6CwTryKyV");
-	assert_int_equal(base58_encode((const uint8_t *)"\0\0\x01", 3, out,
-	    sizeof(out)), 3);
+	assert_int_equal(base58_encode((const uint8_t *)"\0\0\x01", 3, out, sizeof(out)), 3);
 	assert_string_equal(out, "112");
-	assert_int_equal(base58_encode((const uint8_t *)"\xff", 1, out,
-	    sizeof(out)), 2);
+	assert_int_equal(base58_encode((const uint8_t *)"\xff", 1, out, sizeof(out)), 2);
 	assert_string_equal(out, "5Q");
-	assert_int_equal(base58_decode("StV1DL6CwTryKyV", bin, sizeof(bin)),
-	    11);
+	assert_int_equal(base58_decode("StV1DL6CwTryKyV", bin, sizeof(bin)), 11);
 	assert_memory_equal(bin, "hello world", 11);
 	assert_int_equal(base58_decode("1111", bin, sizeof(bin)), 4);
 	assert_memory_equal(bin, "\0\0\0\0", 4);
 	assert_int_equal(base58_decode("", bin, sizeof(bin)), 0);
 }
 
-static void
-test_roundtrip_random(void **state)
+static void test_roundtrip_random(void **state)
 {
 	uint8_t in[BASE58_MAX_BYTES], back[BASE58_MAX_BYTES];
 	char text[BASE58_ENCODED_CAP(BASE58_MAX_BYTES)];
@@ -63,14 +56,12 @@ test_roundtrip_random(void **state)
 		n = base58_encode(in, len, text, sizeof(text));
 		assert_true(n >= 0);
 		assert_true((size_t)n < sizeof(text));
-		assert_int_equal(base58_decode(text, back, sizeof(back)),
-		    (int)len);
+		assert_int_equal(base58_decode(text, back, sizeof(back)), (int)len);
 		assert_memory_equal(in, back, len);
 	}
 }
 
-static void
-test_hostile(void **state)
+static void test_hostile(void **state)
 {
 	uint8_t bin[400], big[BASE58_MAX_BYTES + 1];
 	char text[BASE58_MAX_CHARS + 10], small[4];
@@ -97,16 +88,14 @@ test_hostile(void **state)
 	assert_true(base58_decode(text, bin, sizeof(bin)) > 0);
 	/* Encode: oversized input and too small output. */
 	memset(big, 0xff, sizeof(big));
-	assert_int_equal(base58_encode(big, sizeof(big), text, sizeof(text)),
-	    -EMSGSIZE);
-	assert_int_equal(base58_encode((const uint8_t *)"hello", 5, small,
-	    sizeof(small)), -ENOSPC);
+	assert_int_equal(base58_encode(big, sizeof(big), text, sizeof(text)), -EMSGSIZE);
+	assert_int_equal(base58_encode((const uint8_t *)"hello", 5, small, sizeof(small)), -ENOSPC);
 	assert_int_equal(base58_encode(big, BASE58_MAX_BYTES, text,
-	    BASE58_ENCODED_CAP(BASE58_MAX_BYTES)), 350);
+				       BASE58_ENCODED_CAP(BASE58_MAX_BYTES)),
+			 350);
 }
 
-static void
-test_hex(void **state)
+static void test_hex(void **state)
 {
 	const uint8_t bin[4] = { 0x00, 0xab, 0x7f, 0xff };
 	uint8_t out[4];
@@ -137,8 +126,7 @@ test_hex(void **state)
 	assert_memory_equal(out, bin, 4);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known),

@@ -50,8 +50,7 @@ static const struct vector vectors[] = {
 	{ 102400, "bc3e3d41a1146b069abffad3c0d44860cf664390afce4d9661f7902e7943e085" },
 };
 
-static uint8_t *
-pattern(size_t len)
+static uint8_t *pattern(size_t len)
 {
 	uint8_t *b = malloc(len + 1);
 	size_t i;
@@ -62,15 +61,13 @@ pattern(size_t len)
 	return b;
 }
 
-static void
-hex_of(const uint8_t d[32], char out[65])
+static void hex_of(const uint8_t d[32], char out[65])
 {
 	hex_encode(d, 32, out);
 }
 
 /* Feeds data in random-sized pieces (0..300 bytes) to exercise buffering. */
-static void
-hash_pieces(const uint8_t *data, size_t len, uint8_t out[32])
+static void hash_pieces(const uint8_t *data, size_t len, uint8_t out[32])
 {
 	struct blake3_hasher h;
 	size_t off = 0, n;
@@ -86,8 +83,7 @@ hash_pieces(const uint8_t *data, size_t len, uint8_t out[32])
 	blake3_final(&h, out);
 }
 
-static void
-test_official_vectors(void **state)
+static void test_official_vectors(void **state)
 {
 	uint8_t d[32];
 	char hex[65];
@@ -107,8 +103,7 @@ test_official_vectors(void **state)
 	}
 }
 
-static void
-test_xof_prefix_and_final_repeatable(void **state)
+static void test_xof_prefix_and_final_repeatable(void **state)
 {
 	struct blake3_hasher h;
 	uint8_t a[32], b[32], longer[200];
@@ -135,8 +130,7 @@ test_xof_prefix_and_final_repeatable(void **state)
 }
 
 /* Runs b3sum on path and returns its 64-hex-digit output. */
-static void
-b3sum_file(const char *path, char out[65])
+static void b3sum_file(const char *path, char out[65])
 {
 	char cmd[512], line[128];
 	FILE *p;
@@ -151,14 +145,13 @@ b3sum_file(const char *path, char out[65])
 	memcpy(out, line, 65);
 }
 
-static void
-test_against_b3sum(void **state)
+static void test_against_b3sum(void **state)
 {
 	/* Boundaries of blocks, chunks and tree levels, then random sizes. */
-	size_t lens[64] = { 0, 1, 63, 64, 65, 127, 128, 1023, 1024, 1025,
-	    2047, 2048, 2049, 3072, 4095, 4096, 4097, 8191, 8192, 8193,
-	    16383, 16384, 16385, 65535, 65536, 65537, 1048575, 1048576,
-	    1048577 };
+	size_t lens[64] = { 0,     1,     63,      64,      65,     127,   128,   1023,
+			    1024,  1025,  2047,    2048,    2049,   3072,  4095,  4096,
+			    4097,  8191,  8192,    8193,    16383,  16384, 16385, 65535,
+			    65536, 65537, 1048575, 1048576, 1048577 };
 	size_t n_fixed = 29, i;
 	char path[] = "/tmp/rayfish-test-b3-XXXXXX";
 	char want[65], got[65];
@@ -185,8 +178,7 @@ test_against_b3sum(void **state)
 		blake3_hash(in, lens[i], d);
 		hex_of(d, got);
 		if (strcmp(want, got) != 0)
-			fail_msg("length %zu: b3sum %s, ours %s", lens[i], want,
-			    got);
+			fail_msg("length %zu: b3sum %s, ours %s", lens[i], want, got);
 		hash_pieces(in, lens[i], d);
 		hex_of(d, got);
 		assert_string_equal(want, got);
@@ -196,8 +188,7 @@ test_against_b3sum(void **state)
 	unlink(path);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_official_vectors),

@@ -27,8 +27,8 @@
 
 struct report {
 	int ret;
-	char self[16384];	/* the child's own status */
-	char exec[16384];	/* what cat, executed by it, saw */
+	char self[16384]; /* the child's own status */
+	char exec[16384]; /* what cat, executed by it, saw */
 };
 
 static void write_all(int fd, const void *buf, size_t len)

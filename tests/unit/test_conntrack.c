@@ -203,7 +203,7 @@ static void test_tcp_fin_rst(void **state)
 	e = conntrack_track(&ct, &fin, 0, 0, NULL, 400000);
 	assert_int_equal(e->state, CT_TCP_CLOSING);
 	e = conntrack_track(&ct, &ack, 0, 0, NULL, 400000);
-	assert_int_equal(e->state, CT_TCP_CLOSING);	/* same flow as the FIN */
+	assert_int_equal(e->state, CT_TCP_CLOSING); /* same flow as the FIN */
 	conntrack_close(&ct);
 }
 
@@ -447,12 +447,12 @@ static size_t owned(const struct conntrack *ct, const void *o, uint64_t now)
 static void fixed_key(struct conntrack *ct)
 {
 	memset(ct->hkey, 0x5a, sizeof(ct->hkey));
-	ct->memo_tag = 0;	/* positions hashed with the old key */
+	ct->memo_tag = 0; /* positions hashed with the old key */
 }
 
 /* A TCP connection from peer address `src` to us, answered. */
-static void establish(struct conntrack *ct, uint32_t src, uint16_t sport,
-    const void *owner, uint64_t now)
+static void establish(struct conntrack *ct, uint32_t src, uint16_t sport, const void *owner,
+		      uint64_t now)
 {
 	struct packet_info syn = tcp4(src, sport, A4, 22, SYN);
 	struct packet_info synack = tcp4(A4, 22, src, sport, SYN | ACK);
@@ -562,7 +562,7 @@ static void test_owner_at_quota(void **state)
 		assert_non_null(conntrack_track(&ct, &p[i], 0, 0, OWNER(1), t++));
 	assert_non_null(conntrack_track(&ct, &p[4], 0, 0, OWNER(1), t++));
 	assert_int_equal(owned(&ct, OWNER(1), t), 4);
-	assert_int_equal(ct.used, 4);	/* three slots stayed free */
+	assert_int_equal(ct.used, 4); /* three slots stayed free */
 	assert_null(conntrack_lookup(&ct, &p[0], t));
 	assert_non_null(conntrack_lookup(&ct, &p[4], t));
 	assert_non_null(conntrack_track(&ct, &other, 0, 0, OWNER(0), t++));
@@ -660,7 +660,7 @@ static void test_owner_counts_exact(void **state)
 			if (e && k % 5 == 0)
 				conntrack_remove(&ct, e);
 			else if (e && k % 7 == 0)
-				e->state = CT_TCP_RESET;	/* the next SYN restarts it */
+				e->state = CT_TCP_RESET; /* the next SYN restarts it */
 		}
 		memset(tally, 0, sizeof(tally));
 		for (size_t i = 0; i < ct.cap; i++)
@@ -672,7 +672,7 @@ static void test_owner_counts_exact(void **state)
 			if (!w->id)
 				continue;
 			assert_int_equal(w->flows, tally[(const char *)w->id - owner_handles]);
-			tally[(const char *)w->id - owner_handles] = 0;	/* twice: caught below */
+			tally[(const char *)w->id - owner_handles] = 0; /* twice: caught below */
 			assert_true(++seen <= ct.n_owners);
 		}
 		for (int o = 0; o < 300; o++)

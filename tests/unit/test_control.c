@@ -107,8 +107,8 @@ static void test_hostile(void **state)
 	/* [1] */
 	const uint8_t not_map[] = { 0x91, 0x01 };
 	/* {"t": 1, "host": "a\0b", "net": ...} */
-	uint8_t nul_host[64] = { 0x83, 0xa1, 't', 0x01, 0xa4, 'h', 'o', 's', 't',
-				 0xa3, 'a', 0, 'b', 0xa3, 'n', 'e', 't', 0xc4, 32 };
+	uint8_t nul_host[64] = { 0x83, 0xa1, 't', 0x01, 0xa4, 'h', 'o', 's',  't', 0xa3,
+				 'a',  0,    'b', 0xa3, 'n',  'e', 't', 0xc4, 32 };
 	/* {"t": 1, "net": ...32, "zz": [1,2]}: unknown key is fine */
 	uint8_t unknown[64] = { 0x83, 0xa1, 't', 0x01, 0xa3, 'n', 'e', 't', 0xc4, 32 };
 	struct ctl_msg out;
@@ -135,7 +135,9 @@ static void test_control_chars(void **state)
 	msgpack_sbuffer sb;
 
 	(void)state;
-	snprintf(in.why, sizeof(in.why), "no\x1b[2J\x1b]0;pwned\x07 \xc2\x9b" "31m\x7f ok \xc3\xa9");
+	snprintf(in.why, sizeof(in.why),
+		 "no\x1b[2J\x1b]0;pwned\x07 \xc2\x9b"
+		 "31m\x7f ok \xc3\xa9");
 	msgpack_sbuffer_init(&sb);
 	assert_int_equal(ctl_encode(&in, &sb), 0);
 	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), 0);

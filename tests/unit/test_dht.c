@@ -34,7 +34,7 @@
 #include "discovery/dht.h"
 #include "discovery/record.h"
 
-#define DEADLINE_MS	45000
+#define DEADLINE_MS 45000
 
 static const uint8_t seed_a[32] = { 0xa1, 0xa2, 0xa3 };
 static const uint8_t seed_x[32] = { 0x66 };
@@ -97,9 +97,8 @@ static void on_value(void *ud, const uint8_t *value, size_t len)
 	struct record rec;
 
 	f->values++;
-	if (record_decode(value, len, RECORD_ENDPOINT, f->pk,
-	    (uint64_t)time(NULL), &rec) < 0)
-		return;	/* junk under our key is expected and ignored */
+	if (record_decode(value, len, RECORD_ENDPOINT, f->pk, (uint64_t)time(NULL), &rec) < 0)
+		return; /* junk under our key is expected and ignored */
 	f->valid++;
 	if (!f->have_best || rec.seq > f->best_seq)
 		f->best_seq = rec.seq;
@@ -123,17 +122,15 @@ static void on_put_done(void *ud, bool ok)
 }
 
 /* Gets key from node until a valid record with seq == want shows up. */
-static bool fetch_until_seq(uv_loop_t *loop, struct dht_node *node,
-    const uint8_t key[20], const uint8_t pk[32], uint64_t want,
-    struct fetch *f)
+static bool fetch_until_seq(uv_loop_t *loop, struct dht_node *node, const uint8_t key[20],
+			    const uint8_t pk[32], uint64_t want, struct fetch *f)
 {
 	uint64_t end = uv_now(loop) + DEADLINE_MS;
 
 	while (uv_now(loop) < end) {
 		memset(f, 0, sizeof(*f));
 		memcpy(f->pk, pk, 32);
-		assert_int_equal(dht_node_get(node, key, on_value, on_get_done,
-		    f), 0);
+		assert_int_equal(dht_node_get(node, key, on_value, on_get_done, f), 0);
 		assert_true(run_until(loop, &f->done, DEADLINE_MS));
 		if (f->have_best && f->best_seq == want)
 			return true;
@@ -165,14 +162,12 @@ static int free_udp_port(void)
 /* True once something holds UDP 127.0.0.1:port. */
 static bool udp_port_taken(uint16_t port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_port = htons(port) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	bool taken;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	taken = bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 &&
-	    errno == EADDRINUSE;
+	taken = bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EADDRINUSE;
 	close(s);
 	return taken;
 }
@@ -197,7 +192,7 @@ static int fixture_teardown(void **state)
 		dht_node_close(fx->nodes[i]);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&fx->loop) != 0)
-		ret = -1;	/* a handle was left open */
+		ret = -1; /* a handle was left open */
 	if (fx->dhtnode > 0) {
 		kill(fx->dhtnode, SIGTERM);
 		for (int i = 0; i < 40; i++) {
@@ -241,8 +236,7 @@ static int fixture_setup_dhtnode(void **state)
 		dup2(devnull, 0);
 		dup2(devnull, 1);
 		dup2(devnull, 2);
-		execl("/usr/bin/dhtnode", "dhtnode", "-s", "-p", port,
-		    (char *)NULL);
+		execl("/usr/bin/dhtnode", "dhtnode", "-s", "-p", port, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
@@ -255,23 +249,21 @@ static int fixture_setup_dhtnode(void **state)
 
 static void test_bootstrap_parse(void **state)
 {
-	static const char *bad[] = { "host:", ":4222", "[::1", "[::1]x",
-	    "h:99999", "h:0", "h:12a", "h:123456", "a,,[]:1" };
-	static const char *good[] = { NULL, "", " 127.0.0.1:1 , [::1]:2,",
-	    "localhost", "::1", "[2001:db8::1]" };
+	static const char *bad[] = { "host:", ":4222", "[::1",     "[::1]x", "h:99999",
+				     "h:0",   "h:12a", "h:123456", "a,,[]:1" };
+	static const char *good[] = { NULL,        "",    " 127.0.0.1:1 , [::1]:2,",
+				      "localhost", "::1", "[2001:db8::1]" };
 	struct fixture *fx = *state;
 	struct dht_node *node;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(dht_node_init(&node, &fx->loop, 0, bad[i], 0),
-		    -EINVAL);
+		assert_int_equal(dht_node_init(&node, &fx->loop, 0, bad[i], 0), -EINVAL);
 		assert_null(node);
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		assert_int_equal(dht_node_init(&node, &fx->loop, 0, good[i], 0),
-		    0);
+		assert_int_equal(dht_node_init(&node, &fx->loop, 0, good[i], 0), 0);
 		dht_node_close(node);
-		dht_node_close(node);	/* idempotent until the loop runs */
+		dht_node_close(node); /* idempotent until the loop runs */
 		uv_run(&fx->loop, UV_RUN_DEFAULT);
 	}
 }
@@ -294,7 +286,7 @@ static void test_port_taken(void **state)
 	close(s);
 	assert_int_equal(ret, -ENOTCONN);
 	assert_null(node);
-	uv_run(&fx->loop, UV_RUN_DEFAULT);	/* frees the half-built node */
+	uv_run(&fx->loop, UV_RUN_DEFAULT); /* frees the half-built node */
 }
 
 static void test_put_get_errors(void **state)
@@ -309,8 +301,7 @@ static void test_put_get_errors(void **state)
 	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, NULL, 0), 0);
 	node = fx->nodes[0];
 	assert_int_equal(dht_node_put(node, key, big, 0, NULL, NULL), -EMSGSIZE);
-	assert_int_equal(dht_node_put(node, key, big, sizeof(big), NULL, NULL),
-	    -EMSGSIZE);
+	assert_int_equal(dht_node_put(node, key, big, sizeof(big), NULL, NULL), -EMSGSIZE);
 	assert_int_equal(dht_node_cancel_put(node, key), -ENOENT);
 
 	/* With no peers a put is kept (and retried), a get completes. */
@@ -347,22 +338,19 @@ static void exchange(struct fixture *fx, const char *bootstrap)
 	record_seed_pk(seed_a, pk);
 	record_seed_pk(seed_x, pk_x);
 	assert_int_equal(record_dht_key(RECORD_ENDPOINT, pk, key), 0);
-	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, bootstrap,
-	    0), 0);
-	assert_int_equal(dht_node_init(&fx->nodes[1], &fx->loop, 0, bootstrap,
-	    0), 0);
+	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, bootstrap, 0), 0);
+	assert_int_equal(dht_node_init(&fx->nodes[1], &fx->loop, 0, bootstrap, 0), 0);
 
 	/* An impostor's record under A's key: readers must skip it. */
-	n = record_encode(RECORD_ENDPOINT, seed_x, 1000, now + 600,
-	    (const uint8_t *)"x", 1, rec, sizeof(rec));
+	n = record_encode(RECORD_ENDPOINT, seed_x, 1000, now + 600, (const uint8_t *)"x", 1, rec,
+			  sizeof(rec));
 	assert_true(n > 0);
 	assert_int_equal(dht_node_put(fx->nodes[1], key, rec, n, NULL, NULL), 0);
 
-	n = record_encode(RECORD_ENDPOINT, seed_a, 1, now + 600,
-	    (const uint8_t *)"one", 3, rec, sizeof(rec));
+	n = record_encode(RECORD_ENDPOINT, seed_a, 1, now + 600, (const uint8_t *)"one", 3, rec,
+			  sizeof(rec));
 	assert_true(n > 0);
-	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done,
-	    &pw), 0);
+	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done, &pw), 0);
 	assert_true(run_until(&fx->loop, &pw.done, DEADLINE_MS));
 	assert_true(pw.ok);
 	assert_true(fetch_until_seq(&fx->loop, fx->nodes[1], key, pk, 1, &f));
@@ -376,10 +364,9 @@ static void exchange(struct fixture *fx, const char *bootstrap)
 	assert_int_equal(st.puts_announced, 1);
 
 	/* Replace with seq 2: readers converge on it. */
-	n = record_encode(RECORD_ENDPOINT, seed_a, 2, now + 600,
-	    (const uint8_t *)"two", 3, rec, sizeof(rec));
-	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done,
-	    &pw2), 0);
+	n = record_encode(RECORD_ENDPOINT, seed_a, 2, now + 600, (const uint8_t *)"two", 3, rec,
+			  sizeof(rec));
+	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done, &pw2), 0);
 	assert_true(fetch_until_seq(&fx->loop, fx->nodes[1], key, pk, 2, &f));
 	assert_true(f.valid >= 1);
 	assert_true(run_until(&fx->loop, &pw2.done, DEADLINE_MS));
@@ -405,8 +392,7 @@ static int keep_valid(void *ud, const uint8_t *value, size_t len)
 	const struct fetch *f = ud;
 	struct record rec;
 
-	return record_decode(value, len, RECORD_ENDPOINT, f->pk, (uint64_t)time(NULL),
-	    &rec) >= 0;
+	return record_decode(value, len, RECORD_ENDPOINT, f->pk, (uint64_t)time(NULL), &rec) >= 0;
 }
 
 static void junk_done(bool ok, void *ud)
@@ -422,7 +408,7 @@ static void junk_done(bool ok, void *ud)
  * each lookup's result; the record must be found.
  */
 static void flooded_lookup(struct fixture *fx, size_t (*fill)(int, uint8_t *, size_t),
-    void (*check)(const struct fetch *))
+			   void (*check)(const struct fetch *))
 {
 	struct dht_node_status st;
 	uint8_t pk[32], key[20], rec[RECORD_MAX], buf[RECORD_MAX];
@@ -452,19 +438,21 @@ static void flooded_lookup(struct fixture *fx, size_t (*fill)(int, uint8_t *, si
 		dht_runner_put(flooder, &h, v, junk_done, &stored, false);
 		dht_value_unref(v);
 	}
-	for (tries = 0; tries < 200 &&
-	    __atomic_load_n(&stored, __ATOMIC_SEQ_CST) < DHT_GET_VALUES_MAX + 60; tries++)
+	for (tries = 0;
+	     tries < 200 && __atomic_load_n(&stored, __ATOMIC_SEQ_CST) < DHT_GET_VALUES_MAX + 60;
+	     tries++)
 		run_for(&fx->loop, 100);
 	n = record_encode(RECORD_ENDPOINT, seed_a, 7, (uint64_t)time(NULL) + 600,
-	    (const uint8_t *)"real", 4, rec, sizeof(rec));
+			  (const uint8_t *)"real", 4, rec, sizeof(rec));
 	assert_true(n > 0);
 	assert_int_equal(dht_node_put(fx->nodes[0], key, rec, n, on_put_done, &pw), 0);
 	assert_true(run_until(&fx->loop, &pw.done, DEADLINE_MS));
 	for (tries = 0; tries < 10 && !found; tries++) {
 		memset(&f, 0, sizeof(f));
 		memcpy(f.pk, pk, 32);
-		assert_int_equal(dht_node_get_filtered(fx->nodes[1], key, keep_valid,
-		    on_value, on_get_done, &f), 0);
+		assert_int_equal(dht_node_get_filtered(fx->nodes[1], key, keep_valid, on_value,
+						       on_get_done, &f),
+				 0);
 		assert_true(run_until(&fx->loop, &f.done, DEADLINE_MS));
 		found = f.have_best && f.best_seq == 7;
 		check(&f);
@@ -497,7 +485,7 @@ static void test_flooded_key(void **state)
 static size_t fill_old_copy(int i, uint8_t *buf, size_t cap)
 {
 	int n = record_encode(RECORD_ENDPOINT, seed_a, 3, (uint64_t)time(NULL) + 600,
-	    (const uint8_t *)"old", 3, buf, cap);
+			      (const uint8_t *)"old", 3, buf, cap);
 
 	(void)i;
 	assert_true(n > 0);
@@ -555,24 +543,23 @@ static void test_unresolved_then_addr(void **state)
 	struct dht_node_status st;
 
 	assert_int_equal(dht_node_init(&fx->nodes[2], &fx->loop, 0, NULL, 0), 0);
-	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0,
-	    "no-such-host.invalid:4222", 0), 0);
+	assert_int_equal(dht_node_init(&fx->nodes[0], &fx->loop, 0, "no-such-host.invalid:4222", 0),
+			 0);
 	dht_node_status(fx->nodes[0], &st);
 	assert_int_equal(st.bootstrap_unresolved, 1);
-	run_for(&fx->loop, 1500);	/* the lookup fails; a retry is due in 5 s */
+	run_for(&fx->loop, 1500); /* the lookup fails; a retry is due in 5 s */
 	dht_node_status(fx->nodes[0], &st);
 	assert_int_equal(st.bootstrap_unresolved, 1);
 	assert_false(st.connected);
 
-	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
-	    (struct sockaddr *)&bad), -EAFNOSUPPORT);
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0], (struct sockaddr *)&bad),
+			 -EAFNOSUPPORT);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
-	    (struct sockaddr *)&a), -EINVAL);	/* no port */
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0], (struct sockaddr *)&a),
+			 -EINVAL); /* no port */
 	dht_node_status(fx->nodes[2], &st);
 	a.sin_port = htons(st.port);
-	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
-	    (struct sockaddr *)&a), 0);
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0], (struct sockaddr *)&a), 0);
 	for (int i = 0; i < DEADLINE_MS / 100; i++) {
 		dht_node_status(fx->nodes[0], &st);
 		if (st.connected)
@@ -581,8 +568,7 @@ static void test_unresolved_then_addr(void **state)
 	}
 	assert_true(st.connected);
 	dht_node_close(fx->nodes[0]);
-	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0],
-	    (struct sockaddr *)&a), -ESHUTDOWN);
+	assert_int_equal(dht_node_bootstrap_addr(fx->nodes[0], (struct sockaddr *)&a), -ESHUTDOWN);
 }
 
 static int group_setup(void **state)
@@ -595,24 +581,22 @@ static int group_setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bootstrap_parse,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_port_taken,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_put_get_errors,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_inprocess_exchange,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_flooded_key,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_values,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_named_exchange,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_unresolved_then_addr,
-		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_dhtnode_exchange,
-		    fixture_setup_dhtnode, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bootstrap_parse, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_port_taken, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_put_get_errors, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_inprocess_exchange, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_flooded_key, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_values, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_named_exchange, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_unresolved_then_addr, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_dhtnode_exchange, fixture_setup_dhtnode,
+						fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -34,15 +34,14 @@ struct keys {
 	struct identity a, b, c;
 	uint8_t a_curve[DISCO_KEY_LEN], b_curve[DISCO_KEY_LEN];
 	uint8_t c_curve[DISCO_KEY_LEN];
-	uint8_t ab[DISCO_KEY_LEN];	/* a's view of the a-b key */
-	uint8_t ba[DISCO_KEY_LEN];	/* b's view */
-	uint8_t cb[DISCO_KEY_LEN];	/* c's key with b */
+	uint8_t ab[DISCO_KEY_LEN]; /* a's view of the a-b key */
+	uint8_t ba[DISCO_KEY_LEN]; /* b's view */
+	uint8_t cb[DISCO_KEY_LEN]; /* c's key with b */
 };
 
 static struct keys K;
 
-static void
-keys_make(void)
+static void keys_make(void)
 {
 	uint8_t seed[IDENTITY_SEED_LEN];
 
@@ -60,24 +59,21 @@ keys_make(void)
 	assert_int_equal(disco_shared_key(K.cb, K.c_curve, K.b.pk), 0);
 }
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
 	(void)state;
 	keys_make();
 	return 0;
 }
 
-static void
-msg_ping(struct disco_msg *m)
+static void msg_ping(struct disco_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->type = DISCO_PING;
 	disco_txid(m->txid);
 }
 
-static void
-msg_pong(struct disco_msg *m, const char *addr, uint16_t port)
+static void msg_pong(struct disco_msg *m, const char *addr, uint16_t port)
 {
 	memset(m, 0, sizeof(*m));
 	m->type = DISCO_PONG;
@@ -87,37 +83,30 @@ msg_pong(struct disco_msg *m, const char *addr, uint16_t port)
 	if (strchr(addr, ':')) {
 		m->observed.in6.sin6_family = AF_INET6;
 		m->observed.in6.sin6_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET6, addr,
-		    &m->observed.in6.sin6_addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, addr, &m->observed.in6.sin6_addr), 1);
 	} else {
 		m->observed.in.sin_family = AF_INET;
 		m->observed.in.sin_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET, addr,
-		    &m->observed.in.sin_addr), 1);
+		assert_int_equal(inet_pton(AF_INET, addr, &m->observed.in.sin_addr), 1);
 	}
 }
 
 /* Same message: type, txid and the observed address (family, port, ip). */
-static void
-assert_msg_eq(const struct disco_msg *x, const struct disco_msg *y)
+static void assert_msg_eq(const struct disco_msg *x, const struct disco_msg *y)
 {
 	assert_int_equal(x->type, y->type);
 	assert_memory_equal(x->txid, y->txid, DISCO_TXID_LEN);
 	assert_int_equal(x->observed.sa.sa_family, y->observed.sa.sa_family);
 	if (x->observed.sa.sa_family == AF_INET) {
 		assert_int_equal(x->observed.in.sin_port, y->observed.in.sin_port);
-		assert_memory_equal(&x->observed.in.sin_addr,
-		    &y->observed.in.sin_addr, 4);
+		assert_memory_equal(&x->observed.in.sin_addr, &y->observed.in.sin_addr, 4);
 	} else if (x->observed.sa.sa_family == AF_INET6) {
-		assert_int_equal(x->observed.in6.sin6_port,
-		    y->observed.in6.sin6_port);
-		assert_memory_equal(&x->observed.in6.sin6_addr,
-		    &y->observed.in6.sin6_addr, 16);
+		assert_int_equal(x->observed.in6.sin6_port, y->observed.in6.sin6_port);
+		assert_memory_equal(&x->observed.in6.sin6_addr, &y->observed.in6.sin6_addr, 16);
 	}
 }
 
-static int
-zeroed(const struct disco_msg *m)
+static int zeroed(const struct disco_msg *m)
 {
 	static const struct disco_msg z;
 
@@ -125,8 +114,7 @@ zeroed(const struct disco_msg *m)
 }
 
 /* a seals m for b, b checks the sender and opens it. */
-static int
-round_trip(const struct disco_msg *m, uint8_t *pkt)
+static int round_trip(const struct disco_msg *m, uint8_t *pkt)
 {
 	struct disco_msg got;
 	uint8_t pk[DISCO_KEY_LEN];
@@ -136,8 +124,7 @@ round_trip(const struct disco_msg *m, uint8_t *pkt)
 	assert_true(n > 0);
 	assert_int_equal(n, m->type == DISCO_PING ? PING_PKT : PONG_PKT);
 	assert_true(n <= DISCO_MAX_LEN);
-	assert_memory_equal(pkt, MAGICSOCK_DISCO_MAGIC,
-	    MAGICSOCK_DISCO_MAGIC_LEN);
+	assert_memory_equal(pkt, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN);
 	assert_int_equal(pkt[MAGICSOCK_DISCO_MAGIC_LEN], DISCO_VERSION);
 	assert_int_equal(disco_sender(pkt, (size_t)n, pk), 0);
 	assert_memory_equal(pk, K.a.pk, DISCO_KEY_LEN);
@@ -146,8 +133,7 @@ round_trip(const struct disco_msg *m, uint8_t *pkt)
 	return n;
 }
 
-static void
-test_round_trip(void **state)
+static void test_round_trip(void **state)
 {
 	struct disco_msg m, got;
 	uint8_t pkt[DISCO_MAX_LEN], pkt2[DISCO_MAX_LEN];
@@ -167,7 +153,7 @@ test_round_trip(void **state)
 	round_trip(&m, pkt);
 	msg_pong(&m, "::ffff:198.51.100.1", 1);
 	round_trip(&m, pkt);
-	msg_pong(&m, NULL, 0);		/* family 0: sender did not know */
+	msg_pong(&m, NULL, 0); /* family 0: sender did not know */
 	round_trip(&m, pkt);
 
 	/* A ping carries no address even if the caller left one set. */
@@ -187,27 +173,22 @@ test_round_trip(void **state)
 	assert_msg_eq(&got, &m);
 }
 
-static void
-test_seal_args(void **state)
+static void test_seal_args(void **state)
 {
 	struct disco_msg m;
 	uint8_t pkt[DISCO_MAX_LEN];
 
 	(void)state;
 	msg_pong(&m, "192.0.2.1", 1);
-	assert_int_equal(disco_seal(pkt, DISCO_MAX_LEN - 1, K.a.pk, K.ab, &m),
-	    -EINVAL);
+	assert_int_equal(disco_seal(pkt, DISCO_MAX_LEN - 1, K.a.pk, K.ab, &m), -EINVAL);
 	assert_int_equal(disco_seal(pkt, 0, K.a.pk, K.ab, &m), -EINVAL);
 	m.type = 0;
-	assert_int_equal(disco_seal(pkt, sizeof(pkt), K.a.pk, K.ab, &m),
-	    -EINVAL);
+	assert_int_equal(disco_seal(pkt, sizeof(pkt), K.a.pk, K.ab, &m), -EINVAL);
 	m.type = 3;
-	assert_int_equal(disco_seal(pkt, sizeof(pkt), K.a.pk, K.ab, &m),
-	    -EINVAL);
+	assert_int_equal(disco_seal(pkt, sizeof(pkt), K.a.pk, K.ab, &m), -EINVAL);
 }
 
-static void
-test_keys(void **state)
+static void test_keys(void **state)
 {
 	uint8_t sh[DISCO_KEY_LEN], bad[DISCO_KEY_LEN], txa[DISCO_TXID_LEN];
 	uint8_t txb[DISCO_TXID_LEN];
@@ -242,8 +223,7 @@ test_keys(void **state)
 	assert_memory_not_equal(txa, txb, DISCO_TXID_LEN);
 }
 
-static void
-test_wrong_key(void **state)
+static void test_wrong_key(void **state)
 {
 	struct disco_msg m, got;
 	uint8_t pkt[DISCO_MAX_LEN], pk[DISCO_KEY_LEN];
@@ -274,8 +254,7 @@ test_wrong_key(void **state)
  * that packet does open, under a sender key nobody holds; the receiver
  * looks peers up by the exact key bytes, so it is still dropped.)
  */
-static void
-flip_all(const uint8_t *orig, int n)
+static void flip_all(const uint8_t *orig, int n)
 {
 	uint8_t pkt[DISCO_MAX_LEN], pk[DISCO_KEY_LEN], sh[DISCO_KEY_LEN];
 	struct disco_msg got;
@@ -286,37 +265,31 @@ flip_all(const uint8_t *orig, int n)
 			memcpy(pkt, orig, (size_t)n);
 			pkt[i] ^= (uint8_t)(1u << bit);
 			if (i < KEY_OFF) {
-				assert_int_equal(disco_sender(pkt, (size_t)n,
-				    pk), -EBADMSG);
-				assert_int_equal(disco_open(pkt, (size_t)n,
-				    K.ba, &got), -EBADMSG);
+				assert_int_equal(disco_sender(pkt, (size_t)n, pk), -EBADMSG);
+				assert_int_equal(disco_open(pkt, (size_t)n, K.ba, &got), -EBADMSG);
 				continue;
 			}
 			assert_int_equal(disco_sender(pkt, (size_t)n, pk), 0);
 			if (i >= NONCE_OFF) {
 				assert_memory_equal(pk, K.a.pk, DISCO_KEY_LEN);
-				assert_int_equal(disco_open(pkt, (size_t)n,
-				    K.ba, &got), -EBADMSG);
+				assert_int_equal(disco_open(pkt, (size_t)n, K.ba, &got), -EBADMSG);
 				assert_true(zeroed(&got));
 				continue;
 			}
 			assert_memory_not_equal(pk, K.a.pk, DISCO_KEY_LEN);
 			if (i == NONCE_OFF - 1 && bit == 7) {
-				assert_int_equal(disco_shared_key(sh, K.b_curve,
-				    pk), 0);
+				assert_int_equal(disco_shared_key(sh, K.b_curve, pk), 0);
 				assert_memory_equal(sh, K.ba, DISCO_KEY_LEN);
 				continue;
 			}
 			if (disco_shared_key(sh, K.b_curve, pk) < 0)
 				continue;
-			assert_int_equal(disco_open(pkt, (size_t)n, sh, &got),
-			    -EBADMSG);
+			assert_int_equal(disco_open(pkt, (size_t)n, sh, &got), -EBADMSG);
 		}
 	}
 }
 
-static void
-test_bit_flips(void **state)
+static void test_bit_flips(void **state)
 {
 	struct disco_msg m;
 	uint8_t pkt[DISCO_MAX_LEN];
@@ -331,8 +304,7 @@ test_bit_flips(void **state)
 	flip_all(pkt, n);
 }
 
-static void
-cut_all(const uint8_t *orig, int n)
+static void cut_all(const uint8_t *orig, int n)
 {
 	uint8_t pkt[DISCO_MAX_LEN + 1], pk[DISCO_KEY_LEN];
 	struct disco_msg got;
@@ -343,10 +315,8 @@ cut_all(const uint8_t *orig, int n)
 		/* A pong cut to ping size passes the length check: the MAC
 		 * is what stops it. */
 		if (len != PING_PKT)
-			assert_int_equal(disco_sender(pkt, (size_t)len, pk),
-			    -EBADMSG);
-		assert_int_equal(disco_open(pkt, (size_t)len, K.ba, &got),
-		    -EBADMSG);
+			assert_int_equal(disco_sender(pkt, (size_t)len, pk), -EBADMSG);
+		assert_int_equal(disco_open(pkt, (size_t)len, K.ba, &got), -EBADMSG);
 		assert_true(zeroed(&got));
 	}
 	pkt[n] = 0;
@@ -355,8 +325,7 @@ cut_all(const uint8_t *orig, int n)
 	assert_int_equal(disco_open(pkt, (size_t)n, K.ba, &got), 0);
 }
 
-static void
-test_lengths(void **state)
+static void test_lengths(void **state)
 {
 	struct disco_msg m;
 	uint8_t pkt[DISCO_MAX_LEN];
@@ -371,8 +340,7 @@ test_lengths(void **state)
 	cut_all(pkt, n);
 }
 
-static void
-test_header(void **state)
+static void test_header(void **state)
 {
 	struct disco_msg m, got;
 	uint8_t pkt[DISCO_MAX_LEN], pk[DISCO_KEY_LEN];
@@ -386,8 +354,7 @@ test_header(void **state)
 			continue;
 		pkt[MAGICSOCK_DISCO_MAGIC_LEN] = (uint8_t)v;
 		assert_int_equal(disco_sender(pkt, (size_t)n, pk), -EBADMSG);
-		assert_int_equal(disco_open(pkt, (size_t)n, K.ba, &got),
-		    -EBADMSG);
+		assert_int_equal(disco_open(pkt, (size_t)n, K.ba, &got), -EBADMSG);
 	}
 	pkt[MAGICSOCK_DISCO_MAGIC_LEN] = DISCO_VERSION;
 	pkt[1] = 'r';
@@ -405,28 +372,26 @@ test_header(void **state)
 }
 
 /* Seals an arbitrary plaintext as a's packet for b, past the MAC. */
-static size_t
-seal_raw(uint8_t *pkt, const uint8_t *plain, size_t n)
+static size_t seal_raw(uint8_t *pkt, const uint8_t *plain, size_t n)
 {
 	memcpy(pkt, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN);
 	pkt[MAGICSOCK_DISCO_MAGIC_LEN] = DISCO_VERSION;
 	memcpy(pkt + KEY_OFF, K.a.pk, DISCO_KEY_LEN);
 	randombytes_buf(pkt + NONCE_OFF, crypto_box_NONCEBYTES);
-	assert_int_equal(crypto_box_easy_afternm(pkt + DISCO_HDR_LEN, plain, n,
-	    pkt + NONCE_OFF, K.ab), 0);
+	assert_int_equal(crypto_box_easy_afternm(pkt + DISCO_HDR_LEN, plain, n, pkt + NONCE_OFF,
+						 K.ab),
+			 0);
 	return DISCO_HDR_LEN + crypto_box_MACBYTES + n;
 }
 
-static int
-open_raw(const uint8_t *plain, size_t n, struct disco_msg *got)
+static int open_raw(const uint8_t *plain, size_t n, struct disco_msg *got)
 {
 	uint8_t pkt[DISCO_MAX_LEN + 64];
 
 	return disco_open(pkt, seal_raw(pkt, plain, n), K.ba, got);
 }
 
-static void
-pong_plain(uint8_t *p, uint8_t family)
+static void pong_plain(uint8_t *p, uint8_t family)
 {
 	size_t i;
 
@@ -435,7 +400,7 @@ pong_plain(uint8_t *p, uint8_t family)
 	for (i = 0; i < DISCO_TXID_LEN; i++)
 		p[1 + i] = (uint8_t)(0x30 + i);
 	p[PING_BODY] = family;
-	p[PING_BODY + 1] = 0x12;	/* port 0x1234 */
+	p[PING_BODY + 1] = 0x12; /* port 0x1234 */
 	p[PING_BODY + 2] = 0x34;
 	p[PING_BODY + 3] = 192;
 	p[PING_BODY + 4] = 0;
@@ -443,8 +408,7 @@ pong_plain(uint8_t *p, uint8_t family)
 	p[PING_BODY + 6] = 44;
 }
 
-static void
-test_inside_box(void **state)
+static void test_inside_box(void **state)
 {
 	uint8_t p[PONG_BODY + 8];
 	struct disco_msg got;
@@ -513,18 +477,13 @@ test_inside_box(void **state)
 	}
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_seal_args),
-		cmocka_unit_test(test_keys),
-		cmocka_unit_test(test_wrong_key),
-		cmocka_unit_test(test_bit_flips),
-		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_header),
-		cmocka_unit_test(test_inside_box),
+		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_seal_args),
+		cmocka_unit_test(test_keys),       cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_bit_flips),  cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_header),     cmocka_unit_test(test_inside_box),
 	};
 
 	log_init(LL_ERROR);

@@ -35,7 +35,7 @@
 struct upstream {
 	int fd;
 	uint16_t port;
-	int answer;		/* 0 = silent: counts and drops */
+	int answer; /* 0 = silent: counts and drops */
 	int seen;
 };
 
@@ -62,7 +62,7 @@ static int udp_socket(uint16_t *port)
 }
 
 static void upstream_reply(struct upstream *u, const uint8_t *q, size_t len,
-    struct sockaddr_in *from)
+			   struct sockaddr_in *from)
 {
 	ldns_pkt *p = NULL, *r;
 	ldns_rr *rr = NULL;
@@ -72,8 +72,7 @@ static void upstream_reply(struct upstream *u, const uint8_t *q, size_t len,
 
 	if (ldns_wire2pkt(&p, q, len) != LDNS_STATUS_OK)
 		return;
-	name = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p),
-	    0)));
+	name = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)));
 	r = ldns_pkt_new();
 	ldns_rr_list_deep_free(ldns_pkt_question(r));
 	ldns_pkt_set_question(r, ldns_rr_list_clone(ldns_pkt_question(p)));
@@ -81,10 +80,8 @@ static void upstream_reply(struct upstream *u, const uint8_t *q, size_t len,
 	ldns_pkt_set_id(r, ldns_pkt_id(p));
 	ldns_pkt_set_qr(r, true);
 	ldns_pkt_set_ra(r, true);
-	if (strcasecmp(name, "example.com.") == 0 ||
-	    strcasecmp(name, "spoof.example.") == 0) {
-		ldns_rr_new_frm_str(&rr, "example.com. 60 IN A 192.0.2.1", 0,
-		    NULL, NULL);
+	if (strcasecmp(name, "example.com.") == 0 || strcasecmp(name, "spoof.example.") == 0) {
+		ldns_rr_new_frm_str(&rr, "example.com. 60 IN A 192.0.2.1", 0, NULL, NULL);
 		ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
 	} else {
 		ldns_pkt_set_rcode(r, LDNS_RCODE_NXDOMAIN);
@@ -117,8 +114,7 @@ static void upstream_service(struct upstream *u)
 	socklen_t fl = sizeof(from);
 	ssize_t n;
 
-	while ((n = recvfrom(u->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-	    &fl)) > 0) {
+	while ((n = recvfrom(u->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl)) > 0) {
 		u->seen++;
 		if (u->answer)
 			upstream_reply(u, buf, (size_t)n, &from);
@@ -146,8 +142,8 @@ static int pump(struct fixture *f, int fd, int ms)
 	}
 }
 
-static void server_start(struct fixture *f, const char *const *ups, size_t n,
-    unsigned max_fwd, unsigned conns, unsigned idle_ms)
+static void server_start(struct fixture *f, const char *const *ups, size_t n, unsigned max_fwd,
+			 unsigned conns, unsigned idle_ms)
 {
 	struct dns_server_config cfg = {
 		.listen = "127.0.0.1:0",
@@ -212,14 +208,13 @@ static int client_udp(struct fixture *f)
 	return fd;
 }
 
-static uint8_t *make_query(const char *name, ldns_rr_type type, uint16_t id,
-    size_t *len)
+static uint8_t *make_query(const char *name, ldns_rr_type type, uint16_t id, size_t *len)
 {
 	ldns_pkt *q = NULL;
 	uint8_t *w = NULL;
 
-	assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type,
-	    LDNS_RR_CLASS_IN, LDNS_RD), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD),
+			 LDNS_STATUS_OK);
 	ldns_pkt_set_id(q, id);
 	assert_int_equal(ldns_pkt2wire(&w, q, len), LDNS_STATUS_OK);
 	ldns_pkt_free(q);
@@ -227,8 +222,7 @@ static uint8_t *make_query(const char *name, ldns_rr_type type, uint16_t id,
 }
 
 /* Sends raw bytes over UDP; returns the parsed reply or NULL on silence. */
-static ldns_pkt *udp_raw(struct fixture *f, const uint8_t *q, size_t len,
-    int wait_ms)
+static ldns_pkt *udp_raw(struct fixture *f, const uint8_t *q, size_t len, int wait_ms)
 {
 	uint8_t buf[4096];
 	ldns_pkt *r = NULL;
@@ -247,8 +241,7 @@ static ldns_pkt *udp_raw(struct fixture *f, const uint8_t *q, size_t len,
 	return r;
 }
 
-static ldns_pkt *udp_ask(struct fixture *f, const char *name,
-    ldns_rr_type type, uint16_t id)
+static ldns_pkt *udp_ask(struct fixture *f, const char *name, ldns_rr_type type, uint16_t id)
 {
 	size_t len;
 	uint8_t *q = make_query(name, type, id, &len);
@@ -278,11 +271,10 @@ static void test_udp_table(void **state)
 	ldns_pkt *r;
 
 	server_start(f, NULL, 0, 0, 0, 0);
-	expect_rdata(udp_ask(f, "alice.gaming.ray.", LDNS_RR_TYPE_A, 1),
-	    "100.64.0.1");
+	expect_rdata(udp_ask(f, "alice.gaming.ray.", LDNS_RR_TYPE_A, 1), "100.64.0.1");
 	expect_rdata(udp_ask(f, "Alice.ray.", LDNS_RR_TYPE_AAAA, 2), "200::1");
 	expect_rdata(udp_ask(f, "9.7.100.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, 3),
-	    "bob.gaming.ray.");
+		     "bob.gaming.ray.");
 	expect_rdata(udp_ask(f, "ray.", LDNS_RR_TYPE_SOA, 4), "ray.");
 	r = udp_ask(f, "eve.gaming.ray.", LDNS_RR_TYPE_A, 5);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
@@ -323,14 +315,12 @@ static void test_forward(void **state)
 
 	upstream_list(f, b, 1);
 	server_start(f, ups, 2, 0, 0, 0);
-	expect_rdata(udp_ask(f, "Example.COM.", LDNS_RR_TYPE_A, 0xbeef),
-	    "192.0.2.1");
+	expect_rdata(udp_ask(f, "Example.COM.", LDNS_RR_TYPE_A, 0xbeef), "192.0.2.1");
 	r = udp_ask(f, "nope.example.", LDNS_RR_TYPE_A, 0x0101);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(r);
 	/* A wrong id and a wrong question are ignored; the real one relayed. */
-	expect_rdata(udp_ask(f, "spoof.example.", LDNS_RR_TYPE_A, 0x0202),
-	    "192.0.2.99");
+	expect_rdata(udp_ask(f, "spoof.example.", LDNS_RR_TYPE_A, 0x0202), "192.0.2.99");
 	assert_int_equal(f->good.seen, 3);
 	assert_int_equal(f->silent.seen, 0);
 	assert_int_equal(f->srv.stats.forwarded, 3);
@@ -379,8 +369,8 @@ static void test_forward_all_silent(void **state)
 	assert_int_equal(dns_server_set_upstreams(&f->srv, ups, 1), 1);
 	again = udp_ask(f, "example.com.", LDNS_RR_TYPE_A, 10);
 	expect_rdata(again, "192.0.2.1");
-	assert_int_equal(dns_server_set_upstreams(&f->srv,
-	    (const char *const[]){ "not-an-ip" }, 1), -EINVAL);
+	assert_int_equal(dns_server_set_upstreams(&f->srv, (const char *const[]){ "not-an-ip" }, 1),
+			 -EINVAL);
 }
 
 static void test_forward_cap(void **state)
@@ -402,7 +392,7 @@ static void test_forward_cap(void **state)
 	pump(f, -1, 20);
 	assert_int_equal(f->srv.n_fwds, 1);
 	assert_int_equal(send(c2, q, len, 0), (ssize_t)len);
-	assert_true(pump(f, c2, 100));	/* at once, well before the timeout */
+	assert_true(pump(f, c2, 100)); /* at once, well before the timeout */
 	n = recv(c2, buf, sizeof(buf), 0);
 	assert_true(n >= DNS_HEADER_LEN);
 	assert_int_equal(buf[3] & 0x0f, LDNS_RCODE_SERVFAIL);
@@ -437,8 +427,7 @@ static void test_udp_malformed(void **state)
 	assert_int_equal(f->srv.stats.queries, len + 2);
 	assert_int_equal(f->srv.stats.dropped, 13);
 	assert_int_equal(f->srv.stats.formerr, len - 12 + 1);
-	expect_rdata(udp_ask(f, "alice.gaming.ray.", LDNS_RR_TYPE_A, 43),
-	    "100.64.0.1");
+	expect_rdata(udp_ask(f, "alice.gaming.ray.", LDNS_RR_TYPE_A, 43), "100.64.0.1");
 	free(q);
 }
 
@@ -493,8 +482,7 @@ static ldns_pkt *tcp_read(struct fixture *f, int fd, int ms, int *closed)
 	}
 }
 
-static void tcp_send_query(int fd, const char *name, ldns_rr_type type,
-    uint16_t id, int bytewise)
+static void tcp_send_query(int fd, const char *name, ldns_rr_type type, uint16_t id, int bytewise)
 {
 	size_t len;
 	uint8_t *q = make_query(name, type, id, &len);
@@ -596,8 +584,8 @@ static void test_dig(void **state)
 	pid = fork();
 	if (pid == 0) {
 		dup2(pipefd[1], 1);
-		execl("/usr/bin/dig", "dig", "@127.0.0.1", "-p", port, "+short",
-		    "+tries=1", "+time=2", "alice.gaming.ray", "AAAA", (char *)NULL);
+		execl("/usr/bin/dig", "dig", "@127.0.0.1", "-p", port, "+short", "+tries=1",
+		      "+time=2", "alice.gaming.ray", "AAAA", (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -637,9 +625,8 @@ static void test_port_taken(void **state)
 	assert_non_null(s);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
 	cfg.listen = listen;
-	assert_int_equal(dns_server_init(s, &f->loop, &f->table, &cfg),
-	    -EADDRINUSE);
-	dns_server_close(s); /* harmless after a failed init */
+	assert_int_equal(dns_server_init(s, &f->loop, &f->table, &cfg), -EADDRINUSE);
+	dns_server_close(s);           /* harmless after a failed init */
 	explicit_bzero(s, sizeof(*s)); /* a plain memset before free is elided */
 	free(s);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_NOWAIT), 0);
@@ -677,19 +664,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_udp_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forward_fallback, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_forward_all_silent, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_forward_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forward_all_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forward_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_udp_malformed, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_udp_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dig, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_taken, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_then_free, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_close_then_free, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

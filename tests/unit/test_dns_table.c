@@ -32,9 +32,9 @@ static struct dns_entry entry(const char *host, uint32_t v4, uint8_t v6last)
 static void table_fill(struct dns_table *t)
 {
 	struct dns_entry g[2] = { entry("alice", IP4(100, 64, 0, 1), 1),
-	    entry("bob", IP4(100, 64, 0, 2), 2) };
+				  entry("bob", IP4(100, 64, 0, 2), 2) };
 	struct dns_entry w[2] = { entry("bob", IP4(100, 70, 1, 3), 3),
-	    entry("carol", IP4(100, 127, 255, 4), 4) };
+				  entry("carol", IP4(100, 127, 255, 4), 4) };
 
 	dns_table_init(t);
 	assert_int_equal(dns_table_set_network(t, "gaming", g, 2), 2);
@@ -112,9 +112,11 @@ static void test_table_replace_remove(void **state)
 static void test_table_flat_clash(void **state)
 {
 	struct dns_entry h[3] = { entry("dave", IP4(100, 64, 1, 1), 7),
-	    entry("eve", IP4(100, 64, 1, 2), 8), entry("frank", IP4(100, 64, 1, 3), 9) };
+				  entry("eve", IP4(100, 64, 1, 2), 8),
+				  entry("frank", IP4(100, 64, 1, 3), 9) };
 	struct dns_entry o[3] = { entry("dave", IP4(100, 64, 2, 1), 7),
-	    entry("eve", IP4(100, 64, 1, 2), 66), entry("frank", IP4(100, 64, 9, 9), 99) };
+				  entry("eve", IP4(100, 64, 1, 2), 66),
+				  entry("frank", IP4(100, 64, 9, 9), 99) };
 	struct dns_entry x[1] = { entry("eve", IP4(100, 64, 3, 3), 77) };
 	const struct dns_net *net = NULL;
 	const struct dns_entry *e;
@@ -150,8 +152,8 @@ static void test_table_flat_clash(void **state)
 
 static void test_table_invalid(void **state)
 {
-	struct dns_entry bad[4] = { entry("ok", 1, 1), entry("Bad", 2, 2),
-	    entry("-x", 3, 3), entry("ok", 4, 4) };
+	struct dns_entry bad[4] = { entry("ok", 1, 1), entry("Bad", 2, 2), entry("-x", 3, 3),
+				    entry("ok", 4, 4) };
 	struct dns_table t;
 	struct dns_entry *many;
 
@@ -164,8 +166,7 @@ static void test_table_invalid(void **state)
 	assert_int_equal(dns_table_set_network(&t, "n", bad, 4), 1);
 	assert_int_equal(dns_table_lookup(&t, "ok", 2, NULL, 0, NULL)->ipv4, 1);
 	many = calloc(DNS_TABLE_MAX_ENTRIES + 1, sizeof(*many));
-	assert_int_equal(dns_table_set_network(&t, "n", many,
-	    DNS_TABLE_MAX_ENTRIES + 1), -E2BIG);
+	assert_int_equal(dns_table_set_network(&t, "n", many, DNS_TABLE_MAX_ENTRIES + 1), -E2BIG);
 	free(many);
 	for (int i = 1; i < DNS_TABLE_MAX_NETWORKS; i++) {
 		char name[16];
@@ -179,14 +180,13 @@ static void test_table_invalid(void **state)
 
 /* ------------------------------------------------------------ answers */
 
-static uint8_t *query_wire(const char *name, ldns_rr_type type, int edns,
-    size_t *len)
+static uint8_t *query_wire(const char *name, ldns_rr_type type, int edns, size_t *len)
 {
 	ldns_pkt *q = NULL;
 	uint8_t *w = NULL;
 
-	assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type,
-	    LDNS_RR_CLASS_IN, LDNS_RD), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD),
+			 LDNS_STATUS_OK);
 	ldns_pkt_set_id(q, 0x1234);
 	if (edns) {
 		ldns_pkt_set_edns_udp_size(q, 4096);
@@ -198,8 +198,8 @@ static uint8_t *query_wire(const char *name, ldns_rr_type type, int edns,
 }
 
 /* Runs one query through dns_answer_query and parses the reply. */
-static ldns_pkt *ask(const struct dns_table *t, const char *name,
-    ldns_rr_type type, int edns, enum dns_verdict *verdict)
+static ldns_pkt *ask(const struct dns_table *t, const char *name, ldns_rr_type type, int edns,
+		     enum dns_verdict *verdict)
 {
 	struct dns_result res;
 	ldns_pkt *r = NULL;
@@ -223,8 +223,8 @@ static char *rdf_str(const ldns_rdf *rdf)
 	return ldns_rdf2str(rdf);
 }
 
-static void expect_answer(const struct dns_table *t, const char *name,
-    ldns_rr_type type, const char *want)
+static void expect_answer(const struct dns_table *t, const char *name, ldns_rr_type type,
+			  const char *want)
 {
 	enum dns_verdict v;
 	ldns_pkt *r = ask(t, name, type, 0, &v);
@@ -241,8 +241,8 @@ static void expect_answer(const struct dns_table *t, const char *name,
 }
 
 /* NXDOMAIN or NODATA: no answers, SOA of apex in authority. */
-static void expect_negative(const struct dns_table *t, const char *name,
-    ldns_rr_type type, int rcode, const char *apex)
+static void expect_negative(const struct dns_table *t, const char *name, ldns_rr_type type,
+			    int rcode, const char *apex)
 {
 	enum dns_verdict v;
 	ldns_pkt *r = ask(t, name, type, 0, &v);
@@ -273,17 +273,12 @@ static void test_answer_forward_names(void **state)
 	expect_negative(&t, "bob.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, "ray.");
 	expect_answer(&t, "carol.ray.", LDNS_RR_TYPE_AAAA, "200::4");
 	expect_answer(&t, "ray.", LDNS_RR_TYPE_SOA, "ray.");
-	expect_negative(&t, "nobody.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN,
-	    "ray.");
-	expect_negative(&t, "alice.work.ray.", LDNS_RR_TYPE_A,
-	    LDNS_RCODE_NXDOMAIN, "ray.");
-	expect_negative(&t, "x.alice.gaming.ray.", LDNS_RR_TYPE_A,
-	    LDNS_RCODE_NXDOMAIN, "ray.");
+	expect_negative(&t, "nobody.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, "ray.");
+	expect_negative(&t, "alice.work.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, "ray.");
+	expect_negative(&t, "x.alice.gaming.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, "ray.");
 	/* NODATA: known name, no such record type; network = empty non-terminal. */
-	expect_negative(&t, "alice.gaming.ray.", LDNS_RR_TYPE_MX,
-	    LDNS_RCODE_NOERROR, "ray.");
-	expect_negative(&t, "gaming.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
-	    "ray.");
+	expect_negative(&t, "alice.gaming.ray.", LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR, "ray.");
+	expect_negative(&t, "gaming.ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, "ray.");
 	expect_negative(&t, "ray.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, "ray.");
 	dns_table_close(&t);
 }
@@ -294,11 +289,9 @@ static void test_answer_reverse(void **state)
 
 	(void)state;
 	table_fill(&t);
-	expect_answer(&t, "1.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR,
-	    "alice.gaming.ray.");
+	expect_answer(&t, "1.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, "alice.gaming.ray.");
 	/* bob is in gaming only by .2; 100.70.1.3 is bob in work. */
-	expect_answer(&t, "3.1.70.100.in-addr.arpa.", LDNS_RR_TYPE_PTR,
-	    "bob.work.ray.");
+	expect_answer(&t, "3.1.70.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, "bob.work.ray.");
 	{
 		/* 200::4 = nibble 4, 29 zeros, then 2, 0 */
 		char v6[80] = "4.";
@@ -308,37 +301,40 @@ static void test_answer_reverse(void **state)
 		strcat(v6, "2.0.ip6.arpa.");
 		expect_answer(&t, v6, LDNS_RR_TYPE_PTR, "carol.work.ray.");
 		v6[0] = 'F';
-		expect_negative(&t, v6, LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN,
-		    "2.0.ip6.arpa.");
+		expect_negative(&t, v6, LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN, "2.0.ip6.arpa.");
 	}
 	/* SOA at the reverse apex; rdata 0 is the primary name server. */
 	expect_answer(&t, "64.100.in-addr.arpa.", LDNS_RR_TYPE_SOA, "ray.");
-	expect_negative(&t, "9.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
-	expect_negative(&t, "0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
-	expect_negative(&t, "5.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
-	expect_negative(&t, "01.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
-	expect_negative(&t, "1.1.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
-	expect_negative(&t, "1.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_A,
-	    LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
-	expect_negative(&t, "0.2.0.ip6.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NOERROR, "2.0.ip6.arpa.");
-	expect_negative(&t, "1.2.0.ip6.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NXDOMAIN, "2.0.ip6.arpa.");
-	expect_negative(&t, "g.2.0.ip6.arpa.", LDNS_RR_TYPE_PTR,
-	    LDNS_RCODE_NXDOMAIN, "2.0.ip6.arpa.");
+	expect_negative(&t, "9.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN,
+			"64.100.in-addr.arpa.");
+	expect_negative(&t, "0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NOERROR,
+			"64.100.in-addr.arpa.");
+	expect_negative(&t, "5.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN,
+			"64.100.in-addr.arpa.");
+	expect_negative(&t, "01.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN,
+			"64.100.in-addr.arpa.");
+	expect_negative(&t, "1.1.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN,
+			"64.100.in-addr.arpa.");
+	expect_negative(&t, "1.0.64.100.in-addr.arpa.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+			"64.100.in-addr.arpa.");
+	expect_negative(&t, "0.2.0.ip6.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NOERROR,
+			"2.0.ip6.arpa.");
+	expect_negative(&t, "1.2.0.ip6.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN,
+			"2.0.ip6.arpa.");
+	expect_negative(&t, "g.2.0.ip6.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN,
+			"2.0.ip6.arpa.");
 	dns_table_close(&t);
 }
 
 static void test_answer_forward_verdict(void **state)
 {
-	const char *names[] = { "example.com.", "1.0.63.100.in-addr.arpa.",
-	    "1.0.128.100.in-addr.arpa.", "100.in-addr.arpa.", "1.0.ip6.arpa.",
-	    "ray.example.", "." };
+	const char *names[] = { "example.com.",
+				"1.0.63.100.in-addr.arpa.",
+				"1.0.128.100.in-addr.arpa.",
+				"100.in-addr.arpa.",
+				"1.0.ip6.arpa.",
+				"ray.example.",
+				"." };
 	struct dns_table t;
 	enum dns_verdict v;
 
@@ -385,8 +381,8 @@ static void test_answer_edns(void **state)
 	dns_table_close(&t);
 }
 
-static void expect_rcode(const struct dns_table *t, const uint8_t *q,
-    size_t len, enum dns_verdict verdict, int rcode)
+static void expect_rcode(const struct dns_table *t, const uint8_t *q, size_t len,
+			 enum dns_verdict verdict, int rcode)
 {
 	struct dns_result res;
 
@@ -458,17 +454,13 @@ static void test_answer_malformed(void **state)
 	free(w);
 	{
 		/* Compression pointer to itself, and a two-pointer loop. */
-		const uint8_t self[] = { 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-		    0xc0, 12, 0, 1, 0, 1 };
-		const uint8_t loop2[] = { 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-		    1, 'a', 0xc0, 16, 0xc0, 14, 0, 1, 0, 1 };
-		const uint8_t fwd[] = { 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-		    0xc0, 200, 0, 1, 0, 1 };
+		const uint8_t self[] = { 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1 };
+		const uint8_t loop2[] = { 0, 1, 0,   0,    0,  1,    0,  0, 0, 0, 0,
+					  0, 1, 'a', 0xc0, 16, 0xc0, 14, 0, 1, 0, 1 };
+		const uint8_t fwd[] = { 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 200, 0, 1, 0, 1 };
 
-		expect_rcode(&t, self, sizeof(self), DNS_REPLY,
-		    LDNS_RCODE_FORMERR);
-		expect_rcode(&t, loop2, sizeof(loop2), DNS_REPLY,
-		    LDNS_RCODE_FORMERR);
+		expect_rcode(&t, self, sizeof(self), DNS_REPLY, LDNS_RCODE_FORMERR);
+		expect_rcode(&t, loop2, sizeof(loop2), DNS_REPLY, LDNS_RCODE_FORMERR);
 		expect_rcode(&t, fwd, sizeof(fwd), DNS_REPLY, LDNS_RCODE_FORMERR);
 	}
 	{
@@ -502,8 +494,9 @@ static void test_answer_refused_class(void **state)
 
 	(void)state;
 	table_fill(&t);
-	assert_int_equal(ldns_pkt_query_new_frm_str(&q, "alice.gaming.ray.",
-	    LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH, LDNS_RD), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_query_new_frm_str(&q, "alice.gaming.ray.", LDNS_RR_TYPE_A,
+						    LDNS_RR_CLASS_CH, LDNS_RD),
+			 LDNS_STATUS_OK);
 	assert_int_equal(ldns_pkt2wire(&w, q, &len), LDNS_STATUS_OK);
 	ldns_pkt_free(q);
 	assert_int_equal(dns_answer_query(&t, w, len, 0, &res), 0);

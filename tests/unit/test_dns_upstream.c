@@ -76,8 +76,7 @@ static void query(struct pkt *q, const char *name, uint16_t type)
 /* A NOERROR response to name/type with one A record after the question. */
 static void answer(struct pkt *r, uint16_t id, const char *name, uint16_t type)
 {
-	static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4,
-				      192, 0, 2, 1 };
+	static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 192, 0, 2, 1 };
 
 	header(r, id, 0x8180, 1);
 	question(r, name, type);

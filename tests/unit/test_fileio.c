@@ -23,8 +23,7 @@ struct tmpdir {
 	char path[64];
 };
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
 	struct tmpdir *t = calloc(1, sizeof(*t));
 
@@ -39,8 +38,7 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
 	struct tmpdir *t = *state;
 	char cmd[128];
@@ -52,14 +50,12 @@ teardown(void **state)
 	return rc == 0 ? 0 : -1;
 }
 
-static void
-join(char *out, size_t cap, const struct tmpdir *t, const char *name)
+static void join(char *out, size_t cap, const struct tmpdir *t, const char *name)
 {
 	snprintf(out, cap, "%s/%s", t->path, name);
 }
 
-static size_t
-count_entries(const char *dir)
+static size_t count_entries(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -74,8 +70,7 @@ count_entries(const char *dir)
 	return n;
 }
 
-static void
-test_write_read(void **state)
+static void test_write_read(void **state)
 {
 	struct tmpdir *t = *state;
 	char path[128], *buf;
@@ -106,8 +101,7 @@ test_write_read(void **state)
 	assert_int_equal(count_entries(t->path), 1);
 }
 
-static void
-test_create_exclusive(void **state)
+static void test_create_exclusive(void **state)
 {
 	struct tmpdir *t = *state;
 	char path[128], *buf;
@@ -115,16 +109,14 @@ test_create_exclusive(void **state)
 
 	join(path, sizeof(path), t, "key");
 	assert_int_equal(fileio_create_atomic(path, "first", 5, 0600), 0);
-	assert_int_equal(fileio_create_atomic(path, "second", 6, 0600),
-	    -EEXIST);
+	assert_int_equal(fileio_create_atomic(path, "second", 6, 0600), -EEXIST);
 	assert_int_equal(fileio_read_all(path, 100, &buf, &len), 0);
 	assert_string_equal(buf, "first");
 	free(buf);
 	assert_int_equal(count_entries(t->path), 1);
 }
 
-static void
-test_read_hostile(void **state)
+static void test_read_hostile(void **state)
 {
 	struct tmpdir *t = *state;
 	char path[128], *buf = (char *)1;
@@ -134,8 +126,7 @@ test_read_hostile(void **state)
 	join(path, sizeof(path), t, "big");
 	memset(big, 'a', sizeof(big));
 	assert_int_equal(fileio_write_atomic(path, big, sizeof(big), 0644), 0);
-	assert_int_equal(fileio_read_all(path, sizeof(big) - 1, &buf, &len),
-	    -EFBIG);
+	assert_int_equal(fileio_read_all(path, sizeof(big) - 1, &buf, &len), -EFBIG);
 	assert_null(buf);
 	assert_int_equal(len, 0);
 	assert_int_equal(fileio_read_all(path, sizeof(big), &buf, &len), 0);
@@ -146,16 +137,14 @@ test_read_hostile(void **state)
 	join(path, sizeof(path), t, "missing");
 	assert_int_equal(fileio_read_all(path, 100, &buf, &len), -ENOENT);
 	/* A character device is not a regular file: never read forever. */
-	assert_int_equal(fileio_read_all("/dev/zero", 100, &buf, &len),
-	    -EINVAL);
+	assert_int_equal(fileio_read_all("/dev/zero", 100, &buf, &len), -EINVAL);
 	/* Writing into a directory that does not exist. */
 	join(path, sizeof(path), t, "nodir/file");
 	assert_int_equal(fileio_write_atomic(path, "x", 1, 0600), -ENOENT);
 	assert_int_equal(fileio_write_atomic("", "x", 1, 0600), -EINVAL);
 }
 
-static void
-test_mkdir_p(void **state)
+static void test_mkdir_p(void **state)
 {
 	struct tmpdir *t = *state;
 	char path[128], file[160];
@@ -178,16 +167,12 @@ test_mkdir_p(void **state)
 	assert_int_equal(fileio_mkdir_p("", 0700), -EINVAL);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_write_read, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_create_exclusive, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_read_hostile, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_exclusive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
 	};
 

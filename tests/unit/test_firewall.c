@@ -26,9 +26,9 @@
 #include "dataplane/packet.h"
 #include "util/bytes.h"
 
-#define ME  0x64400001u		/* our address */
-#define P1  0x64400002u		/* peer A */
-#define P2  0x64400003u		/* peer B */
+#define ME 0x64400001u /* our address */
+#define P1 0x64400002u /* peer A */
+#define P2 0x64400003u /* peer B */
 
 #define SYN 0x02
 #define ACK 0x10
@@ -38,7 +38,7 @@ static const char ID_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 static const char ID_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 static const char ID_C[] = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
-static int peer_a, peer_b, peer_c;	/* handles: their addresses */
+static int peer_a, peer_b, peer_c; /* handles: their addresses */
 static int know_c;
 
 static const void *resolve_peer(const char *id, void *ud)
@@ -76,16 +76,16 @@ static bool shares(const void *peer, uint32_t net, void *ud)
 	return false;
 }
 
-static const struct fw_resolver union_resolver = {
-	.peer = resolve_peer, .network = resolve_net, .shares = shares };
+static const struct fw_resolver union_resolver = { .peer = resolve_peer,
+						   .network = resolve_net,
+						   .shares = shares };
 
 /* ---- packets ---- */
 
 static uint8_t buf[256];
 
 /* IPv4 packet with l4len bytes of upper layer already at buf+20. */
-static struct packet_info ip4(uint32_t s, uint32_t d, uint8_t proto, size_t l4len,
-    uint16_t frag)
+static struct packet_info ip4(uint32_t s, uint32_t d, uint8_t proto, size_t l4len, uint16_t frag)
 {
 	struct packet_info pi;
 
@@ -154,19 +154,18 @@ static struct packet_info icmp6_echo(uint8_t type)
 }
 
 static enum fw_verdict ev(struct firewall *fw, enum fw_dir d, struct packet_info pi,
-    const void *peer, uint32_t net, uint64_t now)
+			  const void *peer, uint32_t net, uint64_t now)
 {
 	return firewall_eval(fw, d, &pi, peer, net, now);
 }
 
 static struct fw_rule rule(const char *dir, const char *action, const char *proto,
-    const char *ports, const char *peer, const char *net)
+			   const char *ports, const char *peer, const char *net)
 {
 	struct fw_rule r;
 	char err[FW_ERR_BUF];
 
-	if (fw_rule_parse(&r, dir, action, proto, ports, peer, net, NULL, err,
-	    sizeof(err)) != 0)
+	if (fw_rule_parse(&r, dir, action, proto, ports, peer, net, NULL, err, sizeof(err)) != 0)
 		fail_msg("rule did not parse: %s", err);
 	return r;
 }
@@ -187,8 +186,8 @@ static void test_ports_grammar(void **state)
 	struct fw_rule r;
 	char err[FW_ERR_BUF], out[200];
 	static const char *const bad[] = {
-		"0", "65536", "80-", "-80", "a", "80,,81", ",80", "80,", "90-80",
-		"8o", "1-2-3", " 80", "+80", "123456", "80 ", "99999-100000", "-",
+		"0",  "65536", "80-", "-80", "a",      "80,,81", ",80",          "80,", "90-80",
+		"8o", "1-2-3", " 80", "+80", "123456", "80 ",    "99999-100000", "-",
 	};
 
 	(void)state;
@@ -211,13 +210,15 @@ static void test_ports_grammar(void **state)
 	fw_ports_format(&r, out, sizeof(out));
 	assert_string_equal(out, "any");
 	/* 16 items fit, 17 do not */
-	assert_int_equal(fw_ports_parse("1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31",
-	    &r, err, sizeof(err)), 0);
+	assert_int_equal(fw_ports_parse("1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31", &r, err,
+					sizeof(err)),
+			 0);
 	assert_int_equal(r.n_ports, 16);
 	assert_int_equal(fw_ports_format(&r, out, 5), -ENOSPC);
 	err[0] = '\0';
-	assert_int_equal(fw_ports_parse("1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31,33",
-	    &r, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fw_ports_parse("1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31,33", &r, err,
+					sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "at most"));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -236,14 +237,16 @@ static void test_rule_grammar(void **state)
 	char upper[65];
 
 	(void)state;
-	assert_int_equal(fw_rule_parse(&r, "in", "allow", "tcp", "22", NULL, NULL,
-	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(fw_rule_parse(&r, "in", "allow", "tcp", "22", NULL, NULL, NULL, err,
+				       sizeof(err)),
+			 0);
 	assert_int_equal(r.dir, FW_DIR_IN);
 	assert_int_equal(r.action, FW_ACTION_ALLOW);
 	assert_int_equal(r.proto, FW_PROTO_TCP);
 	assert_string_equal(r.peer, "");
-	assert_int_equal(fw_rule_parse(&r, "OUT", "Deny", "ICMPv6", "any", "any",
-	    "any", "local", err, sizeof(err)), 0);
+	assert_int_equal(fw_rule_parse(&r, "OUT", "Deny", "ICMPv6", "any", "any", "any", "local",
+				       err, sizeof(err)),
+			 0);
 	assert_int_equal(r.dir, FW_DIR_OUT);
 	assert_int_equal(r.proto, FW_PROTO_ICMP);
 	assert_string_equal(r.origin, "");
@@ -251,8 +254,9 @@ static void test_rule_grammar(void **state)
 	for (int i = 0; i < 64; i++)
 		upper[i] = 'A';
 	upper[64] = '\0';
-	assert_int_equal(fw_rule_parse(&r, "in", "allow", "udp", "53", upper, "db",
-	    "web", err, sizeof(err)), 0);
+	assert_int_equal(fw_rule_parse(&r, "in", "allow", "udp", "53", upper, "db", "web", err,
+				       sizeof(err)),
+			 0);
 	assert_string_equal(r.peer, ID_A);
 	assert_string_equal(r.network, "db");
 	assert_string_equal(r.origin, "web");
@@ -261,12 +265,13 @@ static void test_rule_grammar(void **state)
 	assert_non_null(strstr(line, " on db (suggested by web)"));
 	assert_int_equal(fw_rule_format(&r, line, 10), -ENOSPC);
 
-#define BAD(expect, ...) do { \
-	err[0] = '\0'; \
-	assert_int_equal(fw_rule_parse(&r, __VA_ARGS__, err, sizeof(err)), -EINVAL); \
-	if (!strstr(err, expect)) \
-		fail_msg("error \"%s\" lacks \"%s\"", err, expect); \
-} while (0)
+#define BAD(expect, ...)                                                                     \
+	do {                                                                                 \
+		err[0] = '\0';                                                               \
+		assert_int_equal(fw_rule_parse(&r, __VA_ARGS__, err, sizeof(err)), -EINVAL); \
+		if (!strstr(err, expect))                                                    \
+			fail_msg("error \"%s\" lacks \"%s\"", err, expect);                  \
+	} while (0)
 	BAD("direction", "up", "allow", "tcp", NULL, NULL, NULL, NULL);
 	BAD("direction", NULL, "allow", "tcp", NULL, NULL, NULL, NULL);
 	BAD("action", "in", "permit", "tcp", NULL, NULL, NULL, NULL);
@@ -276,7 +281,8 @@ static void test_rule_grammar(void **state)
 	BAD("ports need", "in", "allow", "any", "22", NULL, NULL, NULL);
 	BAD("peer", "in", "allow", "tcp", NULL, "alice", NULL, NULL);
 	BAD("peer", "in", "allow", "tcp", NULL, ID_A + 1, NULL, NULL);
-	BAD("peer", "in", "allow", "tcp", NULL, "gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, NULL);
+	BAD("peer", "in", "allow", "tcp", NULL,
+	    "gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, NULL);
 	BAD("network", "in", "allow", "tcp", NULL, NULL, "Bad_Name", NULL);
 	BAD("network", "in", "allow", "tcp", NULL, NULL, "-x", NULL);
 	BAD("origin", "in", "allow", "tcp", NULL, NULL, NULL, "no way");
@@ -396,7 +402,7 @@ static void test_first_match_and_selector(void **state)
 	r.proto = 9;
 	assert_int_equal(firewall_add(fw, &r), -EINVAL);
 	memset(&r, 0, sizeof(r));
-	memset(r.peer, 'a', sizeof(r.peer));	/* unterminated */
+	memset(r.peer, 'a', sizeof(r.peer)); /* unterminated */
 	assert_int_equal(firewall_add(fw, &r), -EINVAL);
 	memset(&r, 0, sizeof(r));
 	r.proto = FW_PROTO_TCP;
@@ -598,7 +604,8 @@ static void test_conntrack_replies(void **state)
 	fw = open_fw(&ct);
 	/* our outbound connection: its replies pass under inbound deny */
 	assert_int_equal(ev(fw, FW_DIR_OUT, tcp(ME, 40000, P1, 22, SYN), &peer_a, 0, 0), FW_ALLOW);
-	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 22, ME, 40000, SYN | ACK), &peer_a, 0, 1), FW_ALLOW);
+	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 22, ME, 40000, SYN | ACK), &peer_a, 0, 1),
+			 FW_ALLOW);
 	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 22, ME, 40000, ACK), &peer_a, 0, 2), FW_ALLOW);
 	/* unrelated inbound: another port, another peer, a reversed tuple */
 	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 22, ME, 40001, ACK), &peer_a, 0, 3), FW_DROP);
@@ -616,15 +623,18 @@ static void test_conntrack_replies(void **state)
 	r = rule("in", "allow", "tcp", "80", NULL, NULL);
 	firewall_add(fw, &r);
 	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P2, 5555, ME, 80, SYN), &peer_b, 0, 20), FW_ALLOW);
-	assert_int_equal(ev(fw, FW_DIR_OUT, tcp(ME, 80, P2, 5555, SYN | ACK), &peer_b, 0, 21), FW_ALLOW);
-	assert_int_equal(ev(fw, FW_DIR_OUT, tcp(ME, 81, P2, 5555, SYN | ACK), &peer_b, 0, 21), FW_DROP);
+	assert_int_equal(ev(fw, FW_DIR_OUT, tcp(ME, 80, P2, 5555, SYN | ACK), &peer_b, 0, 21),
+			 FW_ALLOW);
+	assert_int_equal(ev(fw, FW_DIR_OUT, tcp(ME, 81, P2, 5555, SYN | ACK), &peer_b, 0, 21),
+			 FW_DROP);
 
 	/* UDP timeout with the injected clock */
 	firewall_set_default(fw, FW_DIR_OUT, FW_ACTION_ALLOW);
 	assert_int_equal(ev(fw, FW_DIR_OUT, udp(ME, 5353, P1, 53), &peer_a, 0, 100000), FW_ALLOW);
 	assert_int_equal(ev(fw, FW_DIR_IN, udp(P1, 53, ME, 5353), &peer_a, 0, 159999), FW_ALLOW);
 	assert_int_equal(ev(fw, FW_DIR_IN, udp(P1, 53, ME, 5353), &peer_a, 0,
-	    159999 + CT_TIMEOUT_UDP), FW_DROP);
+			    159999 + CT_TIMEOUT_UDP),
+			 FW_DROP);
 	firewall_counters_get(fw, &c);
 	assert_true(c.conntrack_hits >= 5);
 	firewall_close(fw);
@@ -721,8 +731,8 @@ static void test_fragments(void **state)
 	assert_int_equal(ev(fw, FW_DIR_IN, later_frag(P1, ME, 6), &peer_a, 0, 1), FW_ALLOW);
 	assert_int_equal(ev(fw, FW_DIR_IN, later_frag(P2, ME, 6), &peer_b, 0, 1), FW_DROP);
 	assert_int_equal(ev(fw, FW_DIR_IN, later_frag(P1, ME, 17), &peer_a, 0, 1), FW_DROP);
-	assert_int_equal(ev(fw, FW_DIR_IN, later_frag(P1, ME, 6), &peer_a, 0,
-	    CT_TIMEOUT_FRAG + 1), FW_DROP);
+	assert_int_equal(ev(fw, FW_DIR_IN, later_frag(P1, ME, 6), &peer_a, 0, CT_TIMEOUT_FRAG + 1),
+			 FW_DROP);
 	/* a denied first fragment leaves no allowance */
 	memset(buf + 20, 0, 24);
 	be16_put(buf + 20, 5000);
@@ -785,8 +795,8 @@ static void test_json_old_and_partial(void **state)
 	char err[FW_ERR_BUF];
 	size_t n;
 	const char *old = "{\"rules\": [{\"direction\": \"in\", \"action\": \"allow\","
-	    " \"protocol\": \"tcp\", \"ports\": 22}, {\"direction\": \"in\","
-	    " \"action\": \"deny\", \"extra\": 1}], \"unknown_future_field\": true}";
+			  " \"protocol\": \"tcp\", \"ports\": 22}, {\"direction\": \"in\","
+			  " \"action\": \"deny\", \"extra\": 1}], \"unknown_future_field\": true}";
 
 	(void)state;
 	/* everything missing: secure posture, no rules (no seed for an existing file) */
@@ -810,7 +820,9 @@ static void test_json_old_and_partial(void **state)
 	assert_int_equal(ev(fw, FW_DIR_IN, tcp(P1, 1, ME, 22, SYN), &peer_a, 0, 0), FW_ALLOW);
 	/* nulls mean absent */
 	assert_int_equal(firewall_load_json(fw, "{\"rules\": null, \"reject\": true}",
-	    strlen("{\"rules\": null, \"reject\": true}"), err, sizeof(err)), 0);
+					    strlen("{\"rules\": null, \"reject\": true}"), err,
+					    sizeof(err)),
+			 0);
 	assert_true(firewall_reject(fw));
 	firewall_close(fw);
 }
@@ -821,7 +833,12 @@ static void test_json_malformed(void **state)
 	char err[FW_ERR_BUF], *before, *after, *big;
 	struct fw_rule r = rule("in", "allow", "tcp", "443", NULL, NULL);
 	static const char *const bad[] = {
-		"", "not json", "[]", "42", "{\"rules\": 5}", "{\"rules\": {}}",
+		"",
+		"not json",
+		"[]",
+		"42",
+		"{\"rules\": 5}",
+		"{\"rules\": {}}",
 		"{\"rules\": [5]}",
 		"{\"rules\": [{\"direction\": \"up\", \"action\": \"allow\"}]}",
 		"{\"rules\": [{\"action\": \"allow\"}]}",
@@ -832,9 +849,13 @@ static void test_json_malformed(void **state)
 		"{\"rules\": [{\"direction\": \"in\", \"action\": \"allow\", \"peer\": \"bob\"}]}",
 		"{\"rules\": [{\"direction\": 1, \"action\": \"allow\"}]}",
 		"{\"rules\": [{\"direction\": \"in\", \"action\": \"allow\", \"protocol\": \"icmp\", \"ports\": \"1\"}]}",
-		"{\"default_inbound\": \"maybe\"}", "{\"default_outbound\": 0}",
-		"{\"enabled\": \"yes\"}", "{\"reject\": 1}", "{\"version\": 99}",
-		"{\"version\": \"1\"}", "{\"version\": 0}",
+		"{\"default_inbound\": \"maybe\"}",
+		"{\"default_outbound\": 0}",
+		"{\"enabled\": \"yes\"}",
+		"{\"reject\": 1}",
+		"{\"version\": 99}",
+		"{\"version\": \"1\"}",
+		"{\"version\": 0}",
 		"{\"enabled\": true, \"enabled\": false}",
 		"{\"rules\": []} trailing",
 	};
@@ -858,8 +879,9 @@ static void test_json_malformed(void **state)
 		big = malloc(cap);
 		off = (size_t)sprintf(big, "{\"rules\": [");
 		for (int i = 0; i <= FW_MAX_RULES; i++)
-			off += (size_t)sprintf(big + off, "%s{\"direction\":\"in\",\"action\":\"deny\"}",
-			    i ? "," : "");
+			off += (size_t)sprintf(big + off,
+					       "%s{\"direction\":\"in\",\"action\":\"deny\"}",
+					       i ? "," : "");
 		off += (size_t)sprintf(big + off, "]}");
 		assert_int_equal(firewall_load_json(fw, big, off, err, sizeof(err)), -EINVAL);
 		assert_non_null(strstr(err, "more than"));
@@ -948,8 +970,7 @@ static void test_hostile_packets(void **state)
 		p[0] = (it & 1) ? 0x45 : 0x60;
 		if (packet_parse(p, n, &pi) < 0)
 			continue;
-		v = firewall_eval(fw, (enum fw_dir)(it & 2 ? 1 : 0), &pi, &peer_a, 0,
-		    (uint64_t)it);
+		v = firewall_eval(fw, (enum fw_dir)(it & 2 ? 1 : 0), &pi, &peer_a, 0, (uint64_t)it);
 		assert_true(v == FW_ALLOW || v == FW_DROP || v == FW_REJECT);
 		if (!(it & 2) && pi.frag_offset && (pi.proto == 6 || pi.proto == 17))
 			assert_int_equal(v, FW_DROP);

@@ -36,10 +36,10 @@
 #include "dataplane/packet.h"
 #include "util/bytes.h"
 
-#define LOCAL4  0x64400102u	/* 100.64.1.2, ours */
-#define PEERA4  0x64400909u	/* 100.64.9.9, peer A */
-#define PEERA4B 0x64500001u	/* 100.80.0.1, peer A in a second network */
-#define PEERB4  0x64400a0au	/* 100.64.10.10, peer B */
+#define LOCAL4 0x64400102u  /* 100.64.1.2, ours */
+#define PEERA4 0x64400909u  /* 100.64.9.9, peer A */
+#define PEERA4B 0x64500001u /* 100.80.0.1, peer A in a second network */
+#define PEERB4 0x64400a0au  /* 100.64.10.10, peer B */
 
 static const uint8_t local6[16] = { 0x02, [15] = 0x01 };
 static const uint8_t peera6[16] = { 0x02, [15] = 0x09 };
@@ -54,17 +54,17 @@ struct sent {
 
 struct fixture {
 	uv_loop_t loop;
-	int fds[2];		/* fds[0]: forward's "TUN"; fds[1]: the kernel side */
+	int fds[2]; /* fds[0]: forward's "TUN"; fds[1]: the kernel side */
 	struct peer_table peers;
 	struct forward *fwd;
 	struct sent sent[64];
 	int n_sent;
-	int send_rc;		/* what the fake send returns */
-	int unmap_in_send;	/* the fake send removes the peer first */
-	void *congested;	/* this peer answers -EAGAIN */
-	struct firewall *fw;	/* setup_policy only */
+	int send_rc;         /* what the fake send returns */
+	int unmap_in_send;   /* the fake send removes the peer first */
+	void *congested;     /* this peer answers -EAGAIN */
+	struct firewall *fw; /* setup_policy only */
 	int refusals;
-	int budget;		/* >= 0: sends taken before -EAGAIN; -1: no limit */
+	int budget; /* >= 0: sends taken before -EAGAIN; -1: no limit */
 };
 
 static int fake_send(void *peer, const uint8_t *pkt, size_t len, void *ud)
@@ -619,11 +619,11 @@ static void test_packet_too_big(void **state)
 	forward_tun_drain(f->fwd);
 	n = read(f->fds[1], got, sizeof(got));
 	assert_true(n >= 20 + 8 + 28);
-	assert_int_equal(got[9], 1);           /* ICMP */
-	assert_int_equal(got[20], 3);          /* destination unreachable */
-	assert_int_equal(got[21], 4);          /* fragmentation needed */
+	assert_int_equal(got[9], 1);                   /* ICMP */
+	assert_int_equal(got[20], 3);                  /* destination unreachable */
+	assert_int_equal(got[21], 4);                  /* fragmentation needed */
 	assert_int_equal(got[26] << 8 | got[27], 600); /* next-hop MTU */
-	assert_memory_equal(got + 16, pkt + 12, 4); /* back to the sender */
+	assert_memory_equal(got + 16, pkt + 12, 4);    /* back to the sender */
 	forward_counters_get(f->fwd, &c);
 	assert_int_equal(c.too_big, 1);
 	assert_int_equal(c.ptb_sent, 1);
@@ -644,10 +644,10 @@ static void test_firewall_reject_inbound(void **state)
 	be32_put(syn + 16, LOCAL4);
 	be16_put(syn + 20, 40000);
 	be16_put(syn + 22, 22);
-	syn[32] = 0x50;                        /* data offset 5 */
-	syn[33] = 0x02;                        /* SYN */
+	syn[32] = 0x50; /* data offset 5 */
+	syn[33] = 0x02; /* SYN */
 	assert_int_equal(forward_deliver(f->fwd, &peer_a, syn, sizeof(syn)), -EACCES);
-	assert_int_equal(f->n_sent, 1);        /* the RST went back to the peer */
+	assert_int_equal(f->n_sent, 1); /* the RST went back to the peer */
 	assert_ptr_equal(f->sent[0].peer, &peer_a);
 	assert_int_equal(f->sent[0].data[9], 6);
 	assert_true(f->sent[0].data[33] & 0x04); /* RST */
@@ -677,7 +677,8 @@ static void l4_csum(uint8_t *b, size_t total, size_t at, int partial)
 	if (partial)
 		be16_put(b + 20 + at, packet_csum_fold(sum));
 	else
-		be16_put(b + 20 + at, (uint16_t)~packet_csum_fold(packet_csum_add(sum, b + 20, total - 20)));
+		be16_put(b + 20 + at,
+			 (uint16_t)~packet_csum_fold(packet_csum_add(sum, b + 20, total - 20)));
 }
 
 static int l4_csum_ok(const uint8_t *b, size_t total)
@@ -724,8 +725,12 @@ static size_t tcp4(uint8_t *b, uint32_t src, uint32_t dst, uint16_t dport, uint3
 static size_t gso_tcp4(uint8_t *b, uint32_t seq, size_t payload, uint16_t gso)
 {
 	struct virtio_net_hdr vh = {
-		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-		.hdr_len = 40, .gso_size = gso, .csum_start = 20, .csum_offset = 16,
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = 40,
+		.gso_size = gso,
+		.csum_start = 20,
+		.csum_offset = 16,
 	};
 	size_t total = tcp4(b + HDR, LOCAL4, PEERA4, 5000, seq, payload, 0x08);
 
@@ -742,7 +747,8 @@ static void assert_seg(const struct sent *s, uint32_t seq, size_t payload)
 	assert_int_equal(s->len, 40 + payload);
 	assert_int_equal((s->data[2] << 8) | s->data[3], 40 + payload);
 	assert_int_equal((uint32_t)s->data[24] << 24 | s->data[25] << 16 | s->data[26] << 8 |
-			 s->data[27], seq);
+				 s->data[27],
+			 seq);
 	for (size_t i = 0; i < payload; i++)
 		assert_int_equal(s->data[40 + i], (uint8_t)(seq + i));
 	assert_int_equal(packet_csum_fold(packet_csum_add(0, s->data, 20)), 0xffff);
@@ -781,7 +787,9 @@ static void test_vnet_plain_csum(void **state)
 	struct fixture *f = *state;
 	struct forward_counters c;
 	struct virtio_net_hdr vh = {
-		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 6,
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.csum_start = 20,
+		.csum_offset = 6,
 	};
 	uint8_t b[HDR + 256];
 	size_t len = udp4(b + HDR, LOCAL4, PEERB4, 30, 9);
@@ -1057,8 +1065,8 @@ static int big_round(struct fixture *f, int round)
 
 	forward_counters_get(f->fwd, &c0);
 	for (int i = 0; i < OFFLOAD_MAX_SEGS; i++) {
-		size_t len = tcp4(b, PEERA4, LOCAL4, (uint16_t)(2000 + round),
-				  (uint32_t)i * 1000, 1000, 0);
+		size_t len = tcp4(b, PEERA4, LOCAL4, (uint16_t)(2000 + round), (uint32_t)i * 1000,
+				  1000, 0);
 
 		assert_int_equal(forward_deliver(f->fwd, &peer_a, b, len), 0);
 	}

@@ -28,16 +28,12 @@
 
 /* Two ids whose index-0 addresses collide, and one whose index-0 address
  * is the reserved 100.64.0.0 (found by brute force, see test_address). */
-#define ID_COLL_A \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0000000000001fcd"
-#define ID_COLL_B \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00000000000044d0"
-#define ID_RESERVED \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000000000014c579"
+#define ID_COLL_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0000000000001fcd"
+#define ID_COLL_B "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00000000000044d0"
+#define ID_RESERVED "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000000000014c579"
 
 /* A deterministic id for member number i. */
-static void
-test_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
+static void test_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
 {
 	uint8_t pk[32];
 
@@ -45,9 +41,7 @@ test_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
 	hex_encode(pk, 32, out);
 }
 
-static void
-member_for(const char *id, uint32_t idx, const char *host,
-    struct gb_member *m)
+static void member_for(const char *id, uint32_t idx, const char *host, struct gb_member *m)
 {
 	memset(m, 0, sizeof(*m));
 	strcpy(m->id, id);
@@ -57,17 +51,16 @@ member_for(const char *id, uint32_t idx, const char *host,
 }
 
 /* A roster with every kind of entry, built in the given member order. */
-static void
-build_sample(struct group_blob *b, int reverse)
+static void build_sample(struct group_blob *b, int reverse)
 {
-	static const uint8_t fw[] = { 0x81, 0xa1, '*', 0x91, 0xa6, 't', 'c',
-	    'p', ':', '2', '2' };	/* {"*": ["tcp:22"]} */
+	static const uint8_t fw[] = {
+		0x81, 0xa1, '*', 0x91, 0xa6, 't', 'c', 'p', ':', '2', '2'
+	}; /* {"*": ["tcp:22"]} */
 	char id[IDENTITY_ID_LEN + 1], host[16];
 	struct gb_key k;
 	unsigned i, j;
 
-	assert_int_equal(group_blob_init(b, "gentle-amber-fox",
-	    GROUP_MODE_CLOSED), 0);
+	assert_int_equal(group_blob_init(b, "gentle-amber-fox", GROUP_MODE_CLOSED), 0);
 	for (j = 0; j < 5; j++) {
 		i = reverse ? 4 - j : j;
 		test_id(i, id);
@@ -87,8 +80,7 @@ build_sample(struct group_blob *b, int reverse)
 	assert_int_equal(group_blob_set_firewall(b, fw, sizeof(fw)), 0);
 }
 
-static void
-test_members(void **state)
+static void test_members(void **state)
 {
 	struct group_blob b;
 	const struct gb_member *m;
@@ -97,8 +89,7 @@ test_members(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(group_blob_init(&b, "Bad Name", GROUP_MODE_OPEN),
-	    -EINVAL);
+	assert_int_equal(group_blob_init(&b, "Bad Name", GROUP_MODE_OPEN), -EINVAL);
 	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
 	assert_int_equal(b.version, 0);
 	assert_int_equal(b.firewall_len, 1);
@@ -136,16 +127,14 @@ test_members(void **state)
 	member_for(other, 0, "bob", &e);
 	memset(e.hostname, 'a', sizeof(e.hostname));
 	assert_int_equal(group_blob_add_member(&b, &e), 0);
-	assert_int_equal(strlen(group_blob_find_member(&b, other)->hostname),
-	    63);
+	assert_int_equal(strlen(group_blob_find_member(&b, other)->hostname), 63);
 	/* Renames. */
 	v = b.version;
 	assert_int_equal(group_blob_set_hostname(&b, other, "alice"), -EEXIST);
 	assert_int_equal(group_blob_set_hostname(&b, other, "-x"), -EINVAL);
 	assert_int_equal(group_blob_set_hostname(&b, other, "bob"), 0);
 	assert_int_equal(group_blob_set_hostname(&b, other, "bob"), 0);
-	assert_int_equal(group_blob_set_hostname(&b, ID_RESERVED, "z"),
-	    -ENOENT);
+	assert_int_equal(group_blob_set_hostname(&b, ID_RESERVED, "z"), -ENOENT);
 	assert_int_equal(group_blob_set_coordinator(&b, other, true), 0);
 	assert_int_equal(group_blob_set_coordinator(&b, other, true), 0);
 	assert_true(group_blob_find_member(&b, other)->coordinator);
@@ -162,8 +151,7 @@ test_members(void **state)
 	group_blob_free(&b);
 }
 
-static void
-test_assign_ip(void **state)
+static void test_assign_ip(void **state)
 {
 	struct group_blob b;
 	uint32_t ip, idx;
@@ -176,8 +164,7 @@ test_assign_ip(void **state)
 	assert_int_equal(idx, 1);
 	assert_int_equal(ip, address_ipv4(ID_RESERVED, 1));
 	assert_int_equal(group_blob_admit(&b, ID_COLL_A, "a", false), 0);
-	assert_int_equal(group_blob_find_member(&b, ID_COLL_A)->collision_index,
-	    0);
+	assert_int_equal(group_blob_find_member(&b, ID_COLL_A)->collision_index, 0);
 	/* Its own address does not count as taken. */
 	assert_int_equal(group_blob_assign_ip(&b, ID_COLL_A, &ip, &idx), 0);
 	assert_int_equal(idx, 0);
@@ -185,15 +172,12 @@ test_assign_ip(void **state)
 	assert_int_equal(group_blob_assign_ip(&b, ID_COLL_B, &ip, &idx), 0);
 	assert_int_equal(idx, 1);
 	assert_int_equal(group_blob_admit(&b, ID_COLL_B, "b", false), 0);
-	assert_int_equal(group_blob_find_member(&b, ID_COLL_B)->ipv4,
-	    address_ipv4(ID_COLL_B, 1));
-	assert_int_equal(group_blob_assign_ip(&b, "nothex", &ip, &idx),
-	    -EINVAL);
+	assert_int_equal(group_blob_find_member(&b, ID_COLL_B)->ipv4, address_ipv4(ID_COLL_B, 1));
+	assert_int_equal(group_blob_assign_ip(&b, "nothex", &ip, &idx), -EINVAL);
 	group_blob_free(&b);
 }
 
-static void
-test_approved_and_keys(void **state)
+static void test_approved_and_keys(void **state)
 {
 	struct group_blob b;
 	char id[IDENTITY_ID_LEN + 1];
@@ -243,12 +227,11 @@ test_approved_and_keys(void **state)
 	group_blob_free(&b);
 }
 
-static void
-test_firewall(void **state)
+static void test_firewall(void **state)
 {
 	struct group_blob b;
-	static const uint8_t nested[] = { 0x82, 0xa1, 'a', 0x93, 0x01, 0xcb,
-	    0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0xa1, 'b', 0xd4, 0x05, 0x07 };
+	static const uint8_t nested[] = { 0x82, 0xa1, 'a', 0x93, 0x01, 0xcb, 0,   0,    0,    0,
+					  0,    0,    0,   0,    0xc0, 0xa1, 'b', 0xd4, 0x05, 0x07 };
 	static const uint8_t bad_trailing[] = { 0x80, 0x80 };
 	static const uint8_t bad_short[] = { 0x92, 0x01 };
 	static const uint8_t bad_c1[] = { 0xc1 };
@@ -260,36 +243,31 @@ test_firewall(void **state)
 	(void)state;
 	assert_int_equal(group_blob_init(&b, "net", GROUP_MODE_OPEN), 0);
 	v = b.version;
-	assert_int_equal(group_blob_set_firewall(&b, nested, sizeof(nested)),
-	    0);
+	assert_int_equal(group_blob_set_firewall(&b, nested, sizeof(nested)), 0);
 	assert_int_equal(b.version, v + 1);
 	assert_memory_equal(b.firewall, nested, sizeof(nested));
 	assert_int_equal(group_blob_set_firewall(&b, bad_trailing, 2), -EINVAL);
 	assert_int_equal(group_blob_set_firewall(&b, bad_short, 2), -EINVAL);
 	assert_int_equal(group_blob_set_firewall(&b, bad_c1, 1), -EINVAL);
 	assert_int_equal(group_blob_set_firewall(&b, bad_str, 3), -EINVAL);
-	assert_int_equal(group_blob_set_firewall(&b, bad_huge_map, 5),
-	    -EINVAL);
+	assert_int_equal(group_blob_set_firewall(&b, bad_huge_map, 5), -EINVAL);
 	assert_int_equal(group_blob_set_firewall(&b, bad_c1, 0), -EINVAL);
 	/* Nesting: depth limit exactly, then one more. */
 	memset(deep, 0x91, sizeof(deep));
 	deep[GB_FIREWALL_MAX_DEPTH + 1] = 0x00;
-	assert_int_equal(group_blob_check_msgpack(deep + 1,
-	    sizeof(deep) - 1), 0);
-	assert_int_equal(group_blob_check_msgpack(deep, sizeof(deep)),
-	    -EINVAL);
+	assert_int_equal(group_blob_check_msgpack(deep + 1, sizeof(deep) - 1), 0);
+	assert_int_equal(group_blob_check_msgpack(deep, sizeof(deep)), -EINVAL);
 	assert_memory_equal(b.firewall, nested, sizeof(nested));
 	group_blob_free(&b);
 }
 
 /* The canonical bytes of a tiny roster, written out by hand from the
  * layout in group_blob_codec.c. */
-static void
-test_pinned_encoding(void **state)
+static void test_pinned_encoding(void **state)
 {
 	static const uint8_t want_head[] = {
-		0x99, 0x02, 0x01, 0xa3, 'n', 'e', 't', 0xa4, 'o', 'p', 'e',
-		'n', 0x91, 0x95, 0xd9, 0x40,
+		0x99, 0x02, 0x01, 0xa3, 'n',  'e',  't',  0xa4,
+		'o',  'p',  'e',  'n',  0x91, 0x95, 0xd9, 0x40,
 	};
 	struct group_blob b;
 	uint8_t *enc;
@@ -314,21 +292,20 @@ test_pinned_encoding(void **state)
 	assert_int_equal(enc[off + 1], ip >> 24);
 	assert_int_equal(enc[off + 4], ip & 0xff);
 	off += 5;
-	assert_int_equal(enc[off++], 0x00);	/* collision index */
+	assert_int_equal(enc[off++], 0x00); /* collision index */
 	assert_int_equal(enc[off++], 0xa1);
 	assert_int_equal(enc[off++], 'a');
-	assert_int_equal(enc[off++], 0xc3);	/* coordinator */
-	assert_int_equal(enc[off++], 0x90);	/* approved */
-	assert_int_equal(enc[off++], 0x90);	/* keys */
-	assert_int_equal(enc[off++], 0x80);	/* firewall */
-	assert_int_equal(enc[off++], 0x90);	/* ancestors */
+	assert_int_equal(enc[off++], 0xc3); /* coordinator */
+	assert_int_equal(enc[off++], 0x90); /* approved */
+	assert_int_equal(enc[off++], 0x90); /* keys */
+	assert_int_equal(enc[off++], 0x80); /* firewall */
+	assert_int_equal(enc[off++], 0x90); /* ancestors */
 	assert_int_equal(off, len);
 	free(enc);
 	group_blob_free(&b);
 }
 
-static void
-test_canonical_roundtrip(void **state)
+static void test_canonical_roundtrip(void **state)
 {
 	struct group_blob a, b, c;
 	uint8_t *ea, *eb, *ec, ha[32], hb[32];
@@ -355,8 +332,7 @@ test_canonical_roundtrip(void **state)
 	assert_string_equal(c.name, "gentle-amber-fox");
 	assert_int_equal(c.mode, GROUP_MODE_CLOSED);
 	assert_memory_equal(c.members, a.members, 5 * sizeof(*a.members));
-	assert_string_equal(c.approved[0].hostname,
-	    a.approved[0].hostname);
+	assert_string_equal(c.approved[0].hostname, a.approved[0].hostname);
 	assert_int_equal(c.firewall_len, a.firewall_len);
 	assert_memory_equal(c.firewall, a.firewall, a.firewall_len);
 	assert_int_equal(group_blob_encode(&c, &ec, &lc), 0);
@@ -382,8 +358,7 @@ test_canonical_roundtrip(void **state)
 	group_blob_free(&c);
 }
 
-static void
-test_truncation_and_flips(void **state)
+static void test_truncation_and_flips(void **state)
 {
 	struct group_blob a, c;
 	uint8_t *enc, *re;
@@ -402,8 +377,7 @@ test_truncation_and_flips(void **state)
 		for (bit = 0; bit < 8; bit++) {
 			enc[i] ^= (uint8_t)(1 << bit);
 			if (group_blob_decode(enc, len, &c) == 0) {
-				assert_int_equal(group_blob_encode(&c, &re,
-				    &rlen), 0);
+				assert_int_equal(group_blob_encode(&c, &re, &rlen), 0);
 				assert_int_equal(rlen, len);
 				assert_memory_equal(re, enc, len);
 				free(re);
@@ -428,34 +402,59 @@ test_truncation_and_flips(void **state)
  * deviation from the canonical form.
  */
 enum fault {
-	F_NONE, F_FORMAT2, F_TOP7, F_VERSION_STR, F_NAME_BAD, F_MODE_BAD,
-	F_ID_UPPER, F_ID_SHORT, F_IP_WRONG, F_HOST_BAD, F_HOST_EMPTY,
-	F_UNSORTED, F_DUP_ID, F_DUP_IP, F_DUP_HOST, F_COORD_INT,
-	F_IDX_NONMIN, F_MEMBER_6, F_APPROVED_BAD, F_KEY_HASH31,
-	F_KEY_ID_BAD, F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE,
-	F_IP_NEG, F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
-	F_APPROVED_UNSORTED, F_IDX_HIGH,
+	F_NONE,
+	F_FORMAT2,
+	F_TOP7,
+	F_VERSION_STR,
+	F_NAME_BAD,
+	F_MODE_BAD,
+	F_ID_UPPER,
+	F_ID_SHORT,
+	F_IP_WRONG,
+	F_HOST_BAD,
+	F_HOST_EMPTY,
+	F_UNSORTED,
+	F_DUP_ID,
+	F_DUP_IP,
+	F_DUP_HOST,
+	F_COORD_INT,
+	F_IDX_NONMIN,
+	F_MEMBER_6,
+	F_APPROVED_BAD,
+	F_KEY_HASH31,
+	F_KEY_ID_BAD,
+	F_HUGE_COUNT,
+	F_TOO_MANY,
+	F_FW_DEEP,
+	F_FW_NONE,
+	F_IP_NEG,
+	F_ARRAY16_SMALL,
+	F_RESERVED_IP,
+	F_DUP_KEY_HASH,
+	F_APPROVED_UNSORTED,
+	F_IDX_HIGH,
 	/* Format 2: the same roster with an ancestors list. */
-	F_V2, F_V2_NO_LIST, F_V2_ANC_DUP, F_V2_ANC_31, F_V2_ANC_MANY,
+	F_V2,
+	F_V2_NO_LIST,
+	F_V2_ANC_DUP,
+	F_V2_ANC_31,
+	F_V2_ANC_MANY,
 	F_V1_WITH_LIST,
 };
 
-static bool
-is_v2(enum fault f)
+static bool is_v2(enum fault f)
 {
 	return f >= F_V2 && f != F_V1_WITH_LIST;
 }
 
-static void
-pk_str(msgpack_packer *pk, const char *s)
+static void pk_str(msgpack_packer *pk, const char *s)
 {
 	msgpack_pack_str(pk, strlen(s));
 	msgpack_pack_str_body(pk, s, strlen(s));
 }
 
-static void
-pk_member(msgpack_packer *pk, const char *id, uint32_t idx, const char *host,
-    enum fault f)
+static void pk_member(msgpack_packer *pk, const char *id, uint32_t idx, const char *host,
+		      enum fault f)
 {
 	uint32_t ip = address_ipv4(id, idx);
 
@@ -480,8 +479,7 @@ pk_member(msgpack_packer *pk, const char *id, uint32_t idx, const char *host,
 		msgpack_pack_nil(pk);
 }
 
-static int
-decode_fault(enum fault f)
+static int decode_fault(enum fault f)
 {
 	char ids[3][IDENTITY_ID_LEN + 1];
 	msgpack_sbuffer sb;
@@ -495,8 +493,7 @@ decode_fault(enum fault f)
 	/* Three ids in ascending order. */
 	for (i = 0; i < 3; i++)
 		test_id(i, ids[i]);
-	qsort(ids, 3, sizeof(ids[0]), (int (*)(const void *,
-	    const void *))strcmp);
+	qsort(ids, 3, sizeof(ids[0]), (int (*)(const void *, const void *))strcmp);
 	msgpack_pack_array(&pk, f == F_TOP7 ? 7 : is_v2(f) ? 9 : 8);
 	msgpack_pack_uint8(&pk, f == F_FORMAT2 ? 3 : is_v2(f) ? 2 : 1);
 	if (f == F_VERSION_STR)
@@ -529,8 +526,10 @@ decode_fault(enum fault f)
 
 		msgpack_sbuffer_write(&sb, hdr, sizeof(hdr));
 	} else {
-		msgpack_pack_array(&pk, f == F_DUP_ID || f == F_DUP_IP ||
-		    f == F_DUP_HOST || f == F_RESERVED_IP ? 3 : 2);
+		msgpack_pack_array(&pk, f == F_DUP_ID || f == F_DUP_IP || f == F_DUP_HOST ||
+							f == F_RESERVED_IP
+						? 3
+						: 2);
 	}
 	if (f == F_ID_UPPER) {
 		ids[0][5] = 'A';
@@ -542,8 +541,10 @@ decode_fault(enum fault f)
 		pk_member(&pk, ids[0], 0, "a", F_NONE);
 	} else {
 		pk_member(&pk, ids[0], f == F_IDX_HIGH ? 64 : 0,
-		    f == F_HOST_BAD ? "a_" :
-		    f == F_HOST_EMPTY ? "" : "a", f);
+			  f == F_HOST_BAD     ? "a_"
+			  : f == F_HOST_EMPTY ? ""
+					      : "a",
+			  f);
 		pk_member(&pk, ids[1], 0, "b", F_NONE);
 	}
 	if (f == F_DUP_ID)
@@ -627,8 +628,7 @@ done:
 
 /* Ancestors: newest first, never twice, the oldest drops off; a roster read
  * in format 1 keeps its bytes until it gets an ancestor. */
-static void
-test_ancestors(void **state)
+static void test_ancestors(void **state)
 {
 	struct group_blob b, c;
 	uint8_t h[GB_MAX_ANCESTORS + 2][GB_HASH_LEN], *enc, *v1;
@@ -642,7 +642,7 @@ test_ancestors(void **state)
 	assert_false(group_blob_has_ancestor(&b, h[0]));
 	group_blob_add_ancestor(&b, h[0]);
 	group_blob_add_ancestor(&b, h[1]);
-	group_blob_add_ancestor(&b, h[0]);	/* listed already: stays put */
+	group_blob_add_ancestor(&b, h[0]); /* listed already: stays put */
 	assert_int_equal(b.n_ancestors, 2);
 	assert_memory_equal(b.ancestors[0], h[1], GB_HASH_LEN);
 	assert_memory_equal(b.ancestors[1], h[0], GB_HASH_LEN);
@@ -651,7 +651,7 @@ test_ancestors(void **state)
 	assert_int_equal(b.n_ancestors, GB_MAX_ANCESTORS);
 	assert_memory_equal(b.ancestors[0], h[GB_MAX_ANCESTORS + 1], GB_HASH_LEN);
 	assert_true(group_blob_has_ancestor(&b, h[2]));
-	assert_false(group_blob_has_ancestor(&b, h[0]));	/* dropped off */
+	assert_false(group_blob_has_ancestor(&b, h[0])); /* dropped off */
 	/* Merge parents: the lower hash first, whichever side merges. */
 	{
 		uint8_t lo[GB_HASH_LEN], hi[GB_HASH_LEN];
@@ -692,18 +692,16 @@ test_ancestors(void **state)
 	group_blob_free(&b);
 }
 
-static void
-test_hostile_rosters(void **state)
+static void test_hostile_rosters(void **state)
 {
 	static const enum fault bad[] = {
-		F_TOP7, F_VERSION_STR, F_NAME_BAD, F_MODE_BAD, F_ID_UPPER,
-		F_ID_SHORT, F_IP_WRONG, F_HOST_BAD, F_HOST_EMPTY, F_UNSORTED,
-		F_DUP_ID, F_DUP_IP, F_DUP_HOST, F_COORD_INT, F_IDX_NONMIN,
-		F_MEMBER_6, F_APPROVED_BAD, F_KEY_HASH31, F_KEY_ID_BAD,
-		F_HUGE_COUNT, F_TOO_MANY, F_FW_DEEP, F_FW_NONE, F_IP_NEG,
-		F_ARRAY16_SMALL, F_RESERVED_IP, F_DUP_KEY_HASH,
-		F_APPROVED_UNSORTED, F_IDX_HIGH, F_V2_NO_LIST, F_V2_ANC_DUP,
-		F_V2_ANC_31, F_V2_ANC_MANY, F_V1_WITH_LIST,
+		F_TOP7,        F_VERSION_STR,  F_NAME_BAD,          F_MODE_BAD,     F_ID_UPPER,
+		F_ID_SHORT,    F_IP_WRONG,     F_HOST_BAD,          F_HOST_EMPTY,   F_UNSORTED,
+		F_DUP_ID,      F_DUP_IP,       F_DUP_HOST,          F_COORD_INT,    F_IDX_NONMIN,
+		F_MEMBER_6,    F_APPROVED_BAD, F_KEY_HASH31,        F_KEY_ID_BAD,   F_HUGE_COUNT,
+		F_TOO_MANY,    F_FW_DEEP,      F_FW_NONE,           F_IP_NEG,       F_ARRAY16_SMALL,
+		F_RESERVED_IP, F_DUP_KEY_HASH, F_APPROVED_UNSORTED, F_IDX_HIGH,     F_V2_NO_LIST,
+		F_V2_ANC_DUP,  F_V2_ANC_31,    F_V2_ANC_MANY,       F_V1_WITH_LIST,
 	};
 	size_t i;
 	int rc;
@@ -721,8 +719,7 @@ test_hostile_rosters(void **state)
 	}
 }
 
-static void
-test_size_limits(void **state)
+static void test_size_limits(void **state)
 {
 	struct group_blob a, c;
 	char id[IDENTITY_ID_LEN + 1], host[16];
@@ -734,15 +731,14 @@ test_size_limits(void **state)
 	assert_int_equal(group_blob_decode(NULL, 0, &c), -EINVAL);
 	big = calloc(1, GB_MAX_DECODED + 1);
 	assert_non_null(big);
-	assert_int_equal(group_blob_decode(big, GB_MAX_DECODED + 1, &c),
-	    -EMSGSIZE);
+	assert_int_equal(group_blob_decode(big, GB_MAX_DECODED + 1, &c), -EMSGSIZE);
 	free(big);
 	/* One CTL_BLOB must carry any roster we sign: a firewall suggestion
 	 * that makes it larger is refused at encode, not at every fetch. */
 	big = malloc(GB_MAX_ENCODED);
 	assert_non_null(big);
 	len = GB_MAX_ENCODED - 16;
-	big[0] = 0xdb;				/* str 32 */
+	big[0] = 0xdb; /* str 32 */
 	big[1] = (uint8_t)((len - 5) >> 24);
 	big[2] = (uint8_t)((len - 5) >> 16);
 	big[3] = (uint8_t)((len - 5) >> 8);
@@ -773,8 +769,7 @@ test_size_limits(void **state)
 	group_blob_free(&a);
 }
 
-static void
-admit_named(struct group_blob *b, unsigned i, const char *host)
+static void admit_named(struct group_blob *b, unsigned i, const char *host)
 {
 	char id[IDENTITY_ID_LEN + 1];
 
@@ -782,8 +777,7 @@ admit_named(struct group_blob *b, unsigned i, const char *host)
 	assert_int_equal(group_blob_admit(b, id, host, false), 0);
 }
 
-static void
-assert_same_encoding(const struct group_blob *a, const struct group_blob *b)
+static void assert_same_encoding(const struct group_blob *a, const struct group_blob *b)
 {
 	uint8_t *ea = NULL, *eb = NULL;
 	size_t la, lb;
@@ -799,8 +793,7 @@ assert_same_encoding(const struct group_blob *a, const struct group_blob *b)
 /* Two coordinators change roster v1 at once: one removes mallory and admits
  * xena, the other admits yuri. Merging each into the other gives the same
  * roster; merging what is already in gives nothing to do. */
-static void
-test_merge_members(void **state)
+static void test_merge_members(void **state)
 {
 	struct group_blob base, ours, theirs, o2, t2;
 	char id[IDENTITY_ID_LEN + 1];
@@ -838,8 +831,7 @@ test_merge_members(void **state)
 
 /* Both admitted someone as "srv", and two ids whose addresses collide: the
  * merged-in member gets a free name and the next collision index. */
-static void
-test_merge_clashes(void **state)
+static void test_merge_clashes(void **state)
 {
 	struct group_blob base, ours, theirs;
 	const struct gb_member *m;
@@ -874,16 +866,13 @@ test_merge_clashes(void **state)
  */
 #define HIJACK_INDEX 4906318u
 
-static int
-cmp_member(const void *a, const void *b)
+static int cmp_member(const void *a, const void *b)
 {
-	return strcmp(((const struct gb_member *)a)->id,
-	    ((const struct gb_member *)b)->id);
+	return strcmp(((const struct gb_member *)a)->id, ((const struct gb_member *)b)->id);
 }
 
 /* Encodes members as given (no add_member checks) and decodes the result. */
-static int
-decode_members(const struct gb_member *m, size_t n)
+static int decode_members(const struct gb_member *m, size_t n)
 {
 	struct group_blob b, c;
 	uint8_t *enc;
@@ -905,8 +894,7 @@ decode_members(const struct gb_member *m, size_t n)
 	return rc;
 }
 
-static void
-test_hijack_index(void **state)
+static void test_hijack_index(void **state)
 {
 	char victim[IDENTITY_ID_LEN + 1], evil[IDENTITY_ID_LEN + 1];
 	char bob[IDENTITY_ID_LEN + 1];
@@ -916,8 +904,7 @@ test_hijack_index(void **state)
 	(void)state;
 	test_id(1, victim);
 	test_id(2, evil);
-	assert_int_equal(address_ipv4(evil, HIJACK_INDEX),
-	    address_ipv4(victim, 0));
+	assert_int_equal(address_ipv4(evil, HIJACK_INDEX), address_ipv4(victim, 0));
 	/* The brute-forced index alone, and next to an unrelated member. */
 	member_for(evil, HIJACK_INDEX, "evil", &m[0]);
 	assert_int_equal(decode_members(m, 1), -EINVAL);
@@ -949,8 +936,7 @@ test_hijack_index(void **state)
 }
 
 /* Encode + decode must accept the roster and give the same bytes back. */
-static void
-assert_roundtrip(const struct group_blob *b)
+static void assert_roundtrip(const struct group_blob *b)
 {
 	struct group_blob c;
 	uint8_t *ea, *eb;
@@ -966,8 +952,7 @@ assert_roundtrip(const struct group_blob *b)
 	group_blob_free(&c);
 }
 
-static uint32_t
-index_of(const struct group_blob *b, const char *id)
+static uint32_t index_of(const struct group_blob *b, const char *id)
 {
 	const struct gb_member *m = group_blob_find_member(b, id);
 
@@ -978,8 +963,7 @@ index_of(const struct group_blob *b, const char *id)
 /* Members leave and come back in every order: what the coordinator assigns
  * always validates, even when the member that forced an index > 0 is gone
  * (so a lower index is free again). */
-static void
-test_honest_leaves_rejoins(void **state)
+static void test_honest_leaves_rejoins(void **state)
 {
 	struct group_blob b;
 	unsigned i;
@@ -1028,8 +1012,7 @@ test_honest_leaves_rejoins(void **state)
 	group_blob_free(&b);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_members),

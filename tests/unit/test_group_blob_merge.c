@@ -19,8 +19,7 @@
 #include "util/blake3.h"
 #include "util/hex.h"
 
-static void
-test_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
+static void test_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
 {
 	uint8_t pk[32];
 
@@ -28,8 +27,7 @@ test_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
 	hex_encode(pk, 32, out);
 }
 
-static void
-admit(struct group_blob *b, unsigned i, const char *host)
+static void admit(struct group_blob *b, unsigned i, const char *host)
 {
 	char id[IDENTITY_ID_LEN + 1];
 
@@ -37,8 +35,7 @@ admit(struct group_blob *b, unsigned i, const char *host)
 	assert_int_equal(group_blob_admit(b, id, host, false), 0);
 }
 
-static const struct gb_member *
-member(const struct group_blob *b, unsigned i)
+static const struct gb_member *member(const struct group_blob *b, unsigned i)
 {
 	char id[IDENTITY_ID_LEN + 1];
 
@@ -46,8 +43,7 @@ member(const struct group_blob *b, unsigned i)
 	return group_blob_find_member(b, id);
 }
 
-static void
-key_for(unsigned i, uint64_t expires, struct gb_key *k)
+static void key_for(unsigned i, uint64_t expires, struct gb_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	snprintf(k->id, sizeof(k->id), "key%u", i);
@@ -56,8 +52,7 @@ key_for(unsigned i, uint64_t expires, struct gb_key *k)
 	k->expires = expires;
 }
 
-static const struct gb_key *
-key(const struct group_blob *b, unsigned i)
+static const struct gb_key *key(const struct group_blob *b, unsigned i)
 {
 	uint8_t hash[GB_HASH_LEN];
 
@@ -66,8 +61,7 @@ key(const struct group_blob *b, unsigned i)
 }
 
 /* Same roster, whatever the version. */
-static void
-assert_same_roster(const struct group_blob *a, const struct group_blob *b)
+static void assert_same_roster(const struct group_blob *a, const struct group_blob *b)
 {
 	struct group_blob x, y;
 	uint8_t *ea = NULL, *eb = NULL;
@@ -90,8 +84,7 @@ struct fork {
 	struct group_blob base, ours, theirs;
 };
 
-static void
-fork_init(struct fork *f)
+static void fork_init(struct fork *f)
 {
 	struct gb_key k;
 
@@ -107,8 +100,7 @@ fork_init(struct fork *f)
 	assert_int_equal(group_blob_copy(&f->theirs, &f->base), 0);
 }
 
-static void
-fork_free(struct fork *f)
+static void fork_free(struct fork *f)
 {
 	group_blob_free(&f->base);
 	group_blob_free(&f->ours);
@@ -116,8 +108,7 @@ fork_free(struct fork *f)
 }
 
 /* Merges both ways; both must give one roster. Returns our side's changes. */
-static int
-merge_both(struct fork *f, struct group_blob *out)
+static int merge_both(struct fork *f, struct group_blob *out)
 {
 	struct group_blob t2;
 	int changes;
@@ -135,8 +126,7 @@ merge_both(struct fork *f, struct group_blob *out)
 }
 
 /* A rename and a coordinator flag on their side are taken. */
-static void
-test_member_fields(void **state)
+static void test_member_fields(void **state)
 {
 	struct group_blob m;
 	struct fork f;
@@ -159,8 +149,7 @@ test_member_fields(void **state)
 
 /* Both renamed one member: the smaller name, on both sides. A rename onto
  * a name ours gave someone else meanwhile is not taken. */
-static void
-test_rename_conflicts(void **state)
+static void test_rename_conflicts(void **state)
 {
 	struct group_blob m;
 	struct fork f;
@@ -190,8 +179,7 @@ test_rename_conflicts(void **state)
 
 /* Approvals: theirs' new one comes, theirs' withdrawn one goes, one used by
  * an admission on our side is not brought back. */
-static void
-test_approvals(void **state)
+static void test_approvals(void **state)
 {
 	struct group_blob m;
 	struct fork f;
@@ -231,8 +219,7 @@ test_approvals(void **state)
 
 /* Keys: a mint on either side arrives; a revocation on either side holds
  * even where the other side changed the key; two expiries: the earlier. */
-static void
-test_keys(void **state)
+static void test_keys(void **state)
 {
 	struct group_blob m;
 	struct gb_key k;
@@ -245,28 +232,25 @@ test_keys(void **state)
 	key_for(4, 9000, &k);
 	assert_int_equal(group_blob_add_key(&f.ours, &k), 0);
 	assert_int_equal(group_blob_revoke_key(&f.theirs, "key1"), 0);
-	f.ours.keys[0].expires = 7000;	/* key1 */
-	f.theirs.keys[1].expires = 6000;	/* key2: never → 6000 */
-	f.ours.keys[1].expires = 8000;	/* key2: never → 8000 */
+	f.ours.keys[0].expires = 7000;   /* key1 */
+	f.theirs.keys[1].expires = 6000; /* key2: never → 6000 */
+	f.ours.keys[1].expires = 8000;   /* key2: never → 8000 */
 	assert_true(merge_both(&f, &m) >= 3);
 	assert_non_null(key(&m, 3));
 	assert_non_null(key(&m, 4));
 	assert_true(key(&m, 1)->revoked);
 	assert_int_equal(key(&m, 1)->expires, 7000);
 	assert_int_equal(key(&m, 2)->expires, 6000);
-	assert_int_equal(group_blob_key_check(&m, key(&m, 1)->secret_hash, 2000),
-	    -EKEYREVOKED);
+	assert_int_equal(group_blob_key_check(&m, key(&m, 1)->secret_hash, 2000), -EKEYREVOKED);
 	group_blob_free(&m);
 	fork_free(&f);
 }
 
 /* Firewall suggestions, name and mode: one side's change is taken; both
  * changed: the same pick on both sides. */
-static void
-test_settings_and_firewall(void **state)
+static void test_settings_and_firewall(void **state)
 {
-	static const uint8_t fw_a[] = { 0x81, 0xa1, '*', 0x91, 0xa6, 't', 'c',
-	    'p', ':', '2', '2' };
+	static const uint8_t fw_a[] = { 0x81, 0xa1, '*', 0x91, 0xa6, 't', 'c', 'p', ':', '2', '2' };
 	static const uint8_t fw_b[] = { 0x81, 0xa1, '*', 0x90 };
 	struct group_blob m;
 	struct fork f;
@@ -298,54 +282,51 @@ test_settings_and_firewall(void **state)
 
 /* One random change, as a coordinator could make it; ids and names are
  * drawn from disjoint ranges per side so additions never clash by name. */
-static void
-random_change(struct group_blob *b, unsigned *rng, unsigned side,
-    unsigned *next_id)
+static void random_change(struct group_blob *b, unsigned *rng, unsigned side, unsigned *next_id)
 {
 	char id[IDENTITY_ID_LEN + 1], host[HOSTNAME_BUF];
 	unsigned r = rand_r(rng) % 7, n;
 	struct gb_key k;
 
 	switch (r) {
-	case 0:	/* admit */
+	case 0: /* admit */
 		n = (*next_id)++;
 		snprintf(host, sizeof(host), "h%u-%u", side, n);
 		test_id(n, id);
 		(void)group_blob_admit(b, id, host, false);
 		break;
-	case 1:	/* kick */
+	case 1: /* kick */
 		if (b->n_members > 1)
-			(void)group_blob_remove_member(b,
-			    b->members[1 + rand_r(rng) % (b->n_members - 1)].id);
+			(void)group_blob_remove_member(b, b->members[1 + rand_r(rng) %
+										 (b->n_members - 1)]
+								  .id);
 		break;
-	case 2:	/* rename */
+	case 2: /* rename */
 		n = rand_r(rng) % b->n_members;
 		snprintf(host, sizeof(host), "r%u-%u", side, rand_r(rng) % 50);
 		(void)group_blob_set_hostname(b, b->members[n].id, host);
 		break;
-	case 3:	/* make or drop a co-coordinator */
+	case 3: /* make or drop a co-coordinator */
 		n = rand_r(rng) % b->n_members;
-		(void)group_blob_set_coordinator(b, b->members[n].id,
-		    !b->members[n].coordinator);
+		(void)group_blob_set_coordinator(b, b->members[n].id, !b->members[n].coordinator);
 		break;
-	case 4:	/* mint a key */
+	case 4: /* mint a key */
 		key_for(side * 100000 + (*next_id)++, 0, &k);
 		(void)group_blob_add_key(b, &k);
 		break;
-	case 5:	/* revoke a key */
+	case 5: /* revoke a key */
 		if (b->n_keys)
 			(void)group_blob_revoke_key(b, b->keys[rand_r(rng) % b->n_keys].id);
 		break;
-	default:	/* approve ahead */
+	default: /* approve ahead */
 		test_id(side * 100000 + (*next_id)++, id);
 		(void)group_blob_add_approved(b, id, NULL);
 		break;
 	}
 }
 
-static const struct gb_key *
-key_by_hash_or_fail(const struct group_blob *b, const uint8_t *hash,
-    unsigned seed)
+static const struct gb_key *key_by_hash_or_fail(const struct group_blob *b, const uint8_t *hash,
+						unsigned seed)
 {
 	const struct gb_key *k = group_blob_find_key_by_hash(b, hash);
 
@@ -362,8 +343,7 @@ key_by_hash_or_fail(const struct group_blob *b, const uint8_t *hash,
  * either side holds is there and a revocation on either side holds. A
  * failing seed is printed and replays exactly.
  */
-static void
-test_random_forks(void **state)
+static void test_random_forks(void **state)
 {
 	(void)state;
 	for (unsigned seed = 1; seed <= 2000; seed++) {
@@ -398,8 +378,8 @@ test_random_forks(void **state)
 				}
 			}
 			for (size_t i = 0; i < side->n_keys; i++) {
-				const struct gb_key *k = key_by_hash_or_fail(&m,
-				    side->keys[i].secret_hash, seed);
+				const struct gb_key *k =
+					key_by_hash_or_fail(&m, side->keys[i].secret_hash, seed);
 
 				if (side->keys[i].revoked && !k->revoked) {
 					print_error("seed %u: a revocation was lost\n", seed);
@@ -412,8 +392,7 @@ test_random_forks(void **state)
 	}
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_member_fields),

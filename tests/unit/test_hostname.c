@@ -14,8 +14,7 @@
 
 #include "mesh/hostname.h"
 
-static void
-test_valid(void **state)
+static void test_valid(void **state)
 {
 	char s[80];
 
@@ -41,8 +40,7 @@ test_valid(void **state)
 	assert_false(hostname_valid(s));
 }
 
-static void
-test_sanitize(void **state)
+static void test_sanitize(void **state)
 {
 	char out[HOSTNAME_BUF], in[200];
 
@@ -72,19 +70,16 @@ test_sanitize(void **state)
 	assert_true(hostname_valid(out));
 }
 
-static void
-test_clash(void **state)
+static void test_clash(void **state)
 {
 	const char *taken[] = { "alice", "alice-1", "alice-3", "bob" };
 	char out[HOSTNAME_BUF], longname[HOSTNAME_BUF], want[HOSTNAME_BUF];
 	const char *taken_long[2];
 
 	(void)state;
-	assert_int_equal(hostname_resolve_clash_list("carol", taken, 4, out),
-	    0);
+	assert_int_equal(hostname_resolve_clash_list("carol", taken, 4, out), 0);
 	assert_string_equal(out, "carol");
-	assert_int_equal(hostname_resolve_clash_list("alice", taken, 4, out),
-	    0);
+	assert_int_equal(hostname_resolve_clash_list("alice", taken, 4, out), 0);
 	assert_string_equal(out, "alice-2");
 	assert_int_equal(hostname_resolve_clash_list("bob", taken, 4, out), 0);
 	assert_string_equal(out, "bob-1");
@@ -92,8 +87,7 @@ test_clash(void **state)
 	memset(longname, 'a', 63);
 	longname[63] = '\0';
 	taken_long[0] = longname;
-	assert_int_equal(hostname_resolve_clash_list(longname, taken_long, 1,
-	    out), 0);
+	assert_int_equal(hostname_resolve_clash_list(longname, taken_long, 1, out), 0);
 	memset(want, 'a', 61);
 	strcpy(want + 61, "-1");
 	assert_string_equal(out, want);
@@ -101,39 +95,32 @@ test_clash(void **state)
 	/* The cut never leaves "-" before the suffix. */
 	memset(longname, 'b', 63);
 	longname[60] = '-';
-	assert_int_equal(hostname_resolve_clash_list(longname, taken_long, 1,
-	    out), 0);
+	assert_int_equal(hostname_resolve_clash_list(longname, taken_long, 1, out), 0);
 	assert_true(hostname_valid(out));
 	assert_null(strstr(out, "--"));
 	/* Invalid wanted names are refused, not sanitised silently. */
-	assert_int_equal(hostname_resolve_clash_list("Alice", taken, 4, out),
-	    -EINVAL);
-	assert_int_equal(hostname_resolve_clash_list("", taken, 4, out),
-	    -EINVAL);
+	assert_int_equal(hostname_resolve_clash_list("Alice", taken, 4, out), -EINVAL);
+	assert_int_equal(hostname_resolve_clash_list("", taken, 4, out), -EINVAL);
 	assert_int_equal(hostname_resolve_clash("a", NULL, NULL, out), -EINVAL);
 }
 
-static bool
-all_taken(const char *name, void *arg)
+static bool all_taken(const char *name, void *arg)
 {
 	(*(unsigned *)arg)++;
 	return true;
 }
 
-static void
-test_clash_exhausted(void **state)
+static void test_clash_exhausted(void **state)
 {
 	char out[HOSTNAME_BUF];
 	unsigned calls = 0;
 
 	(void)state;
-	assert_int_equal(hostname_resolve_clash("x", all_taken, &calls, out),
-	    -EEXIST);
+	assert_int_equal(hostname_resolve_clash("x", all_taken, &calls, out), -EEXIST);
 	assert_int_equal(calls, HOSTNAME_CLASH_TRIES + 1);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),

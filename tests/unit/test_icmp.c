@@ -20,8 +20,8 @@
 #include "dataplane/packet.h"
 #include "util/bytes.h"
 
-#define A4 0x64400001u		/* 100.64.0.1 */
-#define B4 0x64400002u		/* 100.64.0.2 */
+#define A4 0x64400001u /* 100.64.0.1 */
+#define B4 0x64400002u /* 100.64.0.2 */
 
 static const uint8_t A6[16] = { 0x02, 0xaa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1 };
 static const uint8_t B6[16] = { 0x02, 0xbb, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 2 };
@@ -64,8 +64,8 @@ static uint16_t csum_l4(const uint8_t *ip, uint8_t proto, const uint8_t *l4, siz
 	return fold_inv(sum_bytes(s, l4, n));
 }
 
-static size_t mk4(uint8_t *b, uint32_t src, uint32_t dst, uint8_t proto,
-    const uint8_t *l4, size_t n, uint16_t frag)
+static size_t mk4(uint8_t *b, uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *l4,
+		  size_t n, uint16_t frag)
 {
 	memset(b, 0, 20);
 	b[0] = 0x45;
@@ -81,8 +81,8 @@ static size_t mk4(uint8_t *b, uint32_t src, uint32_t dst, uint8_t proto,
 	return 20 + n;
 }
 
-static size_t mk6(uint8_t *b, const uint8_t *src, const uint8_t *dst, uint8_t nh,
-    const uint8_t *l4, size_t n)
+static size_t mk6(uint8_t *b, const uint8_t *src, const uint8_t *dst, uint8_t nh, const uint8_t *l4,
+		  size_t n)
 {
 	memset(b, 0, 40);
 	b[0] = 0x60;
@@ -106,8 +106,8 @@ static size_t mk_udp(uint8_t *b, uint16_t sp, uint16_t dp, size_t data)
 	return 8 + data;
 }
 
-static size_t mk_tcp(uint8_t *b, uint16_t sp, uint16_t dp, uint8_t flags,
-    uint32_t seq, uint32_t ack, size_t data)
+static size_t mk_tcp(uint8_t *b, uint16_t sp, uint16_t dp, uint8_t flags, uint32_t seq,
+		     uint32_t ack, size_t data)
 {
 	memset(b, 0, 20 + data);
 	be16_put(b, sp);
@@ -139,21 +139,20 @@ static void test_checksum_known_answer(void **state)
 {
 	/* RFC 1071 style worked example: a real IPv4 header whose checksum
 	 * field (b861) is known */
-	static const uint8_t h[20] = {
-		0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-		0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
+	static const uint8_t h[20] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+				       0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
 
 	(void)state;
 	assert_int_equal(csum(h, 20), 0xb861);
 	assert_int_equal((uint16_t)~icmp_csum_fold(icmp_csum_add(0, h, 20)), 0xb861);
 	/* odd length pads with a zero byte */
 	assert_int_equal(icmp_csum_fold(icmp_csum_add(0, (const uint8_t *)"\x01\x02\x03", 3)),
-	    0x0402);
+			 0x0402);
 }
 
 /* Expected ICMPv4 error built here field by field. */
-static size_t expect4(uint8_t *e, const uint8_t *orig, size_t qlen, uint8_t type,
-    uint8_t code, uint32_t word, uint32_t src, uint32_t dst)
+static size_t expect4(uint8_t *e, const uint8_t *orig, size_t qlen, uint8_t type, uint8_t code,
+		      uint32_t word, uint32_t src, uint32_t dst)
 {
 	uint8_t *m = e + 20;
 
@@ -173,8 +172,8 @@ static size_t expect4(uint8_t *e, const uint8_t *orig, size_t qlen, uint8_t type
 	return 28 + qlen;
 }
 
-static size_t expect6(uint8_t *e, const uint8_t *orig, size_t qlen, uint8_t type,
-    uint8_t code, uint32_t word, const uint8_t *src, const uint8_t *dst)
+static size_t expect6(uint8_t *e, const uint8_t *orig, size_t qlen, uint8_t type, uint8_t code,
+		      uint32_t word, const uint8_t *src, const uint8_t *dst)
 {
 	uint8_t *m = e + 40;
 
@@ -239,8 +238,8 @@ static void test_v4_frag_needed_truncates(void **state)
 	assert_int_equal(rc, 576);
 	assert_int_equal(en, 576);
 	assert_memory_equal(out, exp, en);
-	assert_int_equal(be16_get(out + 20 + 6), 1200);	/* next-hop MTU */
-	assert_int_equal(be16_get(out + 20 + 4), 0);		/* unused */
+	assert_int_equal(be16_get(out + 20 + 6), 1200); /* next-hop MTU */
+	assert_int_equal(be16_get(out + 20 + 4), 0);    /* unused */
 	parse_ok(out, (size_t)rc, &rp);
 	assert_int_equal(rp.icmp_code, 4);
 	/* bad MTUs */
@@ -296,15 +295,15 @@ static void test_trailing_bytes_not_quoted(void **state)
 	int rc;
 
 	(void)state;
-	memset(pkt + n, 0xee, 100);	/* junk after the packet in the buffer */
+	memset(pkt + n, 0xee, 100); /* junk after the packet in the buffer */
 	parse_ok(pkt, n + 100, &pi);
 	rc = icmp_build_unreach(out, sizeof(out), pkt, n + 100, &pi, 3);
 	assert_int_equal(rc, (int)(28 + n));
 }
 
 /* Expected RST, built field by field. */
-static size_t expect_rst(uint8_t *e, int v6, uint16_t sp, uint16_t dp,
-    uint32_t seq, uint32_t ack, uint8_t flags)
+static size_t expect_rst(uint8_t *e, int v6, uint16_t sp, uint16_t dp, uint32_t seq, uint32_t ack,
+			 uint8_t flags)
 {
 	size_t ip = v6 ? 40 : 20;
 	uint8_t *t = e + ip;
@@ -555,8 +554,8 @@ static void test_random(void **state)
 		assert_int_equal(packet_parse(out, (size_t)rc, &rp), 0);
 		if (rp.version == 4)
 			assert_int_equal(csum(out, 20), 0);
-		assert_int_equal(csum_l4(out, rp.proto, out + rp.hdr_len,
-		    (size_t)rc - rp.hdr_len), 0);
+		assert_int_equal(csum_l4(out, rp.proto, out + rp.hdr_len, (size_t)rc - rp.hdr_len),
+				 0);
 	}
 }
 

@@ -22,13 +22,13 @@
 #include "util/hex.h"
 
 #define RFC_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
-#define RFC_PK   "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-#define RFC_SIG  "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065" \
-		 "224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24" \
-		 "655141438e7a100b"
+#define RFC_PK "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+#define RFC_SIG                                                    \
+	"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065" \
+	"224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24" \
+	"655141438e7a100b"
 
-static void
-test_rfc8032(void **state)
+static void test_rfc8032(void **state)
 {
 	uint8_t seed[32], sig[64], want[64];
 	struct identity id;
@@ -45,8 +45,7 @@ test_rfc8032(void **state)
 	assert_int_equal(id.id[0], '\0');
 }
 
-static void
-test_sign_verify(void **state)
+static void test_sign_verify(void **state)
 {
 	struct identity a, b;
 	uint8_t sig[64];
@@ -58,19 +57,15 @@ test_sign_verify(void **state)
 	assert_string_not_equal(a.id, b.id);
 	assert_int_equal(identity_sign(&a, msg, sizeof(msg), sig), 0);
 	assert_int_equal(identity_verify(a.pk, msg, sizeof(msg), sig), 0);
-	assert_int_equal(identity_verify(b.pk, msg, sizeof(msg), sig),
-	    -EBADMSG);
-	assert_int_equal(identity_verify(a.pk, msg, sizeof(msg) - 1, sig),
-	    -EBADMSG);
+	assert_int_equal(identity_verify(b.pk, msg, sizeof(msg), sig), -EBADMSG);
+	assert_int_equal(identity_verify(a.pk, msg, sizeof(msg) - 1, sig), -EBADMSG);
 	sig[10] ^= 0x40;
-	assert_int_equal(identity_verify(a.pk, msg, sizeof(msg), sig),
-	    -EBADMSG);
+	assert_int_equal(identity_verify(a.pk, msg, sizeof(msg), sig), -EBADMSG);
 	identity_clear(&a);
 	identity_clear(&b);
 }
 
-static void
-test_id_parse(void **state)
+static void test_id_parse(void **state)
 {
 	uint8_t pk[32], want[32];
 	char upper[65];
@@ -94,14 +89,12 @@ test_id_parse(void **state)
 	assert_false(identity_id_valid(upper));
 }
 
-static void
-run(const char *cmd)
+static void run(const char *cmd)
 {
 	assert_int_equal(system(cmd), 0);
 }
 
-static void
-test_key_file(void **state)
+static void test_key_file(void **state)
 {
 	char dir[] = "/tmp/rayfish-test-id-XXXXXX";
 	char home[128], key[160], cmd[256], *buf;
@@ -152,8 +145,7 @@ test_key_file(void **state)
 	run(cmd);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc8032),

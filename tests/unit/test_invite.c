@@ -17,7 +17,8 @@
 static char home[64];
 static const char room[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char joiner[] = "1111111111111111111111111111111111111111111111111111111111111111";
-static const char other_joiner[] = "2222222222222222222222222222222222222222222222222222222222222222";
+static const char other_joiner[] =
+	"2222222222222222222222222222222222222222222222222222222222222222";
 
 static int setup(void **state)
 {
@@ -53,8 +54,7 @@ static void test_code_hostile(void **state)
 {
 	struct invite_code c, d;
 	char s[INVITE_CODE_MAX + 1], t[INVITE_CODE_MAX + 1];
-	static const char alphabet[] =
-		"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+	static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 	(void)state;
 	memset(&c, 9, sizeof(c));
@@ -178,7 +178,10 @@ static void test_ledger_claims(void **state)
 static void test_ledger_corrupt(void **state)
 {
 	static const char *bad[] = {
-		"{", "{}", "[5]", "[{\"id\": \"abc\"}]",
+		"{",
+		"{}",
+		"[5]",
+		"[{\"id\": \"abc\"}]",
 		"[{\"id\":\"01234567\",\"secret_hash\":\"zz\",\"created\":1,\"expires\":2,\"status\":\"active\"}]",
 		"[{\"id\":\"01234567\",\"secret_hash\":\"00\",\"created\":1,\"expires\":2,\"status\":\"bogus\"}]",
 		/* a claim names its joiner */
@@ -228,12 +231,9 @@ static void test_durations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_code_roundtrip),
-		cmocka_unit_test(test_code_hostile),
-		cmocka_unit_test(test_ledger_lifecycle),
-		cmocka_unit_test(test_ledger_claims),
-		cmocka_unit_test(test_ledger_corrupt),
-		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_code_roundtrip),   cmocka_unit_test(test_code_hostile),
+		cmocka_unit_test(test_ledger_lifecycle), cmocka_unit_test(test_ledger_claims),
+		cmocka_unit_test(test_ledger_corrupt),   cmocka_unit_test(test_durations),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -36,20 +36,20 @@
 
 struct fixture {
 	uv_loop_t loop;
-	uv_timer_t ticker;	/* keeps loop_wait's conditions polled */
+	uv_timer_t ticker; /* keeps loop_wait's conditions polled */
 	struct ipc_server srv;
 	char dir[64];
 	char path[96];
-	bool trust;		/* what the trusted callback answers */
+	bool trust; /* what the trusted callback answers */
 	struct ipc_request *held[MAX_HELD];
 	int n_held;
-	size_t big;		/* size of the "big" reply */
+	size_t big; /* size of the "big" reply */
 };
 
 struct tclient {
 	int fd;
 	struct frame_reader fr;
-	json_t *last;		/* the newest frame received */
+	json_t *last; /* the newest frame received */
 	int frames;
 	bool eof;
 };
@@ -148,7 +148,7 @@ static void tc_pump(struct tclient *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			c->eof = true;	/* ECONNRESET: as good as closed */
+			c->eof = true; /* ECONNRESET: as good as closed */
 			return;
 		}
 		assert_int_equal(frame_reader_feed(&c->fr, buf, (size_t)n, take_frame, c), 0);
@@ -314,7 +314,7 @@ static void test_closed_with_work_counts(void **state)
 	tc_connect(f, &c[IPC_MAX_PER_UID]);
 	tc_expect_farewell(f, &c[IPC_MAX_PER_UID], 2000);
 	tc_close(&c[IPC_MAX_PER_UID]);
-	answer_held(f);		/* into the void */
+	answer_held(f); /* into the void */
 	run_for(f, 50);
 	tc_connect(f, &c[0]);
 	tc_expect_echo(f, &c[0], "echo");
@@ -329,7 +329,7 @@ static void test_total_cap_and_reserve(void **state)
 	static struct tclient c[MAX_CLIENTS];
 	int n = 0;
 
-	f->srv.lim.per_uid = MAX_CLIENTS;	/* one uid plays many users */
+	f->srv.lim.per_uid = MAX_CLIENTS; /* one uid plays many users */
 	f->trust = false;
 	for (; n < IPC_MAX_UNTRUSTED; n++) {
 		tc_connect(f, &c[n]);
@@ -381,7 +381,7 @@ static void test_idle_client_cut(void **state)
 	struct tclient quiet, done;
 
 	f->srv.lim.idle_ms = 300;
-	f->trust = true;	/* deadlines hold for root too */
+	f->trust = true; /* deadlines hold for root too */
 	tc_connect(f, &quiet);
 	assert_non_null(strstr(tc_expect_farewell(f, &quiet, 2000), "no complete request"));
 	/* after an answer, the next request is due within the deadline too */
@@ -419,7 +419,7 @@ static void test_dribbled_frame_cut(void **state)
 	assert_true(c.eof);
 	assert_true(uv_now(&f->loop) - start < 1500);
 	assert_true(sent < 1000);
-	assert_int_equal(c.frames, 2);	/* the echo and the sentence */
+	assert_int_equal(c.frames, 2); /* the echo and the sentence */
 	tc_close(&c);
 }
 
@@ -505,7 +505,10 @@ static void test_cli_reads_refusal(void **state)
 	if (pid == 0) {
 		ret = ipc_call(f->path, req, &reply, 2000);
 		_exit(ret == 0 && !json_is_true(json_object_get(reply, "ok")) &&
-		      strstr(json_string_value(json_object_get(reply, "error")), "already holds") ? 0 : 1);
+				      strstr(json_string_value(json_object_get(reply, "error")),
+					     "already holds")
+			      ? 0
+			      : 1);
 	}
 	int status = -1;
 
@@ -528,7 +531,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_client_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dribbled_frame_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waiting_request_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_frame_cut_while_waiting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_frame_cut_while_waiting, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_unread_replies_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_reads_refusal, setup, teardown),
 	};

@@ -30,8 +30,7 @@
 
 static uv_loop_t loop;
 
-static void
-test_classify(void **state)
+static void test_classify(void **state)
 {
 	uint8_t b[64];
 
@@ -39,7 +38,10 @@ test_classify(void **state)
 	assert_int_equal(magicsock_classify(b, 0, 0), MS_PKT_JUNK);
 	/* STUN binding request: type 0x0001, length 0, cookie. */
 	b[1] = 0x01;
-	b[4] = 0x21; b[5] = 0x12; b[6] = 0xa4; b[7] = 0x42;
+	b[4] = 0x21;
+	b[5] = 0x12;
+	b[6] = 0xa4;
+	b[7] = 0x42;
 	assert_int_equal(magicsock_classify(b, 20, 0), MS_PKT_STUN);
 	/* Header length must match the datagram: truncated is not STUN. */
 	b[3] = 8;
@@ -60,7 +62,9 @@ test_classify(void **state)
 	assert_int_equal(magicsock_classify(b, 5, 0), MS_PKT_QUIC);
 	/* ChannelData only from a relay, with a length that fits. */
 	memset(b, 0, sizeof(b));
-	b[0] = 0x40; b[1] = 0x01; b[3] = 8;
+	b[0] = 0x40;
+	b[1] = 0x01;
+	b[3] = 8;
 	assert_int_equal(magicsock_classify(b, 12, 1), MS_PKT_TURN);
 	assert_int_equal(magicsock_classify(b, 16, 1), MS_PKT_TURN);
 	assert_int_equal(magicsock_classify(b, 11, 1), MS_PKT_QUIC);
@@ -75,8 +79,7 @@ test_classify(void **state)
 	assert_int_equal(magicsock_classify(b, 30, 0), MS_PKT_QUIC);
 }
 
-static void
-test_addr(void **state)
+static void test_addr(void **state)
 {
 	union ms_addr a, b;
 	char s[MS_ADDR_STRLEN];
@@ -99,19 +102,18 @@ test_addr(void **state)
 	assert_int_equal(ms_addr_parse(&a, "::1:9"), -EINVAL);
 	assert_int_equal(ms_addr_parse(&a, ":9"), -EINVAL);
 	assert_int_equal(ms_addr_parse(&a, "host.example:9"), -EINVAL);
-	assert_int_equal(ms_addr_parse(&a,
-	    "[0000:0000:0000:0000:0000:0000:0000:0000:0000]:1"), -EINVAL);
+	assert_int_equal(ms_addr_parse(&a, "[0000:0000:0000:0000:0000:0000:0000:0000:0000]:1"),
+			 -EINVAL);
 }
 
 struct rx {
 	size_t n, last_len;
 	union ms_addr from;
 	size_t lens[256];
-	uint8_t first[256];	/* first byte of each datagram */
+	uint8_t first[256]; /* first byte of each datagram */
 };
 
-static void
-on_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
+static void on_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct rx *r = ud;
 
@@ -124,8 +126,7 @@ on_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 	r->from = *from;
 }
 
-static void
-spin(int ms)
+static void spin(int ms)
 {
 	uint64_t end = uv_now(&loop) + (uint64_t)ms;
 
@@ -136,15 +137,13 @@ spin(int ms)
 	}
 }
 
-static void
-addr_of(struct magicsock *ms, union ms_addr *a)
+static void addr_of(struct magicsock *ms, union ms_addr *a)
 {
 	assert_int_equal(ms_addr_parse(a, "127.0.0.1:0"), 0);
 	a->in.sin_port = htons(magicsock_port(ms));
 }
 
-static void
-test_paths(void **state)
+static void test_paths(void **state)
 {
 	struct magicsock_config cfg = { .port = 0, .fresh_ms = 100 };
 	struct magicsock *a, *b;
@@ -166,16 +165,14 @@ test_paths(void **state)
 
 	/* Unknown peer: no path, nothing sent. */
 	assert_int_equal(magicsock_peer_path(a, pk, NULL), MS_PATH_NONE);
-	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)),
-	    -EHOSTUNREACH);
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), -EHOSTUNREACH);
 	magicsock_get_stats(a, &st);
 	assert_int_equal(st.tx_no_path, 1);
 
 	/* Too many candidates, bad family. */
 	for (i = 0; i <= MAGICSOCK_MAX_ADDRS; i++)
 		many[i] = ba;
-	assert_int_equal(magicsock_set_peer_addrs(a, pk, many,
-	    MAGICSOCK_MAX_ADDRS + 1), -E2BIG);
+	assert_int_equal(magicsock_set_peer_addrs(a, pk, many, MAGICSOCK_MAX_ADDRS + 1), -E2BIG);
 	memset(&dead, 0, sizeof(dead));
 	assert_int_equal(magicsock_set_peer_addrs(a, pk, &dead, 1), -EINVAL);
 
@@ -243,12 +240,11 @@ struct relay_log {
 	int fail;
 	union ms_addr to;
 	size_t len;
-	struct magicsock *reenter;	/* sends again from inside, if set */
+	struct magicsock *reenter; /* sends again from inside, if set */
 	int reenter_rv;
 };
 
-static int
-relay_fn(void *ud, const union ms_addr *to, const uint8_t *buf, size_t len)
+static int relay_fn(void *ud, const union ms_addr *to, const uint8_t *buf, size_t len)
 {
 	struct relay_log *r = ud;
 
@@ -261,8 +257,7 @@ relay_fn(void *ud, const union ms_addr *to, const uint8_t *buf, size_t len)
 	return r->fail ? -EIO : 0;
 }
 
-static void
-test_relay(void **state)
+static void test_relay(void **state)
 {
 	struct magicsock_config cfg = { .port = 0, .fresh_ms = 100 };
 	struct magicsock *a, *b;
@@ -304,8 +299,7 @@ test_relay(void **state)
 	assert_false(magicsock_is_relayed(a, &prelay));
 	assert_int_equal(magicsock_peer_path(a, pk, &got), MS_PATH_PROBING);
 	assert_true(ms_addr_eq(&got, &prelay));
-	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)),
-	    -EHOSTUNREACH);
+	assert_int_equal(magicsock_send_peer(a, pk, pkt, sizeof(pkt)), -EHOSTUNREACH);
 	magicsock_get_stats(a, &st);
 	assert_int_equal(st.tx_relay_errors, 0);
 	assert_int_equal(st.tx_packets, 0);
@@ -412,8 +406,7 @@ test_relay(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static void
-test_port_fallback(void **state)
+static void test_port_fallback(void **state)
 {
 	struct magicsock_config cfg = { 0 };
 	struct magicsock *a, *b;
@@ -435,8 +428,7 @@ test_port_fallback(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static void
-test_oversized_rx(void **state)
+static void test_oversized_rx(void **state)
 {
 	struct magicsock_config cfg = { 0 };
 	struct magicsock *a;
@@ -452,14 +444,14 @@ test_oversized_rx(void **state)
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_true(fd >= 0);
 	memset(big, 0xc0, sizeof(big));
-	assert_int_equal(sendto(fd, big, sizeof(big), 0, &aa.sa,
-	    sizeof(aa.in)), (ssize_t)sizeof(big));
-	assert_int_equal(sendto(fd, big, MAGICSOCK_BUF_SIZE, 0, &aa.sa,
-	    sizeof(aa.in)), MAGICSOCK_BUF_SIZE);
+	assert_int_equal(sendto(fd, big, sizeof(big), 0, &aa.sa, sizeof(aa.in)),
+			 (ssize_t)sizeof(big));
+	assert_int_equal(sendto(fd, big, MAGICSOCK_BUF_SIZE, 0, &aa.sa, sizeof(aa.in)),
+			 MAGICSOCK_BUF_SIZE);
 	spin(50);
 	close(fd);
 	magicsock_get_stats(a, &st);
-	assert_int_equal(r.n, 1);	/* exactly the buffer size passes */
+	assert_int_equal(r.n, 1); /* exactly the buffer size passes */
 	assert_int_equal(r.last_len, MAGICSOCK_BUF_SIZE);
 	assert_int_equal(st.rx_packets[MS_PKT_JUNK], 1);
 	assert_int_equal(st.rx_dropped, 1);
@@ -473,8 +465,7 @@ test_oversized_rx(void **state)
  * messages back into the original datagrams, in order. The same with GSO
  * off, one message per datagram.
  */
-static void
-batch_round(int gso)
+static void batch_round(int gso)
 {
 	struct magicsock_config cfg = { 0 };
 	struct magicsock *a, *b;
@@ -495,8 +486,7 @@ batch_round(int gso)
 	/* 40 x 1200, then 700 (ends the run), 3 x 1200, 1400 (larger: a new
 	 * run), and a 20-byte tail. */
 	for (i = 0; i < 46; i++) {
-		lens[n] = i < 40 ? 1200 : i == 40 ? 700 : i < 44 ? 1200 :
-		    i == 44 ? 1400 : 20;
+		lens[n] = i < 40 ? 1200 : i == 40 ? 700 : i < 44 ? 1200 : i == 44 ? 1400 : 20;
 		memset(buf + off, 0x40 + (int)(i % 60), lens[n]);
 		off += lens[n++];
 	}
@@ -515,11 +505,9 @@ batch_round(int gso)
 	}
 	/* Bounds: empty is a no-op, more than a batch is refused. */
 	assert_int_equal(magicsock_send_batch(a, &ba, buf, lens, 0), 0);
-	assert_int_equal(magicsock_send_batch(a, &ba, buf, lens,
-	    MAGICSOCK_TX_BATCH + 1), -EINVAL);
+	assert_int_equal(magicsock_send_batch(a, &ba, buf, lens, MAGICSOCK_TX_BATCH + 1), -EINVAL);
 	/* The peer variant: unknown peer has no path; fresh peer works. */
-	assert_int_equal(magicsock_send_peer_batch(a, pk, buf, lens, 2),
-	    -EHOSTUNREACH);
+	assert_int_equal(magicsock_send_peer_batch(a, pk, buf, lens, 2), -EHOSTUNREACH);
 	magicsock_peer_heard(a, pk, &ba);
 	assert_int_equal(magicsock_send_peer_batch(a, pk, buf, lens, 2), 2);
 	for (i = 0; i < 100 && r.n < n + 2; i++)
@@ -530,14 +518,12 @@ batch_round(int gso)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static void
-test_batch_gso(void **state)
+static void test_batch_gso(void **state)
 {
 	batch_round(1);
 }
 
-static void
-test_batch_plain(void **state)
+static void test_batch_plain(void **state)
 {
 	batch_round(0);
 }
@@ -549,11 +535,10 @@ struct dpair {
 	struct magicsock *a, *b;
 	struct identity ia, ib;
 	union ms_addr aa, ba;
-	uint8_t ab[DISCO_KEY_LEN];	/* the a-b box key, to forge with */
+	uint8_t ab[DISCO_KEY_LEN]; /* the a-b box key, to forge with */
 };
 
-static void
-dpair_open(struct dpair *p)
+static void dpair_open(struct dpair *p)
 {
 	struct magicsock_config cfg = { 0 };
 	uint8_t seed[IDENTITY_SEED_LEN], curve[DISCO_KEY_LEN];
@@ -575,8 +560,7 @@ dpair_open(struct dpair *p)
 	assert_int_equal(magicsock_set_peer_addrs(p->b, p->ia.pk, &p->aa, 1), 0);
 }
 
-static void
-dpair_close(struct dpair *p)
+static void dpair_close(struct dpair *p)
 {
 	magicsock_free(p->a);
 	magicsock_free(p->b);
@@ -586,37 +570,30 @@ dpair_close(struct dpair *p)
 }
 
 /* The peer's path is direct through exactly want. */
-static int
-direct_via(struct magicsock *ms, const uint8_t *pk, const union ms_addr *want)
+static int direct_via(struct magicsock *ms, const uint8_t *pk, const union ms_addr *want)
 {
 	union ms_addr got;
 
-	return magicsock_peer_path(ms, pk, &got) == MS_PATH_DIRECT &&
-	    ms_addr_eq(&got, want);
+	return magicsock_peer_path(ms, pk, &got) == MS_PATH_DIRECT && ms_addr_eq(&got, want);
 }
 
-static int
-both_direct(struct dpair *p)
+static int both_direct(struct dpair *p)
 {
-	return direct_via(p->a, p->ib.pk, &p->ba) &&
-	    direct_via(p->b, p->ia.pk, &p->aa);
+	return direct_via(p->a, p->ib.pk, &p->ba) && direct_via(p->b, p->ia.pk, &p->aa);
 }
 
-static int
-a_direct(struct dpair *p)
+static int a_direct(struct dpair *p)
 {
 	return direct_via(p->a, p->ib.pk, &p->ba);
 }
 
-static int
-a_not_direct(struct dpair *p)
+static int a_not_direct(struct dpair *p)
 {
 	return !a_direct(p);
 }
 
 /* Runs the loop until cond holds or max_ms pass: the ms it took, or -1. */
-static int
-run_until(int (*cond)(struct dpair *), struct dpair *p, int max_ms)
+static int run_until(int (*cond)(struct dpair *), struct dpair *p, int max_ms)
 {
 	uint64_t start;
 
@@ -634,8 +611,7 @@ run_until(int (*cond)(struct dpair *), struct dpair *p, int max_ms)
 }
 
 /* A QUIC-looking packet to the peer: marks it active for disco. */
-static void
-dpair_send(struct magicsock *ms, const uint8_t *pk)
+static void dpair_send(struct magicsock *ms, const uint8_t *pk)
 {
 	uint8_t pkt[60];
 
@@ -644,8 +620,7 @@ dpair_send(struct magicsock *ms, const uint8_t *pk)
 }
 
 /* Both ends active and confirmed. */
-static void
-dpair_connect(struct dpair *p)
+static void dpair_connect(struct dpair *p)
 {
 	dpair_send(p->a, p->ib.pk);
 	dpair_send(p->b, p->ia.pk);
@@ -653,8 +628,7 @@ dpair_connect(struct dpair *p)
 }
 
 /* A plain UDP socket on 127.0.0.1: the attacker, or a wiretap. */
-static int
-udp_open(union ms_addr *a)
+static int udp_open(union ms_addr *a)
 {
 	socklen_t len = sizeof(a->in);
 	int fd;
@@ -667,11 +641,9 @@ udp_open(union ms_addr *a)
 	return fd;
 }
 
-static void
-udp_send(int fd, const union ms_addr *to, const uint8_t *buf, size_t len)
+static void udp_send(int fd, const union ms_addr *to, const uint8_t *buf, size_t len)
 {
-	assert_int_equal(sendto(fd, buf, len, 0, &to->sa, sizeof(to->in)),
-	    (ssize_t)len);
+	assert_int_equal(sendto(fd, buf, len, 0, &to->sa, sizeof(to->in)), (ssize_t)len);
 }
 
 /*
@@ -679,9 +651,8 @@ udp_send(int fd, const union ms_addr *to, const uint8_t *buf, size_t len)
  * NULL) that opens under key arrives on fd; gives up after ~2 s. The raw
  * bytes are copied to raw (DISCO_MAX_LEN) when it is not NULL.
  */
-static int
-udp_wait_disco(int fd, const uint8_t *key, int type, const uint8_t *txid,
-    struct disco_msg *m, uint8_t *raw, size_t *rawlen)
+static int udp_wait_disco(int fd, const uint8_t *key, int type, const uint8_t *txid,
+			  struct disco_msg *m, uint8_t *raw, size_t *rawlen)
 {
 	uint8_t buf[MAGICSOCK_BUF_SIZE];
 	ssize_t n;
@@ -709,8 +680,7 @@ udp_wait_disco(int fd, const uint8_t *key, int type, const uint8_t *txid,
 }
 
 /* Disco datagrams waiting on fd that open under key, of the given type. */
-static int
-udp_count_disco(int fd, const uint8_t *key, int type)
+static int udp_count_disco(int fd, const uint8_t *key, int type)
 {
 	uint8_t buf[MAGICSOCK_BUF_SIZE];
 	struct disco_msg m;
@@ -727,8 +697,7 @@ udp_count_disco(int fd, const uint8_t *key, int type)
  * Only a sends: its pings reach b, b answers and punches back, so both
  * ends confirm the other's address with a pong.
  */
-static void
-test_disco_direct(void **state)
+static void test_disco_direct(void **state)
 {
 	struct magicsock_stats sa, sb;
 	struct dpair p;
@@ -738,15 +707,14 @@ test_disco_direct(void **state)
 	assert_int_equal(run_until(both_direct, &p, 600), -1);
 	magicsock_get_stats(p.a, &sa);
 	assert_int_equal(sa.disco_tx, 0);
-	assert_int_equal(magicsock_peer_path(p.a, p.ib.pk, NULL),
-	    MS_PATH_PROBING);
+	assert_int_equal(magicsock_peer_path(p.a, p.ib.pk, NULL), MS_PATH_PROBING);
 
 	dpair_send(p.a, p.ib.pk);
 	assert_true(run_until(both_direct, &p, 2000) >= 0);
 	magicsock_get_stats(p.a, &sa);
 	magicsock_get_stats(p.b, &sb);
-	assert_true(sa.disco_tx >= 2);		/* ping, pong to b's punch */
-	assert_true(sb.disco_tx >= 2);		/* pong, punch */
+	assert_true(sa.disco_tx >= 2); /* ping, pong to b's punch */
+	assert_true(sb.disco_tx >= 2); /* pong, punch */
 	assert_true(sa.disco_rx_ping >= 1);
 	assert_true(sa.disco_rx_pong >= 1);
 	assert_true(sb.disco_rx_ping >= 1);
@@ -754,15 +722,13 @@ test_disco_direct(void **state)
 	assert_int_equal(sa.disco_rx_bad, 0);
 	assert_int_equal(sb.disco_rx_bad, 0);
 	/* Every disco datagram went to the disco handler, none dropped. */
-	assert_int_equal(sb.rx_packets[MS_PKT_DISCO],
-	    sb.disco_rx_ping + sb.disco_rx_pong);
+	assert_int_equal(sb.rx_packets[MS_PKT_DISCO], sb.disco_rx_ping + sb.disco_rx_pong);
 	dpair_close(&p);
 }
 
 /* Seals m as from_pk under key and sends it from fd to to. */
-static void
-forge_send(int fd, const union ms_addr *to, const uint8_t *from_pk,
-    const uint8_t *key, int type, const uint8_t *txid)
+static void forge_send(int fd, const union ms_addr *to, const uint8_t *from_pk, const uint8_t *key,
+		       int type, const uint8_t *txid)
 {
 	struct disco_msg m;
 	uint8_t pkt[DISCO_MAX_LEN];
@@ -785,8 +751,7 @@ forge_send(int fd, const union ms_addr *to, const uint8_t *from_pk,
  * stranger's box claiming a's key, a pong nobody asked for. Each counts
  * once as bad and nothing else moves except with a's own traffic.
  */
-static void
-test_disco_forged(void **state)
+static void test_disco_forged(void **state)
 {
 	struct magicsock_stats sa0, sb0, sa1, sb1;
 	struct identity ic;
@@ -808,14 +773,11 @@ test_disco_forged(void **state)
 	magicsock_get_stats(p.b, &sb0);
 
 	/* Right magic, version and a's key in clear, random box. */
-	for (len = DISCO_HDR_LEN + 16 + 13; len <= DISCO_HDR_LEN + 16 + 32;
-	    len += 19) {
+	for (len = DISCO_HDR_LEN + 16 + 13; len <= DISCO_HDR_LEN + 16 + 32; len += 19) {
 		memcpy(pkt, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN);
 		pkt[MAGICSOCK_DISCO_MAGIC_LEN] = DISCO_VERSION;
-		memcpy(pkt + MAGICSOCK_DISCO_MAGIC_LEN + 1, p.ia.pk,
-		    DISCO_KEY_LEN);
-		randombytes_buf(pkt + DISCO_HDR_LEN - 24,
-		    len - (DISCO_HDR_LEN - 24));
+		memcpy(pkt + MAGICSOCK_DISCO_MAGIC_LEN + 1, p.ia.pk, DISCO_KEY_LEN);
+		randombytes_buf(pkt + DISCO_HDR_LEN - 24, len - (DISCO_HDR_LEN - 24));
 		udp_send(fd, &p.ba, pkt, len);
 	}
 	/* A stranger b never heard of, sealing correctly for b. */
@@ -832,14 +794,12 @@ test_disco_forged(void **state)
 	assert_int_equal(sa1.disco_rx_bad, sa0.disco_rx_bad);
 	/* Whatever b accepted meanwhile came from a. */
 	assert_true((sb1.disco_rx_ping - sb0.disco_rx_ping) +
-	    (sb1.disco_rx_pong - sb0.disco_rx_pong) <=
-	    sa1.disco_tx - sa0.disco_tx);
-	assert_int_equal(sb1.rx_packets[MS_PKT_DISCO] -
-	    sb0.rx_packets[MS_PKT_DISCO], 5 +
-	    (sb1.disco_rx_ping - sb0.disco_rx_ping) +
-	    (sb1.disco_rx_pong - sb0.disco_rx_pong));
-	assert_int_equal(sb1.rx_packets[MS_PKT_QUIC],
-	    sb0.rx_packets[MS_PKT_QUIC]);
+			    (sb1.disco_rx_pong - sb0.disco_rx_pong) <=
+		    sa1.disco_tx - sa0.disco_tx);
+	assert_int_equal(sb1.rx_packets[MS_PKT_DISCO] - sb0.rx_packets[MS_PKT_DISCO],
+			 5 + (sb1.disco_rx_ping - sb0.disco_rx_ping) +
+				 (sb1.disco_rx_pong - sb0.disco_rx_pong));
+	assert_int_equal(sb1.rx_packets[MS_PKT_QUIC], sb0.rx_packets[MS_PKT_QUIC]);
 	/* Nothing answered the attacker, no peer entry was made for the
 	 * stranger, and both paths are as they were. */
 	assert_int_equal(udp_count_disco(fd, p.ab, DISCO_PONG), 0);
@@ -859,8 +819,7 @@ test_disco_forged(void **state)
  * never becomes b's path: only a pong from x could do that. Neither does
  * a packet merely heard from x.
  */
-static void
-test_disco_replay(void **state)
+static void test_disco_replay(void **state)
 {
 	struct magicsock_stats sa0, sa1;
 	struct disco_msg ping, pong;
@@ -878,8 +837,7 @@ test_disco_replay(void **state)
 	assert_int_equal(magicsock_set_peer_addrs(p.a, p.ib.pk, cand, 2), 0);
 	dpair_send(p.a, p.ib.pk);
 	dpair_send(p.b, p.ia.pk);
-	assert_int_equal(udp_wait_disco(fx, p.ab, DISCO_PING, NULL, &ping,
-	    raw, &rawlen), 0);
+	assert_int_equal(udp_wait_disco(fx, p.ab, DISCO_PING, NULL, &ping, raw, &rawlen), 0);
 
 	/* Its pong from y (b's key, right txid, wrong address): bad. */
 	magicsock_get_stats(p.a, &sa0);
@@ -892,8 +850,7 @@ test_disco_replay(void **state)
 	assert_true(run_until(both_direct, &p, 2000) >= 0);
 	/* The replay: b answers x with x's own address... */
 	udp_send(fx, &p.ba, raw, rawlen);
-	assert_int_equal(udp_wait_disco(fx, p.ab, DISCO_PONG, ping.txid, &pong,
-	    NULL, NULL), 0);
+	assert_int_equal(udp_wait_disco(fx, p.ab, DISCO_PONG, ping.txid, &pong, NULL, NULL), 0);
 	assert_true(ms_addr_eq(&pong.observed, &xa));
 	/* ...but keeps its path to a, also after its ping to x goes
 	 * unanswered, and after a packet "heard" from x. */
@@ -912,8 +869,7 @@ test_disco_replay(void **state)
  * times the rate (well under a second, so at most two rate windows) gets
  * at most two windows' worth of pongs.
  */
-static void
-test_disco_rate(void **state)
+static void test_disco_rate(void **state)
 {
 	struct magicsock_stats sb0, sb1;
 	struct dpair p;
@@ -932,7 +888,7 @@ test_disco_rate(void **state)
 	assert_true(pongs <= 2 * MAGICSOCK_DISCO_RATE);
 	assert_int_equal(sb1.disco_rx_ping - sb0.disco_rx_ping, (uint64_t)pongs);
 	assert_int_equal(sb1.disco_rx_bad - sb0.disco_rx_bad,
-	    (uint64_t)(3 * MAGICSOCK_DISCO_RATE - pongs));
+			 (uint64_t)(3 * MAGICSOCK_DISCO_RATE - pongs));
 	close(fd);
 	dpair_close(&p);
 }
@@ -942,8 +898,7 @@ test_disco_rate(void **state)
  * the last pong (one lost heartbeat is not enough), then probes; once b
  * answers again both paths come back.
  */
-static void
-test_disco_blackhole(void **state)
+static void test_disco_blackhole(void **state)
 {
 	struct dpair p;
 	int t;
@@ -953,32 +908,23 @@ test_disco_blackhole(void **state)
 	magicsock_set_blackhole(p.b, 1);
 	t = run_until(a_not_direct, &p, MAGICSOCK_DISCO_TRUST_MS + 1000);
 	assert_true(t >= MAGICSOCK_DISCO_TRUST_MS - MAGICSOCK_DISCO_HEARTBEAT_MS -
-	    2 * MAGICSOCK_DISCO_TICK_MS);
-	assert_int_equal(magicsock_peer_path(p.a, p.ib.pk, NULL),
-	    MS_PATH_PROBING);
+				 2 * MAGICSOCK_DISCO_TICK_MS);
+	assert_int_equal(magicsock_peer_path(p.a, p.ib.pk, NULL), MS_PATH_PROBING);
 	magicsock_set_blackhole(p.b, 0);
-	assert_true(run_until(a_direct, &p, 2 * MAGICSOCK_DISCO_PROBE_MS +
-	    500) >= 0);
+	assert_true(run_until(a_direct, &p, 2 * MAGICSOCK_DISCO_PROBE_MS + 500) >= 0);
 	assert_true(run_until(both_direct, &p, 2000) >= 0);
 	dpair_close(&p);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_addr),
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_relay),
-		cmocka_unit_test(test_port_fallback),
-		cmocka_unit_test(test_oversized_rx),
-		cmocka_unit_test(test_batch_gso),
-		cmocka_unit_test(test_batch_plain),
-		cmocka_unit_test(test_disco_direct),
-		cmocka_unit_test(test_disco_forged),
-		cmocka_unit_test(test_disco_replay),
-		cmocka_unit_test(test_disco_rate),
+		cmocka_unit_test(test_classify),        cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_paths),           cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_port_fallback),   cmocka_unit_test(test_oversized_rx),
+		cmocka_unit_test(test_batch_gso),       cmocka_unit_test(test_batch_plain),
+		cmocka_unit_test(test_disco_direct),    cmocka_unit_test(test_disco_forged),
+		cmocka_unit_test(test_disco_replay),    cmocka_unit_test(test_disco_rate),
 		cmocka_unit_test(test_disco_blackhole),
 	};
 	int rv;

@@ -116,7 +116,7 @@ static void test_truncated(void **state)
 	n = mdns_build_announce(&s, MDNS_TTL, 0, 0, buf, sizeof(buf));
 	assert_true(n > 0);
 	for (i = 0; i < (size_t)n; i++) {
-		uint8_t *cut = malloc(i ? i : 1);	/* exact size: ASan sees overreads */
+		uint8_t *cut = malloc(i ? i : 1); /* exact size: ASan sees overreads */
 
 		memcpy(cut, buf, i);
 		assert_int_equal(mdns_parse(cut, i, &p), -EINVAL);
@@ -129,7 +129,7 @@ static void test_truncated(void **state)
 
 /* Builds a response from presentation-form records; returns its length. */
 static int build_rrs(const char *const *rrs, size_t n, int section_of_first_additional,
-    uint8_t *out, size_t cap)
+		     uint8_t *out, size_t cap)
 {
 	ldns_pkt *pkt = ldns_pkt_new();
 	uint8_t *wire = NULL;
@@ -140,10 +140,11 @@ static int build_rrs(const char *const *rrs, size_t n, int section_of_first_addi
 	for (i = 0; i < n; i++) {
 		ldns_rr *rr = NULL;
 
-		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 0, NULL, NULL),
-		    LDNS_STATUS_OK);
-		ldns_pkt_push_rr(pkt, (int)i >= section_of_first_additional ?
-		    LDNS_SECTION_ADDITIONAL : LDNS_SECTION_ANSWER, rr);
+		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 0, NULL, NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(pkt,
+				 (int)i >= section_of_first_additional ? LDNS_SECTION_ADDITIONAL
+								       : LDNS_SECTION_ANSWER,
+				 rr);
 	}
 	assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
 	assert_true(len <= cap);
@@ -167,7 +168,8 @@ static void test_sections_and_consistency(void **state)
 		INST " 120 IN TXT " TXT_A,
 		"aa11223344556677.local. 120 IN A 192.0.2.5",
 	};
-	const char *mismatch[] = {	/* instance label is not the id's prefix */
+	const char *mismatch[] = {
+		/* instance label is not the id's prefix */
 		"0011223344556677._rayfish._udp.local. 120 IN SRV 0 0 7777 x.local.",
 		"0011223344556677._rayfish._udp.local. 120 IN TXT " TXT_A,
 	};
@@ -223,9 +225,9 @@ static void test_peer_cap(void **state)
 	for (i = 0; i < 20; i++) {
 		snprintf(id, sizeof(id), "%02x%s", i, ID_A + 2);
 		snprintf(lines[2 * i], sizeof(lines[0]),
-		    "%.16s._rayfish._udp.local. 120 IN SRV 0 0 %d h.local.", id, 1000 + i);
+			 "%.16s._rayfish._udp.local. 120 IN SRV 0 0 %d h.local.", id, 1000 + i);
 		snprintf(lines[2 * i + 1], sizeof(lines[0]),
-		    "%.16s._rayfish._udp.local. 120 IN TXT \"id=%s\"", id, id);
+			 "%.16s._rayfish._udp.local. 120 IN TXT \"id=%s\"", id, id);
 		rrs[2 * i] = lines[2 * i];
 		rrs[2 * i + 1] = lines[2 * i + 1];
 	}
@@ -236,7 +238,7 @@ static void test_peer_cap(void **state)
 		rrs[i] = lines[i % 2];
 	n = build_rrs(rrs, 40, 99, buf, sizeof(buf));
 	assert_int_equal(mdns_parse(buf, (size_t)n, &p), 0);
-	assert_int_equal(p.n_found, 1);		/* duplicates folded */
+	assert_int_equal(p.n_found, 1); /* duplicates folded */
 	/* More records than the cap: refused before ldns parses. */
 	{
 		const char *many[MDNS_MAX_RECORDS + 1];
@@ -254,18 +256,17 @@ static void test_hostile(void **state)
 	uint8_t big[MDNS_MAX_PACKET + 1];
 	/* Answer whose owner is a pointer to itself (offset 12). */
 	const uint8_t loop1[] = {
-		0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0,
-		0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 120, 0, 2, 0xc0, 12,
+		0,  0, 0x84, 0, 0, 0, 0, 1, 0,   0, 0, 0,    0xc0,
+		12, 0, 12,   0, 1, 0, 0, 0, 120, 0, 2, 0xc0, 12,
 	};
 	/* Two pointers chasing each other through labels. */
 	const uint8_t loop2[] = {
-		0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0,
-		1, 'a', 0xc0, 16, 1, 'b', 0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 120, 0, 1, 0,
+		0, 0,   0x84, 0,  0, 0,  0, 1, 0, 0, 0, 0,   1, 'a', 0xc0, 16,
+		1, 'b', 0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 120, 0, 1,   0,
 	};
 	/* Forward pointer beyond the packet. */
 	const uint8_t fwd[] = {
-		0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0,
-		0xc0, 200, 0, 12, 0, 1, 0, 0, 0, 120, 0, 0,
+		0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0, 200, 0, 12, 0, 1, 0, 0, 0, 120, 0, 0,
 	};
 	/* Huge counts with almost no data. */
 	const uint8_t huge[] = { 0, 0, 0x84, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0 };
@@ -274,8 +275,8 @@ static void test_hostile(void **state)
 	const uint8_t thin[] = { 0, 0, 0x84, 0, 0, 0, 0, 40, 0, 0, 0, 0, 0 };
 	/* Rdata length beyond the end. */
 	const uint8_t rdlen[] = {
-		0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0,
-		0, 0, 1, 0, 1, 0, 0, 0, 120, 0xff, 0xff, 1, 2, 3, 4,
+		0, 0, 0x84, 0, 0, 0, 0,   1,    0,    0, 0, 0, 0, 0,
+		1, 0, 1,    0, 0, 0, 120, 0xff, 0xff, 1, 2, 3, 4,
 	};
 	/* Opcode 1 and rcode 3 are not mDNS. */
 	uint8_t q[512];
@@ -298,8 +299,8 @@ static void test_hostile(void **state)
 	assert_int_equal(mdns_parse(big, 0, &p), -EINVAL);
 }
 
-static void dummy_peer(void *ud, const uint8_t id[32],
-    const struct sockaddr_storage *addrs, size_t n)
+static void dummy_peer(void *ud, const uint8_t id[32], const struct sockaddr_storage *addrs,
+		       size_t n)
 {
 }
 
@@ -326,7 +327,7 @@ static void test_open_invalid(void **state)
 /* ---- two namespaces ------------------------------------------------------ */
 
 struct ns_fixture {
-	int v6only;			/* no IPv4 addresses on the veth pair */
+	int v6only; /* no IPv4 addresses on the veth pair */
 	char ns[2][32];
 	char dev[2][16];
 	int made[2];
@@ -336,14 +337,14 @@ struct side {
 	const char *ns;
 	const char *id_hex;
 	const char *peer_id_hex;
-	const char *peer_addr;		/* expected v4 of the other side */
+	const char *peer_addr; /* expected v4 of the other side */
 	const char *tun;
-	int v6only;			/* found = a scoped link-local address */
+	int v6only; /* found = a scoped link-local address */
 	uint16_t port;
-	const char *garbage_to;		/* send hostile packets here, or NULL */
+	const char *garbage_to; /* send hostile packets here, or NULL */
 	int expect_garbage;
 	atomic_int *found_count;
-	int found;			/* the peer was reported with peer_addr */
+	int found; /* the peer was reported with peer_addr */
 	int saw_v6;
 	int saw_tun;
 	int rc;
@@ -382,20 +383,20 @@ static int ns_make(void **state, int v6only)
 			return 0;
 		f->made[i] = 1;
 		sh("ip netns exec %s sysctl -qw net.ipv6.conf.all.accept_dad=0 "
-		    "net.ipv6.conf.default.accept_dad=0", f->ns[i]);
+		   "net.ipv6.conf.default.accept_dad=0",
+		   f->ns[i]);
 	}
-	if (sh("ip link add %s netns %s type veth peer name %s netns %s",
-	    f->dev[0], f->ns[0], f->dev[1], f->ns[1]) != 0)
+	if (sh("ip link add %s netns %s type veth peer name %s netns %s", f->dev[0], f->ns[0],
+	       f->dev[1], f->ns[1]) != 0)
 		return 0;
 	for (i = 0; i < 2; i++) {
 		/* The device was made in our namespace and moved: its own
 		 * accept_dad did not come from the target's default. */
-		sh("ip netns exec %s sysctl -qw net.ipv6.conf.%s.accept_dad=0",
-		    f->ns[i], f->dev[i]);
+		sh("ip netns exec %s sysctl -qw net.ipv6.conf.%s.accept_dad=0", f->ns[i],
+		   f->dev[i]);
 		sh("ip -n %s link set lo up", f->ns[i]);
 		if (!v6only)
-			sh("ip -n %s addr add 10.77.0.%d/24 dev %s", f->ns[i], i + 1,
-			    f->dev[i]);
+			sh("ip -n %s addr add 10.77.0.%d/24 dev %s", f->ns[i], i + 1, f->dev[i]);
 		sh("ip -n %s link set %s multicast on up", f->ns[i], f->dev[i]);
 	}
 	/* A stand-in TUN in A, multicast-capable: mdns must leave it alone. */
@@ -429,8 +430,8 @@ static int ns_teardown(void **state)
 	return 0;
 }
 
-static void side_peer(void *ud, const uint8_t id[32],
-    const struct sockaddr_storage *addrs, size_t n)
+static void side_peer(void *ud, const uint8_t id[32], const struct sockaddr_storage *addrs,
+		      size_t n)
 {
 	struct side *s = ud;
 	uint16_t want_port = s->port == 4001 ? 4002 : 4001;
@@ -444,8 +445,8 @@ static void side_peer(void *ud, const uint8_t id[32],
 		if (addrs[i].ss_family == AF_INET) {
 			const struct sockaddr_in *a = (const void *)&addrs[i];
 
-			if (a->sin_addr.s_addr == want.s_addr &&
-			    ntohs(a->sin_port) == want_port && !s->found) {
+			if (a->sin_addr.s_addr == want.s_addr && ntohs(a->sin_port) == want_port &&
+			    !s->found) {
 				s->found = 1;
 				atomic_fetch_add(s->found_count, 1);
 			}
@@ -476,7 +477,7 @@ static void send_garbage(const char *to)
 	inet_pton(AF_INET, to, &d.sin_addr);
 	for (i = 0; i < (int)sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 37 + 0x80);
-	junk[2] = 0x84;	/* response, so the parser gets past the header */
+	junk[2] = 0x84; /* response, so the parser gets past the header */
 	junk[3] = 0;
 	setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
 	sendto(fd, junk, sizeof(junk), 0, (struct sockaddr *)&d, sizeof(d));
@@ -499,11 +500,9 @@ static void side_check(uv_timer_t *t)
 	}
 	/* The target of the garbage waits until it was read and dropped. */
 	mdns_get_stats(s->m, &s->stats);
-	if (s->expect_garbage && (s->stats.rx_malformed == 0 ||
-	    s->stats.rx_offlink == 0))
+	if (s->expect_garbage && (s->stats.rx_malformed == 0 || s->stats.rx_offlink == 0))
 		done = 0;
-	if (done ||
-	    uv_now(t->loop) - s->start > DEADLINE_MS) {
+	if (done || uv_now(t->loop) - s->start > DEADLINE_MS) {
 		mdns_close(s->m);
 		uv_close((uv_handle_t *)&s->check, NULL);
 	}
@@ -576,21 +575,19 @@ static void test_two_namespaces(void **state)
 	pthread_join(tb, NULL);
 	assert_int_equal(a.rc, 0);
 	assert_int_equal(b.rc, 0);
-	fprintf(stderr, "test_mdns: A rx %llu malformed %llu offlink %llu own %llu "
-	    "ann %llu q %llu ifaces %u v6 %d; B rx %llu ann %llu q %llu v6 %d\n",
-	    (unsigned long long)a.stats.rx_packets,
-	    (unsigned long long)a.stats.rx_malformed,
-	    (unsigned long long)a.stats.rx_offlink,
-	    (unsigned long long)a.stats.rx_own,
-	    (unsigned long long)a.stats.tx_announces,
-	    (unsigned long long)a.stats.tx_queries, a.stats.ifaces, a.saw_v6,
-	    (unsigned long long)b.stats.rx_packets,
-	    (unsigned long long)b.stats.tx_announces,
-	    (unsigned long long)b.stats.tx_queries, b.saw_v6);
+	fprintf(stderr,
+		"test_mdns: A rx %llu malformed %llu offlink %llu own %llu "
+		"ann %llu q %llu ifaces %u v6 %d; B rx %llu ann %llu q %llu v6 %d\n",
+		(unsigned long long)a.stats.rx_packets, (unsigned long long)a.stats.rx_malformed,
+		(unsigned long long)a.stats.rx_offlink, (unsigned long long)a.stats.rx_own,
+		(unsigned long long)a.stats.tx_announces, (unsigned long long)a.stats.tx_queries,
+		a.stats.ifaces, a.saw_v6, (unsigned long long)b.stats.rx_packets,
+		(unsigned long long)b.stats.tx_announces, (unsigned long long)b.stats.tx_queries,
+		b.saw_v6);
 	assert_true(a.found);
 	assert_true(b.found);
 	assert_false(b.saw_tun);
-	assert_int_equal(a.stats.ifaces, 1);	/* veth only, the TUN skipped */
+	assert_int_equal(a.stats.ifaces, 1); /* veth only, the TUN skipped */
 	assert_int_equal(b.stats.ifaces, 1);
 	if (f->v6only) {
 		assert_true(a.saw_v6 && b.saw_v6);
@@ -598,7 +595,7 @@ static void test_two_namespaces(void **state)
 		assert_true(a.stats.rx_malformed >= 1);
 		assert_true(a.stats.rx_offlink >= 1);
 	}
-	assert_int_equal(a.stats.rx_own, 0);	/* multicast loop is off */
+	assert_int_equal(a.stats.rx_own, 0); /* multicast loop is off */
 }
 
 int main(void)
@@ -611,10 +608,8 @@ int main(void)
 		cmocka_unit_test(test_peer_cap),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_open_invalid),
-		cmocka_unit_test_setup_teardown(test_two_namespaces, ns_setup,
-		    ns_teardown),
-		cmocka_unit_test_setup_teardown(test_two_namespaces, ns_setup_v6,
-		    ns_teardown),
+		cmocka_unit_test_setup_teardown(test_two_namespaces, ns_setup, ns_teardown),
+		cmocka_unit_test_setup_teardown(test_two_namespaces, ns_setup_v6, ns_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

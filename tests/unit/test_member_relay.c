@@ -31,8 +31,8 @@ struct end {
 	struct magicsock *ms;
 	struct identity id;
 	union ms_addr addr;
-	const uint8_t *peer_pk;	/* the far end: what our QUIC "connection" is */
-	int echo;		/* answer every packet to its source */
+	const uint8_t *peer_pk; /* the far end: what our QUIC "connection" is */
+	int echo;               /* answer every packet to its source */
 	int got;
 	union ms_addr last_from;
 	size_t last_len;
@@ -40,13 +40,12 @@ struct end {
 
 struct trio {
 	struct end a, r, b;
-	union ms_addr dead;	/* nothing answers there */
-	int allow;		/* r's policy answer */
+	union ms_addr dead; /* nothing answers there */
+	int allow;          /* r's policy answer */
 	int asked;
 };
 
-static void
-on_quic(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
+static void on_quic(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct end *e = ud;
 
@@ -59,8 +58,7 @@ on_quic(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 		magicsock_send_to(e->ms, from, pkt, len);
 }
 
-static int
-policy(void *ud, const uint8_t *from, const uint8_t *to)
+static int policy(void *ud, const uint8_t *from, const uint8_t *to)
 {
 	struct trio *t = ud;
 
@@ -70,8 +68,7 @@ policy(void *ud, const uint8_t *from, const uint8_t *to)
 	return t->allow;
 }
 
-static void
-end_open(struct end *e, uint8_t seedbyte, uint32_t fwd_rate)
+static void end_open(struct end *e, uint8_t seedbyte, uint32_t fwd_rate)
 {
 	struct magicsock_config cfg = { .fwd_pair_rate = fwd_rate };
 	uint8_t seed[IDENTITY_SEED_LEN];
@@ -89,8 +86,7 @@ end_open(struct end *e, uint8_t seedbyte, uint32_t fwd_rate)
 	e->addr.in.sin_port = htons(magicsock_port(e->ms));
 }
 
-static void
-run_ms(int ms)
+static void run_ms(int ms)
 {
 	uint64_t start;
 
@@ -103,8 +99,7 @@ run_ms(int ms)
 	}
 }
 
-static int
-run_until(int (*cond)(struct trio *), struct trio *t, int max_ms)
+static int run_until(int (*cond)(struct trio *), struct trio *t, int max_ms)
 {
 	uint64_t start;
 
@@ -121,15 +116,13 @@ run_until(int (*cond)(struct trio *), struct trio *t, int max_ms)
 	}
 }
 
-static void
-quic_like(uint8_t *pkt, size_t len, uint8_t fill)
+static void quic_like(uint8_t *pkt, size_t len, uint8_t fill)
 {
 	memset(pkt, fill, len);
-	pkt[0] = 0xc3;		/* a long header: never STUN, disco or a frame */
+	pkt[0] = 0xc3; /* a long header: never STUN, disco or a frame */
 }
 
-static void
-send_quic(struct end *from, const uint8_t *to_pk)
+static void send_quic(struct end *from, const uint8_t *to_pk)
 {
 	uint8_t pkt[80];
 
@@ -137,14 +130,12 @@ send_quic(struct end *from, const uint8_t *to_pk)
 	magicsock_send_peer(from->ms, to_pk, pkt, sizeof(pkt));
 }
 
-static int
-is_direct(struct end *e, const uint8_t *pk)
+static int is_direct(struct end *e, const uint8_t *pk)
 {
 	return magicsock_peer_path(e->ms, pk, NULL) == MS_PATH_DIRECT;
 }
 
-static int
-hops_direct(struct trio *t)
+static int hops_direct(struct trio *t)
 {
 	/* Keep all four directions active so disco keeps pinging. */
 	send_quic(&t->a, t->r.id.pk);
@@ -152,11 +143,10 @@ hops_direct(struct trio *t)
 	send_quic(&t->b, t->r.id.pk);
 	send_quic(&t->r, t->b.id.pk);
 	return is_direct(&t->a, t->r.id.pk) && is_direct(&t->r, t->a.id.pk) &&
-	    is_direct(&t->b, t->r.id.pk) && is_direct(&t->r, t->b.id.pk);
+	       is_direct(&t->b, t->r.id.pk) && is_direct(&t->r, t->b.id.pk);
 }
 
-static void
-trio_open_rate(struct trio *t, uint32_t r_rate)
+static void trio_open_rate(struct trio *t, uint32_t r_rate)
 {
 	memset(t, 0, sizeof(*t));
 	end_open(&t->a, 0x5a, 0);
@@ -172,22 +162,22 @@ trio_open_rate(struct trio *t, uint32_t r_rate)
 	assert_int_equal(magicsock_set_peer_addrs(t->a.ms, t->b.id.pk, &t->dead, 1), 0);
 	assert_int_equal(magicsock_set_peer_addrs(t->b.ms, t->a.id.pk, &t->dead, 1), 0);
 	assert_true(run_until(hops_direct, t, 3000) >= 0);
-	run_ms(50);	/* the last round's packets land before counting */
+	run_ms(50); /* the last round's packets land before counting */
 	t->a.got = t->r.got = t->b.got = 0;
 	t->allow = 1;
 	magicsock_set_fwd_policy(t->r.ms, policy, t);
 	assert_int_equal(magicsock_set_peer_vias(t->a.ms, t->b.id.pk,
-	    (const uint8_t (*)[MAGICSOCK_KEY_LEN])t->r.id.pk, 1), 0);
+						 (const uint8_t(*)[MAGICSOCK_KEY_LEN])t->r.id.pk,
+						 1),
+			 0);
 }
 
-static void
-trio_open(struct trio *t)
+static void trio_open(struct trio *t)
 {
 	trio_open_rate(t, 0);
 }
 
-static void
-trio_close(struct trio *t)
+static void trio_close(struct trio *t)
 {
 	magicsock_free(t->a.ms);
 	magicsock_free(t->r.ms);
@@ -198,28 +188,24 @@ trio_close(struct trio *t)
 	identity_clear(&t->b.id);
 }
 
-static int
-b_got(struct trio *t)
+static int b_got(struct trio *t)
 {
 	return t->b.got > 0;
 }
 
-static int
-a_member(struct trio *t)
+static int a_member(struct trio *t)
 {
 	return magicsock_peer_path(t->a.ms, t->b.id.pk, NULL) == MS_PATH_MEMBER;
 }
 
-static int
-a_not_member(struct trio *t)
+static int a_not_member(struct trio *t)
 {
-	send_quic(&t->a, t->r.id.pk);	/* keep probing r */
+	send_quic(&t->a, t->r.id.pk); /* keep probing r */
 	return !a_member(t);
 }
 
 /* a -> r -> b, b answers to the virtual source, a's path becomes r. */
-static void
-test_forward(void **state)
+static void test_forward(void **state)
 {
 	struct magicsock_stats sa, sr, sb;
 	uint8_t via[MAGICSOCK_KEY_LEN], batch[4 * 1200];
@@ -238,7 +224,7 @@ test_forward(void **state)
 	assert_int_equal(magicsock_peer_via(t.a.ms, t.b.id.pk, via), 0);
 	assert_memory_equal(via, t.r.id.pk, MAGICSOCK_KEY_LEN);
 	assert_int_equal(magicsock_peer_path(t.b.ms, t.a.id.pk, NULL), MS_PATH_MEMBER);
-	assert_int_equal(t.r.got, 0);	/* r relays, it never reads them */
+	assert_int_equal(t.r.got, 0); /* r relays, it never reads them */
 	assert_true(t.asked >= 1);
 
 	/* A batch keeps its sizes through the relay. */
@@ -262,8 +248,7 @@ test_forward(void **state)
 	trio_close(&t);
 }
 
-static void
-test_policy(void **state)
+static void test_policy(void **state)
 {
 	struct magicsock_stats sr;
 	struct trio t;
@@ -292,9 +277,8 @@ test_policy(void **state)
 }
 
 /* A frame: magic, kind, key prefix, payload. */
-static size_t
-frame(uint8_t *out, uint8_t kind, const uint8_t *key, const uint8_t *payload,
-    size_t plen)
+static size_t frame(uint8_t *out, uint8_t kind, const uint8_t *key, const uint8_t *payload,
+		    size_t plen)
 {
 	memcpy(out, MAGICSOCK_FWD_MAGIC, MAGICSOCK_FWD_MAGIC_LEN);
 	out[MAGICSOCK_FWD_MAGIC_LEN] = kind;
@@ -303,8 +287,7 @@ frame(uint8_t *out, uint8_t kind, const uint8_t *key, const uint8_t *payload,
 	return MAGICSOCK_FWD_OVERHEAD + plen;
 }
 
-static void
-test_hostile(void **state)
+static void test_hostile(void **state)
 {
 	struct magicsock_stats s0, s1, b0, b1;
 	uint8_t q[64], f[256], nested[128], unknown[MAGICSOCK_KEY_LEN];
@@ -333,9 +316,9 @@ test_hostile(void **state)
 	n = frame(nested, 1, t.b.id.pk, q, sizeof(q));
 	n = frame(f, 1, t.b.id.pk, nested, n);
 	magicsock_send_to(t.a.ms, &t.r.addr, f, n);
-	n = frame(f, 1, t.a.id.pk, q, sizeof(q));	/* back to itself */
+	n = frame(f, 1, t.a.id.pk, q, sizeof(q)); /* back to itself */
 	magicsock_send_to(t.a.ms, &t.r.addr, f, n);
-	n = frame(f, 1, unknown, q, sizeof(q));	/* nobody r knows */
+	n = frame(f, 1, unknown, q, sizeof(q)); /* nobody r knows */
 	magicsock_send_to(t.a.ms, &t.r.addr, f, n);
 	run_ms(200);
 	magicsock_get_stats(t.r.ms, &s1);
@@ -365,8 +348,7 @@ test_hostile(void **state)
 	v = t.b.last_from;
 	assert_true(magicsock_is_virtual(&v));
 	magicsock_peer_heard(t.b.ms, stranger.id.pk, &v);
-	assert_int_not_equal(magicsock_peer_path(t.b.ms, stranger.id.pk, NULL),
-	    MS_PATH_MEMBER);
+	assert_int_not_equal(magicsock_peer_path(t.b.ms, stranger.id.pk, NULL), MS_PATH_MEMBER);
 	magicsock_get_stats(t.b.ms, &b1);
 	assert_int_equal(b1.fwd_bad - b0.fwd_bad, 3);
 
@@ -384,8 +366,7 @@ test_hostile(void **state)
 }
 
 /* A member flooding through the relay gets the pair's rate, no more. */
-static void
-test_flood(void **state)
+static void test_flood(void **state)
 {
 	uint8_t pkt[1200];
 	struct magicsock_stats sr;
@@ -393,7 +374,7 @@ test_flood(void **state)
 	int i;
 
 	(void)state;
-	trio_open_rate(&t, 40000);	/* bucket: 10 kB */
+	trio_open_rate(&t, 40000); /* bucket: 10 kB */
 	quic_like(pkt, sizeof(pkt), 0x44);
 	for (i = 0; i < 40; i++)
 		magicsock_send_peer(t.a.ms, t.b.id.pk, pkt, sizeof(pkt));
@@ -407,8 +388,7 @@ test_flood(void **state)
 
 /* A first candidate without a path is skipped; a relay that vanishes is
  * no longer the path. */
-static void
-test_failover(void **state)
+static void test_failover(void **state)
 {
 	uint8_t vias[2][MAGICSOCK_KEY_LEN];
 	struct trio t;
@@ -418,9 +398,12 @@ test_failover(void **state)
 	memset(vias[0], 0x99, MAGICSOCK_KEY_LEN);
 	memcpy(vias[1], t.r.id.pk, MAGICSOCK_KEY_LEN);
 	assert_int_equal(magicsock_set_peer_vias(t.a.ms, t.b.id.pk,
-	    (const uint8_t (*)[MAGICSOCK_KEY_LEN])vias, 2), 0);
+						 (const uint8_t(*)[MAGICSOCK_KEY_LEN])vias, 2),
+			 0);
 	assert_int_equal(magicsock_set_peer_vias(t.a.ms, t.b.id.pk,
-	    (const uint8_t (*)[MAGICSOCK_KEY_LEN])vias, MAGICSOCK_MAX_VIAS + 1), -E2BIG);
+						 (const uint8_t(*)[MAGICSOCK_KEY_LEN])vias,
+						 MAGICSOCK_MAX_VIAS + 1),
+			 -E2BIG);
 	t.b.echo = 1;
 	send_quic(&t.a, t.b.id.pk);
 	assert_true(run_until(a_member, &t, 2000) >= 0);
@@ -432,14 +415,11 @@ test_failover(void **state)
 	trio_close(&t);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_forward),
-		cmocka_unit_test(test_policy),
-		cmocka_unit_test(test_hostile),
-		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_forward),  cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_hostile),  cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_failover),
 	};
 	int rv;

@@ -39,8 +39,7 @@ static int find_addr_cb(const struct netlink_addr *a, void *ud)
 	struct find *f = ud;
 	size_t n = a->family == AF_INET ? 4 : 16;
 
-	if (a->family == f->family && a->prefix == f->prefix &&
-	    memcmp(a->addr, f->addr, n) == 0) {
+	if (a->family == f->family && a->prefix == f->prefix && memcmp(a->addr, f->addr, n) == 0) {
 		f->found++;
 		f->flags = a->flags;
 		f->ifindex = a->ifindex;
@@ -49,7 +48,7 @@ static int find_addr_cb(const struct netlink_addr *a, void *ud)
 }
 
 static int has_addr(struct netlink *nl, unsigned ifindex, const char *text, unsigned prefix,
-    uint32_t *flags)
+		    uint32_t *flags)
 {
 	struct find f = { .prefix = prefix };
 
@@ -202,7 +201,7 @@ int main(void)
 	if (pid == 0) {
 		if (unshare(CLONE_NEWNET) < 0) {
 			fprintf(stderr, "test_netlink: unshare(CLONE_NEWNET): %s; skipped\n",
-			    strerror(errno));
+				strerror(errno));
 			_exit(77);
 		}
 		_exit(cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0);

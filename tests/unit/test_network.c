@@ -77,8 +77,7 @@ static bool blob_exists(const struct fixture *f, const uint8_t hash[32])
 }
 
 /* Edits entry `name` of networks.json: key = value (stolen). */
-static void edit_entry(const struct fixture *f, const char *name, const char *key,
-		       json_t *value)
+static void edit_entry(const struct fixture *f, const char *name, const char *key, json_t *value)
 {
 	char path[256];
 	json_t *root, *e;
@@ -87,9 +86,9 @@ static void edit_entry(const struct fixture *f, const char *name, const char *ke
 	fixture_path(f, "networks.json", path, sizeof(path));
 	root = json_load_file(path, 0, NULL);
 	assert_non_null(root);
-	json_array_foreach(json_object_get(root, "networks"), i, e)
-		if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
-			json_object_set(e, key, value);
+	json_array_foreach(json_object_get(root, "networks"), i,
+			   e) if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
+		json_object_set(e, key, value);
 	json_decref(value);
 	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
 	json_decref(root);
@@ -401,8 +400,9 @@ static void test_merge_that_drops_us(void **state)
 	assert_int_equal(group_blob_admit(&theirs, xid.id, "other", true), 0);
 	theirs.version = n->blob.version;
 	group_blob_add_ancestor(&theirs, base_hash);
-	assert_int_equal(network_sign_roster(&n->key, &theirs, rec, sizeof(rec), &rec_len,
-					     &bytes, &blen), 0);
+	assert_int_equal(network_sign_roster(&n->key, &theirs, rec, sizeof(rec), &rec_len, &bytes,
+					     &blen),
+			 0);
 	group_blob_free(&theirs);
 
 	c = fake_accept(mid.pk, false, 0, false);
@@ -436,15 +436,24 @@ static int net_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load_skips_bad_entry, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_load_skips_unverifiable_entries, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_load_not_json, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_load_refuses_without_copy, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_apply_blob_save_fails, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_nuke_blob_save_fails, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_forget_drops_suggested_rules, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_publish_without_us, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_merge_that_drops_us, fixture_setup, net_teardown),
+		cmocka_unit_test_setup_teardown(test_load_skips_bad_entry, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_skips_unverifiable_entries, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_not_json, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_refuses_without_copy, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_apply_blob_save_fails, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_nuke_blob_save_fails, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_forget_drops_suggested_rules, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_publish_without_us, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_merge_that_drops_us, fixture_setup,
+						net_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,12 +57,12 @@ struct spec {
 	uint8_t proto;
 	size_t payload;
 	uint16_t mss;
-	uint8_t flags;		/* TCP */
-	size_t opts;		/* TCP option bytes, a multiple of 4 */
+	uint8_t flags; /* TCP */
+	size_t opts;   /* TCP option bytes, a multiple of 4 */
 	int df;
 	uint16_t id;
 	uint32_t seq;
-	int ecn;		/* VIRTIO_NET_HDR_GSO_ECN */
+	int ecn; /* VIRTIO_NET_HDR_GSO_ECN */
 	uint16_t sport;
 };
 
@@ -97,21 +97,31 @@ static void put_ip(uint8_t *b, const struct spec *s, size_t l4len)
 		be16_put(b + 6, s->df ? 0x4000 : 0);
 		b[8] = 64;
 		b[9] = s->proto;
-		b[12] = 100; b[13] = 64; b[14] = 1; b[15] = 2;
-		b[16] = 100; b[17] = 64; b[18] = 9; b[19] = 9;
+		b[12] = 100;
+		b[13] = 64;
+		b[14] = 1;
+		b[15] = 2;
+		b[16] = 100;
+		b[17] = 64;
+		b[18] = 9;
+		b[19] = 9;
 		be16_put(b + 10, (uint16_t)~ov_sum(0, b, 20));
 		return;
 	}
 	memset(b, 0, 40);
 	b[0] = 0x60;
-	b[1] = 0x0a;		/* flow label 0xa1234 */
+	b[1] = 0x0a; /* flow label 0xa1234 */
 	b[2] = 0x12;
 	b[3] = 0x34;
 	be16_put(b + 4, (uint16_t)l4len);
 	b[6] = s->proto;
 	b[7] = 64;
-	b[8] = 0x02; b[9] = 0x01; b[23] = 0x01;
-	b[24] = 0x02; b[25] = 0x01; b[39] = 0x09;
+	b[8] = 0x02;
+	b[9] = 0x01;
+	b[23] = 0x01;
+	b[24] = 0x02;
+	b[25] = 0x01;
+	b[39] = 0x09;
 }
 
 /*
@@ -151,7 +161,8 @@ static size_t mk_gso(uint8_t *b, const struct spec *s, struct virtio_net_hdr *vh
 	memset(vh, 0, sizeof(*vh));
 	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	if (s->proto == TCP)
-		vh->gso_type = s->version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+		vh->gso_type =
+			s->version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
 	else
 		vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
 	if (s->ecn)
@@ -209,7 +220,7 @@ static void check_split(const struct spec *s, const uint8_t *orig, int n)
 
 			assert_int_equal(ov_rd32(l4 + 4), (uint32_t)(s->seq + off));
 			if (i + 1 < n)
-				fl &= (uint8_t)~(FIN | PSH);
+				fl &= (uint8_t) ~(FIN | PSH);
 			if (i > 0)
 				fl &= (uint8_t)~CWR;
 			assert_int_equal(l4[13], fl);
@@ -270,9 +281,8 @@ static void round_trip(const struct spec *s)
 
 static void test_csum_helpers(void **state)
 {
-	static const uint8_t h[20] = {
-		0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-		0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
+	static const uint8_t h[20] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+				       0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
 	uint8_t b[600];
 	uint32_t seed = 12345;
 
@@ -296,11 +306,12 @@ static void test_csum_helpers(void **state)
 		/* any start offset: the fast loop must not depend on alignment */
 		cut = n ? (seed >> 20) % n : 0;
 		assert_int_equal(packet_csum_fold(packet_csum_add(start, b + cut, n - cut)),
-		    ov_sum(packet_csum_fold(start), b + cut, n - cut));
+				 ov_sum(packet_csum_fold(start), b + cut, n - cut));
 		/* chained over an even split point */
 		cut &= ~(size_t)1;
 		assert_int_equal(packet_csum_fold(packet_csum_add(packet_csum_add(start, b, cut),
-		    b + cut, n - cut)), ov_sum(packet_csum_fold(start), b, n));
+								  b + cut, n - cut)),
+				 ov_sum(packet_csum_fold(start), b, n));
 	}
 	/* RFC 1624 update == recompute, for every word position of a header */
 	for (int round = 0; round < 500; round++) {
@@ -316,7 +327,7 @@ static void test_csum_helpers(void **state)
 		c = ov_rd16(hh + 10);
 		w = (int)((seed >> 16) % 10);
 		if (w == 5)
-			continue;	/* the checksum word itself */
+			continue; /* the checksum word itself */
 		from = ov_rd16(hh + 2 * w);
 		to = round % 5 ? (uint16_t)(seed >> 3) : (uint16_t)~from;
 		be16_put(hh + 2 * w, to);
@@ -331,9 +342,9 @@ static void test_csum_helpers(void **state)
 		for (int i = 8; i < 40; i++)
 			v6[i] = (uint8_t)(i * 9);
 		assert_int_equal(packet_csum_fold(packet_csum_pseudo(h, 17, 95)),
-		    ov_pseudo(h, 17, 95));
+				 ov_pseudo(h, 17, 95));
 		assert_int_equal(packet_csum_fold(packet_csum_pseudo(v6, 6, 70000)),
-		    ov_pseudo(v6, 6, 70000));
+				 ov_pseudo(v6, 6, 70000));
 	}
 }
 
@@ -366,11 +377,11 @@ static void test_split_tcp4(void **state)
 
 	(void)state;
 	round_trip(&s);
-	s.payload = 1240 * 8;		/* an exact multiple: the last one full */
+	s.payload = 1240 * 8; /* an exact multiple: the last one full */
 	round_trip(&s);
-	s.payload = 100;		/* below gso_size: one segment */
+	s.payload = 100; /* below gso_size: one segment */
 	round_trip(&s);
-	s.payload = 0;			/* headers only */
+	s.payload = 0; /* headers only */
 	round_trip(&s);
 	s = tcp4;
 	s.flags = ACK | FIN | PSH | CWR | ECE;
@@ -378,14 +389,14 @@ static void test_split_tcp4(void **state)
 	round_trip(&s);
 	s = tcp4;
 	s.df = 0;
-	s.id = 0xfffe;			/* IDs wrap while counting up */
+	s.id = 0xfffe; /* IDs wrap while counting up */
 	round_trip(&s);
-	s.opts = 40;			/* the longest TCP header */
-	s.payload = 65535 - 20 - 60;	/* the largest IPv4 packet */
+	s.opts = 40;                 /* the longest TCP header */
+	s.payload = 65535 - 20 - 60; /* the largest IPv4 packet */
 	round_trip(&s);
 	s.opts = 0;
 	s.mss = 1460;
-	s.seq = 0xffffff00u;		/* sequence numbers wrap */
+	s.seq = 0xffffff00u; /* sequence numbers wrap */
 	round_trip(&s);
 }
 
@@ -401,7 +412,7 @@ static void test_split_tcp6(void **state)
 	s.payload = 1220 * 3 + 7;
 	round_trip(&s);
 	s.opts = 0;
-	s.payload = 65535 - 20 - 40;	/* the largest IPv6 packet we merge */
+	s.payload = 65535 - 20 - 40; /* the largest IPv6 packet we merge */
 	s.mss = 1440;
 	round_trip(&s);
 }
@@ -424,7 +435,7 @@ static void test_split_udp(void **state)
 	round_trip(&s);
 	s.payload = 1232 * 2 + 1;
 	round_trip(&s);
-	s.mss = 1;			/* tiny segments up to the cap */
+	s.mss = 1; /* tiny segments up to the cap */
 	s.payload = OFFLOAD_MAX_SEGS;
 	round_trip(&s);
 }
@@ -474,7 +485,7 @@ static void test_split_limits(void **state)
 	len = mk_gso(pkt, &s, &vh);
 	assert_int_equal(offload_split(&vh, pkt, len, segs, OFFLOAD_MAX_SEGS), -ENOSPC);
 	assert_int_equal(offload_split(&vh, pkt, len, segs, OFFLOAD_MAX_SEGS + 1),
-	    OFFLOAD_MAX_SEGS + 1);
+			 OFFLOAD_MAX_SEGS + 1);
 	/* a segment buffer too small, first or last */
 	s.payload = 250;
 	len = mk_gso(pkt, &s, &vh);
@@ -525,8 +536,9 @@ static void test_plain_csum(void **state)
 		assert_memory_equal(copy, segs[0].data, len);
 		/* a GSO header is split's job, not this one's */
 		memcpy(copy, pkt, len);
-		vh.gso_type = s.proto == TCP ? (s.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 :
-		    VIRTIO_NET_HDR_GSO_TCPV6) : VIRTIO_NET_HDR_GSO_UDP_L4;
+		vh.gso_type = s.proto == TCP ? (s.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4
+							       : VIRTIO_NET_HDR_GSO_TCPV6)
+					     : VIRTIO_NET_HDR_GSO_UDP_L4;
 		vh.gso_size = 100;
 		assert_int_equal(offload_csum_finish(&vh, copy, len), -EINVAL);
 		assert_memory_equal(copy, pkt, len);
@@ -541,7 +553,7 @@ static void test_plain_csum(void **state)
 		vh.flags = 0;
 		assert_int_equal(split(&vh, pkt, len), 1);
 		assert_memory_equal(segs[0].data, pkt, len);
-		assert_int_equal(offload_csum_finish(&vh, copy, 3), -EINVAL);	/* hdr_len */
+		assert_int_equal(offload_csum_finish(&vh, copy, 3), -EINVAL); /* hdr_len */
 		vh.hdr_len = 0;
 		assert_int_equal(offload_csum_finish(&vh, copy, 3), 3);
 		/* DATA_VALID alone: nothing to do either */
@@ -590,16 +602,16 @@ static void test_plain_generic(void **state)
 	len = mk_gso(pkt, &s, &vh);
 	memset(&vh, 0, sizeof(vh));
 	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	vh.csum_start = 28 + 10;	/* inside the payload */
+	vh.csum_start = 28 + 10; /* inside the payload */
 	vh.csum_offset = 20;
 	/* what the field held is the partial sum the kernel left there */
 	assert_int_equal(split(&vh, pkt, len), 1);
 	assert_int_equal(ov_sum(ov_rd16(pkt + 58), segs[0].data + 38, len - 38), 0xffff);
 	assert_memory_equal(segs[0].data, pkt, 58);
 	assert_memory_equal(segs[0].data + 60, pkt + 60, len - 60);
-	vh.csum_offset = 21;		/* odd: the sum would not line up */
+	vh.csum_offset = 21; /* odd: the sum would not line up */
 	assert_int_equal(split(&vh, pkt, len), -EINVAL);
-	vh.csum_offset = (uint16_t)(len - 38 - 2);	/* the last two bytes */
+	vh.csum_offset = (uint16_t)(len - 38 - 2); /* the last two bytes */
 	assert_int_equal(split(&vh, pkt, len), 1);
 	vh.csum_offset += 2;
 	assert_int_equal(split(&vh, pkt, len), -EINVAL);
@@ -641,12 +653,16 @@ static void test_hostile_vnet(void **state)
 	(void)state;
 	len = mk_gso(pkt, &tcp4, &good);
 	assert_int_equal(split_heap(&good, pkt, len), 9);
-#define TRY(field, value, want) do { vh = good; vh.field = (value); \
-		assert_int_equal(split_heap(&vh, pkt, len), (want)); } while (0)
+#define TRY(field, value, want)                                      \
+	do {                                                         \
+		vh = good;                                           \
+		vh.field = (value);                                  \
+		assert_int_equal(split_heap(&vh, pkt, len), (want)); \
+	} while (0)
 	TRY(gso_size, 0, -EINVAL);
 	TRY(gso_size, 65535, 1);
-	TRY(gso_size, 1, -ENOSPC);		/* 10000 segments */
-	TRY(hdr_len, (uint16_t)len, 9);		/* a hint: anything within */
+	TRY(gso_size, 1, -ENOSPC);      /* 10000 segments */
+	TRY(hdr_len, (uint16_t)len, 9); /* a hint: anything within */
 	TRY(hdr_len, 0, 9);
 	TRY(hdr_len, (uint16_t)(len + 1), -EINVAL);
 	TRY(hdr_len, 0xffff, -EINVAL);
@@ -656,17 +672,17 @@ static void test_hostile_vnet(void **state)
 	TRY(csum_start, 0xffff, -EINVAL);
 	TRY(csum_offset, 6, -EINVAL);
 	TRY(csum_offset, 0xffff, -EINVAL);
-	TRY(flags, 0, -EINVAL);			/* GSO without NEEDS_CSUM */
+	TRY(flags, 0, -EINVAL); /* GSO without NEEDS_CSUM */
 	TRY(flags, VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID, 9);
 	TRY(flags, VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_RSC_INFO, -EINVAL);
 	TRY(flags, 0xff, -EINVAL);
-	TRY(gso_type, VIRTIO_NET_HDR_GSO_TCPV6, -EINVAL);	/* IPv4 packet */
-	TRY(gso_type, VIRTIO_NET_HDR_GSO_UDP_L4, -EINVAL);	/* a TCP packet */
-	TRY(gso_type, VIRTIO_NET_HDR_GSO_UDP, -EPROTONOSUPPORT);	/* UFO */
+	TRY(gso_type, VIRTIO_NET_HDR_GSO_TCPV6, -EINVAL);        /* IPv4 packet */
+	TRY(gso_type, VIRTIO_NET_HDR_GSO_UDP_L4, -EINVAL);       /* a TCP packet */
+	TRY(gso_type, VIRTIO_NET_HDR_GSO_UDP, -EPROTONOSUPPORT); /* UFO */
 	TRY(gso_type, 2, -EPROTONOSUPPORT);
-	TRY(gso_type, 0x21, -EPROTONOSUPPORT);			/* tunnel bits */
+	TRY(gso_type, 0x21, -EPROTONOSUPPORT); /* tunnel bits */
 	TRY(gso_type, 0x41, -EPROTONOSUPPORT);
-	TRY(gso_type, VIRTIO_NET_HDR_GSO_ECN, -EINVAL);	/* ECN on no GSO */
+	TRY(gso_type, VIRTIO_NET_HDR_GSO_ECN, -EINVAL); /* ECN on no GSO */
 	TRY(gso_type, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 9);
 	/* wrong IP version for the type, other way round */
 	len = mk_gso(pkt, &tcp6, &good);
@@ -683,13 +699,13 @@ static void test_hostile_vnet(void **state)
 	good.gso_type = 0;
 	good.gso_size = 0;
 	assert_int_equal(split_heap(&good, pkt, len), 1);
-	TRY(csum_start, 19, -EINVAL);		/* inside the IP header */
+	TRY(csum_start, 19, -EINVAL); /* inside the IP header */
 	TRY(csum_start, (uint16_t)(len - 1), -EINVAL);
-	TRY(csum_start, (uint16_t)(len - 2), -EINVAL);	/* + offset 16 */
+	TRY(csum_start, (uint16_t)(len - 2), -EINVAL); /* + offset 16 */
 	TRY(csum_offset, (uint16_t)(len - 20 - 2), 1);
 	TRY(csum_offset, (uint16_t)(len - 20 - 1), -EINVAL);
 	TRY(csum_offset, 0xfffe, -EINVAL);
-	TRY(gso_size, 1240, 1);			/* ignored without a type */
+	TRY(gso_size, 1240, 1); /* ignored without a type */
 #undef TRY
 }
 
@@ -704,7 +720,7 @@ static void test_hostile_packets(void **state)
 	len = mk_gso(pkt, &tcp4, &vh);
 	memmove(pkt + 24, pkt + 20, len - 20);
 	pkt[0] = 0x46;
-	memset(pkt + 20, 1, 4);		/* NOP options */
+	memset(pkt + 20, 1, 4); /* NOP options */
 	be16_put(pkt + 2, (uint16_t)(len + 4));
 	vh.csum_start = 24;
 	assert_int_equal(split_heap(&vh, pkt, len + 4), -EPROTONOSUPPORT);
@@ -726,7 +742,7 @@ static void test_hostile_packets(void **state)
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	be16_put(pkt + 6, 0x0001);
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
-	be16_put(pkt + 6, 0x8000);		/* the reserved bit is carried, not judged */
+	be16_put(pkt + 6, 0x8000); /* the reserved bit is carried, not judged */
 	assert_int_equal(split_heap(&vh, pkt, len), 9);
 	/* a plain fragment with a partial checksum */
 	plain = vh;
@@ -770,9 +786,9 @@ static void test_hostile_packets(void **state)
 			assert_int_equal(split_heap(&vh, pkt, len), -EPROTONOSUPPORT);
 		}
 	}
-	pkt[6] = 58;			/* ICMPv6 */
+	pkt[6] = 58; /* ICMPv6 */
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
-	pkt[6] = 0x3b;			/* no next header */
+	pkt[6] = 0x3b; /* no next header */
 	assert_int_equal(split_heap(&vh, pkt, len), -EINVAL);
 	/* a jumbogram's zero payload length */
 	len = mk_gso(pkt, &tcp6, &vh);
@@ -843,13 +859,26 @@ static void test_corruption(void **state)
 		}
 		seed = seed * 1103515245 + 12345;
 		switch ((seed >> 8) % 8) {
-		case 0: vh.gso_size = (uint16_t)(seed >> 16); break;
-		case 1: vh.csum_start ^= (uint16_t)(1u << ((seed >> 16) % 16)); break;
-		case 2: vh.csum_offset ^= (uint16_t)(1u << ((seed >> 16) % 16)); break;
-		case 3: vh.gso_type ^= (uint8_t)(1u << ((seed >> 16) % 8)); break;
-		case 4: vh.flags ^= (uint8_t)(1u << ((seed >> 16) % 8)); break;
-		case 5: len -= (seed >> 16) % 64; break;
-		default: break;
+		case 0:
+			vh.gso_size = (uint16_t)(seed >> 16);
+			break;
+		case 1:
+			vh.csum_start ^= (uint16_t)(1u << ((seed >> 16) % 16));
+			break;
+		case 2:
+			vh.csum_offset ^= (uint16_t)(1u << ((seed >> 16) % 16));
+			break;
+		case 3:
+			vh.gso_type ^= (uint8_t)(1u << ((seed >> 16) % 8));
+			break;
+		case 4:
+			vh.flags ^= (uint8_t)(1u << ((seed >> 16) % 8));
+			break;
+		case 5:
+			len -= (seed >> 16) % 64;
+			break;
+		default:
+			break;
 		}
 		rc = split_heap(&vh, pkt, len);
 		assert_true(rc > 0 || rc == -EINVAL || rc == -EPROTONOSUPPORT || rc == -ENOSPC);
@@ -935,28 +964,80 @@ static void test_coalesce_order(void **state)
 /* Edits segment i of the stream and fixes its checksums. */
 typedef void (*edit_fn)(uint8_t *p, size_t l3);
 
-static void ed_psh(uint8_t *p, size_t l3) { p[l3 + 13] |= PSH; }
-static void ed_fin(uint8_t *p, size_t l3) { p[l3 + 13] |= FIN; }
-static void ed_syn(uint8_t *p, size_t l3) { p[l3 + 13] |= SYN; }
-static void ed_rst(uint8_t *p, size_t l3) { p[l3 + 13] |= RST; }
-static void ed_urg(uint8_t *p, size_t l3) { p[l3 + 13] |= URG; }
-static void ed_ece(uint8_t *p, size_t l3) { p[l3 + 13] |= ECE; }
-static void ed_cwr(uint8_t *p, size_t l3) { p[l3 + 13] |= CWR; }
-static void ed_ack(uint8_t *p, size_t l3) { p[l3 + 11]++; }
-static void ed_win(uint8_t *p, size_t l3) { p[l3 + 15]++; }
-static void ed_opt(uint8_t *p, size_t l3) { p[l3 + 23]++; }
-static void ed_ae(uint8_t *p, size_t l3) { p[l3 + 12] |= 1; }
-static void ed_urgptr(uint8_t *p, size_t l3) { p[l3 + 19] = 9; }
-static void ed_ttl(uint8_t *p, size_t l3) { p[l3 == 20 ? 8 : 7]--; }
-static void ed_tos(uint8_t *p, size_t l3) { p[1] ^= l3 == 20 ? 0x01 : 0x10; }
-static void ed_df(uint8_t *p, size_t l3) { if (l3 == 20) p[6] ^= 0x40; else p[3] ^= 1; }
-static void ed_id(uint8_t *p, size_t l3) { if (l3 == 20) p[5] += 7; }
+static void ed_psh(uint8_t *p, size_t l3)
+{
+	p[l3 + 13] |= PSH;
+}
+static void ed_fin(uint8_t *p, size_t l3)
+{
+	p[l3 + 13] |= FIN;
+}
+static void ed_syn(uint8_t *p, size_t l3)
+{
+	p[l3 + 13] |= SYN;
+}
+static void ed_rst(uint8_t *p, size_t l3)
+{
+	p[l3 + 13] |= RST;
+}
+static void ed_urg(uint8_t *p, size_t l3)
+{
+	p[l3 + 13] |= URG;
+}
+static void ed_ece(uint8_t *p, size_t l3)
+{
+	p[l3 + 13] |= ECE;
+}
+static void ed_cwr(uint8_t *p, size_t l3)
+{
+	p[l3 + 13] |= CWR;
+}
+static void ed_ack(uint8_t *p, size_t l3)
+{
+	p[l3 + 11]++;
+}
+static void ed_win(uint8_t *p, size_t l3)
+{
+	p[l3 + 15]++;
+}
+static void ed_opt(uint8_t *p, size_t l3)
+{
+	p[l3 + 23]++;
+}
+static void ed_ae(uint8_t *p, size_t l3)
+{
+	p[l3 + 12] |= 1;
+}
+static void ed_urgptr(uint8_t *p, size_t l3)
+{
+	p[l3 + 19] = 9;
+}
+static void ed_ttl(uint8_t *p, size_t l3)
+{
+	p[l3 == 20 ? 8 : 7]--;
+}
+static void ed_tos(uint8_t *p, size_t l3)
+{
+	p[1] ^= l3 == 20 ? 0x01 : 0x10;
+}
+static void ed_df(uint8_t *p, size_t l3)
+{
+	if (l3 == 20)
+		p[6] ^= 0x40;
+	else
+		p[3] ^= 1;
+}
+static void ed_id(uint8_t *p, size_t l3)
+{
+	if (l3 == 20)
+		p[5] += 7;
+}
 
 struct edit_case {
 	edit_fn fn;
-	int at;			/* which of 4 segments */
-	int outputs;		/* expected */
-	unsigned first;		/* packets in the first output */
+	int at;         /* which of 4 segments */
+	int outputs;    /* expected */
+	unsigned first; /* packets in the first output */
 };
 
 static void run_edits(const struct spec *base, const struct edit_case *cases, size_t n)
@@ -981,25 +1062,25 @@ static void test_coalesce_flags(void **state)
 	/* a changed packet in the middle ends the run before it, and the one
 	 * after it cannot join it either */
 	static const struct edit_case tcp_cases[] = {
-		{ ed_psh, 1, 2, 2 },	/* PSH ends a run, after joining it */
+		{ ed_psh, 1, 2, 2 }, /* PSH ends a run, after joining it */
 		{ ed_fin, 2, 2, 3 },
-		{ ed_psh, 0, 2, 1 },	/* a first packet with PSH stays alone */
+		{ ed_psh, 0, 2, 1 }, /* a first packet with PSH stays alone */
 		{ ed_psh, 3, 1, 4 },
-		{ ed_syn, 1, 3, 1 },	/* never merged, and it splits the flow */
+		{ ed_syn, 1, 3, 1 }, /* never merged, and it splits the flow */
 		{ ed_rst, 2, 3, 2 },
 		{ ed_urg, 0, 2, 1 },
-		{ ed_ece, 1, 3, 1 },	/* other flags differ */
-		{ ed_cwr, 0, 1, 4 },	/* CWR may start a run (ECN header) */
-		{ ed_cwr, 2, 2, 2 },	/* not join one */
+		{ ed_ece, 1, 3, 1 }, /* other flags differ */
+		{ ed_cwr, 0, 1, 4 }, /* CWR may start a run (ECN header) */
+		{ ed_cwr, 2, 2, 2 }, /* not join one */
 		{ ed_ack, 3, 2, 3 },
 		{ ed_win, 1, 3, 1 },
 		{ ed_opt, 2, 3, 2 },
 		{ ed_ae, 1, 3, 1 },
 		{ ed_urgptr, 1, 3, 1 },
 		{ ed_ttl, 2, 3, 2 },
-		{ ed_tos, 1, 3, 1 },	/* ECN bits too */
-		{ ed_df, 3, 2, 3 },	/* DF, or the IPv6 flow label */
-		{ ed_id, 2, 1, 4 },	/* IDs do not matter with DF set */
+		{ ed_tos, 1, 3, 1 }, /* ECN bits too */
+		{ ed_df, 3, 2, 3 },  /* DF, or the IPv6 flow label */
+		{ ed_id, 2, 1, 4 },  /* IDs do not matter with DF set */
 	};
 	struct spec s = tcp4;
 
@@ -1076,7 +1157,7 @@ static void test_coalesce_interleaved(void **state)
 
 		s.sport = (uint16_t)(1000 + f);
 		s.payload = (size_t)s.mss * 6;
-		s.flags = ACK;	/* a PSH on the last would not open a run */
+		s.flags = ACK; /* a PSH on the last would not open a run */
 		k = mk_stream(&s);
 		assert_int_equal(k, 6);
 		for (int i = 0; i < 6; i++) {
@@ -1195,7 +1276,7 @@ static void test_coalesce_breakers(void **state)
 	memmove(p + 48, p + 40, stream_len[3] - 40);
 	memset(p + 40, 0, 8);
 	p[40] = UDP;
-	p[42] = 1;		/* PadN filling the header */
+	p[42] = 1; /* PadN filling the header */
 	p[43] = 4;
 	p[6] = 0;
 	stream_len[3] += 8;
@@ -1206,7 +1287,7 @@ static void test_coalesce_breakers(void **state)
 
 		be16_put(p + 48 + 6, 0);
 		c = (uint16_t)~ov_sum(ov_pseudo(p, UDP, stream_len[3] - 48), p + 48,
-		    stream_len[3] - 48);
+				      stream_len[3] - 48);
 		be16_put(p + 48 + 6, c ? c : 0xffff);
 	}
 	assert_int_equal(coalesce_idx(idx, 4), 2);
@@ -1299,7 +1380,8 @@ static void test_coalesce_limits(void **state)
 	for (int i = 0; i < OFFLOAD_BATCH_MAX + 1; i++)
 		in[i] = (struct offload_in){ stream[0], stream_len[0] };
 	assert_int_equal(offload_coalesce(&co, in, OFFLOAD_BATCH_MAX + 1, arena, sizeof(arena),
-	    outs), -E2BIG);
+					  outs),
+			 -E2BIG);
 	m = offload_coalesce(&co, in, OFFLOAD_BATCH_MAX, arena, sizeof(arena), outs);
 	assert_int_equal(m, OFFLOAD_BATCH_MAX);
 	assert_int_equal(ov_coalesce(in, OFFLOAD_BATCH_MAX, outs, m), 0);

@@ -62,8 +62,14 @@ static size_t mk_v4(uint8_t *b, uint8_t proto, size_t l4len, uint16_t frag)
 	b[8] = 64;
 	b[9] = proto;
 	be16_put(b + 10, 0);
-	b[12] = 100; b[13] = 64; b[14] = 1; b[15] = 2;
-	b[16] = 100; b[17] = 64; b[18] = 9; b[19] = 9;
+	b[12] = 100;
+	b[13] = 64;
+	b[14] = 1;
+	b[15] = 2;
+	b[16] = 100;
+	b[17] = 64;
+	b[18] = 9;
+	b[19] = 9;
 	return total;
 }
 
@@ -74,8 +80,11 @@ static size_t mk_v6(uint8_t *b, uint8_t nh, size_t plen)
 	be16_put(b + 4, (uint16_t)plen);
 	b[6] = nh;
 	b[7] = 63;
-	b[8] = 0x02; b[23] = 0x01;	/* 200::1 */
-	b[24] = 0x02; b[25] = 0x55; b[39] = 0x09;
+	b[8] = 0x02;
+	b[23] = 0x01; /* 200::1 */
+	b[24] = 0x02;
+	b[25] = 0x55;
+	b[39] = 0x09;
 	return 40 + plen;
 }
 
@@ -146,7 +155,7 @@ static void test_v4_tcp_options(void **state)
 	l4 = mk_tcp(b + 24, 22, 51000, 0x12, 12);
 	len = mk_v4(b, 6, l4 + 4, 0);
 	b[0] = 0x46;
-	memset(b + 20, 1, 4);	/* NOP options */
+	memset(b + 20, 1, 4); /* NOP options */
 	assert_int_equal(packet_parse(b, len, &pi), 0);
 	assert_int_equal(pi.hdr_len, 24);
 	assert_int_equal(pi.proto, 6);
@@ -252,7 +261,7 @@ static void test_v4_fragments(void **state)
 
 	/* first fragment (MF, offset 0): ports present */
 	len = mk_v4(b, 17, mk_udp(b + 20, 5, 6, 100), 0x2000);
-	be16_put(b + 24, 3000);	/* UDP length of the whole datagram */
+	be16_put(b + 24, 3000); /* UDP length of the whole datagram */
 	assert_int_equal(packet_parse(b, len, &pi), 0);
 	assert_true(pi.flags & PACKET_F_FRAGMENT);
 	assert_true(pi.flags & PACKET_F_MORE_FRAGS);
@@ -344,7 +353,7 @@ static void test_v6_ext_chain(void **state)
 	off += mk_ext(b + off, 43, 0);
 	off += mk_ext(b + off, 60, 1);
 	off += mk_ext(b + off, 51, 0);
-	b[off] = 6;			/* AH: next header, length (2+2)*4 = 16 bytes */
+	b[off] = 6; /* AH: next header, length (2+2)*4 = 16 bytes */
 	b[off + 1] = 2;
 	memset(b + off + 2, 0, 14);
 	off += 16;
@@ -425,7 +434,7 @@ static void test_v6_fragments(void **state)
 
 	/* later fragment: payload is not parsed as headers */
 	off = 40 + mk_frag6(b + 40, 17, 1232, 0);
-	memset(b + off, 60, 40);	/* looks like an ext chain; must be ignored */
+	memset(b + off, 60, 40); /* looks like an ext chain; must be ignored */
 	len = mk_v6(b, 44, off + 40 - 40);
 	assert_int_equal(packet_parse(b, len, &pi), 0);
 	assert_int_equal(pi.frag_offset, 1232);
@@ -494,16 +503,11 @@ static void test_corruption(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v4_udp),
-		cmocka_unit_test(test_v4_tcp_options),
-		cmocka_unit_test(test_v4_icmp),
-		cmocka_unit_test(test_v4_bad_headers),
-		cmocka_unit_test(test_v4_tcp_bad),
-		cmocka_unit_test(test_v4_fragments),
-		cmocka_unit_test(test_v6_udp_tcp_icmp),
-		cmocka_unit_test(test_v6_ext_chain),
-		cmocka_unit_test(test_v6_ext_limit),
-		cmocka_unit_test(test_v6_fragments),
+		cmocka_unit_test(test_v4_udp),          cmocka_unit_test(test_v4_tcp_options),
+		cmocka_unit_test(test_v4_icmp),         cmocka_unit_test(test_v4_bad_headers),
+		cmocka_unit_test(test_v4_tcp_bad),      cmocka_unit_test(test_v4_fragments),
+		cmocka_unit_test(test_v6_udp_tcp_icmp), cmocka_unit_test(test_v6_ext_chain),
+		cmocka_unit_test(test_v6_ext_limit),    cmocka_unit_test(test_v6_fragments),
 		cmocka_unit_test(test_corruption),
 	};
 

@@ -18,12 +18,10 @@
 
 #include "transport/pcp.h"
 
-static const uint8_t nonce[PCP_NONCE_LEN] = {
-	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98
-};
+static const uint8_t nonce[PCP_NONCE_LEN] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+					      0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98 };
 
-static struct in_addr
-ip4(const char *s)
+static struct in_addr ip4(const char *s)
 {
 	struct in_addr a;
 
@@ -31,8 +29,7 @@ ip4(const char *s)
 	return a;
 }
 
-static void
-map_req(struct pcp_map *req, uint32_t lifetime)
+static void map_req(struct pcp_map *req, uint32_t lifetime)
 {
 	memset(req, 0, sizeof(*req));
 	memcpy(req->nonce, nonce, sizeof(nonce));
@@ -43,8 +40,7 @@ map_req(struct pcp_map *req, uint32_t lifetime)
 }
 
 /* A server's SUCCESS answer to map_req: 203.0.113.7:50000 for lifetime. */
-static size_t
-map_resp(uint8_t *b, uint32_t lifetime)
+static size_t map_resp(uint8_t *b, uint32_t lifetime)
 {
 	memset(b, 0, PCP_MAP_LEN);
 	b[0] = 2;
@@ -53,7 +49,7 @@ map_resp(uint8_t *b, uint32_t lifetime)
 	b[5] = (uint8_t)(lifetime >> 16);
 	b[6] = (uint8_t)(lifetime >> 8);
 	b[7] = (uint8_t)lifetime;
-	b[11] = 42;			/* epoch */
+	b[11] = 42; /* epoch */
 	memcpy(b + 24, nonce, sizeof(nonce));
 	b[36] = 17;
 	b[40] = 41383 >> 8;
@@ -68,58 +64,48 @@ map_resp(uint8_t *b, uint32_t lifetime)
 	return PCP_MAP_LEN;
 }
 
-static void
-test_encode(void **state)
+static void test_encode(void **state)
 {
 	static const uint8_t want[PCP_MAP_LEN] = {
-		2, 1, 0, 0, 0, 0, 0x1c, 0x20,		/* MAP, 7200 s */
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2,
-		0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
-		0xfe, 0xdc, 0xba, 0x98,
-		17, 0, 0, 0, 0xa1, 0xa7, 0xa1, 0xa7,	/* udp 41383 41383 */
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0,
+		2,    1,    0,    0,    0,    0,    0x1c, 0x20, /* MAP, 7200 s */
+		0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0xff, 0xff, 10, 0, 0, 2,
+		0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 17, 0, 0, 0,
+		0xa1, 0xa7, 0xa1, 0xa7, /* udp 41383 41383 */
+		0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0xff, 0xff, 0,  0, 0, 0,
 	};
 	uint8_t buf[PCP_MAP_LEN + 8];
 	struct pcp_map req;
 
 	map_req(&req, 7200);
 	memset(buf, 0xee, sizeof(buf));
-	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"),
-	    &req), PCP_MAP_LEN);
+	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"), &req), PCP_MAP_LEN);
 	assert_memory_equal(buf, want, sizeof(want));
 	assert_int_equal(buf[PCP_MAP_LEN], 0xee);
 
 	/* A renewal suggests the address it holds; a delete asks 0 s. */
 	req.external = ip4("203.0.113.7");
 	req.lifetime_s = 0;
-	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"),
-	    &req), PCP_MAP_LEN);
+	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"), &req), PCP_MAP_LEN);
 	assert_memory_equal(buf + 4, "\0\0\0\0", 4);
 	assert_memory_equal(buf + 54, "\xff\xff\xcb\x00\x71\x07", 6);
 }
 
-static void
-test_encode_invalid(void **state)
+static void test_encode_invalid(void **state)
 {
 	uint8_t buf[PCP_MAP_LEN];
 	struct pcp_map req;
 
 	map_req(&req, 7200);
-	assert_int_equal(pcp_map_encode(buf, PCP_MAP_LEN - 1,
-	    ip4("10.0.0.2"), &req), -ENOSPC);
-	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("0.0.0.0"),
-	    &req), -EINVAL);
+	assert_int_equal(pcp_map_encode(buf, PCP_MAP_LEN - 1, ip4("10.0.0.2"), &req), -ENOSPC);
+	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("0.0.0.0"), &req), -EINVAL);
 	req.lifetime_s = PCP_LIFETIME_MAX + 1;
-	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"),
-	    &req), -EINVAL);
+	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"), &req), -EINVAL);
 	map_req(&req, 7200);
 	req.internal_port = 0;
-	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"),
-	    &req), -EINVAL);
+	assert_int_equal(pcp_map_encode(buf, sizeof(buf), ip4("10.0.0.2"), &req), -EINVAL);
 }
 
-static void
-test_parse_ok(void **state)
+static void test_parse_ok(void **state)
 {
 	uint8_t b[PCP_MAX_LEN];
 	struct pcp_reply rep;
@@ -139,13 +125,11 @@ test_parse_ok(void **state)
 	assert_string_equal(s, "203.0.113.7");
 
 	/* The whole 24 h is fine, and so is a longer lease than asked. */
-	assert_int_equal(pcp_map_parse(b, map_resp(b, PCP_LIFETIME_MAX), &req,
-	    &rep), 0);
+	assert_int_equal(pcp_map_parse(b, map_resp(b, PCP_LIFETIME_MAX), &req, &rep), 0);
 	assert_int_equal(rep.map.lifetime_s, PCP_LIFETIME_MAX);
 }
 
-static void
-test_parse_truncated(void **state)
+static void test_parse_truncated(void **state)
 {
 	static const size_t lens[] = { 0, 1, 3, 4, 8, 23, 24, 56, 59 };
 	uint8_t b[PCP_MAX_LEN + 8];
@@ -156,20 +140,15 @@ test_parse_truncated(void **state)
 	map_req(&req, 7200);
 	map_resp(b, 7200);
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
-		assert_int_equal(pcp_map_parse(b, lens[i], &req, &rep),
-		    -EBADMSG);
+		assert_int_equal(pcp_map_parse(b, lens[i], &req, &rep), -EBADMSG);
 	/* Not a multiple of 4, or past the 1100-byte maximum. */
 	memset(b + PCP_MAP_LEN, 0, sizeof(b) - PCP_MAP_LEN);
-	assert_int_equal(pcp_map_parse(b, PCP_MAP_LEN + 1, &req, &rep),
-	    -EBADMSG);
-	assert_int_equal(pcp_map_parse(b, PCP_MAP_LEN + 3, &req, &rep),
-	    -EBADMSG);
-	assert_int_equal(pcp_map_parse(b, PCP_MAX_LEN + 4, &req, &rep),
-	    -EBADMSG);
+	assert_int_equal(pcp_map_parse(b, PCP_MAP_LEN + 1, &req, &rep), -EBADMSG);
+	assert_int_equal(pcp_map_parse(b, PCP_MAP_LEN + 3, &req, &rep), -EBADMSG);
+	assert_int_equal(pcp_map_parse(b, PCP_MAX_LEN + 4, &req, &rep), -EBADMSG);
 }
 
-static void
-test_parse_options(void **state)
+static void test_parse_options(void **state)
 {
 	uint8_t b[PCP_MAP_LEN + 28];
 	struct pcp_reply rep;
@@ -189,15 +168,13 @@ test_parse_options(void **state)
 	assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep), 0);
 	/* An option that claims more than the datagram holds. */
 	b[63] = 17;
-	assert_int_equal(pcp_map_parse(b, PCP_MAP_LEN + 20, &req, &rep),
-	    -EBADMSG);
+	assert_int_equal(pcp_map_parse(b, PCP_MAP_LEN + 20, &req, &rep), -EBADMSG);
 	b[63] = 0;
 	b[62] = 0xff;
 	assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep), -EBADMSG);
 }
 
-static void
-test_parse_version(void **state)
+static void test_parse_version(void **state)
 {
 	/* What a NAT-PMP server sends back to a version 2 request. */
 	static const uint8_t natpmp_unsupp[8] = { 0, 0x81, 0, 1, 0, 0, 1, 0 };
@@ -208,13 +185,11 @@ test_parse_version(void **state)
 	struct pcp_map req;
 
 	map_req(&req, 7200);
-	assert_int_equal(pcp_map_parse(natpmp_unsupp, 8, &req, &rep),
-	    -EPROTONOSUPPORT);
+	assert_int_equal(pcp_map_parse(natpmp_unsupp, 8, &req, &rep), -EPROTONOSUPPORT);
 	assert_int_equal(rep.result, PCP_UNSUPP_VERSION);
 	assert_int_equal(pcp_map_parse(natpmp_unsupp, 4, &req, &rep), -EPROTO);
 	assert_int_equal(pcp_map_parse(natpmp_other, 8, &req, &rep), -EPROTO);
-	assert_int_equal(pcp_map_parse(natpmp_request, 8, &req, &rep),
-	    -EPROTO);
+	assert_int_equal(pcp_map_parse(natpmp_request, 8, &req, &rep), -EPROTO);
 	/* Versions 1 (the draft) and 3 are not ours. */
 	map_resp(b, 7200);
 	b[0] = 1;
@@ -224,12 +199,10 @@ test_parse_version(void **state)
 	/* A PCP server's own UNSUPP_VERSION may be the bare header. */
 	map_resp(b, 7200);
 	b[3] = PCP_UNSUPP_VERSION;
-	assert_int_equal(pcp_map_parse(b, PCP_HEADER_LEN, &req, &rep),
-	    -EPROTONOSUPPORT);
+	assert_int_equal(pcp_map_parse(b, PCP_HEADER_LEN, &req, &rep), -EPROTONOSUPPORT);
 }
 
-static void
-test_parse_opcode(void **state)
+static void test_parse_opcode(void **state)
 {
 	static const uint8_t ops[] = { 0x80, 0x82, 0x83, 0xff, 0x81 & 0x7f };
 	uint8_t b[PCP_MAP_LEN];
@@ -241,14 +214,12 @@ test_parse_opcode(void **state)
 	for (i = 0; i < sizeof(ops); i++) {
 		map_resp(b, 7200);
 		b[1] = ops[i];
-		assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep),
-		    -EPROTO);
+		assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep), -EPROTO);
 	}
 }
 
 /* An answer to another request: another nonce, protocol or port. */
-static void
-test_parse_not_ours(void **state)
+static void test_parse_not_ours(void **state)
 {
 	uint8_t b[PCP_MAP_LEN];
 	struct pcp_reply rep;
@@ -274,10 +245,13 @@ test_parse_not_ours(void **state)
 	assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep), -ENOMSG);
 }
 
-static void
-test_parse_results(void **state)
+static void test_parse_results(void **state)
 {
-	static const struct { uint8_t code; int err; const char *name; } t[] = {
+	static const struct {
+		uint8_t code;
+		int err;
+		const char *name;
+	} t[] = {
 		{ PCP_NOT_AUTHORIZED, -EACCES, "NOT_AUTHORIZED" },
 		{ PCP_MALFORMED_REQUEST, -EINVAL, "MALFORMED_REQUEST" },
 		{ PCP_UNSUPP_OPCODE, -EOPNOTSUPP, "UNSUPP_OPCODE" },
@@ -287,11 +261,9 @@ test_parse_results(void **state)
 		{ PCP_NO_RESOURCES, -ENOSPC, "NO_RESOURCES" },
 		{ PCP_UNSUPP_PROTOCOL, -ESOCKTNOSUPPORT, "UNSUPP_PROTOCOL" },
 		{ PCP_USER_EX_QUOTA, -EDQUOT, "USER_EX_QUOTA" },
-		{ PCP_CANNOT_PROVIDE_EXTERNAL, -EADDRNOTAVAIL,
-		    "CANNOT_PROVIDE_EXTERNAL" },
+		{ PCP_CANNOT_PROVIDE_EXTERNAL, -EADDRNOTAVAIL, "CANNOT_PROVIDE_EXTERNAL" },
 		{ PCP_ADDRESS_MISMATCH, -EREMCHG, "ADDRESS_MISMATCH" },
-		{ PCP_EXCESSIVE_REMOTE_PEERS, -E2BIG,
-		    "EXCESSIVE_REMOTE_PEERS" },
+		{ PCP_EXCESSIVE_REMOTE_PEERS, -E2BIG, "EXCESSIVE_REMOTE_PEERS" },
 		{ 14, -EPROTO, "unknown" },
 		{ 255, -EPROTO, "unknown" },
 	};
@@ -302,26 +274,22 @@ test_parse_results(void **state)
 
 	map_req(&req, 7200);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		map_resp(b, 1800);	/* an error's lifetime: how long it holds */
+		map_resp(b, 1800); /* an error's lifetime: how long it holds */
 		b[3] = t[i].code;
-		assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep),
-		    t[i].err);
+		assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep), t[i].err);
 		assert_int_equal(rep.result, t[i].code);
 		assert_int_equal(rep.map.external_port, 0);
 		assert_int_equal(pcp_result_errno(t[i].code), t[i].err);
 		assert_string_equal(pcp_result_name(t[i].code), t[i].name);
 	}
 	assert_int_equal(pcp_result_errno(PCP_SUCCESS), 0);
-	assert_int_equal(pcp_result_errno(PCP_UNSUPP_VERSION),
-	    -EPROTONOSUPPORT);
+	assert_int_equal(pcp_result_errno(PCP_UNSUPP_VERSION), -EPROTONOSUPPORT);
 	assert_string_equal(pcp_result_name(PCP_SUCCESS), "SUCCESS");
 }
 
-static void
-test_parse_lifetime(void **state)
+static void test_parse_lifetime(void **state)
 {
-	static const uint32_t bad[] = { 0, PCP_LIFETIME_MAX + 1, 0x80000000u,
-	    UINT32_MAX };
+	static const uint32_t bad[] = { 0, PCP_LIFETIME_MAX + 1, 0x80000000u, UINT32_MAX };
 	uint8_t b[PCP_MAP_LEN];
 	struct pcp_reply rep;
 	struct pcp_map req;
@@ -329,8 +297,7 @@ test_parse_lifetime(void **state)
 
 	map_req(&req, 7200);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(pcp_map_parse(b, map_resp(b, bad[i]), &req,
-		    &rep), -EPROTO);
+		assert_int_equal(pcp_map_parse(b, map_resp(b, bad[i]), &req, &rep), -EPROTO);
 	assert_int_equal(pcp_map_parse(b, map_resp(b, 1), &req, &rep), 0);
 
 	/* A delete is confirmed by lifetime 0, whatever the address says. */
@@ -339,23 +306,22 @@ test_parse_lifetime(void **state)
 	memset(b + 42, 0, 18);
 	assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep), 0);
 	assert_int_equal(rep.map.lifetime_s, 0);
-	assert_int_equal(pcp_map_parse(b, map_resp(b, 60), &req, &rep),
-	    -EPROTO);
+	assert_int_equal(pcp_map_parse(b, map_resp(b, 60), &req, &rep), -EPROTO);
 }
 
-static void
-set_ext(uint8_t *b, const char *v6)
+static void set_ext(uint8_t *b, const char *v6)
 {
 	assert_int_equal(inet_pton(AF_INET6, v6, b + 44), 1);
 }
 
-static void
-test_parse_address(void **state)
+static void test_parse_address(void **state)
 {
-	static const char *bad[] = { "2001:db8::1", "::203.0.113.7", "::",
-	    "::ffff:0.0.0.0", "::ffff:255.255.255.255", "::ffff:224.0.0.1",
-	    "::ffff:239.1.2.3", "64:ff9b::203.0.113.7", "::fffe:203.0.113.7",
-	    "::1:ffff:203.0.113.7" };
+	static const char *bad[] = {
+		"2001:db8::1",         "::203.0.113.7",          "::",
+		"::ffff:0.0.0.0",      "::ffff:255.255.255.255", "::ffff:224.0.0.1",
+		"::ffff:239.1.2.3",    "64:ff9b::203.0.113.7",   "::fffe:203.0.113.7",
+		"::1:ffff:203.0.113.7"
+	};
 	uint8_t b[PCP_MAP_LEN];
 	struct pcp_reply rep;
 	struct pcp_map req;
@@ -384,35 +350,26 @@ test_parse_address(void **state)
 }
 
 /* The request we send, answered by its own bytes, is not an answer. */
-static void
-test_parse_own_request(void **state)
+static void test_parse_own_request(void **state)
 {
 	uint8_t b[PCP_MAP_LEN];
 	struct pcp_reply rep;
 	struct pcp_map req;
 
 	map_req(&req, 7200);
-	assert_int_equal(pcp_map_encode(b, sizeof(b), ip4("10.0.0.2"), &req),
-	    PCP_MAP_LEN);
+	assert_int_equal(pcp_map_encode(b, sizeof(b), ip4("10.0.0.2"), &req), PCP_MAP_LEN);
 	assert_int_equal(pcp_map_parse(b, sizeof(b), &req, &rep), -EPROTO);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_encode_invalid),
-		cmocka_unit_test(test_parse_ok),
-		cmocka_unit_test(test_parse_truncated),
-		cmocka_unit_test(test_parse_options),
-		cmocka_unit_test(test_parse_version),
-		cmocka_unit_test(test_parse_opcode),
-		cmocka_unit_test(test_parse_not_ours),
-		cmocka_unit_test(test_parse_results),
-		cmocka_unit_test(test_parse_lifetime),
-		cmocka_unit_test(test_parse_address),
-		cmocka_unit_test(test_parse_own_request),
+		cmocka_unit_test(test_encode),        cmocka_unit_test(test_encode_invalid),
+		cmocka_unit_test(test_parse_ok),      cmocka_unit_test(test_parse_truncated),
+		cmocka_unit_test(test_parse_options), cmocka_unit_test(test_parse_version),
+		cmocka_unit_test(test_parse_opcode),  cmocka_unit_test(test_parse_not_ours),
+		cmocka_unit_test(test_parse_results), cmocka_unit_test(test_parse_lifetime),
+		cmocka_unit_test(test_parse_address), cmocka_unit_test(test_parse_own_request),
 	};
 
 	return cmocka_run_group_tests_name("pcp", tests, NULL, NULL);

@@ -88,7 +88,9 @@ static void test_basic(void **state)
 static void test_many(void **state)
 {
 	struct peer_table t;
-	enum { N = 50000 };
+	enum {
+		N = 50000
+	};
 	uint8_t a6[16];
 
 	peer_table_init(&t);
@@ -120,7 +122,9 @@ static void test_many(void **state)
 static void test_collisions_and_tombstones(void **state)
 {
 	struct peer_table t;
-	enum { N = 11 };	/* stays within the first 16-slot table */
+	enum {
+		N = 11
+	}; /* stays within the first 16-slot table */
 	size_t cap;
 
 	peer_table_init(&t);
@@ -158,7 +162,9 @@ static void test_collisions_and_tombstones(void **state)
 static void test_random_reference(void **state)
 {
 	struct peer_table t;
-	enum { KEYS = 512 };
+	enum {
+		KEYS = 512
+	};
 	int present[KEYS] = { 0 };
 	unsigned seed = 7;
 
@@ -342,7 +348,7 @@ static void test_clash_flood(void **state)
 	for (size_t round = 0; round < 3; round++)
 		for (size_t i = 0; i < n; i++)
 			assert_int_equal(peer_table_insert4(&t, 0x64400007, &claimants[i], 1),
-			    -EADDRINUSE);
+					 -EADDRINUSE);
 	assert_int_equal(t.n_clashes, n);
 	assert_ptr_equal(peer_table_lookup4(&t, 0x64400007)->peer, &peer_a);
 	assert_int_equal(peer_table_count(&t), 1);

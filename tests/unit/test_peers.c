@@ -98,7 +98,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_leave_close_prunes_last_want, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_leave_close_prunes_everywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_close_prunes_everywhere, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_plain_close_keeps_member, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

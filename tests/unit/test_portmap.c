@@ -51,10 +51,10 @@
 #include "transport/portmap.h"
 #include "util/log.h"
 
-#define ROUTER_LAN	"10.77.0.1"
-#define HOST_ADDR	"10.77.0.2"
-#define ROUTER_WAN	"198.51.100.1"
-#define STUN_ADDR	"198.51.100.2"
+#define ROUTER_LAN "10.77.0.1"
+#define HOST_ADDR "10.77.0.2"
+#define ROUTER_WAN "198.51.100.1"
+#define STUN_ADDR "198.51.100.2"
 
 extern char **environ;
 
@@ -71,11 +71,10 @@ static uv_loop_t loop;
 
 /* ---- pure parts ---- */
 
-static void
-test_parse_port(void **state)
+static void test_parse_port(void **state)
 {
-	static const char *bad[] = { "", "0", "65536", "99999", "-1", "+1",
-	    " 1", "1 ", "1a", "0x10", "000001", "4294967297", "1.5", "\t" };
+	static const char *bad[] = { "",   "0",  "65536", "99999",  "-1",         "+1",  " 1",
+				     "1 ", "1a", "0x10",  "000001", "4294967297", "1.5", "\t" };
 	char big[4096];
 	uint16_t p = 7;
 	size_t i;
@@ -97,13 +96,13 @@ test_parse_port(void **state)
 	assert_int_equal(portmap_parse_port(big, &p), -EINVAL);
 }
 
-static void
-test_parse_ipv4(void **state)
+static void test_parse_ipv4(void **state)
 {
-	static const char *bad[] = { "", "0.0.0.0", "255.255.255.255",
-	    "224.0.0.1", "239.255.255.250", "1.2.3", "1.2.3.4.5", "256.1.1.1",
-	    "1.2.3.4 ", " 1.2.3.4", "::1", "198.51.100.1x", "a.b.c->d",
-	    "198.51.100.001.5" };
+	static const char *bad[] = {
+		"",      "0.0.0.0",       "255.255.255.255", "224.0.0.1",       "239.255.255.250",
+		"1.2.3", "1.2.3.4.5",     "256.1.1.1",       "1.2.3.4 ",        " 1.2.3.4",
+		"::1",   "198.51.100.1x", "a.b.c->d",        "198.51.100.001.5"
+	};
 	struct in_addr a;
 	char big[2048];
 	size_t i;
@@ -118,15 +117,14 @@ test_parse_ipv4(void **state)
 	assert_int_equal(portmap_parse_ipv4(big, &a), -EINVAL);
 }
 
-static void
-test_private(void **state)
+static void test_private(void **state)
 {
-	static const char *priv[] = { "10.0.0.1", "10.255.255.255",
-	    "172.16.0.1", "172.31.255.254", "192.168.1.1", "100.64.0.1",
-	    "100.127.255.254" };
-	static const char *pub[] = { "9.255.255.255", "11.0.0.0", "172.15.0.1",
-	    "172.32.0.1", "192.169.0.1", "100.63.255.255", "100.128.0.0",
-	    ROUTER_WAN, "8.8.8.8" };
+	static const char *priv[] = { "10.0.0.1",       "10.255.255.255", "172.16.0.1",
+				      "172.31.255.254", "192.168.1.1",    "100.64.0.1",
+				      "100.127.255.254" };
+	static const char *pub[] = { "9.255.255.255", "11.0.0.0",    "172.15.0.1",
+				     "172.32.0.1",    "192.169.0.1", "100.63.255.255",
+				     "100.128.0.0",   ROUTER_WAN,    "8.8.8.8" };
 	struct in_addr a;
 	size_t i;
 
@@ -140,8 +138,7 @@ test_private(void **state)
 	}
 }
 
-static void
-test_renew_delay(void **state)
+static void test_renew_delay(void **state)
 {
 	assert_true(portmap_renew_delay_ms(0) == 30 * 60 * 1000ull);
 	assert_true(portmap_renew_delay_ms(1) == 1000);
@@ -150,8 +147,7 @@ test_renew_delay(void **state)
 	assert_true(portmap_renew_delay_ms(UINT32_MAX) == 12 * 3600 * 1000ull);
 }
 
-static void
-test_open_invalid(void **state)
+static void test_open_invalid(void **state)
 {
 	struct portmap *pm = NULL;
 
@@ -167,8 +163,7 @@ test_open_invalid(void **state)
 
 /* ---- lab plumbing ---- */
 
-static int
-sh(const char *fmt, ...)
+static int sh(const char *fmt, ...)
 {
 	char cmd[1024];
 	va_list ap;
@@ -181,14 +176,12 @@ sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int
-have_tool(const char *name)
+static int have_tool(const char *name)
 {
 	return sh("command -v %s >/dev/null 2>&1", name) == 0;
 }
 
-static void
-stop_pid(pid_t *pid)
+static void stop_pid(pid_t *pid)
 {
 	int i, st;
 
@@ -206,8 +199,7 @@ out:
 	*pid = 0;
 }
 
-static int
-enter_ns(const char *name)
+static int enter_ns(const char *name)
 {
 	char path[128];
 	int fd, rc;
@@ -222,8 +214,7 @@ enter_ns(const char *name)
 }
 
 /* A UDP socket bound in a lab namespace, for a child process. */
-static int
-child_socket(const char *ns, const char *ip, uint16_t port)
+static int child_socket(const char *ns, const char *ip, uint16_t port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	int fd;
@@ -246,8 +237,7 @@ child_socket(const char *ns, const char *ip, uint16_t port)
  * MAPPED-ADDRESS, from the address it was asked on: what miniupnpd's
  * full-cone check wants to see.
  */
-static void
-stun_serve(const char *ns)
+static void stun_serve(const char *ns)
 {
 	uint8_t in[1500], out[32];
 	struct sockaddr_in from;
@@ -268,9 +258,9 @@ stun_serve(const char *ns)
 		out[1] = 0x01;
 		out[3] = 12;
 		memcpy(out + 4, in + 4, 16);
-		out[21] = 0x01;		/* MAPPED-ADDRESS */
+		out[21] = 0x01; /* MAPPED-ADDRESS */
 		out[23] = 8;
-		out[25] = 0x01;		/* IPv4 */
+		out[25] = 0x01; /* IPv4 */
 		memcpy(out + 26, &from.sin_port, 2);
 		memcpy(out + 28, &from.sin_addr, 4);
 		sendto(fd, out, 32, 0, (struct sockaddr *)&from, fl);
@@ -278,28 +268,27 @@ stun_serve(const char *ns)
 }
 
 enum fake_mode {
-	FAKE_ZERO_ADDR,		/* public address 0.0.0.0 */
-	FAKE_WRONG_PORT,	/* mapping answer for another internal port */
-	FAKE_ZERO_LIFE,		/* mapping granted for 0 s */
-	FAKE_WRONG_OP,		/* a public-address answer to a mapping request */
-	FAKE_REFUSED,		/* result code 2: not authorized */
-	FAKE_SILENT,		/* never answers */
-	FAKE_TWICE,		/* answers every request twice, as to a resend */
-	FAKE_NATPMP_ONLY,	/* PCP: NAT-PMP's UNSUPP_VERSION; NAT-PMP: maps */
-	FAKE_PCP_NONCE,		/* PCP: answers for another nonce */
-	FAKE_PCP_REFUSED,	/* PCP: NOT_AUTHORIZED */
-	FAKE_PCP_LONG_LIFE,	/* PCP: a lease of ten days */
-	FAKE_PCP_V6,		/* PCP: a native IPv6 external address */
-	FAKE_PCP_SHORT,		/* PCP: the answer without its MAP body */
-	FAKE_PCP_STRICT,	/* PCP: the first nonce owns the mapping */
+	FAKE_ZERO_ADDR,     /* public address 0.0.0.0 */
+	FAKE_WRONG_PORT,    /* mapping answer for another internal port */
+	FAKE_ZERO_LIFE,     /* mapping granted for 0 s */
+	FAKE_WRONG_OP,      /* a public-address answer to a mapping request */
+	FAKE_REFUSED,       /* result code 2: not authorized */
+	FAKE_SILENT,        /* never answers */
+	FAKE_TWICE,         /* answers every request twice, as to a resend */
+	FAKE_NATPMP_ONLY,   /* PCP: NAT-PMP's UNSUPP_VERSION; NAT-PMP: maps */
+	FAKE_PCP_NONCE,     /* PCP: answers for another nonce */
+	FAKE_PCP_REFUSED,   /* PCP: NOT_AUTHORIZED */
+	FAKE_PCP_LONG_LIFE, /* PCP: a lease of ten days */
+	FAKE_PCP_V6,        /* PCP: a native IPv6 external address */
+	FAKE_PCP_SHORT,     /* PCP: the answer without its MAP body */
+	FAKE_PCP_STRICT,    /* PCP: the first nonce owns the mapping */
 };
 
 /*
  * RFC 6887 section 11.3: a request for a mapping held under another nonce
  * is NOT_AUTHORIZED. Each request is noted in pcp.log as "LIFETIME ok|bad".
  */
-static int
-fake_pcp_owner(const uint8_t *q)
+static int fake_pcp_owner(const uint8_t *q)
 {
 	static uint8_t owner[12];
 	static int owned;
@@ -315,17 +304,16 @@ fake_pcp_owner(const uint8_t *q)
 	snprintf(path, sizeof(path), "%s/pcp.log", lab.dir);
 	f = fopen(path, "a");
 	if (f != NULL) {
-		fprintf(f, "%u %s\n", (unsigned)q[4] << 24 | q[5] << 16 |
-		    q[6] << 8 | q[7], ok ? "ok" : "bad");
+		fprintf(f, "%u %s\n", (unsigned)q[4] << 24 | q[5] << 16 | q[6] << 8 | q[7],
+			ok ? "ok" : "bad");
 		fclose(f);
 	}
 	return ok;
 }
 
 /* A PCP answer to request q: q's MAP body, ROUTER_WAN:(its port + 1). */
-static void
-fake_pcp(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
-    const struct sockaddr_in *to)
+static void fake_pcp(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
+		     const struct sockaddr_in *to)
 {
 	uint32_t life = mode == FAKE_PCP_LONG_LIFE ? 864000 : 60;
 	uint8_t r[60];
@@ -337,8 +325,7 @@ fake_pcp(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 	if (mode == FAKE_NATPMP_ONLY) {
 		static const uint8_t unsupp[8] = { 0, 0x81, 0, 1, 0, 0, 0, 1 };
 
-		sendto(fd, unsupp, sizeof(unsupp), 0,
-		    (const struct sockaddr *)to, sizeof(*to));
+		sendto(fd, unsupp, sizeof(unsupp), 0, (const struct sockaddr *)to, sizeof(*to));
 		return;
 	}
 	memcpy(r, q, sizeof(r));
@@ -354,7 +341,7 @@ fake_pcp(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 	r[5] = (uint8_t)(life >> 16);
 	r[6] = (uint8_t)(life >> 8);
 	r[7] = (uint8_t)life;
-	r[11] = 1;				/* epoch */
+	r[11] = 1; /* epoch */
 	if (mode == FAKE_PCP_NONCE)
 		r[24] ^= 0x55;
 	memcpy(&port, q + 40, 2);
@@ -368,9 +355,8 @@ fake_pcp(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 	sendto(fd, r, len, 0, (const struct sockaddr *)to, sizeof(*to));
 }
 
-static void
-fake_answer(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
-    const struct sockaddr_in *to)
+static void fake_answer(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
+			const struct sockaddr_in *to)
 {
 	uint8_t r[16] = { 0 };
 	size_t len = 12;
@@ -384,7 +370,7 @@ fake_answer(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 	if (n < 2 || q[0] != 0 || mode == FAKE_SILENT)
 		return;
 	r[1] = 128 + q[1];
-	r[7] = 1;					/* epoch */
+	r[7] = 1; /* epoch */
 	if (q[1] == 0) {
 		if (mode != FAKE_ZERO_ADDR)
 			inet_pton(AF_INET, ROUTER_WAN, r + 8);
@@ -409,8 +395,7 @@ fake_answer(int fd, enum fake_mode mode, const uint8_t *q, ssize_t n,
 		sendto(fd, r, len, 0, (const struct sockaddr *)to, sizeof(*to));
 }
 
-static void
-fake_serve(const char *ns, enum fake_mode mode)
+static void fake_serve(const char *ns, enum fake_mode mode)
 {
 	struct sockaddr_in from;
 	uint8_t q[64];
@@ -428,9 +413,8 @@ fake_serve(const char *ns, enum fake_mode mode)
 	}
 }
 
-static pid_t
-fork_server(void (*serve)(const char *, enum fake_mode), const char *ns,
-    enum fake_mode mode)
+static pid_t fork_server(void (*serve)(const char *, enum fake_mode), const char *ns,
+			 enum fake_mode mode)
 {
 	pid_t pid = fork();
 
@@ -439,27 +423,25 @@ fork_server(void (*serve)(const char *, enum fake_mode), const char *ns,
 	return pid;
 }
 
-static void
-stun_serve_mode(const char *ns, enum fake_mode mode)
+static void stun_serve_mode(const char *ns, enum fake_mode mode)
 {
 	stun_serve(ns);
 }
 
 static const char nft_rules[] =
-    "table inet filter {\n"
-    " chain forward { type filter hook forward priority 0; policy accept;"
-    " jump miniupnpd; }\n"
-    " chain miniupnpd { }\n"
-    " chain prerouting { type nat hook prerouting priority -100;"
-    " policy accept; jump prerouting_miniupnpd; }\n"
-    " chain postrouting { type nat hook postrouting priority 100;"
-    " policy accept; jump postrouting_miniupnpd; }\n"
-    " chain prerouting_miniupnpd { }\n"
-    " chain postrouting_miniupnpd { }\n"
-    "}\n";
+	"table inet filter {\n"
+	" chain forward { type filter hook forward priority 0; policy accept;"
+	" jump miniupnpd; }\n"
+	" chain miniupnpd { }\n"
+	" chain prerouting { type nat hook prerouting priority -100;"
+	" policy accept; jump prerouting_miniupnpd; }\n"
+	" chain postrouting { type nat hook postrouting priority 100;"
+	" policy accept; jump postrouting_miniupnpd; }\n"
+	" chain prerouting_miniupnpd { }\n"
+	" chain postrouting_miniupnpd { }\n"
+	"}\n";
 
-static int
-write_file(const char *path, const char *text)
+static int write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
 
@@ -469,42 +451,39 @@ write_file(const char *path, const char *text)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-static int
-lab_topology(void)
+static int lab_topology(void)
 {
 	const char *r = lab.rns, *h = lab.hns, *w = lab.wns;
 	char path[128];
 
-	if (sh("ip netns add %s && ip netns add %s && ip netns add %s",
-	    r, h, w) != 0)
+	if (sh("ip netns add %s && ip netns add %s && ip netns add %s", r, h, w) != 0)
 		return -1;
 	lab.up = 1;
-	if (sh("ip link add lan0 netns %s type veth peer name eth0 netns %s",
-	    r, h) != 0 ||
-	    sh("ip link add wan0 netns %s type veth peer name eth0 netns %s",
-	    r, w) != 0)
+	if (sh("ip link add lan0 netns %s type veth peer name eth0 netns %s", r, h) != 0 ||
+	    sh("ip link add wan0 netns %s type veth peer name eth0 netns %s", r, w) != 0)
 		return -1;
 	if (sh("ip -n %s addr add " ROUTER_LAN "/24 dev lan0 && "
-	    "ip -n %s addr add " ROUTER_WAN "/24 dev wan0 && "
-	    "ip -n %s link set lo up && ip -n %s link set lan0 up && "
-	    "ip -n %s link set wan0 up", r, r, r, r, r) != 0)
+	       "ip -n %s addr add " ROUTER_WAN "/24 dev wan0 && "
+	       "ip -n %s link set lo up && ip -n %s link set lan0 up && "
+	       "ip -n %s link set wan0 up",
+	       r, r, r, r, r) != 0)
 		return -1;
 	if (sh("ip -n %s addr add " HOST_ADDR "/24 dev eth0 && "
-	    "ip -n %s link set lo up && ip -n %s link set eth0 up && "
-	    "ip -n %s route add default via " ROUTER_LAN, h, h, h, h) != 0)
+	       "ip -n %s link set lo up && ip -n %s link set eth0 up && "
+	       "ip -n %s route add default via " ROUTER_LAN,
+	       h, h, h, h) != 0)
 		return -1;
 	if (sh("ip -n %s addr add " STUN_ADDR "/24 dev eth0 && "
-	    "ip -n %s link set eth0 up", w, w) != 0)
+	       "ip -n %s link set eth0 up",
+	       w, w) != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/tables.nft", lab.dir);
-	if (write_file(path, nft_rules) < 0 ||
-	    sh("ip netns exec %s nft -f %s", r, path) != 0)
+	if (write_file(path, nft_rules) < 0 || sh("ip netns exec %s nft -f %s", r, path) != 0)
 		return -1;
 	return 0;
 }
 
-static int
-lab_down(void **state)
+static int lab_down(void **state)
 {
 	stop_pid(&lab.upnpd);
 	stop_pid(&lab.fake);
@@ -527,8 +506,7 @@ lab_down(void **state)
 	return 0;
 }
 
-static int
-lab_setup(void **state)
+static int lab_setup(void **state)
 {
 	pid_t me = getpid();
 
@@ -554,8 +532,7 @@ fail:
 	return -1;
 }
 
-static int
-log_has(const char *needle)
+static int log_has(const char *needle)
 {
 	char path[128], buf[16384];
 	size_t n;
@@ -571,19 +548,17 @@ log_has(const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
-static void
-dump_log(void)
+static void dump_log(void)
 {
 	sh("cat %s/miniupnpd.log >&2", lab.dir);
 }
 
 /* Starts miniupnpd on the router in the foreground; waits until it serves. */
-static int
-upnpd_start(int natpmp)
+static int upnpd_start(int natpmp)
 {
 	char conf[1024], path[128], logp[128], pidp[128];
 	char *argv[] = { "ip", "netns", "exec", lab.rns, "miniupnpd", "-f",
-	    path, "-d", "-P", pidp, NULL };
+			 path, "-d",    "-P",   pidp,    NULL };
 	posix_spawn_file_actions_t fa;
 	int i, st, rc;
 
@@ -591,29 +566,28 @@ upnpd_start(int natpmp)
 	snprintf(logp, sizeof(logp), "%s/miniupnpd.log", lab.dir);
 	snprintf(pidp, sizeof(pidp), "%s/miniupnpd.pid", lab.dir);
 	snprintf(conf, sizeof(conf),
-	    "ext_ifname=wan0\n"
-	    "listening_ip=lan0\n"
-	    "ext_perform_stun=yes\n"
-	    "ext_stun_host=" STUN_ADDR "\n"
-	    "ext_stun_port=3478\n"
-	    "enable_upnp=yes\n"
-	    "enable_natpmp=%s\n"
-	    "min_lifetime=2\n"
-	    "secure_mode=yes\n"
-	    "ipv6_disable=yes\n"
-	    "http_port=0\n"
-	    "system_uptime=no\n"
-	    "lease_file=%s/leases\n"
-	    "uuid=3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b\n"
-	    "allow 1024-65535 10.77.0.0/24 1024-65535\n"
-	    "deny 0-65535 0.0.0.0/0 0-65535\n",
-	    natpmp ? "yes" : "no", lab.dir);
+		 "ext_ifname=wan0\n"
+		 "listening_ip=lan0\n"
+		 "ext_perform_stun=yes\n"
+		 "ext_stun_host=" STUN_ADDR "\n"
+		 "ext_stun_port=3478\n"
+		 "enable_upnp=yes\n"
+		 "enable_natpmp=%s\n"
+		 "min_lifetime=2\n"
+		 "secure_mode=yes\n"
+		 "ipv6_disable=yes\n"
+		 "http_port=0\n"
+		 "system_uptime=no\n"
+		 "lease_file=%s/leases\n"
+		 "uuid=3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b\n"
+		 "allow 1024-65535 10.77.0.0/24 1024-65535\n"
+		 "deny 0-65535 0.0.0.0/0 0-65535\n",
+		 natpmp ? "yes" : "no", lab.dir);
 	if (write_file(path, conf) < 0)
 		return -1;
 	unlink(logp);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, logp,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 1, logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	rc = posix_spawnp(&lab.upnpd, "ip", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -625,8 +599,7 @@ upnpd_start(int natpmp)
 			dump_log();
 			return -1;
 		}
-		if (log_has("Port forwarding is now enabled") &&
-		    log_has("HTTP listening on port"))
+		if (log_has("Port forwarding is now enabled") && log_has("HTTP listening on port"))
 			return 0;
 		usleep(50 * 1000);
 	}
@@ -634,28 +607,27 @@ upnpd_start(int natpmp)
 	return -1;
 }
 
-static int
-upnpd_with_natpmp(void **state)
+static int upnpd_with_natpmp(void **state)
 {
 	return upnpd_start(1);
 }
 
-static int
-upnpd_without_natpmp(void **state)
+static int upnpd_without_natpmp(void **state)
 {
 	return upnpd_start(0);
 }
 
 /* 1 when the router's DNAT chain forwards udp eport to the host's iport. */
-static int
-router_has_mapping(uint16_t eport, uint16_t iport)
+static int router_has_mapping(uint16_t eport, uint16_t iport)
 {
 	char cmd[256], line[512], dport[32], to[48];
 	int found = 0;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "ip netns exec %s nft list chain inet "
-	    "filter prerouting_miniupnpd 2>&1", lab.rns);
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s nft list chain inet "
+		 "filter prerouting_miniupnpd 2>&1",
+		 lab.rns);
 	snprintf(dport, sizeof(dport), " dport %u ", eport);
 	snprintf(to, sizeof(to), "dnat ip to " HOST_ADDR ":%u\n", iport);
 	p = popen(cmd, "r");
@@ -677,8 +649,7 @@ struct ctx {
 	uint32_t want_renewals;
 };
 
-static void
-on_mapped(void *ud, const struct portmap_state *st)
+static void on_mapped(void *ud, const struct portmap_state *st)
 {
 	struct ctx *c = ud;
 
@@ -686,8 +657,7 @@ on_mapped(void *ud, const struct portmap_state *st)
 	c->last = *st;
 }
 
-static void
-on_failed(void *ud, const struct portmap_state *st)
+static void on_failed(void *ud, const struct portmap_state *st)
 {
 	struct ctx *c = ud;
 
@@ -695,22 +665,19 @@ on_failed(void *ud, const struct portmap_state *st)
 	c->last = *st;
 }
 
-static void
-on_closed(void *arg)
+static void on_closed(void *arg)
 {
 	struct ctx *c = arg;
 
 	c->closed++;
 }
 
-static void
-tick(uv_timer_t *t)
+static void tick(uv_timer_t *t)
 {
 }
 
 /* Runs the loop until pred holds or ms pass; returns pred's last value. */
-static int
-run_until(int (*pred)(struct ctx *), struct ctx *c, uint64_t ms)
+static int run_until(int (*pred)(struct ctx *), struct ctx *c, uint64_t ms)
 {
 	uv_timer_t t;
 	uint64_t end;
@@ -727,26 +694,22 @@ run_until(int (*pred)(struct ctx *), struct ctx *c, uint64_t ms)
 	return ok;
 }
 
-static int
-is_mapped(struct ctx *c)
+static int is_mapped(struct ctx *c)
 {
 	return c->mapped > 0 || c->failed > 0;
 }
 
-static int
-is_failed(struct ctx *c)
+static int is_failed(struct ctx *c)
 {
 	return c->failed > 0;
 }
 
-static int
-is_closed(struct ctx *c)
+static int is_closed(struct ctx *c)
 {
 	return c->closed > 0;
 }
 
-static int
-renewed_enough(struct ctx *c)
+static int renewed_enough(struct ctx *c)
 {
 	struct portmap_state st;
 
@@ -768,8 +731,7 @@ static const struct portmap_opts fast = {
  */
 static struct ctx cx;
 
-static struct ctx *
-open_client(uint16_t port, const struct portmap_opts *o)
+static struct ctx *open_client(uint16_t port, const struct portmap_opts *o)
 {
 	struct portmap_events ev = { on_mapped, on_failed, &cx };
 
@@ -779,8 +741,7 @@ open_client(uint16_t port, const struct portmap_opts *o)
 	return &cx;
 }
 
-static int
-close_client(struct ctx *c)
+static int close_client(struct ctx *c)
 {
 	int ok;
 
@@ -793,8 +754,7 @@ close_client(struct ctx *c)
 	return ok;
 }
 
-static void
-assert_external(const struct portmap_state *st, uint16_t port)
+static void assert_external(const struct portmap_state *st, uint16_t port)
 {
 	char a[MS_ADDR_STRLEN], want[64];
 
@@ -803,9 +763,8 @@ assert_external(const struct portmap_state *st, uint16_t port)
 }
 
 /* Mapped, still there after more than one lifetime thanks to renewals. */
-static void
-check_mapping_lifecycle(uint16_t port, enum portmap_method want,
-    const struct portmap_opts *o)
+static void check_mapping_lifecycle(uint16_t port, enum portmap_method want,
+				    const struct portmap_opts *o)
 {
 	struct portmap_state st;
 	uint64_t t0;
@@ -831,25 +790,23 @@ check_mapping_lifecycle(uint16_t port, enum portmap_method want,
 	c->want_renewals = 5;
 	assert_true(run_until(renewed_enough, c, 15000));
 	assert_int_equal(c->failed, 0);
-	assert_true(uv_now(&loop) - t0 > 8000);	/* two leases later */
+	assert_true(uv_now(&loop) - t0 > 8000); /* two leases later */
 	assert_int_equal(router_has_mapping(port, port), 1);
-	assert_int_equal(c->mapped, 1);	/* renewals with the same address */
+	assert_int_equal(c->mapped, 1); /* renewals with the same address */
 
 	assert_true(close_client(c));
 	assert_int_equal(router_has_mapping(port, port), 0);
 }
 
 /* PCP first: miniupnpd answers it, so nothing else is tried. */
-static void
-test_pcp(void **state)
+static void test_pcp(void **state)
 {
 	check_mapping_lifecycle(40006, PORTMAP_PCP, &fast);
 	assert_string_equal(cx.last.reason, "");
 	assert_string_equal(cx.last.gateway, ROUTER_LAN);
 }
 
-static void
-test_natpmp(void **state)
+static void test_natpmp(void **state)
 {
 	struct portmap_opts natpmp_only = fast;
 
@@ -857,8 +814,7 @@ test_natpmp(void **state)
 	check_mapping_lifecycle(40001, PORTMAP_NATPMP, &natpmp_only);
 }
 
-static void
-test_upnp_fallback(void **state)
+static void test_upnp_fallback(void **state)
 {
 	struct portmap_opts natpmp_only = fast;
 	struct ctx *c;
@@ -878,8 +834,7 @@ test_upnp_fallback(void **state)
 }
 
 /* The fallback's reason names the NAT-PMP failure. */
-static void
-test_upnp_reason(void **state)
+static void test_upnp_reason(void **state)
 {
 	struct ctx *c;
 
@@ -895,8 +850,7 @@ test_upnp_reason(void **state)
 	assert_int_equal(router_has_mapping(40004, 40004), 0);
 }
 
-static void
-test_nothing_listens(void **state)
+static void test_nothing_listens(void **state)
 {
 	struct portmap_state st;
 	struct ctx *c;
@@ -927,15 +881,14 @@ test_nothing_listens(void **state)
  * worker quicker than the one loop pass may still report before the
  * close: that is allowed, an event after it is not.)
  */
-static void
-test_close_in_flight(void **state)
+static void test_close_in_flight(void **state)
 {
 	struct ctx *c;
 	int i, before;
 
 	for (i = 0; i < 3; i++) {
 		c = open_client((uint16_t)(40010 + i), &fast);
-		if (i > 0)	/* let the worker start the request */
+		if (i > 0) /* let the worker start the request */
 			uv_run(&loop, UV_RUN_NOWAIT);
 		if (i > 1)
 			usleep(100 * 1000);
@@ -949,8 +902,7 @@ test_close_in_flight(void **state)
 }
 
 /* Renewal against a router that went away: reported, then retried. */
-static void
-test_router_gone(void **state)
+static void test_router_gone(void **state)
 {
 	struct ctx *c;
 
@@ -966,9 +918,8 @@ test_router_gone(void **state)
 	assert_true(close_client(c));
 }
 
-static void
-fake_case_with(enum fake_mode mode, unsigned methods, int want_err,
-    const char *want_text)
+static void fake_case_with(enum fake_mode mode, unsigned methods, int want_err,
+			   const char *want_text)
 {
 	struct portmap_opts o = fast;
 	struct ctx *c;
@@ -978,7 +929,7 @@ fake_case_with(enum fake_mode mode, unsigned methods, int want_err,
 	o.natpmp_timeout_ms = 800;
 	lab.fake = fork_server(fake_serve, lab.rns, mode);
 	assert_true(lab.fake > 0);
-	usleep(200 * 1000);	/* the child binds the gateway's port */
+	usleep(200 * 1000); /* the child binds the gateway's port */
 	uv_update_time(&loop);
 	t0 = uv_now(&loop);
 	c = open_client(40030, &o);
@@ -992,14 +943,12 @@ fake_case_with(enum fake_mode mode, unsigned methods, int want_err,
 	stop_pid(&lab.fake);
 }
 
-static void
-fake_case(enum fake_mode mode, int want_err, const char *want_text)
+static void fake_case(enum fake_mode mode, int want_err, const char *want_text)
 {
 	fake_case_with(mode, PORTMAP_TRY_NATPMP, want_err, want_text);
 }
 
-static void
-test_hostile_gateway(void **state)
+static void test_hostile_gateway(void **state)
 {
 	fake_case(FAKE_ZERO_ADDR, -EPROTO, "unusable public address");
 	fake_case(FAKE_WRONG_PORT, -EPROTO, "internal port 40031");
@@ -1009,32 +958,23 @@ test_hostile_gateway(void **state)
 	fake_case(FAKE_SILENT, -ETIMEDOUT, "no answer");
 }
 
-static void
-test_hostile_pcp(void **state)
+static void test_hostile_pcp(void **state)
 {
 	/* Answers for another nonce are not answers: it times out. */
-	fake_case_with(FAKE_PCP_NONCE, PORTMAP_TRY_PCP, -ETIMEDOUT,
-	    "pcp: no answer");
-	fake_case_with(FAKE_PCP_REFUSED, PORTMAP_TRY_PCP, -EACCES,
-	    "NOT_AUTHORIZED (2)");
-	fake_case_with(FAKE_PCP_LONG_LIFE, PORTMAP_TRY_PCP, -EPROTO,
-	    "not a usable MAP response");
-	fake_case_with(FAKE_PCP_V6, PORTMAP_TRY_PCP, -EPROTO,
-	    "not a usable MAP response");
-	fake_case_with(FAKE_PCP_SHORT, PORTMAP_TRY_PCP, -EBADMSG,
-	    "malformed answer");
-	fake_case_with(FAKE_SILENT, PORTMAP_TRY_PCP, -ETIMEDOUT,
-	    "pcp: no answer");
-	fake_case_with(FAKE_NATPMP_ONLY, PORTMAP_TRY_PCP, -EPROTONOSUPPORT,
-	    "UNSUPP_VERSION");
+	fake_case_with(FAKE_PCP_NONCE, PORTMAP_TRY_PCP, -ETIMEDOUT, "pcp: no answer");
+	fake_case_with(FAKE_PCP_REFUSED, PORTMAP_TRY_PCP, -EACCES, "NOT_AUTHORIZED (2)");
+	fake_case_with(FAKE_PCP_LONG_LIFE, PORTMAP_TRY_PCP, -EPROTO, "not a usable MAP response");
+	fake_case_with(FAKE_PCP_V6, PORTMAP_TRY_PCP, -EPROTO, "not a usable MAP response");
+	fake_case_with(FAKE_PCP_SHORT, PORTMAP_TRY_PCP, -EBADMSG, "malformed answer");
+	fake_case_with(FAKE_SILENT, PORTMAP_TRY_PCP, -ETIMEDOUT, "pcp: no answer");
+	fake_case_with(FAKE_NATPMP_ONLY, PORTMAP_TRY_PCP, -EPROTONOSUPPORT, "UNSUPP_VERSION");
 }
 
 /*
  * A gateway slower than libnatpmp's first resend answers the public-address
  * request twice; the late copy is no answer to the mapping request.
  */
-static void
-test_natpmp_answered_twice(void **state)
+static void test_natpmp_answered_twice(void **state)
 {
 	struct portmap_opts o = fast;
 	struct ctx *c;
@@ -1042,7 +982,7 @@ test_natpmp_answered_twice(void **state)
 	o.methods = PORTMAP_TRY_NATPMP;
 	lab.fake = fork_server(fake_serve, lab.rns, FAKE_TWICE);
 	assert_true(lab.fake > 0);
-	usleep(200 * 1000);	/* the child binds the gateway's port */
+	usleep(200 * 1000); /* the child binds the gateway's port */
 	c = open_client(40060, &o);
 	assert_true(run_until(is_mapped, c, 5000));
 	if (c->failed)
@@ -1054,8 +994,7 @@ test_natpmp_answered_twice(void **state)
 	stop_pid(&lab.fake);
 }
 
-static int
-count_lines(const char *path, const char *needle, char *last, size_t size)
+static int count_lines(const char *path, const char *needle, char *last, size_t size)
 {
 	char line[64];
 	int n = 0;
@@ -1077,8 +1016,7 @@ count_lines(const char *path, const char *needle, char *last, size_t size)
  * Renewals and the delete carry the first request's nonce, so a server
  * that ties the mapping to it accepts every one of them.
  */
-static void
-test_pcp_nonce_kept(void **state)
+static void test_pcp_nonce_kept(void **state)
 {
 	struct portmap_opts o = fast;
 	char path[128], last[64] = "";
@@ -1104,15 +1042,14 @@ test_pcp_nonce_kept(void **state)
 	stop_pid(&lab.fake);
 	assert_true(count_lines(path, " ok", last, sizeof(last)) >= 5);
 	assert_int_equal(count_lines(path, " bad", last, sizeof(last)), 0);
-	assert_string_equal(last, "0 ok\n");	/* the delete, last */
+	assert_string_equal(last, "0 ok\n"); /* the delete, last */
 }
 
 /*
  * A NAT-PMP-only gateway answers PCP with UNSUPP_VERSION: the client
  * moves to NAT-PMP at once instead of waiting out the PCP timeout.
  */
-static void
-test_natpmp_only_gateway(void **state)
+static void test_natpmp_only_gateway(void **state)
 {
 	struct portmap_opts o = fast;
 	struct portmap_state st;
@@ -1139,8 +1076,7 @@ test_natpmp_only_gateway(void **state)
 	stop_pid(&lab.fake);
 }
 
-static int
-upnpd_stop(void **state)
+static int upnpd_stop(void **state)
 {
 	close_client(&cx);
 	stop_pid(&lab.upnpd);
@@ -1148,67 +1084,51 @@ upnpd_stop(void **state)
 	return 0;
 }
 
-static int
-lab_possible(void)
+static int lab_possible(void)
 {
 	if (geteuid() != 0) {
 		fprintf(stderr, "test_portmap: not root; lab part skipped\n");
 		return 0;
 	}
-	if (!have_tool("ip") || !have_tool("nft") ||
-	    access("/usr/sbin/miniupnpd", X_OK) != 0) {
+	if (!have_tool("ip") || !have_tool("nft") || access("/usr/sbin/miniupnpd", X_OK) != 0) {
 		fprintf(stderr, "test_portmap: ip, nft or miniupnpd missing; "
-		    "lab part skipped\n");
+				"lab part skipped\n");
 		return 0;
 	}
 	return 1;
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest pure[] = {
-		cmocka_unit_test(test_parse_port),
-		cmocka_unit_test(test_parse_ipv4),
-		cmocka_unit_test(test_private),
-		cmocka_unit_test(test_renew_delay),
+		cmocka_unit_test(test_parse_port),   cmocka_unit_test(test_parse_ipv4),
+		cmocka_unit_test(test_private),      cmocka_unit_test(test_renew_delay),
 		cmocka_unit_test(test_open_invalid),
 	};
 	const struct CMUnitTest labtests[] = {
-		cmocka_unit_test_setup_teardown(test_pcp,
-		    upnpd_with_natpmp, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_natpmp,
-		    upnpd_with_natpmp, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_close_in_flight,
-		    upnpd_with_natpmp, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_router_gone,
-		    upnpd_with_natpmp, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_upnp_fallback,
-		    upnpd_without_natpmp, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_upnp_reason,
-		    upnpd_without_natpmp, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_nothing_listens,
-		    NULL, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_hostile_gateway,
-		    NULL, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_hostile_pcp,
-		    NULL, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_natpmp_only_gateway,
-		    NULL, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_pcp_nonce_kept,
-		    NULL, upnpd_stop),
-		cmocka_unit_test_setup_teardown(test_natpmp_answered_twice,
-		    NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_pcp, upnpd_with_natpmp, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_natpmp, upnpd_with_natpmp, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_close_in_flight, upnpd_with_natpmp,
+						upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_router_gone, upnpd_with_natpmp, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_upnp_fallback, upnpd_without_natpmp,
+						upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_upnp_reason, upnpd_without_natpmp, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_nothing_listens, NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_hostile_gateway, NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_hostile_pcp, NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_natpmp_only_gateway, NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_pcp_nonce_kept, NULL, upnpd_stop),
+		cmocka_unit_test_setup_teardown(test_natpmp_answered_twice, NULL, upnpd_stop),
 	};
 	int rc;
 
-	log_init(getenv("RAYFISH_LOG") ? (enum log_level)log_level_parse(
-	    getenv("RAYFISH_LOG")) : LL_WARN);
+	log_init(getenv("RAYFISH_LOG") ? (enum log_level)log_level_parse(getenv("RAYFISH_LOG"))
+				       : LL_WARN);
 	uv_loop_init(&loop);
 	rc = cmocka_run_group_tests_name("portmap", pure, NULL, NULL);
 	if (rc == 0 && lab_possible())
-		rc = cmocka_run_group_tests_name("portmap_lab", labtests,
-		    lab_setup, lab_down);
+		rc = cmocka_run_group_tests_name("portmap_lab", labtests, lab_setup, lab_down);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return rc ? 1 : 0;

@@ -65,9 +65,8 @@ static void test_mp_check_depth(void **state)
 
 static void test_mp_check_truncation(void **state)
 {
-	json_t *v = json_pack("{s:s, s:[i,i,f,b,n], s:{s:I}}", "name", "gentle",
-			      "list", 1, -70000, 1.5, 1, "obj", "big",
-			      (json_int_t)1 << 40);
+	json_t *v = json_pack("{s:s, s:[i,i,f,b,n], s:{s:I}}", "name", "gentle", "list", 1, -70000,
+			      1.5, 1, "obj", "big", (json_int_t)1 << 40);
 	msgpack_sbuffer sb;
 
 	(void)state;
@@ -87,9 +86,9 @@ static void test_mp_check_truncation(void **state)
 
 static void test_jsonpack_roundtrip(void **state)
 {
-	json_t *v = json_pack("{s:s, s:[i,i,f,b,n], s:{s:I}, s:s}", "name",
-			      "gentle-amber-fox", "list", 1, -70000, 1.5, 1,
-			      "obj", "big", (json_int_t)1 << 40, "utf", "ü✓");
+	json_t *v =
+		json_pack("{s:s, s:[i,i,f,b,n], s:{s:I}, s:s}", "name", "gentle-amber-fox", "list",
+			  1, -70000, 1.5, 1, "obj", "big", (json_int_t)1 << 40, "utf", "ü✓");
 	json_t *out = NULL;
 	msgpack_sbuffer sb;
 
@@ -161,8 +160,8 @@ static int collect_cb(void *ud, const uint8_t *body, size_t len)
 static void test_frame_split_everywhere(void **state)
 {
 	/* three frames: "abc", "", "hello" */
-	const uint8_t stream[] = { 0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 0,
-				   0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o' };
+	const uint8_t stream[] = { 0, 0, 0, 3, 'a', 'b', 'c', 0,   0,   0,
+				   0, 0, 0, 0, 5,   'h', 'e', 'l', 'l', 'o' };
 
 	(void)state;
 	for (size_t a = 0; a <= sizeof(stream); a++) {
@@ -172,8 +171,11 @@ static void test_frame_split_everywhere(void **state)
 
 			frame_reader_init(&fr, 16);
 			assert_int_equal(frame_reader_feed(&fr, stream, a, collect_cb, &c), 0);
-			assert_int_equal(frame_reader_feed(&fr, stream + a, b - a, collect_cb, &c), 0);
-			assert_int_equal(frame_reader_feed(&fr, stream + b, sizeof(stream) - b, collect_cb, &c), 0);
+			assert_int_equal(frame_reader_feed(&fr, stream + a, b - a, collect_cb, &c),
+					 0);
+			assert_int_equal(frame_reader_feed(&fr, stream + b, sizeof(stream) - b,
+							   collect_cb, &c),
+					 0);
 			assert_int_equal(c.count, 3);
 			assert_int_equal(c.total, 8);
 			assert_memory_equal(c.last, "hello", 5);

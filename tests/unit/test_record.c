@@ -20,7 +20,7 @@
 #include "discovery/record.h"
 #include "discovery/wire.h"
 
-#define NOW	1700000000ull
+#define NOW 1700000000ull
 
 static const uint8_t seed_a[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 static const uint8_t seed_b[32] = { 42 };
@@ -31,11 +31,10 @@ static int setup(void **state)
 	return sodium_init() < 0 ? -1 : 0;
 }
 
-static int make(enum record_kind kind, const uint8_t *seed, uint64_t seq,
-    uint64_t expires, const uint8_t *payload, size_t len, uint8_t *out)
+static int make(enum record_kind kind, const uint8_t *seed, uint64_t seq, uint64_t expires,
+		const uint8_t *payload, size_t len, uint8_t *out)
 {
-	int n = record_encode(kind, seed, seq, expires, payload, len, out,
-	    RECORD_MAX);
+	int n = record_encode(kind, seed, seq, expires, payload, len, out, RECORD_MAX);
 
 	assert_true(n > 0);
 	return n;
@@ -43,8 +42,8 @@ static int make(enum record_kind kind, const uint8_t *seed, uint64_t seq,
 
 /* Builds a record around an arbitrary body, correctly signed by seed: lets
  * the tests reach the body checks that sit behind a valid signature. */
-static int sign_raw_body(const uint8_t *seed, const uint8_t *body,
-    size_t body_len, uint8_t *out, size_t outcap)
+static int sign_raw_body(const uint8_t *seed, const uint8_t *body, size_t body_len, uint8_t *out,
+			 size_t outcap)
 {
 	uint8_t pk[32], sk[64], sig[64], msg[32 + RECORD_MAX];
 	size_t dlen = strlen(RECORD_DOMAIN);
@@ -70,8 +69,7 @@ static void test_roundtrip(void **state)
 
 	(void)state;
 	record_seed_pk(seed_a, pk);
-	n = make(RECORD_ENDPOINT, seed_a, 7, NOW + 60, payload, sizeof(payload),
-	    buf);
+	n = make(RECORD_ENDPOINT, seed_a, 7, NOW + 60, payload, sizeof(payload), buf);
 	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk, NOW, &rec), 0);
 	assert_int_equal(rec.kind, RECORD_ENDPOINT);
 	assert_int_equal(rec.seq, 7);
@@ -97,18 +95,20 @@ static void test_encode_limits(void **state)
 
 	(void)state;
 	memset(payload, 0x5a, sizeof(payload));
-	n = record_encode(RECORD_ENDPOINT, seed_a, UINT64_MAX, UINT64_MAX,
-	    payload, RECORD_PAYLOAD_MAX, buf, sizeof(buf));
+	n = record_encode(RECORD_ENDPOINT, seed_a, UINT64_MAX, UINT64_MAX, payload,
+			  RECORD_PAYLOAD_MAX, buf, sizeof(buf));
 	assert_true(n > 0 && n <= RECORD_MAX);
 	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, NULL, NOW, &rec), 0);
-	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1,
-	    payload, RECORD_PAYLOAD_MAX + 1, buf, sizeof(buf)), -EMSGSIZE);
-	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1,
-	    payload, 10, buf, 50), -EMSGSIZE);
-	assert_int_equal(record_encode(3, seed_a, 1, NOW + 1, payload, 10, buf,
-	    sizeof(buf)), -EINVAL);
-	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1,
-	    NULL, 10, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1, payload,
+				       RECORD_PAYLOAD_MAX + 1, buf, sizeof(buf)),
+			 -EMSGSIZE);
+	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1, payload, 10, buf, 50),
+			 -EMSGSIZE);
+	assert_int_equal(record_encode(3, seed_a, 1, NOW + 1, payload, 10, buf, sizeof(buf)),
+			 -EINVAL);
+	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1, NULL, 10, buf,
+				       sizeof(buf)),
+			 -EINVAL);
 }
 
 static void test_truncated_every_byte(void **state)
@@ -121,8 +121,7 @@ static void test_truncated_every_byte(void **state)
 	(void)state;
 	n = make(RECORD_ENDPOINT, seed_a, 1, NOW + 60, payload, 3, buf);
 	for (int i = 0; i < n; i++)
-		assert_int_equal(record_decode(buf, i, RECORD_ENDPOINT, NULL,
-		    NOW, &rec), -EBADMSG);
+		assert_int_equal(record_decode(buf, i, RECORD_ENDPOINT, NULL, NOW, &rec), -EBADMSG);
 }
 
 static void test_bit_flips(void **state)
@@ -147,12 +146,10 @@ static void test_bit_flips(void **state)
 	 * alone is a signature failure, not a parse failure. */
 	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk, NOW, &rec), 0);
 	buf[n - 1] ^= 0x01;
-	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk, NOW, &rec),
-	    -EKEYREJECTED);
+	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk, NOW, &rec), -EKEYREJECTED);
 	buf[n - 1] ^= 0x01;
 	buf[n - 40] ^= 0x80;
-	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk, NOW, &rec),
-	    -EKEYREJECTED);
+	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk, NOW, &rec), -EKEYREJECTED);
 }
 
 static void test_kind_signer_expiry(void **state)
@@ -164,18 +161,12 @@ static void test_kind_signer_expiry(void **state)
 	(void)state;
 	record_seed_pk(seed_a, pk_a);
 	record_seed_pk(seed_b, pk_b);
-	n = make(RECORD_NETWORK, seed_a, 1, NOW + 10, (const uint8_t *)"x", 1,
-	    buf);
-	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk_a, NOW, &rec),
-	    -ENOMSG);
-	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_b, NOW, &rec),
-	    -EPERM);
-	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 10,
-	    &rec), -ETIME);
-	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 11,
-	    &rec), -ETIME);
-	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 9,
-	    &rec), 0);
+	n = make(RECORD_NETWORK, seed_a, 1, NOW + 10, (const uint8_t *)"x", 1, buf);
+	assert_int_equal(record_decode(buf, n, RECORD_ENDPOINT, pk_a, NOW, &rec), -ENOMSG);
+	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_b, NOW, &rec), -EPERM);
+	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 10, &rec), -ETIME);
+	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 11, &rec), -ETIME);
+	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 9, &rec), 0);
 
 	/* An impostor signing a record that names someone else as signer is
 	 * caught by the signature, since it is checked against the body. */
@@ -196,10 +187,10 @@ static void test_kind_signer_expiry(void **state)
 		assert_true(bl > 0);
 		ol = sign_raw_body(seed_b, body, bl, out, sizeof(out));
 		assert_true(ol > 0);
-		assert_int_equal(record_decode(out, ol, RECORD_NETWORK, pk_a,
-		    NOW, &rec), -EKEYREJECTED);
-		assert_int_equal(record_decode(out, ol, RECORD_NETWORK, NULL,
-		    NOW, &rec), -EKEYREJECTED);
+		assert_int_equal(record_decode(out, ol, RECORD_NETWORK, pk_a, NOW, &rec),
+				 -EKEYREJECTED);
+		assert_int_equal(record_decode(out, ol, RECORD_NETWORK, NULL, NOW, &rec),
+				 -EKEYREJECTED);
 	}
 }
 
@@ -211,17 +202,15 @@ static void test_trailing_and_oversize(void **state)
 	int n;
 
 	(void)state;
-	n = make(RECORD_ENDPOINT, seed_a, 1, NOW + 60, (const uint8_t *)"ab", 2,
-	    buf);
+	n = make(RECORD_ENDPOINT, seed_a, 1, NOW + 60, (const uint8_t *)"ab", 2, buf);
 	buf[n] = 0xc0;
-	assert_int_equal(record_decode(buf, n + 1, RECORD_ENDPOINT, NULL, NOW,
-	    &rec), -EBADMSG);
+	assert_int_equal(record_decode(buf, n + 1, RECORD_ENDPOINT, NULL, NOW, &rec), -EBADMSG);
 	memset(big, 0, sizeof(big));
 	memcpy(big, buf, n);
-	assert_int_equal(record_decode(big, RECORD_MAX + 1, RECORD_ENDPOINT,
-	    NULL, NOW, &rec), -EMSGSIZE);
-	assert_int_equal(record_decode(big, sizeof(big), RECORD_ENDPOINT, NULL,
-	    NOW, &rec), -EMSGSIZE);
+	assert_int_equal(record_decode(big, RECORD_MAX + 1, RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EMSGSIZE);
+	assert_int_equal(record_decode(big, sizeof(big), RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EMSGSIZE);
 }
 
 /* Bodies with a valid signature but a shape the decoder must refuse. */
@@ -237,27 +226,25 @@ static void test_bad_bodies(void **state)
 	for (int variant = 0; variant < 9; variant++) {
 		wire_writer_init(&w, body, sizeof(body));
 		wire_write_array(&w, variant == 0 ? 7 : variant == 1 ? 5 : 6);
-		wire_write_uint(&w, variant == 2 ? 2 : 1);		/* version */
-		wire_write_uint(&w, variant == 3 ? 3 : variant == 4 ? 0 :
-		    RECORD_ENDPOINT);
+		wire_write_uint(&w, variant == 2 ? 2 : 1); /* version */
+		wire_write_uint(&w, variant == 3 ? 3 : variant == 4 ? 0 : RECORD_ENDPOINT);
 		wire_write_bin(&w, pk, variant == 5 ? 31 : 32);
 		if (variant == 6)
 			wire_write_bin(&w, (const uint8_t *)"12345678", 8);
 		else
-			wire_write_uint(&w, 1);				/* seq */
+			wire_write_uint(&w, 1); /* seq */
 		wire_write_uint(&w, NOW + 100);
 		if (variant != 1)
 			wire_write_bin(&w, (const uint8_t *)"p", 1);
 		if (variant == 0 || variant == 7)
-			wire_write_nil(&w);	/* extra field / trailing */
+			wire_write_nil(&w); /* extra field / trailing */
 		if (variant == 8)
 			wire_write_array(&w, 0);
 		bl = wire_writer_finish(&w);
 		assert_true(bl > 0);
 		ol = sign_raw_body(seed_a, body, bl, out, sizeof(out));
 		assert_true(ol > 0);
-		assert_int_equal(record_decode(out, ol, RECORD_ENDPOINT, pk, NOW,
-		    &rec), -EBADMSG);
+		assert_int_equal(record_decode(out, ol, RECORD_ENDPOINT, pk, NOW, &rec), -EBADMSG);
 	}
 	/* The same construction with a good body passes: the variants above
 	 * fail for their defect, not for the construction. */
@@ -289,24 +276,21 @@ static void test_huge_counts(void **state)
 	struct record rec;
 
 	(void)state;
-	assert_int_equal(record_decode(arr, sizeof(arr), RECORD_ENDPOINT, NULL,
-	    NOW, &rec), -EBADMSG);
-	assert_int_equal(record_decode(bin, sizeof(bin), RECORD_ENDPOINT, NULL,
-	    NOW, &rec), -EBADMSG);
-	assert_int_equal(record_decode(past, sizeof(past), RECORD_ENDPOINT,
-	    NULL, NOW, &rec), -EBADMSG);
-	assert_int_equal(record_decode(map, sizeof(map), RECORD_ENDPOINT, NULL,
-	    NOW, &rec), -EBADMSG);
-	assert_int_equal(record_decode(str, sizeof(str), RECORD_ENDPOINT, NULL,
-	    NOW, &rec), -EBADMSG);
-	assert_int_equal(record_decode(arr16, sizeof(arr16), RECORD_ENDPOINT,
-	    NULL, NOW, &rec), -EBADMSG);
-	assert_int_equal(record_decode(arr, 0, RECORD_ENDPOINT, NULL, NOW,
-	    &rec), -EBADMSG);
-	assert_int_equal(endpoint_payload_decode(arr, sizeof(arr), &ep),
-	    -EBADMSG);
-	assert_int_equal(network_payload_decode(arr, sizeof(arr), &np),
-	    -EBADMSG);
+	assert_int_equal(record_decode(arr, sizeof(arr), RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EBADMSG);
+	assert_int_equal(record_decode(bin, sizeof(bin), RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EBADMSG);
+	assert_int_equal(record_decode(past, sizeof(past), RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EBADMSG);
+	assert_int_equal(record_decode(map, sizeof(map), RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EBADMSG);
+	assert_int_equal(record_decode(str, sizeof(str), RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EBADMSG);
+	assert_int_equal(record_decode(arr16, sizeof(arr16), RECORD_ENDPOINT, NULL, NOW, &rec),
+			 -EBADMSG);
+	assert_int_equal(record_decode(arr, 0, RECORD_ENDPOINT, NULL, NOW, &rec), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(arr, sizeof(arr), &ep), -EBADMSG);
+	assert_int_equal(network_payload_decode(arr, sizeof(arr), &np), -EBADMSG);
 }
 
 static void test_pick_best(void **state)
@@ -322,10 +306,9 @@ static void test_pick_best(void **state)
 	for (int i = 0; i < 6; i++) {
 		uint8_t payload = (uint8_t)(0x10 + i);
 
-		n = make(RECORD_ENDPOINT, seed_a, seqs[i], NOW + exps[i],
-		    &payload, 1, bufs[i]);
-		assert_int_equal(record_decode(bufs[i], n, RECORD_ENDPOINT,
-		    NULL, NOW, &recs[i]), 0);
+		n = make(RECORD_ENDPOINT, seed_a, seqs[i], NOW + exps[i], &payload, 1, bufs[i]);
+		assert_int_equal(record_decode(bufs[i], n, RECORD_ENDPOINT, NULL, NOW, &recs[i]),
+				 0);
 	}
 	assert_int_equal(record_pick_best(recs, 1), 0);
 	assert_int_equal(record_pick_best(recs, 3), 1);
@@ -338,8 +321,7 @@ static void test_pick_best(void **state)
 			perm[i] = recs[(i + rot) % 6];
 		best = record_pick_best(perm, 6);
 		assert_int_equal(perm[best].seq, 9);
-		assert_memory_equal(perm[best].body, recs[3].body,
-		    recs[3].body_len);
+		assert_memory_equal(perm[best].body, recs[3].body, recs[3].body_len);
 	}
 	/* Equal seq: the later expiry wins over the body. */
 	recs[4].expires = recs[3].expires + 1;
@@ -358,12 +340,10 @@ static void test_dht_key(void **state)
 	assert_memory_not_equal(k1, k2, 20);
 	sodium_bin2hex(hex, sizeof(hex), pk, 32);
 	snprintf(name, sizeof(name), "rayfish/v1/endpoint/%s", hex);
-	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, name, strlen(name),
-	    want), 0);
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, name, strlen(name), want), 0);
 	assert_memory_equal(k1, want, 20);
 	snprintf(name, sizeof(name), "rayfish/v1/network/%s", hex);
-	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, name, strlen(name),
-	    want), 0);
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, name, strlen(name), want), 0);
 	assert_memory_equal(k2, want, 20);
 	assert_int_equal(record_dht_key(7, pk, k1), -EINVAL);
 }
@@ -407,10 +387,8 @@ static void test_endpoint_payload(void **state)
 	assert_true(n > 0);
 	assert_int_equal(endpoint_payload_decode(buf, n, &out), 0);
 	assert_int_equal(out.n_addrs, 2);
-	assert_memory_equal(&out.addrs[0], &in.addrs[0],
-	    sizeof(struct sockaddr_in));
-	assert_memory_equal(&out.addrs[1], &in.addrs[1],
-	    sizeof(struct sockaddr_in6));
+	assert_memory_equal(&out.addrs[0], &in.addrs[0], sizeof(struct sockaddr_in));
+	assert_memory_equal(&out.addrs[1], &in.addrs[1], sizeof(struct sockaddr_in6));
 	assert_true(out.has_relay);
 	assert_memory_equal(&out.relay, &in.relay, sizeof(struct sockaddr_in));
 	assert_true(out.has_timestamp);
@@ -431,8 +409,7 @@ static void test_endpoint_payload(void **state)
 	assert_int_equal(out.n_addrs, 16);
 	assert_false(out.has_relay);
 	assert_false(out.has_timestamp);
-	assert_int_equal(ntohs(((struct sockaddr_in6 *)&out.addrs[15])->sin6_port),
-	    1015);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&out.addrs[15])->sin6_port), 1015);
 
 	in.n_addrs = ENDPOINT_ADDRS_MAX + 1;
 	assert_int_equal(endpoint_payload_encode(&in, buf, sizeof(buf)), -EINVAL);
@@ -450,10 +427,8 @@ static void test_endpoint_payload_hostile(void **state)
 	/* 17 addresses; port 0; a 5-byte address; str timestamp; relay as
 	 * array; counts that lie. */
 	static const uint8_t seventeen[] = { 0x93, 0xdc, 0x00, 0x11 };
-	static const uint8_t port0[] = { 0x93, 0x91, 0xc4, 6, 1, 2, 3, 4, 0, 0,
-	    0xc0, 0xc0 };
-	static const uint8_t len5[] = { 0x93, 0x91, 0xc4, 5, 1, 2, 3, 4, 0,
-	    0xc0, 0xc0 };
+	static const uint8_t port0[] = { 0x93, 0x91, 0xc4, 6, 1, 2, 3, 4, 0, 0, 0xc0, 0xc0 };
+	static const uint8_t len5[] = { 0x93, 0x91, 0xc4, 5, 1, 2, 3, 4, 0, 0xc0, 0xc0 };
 	static const uint8_t ts_str[] = { 0x93, 0x90, 0xc0, 0xa1, '1' };
 	static const uint8_t relay_arr[] = { 0x93, 0x90, 0x90, 0xc0 };
 	static const uint8_t two[] = { 0x92, 0x90, 0xc0 };
@@ -462,20 +437,13 @@ static void test_endpoint_payload_hostile(void **state)
 	struct endpoint_payload p;
 
 	(void)state;
-	assert_int_equal(endpoint_payload_decode(seventeen, sizeof(seventeen),
-	    &p), -EBADMSG);
-	assert_int_equal(endpoint_payload_decode(port0, sizeof(port0), &p),
-	    -EBADMSG);
-	assert_int_equal(endpoint_payload_decode(len5, sizeof(len5), &p),
-	    -EBADMSG);
-	assert_int_equal(endpoint_payload_decode(ts_str, sizeof(ts_str), &p),
-	    -EBADMSG);
-	assert_int_equal(endpoint_payload_decode(relay_arr, sizeof(relay_arr),
-	    &p), -EBADMSG);
-	assert_int_equal(endpoint_payload_decode(two, sizeof(two), &p),
-	    -EBADMSG);
-	assert_int_equal(endpoint_payload_decode(lie, sizeof(lie), &p),
-	    -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(seventeen, sizeof(seventeen), &p), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(port0, sizeof(port0), &p), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(len5, sizeof(len5), &p), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(ts_str, sizeof(ts_str), &p), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(relay_arr, sizeof(relay_arr), &p), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(two, sizeof(two), &p), -EBADMSG);
+	assert_int_equal(endpoint_payload_decode(lie, sizeof(lie), &p), -EBADMSG);
 	assert_int_equal(endpoint_payload_decode(ok, sizeof(ok), &p), 0);
 	assert_int_equal(p.n_addrs, 0);
 	assert_int_equal(p.flags, 0);
@@ -596,11 +564,10 @@ static void test_wire_widths(void **state)
 {
 	/* Every unsigned width decodes; signed ints and overflowing writes
 	 * do not pass. */
-	static const uint8_t u[] = { 0x05, 0xcc, 0xff, 0xcd, 0x01, 0x00,
-	    0xce, 0x00, 0x01, 0x00, 0x00, 0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0,
-	    0xd0, 0x01 };
-	static const uint64_t want[] = { 5, 255, 256, 65536,
-	    0x8000000000000000ull };
+	static const uint8_t u[] = { 0x05, 0xcc, 0xff, 0xcd, 0x01, 0x00, 0xce, 0x00,
+				     0x01, 0x00, 0x00, 0xcf, 0x80, 0,    0,    0,
+				     0,    0,    0,    0,    0xd0, 0x01 };
+	static const uint64_t want[] = { 5, 255, 256, 65536, 0x8000000000000000ull };
 	struct wire_reader r;
 	struct wire_writer w;
 	uint8_t small[3];

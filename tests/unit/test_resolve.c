@@ -50,9 +50,20 @@ static void test_split(void **state)
 	char host[64];
 	uint16_t port;
 	static const char *bad[] = {
-		"", "stun.example.net", "stun.example.net:", ":3478", "host:0",
-		"host:65536", "host:34x", "host:-1", "2001:db8::1:3478", "[2001:db8::1]",
-		"[2001:db8::1]3478", "a b:1", "host\n:1", "evil/../x:1",
+		"",
+		"stun.example.net",
+		"stun.example.net:",
+		":3478",
+		"host:0",
+		"host:65536",
+		"host:34x",
+		"host:-1",
+		"2001:db8::1:3478",
+		"[2001:db8::1]",
+		"[2001:db8::1]3478",
+		"a b:1",
+		"host\n:1",
+		"evil/../x:1",
 	};
 	size_t i;
 
@@ -68,8 +79,10 @@ static void test_split(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(resolve_split(bad[i], host, sizeof(host), &port), -EINVAL);
 	/* A host longer than the buffer is refused, not cut. */
-	assert_int_equal(resolve_split("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1",
-	    host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(
+		resolve_split("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1",
+			      host, sizeof(host), &port),
+		-EINVAL);
 }
 
 static void test_numeric_at_once(void **state)
@@ -78,14 +91,16 @@ static void test_numeric_at_once(void **state)
 	struct resolve_req *req;
 
 	(void)state;
-	assert_int_equal(resolve_start(uv_default_loop(), "[2001:db8::1]:3478", on_done, &r, &req), 0);
+	assert_int_equal(resolve_start(uv_default_loop(), "[2001:db8::1]:3478", on_done, &r, &req),
+			 0);
 	assert_null(req);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.addrs[0].sa.sa_family, AF_INET6);
 	assert_int_equal(ntohs(r.addrs[0].in6.sin6_port), 3478);
-	assert_int_equal(resolve_start(uv_default_loop(), "not an entry", on_done, &r, &req), -EINVAL);
+	assert_int_equal(resolve_start(uv_default_loop(), "not an entry", on_done, &r, &req),
+			 -EINVAL);
 	assert_int_equal(r.calls, 1);
 }
 
@@ -214,12 +229,9 @@ static void test_cancel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_split),
-		cmocka_unit_test(test_numeric_at_once),
-		cmocka_unit_test(test_name),
-		cmocka_unit_test(test_cancel),
-		cmocka_unit_test(test_inflight),
-		cmocka_unit_test(test_cancel_queued),
+		cmocka_unit_test(test_split),    cmocka_unit_test(test_numeric_at_once),
+		cmocka_unit_test(test_name),     cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_inflight), cmocka_unit_test(test_cancel_queued),
 	};
 
 	setenv("UV_THREADPOOL_SIZE", "1", 1);

@@ -38,8 +38,7 @@ static struct network *member_of(struct fixture *f, struct peer **p, uint8_t see
 	return n;
 }
 
-static void grant(struct fixture *f, struct network *n, struct peer *p,
-		  const uint8_t seed[32])
+static void grant(struct fixture *f, struct network *n, struct peer *p, const uint8_t seed[32])
 {
 	struct ctl_msg m = { .type = CTL_ADMIN_GRANT, .has_net = true, .has_key = true };
 
@@ -133,9 +132,12 @@ static void test_refused_grant_lines_limited(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_grant_key_save_fails, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_grant_wrong_key, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_refused_grant_lines_limited, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_grant_key_save_fails, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_grant_wrong_key, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_grant_lines_limited, fixture_setup,
+						fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,23 +31,23 @@
 #define COORDS 2
 #define MAX_MSGS 4096
 #define MAX_IDS 256
-#define GRACE_TICKS 400	/* a member waits this long for a fork's merge */
+#define GRACE_TICKS 400 /* a member waits this long for a fork's merge */
 
 struct node {
 	char id[IDENTITY_ID_LEN + 1];
 	struct group_blob cur;
 	uint8_t hash[GB_HASH_LEN];
-	struct group_blob old[GB_MAX_ANCESTORS];	/* older rosters, newest first */
+	struct group_blob old[GB_MAX_ANCESTORS]; /* older rosters, newest first */
 	uint8_t old_hash[GB_MAX_ANCESTORS][GB_HASH_LEN];
 	size_t n_old;
 	uint64_t seq;
-	long fork_since;		/* tick, -1 none */
+	long fork_since; /* tick, -1 none */
 	bool coordinator;
 };
 
 struct msg {
 	int to, from;
-	struct group_blob blob;		/* a copy: as fetched */
+	struct group_blob blob; /* a copy: as fetched */
 	uint8_t hash[GB_HASH_LEN];
 	uint64_t seq;
 };
@@ -58,7 +58,7 @@ struct sim {
 	struct node n[NODES];
 	struct msg q[MAX_MSGS];
 	size_t nq;
-	bool cut;			/* coordinators 0 and 1 on two sides */
+	bool cut; /* coordinators 0 and 1 on two sides */
 	int loss_pct;
 	/* What the coordinators did, for the checks. */
 	char admitted[MAX_IDS][IDENTITY_ID_LEN + 1];
@@ -71,13 +71,16 @@ struct sim {
 	unsigned seed;
 };
 
-static int trace;	/* SIM_TRACE=1: print every step */
+static int trace; /* SIM_TRACE=1: print every step */
 static unsigned total_forks, total_merges, total_waits;
 
-#define TRACE(...) do { if (trace) fprintf(stderr, __VA_ARGS__); } while (0)
+#define TRACE(...)                                    \
+	do {                                          \
+		if (trace)                            \
+			fprintf(stderr, __VA_ARGS__); \
+	} while (0)
 
-static void
-make_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
+static void make_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
 {
 	uint8_t pk[32];
 
@@ -85,32 +88,28 @@ make_id(unsigned i, char out[IDENTITY_ID_LEN + 1])
 	hex_encode(pk, 32, out);
 }
 
-static void
-sim_fail(struct sim *s, const char *what)
+static void sim_fail(struct sim *s, const char *what)
 {
 	print_error("seed %u, tick %ld: %s\n", s->seed, s->tick, what);
 	fail();
 }
 
-static unsigned
-rnd(struct sim *s, unsigned n)
+static unsigned rnd(struct sim *s, unsigned n)
 {
 	return (unsigned)rand_r(&s->rng) % n;
 }
 
-static bool
-side(int i)
+static bool side(int i)
 {
-	return i % 2;	/* coordinator 0 and evens, coordinator 1 and odds */
+	return i % 2; /* coordinator 0 and evens, coordinator 1 and odds */
 }
 
-static void
-send_to(struct sim *s, int to, int from)
+static void send_to(struct sim *s, int to, int from)
 {
 	struct msg *m;
 
 	if (s->nq == MAX_MSGS)
-		return;	/* a full network drops */
+		return; /* a full network drops */
 	m = &s->q[s->nq];
 	assert_int_equal(group_blob_copy(&m->blob, &s->n[from].cur), 0);
 	memcpy(m->hash, s->n[from].hash, GB_HASH_LEN);
@@ -120,8 +119,7 @@ send_to(struct sim *s, int to, int from)
 	s->nq++;
 }
 
-static void
-broadcast(struct sim *s, int from)
+static void broadcast(struct sim *s, int from)
 {
 	for (int i = 0; i < NODES; i++)
 		if (i != from)
@@ -130,9 +128,8 @@ broadcast(struct sim *s, int from)
 
 /* As network_apply: the new roster becomes current, the old one the first
  * of the older ones kept. */
-static void
-apply(struct node *x, const struct group_blob *b, const uint8_t hash[GB_HASH_LEN],
-    uint64_t seq)
+static void apply(struct node *x, const struct group_blob *b, const uint8_t hash[GB_HASH_LEN],
+		  uint64_t seq)
 {
 	if (x->n_old == GB_MAX_ANCESTORS)
 		group_blob_free(&x->old[--x->n_old]);
@@ -149,9 +146,8 @@ apply(struct node *x, const struct group_blob *b, const uint8_t hash[GB_HASH_LEN
 
 /* A roster merged in is held too, right after ours: a later fork may have
  * gone apart from it (criss-cross merges). */
-static void
-hold_after_current(struct node *x, const struct group_blob *b,
-    const uint8_t hash[GB_HASH_LEN])
+static void hold_after_current(struct node *x, const struct group_blob *b,
+			       const uint8_t hash[GB_HASH_LEN])
 {
 	size_t at = x->n_old ? 1 : 0;
 
@@ -165,8 +161,7 @@ hold_after_current(struct node *x, const struct group_blob *b,
 }
 
 /* As publish: next version, ours as first ancestor, applied, sent. Takes b. */
-static void
-sign(struct sim *s, int i, struct group_blob *b)
+static void sign(struct sim *s, int i, struct group_blob *b)
 {
 	struct node *x = &s->n[i];
 	uint8_t hash[GB_HASH_LEN];
@@ -175,25 +170,23 @@ sign(struct sim *s, int i, struct group_blob *b)
 	group_blob_add_ancestor(b, x->hash);
 	assert_int_equal(group_blob_hash(b, hash), 0);
 	TRACE("t%ld node%d signs v%llu %02x (from %02x), %zu members\n", s->tick, i,
-	    (unsigned long long)b->version, hash[0], x->hash[0], b->n_members);
+	      (unsigned long long)b->version, hash[0], x->hash[0], b->n_members);
 	apply(x, b, hash, b->version);
 	group_blob_free(b);
 	broadcast(s, i);
 }
 
-static void
-state_of(const struct node *x, struct roster_state *st)
+static void state_of(const struct node *x, struct roster_state *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->seq = x->seq;
 	memcpy(st->hash, x->hash, GB_HASH_LEN);
-	st->held = (const uint8_t (*)[GB_HASH_LEN])x->old_hash;
+	st->held = (const uint8_t(*)[GB_HASH_LEN])x->old_hash;
 	st->n_held = x->n_old;
 	st->coordinator = x->coordinator;
 }
 
-static void
-take(struct sim *s, int i, const struct msg *m)
+static void take(struct sim *s, int i, const struct msg *m)
 {
 	struct node *x = &s->n[i];
 	struct group_blob merged, ours, base;
@@ -207,12 +200,11 @@ take(struct sim *s, int i, const struct msg *m)
 		send_to(s, m->from, i);
 	if (!roster_sync_wants(&st, m->seq, m->hash))
 		return;
-	enum roster_step step = roster_sync_step(&st, m->seq, m->hash, &m->blob, x->id,
-	    &bi);
+	enum roster_step step = roster_sync_step(&st, m->seq, m->hash, &m->blob, x->id, &bi);
 
-	TRACE("t%ld node%d <- node%d v%llu %02x (ours v%llu %02x): step %d base %zu\n",
-	    s->tick, i, m->from, (unsigned long long)m->seq, m->hash[0],
-	    (unsigned long long)x->seq, x->hash[0], step, bi);
+	TRACE("t%ld node%d <- node%d v%llu %02x (ours v%llu %02x): step %d base %zu\n", s->tick, i,
+	      m->from, (unsigned long long)m->seq, m->hash[0], (unsigned long long)x->seq,
+	      x->hash[0], step, bi);
 	switch (step) {
 	case ROSTER_KEEP:
 		break;
@@ -268,8 +260,7 @@ take(struct sim *s, int i, const struct msg *m)
 }
 
 /* One random change by coordinator c, signed and sent. */
-static void
-coordinator_change(struct sim *s, int c)
+static void coordinator_change(struct sim *s, int c)
 {
 	struct node *x = &s->n[c];
 	struct group_blob b;
@@ -302,8 +293,7 @@ coordinator_change(struct sim *s, int c)
 	} else if (b.n_keys && s->n_revoked < MAX_IDS) {
 		i = rnd(s, (unsigned)b.n_keys);
 		if (!b.keys[i].revoked && group_blob_revoke_key(&b, b.keys[i].id) == 0)
-			memcpy(s->revoked[s->n_revoked++], b.keys[i].secret_hash,
-			    GB_HASH_LEN);
+			memcpy(s->revoked[s->n_revoked++], b.keys[i].secret_hash, GB_HASH_LEN);
 	}
 	if (b.version == x->cur.version) {
 		group_blob_free(&b);
@@ -314,8 +304,7 @@ coordinator_change(struct sim *s, int c)
 
 /* Delivers one message (picked at random: the network reorders), unless
  * lost or across the cut. */
-static void
-deliver_one(struct sim *s)
+static void deliver_one(struct sim *s)
 {
 	size_t k = rnd(s, (unsigned)s->nq);
 	struct msg m = s->q[k];
@@ -330,8 +319,7 @@ deliver_one(struct sim *s)
 	group_blob_free(&m.blob);
 }
 
-static void
-sim_init(struct sim *s, unsigned seed)
+static void sim_init(struct sim *s, unsigned seed)
 {
 	struct group_blob genesis;
 	uint8_t hash[GB_HASH_LEN];
@@ -344,8 +332,7 @@ sim_init(struct sim *s, unsigned seed)
 
 		make_id((unsigned)i, s->n[i].id);
 		snprintf(host, sizeof(host), "node%d", i);
-		assert_int_equal(group_blob_admit(&genesis, s->n[i].id, host,
-		    i < COORDS), 0);
+		assert_int_equal(group_blob_admit(&genesis, s->n[i].id, host, i < COORDS), 0);
 	}
 	assert_int_equal(group_blob_hash(&genesis, hash), 0);
 	for (int i = 0; i < NODES; i++) {
@@ -360,8 +347,7 @@ sim_init(struct sim *s, unsigned seed)
 	group_blob_free(&genesis);
 }
 
-static void
-sim_free(struct sim *s)
+static void sim_free(struct sim *s)
 {
 	for (int i = 0; i < NODES; i++) {
 		group_blob_free(&s->n[i].cur);
@@ -372,8 +358,7 @@ sim_free(struct sim *s)
 		group_blob_free(&s->q[--s->nq].blob);
 }
 
-static void
-check_end(struct sim *s)
+static void check_end(struct sim *s)
 {
 	const struct group_blob *b = &s->n[0].cur;
 
@@ -401,8 +386,7 @@ check_end(struct sim *s)
 	}
 }
 
-static void
-sim_run(unsigned seed)
+static void sim_run(unsigned seed)
 {
 	static struct sim s;
 	long busy = 200 + (long)(seed % 400);
@@ -440,8 +424,7 @@ sim_run(unsigned seed)
 	sim_free(&s);
 }
 
-static void
-test_roster_sim(void **state)
+static void test_roster_sim(void **state)
 {
 	unsigned seeds = 1000;
 
@@ -452,16 +435,15 @@ test_roster_sim(void **state)
 	for (unsigned seed = 1; seed <= seeds; seed++)
 		sim_run(seed);
 	/* The runs must have met the cases they are for. */
-	fprintf(stderr, "roster sim: %u seeds, %u fork merges, %u tie merges, %u waits\n",
-	    seeds, total_forks, total_merges, total_waits);
+	fprintf(stderr, "roster sim: %u seeds, %u fork merges, %u tie merges, %u waits\n", seeds,
+		total_forks, total_merges, total_waits);
 	if (seeds) {
 		assert_true(total_forks > 0);
 		assert_true(total_merges > 0);
 	}
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roster_sim),

@@ -45,14 +45,14 @@
 #include "util/blake3.h"
 #include "util/log.h"
 
-#define SIM_MEMBERS 1000	/* members besides the coordinator */
+#define SIM_MEMBERS 1000 /* members besides the coordinator */
 #define SIM_STRANGERS 1000
-#define MEMBER_SOURCES 4	/* the members sit behind 4 NATs */
-#define STRANGER_SOURCES 50	/* 0..3 shared with the members */
-#define STRANGER_BURST 100	/* the first strangers all from source 0 */
-#define BLOB_CONNS 1000		/* blobs-ALPN connections asking at once */
+#define MEMBER_SOURCES 4    /* the members sit behind 4 NATs */
+#define STRANGER_SOURCES 50 /* 0..3 shared with the members */
+#define STRANGER_BURST 100  /* the first strangers all from source 0 */
+#define BLOB_CONNS 1000     /* blobs-ALPN connections asking at once */
 #define BLOB_SOURCES 100
-#define BLOB_BURST 100		/* the first of them all from source 0 */
+#define BLOB_BURST 100 /* the first of them all from source 0 */
 
 /* ---- the simulated endpoint ---- */
 
@@ -66,7 +66,7 @@ struct sim_conn {
 	size_t txq_cap;
 	void *data;
 	size_t sent[CTL_TYPE_MAX];
-	size_t blob_len;	/* data of the last CTL_BLOB sent on it */
+	size_t blob_len; /* data of the last CTL_BLOB sent on it */
 };
 
 static struct {
@@ -74,7 +74,7 @@ static struct {
 	struct sim_conn *conns;
 	uint64_t now;
 	uint32_t max_conns;
-	size_t connects;	/* quic_connect calls: connections we opened */
+	size_t connects; /* quic_connect calls: connections we opened */
 	size_t sent[CTL_TYPE_MAX];
 	int in_event;
 	size_t n_due;
@@ -263,14 +263,12 @@ int __wrap_quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n)
 	return 0;
 }
 
-void __wrap_quic_endpoint_get_stats(const struct quic_endpoint *ep,
-				    struct quic_endpoint_stats *st)
+void __wrap_quic_endpoint_get_stats(const struct quic_endpoint *ep, struct quic_endpoint_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 }
 
-void __wrap_quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn,
-				       void *ud)
+void __wrap_quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn, void *ud)
 {
 }
 
@@ -384,8 +382,8 @@ static int sim_setup(void **state)
 	F->d.quic = (struct quic_endpoint *)&sim;
 	NET = fixture_network(F, "scale");
 	build_roster();
-	print_message("roster of %zu members built and published in %.2f s\n",
-		      NET->blob.n_members, secs_since(&t0));
+	print_message("roster of %zu members built and published in %.2f s\n", NET->blob.n_members,
+		      secs_since(&t0));
 	*state = F;
 	return 0;
 }
@@ -534,8 +532,8 @@ static void test_members_and_strangers(void **state)
 	gate_counts(&F->d, g);
 	print_message("pool %u connections (accepted share %u) for %zu members; "
 		      "%zu members and %zu of %d strangers in (%zu from the members' "
-		      "first NAT), %llu strangers refused, %.2f s\n", sim.max_conns,
-		      quic_accept_cap(sim.max_conns), NET->blob.n_members,
+		      "first NAT), %llu strangers refused, %.2f s\n",
+		      sim.max_conns, quic_accept_cap(sim.max_conns), NET->blob.n_members,
 		      (size_t)SIM_MEMBERS, open, SIM_STRANGERS, per_source[0],
 		      (unsigned long long)g[1], secs_since(&t0));
 	assert_members_in();
@@ -551,9 +549,9 @@ static void test_members_and_strangers(void **state)
 /* ---- 2. one roster change ---- */
 
 /* Timing model of a fetch (not the daemon's: there is no network here). */
-#define MODEL_FETCH_MS 250	/* asked to held: an RTT and ~100 KB */
+#define MODEL_FETCH_MS 250       /* asked to held: an RTT and ~100 KB */
 #define MODEL_SLOW_FETCH_MS 1000 /* the same on a slow or lossy path */
-#define MODEL_MISS_MS 100	/* an empty answer, a blobs connection, its DENIED */
+#define MODEL_MISS_MS 100        /* an empty answer, a blobs connection, its DENIED */
 #define MODEL_WINDOW_MS 100
 #define MODEL_WINDOWS 64
 #define MODEL_RUNS 20
@@ -578,8 +576,8 @@ struct model {
 	unsigned misses[SIM_MEMBERS + 1];
 	unsigned waited[SIM_MEMBERS + 1];
 	unsigned window[SIM_MEMBERS + 1][MODEL_WINDOWS];
-	uint32_t started[SIM_MEMBERS + 1];	/* its own fetch */
-	uint32_t ready[SIM_MEMBERS + 1];	/* holds the roster */
+	uint32_t started[SIM_MEMBERS + 1]; /* its own fetch */
+	uint32_t ready[SIM_MEMBERS + 1];   /* holds the roster */
 	uint32_t last_ms;
 };
 
@@ -641,8 +639,7 @@ static void model_run(struct model *m, const struct network_payload *p, size_t m
 		uint32_t at = f[i].at, s = f[i].src;
 
 		m->started[f[i].who] = at;
-		if (m->ready[s] > at && m->started[s] <= at &&
-		    m->ready[s] - at <= BLOBS_WAIT_MS) {
+		if (m->ready[s] > at && m->started[s] <= at && m->ready[s] - at <= BLOBS_WAIT_MS) {
 			m->waited[s]++;
 			at = m->ready[s];
 		} else if (m->ready[s] > at) {
@@ -668,8 +665,8 @@ static void model_fold(const struct model *m, struct model_worst *w)
 		w->max_misses = m->misses[n] > w->max_misses ? m->misses[n] : w->max_misses;
 		w->max_waited = m->waited[n] > w->max_waited ? m->waited[n] : w->max_waited;
 		for (unsigned k = 0; k < MODEL_WINDOWS; k++)
-			w->peak_window = m->window[n][k] > w->peak_window ? m->window[n][k] :
-					 w->peak_window;
+			w->peak_window =
+				m->window[n][k] > w->peak_window ? m->window[n][k] : w->peak_window;
 	}
 	w->coord_served = m->served[0] > w->coord_served ? m->served[0] : w->coord_served;
 	w->last_ms = m->last_ms > w->last_ms ? m->last_ms : w->last_ms;
@@ -691,9 +688,9 @@ static void model_worst(const struct network_payload *p, size_t members, uint32_
 		      "runs: a node serves at most %u fetches (the coordinator %u), at most "
 		      "%u in %d ms; a seed holds at most %u requests until it has the "
 		      "roster, answers \"not here\" at most %u times; all hold it after "
-		      "%u ms\n", members, fetch_ms, MODEL_RUNS, w->max_served,
-		      w->coord_served, w->peak_window, MODEL_WINDOW_MS, w->max_waited,
-		      w->max_misses, w->last_ms);
+		      "%u ms\n",
+		      members, fetch_ms, MODEL_RUNS, w->max_served, w->coord_served, w->peak_window,
+		      MODEL_WINDOW_MS, w->max_waited, w->max_misses, w->last_ms);
 }
 
 /* The seeds and blob hash of the record the coordinator signed. */
@@ -701,8 +698,9 @@ static void record_payload(struct network_payload *p)
 {
 	struct record r;
 
-	assert_int_equal(record_decode(NET->saved.record, NET->saved.record_len,
-				       RECORD_NETWORK, NET->pk, daemon_unix_now(), &r), 0);
+	assert_int_equal(record_decode(NET->saved.record, NET->saved.record_len, RECORD_NETWORK,
+				       NET->pk, daemon_unix_now(), &r),
+			 0);
 	assert_int_equal(network_payload_decode(r.payload, r.payload_len, p), 0);
 }
 
@@ -776,8 +774,9 @@ static void test_blobs_over_mesh(void **state)
 	}
 	print_message("roster blob %zu bytes (mesh message cap %u, stranger send queue "
 		      "%u): %zu fetches answered over mesh in %.2f s, %zu connections "
-		      "opened\n", len, QUIC_MSG_CAP, GATE_STRANGER_TXQ,
-		      sim.sent[CTL_BLOB] - blobs, secs_since(&t0), sim.connects);
+		      "opened\n",
+		      len, QUIC_MSG_CAP, GATE_STRANGER_TXQ, sim.sent[CTL_BLOB] - blobs,
+		      secs_since(&t0), sim.connects);
 	assert_true(len + 128 <= QUIC_MSG_CAP);
 	assert_int_equal(sim.sent[CTL_BLOB] - blobs, SIM_MEMBERS);
 	assert_int_equal(sim.connects, 0);
@@ -803,8 +802,7 @@ static void start_fetch(const uint8_t hash[32], size_t *got)
 /* Member 0 answers our fetch with blob. */
 static void answer_fetch(const uint8_t *blob, size_t len, const uint8_t hash[32])
 {
-	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true, .data = blob,
-			     .data_len = len };
+	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true, .data = blob, .data_len = len };
 
 	memcpy(m.hash, hash, 32);
 	sim_message(member_conn[0], &m);
@@ -902,7 +900,8 @@ static void test_blobs_alpn_caps(void **state)
 		max = per_source[s] > max ? per_source[s] : max;
 	print_message("blobs ALPN: %zu connections at once from %d sources: %zu served, "
 		      "at most %zu from one source, %zu refused in the handshake, %llu "
-		      "after it\n", (size_t)BLOB_CONNS, BLOB_SOURCES, open, max, refused_hs,
+		      "after it\n",
+		      (size_t)BLOB_CONNS, BLOB_SOURCES, open, max, refused_hs,
 		      (unsigned long long)F->d.blobs_refused);
 	assert_int_equal(open, BLOBS_SERVE_MAX);
 	assert_int_equal(blobs_serving(&F->d), BLOBS_SERVE_MAX);
@@ -936,8 +935,9 @@ static void test_status(void **state)
 	dump = json_dumps(st, JSON_COMPACT);
 	text = strlen(dump);
 	print_message("status with %zu peers (%zu online): %zu bytes as an IPC frame, "
-		      "%zu as JSON, in %.2f s; IPC reply cap %u\n", json_array_size(peers),
-		      online, sb.size, text, secs_since(&t0), IPC_MAX_REPLY);
+		      "%zu as JSON, in %.2f s; IPC reply cap %u\n",
+		      json_array_size(peers), online, sb.size, text, secs_since(&t0),
+		      IPC_MAX_REPLY);
 	/* Room for ten times the peers. */
 	assert_true(sb.size * 10 < IPC_MAX_REPLY);
 	assert_int_equal(json_array_size(peers), NET->blob.n_members - 1);

@@ -16,19 +16,19 @@
 
 static void test_plain(void **state)
 {
-	const char *want =
-	    "[Unit]\nDescription=Rayfish mesh VPN daemon\n"
-	    "After=network-online.target\nWants=network-online.target\n\n"
-	    "[Service]\nExecStart=\"/usr/local/bin/ray\" daemon\n"
-	    "Restart=on-failure\n"
-	    "Environment=\"RAYFISH_HOME=/var/lib/rayfish\"\n"
-	    "Environment=\"RAYFISH_SOCKET=/run/rayfish/rayfish.sock\"\n\n"
-	    "[Install]\nWantedBy=multi-user.target\n";
+	const char *want = "[Unit]\nDescription=Rayfish mesh VPN daemon\n"
+			   "After=network-online.target\nWants=network-online.target\n\n"
+			   "[Service]\nExecStart=\"/usr/local/bin/ray\" daemon\n"
+			   "Restart=on-failure\n"
+			   "Environment=\"RAYFISH_HOME=/var/lib/rayfish\"\n"
+			   "Environment=\"RAYFISH_SOCKET=/run/rayfish/rayfish.sock\"\n\n"
+			   "[Install]\nWantedBy=multi-user.target\n";
 	char out[4096];
 
 	(void)state;
-	assert_int_equal(service_unit(out, sizeof(out), "/usr/local/bin/ray",
-	    "/var/lib/rayfish", "/run/rayfish/rayfish.sock"), (int)strlen(want));
+	assert_int_equal(service_unit(out, sizeof(out), "/usr/local/bin/ray", "/var/lib/rayfish",
+				      "/run/rayfish/rayfish.sock"),
+			 (int)strlen(want));
 	assert_string_equal(out, want);
 }
 
@@ -40,15 +40,12 @@ static void test_quoting(void **state)
 	char out[4096];
 
 	(void)state;
-	assert_true(service_unit(out, sizeof(out),
-	    "/opt/my tools/100%/$HOME/ray", "/srv/ray \"home\"\\$x%",
-	    "/run/ray sock") > 0);
-	assert_non_null(strstr(out,
-	    "\nExecStart=\"/opt/my tools/100%%/$HOME/ray\" daemon\n"));
-	assert_non_null(strstr(out,
-	    "\nEnvironment=\"RAYFISH_HOME=/srv/ray \\\"home\\\"\\\\$x%%\"\n"));
-	assert_non_null(strstr(out,
-	    "\nEnvironment=\"RAYFISH_SOCKET=/run/ray sock\"\n"));
+	assert_true(service_unit(out, sizeof(out), "/opt/my tools/100%/$HOME/ray",
+				 "/srv/ray \"home\"\\$x%", "/run/ray sock") > 0);
+	assert_non_null(strstr(out, "\nExecStart=\"/opt/my tools/100%%/$HOME/ray\" daemon\n"));
+	assert_non_null(
+		strstr(out, "\nEnvironment=\"RAYFISH_HOME=/srv/ray \\\"home\\\"\\\\$x%%\"\n"));
+	assert_non_null(strstr(out, "\nEnvironment=\"RAYFISH_SOCKET=/run/ray sock\"\n"));
 }
 
 static void test_deleted_binary(void **state)
@@ -56,12 +53,12 @@ static void test_deleted_binary(void **state)
 	char out[4096];
 
 	(void)state;
-	assert_int_equal(service_unit(out, sizeof(out),
-	    "/usr/local/bin/ray (deleted)", "/var/lib/rayfish", "/run/r.sock"),
-	    -ENOENT);
+	assert_int_equal(service_unit(out, sizeof(out), "/usr/local/bin/ray (deleted)",
+				      "/var/lib/rayfish", "/run/r.sock"),
+			 -ENOENT);
 	/* Only as the ending, as the kernel writes it. */
-	assert_true(service_unit(out, sizeof(out),
-	    "/opt/ray (deleted)/ray", "/var/lib/rayfish", "/run/r.sock") > 0);
+	assert_true(service_unit(out, sizeof(out), "/opt/ray (deleted)/ray", "/var/lib/rayfish",
+				 "/run/r.sock") > 0);
 }
 
 static void test_refused_paths(void **state)
@@ -69,23 +66,17 @@ static void test_refused_paths(void **state)
 	char out[4096];
 
 	(void)state;
-	assert_int_equal(service_unit(out, sizeof(out), "ray", "/h", "/s"),
-	    -EINVAL);
-	assert_int_equal(service_unit(out, sizeof(out), "/bin/ray", "home", "/s"),
-	    -EINVAL);
+	assert_int_equal(service_unit(out, sizeof(out), "ray", "/h", "/s"), -EINVAL);
+	assert_int_equal(service_unit(out, sizeof(out), "/bin/ray", "home", "/s"), -EINVAL);
 	assert_int_equal(service_unit(out, sizeof(out), "/bin/ray", "/h",
-	    "/s\nExecStartPre=/bin/evil"), -EINVAL);
-	assert_int_equal(service_unit(out, sizeof(out), "/bin/r\tay", "/h", "/s"),
-	    -EINVAL);
-	assert_int_equal(service_unit(out, sizeof(out), "/bin/ray", "/h\x7f", "/s"),
-	    -EINVAL);
+				      "/s\nExecStartPre=/bin/evil"),
+			 -EINVAL);
+	assert_int_equal(service_unit(out, sizeof(out), "/bin/r\tay", "/h", "/s"), -EINVAL);
+	assert_int_equal(service_unit(out, sizeof(out), "/bin/ray", "/h\x7f", "/s"), -EINVAL);
 	/* systemd takes no quote or backslash in the program path. */
-	assert_int_equal(service_unit(out, sizeof(out), "/opt/\"ray\"", "/h", "/s"),
-	    -EINVAL);
-	assert_int_equal(service_unit(out, sizeof(out), "/opt/it's/ray", "/h", "/s"),
-	    -EINVAL);
-	assert_int_equal(service_unit(out, sizeof(out), "/opt\\ray", "/h", "/s"),
-	    -EINVAL);
+	assert_int_equal(service_unit(out, sizeof(out), "/opt/\"ray\"", "/h", "/s"), -EINVAL);
+	assert_int_equal(service_unit(out, sizeof(out), "/opt/it's/ray", "/h", "/s"), -EINVAL);
+	assert_int_equal(service_unit(out, sizeof(out), "/opt\\ray", "/h", "/s"), -EINVAL);
 }
 
 static void test_too_small(void **state)
@@ -96,21 +87,16 @@ static void test_too_small(void **state)
 	(void)state;
 	n = service_unit(out, sizeof(out), "/bin/ray", "/h", "/s");
 	assert_true(n > 0);
-	assert_int_equal(service_unit(out, (size_t)n, "/bin/ray", "/h", "/s"),
-	    -ENAMETOOLONG);
-	assert_int_equal(service_unit(out, (size_t)n + 1, "/bin/ray", "/h", "/s"),
-	    n);
-	assert_int_equal(service_unit(out, 0, "/bin/ray", "/h", "/s"),
-	    -ENAMETOOLONG);
+	assert_int_equal(service_unit(out, (size_t)n, "/bin/ray", "/h", "/s"), -ENAMETOOLONG);
+	assert_int_equal(service_unit(out, (size_t)n + 1, "/bin/ray", "/h", "/s"), n);
+	assert_int_equal(service_unit(out, 0, "/bin/ray", "/h", "/s"), -ENAMETOOLONG);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),
-		cmocka_unit_test(test_quoting),
-		cmocka_unit_test(test_deleted_binary),
-		cmocka_unit_test(test_refused_paths),
+		cmocka_unit_test(test_plain),          cmocka_unit_test(test_quoting),
+		cmocka_unit_test(test_deleted_binary), cmocka_unit_test(test_refused_paths),
 		cmocka_unit_test(test_too_small),
 	};
 

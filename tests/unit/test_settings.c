@@ -85,11 +85,13 @@ static void test_validate(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		assert_int_equal(settings_validate(settings_key(good[i][0]), good[i][1],
-						   err, sizeof(err)), 0);
+		assert_int_equal(settings_validate(settings_key(good[i][0]), good[i][1], err,
+						   sizeof(err)),
+				 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(settings_validate(settings_key(bad[i][0]), bad[i][1],
-						   err, sizeof(err)), -EINVAL);
+		assert_int_equal(settings_validate(settings_key(bad[i][0]), bad[i][1], err,
+						   sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, bad[i][0]));
 	}
 	assert_int_equal(settings_key("nope"), -1);
@@ -145,8 +147,12 @@ static void test_env_override(void **state)
 static void test_bad_files(void **state)
 {
 	static const char *bad[] = {
-		"{", "[]", "{\"tun-name\": 5}", "{\"nope\": \"x\"}",
-		"{\"listen-port\": \"0\"}", "{\"mdns\": \"on\", \"mdns\": \"off\"}",
+		"{",
+		"[]",
+		"{\"tun-name\": 5}",
+		"{\"nope\": \"x\"}",
+		"{\"listen-port\": \"0\"}",
+		"{\"mdns\": \"on\", \"mdns\": \"off\"}",
 		"\x01\x02garbage",
 	};
 	struct settings s;

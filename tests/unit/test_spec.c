@@ -35,8 +35,11 @@ static void test_yaml_basic(void **state)
 
 	(void)state;
 	assert_int_equal(yaml_parse(t, strlen(t), &doc, err, sizeof(err)), 0);
-	assert_string_equal(json_string_value(json_array_get(
-		json_object_get(json_object_get(doc.root, "a"), "b"), 1)), "y");
+	assert_string_equal(json_string_value(
+				    json_array_get(json_object_get(json_object_get(doc.root, "a"),
+								   "b"),
+						   1)),
+			    "y");
 	assert_int_equal(yaml_line(&doc, ".a.c[0]"), 4);
 	assert_int_equal(yaml_line(&doc, ".a.b"), 2);
 	yaml_doc_free(&doc);
@@ -45,7 +48,7 @@ static void test_yaml_basic(void **state)
 static void test_yaml_rejects(void **state)
 {
 	static const char *bad[] = {
-		"a: [unclosed\n", "a: 1\na: 2\n", "a: &x 1\nb: *x\n", "a: !!str 1\n",
+		"a: [unclosed\n", "a: 1\na: 2\n",       "a: &x 1\nb: *x\n", "a: !!str 1\n",
 		"--- 1\n--- 2\n", "? [complex]\n: 1\n", "a:\n\tb: 1\n",
 	};
 	struct yaml_doc doc;
@@ -53,7 +56,8 @@ static void test_yaml_rejects(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(yaml_parse(bad[i], strlen(bad[i]), &doc, err, sizeof(err)), -EINVAL);
+		assert_int_equal(yaml_parse(bad[i], strlen(bad[i]), &doc, err, sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, "line "));
 		assert_null(doc.root);
 	}
@@ -73,22 +77,21 @@ static void test_yaml_depth(void **state)
 
 static void test_spec_expand(void **state)
 {
-	const char *t =
-		"aliases:\n"
-		"  alice: " ID_A "\n"
-		"  bob: [" ID_A ", " ID_B "]\n"
-		"groups:\n"
-		"  admins: [alice, ops]\n"
-		"  web: [web-1, web-2]\n"
-		"networks:\n"
-		"  prod:\n"
-		"    web:\n"
-		"      allow: [\"*:tcp:443\", \"admins:tcp:22\"]\n"
-		"    db:\n"
-		"      allow: [\"web:tcp:5432\"]\n"
-		"      deny: [udp]\n"
-		"    \"*\":\n"
-		"      allow: [icmp]\n";
+	const char *t = "aliases:\n"
+			"  alice: " ID_A "\n"
+			"  bob: [" ID_A ", " ID_B "]\n"
+			"groups:\n"
+			"  admins: [alice, ops]\n"
+			"  web: [web-1, web-2]\n"
+			"networks:\n"
+			"  prod:\n"
+			"    web:\n"
+			"      allow: [\"*:tcp:443\", \"admins:tcp:22\"]\n"
+			"    db:\n"
+			"      allow: [\"web:tcp:5432\"]\n"
+			"      deny: [udp]\n"
+			"    \"*\":\n"
+			"      allow: [icmp]\n";
 	json_t *spec = NULL, *prod, *w1;
 	char err[256];
 
@@ -102,8 +105,13 @@ static void test_spec_expand(void **state)
 	assert_int_equal(json_array_size(json_object_get(w1, "allow")), 3);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(w1, "allow"), 1)),
 			    ID_A ":tcp:22");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(
-		json_object_get(json_object_get(prod, "subjects"), "db"), "deny"), 0)), "*:udp:*");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_object_get(json_object_get(prod,
+										    "subjects"),
+								    "db"),
+						    "deny"),
+				    0)),
+			    "*:udp:*");
 	/* expected hosts: web-1, web-2, ops, db (not aliases, not *) */
 	assert_int_equal(json_array_size(json_object_get(prod, "hosts")), 4);
 	json_decref(spec);
@@ -111,7 +119,10 @@ static void test_spec_expand(void **state)
 
 static void test_spec_errors_name_lines(void **state)
 {
-	static const struct { const char *text; const char *want; } cases[] = {
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
 		{ "networks:\n  prod:\n    web:\n      allow: [\"tcp:99999\"]\n", "line 4" },
 		{ "networks:\n  prod:\n    web:\n      allow: [\"smtp:25\"]\n", "line 4" },
 		{ "networks:\n  Bad_Net:\n    web: {allow: [tcp]}\n", "line 2" },

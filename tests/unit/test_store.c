@@ -92,8 +92,13 @@ static void test_networks_roundtrip(void **state)
 static void test_networks_corrupt(void **state)
 {
 	static const char *bad[] = {
-		"{", "[]", "{\"networks\": 5}", "{\"networks\": [5]}", "\x01\xff\xfe garbage",
-		"{\"networks\": []} trailing", "{\"networks\": [], \"networks\": []}",
+		"{",
+		"[]",
+		"{\"networks\": 5}",
+		"{\"networks\": [5]}",
+		"\x01\xff\xfe garbage",
+		"{\"networks\": []} trailing",
+		"{\"networks\": [], \"networks\": []}",
 		"{\"networks\": [{\"name\": \"x\"}]}",
 		"{\"networks\": [{\"name\": \"x\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"zz\", \"record\": \"\"}]}",
 		"{\"networks\": [{\"name\": \"x\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"00\", \"record\": \"abc\"}]}",
@@ -129,7 +134,8 @@ static void test_networks_corrupt(void **state)
 	}
 }
 
-#define GOOD_ENTRY(name) "{\"name\": \"" name "\", \"room_id\": \"r\", \"hostname\": \"h\", " \
+#define GOOD_ENTRY(name)                                                     \
+	"{\"name\": \"" name "\", \"room_id\": \"r\", \"hostname\": \"h\", " \
 	"\"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"abcd\"}"
 
 /* One bad entry costs that entry only, whatever is wrong with it. */
@@ -143,12 +149,14 @@ static void test_networks_skip_bad_entries(void **state)
 	(void)state;
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
-	snprintf(text, sizeof(text), "{\"networks\": [" GOOD_ENTRY("first") ", 7, null, [], "
-		 "{\"name\": \"%s\"}, "
-		 "{\"name\": \"neg\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\", \"ephemeral_s\": -1}, "
-		 "{\"name\": \"base\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\", \"base_hash\": 3}, "
-		 "{\"name\": 5, \"room_id\": \"r\"}, "
-		 GOOD_ENTRY("last") "]}", big);
+	snprintf(text, sizeof(text),
+		 "{\"networks\": [" GOOD_ENTRY(
+			 "first") ", 7, null, [], "
+				  "{\"name\": \"%s\"}, "
+				  "{\"name\": \"neg\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\", \"ephemeral_s\": -1}, "
+				  "{\"name\": \"base\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\", \"base_hash\": 3}, "
+				  "{\"name\": 5, \"room_id\": \"r\"}, " GOOD_ENTRY("last") "]}",
+		 big);
 	write_file("networks.json", text);
 	assert_int_equal(store_load_networks(home, &out, &n, err, sizeof(err)), 7);
 	assert_int_equal(n, 2);
@@ -350,7 +358,7 @@ static void test_blob_gc_fixes_modes(void **state)
 	assert_int_equal(chmod(path, 0755), 0);
 	blob_path(h, path, sizeof(path));
 	assert_int_equal(chmod(path, 0644), 0);
-	assert_int_equal(store_gc_blobs(home, (const uint8_t (*)[32])h, 1), 0);
+	assert_int_equal(store_gc_blobs(home, (const uint8_t(*)[32])h, 1), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	snprintf(path, sizeof(path), "%s/blobs", home);
@@ -372,14 +380,16 @@ static void test_blob_release(void **state)
 	memcpy(drop[1], b, 32);
 	memcpy(keep[0], b, 32); /* shared with another network */
 	memcpy(keep[1], c, 32);
-	assert_int_equal(store_release_blobs(home, (const uint8_t (*)[32])drop, 2,
-					     (const uint8_t (*)[32])keep, 2), 1);
+	assert_int_equal(store_release_blobs(home, (const uint8_t(*)[32])drop, 2,
+					     (const uint8_t(*)[32])keep, 2),
+			 1);
 	assert_false(blob_exists(a));
 	assert_true(blob_exists(b));
 	assert_true(blob_exists(c));
 	/* releasing what is already gone is not an error */
-	assert_int_equal(store_release_blobs(home, (const uint8_t (*)[32])drop, 1,
-					     (const uint8_t (*)[32])keep, 0), 0);
+	assert_int_equal(store_release_blobs(home, (const uint8_t(*)[32])drop, 1,
+					     (const uint8_t(*)[32])keep, 0),
+			 0);
 }
 
 /* At start: keep current and base of every saved network (shared ones
@@ -415,7 +425,7 @@ static void test_blob_gc_saved(void **state)
 	fclose(f);
 	n = store_saved_blob_refs(s, 2, refs, 8);
 	assert_int_equal(n, 3);
-	assert_int_equal(store_gc_blobs(home, (const uint8_t (*)[32])refs, n), 3);
+	assert_int_equal(store_gc_blobs(home, (const uint8_t(*)[32])refs, n), 3);
 	assert_true(blob_exists(cur1));
 	assert_true(blob_exists(base1));
 	assert_true(blob_exists(cur2));
@@ -452,7 +462,8 @@ static void test_networks_base_roundtrip(void **state)
 	assert_memory_equal(out[0].base_hash, a.base_hash, 32);
 	free(out);
 	/* an older file without a base still loads */
-	write_file("networks.json", "{\"networks\": [{\"name\": \"x\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\"}]}");
+	write_file("networks.json",
+		   "{\"networks\": [{\"name\": \"x\", \"room_id\": \"r\", \"hostname\": \"h\", \"blob_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", \"record\": \"\"}]}");
 	assert_int_equal(store_load_networks(home, &out, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 	assert_false(out[0].has_base);
@@ -464,7 +475,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_networks_roundtrip),
 		cmocka_unit_test_setup_teardown(test_networks_corrupt, setup_one, teardown_one),
-		cmocka_unit_test_setup_teardown(test_networks_skip_bad_entries, setup_one, teardown_one),
+		cmocka_unit_test_setup_teardown(test_networks_skip_bad_entries, setup_one,
+						teardown_one),
 		cmocka_unit_test_setup_teardown(test_networks_backup, setup_one, teardown_one),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_blobs),
@@ -472,7 +484,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blob_gc_fixes_modes, setup_one, teardown_one),
 		cmocka_unit_test_setup_teardown(test_blob_release, setup_one, teardown_one),
 		cmocka_unit_test_setup_teardown(test_blob_gc_saved, setup_one, teardown_one),
-		cmocka_unit_test_setup_teardown(test_networks_base_roundtrip, setup_one, teardown_one),
+		cmocka_unit_test_setup_teardown(test_networks_base_roundtrip, setup_one,
+						teardown_one),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -23,39 +23,33 @@
 static uv_loop_t loop;
 
 /* RFC 5769 section 2.2 and 2.3 (short-term password below). */
-static const uint8_t respv4[] =
-    "\x01\x01\x00\x3c\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86"
-    "\xfa\x87\xdf\xae\x80\x22\x00\x0b\x74\x65\x73\x74\x20\x76\x65\x63"
-    "\x74\x6f\x72\x20\x00\x20\x00\x08\x00\x01\xa1\x47\xe1\x12\xa6\x43"
-    "\x00\x08\x00\x14\x2b\x91\xf5\x99\xfd\x9e\x90\xc3\x8c\x74\x89\xf9"
-    "\x2a\xf9\xba\x53\xf0\x6b\xe7\xd7\x80\x28\x00\x04\xc0\x7d\x4c\x96";
-static const uint8_t respv6[] =
-    "\x01\x01\x00\x48\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86"
-    "\xfa\x87\xdf\xae\x80\x22\x00\x0b\x74\x65\x73\x74\x20\x76\x65\x63"
-    "\x74\x6f\x72\x20\x00\x20\x00\x14\x00\x02\xa1\x47\x01\x13\xa9\xfa"
-    "\xa5\xd3\xf1\x79\xbc\x25\xf4\xb5\xbe\xd2\xb9\xd9\x00\x08\x00\x14"
-    "\xa3\x82\x95\x4e\x4b\xe6\x7b\xf1\x17\x84\xc9\x7c\x82\x92\xc2\x75"
-    "\xbf\xe3\xed\x41\x80\x28\x00\x04\xc8\xfb\x0b\x4c";
+static const uint8_t respv4[] = "\x01\x01\x00\x3c\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86"
+				"\xfa\x87\xdf\xae\x80\x22\x00\x0b\x74\x65\x73\x74\x20\x76\x65\x63"
+				"\x74\x6f\x72\x20\x00\x20\x00\x08\x00\x01\xa1\x47\xe1\x12\xa6\x43"
+				"\x00\x08\x00\x14\x2b\x91\xf5\x99\xfd\x9e\x90\xc3\x8c\x74\x89\xf9"
+				"\x2a\xf9\xba\x53\xf0\x6b\xe7\xd7\x80\x28\x00\x04\xc0\x7d\x4c\x96";
+static const uint8_t respv6[] = "\x01\x01\x00\x48\x21\x12\xa4\x42\xb7\xe7\xa7\x01\xbc\x34\xd6\x86"
+				"\xfa\x87\xdf\xae\x80\x22\x00\x0b\x74\x65\x73\x74\x20\x76\x65\x63"
+				"\x74\x6f\x72\x20\x00\x20\x00\x14\x00\x02\xa1\x47\x01\x13\xa9\xfa"
+				"\xa5\xd3\xf1\x79\xbc\x25\xf4\xb5\xbe\xd2\xb9\xd9\x00\x08\x00\x14"
+				"\xa3\x82\x95\x4e\x4b\xe6\x7b\xf1\x17\x84\xc9\x7c\x82\x92\xc2\x75"
+				"\xbf\xe3\xed\x41\x80\x28\x00\x04\xc8\xfb\x0b\x4c";
 static const char vec_pwd[] = "VOkJxbRl1RmTxUk/WvJxBt";
-static const uint8_t vec_tid[STUN_TID_LEN] =
-    "\xb7\xe7\xa7\x01\xbc\x34\xd6\x86\xfa\x87\xdf\xae";
+static const uint8_t vec_tid[STUN_TID_LEN] = "\xb7\xe7\xa7\x01\xbc\x34\xd6\x86\xfa\x87\xdf\xae";
 
-static void
-addr(union ms_addr *a, const char *s)
+static void addr(union ms_addr *a, const char *s)
 {
 	assert_int_equal(ms_addr_parse(a, s), 0);
 }
 
-static void
-assert_addr(const union ms_addr *a, const char *want)
+static void assert_addr(const union ms_addr *a, const char *want)
 {
 	char s[MS_ADDR_STRLEN];
 
 	assert_string_equal(ms_addr_fmt(a, s, sizeof(s)), want);
 }
 
-static void
-test_rfc5769(void **state)
+static void test_rfc5769(void **state)
 {
 	struct stun_msg m;
 	uint8_t buf[sizeof(respv6)];
@@ -69,15 +63,16 @@ test_rfc5769(void **state)
 	assert_addr(&m.xor_mapped, "192.0.2.1:32853");
 	assert_int_equal(m.software_len, 11);
 	assert_memory_equal(m.software, "test vector", 11);
-	assert_true(stun_check_integrity(respv4, sizeof(respv4) - 1, &m,
-	    (const uint8_t *)vec_pwd, strlen(vec_pwd)));
+	assert_true(stun_check_integrity(respv4, sizeof(respv4) - 1, &m, (const uint8_t *)vec_pwd,
+					 strlen(vec_pwd)));
 	assert_false(stun_check_integrity(respv4, sizeof(respv4) - 1, &m,
-	    (const uint8_t *)"VOkJxbRl1RmTxUk/WvJxBu", strlen(vec_pwd)));
+					  (const uint8_t *)"VOkJxbRl1RmTxUk/WvJxBu",
+					  strlen(vec_pwd)));
 
 	assert_int_equal(stun_decode(&m, respv6, sizeof(respv6) - 1), 0);
 	assert_addr(&m.xor_mapped, "[2001:db8:1234:5678:11:2233:4455:6677]:32853");
-	assert_true(stun_check_integrity(respv6, sizeof(respv6) - 1, &m,
-	    (const uint8_t *)vec_pwd, strlen(vec_pwd)));
+	assert_true(stun_check_integrity(respv6, sizeof(respv6) - 1, &m, (const uint8_t *)vec_pwd,
+					 strlen(vec_pwd)));
 
 	/* One flipped bit anywhere: the fingerprint catches it. */
 	memcpy(buf, respv6, sizeof(respv6));
@@ -85,8 +80,7 @@ test_rfc5769(void **state)
 	assert_int_equal(stun_decode(&m, buf, sizeof(respv6) - 1), -EBADMSG);
 }
 
-static void
-test_type_bits(void **state)
+static void test_type_bits(void **state)
 {
 	static const struct {
 		uint16_t method;
@@ -126,9 +120,7 @@ test_type_bits(void **state)
 }
 
 /* A response carrying every attribute the clients read. */
-static int
-build_full(uint8_t *buf, size_t cap, const uint8_t *key, size_t keylen,
-    int sha256_only)
+static int build_full(uint8_t *buf, size_t cap, const uint8_t *key, size_t keylen, int sha256_only)
 {
 	struct stun_builder b;
 	union ms_addr a4, a6, peer;
@@ -149,7 +141,7 @@ build_full(uint8_t *buf, size_t cap, const uint8_t *key, size_t keylen,
 	stun_build_attr(&b, STUN_A_REALM, "realm", 5);
 	stun_build_attr(&b, STUN_A_SOFTWARE, "rayfish", 7);
 	stun_build_attr(&b, STUN_A_DATA, "\x01\x02\x03", 3);
-	stun_build_attr(&b, 0xc001, "opt", 3);	/* unknown, optional */
+	stun_build_attr(&b, 0xc001, "opt", 3); /* unknown, optional */
 	if (sha256_only)
 		stun_build_integrity_sha256(&b, key, keylen);
 	else
@@ -158,8 +150,7 @@ build_full(uint8_t *buf, size_t cap, const uint8_t *key, size_t keylen,
 	return stun_build_finish(&b);
 }
 
-static void
-test_roundtrip(void **state)
+static void test_roundtrip(void **state)
 {
 	static const uint8_t key[] = "secret";
 	struct stun_msg m;
@@ -185,19 +176,18 @@ test_roundtrip(void **state)
 		assert_true(m.has_fingerprint);
 		assert_true(sha ? m.mi256_off != 0 : m.mi_off != 0);
 		assert_true(stun_check_integrity(buf, (size_t)n, &m, key, 6));
-		assert_false(stun_check_integrity(buf, (size_t)n, &m,
-		    (const uint8_t *)"Secret", 6));
+		assert_false(
+			stun_check_integrity(buf, (size_t)n, &m, (const uint8_t *)"Secret", 6));
 	}
 }
 
-static void
-test_error_and_key(void **state)
+static void test_error_and_key(void **state)
 {
 	struct stun_builder b;
 	struct stun_msg m;
 	uint8_t buf[128], tid[STUN_TID_LEN] = { 0 }, key[STUN_LT_KEY_LEN];
 	static const uint8_t want[STUN_LT_KEY_LEN] =
-	    "\x84\x93\xfb\xc5\x3b\xa5\x82\xfb\x4c\x04\x4c\x45\x6b\xdc\x40\xeb";
+		"\x84\x93\xfb\xc5\x3b\xa5\x82\xfb\x4c\x04\x4c\x45\x6b\xdc\x40\xeb";
 	int n;
 
 	stun_build_init(&b, buf, sizeof(buf), STUN_ALLOCATE, STUN_ERROR, tid);
@@ -209,20 +199,16 @@ test_error_and_key(void **state)
 	assert_int_equal(m.error_code, 438);
 	/* Quotes and control characters never reach logs or JSON. */
 	assert_string_equal(m.reason, "Stale ?Nonce??");
-	assert_false(stun_check_integrity(buf, (size_t)n, &m,
-	    (const uint8_t *)"k", 1));
+	assert_false(stun_check_integrity(buf, (size_t)n, &m, (const uint8_t *)"k", 1));
 
 	/* Long-term key: MD5("user:realm:pass"). */
-	assert_int_equal(stun_lt_key(key, "user", (const uint8_t *)"realm", 5,
-	    "pass"), 0);
+	assert_int_equal(stun_lt_key(key, "user", (const uint8_t *)"realm", 5, "pass"), 0);
 	assert_memory_equal(key, want, sizeof(want));
-	assert_int_equal(stun_crc32((const uint8_t *)"123456789", 9),
-	    0xcbf43926u);
+	assert_int_equal(stun_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
 }
 
 /* Truncation at every byte: the length check refuses all but the whole. */
-static void
-test_truncated(void **state)
+static void test_truncated(void **state)
 {
 	static const uint8_t key[] = "k";
 	struct stun_msg m;
@@ -264,9 +250,7 @@ test_truncated(void **state)
 }
 
 /* Builds header + one attribute with raw bytes; returns the length. */
-static size_t
-one_attr(uint8_t *buf, uint16_t type, const uint8_t *v, size_t vlen,
-    size_t claimed)
+static size_t one_attr(uint8_t *buf, uint16_t type, const uint8_t *v, size_t vlen, size_t claimed)
 {
 	size_t plen = (vlen + 3) & ~(size_t)3;
 
@@ -275,7 +259,10 @@ one_attr(uint8_t *buf, uint16_t type, const uint8_t *v, size_t vlen,
 	buf[1] = 0x01;
 	buf[2] = (uint8_t)((4 + plen) >> 8);
 	buf[3] = (uint8_t)(4 + plen);
-	buf[4] = 0x21; buf[5] = 0x12; buf[6] = 0xa4; buf[7] = 0x42;
+	buf[4] = 0x21;
+	buf[5] = 0x12;
+	buf[6] = 0xa4;
+	buf[7] = 0x42;
 	buf[20] = (uint8_t)(type >> 8);
 	buf[21] = (uint8_t)type;
 	buf[22] = (uint8_t)(claimed >> 8);
@@ -284,8 +271,7 @@ one_attr(uint8_t *buf, uint16_t type, const uint8_t *v, size_t vlen,
 	return 24 + plen;
 }
 
-static void
-test_bad_attrs(void **state)
+static void test_bad_attrs(void **state)
 {
 	struct stun_msg m;
 	uint8_t buf[1024], v[800];
@@ -320,7 +306,8 @@ test_bad_attrs(void **state)
 	v[2] = 2;
 	n = one_attr(buf, STUN_A_ERROR_CODE, v, 4, 4);
 	assert_int_equal(stun_decode(&m, buf, n), -EINVAL);
-	v[2] = 4; v[3] = 100;
+	v[2] = 4;
+	v[3] = 100;
 	n = one_attr(buf, STUN_A_ERROR_CODE, v, 4, 4);
 	assert_int_equal(stun_decode(&m, buf, n), -EINVAL);
 	v[3] = 1;
@@ -366,8 +353,7 @@ test_bad_attrs(void **state)
 	assert_int_equal(stun_decode(&m, buf, 0), -EINVAL);
 }
 
-static void
-test_order_rules(void **state)
+static void test_order_rules(void **state)
 {
 	static const uint8_t key[] = "k";
 	struct stun_builder b;
@@ -398,7 +384,7 @@ test_order_rules(void **state)
 	/* Anything after FINGERPRINT is refused, even with a CRC that
 	 * matches the final header length. */
 	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_SUCCESS, tid);
-	buf[3] = 16;	/* FINGERPRINT (8) + SOFTWARE (8) */
+	buf[3] = 16; /* FINGERPRINT (8) + SOFTWARE (8) */
 	{
 		uint32_t crc = stun_crc32(buf, 20) ^ STUN_FINGERPRINT_XOR;
 		uint8_t fp[4] = { crc >> 24, crc >> 16, crc >> 8, crc };
@@ -430,8 +416,7 @@ test_order_rules(void **state)
 	assert_false(stun_check_integrity(buf, (size_t)n, &m, key, 1));
 }
 
-static void
-test_builder_bounds(void **state)
+static void test_builder_bounds(void **state)
 {
 	struct stun_builder b;
 	union ms_addr a;
@@ -459,8 +444,7 @@ test_builder_bounds(void **state)
 	free(buf);
 }
 
-static void
-test_txn_schedule(void **state)
+static void test_txn_schedule(void **state)
 {
 	static const uint64_t want[] = { 500, 1500, 3500, 7500, 15500, 31500 };
 	struct stun_timing tm = { 0 };
@@ -483,8 +467,7 @@ test_txn_schedule(void **state)
 
 static int sink_calls[2];
 
-static int
-sink(void *c, const uint8_t *p, size_t n, const union ms_addr *from)
+static int sink(void *c, const uint8_t *p, size_t n, const union ms_addr *from)
 {
 	int *which = c;
 
@@ -492,8 +475,7 @@ sink(void *c, const uint8_t *p, size_t n, const union ms_addr *from)
 	return n > 0 && p[0] == *which;
 }
 
-static void
-test_demux(void **state)
+static void test_demux(void **state)
 {
 	struct stun_demux d;
 	union ms_addr from;
@@ -526,14 +508,12 @@ test_demux(void **state)
 struct responder {
 	struct magicsock *ms;
 	struct magicsock *spoof;
-	int mode;		/* 0 answer, 2 wrong tid first, 3 spoofed */
+	int mode; /* 0 answer, 2 wrong tid first, 3 spoofed */
 	int requests;
 	union ms_addr last_from;
 };
 
-static void
-responder_rx(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+static void responder_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct responder *r = ud;
 	struct stun_builder b;
@@ -541,8 +521,7 @@ responder_rx(void *ud, const uint8_t *pkt, size_t len,
 	uint8_t out[128], tid[STUN_TID_LEN];
 	int n;
 
-	if (stun_decode(&m, pkt, len) < 0 || m.method != STUN_BINDING ||
-	    m.cls != STUN_REQUEST)
+	if (stun_decode(&m, pkt, len) < 0 || m.method != STUN_BINDING || m.cls != STUN_REQUEST)
 		return;
 	r->requests++;
 	r->last_from = *from;
@@ -554,8 +533,7 @@ responder_rx(void *ud, const uint8_t *pkt, size_t len,
 	stun_build_fingerprint(&b);
 	n = stun_build_finish(&b);
 	assert_true(n > 0);
-	magicsock_send_to(r->mode == 3 ? r->spoof : r->ms, from, out,
-	    (size_t)n);
+	magicsock_send_to(r->mode == 3 ? r->spoof : r->ms, from, out, (size_t)n);
 }
 
 struct results {
@@ -563,8 +541,7 @@ struct results {
 	struct stun_result last;
 };
 
-static void
-on_result(void *ud, const struct stun_result *r)
+static void on_result(void *ud, const struct stun_result *r)
 {
 	struct results *rs = ud;
 
@@ -572,22 +549,19 @@ on_result(void *ud, const struct stun_result *r)
 	rs->last = *r;
 }
 
-static void
-on_done(void *ud)
+static void on_done(void *ud)
 {
 	((struct results *)ud)->done++;
 }
 
 static int deadline_hit;
 
-static void
-on_deadline(uv_timer_t *t)
+static void on_deadline(uv_timer_t *t)
 {
 	deadline_hit = 1;
 }
 
-static int
-run_until(int *flag, uint64_t ms)
+static int run_until(int *flag, uint64_t ms)
 {
 	uv_timer_t t;
 
@@ -601,8 +575,7 @@ run_until(int *flag, uint64_t ms)
 	return *flag;
 }
 
-static void
-test_binding_client(void **state)
+static void test_binding_client(void **state)
 {
 	struct magicsock_config mc = { 0 };
 	struct magicsock *cms, *spoof;
@@ -626,10 +599,8 @@ test_binding_client(void **state)
 	magicsock_set_handler(cms, MS_PKT_STUN, stun_demux_input, &d);
 
 	assert_int_equal(stun_client_probe(sc), -ENOENT);
-	assert_int_equal(stun_client_set_servers(sc, "stun.example:3478"),
-	    -EINVAL);
-	snprintf(list, sizeof(list), " 127.0.0.1:%u ,",
-	    magicsock_port(r.ms));
+	assert_int_equal(stun_client_set_servers(sc, "stun.example:3478"), -EINVAL);
+	snprintf(list, sizeof(list), " 127.0.0.1:%u ,", magicsock_port(r.ms));
 	assert_int_equal(stun_client_set_servers(sc, list), 0);
 
 	/* A plain answer: our own address and port. */
@@ -637,8 +608,7 @@ test_binding_client(void **state)
 	assert_true(run_until(&rs.done, 3000));
 	assert_int_equal(rs.last.status, 0);
 	snprintf(list, sizeof(list), "127.0.0.1:%u", magicsock_port(cms));
-	assert_string_equal(ms_addr_fmt(&rs.last.reflexive, s, sizeof(s)),
-	    list);
+	assert_string_equal(ms_addr_fmt(&rs.last.reflexive, s, sizeof(s)), list);
 	assert_int_equal(stun_client_results(sc, res, 2), 1);
 	assert_int_equal(res[0].status, 0);
 
@@ -675,20 +645,14 @@ test_binding_client(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc5769),
-		cmocka_unit_test(test_type_bits),
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_error_and_key),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_bad_attrs),
-		cmocka_unit_test(test_order_rules),
-		cmocka_unit_test(test_builder_bounds),
-		cmocka_unit_test(test_txn_schedule),
-		cmocka_unit_test(test_demux),
+		cmocka_unit_test(test_rfc5769),        cmocka_unit_test(test_type_bits),
+		cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_error_and_key),
+		cmocka_unit_test(test_truncated),      cmocka_unit_test(test_bad_attrs),
+		cmocka_unit_test(test_order_rules),    cmocka_unit_test(test_builder_bounds),
+		cmocka_unit_test(test_txn_schedule),   cmocka_unit_test(test_demux),
 		cmocka_unit_test(test_binding_client),
 	};
 	int rv;

@@ -37,24 +37,22 @@ struct node {
 	uint8_t pk[32];
 	union ms_addr addr;
 	int refuse;
-	int trust;			/* mark accepted connections trusted */
+	int trust; /* mark accepted connections trusted */
 	int accepts;
 	int confirmed, closed;
-	struct quic_conn *conn;		/* last confirmed */
+	struct quic_conn *conn; /* last confirmed */
 	enum quic_close_reason reason;
 	uint64_t code;
 	size_t dgrams, last_dgram;
 	size_t msgs, last_msg;
 	uint32_t last_msg_sum;
-	int echo;			/* echo datagrams back */
-	int known;			/* own dials + accepted - closed */
+	int echo;  /* echo datagrams back */
+	int known; /* own dials + accepted - closed */
 };
 
 static uv_loop_t loop;
 
-static void
-ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason r,
-    uint64_t code)
+static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason r, uint64_t code)
 {
 	struct node *n = ud;
 
@@ -66,8 +64,7 @@ ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason r,
 		n->conn = NULL;
 }
 
-static int
-ev_accept(void *ud, const uint8_t pk[32], const char *alpn)
+static int ev_accept(void *ud, const uint8_t pk[32], const char *alpn)
 {
 	struct node *n = ud;
 
@@ -75,8 +72,7 @@ ev_accept(void *ud, const uint8_t pk[32], const char *alpn)
 	return n->refuse ? -1 : 0;
 }
 
-static void
-ev_confirmed(void *ud, struct quic_conn *c)
+static void ev_confirmed(void *ud, struct quic_conn *c)
 {
 	struct node *n = ud;
 
@@ -88,8 +84,7 @@ ev_confirmed(void *ud, struct quic_conn *c)
 		quic_conn_set_trusted(c, 1);
 }
 
-static void
-ev_datagram(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+static void ev_datagram(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	struct node *n = ud;
 
@@ -99,8 +94,7 @@ ev_datagram(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
 		quic_conn_send_datagram(c, buf, len);
 }
 
-static uint32_t
-checksum(const uint8_t *p, size_t n)
+static uint32_t checksum(const uint8_t *p, size_t n)
 {
 	uint32_t h = 2166136261u;
 	size_t i;
@@ -110,8 +104,7 @@ checksum(const uint8_t *p, size_t n)
 	return h;
 }
 
-static void
-ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
+static void ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t len)
 {
 	struct node *n = ud;
 
@@ -128,8 +121,7 @@ static const struct quic_events events = {
 	.closed = ev_closed,
 };
 
-static void
-node_init(struct node *n, uint8_t tag, const struct quic_config *cfg)
+static void node_init(struct node *n, uint8_t tag, const struct quic_config *cfg)
 {
 	struct magicsock_config mc = { 0 };
 	uint8_t sk[64];
@@ -139,69 +131,65 @@ node_init(struct node *n, uint8_t tag, const struct quic_config *cfg)
 	memset(n->seed, tag, sizeof(n->seed));
 	crypto_sign_seed_keypair(n->pk, sk, n->seed);
 	assert_int_equal(magicsock_new(&n->ms, &loop, &mc), 0);
-	assert_int_equal(quic_endpoint_new(&n->ep, &loop, n->ms, n->seed, cfg,
-	    &events, n), 0);
+	assert_int_equal(quic_endpoint_new(&n->ep, &loop, n->ms, n->seed, cfg, &events, n), 0);
 	assert_memory_equal(quic_endpoint_key(n->ep), n->pk, 32);
 	assert_int_equal(ms_addr_parse(&n->addr, "127.0.0.1:0"), 0);
 	n->addr.in.sin_port = htons(magicsock_port(n->ms));
 }
 
-static void
-node_close(struct node *n)
+static void node_close(struct node *n)
 {
 	quic_endpoint_free(n->ep);
 	magicsock_free(n->ms);
 }
 
 /* a learns b's address */
-static void
-introduce(struct node *a, struct node *b)
+static void introduce(struct node *a, struct node *b)
 {
 	assert_int_equal(magicsock_set_peer_addrs(a->ms, b->pk, &b->addr, 1), 0);
 }
 
-static int never(void *arg) { return 0; }
+static int never(void *arg)
+{
+	return 0;
+}
 
-static void
-settle(uint64_t ms)
+static void settle(uint64_t ms)
 {
 	loop_wait(&loop, never, NULL, ms);
 }
 
-struct pair { struct node *a, *b; };
+struct pair {
+	struct node *a, *b;
+};
 
-static int
-both_confirmed(void *arg)
+static int both_confirmed(void *arg)
 {
 	struct pair *p = arg;
 
 	return p->a->confirmed > 0 && p->b->confirmed > 0;
 }
 
-static int
-a_closed(void *arg)
+static int a_closed(void *arg)
 {
 	return ((struct pair *)arg)->a->closed > 0;
 }
 
-static int
-both_closed(void *arg)
+static int both_closed(void *arg)
 {
 	struct pair *p = arg;
 
 	return p->a->closed > 0 && p->b->closed > 0;
 }
 
-static void
-finish(struct node *a, struct node *b)
+static void finish(struct node *a, struct node *b)
 {
 	node_close(a);
 	node_close(b);
 	settle(20);
 }
 
-static struct quic_conn *
-connect_pair(struct node *a, struct node *b, const char *alpn)
+static struct quic_conn *connect_pair(struct node *a, struct node *b, const char *alpn)
 {
 	struct pair p = { a, b };
 	struct quic_conn *c;
@@ -213,8 +201,7 @@ connect_pair(struct node *a, struct node *b, const char *alpn)
 	return c;
 }
 
-static void
-test_handshake(void **state)
+static void test_handshake(void **state)
 {
 	struct node a, b;
 	struct quic_conn *c;
@@ -253,14 +240,12 @@ test_handshake(void **state)
 	assert_int_equal(quic_connect(a.ep, a.pk, QUIC_ALPN_MESH, &c), -EINVAL);
 	{
 		uint8_t nobody[32] = { 9 };
-		assert_int_equal(quic_connect(a.ep, nobody, QUIC_ALPN_MESH, &c),
-		    -EHOSTUNREACH);
+		assert_int_equal(quic_connect(a.ep, nobody, QUIC_ALPN_MESH, &c), -EHOSTUNREACH);
 	}
 	finish(&a, &b);
 }
 
-static void
-test_wrong_key(void **state)
+static void test_wrong_key(void **state)
 {
 	struct node a, b, c;
 	struct quic_conn *qc;
@@ -277,13 +262,12 @@ test_wrong_key(void **state)
 	assert_int_equal(a.confirmed, 0);
 	settle(100);
 	assert_int_equal(b.confirmed, 0);
-	assert_int_equal(b.closed, 0);	/* never announced: never closed */
+	assert_int_equal(b.closed, 0); /* never announced: never closed */
 	node_close(&c);
 	finish(&a, &b);
 }
 
-static void
-test_refused(void **state)
+static void test_refused(void **state)
 {
 	struct node a, b;
 	struct quic_conn *qc;
@@ -302,8 +286,7 @@ test_refused(void **state)
 	finish(&a, &b);
 }
 
-static int
-a_settled(void *arg)
+static int a_settled(void *arg)
 {
 	struct pair *p = arg;
 
@@ -311,8 +294,7 @@ a_settled(void *arg)
 }
 
 /* A client key gets max_conns_per_key accepted connections, no more. */
-static void
-test_limit_key(void **state)
+static void test_limit_key(void **state)
 {
 	struct quic_config cfg = { .max_conns_per_key = 2 };
 	struct quic_endpoint_stats st;
@@ -335,10 +317,11 @@ test_limit_key(void **state)
 	finish(&a, &b);
 }
 
-struct trio { struct node *c[3], *b; };
+struct trio {
+	struct node *c[3], *b;
+};
 
-static int
-clients_settled(void *arg)
+static int clients_settled(void *arg)
 {
 	struct trio *t = arg;
 	int i, n = 0;
@@ -349,8 +332,7 @@ clients_settled(void *arg)
 }
 
 /* One source address gets max_conns_per_source accepted connections. */
-static void
-test_limit_source(void **state)
+static void test_limit_source(void **state)
 {
 	struct quic_config bcfg = { .max_conns_per_source = 2 };
 	struct quic_config ccfg = { .handshake_timeout_ms = 1500 };
@@ -381,8 +363,7 @@ test_limit_source(void **state)
 	settle(20);
 }
 
-static int
-node_settled(void *arg)
+static int node_settled(void *arg)
 {
 	struct node *n = arg;
 
@@ -391,8 +372,7 @@ node_settled(void *arg)
 
 /* Connections the owner trusts (members) leave their source's share free:
  * three clients from one address all get in with a share of 2. */
-static void
-test_limit_source_trusted(void **state)
+static void test_limit_source_trusted(void **state)
 {
 	struct quic_config bcfg = { .max_conns_per_source = 2 };
 	struct quic_config ccfg = { .handshake_timeout_ms = 1500 };
@@ -423,8 +403,7 @@ test_limit_source_trusted(void **state)
 }
 
 /* A peer that stops acknowledging makes us close, not buffer without end. */
-static void
-test_overload(void **state)
+static void test_overload(void **state)
 {
 	struct quic_config cfg = { .txq_cap = 32 * 1024 };
 	struct quic_endpoint_stats st;
@@ -443,7 +422,7 @@ test_overload(void **state)
 		rv = quic_conn_send_msg(c, msg, sizeof(msg));
 	assert_int_equal(rv, -ENOBUFS);
 	assert_true(i >= 3);
-	assert_int_equal(a.closed, 0);	/* never from inside the call */
+	assert_int_equal(a.closed, 0); /* never from inside the call */
 	assert_true(loop_wait(&loop, a_closed, &p, 2000));
 	assert_int_equal(a.reason, QUIC_CLOSE_LOCAL);
 	assert_int_equal(a.code, QUIC_CODE_OVERLOAD);
@@ -454,8 +433,7 @@ test_overload(void **state)
 }
 
 /* A plain UDP socket on 127.0.0.1 (the wiretap, or the spoofer). */
-static int
-raw_socket(union ms_addr *a)
+static int raw_socket(union ms_addr *a)
 {
 	socklen_t len = sizeof(a->in);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -467,20 +445,22 @@ raw_socket(union ms_addr *a)
 	return fd;
 }
 
-struct capture { int fd; uint8_t buf[2048]; ssize_t len; };
+struct capture {
+	int fd;
+	uint8_t buf[2048];
+	ssize_t len;
+};
 
-static int
-captured(void *arg)
+static int captured(void *arg)
 {
 	struct capture *c = arg;
 
-	if (c->len <= 0)	/* loop_wait asks once more at the end */
+	if (c->len <= 0) /* loop_wait asks once more at the end */
 		c->len = recv(c->fd, c->buf, sizeof(c->buf), 0);
 	return c->len > 0;
 }
 
-static int
-never_true(void *arg)
+static int never_true(void *arg)
 {
 	(void)arg;
 	return 0;
@@ -492,8 +472,7 @@ never_true(void *arg)
  * from another address (a spoofer's) gets a Retry and leaves nothing open.
  * Without Retry the same replay holds a half-open slot.
  */
-static void
-test_retry(void **state)
+static void test_retry(void **state)
 {
 	struct quic_config rcfg = { .retry_always = 1 };
 	struct quic_endpoint_stats st;
@@ -519,15 +498,16 @@ test_retry(void **state)
 	assert_int_equal(quic_connect(x.ep, b.pk, QUIC_ALPN_MESH, &qc), 0);
 	assert_true(loop_wait(&loop, captured, &cap, 2000));
 	spoof = raw_socket(&spoofer);
-	assert_int_equal(sendto(spoof, cap.buf, (size_t)cap.len, 0, &b.addr.sa,
-	    sizeof(b.addr.in)), cap.len);
+	assert_int_equal(sendto(spoof, cap.buf, (size_t)cap.len, 0, &b.addr.sa, sizeof(b.addr.in)),
+			 cap.len);
 	loop_wait(&loop, never_true, NULL, 200);
 	quic_endpoint_get_stats(b.ep, &st);
 	assert_true(st.retries >= 1);
 	assert_int_equal(st.conns, 0);
 	/* The same replay to a server without Retry takes a slot. */
 	assert_int_equal(sendto(spoof, cap.buf, (size_t)cap.len, 0, &plain.addr.sa,
-	    sizeof(plain.addr.in)), cap.len);
+				sizeof(plain.addr.in)),
+			 cap.len);
 	loop_wait(&loop, never_true, NULL, 200);
 	quic_endpoint_get_stats(plain.ep, &st);
 	assert_int_equal(st.conns, 1);
@@ -539,16 +519,14 @@ test_retry(void **state)
 	settle(20);
 }
 
-static int
-got_dgrams(void *arg)
+static int got_dgrams(void *arg)
 {
 	struct pair *p = arg;
 
 	return p->b->dgrams >= 1 && p->a->dgrams >= 1;
 }
 
-static void
-test_datagrams(void **state)
+static void test_datagrams(void **state)
 {
 	struct node a, b;
 	struct quic_conn *c;
@@ -568,26 +546,26 @@ test_datagrams(void **state)
 	assert_int_equal(quic_conn_send_datagram(c, buf, 0), -EMSGSIZE);
 	assert_int_equal(quic_conn_send_datagram(c, buf, max), 0);
 	assert_int_equal(quic_conn_send_datagram(b.conn, buf, max), 0);
-	assert_int_equal(quic_conn_send_datagram(b.conn, buf, max + 1),
-	    -EMSGSIZE);
+	assert_int_equal(quic_conn_send_datagram(b.conn, buf, max + 1), -EMSGSIZE);
 	assert_true(loop_wait(&loop, got_dgrams, &p, 3000));
 	assert_int_equal(b.last_dgram, max);
 	assert_int_equal(a.last_dgram, max);
 	finish(&a, &b);
 }
 
-struct burst { struct node *b; size_t want; };
+struct burst {
+	struct node *b;
+	size_t want;
+};
 
-static int
-burst_done(void *arg)
+static int burst_done(void *arg)
 {
 	struct burst *x = arg;
 
 	return x->b->dgrams >= x->want;
 }
 
-static void
-test_burst(void **state)
+static void test_burst(void **state)
 {
 	struct node a, b;
 	struct quic_conn *c;
@@ -628,8 +606,7 @@ struct wr {
 	size_t sent_in_cb;
 };
 
-static void
-on_writable(void *ud, struct quic_conn *c)
+static void on_writable(void *ud, struct quic_conn *c)
 {
 	struct wr *w = ud;
 	uint8_t buf[1000];
@@ -642,8 +619,7 @@ on_writable(void *ud, struct quic_conn *c)
 		w->sent_in_cb++;
 }
 
-static int
-writable_called(void *arg)
+static int writable_called(void *arg)
 {
 	return ((struct wr *)arg)->calls > 0;
 }
@@ -654,8 +630,7 @@ writable_called(void *arg)
  * silently); the writable event comes once it drained, and every datagram
  * the queue took arrives.
  */
-static void
-test_backpressure(void **state)
+static void test_backpressure(void **state)
 {
 	struct node a, b;
 	struct quic_conn *c;
@@ -693,22 +668,19 @@ test_backpressure(void **state)
 	finish(&a, &b);
 }
 
-static int
-b_has_msg(void *arg)
+static int b_has_msg(void *arg)
 {
 	return ((struct pair *)arg)->b->msgs > 0;
 }
 
-static int
-msg_count(void *arg)
+static int msg_count(void *arg)
 {
 	struct pair *p = arg;
 
 	return p->b->msgs >= 2 && p->a->msgs >= 1;
 }
 
-static void
-test_messages(void **state)
+static void test_messages(void **state)
 {
 	struct node a, b;
 	struct quic_conn *c;
@@ -744,8 +716,7 @@ test_messages(void **state)
 	finish(&a, &b);
 }
 
-static void
-test_oversized_frame(void **state)
+static void test_oversized_frame(void **state)
 {
 	struct node a, b;
 	struct quic_conn *c;
@@ -771,8 +742,7 @@ test_oversized_frame(void **state)
 	finish(&a, &b);
 }
 
-static void
-test_close_code(void **state)
+static void test_close_code(void **state)
 {
 	struct node a, b;
 	struct quic_conn *c;
@@ -793,8 +763,7 @@ test_close_code(void **state)
 	finish(&a, &b);
 }
 
-static void
-test_idle_timeout(void **state)
+static void test_idle_timeout(void **state)
 {
 	struct node a, b;
 	struct pair p = { &a, &b };
@@ -817,8 +786,7 @@ test_idle_timeout(void **state)
 	finish(&a, &b);
 }
 
-static int
-dedup_settled(void *arg)
+static int dedup_settled(void *arg)
 {
 	struct pair *p = arg;
 	struct quic_endpoint_stats sa, sb;
@@ -826,12 +794,11 @@ dedup_settled(void *arg)
 	quic_endpoint_get_stats(p->a->ep, &sa);
 	quic_endpoint_get_stats(p->b->ep, &sb);
 	return p->a->known == 1 && p->b->known == 1 && p->a->conn && p->b->conn &&
-	    quic_endpoint_find(p->a->ep, p->b->pk, QUIC_ALPN_MESH) == p->a->conn &&
-	    quic_endpoint_find(p->b->ep, p->a->pk, QUIC_ALPN_MESH) == p->b->conn;
+	       quic_endpoint_find(p->a->ep, p->b->pk, QUIC_ALPN_MESH) == p->a->conn &&
+	       quic_endpoint_find(p->b->ep, p->a->pk, QUIC_ALPN_MESH) == p->b->conn;
 }
 
-static void
-test_simultaneous_dial(void **state)
+static void test_simultaneous_dial(void **state)
 {
 	struct node a, b;
 	struct quic_conn *ca, *cb, *sa, *sb;
@@ -850,7 +817,7 @@ test_simultaneous_dial(void **state)
 		a.known++;
 		b.known++;
 		assert_true(loop_wait(&loop, dedup_settled, &p, 5000));
-		settle(300);	/* let any late close arrive */
+		settle(300); /* let any late close arrive */
 		assert_true(dedup_settled(&p));
 		sa = a.conn;
 		sb = b.conn;
@@ -881,15 +848,17 @@ test_simultaneous_dial(void **state)
 	}
 }
 
-struct restart { struct node *lo, *hi2; struct quic_conn *old; };
+struct restart {
+	struct node *lo, *hi2;
+	struct quic_conn *old;
+};
 
-static int
-restart_reconnected(void *arg)
+static int restart_reconnected(void *arg)
 {
 	struct restart *r = arg;
 
 	return r->hi2->conn && r->lo->conn && r->lo->conn != r->old &&
-	    quic_endpoint_find(r->lo->ep, r->hi2->pk, QUIC_ALPN_MESH) == r->lo->conn;
+	       quic_endpoint_find(r->lo->ep, r->hi2->pk, QUIC_ALPN_MESH) == r->lo->conn;
 }
 
 /*
@@ -899,8 +868,7 @@ restart_reconnected(void *arg)
  * and be turned away until the old one's idle timeout. Older than a dial
  * race, the old connection is the one replaced.
  */
-static void
-test_peer_restart(void **state)
+static void test_peer_restart(void **state)
 {
 	struct node n1, n2, hi2, *lo, *hi;
 	struct restart r;
@@ -913,7 +881,7 @@ test_peer_restart(void **state)
 	connect_pair(lo, hi, QUIC_ALPN_MESH);
 	introduce(hi, lo);
 	r.old = lo->conn;
-	settle(3300);	/* older than a simultaneous dial */
+	settle(3300); /* older than a simultaneous dial */
 	magicsock_set_blackhole(hi->ms, 1);
 	node_close(hi);
 	node_init(&hi2, hi == &n1 ? 1 : 2, NULL);
@@ -950,8 +918,7 @@ struct link {
 	uint8_t buf[65536];
 };
 
-static int
-link_drops(struct link *l)
+static int link_drops(struct link *l)
 {
 	if (l->cut)
 		return 1;
@@ -961,17 +928,15 @@ link_drops(struct link *l)
 	return l->rng % 100 < l->loss_pct;
 }
 
-static void
-link_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+static void link_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	struct link *l = h->data;
 
 	*b = uv_buf_init((char *)l->buf, sizeof(l->buf));
 }
 
-static void
-link_pass(struct link *l, uv_udp_t *out, const union ms_addr *to,
-    const uv_buf_t *b, ssize_t n)
+static void link_pass(struct link *l, uv_udp_t *out, const union ms_addr *to, const uv_buf_t *b,
+		      ssize_t n)
 {
 	uv_buf_t one = uv_buf_init(b->base, (unsigned)n);
 
@@ -984,9 +949,8 @@ link_pass(struct link *l, uv_udp_t *out, const union ms_addr *to,
 		l->passed++;
 }
 
-static void
-link_on_front(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
-    const struct sockaddr *from, unsigned flags)
+static void link_on_front(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+			  unsigned flags)
 {
 	struct link *l = h->data;
 
@@ -997,9 +961,8 @@ link_on_front(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	link_pass(l, &l->back, &l->b_addr, b, n);
 }
 
-static void
-link_on_back(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
-    const struct sockaddr *from, unsigned flags)
+static void link_on_back(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+			 unsigned flags)
 {
 	struct link *l = h->data;
 
@@ -1008,8 +971,7 @@ link_on_back(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	link_pass(l, &l->front, &l->a_addr, b, n);
 }
 
-static void
-link_bind(struct link *l, uv_udp_t *u, uv_udp_recv_cb cb, union ms_addr *got)
+static void link_bind(struct link *l, uv_udp_t *u, uv_udp_recv_cb cb, union ms_addr *got)
 {
 	union ms_addr any;
 	int len = sizeof(got->in);
@@ -1018,15 +980,13 @@ link_bind(struct link *l, uv_udp_t *u, uv_udp_recv_cb cb, union ms_addr *got)
 	assert_int_equal(uv_udp_init(&loop, u), 0);
 	u->data = l;
 	assert_int_equal(uv_udp_bind(u, &any.sa, 0), 0);
-	assert_int_equal(uv_recv_buffer_size((uv_handle_t *)u, &(int){ 4 << 20 }),
-	    0);
+	assert_int_equal(uv_recv_buffer_size((uv_handle_t *)u, &(int){ 4 << 20 }), 0);
 	assert_int_equal(uv_udp_getsockname(u, &got->sa, &len), 0);
 	assert_int_equal(uv_udp_recv_start(u, link_alloc, cb), 0);
 }
 
 /* Puts a link between a and b: a dials b through it. */
-static void
-link_open(struct link *l, struct node *a, struct node *b, unsigned loss_pct)
+static void link_open(struct link *l, struct node *a, struct node *b, unsigned loss_pct)
 {
 	union ms_addr back_addr;
 
@@ -1036,20 +996,17 @@ link_open(struct link *l, struct node *a, struct node *b, unsigned loss_pct)
 	l->rng = 0x9e3779b9u;
 	link_bind(l, &l->front, link_on_front, &l->front_addr);
 	link_bind(l, &l->back, link_on_back, &back_addr);
-	assert_int_equal(magicsock_set_peer_addrs(a->ms, b->pk, &l->front_addr,
-	    1), 0);
+	assert_int_equal(magicsock_set_peer_addrs(a->ms, b->pk, &l->front_addr, 1), 0);
 }
 
-static void
-link_close(struct link *l)
+static void link_close(struct link *l)
 {
 	uv_close((uv_handle_t *)&l->front, NULL);
 	uv_close((uv_handle_t *)&l->back, NULL);
 }
 
 /* Dials b from a through the link (which is not lossy yet). */
-static struct quic_conn *
-connect_via(struct node *a, struct node *b, struct link *l)
+static struct quic_conn *connect_via(struct node *a, struct node *b, struct link *l)
 {
 	struct pair p = { a, b };
 	struct quic_conn *c;
@@ -1065,8 +1022,7 @@ connect_via(struct node *a, struct node *b, struct link *l)
  * the queue is full, for at most ms. Returns how many were queued: fewer
  * than n means the sender was stuck for the rest of the time.
  */
-static size_t
-pump(struct quic_conn *c, size_t n, size_t len, uint64_t ms)
+static size_t pump(struct quic_conn *c, size_t n, size_t len, uint64_t ms)
 {
 	uint8_t buf[QUIC_MAX_DATAGRAM_FRAME];
 	uint64_t end;
@@ -1091,8 +1047,7 @@ pump(struct quic_conn *c, size_t n, size_t len, uint64_t ms)
 
 /* The 3000 queued DATAGRAMs all went out (dgrams_dropped also counts
  * the -EAGAIN refusals, so it says nothing here). */
-static int
-all_sent(void *arg)
+static int all_sent(void *arg)
 {
 	struct quic_stats st;
 
@@ -1105,8 +1060,7 @@ all_sent(void *arg)
  * loss detection alone, so the sender never stalls and most arrive; no
  * control message is ever sent, so no stream data is there to help.
  */
-static void
-test_datagram_loss(void **state)
+static void test_datagram_loss(void **state)
 {
 	struct node a, b;
 	struct link l;
@@ -1140,8 +1094,7 @@ test_datagram_loss(void **state)
  * DATAGRAMs flow again within seconds instead of stalling until the idle
  * timeout. This is the ngtcp2 0.12 stall (ngtcp2 issue 697).
  */
-static void
-test_datagram_blackout(void **state)
+static void test_datagram_blackout(void **state)
 {
 	struct node a, b;
 	struct link l;
@@ -1166,8 +1119,7 @@ test_datagram_blackout(void **state)
 	assert_int_equal(b.dgrams, before);
 	/* Back: the queue drains and new DATAGRAMs arrive. */
 	l.cut = 0;
-	assert_int_equal(pump(c, QUIC_DGRAM_QUEUE * 4, 1200, 5000),
-	    QUIC_DGRAM_QUEUE * 4);
+	assert_int_equal(pump(c, QUIC_DGRAM_QUEUE * 4, 1200, 5000), QUIC_DGRAM_QUEUE * 4);
 	x.want = before + QUIC_DGRAM_QUEUE * 2;
 	assert_true(loop_wait(&loop, burst_done, &x, 3000));
 	assert_int_equal(a.closed, 0);
@@ -1177,15 +1129,12 @@ test_datagram_blackout(void **state)
 	finish(&a, &b);
 }
 
-static int
-confirmed_a(void *arg)
+static int confirmed_a(void *arg)
 {
-	return ((struct pair *)arg)->a->confirmed > 0 &&
-	    ((struct pair *)arg)->b->confirmed > 0;
+	return ((struct pair *)arg)->a->confirmed > 0 && ((struct pair *)arg)->b->confirmed > 0;
 }
 
-static void
-test_garbage(void **state)
+static void test_garbage(void **state)
 {
 	struct node a, b;
 	struct pair p = { &a, &b };
@@ -1206,9 +1155,12 @@ test_garbage(void **state)
 
 		randombytes_buf(pkt, len);
 		if (i % 3 == 0 && len > 0)
-			pkt[0] |= 0xc0;		/* long header */
-		if (i % 5 == 0 && len > 5) {	/* version 1 */
-			pkt[1] = 0; pkt[2] = 0; pkt[3] = 0; pkt[4] = 1;
+			pkt[0] |= 0xc0;      /* long header */
+		if (i % 5 == 0 && len > 5) { /* version 1 */
+			pkt[1] = 0;
+			pkt[2] = 0;
+			pkt[3] = 0;
+			pkt[4] = 1;
 		}
 		SEND(pkt, len);
 	}
@@ -1221,15 +1173,19 @@ test_garbage(void **state)
 	/* A full-size Initial with garbage payload (fails to decrypt). */
 	pkt[5] = 8;
 	randombytes_buf(pkt + 6, 8);
-	pkt[14] = 0;	/* scid len */
-	pkt[15] = 0;	/* token len */
-	pkt[16] = 0x44; pkt[17] = 0xd0;
+	pkt[14] = 0; /* scid len */
+	pkt[15] = 0; /* token len */
+	pkt[16] = 0x44;
+	pkt[17] = 0xd0;
 	SEND(pkt, 1200);
 	/* Oversized datagram: truncated by the socket and dropped. */
 	SEND(pkt, 3000);
 	/* STUN and disco lookalikes go to their (empty) slots. */
 	memset(pkt, 0, 20);
-	pkt[4] = 0x21; pkt[5] = 0x12; pkt[6] = 0xa4; pkt[7] = 0x42;
+	pkt[4] = 0x21;
+	pkt[5] = 0x12;
+	pkt[6] = 0xa4;
+	pkt[7] = 0x42;
 	SEND(pkt, 20);
 	memcpy(pkt, MAGICSOCK_DISCO_MAGIC, MAGICSOCK_DISCO_MAGIC_LEN);
 	SEND(pkt, 40);
@@ -1262,8 +1218,7 @@ struct rx_seen {
 	size_t last_len;
 };
 
-static void
-rx_got(void *ud, const uint8_t *buf, size_t len)
+static void rx_got(void *ud, const uint8_t *buf, size_t len)
 {
 	struct rx_seen *s = ud;
 
@@ -1279,8 +1234,7 @@ rx_got(void *ud, const uint8_t *buf, size_t len)
  * completes the message later. Likewise fed one byte at a time, with the
  * opening marker first.
  */
-static void
-test_rx_header_alone(void **state)
+static void test_rx_header_alone(void **state)
 {
 	static const uint8_t frame[] = { 0, 0, 0, 0, 0, 0, 0, 3, 'a', 'b', 'c' };
 	struct rx_seen seen = { 0 };
@@ -1306,8 +1260,7 @@ test_rx_header_alone(void **state)
 }
 
 /* A header over the cap is a protocol error before any body arrives. */
-static void
-test_rx_over_cap(void **state)
+static void test_rx_over_cap(void **state)
 {
 	static const uint8_t big[] = { 0, 0, 1, 1 };
 	struct rx_seen seen = { 0 };
@@ -1320,32 +1273,20 @@ test_rx_over_cap(void **state)
 	quic_rx_free(rx);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_handshake),
-		cmocka_unit_test(test_wrong_key),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_limit_key),
-		cmocka_unit_test(test_limit_source),
-		cmocka_unit_test(test_limit_source_trusted),
-		cmocka_unit_test(test_overload),
-		cmocka_unit_test(test_retry),
-		cmocka_unit_test(test_datagrams),
-		cmocka_unit_test(test_burst),
-		cmocka_unit_test(test_backpressure),
-		cmocka_unit_test(test_messages),
-		cmocka_unit_test(test_oversized_frame),
-		cmocka_unit_test(test_close_code),
-		cmocka_unit_test(test_idle_timeout),
-		cmocka_unit_test(test_simultaneous_dial),
-		cmocka_unit_test(test_peer_restart),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_datagram_loss),
-		cmocka_unit_test(test_datagram_blackout),
-		cmocka_unit_test(test_rx_header_alone),
-		cmocka_unit_test(test_rx_over_cap),
+		cmocka_unit_test(test_handshake),       cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_refused),         cmocka_unit_test(test_limit_key),
+		cmocka_unit_test(test_limit_source),    cmocka_unit_test(test_limit_source_trusted),
+		cmocka_unit_test(test_overload),        cmocka_unit_test(test_retry),
+		cmocka_unit_test(test_datagrams),       cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_backpressure),    cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_oversized_frame), cmocka_unit_test(test_close_code),
+		cmocka_unit_test(test_idle_timeout),    cmocka_unit_test(test_simultaneous_dial),
+		cmocka_unit_test(test_peer_restart),    cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_datagram_loss),   cmocka_unit_test(test_datagram_blackout),
+		cmocka_unit_test(test_rx_header_alone), cmocka_unit_test(test_rx_over_cap),
 	};
 	int rv;
 

@@ -44,10 +44,10 @@
 #define UDP_SEGMENT 103
 #endif
 
-#define ADDR4 0x64400102u	/* 100.64.1.2 */
+#define ADDR4 0x64400102u /* 100.64.1.2 */
 #define RBUF_TEST (OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET)
 
-static const uint8_t addr6[16] = { 0x02, [15] = 0x01 };	/* 200::1 */
+static const uint8_t addr6[16] = { 0x02, [15] = 0x01 }; /* 200::1 */
 
 struct find {
 	int family;
@@ -119,16 +119,16 @@ static ssize_t tun_read_wait(struct tun *t, uint8_t *buf, size_t cap)
 }
 
 static bool packet_matches(const uint8_t *buf, size_t len, int version, uint8_t proto,
-    uint16_t dport, struct packet_info *pi)
+			   uint16_t dport, struct packet_info *pi)
 {
-	return packet_parse(buf, len, pi) == 0 && pi->version == version &&
-	    pi->proto == proto && pi->dst_port == dport;
+	return packet_parse(buf, len, pi) == 0 && pi->version == version && pi->proto == proto &&
+	       pi->dst_port == dport;
 }
 
 /* Reads TUN packets until one matches version/proto/dst port (the kernel
  * may emit others, e.g. IPv6 router solicitations), within 2 seconds. */
-static ssize_t tun_read_match(struct tun *t, uint8_t *buf, size_t cap, int version,
-    uint8_t proto, uint16_t dport, struct packet_info *pi)
+static ssize_t tun_read_match(struct tun *t, uint8_t *buf, size_t cap, int version, uint8_t proto,
+			      uint16_t dport, struct packet_info *pi)
 {
 	for (int tries = 0; tries < 50; tries++) {
 		ssize_t n = tun_read_wait(t, buf, cap);
@@ -252,7 +252,7 @@ static void test_read_from_tun(void **state)
 	s4 = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_true(s4 >= 0);
 	assert_int_equal(sendto(s4, msg, sizeof(msg), 0, (struct sockaddr *)&to4, sizeof(to4)),
-	    sizeof(msg));
+			 sizeof(msg));
 	n = tun_read_match(&t, buf, sizeof(buf), 4, 17, 9999, &pi);
 	assert_int_equal(n, 20 + 8 + sizeof(msg));
 	assert_int_equal(pi.total_len, n);
@@ -265,7 +265,7 @@ static void test_read_from_tun(void **state)
 	s6 = socket(AF_INET6, SOCK_DGRAM, 0);
 	assert_true(s6 >= 0);
 	assert_int_equal(sendto(s6, msg, sizeof(msg), 0, (struct sockaddr *)&to6, sizeof(to6)),
-	    sizeof(msg));
+			 sizeof(msg));
 	n = tun_read_match(&t, buf, sizeof(buf), 6, 17, 9999, &pi);
 	assert_int_equal(n, 40 + 8 + sizeof(msg));
 	assert_memory_equal(pi.src.v6, addr6, 16);
@@ -283,12 +283,18 @@ static size_t craft_udp4(uint8_t *b, const char *msg, size_t len, uint16_t sport
 	be16_put(b + 2, (uint16_t)total);
 	b[8] = 64;
 	b[9] = 17;
-	b[12] = 100; b[13] = 64; b[14] = 9; b[15] = 9;
-	b[16] = 100; b[17] = 64; b[18] = 1; b[19] = 2;
+	b[12] = 100;
+	b[13] = 64;
+	b[14] = 9;
+	b[15] = 9;
+	b[16] = 100;
+	b[17] = 64;
+	b[18] = 1;
+	b[19] = 2;
 	be16_put(b + 10, csum_fold(csum_add(0, b, 20)));
 	be16_put(b + 20, sport);
 	be16_put(b + 22, dport);
-	be16_put(b + 24, (uint16_t)(8 + len));	/* UDP checksum 0: none, legal over IPv4 */
+	be16_put(b + 24, (uint16_t)(8 + len)); /* UDP checksum 0: none, legal over IPv4 */
 	memcpy(b + 28, msg, len);
 	return total;
 }
@@ -303,8 +309,9 @@ static size_t craft_udp6(uint8_t *b, const char *msg, size_t len, uint16_t sport
 	be16_put(b + 4, (uint16_t)(8 + len));
 	b[6] = 17;
 	b[7] = 64;
-	b[8] = 0x02; b[23] = 0x09;		/* from 200::9 */
-	memcpy(b + 24, addr6, 16);		/* to 200::1 */
+	b[8] = 0x02;
+	b[23] = 0x09;              /* from 200::9 */
+	memcpy(b + 24, addr6, 16); /* to 200::1 */
 	be16_put(b + 40, sport);
 	be16_put(b + 42, dport);
 	be16_put(b + 44, (uint16_t)(8 + len));
@@ -366,8 +373,8 @@ static void test_write_to_tun(void **state)
 
 /* The vnet header's fields, and the packet behind it, of a vnet TUN read
  * matching version/proto/dst port. */
-static ssize_t vnet_read_match(struct tun *t, uint8_t *buf, size_t cap, int version,
-    uint8_t proto, uint16_t dport, struct virtio_net_hdr *vh)
+static ssize_t vnet_read_match(struct tun *t, uint8_t *buf, size_t cap, int version, uint8_t proto,
+			       uint16_t dport, struct virtio_net_hdr *vh)
 {
 	struct packet_info pi;
 
@@ -378,7 +385,7 @@ static ssize_t vnet_read_match(struct tun *t, uint8_t *buf, size_t cap, int vers
 			return n;
 		assert_int_equal(offload_vnet_read(buf, (size_t)n, vh), 0);
 		if (packet_matches(buf + OFFLOAD_VNET_HDR_LEN, (size_t)n - OFFLOAD_VNET_HDR_LEN,
-		    version, proto, dport, &pi))
+				   version, proto, dport, &pi))
 			return n - OFFLOAD_VNET_HDR_LEN;
 	}
 	return -ETIMEDOUT;
@@ -404,7 +411,7 @@ static void test_vnet_open(void **state)
 	/* TSO and checksum offload exist since long before any kernel we run
 	 * on; USO since 6.2 (a kernel without it must not fail the open) */
 	assert_int_equal(t.offloads & (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6),
-	    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+			 TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
 	assert_int_equal(t.offloads & (TUN_F_TSO_ECN | TUN_F_UFO), 0);
 	assert_int_equal(netlink_link_get(&t.nl, t.ifindex, &l), 0);
 	assert_int_equal(l.gso_max_segs, OFFLOAD_MAX_SEGS);
@@ -437,7 +444,7 @@ static void test_vnet_read_csum(void **state)
 	inet_pton(AF_INET, "100.64.9.9", &to4.sin_addr);
 	s4 = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_int_equal(sendto(s4, msg, sizeof(msg), 0, (struct sockaddr *)&to4, sizeof(to4)),
-	    sizeof(msg));
+			 sizeof(msg));
 	n = vnet_read_match(&t, buf, sizeof(buf), 4, 17, 9998, &vh);
 	assert_int_equal(n, 28 + sizeof(msg));
 	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
@@ -476,7 +483,7 @@ static void test_vnet_read_uso(void **state)
 	s6 = socket(AF_INET6, SOCK_DGRAM, 0);
 	assert_int_equal(setsockopt(s6, IPPROTO_UDP, UDP_SEGMENT, &gso, sizeof(gso)), 0);
 	assert_int_equal(sendto(s6, msg, sizeof(msg), 0, (struct sockaddr *)&to6, sizeof(to6)),
-	    sizeof(msg));
+			 sizeof(msg));
 	n = vnet_read_match(&t, buf, sizeof(buf), 6, 17, 9997, &vh);
 	assert_int_equal(n, 48 + sizeof(msg));
 	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
@@ -554,14 +561,10 @@ static void test_vnet_write_merged(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_configure),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_read_from_tun),
-		cmocka_unit_test(test_write_to_tun),
-		cmocka_unit_test(test_vnet_open),
-		cmocka_unit_test(test_vnet_read_csum),
-		cmocka_unit_test(test_vnet_read_uso),
-		cmocka_unit_test(test_vnet_write_merged),
+		cmocka_unit_test(test_open_configure), cmocka_unit_test(test_names),
+		cmocka_unit_test(test_read_from_tun),  cmocka_unit_test(test_write_to_tun),
+		cmocka_unit_test(test_vnet_open),      cmocka_unit_test(test_vnet_read_csum),
+		cmocka_unit_test(test_vnet_read_uso),  cmocka_unit_test(test_vnet_write_merged),
 	};
 	pid_t pid;
 	int st;
@@ -572,7 +575,7 @@ int main(void)
 	if (pid == 0) {
 		if (unshare(CLONE_NEWNET) < 0) {
 			fprintf(stderr, "test_tun: unshare(CLONE_NEWNET): %s; skipped\n",
-			    strerror(errno));
+				strerror(errno));
 			_exit(77);
 		}
 		_exit(cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0);

@@ -56,8 +56,7 @@ struct coturn {
 
 static struct coturn *running[4];
 
-static int
-port_free(uint16_t port)
+static int port_free(uint16_t port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	int fd, ok;
@@ -73,8 +72,7 @@ port_free(uint16_t port)
 }
 
 /* A Binding answer on a plain socket means coturn is serving. */
-static int
-coturn_answers(const struct coturn *c)
+static int coturn_answers(const struct coturn *c)
 {
 	struct stun_builder b;
 	struct stun_msg m;
@@ -89,22 +87,20 @@ coturn_answers(const struct coturn *c)
 	stun_tid_new(tid);
 	stun_build_init(&b, req, sizeof(req), STUN_BINDING, STUN_REQUEST, tid);
 	len = stun_build_finish(&b);
-	if (sendto(fd, req, (size_t)len, 0, &c->addr.sa,
-	    ms_addr_len(&c->addr)) == len) {
+	if (sendto(fd, req, (size_t)len, 0, &c->addr.sa, ms_addr_len(&c->addr)) == len) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 100) == 1) {
 			n = recv(fd, resp, sizeof(resp), 0);
 			ok = n > 0 && stun_decode(&m, resp, (size_t)n) == 0 &&
-			    m.cls == STUN_SUCCESS;
+			     m.cls == STUN_SUCCESS;
 		}
 	}
 	close(fd);
 	return ok;
 }
 
-static void
-coturn_stop(struct coturn *c)
+static void coturn_stop(struct coturn *c)
 {
 	char path[128];
 	int i, status;
@@ -123,8 +119,8 @@ coturn_stop(struct coturn *c)
 		c->pid = 0;
 	}
 	if (c->dir[0]) {
-		static const char *files[] = { "turndb", "turndb-journal",
-		    "turnserver.log", "turnserver.pid" };
+		static const char *files[] = { "turndb", "turndb-journal", "turnserver.log",
+					       "turnserver.pid" };
 		size_t k;
 
 		for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
@@ -139,8 +135,7 @@ coturn_stop(struct coturn *c)
 			running[i] = NULL;
 }
 
-static void
-coturn_stop_all(void)
+static void coturn_stop_all(void)
 {
 	int i;
 
@@ -149,8 +144,7 @@ coturn_stop_all(void)
 			coturn_stop(running[i]);
 }
 
-static void
-coturn_print_log(const struct coturn *c)
+static void coturn_print_log(const struct coturn *c)
 {
 	char path[128], line[512];
 	FILE *f;
@@ -164,8 +158,7 @@ coturn_print_log(const struct coturn *c)
 	fclose(f);
 }
 
-static void
-coturn_exec(const struct coturn *c, const char *const *extra)
+static void coturn_exec(const struct coturn *c, const char *const *extra)
 {
 	char port[8], minp[8], maxp[8], db[96], pidf[96], logf[96];
 	const char *argv[48];
@@ -225,8 +218,7 @@ coturn_exec(const struct coturn *c, const char *const *extra)
 
 static int coturn_spawn(struct coturn *c, const char *const *extra);
 
-static int
-coturn_start(struct coturn *c, const char *const *extra)
+static int coturn_start(struct coturn *c, const char *const *extra)
 {
 	int i;
 
@@ -253,8 +245,7 @@ coturn_start(struct coturn *c, const char *const *extra)
 }
 
 /* Kills the server and starts a new one on the same port: fresh state. */
-static int
-coturn_restart(struct coturn *c, const char *const *extra)
+static int coturn_restart(struct coturn *c, const char *const *extra)
 {
 	int i, status;
 
@@ -267,8 +258,7 @@ coturn_restart(struct coturn *c, const char *const *extra)
 	return coturn_spawn(c, extra);
 }
 
-static int
-coturn_spawn(struct coturn *c, const char *const *extra)
+static int coturn_spawn(struct coturn *c, const char *const *extra)
 {
 	int i, status;
 
@@ -293,8 +283,7 @@ coturn_spawn(struct coturn *c, const char *const *extra)
 
 static struct coturn srv;
 
-static int
-group_setup(void **state)
+static int group_setup(void **state)
 {
 	int r = coturn_start(&srv, NULL);
 
@@ -303,8 +292,7 @@ group_setup(void **state)
 	return r < 0 ? -1 : 0;
 }
 
-static int
-group_teardown(void **state)
+static int group_teardown(void **state)
 {
 	coturn_stop(&srv);
 	return 0;
@@ -325,8 +313,7 @@ struct node {
 	char got_buf[64];
 };
 
-static void
-node_on_state(void *ud, enum turn_state st, const char *reason)
+static void node_on_state(void *ud, enum turn_state st, const char *reason)
 {
 	struct node *n = ud;
 
@@ -335,9 +322,7 @@ node_on_state(void *ud, enum turn_state st, const char *reason)
 	snprintf(n->reason, sizeof(n->reason), "%s", reason);
 }
 
-static void
-node_record(struct node *n, const union ms_addr *from, const uint8_t *buf,
-    size_t len)
+static void node_record(struct node *n, const union ms_addr *from, const uint8_t *buf, size_t len)
 {
 	if (len >= sizeof(n->got_buf))
 		len = sizeof(n->got_buf) - 1;
@@ -347,22 +332,17 @@ node_record(struct node *n, const union ms_addr *from, const uint8_t *buf,
 	n->got++;
 }
 
-static void
-node_on_data(void *ud, const union ms_addr *peer, const uint8_t *buf,
-    size_t len)
+static void node_on_data(void *ud, const union ms_addr *peer, const uint8_t *buf, size_t len)
 {
 	node_record(ud, peer, buf, len);
 }
 
-static void
-node_on_quic(void *ud, const uint8_t *pkt, size_t len,
-    const union ms_addr *from)
+static void node_on_quic(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	node_record(ud, from, pkt, len);
 }
 
-static void
-node_init(struct node *n)
+static void node_init(struct node *n)
 {
 	struct magicsock_config mc = { 0 };
 
@@ -376,21 +356,17 @@ node_init(struct node *n)
 	n->state = -1;
 }
 
-static void
-node_turn(struct node *n, const union ms_addr *server, const char *pass,
-    const struct turn_config *cfg)
+static void node_turn(struct node *n, const union ms_addr *server, const char *pass,
+		      const struct turn_config *cfg)
 {
 	struct turn_events ev = { node_on_state, node_on_data, n };
 
-	assert_int_equal(turn_client_new(&n->tc, &loop, n->ms, server, USER,
-	    pass, &ev, cfg), 0);
+	assert_int_equal(turn_client_new(&n->tc, &loop, n->ms, server, USER, pass, &ev, cfg), 0);
 	assert_int_equal(stun_demux_add(&n->stun, turn_client_input, n->tc), 0);
-	assert_int_equal(stun_demux_add(&n->turn, turn_client_channel_input,
-	    n->tc), 0);
+	assert_int_equal(stun_demux_add(&n->turn, turn_client_channel_input, n->tc), 0);
 }
 
-static void
-node_close(struct node *n)
+static void node_close(struct node *n)
 {
 	if (n->tc) {
 		stun_demux_remove(&n->stun, n->tc);
@@ -402,8 +378,7 @@ node_close(struct node *n)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static void
-node_addr(const struct node *n, union ms_addr *a)
+static void node_addr(const struct node *n, union ms_addr *a)
 {
 	ms_addr_parse(a, "127.0.0.1:0");
 	a->in.sin_port = htons(magicsock_port(n->ms));
@@ -411,32 +386,30 @@ node_addr(const struct node *n, union ms_addr *a)
 
 /* ---- loop helpers ---- */
 
-static int never(void *arg) { return 0; }
+static int never(void *arg)
+{
+	return 0;
+}
 
-static int
-settled(void *arg)
+static int settled(void *arg)
 {
 	struct node *n = arg;
 
-	return n->state == TURN_ALLOCATED || n->state == TURN_FAILED ||
-	    n->state == TURN_CLOSED;
+	return n->state == TURN_ALLOCATED || n->state == TURN_FAILED || n->state == TURN_CLOSED;
 }
 
-static int
-closed(void *arg)
+static int closed(void *arg)
 {
 	return ((struct node *)arg)->state == TURN_CLOSED;
 }
 
-static int
-got_one(void *arg)
+static int got_one(void *arg)
 {
 	return ((struct node *)arg)->got > 0;
 }
 
 /* Sends until the receiver got it (UDP, and a permission may be racing). */
-static int
-deliver(struct node *rx, int (*send)(void *), void *ctx)
+static int deliver(struct node *rx, int (*send)(void *), void *ctx)
 {
 	int i;
 
@@ -455,13 +428,11 @@ struct raw_send {
 	const char *text;
 };
 
-static int
-raw_send(void *arg)
+static int raw_send(void *arg)
 {
 	struct raw_send *s = arg;
 
-	return magicsock_send_to(s->from->ms, &s->to, (const uint8_t *)s->text,
-	    strlen(s->text));
+	return magicsock_send_to(s->from->ms, &s->to, (const uint8_t *)s->text, strlen(s->text));
 }
 
 struct relay_send {
@@ -470,22 +441,18 @@ struct relay_send {
 	const char *text;
 };
 
-static int
-relay_send(void *arg)
+static int relay_send(void *arg)
 {
 	struct relay_send *s = arg;
 
-	return turn_send(s->from->tc, &s->peer, (const uint8_t *)s->text,
-	    strlen(s->text));
+	return turn_send(s->from->tc, &s->peer, (const uint8_t *)s->text, strlen(s->text));
 }
 
-static void
-assert_addr_eq(const union ms_addr *a, const union ms_addr *b)
+static void assert_addr_eq(const union ms_addr *a, const union ms_addr *b)
 {
 	char x[MS_ADDR_STRLEN], y[MS_ADDR_STRLEN];
 
-	assert_string_equal(ms_addr_fmt(a, x, sizeof(x)),
-	    ms_addr_fmt(b, y, sizeof(y)));
+	assert_string_equal(ms_addr_fmt(a, x, sizeof(x)), ms_addr_fmt(b, y, sizeof(y)));
 }
 
 /* ---- tests against coturn ---- */
@@ -495,26 +462,22 @@ struct bind_wait {
 	struct stun_result r;
 };
 
-static void
-bw_result(void *ud, const struct stun_result *r)
+static void bw_result(void *ud, const struct stun_result *r)
 {
 	((struct bind_wait *)ud)->r = *r;
 }
 
-static void
-bw_done(void *ud)
+static void bw_done(void *ud)
 {
 	((struct bind_wait *)ud)->done = 1;
 }
 
-static int
-bw_is_done(void *arg)
+static int bw_is_done(void *arg)
 {
 	return ((struct bind_wait *)arg)->done;
 }
 
-static void
-test_binding(void **state)
+static void test_binding(void **state)
 {
 	struct bind_wait bw = { 0 };
 	struct stun_client_events ev = { bw_result, bw_done, &bw };
@@ -528,14 +491,14 @@ test_binding(void **state)
 	node_turn(&a, &srv.addr, PASS, NULL);
 	assert_int_equal(stun_client_new(&sc, &loop, a.ms, NULL, &ev), 0);
 	assert_int_equal(stun_demux_add(&a.stun, stun_client_input, sc), 0);
-	assert_int_equal(stun_client_set_servers(sc,
-	    ms_addr_fmt(&srv.addr, list, sizeof(list))), 0);
+	assert_int_equal(stun_client_set_servers(sc, ms_addr_fmt(&srv.addr, list, sizeof(list))),
+			 0);
 	assert_int_equal(stun_client_probe(sc), 0);
 	assert_true(loop_wait(&loop, bw_is_done, &bw, 5000));
 	assert_int_equal(bw.r.status, 0);
 	node_addr(&a, &me);
 	assert_string_equal(ms_addr_fmt(&bw.r.reflexive, s, sizeof(s)),
-	    ms_addr_fmt(&me, list, sizeof(list)));
+			    ms_addr_fmt(&me, list, sizeof(list)));
 	assert_true(bw.r.rtt_ms < 1000);
 	assert_true(loop_wait(&loop, settled, &a, 5000));
 	assert_int_equal(a.state, TURN_ALLOCATED);
@@ -544,8 +507,7 @@ test_binding(void **state)
 	node_close(&a);
 }
 
-static void
-test_allocate(void **state)
+static void test_allocate(void **state)
 {
 	static struct node a;
 	union ms_addr relayed, mapped, me;
@@ -572,8 +534,7 @@ test_allocate(void **state)
 
 	/* Deallocate: Refresh with lifetime 0, answered. */
 	assert_int_equal(turn_client_deallocate(a.tc), 0);
-	assert_int_equal(turn_send(a.tc, &me, (const uint8_t *)"x", 1),
-	    -ENOTCONN);
+	assert_int_equal(turn_send(a.tc, &me, (const uint8_t *)"x", 1), -ENOTCONN);
 	assert_true(loop_wait(&loop, closed, &a, 5000));
 	assert_string_equal(a.reason, "deallocated");
 	node_close(&a);
@@ -583,8 +544,7 @@ test_allocate(void **state)
  * A daemon restarted on its fixed port finds the old allocation of its
  * 5-tuple still there: 437, Refresh 0 to clear it, Allocate again.
  */
-static void
-test_mismatch(void **state)
+static void test_mismatch(void **state)
 {
 	static struct node a;
 	struct turn_client *old;
@@ -611,8 +571,7 @@ test_mismatch(void **state)
 	node_close(&a);
 }
 
-static void
-test_wrong_password(void **state)
+static void test_wrong_password(void **state)
 {
 	static struct node a;
 	union ms_addr relayed;
@@ -630,8 +589,7 @@ test_wrong_password(void **state)
 	node_close(&a);
 }
 
-static int
-channel_bound(void *arg)
+static int channel_bound(void *arg)
 {
 	struct relay_send *s = arg;
 
@@ -639,8 +597,7 @@ channel_bound(void *arg)
 }
 
 /* A allocates; B talks over a channel, C over Send/Data indications. */
-static void
-exchange(struct node *a, struct node *b, struct node *c)
+static void exchange(struct node *a, struct node *b, struct node *c)
 {
 	struct raw_send rs;
 	struct relay_send ts;
@@ -690,8 +647,7 @@ exchange(struct node *a, struct node *b, struct node *c)
 	assert_int_equal(st0.perm_errors, 0);
 }
 
-static void
-test_relay_data(void **state)
+static void test_relay_data(void **state)
 {
 	static struct node a, b, c;
 	union ms_addr baddr, caddr;
@@ -721,14 +677,15 @@ test_relay_data(void **state)
  * after several lifetimes the allocation, channel and permission still
  * carry data, so every refresh (and its 438 retry) worked.
  */
-static void
-test_refresh(void **state)
+static void test_refresh(void **state)
 {
 	/* coturn wants "=" here: a separate value is an unknown argument. */
-	static const char *const extra[] = { "--channel-lifetime=3",
-	    "--permission-lifetime=3", "--stale-nonce=2", NULL };
-	struct turn_config cfg = { .lifetime_s = 600, .perm_refresh_ms = 1200,
-	    .chan_refresh_ms = 1200, .refresh_ms = 1500 };
+	static const char *const extra[] = { "--channel-lifetime=3", "--permission-lifetime=3",
+					     "--stale-nonce=2", NULL };
+	struct turn_config cfg = { .lifetime_s = 600,
+				   .perm_refresh_ms = 1200,
+				   .chan_refresh_ms = 1200,
+				   .refresh_ms = 1500 };
 	static struct coturn short_srv;
 	static struct node a, b, c;
 	union ms_addr baddr, caddr;
@@ -760,8 +717,7 @@ test_refresh(void **state)
 	coturn_stop(&short_srv);
 }
 
-static int
-failed(void *arg)
+static int failed(void *arg)
 {
 	return ((struct node *)arg)->state == TURN_FAILED;
 }
@@ -773,8 +729,7 @@ failed(void *arg)
  * Then the server dies for good: the Refresh goes unanswered and the client
  * fails too, after the short retransmission schedule it was given.
  */
-static void
-test_server_restart(void **state)
+static void test_server_restart(void **state)
 {
 	struct turn_config cfg = { .check_ms = 300 };
 	static struct coturn rs;
@@ -811,8 +766,7 @@ test_server_restart(void **state)
 
 	coturn_stop(&rs);
 	assert_true(loop_wait(&loop, failed, &a, 5000));
-	assert_string_equal(a.reason,
-	    "allocation lost: no response from the TURN server");
+	assert_string_equal(a.reason, "allocation lost: no response from the TURN server");
 	node_close(&a);
 }
 
@@ -821,8 +775,7 @@ test_server_restart(void **state)
  * first that a restarted server lost the allocation: it triggers the
  * Refresh at once, which finds the allocation gone.
  */
-static void
-test_refused_bind_checks(void **state)
+static void test_refused_bind_checks(void **state)
 {
 	static struct coturn rs;
 	static struct node a, b;
@@ -857,31 +810,27 @@ struct fake {
 	char last_nonce[16];
 };
 
-static void
-fake_reply(struct fake *f, const uint8_t *tid, int code, const char *nonce,
-    int success_mode)
+static void fake_reply(struct fake *f, const uint8_t *tid, int code, const char *nonce,
+		       int success_mode)
 {
 	struct stun_builder b;
 	uint8_t out[512], key[STUN_LT_KEY_LEN];
 	int n;
 
 	if (code) {
-		stun_build_init(&b, out, sizeof(out), STUN_ALLOCATE, STUN_ERROR,
-		    tid);
-		stun_build_error(&b, code, code == 401 ? "Unauthorized" :
-		    "Stale Nonce");
+		stun_build_init(&b, out, sizeof(out), STUN_ALLOCATE, STUN_ERROR, tid);
+		stun_build_error(&b, code, code == 401 ? "Unauthorized" : "Stale Nonce");
 		stun_build_attr(&b, STUN_A_REALM, "fake", 4);
 		stun_build_attr(&b, STUN_A_NONCE, nonce, strlen(nonce));
 	} else {
-		stun_build_init(&b, out, sizeof(out), STUN_ALLOCATE,
-		    STUN_SUCCESS, tid);
+		stun_build_init(&b, out, sizeof(out), STUN_ALLOCATE, STUN_SUCCESS, tid);
 		stun_build_xor_addr(&b, STUN_A_XOR_RELAYED_ADDRESS, &f->relayed);
 		stun_build_xor_addr(&b, STUN_A_XOR_MAPPED_ADDRESS, &f->client);
 		stun_build_u32(&b, STUN_A_LIFETIME, 600);
 		stun_lt_key(key, USER, (const uint8_t *)"fake", 4, PASS);
-		if (success_mode == 1)		/* signed with the wrong key */
+		if (success_mode == 1) /* signed with the wrong key */
 			key[0] ^= 1;
-		if (success_mode != 2)		/* 2: unsigned */
+		if (success_mode != 2) /* 2: unsigned */
 			stun_build_integrity(&b, key, sizeof(key));
 	}
 	stun_build_fingerprint(&b);
@@ -890,8 +839,7 @@ fake_reply(struct fake *f, const uint8_t *tid, int code, const char *nonce,
 	magicsock_send_to(f->ms, &f->client, out, (size_t)n);
 }
 
-static void
-fake_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
+static void fake_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 {
 	struct fake *f = ud;
 	struct stun_msg m;
@@ -901,12 +849,11 @@ fake_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 		return;
 	f->client = *from;
 	f->requests++;
-	snprintf(f->last_nonce, sizeof(f->last_nonce), "%.*s",
-	    (int)m.nonce_len, m.nonce ? (const char *)m.nonce : "");
+	snprintf(f->last_nonce, sizeof(f->last_nonce), "%.*s", (int)m.nonce_len,
+		 m.nonce ? (const char *)m.nonce : "");
 	if (f->requests > 1) {
 		stun_lt_key(key, USER, (const uint8_t *)"fake", 4, PASS);
-		assert_true(stun_check_integrity(pkt, len, &m, key,
-		    sizeof(key)));
+		assert_true(stun_check_integrity(pkt, len, &m, key, sizeof(key)));
 	}
 	switch (f->requests) {
 	case 1:
@@ -920,16 +867,15 @@ fake_rx(void *ud, const uint8_t *pkt, size_t len, const union ms_addr *from)
 		assert_string_equal(f->last_nonce, "n2");
 		memcpy(tid, m.tid, sizeof(tid));
 		tid[5] ^= 0x10;
-		fake_reply(f, tid, 0, NULL, 0);		/* wrong tid */
-		fake_reply(f, m.tid, 0, NULL, 1);	/* bad integrity */
-		fake_reply(f, m.tid, 0, NULL, 2);	/* no integrity */
-		fake_reply(f, m.tid, 0, NULL, 0);	/* the real one */
+		fake_reply(f, tid, 0, NULL, 0);   /* wrong tid */
+		fake_reply(f, m.tid, 0, NULL, 1); /* bad integrity */
+		fake_reply(f, m.tid, 0, NULL, 2); /* no integrity */
+		fake_reply(f, m.tid, 0, NULL, 0); /* the real one */
 		break;
 	}
 }
 
-static void
-test_fake_server(void **state)
+static void test_fake_server(void **state)
 {
 	struct magicsock_config mc = { 0 };
 	struct fake f;
@@ -963,10 +909,10 @@ test_fake_server(void **state)
 	/* ChannelData: unknown channel, bad lengths, not a channel. */
 	memcpy(out, "\x4f\xff\x00\x01x", 5);
 	magicsock_send_to(f.ms, &f.client, out, 5);
-	memcpy(out, "\x40\x00\x00\x02xy", 6);	/* bound yet? no: unknown */
+	memcpy(out, "\x40\x00\x00\x02xy", 6); /* bound yet? no: unknown */
 	out[0] = 0x4e;
 	magicsock_send_to(f.ms, &f.client, out, 6);
-	memcpy(out, "\x40\x00\x00\x01xyzwv", 9);	/* 4 trailing bytes */
+	memcpy(out, "\x40\x00\x00\x01xyzwv", 9); /* 4 trailing bytes */
 	magicsock_send_to(f.ms, &f.client, out, 9);
 	/* Data indication without a peer address, and one with. */
 	stun_build_init(&b, out, sizeof(out), STUN_DATA, STUN_INDICATION, tid);
@@ -996,8 +942,7 @@ test_fake_server(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fake_server),
@@ -1012,8 +957,8 @@ main(void)
 	};
 	int rv;
 
-	log_init(getenv("RAYFISH_LOG") ?
-	    (enum log_level)log_level_parse(getenv("RAYFISH_LOG")) : LL_WARN);
+	log_init(getenv("RAYFISH_LOG") ? (enum log_level)log_level_parse(getenv("RAYFISH_LOG"))
+				       : LL_WARN);
 	if (sodium_init() < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

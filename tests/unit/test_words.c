@@ -16,8 +16,7 @@
 #include "mesh/hostname.h"
 #include "util/words.h"
 
-static void
-check_list(size_t n, const char *(*get)(size_t))
+static void check_list(size_t n, const char *(*get)(size_t))
 {
 	size_t i, j, k, len;
 
@@ -35,8 +34,7 @@ check_list(size_t n, const char *(*get)(size_t))
 	}
 }
 
-static void
-test_lists(void **state)
+static void test_lists(void **state)
 {
 	(void)state;
 	check_list(words_adjective_count(), words_adjective);
@@ -44,8 +42,7 @@ test_lists(void **state)
 }
 
 /* Returns the values from a script, for deterministic names. */
-static uint32_t
-scripted(uint32_t upper, void *arg)
+static uint32_t scripted(uint32_t upper, void *arg)
 {
 	uint32_t **p = arg;
 	uint32_t v = **p;
@@ -55,8 +52,7 @@ scripted(uint32_t upper, void *arg)
 	return v;
 }
 
-static void
-test_deterministic(void **state)
+static void test_deterministic(void **state)
 {
 	uint32_t script[] = { 3, 3, 0 }, *p = script;
 	uint32_t script2[] = { 3, 2, 5 }, *p2 = script2;
@@ -66,21 +62,20 @@ test_deterministic(void **state)
 	(void)state;
 	/* b == a is shifted up so the adjectives differ. */
 	n = words_name(out, sizeof(out), scripted, &p);
-	snprintf(want, sizeof(want), "%s-%s-%s", words_adjective(3),
-	    words_adjective(4), words_noun(0));
+	snprintf(want, sizeof(want), "%s-%s-%s", words_adjective(3), words_adjective(4),
+		 words_noun(0));
 	assert_string_equal(out, want);
 	assert_int_equal(n, (int)strlen(want));
 	words_name(out, sizeof(out), scripted, &p2);
-	snprintf(want, sizeof(want), "%s-%s-%s", words_adjective(3),
-	    words_adjective(2), words_noun(5));
+	snprintf(want, sizeof(want), "%s-%s-%s", words_adjective(3), words_adjective(2),
+		 words_noun(5));
 	assert_string_equal(out, want);
 	/* Too small a buffer. */
 	p = script;
 	assert_int_equal(words_name(out, 5, scripted, &p), -ENOSPC);
 }
 
-static void
-test_random(void **state)
+static void test_random(void **state)
 {
 	char out[WORDS_NAME_MAX + 1], first[WORDS_NAME_MAX + 1];
 	char a1[16], a2[16], noun[16];
@@ -92,8 +87,7 @@ test_random(void **state)
 		n = words_name(out, sizeof(out), NULL, NULL);
 		assert_true(n > 0 && n <= WORDS_NAME_MAX);
 		assert_true(hostname_valid(out));
-		assert_int_equal(sscanf(out, "%15[a-z]-%15[a-z]-%15[a-z]", a1,
-		    a2, noun), 3);
+		assert_int_equal(sscanf(out, "%15[a-z]-%15[a-z]-%15[a-z]", a1, a2, noun), 3);
 		assert_string_not_equal(a1, a2);
 		if (strcmp(out, first) != 0)
 			differ++;
@@ -101,8 +95,7 @@ test_random(void **state)
 	assert_true(differ > 1990);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lists),
