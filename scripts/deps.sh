@@ -11,7 +11,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain and build
-  build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
+  build-essential pkg-config meson ninja-build clang libclang-rt-14-dev clang-format
   # libraries (see docs/ARCHITECTURE.md)
   libgnutls28-dev libsodium-dev
   libopendht-c-dev libopendht-dev libuv1-dev libmsgpack-dev libjansson-dev

@@ -5,6 +5,7 @@
 #   test.sh fuzz-long FUZZ_BUILD SECONDS   (grows tests/fuzz/corpus;
 #                                          FUZZ_ONLY="fuzz_a fuzz_b" picks targets)
 #   test.sh lab  BUILD
+#   test.sh format             (every C file against .clang-format)
 #   test.sh all  BUILD FUZZ_BUILD SECONDS
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,23 @@ stage_fuzz_long() {
 	done
 }
 
+# The house style (.clang-format): every C file git knows, as clang-format
+# would write it. A file that differs fails the check and is named.
+stage_format() {
+	local f bad=0
+	if ! command -v clang-format >/dev/null; then
+		count "format: clang-format is not installed" 1
+		return
+	fi
+	while IFS= read -r f; do
+		if ! clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
+			echo "format: $f differs from .clang-format (clang-format -i $f)"
+			bad=1
+		fi
+	done < <(git ls-files '*.c' '*.h')
+	count "format" "$bad"
+}
+
 stage_lab() {
 	local build=$1 res
 	res=$(mktemp)
@@ -95,8 +113,9 @@ unit) stage_unit "$2" ;;
 fuzz) stage_fuzz "$2" "$3" ;;
 fuzz-long) stage_fuzz_long "$2" "$3" ;;
 lab) stage_lab "$2" ;;
-all) stage_unit "$2"; stage_fuzz "$3" "$4"; stage_lab "$2" ;;
-*) echo "usage: $0 unit|fuzz|fuzz-long|lab|all ..." >&2; exit 2 ;;
+format) stage_format ;;
+all) stage_format; stage_unit "$2"; stage_fuzz "$3" "$4"; stage_lab "$2" ;;
+*) echo "usage: $0 format|unit|fuzz|fuzz-long|lab|all ..." >&2; exit 2 ;;
 esac
 
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
