@@ -3,6 +3,7 @@
  */
 #include "discovery/payload.h"
 #include "discovery/wire.h"
+#include "util/mpread.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -40,12 +41,12 @@ static int addr_write(struct wire_writer *w, const struct sockaddr_storage *ss)
 	return -EINVAL;
 }
 
-static int addr_read(struct wire_reader *r, struct sockaddr_storage *ss)
+static int addr_read(struct mp_reader *r, struct sockaddr_storage *ss)
 {
 	const uint8_t *b;
 	size_t len;
 
-	if (wire_read_bin(r, ADDR6_LEN, &b, &len) < 0)
+	if (mp_read_bin(r, ADDR6_LEN, &b, &len) < 0)
 		return -EBADMSG;
 	memset(ss, 0, sizeof(*ss));
 	if (len == ADDR4_LEN) {
@@ -94,38 +95,38 @@ int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out, size
 
 int endpoint_payload_decode(const uint8_t *buf, size_t len, struct endpoint_payload *p)
 {
-	struct wire_reader r;
+	struct mp_reader r;
 	size_t n;
 	int nil;
 
 	if (!buf || !p)
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
-	wire_reader_init(&r, buf, len);
-	if (wire_read_array(&r, 4, &n) < 0 || n < 3)
+	mp_reader_init(&r, buf, len);
+	if (mp_read_array(&r, 4, &n) < 0 || n < 3)
 		return -EBADMSG;
-	if (wire_read_array(&r, ENDPOINT_ADDRS_MAX, &p->n_addrs) < 0)
+	if (mp_read_array(&r, ENDPOINT_ADDRS_MAX, &p->n_addrs) < 0)
 		return -EBADMSG;
 	for (size_t i = 0; i < p->n_addrs; i++)
 		if (addr_read(&r, &p->addrs[i]) < 0)
 			return -EBADMSG;
-	if ((nil = wire_read_nil(&r)) < 0)
+	if ((nil = mp_read_nil(&r)) < 0)
 		return -EBADMSG;
 	if (!nil) {
 		if (addr_read(&r, &p->relay) < 0)
 			return -EBADMSG;
 		p->has_relay = true;
 	}
-	if ((nil = wire_read_nil(&r)) < 0)
+	if ((nil = mp_read_nil(&r)) < 0)
 		return -EBADMSG;
 	if (!nil) {
-		if (wire_read_uint(&r, &p->timestamp) < 0)
+		if (mp_read_uint(&r, &p->timestamp) < 0)
 			return -EBADMSG;
 		p->has_timestamp = true;
 	}
-	if (n == 4 && wire_read_uint(&r, &p->flags) < 0)
+	if (n == 4 && mp_read_uint(&r, &p->flags) < 0)
 		return -EBADMSG;
-	if (wire_reader_left(&r) != 0)
+	if (mp_reader_left(&r) != 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -147,12 +148,12 @@ int network_payload_encode(const struct network_payload *p, uint8_t *out, size_t
 }
 
 /* Reads a bin of exactly n bytes into dst. */
-static int fixed_read(struct wire_reader *r, uint8_t *dst, size_t n)
+static int fixed_read(struct mp_reader *r, uint8_t *dst, size_t n)
 {
 	const uint8_t *b;
 	size_t len;
 
-	if (wire_read_bin(r, n, &b, &len) < 0 || len != n)
+	if (mp_read_bin(r, n, &b, &len) < 0 || len != n)
 		return -EBADMSG;
 	memcpy(dst, b, n);
 	return 0;
@@ -160,27 +161,27 @@ static int fixed_read(struct wire_reader *r, uint8_t *dst, size_t n)
 
 int network_payload_decode(const uint8_t *buf, size_t len, struct network_payload *p)
 {
-	struct wire_reader r;
+	struct mp_reader r;
 	uint64_t version;
 	size_t n;
 
 	if (!buf || !p)
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
-	wire_reader_init(&r, buf, len);
-	if (wire_read_array(&r, 3, &n) < 0 || n != 3)
+	mp_reader_init(&r, buf, len);
+	if (mp_read_array(&r, 3, &n) < 0 || n != 3)
 		return -EBADMSG;
 	if (fixed_read(&r, p->blob_hash, NETWORK_HASH_LEN) < 0)
 		return -EBADMSG;
-	if (wire_read_array(&r, NETWORK_SEEDS_MAX, &p->n_seeds) < 0)
+	if (mp_read_array(&r, NETWORK_SEEDS_MAX, &p->n_seeds) < 0)
 		return -EBADMSG;
 	for (size_t i = 0; i < p->n_seeds; i++)
 		if (fixed_read(&r, p->seeds[i], NETWORK_PK_LEN) < 0)
 			return -EBADMSG;
-	if (wire_read_uint(&r, &version) < 0 || version > UINT32_MAX)
+	if (mp_read_uint(&r, &version) < 0 || version > UINT32_MAX)
 		return -EBADMSG;
 	p->mesh_version = (uint32_t)version;
-	if (wire_reader_left(&r) != 0)
+	if (mp_reader_left(&r) != 0)
 		return -EBADMSG;
 	return 0;
 }

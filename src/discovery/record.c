@@ -5,6 +5,7 @@
  */
 #include "discovery/record.h"
 #include "discovery/wire.h"
+#include "util/mpread.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -110,26 +111,25 @@ out:
 /* Parses the body's fields into rec (no checks beyond shape and version). */
 static int body_parse(const uint8_t *body, size_t body_len, struct record *rec)
 {
-	struct wire_reader r;
+	struct mp_reader r;
 	const uint8_t *signer;
 	size_t n, signer_len;
 	uint64_t version, kind;
 
-	wire_reader_init(&r, body, body_len);
-	if (wire_read_array(&r, 6, &n) < 0 || n != 6)
+	mp_reader_init(&r, body, body_len);
+	if (mp_read_array(&r, 6, &n) < 0 || n != 6)
 		return -EBADMSG;
-	if (wire_read_uint(&r, &version) < 0 || version != RECORD_VERSION)
+	if (mp_read_uint(&r, &version) < 0 || version != RECORD_VERSION)
 		return -EBADMSG;
-	if (wire_read_uint(&r, &kind) < 0 || !kind_valid(kind))
+	if (mp_read_uint(&r, &kind) < 0 || !kind_valid(kind))
 		return -EBADMSG;
-	if (wire_read_bin(&r, RECORD_PK_LEN, &signer, &signer_len) < 0 ||
-	    signer_len != RECORD_PK_LEN)
+	if (mp_read_bin(&r, RECORD_PK_LEN, &signer, &signer_len) < 0 || signer_len != RECORD_PK_LEN)
 		return -EBADMSG;
-	if (wire_read_uint(&r, &rec->seq) < 0 || wire_read_uint(&r, &rec->expires) < 0)
+	if (mp_read_uint(&r, &rec->seq) < 0 || mp_read_uint(&r, &rec->expires) < 0)
 		return -EBADMSG;
-	if (wire_read_bin(&r, RECORD_MAX, &rec->payload, &rec->payload_len) < 0)
+	if (mp_read_bin(&r, RECORD_MAX, &rec->payload, &rec->payload_len) < 0)
 		return -EBADMSG;
-	if (wire_reader_left(&r) != 0)
+	if (mp_reader_left(&r) != 0)
 		return -EBADMSG;
 	rec->kind = (enum record_kind)kind;
 	memcpy(rec->signer, signer, RECORD_PK_LEN);
@@ -141,7 +141,7 @@ static int body_parse(const uint8_t *body, size_t body_len, struct record *rec)
 int record_decode(const uint8_t *buf, size_t len, enum record_kind expected_kind,
 		  const uint8_t *expected_pk, uint64_t now, struct record *rec)
 {
-	struct wire_reader r;
+	struct mp_reader r;
 	const uint8_t *body, *sig;
 	size_t n, body_len, sig_len;
 
@@ -149,14 +149,14 @@ int record_decode(const uint8_t *buf, size_t len, enum record_kind expected_kind
 		return -EINVAL;
 	if (len > RECORD_MAX)
 		return -EMSGSIZE;
-	wire_reader_init(&r, buf, len);
-	if (wire_read_array(&r, 2, &n) < 0 || n != 2)
+	mp_reader_init(&r, buf, len);
+	if (mp_read_array(&r, 2, &n) < 0 || n != 2)
 		return -EBADMSG;
-	if (wire_read_bin(&r, RECORD_MAX, &body, &body_len) < 0)
+	if (mp_read_bin(&r, RECORD_MAX, &body, &body_len) < 0)
 		return -EBADMSG;
-	if (wire_read_bin(&r, RECORD_SIG_LEN, &sig, &sig_len) < 0 || sig_len != RECORD_SIG_LEN)
+	if (mp_read_bin(&r, RECORD_SIG_LEN, &sig, &sig_len) < 0 || sig_len != RECORD_SIG_LEN)
 		return -EBADMSG;
-	if (wire_reader_left(&r) != 0)
+	if (mp_reader_left(&r) != 0)
 		return -EBADMSG;
 	if (body_parse(body, body_len, rec) < 0)
 		return -EBADMSG;

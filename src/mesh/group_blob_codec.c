@@ -10,7 +10,7 @@
  *    [ancestor_hash(bin 32), ...]]          (format 2; format 1 stops before)
  *
  * Encoding uses msgpack-c, which always picks the smallest form. Decoding
- * uses a small cursor reader of our own instead of msgpack_unpack: the
+ * reads through util/mpread.h instead of msgpack_unpack: the
  * unpacker allocates arrays of the size a header claims before the bytes
  * exist, and it cannot tell us the exact byte span of the firewall object,
  * which must be kept verbatim. Every count is checked against its cap and
@@ -27,6 +27,7 @@
 #include "mesh/address.h"
 #include "mesh/group_blob_priv.h"
 #include "util/blake3.h"
+#include "util/mpread.h"
 #include "util/log.h"
 
 #define MEMBER_FIELDS 5
@@ -162,85 +163,24 @@ int group_blob_hash(const struct group_blob *b, uint8_t out[GB_HASH_LEN])
 	return 0;
 }
 
-/* ---- decoding ---- */
+/* ---- decoding: through util/mpread.h; whatever fails is -EINVAL ---- */
 
-struct rd {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-static size_t rd_left(const struct rd *r)
+static int rd_array(struct mp_reader *r, uint64_t *n)
 {
-	return r->len - r->off;
-}
+	size_t c;
 
-static int rd_take(struct rd *r, size_t n, const uint8_t **out)
-{
-	if (n > rd_left(r))
+	if (mp_read_array(r, SIZE_MAX, &c) < 0)
 		return -EINVAL;
-	if (out != NULL)
-		*out = r->p + r->off;
-	r->off += n;
+	*n = c;
 	return 0;
 }
 
-static int rd_be(struct rd *r, size_t n, uint64_t *v)
+static int rd_uint(struct mp_reader *r, uint64_t *v)
 {
-	const uint8_t *p;
-	size_t i;
-
-	if (rd_take(r, n, &p) < 0)
-		return -EINVAL;
-	*v = 0;
-	for (i = 0; i < n; i++)
-		*v = *v << 8 | p[i];
-	return 0;
+	return mp_read_uint(r, v) < 0 ? -EINVAL : 0;
 }
 
-static int rd_byte(struct rd *r, uint8_t *t)
-{
-	const uint8_t *p;
-
-	if (rd_take(r, 1, &p) < 0)
-		return -EINVAL;
-	*t = *p;
-	return 0;
-}
-
-static int rd_array(struct rd *r, uint64_t *n)
-{
-	uint8_t t;
-
-	if (rd_byte(r, &t) < 0)
-		return -EINVAL;
-	if (t >= 0x90 && t <= 0x9f) {
-		*n = t & 0x0f;
-		return 0;
-	}
-	if (t == 0xdc)
-		return rd_be(r, 2, n);
-	if (t == 0xdd)
-		return rd_be(r, 4, n);
-	return -EINVAL;
-}
-
-static int rd_uint(struct rd *r, uint64_t *v)
-{
-	uint8_t t;
-
-	if (rd_byte(r, &t) < 0)
-		return -EINVAL;
-	if (t <= 0x7f) {
-		*v = t;
-		return 0;
-	}
-	if (t >= 0xcc && t <= 0xcf)
-		return rd_be(r, (size_t)1 << (t - 0xcc), v);
-	return -EINVAL;
-}
-
-static int rd_u32(struct rd *r, uint32_t *v)
+static int rd_u32(struct mp_reader *r, uint32_t *v)
 {
 	uint64_t x;
 
@@ -250,43 +190,21 @@ static int rd_u32(struct rd *r, uint32_t *v)
 	return 0;
 }
 
-static int rd_bool(struct rd *r, bool *v)
+static int rd_bool(struct mp_reader *r, bool *v)
 {
-	uint8_t t;
-
-	if (rd_byte(r, &t) < 0 || (t != 0xc2 && t != 0xc3))
-		return -EINVAL;
-	*v = t == 0xc3;
-	return 0;
+	return mp_read_bool(r, v) < 0 ? -EINVAL : 0;
 }
 
 /* Reads a str (want_bin = 0) or bin (1) header and body. */
-static int rd_bytes(struct rd *r, int want_bin, const uint8_t **s, size_t *n)
+static int rd_bytes(struct mp_reader *r, int want_bin, const uint8_t **s, size_t *n)
 {
-	uint64_t len;
-	uint8_t t;
-	int rc;
+	int rc = want_bin ? mp_read_bin(r, SIZE_MAX, s, n) : mp_read_str(r, SIZE_MAX, s, n);
 
-	if (rd_byte(r, &t) < 0)
-		return -EINVAL;
-	if (!want_bin && t >= 0xa0 && t <= 0xbf) {
-		len = t & 0x1f;
-		rc = 0;
-	} else if (!want_bin && t >= 0xd9 && t <= 0xdb) {
-		rc = rd_be(r, (size_t)1 << (t - 0xd9), &len);
-	} else if (want_bin && t >= 0xc4 && t <= 0xc6) {
-		rc = rd_be(r, (size_t)1 << (t - 0xc4), &len);
-	} else {
-		return -EINVAL;
-	}
-	if (rc < 0 || len > rd_left(r))
-		return -EINVAL;
-	*n = (size_t)len;
-	return rd_take(r, *n, s);
+	return rc < 0 ? -EINVAL : 0;
 }
 
 /* A str of 1..max bytes without NUL into dst (max + 1 bytes). */
-static int rd_cstr(struct rd *r, char *dst, size_t max)
+static int rd_cstr(struct mp_reader *r, char *dst, size_t max)
 {
 	const uint8_t *s;
 	size_t n;
@@ -298,125 +216,15 @@ static int rd_cstr(struct rd *r, char *dst, size_t max)
 	return 0;
 }
 
-/* Payload length of the types whose size the type byte alone fixes;
- * -1 for the others (and for invalid bytes). */
-static int fixed_payload(uint8_t t)
-{
-	switch (t) {
-	case 0xc0:
-	case 0xc2:
-	case 0xc3:
-		return 0;
-	case 0xca:
-		return 4;
-	case 0xcb:
-		return 8;
-	case 0xcc:
-	case 0xd0:
-		return 1;
-	case 0xcd:
-	case 0xd1:
-		return 2;
-	case 0xce:
-	case 0xd2:
-		return 4;
-	case 0xcf:
-	case 0xd3:
-		return 8;
-	case 0xd4:
-	case 0xd5:
-	case 0xd6:
-	case 0xd7:
-	case 0xd8:
-		return 1 + (1 << (t - 0xd4)); /* ext type + data */
-	default:
-		return -1;
-	}
-}
-
-static int rd_skip(struct rd *r, int depth);
-
-static int rd_skip_items(struct rd *r, uint64_t items, int depth)
-{
-	uint64_t i;
-
-	/* Each item takes at least one byte: a huge claimed count fails
-	 * here instead of looping. */
-	if (items > rd_left(r))
-		return -EINVAL;
-	for (i = 0; i < items; i++) {
-		if (rd_skip(r, depth + 1) < 0)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static int rd_skip(struct rd *r, int depth)
-{
-	uint64_t n;
-	uint8_t t;
-	int fixed;
-
-	if (depth > GB_FIREWALL_MAX_DEPTH || rd_byte(r, &t) < 0)
-		return -EINVAL;
-	if (t <= 0x7f || t >= 0xe0)
-		return 0;
-	if (t <= 0x8f)
-		return rd_skip_items(r, (uint64_t)(t & 0x0f) * 2, depth);
-	if (t <= 0x9f)
-		return rd_skip_items(r, t & 0x0f, depth);
-	if (t <= 0xbf)
-		return rd_take(r, t & 0x1f, NULL);
-	fixed = fixed_payload(t);
-	if (fixed >= 0)
-		return rd_take(r, (size_t)fixed, NULL);
-	switch (t) {
-	case 0xc4:
-	case 0xc5:
-	case 0xc6: /* bin */
-		if (rd_be(r, (size_t)1 << (t - 0xc4), &n) < 0)
-			return -EINVAL;
-		return n > rd_left(r) ? -EINVAL : rd_take(r, (size_t)n, NULL);
-	case 0xc7:
-	case 0xc8:
-	case 0xc9: /* ext: length, type, data */
-		if (rd_be(r, (size_t)1 << (t - 0xc7), &n) < 0 || n >= rd_left(r))
-			return -EINVAL;
-		return rd_take(r, (size_t)n + 1, NULL);
-	case 0xd9:
-	case 0xda:
-	case 0xdb: /* str */
-		if (rd_be(r, (size_t)1 << (t - 0xd9), &n) < 0)
-			return -EINVAL;
-		return n > rd_left(r) ? -EINVAL : rd_take(r, (size_t)n, NULL);
-	case 0xdc:
-	case 0xdd:
-		if (rd_be(r, t == 0xdc ? 2 : 4, &n) < 0)
-			return -EINVAL;
-		return rd_skip_items(r, n, depth);
-	case 0xde:
-	case 0xdf:
-		if (rd_be(r, t == 0xde ? 2 : 4, &n) < 0)
-			return -EINVAL;
-		return rd_skip_items(r, n * 2, depth);
-	default: /* 0xc1 is never used */
-		return -EINVAL;
-	}
-}
-
 int group_blob_check_msgpack(const uint8_t *data, size_t len)
 {
-	struct rd r = { data, len, 0 };
-
 	if (data == NULL || len == 0)
 		return -EINVAL;
-	if (rd_skip(&r, 0) < 0 || r.off != len)
-		return -EINVAL;
-	return 0;
+	return mp_check(data, len, GB_FIREWALL_MAX_DEPTH) < 0 ? -EINVAL : 0;
 }
 
 /* Reads an array header of exactly `want` entries. */
-static int rd_tuple(struct rd *r, uint64_t want)
+static int rd_tuple(struct mp_reader *r, uint64_t want)
 {
 	uint64_t n;
 
@@ -426,11 +234,11 @@ static int rd_tuple(struct rd *r, uint64_t want)
 }
 
 /* Reads the header of a list of at most cap entries and allocates them. */
-static int rd_list(struct rd *r, size_t cap, size_t size, void **arr, size_t *count)
+static int rd_list(struct mp_reader *r, size_t cap, size_t size, void **arr, size_t *count)
 {
 	uint64_t n;
 
-	if (rd_array(r, &n) < 0 || n > cap || n > rd_left(r))
+	if (rd_array(r, &n) < 0 || n > cap)
 		return -EINVAL;
 	*count = (size_t)n;
 	if (n == 0)
@@ -457,7 +265,7 @@ static void log_aimed_index(const struct gb_member *m)
 		 m->id, m->collision_index, GB_MAX_COLLISION_INDEX, a);
 }
 
-static int rd_member(struct rd *r, struct gb_member *m)
+static int rd_member(struct mp_reader *r, struct gb_member *m)
 {
 	int rc;
 
@@ -471,18 +279,19 @@ static int rd_member(struct rd *r, struct gb_member *m)
 	return rc;
 }
 
-static int rd_approved(struct rd *r, struct gb_approved *a)
+static int rd_approved(struct mp_reader *r, struct gb_approved *a)
 {
+	int rc;
+
 	if (rd_tuple(r, APPROVED_FIELDS) < 0 || rd_cstr(r, a->id, IDENTITY_ID_LEN) < 0)
 		return -EINVAL;
-	if (rd_left(r) > 0 && r->p[r->off] == 0xc0)
-		r->off++;
-	else if (rd_cstr(r, a->hostname, HOSTNAME_MAX) < 0)
+	rc = mp_read_nil(r);
+	if (rc < 0 || (rc == 0 && rd_cstr(r, a->hostname, HOSTNAME_MAX) < 0))
 		return -EINVAL;
 	return gb_approved_check(a);
 }
 
-static int rd_key(struct rd *r, struct gb_key *k)
+static int rd_key(struct mp_reader *r, struct gb_key *k)
 {
 	const uint8_t *h;
 	size_t n;
@@ -510,7 +319,7 @@ static int in_order(const void *arr, size_t size, size_t i)
 	return strcmp(prev, cur) < 0 ? 0 : -EINVAL;
 }
 
-static int rd_members(struct rd *r, struct group_blob *b)
+static int rd_members(struct mp_reader *r, struct group_blob *b)
 {
 	size_t i;
 	int rc;
@@ -524,7 +333,7 @@ static int rd_members(struct rd *r, struct group_blob *b)
 	return rc;
 }
 
-static int rd_approved_list(struct rd *r, struct group_blob *b)
+static int rd_approved_list(struct mp_reader *r, struct group_blob *b)
 {
 	size_t i;
 	int rc;
@@ -539,7 +348,7 @@ static int rd_approved_list(struct rd *r, struct group_blob *b)
 	return rc;
 }
 
-static int rd_keys(struct rd *r, struct group_blob *b)
+static int rd_keys(struct mp_reader *r, struct group_blob *b)
 {
 	size_t i;
 	int rc;
@@ -553,7 +362,7 @@ static int rd_keys(struct rd *r, struct group_blob *b)
 	return rc;
 }
 
-static int rd_mode(struct rd *r, enum group_mode *mode)
+static int rd_mode(struct mp_reader *r, enum group_mode *mode)
 {
 	char s[8];
 
@@ -568,24 +377,24 @@ static int rd_mode(struct rd *r, enum group_mode *mode)
 	return 0;
 }
 
-static int rd_firewall(struct rd *r, struct group_blob *b)
+static int rd_firewall(struct mp_reader *r, struct group_blob *b)
 {
-	size_t start = r->off, n;
+	size_t start = r->pos, n;
 
-	if (rd_skip(r, 0) < 0)
+	if (mp_skip(r, GB_FIREWALL_MAX_DEPTH) < 0)
 		return -EINVAL;
-	n = r->off - start;
+	n = r->pos - start;
 	if (n > GB_FIREWALL_MAX)
 		return -EINVAL;
 	b->firewall = malloc(n);
 	if (b->firewall == NULL)
 		return -ENOMEM;
-	memcpy(b->firewall, r->p + start, n);
+	memcpy(b->firewall, r->buf + start, n);
 	b->firewall_len = n;
 	return 0;
 }
 
-static int rd_ancestors(struct rd *r, struct group_blob *b)
+static int rd_ancestors(struct mp_reader *r, struct group_blob *b)
 {
 	uint64_t n;
 
@@ -605,7 +414,7 @@ static int rd_ancestors(struct rd *r, struct group_blob *b)
 	return 0;
 }
 
-static int rd_blob(struct rd *r, struct group_blob *b)
+static int rd_blob(struct mp_reader *r, struct group_blob *b)
 {
 	uint64_t n, format;
 	int rc;
@@ -650,7 +459,7 @@ static int check_canonical(const struct group_blob *b, const uint8_t *data, size
 int group_blob_decode(const uint8_t *data, size_t len, struct group_blob *out)
 {
 	struct group_blob b;
-	struct rd r = { data, len, 0 };
+	struct mp_reader r;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
@@ -658,8 +467,9 @@ int group_blob_decode(const uint8_t *data, size_t len, struct group_blob *out)
 		return -EINVAL;
 	if (len > GB_MAX_DECODED)
 		return -EMSGSIZE;
+	mp_reader_init(&r, data, len);
 	rc = rd_blob(&r, &b);
-	if (rc == 0 && r.off != len)
+	if (rc == 0 && r.pos != len)
 		rc = -EINVAL;
 	if (rc == 0 &&
 	    (gb_members_unique(b.members, b.n_members) < 0 || gb_keys_unique(b.keys, b.n_keys) < 0))

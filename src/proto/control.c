@@ -4,7 +4,7 @@
  * type and size before it is copied.
  */
 #include "proto/control.h"
-#include "proto/mp_check.h"
+#include "util/mpread.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * msgpack-c unpacks it, so hostile lengths cannot inflate memory.
  */
 #include "proto/jsonpack.h"
-#include "proto/mp_check.h"
+#include "util/mpread.h"
 
 #include <errno.h>
 #include <string.h>

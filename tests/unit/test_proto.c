@@ -16,7 +16,7 @@
 #include "proto/frame.h"
 #include "proto/ipc.h"
 #include "proto/jsonpack.h"
-#include "proto/mp_check.h"
+#include "util/mpread.h"
 
 static void test_mp_check_scalars(void **state)
 {

@@ -19,6 +19,7 @@
 #include "discovery/payload.h"
 #include "discovery/record.h"
 #include "discovery/wire.h"
+#include "util/mpread.h"
 
 #define NOW 1700000000ull
 
@@ -568,29 +569,29 @@ static void test_wire_widths(void **state)
 				     0x01, 0x00, 0x00, 0xcf, 0x80, 0,    0,    0,
 				     0,    0,    0,    0,    0xd0, 0x01 };
 	static const uint64_t want[] = { 5, 255, 256, 65536, 0x8000000000000000ull };
-	struct wire_reader r;
+	struct mp_reader r;
 	struct wire_writer w;
 	uint8_t small[3];
 	uint64_t v;
 
 	(void)state;
-	wire_reader_init(&r, u, sizeof(u));
+	mp_reader_init(&r, u, sizeof(u));
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(wire_read_uint(&r, &v), 0);
+		assert_int_equal(mp_read_uint(&r, &v), 0);
 		assert_int_equal(v, want[i]);
 	}
-	assert_int_equal(wire_read_uint(&r, &v), -EBADMSG);
-	assert_int_equal(wire_reader_left(&r), 2);
+	assert_int_equal(mp_read_uint(&r, &v), -EBADMSG);
+	assert_int_equal(mp_reader_left(&r), 2);
 	wire_writer_init(&w, small, sizeof(small));
 	wire_write_uint(&w, 1);
 	wire_write_uint(&w, 1000);
 	assert_int_equal(wire_writer_finish(&w), -EMSGSIZE);
 	/* truncated uint64 */
-	wire_reader_init(&r, u + 11, 5);
-	assert_int_equal(wire_read_uint(&r, &v), -EBADMSG);
-	assert_int_equal(wire_read_nil(&r), 0);
-	wire_reader_init(&r, u, 0);
-	assert_int_equal(wire_read_nil(&r), -EBADMSG);
+	mp_reader_init(&r, u + 11, 5);
+	assert_int_equal(mp_read_uint(&r, &v), -EBADMSG);
+	assert_int_equal(mp_read_nil(&r), 0);
+	mp_reader_init(&r, u, 0);
+	assert_int_equal(mp_read_nil(&r), -EBADMSG);
 }
 
 int main(void)
