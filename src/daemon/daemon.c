@@ -139,18 +139,57 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
 				 "errors", errors));
 }
 
+/* ---- events: who hears what, in order (see daemon.h) ---- */
+
+typedef void (*daemon_event_fn)(struct daemon *d);
+typedef void (*peer_event_fn)(struct daemon *d, struct peer *p);
+typedef void (*network_event_fn)(struct daemon *d, struct network *n);
+
+#define N_OF(list) (sizeof(list) / sizeof(list[0]))
+
+static const daemon_event_fn on_tick_list[] = {
+	records_endpoint_tick, peers_tick, joins_tick, networks_tick,  roster_tick, nat_tick,
+	member_relay_tick,     gate_tick,  blobs_tick, admission_tick,
+};
+static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up };
+static const daemon_event_fn on_rosters_changed_list[] = { gate_on_roster, datapath_sync,
+							   magicdns_sync, policy_recompile };
+static const network_event_fn on_roster_applied_list[] = { policy_on_roster, roster_on_applied };
+static const network_event_fn on_network_restored_list[] = { policy_on_roster };
+
 void daemon_tick(struct daemon *d)
 {
-	records_endpoint_tick(d);
-	peers_tick(d);
-	joins_tick(d);
-	networks_tick(d);
-	roster_tick(d);
-	nat_tick(d);
-	member_relay_tick(d);
-	gate_tick(d);
-	blobs_tick(d);
-	admission_tick(d);
+	for (size_t i = 0; i < N_OF(on_tick_list); i++)
+		on_tick_list[i](d);
+}
+
+void daemon_peer_up(struct daemon *d, struct peer *p)
+{
+	for (size_t i = 0; i < N_OF(on_peer_up_list); i++)
+		on_peer_up_list[i](d, p);
+}
+
+void daemon_peer_down(struct daemon *d, struct peer *p, bool left)
+{
+	network_on_peer_down(d, p, left);
+}
+
+void daemon_rosters_changed(struct daemon *d)
+{
+	for (size_t i = 0; i < N_OF(on_rosters_changed_list); i++)
+		on_rosters_changed_list[i](d);
+}
+
+void daemon_roster_applied(struct daemon *d, struct network *n)
+{
+	for (size_t i = 0; i < N_OF(on_roster_applied_list); i++)
+		on_roster_applied_list[i](d, n);
+}
+
+void daemon_network_restored(struct daemon *d, struct network *n)
+{
+	for (size_t i = 0; i < N_OF(on_network_restored_list); i++)
+		on_network_restored_list[i](d, n);
 }
 
 static void on_tick(uv_timer_t *t)

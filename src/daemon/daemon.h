@@ -106,17 +106,27 @@ bool daemon_authorized(const struct daemon *d, uid_t uid);
  * as "applied" and the rest as "restart" (they wait for a restart). */
 void daemon_cmd_reload(struct daemon *d, struct ipc_request *req);
 
-/* The QUIC events of the mesh and blobs connections (ud: the daemon): which
- * module each goes to. Not static so that the scale simulation
- * (tests/unit/test_scale_sim.c) feeds its simulated connections through the
- * same routing as the endpoint does. */
-extern const struct quic_events daemon_quic_events;
-
 /* IPC dispatch (daemon/commands.c). */
 void daemon_dispatch(struct ipc_request *req, void *ud);
 
-/* The 1 s housekeeping: every module's tick, in order. */
+/*
+ * The daemon's events, fanned out to the features that hear them, each in
+ * the order of its list in daemon.c (a feature that needs an event adds its
+ * handler there; the module that raises the event knows none of them):
+ *   tick              the 1 s housekeeping;
+ *   peer up / down    a peer's mesh connection is up, or gone (left: it
+ *                     said it leaves);
+ *   rosters changed   any roster or the set of networks changed: routes,
+ *                     addresses, names and firewall follow;
+ *   roster applied    network n adopted a new roster;
+ *   network restored  n was loaded from disk at start.
+ */
 void daemon_tick(struct daemon *d);
+void daemon_peer_up(struct daemon *d, struct peer *p);
+void daemon_peer_down(struct daemon *d, struct peer *p, bool left);
+void daemon_rosters_changed(struct daemon *d);
+void daemon_roster_applied(struct daemon *d, struct network *n);
+void daemon_network_restored(struct daemon *d, struct network *n);
 
 /*
  * How QUIC events reach the modules (ud = the daemon): mesh connections go

@@ -4,19 +4,12 @@
  * nothing a peer says is taken on trust.
  */
 #include "daemon/network.h"
-#include "daemon/join.h"
-#include "daemon/admission.h"
 #include "daemon/blobs.h"
 #include "daemon/gate.h"
 #include "daemon/daemon.h"
-#include "daemon/datapath.h"
-#include "daemon/gate.h"
-#include "daemon/magicdns.h"
 #include "daemon/peers.h"
-#include "daemon/ping.h"
 #include "daemon/firewall_policy.h"
 #include "daemon/records.h"
-#include "daemon/roster.h"
 #include "daemon/roster_fetch.h"
 #include "discovery/dht.h"
 #include "discovery/payload.h"
@@ -92,13 +85,10 @@ const struct gb_member *network_me(struct daemon *d, const struct network *n)
 	return group_blob_find_member(&n->blob, d->id.id);
 }
 
-/* Routes, addresses and names follow every roster change. */
+/* Routes, addresses, names and the firewall follow every roster change. */
 static void network_changed(struct daemon *d)
 {
-	gate_on_roster(d);
-	datapath_sync(d);
-	magicdns_sync(d);
-	policy_recompile(d);
+	daemon_rosters_changed(d);
 }
 
 /* Saves networks.json with `next` in place of only's entry (when given). */
@@ -445,8 +435,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_
 		release_blobs(d, (const uint8_t(*)[32])dropped, 1);
 	network_announce(d, n, rec, rec_len);
 	network_changed(d);
-	policy_on_roster(d, n);
-	roster_on_applied(d, n);
+	daemon_roster_applied(d, n);
 	log_info("network %s: roster v%llu, %zu members", n->saved.name,
 		 (unsigned long long)n->blob.version, n->blob.n_members);
 	return 0;
@@ -1240,7 +1229,6 @@ void network_on_peer_up(struct daemon *d, struct peer *p)
 		m.rec_len = n->saved.record_len;
 		peer_send_ctl(d, p, &m);
 	}
-	join_on_peer_up(d, p);
 }
 
 void network_on_peer_down(struct daemon *d, struct peer *p, bool left)
@@ -1443,7 +1431,7 @@ int networks_load(struct daemon *d)
 		return ret;
 	}
 	for (struct network *n = d->nets; n; n = n->next)
-		policy_on_roster(d, n);
+		daemon_network_restored(d, n);
 	network_changed(d);
 	return 0;
 }

@@ -292,7 +292,7 @@ void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
 		log_info("peer %.8s: connected (%s)", p->id,
 			 quic_conn_is_client(c) ? "we dialled" : "they dialled");
 	send_endpoint(d, p);
-	network_on_peer_up(d, p);
+	daemon_peer_up(d, p);
 }
 
 void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t code)
@@ -315,8 +315,8 @@ void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t
 		 * loses its last want there, and is freed. */
 		memcpy(pk, p->pk, 32);
 		if (reason != QUIC_CLOSE_SUPERSEDED)
-			network_on_peer_down(d, p,
-					     reason == QUIC_CLOSE_PEER && code == QUIC_CODE_LEAVE);
+			daemon_peer_down(d, p,
+					 reason == QUIC_CLOSE_PEER && code == QUIC_CODE_LEAVE);
 		if (!(p = peers_find(d, pk)))
 			return;
 		if (p->wants)

@@ -599,7 +599,11 @@ static int upnpd_start(int natpmp)
 			dump_log();
 			return -1;
 		}
-		if (log_has("Port forwarding is now enabled") && log_has("HTTP listening on port"))
+		/* NAT-PMP/PCP's socket may open after the other two lines:
+		 * a client that came earlier got port unreachable. */
+		if (log_has("Port forwarding is now enabled") &&
+		    log_has("HTTP listening on port") &&
+		    (!natpmp || log_has("Listening for NAT-PMP/PCP traffic on port")))
 			return 0;
 		usleep(50 * 1000);
 	}
