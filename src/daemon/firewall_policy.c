@@ -570,23 +570,15 @@ static int publish_suggestions(struct daemon *d, struct network *n, json_t *sugg
  * prune, the spec's subjects replace those subjects only. */
 void policy_cmd_suggest_all(struct daemon *d, struct ipc_request *req)
 {
-	const char *name = json_string_value(json_object_get(req->args, "network"));
 	json_t *subjects = json_object_get(req->args, "subjects"), *rules, *sugg;
 	bool prune = json_is_true(json_object_get(req->args, "prune"));
-	struct network *n = name ? network_find(d, name) : NULL;
+	struct network *n = network_from_args(d, req, true);
 	const char *subj;
 	char err[FW_ERR_BUF];
 	int ret;
 
-	if (!n || !n->has_key) {
-		ipc_reply_error(req,
-				n ? "this node is not a coordinator of %s"
-				  : "no network named '%s' here",
-				n      ? n->saved.name
-				: name ? name
-				       : "");
+	if (!n)
 		return;
-	}
 	if (!json_is_object(subjects)) {
 		ipc_reply_error(req, "subjects must be an object");
 		return;
@@ -620,24 +612,16 @@ void policy_cmd_suggest_all(struct daemon *d, struct ipc_request *req)
 
 void policy_cmd_suggest(struct daemon *d, struct ipc_request *req)
 {
-	const char *name = json_string_value(json_object_get(req->args, "network"));
 	const char *subject = json_string_value(json_object_get(req->args, "subject"));
 	json_t *allow = json_object_get(req->args, "allow");
 	json_t *deny = json_object_get(req->args, "deny");
-	struct network *n = name ? network_find(d, name) : NULL;
+	struct network *n = network_from_args(d, req, true);
 	json_t *sugg;
 	char err[FW_ERR_BUF];
 	int ret;
 
-	if (!n || !n->has_key) {
-		ipc_reply_error(req,
-				n ? "this node is not a coordinator of %s"
-				  : "no network named '%s' here",
-				n      ? n->saved.name
-				: name ? name
-				       : "");
+	if (!n)
 		return;
-	}
 	if (!subject || (strcmp(subject, "*") != 0 && !hostname_valid(subject))) {
 		ipc_reply_error(req, "--subject is a hostname or '*'");
 		return;

@@ -95,4 +95,9 @@ bool fake_is_blobs_client(unsigned id);
  * checks of what it sends); c is only read while it is live. */
 const uint8_t *fake_conn_pk(const struct fake_conn *c);
 
+/* cmocka setup/teardown (fake_net_fixture.c, unit tests only): the
+ * fixture's daemon on fake connections, and everything undone after. */
+int fake_net_setup(void **state);
+int fake_net_teardown(void **state);
+
 #endif

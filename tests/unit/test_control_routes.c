@@ -35,26 +35,6 @@ static void test_every_type_routed(void **state)
 	assert_ptr_equal(h[0], join_on_message);
 }
 
-static int setup(void **state)
-{
-	struct fixture *f;
-
-	if (fixture_setup(state) < 0)
-		return -1;
-	f = *state;
-	fake_net_init(&f->d, f->d.id.pk, NULL);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	fixture_stop(f);
-	fake_net_reset();
-	return fixture_teardown(state);
-}
-
 static void send_msg(struct fixture *f, struct peer *p, const struct ctl_msg *m)
 {
 	msgpack_sbuffer sb;
@@ -95,7 +75,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_type_routed),
-		cmocka_unit_test_setup_teardown(test_leave_dispatched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_dispatched, fake_net_setup,
+						fake_net_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

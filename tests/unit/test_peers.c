@@ -16,26 +16,6 @@
 #include "fake_net.h"
 #include "transport/quic.h"
 
-static int setup(void **state)
-{
-	struct fixture *f;
-
-	if (fixture_setup(state) < 0)
-		return -1;
-	f = *state;
-	fake_net_init(&f->d, f->d.id.pk, NULL);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	fixture_stop(f);
-	fake_net_reset();
-	return fixture_teardown(state);
-}
-
 /* The leaver's CTL_LEAVE did not arrive, only its close with
  * QUIC_CODE_LEAVE: pruning it drops the only network it shares with us, so
  * the peer goes while its close is being handled. */
@@ -97,10 +77,12 @@ static void test_plain_close_keeps_member(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_leave_close_prunes_last_want, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_leave_close_prunes_everywhere, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_plain_close_keeps_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_close_prunes_last_want, fake_net_setup,
+						fake_net_teardown),
+		cmocka_unit_test_setup_teardown(test_leave_close_prunes_everywhere, fake_net_setup,
+						fake_net_teardown),
+		cmocka_unit_test_setup_teardown(test_plain_close_keeps_member, fake_net_setup,
+						fake_net_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

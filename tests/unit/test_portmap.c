@@ -922,6 +922,25 @@ static void test_router_gone(void **state)
 	assert_true(close_client(c));
 }
 
+/* A fake gateway answering in mode, bound before the client asks. */
+static void fake_start(enum fake_mode mode)
+{
+	lab.fake = fork_server(fake_serve, lab.rns, mode);
+	assert_true(lab.fake > 0);
+	usleep(200 * 1000); /* the child binds the gateway's port */
+}
+
+/* A client for port, once it holds a mapping (the test fails otherwise). */
+static struct ctx *open_mapped(uint16_t port, const struct portmap_opts *o)
+{
+	struct ctx *c = open_client(port, o);
+
+	assert_true(run_until(is_mapped, c, 5000));
+	if (c->failed)
+		fail_msg("no mapping: %s", c->last.reason);
+	return c;
+}
+
 static void fake_case_with(enum fake_mode mode, unsigned methods, int want_err,
 			   const char *want_text)
 {
@@ -931,9 +950,7 @@ static void fake_case_with(enum fake_mode mode, unsigned methods, int want_err,
 
 	o.methods = methods;
 	o.natpmp_timeout_ms = 800;
-	lab.fake = fork_server(fake_serve, lab.rns, mode);
-	assert_true(lab.fake > 0);
-	usleep(200 * 1000); /* the child binds the gateway's port */
+	fake_start(mode);
 	uv_update_time(&loop);
 	t0 = uv_now(&loop);
 	c = open_client(40030, &o);
@@ -984,13 +1001,8 @@ static void test_natpmp_answered_twice(void **state)
 	struct ctx *c;
 
 	o.methods = PORTMAP_TRY_NATPMP;
-	lab.fake = fork_server(fake_serve, lab.rns, FAKE_TWICE);
-	assert_true(lab.fake > 0);
-	usleep(200 * 1000); /* the child binds the gateway's port */
-	c = open_client(40060, &o);
-	assert_true(run_until(is_mapped, c, 5000));
-	if (c->failed)
-		fail_msg("no mapping: %s", c->last.reason);
+	fake_start(FAKE_TWICE);
+	c = open_mapped(40060, &o);
 	assert_int_equal(c->last.method, PORTMAP_NATPMP);
 	assert_int_equal(c->last.lease_s, 60);
 	assert_external(&c->last, 40060);
@@ -1029,13 +1041,8 @@ static void test_pcp_nonce_kept(void **state)
 	o.methods = PORTMAP_TRY_PCP;
 	snprintf(path, sizeof(path), "%s/pcp.log", lab.dir);
 	unlink(path);
-	lab.fake = fork_server(fake_serve, lab.rns, FAKE_PCP_STRICT);
-	assert_true(lab.fake > 0);
-	usleep(200 * 1000);
-	c = open_client(40050, &o);
-	assert_true(run_until(is_mapped, c, 5000));
-	if (c->failed)
-		fail_msg("no mapping: %s", c->last.reason);
+	fake_start(FAKE_PCP_STRICT);
+	c = open_mapped(40050, &o);
 	assert_int_equal(c->last.method, PORTMAP_PCP);
 	assert_int_equal(c->last.lease_s, 2);
 	assert_external(&c->last, 40051);
@@ -1061,9 +1068,7 @@ static void test_natpmp_only_gateway(void **state)
 	uint64_t t0;
 
 	o.natpmp_timeout_ms = 1500;
-	lab.fake = fork_server(fake_serve, lab.rns, FAKE_NATPMP_ONLY);
-	assert_true(lab.fake > 0);
-	usleep(200 * 1000);
+	fake_start(FAKE_NATPMP_ONLY);
 	uv_update_time(&loop);
 	t0 = uv_now(&loop);
 	c = open_client(40040, &o);
