@@ -33,6 +33,8 @@
 #ifndef RAYFISH_DISCOVERY_PAYLOAD_H
 #define RAYFISH_DISCOVERY_PAYLOAD_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,8 +42,8 @@
 
 #define ENDPOINT_ADDRS_MAX 16
 #define NETWORK_SEEDS_MAX 16
-#define NETWORK_HASH_LEN 32
-#define NETWORK_PK_LEN 32
+#define NETWORK_HASH_LEN LIMIT_KEY_LEN
+#define NETWORK_PK_LEN LIMIT_KEY_LEN
 #define ENDPOINT_FLAG_RELAY 0x1
 
 struct endpoint_payload {

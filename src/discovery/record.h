@@ -38,13 +38,15 @@
 #ifndef RAYFISH_DISCOVERY_RECORD_H
 #define RAYFISH_DISCOVERY_RECORD_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #define RECORD_MAX 8192 /* whole encoded record */
 #define RECORD_VERSION 1
-#define RECORD_PK_LEN 32
-#define RECORD_SEED_LEN 32
+#define RECORD_PK_LEN LIMIT_KEY_LEN
+#define RECORD_SEED_LEN LIMIT_KEY_LEN
 #define RECORD_SIG_LEN 64
 #define RECORD_KEY_LEN 20 /* OpenDHT infohash */
 #define RECORD_DOMAIN "rayfish-record-v1"

@@ -46,7 +46,7 @@
 #define GB_MAX_APPROVED 1024
 #define GB_MAX_KEYS 1024
 #define GB_KEY_ID_MAX 32
-#define GB_HASH_LEN 32
+#define GB_HASH_LEN LIMIT_KEY_LEN
 #define GB_FIREWALL_MAX (1024 * 1024)
 #define GB_FIREWALL_MAX_DEPTH 32
 /* What group_blob_encode makes: one CTL_BLOB carries it. Decoding takes up

@@ -13,11 +13,13 @@
 #ifndef RAYFISH_MESH_IDENTITY_H
 #define RAYFISH_MESH_IDENTITY_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define IDENTITY_SEED_LEN 32
-#define IDENTITY_PK_LEN 32
+#define IDENTITY_SEED_LEN LIMIT_KEY_LEN
+#define IDENTITY_PK_LEN LIMIT_KEY_LEN
 #define IDENTITY_SK_LEN 64
 #define IDENTITY_SIG_LEN 64
 #define IDENTITY_ID_LEN 64

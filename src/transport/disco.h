@@ -24,13 +24,15 @@
 #ifndef RAYFISH_TRANSPORT_DISCO_H
 #define RAYFISH_TRANSPORT_DISCO_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "transport/magicsock.h"
 
 #define DISCO_VERSION 1
-#define DISCO_KEY_LEN 32
+#define DISCO_KEY_LEN LIMIT_KEY_LEN
 #define DISCO_TXID_LEN 12
 #define DISCO_HDR_LEN (MAGICSOCK_DISCO_MAGIC_LEN + 1 + DISCO_KEY_LEN + 24)
 #define DISCO_MAX_LEN 128 /* a sealed pong, the largest message */

@@ -93,6 +93,8 @@
 #ifndef RAYFISH_TRANSPORT_MAGICSOCK_H
 #define RAYFISH_TRANSPORT_MAGICSOCK_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -100,7 +102,7 @@
 #include <uv.h>
 
 #define MAGICSOCK_DEFAULT_PORT 41383
-#define MAGICSOCK_KEY_LEN 32
+#define MAGICSOCK_KEY_LEN LIMIT_KEY_LEN
 #define MAGICSOCK_MAX_ADDRS 8 /* candidates kept per peer */
 #define MAGICSOCK_MAX_RELAYS 4
 #define MAGICSOCK_MAX_PEERS 65536

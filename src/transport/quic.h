@@ -54,7 +54,7 @@
 
 #include "transport/magicsock.h"
 
-#define QUIC_KEY_LEN 32
+#define QUIC_KEY_LEN LIMIT_KEY_LEN
 #define QUIC_ALPN_MESH "rayfish/mesh/1"
 #define QUIC_ALPN_BLOBS "rayfish/blobs/1"
 #define QUIC_ALPN_MAX 32

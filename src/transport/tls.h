@@ -19,11 +19,13 @@
 #ifndef RAYFISH_TRANSPORT_TLS_H
 #define RAYFISH_TRANSPORT_TLS_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <gnutls/gnutls.h>
 
-#define TLS_KEY_LEN 32
+#define TLS_KEY_LEN LIMIT_KEY_LEN
 #define TLS_ALPN_MAX 32
 
 /*
