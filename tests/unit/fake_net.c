@@ -72,6 +72,28 @@ int clock_gettime(clockid_t id, struct timespec *ts)
 	return 0;
 }
 
+/*
+ * Unix time as the daemon reads it (daemon_unix_now calls time()): the
+ * first reading in this process, plus the skew. Ephemeral pruning and
+ * record expiry then follow the caller's ticks, and an input replays the
+ * same however long the process has run or where a second boundary fell.
+ */
+time_t time(time_t *t)
+{
+	static time_t base;
+	struct timespec ts;
+	time_t now;
+
+	if (!base) {
+		syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+		base = ts.tv_sec;
+	}
+	now = base + (time_t)(skew_ns / 1000000000ull);
+	if (t)
+		*t = now;
+	return now;
+}
+
 int fsync(int fd)
 {
 	(void)fd;
