@@ -1,6 +1,6 @@
 /*
- * stun: the RFC 8489 message codec and the Binding client that finds our
- * server-reflexive address(es).
+ * stun: the RFC 8489 message codec (stun_codec.c) and the Binding client
+ * that finds our server-reflexive address(es) (stun.c).
  *
  * The codec builds requests and indications (Binding and the TURN methods of
  * RFC 8656) into a caller's buffer, and decodes whatever arrives from the
