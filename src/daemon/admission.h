@@ -9,6 +9,8 @@
 #ifndef RAYFISH_DAEMON_ADMISSION_H
 #define RAYFISH_DAEMON_ADMISSION_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +26,7 @@ struct ctl_msg;
 
 struct join_request {
 	char id[9]; /* short handle for accept/deny */
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	char hostname[HOSTNAME_BUF];
 	uint64_t since;   /* unix seconds */
 	uint64_t seen_ms; /* loop time the joiner last asked */
@@ -35,7 +37,7 @@ struct join_request {
 struct admission {
 	struct join_request req[ADMISSION_MAX_REQUESTS];
 	size_t n_req;
-	uint8_t denied[ADMISSION_MAX_DENIED][32];
+	uint8_t denied[ADMISSION_MAX_DENIED][LIMIT_KEY_LEN];
 	size_t n_denied;
 	size_t denied_next;
 };

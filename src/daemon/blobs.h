@@ -18,6 +18,8 @@
 #ifndef RAYFISH_DAEMON_BLOBS_H
 #define RAYFISH_DAEMON_BLOBS_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,8 +40,8 @@ struct ctl_msg;
 typedef void (*blob_fetch_fn)(struct daemon *d, const uint8_t *data, size_t len, void *ud);
 
 /* Fetches hash from peer pk; cb runs exactly once (also on shutdown). */
-int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32], blob_fetch_fn cb,
-	       void *ud);
+int blob_fetch(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], const uint8_t hash[LIMIT_KEY_LEN],
+	       blob_fetch_fn cb, void *ud);
 /* Fails every fetch (callbacks run) and forgets every connection served. */
 void blobs_close_all(struct daemon *d);
 /* Every tick: served connections past BLOBS_SERVE_MS are closed, requests

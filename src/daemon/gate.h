@@ -26,6 +26,8 @@
 #ifndef RAYFISH_DAEMON_GATE_H
 #define RAYFISH_DAEMON_GATE_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,10 +47,10 @@ struct peer;
 struct quic_conn;
 
 /* QUIC's accept hook for mesh connections: 0 admits, -1 refuses. */
-int gate_accept(struct daemon *d, const uint8_t pk[32]);
+int gate_accept(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN]);
 /* A mesh connection c from pk was confirmed: false when the gate closed it
  * (over the stranger budget); else the caller goes on. */
-bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[32]);
+bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[LIMIT_KEY_LEN]);
 /* peers.c: p now holds its mesh connection; a stranger's window starts. */
 void gate_on_peer_up(struct daemon *d, struct peer *p);
 /* Every tick: strangers past their window are closed. */

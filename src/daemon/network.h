@@ -13,6 +13,8 @@
 #ifndef RAYFISH_DAEMON_NETWORK_H
 #define RAYFISH_DAEMON_NETWORK_H
 
+#include "util/limits.h"
+
 /* The mesh protocol this build speaks (published in the network record;
  * a joiner refuses a network that needs a newer one). */
 #define NETWORK_MESH_VERSION 1
@@ -45,8 +47,8 @@ struct rename_bucket {
 
 struct network {
 	struct network *next;
-	struct net_saved saved; /* what store.h persists */
-	uint8_t pk[32];         /* network public key = room id */
+	struct net_saved saved;    /* what store.h persists */
+	uint8_t pk[LIMIT_KEY_LEN]; /* network public key = room id */
 	bool has_key;
 	struct identity key;    /* network key, coordinators only */
 	struct group_blob blob; /* current roster */
@@ -55,11 +57,11 @@ struct network {
 	/* Rosters before the base, newest first, in memory only: where a
 	 * fork that went apart further back is merged from (roster_sync). */
 	struct group_blob older[GB_MAX_ANCESTORS - 1];
-	uint8_t older_hash[GB_MAX_ANCESTORS - 1][32];
+	uint8_t older_hash[GB_MAX_ANCESTORS - 1][LIMIT_KEY_LEN];
 	size_t n_older;
-	uint8_t base_hash[32]; /* of base, also when it was not stored */
-	uint64_t seq;          /* sequence of saved.record */
-	uint32_t index;        /* network index in the peer table */
+	uint8_t base_hash[LIMIT_KEY_LEN]; /* of base, also when it was not stored */
+	uint64_t seq;                     /* sequence of saved.record */
+	uint32_t index;                   /* network index in the peer table */
 	uint32_t my_ipv4;
 	uint64_t next_poll_ms;
 	uint64_t fork_since_ms; /* first heard a fork that lacks us; 0 none */
@@ -68,7 +70,7 @@ struct network {
 	struct fetch_wait *fetch_wait; /* its jitter timer, while it waits */
 	uint8_t *next_rec;             /* newest record heard while fetching */
 	size_t next_rec_len;
-	uint8_t next_from[32];
+	uint8_t next_from[LIMIT_KEY_LEN];
 	uint64_t next_seq;
 	uint64_t last_sync_ms; /* coordinator: last SYNC broadcast */
 	bool sync_due;         /* changes wait for the batch window */
@@ -78,8 +80,8 @@ struct network {
 	struct ipc_request *rename_req; /* member: `ray hostname` awaiting the roster */
 	char rename_from[HOSTNAME_BUF];
 	uint64_t rename_deadline_ms;
-	struct ipc_request *grant_req; /* coordinator: `ray admin add` awaiting the grantee */
-	uint8_t grant_pk[32];          /* whom that grant went to */
+	struct ipc_request *grant_req;   /* coordinator: `ray admin add` awaiting the grantee */
+	uint8_t grant_pk[LIMIT_KEY_LEN]; /* whom that grant went to */
 	uint64_t grant_deadline_ms;
 	struct admission admission; /* coordinator: join requests, denials */
 	struct fw_rule *fw_pending; /* suggested rules awaiting consent */
@@ -89,7 +91,7 @@ struct network {
 
 /* By local name or room id; NULL if unknown. */
 struct network *network_find(struct daemon *d, const char *name_or_room);
-struct network *network_find_pk(struct daemon *d, const uint8_t pk[32]);
+struct network *network_find_pk(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN]);
 /* The member entry for this node, or NULL. */
 const struct gb_member *network_me(struct daemon *d, const struct network *n);
 

@@ -17,6 +17,8 @@
 #ifndef RAYFISH_DAEMON_PEERS_H
 #define RAYFISH_DAEMON_PEERS_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,7 +32,7 @@ struct ctl_msg;
 
 struct peer {
 	struct peer *next;
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	char id[IDENTITY_ID_LEN + 1];
 	struct quic_conn *conn;    /* confirmed mesh connection, or NULL */
 	struct quic_conn *dialing; /* our dial in progress, or NULL */
@@ -58,9 +60,9 @@ struct peer {
 	size_t n_vias; /* member relays last handed to magicsock */
 };
 
-struct peer *peers_find(struct daemon *d, const uint8_t pk[32]);
+struct peer *peers_find(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN]);
 /* Finds or creates; NULL only on allocation failure or our own key. */
-struct peer *peers_ensure(struct daemon *d, const uint8_t pk[32]);
+struct peer *peers_ensure(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN]);
 /* Adds / drops one reason to stay connected; the last drop closes the
  * connection with code (0 = plain close, QUIC_CODE_LEAVE on leave). */
 void peer_want(struct daemon *d, struct peer *p);

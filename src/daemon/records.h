@@ -7,6 +7,8 @@
 #ifndef RAYFISH_DAEMON_RECORDS_H
 #define RAYFISH_DAEMON_RECORDS_H
 
+#include "util/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,10 +21,10 @@ struct daemon;
  * Called once per lookup on the loop thread: rec/len is the best valid record
  * (verified: kind and signer) or NULL when none was found.
  */
-typedef void (*records_found_fn)(struct daemon *d, const uint8_t pk[32], const uint8_t *rec,
-				 size_t len, void *ud);
+typedef void (*records_found_fn)(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN],
+				 const uint8_t *rec, size_t len, void *ud);
 
-int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32],
+int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[LIMIT_KEY_LEN],
 		   records_found_fn cb, void *ud);
 
 /* Frees lookups still pending; call after the DHT node is closed (it then
@@ -34,15 +36,15 @@ void records_close_all(struct daemon *d);
 void records_endpoint_tick(struct daemon *d);
 
 /* Keeps rec (a signed network record) published under the network's key. */
-int records_publish_network(struct daemon *d, const uint8_t net_pk[32], const uint8_t *rec,
-			    size_t len);
-void records_unpublish_network(struct daemon *d, const uint8_t net_pk[32]);
+int records_publish_network(struct daemon *d, const uint8_t net_pk[LIMIT_KEY_LEN],
+			    const uint8_t *rec, size_t len);
+void records_unpublish_network(struct daemon *d, const uint8_t net_pk[LIMIT_KEY_LEN]);
 
 /* The candidate addresses in pk's endpoint record (verified); returns how
  * many were written to out, or -EBADMSG. relay (may be NULL) gets the
  * record's TURN relayed address, or family AF_UNSPEC when it has none;
  * flags (may be NULL) its ENDPOINT_FLAG_* bits. */
-int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len, union ms_addr *out,
-			   size_t max, union ms_addr *relay, uint64_t *flags);
+int records_endpoint_addrs(const uint8_t pk[LIMIT_KEY_LEN], const uint8_t *rec, size_t len,
+			   union ms_addr *out, size_t max, union ms_addr *relay, uint64_t *flags);
 
 #endif

@@ -10,6 +10,8 @@
 #ifndef RAYFISH_DAEMON_ROSTER_H
 #define RAYFISH_DAEMON_ROSTER_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,6 +56,6 @@ bool roster_rename_take(struct rename_bucket *b, uint64_t now_ms, uint64_t *wait
 
 /* Invite gossip to the other coordinators connected now. */
 void roster_share_invite(struct daemon *d, struct network *n, const struct invite *inv);
-void roster_invite_used(struct daemon *d, struct network *n, const uint8_t hash[32]);
+void roster_invite_used(struct daemon *d, struct network *n, const uint8_t hash[LIMIT_KEY_LEN]);
 
 #endif

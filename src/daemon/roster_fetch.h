@@ -22,6 +22,8 @@
 #ifndef RAYFISH_DAEMON_ROSTER_FETCH_H
 #define RAYFISH_DAEMON_ROSTER_FETCH_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,15 +41,15 @@
  * generator in tests). */
 typedef uint32_t (*roster_fetch_uniform_fn)(uint32_t upper, void *arg);
 /* Whether the caller holds a connection to pk. */
-typedef bool (*roster_fetch_reach_fn)(const uint8_t pk[32], void *arg);
+typedef bool (*roster_fetch_reach_fn)(const uint8_t pk[LIMIT_KEY_LEN], void *arg);
 
 /* Seeds of roster b into p: coordinators first, then other members, in
  * roster order; at most NETWORK_SEEDS_MAX. */
 void roster_fetch_seeds(const struct group_blob *b, struct network_payload *p);
 
 struct roster_fetch_plan {
-	uint8_t src[32];  /* ask this peer first */
-	uint32_t wait_ms; /* after this long */
+	uint8_t src[LIMIT_KEY_LEN]; /* ask this peer first */
+	uint32_t wait_ms;           /* after this long */
 };
 
 /*
@@ -58,7 +60,7 @@ struct roster_fetch_plan {
  * it asks a seed. A seed that does not hold it yet sends us back to from
  * (network.c).
  */
-void roster_fetch_plan(const uint8_t self[32], const uint8_t from[32],
+void roster_fetch_plan(const uint8_t self[LIMIT_KEY_LEN], const uint8_t from[LIMIT_KEY_LEN],
 		       const struct network_payload *p, size_t n_members,
 		       roster_fetch_reach_fn reach, void *reach_arg,
 		       roster_fetch_uniform_fn uniform, void *rand_arg,

@@ -41,6 +41,8 @@
 #ifndef RAYFISH_DISCOVERY_MDNS_H
 #define RAYFISH_DISCOVERY_MDNS_H
 
+#include "util/limits.h"
+
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,7 +73,7 @@ struct mdns_self {
 
 /* A node found in one packet. */
 struct mdns_found {
-	uint8_t id[32];
+	uint8_t id[LIMIT_KEY_LEN];
 	uint16_t port;
 	size_t n_v4, n_v6;
 	struct in_addr v4[MDNS_MAX_HOST_ADDRS];
@@ -122,8 +124,8 @@ struct mdns_stats {
 	unsigned ifaces;       /* interfaces in use at the last refresh */
 };
 
-typedef void (*mdns_peer_cb)(void *ud, const uint8_t id[32], const struct sockaddr_storage *addrs,
-			     size_t n_addrs);
+typedef void (*mdns_peer_cb)(void *ud, const uint8_t id[LIMIT_KEY_LEN],
+			     const struct sockaddr_storage *addrs, size_t n_addrs);
 
 struct mdns;
 

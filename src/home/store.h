@@ -19,6 +19,8 @@
 #ifndef RAYFISH_HOME_STORE_H
 #define RAYFISH_HOME_STORE_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,12 +29,12 @@
 #define STORE_MAX_NETWORKS 1024
 
 struct net_saved {
-	char name[64];         /* local alias */
-	char room_id[65];      /* hex of the network public key */
-	bool coordinator;      /* holds the network key */
-	char hostname[64];     /* our name in this network */
-	uint8_t blob_hash[32]; /* current roster */
-	uint8_t base_hash[32]; /* the roster before it (merge base) */
+	char name[64];                    /* local alias */
+	char room_id[65];                 /* hex of the network public key */
+	bool coordinator;                 /* holds the network key */
+	char hostname[64];                /* our name in this network */
+	uint8_t blob_hash[LIMIT_KEY_LEN]; /* current roster */
+	uint8_t base_hash[LIMIT_KEY_LEN]; /* the roster before it (merge base) */
 	bool has_base;
 	uint8_t record[STORE_MAX_RECORD]; /* the signed network record holding it */
 	size_t record_len;
@@ -61,32 +63,35 @@ int store_save_networks(const char *home, const struct net_saved *const *nets, s
  */
 int store_backup_networks(const char *home, char *bak, size_t cap);
 
-int store_save_key(const char *home, const char *room_id, const uint8_t seed[32]);
+int store_save_key(const char *home, const char *room_id, const uint8_t seed[LIMIT_KEY_LEN]);
 /* Returns -ENOENT when this node holds no key for the network. */
-int store_load_key(const char *home, const char *room_id, uint8_t seed[32]);
+int store_load_key(const char *home, const char *room_id, uint8_t seed[LIMIT_KEY_LEN]);
 int store_delete_key(const char *home, const char *room_id);
 
-int store_save_blob(const char *home, const uint8_t hash[32], const void *data, size_t len);
+int store_save_blob(const char *home, const uint8_t hash[LIMIT_KEY_LEN], const void *data,
+		    size_t len);
 /* Loads and checks the hash; *data is malloc'd. -EBADMSG on a hash mismatch. */
-int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data, size_t *len);
+int store_load_blob(const char *home, const uint8_t hash[LIMIT_KEY_LEN], uint8_t **data,
+		    size_t *len);
 
 /* Removes one blob file; an absent one is fine. */
-int store_delete_blob(const char *home, const uint8_t hash[32]);
+int store_delete_blob(const char *home, const uint8_t hash[LIMIT_KEY_LEN]);
 /*
  * Deletes each blob in drop that keep does not name (keep: every hash any
  * network still references). Call it only after the roster replacing them
  * and networks.json naming it are on disk. Returns the number deleted.
  */
-int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_drop,
-			const uint8_t (*keep)[32], size_t n_keep);
+int store_release_blobs(const char *home, const uint8_t (*drop)[LIMIT_KEY_LEN], size_t n_drop,
+			const uint8_t (*keep)[LIMIT_KEY_LEN], size_t n_keep);
 /* The hashes saved networks reference (current and base), each once;
  * returns how many were written to out (at most cap). */
-size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32], size_t cap);
+size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[LIMIT_KEY_LEN],
+			     size_t cap);
 /*
  * Start-up sweep: deletes every blob file (and temp file left by a crash)
  * keep does not name, and tightens the modes of the directory and what is
  * kept. Other files are left alone. Returns the number deleted or -errno.
  */
-int store_gc_blobs(const char *home, const uint8_t (*keep)[32], size_t n_keep);
+int store_gc_blobs(const char *home, const uint8_t (*keep)[LIMIT_KEY_LEN], size_t n_keep);
 
 #endif

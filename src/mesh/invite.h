@@ -19,6 +19,8 @@
 #ifndef RAYFISH_MESH_INVITE_H
 #define RAYFISH_MESH_INVITE_H
 
+#include "util/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +35,8 @@
 #define INVITE_MAX 4096 /* ledger entries kept */
 
 struct invite_code {
-	uint8_t net[32];
-	uint8_t coordinator[32];
+	uint8_t net[LIMIT_KEY_LEN];
+	uint8_t coordinator[LIMIT_KEY_LEN];
 	uint8_t secret[INVITE_SECRET_LEN];
 };
 
@@ -54,7 +56,7 @@ enum invite_status {
 
 struct invite {
 	char id[INVITE_ID_LEN + 1];
-	uint8_t hash[32]; /* BLAKE3(secret) */
+	uint8_t hash[LIMIT_KEY_LEN]; /* BLAKE3(secret) */
 	uint64_t created;
 	uint64_t expires; /* unix seconds, 0 = never */
 	enum invite_status status;
@@ -87,18 +89,18 @@ int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LE
 		  const char *claimant, struct invite *out);
 /* Claimed → used: the roster naming the claimant is stored. -ENOENT when
  * the invite with this hash is not claimed by claimant. */
-int invite_settle(struct invite_ledger *l, const uint8_t hash[32], const char *claimant);
+int invite_settle(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN], const char *claimant);
 /* Un-burns the invite with this hash (admission failed after redeem). */
-int invite_restore(struct invite_ledger *l, const uint8_t hash[32]);
+int invite_restore(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN]);
 /* Revokes by exact id or unique id prefix: -ENOENT, -EEXIST (ambiguous). */
 int invite_revoke(struct invite_ledger *l, const char *id, struct invite *out);
 
 /* Records an invite minted by another coordinator (gossip). Known hashes
  * are left as they are. */
-int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32], const char *id,
+int invite_record_shared(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN], const char *id,
 			 uint64_t expires, const char *hostname, uint64_t now);
 /* Marks the invite with this hash used (another coordinator redeemed it). */
-int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[32]);
+int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN]);
 
 /* "7d", "12h", "30m", "45s" or plain seconds → seconds; -EINVAL otherwise. */
 int invite_parse_duration(const char *s, uint64_t *out);

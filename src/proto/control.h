@@ -48,21 +48,21 @@ enum ctl_type {
 struct ctl_msg {
 	enum ctl_type type;
 	bool has_net;
-	uint8_t net[32];   /* network public key (room id) */
-	char hostname[64]; /* "" when absent */
-	char why[160];     /* CTL_DENIED reason, "" when absent */
+	uint8_t net[LIMIT_KEY_LEN]; /* network public key (room id) */
+	char hostname[64];          /* "" when absent */
+	char why[160];              /* CTL_DENIED reason, "" when absent */
 	bool has_invite;
 	uint8_t invite[16];
 	bool has_hash;
-	uint8_t hash[32];   /* blob hash */
-	const uint8_t *rec; /* signed network record; borrowed from the input */
+	uint8_t hash[LIMIT_KEY_LEN]; /* blob hash */
+	const uint8_t *rec;          /* signed network record; borrowed from the input */
 	size_t rec_len;
 	const uint8_t *data; /* blob bytes; borrowed from the input */
 	size_t data_len;
 	bool has_key;
-	uint8_t key[32]; /* CTL_ADMIN_GRANT: network key seed */
-	char iid[33];    /* invite id, "" when absent */
-	uint64_t exp;    /* invite expiry (unix s), 0 when absent */
+	uint8_t key[LIMIT_KEY_LEN]; /* CTL_ADMIN_GRANT: network key seed */
+	char iid[33];               /* invite id, "" when absent */
+	uint64_t exp;               /* invite expiry (unix s), 0 when absent */
 };
 
 /* Appends the msgpack form of m (no frame header) to sb. */
