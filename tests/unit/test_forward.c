@@ -524,6 +524,17 @@ static void test_hold_resume(void **state)
 
 /* A peer that never drains: the hold times out, the packet is dropped, and
  * from then on that peer's refusals drop at once while others flow. */
+/* Runs the loop until the hold timer lets B's packet go (UV_RUN_ONCE sleeps
+ * until then): not before FORWARD_HOLD_MS from start, and only B's. */
+static void wait_hold_release(struct fixture *f, uint64_t start)
+{
+	while (f->n_sent == 0 && uv_now(&f->loop) - start < 2000)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_true(uv_now(&f->loop) - start >= FORWARD_HOLD_MS);
+	assert_int_equal(f->n_sent, 1);
+	assert_ptr_equal(f->sent[0].peer, &peer_b);
+}
+
 static void test_hold_timeout(void **state)
 {
 	struct fixture *f = *state;
@@ -544,11 +555,7 @@ static void test_hold_timeout(void **state)
 	uv_run(&f->loop, UV_RUN_NOWAIT);
 	assert_int_equal(f->n_sent, 0);
 	/* the hold timer releases it (UV_RUN_ONCE sleeps until then) */
-	while (f->n_sent == 0 && uv_now(&f->loop) - start < 2000)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	assert_true(uv_now(&f->loop) - start >= FORWARD_HOLD_MS);
-	assert_int_equal(f->n_sent, 1);
-	assert_ptr_equal(f->sent[0].peer, &peer_b);
+	wait_hold_release(f, start);
 	forward_counters_get(f->fwd, &c);
 	assert_int_equal(c.congestion_dropped, 1);
 	/* stalled: A's next packet drops at once, B's behind it flows */
@@ -908,11 +915,7 @@ static void test_vnet_hold_timeout(void **state)
 	for (int spins = 0; spins < 100 && f->refusals == 0; spins++)
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 	assert_int_equal(f->n_sent, 0);
-	while (f->n_sent == 0 && uv_now(&f->loop) - start < 2000)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	assert_true(uv_now(&f->loop) - start >= FORWARD_HOLD_MS);
-	assert_int_equal(f->n_sent, 1);
-	assert_ptr_equal(f->sent[0].peer, &peer_b);
+	wait_hold_release(f, start);
 	forward_counters_get(f->fwd, &c);
 	assert_int_equal(c.congestion_dropped, 5);
 	assert_int_equal(c.held, 1);
