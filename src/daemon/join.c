@@ -287,7 +287,7 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 	/* The invite's minter (already first) leads; the record's seeds
 	 * (coordinators first) follow. */
 	for (size_t i = 0; rec && i < p.n_seeds && j->n_seeds < NETWORK_SEEDS_MAX; i++) {
-		bool dup = false;
+		bool dup = memcmp(p.seeds[i], d->id.pk, 32) == 0; /* not us */
 
 		for (size_t k = 0; k < j->n_seeds; k++)
 			dup |= memcmp(j->seeds[k], p.seeds[i], 32) == 0;

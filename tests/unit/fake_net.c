@@ -287,6 +287,13 @@ void fake_confirm(size_t i, bool lose)
 		confirm(c, lose);
 }
 
+const uint8_t *fake_dial_pk(size_t i)
+{
+	struct fake_conn *c = dial_nr(i);
+
+	return c ? c->pk : NULL;
+}
+
 void fake_fail_dial(size_t i)
 {
 	struct fake_conn *c = dial_nr(i);

@@ -67,6 +67,8 @@ unsigned fake_accept(const uint8_t pk[32], bool blobs, int source, bool stalled)
  * the same peer already up survives and this one is superseded. */
 size_t fake_dials(void);
 void fake_confirm(size_t i, bool lose);
+/* The key dial number i goes to, or NULL. */
+const uint8_t *fake_dial_pk(size_t i);
 /* Our dial number i fails (the handshake times out). */
 void fake_fail_dial(size_t i);
 /* An open connection to pk (confirmed, not closing), mesh or blobs; side
