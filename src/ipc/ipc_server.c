@@ -5,7 +5,7 @@
  * counts against the caps, all that time.
  */
 #include "ipc/ipc_server.h"
-#include "proto/frame.h"
+#include "util/frame.h"
 #include "proto/ipc.h"
 #include "proto/jsonpack.h"
 #include "util/log.h"

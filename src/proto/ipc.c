@@ -3,7 +3,7 @@
  * deadlines: the CLI has no event loop.
  */
 #include "proto/ipc.h"
-#include "proto/frame.h"
+#include "util/frame.h"
 #include "proto/jsonpack.h"
 
 #include <errno.h>

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "transport/tls.h"
+#include "util/frame.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
 
@@ -100,10 +101,7 @@ struct quic_conn {
 	uint64_t tx_sent; /* stream offset handed to ngtcp2 */
 	uint64_t tx_end;  /* stream offset after the last queued byte */
 	/* control stream, receive side */
-	uint8_t rx_hdr[4];
-	size_t rx_hdrlen;
-	uint8_t *rx_buf;
-	size_t rx_need, rx_have, rx_cap;
+	struct frame_reader rx;
 	/* DATAGRAMs waiting for the next flush or for congestion window */
 	struct dslot *dq; /* allocated on first use */
 	unsigned dq_head, dq_len;
@@ -354,7 +352,7 @@ static void conn_destroy(struct quic_conn *c)
 	if (c->tls)
 		gnutls_deinit(c->tls);
 	txq_free(c);
-	free(c->rx_buf);
+	frame_reader_close(&c->rx);
 	free(c->close_pkt);
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -747,91 +745,35 @@ static int cb_handshake_confirmed(ngtcp2_conn *nc, void *ud)
 	return 0;
 }
 
-static void rx_reset(struct quic_conn *c)
+/* One whole control message. A zero-length frame is the stream-opening
+ * marker (a stream exists for the peer only once it carries a byte) and
+ * no message. A message that closed the connection stops the feed. */
+static int rx_message(void *ud, const uint8_t *body, size_t len)
 {
-	c->rx_hdrlen = 0;
-	c->rx_need = 0;
-	c->rx_have = 0;
-	/* Do not keep a large buffer around for the next small message. */
-	if (c->rx_cap > 65536) {
-		free(c->rx_buf);
-		c->rx_buf = NULL;
-		c->rx_cap = 0;
-	}
-}
-
-static int rx_grow(struct quic_conn *c, size_t want)
-{
-	size_t cap = c->rx_cap ? c->rx_cap : 4096;
-	uint8_t *nb;
-
-	while (cap < want)
-		cap *= 2;
-	if (cap > c->rx_need)
-		cap = c->rx_need;
-	nb = realloc(c->rx_buf, cap);
-	if (nb == NULL)
-		return -ENOMEM;
-	c->rx_buf = nb;
-	c->rx_cap = cap;
-	return 0;
-}
-
-static void rx_deliver(struct quic_conn *c)
-{
+	struct quic_conn *c = ud;
 	struct quic_endpoint *ep = c->ep;
 
+	if (len == 0)
+		return 0;
 	if (c->owner_knows && c->confirmed && ep->ev.message)
-		ep->ev.message(ep->ud, c, c->rx_buf, c->rx_need);
-	rx_reset(c);
+		ep->ev.message(ep->ud, c, body, len);
+	return c->close_pending ? -ECANCELED : 0;
 }
 
 /* Consumes control stream bytes; returns -EPROTO on a framing violation. */
 static int rx_feed(struct quic_conn *c, const uint8_t *p, size_t n)
 {
-	size_t take;
-	uint32_t len;
+	int ret = frame_reader_feed(&c->rx, p, n, rx_message, c);
 
-	while (n > 0) {
-		if (c->rx_hdrlen < 4) {
-			take = 4 - c->rx_hdrlen;
-			take = take < n ? take : n;
-			memcpy(c->rx_hdr + c->rx_hdrlen, p, take);
-			c->rx_hdrlen += take;
-			p += take;
-			n -= take;
-			if (c->rx_hdrlen < 4)
-				break;
-			len = (uint32_t)c->rx_hdr[0] << 24 | (uint32_t)c->rx_hdr[1] << 16 |
-			      (uint32_t)c->rx_hdr[2] << 8 | c->rx_hdr[3];
-			if (len > c->ep->cfg.max_msg_len) {
-				if (remote_log_ok(c->ep))
-					log_warn("quic: control frame of %u bytes "
-						 "over the cap, closing",
-						 len);
-				return -EPROTO;
-			}
-			if (len == 0) { /* stream-opening marker */
-				rx_reset(c);
-				continue;
-			}
-			c->rx_need = len;
-			c->rx_have = 0;
-		}
-		take = c->rx_need - c->rx_have;
-		take = take < n ? take : n;
-		if (take == 0)
-			break; /* the bytes ended with the header */
-		if (c->rx_have + take > c->rx_cap && rx_grow(c, c->rx_have + take) < 0)
-			return -ENOMEM;
-		memcpy(c->rx_buf + c->rx_have, p, take);
-		c->rx_have += take;
-		p += take;
-		n -= take;
-		if (c->rx_have == c->rx_need)
-			rx_deliver(c);
+	if (ret == -ECANCELED)
+		return 0;
+	if (ret == -EMSGSIZE) {
+		if (remote_log_ok(c->ep))
+			log_warn("quic: control frame over the cap of %u bytes, closing",
+				 (unsigned)c->ep->cfg.max_msg_len);
+		return -EPROTO;
 	}
-	return 0;
+	return ret;
 }
 
 static int cb_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t sid, uint64_t offset,
@@ -1097,6 +1039,7 @@ static struct quic_conn *conn_alloc(struct quic_endpoint *ep, int server)
 	c->server = server;
 	c->sid = -1;
 	c->txq_cap = ep->cfg.txq_cap;
+	frame_reader_init(&c->rx, ep->cfg.max_msg_len);
 	if (server)
 		ep->nserver++;
 	c->ref.get_conn = get_conn;
@@ -1769,7 +1712,7 @@ const char *quic_close_reason_name(enum quic_close_reason r)
 /* ---- detached receive side (quic.h: quic_rx) ---- */
 
 /*
- * A connection that is only its receive side: rx_feed and rx_deliver run on
+ * A connection that is only its receive side: rx_feed and rx_message run on
  * it unchanged, the endpoint around it holding just what they read (the cap,
  * the log limit, the message event).
  */
@@ -1803,6 +1746,7 @@ int quic_rx_new(struct quic_rx **out, uv_loop_t *loop, uint32_t max_msg_len, qui
 	rx->ep.ev.message = rx_probe_message;
 	rx->ep.ud = rx;
 	rx->c.ep = &rx->ep;
+	frame_reader_init(&rx->c.rx, rx->ep.cfg.max_msg_len);
 	rx->c.owner_knows = 1;
 	rx->c.confirmed = 1;
 	rx->fn = fn;
@@ -1820,7 +1764,7 @@ void quic_rx_free(struct quic_rx *rx)
 {
 	if (rx == NULL)
 		return;
-	free(rx->c.rx_buf);
+	frame_reader_close(&rx->c.rx);
 	free(rx);
 }
 

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/frame.h"
+#include "util/frame.h"
 #include "proto/ipc.h"
 #include "proto/jsonpack.h"
 

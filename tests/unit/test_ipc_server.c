@@ -27,7 +27,7 @@
 
 #include "ipc/ipc_server.h"
 #include "loop_wait.h"
-#include "proto/frame.h"
+#include "util/frame.h"
 #include "proto/ipc.h"
 #include "proto/jsonpack.h"
 

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "proto/frame.h"
+#include "util/frame.h"
 #include "proto/ipc.h"
 #include "proto/jsonpack.h"
 #include "util/mpread.h"
@@ -185,6 +185,40 @@ static void test_frame_split_everywhere(void **state)
 	}
 }
 
+/* A frame larger than the buffer a reader keeps arrives in pieces: the
+ * buffer grows with the bytes (never to the claimed size up front), the
+ * frame comes out whole, and the buffer is let go after it. */
+static void test_frame_large_then_small(void **state)
+{
+	const size_t big = 300000;
+	uint8_t *stream = malloc(FRAME_HEADER + big + FRAME_HEADER + 2);
+	struct frame_reader fr;
+	struct collect c = { 0 };
+	size_t off = 0, end = FRAME_HEADER + big + FRAME_HEADER + 2;
+
+	(void)state;
+	assert_non_null(stream);
+	frame_put_header(stream, (uint32_t)big);
+	memset(stream + FRAME_HEADER, 'z', big);
+	frame_put_header(stream + FRAME_HEADER + big, 2);
+	memcpy(stream + FRAME_HEADER + big + FRAME_HEADER, "ok", 2);
+	frame_reader_init(&fr, 1 << 20);
+	assert_int_equal(frame_reader_feed(&fr, stream, 1000, collect_cb, &c), 0);
+	assert_true(fr.cap < 4096);
+	for (off = 1000; off < end; off += 1400) {
+		size_t n = end - off < 1400 ? end - off : 1400;
+
+		assert_int_equal(frame_reader_feed(&fr, stream + off, n, collect_cb, &c), 0);
+		assert_true(fr.cap <= 2 * (off + n) || fr.cap <= 65536);
+	}
+	assert_int_equal(c.count, 2);
+	assert_int_equal(c.total, big + 2);
+	assert_memory_equal(c.last, "ok", 2);
+	assert_true(fr.cap <= 65536);
+	frame_reader_close(&fr);
+	free(stream);
+}
+
 static void test_frame_oversize(void **state)
 {
 	const uint8_t big[] = { 0x7f, 0xff, 0xff, 0xff, 'x' };
@@ -350,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_jsonpack_empty_strings),
 		cmocka_unit_test(test_frame_split_everywhere),
 		cmocka_unit_test(test_frame_oversize),
+		cmocka_unit_test(test_frame_large_then_small),
 		cmocka_unit_test(test_ipc_call_echo),
 		cmocka_unit_test(test_ipc_call_garbage_reply),
 		cmocka_unit_test(test_ipc_call_large),

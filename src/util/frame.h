@@ -1,13 +1,17 @@
 /*
- * frame: 4-byte big-endian length + body framing over a byte stream.
+ * frame: 4-byte big-endian length + body framing over a byte stream, the
+ * one framer of the project: the IPC socket (both ends) and the QUIC
+ * control stream (transport/quic.c) read through it.
  *
- * Used by IPC (and any other stream channel that carries msgpack bodies).
  * A reader buffers partial input and hands out whole bodies; a header that
  * claims more than the reader's cap is an error for the whole channel, and
- * the claimed size is never allocated.
+ * the claimed size is never allocated (the buffer grows with the bytes that
+ * arrive, and a large one is released once its frame is handed out). A
+ * zero-length frame is handed out like any other, as an empty body; what a
+ * channel makes of it is the callback's business.
  */
-#ifndef RAYFISH_PROTO_FRAME_H
-#define RAYFISH_PROTO_FRAME_H
+#ifndef RAYFISH_UTIL_FRAME_H
+#define RAYFISH_UTIL_FRAME_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,11 +2,15 @@
  * frame: see frame.h. Complete frames are handed out straight from the
  * caller's data when nothing is buffered, so the common case copies nothing.
  */
-#include "proto/frame.h"
+#include "util/frame.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A buffer up to this size is kept for the next partial frame; a larger
+ * one (grown for one big frame) is freed after it. */
+#define FRAME_KEEP_CAP 65536
 
 void frame_reader_init(struct frame_reader *fr, size_t max)
 {
@@ -81,6 +85,15 @@ static int stash(struct frame_reader *fr, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static void release_large(struct frame_reader *fr)
+{
+	if (fr->cap <= FRAME_KEEP_CAP)
+		return;
+	free(fr->buf);
+	fr->buf = NULL;
+	fr->cap = 0;
+}
+
 int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len, frame_cb cb, void *ud)
 {
 	const uint8_t *p = data;
@@ -100,6 +113,7 @@ int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len, fra
 			if (fr->len == want) {
 				fr->len = 0;
 				ret = cb(ud, fr->buf + FRAME_HEADER, n);
+				release_large(fr);
 				if (ret < 0)
 					return ret;
 				continue;
