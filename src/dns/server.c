@@ -10,6 +10,7 @@
 #include "dns/answer.h"
 #include "dns/upstream.h"
 #include "util/log.h"
+#include "util/buf.h"
 #include "util/bytes.h"
 
 #include <errno.h>
@@ -47,8 +48,7 @@ struct dns_conn {
 	struct dns_conn *prev, *next;
 	uv_tcp_t h;
 	uv_timer_t idle;
-	uint8_t *buf; /* owned; partial messages */
-	size_t len, cap;
+	struct buf in;    /* partial messages */
 	unsigned pending; /* forwards in flight for this client */
 	int reading, eof, closing, handles;
 	int busy; /* inside conn_process: no re-entry */
@@ -477,7 +477,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
 
 	if (--c->handles > 0)
 		return;
-	free(c->buf);
+	buf_free(&c->in);
 	free(c);
 }
 
@@ -545,19 +545,18 @@ static void conn_process(struct dns_conn *c)
 	if (c->busy)
 		return;
 	c->busy = 1;
-	while (!c->closing && c->pending < DNS_TCP_MAX_PENDING && c->len - off >= 2) {
-		size_t n = be16_get(c->buf + off);
+	while (!c->closing && c->pending < DNS_TCP_MAX_PENDING && c->in.len - off >= 2) {
+		size_t n = be16_get(c->in.data + off);
 
-		if (c->len - off - 2 < n)
+		if (c->in.len - off - 2 < n)
 			break;
-		handle_query(c->s, c, NULL, c->buf + off + 2, n);
+		handle_query(c->s, c, NULL, c->in.data + off + 2, n);
 		off += 2 + n;
 	}
 	c->busy = 0;
 	if (c->closing)
 		return;
-	memmove(c->buf, c->buf + off, c->len - off);
-	c->len -= off;
+	buf_consume(&c->in, off);
 	if (c->pending >= DNS_TCP_MAX_PENDING && c->reading) {
 		uv_read_stop((uv_stream_t *)&c->h);
 		c->reading = 0;
@@ -577,29 +576,6 @@ static void conn_after_forward(struct dns_conn *c)
 	conn_process(c);
 }
 
-static int conn_append(struct dns_conn *c, const uint8_t *p, size_t n)
-{
-	if (c->len + n > TCP_BUF_MAX)
-		return -EMSGSIZE;
-	if (c->len + n > c->cap) {
-		size_t cap = c->cap ? c->cap : 1024;
-		uint8_t *nb;
-
-		while (cap < c->len + n)
-			cap *= 2;
-		if (cap > TCP_BUF_MAX)
-			cap = TCP_BUF_MAX;
-		nb = realloc(c->buf, cap);
-		if (!nb)
-			return -ENOMEM;
-		c->buf = nb;
-		c->cap = cap;
-	}
-	memcpy(c->buf + c->len, p, n);
-	c->len += n;
-	return 0;
-}
-
 static void on_conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct dns_conn *c = st->data;
@@ -617,7 +593,7 @@ static void on_conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_process(c);
 		return;
 	}
-	if (conn_append(c, (const uint8_t *)buf->base, (size_t)nread) < 0) {
+	if (buf_append(&c->in, buf->base, (size_t)nread) < 0) {
 		c->s->stats.dropped++;
 		conn_close(c);
 		return;
@@ -648,6 +624,7 @@ static void on_connection(uv_stream_t *ls, int status)
 	if (!c)
 		return;
 	c->s = s;
+	buf_init(&c->in, TCP_BUF_MAX);
 	uv_tcp_init(s->loop, &c->h);
 	uv_timer_init(s->loop, &c->idle);
 	c->h.data = c;

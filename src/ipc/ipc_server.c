@@ -177,7 +177,7 @@ static void client_deadline(struct ipc_client *c, bool progressed)
 		return;
 	if (progressed)
 		uv_timer_stop(&c->timer);
-	if (c->fr.len == 0 && c->pending > 0) {
+	if (c->fr.b.len == 0 && c->pending > 0) {
 		uv_timer_stop(&c->timer);
 		return;
 	}

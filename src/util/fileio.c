@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/fileio.h"
+#include "util/buf.h"
 
 /* Splits path into its directory (for the temp file and the directory
  * fsync) and its base name. */
@@ -133,15 +134,17 @@ int fileio_create_atomic(const char *path, const void *data, size_t len, mode_t 
 int fileio_read_all(const char *path, size_t max_len, char **buf, size_t *len)
 {
 	struct stat st;
-	char *b = NULL;
-	size_t have = 0, cap;
+	struct buf b;
 	ssize_t n;
 	int fd, rc = 0;
 
 	*buf = NULL;
 	*len = 0;
-	if (max_len >= SIZE_MAX - 1)
+	if (max_len >= SIZE_MAX - 2)
 		return -EINVAL;
+	/* The content, one spare byte to notice a file that grew past the
+	 * cap, and the terminating NUL. */
+	buf_init(&b, max_len + 2);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
@@ -157,28 +160,19 @@ int fileio_read_all(const char *path, size_t max_len, char **buf, size_t *len)
 		rc = -EFBIG;
 		goto out;
 	}
-	/* One spare byte lets us notice a file that grew past the cap. */
-	cap = (size_t)st.st_size + 1;
-	b = malloc(cap + 1);
-	if (b == NULL) {
-		rc = -ENOMEM;
+	if ((rc = buf_reserve(&b, (size_t)st.st_size + 2)) < 0)
 		goto out;
-	}
 	for (;;) {
-		if (have == cap) {
-			if (cap > max_len) {
+		if (b.len + 1 >= b.cap) { /* no room for a byte and the NUL */
+			if (b.len + 1 >= b.max) {
 				rc = -EFBIG;
 				goto out;
 			}
-			cap = cap * 2 > max_len + 1 ? max_len + 1 : cap * 2;
-			char *nb = realloc(b, cap + 1);
-			if (nb == NULL) {
-				rc = -ENOMEM;
+			rc = buf_reserve(&b, b.cap < b.max - b.len ? b.cap : b.max - b.len);
+			if (rc < 0)
 				goto out;
-			}
-			b = nb;
 		}
-		n = read(fd, b + have, cap - have);
+		n = read(fd, b.data + b.len, b.cap - b.len - 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -187,18 +181,18 @@ int fileio_read_all(const char *path, size_t max_len, char **buf, size_t *len)
 		}
 		if (n == 0)
 			break;
-		have += (size_t)n;
+		b.len += (size_t)n;
 	}
-	if (have > max_len) {
+	if (b.len > max_len) {
 		rc = -EFBIG;
 		goto out;
 	}
-	b[have] = '\0';
-	*buf = b;
-	*len = have;
-	b = NULL;
+	b.data[b.len] = '\0';
+	*buf = (char *)b.data;
+	*len = b.len;
+	b.data = NULL; /* the caller's now */
 out:
-	free(b);
+	buf_free(&b);
 	close(fd);
 	return rc;
 }

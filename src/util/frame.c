@@ -14,14 +14,13 @@
 
 void frame_reader_init(struct frame_reader *fr, size_t max)
 {
-	memset(fr, 0, sizeof(*fr));
+	buf_init(&fr->b, max + FRAME_HEADER);
 	fr->max = max;
 }
 
 void frame_reader_close(struct frame_reader *fr)
 {
-	free(fr->buf);
-	memset(fr, 0, sizeof(*fr));
+	buf_free(&fr->b);
 }
 
 void frame_put_header(uint8_t out[FRAME_HEADER], uint32_t len)
@@ -60,60 +59,26 @@ static long consume(struct frame_reader *fr, const uint8_t *p, size_t len, frame
 	return (long)off;
 }
 
-static int stash(struct frame_reader *fr, const uint8_t *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (fr->len + n > fr->cap) {
-		size_t cap = fr->cap ? fr->cap : 256;
-		uint8_t *nb;
-
-		while (cap < fr->len + n)
-			cap *= 2;
-		if (cap > fr->max + FRAME_HEADER)
-			cap = fr->max + FRAME_HEADER;
-		if (cap < fr->len + n)
-			return -EMSGSIZE;
-		nb = realloc(fr->buf, cap);
-		if (!nb)
-			return -ENOMEM;
-		fr->buf = nb;
-		fr->cap = cap;
-	}
-	memcpy(fr->buf + fr->len, p, n);
-	fr->len += n;
-	return 0;
-}
-
-static void release_large(struct frame_reader *fr)
-{
-	if (fr->cap <= FRAME_KEEP_CAP)
-		return;
-	free(fr->buf);
-	fr->buf = NULL;
-	fr->cap = 0;
-}
-
 int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len, frame_cb cb, void *ud)
 {
+	struct buf *b = &fr->b;
 	const uint8_t *p = data;
 	long used;
 	int ret;
 
 	/* First finish the frame left over from an earlier feed. */
-	while (fr->len > 0) {
+	while (b->len > 0) {
 		size_t want = FRAME_HEADER;
 		size_t n;
 
-		if (fr->len >= FRAME_HEADER) {
-			n = body_len(fr->buf);
+		if (b->len >= FRAME_HEADER) {
+			n = body_len(b->data);
 			if (n > fr->max)
 				return -EMSGSIZE;
 			want = FRAME_HEADER + n;
-			if (fr->len == want) {
-				fr->len = 0;
-				ret = cb(ud, fr->buf + FRAME_HEADER, n);
-				release_large(fr);
+			if (b->len == want) {
+				ret = cb(ud, b->data + FRAME_HEADER, n);
+				buf_reset(b, FRAME_KEEP_CAP);
 				if (ret < 0)
 					return ret;
 				continue;
@@ -121,8 +86,8 @@ int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len, fra
 		}
 		if (len == 0)
 			return 0;
-		n = want - fr->len < len ? want - fr->len : len;
-		ret = stash(fr, p, n);
+		n = want - b->len < len ? want - b->len : len;
+		ret = buf_append(b, p, n);
 		if (ret < 0)
 			return ret;
 		p += n;
@@ -131,5 +96,5 @@ int frame_reader_feed(struct frame_reader *fr, const void *data, size_t len, fra
 	used = consume(fr, p, len, cb, ud);
 	if (used < 0)
 		return (int)used;
-	return stash(fr, p + used, len - (size_t)used);
+	return buf_append(b, p + used, len - (size_t)used);
 }

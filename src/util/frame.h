@@ -16,13 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 #define FRAME_HEADER 4
 
 struct frame_reader {
-	uint8_t *buf; /* owned; grows up to max + FRAME_HEADER */
-	size_t len;
-	size_t cap;
-	size_t max; /* largest body accepted */
+	struct buf b; /* a partial frame; grows up to max + FRAME_HEADER */
+	size_t max;   /* largest body accepted */
 };
 
 typedef int (*frame_cb)(void *ud, const uint8_t *body, size_t len);

@@ -179,7 +179,7 @@ static void test_frame_split_everywhere(void **state)
 			assert_int_equal(c.count, 3);
 			assert_int_equal(c.total, 8);
 			assert_memory_equal(c.last, "hello", 5);
-			assert_int_equal(fr.len, 0);
+			assert_int_equal(fr.b.len, 0);
 			frame_reader_close(&fr);
 		}
 	}
@@ -204,17 +204,17 @@ static void test_frame_large_then_small(void **state)
 	memcpy(stream + FRAME_HEADER + big + FRAME_HEADER, "ok", 2);
 	frame_reader_init(&fr, 1 << 20);
 	assert_int_equal(frame_reader_feed(&fr, stream, 1000, collect_cb, &c), 0);
-	assert_true(fr.cap < 4096);
+	assert_true(fr.b.cap < 4096);
 	for (off = 1000; off < end; off += 1400) {
 		size_t n = end - off < 1400 ? end - off : 1400;
 
 		assert_int_equal(frame_reader_feed(&fr, stream + off, n, collect_cb, &c), 0);
-		assert_true(fr.cap <= 2 * (off + n) || fr.cap <= 65536);
+		assert_true(fr.b.cap <= 2 * (off + n) || fr.b.cap <= 65536);
 	}
 	assert_int_equal(c.count, 2);
 	assert_int_equal(c.total, big + 2);
 	assert_memory_equal(c.last, "ok", 2);
-	assert_true(fr.cap <= 65536);
+	assert_true(fr.b.cap <= 65536);
 	frame_reader_close(&fr);
 	free(stream);
 }
@@ -233,7 +233,7 @@ static void test_frame_oversize(void **state)
 	frame_reader_init(&fr, 16);
 	assert_int_equal(frame_reader_feed(&fr, over, 2, collect_cb, &c), 0);
 	assert_int_equal(frame_reader_feed(&fr, over + 2, 2, collect_cb, &c), -EMSGSIZE);
-	assert_true(fr.cap <= 16 + FRAME_HEADER);
+	assert_true(fr.b.cap <= 16 + FRAME_HEADER);
 	frame_reader_close(&fr);
 	assert_int_equal(c.count, 0);
 }
