@@ -3,6 +3,7 @@
  * flags, asks the daemon, and prints the outcome.
  */
 #include "cli/cli.h"
+#include "util/limits.h"
 #include "mesh/hostname.h"
 #include "mesh/identity.h"
 #include "mesh/invite.h"
@@ -97,7 +98,7 @@ const struct command cmd_create = {
 static void code_room(const char *code, char room[IDENTITY_ID_LEN + 1])
 {
 	struct invite_code ic;
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 
 	room[0] = 0;
 	if (identity_id_parse(code, pk) == 0)

@@ -4,6 +4,7 @@
  * come back as a sentence for the DENIED message.
  */
 #include "daemon/admission.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/gate.h"
 #include "daemon/network.h"
@@ -26,11 +27,12 @@
 #define INVITE_DEFAULT_TTL (7 * 86400)
 #define REUSABLE_DEFAULT_TTL (30 * 86400)
 
-static void send_denied(struct daemon *d, struct peer *p, const uint8_t net[32], const char *why)
+static void send_denied(struct daemon *d, struct peer *p, const uint8_t net[LIMIT_KEY_LEN],
+			const char *why)
 {
 	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
 
-	memcpy(m.net, net, 32);
+	memcpy(m.net, net, LIMIT_KEY_LEN);
 	snprintf(m.why, sizeof(m.why), "%s", why);
 	peer_send_ctl(d, p, &m);
 }
@@ -39,7 +41,7 @@ static void send_simple(struct daemon *d, struct peer *p, struct network *n, enu
 {
 	struct ctl_msg m = { .type = type, .has_net = true };
 
-	memcpy(m.net, n->pk, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 	if (type == CTL_WELCOME) {
 		m.rec = n->saved.record;
 		m.rec_len = n->saved.record_len;
@@ -47,10 +49,10 @@ static void send_simple(struct daemon *d, struct peer *p, struct network *n, enu
 	peer_send_ctl(d, p, &m);
 }
 
-static struct join_request *find_request(struct admission *a, const uint8_t pk[32])
+static struct join_request *find_request(struct admission *a, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	for (size_t i = 0; i < a->n_req; i++)
-		if (memcmp(a->req[i].pk, pk, 32) == 0)
+		if (memcmp(a->req[i].pk, pk, LIMIT_KEY_LEN) == 0)
 			return &a->req[i];
 	return NULL;
 }
@@ -63,10 +65,10 @@ static void drop_request(struct admission *a, struct join_request *r)
 	a->n_req--;
 }
 
-static bool is_denied(const struct admission *a, const uint8_t pk[32])
+static bool is_denied(const struct admission *a, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	for (size_t i = 0; i < a->n_denied; i++)
-		if (memcmp(a->denied[i], pk, 32) == 0)
+		if (memcmp(a->denied[i], pk, LIMIT_KEY_LEN) == 0)
 			return true;
 	return false;
 }
@@ -150,7 +152,7 @@ static const char *invite_error(int err)
  * used. Should this not reach the disk, the claim lets only that joiner in
  * again. */
 static void settle_claim(struct daemon *d, struct network *n, struct invite_ledger *led,
-			 const uint8_t hash[32], const char *id)
+			 const uint8_t hash[LIMIT_KEY_LEN], const char *id)
 {
 	int ret;
 
@@ -168,7 +170,7 @@ static void settle_member_claim(struct daemon *d, struct network *n, struct peer
 				const struct ctl_msg *m)
 {
 	struct invite_ledger led;
-	uint8_t hash[32];
+	uint8_t hash[LIMIT_KEY_LEN];
 
 	if (!m->has_invite || !n->has_key ||
 	    invite_ledger_load(&led, d->home, n->saved.room_id) < 0)
@@ -183,7 +185,7 @@ static void admit_with_invite(struct daemon *d, struct network *n, struct peer *
 {
 	struct invite_ledger led;
 	struct invite inv;
-	uint8_t hash[32];
+	uint8_t hash[LIMIT_KEY_LEN];
 	char why[160];
 	int ret;
 
@@ -290,7 +292,7 @@ static void queue_request(struct daemon *d, struct network *n, struct peer *p, c
 		}
 		r = &a->req[a->n_req++];
 		memset(r, 0, sizeof(*r));
-		memcpy(r->pk, p->pk, 32);
+		memcpy(r->pk, p->pk, LIMIT_KEY_LEN);
 		randombytes_buf(rnd, sizeof(rnd));
 		hex_encode(rnd, sizeof(rnd), r->id);
 		r->since = daemon_unix_now();
@@ -466,8 +468,8 @@ void admission_cmd_invite(struct daemon *d, struct ipc_request *req)
 			"a reusable key cannot bind a hostname: give each server its own --hostname when it joins");
 		return;
 	}
-	memcpy(code.net, n->pk, 32);
-	memcpy(code.coordinator, d->id.pk, 32);
+	memcpy(code.net, n->pk, LIMIT_KEY_LEN);
+	memcpy(code.coordinator, d->id.pk, LIMIT_KEY_LEN);
 	if (reusable) {
 		struct gb_key k;
 
@@ -676,7 +678,7 @@ void admission_cmd_deny(struct daemon *d, struct ipc_request *req)
 		ipc_reply_error(req, "no join request '%s' in %s", id ? id : "", n->saved.name);
 		return;
 	}
-	memcpy(a->denied[a->denied_next], r->pk, 32);
+	memcpy(a->denied[a->denied_next], r->pk, LIMIT_KEY_LEN);
 	a->denied_next = (a->denied_next + 1) % ADMISSION_MAX_DENIED;
 	if (a->n_denied < ADMISSION_MAX_DENIED)
 		a->n_denied++;

@@ -7,6 +7,7 @@
  * for a blob we are fetching ourselves waits for it (struct blob_wait).
  */
 #include "daemon/blobs.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/gate.h"
 #include "daemon/network.h"
@@ -30,8 +31,8 @@
 struct blob_fetch {
 	struct blob_fetch *next;
 	struct daemon *d;
-	uint8_t pk[32];
-	uint8_t hash[32];
+	uint8_t pk[LIMIT_KEY_LEN];
+	uint8_t hash[LIMIT_KEY_LEN];
 	blob_fetch_fn cb;
 	void *ud;
 	struct quic_conn *conn; /* our blobs connection, if we made one */
@@ -44,8 +45,8 @@ struct blob_fetch {
  * our fetch of it ends, or "not here" after BLOBS_WAIT_MS. */
 struct blob_wait {
 	struct blob_wait *next;
-	uint8_t pk[32];
-	uint8_t hash[32];
+	uint8_t pk[LIMIT_KEY_LEN];
+	uint8_t hash[LIMIT_KEY_LEN];
 	uint64_t until_ms;
 };
 
@@ -62,8 +63,9 @@ static void on_timer_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-static bool fetching(struct daemon *d, const uint8_t hash[32]);
-static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data, size_t len);
+static bool fetching(struct daemon *d, const uint8_t hash[LIMIT_KEY_LEN]);
+static void answer_waits(struct daemon *d, const uint8_t hash[LIMIT_KEY_LEN], const uint8_t *data,
+			 size_t len);
 
 /* Delivers the result once, then unlinks and frees the fetch; the peers
  * waiting for the blob get it, or "not here" when no other fetch of it is
@@ -73,11 +75,11 @@ static void fetch_finish(struct blob_fetch *f, const uint8_t *data, size_t len)
 	struct blob_fetch **pp;
 	struct quic_conn *c = f->conn;
 	struct daemon *d = f->d;
-	uint8_t hash[32];
+	uint8_t hash[LIMIT_KEY_LEN];
 
 	if (f->done)
 		return;
-	memcpy(hash, f->hash, 32);
+	memcpy(hash, f->hash, LIMIT_KEY_LEN);
 	f->done = true;
 	for (pp = &f->d->fetches; *pp; pp = &(*pp)->next) {
 		if (*pp == f) {
@@ -135,7 +137,7 @@ static int fetch_over_mesh(struct blob_fetch *f)
 
 	if (!p || !p->conn || !quic_conn_is_confirmed(p->conn))
 		return -ENOTCONN;
-	memcpy(m.hash, f->hash, 32);
+	memcpy(m.hash, f->hash, LIMIT_KEY_LEN);
 	ret = peer_send_ctl(f->d, p, &m);
 	if (ret == 0)
 		f->mesh = p->conn;
@@ -163,8 +165,8 @@ static void fetch_fall_back(struct blob_fetch *f)
 	uv_timer_start(&f->timer, on_timeout, FETCH_TIMEOUT_MS, 0);
 }
 
-int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32], blob_fetch_fn cb,
-	       void *ud)
+int blob_fetch(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], const uint8_t hash[LIMIT_KEY_LEN],
+	       blob_fetch_fn cb, void *ud)
 {
 	struct blob_fetch *f = calloc(1, sizeof(*f));
 	uint64_t wait = MESH_WAIT_MS;
@@ -173,8 +175,8 @@ int blob_fetch(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32], b
 	if (!f)
 		return -ENOMEM;
 	f->d = d;
-	memcpy(f->pk, pk, 32);
-	memcpy(f->hash, hash, 32);
+	memcpy(f->pk, pk, LIMIT_KEY_LEN);
+	memcpy(f->hash, hash, LIMIT_KEY_LEN);
 	f->cb = cb;
 	f->ud = ud;
 	if (fetch_over_mesh(f) < 0) {
@@ -260,25 +262,25 @@ void blobs_on_confirmed(struct daemon *d, struct quic_conn *c)
 	}
 	if (!f)
 		return;
-	memcpy(m.hash, f->hash, 32);
+	memcpy(m.hash, f->hash, LIMIT_KEY_LEN);
 	if (send_ctl(c, &m) < 0)
 		fetch_finish(f, NULL, 0);
 }
 
-static bool fetching(struct daemon *d, const uint8_t hash[32])
+static bool fetching(struct daemon *d, const uint8_t hash[LIMIT_KEY_LEN])
 {
 	for (struct blob_fetch *f = d->fetches; f; f = f->next)
-		if (!f->done && memcmp(f->hash, hash, 32) == 0)
+		if (!f->done && memcmp(f->hash, hash, LIMIT_KEY_LEN) == 0)
 			return true;
 	return false;
 }
 
-static size_t waits_of(struct daemon *d, const uint8_t pk[32])
+static size_t waits_of(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	size_t n = 0;
 
 	for (struct blob_wait *w = d->blob_waits; w; w = w->next)
-		n += memcmp(w->pk, pk, 32) == 0;
+		n += memcmp(w->pk, pk, LIMIT_KEY_LEN) == 0;
 	return n;
 }
 
@@ -286,15 +288,16 @@ static size_t waits_of(struct daemon *d, const uint8_t pk[32])
  * just before it holds a new roster answers when it does, so the member
  * need not go back to the coordinator. False when we fetch no such thing,
  * or over BLOBS_WAIT_MAX / BLOBS_WAIT_PER_PEER. */
-static bool wait_for(struct daemon *d, const uint8_t pk[32], const uint8_t hash[32])
+static bool wait_for(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN],
+		     const uint8_t hash[LIMIT_KEY_LEN])
 {
 	struct blob_wait *w;
 
 	if (!fetching(d, hash) || d->n_blob_waits >= BLOBS_WAIT_MAX ||
 	    waits_of(d, pk) >= BLOBS_WAIT_PER_PEER || !(w = calloc(1, sizeof(*w))))
 		return false;
-	memcpy(w->pk, pk, 32);
-	memcpy(w->hash, hash, 32);
+	memcpy(w->pk, pk, LIMIT_KEY_LEN);
+	memcpy(w->hash, hash, LIMIT_KEY_LEN);
 	w->until_ms = daemon_now_ms(d) + BLOBS_WAIT_MS;
 	w->next = d->blob_waits;
 	d->blob_waits = w;
@@ -309,7 +312,7 @@ static void answer_wait(struct daemon *d, struct blob_wait *w, const uint8_t *da
 	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
 	struct peer *p = peers_find(d, w->pk);
 
-	memcpy(m.hash, w->hash, 32);
+	memcpy(m.hash, w->hash, LIMIT_KEY_LEN);
 	m.data = (const uint8_t *)"";
 	if (p && p->conn && data && len + LIMIT_CTL_BLOB_OVERHEAD <= quic_conn_txq_room(p->conn)) {
 		m.data = data;
@@ -322,13 +325,14 @@ static void answer_wait(struct daemon *d, struct blob_wait *w, const uint8_t *da
 }
 
 /* The requests waiting for hash (NULL: those past their time). */
-static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t *data, size_t len)
+static void answer_waits(struct daemon *d, const uint8_t hash[LIMIT_KEY_LEN], const uint8_t *data,
+			 size_t len)
 {
 	uint64_t now = daemon_now_ms(d);
 	struct blob_wait **pp = &d->blob_waits, *w;
 
 	while ((w = *pp)) {
-		if (hash ? memcmp(w->hash, hash, 32) != 0 : now < w->until_ms) {
+		if (hash ? memcmp(w->hash, hash, LIMIT_KEY_LEN) != 0 : now < w->until_ms) {
 			pp = &w->next;
 			continue;
 		}
@@ -346,14 +350,15 @@ static void answer_waits(struct daemon *d, const uint8_t hash[32], const uint8_t
  * is small), is answered with an empty CTL_BLOB: "ask on a blobs
  * connection".
  */
-static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32], bool mesh)
+static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[LIMIT_KEY_LEN],
+		  bool mesh)
 {
 	struct ctl_msg m = { .type = CTL_BLOB, .has_hash = true };
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 	bool held;
 
-	memcpy(m.hash, hash, 32);
+	memcpy(m.hash, hash, LIMIT_KEY_LEN);
 	held = store_load_blob(d->home, hash, &bytes, &len) == 0;
 	if (held && (!mesh || len + LIMIT_CTL_BLOB_OVERHEAD <= quic_conn_txq_room(c))) {
 		m.data = bytes;
@@ -380,10 +385,10 @@ static void serve(struct daemon *d, struct quic_conn *c, const uint8_t hash[32],
 /* A CTL_BLOB for f: checked against its hash, then handed over. */
 static void fetch_answer(struct blob_fetch *f, const struct ctl_msg *m)
 {
-	uint8_t got[32];
+	uint8_t got[LIMIT_KEY_LEN];
 
 	blake3_hash(m->data, m->data_len, got);
-	if (memcmp(got, f->hash, 32) != 0) {
+	if (memcmp(got, f->hash, LIMIT_KEY_LEN) != 0) {
 		log_warn("blobs: a peer sent a blob that does not match its hash");
 		fetch_finish(f, NULL, 0);
 		return;
@@ -425,7 +430,7 @@ void blobs_on_message(struct daemon *d, struct quic_conn *c, const uint8_t *buf,
 	}
 	if (!f)
 		return;
-	if (m.type != CTL_BLOB || memcmp(m.hash, f->hash, 32) != 0) {
+	if (m.type != CTL_BLOB || memcmp(m.hash, f->hash, LIMIT_KEY_LEN) != 0) {
 		fetch_finish(f, NULL, 0);
 		return;
 	}
@@ -445,7 +450,7 @@ bool blobs_on_mesh_message(struct daemon *d, struct peer *p, const struct ctl_ms
 		return false;
 	/* Answers come in the order asked: the oldest fetch of this hash. */
 	for (f = d->fetches; f; f = f->next)
-		if (f->mesh && f->mesh == p->conn && memcmp(f->hash, m->hash, 32) == 0)
+		if (f->mesh && f->mesh == p->conn && memcmp(f->hash, m->hash, LIMIT_KEY_LEN) == 0)
 			break;
 	if (!f)
 		return true; /* unasked, or after we gave up */

@@ -6,6 +6,7 @@
  * to a half-started daemon. Shutdown runs the other way round.
  */
 #include "daemon/daemon.h"
+#include "util/limits.h"
 #include "daemon/admission.h"
 #include "daemon/audit.h"
 #include "daemon/blobs.h"
@@ -203,7 +204,7 @@ static bool is_mesh(const struct quic_conn *c)
 	return strcmp(quic_conn_alpn(c), QUIC_ALPN_MESH) == 0;
 }
 
-static int ev_accept(void *ud, const uint8_t pk[32], const char *alpn)
+static int ev_accept(void *ud, const uint8_t pk[LIMIT_KEY_LEN], const char *alpn)
 {
 	return strcmp(alpn, QUIC_ALPN_MESH) == 0 ? gate_accept(ud, pk) : blobs_accept(ud);
 }

@@ -13,6 +13,7 @@
  * up, and counted in `ray status` (address_clashes).
  */
 #include "daemon/datapath.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -155,7 +156,7 @@ static void note_networks(struct daemon *d)
 		p->n_nets = 0;
 	for (struct network *n = d->nets; n; n = n->next) {
 		for (size_t i = 0; i < n->blob.n_members; i++) {
-			uint8_t pk[32];
+			uint8_t pk[LIMIT_KEY_LEN];
 			struct peer *p;
 
 			if (identity_id_parse(n->blob.members[i].id, pk) < 0 ||
@@ -171,7 +172,7 @@ static void add_routes(struct daemon *d, const struct peer_table *old)
 	for (struct network *n = d->nets; n; n = n->next) {
 		for (size_t i = 0; i < n->blob.n_members; i++) {
 			const struct gb_member *m = &n->blob.members[i];
-			uint8_t pk[32];
+			uint8_t pk[LIMIT_KEY_LEN];
 			struct peer *p;
 
 			if (strcmp(m->id, d->id.id) == 0 || identity_id_parse(m->id, pk) < 0)

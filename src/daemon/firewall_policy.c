@@ -38,7 +38,7 @@ static int save(struct daemon *d)
 
 static const void *resolve_peer(const char *id, void *ud)
 {
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 
 	return identity_id_parse(id, pk) == 0 ? peers_find(ud, pk) : NULL;
 }

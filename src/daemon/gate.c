@@ -2,6 +2,7 @@
  * gate: see gate.h.
  */
 #include "daemon/gate.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -22,16 +23,16 @@ static bool is_member(struct daemon *d, const char *id)
 	return false;
 }
 
-static bool is_queued(struct daemon *d, const uint8_t pk[32])
+static bool is_queued(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	for (struct network *n = d->nets; n; n = n->next)
 		for (size_t i = 0; i < n->admission.n_req; i++)
-			if (memcmp(n->admission.req[i].pk, pk, 32) == 0)
+			if (memcmp(n->admission.req[i].pk, pk, LIMIT_KEY_LEN) == 0)
 				return true;
 	return false;
 }
 
-static bool is_known(struct daemon *d, const struct peer *p, const uint8_t pk[32])
+static bool is_known(struct daemon *d, const struct peer *p, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	char id[IDENTITY_ID_LEN + 1];
 
@@ -52,7 +53,7 @@ static size_t strangers(struct daemon *d, const struct quic_conn *same_source_as
 	return n;
 }
 
-int gate_accept(struct daemon *d, const uint8_t pk[32])
+int gate_accept(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	if (is_known(d, peers_find(d, pk), pk) || strangers(d, NULL) < GATE_STRANGERS)
 		return 0;
@@ -60,7 +61,7 @@ int gate_accept(struct daemon *d, const uint8_t pk[32])
 	return -1;
 }
 
-bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[32])
+bool gate_on_confirmed(struct daemon *d, struct quic_conn *c, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	struct peer *p = peers_find(d, pk);
 

@@ -16,6 +16,7 @@
  * gets the request without it and can only say it is not a coordinator.
  */
 #include "daemon/blobs.h"
+#include "util/limits.h"
 #include "daemon/magicdns.h"
 #include "daemon/daemon.h"
 #include "daemon/join.h"
@@ -60,11 +61,11 @@ struct join_op {
 	struct join_op *next;
 	struct ipc_request *req;
 	enum join_state state;
-	uint8_t net[32];
+	uint8_t net[LIMIT_KEY_LEN];
 	char alias[HOSTNAME_BUF];
 	char hostname[HOSTNAME_BUF];
 	bool auto_accept;
-	uint8_t seeds[NETWORK_SEEDS_MAX][32];
+	uint8_t seeds[NETWORK_SEEDS_MAX][LIMIT_KEY_LEN];
 	size_t n_seeds, cur;
 	struct peer *peer; /* the seed being asked; we hold a want */
 	uint64_t step_deadline, deadline;
@@ -73,13 +74,13 @@ struct join_op {
 	char last_error[200];
 	bool has_invite;
 	uint8_t secret[INVITE_SECRET_LEN];
-	uint8_t minter[32];    /* the coordinator named in the invite code */
-	uint8_t blob_hash[32]; /* from the signed network record */
+	uint8_t minter[LIMIT_KEY_LEN];    /* the coordinator named in the invite code */
+	uint8_t blob_hash[LIMIT_KEY_LEN]; /* from the signed network record */
 	bool has_hash;
 	bool roster_checked;  /* coords holds the roster's coordinators */
 	bool verifying;       /* fetching the roster before asking */
 	size_t verified_seed; /* cur when the last roster fetch began, +1 */
-	uint8_t coords[NETWORK_SEEDS_MAX][32];
+	uint8_t coords[NETWORK_SEEDS_MAX][LIMIT_KEY_LEN];
 	size_t n_coords;
 	uint32_t retry_ms;        /* J_PENDING: backoff between retries */
 	uint32_t lookup_retry_ms; /* J_LOOKUP: likewise */
@@ -127,12 +128,12 @@ static void ask_next_seed(struct daemon *d, struct join_op *j);
 static void verify_roster(struct daemon *d, struct join_op *j, struct peer *p);
 
 /* Whether the invite's secret may go to pk. */
-static bool is_coordinator(const struct join_op *j, const uint8_t pk[32])
+static bool is_coordinator(const struct join_op *j, const uint8_t pk[LIMIT_KEY_LEN])
 {
-	if (memcmp(pk, j->minter, 32) == 0)
+	if (memcmp(pk, j->minter, LIMIT_KEY_LEN) == 0)
 		return true;
 	for (size_t i = 0; j->roster_checked && i < j->n_coords; i++)
-		if (memcmp(j->coords[i], pk, 32) == 0)
+		if (memcmp(j->coords[i], pk, LIMIT_KEY_LEN) == 0)
 			return true;
 	return false;
 }
@@ -150,7 +151,7 @@ static void send_join_req(struct daemon *d, struct join_op *j)
 		if (j->verifying)
 			return;
 	}
-	memcpy(m.net, j->net, 32);
+	memcpy(m.net, j->net, LIMIT_KEY_LEN);
 	snprintf(m.hostname, sizeof(m.hostname), "%s", j->hostname);
 	if (j->has_invite && is_coordinator(j, j->peer->pk)) {
 		m.has_invite = true;
@@ -186,7 +187,7 @@ static void ask_next_seed(struct daemon *d, struct join_op *j)
 }
 
 struct roster_check {
-	uint8_t net[32];
+	uint8_t net[LIMIT_KEY_LEN];
 };
 
 /* The roster (checked against the record's hash by blob_fetch): who its
@@ -198,7 +199,7 @@ static void on_roster(struct daemon *d, const uint8_t *data, size_t len, void *u
 	struct join_op *j;
 
 	for (j = d->joins; j; j = j->next)
-		if (j->verifying && memcmp(j->net, rc->net, 32) == 0)
+		if (j->verifying && memcmp(j->net, rc->net, LIMIT_KEY_LEN) == 0)
 			break;
 	free(rc);
 	if (!j)
@@ -226,7 +227,7 @@ static void verify_roster(struct daemon *d, struct join_op *j, struct peer *p)
 
 	if (!j->has_hash || !(rc = malloc(sizeof(*rc))))
 		return;
-	memcpy(rc->net, j->net, 32);
+	memcpy(rc->net, j->net, LIMIT_KEY_LEN);
 	j->verifying = true;
 	if (blob_fetch(d, p->pk, j->blob_hash, on_roster, rc) < 0) {
 		free(rc);
@@ -234,8 +235,8 @@ static void verify_roster(struct daemon *d, struct join_op *j, struct peer *p)
 	}
 }
 
-static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec, size_t len,
-		      void *ud)
+static void on_record(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], const uint8_t *rec,
+		      size_t len, void *ud)
 {
 	struct network_payload p;
 	struct join_op *j;
@@ -243,7 +244,7 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 
 	(void)ud;
 	for (j = d->joins; j; j = j->next)
-		if (j->state == J_LOOKUP && memcmp(j->net, pk, 32) == 0)
+		if (j->state == J_LOOKUP && memcmp(j->net, pk, LIMIT_KEY_LEN) == 0)
 			break;
 	if (!j)
 		return;
@@ -281,18 +282,18 @@ static void on_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec
 		return;
 	}
 	if (rec) {
-		memcpy(j->blob_hash, p.blob_hash, 32);
+		memcpy(j->blob_hash, p.blob_hash, LIMIT_KEY_LEN);
 		j->has_hash = true;
 	}
 	/* The invite's minter (already first) leads; the record's seeds
 	 * (coordinators first) follow. */
 	for (size_t i = 0; rec && i < p.n_seeds && j->n_seeds < NETWORK_SEEDS_MAX; i++) {
-		bool dup = memcmp(p.seeds[i], d->id.pk, 32) == 0; /* not us */
+		bool dup = memcmp(p.seeds[i], d->id.pk, LIMIT_KEY_LEN) == 0; /* not us */
 
 		for (size_t k = 0; k < j->n_seeds; k++)
-			dup |= memcmp(j->seeds[k], p.seeds[i], 32) == 0;
+			dup |= memcmp(j->seeds[k], p.seeds[i], LIMIT_KEY_LEN) == 0;
 		if (!dup)
-			memcpy(j->seeds[j->n_seeds++], p.seeds[i], 32);
+			memcpy(j->seeds[j->n_seeds++], p.seeds[i], LIMIT_KEY_LEN);
 	}
 	ask_next_seed(d, j);
 }
@@ -352,7 +353,7 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 		join_fail(d, j, "out of memory");
 		return;
 	}
-	memcpy(n->pk, j->net, 32);
+	memcpy(n->pk, j->net, LIMIT_KEY_LEN);
 	identity_id_format(j->net, n->saved.room_id);
 	n->saved.auto_accept_firewall = j->auto_accept;
 	snprintf(n->saved.name, sizeof(n->saved.name), "%s", j->alias[0] ? j->alias : "joining");
@@ -404,7 +405,7 @@ bool join_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 		return false;
 	for (j = d->joins; j; j = j->next)
 		if ((j->state == J_ASKING || j->state == J_PENDING) && j->peer == p &&
-		    memcmp(j->net, m->net, 32) == 0)
+		    memcmp(j->net, m->net, LIMIT_KEY_LEN) == 0)
 			break;
 	if (!j)
 		return m->type != CTL_WELCOME;
@@ -506,7 +507,7 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 	const char *alias = json_string_value(json_object_get(req->args, "name"));
 	const char *host = json_string_value(json_object_get(req->args, "hostname"));
 	struct join_op *j;
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	int ret;
 
 	struct invite_code ic;
@@ -531,7 +532,7 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 				code);
 			return;
 		}
-		memcpy(pk, ic.net, 32);
+		memcpy(pk, ic.net, LIMIT_KEY_LEN);
 		invite = true;
 	}
 	if (network_find_pk(d, pk)) {
@@ -543,7 +544,7 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	for (j = d->joins; j; j = j->next) {
-		if (memcmp(j->net, pk, 32) == 0) {
+		if (memcmp(j->net, pk, LIMIT_KEY_LEN) == 0) {
 			ipc_reply_error(req, "a join of this network is already in progress");
 			return;
 		}
@@ -554,7 +555,7 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	j->req = req;
-	memcpy(j->net, pk, 32);
+	memcpy(j->net, pk, LIMIT_KEY_LEN);
 	if (alias)
 		snprintf(j->alias, sizeof(j->alias), "%s", alias);
 	if (host)
@@ -567,9 +568,9 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 	if (invite) {
 		j->has_invite = true;
 		memcpy(j->secret, ic.secret, sizeof(j->secret));
-		memcpy(j->minter, ic.coordinator, 32);
-		if (memcmp(ic.coordinator, d->id.pk, 32) != 0)
-			memcpy(j->seeds[j->n_seeds++], ic.coordinator, 32);
+		memcpy(j->minter, ic.coordinator, LIMIT_KEY_LEN);
+		if (memcmp(ic.coordinator, d->id.pk, LIMIT_KEY_LEN) != 0)
+			memcpy(j->seeds[j->n_seeds++], ic.coordinator, LIMIT_KEY_LEN);
 		sodium_memzero(&ic, sizeof(ic));
 	}
 	j->deadline = daemon_now_ms(d) + JOIN_TOTAL_MS;

@@ -1,5 +1,6 @@
 /* lan_discovery: see lan_discovery.h. */
 #include "daemon/lan_discovery.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/peers.h"
 #include "discovery/mdns.h"
@@ -10,7 +11,8 @@
 
 /* Only peers we already care about: a hostile LAN host announcing many
  * identities creates nothing here. */
-static void on_peer(void *ud, const uint8_t id[32], const struct sockaddr_storage *addrs, size_t n)
+static void on_peer(void *ud, const uint8_t id[LIMIT_KEY_LEN], const struct sockaddr_storage *addrs,
+		    size_t n)
 {
 	struct daemon *d = ud;
 	union ms_addr a[4];

@@ -4,6 +4,7 @@
  * dns_server_init) returns.
  */
 #include "daemon/magicdns.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -33,7 +34,7 @@ void magicdns_recover(struct daemon *d)
 static uint32_t answered_ipv4(struct daemon *d, const struct gb_member *m)
 {
 	struct peer_entry *e = peer_table_lookup4(&d->table, m->ipv4);
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 
 	if (!e || identity_id_parse(m->id, pk) < 0)
 		return m->ipv4;

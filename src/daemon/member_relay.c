@@ -2,6 +2,7 @@
  * member_relay: see member_relay.h.
  */
 #include "daemon/member_relay.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/nat.h"
 #include "daemon/network.h"
@@ -21,7 +22,7 @@ static bool relaying_on(struct daemon *d)
 	return strcmp(settings_get(&d->settings, SET_RELAY_MEMBERS), "on") == 0;
 }
 
-static bool in_network(const struct network *n, const uint8_t pk[32])
+static bool in_network(const struct network *n, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	char id[IDENTITY_ID_LEN + 1];
 
@@ -30,7 +31,7 @@ static bool in_network(const struct network *n, const uint8_t pk[32])
 }
 
 /* magicsock's policy: both ends are members of one network of ours. */
-static int allow_pair(void *ud, const uint8_t from[32], const uint8_t to[32])
+static int allow_pair(void *ud, const uint8_t from[LIMIT_KEY_LEN], const uint8_t to[LIMIT_KEY_LEN])
 {
 	struct daemon *d = ud;
 
@@ -69,17 +70,18 @@ bool member_relay_offered(struct daemon *d)
 	return d->ms && relaying_on(d) && nat_directly_reachable(d);
 }
 
-static bool via_usable(struct daemon *d, const struct peer *target, const uint8_t pk[32])
+static bool via_usable(struct daemon *d, const struct peer *target, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	struct peer *q;
 
-	if (memcmp(pk, target->pk, 32) == 0 || memcmp(pk, d->id.pk, 32) == 0)
+	if (memcmp(pk, target->pk, LIMIT_KEY_LEN) == 0 || memcmp(pk, d->id.pk, LIMIT_KEY_LEN) == 0)
 		return false;
 	q = peers_find(d, pk);
 	return q && q->relay_offer && q->conn;
 }
 
-static size_t vias_of(struct daemon *d, const struct peer *p, uint8_t out[MAGICSOCK_MAX_VIAS][32])
+static size_t vias_of(struct daemon *d, const struct peer *p,
+		      uint8_t out[MAGICSOCK_MAX_VIAS][LIMIT_KEY_LEN])
 {
 	size_t n = 0;
 
@@ -87,16 +89,16 @@ static size_t vias_of(struct daemon *d, const struct peer *p, uint8_t out[MAGICS
 		if (group_blob_find_member(&net->blob, p->id) == NULL)
 			continue;
 		for (size_t i = 0; i < net->blob.n_members && n < MAGICSOCK_MAX_VIAS; i++) {
-			uint8_t pk[32];
+			uint8_t pk[LIMIT_KEY_LEN];
 			bool dup = false;
 
 			if (identity_id_parse(net->blob.members[i].id, pk) < 0 ||
 			    !via_usable(d, p, pk))
 				continue;
 			for (size_t k = 0; k < n; k++)
-				dup |= memcmp(out[k], pk, 32) == 0;
+				dup |= memcmp(out[k], pk, LIMIT_KEY_LEN) == 0;
 			if (!dup)
-				memcpy(out[n++], pk, 32);
+				memcpy(out[n++], pk, LIMIT_KEY_LEN);
 		}
 	}
 	return n;
@@ -104,7 +106,7 @@ static size_t vias_of(struct daemon *d, const struct peer *p, uint8_t out[MAGICS
 
 void member_relay_tick(struct daemon *d)
 {
-	uint8_t vias[MAGICSOCK_MAX_VIAS][32];
+	uint8_t vias[MAGICSOCK_MAX_VIAS][LIMIT_KEY_LEN];
 
 	if (!d->ms || daemon_now_ms(d) < d->next_vias_ms)
 		return;
@@ -113,13 +115,15 @@ void member_relay_tick(struct daemon *d)
 		size_t n = vias_of(d, p, vias);
 
 		if (n || p->n_vias)
-			magicsock_set_peer_vias(d->ms, p->pk, (const uint8_t(*)[32])vias, n);
+			magicsock_set_peer_vias(d->ms, p->pk, (const uint8_t(*)[LIMIT_KEY_LEN])vias,
+						n);
 		p->n_vias = n;
 	}
 }
 
 /* The hostname a member has in the first network that lists it. */
-static void member_hostname(struct daemon *d, const uint8_t pk[32], char *out, size_t cap)
+static void member_hostname(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], char *out,
+			    size_t cap)
 {
 	char id[IDENTITY_ID_LEN + 1];
 
@@ -137,7 +141,7 @@ static void member_hostname(struct daemon *d, const uint8_t pk[32], char *out, s
 
 const char *member_relay_path(struct daemon *d, const struct peer *p, char *relay, size_t cap)
 {
-	uint8_t via[32];
+	uint8_t via[LIMIT_KEY_LEN];
 
 	relay[0] = '\0';
 	if (!p || !p->conn)

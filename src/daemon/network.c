@@ -4,6 +4,7 @@
  * nothing a peer says is taken on trust.
  */
 #include "daemon/network.h"
+#include "util/limits.h"
 #include "daemon/blobs.h"
 #include "daemon/gate.h"
 #include "daemon/daemon.h"
@@ -42,7 +43,7 @@
 struct net_timer {
 	uv_timer_t t;
 	struct daemon *d;
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 };
 
 /* A roster fetch waiting out its jitter (n->fetch_wait). */
@@ -72,10 +73,10 @@ struct network *network_find(struct daemon *d, const char *name_or_room)
 	return NULL;
 }
 
-struct network *network_find_pk(struct daemon *d, const uint8_t pk[32])
+struct network *network_find_pk(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	for (struct network *n = d->nets; n; n = n->next)
-		if (memcmp(n->pk, pk, 32) == 0)
+		if (memcmp(n->pk, pk, LIMIT_KEY_LEN) == 0)
 			return n;
 	return NULL;
 }
@@ -114,13 +115,13 @@ int networks_save(struct daemon *d)
 
 /* Every blob a network still needs (current rosters, merge bases); *out is
  * malloc'd. */
-static int blob_refs(struct daemon *d, uint8_t (**out)[32], size_t *count)
+static int blob_refs(struct daemon *d, uint8_t (**out)[LIMIT_KEY_LEN], size_t *count)
 {
 	size_t cap = 1;
 
 	for (struct network *n = d->nets; n; n = n->next)
 		cap += 2;
-	*out = calloc(cap, 32);
+	*out = calloc(cap, LIMIT_KEY_LEN);
 	if (!*out)
 		return -ENOMEM;
 	*count = 0;
@@ -134,14 +135,14 @@ static int blob_refs(struct daemon *d, uint8_t (**out)[32], size_t *count)
  * only once networks.json no longer names them: a crash in between then
  * leaves a stray file for the start-up sweep, never a missing roster.
  */
-static void release_blobs(struct daemon *d, const uint8_t (*drop)[32], size_t n_drop)
+static void release_blobs(struct daemon *d, const uint8_t (*drop)[LIMIT_KEY_LEN], size_t n_drop)
 {
-	uint8_t(*keep)[32];
+	uint8_t(*keep)[LIMIT_KEY_LEN];
 	size_t n_keep;
 
 	if (!n_drop || blob_refs(d, &keep, &n_keep) < 0)
 		return; /* keeping a file is always safe */
-	store_release_blobs(d->home, drop, n_drop, (const uint8_t(*)[32])keep, n_keep);
+	store_release_blobs(d->home, drop, n_drop, (const uint8_t(*)[LIMIT_KEY_LEN])keep, n_keep);
 	free(keep);
 }
 
@@ -151,7 +152,7 @@ static void want_members(struct daemon *d, const struct group_blob *blob,
 {
 	for (size_t i = 0; i < blob->n_members; i++) {
 		const struct gb_member *m = &blob->members[i];
-		uint8_t pk[32];
+		uint8_t pk[LIMIT_KEY_LEN];
 		struct peer *p;
 
 		if (strcmp(m->id, d->id.id) == 0 || identity_id_parse(m->id, pk) < 0)
@@ -215,16 +216,16 @@ static void network_unlink(struct daemon *d, struct network *n)
  * (unless keep_published: a nuke leaves its empty record in the DHT). */
 static void network_forget(struct daemon *d, struct network *n, uint64_t code, bool keep_published)
 {
-	uint8_t drop[2][32];
+	uint8_t drop[2][LIMIT_KEY_LEN];
 	size_t n_drop = 0;
 
 	/* Our copies of its rosters go with it; a nuke's final roster stays
 	 * (not named here) for the members still fetching it, until the next
 	 * start-up sweep. */
 	if (n->saved.record_len)
-		memcpy(drop[n_drop++], n->saved.blob_hash, 32);
+		memcpy(drop[n_drop++], n->saved.blob_hash, LIMIT_KEY_LEN);
 	if (n->saved.has_base)
-		memcpy(drop[n_drop++], n->saved.base_hash, 32);
+		memcpy(drop[n_drop++], n->saved.base_hash, LIMIT_KEY_LEN);
 	network_unlink(d, n);
 	policy_forget(d, n);
 	want_members(d, &n->blob, NULL, false, code);
@@ -234,7 +235,7 @@ static void network_forget(struct daemon *d, struct network *n, uint64_t code, b
 		store_delete_key(d->home, n->saved.room_id);
 	network_free(n);
 	if (networks_save(d) == 0)
-		release_blobs(d, (const uint8_t(*)[32])drop, n_drop);
+		release_blobs(d, (const uint8_t(*)[LIMIT_KEY_LEN])drop, n_drop);
 	network_changed(d);
 }
 
@@ -269,7 +270,7 @@ static void network_announce(struct daemon *d, struct network *n, const uint8_t 
 
 	if (!seed && check_record(n, rec, len, &r, &p) == 0)
 		for (size_t i = 0; i < p.n_seeds && !seed; i++)
-			seed = memcmp(p.seeds[i], d->id.pk, 32) == 0;
+			seed = memcmp(p.seeds[i], d->id.pk, LIMIT_KEY_LEN) == 0;
 	if (seed)
 		records_publish_network(d, n->pk, rec, len);
 	else
@@ -296,16 +297,16 @@ static bool fork_wait_over(struct daemon *d, struct network *n, uint64_t seq)
 }
 
 /* Puts b (taken) first among the older rosters; the oldest drops off. */
-static void older_push(struct network *n, struct group_blob *b, const uint8_t hash[32])
+static void older_push(struct network *n, struct group_blob *b, const uint8_t hash[LIMIT_KEY_LEN])
 {
 	size_t cap = GB_MAX_ANCESTORS - 1;
 
 	if (n->n_older == cap)
 		group_blob_free(&n->older[--n->n_older]);
 	memmove(&n->older[1], &n->older[0], n->n_older * sizeof(n->older[0]));
-	memmove(n->older_hash[1], n->older_hash[0], n->n_older * 32);
+	memmove(n->older_hash[1], n->older_hash[0], n->n_older * LIMIT_KEY_LEN);
 	n->older[0] = *b;
-	memcpy(n->older_hash[0], hash, 32);
+	memcpy(n->older_hash[0], hash, LIMIT_KEY_LEN);
 	n->n_older++;
 }
 
@@ -321,7 +322,8 @@ static void keep_older(struct network *n)
 /* A roster merged into ours is held too, right after the base: a later
  * fork may have gone apart from it (both coordinators merged each other's
  * roster). */
-static void hold_after_base(struct network *n, const struct group_blob *b, const uint8_t hash[32])
+static void hold_after_base(struct network *n, const struct group_blob *b,
+			    const uint8_t hash[LIMIT_KEY_LEN])
 {
 	struct group_blob copy;
 
@@ -339,18 +341,18 @@ static const struct group_blob *held_roster(const struct network *n, size_t i)
 
 /* What this node holds of n, for roster_sync; held is the caller's buffer. */
 static void roster_state_of(const struct network *n, struct roster_state *st,
-			    uint8_t held[GB_MAX_ANCESTORS][32])
+			    uint8_t held[GB_MAX_ANCESTORS][LIMIT_KEY_LEN])
 {
 	size_t k = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->seq = n->saved.record_len ? n->seq : 0;
-	memcpy(st->hash, n->saved.blob_hash, 32);
+	memcpy(st->hash, n->saved.blob_hash, LIMIT_KEY_LEN);
 	if (n->has_base)
-		memcpy(held[k++], n->base_hash, 32);
+		memcpy(held[k++], n->base_hash, LIMIT_KEY_LEN);
 	for (size_t i = 0; i < n->n_older; i++)
-		memcpy(held[k++], n->older_hash[i], 32);
-	st->held = (const uint8_t(*)[32])held;
+		memcpy(held[k++], n->older_hash[i], LIMIT_KEY_LEN);
+	st->held = (const uint8_t(*)[LIMIT_KEY_LEN])held;
 	st->n_held = k;
 	st->coordinator = n->has_key;
 }
@@ -361,7 +363,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_
 	struct network_payload p;
 	struct group_blob blob, old;
 	const struct gb_member *me;
-	uint8_t hash[32], dropped[32];
+	uint8_t hash[LIMIT_KEY_LEN], dropped[LIMIT_KEY_LEN];
 	struct net_saved next;
 	bool drop;
 	struct record r;
@@ -372,7 +374,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_
 	if (r.seq < n->seq)
 		return -ESTALE;
 	blake3_hash(blob_bytes, blob_len, hash);
-	if (memcmp(hash, p.blob_hash, 32) != 0 ||
+	if (memcmp(hash, p.blob_hash, LIMIT_KEY_LEN) != 0 ||
 	    group_blob_decode(blob_bytes, blob_len, &blob) < 0)
 		return -EBADMSG;
 	me = group_blob_find_member(&blob, d->id.id);
@@ -400,8 +402,8 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_
 	next = n->saved;
 	next.has_base = n->saved.record_len > 0;
 	if (next.has_base)
-		memcpy(next.base_hash, n->saved.blob_hash, 32);
-	memcpy(next.blob_hash, hash, 32);
+		memcpy(next.base_hash, n->saved.blob_hash, LIMIT_KEY_LEN);
+	memcpy(next.blob_hash, hash, LIMIT_KEY_LEN);
 	memcpy(next.record, rec, rec_len);
 	next.record_len = rec_len;
 	snprintf(next.hostname, sizeof(next.hostname), "%s", me->hostname);
@@ -411,7 +413,7 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_
 			  n->saved.name, (unsigned long long)blob.version, strerror(-ret),
 			  (unsigned long long)n->blob.version);
 		group_blob_free(&blob);
-		release_blobs(d, (const uint8_t(*)[32])hash, 1);
+		release_blobs(d, (const uint8_t(*)[LIMIT_KEY_LEN])hash, 1);
 		return ret;
 	}
 	old = n->blob;
@@ -422,17 +424,17 @@ int network_apply(struct daemon *d, struct network *n, const uint8_t *rec, size_
 	want_members(d, &old, &n->blob, false, QUIC_CODE_NONE);
 	keep_older(n);
 	n->base = old;
-	memcpy(n->base_hash, n->saved.blob_hash, 32);
+	memcpy(n->base_hash, n->saved.blob_hash, LIMIT_KEY_LEN);
 	n->has_base = true;
 	me = network_me(d, n);
 	n->my_ipv4 = me->ipv4;
 	drop = n->saved.has_base;
-	memcpy(dropped, n->saved.base_hash, 32);
+	memcpy(dropped, n->saved.base_hash, LIMIT_KEY_LEN);
 	n->saved = next;
 	n->seq = r.seq;
 	n->fork_since_ms = 0;
 	if (drop)
-		release_blobs(d, (const uint8_t(*)[32])dropped, 1);
+		release_blobs(d, (const uint8_t(*)[LIMIT_KEY_LEN])dropped, 1);
 	network_announce(d, n, rec, rec_len);
 	network_changed(d);
 	daemon_roster_applied(d, n);
@@ -472,11 +474,11 @@ void network_broadcast_sync(struct daemon *d, struct network *n, const struct pe
 {
 	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
 
-	memcpy(m.net, n->pk, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 	m.rec = n->saved.record;
 	m.rec_len = n->saved.record_len;
 	for (size_t i = 0; i < n->blob.n_members; i++) {
-		uint8_t pk[32];
+		uint8_t pk[LIMIT_KEY_LEN];
 		struct peer *p;
 
 		if (identity_id_parse(n->blob.members[i].id, pk) < 0)
@@ -509,7 +511,7 @@ static int sync_timer_open(struct daemon *d, struct network *n)
 	if (!nt)
 		return -ENOMEM;
 	nt->d = d;
-	memcpy(nt->pk, n->pk, 32);
+	memcpy(nt->pk, n->pk, LIMIT_KEY_LEN);
 	uv_timer_init(d->loop, &nt->t);
 	nt->t.data = nt;
 	n->sync_timer = nt;
@@ -554,7 +556,7 @@ static void sync_soon(struct daemon *d, struct network *n, const struct peer *ex
 static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		   const struct peer *except, bool batch)
 {
-	uint8_t rec[RECORD_MAX], *bytes = NULL, pk[32];
+	uint8_t rec[RECORD_MAX], *bytes = NULL, pk[LIMIT_KEY_LEN];
 	size_t rec_len, blen;
 	int ret;
 
@@ -567,7 +569,7 @@ static int publish(struct daemon *d, struct network *n, struct group_blob *blob,
 		return ret;
 	/* A roster without us (a merge that takes a co-coordinator's kick)
 	 * makes network_apply forget n: only its key is compared after. */
-	memcpy(pk, n->pk, 32);
+	memcpy(pk, n->pk, LIMIT_KEY_LEN);
 	ret = network_apply(d, n, rec, rec_len, bytes, blen);
 	free(bytes);
 	if (ret < 0 || network_find_pk(d, pk) != n)
@@ -593,7 +595,7 @@ int network_publish_batched(struct daemon *d, struct network *n, struct group_bl
 
 int network_publish_final(struct daemon *d, struct network *n, struct group_blob *blob)
 {
-	uint8_t rec[RECORD_MAX], *bytes = NULL, hash[32];
+	uint8_t rec[RECORD_MAX], *bytes = NULL, hash[LIMIT_KEY_LEN];
 	size_t rec_len, blen;
 	int ret;
 
@@ -662,7 +664,7 @@ struct create_wait {
 	struct daemon *d;
 	struct ipc_request *req;
 	json_t *reply; /* owned until sent */
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	uint64_t deadline;
 };
 
@@ -712,7 +714,7 @@ static void on_create_poll(uv_timer_t *t)
 
 /* Answers req with reply (stolen) once the record of pk is stored. */
 static void create_reply_when_stored(struct daemon *d, struct ipc_request *req,
-				     const uint8_t pk[32], json_t *reply)
+				     const uint8_t pk[LIMIT_KEY_LEN], json_t *reply)
 {
 	struct create_wait *w = calloc(1, sizeof(*w));
 
@@ -724,7 +726,7 @@ static void create_reply_when_stored(struct daemon *d, struct ipc_request *req,
 	w->d = d;
 	w->req = req;
 	w->reply = reply;
-	memcpy(w->pk, pk, 32);
+	memcpy(w->pk, pk, LIMIT_KEY_LEN);
 	w->deadline = daemon_now_ms(d) + CREATE_PUBLISH_MS;
 	uv_timer_init(d->loop, &w->timer);
 	if (create_stored(w) == 1) {
@@ -772,7 +774,7 @@ void network_cmd_create(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	n->has_key = true;
-	memcpy(n->pk, n->key.pk, 32);
+	memcpy(n->pk, n->key.pk, LIMIT_KEY_LEN);
 	snprintf(n->saved.name, sizeof(n->saved.name), "%s", netname);
 	snprintf(n->saved.room_id, sizeof(n->saved.room_id), "%s", n->key.id);
 	n->saved.coordinator = true;
@@ -817,9 +819,9 @@ void network_cmd_leave(struct daemon *d, struct ipc_request *req)
 				name ? name : "");
 		return;
 	}
-	memcpy(m.net, n->pk, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 	for (size_t i = 0; i < n->blob.n_members; i++) {
-		uint8_t pk[32];
+		uint8_t pk[LIMIT_KEY_LEN];
 		struct peer *p;
 
 		if (identity_id_parse(n->blob.members[i].id, pk) == 0 && (p = peers_find(d, pk)) &&
@@ -851,13 +853,13 @@ void network_prune_member(struct daemon *d, struct network *only, struct peer *p
 }
 
 struct sync_ctx {
-	uint8_t net[32];
+	uint8_t net[LIMIT_KEY_LEN];
 	uint8_t rec[STORE_MAX_RECORD];
 	size_t rec_len;
-	uint8_t hash[32];
-	uint8_t from[32]; /* told us about it, so holds it */
-	uint8_t src[32];  /* asked first */
-	uint32_t wait_ms; /* when (roster_fetch_plan) */
+	uint8_t hash[LIMIT_KEY_LEN];
+	uint8_t from[LIMIT_KEY_LEN]; /* told us about it, so holds it */
+	uint8_t src[LIMIT_KEY_LEN];  /* asked first */
+	uint32_t wait_ms;            /* when (roster_fetch_plan) */
 	uint64_t seq;
 };
 
@@ -874,7 +876,7 @@ struct sync_ctx {
 static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec, size_t rec_len,
 			 const uint8_t *data, size_t len, const struct group_blob *base)
 {
-	uint8_t held[GB_MAX_ANCESTORS][32], hash[32], pk[32];
+	uint8_t held[GB_MAX_ANCESTORS][LIMIT_KEY_LEN], hash[LIMIT_KEY_LEN], pk[LIMIT_KEY_LEN];
 	struct group_blob theirs, merged;
 	struct network_payload p;
 	struct roster_state st;
@@ -886,7 +888,8 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 	if (check_record(n, rec, rec_len, &r, &p) < 0)
 		return -EBADMSG;
 	blake3_hash(data, len, hash);
-	if (memcmp(hash, p.blob_hash, 32) != 0 || group_blob_decode(data, len, &theirs) < 0)
+	if (memcmp(hash, p.blob_hash, LIMIT_KEY_LEN) != 0 ||
+	    group_blob_decode(data, len, &theirs) < 0)
 		return -EBADMSG;
 	if (group_blob_copy(&merged, &n->blob) < 0) {
 		group_blob_free(&theirs);
@@ -900,7 +903,7 @@ static int network_merge(struct daemon *d, struct network *n, const uint8_t *rec
 		group_blob_set_merge_parents(&merged, p.blob_hash, n->saved.blob_hash,
 					     n->blob.version);
 		/* theirs may have dropped us: publishing the merge forgets n. */
-		memcpy(pk, n->pk, 32);
+		memcpy(pk, n->pk, LIMIT_KEY_LEN);
 		ret = network_publish(d, n, &merged, NULL);
 		if (ret == 0 && network_find_pk(d, pk) == n)
 			hold_after_base(n, &theirs, p.blob_hash);
@@ -935,7 +938,7 @@ static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
 			const uint8_t *data, size_t len, const struct group_blob *held_base)
 {
 	struct group_blob ours, base, merged;
-	uint8_t ours_hash[32], pk[32];
+	uint8_t ours_hash[LIMIT_KEY_LEN], pk[LIMIT_KEY_LEN];
 	int ret, changes;
 
 	if (group_blob_copy(&ours, &n->blob) < 0)
@@ -944,8 +947,8 @@ static int network_fork(struct daemon *d, struct network *n, const uint8_t *rec,
 		group_blob_free(&ours);
 		return network_apply(d, n, rec, rec_len, data, len);
 	}
-	memcpy(ours_hash, n->saved.blob_hash, 32);
-	memcpy(pk, n->pk, 32); /* theirs may drop us, and n with it */
+	memcpy(ours_hash, n->saved.blob_hash, LIMIT_KEY_LEN);
+	memcpy(pk, n->pk, LIMIT_KEY_LEN); /* theirs may drop us, and n with it */
 	ret = network_apply(d, n, rec, rec_len, data, len);
 	if (ret < 0 || network_find_pk(d, pk) != n || group_blob_copy(&merged, &n->blob) < 0)
 		goto out;
@@ -969,7 +972,7 @@ out:
 static int network_take(struct daemon *d, struct network *n, const uint8_t *rec, size_t rec_len,
 			const uint8_t *data, size_t len)
 {
-	uint8_t held[GB_MAX_ANCESTORS][32], hash[32];
+	uint8_t held[GB_MAX_ANCESTORS][LIMIT_KEY_LEN], hash[LIMIT_KEY_LEN];
 	const struct group_blob *base;
 	struct network_payload p;
 	struct group_blob theirs;
@@ -981,7 +984,8 @@ static int network_take(struct daemon *d, struct network *n, const uint8_t *rec,
 	if (rec_len > STORE_MAX_RECORD || check_record(n, rec, rec_len, &r, &p) < 0)
 		return -EBADMSG;
 	blake3_hash(data, len, hash);
-	if (memcmp(hash, p.blob_hash, 32) != 0 || group_blob_decode(data, len, &theirs) < 0)
+	if (memcmp(hash, p.blob_hash, LIMIT_KEY_LEN) != 0 ||
+	    group_blob_decode(data, len, &theirs) < 0)
 		return -EBADMSG;
 	roster_state_of(n, &st, held);
 	step = roster_sync_step(&st, r.seq, hash, &theirs, d->id.id, &bi);
@@ -1004,13 +1008,13 @@ static int network_take(struct daemon *d, struct network *n, const uint8_t *rec,
 	}
 }
 
-static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
+static void learn_record(struct daemon *d, struct network *n, const uint8_t from[LIMIT_KEY_LEN],
 			 const uint8_t *rec, size_t len);
 
 /* A record heard while a fetch was under way: tried when it ends, since
  * the roster being fetched may be gone from its holder by then. */
-static void stash_record(struct network *n, const uint8_t from[32], const uint8_t *rec, size_t len,
-			 uint64_t seq)
+static void stash_record(struct network *n, const uint8_t from[LIMIT_KEY_LEN], const uint8_t *rec,
+			 size_t len, uint64_t seq)
 {
 	if (n->next_rec && seq < n->next_seq)
 		return;
@@ -1018,18 +1022,18 @@ static void stash_record(struct network *n, const uint8_t from[32], const uint8_
 		return;
 	memcpy(n->next_rec, rec, len);
 	n->next_rec_len = len;
-	memcpy(n->next_from, from, 32);
+	memcpy(n->next_from, from, LIMIT_KEY_LEN);
 	n->next_seq = seq;
 }
 
 static void learn_stashed(struct daemon *d, struct network *n)
 {
-	uint8_t *rec = n->next_rec, from[32];
+	uint8_t *rec = n->next_rec, from[LIMIT_KEY_LEN];
 
 	if (!rec)
 		return;
 	n->next_rec = NULL;
-	memcpy(from, n->next_from, 32);
+	memcpy(from, n->next_from, LIMIT_KEY_LEN);
 	learn_record(d, n, from, rec, n->next_rec_len);
 	free(rec);
 }
@@ -1049,8 +1053,8 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 			log_warn("network %s: a fetched roster did not verify", n->saved.name);
 	}
 	/* The seed we picked may not hold it yet: ask the peer that told us. */
-	if (n && !data && !d->stopping && memcmp(s->src, s->from, 32) != 0) {
-		memcpy(s->src, s->from, 32);
+	if (n && !data && !d->stopping && memcmp(s->src, s->from, LIMIT_KEY_LEN) != 0) {
+		memcpy(s->src, s->from, LIMIT_KEY_LEN);
 		if (blob_fetch(d, s->from, s->hash, on_sync_blob, s) == 0) {
 			n->fetching = true;
 			return;
@@ -1064,7 +1068,7 @@ static void on_sync_blob(struct daemon *d, const uint8_t *data, size_t len, void
 }
 
 /* roster_fetch_plan asks: a seed we hold a mesh connection to. */
-static bool seed_connected(const uint8_t pk[32], void *arg)
+static bool seed_connected(const uint8_t pk[LIMIT_KEY_LEN], void *arg)
 {
 	struct peer *s = peers_find(arg, pk);
 
@@ -1086,7 +1090,7 @@ static void on_fetch_jitter(uv_timer_t *t)
 	n->fetch_wait = NULL;
 	if (blob_fetch(d, s->src, s->hash, on_sync_blob, s) == 0)
 		return;
-	memcpy(s->src, s->from, 32);
+	memcpy(s->src, s->from, LIMIT_KEY_LEN);
 	if (blob_fetch(d, s->from, s->hash, on_sync_blob, s) == 0)
 		return;
 	n->fetching = false;
@@ -1095,7 +1099,7 @@ static void on_fetch_jitter(uv_timer_t *t)
 
 /* Fills s with the record of n to fetch, where from and when. */
 static void sync_ctx_set(struct daemon *d, const struct network *n, struct sync_ctx *s,
-			 const uint8_t from[32], const uint8_t *rec, size_t len,
+			 const uint8_t from[LIMIT_KEY_LEN], const uint8_t *rec, size_t len,
 			 const struct record *r, const struct network_payload *p)
 {
 	struct roster_fetch_plan plan;
@@ -1103,11 +1107,11 @@ static void sync_ctx_set(struct daemon *d, const struct network *n, struct sync_
 	memcpy(s->rec, rec, len);
 	s->rec_len = len;
 	s->seq = r->seq;
-	memcpy(s->hash, p->blob_hash, 32);
-	memcpy(s->from, from, 32);
+	memcpy(s->hash, p->blob_hash, LIMIT_KEY_LEN);
+	memcpy(s->from, from, LIMIT_KEY_LEN);
 	roster_fetch_plan(d->id.pk, from, p, n->blob.n_members, seed_connected, d, rand_uniform,
 			  NULL, &plan);
-	memcpy(s->src, plan.src, 32);
+	memcpy(s->src, plan.src, LIMIT_KEY_LEN);
 	s->wait_ms = plan.wait_ms;
 }
 
@@ -1128,10 +1132,10 @@ static int fetch_after_jitter(struct daemon *d, struct network *n, struct sync_c
 }
 
 /* A signed record newer than ours: fetch its blob from `from`. */
-static void learn_record(struct daemon *d, struct network *n, const uint8_t from[32],
+static void learn_record(struct daemon *d, struct network *n, const uint8_t from[LIMIT_KEY_LEN],
 			 const uint8_t *rec, size_t len)
 {
-	uint8_t held[GB_MAX_ANCESTORS][32];
+	uint8_t held[GB_MAX_ANCESTORS][LIMIT_KEY_LEN];
 	struct network_payload p;
 	struct roster_state st;
 	struct sync_ctx *s;
@@ -1158,7 +1162,7 @@ static void learn_record(struct daemon *d, struct network *n, const uint8_t from
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return;
-	memcpy(s->net, n->pk, 32);
+	memcpy(s->net, n->pk, LIMIT_KEY_LEN);
 	sync_ctx_set(d, n, s, from, rec, len, &r, &p);
 	if (fetch_after_jitter(d, n, s) < 0) {
 		free(s);
@@ -1176,7 +1180,7 @@ static void answer_stale(struct daemon *d, struct network *n, struct peer *p, co
 			 size_t len)
 {
 	struct ctl_msg m = { .type = CTL_SYNC, .has_net = true };
-	uint8_t held[GB_MAX_ANCESTORS][32];
+	uint8_t held[GB_MAX_ANCESTORS][LIMIT_KEY_LEN];
 	struct network_payload np;
 	struct roster_state st;
 	struct record r;
@@ -1185,7 +1189,7 @@ static void answer_stale(struct daemon *d, struct network *n, struct peer *p, co
 	if (len > STORE_MAX_RECORD || check_record(n, rec, len, &r, &np) < 0 ||
 	    !roster_sync_answer_back(&st, r.seq, np.blob_hash))
 		return;
-	memcpy(m.net, n->pk, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 	m.rec = n->saved.record;
 	m.rec_len = n->saved.record_len;
 	peer_send_ctl(d, p, &m);
@@ -1224,7 +1228,7 @@ void network_on_peer_up(struct daemon *d, struct peer *p)
 	for (struct network *n = d->nets; n; n = n->next) {
 		if (!group_blob_find_member(&n->blob, p->id) || !n->saved.record_len)
 			continue;
-		memcpy(m.net, n->pk, 32);
+		memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 		m.rec = n->saved.record;
 		m.rec_len = n->saved.record_len;
 		peer_send_ctl(d, p, &m);
@@ -1237,8 +1241,8 @@ void network_on_peer_down(struct daemon *d, struct peer *p, bool left)
 		network_prune_member(d, NULL, p);
 }
 
-static void on_poll_record(struct daemon *d, const uint8_t pk[32], const uint8_t *rec, size_t len,
-			   void *ud)
+static void on_poll_record(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], const uint8_t *rec,
+			   size_t len, void *ud)
 {
 	struct network *n = network_find_pk(d, pk);
 	struct network_payload p;
@@ -1302,7 +1306,7 @@ static void network_load_base(struct daemon *d, struct network *n)
 	if (n->saved.has_base && store_load_blob(d->home, n->saved.base_hash, &bytes, &len) == 0 &&
 	    group_blob_decode(bytes, len, &n->base) == 0) {
 		n->has_base = true;
-		memcpy(n->base_hash, n->saved.base_hash, 32);
+		memcpy(n->base_hash, n->saved.base_hash, LIMIT_KEY_LEN);
 	} else
 		n->saved.has_base = false;
 	free(bytes);
@@ -1312,14 +1316,14 @@ static void network_load_base(struct daemon *d, struct network *n)
  * versions kept every roster forever, a crash between save and delete). */
 static void gc_blobs(struct daemon *d, const struct net_saved *saved, size_t count)
 {
-	uint8_t(*keep)[32] = calloc(2 * count + 1, 32);
+	uint8_t(*keep)[LIMIT_KEY_LEN] = calloc(2 * count + 1, LIMIT_KEY_LEN);
 	size_t n_keep;
 	int ret;
 
 	if (!keep)
 		return;
 	n_keep = store_saved_blob_refs(saved, count, keep, 2 * count + 1);
-	ret = store_gc_blobs(d->home, (const uint8_t(*)[32])keep, n_keep);
+	ret = store_gc_blobs(d->home, (const uint8_t(*)[LIMIT_KEY_LEN])keep, n_keep);
 	if (ret > 0)
 		log_info("store: deleted %d roster blobs no network uses", ret);
 	else if (ret < 0)
@@ -1331,7 +1335,7 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 {
 	struct network *n = calloc(1, sizeof(*n));
 	struct network_payload p;
-	uint8_t *bytes = NULL, seed[32];
+	uint8_t *bytes = NULL, seed[LIMIT_KEY_LEN];
 	const char *why = "its room_id is not a network key";
 	struct record r;
 	size_t len;
@@ -1343,7 +1347,7 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	if (identity_id_parse(s->room_id, n->pk) < 0)
 		goto fail;
 	if (s->coordinator && store_load_key(d->home, s->room_id, seed) == 0 &&
-	    identity_from_seed(seed, &n->key) == 0 && memcmp(n->key.pk, n->pk, 32) == 0)
+	    identity_from_seed(seed, &n->key) == 0 && memcmp(n->key.pk, n->pk, LIMIT_KEY_LEN) == 0)
 		n->has_key = true;
 	sodium_memzero(seed, sizeof(seed));
 	/* The stored record may have expired while we were down; verify the
@@ -1351,7 +1355,7 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	why = "its record is not signed by the network key or does not name its roster";
 	if (record_decode(s->record, s->record_len, RECORD_NETWORK, n->pk, 0, &r) < 0 ||
 	    network_payload_decode(r.payload, r.payload_len, &p) < 0 ||
-	    memcmp(p.blob_hash, s->blob_hash, 32) != 0)
+	    memcmp(p.blob_hash, s->blob_hash, LIMIT_KEY_LEN) != 0)
 		goto fail;
 	why = "its roster is missing or damaged";
 	ret = store_load_blob(d->home, s->blob_hash, &bytes, &len);

@@ -2,6 +2,7 @@
  * peers: see peers.h.
  */
 #include "daemon/peers.h"
+#include "util/limits.h"
 #include "daemon/audit.h"
 #include "daemon/daemon.h"
 #include "daemon/gate.h"
@@ -22,24 +23,24 @@
 #define ADDRS_STALE_MS 20000
 #define RELAY_REFRESH_MS 15000
 
-struct peer *peers_find(struct daemon *d, const uint8_t pk[32])
+struct peer *peers_find(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	for (struct peer *p = d->peers; p; p = p->next)
-		if (memcmp(p->pk, pk, 32) == 0)
+		if (memcmp(p->pk, pk, LIMIT_KEY_LEN) == 0)
 			return p;
 	return NULL;
 }
 
-struct peer *peers_ensure(struct daemon *d, const uint8_t pk[32])
+struct peer *peers_ensure(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	struct peer *p = peers_find(d, pk);
 
-	if (p || memcmp(pk, d->id.pk, 32) == 0)
+	if (p || memcmp(pk, d->id.pk, LIMIT_KEY_LEN) == 0)
 		return p;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	memcpy(p->pk, pk, 32);
+	memcpy(p->pk, pk, LIMIT_KEY_LEN);
 	identity_id_format(pk, p->id);
 	p->backoff_ms = BACKOFF_MIN_MS;
 	p->next = d->peers;
@@ -159,8 +160,8 @@ static int apply_endpoint(struct daemon *d, struct peer *p, const uint8_t *rec, 
 	return 0;
 }
 
-static void on_endpoint(struct daemon *d, const uint8_t pk[32], const uint8_t *rec, size_t len,
-			void *ud)
+static void on_endpoint(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], const uint8_t *rec,
+			size_t len, void *ud)
 {
 	struct peer *p = peers_find(d, pk);
 
@@ -298,7 +299,7 @@ void peers_on_confirmed(struct daemon *d, struct quic_conn *c)
 void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t code)
 {
 	struct peer *p = quic_conn_get_data(c);
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 
 	if (!p)
 		return;
@@ -313,7 +314,7 @@ void peers_on_closed(struct daemon *d, struct quic_conn *c, int reason, uint64_t
 				 quic_close_reason_name(reason));
 		/* A leaver pruned from the last network it shares with us
 		 * loses its last want there, and is freed. */
-		memcpy(pk, p->pk, 32);
+		memcpy(pk, p->pk, LIMIT_KEY_LEN);
 		if (reason != QUIC_CLOSE_SUPERSEDED)
 			daemon_peer_down(d, p,
 					 reason == QUIC_CLOSE_PEER && code == QUIC_CODE_LEAVE);

@@ -24,7 +24,7 @@ struct ping_op {
 	struct ping_op *next;
 	struct daemon *d;
 	struct ipc_request *req;
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	char name[IDENTITY_ID_LEN + 1];
 	int count, sent, received;
 	uint64_t nonce_base;
@@ -145,7 +145,8 @@ bool ping_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 	for (struct ping_op *op = d->pings; op; op = op->next) {
 		uint64_t i = m->exp - op->nonce_base;
 
-		if (memcmp(op->pk, p->pk, 32) != 0 || i >= (uint64_t)op->sent || op->rtt[i] >= 0)
+		if (memcmp(op->pk, p->pk, LIMIT_KEY_LEN) != 0 || i >= (uint64_t)op->sent ||
+		    op->rtt[i] >= 0)
 			continue;
 		op->rtt[i] = (double)(uv_hrtime() - op->sent_ns[i]) / 1e6;
 		op->received++;

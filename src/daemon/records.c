@@ -4,6 +4,7 @@
  * started for; the result is delivered by key, not by pointer.
  */
 #include "daemon/records.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/member_relay.h"
 #include "daemon/nat.h"
@@ -28,7 +29,7 @@ struct lookup {
 	struct lookup *next; /* in d->lookups until done */
 	struct daemon *d;
 	enum record_kind kind;
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	records_found_fn cb;
 	void *ud;
 	uint8_t best[RECORD_MAX];
@@ -97,7 +98,7 @@ void records_close_all(struct daemon *d)
 	}
 }
 
-int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32],
+int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[LIMIT_KEY_LEN],
 		   records_found_fn cb, void *ud)
 {
 	uint8_t key[RECORD_KEY_LEN];
@@ -111,7 +112,7 @@ int records_lookup(struct daemon *d, enum record_kind kind, const uint8_t pk[32]
 		return -ENOMEM;
 	l->d = d;
 	l->kind = kind;
-	memcpy(l->pk, pk, 32);
+	memcpy(l->pk, pk, LIMIT_KEY_LEN);
 	l->cb = cb;
 	l->ud = ud;
 	record_dht_key(kind, pk, key);
@@ -267,8 +268,8 @@ void records_endpoint_tick(struct daemon *d)
 	d->next_endpoint_publish_ms = daemon_now_ms(d) + ENDPOINT_REFRESH_MS;
 }
 
-int records_publish_network(struct daemon *d, const uint8_t net_pk[32], const uint8_t *rec,
-			    size_t len)
+int records_publish_network(struct daemon *d, const uint8_t net_pk[LIMIT_KEY_LEN],
+			    const uint8_t *rec, size_t len)
 {
 	uint8_t key[RECORD_KEY_LEN];
 
@@ -278,7 +279,7 @@ int records_publish_network(struct daemon *d, const uint8_t net_pk[32], const ui
 	return dht_node_put(d->dht, key, rec, len, NULL, NULL);
 }
 
-void records_unpublish_network(struct daemon *d, const uint8_t net_pk[32])
+void records_unpublish_network(struct daemon *d, const uint8_t net_pk[LIMIT_KEY_LEN])
 {
 	uint8_t key[RECORD_KEY_LEN];
 
@@ -298,8 +299,8 @@ static void addr_from_storage(union ms_addr *out, const struct sockaddr_storage 
 		out->in6 = *(const struct sockaddr_in6 *)ss;
 }
 
-int records_endpoint_addrs(const uint8_t pk[32], const uint8_t *rec, size_t len, union ms_addr *out,
-			   size_t max, union ms_addr *relay, uint64_t *flags)
+int records_endpoint_addrs(const uint8_t pk[LIMIT_KEY_LEN], const uint8_t *rec, size_t len,
+			   union ms_addr *out, size_t max, union ms_addr *relay, uint64_t *flags)
 {
 	struct endpoint_payload p;
 	struct record r;

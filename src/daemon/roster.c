@@ -3,6 +3,7 @@
  * network_publish, so members only ever adopt it from the signed record.
  */
 #include "daemon/roster.h"
+#include "util/limits.h"
 #include "daemon/daemon.h"
 #include "daemon/gate.h"
 #include "daemon/network.h"
@@ -61,7 +62,7 @@ static const struct gb_member *resolve_member(const struct network *n, const cha
 
 static void send_to_peer_id(struct daemon *d, const char *id, const struct ctl_msg *m)
 {
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	struct peer *p;
 
 	if (identity_id_parse(id, pk) == 0 && (p = peers_find(d, pk)) && p->conn)
@@ -173,7 +174,7 @@ static void send_taken(struct daemon *d, struct peer *p, const struct network *n
 {
 	struct ctl_msg m = { .type = CTL_ADMIN_TAKEN, .has_net = true };
 
-	memcpy(m.net, n->pk, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 	peer_send_ctl(d, p, &m);
 }
 
@@ -181,7 +182,7 @@ static void send_denied(struct daemon *d, struct peer *p, const struct network *
 {
 	struct ctl_msg m = { .type = CTL_DENIED, .has_net = true };
 
-	memcpy(m.net, n->pk, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 	snprintf(m.why, sizeof(m.why), "%s", why);
 	peer_send_ctl(d, p, &m);
 }
@@ -245,7 +246,7 @@ static bool on_grant_refused(struct daemon *d, struct network *n, struct peer *p
 
 	if (!n->has_key || n->rename_req || !c)
 		return false;
-	if (n->grant_req && memcmp(p->pk, n->grant_pk, 32) == 0) {
+	if (n->grant_req && memcmp(p->pk, n->grant_pk, LIMIT_KEY_LEN) == 0) {
 		ipc_reply_error(n->grant_req, "%s did not take the network key: %s", c->hostname,
 				m->why[0] ? m->why : "no reason given");
 		n->grant_req = NULL;
@@ -304,10 +305,10 @@ void roster_cmd_hostname(struct daemon *d, struct ipc_request *req)
 	}
 	/* Ask every coordinator we are connected to; the roster they sign is
 	 * the answer (a clash comes back as name-1). */
-	memcpy(m.net, n->pk, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
 	snprintf(m.hostname, sizeof(m.hostname), "%s", want);
 	for (size_t i = 0; i < n->blob.n_members; i++) {
-		uint8_t pk[32];
+		uint8_t pk[LIMIT_KEY_LEN];
 		struct peer *p;
 
 		if (!n->blob.members[i].coordinator ||
@@ -367,7 +368,7 @@ void roster_cmd_kick(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	/* The kicked node learns it from the signed record, like anyone. */
-	memcpy(sync.net, n->pk, 32);
+	memcpy(sync.net, n->pk, LIMIT_KEY_LEN);
 	sync.rec = n->saved.record;
 	sync.rec_len = n->saved.record_len;
 	send_to_peer_id(d, id, &sync);
@@ -411,7 +412,7 @@ void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 	struct network *n = network_from_args(d, req, true);
 	struct ctl_msg grant = { .type = CTL_ADMIN_GRANT, .has_net = true, .has_key = true };
 	const struct gb_member *m;
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	struct peer *p;
 	int ret;
 
@@ -434,8 +435,8 @@ void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 			m->hostname);
 		return;
 	}
-	memcpy(grant.net, n->pk, 32);
-	memcpy(grant.key, n->key.seed, 32);
+	memcpy(grant.net, n->pk, LIMIT_KEY_LEN);
+	memcpy(grant.key, n->key.seed, LIMIT_KEY_LEN);
 	ret = peer_send_ctl(d, p, &grant);
 	sodium_memzero(grant.key, sizeof(grant.key));
 	if (ret < 0) {
@@ -443,7 +444,7 @@ void roster_cmd_admin_add(struct daemon *d, struct ipc_request *req)
 		return;
 	}
 	n->grant_req = req;
-	memcpy(n->grant_pk, pk, 32);
+	memcpy(n->grant_pk, pk, LIMIT_KEY_LEN);
 	n->grant_deadline_ms = daemon_now_ms(d) + ROSTER_GRANT_WAIT_MS;
 }
 
@@ -454,7 +455,7 @@ static void on_grant_taken(struct daemon *d, struct network *n, struct peer *p)
 	struct group_blob blob;
 	int ret;
 
-	if (!req || !n->has_key || memcmp(p->pk, n->grant_pk, 32) != 0)
+	if (!req || !n->has_key || memcmp(p->pk, n->grant_pk, LIMIT_KEY_LEN) != 0)
 		return;
 	n->grant_req = NULL;
 	ret = group_blob_copy(&blob, &n->blob);
@@ -568,7 +569,7 @@ static void on_admin_grant(struct daemon *d, struct network *n, struct peer *p,
 				 n->saved.name, p->id);
 		return;
 	}
-	if (identity_from_seed(m->key, &key) < 0 || memcmp(key.pk, n->pk, 32) != 0) {
+	if (identity_from_seed(m->key, &key) < 0 || memcmp(key.pk, n->pk, LIMIT_KEY_LEN) != 0) {
 		if (gate_log_ok(d, p))
 			log_warn("network %s: %.8s sent a key that is not this network's",
 				 n->saved.name, p->id);
@@ -645,20 +646,20 @@ void roster_share_invite(struct daemon *d, struct network *n, const struct invit
 {
 	struct ctl_msg m = { .type = CTL_INVITE_SHARE, .has_net = true, .has_hash = true };
 
-	memcpy(m.net, n->pk, 32);
-	memcpy(m.hash, inv->hash, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
+	memcpy(m.hash, inv->hash, LIMIT_KEY_LEN);
 	snprintf(m.iid, sizeof(m.iid), "%s", inv->id);
 	m.exp = inv->expires;
 	snprintf(m.hostname, sizeof(m.hostname), "%s", inv->hostname);
 	gossip(d, n, &m);
 }
 
-void roster_invite_used(struct daemon *d, struct network *n, const uint8_t hash[32])
+void roster_invite_used(struct daemon *d, struct network *n, const uint8_t hash[LIMIT_KEY_LEN])
 {
 	struct ctl_msg m = { .type = CTL_INVITE_USED, .has_net = true, .has_hash = true };
 
-	memcpy(m.net, n->pk, 32);
-	memcpy(m.hash, hash, 32);
+	memcpy(m.net, n->pk, LIMIT_KEY_LEN);
+	memcpy(m.hash, hash, LIMIT_KEY_LEN);
 	gossip(d, n, &m);
 }
 
@@ -674,7 +675,7 @@ static void prune_ephemeral(struct daemon *d, struct network *n)
 	for (size_t i = 0; i < n->blob.n_members; i++) {
 		const struct gb_member *m = &n->blob.members[i];
 		uint64_t seen = d->started_unix;
-		uint8_t pk[32];
+		uint8_t pk[LIMIT_KEY_LEN];
 		struct peer *p;
 
 		if (strcmp(m->id, d->id.id) == 0 || identity_id_parse(m->id, pk) < 0)

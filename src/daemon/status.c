@@ -3,6 +3,7 @@
  * per network; only the live fields (online, path, rtt, bytes) differ.
  */
 #include "daemon/status.h"
+#include "util/limits.h"
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
@@ -39,7 +40,7 @@ static json_t *skeleton(bool active, const char *endpoint_id)
 
 static void add_live(struct daemon *d, json_t *o, const char *id)
 {
-	uint8_t pk[32];
+	uint8_t pk[LIMIT_KEY_LEN];
 	uint64_t tx = 0, rx = 0;
 	struct peer *p;
 

@@ -9,6 +9,7 @@
  * only value copies are allocated there (and dropped if that fails).
  */
 #include "discovery/dht.h"
+#include "util/limits.h"
 #include "discovery/record.h"
 #include "transport/resolve.h"
 #include "util/blake3.h"
@@ -125,7 +126,7 @@ static void queue_push(struct dht_node *node, struct dht_ev *ev)
 /* True when these bytes were delivered already; else remembers them. */
 static bool get_seen(struct dht_get *g, const uint8_t *data, size_t len)
 {
-	uint8_t h[32];
+	uint8_t h[LIMIT_KEY_LEN];
 
 	blake3_hash(data, len, h);
 	for (unsigned i = 0; i < g->n_values; i++)

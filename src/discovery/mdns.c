@@ -8,6 +8,7 @@
  * does not expose.
  */
 #include "discovery/mdns.h"
+#include "util/limits.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,7 +43,7 @@ struct mdns {
 	mdns_peer_cb on_peer;
 	void *ud;
 	char id_hex[65];
-	uint8_t id[32];
+	uint8_t id[LIMIT_KEY_LEN];
 	uint16_t port;
 	char tun[IF_NAMESIZE];
 	unsigned announce_ms, query_ms;
@@ -468,7 +469,7 @@ static void report_peer(struct mdns *m, const struct mdns_found *f, const struct
 	struct sockaddr_storage addrs[MDNS_MAX_ADDRS];
 	size_t n = 0, i;
 
-	if (memcmp(f->id, m->id, 32) == 0) {
+	if (memcmp(f->id, m->id, LIMIT_KEY_LEN) == 0) {
 		m->stats.rx_own++;
 		return;
 	}

@@ -7,6 +7,7 @@
  * wire-form names, never as presentation text.
  */
 #include "discovery/mdns.h"
+#include "util/limits.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -85,7 +86,7 @@ static int pkt_add(ldns_pkt *pkt, ldns_pkt_section sec, ldns_rr *rr)
 
 static int id_hex_valid(const char *hex)
 {
-	uint8_t id[32];
+	uint8_t id[LIMIT_KEY_LEN];
 
 	return hex && strlen(hex) == 64 && hex_decode_str(hex, id, sizeof(id)) == 0;
 }
@@ -247,7 +248,7 @@ static int is_instance(const ldns_rdf *d)
 }
 
 /* Walks the TXT strings: needs id=<64 hex>; a v= other than 1 is refused. */
-static int txt_id(const ldns_rr *rr, uint8_t id[32])
+static int txt_id(const ldns_rr *rr, uint8_t id[LIMIT_KEY_LEN])
 {
 	int have = 0;
 	size_t i;
@@ -260,7 +261,7 @@ static int txt_id(const ldns_rr *rr, uint8_t id[32])
 		if (n < 1 || (size_t)p[0] + 1 != n)
 			return -EINVAL;
 		if (p[0] == 67 && memcmp(p + 1, "id=", 3) == 0) {
-			if (hex_decode((const char *)p + 4, 64, id, 32) < 0)
+			if (hex_decode((const char *)p + 4, 64, id, LIMIT_KEY_LEN) < 0)
 				return -EINVAL;
 			have = 1;
 		} else if (p[0] >= 2 && memcmp(p + 1, "v=", 2) == 0) {
@@ -367,7 +368,7 @@ static void parse_answers(const ldns_pkt *pkt, struct mdns_parsed *out)
 		if (collect_peer(lists, total, rr, f) < 0)
 			continue;
 		for (j = 0; j < out->n_found; j++)
-			dup |= memcmp(out->found[j].id, f->id, 32) == 0;
+			dup |= memcmp(out->found[j].id, f->id, LIMIT_KEY_LEN) == 0;
 		if (!dup)
 			out->n_found++;
 	}

@@ -2,6 +2,7 @@
  * store: see store.h.
  */
 #include "home/store.h"
+#include "util/limits.h"
 #include "mesh/group_blob.h"
 #include "util/blake3.h"
 #include "util/fileio.h"
@@ -239,7 +240,7 @@ static int backup_matches(const char *bak, const char *buf, size_t len)
 int store_backup_networks(const char *home, char *bak, size_t cap)
 {
 	char path[4096], hex[17];
-	uint8_t hash[32];
+	uint8_t hash[LIMIT_KEY_LEN];
 	char *buf = NULL;
 	size_t len = 0;
 	int ret;
@@ -284,7 +285,7 @@ static int valid_hex_name(const char *s)
 	return 1;
 }
 
-int store_save_key(const char *home, const char *room_id, const uint8_t seed[32])
+int store_save_key(const char *home, const char *room_id, const uint8_t seed[LIMIT_KEY_LEN])
 {
 	char path[4096], dir[4096];
 	int ret;
@@ -296,10 +297,10 @@ int store_save_key(const char *home, const char *room_id, const uint8_t seed[32]
 	if (ret < 0)
 		return ret;
 	ret = subpath(path, sizeof(path), home, "keys", room_id, ".key");
-	return ret < 0 ? ret : fileio_write_atomic(path, seed, 32, 0600);
+	return ret < 0 ? ret : fileio_write_atomic(path, seed, LIMIT_KEY_LEN, 0600);
 }
 
-int store_load_key(const char *home, const char *room_id, uint8_t seed[32])
+int store_load_key(const char *home, const char *room_id, uint8_t seed[LIMIT_KEY_LEN])
 {
 	char path[4096];
 	char *buf = NULL;
@@ -314,10 +315,10 @@ int store_load_key(const char *home, const char *room_id, uint8_t seed[32])
 	ret = fileio_read_all(path, 64, &buf, &len);
 	if (ret < 0)
 		return ret;
-	if (len != 32)
+	if (len != LIMIT_KEY_LEN)
 		ret = -EBADMSG;
 	else
-		memcpy(seed, buf, 32);
+		memcpy(seed, buf, LIMIT_KEY_LEN);
 	free(buf);
 	return ret;
 }
@@ -332,7 +333,8 @@ int store_delete_key(const char *home, const char *room_id)
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-int store_save_blob(const char *home, const uint8_t hash[32], const void *data, size_t len)
+int store_save_blob(const char *home, const uint8_t hash[LIMIT_KEY_LEN], const void *data,
+		    size_t len)
 {
 	char path[4096], dir[4096], name[65];
 	int ret;
@@ -341,20 +343,21 @@ int store_save_blob(const char *home, const uint8_t hash[32], const void *data, 
 	ret = fileio_mkdir_p(dir, 0700);
 	if (ret < 0)
 		return ret;
-	hex_encode(hash, 32, name);
+	hex_encode(hash, LIMIT_KEY_LEN, name);
 	ret = subpath(path, sizeof(path), home, "blobs", name, ".blob");
 	return ret < 0 ? ret : fileio_write_atomic(path, data, len, 0600);
 }
 
-int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data, size_t *len)
+int store_load_blob(const char *home, const uint8_t hash[LIMIT_KEY_LEN], uint8_t **data,
+		    size_t *len)
 {
 	char path[4096], name[65];
-	uint8_t got[32];
+	uint8_t got[LIMIT_KEY_LEN];
 	char *buf = NULL;
 	int ret;
 
 	*data = NULL;
-	hex_encode(hash, 32, name);
+	hex_encode(hash, LIMIT_KEY_LEN, name);
 	ret = subpath(path, sizeof(path), home, "blobs", name, ".blob");
 	if (ret < 0)
 		return ret;
@@ -362,7 +365,7 @@ int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data, si
 	if (ret < 0)
 		return ret;
 	blake3_hash(buf, *len, got);
-	if (memcmp(got, hash, 32) != 0) {
+	if (memcmp(got, hash, LIMIT_KEY_LEN) != 0) {
 		log_warn("store: %s does not match its hash; ignored", path);
 		free(buf);
 		return -EBADMSG;
@@ -371,26 +374,27 @@ int store_load_blob(const char *home, const uint8_t hash[32], uint8_t **data, si
 	return 0;
 }
 
-int store_delete_blob(const char *home, const uint8_t hash[32])
+int store_delete_blob(const char *home, const uint8_t hash[LIMIT_KEY_LEN])
 {
 	char path[4096], name[65];
 
-	hex_encode(hash, 32, name);
+	hex_encode(hash, LIMIT_KEY_LEN, name);
 	if (subpath(path, sizeof(path), home, "blobs", name, ".blob") < 0)
 		return -ENAMETOOLONG;
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-static bool hash_listed(const uint8_t hash[32], const uint8_t (*list)[32], size_t n)
+static bool hash_listed(const uint8_t hash[LIMIT_KEY_LEN], const uint8_t (*list)[LIMIT_KEY_LEN],
+			size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (memcmp(list[i], hash, 32) == 0)
+		if (memcmp(list[i], hash, LIMIT_KEY_LEN) == 0)
 			return true;
 	return false;
 }
 
-int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_drop,
-			const uint8_t (*keep)[32], size_t n_keep)
+int store_release_blobs(const char *home, const uint8_t (*drop)[LIMIT_KEY_LEN], size_t n_drop,
+			const uint8_t (*keep)[LIMIT_KEY_LEN], size_t n_keep)
 {
 	char path[4096], name[65];
 	int count = 0;
@@ -398,7 +402,7 @@ int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_dr
 	for (size_t i = 0; i < n_drop; i++) {
 		if (hash_listed(drop[i], keep, n_keep) || hash_listed(drop[i], drop, i))
 			continue;
-		hex_encode(drop[i], 32, name);
+		hex_encode(drop[i], LIMIT_KEY_LEN, name);
 		if (subpath(path, sizeof(path), home, "blobs", name, ".blob") < 0)
 			continue;
 		if (unlink(path) == 0)
@@ -409,15 +413,17 @@ int store_release_blobs(const char *home, const uint8_t (*drop)[32], size_t n_dr
 	return count;
 }
 
-static size_t add_ref(uint8_t (*out)[32], size_t n, size_t cap, const uint8_t h[32])
+static size_t add_ref(uint8_t (*out)[LIMIT_KEY_LEN], size_t n, size_t cap,
+		      const uint8_t h[LIMIT_KEY_LEN])
 {
-	if (n >= cap || hash_listed(h, (const uint8_t(*)[32])out, n))
+	if (n >= cap || hash_listed(h, (const uint8_t(*)[LIMIT_KEY_LEN])out, n))
 		return n;
-	memcpy(out[n], h, 32);
+	memcpy(out[n], h, LIMIT_KEY_LEN);
 	return n + 1;
 }
 
-size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[32], size_t cap)
+size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)[LIMIT_KEY_LEN],
+			     size_t cap)
 {
 	size_t count = 0;
 
@@ -433,7 +439,7 @@ size_t store_saved_blob_refs(const struct net_saved *s, size_t n, uint8_t (*out)
  * Ours: "<64 hex>.blob", or "<64 hex>.blob.tmp.XXXXXX" left by a write a
  * crash interrupted (fileio's temp name). Sets *hash for a blob proper.
  */
-static bool blob_file_name(const char *name, uint8_t hash[32], bool *is_tmp)
+static bool blob_file_name(const char *name, uint8_t hash[LIMIT_KEY_LEN], bool *is_tmp)
 {
 	char hex[65];
 
@@ -441,17 +447,17 @@ static bool blob_file_name(const char *name, uint8_t hash[32], bool *is_tmp)
 		return false;
 	memcpy(hex, name, 64);
 	hex[64] = 0;
-	if (!valid_hex_name(hex) || hex_decode_str(hex, hash, 32) < 0)
+	if (!valid_hex_name(hex) || hex_decode_str(hex, hash, LIMIT_KEY_LEN) < 0)
 		return false;
 	*is_tmp = name[69] != 0;
 	return !*is_tmp || strncmp(name + 69, ".tmp.", 5) == 0;
 }
 
-int store_gc_blobs(const char *home, const uint8_t (*keep)[32], size_t n_keep)
+int store_gc_blobs(const char *home, const uint8_t (*keep)[LIMIT_KEY_LEN], size_t n_keep)
 {
 	char dir[4096], path[4400];
 	struct dirent *e;
-	uint8_t hash[32];
+	uint8_t hash[LIMIT_KEY_LEN];
 	bool is_tmp;
 	int count = 0;
 	DIR *dp;

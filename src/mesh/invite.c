@@ -2,6 +2,7 @@
  * invite: see invite.h.
  */
 #include "mesh/invite.h"
+#include "util/limits.h"
 #include "util/base58.h"
 #include "util/blake3.h"
 #include "util/fileio.h"
@@ -15,13 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CODE_BYTES (32 + 32 + INVITE_SECRET_LEN + 4)
+#define CODE_BYTES (2 * LIMIT_KEY_LEN + INVITE_SECRET_LEN + 4)
 #define CHECK_DOMAIN "rayfish-invite-v1"
 
 static void checksum(const uint8_t *p, size_t n, uint8_t out[4])
 {
 	struct blake3_hasher h;
-	uint8_t full[32];
+	uint8_t full[LIMIT_KEY_LEN];
 
 	blake3_init(&h);
 	blake3_update(&h, CHECK_DOMAIN, strlen(CHECK_DOMAIN));
@@ -35,8 +36,8 @@ int invite_code_encode(const struct invite_code *c, char *out, size_t cap)
 	uint8_t raw[CODE_BYTES];
 	int n;
 
-	memcpy(raw, c->net, 32);
-	memcpy(raw + 32, c->coordinator, 32);
+	memcpy(raw, c->net, LIMIT_KEY_LEN);
+	memcpy(raw + LIMIT_KEY_LEN, c->coordinator, LIMIT_KEY_LEN);
 	memcpy(raw + 64, c->secret, INVITE_SECRET_LEN);
 	checksum(raw, CODE_BYTES - 4, raw + CODE_BYTES - 4);
 	n = base58_encode(raw, sizeof(raw), out, cap);
@@ -60,8 +61,8 @@ int invite_code_decode(const char *s, struct invite_code *c)
 	checksum(raw, CODE_BYTES - 4, sum);
 	if (sodium_memcmp(sum, raw + CODE_BYTES - 4, 4) != 0)
 		return -EBADMSG;
-	memcpy(c->net, raw, 32);
-	memcpy(c->coordinator, raw + 32, 32);
+	memcpy(c->net, raw, LIMIT_KEY_LEN);
+	memcpy(c->coordinator, raw + LIMIT_KEY_LEN, LIMIT_KEY_LEN);
 	memcpy(c->secret, raw + 64, INVITE_SECRET_LEN);
 	return 0;
 }
@@ -113,7 +114,7 @@ static int parse_one(json_t *o, struct invite *inv)
 	memset(inv, 0, sizeof(*inv));
 	if (!id || strlen(id) != INVITE_ID_LEN || !hash || !st || !json_is_integer(created) ||
 	    !json_is_integer(expires) || json_integer_value(created) < 0 ||
-	    json_integer_value(expires) < 0 || hex_decode_str(hash, inv->hash, 32) < 0)
+	    json_integer_value(expires) < 0 || hex_decode_str(hash, inv->hash, LIMIT_KEY_LEN) < 0)
 		return -EINVAL;
 	if (host && *host && !hostname_valid(host))
 		return -EINVAL;
@@ -190,7 +191,7 @@ int invite_ledger_save(const struct invite_ledger *l, const char *home, const ch
 		const struct invite *v = &l->v[i];
 		json_t *o;
 
-		hex_encode(v->hash, 32, hash);
+		hex_encode(v->hash, LIMIT_KEY_LEN, hash);
 		o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:b}", "id", v->id, "secret_hash",
 			      hash, "created", (json_int_t)v->created, "expires",
 			      (json_int_t)v->expires, "status", status_name(v->status), "hostname",
@@ -258,10 +259,10 @@ int invite_mint(struct invite_ledger *l, const char *hostname, uint64_t ttl_s, u
 	return ret;
 }
 
-static struct invite *find_hash(struct invite_ledger *l, const uint8_t hash[32])
+static struct invite *find_hash(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN])
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (sodium_memcmp(l->v[i].hash, hash, 32) == 0)
+		if (sodium_memcmp(l->v[i].hash, hash, LIMIT_KEY_LEN) == 0)
 			return &l->v[i];
 	return NULL;
 }
@@ -269,7 +270,7 @@ static struct invite *find_hash(struct invite_ledger *l, const uint8_t hash[32])
 int invite_redeem(struct invite_ledger *l, const uint8_t secret[INVITE_SECRET_LEN], uint64_t now,
 		  const char *claimant, struct invite *out)
 {
-	uint8_t hash[32];
+	uint8_t hash[LIMIT_KEY_LEN];
 	struct invite *inv;
 
 	if (!claimant || strlen(claimant) != IDENTITY_ID_LEN)
@@ -296,7 +297,7 @@ claimed:
 	return 0;
 }
 
-int invite_settle(struct invite_ledger *l, const uint8_t hash[32], const char *claimant)
+int invite_settle(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN], const char *claimant)
 {
 	struct invite *inv = find_hash(l, hash);
 
@@ -308,7 +309,7 @@ int invite_settle(struct invite_ledger *l, const uint8_t hash[32], const char *c
 	return 0;
 }
 
-int invite_restore(struct invite_ledger *l, const uint8_t hash[32])
+int invite_restore(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN])
 {
 	struct invite *inv = find_hash(l, hash);
 
@@ -319,7 +320,7 @@ int invite_restore(struct invite_ledger *l, const uint8_t hash[32])
 	return 0;
 }
 
-int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32], const char *id,
+int invite_record_shared(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN], const char *id,
 			 uint64_t expires, const char *hostname, uint64_t now)
 {
 	struct invite inv = { 0 };
@@ -329,7 +330,7 @@ int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32], const 
 	if (!id || strlen(id) != INVITE_ID_LEN || strspn(id, "0123456789abcdef") != INVITE_ID_LEN ||
 	    (hostname && *hostname && !hostname_valid(hostname)))
 		return -EINVAL;
-	memcpy(inv.hash, hash, 32);
+	memcpy(inv.hash, hash, LIMIT_KEY_LEN);
 	memcpy(inv.id, id, INVITE_ID_LEN + 1);
 	inv.created = now;
 	inv.expires = expires;
@@ -339,7 +340,7 @@ int invite_record_shared(struct invite_ledger *l, const uint8_t hash[32], const 
 	return append(l, &inv);
 }
 
-int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[32])
+int invite_burn_hash(struct invite_ledger *l, const uint8_t hash[LIMIT_KEY_LEN])
 {
 	struct invite *inv = find_hash(l, hash);
 
