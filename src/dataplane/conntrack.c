@@ -7,6 +7,7 @@
  * packets of known flows pay nothing for the quota.
  */
 #include "dataplane/conntrack.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,10 +32,7 @@ static void addr_bytes(uint8_t version, const union packet_addr *a, uint8_t out[
 		memcpy(out, a->v6, 16);
 		return;
 	}
-	out[0] = (uint8_t)(a->v4 >> 24);
-	out[1] = (uint8_t)(a->v4 >> 16);
-	out[2] = (uint8_t)(a->v4 >> 8);
-	out[3] = (uint8_t)a->v4;
+	be32_put(out, a->v4);
 }
 
 static void addr_from_bytes(uint8_t version, const uint8_t in[16], union packet_addr *a)
@@ -43,7 +41,7 @@ static void addr_from_bytes(uint8_t version, const uint8_t in[16], union packet_
 		memcpy(a->v6, in, 16);
 		return;
 	}
-	a->v4 = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | in[3];
+	a->v4 = be32_get(in);
 }
 
 static int is_echo_request(const struct packet_info *pi)

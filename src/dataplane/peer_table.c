@@ -12,6 +12,7 @@
  * touched on inserts and removals, never per packet.
  */
 #include "dataplane/peer_table.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -54,10 +55,7 @@ static size_t key_hash(const uint8_t key[16])
 static void key4(uint8_t key[16], uint32_t addr)
 {
 	memset(key, 0, 16);
-	key[0] = (uint8_t)(addr >> 24);
-	key[1] = (uint8_t)(addr >> 16);
-	key[2] = (uint8_t)(addr >> 8);
-	key[3] = (uint8_t)addr;
+	be32_put(key, addr);
 }
 
 static struct peer_slot *map_find(const struct peer_map *m, const uint8_t key[16])
@@ -223,8 +221,7 @@ static int clash_note(struct peer_table *t, int family, const uint8_t key[16],
 	memset(c, 0, sizeof(*c));
 	c->family = family;
 	if (family == AF_INET)
-		c->v4 = ((uint32_t)key[0] << 24) | ((uint32_t)key[1] << 16) |
-			((uint32_t)key[2] << 8) | key[3];
+		c->v4 = be32_get(key);
 	else
 		memcpy(c->v6, key, 16);
 	c->owner = owner->peer;
@@ -368,8 +365,7 @@ static int map_foreach(struct peer_map *m, int family,
 		memset(&item, 0, sizeof(item));
 		item.family = family;
 		if (family == AF_INET)
-			item.v4 = ((uint32_t)s->key[0] << 24) | ((uint32_t)s->key[1] << 16) |
-				  ((uint32_t)s->key[2] << 8) | s->key[3];
+			item.v4 = be32_get(s->key);
 		else
 			item.v6 = s->key;
 		item.entry = &s->e;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mesh/address.h"
+#include "util/bytes.h"
 #include "util/blake3.h"
 
 #define FNV32_OFFSET 0x811c9dc5u
@@ -29,10 +30,7 @@ uint32_t address_ipv4(const char *id_str, uint32_t collision_index)
 
 	h = fnv1a_update(FNV32_OFFSET, (const uint8_t *)id_str, strlen(id_str));
 	if (collision_index > 0) {
-		be[0] = (uint8_t)(collision_index >> 24);
-		be[1] = (uint8_t)(collision_index >> 16);
-		be[2] = (uint8_t)(collision_index >> 8);
-		be[3] = (uint8_t)collision_index;
+		be32_put(be, collision_index);
 		h = fnv1a_update(h, be, sizeof(be));
 	}
 	return ADDRESS_V4_NET | (h & ADDRESS_V4_HOST);

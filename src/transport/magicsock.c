@@ -3,6 +3,7 @@
  * See magicsock.h for the contract.
  */
 #include "transport/magicsock.h"
+#include "util/bytes.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,16 +157,11 @@ static const union ms_addr *addr_for_socket(const struct magicsock *ms, const un
 
 /* ---- classification ---- */
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 enum ms_pkt magicsock_classify(const uint8_t *buf, size_t len, int from_relay)
 {
 	if (len == 0)
 		return MS_PKT_JUNK;
-	if ((buf[0] & 0xc0) == 0 && len >= 20 && be32(buf + 4) == MAGICSOCK_STUN_COOKIE &&
+	if ((buf[0] & 0xc0) == 0 && len >= 20 && be32_get(buf + 4) == MAGICSOCK_STUN_COOKIE &&
 	    (size_t)((buf[2] << 8) | buf[3]) + 20 == len)
 		return MS_PKT_STUN;
 	if (len >= MAGICSOCK_DISCO_MAGIC_LEN &&

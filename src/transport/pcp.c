@@ -7,35 +7,12 @@
 #include <arpa/inet.h>
 
 #include "transport/pcp.h"
+#include "util/bytes.h"
 
 #define PCP_R_BIT 0x80
 #define OPT_HEADER_LEN 4
 
 static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* RFC 6887 section 5: IPv4 travels as ::ffff:a.b.c.d. */
 static void put_v4mapped(uint8_t *p, struct in_addr a)
@@ -70,12 +47,12 @@ int pcp_map_encode(uint8_t *buf, size_t size, struct in_addr client, const struc
 	memset(buf, 0, PCP_MAP_LEN);
 	buf[0] = PCP_VERSION;
 	buf[1] = PCP_OP_MAP;
-	put32(buf + 4, req->lifetime_s);
+	be32_put(buf + 4, req->lifetime_s);
 	put_v4mapped(buf + 8, client);
 	memcpy(m, req->nonce, PCP_NONCE_LEN);
 	m[12] = req->protocol;
-	put16(m + 16, req->internal_port);
-	put16(m + 18, req->external_port);
+	be16_put(m + 16, req->internal_port);
+	be16_put(m + 18, req->external_port);
 	/* No preference is ::ffff:0.0.0.0 for IPv4 (section 11.1). */
 	put_v4mapped(m + 20, req->external);
 	return PCP_MAP_LEN;
@@ -92,7 +69,7 @@ static int options_ok(const uint8_t *p, size_t len)
 	while (off < len) {
 		if (len - off < OPT_HEADER_LEN)
 			return -EBADMSG;
-		olen = get16(p + off + 2);
+		olen = be16_get(p + off + 2);
 		olen = (olen + 3) & ~(size_t)3;
 		off += OPT_HEADER_LEN;
 		if (olen > len - off)
@@ -124,7 +101,7 @@ static int header_check(const uint8_t *buf, size_t len, struct pcp_reply *out)
 	if (!(buf[1] & PCP_R_BIT) || (buf[1] & ~PCP_R_BIT) != PCP_OP_MAP)
 		return -EPROTO;
 	out->result = buf[3];
-	out->epoch = get32(buf + 8);
+	out->epoch = be32_get(buf + 8);
 	/* Sent with the bare header when the server cannot read ours. */
 	if (buf[3] == PCP_UNSUPP_VERSION)
 		return -EPROTONOSUPPORT;
@@ -137,8 +114,8 @@ static int grant_check(const uint8_t *buf, const struct pcp_map *req, struct pcp
 {
 	const uint8_t *m = buf + PCP_HEADER_LEN;
 
-	got->lifetime_s = get32(buf + 4);
-	got->external_port = get16(m + 18);
+	got->lifetime_s = be32_get(buf + 4);
+	got->external_port = be16_get(m + 18);
 	if (req->lifetime_s == 0)
 		return got->lifetime_s == 0 ? 0 : -EPROTO;
 	if (got->lifetime_s == 0 || got->lifetime_s > PCP_LIFETIME_MAX)
@@ -161,7 +138,7 @@ int pcp_map_parse(const uint8_t *buf, size_t len, const struct pcp_map *req, str
 	if (rc < 0)
 		return rc;
 	if (memcmp(m, req->nonce, PCP_NONCE_LEN) != 0 || m[12] != req->protocol ||
-	    get16(m + 16) != req->internal_port)
+	    be16_get(m + 16) != req->internal_port)
 		return -ENOMSG;
 	if (out->result != PCP_SUCCESS)
 		return pcp_result_errno(out->result);

@@ -542,10 +542,7 @@ static int txq_push(struct quic_conn *c, const uint8_t *buf, size_t len)
 		return -ENOMEM;
 	t->next = NULL;
 	t->len = 4 + len;
-	t->data[0] = (uint8_t)(len >> 24);
-	t->data[1] = (uint8_t)(len >> 16);
-	t->data[2] = (uint8_t)(len >> 8);
-	t->data[3] = (uint8_t)len;
+	frame_put_header(t->data, (uint32_t)len);
 	if (len)
 		memcpy(t->data + 4, buf, len);
 	if (c->tx_tail)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/blake3.h"
+#include "util/bytes.h"
 
 enum {
 	CHUNK_START = 1 << 0,
@@ -42,15 +43,12 @@ static uint32_t rotr32(uint32_t w, unsigned c)
 
 static uint32_t load32_le(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return le32_get(p);
 }
 
 static void store32_le(uint8_t *p, uint32_t w)
 {
-	p[0] = (uint8_t)w;
-	p[1] = (uint8_t)(w >> 8);
-	p[2] = (uint8_t)(w >> 16);
-	p[3] = (uint8_t)(w >> 24);
+	le32_put(p, w);
 }
 
 static void g(uint32_t s[16], int a, int b, int c, int d, uint32_t mx, uint32_t my)

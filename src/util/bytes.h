@@ -1,7 +1,7 @@
 /*
  * bytes: reading and writing integers at a byte pointer, big-endian
  * (network order: IP, TCP, UDP, DNS, QUIC framing) and little-endian
- * (virtio_net_hdr). The pointer need not be aligned; nothing is checked,
+ * (virtio_net_hdr, BLAKE3 words). The pointer need not be aligned; nothing is checked,
  * the caller has the bounds.
  */
 #ifndef RAYFISH_UTIL_BYTES_H
@@ -40,6 +40,17 @@ static inline void le16_put(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline uint32_t le32_get(const uint8_t *p)
+{
+	return (uint32_t)le16_get(p) | (uint32_t)le16_get(p + 2) << 16;
+}
+
+static inline void le32_put(uint8_t *p, uint32_t v)
+{
+	le16_put(p, (uint16_t)v);
+	le16_put(p + 2, (uint16_t)(v >> 16));
 }
 
 #endif

@@ -3,6 +3,7 @@
  * caller's data when nothing is buffered, so the common case copies nothing.
  */
 #include "util/frame.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,15 +26,12 @@ void frame_reader_close(struct frame_reader *fr)
 
 void frame_put_header(uint8_t out[FRAME_HEADER], uint32_t len)
 {
-	out[0] = (uint8_t)(len >> 24);
-	out[1] = (uint8_t)(len >> 16);
-	out[2] = (uint8_t)(len >> 8);
-	out[3] = (uint8_t)len;
+	be32_put(out, len);
 }
 
 static size_t body_len(const uint8_t *p)
 {
-	return ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+	return be32_get(p);
 }
 
 /* Consumes whole frames from p; returns bytes consumed or a negative error. */
