@@ -41,16 +41,6 @@ static uint32_t rotr32(uint32_t w, unsigned c)
 	return (w >> c) | (w << (32 - c));
 }
 
-static uint32_t load32_le(const uint8_t *p)
-{
-	return le32_get(p);
-}
-
-static void store32_le(uint8_t *p, uint32_t w)
-{
-	le32_put(p, w);
-}
-
 static void g(uint32_t s[16], int a, int b, int c, int d, uint32_t mx, uint32_t my)
 {
 	s[a] = s[a] + s[b] + mx;
@@ -107,7 +97,7 @@ static void block_words(const uint8_t bytes[BLAKE3_BLOCK_LEN], uint32_t words[16
 	int i;
 
 	for (i = 0; i < 16; i++)
-		words[i] = load32_le(bytes + 4 * i);
+		words[i] = le32_get(bytes + 4 * i);
 }
 
 static void output_cv(const struct output *o, uint32_t cv[8])
@@ -253,7 +243,7 @@ void blake3_final_xof(const struct blake3_hasher *h, uint8_t *out, size_t len)
 	while (len > 0) {
 		compress(o.cv, o.block, counter, o.block_len, o.flags | ROOT, words);
 		for (i = 0; i < 16; i++)
-			store32_le(block + 4 * i, words[i]);
+			le32_put(block + 4 * i, words[i]);
 		take = len < sizeof(block) ? len : sizeof(block);
 		memcpy(out, block, take);
 		out += take;
