@@ -7,6 +7,7 @@
  * packets of known flows pay nothing for the quota.
  */
 #include "dataplane/conntrack.h"
+#include "dataplane/packet.h"
 #include "util/bytes.h"
 
 #include <errno.h>
@@ -14,16 +15,6 @@
 #include <string.h>
 
 #include <sodium.h>
-
-#define PROTO_ICMP 1
-#define PROTO_TCP 6
-#define PROTO_UDP 17
-#define PROTO_ICMPV6 58
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
 
 static void addr_bytes(uint8_t version, const union packet_addr *a, uint8_t out[16])
 {

@@ -19,11 +19,6 @@
 #include "mesh/hostname.h"
 #include "util/log.h"
 
-#define PROTO_ICMP 1
-#define PROTO_TCP 6
-#define PROTO_UDP 17
-#define PROTO_ICMPV6 58
-
 /* ---- configuration ---- */
 
 static void seed_rules(struct firewall *fw)

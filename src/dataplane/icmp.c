@@ -8,16 +8,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define PROTO_ICMP 1
-#define PROTO_TCP 6
-#define PROTO_UDP 17
-#define PROTO_ICMPV6 58
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
-
 #define V4_HDR 20
 #define V6_HDR 40
 #define ICMP_HDR 8

@@ -44,8 +44,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define PROTO_TCP 6
-#define PROTO_UDP 17
 #define V4_HDR 20
 #define V6_HDR 40
 #define TCP_HDR 20

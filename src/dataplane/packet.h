@@ -26,6 +26,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* IP protocol numbers the data plane looks into (IANA). */
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define PROTO_ICMPV6 58
+
+/* TCP header flags (RFC 9293). */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
 /* A chain longer than this many IPv6 extension headers is refused. */
 #define PACKET_MAX_EXT_HEADERS 8
 
