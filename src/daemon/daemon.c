@@ -145,6 +145,7 @@ void daemon_cmd_reload(struct daemon *d, struct ipc_request *req)
 typedef void (*daemon_event_fn)(struct daemon *d);
 typedef void (*peer_event_fn)(struct daemon *d, struct peer *p);
 typedef void (*network_event_fn)(struct daemon *d, struct network *n);
+typedef void (*network_gone_fn)(struct daemon *d, const struct network *n);
 
 #define N_OF(list) (sizeof(list) / sizeof(list[0]))
 
@@ -157,6 +158,8 @@ static const daemon_event_fn on_rosters_changed_list[] = { gate_on_roster, datap
 							   magicdns_sync, policy_recompile };
 static const network_event_fn on_roster_applied_list[] = { policy_on_roster, roster_on_applied };
 static const network_event_fn on_network_restored_list[] = { policy_on_roster };
+static const network_gone_fn on_network_forgotten_list[] = { policy_forget };
+static const daemon_event_fn on_peer_freed_list[] = { policy_recompile };
 
 void daemon_tick(struct daemon *d)
 {
@@ -191,6 +194,18 @@ void daemon_network_restored(struct daemon *d, struct network *n)
 {
 	for (size_t i = 0; i < N_OF(on_network_restored_list); i++)
 		on_network_restored_list[i](d, n);
+}
+
+void daemon_network_forgotten(struct daemon *d, const struct network *n)
+{
+	for (size_t i = 0; i < N_OF(on_network_forgotten_list); i++)
+		on_network_forgotten_list[i](d, n);
+}
+
+void daemon_peer_freed(struct daemon *d)
+{
+	for (size_t i = 0; i < N_OF(on_peer_freed_list); i++)
+		on_peer_freed_list[i](d);
 }
 
 static void on_tick(uv_timer_t *t)

@@ -119,7 +119,10 @@ void daemon_dispatch(struct ipc_request *req, void *ud);
  *   rosters changed   any roster or the set of networks changed: routes,
  *                     addresses, names and firewall follow;
  *   roster applied    network n adopted a new roster;
- *   network restored  n was loaded from disk at start.
+ *   network restored  n was loaded from disk at start;
+ *   network forgotten n was unlinked (left, kicked or deleted) and is
+ *                     about to be freed: let go of anything about it;
+ *   peer freed        a peer was freed: let go of pointers to peers.
  */
 void daemon_tick(struct daemon *d);
 void daemon_peer_up(struct daemon *d, struct peer *p);
@@ -127,6 +130,8 @@ void daemon_peer_down(struct daemon *d, struct peer *p, bool left);
 void daemon_rosters_changed(struct daemon *d);
 void daemon_roster_applied(struct daemon *d, struct network *n);
 void daemon_network_restored(struct daemon *d, struct network *n);
+void daemon_network_forgotten(struct daemon *d, const struct network *n);
+void daemon_peer_freed(struct daemon *d);
 
 /*
  * How QUIC events reach the modules (ud = the daemon): mesh connections go

@@ -9,7 +9,6 @@
 #include "daemon/gate.h"
 #include "daemon/daemon.h"
 #include "daemon/peers.h"
-#include "daemon/firewall_policy.h"
 #include "daemon/records.h"
 #include "daemon/roster_fetch.h"
 #include "discovery/dht.h"
@@ -227,7 +226,7 @@ static void network_forget(struct daemon *d, struct network *n, uint64_t code, b
 	if (n->saved.has_base)
 		memcpy(drop[n_drop++], n->saved.base_hash, LIMIT_KEY_LEN);
 	network_unlink(d, n);
-	policy_forget(d, n);
+	daemon_network_forgotten(d, n);
 	want_members(d, &n->blob, NULL, false, code);
 	if (!keep_published)
 		records_unpublish_network(d, n->pk);

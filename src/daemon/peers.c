@@ -8,7 +8,6 @@
 #include "daemon/gate.h"
 #include "daemon/network.h"
 #include "discovery/payload.h"
-#include "daemon/firewall_policy.h"
 #include "daemon/records.h"
 #include "proto/control.h"
 #include "transport/quic.h"
@@ -63,7 +62,7 @@ static void peer_free_if_unused(struct daemon *d, struct peer *p)
 	peer_table_remove_peer(&d->table, p);
 	magicsock_remove_peer(d->ms, p->pk);
 	free(p);
-	policy_recompile(d); /* compiled rules may have pointed at p */
+	daemon_peer_freed(d); /* compiled rules may have pointed at p */
 }
 
 void peer_want(struct daemon *d, struct peer *p)
