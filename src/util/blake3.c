@@ -257,6 +257,53 @@ void blake3_final(const struct blake3_hasher *h, uint8_t out[BLAKE3_OUT_LEN])
 	blake3_final_xof(h, out, BLAKE3_OUT_LEN);
 }
 
+void blake3_init_at(struct blake3_hasher *h, uint64_t chunk)
+{
+	memset(h, 0, sizeof(*h));
+	chunk_init(&h->chunk, chunk);
+}
+
+static void cv_bytes(const uint32_t cv[8], uint8_t out[BLAKE3_OUT_LEN])
+{
+	for (int i = 0; i < 8; i++)
+		le32_put(out + 4 * i, cv[i]);
+}
+
+static void cv_words(const uint8_t in[BLAKE3_OUT_LEN], uint32_t cv[8])
+{
+	for (int i = 0; i < 8; i++)
+		cv[i] = le32_get(in + 4 * i);
+}
+
+void blake3_final_cv(const struct blake3_hasher *h, uint8_t out[BLAKE3_OUT_LEN])
+{
+	struct output o;
+	uint32_t cv[8];
+
+	root_output(h, &o);
+	output_cv(&o, cv);
+	cv_bytes(cv, out);
+}
+
+void blake3_parent(const uint8_t left[BLAKE3_OUT_LEN], const uint8_t right[BLAKE3_OUT_LEN],
+		   int root, uint8_t out[BLAKE3_OUT_LEN])
+{
+	uint32_t l[8], r[8], cv[8], full[16];
+	struct output o;
+
+	cv_words(left, l);
+	cv_words(right, r);
+	parent_output(l, r, &o);
+	if (!root) {
+		output_cv(&o, cv);
+		cv_bytes(cv, out);
+		return;
+	}
+	compress(o.cv, o.block, 0, o.block_len, o.flags | ROOT, full);
+	for (int i = 0; i < 8; i++)
+		le32_put(out + 4 * i, full[i]);
+}
+
 void blake3_hash(const void *data, size_t len, uint8_t out[BLAKE3_OUT_LEN])
 {
 	struct blake3_hasher h;

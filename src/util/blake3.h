@@ -45,4 +45,18 @@ void blake3_final_xof(const struct blake3_hasher *h, uint8_t *out, size_t len);
 
 void blake3_hash(const void *data, size_t len, uint8_t out[BLAKE3_OUT_LEN]);
 
+/*
+ * The chunk tree's inner values, for verified streaming (files/tree.c).
+ * A subtree of the whole input's tree starts at chunk number `chunk` (a
+ * multiple of a power of two at least as large as its chunk count, as
+ * every subtree of the spec's tree is): blake3_init_at starts a hasher
+ * there, and blake3_final_cv gives the subtree's chaining value (what its
+ * parent combines) instead of a root hash. blake3_parent combines two
+ * chaining values; root: as the root of the whole tree (the digest).
+ */
+void blake3_init_at(struct blake3_hasher *h, uint64_t chunk);
+void blake3_final_cv(const struct blake3_hasher *h, uint8_t out[BLAKE3_OUT_LEN]);
+void blake3_parent(const uint8_t left[BLAKE3_OUT_LEN], const uint8_t right[BLAKE3_OUT_LEN],
+		   int root, uint8_t out[BLAKE3_OUT_LEN]);
+
 #endif
