@@ -77,7 +77,7 @@
 #define MAX_STEPS 48
 #define MAX_FIXED 16  /* rosters signed at set-up */
 #define MAX_RUNTIME 6 /* rosters BOSS signs during one input */
-#define MAX_FILES 32  /* in the home at set-up */
+#define MAX_FILES 64  /* files and directories in the home at set-up */
 #define DATA_MAX 4096 /* fuzzed bytes in one field */
 
 enum {
@@ -98,8 +98,10 @@ struct roster {
 
 struct home_file {
 	char rel[160];
-	uint8_t *data;
+	uint8_t *data; /* a file's contents; NULL for a directory */
 	size_t len;
+	mode_t mode;
+	bool dir;
 };
 
 /* ---- what set-up made, the same for every input ---- */
@@ -406,55 +408,25 @@ static void setup_team(void)
 	sign_fixed(&key3, &b, NULL, 1);
 }
 
-static void snapshot_file(const char *rel)
+static void snapshot_file(const char *rel, mode_t mode, bool dir)
 {
 	struct home_file *f = &home_files[n_home_files++];
 	char path[512], *buf = NULL;
 
 	CHECK(n_home_files <= MAX_FILES);
 	snprintf(f->rel, sizeof(f->rel), "%s", rel);
+	f->mode = mode & 07777;
+	f->dir = dir;
+	if (dir)
+		return;
 	fixture_path(&fx, rel, path, sizeof(path));
 	CHECK(fileio_read_all(path, 1u << 20, &buf, &f->len) == 0);
 	f->data = (uint8_t *)buf;
 }
 
-/* The home as set-up left it: every file at the top and one level down. */
-static void snapshot_home(void)
-{
-	struct dirent *e;
-	DIR *top = opendir(fx.home), *sub;
-	char rel[160], path[512];
-
-	CHECK(top);
-	while ((e = readdir(top))) {
-		if (e->d_name[0] == '.')
-			continue;
-		fixture_path(&fx, e->d_name, path, sizeof(path));
-		if (!(sub = opendir(path))) {
-			snapshot_file(e->d_name);
-			continue;
-		}
-		for (struct dirent *s; (s = readdir(sub));) {
-			if (s->d_name[0] == '.')
-				continue;
-			snprintf(rel, sizeof(rel), "%s/%s", e->d_name, s->d_name);
-			snapshot_file(rel);
-		}
-		closedir(sub);
-	}
-	closedir(top);
-}
-
-static const struct home_file *snapshot_find(const char *rel)
-{
-	for (size_t i = 0; i < n_home_files; i++)
-		if (strcmp(home_files[i].rel, rel) == 0)
-			return &home_files[i];
-	return NULL;
-}
-
-/* Removes what set-up did not leave in dir (rel "" is the top). */
-static void prune_dir(const char *rel)
+/* Calls fn for every entry under home/rel at any depth, dotfiles too, a
+ * directory before what it holds. */
+static void walk(const char *rel, void (*fn)(const char *rel, const struct stat *st))
 {
 	char path[512], name[160];
 	struct dirent *e;
@@ -465,43 +437,129 @@ static void prune_dir(const char *rel)
 	if (!(dir = opendir(path)))
 		return;
 	while ((e = readdir(dir))) {
-		if (e->d_name[0] == '.')
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		snprintf(name, sizeof(name), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
 		fixture_path(&fx, name, path, sizeof(path));
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (!*rel)
-				prune_dir(name);
+		if (lstat(path, &st) < 0)
 			continue;
-		}
-		if (!snapshot_find(name))
-			unlink(path);
+		fn(name, &st);
+		if (S_ISDIR(st.st_mode))
+			walk(name, fn);
 	}
 	closedir(dir);
 }
 
+static void snapshot_entry(const char *rel, const struct stat *st)
+{
+	CHECK(S_ISDIR(st->st_mode) || S_ISREG(st->st_mode));
+	snapshot_file(rel, st->st_mode, S_ISDIR(st->st_mode));
+}
+
+/* The home as set-up left it: every file and directory, at any depth. */
+static void snapshot_home(void)
+{
+	walk("", snapshot_entry);
+}
+
+static const struct home_file *snapshot_find(const char *rel)
+{
+	for (size_t i = 0; i < n_home_files; i++)
+		if (strcmp(home_files[i].rel, rel) == 0)
+			return &home_files[i];
+	return NULL;
+}
+
+static void remove_tree(const char *path)
+{
+	struct dirent *e;
+	char sub[600];
+	DIR *dir;
+
+	if (unlink(path) == 0 || !(dir = opendir(path)))
+		return;
+	while ((e = readdir(dir))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		remove_tree(sub);
+	}
+	closedir(dir);
+	rmdir(path);
+}
+
+/* What set-up did not leave (or left as the other kind) goes. */
+static void prune_entry(const char *rel, const struct stat *st)
+{
+	const struct home_file *f = snapshot_find(rel);
+	char path[512];
+
+	if (f && f->dir == (bool)S_ISDIR(st->st_mode))
+		return;
+	fixture_path(&fx, rel, path, sizeof(path));
+	remove_tree(path);
+}
+
+static bool entry_same(const struct home_file *f)
+{
+	char path[512], *buf = NULL;
+	struct stat st;
+	size_t len;
+	bool same;
+
+	fixture_path(&fx, f->rel, path, sizeof(path));
+	if (lstat(path, &st) < 0 || (st.st_mode & 07777) != f->mode ||
+	    (bool)S_ISDIR(st.st_mode) != f->dir)
+		return false;
+	if (f->dir)
+		return true;
+	same = fileio_read_all(path, 1u << 20, &buf, &len) == 0 && len == f->len &&
+	       memcmp(buf, f->data, len) == 0;
+	free(buf);
+	return same;
+}
+
+static size_t home_entries;
+
+static void count_entry(const char *rel, const struct stat *st)
+{
+	(void)st;
+	if (!snapshot_find(rel)) {
+		fprintf(stderr, "fuzz_daemon harness: %s survived the restore\n", rel);
+		abort();
+	}
+	home_entries++;
+}
+
+/* Puts the home back exactly as set-up left it (contents, modes, nothing
+ * more), and checks it did: an input must not leave state for the next. */
 static void restore_home(void)
 {
-	char path[512], *buf;
-	size_t len;
+	char path[512];
 
-	prune_dir("");
+	walk("", prune_entry);
 	for (size_t i = 0; i < n_home_files; i++) {
 		const struct home_file *f = &home_files[i];
-		bool same;
 
-		fixture_path(&fx, f->rel, path, sizeof(path));
-		buf = NULL;
-		same = fileio_read_all(path, 1u << 20, &buf, &len) == 0 && len == f->len &&
-		       memcmp(buf, f->data, len) == 0;
-		free(buf);
-		if (same)
+		if (entry_same(f))
 			continue;
-		*strrchr(path, '/') = 0;
-		fileio_mkdir_p(path, 0700);
 		fixture_path(&fx, f->rel, path, sizeof(path));
-		CHECK(fileio_write_atomic(path, f->data, f->len, 0600) == 0);
+		if (f->dir)
+			CHECK(fileio_mkdir_p(path, f->mode) == 0 && chmod(path, f->mode) == 0);
+		else
+			CHECK(fileio_write_atomic(path, f->data, f->len, f->mode) == 0 &&
+			      chmod(path, f->mode) == 0);
 	}
+	home_entries = 0;
+	walk("", count_entry);
+	for (size_t i = 0; i < n_home_files; i++) {
+		if (!entry_same(&home_files[i])) {
+			fprintf(stderr, "fuzz_daemon harness: %s not restored\n",
+				home_files[i].rel);
+			abort();
+		}
+	}
+	CHECK(home_entries == n_home_files);
 }
 
 /* ---- checks ---- */
