@@ -105,7 +105,8 @@ struct quic_conn {
 	/* DATAGRAMs waiting for the next flush or for congestion window */
 	struct dslot *dq; /* allocated on first use */
 	unsigned dq_head, dq_len;
-	int dq_blocked; /* refused one: tell the owner when it drains */
+	int dq_blocked;     /* refused one: tell the owner when it drains */
+	size_t room_wanted; /* quic_conn_want_room: tell the owner at this much */
 	/* on the endpoint's list of connections to flush */
 	struct quic_conn *dnext, *dprev;
 	int dirty;
@@ -160,7 +161,9 @@ static void conn_close_local(struct quic_conn *c, uint64_t code, enum quic_close
 static void on_conn_timer(uv_timer_t *t);
 static void on_idle(uv_idle_t *h);
 
-static const char *const server_alpns[] = { QUIC_ALPN_MESH, QUIC_ALPN_BLOBS };
+static const char *const server_alpns[] = { QUIC_ALPN_MESH, QUIC_ALPN_BLOBS, QUIC_ALPN_FILES };
+
+static void conn_writable(struct quic_conn *c);
 
 /*
  * Lines a remote party can make us write again and again (refused clients,
@@ -816,6 +819,8 @@ static int cb_acked_stream_data(ngtcp2_conn *nc, int64_t sid, uint64_t offset, u
 	}
 	if (c->tx_head == NULL)
 		c->tx_tail = NULL;
+	if (c->room_wanted)
+		conn_mark_dirty(c); /* on_check looks whether it is there now */
 	return 0;
 }
 
@@ -1054,7 +1059,7 @@ static struct quic_conn *conn_alloc(struct quic_endpoint *ep, int server)
 static int conn_tls_init(struct quic_conn *c, const char *alpn)
 {
 	const char *const *alpns = c->server ? server_alpns : &alpn;
-	size_t n = c->server ? 2 : 1;
+	size_t n = c->server ? sizeof(server_alpns) / sizeof(server_alpns[0]) : 1;
 	int err;
 
 	err = tls_session_new(&c->tls, &c->ep->tls, c->server, alpns, n);
@@ -1080,7 +1085,8 @@ int quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN], const
 	int err;
 
 	*out = NULL;
-	if (strcmp(alpn, QUIC_ALPN_MESH) != 0 && strcmp(alpn, QUIC_ALPN_BLOBS) != 0)
+	if (strcmp(alpn, QUIC_ALPN_MESH) != 0 && strcmp(alpn, QUIC_ALPN_BLOBS) != 0 &&
+	    strcmp(alpn, QUIC_ALPN_FILES) != 0)
 		return -EINVAL;
 	if (memcmp(pk, ep->tls.pk, QUIC_KEY_LEN) == 0)
 		return -EINVAL;
@@ -1500,11 +1506,12 @@ static void on_check(uv_check_t *h)
 		}
 		if (c->dq_blocked && c->dq_len <= QUIC_DGRAM_QUEUE / 2 && c->state == CS_OPEN) {
 			c->dq_blocked = 0;
-			if (ep->writable) {
-				c->in_event = 1;
-				ep->writable(ep->writable_ud, c);
-				c->in_event = 0;
-			}
+			conn_writable(c);
+		}
+		if (c->room_wanted && c->state == CS_OPEN && !c->close_pending &&
+		    quic_conn_txq_room(c) >= c->room_wanted) {
+			c->room_wanted = 0;
+			conn_writable(c);
 		}
 		if (c->state == CS_DEAD)
 			conn_destroy(c);
@@ -1514,6 +1521,25 @@ static void on_check(uv_check_t *h)
 		uv_idle_start(&ep->idle, on_idle);
 	else
 		uv_idle_stop(&ep->idle);
+}
+
+static void conn_writable(struct quic_conn *c)
+{
+	struct quic_endpoint *ep = c->ep;
+
+	if (!ep->writable)
+		return;
+	c->in_event = 1;
+	ep->writable(ep->writable_ud, c);
+	c->in_event = 0;
+}
+
+void quic_conn_want_room(struct quic_conn *c, size_t bytes)
+{
+	c->room_wanted = bytes > c->txq_cap / 2 ? c->txq_cap / 2 : bytes;
+	if (c->room_wanted == 0)
+		c->room_wanted = 1;
+	conn_mark_dirty(c);
 }
 
 void quic_endpoint_set_writable(struct quic_endpoint *ep, quic_writable_fn fn, void *ud)

@@ -14,7 +14,8 @@
  * Identity: both sides present a self-signed Ed25519 certificate (tls.h). A
  * client only completes with the server whose key it dialled; a server
  * requires a client certificate and asks events.accept whether to admit the
- * key. ALPNs: QUIC_ALPN_MESH and QUIC_ALPN_BLOBS (the server accepts both).
+ * key. ALPNs: QUIC_ALPN_MESH, QUIC_ALPN_BLOBS and QUIC_ALPN_FILES (the
+ * server accepts all three; events.accept decides per key).
  *
  * Control messages: the client opens the one bidirectional stream when the
  * handshake is confirmed. Each message is a 4-byte big-endian length and an
@@ -57,6 +58,7 @@
 #define QUIC_KEY_LEN LIMIT_KEY_LEN
 #define QUIC_ALPN_MESH "rayfish/mesh/1"
 #define QUIC_ALPN_BLOBS "rayfish/blobs/1"
+#define QUIC_ALPN_FILES "rayfish/files/1" /* file transfers (daemon/files.c) */
 #define QUIC_ALPN_MAX 32
 #define QUIC_MAX_DATAGRAM_FRAME 1350 /* our max_datagram_frame_size */
 #define QUIC_MAX_UDP_PAYLOAD 1452    /* 1500 - IPv6 - UDP headers */
@@ -181,7 +183,8 @@ int quic_connect(struct quic_endpoint *ep, const uint8_t pk[QUIC_KEY_LEN], const
 int quic_conn_send_datagram(struct quic_conn *c, const uint8_t *buf, size_t len);
 /*
  * The writable handler (one per endpoint, NULL clears): c refused a DATAGRAM
- * with -EAGAIN and has room again. Called from the loop's check phase; it
+ * with -EAGAIN and has room again, or the room asked for with
+ * quic_conn_want_room is free. Called from the loop's check phase; it
  * may send and close (the connection is freed only after it returns).
  */
 typedef void (*quic_writable_fn)(void *ud, struct quic_conn *c);
@@ -213,6 +216,10 @@ int quic_endpoint_set_max_conns(struct quic_endpoint *ep, uint32_t n);
 uint32_t quic_accept_cap(uint32_t max_conns);
 /* The largest message quic_conn_send_msg would queue now without overflow. */
 size_t quic_conn_txq_room(const struct quic_conn *c);
+/* Calls the writable handler once, from the loop's check phase, when at
+ * least bytes (at most half the queue cap) of send queue room are free:
+ * a bulk sender fills the queue, asks, and fills again. */
+void quic_conn_want_room(struct quic_conn *c, size_t bytes);
 /* Closes with an application code; the peer sees QUIC_CLOSE_PEER + code. */
 void quic_conn_close(struct quic_conn *c, uint64_t code);
 

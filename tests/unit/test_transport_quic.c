@@ -716,6 +716,77 @@ static void test_messages(void **state)
 	finish(&a, &b);
 }
 
+/* A bulk sender on the control stream: fill the queue, ask for room, fill
+ * again from the writable event, until n messages are out. */
+struct bulk {
+	struct quic_conn *c;
+	uint8_t *buf;
+	size_t len, n, queued, calls;
+};
+
+static void bulk_fill(struct bulk *k)
+{
+	while (k->queued < k->n && quic_conn_txq_room(k->c) >= k->len) {
+		assert_int_equal(quic_conn_send_msg(k->c, k->buf, k->len), 0);
+		k->queued++;
+	}
+	if (k->queued < k->n)
+		quic_conn_want_room(k->c, 4 * k->len);
+}
+
+static void on_room(void *ud, struct quic_conn *c)
+{
+	struct bulk *k = ud;
+
+	assert_ptr_equal(c, k->c);
+	k->calls++;
+	bulk_fill(k);
+}
+
+static int bulk_arrived(void *arg)
+{
+	struct pair *p = arg;
+
+	return p->b->msgs >= 200;
+}
+
+/*
+ * 200 messages of 256 KiB (50 MiB) through a 2 MiB send queue on a files
+ * connection: the queue never overflows (the connection stays up), the
+ * writable event comes back for room again and again, every message
+ * arrives whole.
+ */
+static void test_want_room(void **state)
+{
+	struct quic_config cfg = { .txq_cap = 2u << 20 };
+	struct node a, b;
+	struct pair p = { &a, &b };
+	struct bulk k = { .len = 256 * 1024, .n = 200 };
+
+	(void)state;
+	node_init(&a, 1, &cfg);
+	node_init(&b, 2, NULL);
+	k.c = connect_pair(&a, &b, QUIC_ALPN_FILES);
+	k.buf = malloc(k.len);
+	assert_non_null(k.buf);
+	for (size_t i = 0; i < k.len; i++)
+		k.buf[i] = (uint8_t)(i * 13 + 1);
+	quic_endpoint_set_writable(a.ep, on_room, &k);
+	b.msgs = 0;
+	bulk_fill(&k);
+	assert_true(k.queued < k.n); /* the queue is smaller than the whole */
+	assert_true(loop_wait(&loop, bulk_arrived, &p, 30000));
+	assert_int_equal(k.queued, k.n);
+	assert_true(k.calls >= 5);
+	assert_int_equal(b.msgs, 200);
+	assert_int_equal(b.last_msg, k.len);
+	assert_int_equal(b.last_msg_sum, checksum(k.buf, k.len));
+	assert_int_equal(a.closed, 0);
+	quic_endpoint_set_writable(a.ep, NULL, NULL);
+	free(k.buf);
+	finish(&a, &b);
+}
+
 static void test_oversized_frame(void **state)
 {
 	struct node a, b;
@@ -1276,17 +1347,29 @@ static void test_rx_over_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_handshake),       cmocka_unit_test(test_wrong_key),
-		cmocka_unit_test(test_refused),         cmocka_unit_test(test_limit_key),
-		cmocka_unit_test(test_limit_source),    cmocka_unit_test(test_limit_source_trusted),
-		cmocka_unit_test(test_overload),        cmocka_unit_test(test_retry),
-		cmocka_unit_test(test_datagrams),       cmocka_unit_test(test_burst),
-		cmocka_unit_test(test_backpressure),    cmocka_unit_test(test_messages),
-		cmocka_unit_test(test_oversized_frame), cmocka_unit_test(test_close_code),
-		cmocka_unit_test(test_idle_timeout),    cmocka_unit_test(test_simultaneous_dial),
-		cmocka_unit_test(test_peer_restart),    cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_datagram_loss),   cmocka_unit_test(test_datagram_blackout),
-		cmocka_unit_test(test_rx_header_alone), cmocka_unit_test(test_rx_over_cap),
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_limit_key),
+		cmocka_unit_test(test_limit_source),
+		cmocka_unit_test(test_limit_source_trusted),
+		cmocka_unit_test(test_overload),
+		cmocka_unit_test(test_retry),
+		cmocka_unit_test(test_datagrams),
+		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_want_room),
+		cmocka_unit_test(test_oversized_frame),
+		cmocka_unit_test(test_close_code),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_simultaneous_dial),
+		cmocka_unit_test(test_peer_restart),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_datagram_loss),
+		cmocka_unit_test(test_datagram_blackout),
+		cmocka_unit_test(test_rx_header_alone),
+		cmocka_unit_test(test_rx_over_cap),
 	};
 	int rv;
 
