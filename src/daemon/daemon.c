@@ -219,9 +219,12 @@ static bool is_mesh(const struct quic_conn *c)
 	return strcmp(quic_conn_alpn(c), QUIC_ALPN_MESH) == 0;
 }
 
+/* The files ALPN has no owner yet (file sharing is being built): refused. */
 static int ev_accept(void *ud, const uint8_t pk[LIMIT_KEY_LEN], const char *alpn)
 {
-	return strcmp(alpn, QUIC_ALPN_MESH) == 0 ? gate_accept(ud, pk) : blobs_accept(ud);
+	if (strcmp(alpn, QUIC_ALPN_MESH) == 0)
+		return gate_accept(ud, pk);
+	return strcmp(alpn, QUIC_ALPN_BLOBS) == 0 ? blobs_accept(ud) : -1;
 }
 
 static void ev_confirmed(void *ud, struct quic_conn *c)
