@@ -832,22 +832,30 @@ void network_cmd_leave(struct daemon *d, struct ipc_request *req)
 	ipc_reply(req, NULL);
 }
 
-/* Coordinator: drop member p from every network we coordinate (or just n). */
+/*
+ * Coordinator: drop member p from every network we coordinate (or just n).
+ * Publishing one roster without p may free p (its last want went with that
+ * network), so the loop goes by p's id and finds p again for each one.
+ */
 void network_prune_member(struct daemon *d, struct network *only, struct peer *p)
 {
+	char id[IDENTITY_ID_LEN + 1];
+	uint8_t pk[LIMIT_KEY_LEN];
 	struct network *n, *next;
 
+	memcpy(pk, p->pk, LIMIT_KEY_LEN);
+	snprintf(id, sizeof(id), "%s", p->id);
 	for (n = d->nets; n; n = next) {
 		struct group_blob blob;
 
 		next = n->next;
-		if ((only && n != only) || !n->has_key || !group_blob_find_member(&n->blob, p->id))
+		if ((only && n != only) || !n->has_key || !group_blob_find_member(&n->blob, id))
 			continue;
 		if (group_blob_copy(&blob, &n->blob) < 0)
 			continue;
-		group_blob_remove_member(&blob, p->id);
-		log_info("network %s: %.8s left; pruning it from the roster", n->saved.name, p->id);
-		network_publish_batched(d, n, &blob, p);
+		group_blob_remove_member(&blob, id);
+		log_info("network %s: %.8s left; pruning it from the roster", n->saved.name, id);
+		network_publish_batched(d, n, &blob, peers_find(d, pk));
 	}
 }
 

@@ -57,6 +57,29 @@ static void test_leave_close_prunes_everywhere(void **state)
 	assert_null(peers_find(&f->d, id.pk));
 }
 
+/* A member of the first of two networks we coordinate leaves: pruning it
+ * there frees the peer, and the look through the second network must not
+ * read it (fuzz_daemon found the use after free). */
+static void test_leave_close_frees_before_next_network(void **state)
+{
+	struct fixture *f = *state;
+	struct network *a = fixture_network(f, "home");
+	struct network *b = fixture_network(f, "work");
+	struct identity id;
+	struct peer *p = fixture_peer(f, &id);
+	unsigned c;
+
+	assert_ptr_equal(f->d.nets, a); /* looked at first */
+	assert_ptr_equal(a->next, b);
+	fixture_admit(f, a, p, "member", false);
+	c = fake_accept(id.pk, false, 0, false);
+	assert_true(c != 0);
+	fake_close(c, QUIC_CLOSE_PEER, QUIC_CODE_LEAVE);
+	assert_null(group_blob_find_member(&a->blob, id.id));
+	assert_null(peers_find(&f->d, id.pk));
+	assert_non_null(network_find(&f->d, "work"));
+}
+
 /* Any other close keeps the member and the peer (it is still wanted). */
 static void test_plain_close_keeps_member(void **state)
 {
@@ -79,6 +102,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_leave_close_prunes_last_want, fake_net_setup,
 						fake_net_teardown),
+		cmocka_unit_test_setup_teardown(test_leave_close_frees_before_next_network,
+						fake_net_setup, fake_net_teardown),
 		cmocka_unit_test_setup_teardown(test_leave_close_prunes_everywhere, fake_net_setup,
 						fake_net_teardown),
 		cmocka_unit_test_setup_teardown(test_plain_close_keeps_member, fake_net_setup,
