@@ -11,6 +11,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,10 @@ struct ipc_client {
 	bool closed;  /* handle close requested */
 	int handles;  /* open uv handles */
 	int pending;
-	unsigned frames; /* complete requests received */
+	unsigned frames;        /* complete requests received */
+	int fds[LIMIT_IPC_FDS]; /* handed over, for the next request */
+	size_t n_fds;
+	bool fds_over; /* more came than one request may bring */
 	struct ipc_client *next;
 };
 
@@ -60,10 +64,19 @@ static void client_unlink(struct ipc_client *c)
 	c->srv = NULL;
 }
 
+static void close_fds(int *fds, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	*n = 0;
+}
+
 static void client_maybe_free(struct ipc_client *c)
 {
 	if (c->handles > 0 || c->pending > 0)
 		return;
+	close_fds(c->fds, &c->n_fds);
 	client_unlink(c);
 	frame_reader_close(&c->fr);
 	free(c);
@@ -197,6 +210,7 @@ static void request_finish(struct ipc_request *req, json_t *reply)
 	}
 	json_decref(reply);
 	json_decref(req->msg);
+	close_fds(req->fds, &req->n_fds);
 	free(req);
 }
 
@@ -254,6 +268,13 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
 		reply_now(c, "too many requests in flight on this connection");
 		return 0;
 	}
+	if (c->fds_over) {
+		json_decref(msg);
+		c->fds_over = false;
+		close_fds(c->fds, &c->n_fds);
+		reply_now(c, "too many open files handed over with one request");
+		return 0;
+	}
 	if (!args) {
 		args = json_object();
 		json_object_set_new(msg, "args", args);
@@ -269,6 +290,9 @@ static int on_frame(void *ud, const uint8_t *body, size_t len)
 	req->cmd = json_string_value(cmd);
 	req->args = args;
 	req->msg = msg;
+	memcpy(req->fds, c->fds, c->n_fds * sizeof(int));
+	req->n_fds = c->n_fds;
+	c->n_fds = 0;
 	c->pending++;
 	c->srv->dispatch(req, c->srv->ud);
 	return 0;
@@ -284,6 +308,49 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = sizeof(scratch);
 }
 
+static void on_taken_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* The next file the client handed over, as our own descriptor, or -1.
+ * libuv gives passed descriptors out only into a stream handle, so one is
+ * made for it, its descriptor copied, and the handle closed again. */
+static int take_fd(struct ipc_client *c)
+{
+	uv_pipe_t *tmp = malloc(sizeof(*tmp));
+	uv_os_fd_t raw;
+	int fd = -1;
+
+	if (!tmp)
+		return -1;
+	uv_pipe_init(c->pipe.loop, tmp, 0);
+	if (uv_accept((uv_stream_t *)&c->pipe, (uv_stream_t *)tmp) == 0 &&
+	    uv_fileno((uv_handle_t *)tmp, &raw) == 0)
+		fd = fcntl(raw, F_DUPFD_CLOEXEC, 0);
+	uv_close((uv_handle_t *)tmp, on_taken_closed);
+	return fd;
+}
+
+/* Files that came with this read belong to the request its bytes end. */
+static void collect_fds(struct ipc_client *c)
+{
+	while (uv_pipe_pending_count(&c->pipe) > 0) {
+		int fd = take_fd(c);
+
+		if (fd < 0) {
+			c->fds_over = true; /* could not take it: refuse the request */
+			continue;
+		}
+		if (c->n_fds < LIMIT_IPC_FDS) {
+			c->fds[c->n_fds++] = fd;
+			continue;
+		}
+		close(fd);
+		c->fds_over = true;
+	}
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct ipc_client *c = s->data;
@@ -293,6 +360,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		client_close(c);
 		return;
 	}
+	collect_fds(c);
 	if (n == 0)
 		return;
 	/* Hold a reference: a synchronous reply cannot free c mid-feed. */
@@ -349,7 +417,7 @@ static struct ipc_client *client_new(struct ipc_server *s)
 		return NULL;
 	c->srv = s;
 	frame_reader_init(&c->fr, IPC_MAX_REQUEST);
-	uv_pipe_init(s->loop, &c->pipe, 0);
+	uv_pipe_init(s->loop, &c->pipe, 1); /* ipc: files may be handed over */
 	uv_timer_init(s->loop, &c->timer);
 	c->pipe.data = c->timer.data = c;
 	c->handles = 2;

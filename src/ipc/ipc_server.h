@@ -6,7 +6,9 @@
  * requests ({"cmd","args"}, see proto/ipc.h) and hands each to the dispatch
  * callback with an ipc_request. The handler answers at once or later with
  * ipc_reply / ipc_reply_error; a request whose client went away is answered
- * into the void. Malformed frames close that client only.
+ * into the void. Malformed frames close that client only. A client may hand
+ * over open files with a request (the request owns them); more than
+ * LIMIT_IPC_FDS with one request is refused and all of them closed.
  *
  * Any local user can connect, so clients are bounded: IPC_MAX_CLIENTS at
  * once, of which IPC_MAX_UNTRUSTED may belong to users other than root and
@@ -35,6 +37,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "util/limits.h"
 #include "util/ratelimit.h"
 
 #define IPC_MAX_CLIENTS 128
@@ -54,6 +57,11 @@ struct ipc_request {
 	const char *cmd; /* valid until the reply */
 	json_t *args;    /* borrowed until the reply; never NULL */
 	json_t *msg;     /* owned: the whole request */
+	/* Open files the client handed over with the request (SCM_RIGHTS, see
+	 * ipc_call_fds), in the order sent. Owned: the reply closes those
+	 * still here; a handler that keeps one sets its slot to -1. */
+	int fds[LIMIT_IPC_FDS];
+	size_t n_fds;
 };
 
 typedef void (*ipc_dispatch_fn)(struct ipc_request *req, void *ud);

@@ -73,6 +73,40 @@ static int send_all(int fd, const char *p, size_t len, long deadline)
 	return 0;
 }
 
+/* Sends the first bytes of p with the descriptors attached; returns how
+ * many bytes went (at least one), or -errno. */
+static int send_fds(int fd, const char *p, size_t len, const int *fds, size_t n_fds, long deadline)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	for (;;) {
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int ret = wait_fd(fd, POLLOUT, deadline);
+
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		return n < 0 ? -errno : (int)n;
+	}
+}
+
 static int take_reply(void *ud, const uint8_t *body, size_t len)
 {
 	json_t **reply = ud;
@@ -114,7 +148,8 @@ out:
 	return ret;
 }
 
-int ipc_call(const char *sock_path, const json_t *req, json_t **reply, int timeout_ms)
+int ipc_call_fds(const char *sock_path, const json_t *req, const int *fds, size_t n_fds,
+		 json_t **reply, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	msgpack_sbuffer sb;
@@ -122,6 +157,8 @@ int ipc_call(const char *sock_path, const json_t *req, json_t **reply, int timeo
 	int fd, ret;
 
 	*reply = NULL;
+	if (n_fds > IPC_MAX_FDS)
+		return -EINVAL;
 	if (strlen(sock_path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, sock_path);
@@ -140,7 +177,11 @@ int ipc_call(const char *sock_path, const json_t *req, json_t **reply, int timeo
 		ret = -EMSGSIZE;
 	if (ret < 0)
 		goto out;
-	ret = send_all(fd, sb.data, sb.size, deadline);
+	ret = n_fds ? send_fds(fd, sb.data, sb.size, fds, n_fds, deadline) : 0;
+	if (ret > 0)
+		ret = send_all(fd, sb.data + ret, sb.size - (size_t)ret, deadline);
+	else if (ret == 0)
+		ret = send_all(fd, sb.data, sb.size, deadline);
 	/* A daemon that turns us away says why and closes, maybe before the
 	 * request is out: its sentence is still there to read. */
 	if (ret == -EPIPE || ret == -ECONNRESET) {
@@ -156,4 +197,9 @@ out:
 		close(fd);
 	msgpack_sbuffer_destroy(&sb);
 	return ret;
+}
+
+int ipc_call(const char *sock_path, const json_t *req, json_t **reply, int timeout_ms)
+{
+	return ipc_call_fds(sock_path, req, NULL, 0, reply, timeout_ms);
 }

@@ -21,6 +21,7 @@
  */
 #define IPC_MAX_REQUEST LIMIT_IPC_REQUEST
 #define IPC_MAX_REPLY LIMIT_IPC_REPLY
+#define IPC_MAX_FDS LIMIT_IPC_FDS
 
 /* Appends header + msgpack body of v to sb. Returns 0, -EINVAL or
  * -EMSGSIZE (body over IPC_MAX_REPLY). */
@@ -34,5 +35,13 @@ int ipc_frame_encode(const json_t *v, msgpack_sbuffer *sb);
  * IPC_MAX_REPLY).
  */
 int ipc_call(const char *sock_path, const json_t *req, json_t **reply, int timeout_ms);
+/*
+ * The same, handing the daemon n_fds open files (at most IPC_MAX_FDS) with
+ * the request: they travel with its first bytes (SCM_RIGHTS), so the
+ * daemon reads or writes what this process may, not what it could itself.
+ * The caller's descriptors stay open. -EINVAL for too many.
+ */
+int ipc_call_fds(const char *sock_path, const json_t *req, const int *fds, size_t n_fds,
+		 json_t **reply, int timeout_ms);
 
 #endif

@@ -24,6 +24,8 @@
 /* IPC: a request the daemon reads, a reply the CLI reads. */
 #define LIMIT_IPC_REQUEST (1u << 20)
 #define LIMIT_IPC_REPLY (64u << 20)
+/* Open files one IPC request may hand the daemon (SCM_RIGHTS). */
+#define LIMIT_IPC_FDS 16
 
 /* `ray ping -c`: probes per command. */
 #define LIMIT_PING_COUNT 100

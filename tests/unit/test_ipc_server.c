@@ -8,7 +8,9 @@
  * deadline, but a request waiting for its answer (a join waiting for
  * approval) is not, however long it takes. Replies left unread close the
  * client. The CLI's ipc_call reads a refusal even when the daemon closed
- * before the request was out.
+ * before the request was out. Open files handed over with a request
+ * (ipc_call_fds) reach its handler; the reply closes those it did not
+ * keep, and a request with too many is refused without keeping any.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +18,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,7 @@ struct fixture {
 	struct ipc_request *held[MAX_HELD];
 	int n_held;
 	size_t big; /* size of the "big" reply */
+	int kept;   /* the descriptor "files" kept */
 };
 
 struct tclient {
@@ -59,6 +64,77 @@ static void on_tick(uv_timer_t *t)
 	(void)t;
 }
 
+/* The open descriptors of this process. */
+static long open_fds(void)
+{
+	long n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+static int take_first(void *ud, const uint8_t *body, size_t len)
+{
+	json_t **reply = ud;
+
+	if (!*reply && jsonpack_decode(body, len, reply) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+/* A client that breaks the rule ipc_call_fds keeps: sends n descriptors
+ * (more than IPC_MAX_FDS) with the request, then reads the reply. */
+static int raw_call_fds(const char *path, const json_t *req, const int *fds, size_t n,
+			json_t **reply)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * (IPC_MAX_FDS + 4))];
+	} ctl;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	struct frame_reader fr;
+	msgpack_sbuffer sb;
+	char buf[4096];
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ssize_t got;
+
+	*reply = NULL;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	msgpack_sbuffer_init(&sb);
+	if (ipc_frame_encode(req, &sb) < 0)
+		return -1;
+	iov.iov_base = sb.data;
+	iov.iov_len = sb.size;
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	if (sendmsg(fd, &mh, 0) != (ssize_t)sb.size)
+		return -1;
+	msgpack_sbuffer_destroy(&sb);
+	frame_reader_init(&fr, 1 << 20);
+	while (!*reply && (got = recv(fd, buf, sizeof(buf), 0)) > 0)
+		if (frame_reader_feed(&fr, buf, (size_t)got, take_first, reply) < 0)
+			break;
+	frame_reader_close(&fr);
+	close(fd);
+	return *reply ? 0 : -1;
+}
+
 static bool trusted(uid_t uid, void *ud)
 {
 	struct fixture *f = ud;
@@ -67,12 +143,42 @@ static bool trusted(uid_t uid, void *ud)
 	return f->trust;
 }
 
+/* "files": reads what the first file handed over holds and writes it,
+ * reversed, into the second; keeps the third (closes it itself), leaves
+ * the rest to the reply. Answers how many came and the descriptors. */
+static void files_cmd(struct fixture *f, struct ipc_request *req)
+{
+	char buf[64] = "", out[64];
+	json_t *fds = json_array();
+	ssize_t n = -1;
+
+	if (req->n_fds >= 2) {
+		n = pread(req->fds[0], buf, sizeof(buf) - 1, 0);
+		for (ssize_t i = 0; i < n; i++)
+			out[i] = buf[n - 1 - i];
+		if (n > 0 && pwrite(req->fds[1], out, (size_t)n, 0) != n)
+			n = -1;
+	}
+	if (req->n_fds >= 3) {
+		f->kept = req->fds[2];
+		req->fds[2] = -1;
+	}
+	for (size_t i = 0; i < req->n_fds; i++)
+		json_array_append_new(fds, json_integer(i == 2 ? f->kept : req->fds[i]));
+	ipc_reply(req, json_pack("{s:i, s:I, s:o}", "n", (int)req->n_fds, "read", (json_int_t)n,
+				 "fds", fds));
+}
+
 /* "echo" answers at once, "hold" waits for the test, "big" answers with
- * f->big bytes. */
+ * f->big bytes, "files" see files_cmd. */
 static void dispatch(struct ipc_request *req, void *ud)
 {
 	struct fixture *f = ud;
 
+	if (strcmp(req->cmd, "files") == 0) {
+		files_cmd(f, req);
+		return;
+	}
 	if (strcmp(req->cmd, "hold") == 0 && f->n_held < MAX_HELD) {
 		f->held[f->n_held++] = req;
 		return;
@@ -521,6 +627,107 @@ static void test_cli_reads_refusal(void **state)
 		tc_close(&c[i]);
 }
 
+/* Runs the loop while a child calls ipc_call_fds with n files: a temp
+ * file holding "abc", an empty one, then copies of the first. Returns the
+ * child's reply, as the child printed it into a pipe. */
+static json_t *call_with_files(struct fixture *f, size_t n, int *in, int *out)
+{
+	char in_path[128], out_path[128], text[4096] = "";
+	int fds[IPC_MAX_FDS + 4], pfd[2], status = -1;
+	json_t *reply = NULL;
+	ssize_t got;
+	pid_t pid;
+
+	snprintf(in_path, sizeof(in_path), "%s/in", f->dir);
+	snprintf(out_path, sizeof(out_path), "%s/out", f->dir);
+	*in = open(in_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	*out = open(out_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(*in >= 0 && *out >= 0);
+	assert_int_equal(write(*in, "abc", 3), 3);
+	fds[0] = *in;
+	fds[1] = *out;
+	for (size_t i = 2; i < n; i++)
+		fds[i] = *in;
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		json_t *req = json_pack("{s:s, s:{}}", "cmd", "files", "args");
+		int ret = n > IPC_MAX_FDS ? raw_call_fds(f->path, req, fds, n, &reply)
+					  : ipc_call_fds(f->path, req, fds, n, &reply, 3000);
+		char *s = ret == 0 ? json_dumps(reply, 0) : NULL;
+
+		if (s && write(pfd[1], s, strlen(s)) < 0)
+			_exit(2);
+		_exit(s ? 0 : 1);
+	}
+	close(pfd[1]);
+	for (int i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		run_for(f, 10);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	got = read(pfd[0], text, sizeof(text) - 1);
+	close(pfd[0]);
+	assert_true(got > 0);
+	reply = json_loads(text, 0, NULL);
+	assert_non_null(reply);
+	return reply;
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Files handed over with a request reach the handler in order and are the
+ * caller's files (the daemon reads and writes them); what the handler did
+ * not keep is closed with the reply, what it kept stays open. */
+static void test_files_handed_over(void **state)
+{
+	struct fixture *f = *state;
+	json_t *reply, *res, *fds;
+	char back[8] = "";
+	int in, out;
+
+	reply = call_with_files(f, 4, &in, &out);
+	assert_true(json_is_true(json_object_get(reply, "ok")));
+	res = json_object_get(reply, "result");
+	assert_int_equal(json_integer_value(json_object_get(res, "n")), 4);
+	assert_int_equal(json_integer_value(json_object_get(res, "read")), 3);
+	assert_int_equal(pread(out, back, sizeof(back), 0), 3);
+	assert_memory_equal(back, "cba", 3);
+	fds = json_object_get(res, "fds");
+	assert_false(fd_open((int)json_integer_value(json_array_get(fds, 0))));
+	assert_false(fd_open((int)json_integer_value(json_array_get(fds, 1))));
+	assert_false(fd_open((int)json_integer_value(json_array_get(fds, 3))));
+	assert_true(fd_open(f->kept));
+	close(f->kept);
+	close(in);
+	close(out);
+	json_decref(reply);
+}
+
+/* More files than one request may bring: refused with a sentence, and the
+ * daemon keeps none of them. */
+static void test_too_many_files(void **state)
+{
+	struct fixture *f = *state;
+	long before = open_fds(), after;
+	json_t *reply;
+	int in, out;
+
+	reply = call_with_files(f, IPC_MAX_FDS + 3, &in, &out);
+	assert_false(json_is_true(json_object_get(reply, "ok")));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(reply, "error")), "too many open files"));
+	json_decref(reply);
+	close(in);
+	close(out);
+	run_for(f, 20);
+	after = open_fds();
+	assert_int_equal(after, before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +742,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unread_replies_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_reads_refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_files_handed_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
