@@ -35,13 +35,19 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_call_quiet(struct cli *c, const char *cmd, json_t *args, json_t **result, int timeout_ms,
 		   char *err, size_t errlen)
 {
+	return cli_call_quiet_fds(c, cmd, args, NULL, 0, result, timeout_ms, err, errlen);
+}
+
+int cli_call_quiet_fds(struct cli *c, const char *cmd, json_t *args, const int *fds, size_t n_fds,
+		       json_t **result, int timeout_ms, char *err, size_t errlen)
+{
 	json_t *req = json_object(), *reply = NULL, *ok;
 	int ret;
 
 	*result = NULL;
 	json_object_set_new(req, "cmd", json_string(cmd));
 	json_object_set_new(req, "args", args ? args : json_object());
-	ret = ipc_call(c->sock, req, &reply, timeout_ms);
+	ret = ipc_call_fds(c->sock, req, fds, n_fds, &reply, timeout_ms);
 	json_decref(req);
 	if (ret < 0) {
 		snprintf(err, errlen, "%s", strerror(-ret));
@@ -64,8 +70,15 @@ int cli_call_quiet(struct cli *c, const char *cmd, json_t *args, json_t **result
 
 int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result, int timeout_ms)
 {
+	return cli_call_fds(c, cmd, args, NULL, 0, result, timeout_ms);
+}
+
+int cli_call_fds(struct cli *c, const char *cmd, json_t *args, const int *fds, size_t n_fds,
+		 json_t **result, int timeout_ms)
+{
 	char err[512];
-	int ret = cli_call_quiet(c, cmd, args, result, timeout_ms, err, sizeof(err));
+	int ret =
+		cli_call_quiet_fds(c, cmd, args, fds, n_fds, result, timeout_ms, err, sizeof(err));
 
 	if (ret == 0)
 		return 0;

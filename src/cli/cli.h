@@ -41,6 +41,12 @@ int cli_call(struct cli *c, const char *cmd, json_t *args, json_t **result, int 
  * error sentence in err. */
 int cli_call_quiet(struct cli *c, const char *cmd, json_t *args, json_t **result, int timeout_ms,
 		   char *err, size_t errlen);
+/* The same two, handing the daemon open files with the request (see
+ * ipc_call_fds): it reads and writes what this user may. */
+int cli_call_fds(struct cli *c, const char *cmd, json_t *args, const int *fds, size_t n_fds,
+		 json_t **result, int timeout_ms);
+int cli_call_quiet_fds(struct cli *c, const char *cmd, json_t *args, const int *fds, size_t n_fds,
+		       json_t **result, int timeout_ms, char *err, size_t errlen);
 
 /* For "--flag VALUE" or "--flag=VALUE" at argv[*i]: returns VALUE (and
  * advances *i past it), else NULL. */
@@ -56,6 +62,6 @@ void cli_format_bytes(double bytes, char *out, size_t outlen);
 extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status, cmd_create, cmd_join,
 	cmd_leave, cmd_config, cmd_version, cmd_invite, cmd_requests, cmd_accept, cmd_deny,
 	cmd_hostname, cmd_kick, cmd_nuke, cmd_admin, cmd_ephemeral, cmd_firewall, cmd_apply,
-	cmd_identityof, cmd_ping, cmd_netcheck, cmd_mdns;
+	cmd_identityof, cmd_ping, cmd_netcheck, cmd_mdns, cmd_send, cmd_files;
 
 #endif

@@ -4,6 +4,7 @@
  * changes the node) and points at its handler. Handlers answer through
  * ipc_reply*.
  */
+#include "daemon/files.h"
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
 #include "daemon/datapath.h"
@@ -98,6 +99,11 @@ static const struct {
 	{ "fw_accept", OPER, policy_cmd_accept },
 	{ "fw_deny", OPER, policy_cmd_deny },
 	{ "fw_auto_accept", OPER, policy_cmd_auto_accept },
+	{ "send", OPER, files_cmd_send },
+	{ "files", OPEN, files_cmd_list },
+	{ "files_accept", OPER, files_cmd_accept },
+	{ "files_deny", OPER, files_cmd_deny },
+	{ "files_cancel", OPER, files_cmd_cancel },
 };
 
 /* By key presence, whatever its type: the handler decides read or write by

@@ -9,6 +9,7 @@
 #include "daemon/admission.h"
 #include "daemon/blobs.h"
 #include "daemon/daemon.h"
+#include "daemon/files.h"
 #include "daemon/gate.h"
 #include "daemon/join.h"
 #include "daemon/network.h"
@@ -43,6 +44,11 @@ static const struct control_route_entry {
 	{ CTL_PONG, { ping_on_message } },
 	{ CTL_ENDPOINT, { peers_on_message } },
 	{ CTL_ADMIN_TAKEN, { roster_on_message } },
+	{ CTL_FILE_OFFER, { files_on_message } },
+	{ CTL_FILE_DENY, { files_on_message } },
+	{ CTL_FILE_CANCEL, { files_on_message } },
+	{ CTL_FILE_GET, { files_on_message } },
+	{ CTL_FILE_DATA, { files_on_message } },
 };
 
 static const struct control_route_entry *route_find(enum ctl_type type)

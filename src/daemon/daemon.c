@@ -13,6 +13,7 @@
 #include "daemon/control.h"
 #include "daemon/join.h"
 #include "daemon/datapath.h"
+#include "daemon/files.h"
 #include "daemon/gate.h"
 #include "daemon/lan_discovery.h"
 #include "daemon/magicdns.h"
@@ -151,9 +152,10 @@ typedef void (*network_gone_fn)(struct daemon *d, const struct network *n);
 
 static const daemon_event_fn on_tick_list[] = {
 	records_endpoint_tick, peers_tick, joins_tick, networks_tick,  roster_tick, nat_tick,
-	member_relay_tick,     gate_tick,  blobs_tick, admission_tick,
+	member_relay_tick,     gate_tick,  blobs_tick, admission_tick, files_tick,
 };
-static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up };
+static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up,
+						 files_on_peer_up };
 static const daemon_event_fn on_rosters_changed_list[] = { gate_on_roster, datapath_sync,
 							   magicdns_sync, policy_recompile };
 static const network_event_fn on_roster_applied_list[] = { policy_on_roster, roster_on_applied };
@@ -213,18 +215,25 @@ static void on_tick(uv_timer_t *t)
 	daemon_tick(t->data);
 }
 
-/* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c. */
+/* QUIC events: mesh connections belong to peers.c, blobs ones to blobs.c,
+ * files ones to files.c. */
 static bool is_mesh(const struct quic_conn *c)
 {
 	return strcmp(quic_conn_alpn(c), QUIC_ALPN_MESH) == 0;
 }
 
-/* The files ALPN has no owner yet (file sharing is being built): refused. */
+static bool is_files(const struct quic_conn *c)
+{
+	return strcmp(quic_conn_alpn(c), QUIC_ALPN_FILES) == 0;
+}
+
 static int ev_accept(void *ud, const uint8_t pk[LIMIT_KEY_LEN], const char *alpn)
 {
 	if (strcmp(alpn, QUIC_ALPN_MESH) == 0)
 		return gate_accept(ud, pk);
-	return strcmp(alpn, QUIC_ALPN_BLOBS) == 0 ? blobs_accept(ud) : -1;
+	if (strcmp(alpn, QUIC_ALPN_FILES) == 0)
+		return files_accept_conn(ud, pk);
+	return blobs_accept(ud);
 }
 
 static void ev_confirmed(void *ud, struct quic_conn *c)
@@ -233,6 +242,8 @@ static void ev_confirmed(void *ud, struct quic_conn *c)
 		return;
 	if (is_mesh(c))
 		peers_on_confirmed(ud, c);
+	else if (is_files(c))
+		files_on_confirmed(ud, c);
 	else
 		blobs_on_confirmed(ud, c);
 }
@@ -249,7 +260,9 @@ static void ev_message(void *ud, struct quic_conn *c, const uint8_t *buf, size_t
 {
 	struct peer *p = quic_conn_get_data(c);
 
-	if (!is_mesh(c))
+	if (is_files(c))
+		files_on_conn_message(ud, c, buf, len);
+	else if (!is_mesh(c))
 		blobs_on_message(ud, c, buf, len);
 	else if (p && gate_message_ok(ud, p))
 		control_on_message(ud, p, buf, len);
@@ -260,8 +273,21 @@ static void ev_closed(void *ud, struct quic_conn *c, enum quic_close_reason reas
 	if (is_mesh(c)) {
 		blobs_on_mesh_closed(ud, c);
 		peers_on_closed(ud, c, (int)reason, code);
-	} else
+	} else if (is_files(c)) {
+		files_on_closed(ud, c);
+	} else {
 		blobs_on_closed(ud, c);
+	}
+}
+
+/* A connection has room again: DATAGRAMs on a mesh one (the data plane
+ * held a packet), the send queue on a files one. */
+static void ev_writable(void *ud, struct quic_conn *c)
+{
+	if (is_files(c))
+		files_on_writable(ud, c);
+	else
+		datapath_on_writable(ud);
 }
 
 const struct quic_events daemon_quic_events = {
@@ -292,9 +318,12 @@ static int start_transport(struct daemon *d)
 		return ret;
 	}
 	ret = quic_endpoint_new(&d->quic, d->loop, d->ms, d->id.seed, NULL, &daemon_quic_events, d);
-	if (ret < 0)
+	if (ret < 0) {
 		log_error("quic: cannot start the endpoint: %s", strerror(-ret));
-	return ret;
+		return ret;
+	}
+	quic_endpoint_set_writable(d->quic, ev_writable, d);
+	return 0;
 }
 
 static int start_dht(struct daemon *d)
@@ -327,6 +356,7 @@ static void daemon_stop(struct daemon *d)
 	blobs_close_all(d);
 	joins_cancel_all(d);
 	ping_cancel_all(d);
+	files_close(d);
 	datapath_down(d);
 	policy_close(d);
 	if (d->quic)
@@ -446,6 +476,11 @@ static int daemon_start(struct daemon *d)
 	ret = networks_load(d);
 	if (ret < 0)
 		return ret;
+	ret = files_open(d);
+	if (ret < 0)
+		log_warn("files: cannot load the offers made before: %s", strerror(-ret));
+	if (!d->files)
+		return -ENOMEM;
 	ret = datapath_up(d);
 	if (ret < 0)
 		return ret;

@@ -31,6 +31,7 @@ struct network;
 struct join_op;
 struct blob_fetch;
 struct blob_serve;
+struct files;
 struct blob_wait;
 struct lookup;
 struct dns_server;
@@ -72,6 +73,7 @@ struct daemon {
 	int audit_fd;               /* audit.log, append-only */
 	struct firewall *fw;        /* the node's firewall (firewall_policy.c) */
 	struct nat *nat;            /* STUN / TURN state (nat.c) */
+	struct files *files;        /* file sharing (files.c) */
 	struct ping_op *pings;      /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
 	struct ratelimit gate_log; /* gate.c: log lines strangers cause, together */

@@ -36,13 +36,8 @@ static int send_to_peer(void *peer, const uint8_t *pkt, size_t len, void *ud)
 	return quic_conn_send_datagram(p->conn, pkt, len);
 }
 
-/* A connection that refused a packet (-EAGAIN) drained: the forwarder held
- * that packet and paused the TUN, so let it go on. */
-static void on_quic_writable(void *ud, struct quic_conn *c)
+void datapath_on_writable(struct daemon *d)
 {
-	struct daemon *d = ud;
-
-	(void)c;
 	if (d->fwd)
 		forward_resume(d->fwd);
 }
@@ -291,8 +286,6 @@ int datapath_up(struct daemon *d)
 		datapath_down(d);
 		return ret;
 	}
-	if (d->quic)
-		quic_endpoint_set_writable(d->quic, on_quic_writable, d);
 	datapath_sync(d);
 	log_info("datapath: %s up", d->tun.name);
 	return 0;
@@ -300,8 +293,6 @@ int datapath_up(struct daemon *d)
 
 void datapath_down(struct daemon *d)
 {
-	if (d->quic)
-		quic_endpoint_set_writable(d->quic, NULL, NULL);
 	if (d->fwd) {
 		forward_close(d->fwd);
 		d->fwd = NULL;

@@ -16,6 +16,9 @@ struct peer;
 /* Opens TUN + forwarder with the current addresses. Returns 0 or -errno. */
 int datapath_up(struct daemon *d);
 void datapath_down(struct daemon *d);
+/* A mesh connection that refused a packet (-EAGAIN) drained: the
+ * forwarder held that packet and paused the TUN, so it goes on. */
+void datapath_on_writable(struct daemon *d);
 
 /* Rebuilds addresses and the peer table from every network's roster. */
 void datapath_sync(struct daemon *d);

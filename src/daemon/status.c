@@ -2,6 +2,7 @@
  * status: see status.h. The daemon and the offline path share one builder
  * per network; only the live fields (online, path, rtt, bytes) differ.
  */
+#include "daemon/files.h"
 #include "daemon/status.h"
 #include "util/limits.h"
 #include "daemon/blobs.h"
@@ -224,6 +225,8 @@ json_t *status_build(struct daemon *d)
 			    json_integer((json_int_t)admission_pending_count(d)));
 	json_object_set_new(json_object_get(st, "pending"), "firewall_suggestions",
 			    json_integer((json_int_t)policy_pending_count(d)));
+	json_object_set_new(json_object_get(st, "pending"), "file_offers",
+			    json_integer((json_int_t)files_pending(d)));
 	json_object_set_new(st, "joining", join_status(d));
 	json_object_set_new(st, "dataplane", dataplane_json(d));
 	json_object_set_new(st, "disco", disco_json(d));

@@ -38,7 +38,8 @@ int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb)
 	    m->data_len > CTL_MAX_BLOB)
 		return -EINVAL;
 	n += m->has_net + (m->hostname[0] != 0) + (m->why[0] != 0) + m->has_invite + m->has_hash +
-	     (m->rec != NULL) + (m->data != NULL) + m->has_key + (m->iid[0] != 0) + (m->exp != 0);
+	     (m->rec != NULL) + (m->data != NULL) + m->has_key + (m->iid[0] != 0) + (m->exp != 0) +
+	     (m->name[0] != 0) + m->has_size + (m->off != 0);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
 	pack_key(&pk, "t");
@@ -64,6 +65,16 @@ int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb)
 	if (m->exp) {
 		pack_key(&pk, "exp");
 		msgpack_pack_uint64(&pk, m->exp);
+	}
+	if (m->name[0])
+		pack_str(&pk, "name", m->name);
+	if (m->has_size) {
+		pack_key(&pk, "size");
+		msgpack_pack_uint64(&pk, m->size);
+	}
+	if (m->off) {
+		pack_key(&pk, "off");
+		msgpack_pack_uint64(&pk, m->off);
 	}
 	return 0;
 }
@@ -108,6 +119,14 @@ static int get_str(const msgpack_object *v, char *out, size_t cap)
 	memcpy(out, v->via.str.ptr, v->via.str.size);
 	out[v->via.str.size] = 0;
 	defang(out, v->via.str.size);
+	return 0;
+}
+
+static int get_u64(const msgpack_object *v, uint64_t *out)
+{
+	if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -EINVAL;
+	*out = v->via.u64;
 	return 0;
 }
 
@@ -163,12 +182,16 @@ static int decode_field(const msgpack_object *k, const msgpack_object *v, const 
 	}
 	if (key_is(k, "iid"))
 		return get_str(v, m->iid, sizeof(m->iid));
-	if (key_is(k, "exp")) {
-		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-			return -EINVAL;
-		m->exp = v->via.u64;
-		return 0;
+	if (key_is(k, "exp"))
+		return get_u64(v, &m->exp);
+	if (key_is(k, "name"))
+		return get_str(v, m->name, sizeof(m->name));
+	if (key_is(k, "size")) {
+		m->has_size = true;
+		return get_u64(v, &m->size);
 	}
+	if (key_is(k, "off"))
+		return get_u64(v, &m->off);
 	return 0; /* unknown keys are for newer peers */
 }
 
@@ -201,6 +224,15 @@ static int check_required(const struct ctl_msg *m)
 		return m->exp ? 0 : -EINVAL;
 	case CTL_ENDPOINT:
 		return m->rec ? 0 : -EINVAL;
+	case CTL_FILE_OFFER:
+		return m->iid[0] && m->name[0] && m->has_size && m->has_hash ? 0 : -EINVAL;
+	case CTL_FILE_DENY:
+	case CTL_FILE_CANCEL:
+		return m->iid[0] ? 0 : -EINVAL;
+	case CTL_FILE_GET:
+		return m->iid[0] && m->has_hash ? 0 : -EINVAL;
+	case CTL_FILE_DATA:
+		return m->data ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -233,11 +265,14 @@ out:
 
 const char *ctl_type_name(enum ctl_type t)
 {
-	static const char *names[] = { "?",           "hello",  "join_req",    "welcome",
-				       "pending",     "denied", "sync",        "leave",
-				       "blob_get",    "blob",   "admin_grant", "invite_share",
-				       "invite_used", "ping",   "pong",        "endpoint",
-				       "admin_taken" };
+	static const char *names[] = { "?",           "hello",      "join_req",    "welcome",
+				       "pending",     "denied",     "sync",        "leave",
+				       "blob_get",    "blob",       "admin_grant", "invite_share",
+				       "invite_used", "ping",       "pong",        "endpoint",
+				       "admin_taken", "file_offer", "file_deny",   "file_cancel",
+				       "file_get",    "file_data" };
+
+	_Static_assert(sizeof(names) / sizeof(names[0]) == CTL_TYPE_MAX, "a name per type");
 
 	return t > 0 && t < CTL_TYPE_MAX ? names[t] : "?";
 }

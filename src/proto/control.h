@@ -1,6 +1,6 @@
 /*
  * control: the messages peers exchange on a mesh connection's control stream
- * and on a blobs connection.
+ * and on a blobs connection, and those of a file transfer (daemon/files.c).
  *
  * Each message is one msgpack map {"t": type, ...} framed by the transport.
  * Messages are triggers and requests; they never carry state that is taken on
@@ -42,6 +42,11 @@ enum ctl_type {
 	CTL_PONG,         /* echo reply: exp = the nonce it answers */
 	CTL_ENDPOINT,     /* rec = my newest signed endpoint record (addresses) */
 	CTL_ADMIN_TAKEN,  /* member → coordinator: net's key is stored, I coordinate */
+	CTL_FILE_OFFER,   /* sender → receiver: offer iid of a file: name, size, hash */
+	CTL_FILE_DENY,    /* receiver → sender: no to offer iid */
+	CTL_FILE_CANCEL,  /* sender → receiver: offer iid is withdrawn */
+	CTL_FILE_GET,     /* files ALPN: send offer iid (hash) from byte off */
+	CTL_FILE_DATA,    /* files ALPN: data = the next bytes of the verified stream */
 	CTL_TYPE_MAX
 };
 
@@ -61,8 +66,12 @@ struct ctl_msg {
 	size_t data_len;
 	bool has_key;
 	uint8_t key[LIMIT_KEY_LEN]; /* CTL_ADMIN_GRANT: network key seed */
-	char iid[33];               /* invite id, "" when absent */
+	char iid[33];               /* invite or file offer id, "" when absent */
 	uint64_t exp;               /* invite expiry (unix s), 0 when absent */
+	char name[256];             /* a file's name, "" when absent */
+	bool has_size;
+	uint64_t size; /* a file's size in bytes */
+	uint64_t off;  /* CTL_FILE_GET: where the stream starts, 0 when absent */
 };
 
 /* Appends the msgpack form of m (no frame header) to sb. */

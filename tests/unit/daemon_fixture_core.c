@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon_fixture.h"
+#include "daemon/files.h"
 #include "daemon/blobs.h"
 #include "daemon/join.h"
 #include "daemon/ping.h"
@@ -53,6 +54,7 @@ void fixture_stop(struct fixture *f)
 	blobs_close_all(&f->d);
 	joins_cancel_all(&f->d);
 	ping_cancel_all(&f->d);
+	files_close(&f->d);
 	policy_close(&f->d);
 	peers_close_all(&f->d);
 	networks_close_all(&f->d);
@@ -69,7 +71,9 @@ int fixture_start(struct fixture *f)
 	daemon_blank(f);
 	if (f->firewall && (ret = policy_open(&f->d)) < 0)
 		return ret;
-	return networks_load(&f->d);
+	if ((ret = networks_load(&f->d)) < 0)
+		return ret;
+	return files_open(&f->d);
 }
 
 int fixture_restart(struct fixture *f)

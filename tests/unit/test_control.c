@@ -181,6 +181,75 @@ static void test_admin_and_gossip_fields(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* The file messages: an offer round-trips its name, size (0 included) and
+ * hash; a GET its offset; each type refuses what lacks its fields; a name
+ * a peer sends loses its control characters; a size that is not a
+ * positive integer is refused. */
+static void test_file_messages(void **state)
+{
+	struct ctl_msg in = { .type = CTL_FILE_OFFER, .has_size = true, .has_hash = true }, out;
+	/* {"t": FILE_OFFER, "iid": "x", "name": "n", "size": -1, "hash": ...} */
+	uint8_t neg[80] = { 0x85, 0xa1, 't',  CTL_FILE_OFFER,
+			    0xa3, 'i',  'i',  'd',
+			    0xa1, 'x',  0xa4, 'n',
+			    'a',  'm',  'e',  0xa1,
+			    'n',  0xa4, 's',  'i',
+			    'z',  'e',  0xff, 0xa4,
+			    'h',  'a',  's',  'h',
+			    0xc4, 32 };
+	msgpack_sbuffer sb;
+
+	(void)state;
+	strcpy(in.iid, "00112233445566778899aabbccddeeff");
+	strcpy(in.name, "holiday\x1b[2Jphotos.tar");
+	in.name[7] = 0x1b;
+	memset(in.hash, 0x5a, sizeof(in.hash));
+	in.size = 0;
+	roundtrip(&in, &out, &sb);
+	assert_int_equal(out.type, CTL_FILE_OFFER);
+	assert_string_equal(out.iid, in.iid);
+	assert_int_equal(out.name[7], '?');
+	assert_true(out.has_size);
+	assert_int_equal(out.size, 0);
+	assert_memory_equal(out.hash, in.hash, 32);
+	msgpack_sbuffer_destroy(&sb);
+
+	in.size = UINT64_MAX;
+	roundtrip(&in, &out, &sb);
+	assert_int_equal(out.size, UINT64_MAX);
+	msgpack_sbuffer_destroy(&sb);
+
+	in.has_size = false; /* an offer must say its size */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_FILE_GET;
+	strcpy(in.iid, "ab");
+	in.has_hash = true;
+	in.off = 3 * 16384;
+	roundtrip(&in, &out, &sb);
+	assert_int_equal(out.off, 3 * 16384);
+	msgpack_sbuffer_destroy(&sb);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_FILE_DATA; /* needs data */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+	in.type = CTL_FILE_DENY; /* needs iid */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+
+	assert_int_equal(ctl_decode(neg, 30 + 32, &out), -EINVAL);
+	assert_string_equal(ctl_type_name(CTL_FILE_DATA), "file_data");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_admin_and_gossip_fields),
+		cmocka_unit_test(test_file_messages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
