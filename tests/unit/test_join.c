@@ -6,9 +6,8 @@
  * the DHT, completes the dials, and answers what the daemon sends with
  * WELCOME, PENDING, DENIED and the roster blob.
  *
- * The IPC replies are caught here (ipc_reply and ipc_reply_error are
- * wrapped for this test only) so each test can check what `ray join`
- * would print.
+ * The IPC replies are caught (ipc_capture.c) so each test can check what
+ * `ray join` would print.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +29,7 @@
 #include "discovery/record.h"
 #include "fake_dht.h"
 #include "fake_net.h"
+#include "ipc_capture.h"
 #include "mesh/group_blob.h"
 #include "mesh/invite.h"
 #include "proto/control.h"
@@ -60,7 +60,6 @@ struct sent {
 
 static struct sent sent[SENT_MAX];
 static size_t n_sent;
-static json_t *reply; /* the last IPC reply: {"ok", "result"|"error"} */
 
 static void on_sent(struct fake_conn *c, const struct ctl_msg *m, const uint8_t *buf, size_t len)
 {
@@ -75,33 +74,6 @@ static void on_sent(struct fake_conn *c, const struct ctl_msg *m, const uint8_t 
 	n_sent++;
 }
 
-void __wrap_ipc_reply(struct ipc_request *req, json_t *result);
-void __wrap_ipc_reply_error(struct ipc_request *req, const char *fmt, ...);
-
-static void finish(struct ipc_request *req, json_t *r)
-{
-	json_decref(reply);
-	reply = r;
-	json_decref(req->msg);
-	free(req);
-}
-
-void __wrap_ipc_reply(struct ipc_request *req, json_t *result)
-{
-	finish(req, json_pack("{s:b, s:o}", "ok", 1, "result", result ? result : json_object()));
-}
-
-void __wrap_ipc_reply_error(struct ipc_request *req, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	finish(req, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
-}
-
 static int join_setup(void **state)
 {
 	struct fixture *f;
@@ -112,7 +84,7 @@ static int join_setup(void **state)
 	fake_net_init(&f->d, f->d.id.pk, on_sent);
 	f->d.dht = fake_dht_init();
 	n_sent = 0;
-	reply = NULL;
+	ipc_capture_reset();
 	return 0;
 }
 
@@ -125,8 +97,7 @@ static int join_teardown(void **state)
 	fake_dht_reset();
 	fake_net_reset();
 	fake_clock_reset();
-	json_decref(reply);
-	reply = NULL;
+	ipc_capture_reset();
 	return fixture_teardown(state);
 }
 
@@ -202,13 +173,7 @@ static void free_remote(struct remote *r)
 
 static struct ipc_request *request(json_t *args)
 {
-	struct ipc_request *req = calloc(1, sizeof(*req));
-
-	assert_non_null(req);
-	req->cmd = "join";
-	req->msg = json_pack("{s:s, s:o}", "cmd", "join", "args", args);
-	req->args = json_object_get(req->msg, "args");
-	return req;
+	return ipc_capture_request("join", args);
 }
 
 static void join_room(struct fixture *f, const struct remote *r)
@@ -230,12 +195,13 @@ static void turn(struct fixture *f, uint64_t ms)
 /* Turns until the daemon dials (returns the dial's number) or replies. */
 static size_t until_dial(struct fixture *f, size_t dials_before)
 {
-	for (int i = 0; i < LOOP_MAX && !reply; i++) {
+	for (int i = 0; i < LOOP_MAX && !ipc_capture_last(); i++) {
 		if (fake_dials() > dials_before)
 			return fake_dials() - 1;
 		turn(f, 100);
 	}
-	fail_msg("no dial (reply: %s)", reply ? json_dumps(reply, 0) : "none");
+	fail_msg("no dial (reply: %s)",
+		 ipc_capture_last() ? json_dumps(ipc_capture_last(), 0) : "none");
 	return 0;
 }
 
@@ -326,13 +292,6 @@ static unsigned connect_seed(struct fixture *f, const struct remote *r, size_t i
 	return c;
 }
 
-static const char *reply_error(void)
-{
-	assert_non_null(reply);
-	assert_false(json_is_true(json_object_get(reply, "ok")));
-	return json_string_value(json_object_get(reply, "error"));
-}
-
 static void assert_joined(struct fixture *f, const struct remote *r)
 {
 	struct network *n = network_find_pk(&f->d, r->key.pk);
@@ -356,17 +315,18 @@ static void test_join_by_room_id(void **state)
 	publish_network(&r);
 	publish_endpoint(&r, 0);
 	join_room(f, &r);
-	assert_null(reply);
+	assert_null(ipc_capture_last());
 	c = connect_seed(f, &r, 0);
 	s = last_sent(r.seed[0].pk, CTL_JOIN_REQ);
 	assert_non_null(s);
 	assert_false(s->has_invite);
 	send_welcome(c, &r, r.rec, r.rec_len);
 	serve_roster(f, c, &r);
-	assert_non_null(reply);
-	assert_true(json_is_true(json_object_get(reply, "ok")));
+	assert_non_null(ipc_capture_last());
+	assert_true(json_is_true(json_object_get(ipc_capture_last(), "ok")));
 	assert_string_equal(json_string_value(
-				    json_object_get(json_object_get(reply, "result"), "name")),
+				    json_object_get(json_object_get(ipc_capture_last(), "result"),
+						    "name")),
 			    "club");
 	assert_joined(f, &r);
 	free_remote(&r);
@@ -385,7 +345,7 @@ static void test_join_waits_for_record(void **state)
 	join_room(f, &r);
 	for (int i = 0; i < 30; i++)
 		turn(f, 100); /* three seconds of empty look-ups */
-	assert_null(reply);
+	assert_null(ipc_capture_last());
 	assert_int_equal(fake_dials(), 0);
 	publish_network(&r);
 	c = connect_seed(f, &r, 0);
@@ -404,9 +364,9 @@ static void test_join_unknown_room(void **state)
 
 	make_remote(f, &r, 1, 1, true);
 	join_room(f, &r);
-	for (int i = 0; i < LOOP_MAX && !reply; i++)
+	for (int i = 0; i < LOOP_MAX && !ipc_capture_last(); i++)
 		turn(f, 1000);
-	assert_non_null(strstr(reply_error(), "no network with that room id was found"));
+	assert_non_null(strstr(ipc_capture_error(), "no network with that room id was found"));
 	assert_null(network_find_pk(&f->d, r.key.pk));
 	free_remote(&r);
 }
@@ -450,7 +410,7 @@ static void test_join_refuses_forged_welcome(void **state)
 	join_room(f, &r);
 	c = connect_seed(f, &r, 0);
 	send_welcome(c, &r, other.rec, other.rec_len);
-	assert_non_null(strstr(reply_error(), "sent a record that does not verify"));
+	assert_non_null(strstr(ipc_capture_error(), "sent a record that does not verify"));
 	assert_null(network_find_pk(&f->d, r.key.pk));
 	free_remote(&other);
 	free_remote(&r);
@@ -471,7 +431,7 @@ static void test_join_roster_without_us(void **state)
 	c = connect_seed(f, &r, 0);
 	send_welcome(c, &r, r.rec, r.rec_len);
 	serve_roster(f, c, &r);
-	assert_non_null(strstr(reply_error(), "does not list this node"));
+	assert_non_null(strstr(ipc_capture_error(), "does not list this node"));
 	assert_null(network_find_pk(&f->d, r.key.pk));
 	assert_int_equal(fixture_count_networks(f), 0);
 	assert_int_equal(fixture_restart(f), 0);
@@ -492,7 +452,7 @@ static void test_join_denied(void **state)
 	join_room(f, &r);
 	c = connect_seed(f, &r, 0);
 	send_verdict(c, &r, CTL_DENIED, "the network is closed");
-	assert_string_equal(reply_error(), "admission refused: the network is closed");
+	assert_string_equal(ipc_capture_error(), "admission refused: the network is closed");
 	assert_null(network_find_pk(&f->d, r.key.pk));
 	free_remote(&r);
 }
@@ -512,8 +472,9 @@ static void test_join_pending_then_approved(void **state)
 	join_room(f, &r);
 	c = connect_seed(f, &r, 0);
 	send_verdict(c, &r, CTL_PENDING, "");
-	assert_non_null(reply);
-	assert_true(json_is_true(json_object_get(json_object_get(reply, "result"), "pending")));
+	assert_non_null(ipc_capture_last());
+	assert_true(json_is_true(
+		json_object_get(json_object_get(ipc_capture_last(), "result"), "pending")));
 	asked = n_sent;
 	for (int i = 0; i < 30; i++)
 		turn(f, 100);
@@ -546,7 +507,7 @@ static void test_join_ignores_unasked_welcome(void **state)
 	for (int i = 0; i < 5; i++)
 		turn(f, 100);
 	assert_null(fake_last_get(s));
-	assert_null(reply);
+	assert_null(ipc_capture_last());
 	send_welcome(c, &r, r.rec, r.rec_len);
 	serve_roster(f, c, &r);
 	assert_joined(f, &r);
@@ -657,8 +618,8 @@ static void test_invite_only_to_coordinators(void **state)
 	send_verdict(c2, &r, CTL_DENIED, CTL_WHY_NOT_COORDINATOR);
 	/* Three seeds besides us; the roster lists us too, but we are not
 	 * asked. */
-	assert_non_null(
-		strstr(reply_error(), "could not reach a coordinator of the network (3 tried)"));
+	assert_non_null(strstr(ipc_capture_error(),
+			       "could not reach a coordinator of the network (3 tried)"));
 	free_remote(&r);
 }
 
@@ -668,15 +629,15 @@ static void test_join_bad_codes(void **state)
 	struct fixture *f = *state;
 
 	network_cmd_join(&f->d, request(json_object()));
-	assert_non_null(strstr(reply_error(), "missing the room id"));
+	assert_non_null(strstr(ipc_capture_error(), "missing the room id"));
 	network_cmd_join(&f->d, request(json_pack("{s:s}", "code", "not-a-code")));
-	assert_non_null(strstr(reply_error(), "neither a room id"));
+	assert_non_null(strstr(ipc_capture_error(), "neither a room id"));
 	network_cmd_join(&f->d,
 			 request(json_pack(
 				 "{s:s, s:s}", "code",
 				 "0000000000000000000000000000000000000000000000000000000000000000",
 				 "name", "Bad Name!")));
-	assert_non_null(strstr(reply_error(), "invalid name"));
+	assert_non_null(strstr(ipc_capture_error(), "invalid name"));
 	assert_null(f->d.joins);
 	assert_int_equal(fake_dht_pending(), 0);
 }
