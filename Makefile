@@ -63,6 +63,7 @@ bench: release
 	bash bench/paths $(REL_BUILD)
 	bash bench/peers $(REL_BUILD)
 	bash bench/scale $(REL_BUILD)
+	bash bench/files $(REL_BUILD)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(REL_BUILD)

@@ -28,6 +28,7 @@
 #include "daemon/gate.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
+#include "files/seqio.h"
 #include "files/store.h"
 #include "files/tree.h"
 #include "mesh/group_blob.h"
@@ -83,9 +84,10 @@ struct file_offer {
 	char error[200];
 	bool delivered; /* out: the offer went to the peer */
 	/* in, while accepted */
-	int fd;                  /* the partial file the user handed over */
-	struct ipc_request *req; /* `ray files accept`, answered at the end */
-	struct quic_conn *conn;  /* our files connection */
+	int fd;                   /* the partial file the user handed over */
+	struct seqio_gather sink; /* verified groups on their way into fd */
+	struct ipc_request *req;  /* `ray files accept`, answered at the end */
+	struct quic_conn *conn;   /* our files connection */
 	struct tree_decoder *dec;
 	uint64_t next_retry_ms, progress_ms;
 };
@@ -222,6 +224,7 @@ static void offer_free(struct file_offer *o)
 {
 	if (o->fd >= 0)
 		close(o->fd);
+	free(o->sink.buf);
 	free(o->dec);
 	free(o);
 }
@@ -702,6 +705,8 @@ static void finish_accept(struct file_offer *o, const char *fmt, ...)
 	o->fd = -1;
 	free(o->dec);
 	o->dec = NULL;
+	free(o->sink.buf);
+	memset(&o->sink, 0, sizeof(o->sink));
 	if (fmt) {
 		va_start(ap, fmt);
 		vsnprintf(o->error, sizeof(o->error), fmt, ap);
@@ -726,8 +731,12 @@ static void finish_accept(struct file_offer *o, const char *fmt, ...)
 
 static void complete(struct file_offer *o)
 {
-	if (fsync(o->fd) < 0) {
-		finish_accept(o, "cannot write the file: %s", strerror(errno));
+	int ret = seqio_gather_flush(&o->sink);
+
+	if (ret == 0 && fsync(o->fd) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		finish_accept(o, "cannot write the file: %s", strerror(-ret));
 		return;
 	}
 	finish_accept(o, NULL);
@@ -784,6 +793,9 @@ void files_cmd_accept(struct daemon *d, struct ipc_request *req)
 	}
 	o->fd = req->fds[0];
 	req->fds[0] = -1;
+	o->sink.fd = o->fd;
+	o->sink.off = o->sink.len = 0;
+	o->sink.buf = malloc(SEQIO_DATA); /* without it, each group is its own write */
 	o->req = req;
 	o->error[0] = 0;
 	o->bytes = 0;
@@ -800,18 +812,7 @@ static int write_part(void *ud, uint64_t off, const uint8_t *data, size_t len)
 {
 	struct file_offer *o = ud;
 
-	while (len > 0) {
-		ssize_t n = pwrite(o->fd, data, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return seqio_gather_write(&o->sink, off, data, len);
 }
 
 static void on_data(struct daemon *d, struct file_offer *o, const struct ctl_msg *m)
@@ -1040,6 +1041,7 @@ void files_on_closed(struct daemon *d, struct quic_conn *c)
 {
 	void *owner = quic_conn_get_data(c);
 	struct file_offer *o = owner;
+	int ret;
 
 	if (!owner)
 		return;
@@ -1049,6 +1051,9 @@ void files_on_closed(struct daemon *d, struct quic_conn *c)
 	}
 	o->conn = NULL;
 	o->next_retry_ms = daemon_now_ms(d) + FILES_RETRY_MS; /* resume then */
+	ret = seqio_gather_flush(&o->sink);                   /* what was verified is kept */
+	if (ret < 0)
+		finish_accept(o, "cannot write the file: %s", strerror(-ret));
 }
 
 void files_tick(struct daemon *d)

@@ -15,42 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files/seqio.h"
 #include "util/fileio.h"
 #include "util/hex.h"
-
-static int read_at(int fd, uint64_t off, uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ESTALE; /* shorter than it was */
-		buf += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_at(int fd, uint64_t off, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static void name_of(const char *dir, const uint8_t hash[LIMIT_KEY_LEN], const char *suffix,
 		    char out[PATH_MAX])
@@ -63,22 +30,24 @@ static void name_of(const char *dir, const uint8_t hash[LIMIT_KEY_LEN], const ch
 
 struct import {
 	int src, data, tree;
+	struct seqio_window win;  /* the source */
+	struct seqio_gather copy; /* the store's copy */
 };
 
 /* The outboard's reads: the source, teed into the store's copy. */
 static int import_read(void *ud, uint64_t off, uint8_t *buf, size_t len)
 {
 	struct import *im = ud;
-	int ret = read_at(im->src, off, buf, len);
+	int ret = seqio_window_read(&im->win, SEQIO_DATA, im->src, off, buf, len);
 
-	return ret < 0 ? ret : write_at(im->data, off, buf, len);
+	return ret < 0 ? ret : seqio_gather_write(&im->copy, off, buf, len);
 }
 
 static int import_node(void *ud, uint64_t i, const uint8_t node[TREE_NODE])
 {
 	struct import *im = ud;
 
-	return write_at(im->tree, i * TREE_NODE, node, TREE_NODE);
+	return seqio_write_at(im->tree, i * TREE_NODE, node, TREE_NODE);
 }
 
 static int temp_open(char *path, size_t cap, const char *dir, const char *what)
@@ -122,7 +91,11 @@ int file_store_import(const char *dir, int src, uint64_t *size, uint8_t hash[LIM
 		tree_tmp[0] = 0;
 		goto out;
 	}
+	im.copy.fd = im.data;
+	im.copy.buf = malloc(SEQIO_DATA); /* without it, unbuffered writes */
 	ret = tree_outboard((uint64_t)st.st_size, import_read, import_node, &im, hash);
+	if (ret == 0)
+		ret = seqio_gather_flush(&im.copy);
 	if (ret == 0 && (fstat(src, &after) < 0 || after.st_size != st.st_size))
 		ret = -ESTALE; /* grew while we read it */
 	if (ret < 0)
@@ -148,6 +121,8 @@ int file_store_import(const char *dir, int src, uint64_t *size, uint8_t hash[LIM
 	tree_tmp[0] = 0;
 	*size = (uint64_t)st.st_size;
 out:
+	seqio_window_free(&im.win);
+	free(im.copy.buf);
 	if (im.data >= 0)
 		close(im.data);
 	if (im.tree >= 0)
@@ -178,6 +153,7 @@ int file_store_open(const char *dir, const uint8_t hash[LIMIT_KEY_LEN], struct f
 	struct stat data, tree;
 	int ret;
 
+	memset(r, 0, sizeof(*r));
 	r->data = r->tree = -1;
 	name_of(dir, hash, "", path);
 	if ((r->data = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
@@ -209,18 +185,20 @@ void file_store_reader_close(struct file_store_reader *r)
 	if (r->tree >= 0)
 		close(r->tree);
 	r->data = r->tree = -1;
+	seqio_window_free(&r->data_win);
+	seqio_window_free(&r->tree_win);
 }
 
 int file_store_read(void *reader, uint64_t off, uint8_t *buf, size_t len)
 {
 	struct file_store_reader *r = reader;
 
-	return read_at(r->data, off, buf, len);
+	return seqio_window_read(&r->data_win, SEQIO_DATA, r->data, off, buf, len);
 }
 
 int file_store_node(void *reader, uint64_t i, uint8_t node[TREE_NODE])
 {
 	struct file_store_reader *r = reader;
 
-	return read_at(r->tree, i * TREE_NODE, node, TREE_NODE);
+	return seqio_window_read(&r->tree_win, SEQIO_TREE, r->tree, i * TREE_NODE, node, TREE_NODE);
 }

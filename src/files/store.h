@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "files/seqio.h"
 #include "files/tree.h"
 #include "util/limits.h"
 
@@ -37,6 +38,7 @@ int file_store_remove(const char *dir, const uint8_t hash[LIMIT_KEY_LEN]);
 struct file_store_reader {
 	int data, tree;
 	uint64_t size;
+	struct seqio_window data_win, tree_win;
 };
 
 /* -ENOENT when the store holds no such file, -EBADMSG when its outboard
