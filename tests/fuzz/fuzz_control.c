@@ -19,7 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (ctl_decode((const uint8_t *)sb.data, sb.size, &again) != 0 ||
 		    again.type != m.type || again.rec_len != m.rec_len ||
-		    strcmp(again.hostname, m.hostname) != 0)
+		    strcmp(again.hostname, m.hostname) != 0 || strcmp(again.name, m.name) != 0 ||
+		    again.has_size != m.has_size || again.size != m.size || again.off != m.off ||
+		    strcmp(again.iid, m.iid) != 0)
 			__builtin_trap();
 	}
 	msgpack_sbuffer_destroy(&sb);
