@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int cli_error(const char *fmt, ...)
 {
@@ -96,6 +100,33 @@ int cli_call_fds(struct cli *c, const char *cmd, json_t *args, const int *fds, s
 	if (ret == -EREMOTEIO)
 		return cli_error("%s", err);
 	return cli_error("talking to the daemon failed: %s", err);
+}
+
+int cli_progress_start(struct cli *c, cli_progress_fn step, void *ud, unsigned interval_us)
+{
+	pid_t parent = getpid(), pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid != 0)
+		return pid < 0 ? -1 : (int)pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	while (getppid() == parent) {
+		usleep(interval_us);
+		step(c, ud);
+	}
+	_exit(0);
+}
+
+void cli_progress_stop(int pid, bool clear_line)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	if (clear_line)
+		fprintf(stderr, "\r\033[K");
 }
 
 const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)

@@ -48,6 +48,17 @@ int cli_call_fds(struct cli *c, const char *cmd, json_t *args, const int *fds, s
 int cli_call_quiet_fds(struct cli *c, const char *cmd, json_t *args, const int *fds, size_t n_fds,
 		       json_t **result, int timeout_ms, char *err, size_t errlen);
 
+/*
+ * Progress while a long call waits: a child runs step(c, ud) every
+ * interval_us (ud is the child's copy of the caller's) until
+ * cli_progress_stop, or until the parent dies. Returns the child's pid, or
+ * -1 (no progress, which changes nothing else). stop: clear_line ends a
+ * line redrawn with \r.
+ */
+typedef void (*cli_progress_fn)(struct cli *c, void *ud);
+int cli_progress_start(struct cli *c, cli_progress_fn step, void *ud, unsigned interval_us);
+void cli_progress_stop(int pid, bool clear_line);
+
 /* For "--flag VALUE" or "--flag=VALUE" at argv[*i]: returns VALUE (and
  * advances *i past it), else NULL. */
 const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);

@@ -15,13 +15,10 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,61 +180,47 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The progress line, in a child while the parent waits for the accept. */
-static void progress_loop(struct cli *c, const char *id)
+/* The progress line, redrawn by a child while the accept waits. */
+struct accept_progress {
+	const char *id;
+	double t0, b0;
+};
+
+static void accept_progress_step(struct cli *c, void *ud)
 {
-	double t0 = now_s(), b0 = -1;
+	struct accept_progress *ap = ud;
+	json_t *list = list_files(c, true), *e = list ? find_entry(list, ap->id) : NULL;
+	double size, bytes, t = now_s(), rate;
+	char have[32], all[32], r[32], eta[32] = "";
 
-	for (;;) {
-		json_t *list = list_files(c, true), *e = list ? find_entry(list, id) : NULL;
-
-		if (e) {
-			double size = (double)json_integer_value(json_object_get(e, "size"));
-			double bytes = (double)json_integer_value(json_object_get(e, "bytes"));
-			double t = now_s(), rate;
-			char have[32], all[32], r[32], eta[32] = "";
-
-			if (b0 < 0) {
-				b0 = bytes;
-				t0 = t;
-			}
-			rate = t > t0 ? (bytes - b0) / (t - t0) : 0;
-			cli_format_bytes(bytes, have, sizeof(have));
-			cli_format_bytes(size, all, sizeof(all));
-			cli_format_bytes(rate, r, sizeof(r));
-			if (rate > 0 && size > bytes)
-				snprintf(eta, sizeof(eta), "  ETA %.0f s", (size - bytes) / rate);
-			fprintf(stderr, "\r\033[K%3.0f%%  %s of %s  %s/s%s",
-				size > 0 ? 100.0 * bytes / size : 100.0, have, all, r, eta);
-		}
+	if (!e) {
 		json_decref(list);
-		usleep(250000);
+		return;
 	}
+	size = (double)json_integer_value(json_object_get(e, "size"));
+	bytes = (double)json_integer_value(json_object_get(e, "bytes"));
+	if (ap->b0 < 0) {
+		ap->b0 = bytes;
+		ap->t0 = t;
+	}
+	rate = t > ap->t0 ? (bytes - ap->b0) / (t - ap->t0) : 0;
+	cli_format_bytes(bytes, have, sizeof(have));
+	cli_format_bytes(size, all, sizeof(all));
+	cli_format_bytes(rate, r, sizeof(r));
+	if (rate > 0 && size > bytes)
+		snprintf(eta, sizeof(eta), "  ETA %.0f s", (size - bytes) / rate);
+	fprintf(stderr, "\r\033[K%3.0f%%  %s of %s  %s/s%s",
+		size > 0 ? 100.0 * bytes / size : 100.0, have, all, r, eta);
+	json_decref(list);
 }
 
-static pid_t progress_start(struct cli *c, const char *id)
+static int progress_start(struct cli *c, const char *id)
 {
-	pid_t parent = getpid(), pid;
+	struct accept_progress ap = { .id = id, .b0 = -1 };
 
 	if (c->json || !isatty(STDERR_FILENO))
 		return -1;
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(0);
-	progress_loop(c, id);
-	_exit(0);
-}
-
-static void progress_stop(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	fprintf(stderr, "\r\033[K");
+	return cli_progress_start(c, accept_progress_step, &ap, 250000);
 }
 
 /* Renames the finished part to name in dir, or name-1, name-2, ... before
@@ -268,7 +251,7 @@ static int run_accept(struct cli *c, const char *id, const char *output)
 	const char *name;
 	int dir = -1, fd = -1, ret = 1;
 	mode_t mask;
-	pid_t prog;
+	int prog;
 
 	if (!output && !(output = getcwd(cwd, sizeof(cwd))))
 		return cli_error("cannot tell the current folder: %s", strerror(errno));
@@ -294,7 +277,7 @@ static int run_accept(struct cli *c, const char *id, const char *output)
 	ret = cli_call_fds(c, "files_accept",
 			   json_pack("{s:s}", "id", json_string_value(json_object_get(e, "id"))),
 			   &fd, 1, &res, ACCEPT_TIMEOUT_MS);
-	progress_stop(prog);
+	cli_progress_stop(prog, true);
 	if (ret) {
 		unlinkat(dir, part, 0);
 		goto out;

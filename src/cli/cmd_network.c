@@ -8,11 +8,8 @@
 #include "mesh/identity.h"
 #include "mesh/invite.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define PROGRESS_POLL_US 500000
@@ -137,45 +134,34 @@ static void progress_show(const json_t *st, const char *room, char *last, size_t
 	}
 }
 
-/*
- * While the join request waits (up to a few minutes), a child polls the
+/* While the join request waits (up to a few minutes), a child polls the
  * daemon's status and reports progress on stderr; stdout stays the join's
- * alone. Returns the child's pid, or -1 (then there is no progress, which
- * changes nothing else).
- */
-static pid_t progress_start(struct cli *c, const char *code)
+ * alone. */
+struct join_progress {
+	char room[IDENTITY_ID_LEN + 1];
+	char last[64];
+};
+
+static void join_progress_step(struct cli *c, void *ud)
 {
-	char room[IDENTITY_ID_LEN + 1], last[64] = "";
-	pid_t parent = getpid(), pid;
+	struct join_progress *jp = ud;
+	char err[256];
+	json_t *st;
 
-	code_room(code, room);
-	if (!room[0])
-		return -1;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	while (getppid() == parent) {
-		char err[256];
-		json_t *st;
-
-		usleep(PROGRESS_POLL_US);
-		if (cli_call_quiet(c, "status", NULL, &st, 2000, err, sizeof(err)) < 0)
-			continue;
-		progress_show(st, room, last, sizeof(last));
-		json_decref(st);
-	}
-	_exit(0);
+	if (cli_call_quiet(c, "status", NULL, &st, 2000, err, sizeof(err)) < 0)
+		return;
+	progress_show(st, jp->room, jp->last, sizeof(jp->last));
+	json_decref(st);
 }
 
-static void progress_stop(pid_t pid)
+static int progress_start(struct cli *c, const char *code)
 {
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	struct join_progress jp = { .last = "" };
+
+	code_room(code, jp.room);
+	if (!jp.room[0])
+		return -1;
+	return cli_progress_start(c, join_progress_step, &jp, PROGRESS_POLL_US);
 }
 
 /* "-": the code is the first line of standard input, so it never shows in
@@ -201,7 +187,7 @@ static int run_join(struct cli *c, int argc, char **argv)
 	json_t *args = json_object(), *res = NULL;
 	const char *code = NULL;
 	char line[512];
-	pid_t progress = -1;
+	int progress = -1;
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -240,7 +226,7 @@ static int run_join(struct cli *c, int argc, char **argv)
 		progress = progress_start(c, code);
 	}
 	ret = cli_call(c, "join", args, &res, 120000);
-	progress_stop(progress);
+	cli_progress_stop(progress, false);
 	if (ret)
 		return ret;
 	if (c->json) {

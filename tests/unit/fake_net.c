@@ -316,6 +316,23 @@ void fake_feed(unsigned id, const uint8_t *p, size_t n)
 	fake_flush();
 }
 
+void fake_feed_msg(unsigned id, const struct ctl_msg *m)
+{
+	msgpack_sbuffer sb;
+	uint8_t hdr[4];
+
+	msgpack_sbuffer_init(&sb);
+	if (ctl_encode(m, &sb) < 0)
+		abort();
+	hdr[0] = (uint8_t)(sb.size >> 24);
+	hdr[1] = (uint8_t)(sb.size >> 16);
+	hdr[2] = (uint8_t)(sb.size >> 8);
+	hdr[3] = (uint8_t)sb.size;
+	fake_feed(id, hdr, 4);
+	fake_feed(id, (const uint8_t *)sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 void fake_close(unsigned id, int reason, uint64_t code)
 {
 	struct fake_conn *c = by_id(id);

@@ -76,6 +76,9 @@ void fake_fail_dial(size_t i);
 unsigned fake_find(const uint8_t pk[32], bool blobs, int side);
 /* Stream bytes from the peer, through quic_rx to the daemon. */
 void fake_feed(unsigned id, const uint8_t *p, size_t n);
+/* One message from the peer, framed as on the wire (a message that does
+ * not encode is the caller's bug: it aborts). */
+void fake_feed_msg(unsigned id, const struct ctl_msg *m);
 /* The peer (or the network) ends the connection. */
 void fake_close(unsigned id, int reason, uint64_t code);
 /* Time passes: the clock moves ms on, the bytes sent so far are

@@ -57,22 +57,6 @@ static int files_teardown(void **state)
 	return fixture_teardown(state);
 }
 
-static void feed_msg(unsigned c, const struct ctl_msg *m)
-{
-	msgpack_sbuffer sb;
-	uint8_t hdr[4];
-
-	msgpack_sbuffer_init(&sb);
-	assert_int_equal(ctl_encode(m, &sb), 0);
-	hdr[0] = (uint8_t)(sb.size >> 24);
-	hdr[1] = (uint8_t)(sb.size >> 16);
-	hdr[2] = (uint8_t)(sb.size >> 8);
-	hdr[3] = (uint8_t)sb.size;
-	fake_feed(c, hdr, 4);
-	fake_feed(c, (const uint8_t *)sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
-}
-
 static void offer(unsigned c, const char *iid, const char *name, uint64_t size)
 {
 	struct ctl_msg m = { .type = CTL_FILE_OFFER, .has_size = true, .has_hash = true };
@@ -81,7 +65,7 @@ static void offer(unsigned c, const char *iid, const char *name, uint64_t size)
 	snprintf(m.name, sizeof(m.name), "%s", name);
 	m.size = size;
 	memset(m.hash, 0x42, sizeof(m.hash));
-	feed_msg(c, &m);
+	fake_feed_msg(c, &m);
 }
 
 /* The offers the daemon lists now (a new reference). */
@@ -220,12 +204,12 @@ static void test_deny_and_cancel(void **state)
 	assert_int_equal(last_sent, CTL_FILE_DENY);
 	assert_string_equal(last_sent_iid, ID1);
 	snprintf(cancel.iid, sizeof(cancel.iid), "%s", "ffeeddccbbaa99887766554433221100");
-	feed_msg(cb, &cancel); /* not the sender: nothing */
+	fake_feed_msg(cb, &cancel); /* not the sender: nothing */
 	list = listed(f);
 	assert_string_equal(json_string_value(json_object_get(entry(list, "two.txt"), "state")),
 			    "pending");
 	json_decref(list);
-	feed_msg(ca, &cancel);
+	fake_feed_msg(ca, &cancel);
 	list = listed(f);
 	assert_string_equal(json_string_value(json_object_get(entry(list, "one.txt"), "state")),
 			    "denied");

@@ -214,22 +214,6 @@ static const struct sent *last_sent(const uint8_t pk[32], enum ctl_type type)
 	return NULL;
 }
 
-static void feed_msg(unsigned c, const struct ctl_msg *m)
-{
-	msgpack_sbuffer sb;
-	uint8_t hdr[4];
-
-	msgpack_sbuffer_init(&sb);
-	assert_int_equal(ctl_encode(m, &sb), 0);
-	hdr[0] = (uint8_t)(sb.size >> 24);
-	hdr[1] = (uint8_t)(sb.size >> 16);
-	hdr[2] = (uint8_t)(sb.size >> 8);
-	hdr[3] = (uint8_t)sb.size;
-	fake_feed(c, hdr, 4);
-	fake_feed(c, (const uint8_t *)sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
-}
-
 static void send_welcome(unsigned c, const struct remote *r, const uint8_t *rec, size_t len)
 {
 	struct ctl_msg m = { .type = CTL_WELCOME, .has_net = true };
@@ -237,7 +221,7 @@ static void send_welcome(unsigned c, const struct remote *r, const uint8_t *rec,
 	memcpy(m.net, r->key.pk, 32);
 	m.rec = rec;
 	m.rec_len = len;
-	feed_msg(c, &m);
+	fake_feed_msg(c, &m);
 }
 
 static void send_verdict(unsigned c, const struct remote *r, enum ctl_type type, const char *why)
@@ -246,7 +230,7 @@ static void send_verdict(unsigned c, const struct remote *r, enum ctl_type type,
 
 	memcpy(m.net, r->key.pk, 32);
 	snprintf(m.why, sizeof(m.why), "%s", why);
-	feed_msg(c, &m);
+	fake_feed_msg(c, &m);
 }
 
 /* Answers the daemon's BLOB_GET on c with the roster. */
@@ -260,7 +244,7 @@ static void serve_roster(struct fixture *f, unsigned c, const struct remote *r)
 	memcpy(m.hash, fake_last_get(c), 32);
 	m.data = r->bytes;
 	m.data_len = r->blen;
-	feed_msg(c, &m);
+	fake_feed_msg(c, &m);
 }
 
 /* Completes the daemon's next dial, which must go to one of r's seeds;

@@ -354,23 +354,6 @@ static void test_publish_without_us(void **state)
 	assert_null(by_name(f, "solo"));
 }
 
-/* Frames m and feeds it to the daemon on connection c. */
-static void feed_msg(unsigned c, const struct ctl_msg *m)
-{
-	msgpack_sbuffer sb;
-	uint8_t hdr[4];
-
-	msgpack_sbuffer_init(&sb);
-	assert_int_equal(ctl_encode(m, &sb), 0);
-	hdr[0] = (uint8_t)(sb.size >> 24);
-	hdr[1] = (uint8_t)(sb.size >> 16);
-	hdr[2] = (uint8_t)(sb.size >> 8);
-	hdr[3] = (uint8_t)sb.size;
-	fake_feed(c, hdr, 4);
-	fake_feed(c, (const uint8_t *)sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
-}
-
 /*
  * The same through the sync path: a co-coordinator signed, at our version,
  * a roster made from the one before ours that kicked us and admitted
@@ -410,7 +393,7 @@ static void test_merge_that_drops_us(void **state)
 	memcpy(sync.net, n->pk, 32);
 	sync.rec = rec;
 	sync.rec_len = rec_len;
-	feed_msg(c, &sync);
+	fake_feed_msg(c, &sync);
 	/* the fetch waits out its jitter, then asks m */
 	fake_clock_advance(2000);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -418,7 +401,7 @@ static void test_merge_that_drops_us(void **state)
 	memcpy(blob_msg.hash, fake_last_get(c), 32);
 	blob_msg.data = bytes;
 	blob_msg.data_len = blen;
-	feed_msg(c, &blob_msg);
+	fake_feed_msg(c, &blob_msg);
 	assert_null(by_name(f, "team"));
 	free(bytes);
 }
