@@ -461,6 +461,12 @@ static int daemon_start(struct daemon *d)
 	ret = drop_capabilities();
 	if (ret < 0)
 		return ret;
+	/* Before the transport: its events reach files.c from the start. */
+	ret = files_open(d);
+	if (ret < 0 && !d->files)
+		return ret;
+	if (ret < 0)
+		log_warn("files: cannot load the offers made before: %s", strerror(-ret));
 	ret = start_transport(d);
 	if (ret < 0)
 		return ret;
@@ -476,11 +482,6 @@ static int daemon_start(struct daemon *d)
 	ret = networks_load(d);
 	if (ret < 0)
 		return ret;
-	ret = files_open(d);
-	if (ret < 0)
-		log_warn("files: cannot load the offers made before: %s", strerror(-ret));
-	if (!d->files)
-		return -ENOMEM;
 	ret = datapath_up(d);
 	if (ret < 0)
 		return ret;

@@ -155,32 +155,31 @@ static bool id_ok(const char *s)
 	return true;
 }
 
-/* Whether pk is a member of a network we are in. */
-static bool shares_network(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
+static const struct gb_member *member_of(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	char id[IDENTITY_ID_LEN + 1];
 
 	identity_id_format(pk, id);
-	for (struct network *n = d->nets; n; n = n->next)
-		if (group_blob_find_member(&n->blob, id))
-			return true;
-	return false;
+	return network_find_member(d, id);
+}
+
+/* Whether pk is a member of a network we are in. */
+static bool shares_network(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
+{
+	return member_of(d, pk) != NULL;
 }
 
 /* The peer's hostname in the first roster that has it, else its id. */
 static void peer_label(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], char *out, size_t cap)
 {
+	const struct gb_member *m = member_of(d, pk);
 	char id[IDENTITY_ID_LEN + 1];
-	const struct gb_member *m;
 
 	identity_id_format(pk, id);
-	for (struct network *n = d->nets; n; n = n->next) {
-		if ((m = group_blob_find_member(&n->blob, id))) {
-			snprintf(out, cap, "%s", m->hostname);
-			return;
-		}
-	}
-	snprintf(out, cap, "%.12s", id);
+	if (m)
+		snprintf(out, cap, "%s", m->hostname);
+	else
+		snprintf(out, cap, "%.12s", id);
 }
 
 static size_t count_offers(const struct files *fs, bool out, const uint8_t *peer)
@@ -565,8 +564,6 @@ void files_cmd_send(struct daemon *d, struct ipc_request *req)
 
 void files_on_peer_up(struct daemon *d, struct peer *p)
 {
-	if (!d->files)
-		return;
 	for (struct file_offer *o = d->files->offers; o; o = o->next)
 		if (o->out && !o->delivered && o->state == FS_PENDING &&
 		    memcmp(o->peer, p->pk, LIMIT_KEY_LEN) == 0)
@@ -673,8 +670,6 @@ size_t files_pending(const struct daemon *d)
 {
 	size_t n = 0;
 
-	if (!d->files)
-		return 0;
 	for (const struct file_offer *o = d->files->offers; o; o = o->next)
 		n += !o->out && o->state == FS_PENDING;
 	return n;
@@ -845,7 +840,7 @@ int files_accept_conn(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	size_t n = 0;
 
-	if (!d->files || !shares_network(d, pk))
+	if (!shares_network(d, pk))
 		return -1;
 	for (struct file_serve *s = d->files->serves; s; s = s->next)
 		n++;
@@ -989,7 +984,7 @@ void files_on_confirmed(struct daemon *d, struct quic_conn *c)
 		msgpack_sbuffer_destroy(&sb);
 		return;
 	}
-	s = d->files ? calloc(1, sizeof(*s)) : NULL;
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		quic_conn_close(c, QUIC_CODE_NONE);
 		return;
@@ -1060,8 +1055,6 @@ void files_tick(struct daemon *d)
 {
 	uint64_t now = daemon_now_ms(d);
 
-	if (!d->files)
-		return;
 	for (struct file_offer *o = d->files->offers; o; o = o->next) {
 		if (o->out || o->state != FS_TRANSFERRING || o->conn || now < o->next_retry_ms)
 			continue;
@@ -1111,8 +1104,6 @@ bool files_on_message(struct daemon *d, struct peer *p, const struct ctl_msg *m)
 {
 	struct file_offer *o;
 
-	if (!d->files)
-		return m->type >= CTL_FILE_OFFER && m->type <= CTL_FILE_DATA;
 	switch (m->type) {
 	case CTL_FILE_OFFER:
 		on_offer(d, p, m);

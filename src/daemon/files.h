@@ -21,8 +21,9 @@ struct peer;
 struct quic_conn;
 struct ctl_msg;
 
-/* Loads the offers we made (files/outgoing.json) at start; 0 or -errno
- * (a damaged file costs its offers, not the start). */
+/* Loads the offers we made (files/outgoing.json) at start, before the
+ * transport (every other call here needs it); 0 or -errno. On -ENOMEM
+ * nothing is open; on another error it is open, without the old offers. */
 int files_open(struct daemon *d);
 /* Frees everything; transfers in flight end. */
 void files_close(struct daemon *d);

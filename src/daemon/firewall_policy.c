@@ -319,13 +319,9 @@ size_t policy_pending_count(struct daemon *d)
 /* Endpoint id → "host" (first network that knows it), else the id. */
 static const char *peer_name(struct daemon *d, const char *id)
 {
-	for (struct network *n = d->nets; n; n = n->next) {
-		const struct gb_member *m = group_blob_find_member(&n->blob, id);
+	const struct gb_member *m = network_find_member(d, id);
 
-		if (m)
-			return m->hostname;
-	}
-	return id;
+	return m ? m->hostname : id;
 }
 
 static json_t *rule_json(struct daemon *d, const struct fw_rule *r, size_t index)

@@ -15,14 +15,6 @@
 #define DROP_LOG_MS 60000
 #define HELD_LOG_MS 60000
 
-static bool is_member(struct daemon *d, const char *id)
-{
-	for (struct network *n = d->nets; n; n = n->next)
-		if (group_blob_find_member(&n->blob, id))
-			return true;
-	return false;
-}
-
 static bool is_queued(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN])
 {
 	for (struct network *n = d->nets; n; n = n->next)
@@ -39,7 +31,7 @@ static bool is_known(struct daemon *d, const struct peer *p, const uint8_t pk[LI
 	if (p && p->wants)
 		return true;
 	identity_id_format(pk, id);
-	return is_member(d, id) || is_queued(d, pk);
+	return network_find_member(d, id) || is_queued(d, pk);
 }
 
 static size_t strangers(struct daemon *d, const struct quic_conn *same_source_as)

@@ -127,16 +127,14 @@ static void member_hostname(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], c
 {
 	char id[IDENTITY_ID_LEN + 1];
 
-	identity_id_format(pk, id);
-	for (struct network *n = d->nets; n; n = n->next) {
-		const struct gb_member *m = group_blob_find_member(&n->blob, id);
+	const struct gb_member *m;
 
-		if (m) {
-			snprintf(out, cap, "%s", m->hostname);
-			return;
-		}
-	}
-	snprintf(out, cap, "%.8s", id);
+	identity_id_format(pk, id);
+	m = network_find_member(d, id);
+	if (m)
+		snprintf(out, cap, "%s", m->hostname);
+	else
+		snprintf(out, cap, "%.8s", id);
 }
 
 const char *member_relay_path(struct daemon *d, const struct peer *p, char *relay, size_t cap)

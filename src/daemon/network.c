@@ -85,6 +85,16 @@ const struct gb_member *network_me(struct daemon *d, const struct network *n)
 	return group_blob_find_member(&n->blob, d->id.id);
 }
 
+const struct gb_member *network_find_member(struct daemon *d, const char *id)
+{
+	const struct gb_member *m;
+
+	for (struct network *n = d->nets; n; n = n->next)
+		if ((m = group_blob_find_member(&n->blob, id)))
+			return m;
+	return NULL;
+}
+
 /* Routes, addresses, names and the firewall follow every roster change. */
 static void network_changed(struct daemon *d)
 {

@@ -94,6 +94,10 @@ struct network *network_find(struct daemon *d, const char *name_or_room);
 struct network *network_find_pk(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN]);
 /* The member entry for this node, or NULL. */
 const struct gb_member *network_me(struct daemon *d, const struct network *n);
+/* The member entry for endpoint id in the first network (join order) whose
+ * roster lists it, or NULL: whether a peer shares a network with us, and
+ * the hostname to call it by. */
+const struct gb_member *network_find_member(struct daemon *d, const char *id);
 
 /* Loads saved networks at start; logs and skips entries that do not parse
  * or verify, after keeping a copy of networks.json (store.h). Fails only

@@ -45,7 +45,7 @@ int fixture_init_in(struct fixture *f, const char *dir)
 	if (!mkdtemp(f->home) || uv_loop_init(&f->loop) != 0 || identity_generate(&f->d.id) < 0)
 		return -1;
 	daemon_blank(f);
-	return 0;
+	return files_open(&f->d) < 0 ? -1 : 0;
 }
 
 void fixture_stop(struct fixture *f)
@@ -69,11 +69,11 @@ int fixture_start(struct fixture *f)
 	int ret;
 
 	daemon_blank(f);
+	if ((ret = files_open(&f->d)) < 0)
+		return ret;
 	if (f->firewall && (ret = policy_open(&f->d)) < 0)
 		return ret;
-	if ((ret = networks_load(&f->d)) < 0)
-		return ret;
-	return files_open(&f->d);
+	return networks_load(&f->d);
 }
 
 int fixture_restart(struct fixture *f)

@@ -19,7 +19,7 @@ lab_start_dhtnode
 lab_start_coturn
 lab_add_host a --nat eim
 lab_add_host b --nat eim
-for h in a b; do lab_start_daemon "$h" "RAYFISH_RELAY=$LAB_RELAY"; done
+for h in a b; do lab_start_daemon "$h" "RAYFISH_RELAY=$LAB_RELAY_NAMED"; done
 for h in a b; do wait_for 30 "$h's relay allocation" lab_relay_allocated "$h"; done
 
 step "a creates a network, b joins it"
@@ -105,7 +105,7 @@ read -r apid _ <"$LAB_WORK/a/daemon.pid"
 kill -KILL "$apid"
 rm -f "$LAB_WORK/a/daemon.pid"
 wait "$apid" 2>/dev/null || true
-lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY"
+lab_start_daemon a "RAYFISH_RELAY=$LAB_RELAY_NAMED"
 done_accept() { ! kill -0 "$accept_pid" 2>/dev/null; }
 wait_for 180 "the accept finishes" done_accept
 rc=0
