@@ -185,3 +185,39 @@ int network_payload_decode(const uint8_t *buf, size_t len, struct network_payloa
 		return -EBADMSG;
 	return 0;
 }
+
+int contact_payload_encode(const struct contact_payload *p, uint8_t *out, size_t outcap)
+{
+	struct wire_writer w;
+
+	if (!p)
+		return -EINVAL;
+	wire_writer_init(&w, out, outcap);
+	wire_write_array(&w, 1);
+	if (p->retired)
+		wire_write_nil(&w);
+	else
+		wire_write_bin(&w, p->endpoint, LIMIT_KEY_LEN);
+	return wire_writer_finish(&w);
+}
+
+int contact_payload_decode(const uint8_t *buf, size_t len, struct contact_payload *p)
+{
+	struct mp_reader r;
+	size_t n;
+	int nil;
+
+	if (!buf || !p)
+		return -EINVAL;
+	memset(p, 0, sizeof(*p));
+	mp_reader_init(&r, buf, len);
+	if (mp_read_array(&r, 1, &n) < 0 || n != 1 || (nil = mp_read_nil(&r)) < 0)
+		return -EBADMSG;
+	if (nil)
+		p->retired = true;
+	else if (fixed_read(&r, p->endpoint, LIMIT_KEY_LEN) < 0)
+		return -EBADMSG;
+	if (mp_reader_left(&r) != 0)
+		return -EBADMSG;
+	return 0;
+}

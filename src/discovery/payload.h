@@ -1,12 +1,13 @@
 /*
- * payload: the contents of the two record kinds (see record.h).
+ * payload: the contents of the three record kinds (see record.h).
  *
  * An endpoint payload tells where a device can be reached right now: its
  * candidate socket addresses, optionally the relay it keeps an allocation on,
  * and optionally when it gathered them. A network payload points at the
  * current group blob (by BLAKE3 hash) and names a few members to fetch it
  * from, plus the mesh protocol version so a joiner with an incompatible build
- * can say so instead of failing to connect.
+ * can say so instead of failing to connect. A contact payload names the
+ * device a contact id reaches, or nothing: the id was rotated away.
  *
  * Wire format (msgpack, inside a version-1 record; exact field counts):
  *
@@ -17,6 +18,7 @@
  *            | bin(18) IPv6 address (16) || port (2, big-endian)
  *   network  = array(3) [ bin(32) blob hash, array(<=16) of bin(32) seed
  *                         peer public keys, uint mesh_version (u32) ]
+ *   contact  = array(1) [ bin(32) endpoint public key | nil (retired) ]
  *
  * Flags: bit 0 (ENDPOINT_FLAG_RELAY) offers member relaying (the device is
  * directly reachable and relays for members of networks it shares); other
@@ -66,7 +68,15 @@ struct network_payload {
 int endpoint_payload_encode(const struct endpoint_payload *p, uint8_t *out, size_t outcap);
 int endpoint_payload_decode(const uint8_t *buf, size_t len, struct endpoint_payload *p);
 
+struct contact_payload {
+	bool retired; /* the owner rotated this contact id away */
+	uint8_t endpoint[LIMIT_KEY_LEN];
+};
+
 int network_payload_encode(const struct network_payload *p, uint8_t *out, size_t outcap);
 int network_payload_decode(const uint8_t *buf, size_t len, struct network_payload *p);
+
+int contact_payload_encode(const struct contact_payload *p, uint8_t *out, size_t outcap);
+int contact_payload_decode(const uint8_t *buf, size_t len, struct contact_payload *p);
 
 #endif

@@ -21,7 +21,7 @@ _Static_assert(HASH_LEN == RECORD_KEY_LEN, "OpenDHT infohash size changed");
 
 static int kind_valid(uint64_t kind)
 {
-	return kind == RECORD_ENDPOINT || kind == RECORD_NETWORK;
+	return kind == RECORD_ENDPOINT || kind == RECORD_NETWORK || kind == RECORD_CONTACT;
 }
 
 void record_seed_pk(const uint8_t seed[RECORD_SEED_LEN], uint8_t pk[RECORD_PK_LEN])
@@ -216,6 +216,9 @@ int record_dht_key(enum record_kind kind, const uint8_t pk[RECORD_PK_LEN],
 		break;
 	case RECORD_NETWORK:
 		label = "network";
+		break;
+	case RECORD_CONTACT:
+		label = "contact";
 		break;
 	default:
 		return -EINVAL;

@@ -14,7 +14,7 @@
  *
  *   record = array(2) [ bin body, bin(64) signature ]
  *   body   = array(6) [ uint version = 1,
- *                       uint kind (1 = endpoint, 2 = network),
+ *                       uint kind (1 = endpoint, 2 = network, 3 = contact),
  *                       bin(32) signer Ed25519 public key,
  *                       uint seq (u64),
  *                       uint expires (unix seconds),
@@ -25,15 +25,16 @@
  * sent; nothing is re-encoded before verifying. The domain prefix keeps these
  * signatures from being valid for any other message type signed with the same
  * key, and the kind inside the body keeps an endpoint record from being
- * replayed as a network record. Integers use any msgpack unsigned width;
+ * replayed as a network record. A contact record is signed by a contact
+ * key, which is not the device identity, so a contact id can be rotated. Integers use any msgpack unsigned width;
  * anything else (extra fields, trailing bytes, another version) is refused:
  * a format change means a new version number.
  *
  * DHT keys: record_dht_key gives the OpenDHT infohash (SHA-1) of the ASCII
- * string "rayfish/v1/endpoint/<hex pk>" or "rayfish/v1/network/<hex pk>"
- * (lowercase hex, 64 characters).
+ * string "rayfish/v1/<kind>/<hex pk>", kind "endpoint", "network" or
+ * "contact" (lowercase hex, 64 characters).
  *
- * The payload codecs for the two kinds live in discovery/payload.h.
+ * The payload codecs for the three kinds live in discovery/payload.h.
  */
 #ifndef RAYFISH_DISCOVERY_RECORD_H
 #define RAYFISH_DISCOVERY_RECORD_H
@@ -57,6 +58,7 @@
 enum record_kind {
 	RECORD_ENDPOINT = 1, /* where a device can be reached */
 	RECORD_NETWORK = 2,  /* a network's blob hash and seed peers */
+	RECORD_CONTACT = 3,  /* which device a contact id reaches (ray connect) */
 };
 
 /*

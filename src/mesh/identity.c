@@ -76,12 +76,17 @@ static int identity_read(const char *path, struct identity *id)
 
 int identity_load_or_create(const char *home_dir, struct identity *id)
 {
+	return identity_load_or_create_file(home_dir, IDENTITY_KEY_FILE, id);
+}
+
+int identity_load_or_create_file(const char *home_dir, const char *file, struct identity *id)
+{
 	char path[PATH_MAX];
 	int rc;
 
 	if (home_dir == NULL || *home_dir == '\0')
 		return -EINVAL;
-	if (snprintf(path, sizeof(path), "%s/%s", home_dir, IDENTITY_KEY_FILE) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", home_dir, file) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	rc = identity_read(path, id);
 	if (rc != -ENOENT)
@@ -104,6 +109,25 @@ int identity_load_or_create(const char *home_dir, struct identity *id)
 	}
 	log_info("identity: created new key %s", path);
 	return 0;
+}
+
+int identity_replace_file(const char *home_dir, const char *file, struct identity *id)
+{
+	char path[PATH_MAX];
+	struct identity fresh;
+	int rc;
+
+	if (home_dir == NULL || *home_dir == '\0')
+		return -EINVAL;
+	if (snprintf(path, sizeof(path), "%s/%s", home_dir, file) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = identity_generate(&fresh);
+	if (rc == 0)
+		rc = fileio_write_atomic(path, fresh.seed, IDENTITY_SEED_LEN, 0600);
+	if (rc == 0)
+		*id = fresh;
+	identity_clear(&fresh);
+	return rc;
 }
 
 int identity_sign(const struct identity *id, const void *msg, size_t len,

@@ -35,6 +35,11 @@ struct identity {
 /* Loads home_dir/secret_key, or creates home_dir (0700) and a new random key
  * (0600, atomically) when the file does not exist. */
 int identity_load_or_create(const char *home_dir, struct identity *id);
+/* The same for another key file under home_dir (the contact key). */
+int identity_load_or_create_file(const char *home_dir, const char *file, struct identity *id);
+/* A new random key written over home_dir/file (atomically, 0600) and put in
+ * *id; on failure the file and *id are as they were. */
+int identity_replace_file(const char *home_dir, const char *file, struct identity *id);
 /* A fresh random identity, not stored anywhere (network keys). */
 int identity_generate(struct identity *id);
 int identity_from_seed(const uint8_t seed[IDENTITY_SEED_LEN], struct identity *id);

@@ -105,7 +105,7 @@ static void test_encode_limits(void **state)
 			 -EMSGSIZE);
 	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1, payload, 10, buf, 50),
 			 -EMSGSIZE);
-	assert_int_equal(record_encode(3, seed_a, 1, NOW + 1, payload, 10, buf, sizeof(buf)),
+	assert_int_equal(record_encode(4, seed_a, 1, NOW + 1, payload, 10, buf, sizeof(buf)),
 			 -EINVAL);
 	assert_int_equal(record_encode(RECORD_ENDPOINT, seed_a, 1, NOW + 1, NULL, 10, buf,
 				       sizeof(buf)),
@@ -168,6 +168,9 @@ static void test_kind_signer_expiry(void **state)
 	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 10, &rec), -ETIME);
 	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 11, &rec), -ETIME);
 	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW + 9, &rec), 0);
+	n = make(RECORD_CONTACT, seed_a, 1, NOW + 10, (const uint8_t *)"x", 1, buf);
+	assert_int_equal(record_decode(buf, n, RECORD_NETWORK, pk_a, NOW, &rec), -ENOMSG);
+	assert_int_equal(record_decode(buf, n, RECORD_CONTACT, pk_a, NOW, &rec), 0);
 
 	/* An impostor signing a record that names someone else as signer is
 	 * caught by the signature, since it is checked against the body. */
@@ -228,7 +231,7 @@ static void test_bad_bodies(void **state)
 		wire_writer_init(&w, body, sizeof(body));
 		wire_write_array(&w, variant == 0 ? 7 : variant == 1 ? 5 : 6);
 		wire_write_uint(&w, variant == 2 ? 2 : 1); /* version */
-		wire_write_uint(&w, variant == 3 ? 3 : variant == 4 ? 0 : RECORD_ENDPOINT);
+		wire_write_uint(&w, variant == 3 ? 4 : variant == 4 ? 0 : RECORD_ENDPOINT);
 		wire_write_bin(&w, pk, variant == 5 ? 31 : 32);
 		if (variant == 6)
 			wire_write_bin(&w, (const uint8_t *)"12345678", 8);
@@ -344,6 +347,10 @@ static void test_dht_key(void **state)
 	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, name, strlen(name), want), 0);
 	assert_memory_equal(k1, want, 20);
 	snprintf(name, sizeof(name), "rayfish/v1/network/%s", hex);
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, name, strlen(name), want), 0);
+	assert_memory_equal(k2, want, 20);
+	assert_int_equal(record_dht_key(RECORD_CONTACT, pk, k2), 0);
+	snprintf(name, sizeof(name), "rayfish/v1/contact/%s", hex);
 	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, name, strlen(name), want), 0);
 	assert_memory_equal(k2, want, 20);
 	assert_int_equal(record_dht_key(7, pk, k1), -EINVAL);
@@ -561,6 +568,42 @@ static void test_network_payload_hostile(void **state)
 	assert_int_equal(network_payload_decode(buf, n, &p), -EBADMSG);
 }
 
+static void test_contact_payload(void **state)
+{
+	struct contact_payload in = { 0 }, out;
+	/* array(1)[nil], array(1)[bin(31)], array(2)[nil, nil], array(1)[str] */
+	const uint8_t retired[] = { 0x91, 0xc0 }, short31[] = { 0x91, 0xc4, 31 },
+		      two[] = { 0x92, 0xc0, 0xc0 }, str[] = { 0x91, 0xa1, 'x' };
+	uint8_t buf[64], big[40];
+	int n;
+
+	(void)state;
+	memset(in.endpoint, 0xab, sizeof(in.endpoint));
+	n = contact_payload_encode(&in, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(contact_payload_decode(buf, n, &out), 0);
+	assert_false(out.retired);
+	assert_memory_equal(out.endpoint, in.endpoint, 32);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(contact_payload_decode(buf, i, &out), -EBADMSG);
+	buf[n] = 0xc0;
+	assert_int_equal(contact_payload_decode(buf, n + 1, &out), -EBADMSG);
+	assert_int_equal(contact_payload_encode(&in, buf, 10), -EMSGSIZE);
+
+	in.retired = true;
+	n = contact_payload_encode(&in, buf, sizeof(buf));
+	assert_int_equal(n, sizeof(retired));
+	assert_memory_equal(buf, retired, sizeof(retired));
+	assert_int_equal(contact_payload_decode(retired, sizeof(retired), &out), 0);
+	assert_true(out.retired);
+
+	memset(big, 0, sizeof(big));
+	memcpy(big, short31, sizeof(short31));
+	assert_int_equal(contact_payload_decode(big, 3 + 31, &out), -EBADMSG);
+	assert_int_equal(contact_payload_decode(two, sizeof(two), &out), -EBADMSG);
+	assert_int_equal(contact_payload_decode(str, sizeof(str), &out), -EBADMSG);
+}
+
 static void test_wire_widths(void **state)
 {
 	/* Every unsigned width decodes; signed ints and overflowing writes
@@ -612,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint_flags),
 		cmocka_unit_test(test_network_payload),
 		cmocka_unit_test(test_network_payload_hostile),
+		cmocka_unit_test(test_contact_payload),
 		cmocka_unit_test(test_wire_widths),
 	};
 
