@@ -49,6 +49,34 @@ static void print_clashes(json_t *st)
 		       (long long)addrs);
 }
 
+/* What waits for the user, and the command that answers it. */
+static void print_pending(json_t *st)
+{
+	static const struct {
+		const char *key, *what;
+	} rows[] = {
+		{ "join_requests", "join request(s) waiting: see 'ray requests NET'" },
+		{ "connect_requests", "connection request(s) waiting: see 'ray connections'" },
+		{ "file_offers", "file offer(s) waiting: see 'ray files'" },
+		{ "firewall_suggestions",
+		  "network(s) with suggested firewall rules waiting: see 'ray firewall pending NET'" },
+	};
+	json_t *pend = json_object_get(st, "pending"), *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_int_t n = json_integer_value(json_object_get(pend, rows[i].key));
+
+		if (n > 0)
+			printf("\n%lld %s\n", (long long)n, rows[i].what);
+	}
+	json_array_foreach(json_object_get(st, "joining"), i, v)
+		printf("\njoining %.16s…: %s\n", str(v, "room_id"), str(v, "state"));
+	json_array_foreach(json_object_get(st, "connecting"), i, v)
+		printf("\nconnecting to contact %.16s…: %s\n", str(v, "contact_id"),
+		       str(v, "state"));
+}
+
 static void print_human(json_t *st)
 {
 	json_t *nets = json_object_get(st, "networks"), *n, *p;
@@ -57,16 +85,22 @@ static void print_human(json_t *st)
 	printf("rayfish %s  %s  endpoint %s\n", str(st, "version"),
 	       json_is_true(json_object_get(st, "active")) ? "active" : "inactive",
 	       str(st, "endpoint_id"));
+	if (str(st, "contact_id")[0])
+		printf("contact id %s  (others: ray connect %s)\n", str(st, "contact_id"),
+		       str(st, "contact_id"));
 	if (json_array_size(nets) == 0) {
 		printf("no networks: create one with 'ray create' or join with 'ray join CODE'\n");
+		print_pending(st);
 		return;
 	}
 	json_array_foreach(nets, i, n)
 	{
 		json_t *peers = json_object_get(n, "peers");
 
-		printf("\n%s  [%s, %s]  room %s\n", str(n, "name"), str(n, "role"), str(n, "mode"),
-		       str(n, "room_id"));
+		printf("\n%s  [%s, %s]", str(n, "name"), str(n, "role"), str(n, "mode"));
+		if (str(n, "room_id")[0]) /* a direct network's is not shown */
+			printf("  room %s", str(n, "room_id"));
+		putchar('\n');
 		printf("  you  %-16s %-15s %s\n", str(n, "hostname"), str(n, "ipv4"),
 		       str(n, "ipv6"));
 		printf("  %zu peer%s\n", json_array_size(peers),
@@ -74,10 +108,7 @@ static void print_human(json_t *st)
 		json_array_foreach(peers, j, p) print_peer(p);
 	}
 	print_clashes(st);
-	json_t *pend = json_object_get(st, "pending");
-	if (json_integer_value(json_object_get(pend, "join_requests")) > 0)
-		printf("\n%lld join request(s) waiting: see 'ray requests NET'\n",
-		       (long long)json_integer_value(json_object_get(pend, "join_requests")));
+	print_pending(st);
 }
 
 static int run(struct cli *c, int argc, char **argv)

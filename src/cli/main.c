@@ -15,8 +15,8 @@ static const struct command *commands[] = {
 	&cmd_up,     &cmd_down,      &cmd_status, &cmd_create,   &cmd_join,     &cmd_leave,
 	&cmd_invite, &cmd_requests,  &cmd_accept, &cmd_deny,     &cmd_hostname, &cmd_kick,
 	&cmd_admin,  &cmd_ephemeral, &cmd_nuke,   &cmd_firewall, &cmd_apply,    &cmd_identityof,
-	&cmd_ping,   &cmd_netcheck,  &cmd_mdns,   &cmd_send,     &cmd_files,    &cmd_config,
-	&cmd_daemon, &cmd_version,
+	&cmd_ping,   &cmd_netcheck,  &cmd_mdns,   &cmd_send,     &cmd_files,    &cmd_contact,
+	&cmd_connect, &cmd_connections, &cmd_config, &cmd_daemon, &cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -26,7 +26,7 @@ static void print_help(void)
 	       "stable addresses derived from their identity, with no control server.\n\n"
 	       "usage: ray [--json] [--verbose] <command> [args]\n\ncommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		printf("  %-9s %s\n", commands[i]->name, commands[i]->summary);
+		printf("  %-11s %s\n", commands[i]->name, commands[i]->summary);
 	printf("\nglobal flags:\n"
 	       "  --json     print exactly one JSON document on stdout\n"
 	       "  --verbose  log what the command does on stderr\n"

@@ -4,6 +4,7 @@
  * changes the node) and points at its handler. Handlers answer through
  * ipc_reply*.
  */
+#include "daemon/connect.h"
 #include "daemon/files.h"
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
@@ -104,6 +105,12 @@ static const struct {
 	{ "files_accept", OPER, files_cmd_accept },
 	{ "files_deny", OPER, files_cmd_deny },
 	{ "files_cancel", OPER, files_cmd_cancel },
+	{ "contact", OPEN, connect_cmd_contact },
+	{ "contact_rotate", OPER, connect_cmd_rotate },
+	{ "connect", OPER, connect_cmd_connect },
+	{ "connections", OPEN, connect_cmd_list },
+	{ "connections_approve", OPER, connect_cmd_approve },
+	{ "connections_deny", OPER, connect_cmd_deny },
 };
 
 /* By key presence, whatever its type: the handler decides read or write by

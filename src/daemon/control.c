@@ -8,6 +8,7 @@
 
 #include "daemon/admission.h"
 #include "daemon/blobs.h"
+#include "daemon/connect.h"
 #include "daemon/daemon.h"
 #include "daemon/files.h"
 #include "daemon/gate.h"
@@ -49,6 +50,10 @@ static const struct control_route_entry {
 	{ CTL_FILE_CANCEL, { files_on_message } },
 	{ CTL_FILE_GET, { files_on_message } },
 	{ CTL_FILE_DATA, { files_on_message } },
+	{ CTL_CONNECT_REQ, { connect_on_message } },
+	{ CTL_CONNECT_PENDING, { connect_on_message } },
+	{ CTL_CONNECT_OK, { connect_on_message } },
+	{ CTL_CONNECT_DENIED, { connect_on_message } },
 };
 
 static const struct control_route_entry *route_find(enum ctl_type type)

@@ -10,6 +10,7 @@
 #include "daemon/admission.h"
 #include "daemon/audit.h"
 #include "daemon/blobs.h"
+#include "daemon/connect.h"
 #include "daemon/control.h"
 #include "daemon/join.h"
 #include "daemon/datapath.h"
@@ -21,6 +22,7 @@
 #include "daemon/nat.h"
 #include "daemon/network.h"
 #include "home/paths.h"
+#include "mesh/contact.h"
 #include "daemon/peers.h"
 #include "daemon/ping.h"
 #include "daemon/firewall_policy.h"
@@ -153,9 +155,10 @@ typedef void (*network_gone_fn)(struct daemon *d, const struct network *n);
 static const daemon_event_fn on_tick_list[] = {
 	records_endpoint_tick, peers_tick, joins_tick, networks_tick,  roster_tick, nat_tick,
 	member_relay_tick,     gate_tick,  blobs_tick, admission_tick, files_tick,
+	connect_tick,
 };
 static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up,
-						 files_on_peer_up };
+						 files_on_peer_up, connect_on_peer_up };
 static const daemon_event_fn on_rosters_changed_list[] = { gate_on_roster, datapath_sync,
 							   magicdns_sync, policy_recompile };
 static const network_event_fn on_roster_applied_list[] = { policy_on_roster, roster_on_applied };
@@ -357,6 +360,7 @@ static void daemon_stop(struct daemon *d)
 	joins_cancel_all(d);
 	ping_cancel_all(d);
 	files_close(d);
+	connect_close(d);
 	datapath_down(d);
 	policy_close(d);
 	if (d->quic)
@@ -467,6 +471,12 @@ static int daemon_start(struct daemon *d)
 		return ret;
 	if (ret < 0)
 		log_warn("files: cannot load the offers made before: %s", strerror(-ret));
+	ret = connect_open(d);
+	if (ret < 0) {
+		log_error("connect: cannot load %s/%s: %s (it must hold exactly 32 bytes; move it away to make a new contact id)",
+			  d->home, CONTACT_KEY_FILE, strerror(-ret));
+		return ret;
+	}
 	ret = start_transport(d);
 	if (ret < 0)
 		return ret;

@@ -32,6 +32,7 @@ struct join_op;
 struct blob_fetch;
 struct blob_serve;
 struct files;
+struct connect;
 struct blob_wait;
 struct lookup;
 struct dns_server;
@@ -74,6 +75,7 @@ struct daemon {
 	struct firewall *fw;        /* the node's firewall (firewall_policy.c) */
 	struct nat *nat;            /* STUN / TURN state (nat.c) */
 	struct files *files;        /* file sharing (files.c) */
+	struct connect *connect;    /* contact id and connect requests (connect.c) */
 	struct ping_op *pings;      /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
 	struct ratelimit gate_log; /* gate.c: log lines strangers cause, together */

@@ -3,6 +3,7 @@
  */
 #include "daemon/gate.h"
 #include "util/limits.h"
+#include "daemon/connect.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -31,7 +32,7 @@ static bool is_known(struct daemon *d, const struct peer *p, const uint8_t pk[LI
 	if (p && p->wants)
 		return true;
 	identity_id_format(pk, id);
-	return network_find_member(d, id) || is_queued(d, pk);
+	return network_find_member(d, id) || is_queued(d, pk) || connect_is_queued(d, pk);
 }
 
 static size_t strangers(struct daemon *d, const struct quic_conn *same_source_as)

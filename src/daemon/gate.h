@@ -2,7 +2,8 @@
  * gate: who may hold a connection to us, and how much a peer may send.
  *
  * Members of our networks, peers we want (our dials, joins in progress,
- * seeds) and joiners waiting in one of our approval queues keep their mesh
+ * seeds), joiners waiting in one of our approval queues and requesters
+ * whose `ray connect` waits in our queue keep their mesh
  * connections as long as they like. Anyone else is a stranger (a would-be
  * joiner, or someone holding connections open to exhaust us): at most
  * GATE_STRANGERS of them at once, GATE_PER_SOURCE from one source address,

@@ -88,6 +88,7 @@ struct join_op {
 	uint64_t lookup_until, next_lookup_ms;
 	uint64_t next_retry_ms;
 	unsigned refetches; /* JOIN_REQs sent again after a failed fetch */
+	bool direct;        /* `ray connect`: a two-peer network */
 };
 
 static void join_free(struct daemon *d, struct join_op *j)
@@ -308,9 +309,10 @@ static void reply_joined(struct daemon *d, struct join_op *j, struct network *n)
 	address_ipv4_format(n->my_ipv4, v4);
 	address_ipv6(d->id.id, ip6);
 	address_ipv6_format(ip6, v6);
+	/* A direct network's room id is nobody else's business: not shown. */
 	ipc_reply(j->req, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n->saved.name, "room_id",
-				    n->saved.room_id, "hostname", n->saved.hostname, "ipv4", v4,
-				    "ipv6", v6));
+				    n->saved.direct ? "" : n->saved.room_id, "hostname",
+				    n->saved.hostname, "ipv4", v4, "ipv6", v6));
 	j->req = NULL;
 }
 
@@ -356,6 +358,7 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 	memcpy(n->pk, j->net, LIMIT_KEY_LEN);
 	identity_id_format(j->net, n->saved.room_id);
 	n->saved.auto_accept_firewall = j->auto_accept;
+	n->saved.direct = j->direct;
 	snprintf(n->saved.name, sizeof(n->saved.name), "%s", j->alias[0] ? j->alias : "joining");
 	group_blob_init(&n->blob, "pending", GROUP_MODE_CLOSED);
 	network_add(d, n);
@@ -501,6 +504,24 @@ void joins_cancel_all(struct daemon *d)
 		join_fail(d, d->joins, "the daemon is shutting down");
 }
 
+static void join_launch(struct daemon *d, struct join_op *j)
+{
+	int ret;
+
+	j->deadline = daemon_now_ms(d) + JOIN_TOTAL_MS;
+	j->lookup_until = daemon_now_ms(d) + LOOKUP_FOR_MS;
+	j->lookup_retry_ms = LOOKUP_RETRY_MIN_MS;
+	j->next = d->joins;
+	d->joins = j;
+	if (j->direct) {
+		ask_next_seed(d, j); /* the owner answers for it; no look-up */
+		return;
+	}
+	ret = records_lookup(d, RECORD_NETWORK, j->net, on_record, NULL);
+	if (ret < 0)
+		join_fail(d, j, "the DHT node is not running: %s", strerror(-ret));
+}
+
 void network_cmd_join(struct daemon *d, struct ipc_request *req)
 {
 	const char *code = json_string_value(json_object_get(req->args, "code"));
@@ -560,10 +581,8 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 		snprintf(j->alias, sizeof(j->alias), "%s", alias);
 	if (host)
 		snprintf(j->hostname, sizeof(j->hostname), "%s", host);
-	else if (d->nets)
-		snprintf(j->hostname, sizeof(j->hostname), "%s", d->nets->saved.hostname);
 	else
-		network_default_hostname(j->hostname);
+		network_my_hostname(d, j->hostname);
 	j->auto_accept = json_is_true(json_object_get(req->args, "auto_accept_firewall"));
 	if (invite) {
 		j->has_invite = true;
@@ -573,14 +592,35 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 			memcpy(j->seeds[j->n_seeds++], ic.coordinator, LIMIT_KEY_LEN);
 		sodium_memzero(&ic, sizeof(ic));
 	}
-	j->deadline = daemon_now_ms(d) + JOIN_TOTAL_MS;
-	j->lookup_until = daemon_now_ms(d) + LOOKUP_FOR_MS;
-	j->lookup_retry_ms = LOOKUP_RETRY_MIN_MS;
-	j->next = d->joins;
-	d->joins = j;
-	ret = records_lookup(d, RECORD_NETWORK, pk, on_record, NULL);
-	if (ret < 0)
-		join_fail(d, j, "the DHT node is not running: %s", strerror(-ret));
+	join_launch(d, j);
+}
+
+void join_direct(struct daemon *d, struct ipc_request *req, const uint8_t net[LIMIT_KEY_LEN],
+		 const uint8_t owner[LIMIT_KEY_LEN], const char *hostname)
+{
+	struct join_op *j;
+
+	for (j = d->joins; j; j = j->next) {
+		if (memcmp(j->net, net, LIMIT_KEY_LEN) == 0) {
+			if (req)
+				ipc_reply_error(req, "a join of this network is already in progress");
+			return;
+		}
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		if (req)
+			ipc_reply_error(req, "out of memory");
+		return;
+	}
+	j->req = req;
+	j->direct = true;
+	memcpy(j->net, net, LIMIT_KEY_LEN);
+	snprintf(j->hostname, sizeof(j->hostname), "%s", hostname);
+	/* The owner minted it a moment ago: ask it first, whatever the DHT
+	 * says yet. */
+	memcpy(j->seeds[j->n_seeds++], owner, LIMIT_KEY_LEN);
+	join_launch(d, j);
 }
 
 json_t *join_status(struct daemon *d)

@@ -7,6 +7,9 @@
 #define RAYFISH_DAEMON_JOIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "util/limits.h"
 
 #include <jansson.h>
 
@@ -18,6 +21,11 @@ struct ctl_msg;
 
 /* The IPC command `join`. */
 void network_cmd_join(struct daemon *d, struct ipc_request *req);
+/* `ray connect` was approved: join net, which owner minted for us (and
+ * coordinates), as hostname; the network is kept as direct. req (may be
+ * NULL) is answered as `join` answers. */
+void join_direct(struct daemon *d, struct ipc_request *req, const uint8_t net[LIMIT_KEY_LEN],
+		 const uint8_t owner[LIMIT_KEY_LEN], const char *hostname);
 /* A seed we asked came up: send it the request. */
 void join_on_peer_up(struct daemon *d, struct peer *p);
 /* WELCOME, PENDING and DENIED for a join in progress; true when m was one

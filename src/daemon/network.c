@@ -745,17 +745,59 @@ static void create_reply_when_stored(struct daemon *d, struct ipc_request *req,
 	uv_timer_start(&w->timer, on_create_poll, CREATE_POLL_MS, CREATE_POLL_MS);
 }
 
+int network_create(struct daemon *d, const char *netname, const char *hostname, bool open,
+		   const char *approve, struct network **out, char *err, size_t errlen)
+{
+	struct group_blob blob = { 0 };
+	struct network *n;
+	int ret;
+
+	n = calloc(1, sizeof(*n));
+	if (!n || identity_generate(&n->key) < 0) {
+		free(n);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n->has_key = true;
+	memcpy(n->pk, n->key.pk, LIMIT_KEY_LEN);
+	snprintf(n->saved.name, sizeof(n->saved.name), "%s", netname);
+	snprintf(n->saved.room_id, sizeof(n->saved.room_id), "%s", n->key.id);
+	n->saved.coordinator = true;
+	n->saved.direct = approve != NULL;
+	group_blob_init(&n->blob, netname, open ? GROUP_MODE_OPEN : GROUP_MODE_CLOSED);
+	ret = store_save_key(d->home, n->saved.room_id, n->key.seed);
+	if (ret == 0)
+		ret = group_blob_init(&blob, netname, n->blob.mode);
+	if (ret == 0 && (ret = group_blob_admit(&blob, d->id.id, hostname, true)) == 0 && approve)
+		ret = group_blob_add_approved(&blob, approve, NULL);
+	if (ret < 0) {
+		group_blob_free(&blob);
+		snprintf(err, errlen, "cannot create the network: %s", strerror(-ret));
+		network_free(n);
+		return ret;
+	}
+	network_add(d, n);
+	ret = network_publish(d, n, &blob, NULL);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot sign the network record: %s", strerror(-ret));
+		network_remove(d, n, QUIC_CODE_NONE);
+		return ret;
+	}
+	log_info("network %s: created (%s%s), room %s", netname, open ? "open" : "closed",
+		 approve ? ", direct" : "", n->saved.room_id);
+	*out = n;
+	return 0;
+}
+
 void network_cmd_create(struct daemon *d, struct ipc_request *req)
 {
 	const char *name = json_string_value(json_object_get(req->args, "name"));
 	const char *host = json_string_value(json_object_get(req->args, "hostname"));
 	bool open = json_is_true(json_object_get(req->args, "open"));
-	char netname[HOSTNAME_BUF], hostname[HOSTNAME_BUF];
+	char netname[HOSTNAME_BUF], hostname[HOSTNAME_BUF], err[200];
 	char v4[ADDRESS_V4_STRLEN], v6[ADDRESS_V6_STRLEN];
 	uint8_t ip6[16];
-	struct group_blob blob;
 	struct network *n;
-	int ret;
 
 	if ((name && !hostname_valid(name)) || (host && !hostname_valid(host))) {
 		ipc_reply_error(req, "invalid name: use 1-63 of a-z, 0-9 and '-'");
@@ -771,50 +813,29 @@ void network_cmd_create(struct daemon *d, struct ipc_request *req)
 	}
 	if (host)
 		snprintf(hostname, sizeof(hostname), "%s", host);
-	else if (d->nets)
-		/* the name this node already goes by */
-		snprintf(hostname, sizeof(hostname), "%s", d->nets->saved.hostname);
 	else
-		network_default_hostname(hostname);
-	n = calloc(1, sizeof(*n));
-	if (!n || identity_generate(&n->key) < 0) {
-		free(n);
-		ipc_reply_error(req, "out of memory");
-		return;
-	}
-	n->has_key = true;
-	memcpy(n->pk, n->key.pk, LIMIT_KEY_LEN);
-	snprintf(n->saved.name, sizeof(n->saved.name), "%s", netname);
-	snprintf(n->saved.room_id, sizeof(n->saved.room_id), "%s", n->key.id);
-	n->saved.coordinator = true;
-	group_blob_init(&n->blob, netname, open ? GROUP_MODE_OPEN : GROUP_MODE_CLOSED);
-	ret = store_save_key(d->home, n->saved.room_id, n->key.seed);
-	if (ret == 0)
-		ret = group_blob_init(&blob, netname, n->blob.mode);
-	if (ret == 0 && (ret = group_blob_admit(&blob, d->id.id, hostname, true)) < 0)
-		group_blob_free(&blob);
-	if (ret < 0) {
-		ipc_reply_error(req, "cannot create the network: %s", strerror(-ret));
-		network_free(n);
-		return;
-	}
-	network_add(d, n);
-	ret = network_publish(d, n, &blob, NULL);
-	if (ret < 0) {
-		ipc_reply_error(req, "cannot sign the network record: %s", strerror(-ret));
-		network_remove(d, n, QUIC_CODE_NONE);
+		network_my_hostname(d, hostname);
+	if (network_create(d, netname, hostname, open, NULL, &n, err, sizeof(err)) < 0) {
+		ipc_reply_error(req, "%s", err);
 		return;
 	}
 	address_ipv4_format(n->my_ipv4, v4);
 	address_ipv6(d->id.id, ip6);
 	address_ipv6_format(ip6, v6);
-	log_info("network %s: created (%s), room %s", netname, open ? "open" : "closed",
-		 n->saved.room_id);
 	create_reply_when_stored(d, req, n->pk,
 				 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", netname,
 					   "room_id", n->saved.room_id, "ipv4", v4, "ipv6", v6,
 					   "hostname", n->saved.hostname, "mode",
 					   open ? "open" : "closed"));
+}
+
+void network_my_hostname(struct daemon *d, char out[HOSTNAME_BUF])
+{
+	if (d->nets)
+		/* the name this node already goes by */
+		snprintf(out, HOSTNAME_BUF, "%s", d->nets->saved.hostname);
+	else
+		network_default_hostname(out);
 }
 
 void network_cmd_leave(struct daemon *d, struct ipc_request *req)

@@ -144,6 +144,18 @@ struct network *network_from_args(struct daemon *d, struct ipc_request *req, boo
 
 /* This machine's hostname made valid, or three random words. */
 void network_default_hostname(char out[HOSTNAME_BUF]);
+/* The name this node goes by (in its first network), else the default. */
+void network_my_hostname(struct daemon *d, char out[HOSTNAME_BUF]);
+
+/*
+ * Creates a network this node coordinates, named netname (valid and free
+ * here), with us as hostname. approve (NULL: none) is an endpoint id
+ * admitted when it asks, and makes the network direct (`ray connect`).
+ * On success *out is the network, added, stored and published. Returns 0
+ * or -errno, err then holding a sentence.
+ */
+int network_create(struct daemon *d, const char *netname, const char *hostname, bool open,
+		   const char *approve, struct network **out, char *err, size_t errlen);
 
 /* Adds a network built by create or join (takes ownership) and persists. */
 int network_add(struct daemon *d, struct network *n);

@@ -2,6 +2,7 @@
  * status: see status.h. The daemon and the offline path share one builder
  * per network; only the live fields (online, path, rtt, bytes) differ.
  */
+#include "daemon/connect.h"
 #include "daemon/files.h"
 #include "daemon/status.h"
 #include "util/limits.h"
@@ -21,11 +22,13 @@
 #include "home/store.h"
 #include "mesh/address.h"
 #include "mesh/group_blob.h"
+#include "mesh/contact.h"
 #include "mesh/identity.h"
 #include "transport/magicsock.h"
 #include "transport/quic.h"
 #include "util/fileio.h"
 
+#include <sodium.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +104,10 @@ static json_t *network_json(struct daemon *d, const struct net_saved *s, const s
 	address_ipv6(self_id, ip6);
 	address_ipv6_format(ip6, v6);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}", "name", s->name,
-			 "room_id", s->room_id, "role", s->coordinator ? "coordinator" : "member",
+			 "room_id", s->direct ? "" : s->room_id, "role",
+			 s->direct	    ? "direct"
+			 : s->coordinator ? "coordinator"
+					  : "member",
 			 "mode", b->mode == GROUP_MODE_OPEN ? "open" : "closed", "hostname",
 			 s->hostname, "ipv4", v4, "ipv6", v6, "members", (json_int_t)b->n_members,
 			 "roster_version", (json_int_t)b->version, "peers", peers);
@@ -227,7 +233,11 @@ json_t *status_build(struct daemon *d)
 			    json_integer((json_int_t)policy_pending_count(d)));
 	json_object_set_new(json_object_get(st, "pending"), "file_offers",
 			    json_integer((json_int_t)files_pending(d)));
+	json_object_set_new(json_object_get(st, "pending"), "connect_requests",
+			    json_integer((json_int_t)connect_pending(d)));
+	json_object_set_new(st, "contact_id", json_string(connect_contact_id(d)));
 	json_object_set_new(st, "joining", join_status(d));
+	json_object_set_new(st, "connecting", connect_status(d));
 	json_object_set_new(st, "dataplane", dataplane_json(d));
 	json_object_set_new(st, "disco", disco_json(d));
 	json_object_set_new(st, "gate", gate_json(d));
@@ -256,6 +266,19 @@ json_t *status_build_offline(const char *home)
 	}
 	free(buf);
 	st = skeleton(false, id);
+	buf = NULL;
+	snprintf(path, sizeof(path), "%s/%s", home, CONTACT_KEY_FILE);
+	if (fileio_read_all(path, 64, &buf, &len) == 0 && len == IDENTITY_SEED_LEN &&
+	    identity_from_seed((const uint8_t *)buf, &ident) == 0) {
+		char cid[CONTACT_ID_BUF];
+
+		contact_id_format(ident.pk, cid, sizeof(cid));
+		json_object_set_new(st, "contact_id", json_string(cid));
+		identity_clear(&ident);
+	}
+	if (buf)
+		sodium_memzero(buf, len);
+	free(buf);
 	nets = json_object_get(st, "networks");
 	if (!id[0] || store_load_networks(home, &saved, &count, err, sizeof(err)) < 0)
 		return st;

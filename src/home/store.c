@@ -78,6 +78,7 @@ static int parse_entry(json_t *o, struct net_saved *s, const char **why)
 	v = json_object_get(o, "coordinator");
 	s->coordinator = json_is_true(v);
 	s->auto_accept_firewall = json_is_true(json_object_get(o, "auto_accept_firewall"));
+	s->direct = json_is_true(json_object_get(o, "direct"));
 	v = json_object_get(o, "ephemeral_s");
 	*why = "ephemeral_s is not a count of seconds";
 	if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
@@ -189,6 +190,8 @@ static json_t *entry_json(const struct net_saved *s)
 		      "blob_hash", hash, "record", rec, "auto_accept_firewall",
 		      s->auto_accept_firewall, "ephemeral_s", (json_int_t)s->ephemeral_s);
 	free(rec);
+	if (o && s->direct)
+		json_object_set_new(o, "direct", json_true());
 	if (o && s->has_base) {
 		hex_encode(s->base_hash, sizeof(s->base_hash), hash);
 		json_object_set_new(o, "base_hash", json_string(hash));

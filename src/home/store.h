@@ -40,6 +40,7 @@ struct net_saved {
 	size_t record_len;
 	bool auto_accept_firewall;
 	uint64_t ephemeral_s; /* coordinator: prune members offline longer; 0 = off */
+	bool direct;          /* a two-peer network `ray connect` made */
 };
 
 /*

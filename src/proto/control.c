@@ -39,7 +39,7 @@ int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb)
 		return -EINVAL;
 	n += m->has_net + (m->hostname[0] != 0) + (m->why[0] != 0) + m->has_invite + m->has_hash +
 	     (m->rec != NULL) + (m->data != NULL) + m->has_key + (m->iid[0] != 0) + (m->exp != 0) +
-	     (m->name[0] != 0) + m->has_size + (m->off != 0);
+	     (m->name[0] != 0) + m->has_size + (m->off != 0) + m->has_contact;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
 	pack_key(&pk, "t");
@@ -76,6 +76,8 @@ int ctl_encode(const struct ctl_msg *m, msgpack_sbuffer *sb)
 		pack_key(&pk, "off");
 		msgpack_pack_uint64(&pk, m->off);
 	}
+	if (m->has_contact)
+		pack_bin(&pk, "cid", m->contact, sizeof(m->contact));
 	return 0;
 }
 
@@ -192,6 +194,10 @@ static int decode_field(const msgpack_object *k, const msgpack_object *v, const 
 	}
 	if (key_is(k, "off"))
 		return get_u64(v, &m->off);
+	if (key_is(k, "cid")) {
+		m->has_contact = true;
+		return get_bin(v, m->contact, sizeof(m->contact));
+	}
 	return 0; /* unknown keys are for newer peers */
 }
 
@@ -233,6 +239,13 @@ static int check_required(const struct ctl_msg *m)
 		return m->iid[0] && m->has_hash ? 0 : -EINVAL;
 	case CTL_FILE_DATA:
 		return m->data ? 0 : -EINVAL;
+	case CTL_CONNECT_REQ:
+		return m->has_contact ? 0 : -EINVAL;
+	case CTL_CONNECT_PENDING:
+	case CTL_CONNECT_DENIED:
+		return 0;
+	case CTL_CONNECT_OK:
+		return m->has_net ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -270,7 +283,8 @@ const char *ctl_type_name(enum ctl_type t)
 				       "blob_get",    "blob",       "admin_grant", "invite_share",
 				       "invite_used", "ping",       "pong",        "endpoint",
 				       "admin_taken", "file_offer", "file_deny",   "file_cancel",
-				       "file_get",    "file_data" };
+				       "file_get",    "file_data",  "connect_req", "connect_pending",
+				       "connect_ok",  "connect_denied" };
 
 	_Static_assert(sizeof(names) / sizeof(names[0]) == CTL_TYPE_MAX, "a name per type");
 

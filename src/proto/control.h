@@ -1,6 +1,7 @@
 /*
  * control: the messages peers exchange on a mesh connection's control stream
- * and on a blobs connection, and those of a file transfer (daemon/files.c).
+ * and on a blobs connection, those of a file transfer (daemon/files.c) and
+ * of a connect request (daemon/connect.c).
  *
  * Each message is one msgpack map {"t": type, ...} framed by the transport.
  * Messages are triggers and requests; they never carry state that is taken on
@@ -47,6 +48,10 @@ enum ctl_type {
 	CTL_FILE_CANCEL,  /* sender → receiver: offer iid is withdrawn */
 	CTL_FILE_GET,     /* files ALPN: send offer iid (hash) from byte off */
 	CTL_FILE_DATA,    /* files ALPN: data = the next bytes of the verified stream */
+	CTL_CONNECT_REQ,  /* connect to me: cid = the contact id asked, host = my name */
+	CTL_CONNECT_PENDING, /* the owner has not answered yet */
+	CTL_CONNECT_OK,      /* approved: join net (you are pre-approved), name = its name */
+	CTL_CONNECT_DENIED,  /* refused: why */
 	CTL_TYPE_MAX
 };
 
@@ -72,6 +77,8 @@ struct ctl_msg {
 	bool has_size;
 	uint64_t size; /* a file's size in bytes */
 	uint64_t off;  /* CTL_FILE_GET: where the stream starts, 0 when absent */
+	bool has_contact;
+	uint8_t contact[LIMIT_KEY_LEN]; /* CTL_CONNECT_REQ: contact public key */
 };
 
 /* Appends the msgpack form of m (no frame header) to sb. */

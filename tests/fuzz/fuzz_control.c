@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    again.type != m.type || again.rec_len != m.rec_len ||
 		    strcmp(again.hostname, m.hostname) != 0 || strcmp(again.name, m.name) != 0 ||
 		    again.has_size != m.has_size || again.size != m.size || again.off != m.off ||
-		    strcmp(again.iid, m.iid) != 0)
+		    strcmp(again.iid, m.iid) != 0 || again.has_contact != m.has_contact ||
+		    memcmp(again.contact, m.contact, sizeof(m.contact)) != 0)
 			__builtin_trap();
 	}
 	msgpack_sbuffer_destroy(&sb);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon_fixture.h"
+#include "daemon/connect.h"
 #include "daemon/files.h"
 #include "daemon/blobs.h"
 #include "daemon/join.h"
@@ -45,7 +46,7 @@ int fixture_init_in(struct fixture *f, const char *dir)
 	if (!mkdtemp(f->home) || uv_loop_init(&f->loop) != 0 || identity_generate(&f->d.id) < 0)
 		return -1;
 	daemon_blank(f);
-	return files_open(&f->d) < 0 ? -1 : 0;
+	return files_open(&f->d) < 0 || connect_open(&f->d) < 0 ? -1 : 0;
 }
 
 void fixture_stop(struct fixture *f)
@@ -55,6 +56,7 @@ void fixture_stop(struct fixture *f)
 	joins_cancel_all(&f->d);
 	ping_cancel_all(&f->d);
 	files_close(&f->d);
+	connect_close(&f->d);
 	policy_close(&f->d);
 	peers_close_all(&f->d);
 	networks_close_all(&f->d);
@@ -69,7 +71,7 @@ int fixture_start(struct fixture *f)
 	int ret;
 
 	daemon_blank(f);
-	if ((ret = files_open(&f->d)) < 0)
+	if ((ret = files_open(&f->d)) < 0 || (ret = connect_open(&f->d)) < 0)
 		return ret;
 	if (f->firewall && (ret = policy_open(&f->d)) < 0)
 		return ret;

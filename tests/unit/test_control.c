@@ -250,6 +250,52 @@ static void test_file_messages(void **state)
 	assert_string_equal(ctl_type_name(CTL_FILE_DATA), "file_data");
 }
 
+static void test_connect_messages(void **state)
+{
+	struct ctl_msg in = { .type = CTL_CONNECT_REQ, .has_contact = true }, out;
+	msgpack_sbuffer sb;
+
+	(void)state;
+	memset(in.contact, 0xc7, sizeof(in.contact));
+	strcpy(in.hostname, "bob");
+	roundtrip(&in, &out, &sb);
+	assert_true(out.has_contact);
+	assert_memory_equal(out.contact, in.contact, 32);
+	assert_string_equal(out.hostname, "bob");
+	msgpack_sbuffer_destroy(&sb);
+
+	in.has_contact = false; /* a request names the contact id it asks */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_CONNECT_OK; /* needs the network */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(ctl_encode(&in, &sb), 0);
+	assert_int_equal(ctl_decode((const uint8_t *)sb.data, sb.size, &out), -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+	in.has_net = true;
+	memset(in.net, 0x11, 32);
+	strcpy(in.name, "alice-bob");
+	roundtrip(&in, &out, &sb);
+	assert_memory_equal(out.net, in.net, 32);
+	assert_string_equal(out.name, "alice-bob");
+	msgpack_sbuffer_destroy(&sb);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTL_CONNECT_PENDING;
+	roundtrip(&in, &out, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	in.type = CTL_CONNECT_DENIED;
+	strcpy(in.why, "no\x1b[31m thanks");
+	roundtrip(&in, &out, &sb);
+	assert_int_equal(out.why[2], '?');
+	msgpack_sbuffer_destroy(&sb);
+	assert_string_equal(ctl_type_name(CTL_CONNECT_DENIED), "connect_denied");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_admin_and_gossip_fields),
 		cmocka_unit_test(test_file_messages),
+		cmocka_unit_test(test_connect_messages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

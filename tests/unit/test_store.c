@@ -67,6 +67,7 @@ static void test_networks_roundtrip(void **state)
 	memset(b.room_id, 'b', 64);
 	strcpy(b.hostname, "bob");
 	b.record_len = 0;
+	b.direct = true;
 	assert_int_equal(store_save_networks(home, list, 2), 0);
 	{
 		char path[512];
@@ -84,6 +85,8 @@ static void test_networks_roundtrip(void **state)
 	assert_memory_equal(out[0].record, a.record, 300);
 	assert_memory_equal(out[0].blob_hash, a.blob_hash, 32);
 	assert_false(out[1].coordinator);
+	assert_false(out[0].direct);
+	assert_true(out[1].direct);
 	free(out);
 }
 
