@@ -477,8 +477,11 @@ static struct network *mint(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], c
 	struct network *n;
 	struct peer *p;
 
-	network_my_hostname(d, mine);
 	identity_id_format(pk, id);
+	network_my_hostname(d, mine);
+	for (o = d->connect->outs; o; o = o->next)
+		if (o->peer && memcmp(o->peer->pk, pk, LIMIT_KEY_LEN) == 0)
+			snprintf(mine, sizeof(mine), "%s", o->hostname); /* as we asked */
 	snprintf(raw, sizeof(raw), "%.31s-%.31s", mine, theirs[0] ? theirs : "peer");
 	if (hostname_sanitize(raw, want) < 0 ||
 	    hostname_resolve_clash(want, name_taken, d, name) < 0) {
