@@ -58,6 +58,7 @@
 
 #include "daemon_fixture.h"
 #include "fake_net.h"
+#include "daemon/connect.h"
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
@@ -66,6 +67,7 @@
 #include "discovery/payload.h"
 #include "discovery/record.h"
 #include "mesh/group_blob.h"
+#include "mesh/contact.h"
 #include "mesh/invite.h"
 #include "proto/control.h"
 #include "proto/jsonpack.h"
@@ -1087,7 +1089,8 @@ enum {
 	F_DATA = 64,
 	F_KEY = 128,
 	F_IID = 256,
-	F_EXP = 512
+	F_EXP = 512,
+	F_CID = 1024
 };
 
 static unsigned required(enum ctl_type t)
@@ -1111,6 +1114,11 @@ static unsigned required(enum ctl_type t)
 		return F_EXP;
 	case CTL_ENDPOINT:
 		return F_REC;
+	case CTL_CONNECT_REQ:
+		return F_CID;
+	case CTL_CONNECT_PENDING:
+	case CTL_CONNECT_DENIED:
+		return 0;
 	default:
 		return F_NET;
 	}
@@ -1190,6 +1198,11 @@ static void step_msg(struct in *in)
 			m.exp = m.exp << 8 | u8(in);
 		if (!m.exp)
 			m.exp = 1;
+	}
+	if ((m.has_contact = f & F_CID)) {
+		/* Mostly our own contact id, so requests get queued. */
+		if (u8(in) % 4 == 0 || contact_id_parse(connect_contact_id(&fx.d), m.contact) < 0)
+			memset(m.contact, u8(in), sizeof(m.contact));
 	}
 	if (conn)
 		send_framed(in, conn, &m);
