@@ -129,6 +129,13 @@ void cli_progress_stop(int pid, bool clear_line)
 		fprintf(stderr, "\r\033[K");
 }
 
+const char *cli_ok_mark(void)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	return isatty(STDOUT_FILENO) && !(nc && nc[0]) ? "✓ " : "";
+}
+
 const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)
 {
 	size_t n = strlen(flag);

@@ -63,6 +63,10 @@ void cli_progress_stop(int pid, bool clear_line);
  * advances *i past it), else NULL. */
 const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);
 
+/* "✓ " when stdout is a terminal and NO_COLOR is unset, else "": a piped
+ * or logged `ray` prints plain text. */
+const char *cli_ok_mark(void);
+
 /* Prints v as indented JSON and a newline on stdout. */
 void cli_print_json(const json_t *v);
 

@@ -79,7 +79,7 @@ static int apply_network(struct cli *c, const char *name, json_t *body, json_t *
 		json_decref(res);
 		json_object_set_new(out, "created", json_true());
 		if (!c->json)
-			printf("✓ created %s (closed)\n", name);
+			printf("%screated %s (closed)\n", cli_ok_mark(), name);
 	} else if (strcmp(json_string_value(json_object_get(net, "role")), "coordinator") != 0) {
 		return cli_error("%s exists here but this node is not its coordinator", name);
 	}
@@ -91,8 +91,8 @@ static int apply_network(struct cli *c, const char *name, json_t *body, json_t *
 		return ret;
 	json_decref(res);
 	if (!c->json)
-		printf("✓ %s: firewall suggestions for %zu subject%s published\n", name,
-		       json_object_size(json_object_get(body, "subjects")),
+		printf("%s%s: firewall suggestions for %zu subject%s published\n", cli_ok_mark(),
+		       name, json_object_size(json_object_get(body, "subjects")),
 		       json_object_size(json_object_get(body, "subjects")) == 1 ? "" : "s");
 	json_array_foreach(json_object_get(body, "hosts"), i, h)
 	{

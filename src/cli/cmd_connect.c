@@ -68,14 +68,16 @@ static void connect_progress_step(struct cli *c, void *ud)
 		const char *id = json_string_value(json_object_get(jv, "contact_id"));
 		const char *state = json_string_value(json_object_get(jv, "state"));
 
-		if (!id || !state || strcmp(id, cp->contact_id) != 0 || strcmp(state, cp->last) == 0)
+		if (!id || !state || strcmp(id, cp->contact_id) != 0 ||
+		    strcmp(state, cp->last) == 0)
 			continue;
 		snprintf(cp->last, sizeof(cp->last), "%s", state);
 		if (strcmp(state, "asking") == 0)
 			fprintf(stderr, "found the device; asking it…\n");
 		else if (strcmp(state, "pending-approval") == 0)
-			fprintf(stderr, "waiting for its owner to approve ('ray connections approve' "
-					"on their side); Ctrl-C stops waiting, the request stays\n");
+			fprintf(stderr,
+				"waiting for its owner to approve ('ray connections approve' "
+				"on their side); Ctrl-C stops waiting, the request stays\n");
 	}
 	json_decref(st);
 }
@@ -116,7 +118,8 @@ static int run_connect(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		cli_print_json(res);
 	} else {
-		printf("✓ connected: network %s\n", json_string_value(json_object_get(res, "name")));
+		printf("%sconnected: network %s\n", cli_ok_mark(),
+		       json_string_value(json_object_get(res, "name")));
 		printf("  IPv4  %s\n  IPv6  %s\n", json_string_value(json_object_get(res, "ipv4")),
 		       json_string_value(json_object_get(res, "ipv6")));
 	}
@@ -184,7 +187,8 @@ static int run_connections(struct cli *c, int argc, char **argv)
 	if (c->json)
 		cli_print_json(res);
 	else if (strcmp(sub, "approve") == 0)
-		printf("✓ approved: network %s\n", json_string_value(json_object_get(res, "name")));
+		printf("%sapproved: network %s\n", cli_ok_mark(),
+		       json_string_value(json_object_get(res, "name")));
 	json_decref(res);
 	return 0;
 }

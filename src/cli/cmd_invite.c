@@ -83,7 +83,7 @@ static int mint(struct cli *c, const char *net, int argc, char **argv)
 		const char *host = json_string_value(json_object_get(res, "hostname"));
 		bool reusable = json_is_true(json_object_get(res, "reusable"));
 
-		printf("✓ %s %s\n", reusable ? "reusable key" : "invite",
+		printf("%s%s %s\n", cli_ok_mark(), reusable ? "reusable key" : "invite",
 		       json_string_value(json_object_get(res, "id")));
 		printf("  %s\n", json_string_value(json_object_get(res, "code")));
 		printf("  %s, ", reusable ? "multi-use" : "single-use");

@@ -64,7 +64,7 @@ static int run_create(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		cli_print_json(res);
 	} else {
-		printf("✓ network created  %s\n  room  %s\n",
+		printf("%snetwork created  %s\n  room  %s\n", cli_ok_mark(),
 		       json_string_value(json_object_get(res, "name")),
 		       json_string_value(json_object_get(res, "room_id")));
 		print_addrs(res);
@@ -235,7 +235,8 @@ static int run_join(struct cli *c, int argc, char **argv)
 		printf("join request queued: a coordinator must approve it ('ray requests');\n"
 		       "this node keeps asking and joins as soon as it is accepted\n");
 	} else {
-		printf("✓ joined %s\n", json_string_value(json_object_get(res, "name")));
+		printf("%sjoined %s\n", cli_ok_mark(),
+		       json_string_value(json_object_get(res, "name")));
 		print_addrs(res);
 	}
 	json_decref(res);

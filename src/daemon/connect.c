@@ -353,8 +353,9 @@ void connect_cmd_connect(struct daemon *d, struct ipc_request *req)
 
 	ret = contact_id_parse(cid, pk);
 	if (ret == -EBADMSG) {
-		ipc_reply_error(req,
-				"the contact id is mistyped or cut short (its checksum does not match)");
+		ipc_reply_error(
+			req,
+			"the contact id is mistyped or cut short (its checksum does not match)");
 		return;
 	}
 	if (ret < 0) {
@@ -378,7 +379,8 @@ void connect_cmd_connect(struct daemon *d, struct ipc_request *req)
 		/* Asked again (the first `ray connect` was interrupted): this
 		 * one waits for the answer now. */
 		if (o->req)
-			ipc_reply_error(o->req, "superseded by a newer 'ray connect' of the same id");
+			ipc_reply_error(o->req,
+					"superseded by a newer 'ray connect' of the same id");
 		o->req = req;
 		return;
 	}
@@ -664,10 +666,10 @@ void connect_cmd_list(struct daemon *d, struct ipc_request *req)
 		char id[IDENTITY_ID_LEN + 1];
 
 		identity_id_format(c->in[i].pk, id);
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I}", "id", c->in[i].id,
-						      "endpoint_id", id, "hostname",
-						      c->in[i].hostname, "since",
-						      (json_int_t)c->in[i].since));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s, s:I}", "id", c->in[i].id,
+						"endpoint_id", id, "hostname", c->in[i].hostname,
+						"since", (json_int_t)c->in[i].since));
 	}
 	ipc_reply(req, list);
 }

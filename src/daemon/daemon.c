@@ -154,8 +154,7 @@ typedef void (*network_gone_fn)(struct daemon *d, const struct network *n);
 
 static const daemon_event_fn on_tick_list[] = {
 	records_endpoint_tick, peers_tick, joins_tick, networks_tick,  roster_tick, nat_tick,
-	member_relay_tick,     gate_tick,  blobs_tick, admission_tick, files_tick,
-	connect_tick,
+	member_relay_tick,     gate_tick,  blobs_tick, admission_tick, files_tick,  connect_tick,
 };
 static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up,
 						 files_on_peer_up, connect_on_peer_up };

@@ -603,7 +603,8 @@ void join_direct(struct daemon *d, struct ipc_request *req, const uint8_t net[LI
 	for (j = d->joins; j; j = j->next) {
 		if (memcmp(j->net, net, LIMIT_KEY_LEN) == 0) {
 			if (req)
-				ipc_reply_error(req, "a join of this network is already in progress");
+				ipc_reply_error(req,
+						"a join of this network is already in progress");
 			return;
 		}
 	}

@@ -105,7 +105,7 @@ static json_t *network_json(struct daemon *d, const struct net_saved *s, const s
 	address_ipv6_format(ip6, v6);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}", "name", s->name,
 			 "room_id", s->direct ? "" : s->room_id, "role",
-			 s->direct	    ? "direct"
+			 s->direct        ? "direct"
 			 : s->coordinator ? "coordinator"
 					  : "member",
 			 "mode", b->mode == GROUP_MODE_OPEN ? "open" : "closed", "hostname",

@@ -278,12 +278,14 @@ out:
 
 const char *ctl_type_name(enum ctl_type t)
 {
-	static const char *names[] = { "?",           "hello",      "join_req",    "welcome",
-				       "pending",     "denied",     "sync",        "leave",
-				       "blob_get",    "blob",       "admin_grant", "invite_share",
-				       "invite_used", "ping",       "pong",        "endpoint",
-				       "admin_taken", "file_offer", "file_deny",   "file_cancel",
-				       "file_get",    "file_data",  "connect_req", "connect_pending",
+	static const char *names[] = { "?",           "hello",         "join_req",
+				       "welcome",     "pending",       "denied",
+				       "sync",        "leave",         "blob_get",
+				       "blob",        "admin_grant",   "invite_share",
+				       "invite_used", "ping",          "pong",
+				       "endpoint",    "admin_taken",   "file_offer",
+				       "file_deny",   "file_cancel",   "file_get",
+				       "file_data",   "connect_req",   "connect_pending",
 				       "connect_ok",  "connect_denied" };
 
 	_Static_assert(sizeof(names) / sizeof(names[0]) == CTL_TYPE_MAX, "a name per type");

@@ -27,28 +27,28 @@
 #define CTL_WHY_NOT_COORDINATOR "this node is not a coordinator of that network"
 
 enum ctl_type {
-	CTL_HELLO = 1,    /* I am a member of net (reconnect, rename) */
-	CTL_JOIN_REQ,     /* admit me to net: hostname, optional invite secret */
-	CTL_WELCOME,      /* you are in: rec = the signed record holding you */
-	CTL_PENDING,      /* queued for approval */
-	CTL_DENIED,       /* refused: why */
-	CTL_SYNC,         /* the roster changed: rec = newest signed record */
-	CTL_LEAVE,        /* I leave net */
-	CTL_BLOB_GET,     /* blobs ALPN: send me the blob with this hash */
-	CTL_BLOB,         /* blobs ALPN: data = the blob */
-	CTL_ADMIN_GRANT,  /* coordinator → member: key = the network key seed */
-	CTL_INVITE_SHARE, /* coordinator → coordinators: hash, iid, exp, host */
-	CTL_INVITE_USED,  /* coordinator → coordinators: hash was redeemed */
-	CTL_PING,         /* echo request: exp = the prober's nonce */
-	CTL_PONG,         /* echo reply: exp = the nonce it answers */
-	CTL_ENDPOINT,     /* rec = my newest signed endpoint record (addresses) */
-	CTL_ADMIN_TAKEN,  /* member → coordinator: net's key is stored, I coordinate */
-	CTL_FILE_OFFER,   /* sender → receiver: offer iid of a file: name, size, hash */
-	CTL_FILE_DENY,    /* receiver → sender: no to offer iid */
-	CTL_FILE_CANCEL,  /* sender → receiver: offer iid is withdrawn */
-	CTL_FILE_GET,     /* files ALPN: send offer iid (hash) from byte off */
-	CTL_FILE_DATA,    /* files ALPN: data = the next bytes of the verified stream */
-	CTL_CONNECT_REQ,  /* connect to me: cid = the contact id asked, host = my name */
+	CTL_HELLO = 1,       /* I am a member of net (reconnect, rename) */
+	CTL_JOIN_REQ,        /* admit me to net: hostname, optional invite secret */
+	CTL_WELCOME,         /* you are in: rec = the signed record holding you */
+	CTL_PENDING,         /* queued for approval */
+	CTL_DENIED,          /* refused: why */
+	CTL_SYNC,            /* the roster changed: rec = newest signed record */
+	CTL_LEAVE,           /* I leave net */
+	CTL_BLOB_GET,        /* blobs ALPN: send me the blob with this hash */
+	CTL_BLOB,            /* blobs ALPN: data = the blob */
+	CTL_ADMIN_GRANT,     /* coordinator → member: key = the network key seed */
+	CTL_INVITE_SHARE,    /* coordinator → coordinators: hash, iid, exp, host */
+	CTL_INVITE_USED,     /* coordinator → coordinators: hash was redeemed */
+	CTL_PING,            /* echo request: exp = the prober's nonce */
+	CTL_PONG,            /* echo reply: exp = the nonce it answers */
+	CTL_ENDPOINT,        /* rec = my newest signed endpoint record (addresses) */
+	CTL_ADMIN_TAKEN,     /* member → coordinator: net's key is stored, I coordinate */
+	CTL_FILE_OFFER,      /* sender → receiver: offer iid of a file: name, size, hash */
+	CTL_FILE_DENY,       /* receiver → sender: no to offer iid */
+	CTL_FILE_CANCEL,     /* sender → receiver: offer iid is withdrawn */
+	CTL_FILE_GET,        /* files ALPN: send offer iid (hash) from byte off */
+	CTL_FILE_DATA,       /* files ALPN: data = the next bytes of the verified stream */
+	CTL_CONNECT_REQ,     /* connect to me: cid = the contact id asked, host = my name */
 	CTL_CONNECT_PENDING, /* the owner has not answered yet */
 	CTL_CONNECT_OK,      /* approved: join net (you are pre-approved), name = its name */
 	CTL_CONNECT_DENIED,  /* refused: why */
