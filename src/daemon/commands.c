@@ -16,6 +16,7 @@
 #include "daemon/join.h"
 #include "daemon/ping.h"
 #include "daemon/firewall_policy.h"
+#include "daemon/restore.h"
 #include "daemon/roster.h"
 #include "daemon/status.h"
 #include "util/log.h"
@@ -111,6 +112,7 @@ static const struct {
 	{ "connections", OPEN, connect_cmd_list },
 	{ "connections_approve", OPER, connect_cmd_approve },
 	{ "connections_deny", OPER, connect_cmd_deny },
+	{ "pair_backup", OPER, restore_cmd_backup },
 };
 
 /* By key presence, whatever its type: the handler decides read or write by

@@ -789,6 +789,14 @@ size_t connect_pending(const struct daemon *d)
 	return d->connect ? d->connect->n_in : 0;
 }
 
+int connect_contact_seed(const struct daemon *d, uint8_t out[LIMIT_KEY_LEN])
+{
+	if (!d->connect)
+		return -ENOENT;
+	memcpy(out, d->connect->key.seed, LIMIT_KEY_LEN);
+	return 0;
+}
+
 const char *connect_contact_id(const struct daemon *d)
 {
 	return d->connect ? d->connect->contact_id : "";

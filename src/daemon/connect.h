@@ -61,6 +61,9 @@ bool connect_is_queued(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN]);
 /* Requests waiting for `ray connections approve` (status
  * "pending.connect_requests"). */
 size_t connect_pending(const struct daemon *d);
+/* The contact key's seed, for `ray pair backup`: 0, or -ENOENT before
+ * connect_open. */
+int connect_contact_seed(const struct daemon *d, uint8_t out[LIMIT_KEY_LEN]);
 /* The contact id ("" before connect_open). */
 const char *connect_contact_id(const struct daemon *d);
 /* [{"contact_id","state":"looking-up|asking|pending-approval","endpoint_id"}]

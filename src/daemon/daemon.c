@@ -27,6 +27,7 @@
 #include "daemon/ping.h"
 #include "daemon/firewall_policy.h"
 #include "daemon/records.h"
+#include "daemon/restore.h"
 #include "daemon/roster.h"
 #include "discovery/dht.h"
 #include "transport/magicsock.h"
@@ -155,6 +156,7 @@ typedef void (*network_gone_fn)(struct daemon *d, const struct network *n);
 static const daemon_event_fn on_tick_list[] = {
 	records_endpoint_tick, peers_tick, joins_tick, networks_tick,  roster_tick, nat_tick,
 	member_relay_tick,     gate_tick,  blobs_tick, admission_tick, files_tick,  connect_tick,
+	restore_tick,
 };
 static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up,
 						 files_on_peer_up, connect_on_peer_up };
@@ -360,6 +362,7 @@ static void daemon_stop(struct daemon *d)
 	ping_cancel_all(d);
 	files_close(d);
 	connect_close(d);
+	restore_close(d);
 	datapath_down(d);
 	policy_close(d);
 	if (d->quic)
@@ -476,6 +479,7 @@ static int daemon_start(struct daemon *d)
 			  d->home, CONTACT_KEY_FILE, strerror(-ret));
 		return ret;
 	}
+	restore_open(d);
 	ret = start_transport(d);
 	if (ret < 0)
 		return ret;

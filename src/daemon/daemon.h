@@ -33,6 +33,7 @@ struct blob_fetch;
 struct blob_serve;
 struct files;
 struct connect;
+struct restore;
 struct blob_wait;
 struct lookup;
 struct dns_server;
@@ -76,6 +77,7 @@ struct daemon {
 	struct nat *nat;            /* STUN / TURN state (nat.c) */
 	struct files *files;        /* file sharing (files.c) */
 	struct connect *connect;    /* contact id and connect requests (connect.c) */
+	struct restore *restore;    /* networks a restored backup left to rejoin */
 	struct ping_op *pings;      /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
 	struct ratelimit gate_log; /* gate.c: log lines strangers cause, together */

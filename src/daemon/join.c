@@ -89,6 +89,7 @@ struct join_op {
 	uint64_t next_retry_ms;
 	unsigned refetches; /* JOIN_REQs sent again after a failed fetch */
 	bool direct;        /* `ray connect`: a two-peer network */
+	bool rejoin;        /* restored from a backup: already in the roster */
 };
 
 static void join_free(struct daemon *d, struct join_op *j)
@@ -126,6 +127,7 @@ static void join_fail(struct daemon *d, struct join_op *j, const char *fmt, ...)
 }
 
 static void ask_next_seed(struct daemon *d, struct join_op *j);
+static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud);
 static void verify_roster(struct daemon *d, struct join_op *j, struct peer *p);
 
 /* Whether the invite's secret may go to pk. */
@@ -145,6 +147,16 @@ static void send_join_req(struct daemon *d, struct join_op *j)
 
 	if (j->verifying)
 		return; /* on_roster sends it */
+	if (j->rejoin) {
+		/* Already a member of the roster the DHT record names: no
+		 * admission, just that roster from whoever holds it. */
+		j->state = J_FETCHING;
+		j->step_deadline = daemon_now_ms(d) + JOIN_STEP_MS;
+		log_info("join: fetching the roster from %.8s to rejoin", j->peer->id);
+		if (blob_fetch(d, j->peer->pk, j->blob_hash, on_blob, j) < 0)
+			ask_next_seed(d, j);
+		return;
+	}
 	if (j->has_invite && !j->roster_checked && !is_coordinator(j, j->peer->pk) &&
 	    j->verified_seed != j->cur + 1) {
 		j->verified_seed = j->cur + 1; /* once per seed: a failure sends without */
@@ -286,6 +298,14 @@ static void on_record(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], const u
 		memcpy(j->blob_hash, p.blob_hash, LIMIT_KEY_LEN);
 		j->has_hash = true;
 	}
+	if (j->rejoin && (!rec || len > sizeof(j->rec))) {
+		join_fail(d, j, "the network's record was not found in the DHT");
+		return;
+	}
+	if (j->rejoin) {
+		memcpy(j->rec, rec, len); /* what the fetched roster is checked against */
+		j->rec_len = len;
+	}
 	/* The invite's minter (already first) leads; the record's seeds
 	 * (coordinators first) follow. */
 	for (size_t i = 0; rec && i < p.n_seeds && j->n_seeds < NETWORK_SEEDS_MAX; i++) {
@@ -359,6 +379,7 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 	identity_id_format(j->net, n->saved.room_id);
 	n->saved.auto_accept_firewall = j->auto_accept;
 	n->saved.direct = j->direct;
+	n->saved.coordinator = j->rejoin && network_take_stored_key(d, n);
 	snprintf(n->saved.name, sizeof(n->saved.name), "%s", j->alias[0] ? j->alias : "joining");
 	group_blob_init(&n->blob, "pending", GROUP_MODE_CLOSED);
 	network_add(d, n);
@@ -593,6 +614,27 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req)
 		sodium_memzero(&ic, sizeof(ic));
 	}
 	join_launch(d, j);
+}
+
+int join_rejoin(struct daemon *d, const uint8_t net[LIMIT_KEY_LEN], const char *alias,
+		const char *hostname)
+{
+	struct join_op *j;
+
+	if (network_find_pk(d, net))
+		return -EEXIST;
+	for (j = d->joins; j; j = j->next)
+		if (memcmp(j->net, net, LIMIT_KEY_LEN) == 0)
+			return -EALREADY;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->rejoin = true;
+	memcpy(j->net, net, LIMIT_KEY_LEN);
+	snprintf(j->alias, sizeof(j->alias), "%s", alias);
+	snprintf(j->hostname, sizeof(j->hostname), "%s", hostname);
+	join_launch(d, j);
+	return 0;
 }
 
 void join_direct(struct daemon *d, struct ipc_request *req, const uint8_t net[LIMIT_KEY_LEN],

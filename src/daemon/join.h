@@ -26,6 +26,13 @@ void network_cmd_join(struct daemon *d, struct ipc_request *req);
  * NULL) is answered as `join` answers. */
 void join_direct(struct daemon *d, struct ipc_request *req, const uint8_t net[LIMIT_KEY_LEN],
 		 const uint8_t owner[LIMIT_KEY_LEN], const char *hostname);
+/* Restored from a backup (daemon/restore.c): this node is in net's roster
+ * already, so it fetches the roster the DHT record names from a seed and
+ * adopts it, with no admission; a network key stored for it makes it a
+ * coordinator again. 0, -EEXIST (a network already), -EALREADY (a join of
+ * it is under way) or -ENOMEM; the outcome is logged. */
+int join_rejoin(struct daemon *d, const uint8_t net[LIMIT_KEY_LEN], const char *alias,
+		const char *hostname);
 /* A seed we asked came up: send it the request. */
 void join_on_peer_up(struct daemon *d, struct peer *p);
 /* WELCOME, PENDING and DENIED for a join in progress; true when m was one

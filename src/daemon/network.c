@@ -1369,11 +1369,22 @@ static void gc_blobs(struct daemon *d, const struct net_saved *saved, size_t cou
 	free(keep);
 }
 
+bool network_take_stored_key(struct daemon *d, struct network *n)
+{
+	uint8_t seed[LIMIT_KEY_LEN];
+
+	if (store_load_key(d->home, n->saved.room_id, seed) == 0 &&
+	    identity_from_seed(seed, &n->key) == 0 && memcmp(n->key.pk, n->pk, LIMIT_KEY_LEN) == 0)
+		n->has_key = true;
+	sodium_memzero(seed, sizeof(seed));
+	return n->has_key;
+}
+
 static int network_load_one(struct daemon *d, const struct net_saved *s)
 {
 	struct network *n = calloc(1, sizeof(*n));
 	struct network_payload p;
-	uint8_t *bytes = NULL, seed[LIMIT_KEY_LEN];
+	uint8_t *bytes = NULL;
 	const char *why = "its room_id is not a network key";
 	struct record r;
 	size_t len;
@@ -1384,10 +1395,8 @@ static int network_load_one(struct daemon *d, const struct net_saved *s)
 	n->saved = *s;
 	if (identity_id_parse(s->room_id, n->pk) < 0)
 		goto fail;
-	if (s->coordinator && store_load_key(d->home, s->room_id, seed) == 0 &&
-	    identity_from_seed(seed, &n->key) == 0 && memcmp(n->key.pk, n->pk, LIMIT_KEY_LEN) == 0)
-		n->has_key = true;
-	sodium_memzero(seed, sizeof(seed));
+	if (s->coordinator)
+		network_take_stored_key(d, n);
 	/* The stored record may have expired while we were down; verify the
 	 * signature and hash without the clock. */
 	why = "its record is not signed by the network key or does not name its roster";

@@ -157,6 +157,10 @@ void network_my_hostname(struct daemon *d, char out[HOSTNAME_BUF]);
 int network_create(struct daemon *d, const char *netname, const char *hostname, bool open,
 		   const char *approve, struct network **out, char *err, size_t errlen);
 
+/* Loads the network key stored for n (keys/ROOM.key) when it is n's:
+ * n then coordinates. Whether it did. */
+bool network_take_stored_key(struct daemon *d, struct network *n);
+
 /* Adds a network built by create or join (takes ownership) and persists. */
 int network_add(struct daemon *d, struct network *n);
 /*

@@ -68,7 +68,7 @@ static int encode_plain(const struct backup *b, msgpack_sbuffer *sb)
 	for (size_t i = 0; i < b->n_nets; i++) {
 		const struct backup_network *n = &b->nets[i];
 
-		msgpack_pack_array(&pk, 4);
+		msgpack_pack_array(&pk, 5);
 		pack_bin(&pk, n->room, LIMIT_KEY_LEN);
 		pack_str(&pk, n->name);
 		pack_str(&pk, n->hostname);
@@ -76,6 +76,7 @@ static int encode_plain(const struct backup *b, msgpack_sbuffer *sb)
 			pack_bin(&pk, n->key, LIMIT_KEY_LEN);
 		else
 			msgpack_pack_nil(&pk);
+		msgpack_pack_uint8(&pk, n->direct ? 1 : 0);
 	}
 	return 0;
 }
@@ -118,6 +119,7 @@ static int read_name(struct mp_reader *r, char out[HOSTNAME_BUF])
 static int decode_plain(const uint8_t *buf, size_t len, struct backup *b)
 {
 	struct mp_reader r;
+	uint64_t flags;
 	size_t n;
 	int k;
 
@@ -130,11 +132,12 @@ static int decode_plain(const uint8_t *buf, size_t len, struct backup *b)
 	for (size_t i = 0; i < b->n_nets; i++) {
 		struct backup_network *net = &b->nets[i];
 
-		if (mp_read_array(&r, 4, &n) < 0 || n != 4 || read_key(&r, net->room) < 0 ||
+		if (mp_read_array(&r, 5, &n) < 0 || n != 5 || read_key(&r, net->room) < 0 ||
 		    read_name(&r, net->name) < 0 || read_name(&r, net->hostname) < 0 ||
-		    (k = read_opt_key(&r, net->key)) < 0)
+		    (k = read_opt_key(&r, net->key)) < 0 || mp_read_uint(&r, &flags) < 0)
 			return -EBADMSG;
 		net->has_key = k == 1;
+		net->direct = flags & 1; /* other bits: for later versions */
 	}
 	return mp_reader_left(&r) == 0 ? 0 : -EBADMSG;
 }
@@ -156,7 +159,8 @@ int backup_seal(const struct backup *b, const char *passphrase, unsigned ops, un
 		goto out;
 	raw_len = HEADER_LEN + sb.size + TAG_LEN;
 	ret = -ENOSPC;
-	if (cap < plen + sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+	if (cap <
+	    plen + sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
 		goto out;
 	ret = -ENOMEM;
 	if (!(raw = malloc(raw_len)))

@@ -4,8 +4,8 @@
  * same addresses and the same networks back on another machine.
  *
  * What is sealed: the device identity seed, the contact key seed, and for
- * each network its room id, local name, our hostname and, where this node
- * coordinates it, the network key seed. Rosters are not in it: they are
+ * each network its room id, local name, our hostname, whether it is direct
+ * and, where this node coordinates it, the network key seed. Rosters are not in it: they are
  * public to the members and come back from the network itself.
  *
  * The code is "enc1" followed by unpadded base64url (RFC 4648 §5) of
@@ -16,8 +16,9 @@
  *   key        = Argon2id(passphrase, salt, opslimit, 2^log2 memlimit)
  *   plaintext  = msgpack array(3) [ bin(32) identity seed,
  *                  bin(32) contact seed | nil,
- *                  array(<= BACKUP_MAX_NETWORKS) of array(4) [ bin(32) room,
- *                    str name, str hostname, bin(32) network key seed | nil ] ]
+ *                  array(<= BACKUP_MAX_NETWORKS) of array(5) [ bin(32) room,
+ *                    str name, str hostname, bin(32) network key seed | nil,
+ *                    uint flags (bit 0: direct, a `ray connect` network) ] ]
  *
  * The Argon2id cost travels in the header so it can grow later; a reader
  * refuses costs outside BACKUP_OPS_* / BACKUP_MEM_LOG_* (a hostile code
@@ -53,6 +54,7 @@ struct backup_network {
 	char hostname[HOSTNAME_BUF];
 	bool has_key;
 	uint8_t key[LIMIT_KEY_LEN]; /* network key seed, coordinators only */
+	bool direct;
 };
 
 struct backup {

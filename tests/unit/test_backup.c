@@ -32,6 +32,7 @@ static void fill(struct backup *b, size_t nets)
 		snprintf(b->nets[i].name, HOSTNAME_BUF, "net-%zu", i);
 		snprintf(b->nets[i].hostname, HOSTNAME_BUF, "host-%zu", i);
 		b->nets[i].has_key = i % 2 == 0;
+		b->nets[i].direct = i % 3 == 1;
 		if (b->nets[i].has_key)
 			memset(b->nets[i].key, (int)(0x80 + i), 32);
 	}
@@ -49,8 +50,9 @@ static void test_roundtrip(void **state)
 	assert_int_equal(strlen(code), (size_t)n);
 	assert_memory_equal(code, "enc1", 4);
 	for (int i = 4; i < n; i++) /* base64url only: copy-paste safe */
-		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-				       code[i]));
+		assert_non_null(
+			strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+			       code[i]));
 	assert_int_equal(backup_open(code, "correct horse", &out), 0);
 	assert_memory_equal(&out, &in, sizeof(in));
 
