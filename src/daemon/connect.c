@@ -82,6 +82,15 @@ struct connect_in {
 	uint64_t seen_ms;            /* loop time it last asked */
 };
 
+/* A peer kept connected after we made its network, until it is a member
+ * (the network then wants it) or HOLD_MS pass: the CONNECT_OK just queued
+ * on that connection must not be cut off with it. */
+#define HOLD_MS 30000
+struct connect_hold {
+	uint8_t pk[LIMIT_KEY_LEN];
+	uint64_t until_ms;
+};
+
 struct connect {
 	struct identity key; /* the contact key */
 	char contact_id[CONTACT_ID_BUF];
@@ -89,7 +98,6 @@ struct connect {
 	bool published;
 	uint64_t next_publish_ms;
 	bool has_retired; /* a rotated-away key whose retired record is out */
-	uint8_t retired_pk[LIMIT_KEY_LEN];
 	uint64_t retired_until_ms;
 	struct connect_out *outs;
 	struct connect_in in[CONNECT_IN_MAX];
@@ -97,7 +105,14 @@ struct connect {
 	uint8_t denied[CONNECT_DENIED_MAX][LIMIT_KEY_LEN];
 	size_t n_denied, denied_next;
 	struct ratelimit new_rl; /* requests that take a new place */
+	struct identity retired; /* the key rotated away, while its record must be out */
+	bool retired_out;        /* that retired record was put */
+	struct connect_hold holds[CONNECT_IN_MAX];
+	size_t n_holds;
 };
+
+static struct connect_in *in_find(struct connect *c, const uint8_t pk[LIMIT_KEY_LEN]);
+static void in_drop(struct connect *c, struct connect_in *e);
 
 /* ---- the contact record ---- */
 
@@ -142,9 +157,12 @@ static void publish_tick(struct daemon *d)
 	uint64_t now = daemon_now_ms(d);
 
 	if (c->has_retired && now >= c->retired_until_ms) {
-		contact_unpublish(d, c->retired_pk);
+		contact_unpublish(d, c->retired.pk);
 		c->has_retired = false;
+		identity_clear(&c->retired);
 	}
+	if (c->has_retired && !c->retired_out) /* the DHT was not up at rotation */
+		c->retired_out = contact_put(d, &c->retired, true) == 0;
 	if (!d->active) {
 		if (c->published)
 			contact_unpublish(d, c->key.pk);
@@ -382,6 +400,8 @@ void connect_cmd_connect(struct daemon *d, struct ipc_request *req)
 			ipc_reply_error(o->req,
 					"superseded by a newer 'ray connect' of the same id");
 		o->req = req;
+		if (host)
+			snprintf(o->hostname, sizeof(o->hostname), "%s", host);
 		return;
 	}
 	o = calloc(1, sizeof(*o));
@@ -422,6 +442,12 @@ static void out_on_reply(struct daemon *d, struct connect_out *o, const struct c
 		break;
 	}
 	log_info("connect: %.8s approved; joining %s", o->peer->id, m->name);
+	{
+		struct connect_in *e = in_find(d->connect, o->peer->pk);
+
+		if (e) /* it asked us too, and made the network: answered */
+			in_drop(d->connect, e);
+	}
 	if ((n = network_find_pk(d, m->net))) {
 		reply_network(d, o->req, n);
 		o->req = NULL;
@@ -465,6 +491,46 @@ static bool name_taken(const char *name, void *arg)
 	return network_find(arg, name) != NULL;
 }
 
+static void hold(struct daemon *d, struct peer *p)
+{
+	struct connect *c = d->connect;
+	struct connect_hold *h = NULL;
+
+	for (size_t i = 0; i < c->n_holds && !h; i++)
+		if (memcmp(c->holds[i].pk, p->pk, LIMIT_KEY_LEN) == 0)
+			h = &c->holds[i];
+	if (!h && c->n_holds == CONNECT_IN_MAX)
+		return; /* at worst the OK is asked for again */
+	if (!h) {
+		h = &c->holds[c->n_holds++];
+		memcpy(h->pk, p->pk, LIMIT_KEY_LEN);
+		peer_want(d, p);
+	}
+	h->until_ms = daemon_now_ms(d) + HOLD_MS;
+}
+
+/* Holds end once the peer is a member or their time is up. */
+static void holds_tick(struct daemon *d)
+{
+	struct connect *c = d->connect;
+	uint64_t now = daemon_now_ms(d);
+
+	for (size_t i = 0; i < c->n_holds;) {
+		struct connect_hold *h = &c->holds[i];
+		char id[IDENTITY_ID_LEN + 1];
+		struct peer *p = peers_find(d, h->pk);
+
+		identity_id_format(h->pk, id);
+		if (p && now < h->until_ms && !network_find_member(d, id)) {
+			i++;
+			continue;
+		}
+		*h = c->holds[--c->n_holds];
+		if (p)
+			peer_unwant(d, p, 0);
+	}
+}
+
 /*
  * Mints the direct network for requester pk (calling itself theirs): named
  * "<our name>-<theirs>", closed, with pk pre-approved; answers pk's
@@ -476,6 +542,7 @@ static struct network *mint(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], c
 	char mine[HOSTNAME_BUF], raw[2 * HOSTNAME_BUF], want[HOSTNAME_BUF], name[HOSTNAME_BUF];
 	char id[IDENTITY_ID_LEN + 1];
 	struct connect_out *o;
+	struct connect_in *e;
 	struct network *n;
 	struct peer *p;
 
@@ -493,7 +560,11 @@ static struct network *mint(struct daemon *d, const uint8_t pk[LIMIT_KEY_LEN], c
 	if (network_create(d, name, mine, false, id, &n, err, errlen) < 0)
 		return NULL;
 	p = peers_find(d, pk);
+	if (p)
+		hold(d, p);
 	send_ok(d, p, n);
+	if ((e = in_find(d->connect, pk)))
+		in_drop(d->connect, e); /* answered: no longer waiting */
 	for (o = d->connect->outs; o; o = o->next) {
 		if (o->peer && memcmp(o->peer->pk, pk, LIMIT_KEY_LEN) == 0) {
 			reply_network(d, o->req, n);
@@ -547,8 +618,13 @@ static void on_request(struct daemon *d, struct peer *p, const struct ctl_msg *m
 	char err[200];
 
 	if (sodium_memcmp(m->contact, c->key.pk, LIMIT_KEY_LEN) != 0) {
+		bool rotated = c->has_retired &&
+			       sodium_memcmp(m->contact, c->retired.pk, LIMIT_KEY_LEN) == 0;
+
 		send_simple(d, p, CTL_CONNECT_DENIED,
-			    "that contact id is not in use (it was rotated); ask for the current one");
+			    rotated ? "that contact id was rotated; ask for the current one"
+				    : "that contact id is not this device's (or no longer); ask for "
+				      "the current one");
 		return;
 	}
 	if ((n = direct_with(d, p->pk))) {
@@ -616,6 +692,7 @@ void connect_tick(struct daemon *d)
 	struct connect_out *o, *next;
 
 	publish_tick(d);
+	holds_tick(d);
 	for (o = c->outs; o; o = next) {
 		next = o->next;
 		if (now >= o->deadline) {
@@ -685,8 +762,14 @@ void connect_cmd_approve(struct daemon *d, struct ipc_request *req)
 		return;
 	memcpy(pk, e->pk, LIMIT_KEY_LEN);
 	snprintf(host, sizeof(host), "%s", e->hostname);
-	in_drop(d->connect, e);
-	n = mint(d, pk, host, err, sizeof(err));
+	if ((n = direct_with(d, pk))) {
+		/* made meanwhile (they asked us too): that one */
+		in_drop(d->connect, e);
+		send_ok(d, peers_find(d, pk), n);
+		ipc_reply(req, json_pack("{s:s}", "name", n->saved.name));
+		return;
+	}
+	n = mint(d, pk, host, err, sizeof(err)); /* drops the request */
 	if (!n) {
 		ipc_reply_error(req, "%s", err);
 		return;
@@ -731,9 +814,10 @@ void connect_cmd_rotate(struct daemon *d, struct ipc_request *req)
 	/* The old id now says "retired" for as long as a record naming us
 	 * could still be found under it. */
 	if (c->has_retired)
-		contact_unpublish(d, c->retired_pk);
-	c->has_retired = contact_put(d, &old, true) == 0;
-	memcpy(c->retired_pk, old.pk, LIMIT_KEY_LEN);
+		contact_unpublish(d, c->retired.pk);
+	c->has_retired = true;
+	c->retired = old;
+	c->retired_out = contact_put(d, &old, true) == 0;
 	c->retired_until_ms = daemon_now_ms(d) + CONNECT_TTL_S * 1000ull;
 	identity_clear(&old);
 	c->key = fresh;
@@ -774,6 +858,13 @@ void connect_close(struct daemon *d)
 		return;
 	while (c->outs)
 		out_fail(d, c->outs, "the daemon is shutting down");
+	for (size_t i = 0; i < c->n_holds; i++) {
+		struct peer *p = peers_find(d, c->holds[i].pk);
+
+		if (p)
+			peer_unwant(d, p, 0);
+	}
+	identity_clear(&c->retired);
 	identity_clear(&c->key);
 	free(c);
 	d->connect = NULL;

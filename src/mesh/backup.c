@@ -234,6 +234,36 @@ out:
 	return ret;
 }
 
+int backup_plain_encode(const struct backup *b, uint8_t *out, size_t cap)
+{
+	msgpack_sbuffer sb;
+	int ret;
+
+	msgpack_sbuffer_init(&sb);
+	ret = encode_plain(b, &sb);
+	if (ret == 0 && sb.size > cap)
+		ret = -ENOSPC;
+	if (ret == 0) {
+		memcpy(out, sb.data, sb.size);
+		ret = (int)sb.size;
+	}
+	if (sb.data)
+		sodium_memzero(sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	return ret;
+}
+
+int backup_plain_decode(const uint8_t *buf, size_t len, struct backup *b)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	ret = len > PLAIN_MAX ? -EBADMSG : decode_plain(buf, len, b);
+	if (ret < 0)
+		backup_clear(b);
+	return ret;
+}
+
 void backup_clear(struct backup *b)
 {
 	sodium_memzero(b, sizeof(*b));
