@@ -109,8 +109,8 @@ static int read_name(struct mp_reader *r, char out[HOSTNAME_BUF])
 	const uint8_t *p;
 	size_t n;
 
-	if (mp_read_str(r, HOSTNAME_MAX, &p, &n) < 0)
-		return -EBADMSG;
+	if (mp_read_str(r, HOSTNAME_MAX, &p, &n) < 0 || memchr(p, 0, n))
+		return -EBADMSG; /* a NUL would hide the rest from the check */
 	memcpy(out, p, n);
 	out[n] = 0;
 	return hostname_valid(out) ? 0 : -EBADMSG;

@@ -194,6 +194,27 @@ static void test_seal_refuses(void **state)
 	assert_int_equal(backup_seal(&in, "p", OPS, MEM, code, sizeof(code)), -EINVAL);
 }
 
+/* A name with a NUL inside is refused, not cut short at it. */
+static void test_plain_nul_in_name(void **state)
+{
+	uint8_t buf[2048];
+	struct backup in, out;
+	uint8_t *at;
+	int n;
+
+	(void)state;
+	fill(&in, 1);
+	n = backup_plain_encode(&in, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(backup_plain_decode(buf, (size_t)n, &out), 0);
+	at = memmem(buf, (size_t)n, "host-0", 6);
+	assert_non_null(at);
+	at[4] = 0;
+	assert_int_equal(backup_plain_decode(buf, (size_t)n, &out), -EBADMSG);
+	assert_true(sodium_is_zero((const unsigned char *)&out, sizeof(out)));
+	assert_int_equal(backup_plain_encode(&in, buf, 10), -ENOSPC);
+}
+
 /* The default cost is what `ray pair backup` uses: it must work. */
 static void test_default_cost(void **state)
 {
@@ -216,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_cut_and_not_a_code),
 		cmocka_unit_test(test_hostile_cost),
 		cmocka_unit_test(test_seal_refuses),
+		cmocka_unit_test(test_plain_nul_in_name),
 		cmocka_unit_test(test_default_cost),
 	};
 
