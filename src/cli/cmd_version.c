@@ -1,5 +1,6 @@
 /* ray version: the build's version, plain or --json. */
 #include "cli/cli.h"
+#include "cli/git_rev.h"
 
 #include <stdio.h>
 
@@ -8,9 +9,9 @@ static int run_version(struct cli *c, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	if (c->json)
-		printf("{\"version\": \"%s\"}\n", RAYFISH_VERSION);
+		printf("{\"version\": \"%s\", \"git\": \"%s\"}\n", RAYFISH_VERSION, RAYFISH_GIT);
 	else
-		printf("ray %s\n", RAYFISH_VERSION);
+		printf("ray %s (%s)\n", RAYFISH_VERSION, RAYFISH_GIT);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "daemon/restore.h"
 #include "daemon/roster.h"
 #include "daemon/status.h"
+#include "cli/git_rev.h"
 #include "util/log.h"
 
 #include <string.h>
@@ -28,7 +29,7 @@ typedef void (*handler_fn)(struct daemon *d, struct ipc_request *req);
 static void h_version(struct daemon *d, struct ipc_request *req)
 {
 	(void)d;
-	ipc_reply(req, json_pack("{s:s}", "version", RAYFISH_VERSION));
+	ipc_reply(req, json_pack("{s:s, s:s}", "version", RAYFISH_VERSION, "git", RAYFISH_GIT));
 }
 
 static void h_status(struct daemon *d, struct ipc_request *req)
