@@ -5,6 +5,7 @@
  * is a thin IPC client of the daemon.
  */
 #include "cli/cli.h"
+#include "cli/complete.h"
 #include "home/paths.h"
 #include "util/log.h"
 
@@ -12,11 +13,13 @@
 #include <string.h>
 
 static const struct command *commands[] = {
-	&cmd_up,      &cmd_down,        &cmd_status, &cmd_create,   &cmd_join,     &cmd_leave,
-	&cmd_invite,  &cmd_requests,    &cmd_accept, &cmd_deny,     &cmd_hostname, &cmd_kick,
-	&cmd_admin,   &cmd_ephemeral,   &cmd_nuke,   &cmd_firewall, &cmd_apply,    &cmd_identityof,
-	&cmd_ping,    &cmd_netcheck,    &cmd_mdns,   &cmd_send,     &cmd_files,    &cmd_contact,
-	&cmd_connect, &cmd_connections, &cmd_pair,   &cmd_config,   &cmd_daemon,   &cmd_version,
+	&cmd_up,          &cmd_down,   &cmd_status,      &cmd_create,    &cmd_join,
+	&cmd_leave,       &cmd_invite, &cmd_requests,    &cmd_accept,    &cmd_deny,
+	&cmd_hostname,    &cmd_kick,   &cmd_admin,       &cmd_ephemeral, &cmd_nuke,
+	&cmd_firewall,    &cmd_apply,  &cmd_identityof,  &cmd_ping,      &cmd_netcheck,
+	&cmd_mdns,        &cmd_send,   &cmd_files,       &cmd_contact,   &cmd_connect,
+	&cmd_connections, &cmd_pair,   &cmd_completions, &cmd_config,    &cmd_daemon,
+	&cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
 		print_help();
 		return nrest == 0 && !help ? 2 : 0;
 	}
+	if (strcmp(rest[0], "__complete") == 0) /* for the completion scripts */
+		return complete_main(&c, commands, N_COMMANDS, nrest - 1, rest + 1);
 	cmd = find(rest[0]);
 	if (!cmd) {
 		fprintf(stderr, "ray: unknown command '%s' (see 'ray --help')\n", rest[0]);

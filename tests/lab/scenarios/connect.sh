@@ -10,7 +10,8 @@
 #  * a denial ends c's `ray connect` with a non-zero exit and a sentence;
 #  * after a rotates its contact id, the old id is refused as rotated and
 #    the new one works;
-#  * c and d asking each other at the same moment get exactly one network.
+#  * c and d asking each other at the same moment get exactly one network;
+#  * shell completion (ray completions bash) offers what the daemon knows.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init connect
@@ -161,5 +162,15 @@ assert_eq dave "$(json_get .hostname <"$LAB_WORK/d/dc.out")" "d's name as it ask
 assert_eq 0 "$(requests c)" "c's requests (mutual: none left to approve)"
 assert_eq 0 "$(requests d)" "d's requests (mutual: none left to approve)"
 wait_for 60 "c pings dave by name" lab_exec c ping -c 1 -W 2 "dave.$name_cd.ray" >/dev/null
+
+step "shell completion offers the networks, peers and ids the daemon knows"
+assert_contains "$(lab_ray a __complete leave '')" "$name" "networks after leave"
+assert_contains "$(lab_ray a __complete ping '')" "bob" "peers after ping"
+assert_contains "$(lab_ray a __complete connections '')" "approve" "connections subcommands"
+out=$(lab_exec a env PATH="$(dirname "$RAY"):$PATH" bash -c '
+	eval "$(ray completions bash)"
+	COMP_WORDS=(ray kick "$1" ""); COMP_CWORD=3; _ray
+	printf "%s\n" "${COMPREPLY[@]}"' _ "$name")
+assert_contains "$out" "bob" "bash completion of kick NET"
 
 lab_teardown
