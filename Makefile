@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG_SECONDS ?= 1800
 SAN := -Db_sanitize=address,undefined -Db_lundef=false
 
-.PHONY: all deps build release unit fuzz fuzz-long lab test demo bench clean
+.PHONY: all deps build release unit fuzz fuzz-long lab test demo bench clean man
 
 all: build
 
@@ -50,6 +50,10 @@ lab: build
 test: build deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	bash scripts/test.sh all $(BUILD) $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The manual page, its COMMANDS section made from the command table.
+man: build
+	$(BUILD)/ray __man docs/ray.1.in > docs/ray.1
 
 demo: build
 	bash tests/lab/demo.sh $(BUILD)

@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 #include "cli/complete.h"
+#include "cli/manpage.h"
 #include "home/paths.h"
 #include "util/log.h"
 
@@ -86,6 +87,8 @@ int main(int argc, char **argv)
 		print_help();
 		return nrest == 0 && !help ? 2 : 0;
 	}
+	if (strcmp(rest[0], "__man") == 0) /* make man */
+		return manpage_main(commands, N_COMMANDS, nrest > 1 ? rest[1] : NULL);
 	if (strcmp(rest[0], "__complete") == 0) /* for the completion scripts */
 		return complete_main(&c, commands, N_COMMANDS, nrest - 1, rest + 1);
 	cmd = find(rest[0]);
