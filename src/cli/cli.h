@@ -78,6 +78,6 @@ extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status, cmd_create
 	cmd_leave, cmd_config, cmd_version, cmd_invite, cmd_requests, cmd_accept, cmd_deny,
 	cmd_hostname, cmd_kick, cmd_nuke, cmd_admin, cmd_ephemeral, cmd_firewall, cmd_apply,
 	cmd_identityof, cmd_ping, cmd_netcheck, cmd_mdns, cmd_send, cmd_files, cmd_contact,
-	cmd_connect, cmd_connections, cmd_pair, cmd_completions;
+	cmd_connect, cmd_connections, cmd_pair, cmd_completions, cmd_logs, cmd_report;
 
 #endif

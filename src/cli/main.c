@@ -19,8 +19,8 @@ static const struct command *commands[] = {
 	&cmd_hostname,    &cmd_kick,   &cmd_admin,       &cmd_ephemeral, &cmd_nuke,
 	&cmd_firewall,    &cmd_apply,  &cmd_identityof,  &cmd_ping,      &cmd_netcheck,
 	&cmd_mdns,        &cmd_send,   &cmd_files,       &cmd_contact,   &cmd_connect,
-	&cmd_connections, &cmd_pair,   &cmd_completions, &cmd_config,    &cmd_daemon,
-	&cmd_version,
+	&cmd_connections, &cmd_pair,   &cmd_completions, &cmd_logs,      &cmd_report,
+	&cmd_config,      &cmd_daemon, &cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

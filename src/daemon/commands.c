@@ -32,6 +32,12 @@ static void h_version(struct daemon *d, struct ipc_request *req)
 	ipc_reply(req, json_pack("{s:s, s:s}", "version", RAYFISH_VERSION, "git", RAYFISH_GIT));
 }
 
+/* The settings the daemon runs with (its environment included). */
+static void h_settings(struct daemon *d, struct ipc_request *req)
+{
+	ipc_reply(req, settings_to_json(&d->settings));
+}
+
 static void h_status(struct daemon *d, struct ipc_request *req)
 {
 	ipc_reply(req, status_build(d));
@@ -114,6 +120,8 @@ static const struct {
 	{ "connections_approve", OPER, connect_cmd_approve },
 	{ "connections_deny", OPER, connect_cmd_deny },
 	{ "pair_backup", OPER, restore_cmd_backup },
+	{ "logs", OPER, daemon_cmd_logs },
+	{ "settings", OPER, h_settings },
 };
 
 /* By key presence, whatever its type: the handler decides read or write by

@@ -36,6 +36,7 @@
 #include "util/caps.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/logfile.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -564,6 +565,62 @@ static size_t drain_loop(uv_loop_t *loop)
 	return uv_loop_alive(loop) ? resolve_inflight() : 0;
 }
 
+#define LOG_REPLY_MAX (8 << 20)
+
+/* Log files, and the crash record of this run and the one before. */
+static void open_logs(struct daemon *d)
+{
+	char dir[4096], crash[4200];
+	int ret;
+
+	paths_log_dir(d->home, dir, sizeof(dir));
+	ret = logfile_open(dir);
+	if (ret < 0)
+		log_warn("daemon: no log files in %s: %s (logging to stderr only)", dir,
+			 strerror(-ret));
+	snprintf(crash, sizeof(crash), "%s/crash.log", d->home);
+	if (logfile_crash_take(crash, d->last_crash, sizeof(d->last_crash)) == 1)
+		log_warn("daemon: the previous run crashed (%s); its last log lines are in %s.prev",
+			 d->last_crash, crash);
+	if (logfile_crash_handlers(crash) < 0)
+		log_warn("daemon: no crash record: cannot install the signal handlers");
+}
+
+void daemon_cmd_logs(struct daemon *d, struct ipc_request *req)
+{
+	json_int_t since = json_integer_value(json_object_get(req->args, "since_ms"));
+	json_int_t max = json_integer_value(json_object_get(req->args, "max"));
+	const char *dir = logfile_dir();
+	char *text = NULL;
+	size_t len = 0;
+	json_t *s;
+	int ret;
+
+	if (!dir) {
+		ipc_reply_error(req,
+				"this daemon keeps no log files (see its stderr or the journal)");
+		return;
+	}
+	if (max <= 0 || max > LOG_REPLY_MAX)
+		max = LOG_REPLY_MAX;
+	ret = logfile_read(dir, since > 0 ? (unsigned long long)since : 0, (size_t)max, &text,
+			   &len);
+	if (ret < 0) {
+		ipc_reply_error(req, "cannot read the log files in %s: %s", dir, strerror(-ret));
+		return;
+	}
+	/* A peer's name in a line may not be UTF-8, which JSON needs. */
+	if (!(s = json_stringn(text, len))) {
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)text[i] >= 0x80)
+				text[i] = '?';
+		s = json_stringn(text, len);
+	}
+	free(text);
+	ipc_reply(req, json_pack("{s:o, s:s, s:s?}", "text", s ? s : json_string(""), "dir", dir,
+				 "last_crash", d->last_crash[0] ? d->last_crash : NULL));
+}
+
 int daemon_main(void)
 {
 	struct daemon d;
@@ -577,6 +634,7 @@ int daemon_main(void)
 	memset(&d, 0, sizeof(d));
 	d.loop = &loop;
 	d.home = paths_home();
+	open_logs(&d);
 	d.sock_path = paths_socket();
 	d.started_unix = daemon_unix_now();
 	d.started_ms = uv_now(&loop);
@@ -614,5 +672,6 @@ int daemon_main(void)
 	if (uv_loop_close(&loop) != 0)
 		log_warn("daemon: handles still open at exit");
 	log_info("daemon: stopped");
+	logfile_close();
 	return ret == 0 ? 0 : 1;
 }

@@ -97,6 +97,7 @@ struct daemon {
 	uint64_t started_unix;            /* baseline for members never seen */
 	uint64_t started_ms;              /* loop time at start */
 	char endpoint_addrs_sig[512];     /* addresses last published, to spot changes */
+	char last_crash[160]; /* how the previous run ended, when it crashed; "" else */
 	uint8_t endpoint_rec[RECORD_MAX]; /* that signed record, for CTL_ENDPOINT */
 	size_t endpoint_rec_len;
 };
@@ -111,6 +112,10 @@ bool daemon_authorized(const struct daemon *d, uid_t uid);
  * relay, relay-members, operator) take effect now, the reply lists them
  * as "applied" and the rest as "restart" (they wait for a restart). */
 void daemon_cmd_reload(struct daemon *d, struct ipc_request *req);
+
+/* `logs` {"since_ms"?, "max"?}: {"text", "dir", "last_crash"}, the newest
+ * lines of the log files. */
+void daemon_cmd_logs(struct daemon *d, struct ipc_request *req);
 
 /* IPC dispatch (daemon/commands.c). */
 void daemon_dispatch(struct ipc_request *req, void *ud);

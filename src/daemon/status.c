@@ -238,6 +238,8 @@ json_t *status_build(struct daemon *d)
 	json_object_set_new(st, "contact_id", json_string(connect_contact_id(d)));
 	json_object_set_new(st, "joining", join_status(d));
 	json_object_set_new(st, "connecting", connect_status(d));
+	json_object_set_new(st, "last_crash",
+			    d->last_crash[0] ? json_string(d->last_crash) : json_null());
 	json_object_set_new(st, "dataplane", dataplane_json(d));
 	json_object_set_new(st, "disco", disco_json(d));
 	json_object_set_new(st, "gate", gate_json(d));

@@ -12,6 +12,12 @@
 #include <unistd.h>
 
 static enum log_level min_level = LL_INFO;
+static log_sink_fn log_sink;
+
+void log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
+}
 
 int log_level_parse(const char *s)
 {
@@ -59,4 +65,6 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, (size_t)n);
+	if (log_sink)
+		log_sink(&ts, line, (size_t)n);
 }
