@@ -97,7 +97,7 @@ struct daemon {
 	uint64_t started_unix;            /* baseline for members never seen */
 	uint64_t started_ms;              /* loop time at start */
 	char endpoint_addrs_sig[512];     /* addresses last published, to spot changes */
-	char last_crash[160]; /* how the previous run ended, when it crashed; "" else */
+	char last_crash[160];             /* how the previous run ended, when it crashed; "" else */
 	uint8_t endpoint_rec[RECORD_MAX]; /* that signed record, for CTL_ENDPOINT */
 	size_t endpoint_rec_len;
 };

@@ -45,7 +45,6 @@ int logfile_crash_take(const char *path, char *out, size_t cap);
  * after since_ms (unix ms; 0 = all), oldest first, at most max bytes (the
  * newest kept when cut). *out is malloc'd and NUL-terminated. 0 or -errno.
  */
-int logfile_read(const char *dir, unsigned long long since_ms, size_t max, char **out,
-		 size_t *len);
+int logfile_read(const char *dir, unsigned long long since_ms, size_t max, char **out, size_t *len);
 
 #endif
