@@ -3,6 +3,7 @@
 #include "daemon/daemon.h"
 #include "daemon/network.h"
 #include "daemon/peers.h"
+#include "mesh/address.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
 
@@ -85,19 +86,21 @@ void audit_peer(struct daemon *d, struct peer *p, const char *event)
 	if (!member || !audit_pass(d, p))
 		return;
 	if (p->audit_held)
-		snprintf(held, sizeof(held), " held=%llu", (unsigned long long)p->audit_held);
+		snprintf(held, sizeof(held), "\theld=%llu", (unsigned long long)p->audit_held);
 	p->audit_held = 0;
 	audit_rotate(d);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	for (struct network *n = d->nets; n; n = n->next) {
 		const struct gb_member *m = group_blob_find_member(&n->blob, p->id);
+		char ip[ADDRESS_V4_STRLEN];
 		int len;
 
 		if (!m)
 			continue;
-		len = snprintf(line, sizeof(line), "%s %s net=%s peer=%s host=%s%s\n", stamp, event,
-			       n->saved.name, p->id, m->hostname, held);
+		address_ipv4_format(m->ipv4, ip);
+		len = snprintf(line, sizeof(line), "%s\t%s\t%s\t%s\t%s\t%s%s\n", stamp, event, ip,
+			       p->id, n->saved.name, m->hostname, held);
 		if (len > 0 && write(d->audit_fd, line, (size_t)len) < 0)
 			log_warn("audit: write failed: %s", strerror(errno));
 	}

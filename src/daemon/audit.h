@@ -1,14 +1,16 @@
 /*
  * audit: the append-only connection log $RAYFISH_HOME/audit.log. One line
- * per event and network: "<ISO time> <event> net=<name> peer=<id> host=<h>",
- * for members of our networks only (a stranger's coming and going is not
- * an event of any network). Lines are appended with O_APPEND in one write
+ * per event and network, tab-separated: the four columns of the reference
+ * product's log, "<ISO time>\t<event>\t<mesh IPv4>\t<endpoint id>", then
+ * "\t<network>\t<hostname>"; events are connect and disconnect, for
+ * members of our networks only (a stranger's coming and going is not an
+ * event of any network). Lines are appended with O_APPEND in one write
  * each; the daemon never rewrites the file.
  *
  * Bounded, because a member can connect and disconnect in a loop: each
  * peer's lines pass a token bucket (AUDIT_BURST, then one per
  * AUDIT_EVERY_MS); the next line that passes says how many were held back
- * ("held=N"), so the count of events is never lost. At AUDIT_MAX_BYTES the
+ * (a last column "held=N"), so the count of events is never lost. At AUDIT_MAX_BYTES the
  * file moves to audit.log.1 (replacing the one before) and a new one starts.
  */
 #ifndef RAYFISH_DAEMON_AUDIT_H

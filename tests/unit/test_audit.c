@@ -85,8 +85,8 @@ static void test_reconnect_loop_bounded(void **state)
 		audit_peer(&f->d, p, i % 2 ? "disconnect" : "connect");
 	log = slurp(f, "audit.log");
 	assert_int_equal(count_lines(log), AUDIT_BURST);
-	assert_non_null(strstr(log, "connect net=team peer="));
-	assert_non_null(strstr(log, " host=bob\n"));
+	assert_non_null(strstr(log, "Z\tconnect\t100."));
+	assert_non_null(strstr(log, "\tteam\tbob\n"));
 	assert_null(strstr(log, "held="));
 	free(log);
 
@@ -95,7 +95,7 @@ static void test_reconnect_loop_bounded(void **state)
 	audit_peer(&f->d, p, "connect");
 	log = slurp(f, "audit.log");
 	assert_int_equal(count_lines(log), AUDIT_BURST + 1);
-	snprintf(want, sizeof(want), " host=bob held=%d\n", 1000 - AUDIT_BURST);
+	snprintf(want, sizeof(want), "\tteam\tbob\theld=%d\n", 1000 - AUDIT_BURST);
 	assert_non_null(strstr(log, want));
 	free(log);
 	audit_close(&f->d);
@@ -116,7 +116,8 @@ static void test_full_file_rotates(void **state)
 	assert_int_equal(st.st_size, AUDIT_MAX_BYTES);
 	log = slurp(f, "audit.log");
 	assert_int_equal(count_lines(log), 1);
-	assert_non_null(strstr(log, "connect net=team"));
+	assert_non_null(strstr(log, "\tconnect\t"));
+	assert_non_null(strstr(log, "\tteam\tbob\n"));
 	free(log);
 	fixture_path(f, "audit.log", path, sizeof(path));
 	assert_int_equal(stat(path, &st), 0);

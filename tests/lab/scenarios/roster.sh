@@ -89,8 +89,10 @@ wait_for 60 "a join after nuke fails" gone
 
 step "the audit log recorded connections"
 log=$(cat "$(lab_home a)/audit.log")
-assert_contains "$log" "connect net=team" "audit connect"
-assert_contains "$log" "disconnect net=team" "audit disconnect"
+tab=$'\t'
+assert_contains "$log" "${tab}connect${tab}100." "audit connect"
+assert_contains "$log" "${tab}disconnect${tab}100." "audit disconnect"
+assert_contains "$log" "${tab}team${tab}" "audit network column"
 
 for h in a b d e; do lab_stop_daemon "$h"; done
 step "roster passed"

@@ -93,9 +93,9 @@ step "d's audit log names only members"
 jid=$(lab_ray j --json status | json_get .endpoint_id)
 audit=$(lab_home d)/audit.log
 lab_stop_daemon j
-j_left() { grep -q "disconnect net=den peer=$jid " "$audit"; }
+j_left() { grep -qP "\tdisconnect\t[0-9.]+\t$jid\tden\t" "$audit"; }
 wait_for 30 "j's disconnect in d's audit log" j_left
-others=$(grep -vc "peer=$jid " "$audit" || true)
+others=$(grep -vcP "\t$jid\t" "$audit" || true)
 assert_eq 0 "$others" "audit lines about strangers"
 
 lab_stop_daemon d
