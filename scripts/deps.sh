@@ -16,10 +16,12 @@ PACKAGES=(
   libgnutls28-dev libsodium-dev
   libopendht-c-dev libopendht-dev libuv1-dev libmsgpack-dev libjansson-dev
   libyaml-dev libldns-dev libmnl-dev libqrencode-dev libminiupnpc-dev
-  libnatpmp-dev libcmocka-dev
+  libnatpmp-dev libcmocka-dev libmicrohttpd-dev
   # lab, tests and benchmarks
   dhtnode coturn miniupnpd iproute2 nftables iputils-ping iperf3 dnsutils
   b3sum procps psmisc strace wireguard-tools tinc
+  # promtool, which checks the metrics endpoint's exposition format
+  prometheus
 )
 
 # PACKAGE=MIN_VERSION: installed older than MIN counts as missing.

@@ -118,6 +118,7 @@ static int admit_member(struct daemon *d, struct network *n, struct peer *p, con
 		return ret;
 	}
 	log_info("network %s: admitting %.8s as %s", n->saved.name, p->id, name);
+	d->admitted++;
 	/* Batched for the other members (open networks churn by join and
 	 * leave); the joiner's WELCOME below carries the record at once. */
 	ret = network_publish_batched(d, n, &blob, p);

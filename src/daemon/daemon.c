@@ -26,6 +26,7 @@
 #include "daemon/peers.h"
 #include "daemon/ping.h"
 #include "daemon/firewall_policy.h"
+#include "daemon/metrics.h"
 #include "daemon/records.h"
 #include "daemon/restore.h"
 #include "daemon/roster.h"
@@ -155,9 +156,9 @@ typedef void (*network_gone_fn)(struct daemon *d, const struct network *n);
 #define N_OF(list) (sizeof(list) / sizeof(list[0]))
 
 static const daemon_event_fn on_tick_list[] = {
-	records_endpoint_tick, peers_tick, joins_tick, networks_tick,  roster_tick, nat_tick,
-	member_relay_tick,     gate_tick,  blobs_tick, admission_tick, files_tick,  connect_tick,
-	restore_tick,
+	records_endpoint_tick, peers_tick,   joins_tick, networks_tick,  roster_tick, nat_tick,
+	member_relay_tick,     gate_tick,    blobs_tick, admission_tick, files_tick,  connect_tick,
+	restore_tick,          metrics_tick,
 };
 static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up,
 						 files_on_peer_up, connect_on_peer_up };
@@ -176,6 +177,7 @@ void daemon_tick(struct daemon *d)
 
 void daemon_peer_up(struct daemon *d, struct peer *p)
 {
+	d->connections_up++;
 	for (size_t i = 0; i < N_OF(on_peer_up_list); i++)
 		on_peer_up_list[i](d, p);
 }
@@ -364,6 +366,7 @@ static void daemon_stop(struct daemon *d)
 	files_close(d);
 	connect_close(d);
 	restore_close(d);
+	metrics_close(d);
 	datapath_down(d);
 	policy_close(d);
 	if (d->quic)
@@ -484,6 +487,7 @@ static int daemon_start(struct daemon *d)
 	ret = start_transport(d);
 	if (ret < 0)
 		return ret;
+	metrics_open(d);
 	nat_open(d);
 	member_relay_open(d);
 	lan_start(d);

@@ -34,6 +34,7 @@ struct blob_serve;
 struct files;
 struct connect;
 struct restore;
+struct metrics;
 struct blob_wait;
 struct lookup;
 struct dns_server;
@@ -78,6 +79,8 @@ struct daemon {
 	struct files *files;        /* file sharing (files.c) */
 	struct connect *connect;    /* contact id and connect requests (connect.c) */
 	struct restore *restore;    /* networks a restored backup left to rejoin */
+	struct metrics *metrics;    /* the Prometheus endpoint (metrics.c) */
+	uint64_t joins_ok, joins_failed, admitted, connections_up; /* for metrics */
 	struct ping_op *pings;      /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
 	struct ratelimit gate_log; /* gate.c: log lines strangers cause, together */

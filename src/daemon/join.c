@@ -120,6 +120,7 @@ static void join_fail(struct daemon *d, struct join_op *j, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warn("join: %s", msg);
+	d->joins_failed++;
 	if (j->req)
 		ipc_reply_error(j->req, "%s", msg);
 	j->req = NULL;
@@ -414,6 +415,7 @@ static void on_blob(struct daemon *d, const uint8_t *data, size_t len, void *ud)
 	networks_save(d);
 	magicdns_sync(d); /* the names now live under the final alias */
 	log_info("join: joined %s as %s", n->saved.name, n->saved.hostname);
+	d->joins_ok++;
 	reply_joined(d, j, n);
 	join_free(d, j);
 }

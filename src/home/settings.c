@@ -125,6 +125,11 @@ static int valid_dns_listen(const char *v)
 	return valid_hostport(v, strlen(v));
 }
 
+static int valid_metrics_listen(const char *v)
+{
+	return strcmp(v, "off") == 0 || valid_hostport(v, strlen(v));
+}
+
 static int valid_ip_item(const char *v, size_t len)
 {
 	if (len == 0 || len > 45)
@@ -189,6 +194,9 @@ static const struct {
 	[SET_TUN_OFFLOAD] = { "tun-offload", "on",
 			      "TUN segmentation and checksum offloads (GSO split, GRO-style merge)",
 			      valid_onoff, "on or off" },
+	[SET_METRICS_LISTEN] = { "metrics-listen", "127.0.0.1:9090",
+				 "Prometheus metrics endpoint (off: none)", valid_metrics_listen,
+				 "ip:port or off" },
 };
 
 int settings_key(const char *name)

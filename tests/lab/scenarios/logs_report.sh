@@ -4,7 +4,7 @@
 # crash record a fatal signal leaves and the next start reports, and
 # `ray report`, a bundle with status, netcheck, settings, versions and the
 # log in which no secret of the node appears (keys, invite codes, the TURN
-# password).
+# password), and the Prometheus metrics endpoint.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init logs_report
@@ -57,6 +57,35 @@ start_d a
 assert_contains "$(lab_ray a --json status | json_get .last_crash)" "signal 6" "status last_crash"
 assert_contains "$(lab_ray a logs --since 1m)" "previous run crashed" "the log says so"
 wait_for 60 "a is back in ops" lab_ray a ping bob -c 1
+
+step "metrics: Prometheus text on 127.0.0.1:9090, valid for promtool; junk refused"
+# http HOST METHOD PATH: the status line and body of one request
+http() {
+	lab_exec "$1" perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:9090", Timeout => 5) or exit 3;
+		print $s "$ARGV[0] $ARGV[1] HTTP/1.0\r\nHost: x\r\n\r\n";
+		local $/; my $r = <$s>; $r =~ s/\r\n\r\n/\n\n/; print $r;' "$2" "$3"
+}
+scraped() { http a GET /metrics | grep -q 'rayfish_peer_online{network="ops",peer="bob"} 1'; }
+wait_for 30 "a's metrics show bob online" scraped
+page=$(http a GET /metrics)
+assert_contains "$page" " 200 OK" "metrics status"
+assert_contains "$page" 'rayfish_build_info{version="' "build info"
+assert_contains "$page" 'rayfish_peers{path="' "peers by path"
+assert_contains "$page" "rayfish_dataplane_drops_" "drops"
+sed '1,/^$/d' <<<"$page" | promtool check metrics || fail "promtool refuses the metrics"
+assert_contains "$(http a POST /metrics)" "405" "POST"
+assert_contains "$(http a GET /secret)" "404" "another path"
+lab_exec a perl -MIO::Socket::INET -e '
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:9090", Timeout => 5) or exit 3;
+	print $s "\x00\xff" x 5000; close $s;' || true
+lab_ray a ping bob -c 1 >/dev/null || fail "a's daemon stopped answering after junk on the metrics port"
+lab_stop_daemon b
+lab_start_daemon b "RAYFISH_RELAY=$LAB_RELAY_NAMED" RAYFISH_METRICS_LISTEN=off
+rc=0
+http b GET /metrics >/dev/null || rc=$?
+assert_eq 3 "$rc" "b with metrics-listen off: nothing listens"
+wait_for 60 "b is back in ops" lab_ray b ping alice -c 1
 
 step "ray report: the bundle, readable by its owner only, without secrets"
 outdir=$LAB_WORK/reports
