@@ -81,8 +81,8 @@ struct daemon {
 	struct restore *restore;    /* networks a restored backup left to rejoin */
 	struct metrics *metrics;    /* the Prometheus endpoint (metrics.c) */
 	uint64_t joins_ok, joins_failed, admitted, connections_up; /* for metrics */
-	struct ping_op *pings;      /* `ray ping` in progress */
-	uint64_t gate_refused, gate_expired, gate_msgs_dropped; /* gate.c */
+	struct ping_op *pings;                                     /* `ray ping` in progress */
+	uint64_t gate_refused, gate_expired, gate_msgs_dropped;    /* gate.c */
 	struct ratelimit gate_log; /* gate.c: log lines strangers cause, together */
 	uint64_t gate_logs_held, gate_logs_told, gate_logs_told_ms;
 	struct mdns *mdns; /* LAN discovery (lan_discovery.c) */
