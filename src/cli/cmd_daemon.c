@@ -3,12 +3,12 @@
  * VPN between active and standby.
  */
 #include "cli/cli.h"
-#include "cli/service.h"
 #include "daemon/daemon.h"
 #include "util/fileio.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,70 +51,18 @@ static int toggle(struct cli *c, const char *cmd, int argc, char **argv)
 	return 0;
 }
 
-/* Writes rayfish.service for this binary (named in exe on return),
- * atomically: a crash never leaves systemd half a unit. Returns 0 or the
- * CLI's error. */
-static int write_unit(struct cli *c, char *exe, size_t cap)
-{
-	char unit[32768];
-	ssize_t n = readlink("/proc/self/exe", exe, cap);
-	int ret;
-
-	if (n <= 0 || (size_t)n >= cap)
-		return cli_error("cannot find the ray binary to install as a service");
-	exe[n] = 0;
-	ret = service_unit(unit, sizeof(unit), exe, c->home, c->sock);
-	if (ret == -ENOENT)
-		return cli_error(
-			"this ray binary (%s) was removed or replaced since it started: run the installed ray to install the service",
-			exe);
-	if (ret == -EINVAL)
-		return cli_error(
-			"cannot install the service: the binary, RAYFISH_HOME and RAYFISH_SOCKET must be absolute paths without control characters (and the binary's without quotes or backslashes)");
-	if (ret < 0)
-		return cli_error("cannot install the service: its paths are too long");
-	ret = fileio_write_atomic(SERVICE_UNIT_PATH, unit, (size_t)ret, 0644);
-	if (ret < 0)
-		return cli_error("cannot write %s: %s", SERVICE_UNIT_PATH, strerror(-ret));
-	return 0;
-}
-
-/* Writes the unit for this binary, enables and starts it, and waits for
- * the socket. Only when systemd runs and we are root. */
-static int install_service(struct cli *c)
-{
-	char exe[4096];
-	int ret;
-
-	if (access("/run/systemd/system", F_OK) != 0)
-		return cli_error(
-			"no daemon is running and systemd is not available: start one with 'ray daemon'");
-	if (geteuid() != 0)
-		return cli_error(
-			"no daemon is running: 'sudo ray up' installs and starts the service");
-	ret = write_unit(c, exe, sizeof(exe));
-	if (ret)
-		return ret;
-	if (system("systemctl daemon-reload && systemctl enable --now rayfish.service") != 0)
-		return cli_error(
-			"systemctl could not start rayfish.service (see 'journalctl -u rayfish')");
-	/* The path shows which binary the service runs, say one in a build
-	 * directory. */
-	fprintf(stderr, "installed and started rayfish.service (%s daemon)\n", exe);
-	for (int i = 0; i < 150; i++) {
-		if (access(c->sock, F_OK) == 0)
-			return 0;
-		usleep(100000);
-	}
-	return cli_error("rayfish.service started but its socket %s did not appear", c->sock);
-}
-
 static int run_up(struct cli *c, int argc, char **argv)
 {
 	if (argc == 1 && access(c->sock, F_OK) != 0) {
-		int ret = install_service(c);
+		int ret;
 
-		if (ret)
+		if (access("/run/systemd/system", F_OK) != 0 && !getenv("RAYFISH_SYSTEMD_DIR"))
+			return cli_error("no daemon is running and systemd is not available: start "
+					 "one with 'ray daemon'");
+		if (geteuid() != 0)
+			return cli_error("no daemon is running: 'sudo ray up' installs and starts "
+					 "the service");
+		if ((ret = cli_service_install(c, true)))
 			return ret;
 	}
 	return toggle(c, "up", argc, argv);

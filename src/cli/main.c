@@ -14,13 +14,14 @@
 #include <string.h>
 
 static const struct command *commands[] = {
-	&cmd_up,          &cmd_down,   &cmd_status,      &cmd_create,    &cmd_join,
-	&cmd_leave,       &cmd_invite, &cmd_requests,    &cmd_accept,    &cmd_deny,
-	&cmd_hostname,    &cmd_kick,   &cmd_admin,       &cmd_ephemeral, &cmd_nuke,
-	&cmd_firewall,    &cmd_apply,  &cmd_identityof,  &cmd_ping,      &cmd_netcheck,
-	&cmd_mdns,        &cmd_send,   &cmd_files,       &cmd_contact,   &cmd_connect,
-	&cmd_connections, &cmd_pair,   &cmd_completions, &cmd_logs,      &cmd_report,
-	&cmd_config,      &cmd_daemon, &cmd_version,
+	&cmd_up,           &cmd_down,      &cmd_status,      &cmd_create,    &cmd_join,
+	&cmd_leave,        &cmd_invite,    &cmd_requests,    &cmd_accept,    &cmd_deny,
+	&cmd_hostname,     &cmd_kick,      &cmd_admin,       &cmd_ephemeral, &cmd_nuke,
+	&cmd_firewall,     &cmd_apply,     &cmd_identityof,  &cmd_ping,      &cmd_netcheck,
+	&cmd_mdns,         &cmd_send,      &cmd_files,       &cmd_contact,   &cmd_connect,
+	&cmd_connections,  &cmd_pair,      &cmd_completions, &cmd_logs,      &cmd_report,
+	&cmd_install,      &cmd_uninstall, &cmd_start,       &cmd_stop,      &cmd_restart,
+	&cmd_set_operator, &cmd_config,    &cmd_daemon,      &cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

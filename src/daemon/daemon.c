@@ -40,6 +40,7 @@
 #include "util/logfile.h"
 
 #include <errno.h>
+#include <systemd/sd-daemon.h>
 #include <libgen.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -357,6 +358,7 @@ static void daemon_stop(struct daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	sd_notify(0, "STOPPING=1");
 	log_info("daemon: stopping");
 	ipc_server_close(&d->ipc);
 	magicdns_close(d);
@@ -654,6 +656,8 @@ int daemon_main(void)
 	ret = daemon_start(&d);
 	if (ret < 0)
 		daemon_stop(&d);
+	else /* systemd (Type=notify) counts the service as started now */
+		sd_notifyf(0, "READY=1\nSTATUS=serving on %s", d.sock_path);
 	while (!d.stopping && uv_run(&loop, UV_RUN_ONCE))
 		;
 	lookups = drain_loop(&loop);

@@ -10,18 +10,31 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/service.h"
 
 static void test_plain(void **state)
 {
 	const char *want = "[Unit]\nDescription=Rayfish mesh VPN daemon\n"
+			   "Documentation=man:ray(1)\n"
 			   "After=network-online.target\nWants=network-online.target\n\n"
-			   "[Service]\nExecStart=\"/usr/local/bin/ray\" daemon\n"
-			   "Restart=on-failure\n"
+			   "[Service]\nType=notify\nExecStart=\"/usr/local/bin/ray\" daemon\n"
+			   "Restart=on-failure\nRestartSec=2\n"
 			   "Environment=\"RAYFISH_HOME=/var/lib/rayfish\"\n"
-			   "Environment=\"RAYFISH_SOCKET=/run/rayfish/rayfish.sock\"\n\n"
+			   "Environment=\"RAYFISH_SOCKET=/run/rayfish/rayfish.sock\"\n"
+			   "StateDirectory=rayfish\nStateDirectoryMode=0700\n"
+			   "RuntimeDirectory=rayfish\nRuntimeDirectoryPreserve=restart\n"
+			   "LogsDirectory=rayfish\nLogsDirectoryMode=0750\n"
+			   "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE\n"
+			   "NoNewPrivileges=yes\nProtectSystem=strict\nReadWritePaths=-/etc\n"
+			   "ProtectHome=yes\nPrivateTmp=yes\nProtectControlGroups=yes\n"
+			   "ProtectKernelModules=yes\nLockPersonality=yes\nRestrictRealtime=yes\n"
+			   "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK\n"
+			   "SystemCallArchitectures=native\n\n"
 			   "[Install]\nWantedBy=multi-user.target\n";
 	char out[4096];
 
@@ -79,6 +92,40 @@ static void test_refused_paths(void **state)
 	assert_int_equal(service_unit(out, sizeof(out), "/opt\\ray", "/h", "/s"), -EINVAL);
 }
 
+/* systemd itself accepts the unit, for the default paths and others
+ * (when systemd-analyze is installed, as on any systemd machine). */
+static void test_systemd_accepts(void **state)
+{
+	static const char *const homes[][2] = {
+		{ "/var/lib/rayfish", "/run/rayfish/rayfish.sock" },
+		{ "/srv/my ray", "/tmp/ray.sock" },
+	};
+	char dir[] = "/tmp/rf-test-unit-XXXXXX", path[128], cmd[256], out[8192];
+
+	(void)state;
+	if (access("/usr/bin/systemd-analyze", X_OK) != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/rayfish.service", dir);
+	for (size_t i = 0; i < 2; i++) {
+		FILE *f;
+		int n = service_unit(out, sizeof(out), "/usr/bin/true", homes[i][0], homes[i][1]);
+
+		assert_true(n > 0);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(out, f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "systemd-analyze verify --man=no %s >/dev/null 2>&1",
+			 path);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_non_null(strstr(out, "\nReadWritePaths=\"-/srv/my ray\"\n"));
+	assert_null(strstr(out, "StateDirectory"));
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_too_small(void **state)
 {
 	char out[4096];
@@ -97,7 +144,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain),          cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_deleted_binary), cmocka_unit_test(test_refused_paths),
-		cmocka_unit_test(test_too_small),
+		cmocka_unit_test(test_too_small),      cmocka_unit_test(test_systemd_accepts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
