@@ -18,14 +18,7 @@
 
 static void checksum(const uint8_t pk[LIMIT_KEY_LEN], uint8_t out[4])
 {
-	struct blake3_hasher h;
-	uint8_t full[LIMIT_KEY_LEN];
-
-	blake3_init(&h);
-	blake3_update(&h, CHECK_DOMAIN, strlen(CHECK_DOMAIN));
-	blake3_update(&h, pk, LIMIT_KEY_LEN);
-	blake3_final(&h, full);
-	memcpy(out, full, 4);
+	blake3_checksum(CHECK_DOMAIN, pk, LIMIT_KEY_LEN, out, 4);
 }
 
 int contact_id_format(const uint8_t pk[LIMIT_KEY_LEN], char *out, size_t cap)

@@ -21,14 +21,7 @@
 
 static void checksum(const uint8_t *p, size_t n, uint8_t out[4])
 {
-	struct blake3_hasher h;
-	uint8_t full[LIMIT_KEY_LEN];
-
-	blake3_init(&h);
-	blake3_update(&h, CHECK_DOMAIN, strlen(CHECK_DOMAIN));
-	blake3_update(&h, p, n);
-	blake3_final(&h, full);
-	memcpy(out, full, 4);
+	blake3_checksum(CHECK_DOMAIN, p, n, out, 4);
 }
 
 int invite_code_encode(const struct invite_code *c, char *out, size_t cap)

@@ -304,6 +304,18 @@ void blake3_parent(const uint8_t left[BLAKE3_OUT_LEN], const uint8_t right[BLAKE
 		le32_put(out + 4 * i, full[i]);
 }
 
+void blake3_checksum(const char *domain, const void *data, size_t len, uint8_t *out, size_t out_len)
+{
+	struct blake3_hasher h;
+	uint8_t full[BLAKE3_OUT_LEN];
+
+	blake3_init(&h);
+	blake3_update(&h, domain, strlen(domain));
+	blake3_update(&h, data, len);
+	blake3_final(&h, full);
+	memcpy(out, full, out_len < sizeof(full) ? out_len : sizeof(full));
+}
+
 void blake3_hash(const void *data, size_t len, uint8_t out[BLAKE3_OUT_LEN])
 {
 	struct blake3_hasher h;

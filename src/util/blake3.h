@@ -44,6 +44,11 @@ void blake3_final(const struct blake3_hasher *h, uint8_t out[BLAKE3_OUT_LEN]);
 void blake3_final_xof(const struct blake3_hasher *h, uint8_t *out, size_t len);
 
 void blake3_hash(const void *data, size_t len, uint8_t out[BLAKE3_OUT_LEN]);
+/* The first out_len (at most 32) bytes of BLAKE3(domain || data): the
+ * checksums of the codes people copy (invites, contact ids), each kind
+ * under a domain of its own. */
+void blake3_checksum(const char *domain, const void *data, size_t len, uint8_t *out,
+		     size_t out_len);
 
 /*
  * The chunk tree's inner values, for verified streaming (files/tree.c).

@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <time.h>
+
+#include "discovery/payload.h"
 #include "fake_dht.h"
 
 #define FAKE_DHT_VALUES 32
@@ -207,4 +212,37 @@ int __wrap_dht_node_put_announced(struct dht_node *node, const uint8_t key[DHT_K
 
 	(void)node;
 	return fake_dht_own(key, &len) ? 1 : -ENOENT;
+}
+
+void fake_dht_put_record(enum record_kind kind, const uint8_t pk[32], const uint8_t *rec,
+			 size_t len)
+{
+	uint8_t key[RECORD_KEY_LEN];
+
+	record_dht_key(kind, pk, key);
+	fake_dht_store(key, rec, len);
+}
+
+int fake_dht_publish_endpoint(const uint8_t seed[32], uint32_t ipv4)
+{
+	struct endpoint_payload p = { .n_addrs = 1, .has_timestamp = true };
+	struct sockaddr_in *a = (struct sockaddr_in *)&p.addrs[0];
+	uint8_t payload[RECORD_PAYLOAD_MAX], rec[RECORD_MAX], pk[32];
+	uint64_t now = (uint64_t)time(NULL);
+	int plen, rlen;
+
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(ipv4);
+	a->sin_port = htons(4000);
+	p.timestamp = now;
+	plen = endpoint_payload_encode(&p, payload, sizeof(payload));
+	if (plen < 0)
+		return -1;
+	rlen = record_encode(RECORD_ENDPOINT, seed, now, now + 3600, payload, (size_t)plen, rec,
+			     sizeof(rec));
+	if (rlen < 0)
+		return -1;
+	record_seed_pk(seed, pk);
+	fake_dht_put_record(RECORD_ENDPOINT, pk, rec, (size_t)rlen);
+	return 0;
 }

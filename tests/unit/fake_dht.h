@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "discovery/dht.h"
+#include "discovery/record.h"
 
 /* The handle to put in d->dht; starts empty. */
 struct dht_node *fake_dht_init(void);
@@ -34,6 +35,12 @@ void fake_dht_store(const uint8_t key[DHT_KEY_LEN], const uint8_t *value, size_t
 size_t fake_dht_answer(bool ok);
 /* Gets waiting for an answer. */
 size_t fake_dht_pending(void);
+/* Someone stores the signed record rec under kind's key for pk. */
+void fake_dht_put_record(enum record_kind kind, const uint8_t pk[32], const uint8_t *rec,
+			 size_t len);
+/* The device whose identity seed is seed can be reached at ipv4 (host
+ * order), port 4000: its signed endpoint record is stored. 0 or -1. */
+int fake_dht_publish_endpoint(const uint8_t seed[32], uint32_t ipv4);
 /* The daemon's own value under key (NULL: none), and its length. */
 const uint8_t *fake_dht_own(const uint8_t key[DHT_KEY_LEN], size_t *len);
 

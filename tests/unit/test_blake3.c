@@ -188,9 +188,30 @@ static void test_against_b3sum(void **state)
 	unlink(path);
 }
 
+/* blake3_checksum is the hash of domain || data, cut. */
+static void test_checksum(void **state)
+{
+	uint8_t want[32], got[40];
+	char joined[64];
+
+	(void)state;
+	snprintf(joined, sizeof(joined), "%s%s", "rayfish-x-v1", "payload");
+	blake3_hash(joined, strlen(joined), want);
+	memset(got, 0xee, sizeof(got));
+	blake3_checksum("rayfish-x-v1", "payload", 7, got, 4);
+	assert_memory_equal(got, want, 4);
+	assert_int_equal(got[4], 0xee);
+	blake3_checksum("rayfish-x-v1", "payload", 7, got, 40); /* capped at 32 */
+	assert_memory_equal(got, want, 32);
+	assert_int_equal(got[32], 0xee);
+	blake3_checksum("rayfish-y-v1", "payload", 7, got, 4);
+	assert_memory_not_equal(got, want, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_checksum),
 		cmocka_unit_test(test_official_vectors),
 		cmocka_unit_test(test_xof_prefix_and_final_repeatable),
 		cmocka_unit_test(test_against_b3sum),

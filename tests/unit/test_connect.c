@@ -154,15 +154,6 @@ static void make_owner_ordered(struct fixture *f, struct owner *o, bool ours_gre
 	fail_msg("no identity on the wanted side of ours in 256 tries");
 }
 
-static void dht_put_record(enum record_kind kind, const uint8_t pk[32], const uint8_t *rec,
-			   size_t len)
-{
-	uint8_t key[RECORD_KEY_LEN];
-
-	record_dht_key(kind, pk, key);
-	fake_dht_store(key, rec, len);
-}
-
 /* Contact key `key` says it reaches device `endpoint` (or is retired). */
 static void publish_contact(const struct identity *key, const uint8_t endpoint[32], bool retired)
 {
@@ -178,28 +169,14 @@ static void publish_contact(const struct identity *key, const uint8_t endpoint[3
 	rlen = record_encode(RECORD_CONTACT, key->seed, now, now + CONNECT_TTL_S, payload,
 			     (size_t)plen, rec, sizeof(rec));
 	assert_true(rlen > 0);
-	dht_put_record(RECORD_CONTACT, key->pk, rec, (size_t)rlen);
+	fake_dht_put_record(RECORD_CONTACT, key->pk, rec, (size_t)rlen);
 }
 
 /* dev can be reached: its signed endpoint record is in the DHT. */
 static void publish_endpoint(const struct identity *dev, uint32_t host)
 {
-	struct endpoint_payload p = { .n_addrs = 1, .has_timestamp = true };
-	struct sockaddr_in *a = (struct sockaddr_in *)&p.addrs[0];
-	uint8_t payload[RECORD_PAYLOAD_MAX], rec[RECORD_MAX];
-	uint64_t now = daemon_unix_now();
-	int plen, rlen;
-
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(0xc0000200 + host); /* 192.0.2.x */
-	a->sin_port = htons(4000);
-	p.timestamp = now;
-	plen = endpoint_payload_encode(&p, payload, sizeof(payload));
-	assert_true(plen > 0);
-	rlen = record_encode(RECORD_ENDPOINT, dev->seed, now, now + 3600, payload, (size_t)plen,
-			     rec, sizeof(rec));
-	assert_true(rlen > 0);
-	dht_put_record(RECORD_ENDPOINT, dev->pk, rec, (size_t)rlen);
+	assert_int_equal(fake_dht_publish_endpoint(dev->seed, 0xc0000200 + host),
+			 0); /* 192.0.2.x */
 }
 
 /* O is findable by its contact id. */

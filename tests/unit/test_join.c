@@ -101,34 +101,10 @@ static int join_teardown(void **state)
 	return fixture_teardown(state);
 }
 
-static void dht_put_record(enum record_kind kind, const uint8_t pk[32], const uint8_t *rec,
-			   size_t len)
-{
-	uint8_t key[RECORD_KEY_LEN];
-
-	record_dht_key(kind, pk, key);
-	fake_dht_store(key, rec, len);
-}
-
 /* Seed i can be reached: its signed endpoint record is in the DHT. */
 static void publish_endpoint(const struct remote *r, size_t i)
 {
-	struct endpoint_payload p = { .n_addrs = 1, .has_timestamp = true };
-	struct sockaddr_in *a = (struct sockaddr_in *)&p.addrs[0];
-	uint8_t payload[RECORD_PAYLOAD_MAX], rec[RECORD_MAX];
-	uint64_t now = daemon_unix_now();
-	int plen, rlen;
-
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(0xc0000201 + (uint32_t)i); /* 192.0.2.x */
-	a->sin_port = htons(4000);
-	p.timestamp = now;
-	plen = endpoint_payload_encode(&p, payload, sizeof(payload));
-	assert_true(plen > 0);
-	rlen = record_encode(RECORD_ENDPOINT, r->seed[i].seed, now, now + 3600, payload,
-			     (size_t)plen, rec, sizeof(rec));
-	assert_true(rlen > 0);
-	dht_put_record(RECORD_ENDPOINT, r->seed[i].pk, rec, (size_t)rlen);
+	assert_int_equal(fake_dht_publish_endpoint(r->seed[i].seed, 0xc0000201 + (uint32_t)i), 0);
 }
 
 /*
@@ -162,7 +138,7 @@ static void make_remote(struct fixture *f, struct remote *r, size_t n, size_t n_
 
 static void publish_network(const struct remote *r)
 {
-	dht_put_record(RECORD_NETWORK, r->key.pk, r->rec, r->rec_len);
+	fake_dht_put_record(RECORD_NETWORK, r->key.pk, r->rec, r->rec_len);
 }
 
 static void free_remote(struct remote *r)
@@ -366,8 +342,8 @@ static void test_join_ignores_forged_dht_values(void **state)
 
 	make_remote(f, &r, 1, 1, true);
 	make_remote(f, &other, 1, 1, true);
-	dht_put_record(RECORD_NETWORK, r.key.pk, junk, sizeof(junk));
-	dht_put_record(RECORD_NETWORK, r.key.pk, other.rec, other.rec_len);
+	fake_dht_put_record(RECORD_NETWORK, r.key.pk, junk, sizeof(junk));
+	fake_dht_put_record(RECORD_NETWORK, r.key.pk, other.rec, other.rec_len);
 	publish_network(&r);
 	publish_endpoint(&r, 0);
 	join_room(f, &r);
