@@ -30,14 +30,12 @@ const struct command cmd_daemon = {
 	run_daemon,
 };
 
-static int toggle(struct cli *c, const char *cmd, int argc, char **argv)
+static int toggle(struct cli *c, const char *cmd, json_t *args)
 {
 	json_t *res = NULL;
 	int ret;
 
-	if (argc > 1)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
-	ret = cli_call(c, cmd, NULL, &res, 30000);
+	ret = cli_call(c, cmd, args, &res, 30000);
 	if (ret)
 		return ret;
 	if (c->json)
@@ -53,7 +51,12 @@ static int toggle(struct cli *c, const char *cmd, int argc, char **argv)
 
 static int run_up(struct cli *c, int argc, char **argv)
 {
-	if (argc == 1 && access(c->sock, F_OK) != 0) {
+	const char *host = NULL;
+
+	for (int i = 1; i < argc; i++)
+		if (!(host = cli_flag_value(argc, argv, &i, "--hostname")))
+			return cli_usage_error("up", "unexpected argument '%s'", argv[i]);
+	if (access(c->sock, F_OK) != 0) {
 		int ret;
 
 		if (access("/run/systemd/system", F_OK) != 0 && !getenv("RAYFISH_SYSTEMD_DIR"))
@@ -65,21 +68,25 @@ static int run_up(struct cli *c, int argc, char **argv)
 		if ((ret = cli_service_install(c, true)))
 			return ret;
 	}
-	return toggle(c, "up", argc, argv);
+	return toggle(c, "up", host ? json_pack("{s:s}", "hostname", host) : NULL);
 }
 
 static int run_down(struct cli *c, int argc, char **argv)
 {
-	return toggle(c, "down", argc, argv);
+	if (argc > 1)
+		return cli_usage_error("down", "unexpected argument '%s'", argv[1]);
+	return toggle(c, "down", NULL);
 }
 
 const struct command cmd_up = {
 	"up",
 	"activate the VPN (TUN and DNS on)",
-	"usage: ray up\n\n"
+	"usage: ray up [--hostname HOST]\n\n"
 	"Activates the data plane: the TUN device carries traffic and Magic DNS\n"
 	"answers. When no daemon runs and systemd is present, 'sudo ray up'\n"
-	"first installs and starts rayfish.service.\n",
+	"first installs and starts rayfish.service.\n\n"
+	"  --hostname HOST  the name create, join and connect use from now on when\n"
+	"                   they are given none (the hostname setting)\n",
 	run_up,
 };
 

@@ -116,22 +116,12 @@ static int wait_socket(struct cli *c)
  * running daemon told, which applies it at once. */
 static int save_operator(struct cli *c, long uid)
 {
-	char err[256], value[24];
+	char err[512], value[24];
 	json_t *res = NULL;
-	struct settings s;
-	int ret;
 
-	if (settings_load(&s, c->home, err, sizeof(err)) < 0) {
-		settings_free(&s);
-		return cli_error("%s", err);
-	}
 	snprintf(value, sizeof(value), "%ld", uid);
-	ret = settings_set(&s, SET_OPERATOR, uid >= 0 ? value : NULL, err, sizeof(err));
-	if (ret == 0 && (ret = fileio_mkdir_p(c->home, 0700)) == 0)
-		ret = settings_save(&s, c->home);
-	settings_free(&s);
-	if (ret < 0)
-		return cli_error("cannot save the operator: %s", err[0] ? err : strerror(-ret));
+	if (settings_persist(c->home, SET_OPERATOR, uid >= 0 ? value : NULL, err, sizeof(err)) < 0)
+		return cli_error("cannot save the operator: %s", err);
 	/* No daemon: it reads the file when it starts. */
 	cli_call_quiet(c, "reload", NULL, &res, 5000, err, sizeof(err));
 	json_decref(res);

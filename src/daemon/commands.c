@@ -45,7 +45,18 @@ static void h_status(struct daemon *d, struct ipc_request *req)
 
 static void h_up(struct daemon *d, struct ipc_request *req)
 {
-	int ret = datapath_up(d);
+	const char *host = json_string_value(json_object_get(req->args, "hostname"));
+	char err[512];
+	int ret;
+
+	if (host && (settings_validate(SET_HOSTNAME, host, err, sizeof(err)) < 0 ||
+		     settings_persist(d->home, SET_HOSTNAME, host, err, sizeof(err)) < 0)) {
+		ipc_reply_error(req, "%s", err);
+		return;
+	}
+	if (host)
+		settings_set(&d->settings, SET_HOSTNAME, host, err, sizeof(err));
+	ret = datapath_up(d);
 
 	if (ret < 0) {
 		ipc_reply_error(req, "cannot bring the TUN device up: %s", strerror(-ret));

@@ -79,7 +79,7 @@ static bool ipc_trusted(uid_t uid, void *ud)
 static bool settings_live(enum setting_key k)
 {
 	return k == SET_STUN || k == SET_RELAY || k == SET_RELAY_MEMBERS || k == SET_OPERATOR ||
-	       k == SET_DNS_LISTEN || k == SET_DNS_UPSTREAMS;
+	       k == SET_HOSTNAME || k == SET_DNS_LISTEN || k == SET_DNS_UPSTREAMS;
 }
 
 /* Magic DNS moves to the new address or upstreams by a down and up (the

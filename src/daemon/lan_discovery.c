@@ -57,31 +57,6 @@ void lan_stop(struct daemon *d)
 	d->mdns = NULL;
 }
 
-/*
- * Writes mdns into settings.json as the file is now: `ray config set` edits
- * it behind the daemon's back, and saving the copy read at start would
- * undo every such edit. A file that does not load is reported, never
- * replaced.
- */
-static int mdns_persist(struct daemon *d, const char *v, char *err, size_t errlen)
-{
-	struct settings cur;
-	int ret;
-
-	ret = settings_load(&cur, d->home, err, errlen);
-	if (ret < 0)
-		goto out;
-	ret = settings_set(&cur, SET_MDNS, v, err, errlen);
-	if (ret < 0)
-		goto out;
-	ret = settings_save(&cur, d->home);
-	if (ret < 0)
-		snprintf(err, errlen, "cannot save %s/settings.json: %s", d->home, strerror(-ret));
-out:
-	settings_free(&cur);
-	return ret;
-}
-
 void lan_cmd_mdns(struct daemon *d, struct ipc_request *req)
 {
 	const char *v = json_string_value(json_object_get(req->args, "value"));
@@ -91,7 +66,7 @@ void lan_cmd_mdns(struct daemon *d, struct ipc_request *req)
 		ipc_reply_error(req, "%s", err);
 		return;
 	}
-	if (v && mdns_persist(d, v, err, sizeof(err)) < 0) {
+	if (v && settings_persist(d->home, SET_MDNS, v, err, sizeof(err)) < 0) {
 		ipc_reply_error(req, "%s", err);
 		return;
 	}

@@ -831,7 +831,11 @@ void network_cmd_create(struct daemon *d, struct ipc_request *req)
 
 void network_my_hostname(struct daemon *d, char out[HOSTNAME_BUF])
 {
-	if (d->nets)
+	const char *set = settings_get(&d->settings, SET_HOSTNAME);
+
+	if (set[0]) /* ray up --hostname */
+		snprintf(out, HOSTNAME_BUF, "%s", set);
+	else if (d->nets)
 		/* the name this node already goes by */
 		snprintf(out, HOSTNAME_BUF, "%s", d->nets->saved.hostname);
 	else

@@ -144,7 +144,9 @@ struct network *network_from_args(struct daemon *d, struct ipc_request *req, boo
 
 /* This machine's hostname made valid, or three random words. */
 void network_default_hostname(char out[HOSTNAME_BUF]);
-/* The name this node goes by (in its first network), else the default. */
+/* The name create, join and connect use without --hostname: the hostname
+ * setting (ray up --hostname), else the one in the first network, else
+ * the machine's. */
 void network_my_hostname(struct daemon *d, char out[HOSTNAME_BUF]);
 
 /*

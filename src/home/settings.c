@@ -3,6 +3,7 @@
  * help line and validator, so adding a setting touches one place.
  */
 #include "home/settings.h"
+#include "mesh/hostname.h"
 #include "util/fileio.h"
 
 #include <ctype.h>
@@ -130,6 +131,11 @@ static int valid_metrics_listen(const char *v)
 	return strcmp(v, "off") == 0 || valid_hostport(v, strlen(v));
 }
 
+static int valid_hostname(const char *v)
+{
+	return !*v || hostname_valid(v);
+}
+
 static int valid_ip_item(const char *v, size_t len)
 {
 	if (len == 0 || len > 45)
@@ -197,6 +203,10 @@ static const struct {
 	[SET_METRICS_LISTEN] = { "metrics-listen", "127.0.0.1:9090",
 				 "Prometheus metrics endpoint (off: none)", valid_metrics_listen,
 				 "ip:port or off" },
+	[SET_HOSTNAME] = { "hostname", "",
+			   "the name create, join and connect use without --hostname (empty: the "
+			   "name in the first network, else the machine's)",
+			   valid_hostname, "1-63 of a-z, 0-9 and '-', or empty" },
 };
 
 int settings_key(const char *name)
@@ -373,4 +383,26 @@ json_t *settings_to_json(const struct settings *s)
 					      "source", src, "help", table[k].help));
 	}
 	return root;
+}
+
+int settings_persist(const char *home, enum setting_key k, const char *value, char *err,
+		     size_t errlen)
+{
+	struct settings cur;
+	int ret;
+
+	ret = settings_load(&cur, home, err, errlen);
+	if (ret < 0)
+		goto out;
+	ret = settings_set(&cur, k, value, err, errlen);
+	if (ret < 0)
+		goto out;
+	ret = fileio_mkdir_p(home, 0700);
+	if (ret == 0)
+		ret = settings_save(&cur, home);
+	if (ret < 0)
+		snprintf(err, errlen, "cannot save %s/settings.json: %s", home, strerror(-ret));
+out:
+	settings_free(&cur);
+	return ret;
 }

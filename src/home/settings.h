@@ -25,6 +25,7 @@ enum setting_key {
 	SET_OPERATOR,
 	SET_TUN_OFFLOAD,
 	SET_METRICS_LISTEN,
+	SET_HOSTNAME,
 	SET_COUNT
 };
 
@@ -56,6 +57,15 @@ const char *settings_get(const struct settings *s, enum setting_key k);
 /* Sets (value != NULL) or unsets a file value after validating it. */
 int settings_set(struct settings *s, enum setting_key k, const char *value, char *err,
 		 size_t errlen);
+
+/*
+ * Sets (value != NULL) or unsets key k in home's settings.json as the file
+ * is now, not as some copy read earlier holds it (`ray config set` may
+ * have edited it since). A file that does not load is reported in err,
+ * never replaced. 0 or -errno.
+ */
+int settings_persist(const char *home, enum setting_key k, const char *value, char *err,
+		     size_t errlen);
 
 /* {"key": {"value": V, "default": bool, "source": "file|env|default"}} */
 json_t *settings_to_json(const struct settings *s);

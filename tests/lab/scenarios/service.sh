@@ -9,7 +9,8 @@
 #    the operator, who may then change the node without root, at once;
 #  * set-operator moves that right at once, no restart; a user that does not
 #    exist is refused;
-#  * restart, stop and start do what they say; uninstall keeps the state,
+#  * restart, stop and start do what they say; `ray up --hostname` sets the
+#    name later networks get; uninstall keeps the state,
 #    --purge deletes it.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -129,6 +130,14 @@ wait_for 10 "the daemon is gone" gone
 lab_exec a "${svc[@]}" "$RAY" start >/dev/null
 track
 assert_eq true "$(lab_ray a --json status | json_get .active)" "up after start"
+
+step "ray up --hostname sets the name later networks use"
+rc=0
+out=$(lab_ray a up --hostname "Not Valid" 2>&1) || rc=$?
+((rc != 0)) || fail "an invalid hostname was taken"
+lab_ray a up --hostname zed >/dev/null
+assert_eq zed "$(lab_ray a --json config | json_get .hostname)" "hostname setting"
+assert_eq zed "$(lab_ray a --json create --name second | json_get .hostname)" "the next network's hostname"
 
 step "uninstall keeps the state; --purge deletes it"
 lab_exec a "${svc[@]}" "$RAY" uninstall >/dev/null
