@@ -17,6 +17,7 @@ PACKAGES=(
   libopendht-c-dev libopendht-dev libuv1-dev libmsgpack-dev libjansson-dev
   libyaml-dev libldns-dev libmnl-dev libqrencode-dev libminiupnpc-dev
   libnatpmp-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev
+  libcurl4-gnutls-dev
   # lab, tests and benchmarks
   dhtnode coturn miniupnpd iproute2 nftables iputils-ping iperf3 dnsutils
   b3sum procps psmisc strace wireguard-tools tinc

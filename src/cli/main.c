@@ -21,7 +21,7 @@ static const struct command *commands[] = {
 	&cmd_mdns,         &cmd_send,      &cmd_files,       &cmd_contact,   &cmd_connect,
 	&cmd_connections,  &cmd_pair,      &cmd_completions, &cmd_logs,      &cmd_report,
 	&cmd_install,      &cmd_uninstall, &cmd_start,       &cmd_stop,      &cmd_restart,
-	&cmd_set_operator, &cmd_config,    &cmd_daemon,      &cmd_version,
+	&cmd_set_operator, &cmd_update, &cmd_config,    &cmd_daemon,      &cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -88,6 +88,8 @@ int main(int argc, char **argv)
 		print_help();
 		return nrest == 0 && !help ? 2 : 0;
 	}
+	if (strcmp(rest[0], "__sign-feed") == 0) /* the release process */
+		return cmd_sign_feed.run(&c, nrest, rest);
 	if (strcmp(rest[0], "__man") == 0) /* make man */
 		return manpage_main(commands, N_COMMANDS, nrest > 1 ? rest[1] : NULL);
 	if (strcmp(rest[0], "__complete") == 0) /* for the completion scripts */

@@ -136,6 +136,18 @@ static int valid_hostname(const char *v)
 	return !*v || hostname_valid(v);
 }
 
+static int valid_url(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n > 1000 || (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0))
+		return 0;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int valid_ip_item(const char *v, size_t len)
 {
 	if (len == 0 || len > 45)
@@ -207,6 +219,8 @@ static const struct {
 			   "the name create, join and connect use without --hostname (empty: the "
 			   "name in the first network, else the machine's)",
 			   valid_hostname, "1-63 of a-z, 0-9 and '-', or empty" },
+	[SET_UPDATE_URL] = { "update-url", "https://rayfish.xyz/releases/feed.json",
+			     "release feed for ray update", valid_url, "an http(s) URL" },
 };
 
 int settings_key(const char *name)
