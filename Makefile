@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG_SECONDS ?= 1800
 SAN := -Db_sanitize=address,undefined -Db_lundef=false
 
-.PHONY: all deps build release unit fuzz fuzz-long lab test demo bench clean man
+.PHONY: all deps build release unit fuzz fuzz-long lab test demo bench clean man deb
 
 all: build
 
@@ -50,6 +50,15 @@ lab: build
 test: build deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	bash scripts/test.sh all $(BUILD) $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The Debian package (debian/), built from the files git tracks in a copy
+# under $(DEB_BUILD), checked by lintian.
+DEB_BUILD ?= build-deb
+deb: deps
+	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)/src
+	git ls-files -z | xargs -0 cp --parents -t $(DEB_BUILD)/src
+	cd $(DEB_BUILD)/src && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-suppressed $(DEB_BUILD)/rayfish_*.deb
 
 # The manual page, its COMMANDS section made from the command table.
 man: build

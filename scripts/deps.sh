@@ -23,6 +23,8 @@ PACKAGES=(
   b3sum procps psmisc strace wireguard-tools tinc
   # promtool, which checks the metrics endpoint's exposition format
   prometheus
+  # make deb and its check
+  debhelper lintian dpkg-dev fakeroot
 )
 
 # PACKAGE=MIN_VERSION: installed older than MIN counts as missing.

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/complete.h"
 #include "cli/manpage.h"
+#include "cli/service.h"
 #include "home/paths.h"
 #include "util/log.h"
 
@@ -90,6 +91,15 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(rest[0], "__sign-feed") == 0) /* the release process */
 		return cmd_sign_feed.run(&c, nrest, rest);
+	if (strcmp(rest[0], "__unit") == 0 && nrest == 4) { /* the package's unit */
+		static char unit[32768];
+		int n = service_unit(unit, sizeof(unit), rest[1], rest[2], rest[3]);
+
+		if (n < 0)
+			return cli_error("__unit: %s", strerror(-n));
+		fputs(unit, stdout);
+		return 0;
+	}
 	if (strcmp(rest[0], "__man") == 0) /* make man */
 		return manpage_main(commands, N_COMMANDS, nrest > 1 ? rest[1] : NULL);
 	if (strcmp(rest[0], "__complete") == 0) /* for the completion scripts */
