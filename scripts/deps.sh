@@ -25,6 +25,8 @@ PACKAGES=(
   prometheus
   # make deb and its check
   debhelper lintian dpkg-dev fakeroot
+  # the dashboard test's browser
+  chromium
 )
 
 # PACKAGE=MIN_VERSION: installed older than MIN counts as missing.
@@ -56,16 +58,33 @@ for pv in "${NEWER[@]}"; do
   new_enough "${pv%%=*}" "${pv#*=}" || old+=("${pv%%=*}")
 done
 
-if [ ${#missing[@]} -eq 0 ] && [ ${#old[@]} -eq 0 ]; then
-  echo "deps: all $((${#PACKAGES[@]} + ${#NEWER[@]})) packages present"
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+
+# The dashboard test drives Debian's chromium with puppeteer-core, from npm
+# (a pinned version, into its own folder; nothing global).
+PUPPETEER_DIR=/opt/rayfish-test
+PUPPETEER=puppeteer-core@25.19.0
+npm_deps() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "deps: installing nodejs npm"
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  if [ ! -f "$PUPPETEER_DIR/node_modules/puppeteer-core/package.json" ]; then
+    echo "deps: installing $PUPPETEER (npm) into $PUPPETEER_DIR"
+    $SUDO mkdir -p "$PUPPETEER_DIR"
+    (cd "$PUPPETEER_DIR" && $SUDO npm install --no-audit --no-fund --silent "$PUPPETEER" >/dev/null)
+  fi
+}
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#old[@]} -eq 0 ]; then
+  npm_deps
+  echo "deps: all $((${#PACKAGES[@]} + ${#NEWER[@]})) packages present"
+  exit 0
+fi
 
 # Debian 12 carries the newer ones in backports only (later releases in main).
 target=()
@@ -100,6 +119,7 @@ if [ ${#old[@]} -gt 0 ]; then
     fi
   done
 fi
+npm_deps
 # coturn and miniupnpd ship system services; the lab runs its own instances.
 for svc in coturn miniupnpd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then

@@ -80,7 +80,7 @@ extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status, cmd_create
 	cmd_identityof, cmd_ping, cmd_netcheck, cmd_mdns, cmd_send, cmd_files, cmd_contact,
 	cmd_connect, cmd_connections, cmd_pair, cmd_completions, cmd_logs, cmd_report, cmd_install,
 	cmd_uninstall, cmd_start, cmd_stop, cmd_restart, cmd_set_operator, cmd_update,
-	cmd_sign_feed;
+	cmd_sign_feed, cmd_dashboard;
 
 /* Writes and enables rayfish.service (and starts it, waiting for the
  * socket); makes $SUDO_USER the operator. 0 or 1 after one line (cmd_service.c). */

@@ -22,7 +22,8 @@ static const struct command *commands[] = {
 	&cmd_mdns,         &cmd_send,      &cmd_files,       &cmd_contact,   &cmd_connect,
 	&cmd_connections,  &cmd_pair,      &cmd_completions, &cmd_logs,      &cmd_report,
 	&cmd_install,      &cmd_uninstall, &cmd_start,       &cmd_stop,      &cmd_restart,
-	&cmd_set_operator, &cmd_update,    &cmd_config,      &cmd_daemon,    &cmd_version,
+	&cmd_set_operator, &cmd_update,    &cmd_dashboard,   &cmd_config,    &cmd_daemon,
+	&cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

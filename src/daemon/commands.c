@@ -5,6 +5,7 @@
  * ipc_reply*.
  */
 #include "daemon/connect.h"
+#include "daemon/dashboard.h"
 #include "daemon/files.h"
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
@@ -133,6 +134,7 @@ static const struct {
 	{ "pair_backup", OPER, restore_cmd_backup },
 	{ "logs", OPER, daemon_cmd_logs },
 	{ "settings", OPER, h_settings },
+	{ "dashboard", OPER, dashboard_cmd },
 };
 
 /* By key presence, whatever its type: the handler decides read or write by

@@ -26,6 +26,7 @@
 #include "daemon/peers.h"
 #include "daemon/ping.h"
 #include "daemon/firewall_policy.h"
+#include "daemon/dashboard.h"
 #include "daemon/metrics.h"
 #include "daemon/records.h"
 #include "daemon/restore.h"
@@ -157,9 +158,11 @@ typedef void (*network_gone_fn)(struct daemon *d, const struct network *n);
 #define N_OF(list) (sizeof(list) / sizeof(list[0]))
 
 static const daemon_event_fn on_tick_list[] = {
-	records_endpoint_tick, peers_tick,   joins_tick, networks_tick,  roster_tick, nat_tick,
-	member_relay_tick,     gate_tick,    blobs_tick, admission_tick, files_tick,  connect_tick,
-	restore_tick,          metrics_tick,
+	records_endpoint_tick, peers_tick,   joins_tick,
+	networks_tick,         roster_tick,  nat_tick,
+	member_relay_tick,     gate_tick,    blobs_tick,
+	admission_tick,        files_tick,   connect_tick,
+	restore_tick,          metrics_tick, dashboard_tick,
 };
 static const peer_event_fn on_peer_up_list[] = { network_on_peer_up, join_on_peer_up,
 						 files_on_peer_up, connect_on_peer_up };
@@ -369,6 +372,7 @@ static void daemon_stop(struct daemon *d)
 	connect_close(d);
 	restore_close(d);
 	metrics_close(d);
+	dashboard_close(d);
 	datapath_down(d);
 	policy_close(d);
 	if (d->quic)

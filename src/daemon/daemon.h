@@ -35,6 +35,7 @@ struct files;
 struct connect;
 struct restore;
 struct metrics;
+struct dashboard;
 struct blob_wait;
 struct lookup;
 struct dns_server;
@@ -69,17 +70,18 @@ struct daemon {
 	uint64_t blobs_fetched_mesh, blobs_fetched_conn; /* answered fetches */
 	struct lookup *lookups;                          /* DHT lookups in progress (records.c) */
 	uint32_t next_net_index;
-	struct dns_table dns_table; /* names from every roster */
-	size_t dns_flat_clashes;    /* last count warned of (magicdns.c) */
-	struct dns_server *dns;     /* Magic DNS while active */
-	struct dns_resolv resolv;   /* what we changed in the system resolver */
-	int audit_fd;               /* audit.log, append-only */
-	struct firewall *fw;        /* the node's firewall (firewall_policy.c) */
-	struct nat *nat;            /* STUN / TURN state (nat.c) */
-	struct files *files;        /* file sharing (files.c) */
-	struct connect *connect;    /* contact id and connect requests (connect.c) */
-	struct restore *restore;    /* networks a restored backup left to rejoin */
-	struct metrics *metrics;    /* the Prometheus endpoint (metrics.c) */
+	struct dns_table dns_table;  /* names from every roster */
+	size_t dns_flat_clashes;     /* last count warned of (magicdns.c) */
+	struct dns_server *dns;      /* Magic DNS while active */
+	struct dns_resolv resolv;    /* what we changed in the system resolver */
+	int audit_fd;                /* audit.log, append-only */
+	struct firewall *fw;         /* the node's firewall (firewall_policy.c) */
+	struct nat *nat;             /* STUN / TURN state (nat.c) */
+	struct files *files;         /* file sharing (files.c) */
+	struct connect *connect;     /* contact id and connect requests (connect.c) */
+	struct restore *restore;     /* networks a restored backup left to rejoin */
+	struct metrics *metrics;     /* the Prometheus endpoint (metrics.c) */
+	struct dashboard *dashboard; /* the web page on loopback, once asked for */
 	uint64_t joins_ok, joins_failed, admitted, connections_up; /* for metrics */
 	struct ping_op *pings;                                     /* `ray ping` in progress */
 	uint64_t gate_refused, gate_expired, gate_msgs_dropped;    /* gate.c */

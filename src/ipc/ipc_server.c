@@ -207,6 +207,12 @@ static void request_finish(struct ipc_request *req, json_t *reply)
 		c->pending--;
 		client_deadline(c, false);
 		client_maybe_free(c);
+	} else if (req->done) {
+		req->done(req->done_ud,
+			  json_is_true(json_object_get(reply, "ok"))
+				  ? json_object_get(reply, "result")
+				  : NULL,
+			  json_string_value(json_object_get(reply, "error")));
 	}
 	json_decref(reply);
 	json_decref(req->msg);
@@ -232,6 +238,27 @@ void ipc_reply_error(struct ipc_request *req, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	request_finish(req, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+struct ipc_request *ipc_request_internal(const char *cmd, json_t *args, uid_t uid, ipc_done_fn done,
+					 void *ud)
+{
+	struct ipc_request *req = calloc(1, sizeof(*req));
+	json_t *msg = json_pack("{s:s, s:o}", "cmd", cmd, "args", args ? args : json_object());
+
+	if (!req || !msg) {
+		free(req);
+		json_decref(msg);
+		return NULL;
+	}
+	req->uid = uid;
+	req->pid = getpid();
+	req->msg = msg;
+	req->cmd = json_string_value(json_object_get(msg, "cmd"));
+	req->args = json_object_get(msg, "args");
+	req->done = done;
+	req->done_ud = ud;
+	return req;
 }
 
 static void reply_now(struct ipc_client *c, const char *error)

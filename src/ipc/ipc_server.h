@@ -50,9 +50,15 @@
 
 struct ipc_client;
 
+/* How a request made inside the daemon is answered (ipc_request_internal):
+ * result on success (borrowed for the call), else error. */
+typedef void (*ipc_done_fn)(void *ud, const json_t *result, const char *error);
+
 struct ipc_request {
-	struct ipc_client *client; /* NULL once the client is gone */
-	uid_t uid;                 /* caller's uid from SO_PEERCRED */
+	struct ipc_client *client; /* NULL once the client is gone, or internal */
+	ipc_done_fn done;          /* internal requests: where the answer goes */
+	void *done_ud;
+	uid_t uid; /* caller's uid from SO_PEERCRED */
 	pid_t pid;
 	const char *cmd; /* valid until the reply */
 	json_t *args;    /* borrowed until the reply; never NULL */
@@ -101,6 +107,12 @@ bool ipc_server_log_ok(struct ipc_server *s);
 
 /* Sends {"ok":true,"result":result} (steals result; NULL = {}) and frees req. */
 void ipc_reply(struct ipc_request *req, json_t *result);
+/* A request the daemon makes of itself (the dashboard acting for its
+ * user), dispatched like one from the socket with the rights of uid; the
+ * answer goes to done, once. NULL on allocation failure (done is not
+ * called). args is stolen. */
+struct ipc_request *ipc_request_internal(const char *cmd, json_t *args, uid_t uid, ipc_done_fn done,
+					 void *ud);
 /* Sends {"ok":false,"error":sentence} and frees req. */
 void ipc_reply_error(struct ipc_request *req, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
