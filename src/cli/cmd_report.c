@@ -133,6 +133,24 @@ static void save_logs(struct cli *c, const char *dir)
 	json_decref(res);
 }
 
+/* The "text" of the reply to cmd into name. */
+static void save_text(struct cli *c, const char *dir, const char *name, const char *cmd)
+{
+	char err[512], *text;
+	json_t *res = NULL;
+
+	if (cli_call_quiet(c, cmd, NULL, &res, 10000, err, sizeof(err)) < 0) {
+		write_text(dir, name, err);
+		return;
+	}
+	if ((text = strdup(json_string_value(json_object_get(res, "text")) ?: ""))) {
+		redact(text);
+		write_text(dir, name, text);
+		free(text);
+	}
+	json_decref(res);
+}
+
 static void save_versions(const char *dir)
 {
 	char text[1024];
@@ -190,6 +208,7 @@ static int run_report(struct cli *c, int argc, char **argv)
 	save_call(c, dir, "netcheck.json", "netcheck", 30000);
 	save_call(c, dir, "firewall.json", "fw_show", 10000);
 	save_logs(c, dir);
+	save_text(c, dir, "metrics.txt", "metrics");
 	snprintf(out, sizeof(out), "%s/%s.tar.gz", output, name);
 	ret = pack(tmp, name, out);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

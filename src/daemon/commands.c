@@ -6,6 +6,7 @@
  */
 #include "daemon/connect.h"
 #include "daemon/dashboard.h"
+#include "daemon/metrics.h"
 #include "daemon/files.h"
 #include "daemon/daemon.h"
 #include "daemon/admission.h"
@@ -135,6 +136,7 @@ static const struct {
 	{ "logs", OPER, daemon_cmd_logs },
 	{ "settings", OPER, h_settings },
 	{ "dashboard", OPER, dashboard_cmd },
+	{ "metrics", OPEN, metrics_cmd },
 };
 
 /* By key presence, whatever its type: the handler decides read or write by

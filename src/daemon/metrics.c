@@ -99,7 +99,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		     "text/plain; version=0.0.4; charset=utf-8");
 }
 
-static void render(struct daemon *d)
+/* The page as of now (malloc'd), or NULL. */
+static char *page_now(struct daemon *d)
 {
 	struct metrics *m = d->metrics;
 	struct metrics_extra x = {
@@ -107,7 +108,7 @@ static void render(struct daemon *d)
 		.joins_failed = d->joins_failed,
 		.admitted = d->admitted,
 		.connections_up = d->connections_up,
-		.scrapes = atomic_load(&m->scrapes),
+		.scrapes = m ? atomic_load(&m->scrapes) : 0,
 	};
 	json_t *st = status_build(d);
 	char *page;
@@ -122,6 +123,14 @@ static void render(struct daemon *d)
 	}
 	page = metrics_format(st, &x, RAYFISH_GIT);
 	json_decref(st);
+	return page;
+}
+
+static void render(struct daemon *d)
+{
+	struct metrics *m = d->metrics;
+	char *page = page_now(d);
+
 	if (!page)
 		return;
 	pthread_mutex_lock(&m->lock);
@@ -201,6 +210,18 @@ int metrics_open(struct daemon *d)
 	}
 	log_info("metrics: Prometheus endpoint on http://%s/metrics", listen);
 	return 0;
+}
+
+void metrics_cmd(struct daemon *d, struct ipc_request *req)
+{
+	char *page = page_now(d);
+
+	if (!page) {
+		ipc_reply_error(req, "cannot render the metrics");
+		return;
+	}
+	ipc_reply(req, json_pack("{s:s}", "text", page));
+	free(page);
 }
 
 void metrics_close(struct daemon *d)

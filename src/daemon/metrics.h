@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ipc/ipc_server.h"
+
 struct daemon;
 
 /* Counters the status document does not carry. */
@@ -22,6 +24,9 @@ struct metrics_extra {
  * is logged and skipped, never fatal. 0 or -errno. */
 int metrics_open(struct daemon *d);
 void metrics_close(struct daemon *d);
+/* IPC metrics: {"text"}, the page as of now (also with metrics-listen
+ * off: `ray report` takes it). */
+void metrics_cmd(struct daemon *d, struct ipc_request *req);
 /* Renders the page the server hands out; every tick. */
 void metrics_tick(struct daemon *d);
 

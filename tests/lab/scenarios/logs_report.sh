@@ -97,11 +97,12 @@ x=$LAB_WORK/report-x
 mkdir -p "$x"
 tar -xzf "$path" -C "$x"
 base=$(ls "$x")
-for f in status.json netcheck.json settings.json firewall.json versions.txt daemon.log last_crash.txt; do
+for f in status.json netcheck.json settings.json firewall.json versions.txt daemon.log last_crash.txt metrics.txt; do
 	[[ -s "$x/$base/$f" ]] || fail "the report lacks $f"
 done
 assert_contains "$(cat "$x/$base/status.json")" "$(lab_ray a --json status | json_get .endpoint_id)" "status in the report"
 assert_contains "$(cat "$x/$base/versions.txt")" "libsodium" "versions"
+assert_contains "$(cat "$x/$base/metrics.txt")" "rayfish_build_info" "metrics in the report"
 assert_contains "$(cat "$x/$base/daemon.log")" "network ops: created" "log in the report"
 assert_contains "$(cat "$x/$base/last_crash.txt")" "signal 6" "crash in the report"
 assert_contains "$(cat "$x/$base/settings.json")" "turn:rayfish:***@" "the relay, its password hidden"
