@@ -149,6 +149,8 @@ int cli_service_install(struct cli *c, bool start)
 		return ret;
 	if ((ret = write_unit(c, exe, sizeof(exe))))
 		return ret;
+	if (start && isatty(STDERR_FILENO))
+		fprintf(stderr, "starting %s…\n", UNIT_NAME);
 	if (systemctl("daemon-reload", NULL, NULL) != 0 ||
 	    systemctl("enable", start ? "--now" : UNIT_NAME, start ? UNIT_NAME : NULL) != 0)
 		return cli_error("systemctl could not %s %s (see 'journalctl -u rayfish')",
