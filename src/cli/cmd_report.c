@@ -56,98 +56,90 @@ static int write_text(const char *dir, const char *name, const char *text)
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
-/* The reply to cmd as indented JSON, redacted, into name; an error note
- * instead when the daemon does not answer. */
+/* text, redacted, into name (text is the caller's, changed in place). */
+static void write_redacted(const char *dir, const char *name, char *text)
+{
+	if (!text)
+		return;
+	redact(text);
+	write_text(dir, name, text);
+}
+
+/* v as indented JSON, redacted, into name. */
+static void write_json(const char *dir, const char *name, const json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2));
+
+	write_redacted(dir, name, text);
+	free(text);
+}
+
+/* The reply to cmd, or NULL with a note written into name. */
+static json_t *call_or_note(struct cli *c, const char *dir, const char *name, const char *cmd,
+			    int timeout_ms)
+{
+	char err[512], note[600];
+	json_t *res = NULL;
+
+	if (cli_call_quiet(c, cmd, NULL, &res, timeout_ms, err, sizeof(err)) == 0)
+		return res;
+	snprintf(note, sizeof(note), "not available: %s\n", err);
+	write_text(dir, name, note);
+	return NULL;
+}
+
+/* The reply to cmd as indented JSON into name. */
 static void save_call(struct cli *c, const char *dir, const char *name, const char *cmd,
 		      int timeout_ms)
 {
-	char err[512], *text;
-	json_t *res = NULL;
+	json_t *res = call_or_note(c, dir, name, cmd, timeout_ms);
 
-	if (cli_call_quiet(c, cmd, NULL, &res, timeout_ms, err, sizeof(err)) < 0) {
-		char note[600];
-
-		snprintf(note, sizeof(note), "not available: %s\n", err);
-		write_text(dir, name, note);
-		return;
-	}
-	text = json_dumps(res, JSON_INDENT(2));
-	json_decref(res);
-	if (text) {
-		redact(text);
-		write_text(dir, name, text);
-		free(text);
-	}
-}
-
-/* The daemon's settings (its environment counts), else the file's. */
-static void save_settings(struct cli *c, const char *dir)
-{
-	struct settings s;
-	char err[256], *text;
-	json_t *all = NULL;
-
-	if (cli_call_quiet(c, "settings", NULL, &all, 10000, err, sizeof(err)) == 0) {
-		text = json_dumps(all, JSON_INDENT(2));
-		json_decref(all);
-		if (text) {
-			redact(text);
-			write_text(dir, "settings.json", text);
-			free(text);
-		}
-		return;
-	}
-	if (settings_load(&s, c->home, err, sizeof(err)) < 0) {
-		write_text(dir, "settings.json", err);
-		settings_free(&s);
-		return;
-	}
-	all = settings_to_json(&s);
-	settings_free(&s);
-	text = json_dumps(all, JSON_INDENT(2));
-	json_decref(all);
-	if (text) {
-		redact(text);
-		write_text(dir, "settings.json", text);
-		free(text);
-	}
-}
-
-static void save_logs(struct cli *c, const char *dir)
-{
-	char err[512], *text;
-	json_t *res = NULL;
-	const char *crash;
-
-	if (cli_call_quiet(c, "logs", NULL, &res, 20000, err, sizeof(err)) < 0) {
-		write_text(dir, "daemon.log", err);
-		return;
-	}
-	if ((text = strdup(json_string_value(json_object_get(res, "text")) ?: ""))) {
-		redact(text);
-		write_text(dir, "daemon.log", text);
-		free(text);
-	}
-	crash = json_string_value(json_object_get(res, "last_crash"));
-	write_text(dir, "last_crash.txt", crash ? crash : "none\n");
+	if (res)
+		write_json(dir, name, res);
 	json_decref(res);
 }
 
 /* The "text" of the reply to cmd into name. */
 static void save_text(struct cli *c, const char *dir, const char *name, const char *cmd)
 {
-	char err[512], *text;
-	json_t *res = NULL;
+	json_t *res = call_or_note(c, dir, name, cmd, 20000);
+	char *text = res ? strdup(json_string_value(json_object_get(res, "text")) ?: "") : NULL;
 
-	if (cli_call_quiet(c, cmd, NULL, &res, 10000, err, sizeof(err)) < 0) {
-		write_text(dir, name, err);
-		return;
+	write_redacted(dir, name, text);
+	free(text);
+	json_decref(res);
+}
+
+/* The daemon's settings (its environment counts), else the file's. */
+static void save_settings(struct cli *c, const char *dir)
+{
+	struct settings s;
+	char err[256];
+	json_t *all = NULL;
+
+	if (cli_call_quiet(c, "settings", NULL, &all, 10000, err, sizeof(err)) < 0) {
+		if (settings_load(&s, c->home, err, sizeof(err)) < 0) {
+			write_text(dir, "settings.json", err);
+			settings_free(&s);
+			return;
+		}
+		all = settings_to_json(&s);
+		settings_free(&s);
 	}
-	if ((text = strdup(json_string_value(json_object_get(res, "text")) ?: ""))) {
-		redact(text);
-		write_text(dir, name, text);
-		free(text);
-	}
+	write_json(dir, "settings.json", all);
+	json_decref(all);
+}
+
+/* The log, and how the last run ended. */
+static void save_logs(struct cli *c, const char *dir)
+{
+	json_t *res = call_or_note(c, dir, "daemon.log", "logs", 20000);
+	char *text = res ? strdup(json_string_value(json_object_get(res, "text")) ?: "") : NULL;
+	const char *crash = json_string_value(json_object_get(res, "last_crash"));
+
+	write_redacted(dir, "daemon.log", text);
+	free(text);
+	write_text(dir, "last_crash.txt", crash ? crash : "none\n");
 	json_decref(res);
 }
 
