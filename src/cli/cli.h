@@ -85,5 +85,7 @@ extern const struct command cmd_daemon, cmd_up, cmd_down, cmd_status, cmd_create
 /* Writes and enables rayfish.service (and starts it, waiting for the
  * socket); makes $SUDO_USER the operator. 0 or 1 after one line (cmd_service.c). */
 int cli_service_install(struct cli *c, bool start);
+/* Run under sudo by root: $SUDO_USER becomes the operator (cmd_service.c). */
+void cli_service_grant_sudo_user(struct cli *c);
 
 #endif

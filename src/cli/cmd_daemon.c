@@ -67,6 +67,8 @@ static int run_up(struct cli *c, int argc, char **argv)
 					 "the service");
 		if ((ret = cli_service_install(c, true)))
 			return ret;
+	} else if (geteuid() == 0) {
+		cli_service_grant_sudo_user(c); /* sudo ray up: no sudo needed after */
 	}
 	return toggle(c, "up", host ? json_pack("{s:s}", "hostname", host) : NULL);
 }

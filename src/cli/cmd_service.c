@@ -129,7 +129,7 @@ static int save_operator(struct cli *c, long uid)
 }
 
 /* sudo's caller becomes the operator (not root itself). */
-static void grant_sudo_user(struct cli *c)
+void cli_service_grant_sudo_user(struct cli *c)
 {
 	const char *who = getenv("SUDO_USER");
 	struct passwd *pw = who && *who ? getpwnam(who) : NULL;
@@ -155,7 +155,7 @@ int cli_service_install(struct cli *c, bool start)
 	    systemctl("enable", start ? "--now" : UNIT_NAME, start ? UNIT_NAME : NULL) != 0)
 		return cli_error("systemctl could not %s %s (see 'journalctl -u rayfish')",
 				 start ? "start" : "enable", UNIT_NAME);
-	grant_sudo_user(c);
+	cli_service_grant_sudo_user(c);
 	/* The path shows which binary the service runs, say one in a build
 	 * directory. */
 	fprintf(stderr, "installed %s %s(%s daemon)\n", UNIT_NAME, start ? "and started it " : "",

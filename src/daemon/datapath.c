@@ -49,6 +49,8 @@ static int fold_counters(const struct peer_table_item *it, void *ud)
 	(void)ud;
 	p->tx_bytes += it->entry->tx_bytes;
 	p->rx_bytes += it->entry->rx_bytes;
+	p->tx_packets += it->entry->tx_packets;
+	p->rx_packets += it->entry->rx_packets;
 	return 0;
 }
 
@@ -313,7 +315,7 @@ void datapath_deliver(struct daemon *d, struct peer *p, const uint8_t *pkt, size
 
 struct bytes_sum {
 	struct peer *p;
-	uint64_t tx, rx;
+	struct datapath_counts c;
 };
 
 static int sum_peer(const struct peer_table_item *it, void *ud)
@@ -321,17 +323,18 @@ static int sum_peer(const struct peer_table_item *it, void *ud)
 	struct bytes_sum *s = ud;
 
 	if (it->entry->peer == s->p) {
-		s->tx += it->entry->tx_bytes;
-		s->rx += it->entry->rx_bytes;
+		s->c.tx_bytes += it->entry->tx_bytes;
+		s->c.rx_bytes += it->entry->rx_bytes;
+		s->c.tx_packets += it->entry->tx_packets;
+		s->c.rx_packets += it->entry->rx_packets;
 	}
 	return 0;
 }
 
-void datapath_peer_bytes(struct daemon *d, struct peer *p, uint64_t *tx, uint64_t *rx)
+void datapath_peer_counts(struct daemon *d, struct peer *p, struct datapath_counts *out)
 {
-	struct bytes_sum s = { p, p->tx_bytes, p->rx_bytes };
+	struct bytes_sum s = { p, { p->tx_bytes, p->rx_bytes, p->tx_packets, p->rx_packets } };
 
 	peer_table_foreach(&d->table, sum_peer, &s);
-	*tx = s.tx;
-	*rx = s.rx;
+	*out = s.c;
 }

@@ -27,6 +27,9 @@ void datapath_sync(struct daemon *d);
 void datapath_deliver(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len);
 
 /* Data-plane bytes to and from p so far. */
-void datapath_peer_bytes(struct daemon *d, struct peer *p, uint64_t *tx, uint64_t *rx);
+struct datapath_counts {
+	uint64_t tx_bytes, rx_bytes, tx_packets, rx_packets;
+};
+void datapath_peer_counts(struct daemon *d, struct peer *p, struct datapath_counts *out);
 
 #endif

@@ -191,6 +191,11 @@ char *metrics_format(const json_t *st, const struct metrics_extra *x, const char
 	header(&o, "rayfish_peer_rx_bytes_total", "counter",
 	       "Data-plane bytes received from a peer");
 	peers_series(&o, nets, "rx_bytes", "rayfish_peer_rx_bytes_total", 1);
+	header(&o, "rayfish_peer_tx_packets_total", "counter", "Data-plane packets sent to a peer");
+	peers_series(&o, nets, "tx_packets", "rayfish_peer_tx_packets_total", 1);
+	header(&o, "rayfish_peer_rx_packets_total", "counter",
+	       "Data-plane packets received from a peer");
+	peers_series(&o, nets, "rx_packets", "rayfish_peer_rx_packets_total", 1);
 	header(&o, "rayfish_pending", "gauge", "What waits for the user, by kind");
 	json_object_foreach(json_object_get(st, "pending"), key, v)
 	{
@@ -221,6 +226,7 @@ char *metrics_format(const json_t *st, const struct metrics_extra *x, const char
 	put(&o, "rayfish_scrapes_total %llu\n", x->scrapes);
 	flatten(&o, "rayfish_dataplane", json_object_get(st, "dataplane"));
 	flatten(&o, "rayfish_disco", json_object_get(st, "disco"));
+	flatten(&o, "rayfish_relay", json_object_get(st, "relay"));
 	flatten(&o, "rayfish_gate", json_object_get(st, "gate"));
 	flatten(&o, "rayfish_blobs", json_object_get(st, "blobs"));
 	if (o.failed) {

@@ -42,6 +42,7 @@ struct peer {
 	uint64_t addrs_ms; /* when we last had its endpoint record */
 	bool lookup_busy;
 	uint64_t tx_bytes, rx_bytes;                  /* data-plane bytes, all networks */
+	uint64_t tx_packets, rx_packets;              /* and packets */
 	uint64_t last_seen;                           /* unix seconds the connection was last up */
 	union ms_addr dht_addrs[MAGICSOCK_MAX_ADDRS]; /* from its endpoint record */
 	size_t n_dht;

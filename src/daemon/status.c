@@ -45,14 +45,16 @@ static json_t *skeleton(bool active, const char *endpoint_id)
 static void add_live(struct daemon *d, json_t *o, const char *id)
 {
 	uint8_t pk[LIMIT_KEY_LEN];
-	uint64_t tx = 0, rx = 0;
+	struct datapath_counts dc;
 	struct peer *p;
 
 	if (!d || identity_id_parse(id, pk) < 0 || !(p = peers_find(d, pk)))
 		return;
-	datapath_peer_bytes(d, p, &tx, &rx);
-	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tx));
-	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)rx));
+	datapath_peer_counts(d, p, &dc);
+	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)dc.tx_bytes));
+	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)dc.rx_bytes));
+	json_object_set_new(o, "tx_packets", json_integer((json_int_t)dc.tx_packets));
+	json_object_set_new(o, "rx_packets", json_integer((json_int_t)dc.rx_packets));
 	if (!p->conn)
 		return;
 	struct quic_stats st;
@@ -177,6 +179,23 @@ static json_t *disco_json(struct daemon *d)
 			 "rx_bad", (json_int_t)ms.disco_rx_bad);
 }
 
+/* Relayed traffic: through TURN, for two members (we relay), through a
+ * member (one relays for us), and what member relaying refused. */
+static json_t *relay_json(struct daemon *d)
+{
+	struct magicsock_stats ms;
+
+	if (!d->ms)
+		return json_null();
+	magicsock_get_stats(d->ms, &ms);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "turn_tx",
+			 (json_int_t)ms.tx_relayed, "turn_errors", (json_int_t)ms.tx_relay_errors,
+			 "forwarded", (json_int_t)ms.fwd_tx, "via_member_rx", (json_int_t)ms.fwd_rx,
+			 "via_member_tx", (json_int_t)ms.fwd_sent, "denied",
+			 (json_int_t)ms.fwd_denied, "no_path", (json_int_t)ms.fwd_no_path,
+			 "over_rate", (json_int_t)ms.fwd_over_rate, "bad", (json_int_t)ms.fwd_bad);
+}
+
 /* Who was kept out: strangers now, refused, timed out; messages dropped,
  * log lines held back. */
 static json_t *gate_json(struct daemon *d)
@@ -242,6 +261,7 @@ json_t *status_build(struct daemon *d)
 			    d->last_crash[0] ? json_string(d->last_crash) : json_null());
 	json_object_set_new(st, "dataplane", dataplane_json(d));
 	json_object_set_new(st, "disco", disco_json(d));
+	json_object_set_new(st, "relay", relay_json(d));
 	json_object_set_new(st, "gate", gate_json(d));
 	json_object_set_new(st, "blobs", blobs_json(d));
 	/* addresses two rosters give to two identities (datapath.c) */

@@ -22,7 +22,7 @@ static json_t *status_doc(void)
 		" \"networks\": ["
 		"  {\"name\": \"home\", \"peers\": ["
 		"    {\"hostname\": \"bob\", \"online\": true, \"path\": \"direct\", \"rtt_ms\": 1.5,"
-		"     \"tx_bytes\": 1000, \"rx_bytes\": 2000},"
+		"     \"tx_bytes\": 1000, \"rx_bytes\": 2000, \"tx_packets\": 10, \"rx_packets\": 20},"
 		"    {\"hostname\": \"odd\\\"na\\\\me\", \"online\": false, \"path\": \"none\","
 		"     \"rtt_ms\": null, \"tx_bytes\": 0, \"rx_bytes\": 0}]},"
 		"  {\"name\": \"work\", \"peers\": ["
@@ -32,7 +32,7 @@ static json_t *status_doc(void)
 		" \"address_clashes\": 0,"
 		" \"dataplane\": {\"tx_packets\": 7, \"drops\": {\"firewall\": 3, \"no_route\": 1, \"not_for_us\": 1},"
 		"                 \"conntrack\": null, \"offload\": {\"enabled\": true}},"
-		" \"gate\": {\"strangers\": 4}}",
+		" \"gate\": {\"strangers\": 4}, \"relay\": {\"forwarded\": 9}}",
 		0, &err);
 
 	assert_non_null(st);
@@ -68,6 +68,9 @@ static void test_content(void **state)
 	assert_non_null(strstr(page, "rayfish_dataplane_drops_firewall 3\n"));
 	assert_non_null(strstr(page, "rayfish_dataplane_offload_enabled 1\n"));
 	assert_non_null(strstr(page, "rayfish_gate_strangers 4\n"));
+	assert_non_null(strstr(page, "rayfish_relay_forwarded 9\n"));
+	assert_non_null(
+		strstr(page, "rayfish_peer_rx_packets_total{network=\"home\",peer=\"bob\"} 20\n"));
 	assert_non_null(strstr(page, "rayfish_dht_connected 1\n"));
 	assert_non_null(strstr(page, "rayfish_joins_total{outcome=\"joined\"} 2\n"));
 	assert_null(strstr(page, "conntrack")); /* null sections are left out */

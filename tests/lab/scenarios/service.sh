@@ -120,6 +120,11 @@ out=$(as_nobody "$RAY" create --name after 2>&1) || rc=$?
 assert_contains "$out" "needs root or the operator" "the old operator refused"
 assert_eq "$pid_before" "$(<"$LAB_WORK/svc.pid")" "the daemon was not restarted"
 
+step "sudo ray up with the daemon running: the sudo user is the operator again"
+lab_exec a env SUDO_USER=nobody "$RAY" up >/dev/null 2>&1
+assert_eq 65534 "$(lab_ray a --json config | json_get .operator)" "operator after sudo ray up"
+as_nobody "$RAY" --json create --name third >/dev/null || fail "nobody cannot create after sudo ray up"
+
 step "restart, stop, start"
 lab_exec a "${svc[@]}" "$RAY" restart >/dev/null
 track
