@@ -45,6 +45,7 @@ cp "$DEB" "$R/tmp/rayfish.deb"
 chroot "$R" dpkg --force-depends -i /tmp/rayfish.deb >"$W/dpkg.log" 2>&1
 chroot "$R" dpkg -s rayfish | grep -q '^Status: install ok installed'
 chroot "$R" /usr/bin/ray version
+[ -d "$R/var/lib/rayfish" ] || { echo "no /var/lib/rayfish"; exit 1; }
 for f in /usr/bin/ray /lib/systemd/system/rayfish.service /usr/share/man/man1/ray.1.gz \
 	/usr/share/bash-completion/completions/ray /usr/share/zsh/vendor-completions/_ray \
 	/usr/share/fish/vendor_completions.d/ray.fish; do
@@ -56,7 +57,7 @@ if command -v systemd-analyze >/dev/null; then
 	systemd-analyze verify --man=no --root="$R" /lib/systemd/system/rayfish.service
 fi
 # The service's own command, as its unit says, in the lab host's network.
-mkdir -p "$R/var/lib/rayfish" "$R/run/rayfish"
+mkdir -p "$R/run/rayfish"
 ip netns exec "$NS" chroot "$R" env RAYFISH_HOME=/var/lib/rayfish \
 	RAYFISH_SOCKET=/run/rayfish/rayfish.sock RAYFISH_DHT_BOOTSTRAP=198.51.100.1:4222 \
 	/usr/bin/ray daemon >"$W/daemon.log" 2>&1 &
@@ -72,7 +73,8 @@ wait "$pid" || { echo "the daemon did not exit cleanly"; exit 1; }
 [ "$ok" = 1 ] || { echo "the installed daemon never answered"; tail -20 "$W/daemon.log"; exit 1; }
 grep -q '"endpoint_id"' "$W/status.json"
 chroot "$R" dpkg --purge rayfish >>"$W/dpkg.log" 2>&1
-for f in /usr/bin/ray /lib/systemd/system/rayfish.service /usr/share/man/man1/ray.1.gz; do
+for f in /usr/bin/ray /lib/systemd/system/rayfish.service /usr/share/man/man1/ray.1.gz \
+	/var/lib/rayfish; do
 	[ ! -e "$R$f" ] || { echo "purge left $f"; exit 1; }
 done
 echo "installed, ran and purged"
