@@ -46,7 +46,7 @@ static void redact(char *s)
 
 static int write_text(const char *dir, const char *name, const char *text)
 {
-	char path[4200];
+	char path[8448];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);

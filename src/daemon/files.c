@@ -23,6 +23,7 @@
  * has room (quic_conn_want_room).
  */
 #include "daemon/files.h"
+#include "daemon/files_writer.h"
 
 #include "daemon/daemon.h"
 #include "daemon/gate.h"
@@ -84,10 +85,10 @@ struct file_offer {
 	char error[200];
 	bool delivered; /* out: the offer went to the peer */
 	/* in, while accepted */
-	int fd;                   /* the partial file the user handed over */
-	struct seqio_gather sink; /* verified groups on their way into fd */
-	struct ipc_request *req;  /* `ray files accept`, answered at the end */
-	struct quic_conn *conn;   /* our files connection */
+	int fd;                  /* the partial file the user handed over */
+	struct files_writer *wr; /* verified groups on their way into fd */
+	struct ipc_request *req; /* `ray files accept`, answered at the end */
+	struct quic_conn *conn;  /* our files connection */
 	struct tree_decoder *dec;
 	uint64_t next_retry_ms, progress_ms;
 };
@@ -223,7 +224,7 @@ static void offer_free(struct file_offer *o)
 {
 	if (o->fd >= 0)
 		close(o->fd);
-	free(o->sink.buf);
+	files_writer_release(o->wr);
 	free(o->dec);
 	free(o);
 }
@@ -700,8 +701,8 @@ static void finish_accept(struct file_offer *o, const char *fmt, ...)
 	o->fd = -1;
 	free(o->dec);
 	o->dec = NULL;
-	free(o->sink.buf);
-	memset(&o->sink, 0, sizeof(o->sink));
+	files_writer_release(o->wr);
+	o->wr = NULL;
 	if (fmt) {
 		va_start(ap, fmt);
 		vsnprintf(o->error, sizeof(o->error), fmt, ap);
@@ -724,17 +725,22 @@ static void finish_accept(struct file_offer *o, const char *fmt, ...)
 	o->req = NULL;
 }
 
+static void on_written(void *ud, int err)
+{
+	struct file_offer *o = ud;
+
+	if (err < 0)
+		finish_accept(o, "cannot write the file: %s", strerror(-err));
+	else
+		finish_accept(o, NULL);
+}
+
+/* Every group verified: answered once the writes are on disk. */
 static void complete(struct file_offer *o)
 {
-	int ret = seqio_gather_flush(&o->sink);
-
-	if (ret == 0 && fsync(o->fd) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		finish_accept(o, "cannot write the file: %s", strerror(-ret));
-		return;
-	}
-	finish_accept(o, NULL);
+	detach_conn(o);
+	o->next_retry_ms = UINT64_MAX; /* nothing more to fetch */
+	files_writer_finish(o->wr, on_written, o);
 }
 
 /* Dials the sender for the rest of the stream; a failure waits for the
@@ -786,11 +792,15 @@ void files_cmd_accept(struct daemon *d, struct ipc_request *req)
 		o->dec = NULL;
 		return;
 	}
+	o->wr = files_writer_open(d->loop, req->fds[0]);
+	if (!o->wr) {
+		ipc_reply_error(req, "cannot start the transfer: %s", strerror(errno));
+		free(o->dec);
+		o->dec = NULL;
+		return;
+	}
 	o->fd = req->fds[0];
 	req->fds[0] = -1;
-	o->sink.fd = o->fd;
-	o->sink.off = o->sink.len = 0;
-	o->sink.buf = malloc(SEQIO_DATA); /* without it, each group is its own write */
 	o->req = req;
 	o->error[0] = 0;
 	o->bytes = 0;
@@ -807,7 +817,7 @@ static int write_part(void *ud, uint64_t off, const uint8_t *data, size_t len)
 {
 	struct file_offer *o = ud;
 
-	return seqio_gather_write(&o->sink, off, data, len);
+	return files_writer_put(o->wr, off, data, len);
 }
 
 static void on_data(struct daemon *d, struct file_offer *o, const struct ctl_msg *m)
@@ -1046,7 +1056,7 @@ void files_on_closed(struct daemon *d, struct quic_conn *c)
 	}
 	o->conn = NULL;
 	o->next_retry_ms = daemon_now_ms(d) + FILES_RETRY_MS; /* resume then */
-	ret = seqio_gather_flush(&o->sink);                   /* what was verified is kept */
+	ret = files_writer_flush(o->wr);                      /* what was verified is kept */
 	if (ret < 0)
 		finish_accept(o, "cannot write the file: %s", strerror(-ret));
 }
