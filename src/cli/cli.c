@@ -173,3 +173,17 @@ void cli_format_bytes(double bytes, char *out, size_t outlen)
 	else
 		snprintf(out, outlen, "%.1f %s", bytes, unit[u]);
 }
+
+int cli_run(const char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

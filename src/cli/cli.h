@@ -67,6 +67,10 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);
  * or logged `ray` prints plain text. */
 const char *cli_ok_mark(void);
 
+/* Runs argv (argv[0] looked up in PATH, no shell) and waits: its exit
+ * status, or -1 when it could not run or died on a signal. */
+int cli_run(const char *const argv[]);
+
 /* Prints v as indented JSON and a newline on stdout. */
 void cli_print_json(const json_t *v);
 

@@ -156,16 +156,9 @@ static void save_versions(const char *dir)
 
 static int pack(const char *parent, const char *name, const char *out)
 {
-	int status;
-	pid_t pid = fork();
+	const char *argv[] = { "tar", "-czf", out, "-C", parent, name, NULL };
 
-	if (pid == 0) {
-		execlp("tar", "tar", "-czf", out, "-C", parent, name, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	return cli_run(argv) == 0 ? 0 : -EIO;
 }
 
 static int run_report(struct cli *c, int argc, char **argv)

@@ -54,16 +54,8 @@ static int need_root_and_systemd(const char *cmd)
 static int systemctl(const char *a, const char *b, const char *c)
 {
 	const char *argv[] = { "systemctl", a, b, c, NULL };
-	int status;
-	pid_t pid = fork();
 
-	if (pid == 0) {
-		execvp("systemctl", (char *const *)argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return cli_run(argv);
 }
 
 /* Writes rayfish.service for this binary (named in exe on return). */
@@ -195,17 +187,8 @@ static bool looks_like_home(const char *home)
 static int remove_tree(const char *dir)
 {
 	const char *argv[] = { "rm", "-rf", "--one-file-system", "--", dir, NULL };
-	int status;
-	pid_t pid = fork();
 
-	if (pid == 0) {
-		execvp("rm", (char *const *)argv);
-		_exit(127);
-	}
-	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-			       WEXITSTATUS(status) == 0
-		       ? 0
-		       : -EIO;
+	return cli_run(argv) == 0 ? 0 : -EIO;
 }
 
 static int run_uninstall(struct cli *c, int argc, char **argv)

@@ -173,17 +173,10 @@ static int install_binary(const struct update_release *r, const char *target)
 static void restart_service(void)
 {
 	const char *argv[] = { "systemctl", "try-restart", "rayfish.service", NULL };
-	int status;
-	pid_t pid;
 
 	if (access("/run/systemd/system", F_OK) != 0 && !getenv("RAYFISH_SYSTEMD_DIR"))
 		return;
-	if ((pid = fork()) == 0) {
-		execvp("systemctl", (char *const *)argv);
-		_exit(127);
-	}
-	if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0)
+	if (cli_run(argv) == 0)
 		fprintf(stderr, "restarted rayfish.service onto the new binary\n");
 }
 

@@ -15,8 +15,8 @@
 #include "daemon/daemon.h"
 #include "daemon/status.h"
 #include "discovery/dht.h"
+#include "dns/server.h"
 #include "home/settings.h"
-#include "transport/resolve.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
@@ -31,6 +31,12 @@
 #define IDLE_EVERY_MS 15000
 #define MAX_CONNS 16
 #define CONN_TIMEOUT_S 10
+
+static uint16_t ss_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+					       : ((const struct sockaddr_in *)ss)->sin_port);
+}
 
 struct metrics {
 	struct MHD_Daemon *mhd;
@@ -140,28 +146,6 @@ static void render(struct daemon *d)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* "ip:port" or "[v6]:port", numbers only: what the server binds. */
-static int listen_addr(const char *entry, struct sockaddr_storage *ss)
-{
-	char host[64];
-	uint16_t port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (resolve_split(entry, host, sizeof(host), &port) < 0 || port == 0)
-		return -EINVAL;
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		ss->ss_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		ss->ss_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-		return 0;
-	}
-	return -EINVAL;
-}
-
 void metrics_tick(struct daemon *d)
 {
 	struct metrics *m = d->metrics;
@@ -186,7 +170,7 @@ int metrics_open(struct daemon *d)
 
 	if (!listen || strcmp(listen, "off") == 0)
 		return 0;
-	if (listen_addr(listen, &ss) < 0) {
+	if (dns_addr_parse(listen, 0, &ss) < 0 || ss_port(&ss) == 0) {
 		log_warn("metrics: metrics-listen '%s' is not a numeric ip:port; no metrics endpoint",
 			 listen);
 		return -EINVAL;

@@ -13,6 +13,8 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 lab_init update
 
+# The feed by name, as update-url is written.
+lab_start_names feed.lab.example="$LAB_INET4"
 lab_add_host a --direct
 srv=$LAB_WORK/feed
 bin=$LAB_WORK/a/bin
@@ -30,7 +32,7 @@ printf '\n# release 0.2.0\n' >>"$srv/ray-0.2.0" # other bytes, still the same pr
 new=$(sha "$srv/ray-0.2.0")
 size=$(stat -c %s "$srv/ray-0.2.0")
 arch=$(uname -m)-linux
-base=http://$LAB_INET4:8080
+base=http://feed.lab.example:8080
 release() { # VERSION URL SHA SIZE
 	printf '{"version": "%s", "released": 1, "binaries": {"%s": {"url": "%s", "sha256": "%s", "size": %s}}}' \
 		"$1" "$arch" "$2" "$3" "$4"
